@@ -1,0 +1,54 @@
+"""The application factory: settings, services, blueprints."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from flask import Flask
+
+from bot.gateways.base import Gateway
+from bot.services import Services, build_services
+from bot.settings import Settings, load_settings
+from bot.web import api, health, sms
+from bot.web.errors import register_error_handlers
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 64 * 1024  # a Twilio webhook is a few KB; anything larger is not one
+
+
+def create_app(settings: Settings | None = None, *, gateway: Gateway | None = None) -> Flask:
+    """Build the Flask app; `webhook.py` calls this with no arguments."""
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.SECRET_KEY or secrets.token_hex(32),
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        JSON_SORT_KEYS=False,
+    )
+    services = build_services(settings, gateway=gateway)
+    app.extensions["parley"] = services
+    register_error_handlers(app)
+    for blueprint in (sms.bp, api.bp, health.bp):
+        app.register_blueprint(blueprint)
+    _warn_about_development_mode(services)
+    return app
+
+
+def services_of(app: Flask) -> Services:
+    """The services an app was built with."""
+    return app.extensions["parley"]
+
+
+def _warn_about_development_mode(services: Services) -> None:
+    settings = services.settings
+    if not settings.signatures_required:
+        log.warning(
+            "DEVELOPMENT MODE: TWILIO_AUTH_TOKEN is not set, so webhook signatures are NOT "
+            "checked and anyone can post to /twilio/sms. Set it before exposing this service."
+        )
+    if not settings.API_KEY:
+        log.warning("API_KEY is not set: every /api route answers 401 until it is.")
+    if not settings.SECRET_KEY:
+        log.warning("SECRET_KEY is not set: using a random key, so sessions end at restart.")

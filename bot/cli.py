@@ -1,0 +1,117 @@
+"""The `bot` command: serve, db upgrade, chat."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import uuid
+
+import click
+
+from bot.settings import ConfigError, Settings, load_settings
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _configure_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _require_migrated(settings: Settings) -> None:
+    from bot.schema import schema_problem
+
+    problem = schema_problem(settings.DATABASE_URL)
+    if problem:
+        raise click.ClickException(f"{problem}; run `bot db upgrade` first")
+
+
+@click.group()
+@click.version_option(package_name="parley")
+def main() -> None:
+    """Parley: two-way SMS conversations between a brand and its customers."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (default: HOST).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default: PORT).")
+@click.option("--threads", type=int, default=8, show_default=True, help="Request threads.")
+def serve(host: str | None, port: int | None, threads: int) -> None:
+    """Run the web app in one process (SQLite and the console gateway by default)."""
+    from waitress import serve as waitress_serve
+
+    from bot.app import create_app
+
+    _configure_logging()
+    settings = _settings()
+    _require_migrated(settings)
+    app = create_app(settings)
+    host = host or settings.HOST
+    port = port or settings.PORT
+    click.echo(
+        f"Parley for {settings.BRAND_NAME} on http://{host}:{port}  "
+        f"(database {_redacted(settings.DATABASE_URL)}, gateway {settings.GATEWAY})"
+    )
+    waitress_serve(app, host=host, port=port, threads=threads, ident="parley")
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Apply every migration the database has not had yet."""
+    from bot.migrate import current_head
+    from bot.migrate import upgrade as run_upgrade
+
+    settings = _settings()
+    run_upgrade(settings.DATABASE_URL)
+    click.echo(f"{_redacted(settings.DATABASE_URL)} is at revision {current_head()}")
+
+
+@main.command()
+@click.option("--phone", required=True, help="The number you are texting from, e.g. +14155550100.")
+def chat(phone: str) -> None:
+    """A terminal phone: text the running logic without Twilio. Ctrl-D ends."""
+    from bot.app import create_app, services_of
+    from bot.gateways.console import ConsoleGateway
+    from bot.inbound import InboundSms
+    from bot.phones import InvalidPhone, normalise_phone
+
+    settings = _settings()
+    _require_migrated(settings)
+    try:
+        sender = normalise_phone(phone, settings.DEFAULT_COUNTRY)
+    except InvalidPhone as error:
+        raise click.BadParameter(str(error), param_hint="--phone") from None
+    logging.basicConfig(level=logging.WARNING)
+    services = services_of(create_app(settings, gateway=ConsoleGateway(stream=sys.stderr)))
+    interactive = sys.stdin.isatty()
+    click.echo(f"Texting {settings.BRAND_NAME} as {sender}. Try HELP, JOIN, STOP. Ctrl-D ends.")
+    while True:
+        if interactive:
+            click.echo("you> ", nl=False)
+        line = sys.stdin.readline()
+        if not line:
+            break
+        body = line.rstrip("\n")
+        if not body.strip():
+            continue
+        sms = InboundSms(message_sid=f"CHAT{uuid.uuid4().hex}", from_phone=sender, body=body)
+        for reply in services.conversations.handle_inbound(sms).replies:
+            click.echo(f"bot> {reply.body}")
+
+
+def _redacted(database_url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(database_url).render_as_string(hide_password=True)

@@ -1,0 +1,1 @@
+"""Outbound gateways: one interface, one module per provider."""

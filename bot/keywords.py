@@ -1,0 +1,430 @@
+"""Classify an inbound text as a consent or help keyword (STOP, START, JOIN, Y, HELP) or none.
+
+Pure: plain strings in, values out. The word lists and phrase patterns live in keywords.yaml so an
+operator can extend them; they are compiled once into a `Vocabulary`.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import NamedTuple, NoReturn
+
+import yaml
+
+__all__ = [
+    "NO_MATCH",
+    "KeywordFileError",
+    "KeywordKind",
+    "KeywordMatch",
+    "PhraseRule",
+    "Vocabulary",
+    "classify",
+    "default_vocabulary",
+    "load_vocabulary",
+    "normalise",
+]
+
+_DEFAULT_FILE = Path(__file__).with_name("keywords.yaml")
+
+
+class KeywordKind(StrEnum):
+    """What a keyword asks for."""
+
+    OPT_OUT = "opt_out"  # STOP and friends
+    OPT_IN = "opt_in"  # START, UNSTOP: re-subscribe after an opt-out
+    JOIN = "join"  # JOIN and brand keywords: begins double opt-in
+    CONFIRM = "confirm"  # Y / YES: confirms a pending double opt-in; the caller decides the rest
+    HELP = "help"  # HELP, INFO
+    NONE = "none"
+
+
+# When one word is listed under several kinds, the first kind here wins: STOP beats everything.
+_PRECEDENCE = (
+    KeywordKind.OPT_OUT,
+    KeywordKind.OPT_IN,
+    KeywordKind.CONFIRM,
+    KeywordKind.HELP,
+    KeywordKind.JOIN,
+)
+_KEYWORD_LISTS = ("strong", "exact", "patterns")
+_LANGUAGE_LISTS = ("filler", "negations")
+
+
+@dataclass(frozen=True)
+class KeywordMatch:
+    """The result of classifying one text."""
+
+    kind: KeywordKind
+    keyword: str | None  # canonical keyword, e.g. "STOP"; None for a phrase ("take me off")
+    language: str | None  # "en", "es", "fr", "de", "nl"; None for brand keywords
+
+
+NO_MATCH = KeywordMatch(KeywordKind.NONE, None, None)
+
+
+class KeywordFileError(ValueError):
+    """A keywords file is unreadable or malformed; the message names the file (and line)."""
+
+
+# --- normalisation -------------------------------------------------------------------------------
+
+# Apostrophes join rather than separate, so "don't" and "dont" read the same.
+_APOSTROPHES = str.maketrans("", "", "'\u2018\u2019\u02bc`\u00b4\uff07\u2032")
+# Accents (combining marks once decomposed), variation selectors and zero-width characters.
+_INVISIBLE = re.compile(
+    "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe00-\ufe0f\ufe20-\ufe2f"
+    "\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
+)
+_SENTENCE_BREAKS = frozenset(".!?;,\n\u00a1\u00bf\u2013\u2014\u3002")
+# A token is a word (letters and digits) or a sentence break; anything else separates words.
+_TOKEN = re.compile(rf"[^\W_]+|[{re.escape(''.join(_SENTENCE_BREAKS))}]")
+
+
+def _fold(text: str) -> str:
+    """Lower-case, accent-free, compatibility-mapped text with its punctuation still in place."""
+    # NFKD maps full-width and "fancy font" letters to ASCII and splits accents off their letters;
+    # the second pass catches the few characters casefold turns into decomposable ones.
+    decomposed = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES))
+    return _INVISIBLE.sub("", unicodedata.normalize("NFKD", decomposed.casefold()))
+
+
+def _tokens(text: str) -> list[str]:
+    """The words and sentence breaks of a text, folded."""
+    return _TOKEN.findall(_fold(text))
+
+
+def _words(tokens: list[str]) -> list[str]:
+    """The words among tokens; a spelled-out message ("S.T.O.P", "s t o p") becomes one word."""
+    words = [token for token in tokens if token not in _SENTENCE_BREAKS]
+    if len(words) >= 3 and all(len(word) == 1 for word in words):
+        return ["".join(words)]
+    return words
+
+
+def normalise(text: str) -> str:
+    """Full-width letters to ASCII, casefold, strip accents, drop emoji/punctuation, one space."""
+    return " ".join(_words(_tokens(text)))
+
+
+def _squash(words: Iterable[str]) -> str:
+    """Join words, dropping immediate repeats ("stop stop" -> "stop")."""
+    return " ".join(word for word, _ in itertools.groupby(words))
+
+
+def _core(words: Iterable[str], filler: frozenset[str]) -> str:
+    """The words that are not filler, squashed ("please stop it, stop" -> "stop")."""
+    return _squash(word for word in words if word not in filler)
+
+
+# --- the compiled vocabulary ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PhraseRule:
+    """The phrase patterns of one kind and language, compiled into one regex."""
+
+    kind: KeywordKind
+    language: str
+    pattern: re.Pattern[str]
+    negation: re.Pattern[str] | None  # words just before a hit that cancel it ("don't")
+
+    def search(self, normalised: str) -> KeywordMatch | None:
+        """The match for the first hit in normalised text that no negation cancels."""
+        for hit in self.pattern.finditer(normalised):
+            if not self._negated(normalised, hit):
+                return KeywordMatch(self.kind, None, self.language)
+        return None
+
+    def _negated(self, normalised: str, hit: re.Match[str]) -> bool:
+        if self.negation is None:
+            return False
+        before = normalised[: hit.start()].rstrip()
+        # A phrase that starts with its own negation ("no, no me envíes más") is emphatic.
+        first_word = hit.group().split(" ", 1)[0]
+        return bool(self.negation.search(before)) and not self.negation.search(first_word)
+
+
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: it is built once
+class Vocabulary:
+    """Keyword lists and phrase patterns, compiled; build one with `load_vocabulary`."""
+
+    exact: Mapping[str, KeywordMatch]  # whole normalised message -> match
+    strong: Mapping[str, KeywordMatch]  # message with filler words removed -> match
+    filler: frozenset[str]
+    phrases: tuple[PhraseRule, ...]  # opt-out rules first
+    opt_out_words: frozenset[str]  # the words of strong opt-out keywords, to skip work quickly
+
+    def phrase(self, normalised: str) -> KeywordMatch | None:
+        """The first phrase rule that matches, opt-out rules first."""
+        return next(filter(None, (rule.search(normalised) for rule in self.phrases)), None)
+
+
+def classify(text: str, vocabulary: Vocabulary | None = None) -> KeywordMatch:
+    """Classify one inbound text; an opt-out anywhere in it wins over every other kind."""
+    vocab = vocabulary or default_vocabulary()
+    tokens = _tokens(text)
+    words = _words(tokens)
+    if not words:
+        return NO_MATCH
+    keywords = [
+        match
+        for match in (vocab.exact.get(_squash(words)), vocab.strong.get(_core(words, vocab.filler)))
+        if match is not None
+    ]
+    for match in keywords:
+        if match.kind is KeywordKind.OPT_OUT:
+            return match
+    # A keyword standing as its own sentence names the keyword; a phrase only its language.
+    if (sentence := _opt_out_sentence(tokens, words, vocab)) is not None:
+        return sentence
+    phrase = vocab.phrase(" ".join(words))
+    if phrase is not None and phrase.kind is KeywordKind.OPT_OUT:
+        return phrase
+    return (keywords[0] if keywords else phrase) or NO_MATCH
+
+
+def _opt_out_sentence(
+    tokens: list[str], words: list[str], vocab: Vocabulary
+) -> KeywordMatch | None:
+    """An opt-out keyword standing as a sentence of its own: "Stop. Who is this?"."""
+    if len(words) == len(tokens) or vocab.opt_out_words.isdisjoint(words):
+        return None  # one sentence (already looked up whole), or no opt-out word at all
+    for is_break, sentence in itertools.groupby(tokens, _SENTENCE_BREAKS.__contains__):
+        match = None if is_break else vocab.strong.get(_core(sentence, vocab.filler))
+        if match is not None and match.kind is KeywordKind.OPT_OUT:
+            return match
+    return None
+
+
+# --- loading keywords files ----------------------------------------------------------------------
+
+
+class _Entry(NamedTuple):
+    """A string from a keywords file and where it came from."""
+
+    text: str
+    where: str  # "path:line"
+
+
+@dataclass
+class _Spec:
+    """Keywords files read but not yet compiled: lists by (language, list name)."""
+
+    lists: dict[tuple[str, str], list[_Entry]] = field(default_factory=dict)
+    replaced: set[tuple[str, str]] = field(default_factory=set)  # (language, kind)
+
+    @property
+    def languages(self) -> list[str]:
+        return list(dict.fromkeys(language for language, _ in self.lists))
+
+    def get(self, language: str, name: str) -> list[_Entry]:
+        return self.lists.get((language, name), [])
+
+    def update(self, other: _Spec) -> None:
+        """Extend these lists with another file's; a `replace: true` section drops ours first."""
+        for language, kind in other.replaced:
+            for name in _KEYWORD_LISTS:
+                self.lists.pop((language, f"{kind}.{name}"), None)
+        for key, entries in other.lists.items():
+            self.lists.setdefault(key, []).extend(entries)
+
+
+class _Reader:
+    """Walks a YAML node tree so every error can name the file and line."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, node: yaml.Node, problem: str) -> NoReturn:
+        raise KeywordFileError(f"{self.where(node)}: {problem}")
+
+    def where(self, node: yaml.Node) -> str:
+        return f"{self.source}:{node.start_mark.line + 1}"
+
+    def mapping(
+        self, node: yaml.Node, what: str, allowed: tuple[str, ...] = ()
+    ) -> Iterator[tuple[str, yaml.Node]]:
+        """The (key, value) pairs of a mapping; keys must be unique and, if given, allowed."""
+        if not isinstance(node, yaml.MappingNode):
+            self.fail(node, f"{what} must be a mapping")
+        seen: set[str] = set()
+        for key, value in node.value:
+            name = self.text(key, f"a key in {what}")
+            if allowed and name not in allowed:
+                self.fail(
+                    key, f"unknown key {name!r} in {what}; expected one of {', '.join(allowed)}"
+                )
+            if name in seen:
+                self.fail(key, f"{name!r} appears twice in {what}")
+            seen.add(name)
+            yield name, value
+
+    def text(self, node: yaml.Node, what: str) -> str:
+        # Raw scalar text, so unquoted YES, NO, Y and ON stay words instead of becoming booleans.
+        if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
+            self.fail(node, f"{what} must be a non-empty string")
+        return str(node.value).strip()
+
+    def entries(self, node: yaml.Node, what: str) -> list[_Entry]:
+        if not isinstance(node, yaml.SequenceNode):
+            self.fail(node, f"{what} must be a list of strings")
+        return [
+            _Entry(self.text(item, f"each item of {what}"), self.where(item)) for item in node.value
+        ]
+
+    def spec(self, root: yaml.Node | None) -> _Spec:
+        spec = _Spec()
+        if root is None:  # an empty file adds nothing
+            return spec
+        for language, sections in self.mapping(root, "the top level (language codes)"):
+            for section, node in self.mapping(sections, language, (*_LANGUAGE_LISTS, *_PRECEDENCE)):
+                if section in _LANGUAGE_LISTS:
+                    spec.lists[language, section] = self.entries(node, f"{language}.{section}")
+                else:
+                    self._kind(spec, language, section, node)
+        return spec
+
+    def _kind(self, spec: _Spec, language: str, kind: str, node: yaml.Node) -> None:
+        for name, value in self.mapping(node, f"{language}.{kind}", (*_KEYWORD_LISTS, "replace")):
+            what = f"{language}.{kind}.{name}"
+            if name in _KEYWORD_LISTS:
+                spec.lists[language, f"{kind}.{name}"] = self.entries(value, what)
+                continue
+            flag = self.text(value, what).lower()
+            if flag not in ("true", "false"):
+                self.fail(value, f"{what} must be true or false")
+            if flag == "true":
+                spec.replaced.add((language, kind))
+
+
+def _read(path: Path) -> _Spec:
+    """Read one keywords file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeywordFileError(f"{path}: cannot read keywords file: {exc}") from exc
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise KeywordFileError(f"{where}: not valid YAML: {problem}") from exc
+    return _Reader(str(path)).spec(root)
+
+
+def load_vocabulary(
+    path: str | Path | None = None, *, extra_join: Iterable[str] = ()
+) -> Vocabulary:
+    """The shipped lists, extended by the keywords file at `path` and brand JOIN keywords."""
+    spec = _read(_DEFAULT_FILE)
+    if path is not None:
+        spec.update(_read(Path(path)))
+    return _compile(spec, tuple(extra_join))
+
+
+@functools.cache
+def default_vocabulary() -> Vocabulary:
+    """The shipped vocabulary, loaded once."""
+    return load_vocabulary()
+
+
+# --- compiling -----------------------------------------------------------------------------------
+
+
+def _key(entry: _Entry) -> str:
+    """The normalised form a keyword is looked up by."""
+    key = _squash(normalise(entry.text).split())
+    if not key:
+        raise KeywordFileError(f"{entry.where}: {entry.text!r} has no letters or digits")
+    return key
+
+
+def _compile(spec: _Spec, extra_join: tuple[str, ...]) -> Vocabulary:
+    filler_entries = {
+        word: entry
+        for language in spec.languages
+        for entry in spec.get(language, "filler")
+        for word in _key(entry).split()
+    }
+    filler = frozenset(filler_entries)
+    exact: dict[str, KeywordMatch] = {}
+    strong: dict[str, KeywordMatch] = {}
+    for kind, language, name, entry in _keyword_entries(spec):
+        match = KeywordMatch(kind, entry.text.upper(), language)
+        key = _key(entry)
+        if exact.setdefault(key, match) is not match or name == "exact":
+            continue
+        if key in filler_entries:
+            # "yes" as filler would leave nothing of "yes please" to match.
+            clash = filler_entries[key].where
+            raise KeywordFileError(f"{entry.where}: {entry.text!r} is also filler ({clash})")
+        if not (core := _core(key.split(), filler)):
+            raise KeywordFileError(f"{entry.where}: {entry.text!r} is all filler words")
+        strong.setdefault(core, match)
+    strong_words = {word for key in strong for word in key.split()}
+    for brand in extra_join:
+        key = normalise(brand)
+        if not key:
+            raise ValueError(f"brand keyword {brand!r} has no letters or digits")
+        exact.setdefault(key, KeywordMatch(KeywordKind.JOIN, brand.strip().upper(), None))
+        # The brand's name around a keyword is filler: "STOP ACME" opts out of Acme.
+        filler |= set(key.split()) - strong_words
+    opt_out_words = frozenset(
+        word
+        for key, match in strong.items()
+        if match.kind is KeywordKind.OPT_OUT
+        for word in key.split()
+    )
+    return Vocabulary(exact, strong, filler, tuple(_phrase_rules(spec)), opt_out_words)
+
+
+def _keyword_entries(spec: _Spec) -> Iterator[tuple[KeywordKind, str, str, _Entry]]:
+    """Every keyword with its kind, language and list, in order of precedence."""
+    for kind in _PRECEDENCE:
+        for language in spec.languages:
+            for name in ("strong", "exact"):
+                for entry in spec.get(language, f"{kind}.{name}"):
+                    yield kind, language, name, entry
+
+
+def _phrase_rules(spec: _Spec) -> Iterator[PhraseRule]:
+    for kind in _PRECEDENCE:
+        for language in spec.languages:
+            patterns = spec.get(language, f"{kind}.patterns")
+            if patterns:
+                negations = spec.get(language, "negations")
+                yield PhraseRule(
+                    kind,
+                    language,
+                    # Whole words only; normalised text has single spaces between words.
+                    _regex(patterns, r"(?<![^ ])(?:{})(?![^ ])"),
+                    _regex(negations, r"\b(?:{})$") if negations else None,
+                )
+
+
+def _regex(entries: list[_Entry], template: str) -> re.Pattern[str]:
+    """One regex for a list of patterns; each is checked alone first so errors name its line."""
+    for entry in entries:
+        literal = re.sub(r"\\.", "", entry.text)  # escapes such as \b are not words
+        if _fold(literal) != literal:
+            raise KeywordFileError(
+                f"{entry.where}: pattern {entry.text!r} must be written in normalised form "
+                "(lower case, no accents or apostrophes), as messages are matched that way"
+            )
+        try:
+            re.compile(entry.text)
+        except re.error as exc:
+            raise KeywordFileError(f"{entry.where}: bad pattern {entry.text!r}: {exc}") from exc
+    alternatives = "|".join(f"(?:{entry.text})" for entry in entries)
+    try:
+        return re.compile(template.format(alternatives))
+    except re.error as exc:  # e.g. the same group name in two patterns
+        raise KeywordFileError(f"{entries[0].where}: patterns cannot be combined: {exc}") from exc

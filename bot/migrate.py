@@ -1,0 +1,32 @@
+"""Runs Alembic migrations from code, for `bot db upgrade` and the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.config import Config
+
+from alembic import command
+
+ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
+
+
+def alembic_config(database_url: str) -> Config:
+    """Alembic's configuration for this checkout and database."""
+    config = Config()
+    config.set_main_option("script_location", str(ALEMBIC_DIR))
+    # ConfigParser treats % as interpolation: double it (passwords may contain one).
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    """Bring the database's schema up to `revision`."""
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def current_head() -> str | None:
+    """The newest migration in the checkout."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()

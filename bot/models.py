@@ -1,0 +1,157 @@
+"""Tables. Schema changes go through Alembic (`alembic/versions`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Dialect, Text, TypeDecorator
+from sqlalchemy import Enum as SqlEnum
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no offset, so we put it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware one (UTC)")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _timestamp(**kwargs: Any) -> Any:
+    return Field(sa_column=Column(UtcDateTime(), **kwargs))
+
+
+def _enum(enum_class: type[StrEnum], length: int, **kwargs: Any) -> Any:
+    # Stored as its value in a VARCHAR (not a native enum type), so adding a member later needs
+    # no migration on PostgreSQL.
+    column_type = SqlEnum(
+        enum_class,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+    return Field(sa_column=Column(column_type, **kwargs))
+
+
+class SubscriberStatus(StrEnum):
+    NEW = "new"  # has texted us but never asked to join
+    PENDING = "pending"  # asked to join; waits for the Y that confirms (double opt-in)
+    SUBSCRIBED = "subscribed"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class Subscriber(SQLModel, table=True):
+    """A phone number we talk to, keyed by its E.164 form."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    phone: str = Field(max_length=20, unique=True, index=True)
+    status: SubscriberStatus = _enum(
+        SubscriberStatus, 16, nullable=False, default=SubscriberStatus.NEW
+    )
+    first_name: str | None = Field(default=None, max_length=100)
+    timezone: str | None = Field(default=None, max_length=64)
+    attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _timestamp(nullable=False, default=utcnow)
+    updated_at: datetime = _timestamp(nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class ConsentKind(StrEnum):
+    OPT_IN_REQUESTED = "opt_in_requested"  # JOIN or a web form: consent asked, not yet confirmed
+    OPT_IN = "opt_in"
+    OPT_OUT = "opt_out"
+
+
+class ConsentEvent(SQLModel, table=True):
+    """One entry of the append-only consent ledger: who said what, where and when."""
+
+    __tablename__ = "consent_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    phone: str = Field(max_length=20, index=True)
+    kind: ConsentKind = _enum(ConsentKind, 20, nullable=False)
+    source: str = Field(max_length=40)  # sms, web, api, carrier, twilio-advanced-opt-out …
+    keyword: str | None = Field(default=None, max_length=40)
+    text: str | None = Field(
+        default=None, sa_column=Column(Text)
+    )  # exact words the person saw or sent
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+    created_at: datetime = _timestamp(nullable=False, default=utcnow, index=True)
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class Purpose(StrEnum):
+    """Why an outbound text exists; the send policy treats each differently."""
+
+    COMPLIANCE = "compliance"  # STOP confirmation, HELP answer: required by the carrier rules
+    REPLY = "reply"  # an answer to a text the customer just sent
+    TRANSACTIONAL = "transactional"
+    PROMOTIONAL = "promotional"
+
+
+class MessageStatus(StrEnum):
+    RECEIVED = "received"  # inbound
+    PENDING = "pending"  # in our outbox, not yet handed to the provider
+    ACCEPTED = "accepted"
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"  # the send policy refused it; never reached the provider
+    UNKNOWN = "unknown"  # a crash left its fate open: reconcile with the provider, never resend
+
+
+class Delivery(StrEnum):
+    """How an outbound text leaves: inside the webhook's TwiML answer or through the outbox."""
+
+    TWIML = "twiml"
+    OUTBOX = "outbox"
+
+
+class Message(SQLModel, table=True):
+    """Every text in and out, with its fate."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    phone: str = Field(max_length=20, index=True)  # the customer's number, whichever direction
+    direction: Direction = _enum(Direction, 8, nullable=False)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    media_urls: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    segments: int = 1
+    encoding: str = Field(default="GSM-7", max_length=8)
+    status: MessageStatus = _enum(MessageStatus, 12, nullable=False, index=True)
+    purpose: Purpose | None = _enum(Purpose, 16, nullable=True)
+    delivery: Delivery | None = _enum(Delivery, 8, nullable=True)
+    provider_sid: str | None = Field(default=None, max_length=64, unique=True)
+    in_reply_to_id: int | None = Field(default=None, foreign_key="message.id", index=True)
+    error_code: int | None = None
+    error_message: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _timestamp(nullable=False, default=utcnow, index=True)
+    updated_at: datetime = _timestamp(nullable=False, default=utcnow, onupdate=utcnow)

@@ -1,0 +1,138 @@
+"""Settings from the environment (and a `.env` file when present), in one typed object."""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names the variable."""
+
+
+class GatewayName(StrEnum):
+    CONSOLE = "console"
+    TWILIO = "twilio"
+
+
+class Settings(BaseSettings):
+    """Every knob Parley reads, with its default. Field names are the variable names."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True
+    )
+
+    DATABASE_URL: str = "sqlite:///data/bot.db"
+    HOST: str = "127.0.0.1"
+    PORT: int = Field(default=5000, ge=1, le=65535)
+    BRAND_NAME: str = "Parley"
+    SUPPORT_CONTACT: str = "support@example.com"
+    DEFAULT_COUNTRY: str = "US"
+    TWILIO_ACCOUNT_SID: str | None = None
+    TWILIO_AUTH_TOKEN: str | None = None
+    TWILIO_FROM: str | None = None
+    TWILIO_MESSAGING_SERVICE_SID: str | None = None
+    TWILIO_API_URL: str | None = None  # a stand-in for api.twilio.com: a fake in tests, a proxy
+    PUBLIC_URL: str | None = None
+    API_KEY: str | None = None
+    SECRET_KEY: str | None = None
+    GATEWAY: GatewayName | None = None
+    FLOWS_DIR: Path = Path("flows")
+    KEYWORDS_FILE: Path | None = None
+    JOIN_KEYWORDS: str = ""  # comma-separated brand keywords that start a double opt-in
+    MAX_BODY_CHARS: int = Field(default=1600, ge=1)
+
+    @field_validator(
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_FROM",
+        "TWILIO_MESSAGING_SERVICE_SID",
+        "TWILIO_API_URL",
+        "PUBLIC_URL",
+        "API_KEY",
+        "SECRET_KEY",
+        "KEYWORDS_FILE",
+        "GATEWAY",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # `FOO=` in a .env file means "not set", not "set to the empty string".
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _database_url_parses(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError as error:
+            raise ValueError(f"not a database URL ({error})") from None
+        if url.get_backend_name() not in {"sqlite", "postgresql"}:
+            raise ValueError("only sqlite:/// and postgresql:// URLs are supported")
+        return value
+
+    @field_validator("PUBLIC_URL", "TWILIO_API_URL")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    @field_validator("DEFAULT_COUNTRY")
+    @classmethod
+    def _country_code(cls, value: str) -> str:
+        if len(value) != 2 or not value.isalpha():
+            raise ValueError("must be a two-letter country code such as US or GB")
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _gateway_has_credentials(self) -> Settings:
+        if self.GATEWAY is None:
+            has_twilio = bool(self.TWILIO_ACCOUNT_SID and self.TWILIO_AUTH_TOKEN)
+            self.GATEWAY = GatewayName.TWILIO if has_twilio else GatewayName.CONSOLE
+        if self.GATEWAY is GatewayName.TWILIO:
+            for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
+                if not getattr(self, name):
+                    raise ValueError(f"{name} is required when GATEWAY=twilio")
+            if not (self.TWILIO_FROM or self.TWILIO_MESSAGING_SERVICE_SID):
+                raise ValueError(
+                    "TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required when GATEWAY=twilio"
+                )
+        return self
+
+    @cached_property
+    def join_keywords(self) -> tuple[str, ...]:
+        """The brand's own JOIN keywords."""
+        return tuple(word.strip() for word in self.JOIN_KEYWORDS.split(",") if word.strip())
+
+    @property
+    def signatures_required(self) -> bool:
+        """Webhook signatures are checked whenever an auth token is set."""
+        return bool(self.TWILIO_AUTH_TOKEN)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; raise ConfigError naming the first bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    location = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    if not location:  # a model-level check already names its variables
+        return f"Bad configuration: {message}"
+    shown = os.environ.get(location)
+    secret = any(word in location for word in ("TOKEN", "KEY", "SECRET"))
+    value = f" (got {shown!r})" if shown is not None and not secret else ""
+    return f"Bad configuration: {location}{value}: {message}"

@@ -1,0 +1,1 @@
+"""HTTP edges: thin blueprints that turn requests into values and results into responses."""

@@ -1,0 +1,188 @@
+"""The JSON API for the brand's own systems (bearer API key)."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from pydantic import BaseModel, Field, ValidationError
+from sqlmodel import Session, select
+
+from bot.models import ConsentEvent, Message, Subscriber
+from bot.phones import InvalidPhone, normalise_phone
+from bot.signup import OptedOutBySms, sign_up
+from bot.subscribers import get_subscriber
+from bot.web.auth import require_api_key
+from bot.web.errors import problem
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+MAX_PAGE = 1000
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class SignupRequest(BaseModel):
+    """POST /api/subscribers: a web-form signup."""
+
+    phone: str = Field(min_length=1, max_length=40)
+    first_name: str | None = Field(default=None, max_length=100)
+    source: str = Field(min_length=1, max_length=40)
+    consent_text: str = Field(min_length=1, max_length=2000)
+
+
+class InvalidInput(Exception):
+    """A request field is wrong: answered 422 naming the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@bp.before_request
+def _authenticate() -> tuple[Response, int] | None:
+    return require_api_key(request, current_app.extensions["parley"].settings.API_KEY)
+
+
+@bp.errorhandler(InvalidInput)
+def _invalid_input(error: InvalidInput) -> tuple[Response, int]:
+    return problem(422, error.message, field=error.field)
+
+
+@bp.post("/subscribers")
+def create_subscriber() -> tuple[Response, int]:
+    """Sign a number up from a web form; it gets the double opt-in text."""
+    signup = _parse_json(SignupRequest)
+    parley = current_app.extensions["parley"]
+    phone = _phone(signup.phone, "phone")
+    try:
+        result = sign_up(
+            engine=parley.engine,
+            texts=parley.texts,
+            phone=phone,
+            source=signup.source,
+            consent_text=signup.consent_text,
+            first_name=signup.first_name,
+        )
+    except OptedOutBySms:
+        return problem(
+            409,
+            "this number opted out by text; only its owner can rejoin, by texting START",
+            field="phone",
+        )
+    parley.dispatcher.send(result.message_ids)
+    with Session(parley.engine) as session:
+        subscriber = get_subscriber(session=session, phone=phone)
+        assert subscriber is not None
+        return jsonify(_subscriber_json(session, subscriber)), 201 if result.created else 200
+
+
+@bp.get("/subscribers/<path:raw_phone>")
+def show_subscriber(raw_phone: str) -> tuple[Response, int]:
+    """A subscriber's status, attributes and consent ledger."""
+    phone = _phone(raw_phone, "phone")
+    with Session(current_app.extensions["parley"].engine) as session:
+        subscriber = get_subscriber(session=session, phone=phone)
+        if subscriber is None:
+            return problem(404, f"no subscriber with phone {phone}")
+        return jsonify(_subscriber_json(session, subscriber)), 200
+
+
+@bp.get("/messages")
+def list_messages() -> tuple[Response, int]:
+    """One number's messages, oldest first; page on with `after=<last id>`."""
+    # An unencoded "+" in a query string arrives as a space: "?phone=+44…" means "+44…".
+    raw_phone = request.args.get("phone", "")
+    if raw_phone.startswith(" ") and raw_phone.strip().isdigit():
+        raw_phone = "+" + raw_phone.strip()
+    phone = _phone(raw_phone, "phone")
+    limit = _int_arg("limit", default=200, low=1, high=MAX_PAGE)
+    after = _int_arg("after", default=0, low=0, high=2**63 - 1)
+    with Session(current_app.extensions["parley"].engine) as session:
+        rows = session.exec(
+            select(Message)
+            .where(Message.phone == phone, Message.id > after)  # type: ignore[operator]
+            .order_by(Message.id)  # type: ignore[arg-type]
+            .limit(limit)
+        ).all()
+        return jsonify({"phone": phone, "messages": [_message_json(m) for m in rows]}), 200
+
+
+def _parse_json(model: type[ModelT]) -> ModelT:
+    if not request.is_json:
+        raise InvalidInput("body", "send a JSON object with Content-Type: application/json")
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise InvalidInput("body", "the body is not a JSON object")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "body"
+        raise InvalidInput(field, f"{field}: {first['msg']}") from None
+
+
+def _phone(raw: str, field: str) -> str:
+    try:
+        return normalise_phone(raw, current_app.extensions["parley"].settings.DEFAULT_COUNTRY)
+    except InvalidPhone as error:
+        raise InvalidInput(field, f"{field}: {error}") from None
+
+
+def _int_arg(name: str, *, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(name, f"{name}: {raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise InvalidInput(name, f"{name}: must be between {low} and {high}")
+    return value
+
+
+def _subscriber_json(session: Session, subscriber: Subscriber) -> dict[str, Any]:
+    ledger = session.exec(
+        select(ConsentEvent)
+        .where(ConsentEvent.subscriber_id == subscriber.id)
+        .order_by(ConsentEvent.id)  # type: ignore[arg-type]
+    ).all()
+    return {
+        "phone": subscriber.phone,
+        "status": subscriber.status,
+        "first_name": subscriber.first_name,
+        "timezone": subscriber.timezone,
+        "attributes": subscriber.attributes,
+        "tags": subscriber.tags,
+        "created_at": subscriber.created_at.isoformat(),
+        "updated_at": subscriber.updated_at.isoformat(),
+        "consent": [
+            {
+                "kind": event.kind,
+                "source": event.source,
+                "keyword": event.keyword,
+                "text": event.text,
+                "created_at": event.created_at.isoformat(),
+            }
+            for event in ledger
+        ],
+    }
+
+
+def _message_json(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "direction": message.direction,
+        "body": message.body,
+        "media_urls": message.media_urls,
+        "status": message.status,
+        "segments": message.segments,
+        "encoding": message.encoding,
+        "purpose": message.purpose,
+        "provider_sid": message.provider_sid,
+        "error_code": message.error_code,
+        "error_message": message.error_message,
+        "created_at": message.created_at.isoformat(),
+    }

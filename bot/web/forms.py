@@ -1,0 +1,90 @@
+"""Twilio's webhook form parameters, checked and turned into plain values."""
+
+from __future__ import annotations
+
+from werkzeug.datastructures import MultiDict
+
+from bot.inbound import InboundSms
+from bot.models import MessageStatus
+from bot.phones import InvalidPhone, normalise_phone
+from bot.status_updates import StatusUpdate
+from bot.statuses import parse_provider_status
+
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+MAX_MEDIA = 10  # Twilio's own limit per message
+
+
+class BadField(ValueError):
+    """A parameter is missing or wrong; names the parameter."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def parse_inbound(
+    form: MultiDict[str, str], *, default_region: str, max_body_chars: int
+) -> InboundSms:
+    """The inbound text in Twilio's form, or BadField naming what is wrong."""
+    message_sid = _required(form, "MessageSid")
+    try:
+        from_phone = normalise_phone(_required(form, "From"), default_region)
+    except InvalidPhone as error:
+        raise BadField("From", str(error)) from None
+    body = form.get("Body", "")
+    if len(body) > max_body_chars:
+        raise BadField("Body", f"{len(body)} characters is more than the {max_body_chars} allowed")
+    return InboundSms(
+        message_sid=message_sid,
+        from_phone=from_phone,
+        body=body,
+        to_phone=form.get("To") or None,
+        media_urls=_media_urls(form),
+        opt_out_type=form.get("OptOutType") or None,
+    )
+
+
+def parse_status(form: MultiDict[str, str], message_id: str | None) -> StatusUpdate | None:
+    """The status callback, or None for a status word we do not track."""
+    message_sid = _required(form, "MessageSid")
+    word = form.get("MessageStatus") or form.get("SmsStatus")
+    if not word:
+        raise BadField("MessageStatus", "is required")
+    status = parse_provider_status(word)
+    if status is None or status in (MessageStatus.RECEIVED, MessageStatus.PENDING):
+        return None
+    return StatusUpdate(
+        message_sid=message_sid,
+        status=status,
+        error_code=_optional_int(form, "ErrorCode"),
+        message_id=_optional_int_value("mid", message_id),
+    )
+
+
+def _required(form: MultiDict[str, str], name: str) -> str:
+    value = (form.get(name) or "").strip()
+    if not value:
+        raise BadField(name, "is required")
+    return value
+
+
+def _media_urls(form: MultiDict[str, str]) -> tuple[str, ...]:
+    count = _optional_int(form, "NumMedia") or 0
+    if not 0 <= count <= MAX_MEDIA:
+        raise BadField("NumMedia", f"must be between 0 and {MAX_MEDIA}")
+    urls = tuple(form.get(f"MediaUrl{index}", "").strip() for index in range(count))
+    return tuple(url for url in urls if url)
+
+
+def _optional_int(form: MultiDict[str, str], name: str) -> int | None:
+    return _optional_int_value(name, form.get(name))
+
+
+def _optional_int_value(name: str, raw: str | None) -> int | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadField(name, f"{raw!r} is not a whole number") from None

@@ -1,0 +1,72 @@
+"""The Twilio edge: inbound texts and status callbacks."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, request, url_for
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot.conversation import InboundResult, SidInUse
+from bot.status_updates import apply_status_update
+from bot.web.errors import problem
+from bot.web.forms import FORM_TYPES, BadField, parse_inbound, parse_status
+from bot.web.signature import twilio_signed
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("twilio", __name__, url_prefix="/twilio")
+
+
+@bp.before_request
+def _forms_only() -> tuple[Response, int] | None:
+    if request.mimetype not in FORM_TYPES:
+        return problem(415, "Twilio webhooks are form-encoded (application/x-www-form-urlencoded)")
+    return None
+
+
+@bp.post("/sms")
+@twilio_signed
+def inbound_sms() -> Response | tuple[Response, int]:
+    """A customer's text: answer with TwiML."""
+    parley = current_app.extensions["parley"]
+    try:
+        sms = parse_inbound(
+            request.form,
+            default_region=parley.settings.DEFAULT_COUNTRY,
+            max_body_chars=parley.settings.MAX_BODY_CHARS,
+        )
+    except BadField as error:
+        return problem(400, error.message, field=error.field)
+    try:
+        result = parley.conversations.handle_inbound(sms)
+    except SidInUse:
+        return problem(409, "MessageSid is already used by another message", field="MessageSid")
+    if result.duplicate:
+        log.info("MessageSid %s seen before: answering as the first time", sms.message_sid)
+    return Response(_twiml(result), mimetype="application/xml")
+
+
+@bp.post("/status")
+@twilio_signed
+def status_callback() -> Response | tuple[Response, int]:
+    """A delivery report for one of our texts; stale or repeated reports change nothing."""
+    try:
+        update = parse_status(request.form, request.args.get("mid"))
+    except BadField as error:
+        return problem(400, error.message, field=error.field)
+    if update is not None:
+        apply_status_update(engine=current_app.extensions["parley"].engine, update=update)
+    return Response(status=204)
+
+
+def _twiml(result: InboundResult) -> str:
+    public_url = current_app.extensions["parley"].settings.PUBLIC_URL
+    response = MessagingResponse()
+    for reply in result.replies:
+        # Twilio reports the reply's fate to `action`; `mid` ties the report to our row.
+        action = url_for("twilio.status_callback", mid=reply.message_id)
+        message = response.message(reply.body, action=f"{public_url or ''}{action}")
+        for media_url in reply.media_urls:
+            message.media(media_url)
+    return str(response)

@@ -1,0 +1,101 @@
+"""Fixtures: a real app on a real database (SQLite and PostgreSQL), a fake gateway, no mocks."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlmodel import Session
+
+from bot.app import create_app, services_of
+from bot.gateways.fake import FakeGateway
+from bot.settings import Settings
+from tests.databases import PostgresDatabase, SqliteTemplate, postgres_server_url
+
+API_KEY = "test-api-key"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_settings_from_the_environment() -> Iterator[None]:
+    """A developer's own DATABASE_URL or TWILIO_* must never leak into a test."""
+    saved = {
+        name: os.environ.pop(name) for name in list(os.environ) if name in Settings.model_fields
+    }
+    yield
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate:
+    return SqliteTemplate(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[PostgresDatabase]:
+    server_url = postgres_server_url()
+    if server_url is None:
+        pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (CI sets it; see .ci/run)")
+    database = PostgresDatabase(server_url)
+    yield database
+    database.drop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
+    """A migrated, empty database: every database test runs on both backends."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_template").fresh(tmp_path)
+    return request.getfixturevalue("postgres_database").fresh()
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    """Settings for tests: no .env file, no environment, a known brand and API key."""
+    values: dict[str, object] = {
+        "DATABASE_URL": database_url,
+        "BRAND_NAME": "Acme",
+        "SUPPORT_CONTACT": "help@acme.test",
+        "API_KEY": API_KEY,
+        "GATEWAY": "console",
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+def gateway() -> FakeGateway:
+    return FakeGateway()
+
+
+@pytest.fixture
+def app(settings: Settings, gateway: FakeGateway) -> Iterator[Flask]:
+    app = create_app(settings, gateway=gateway)
+    app.config["TESTING"] = True
+    yield app
+    services_of(app).engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Session]:
+    """A session for reading what the app stored; call rollback() before reading again (on
+    SQLite a read transaction keeps seeing the snapshot it started with)."""
+    with Session(services_of(app).engine) as session:
+        yield session
+
+
+def next_sid() -> str:
+    """A fresh Twilio-shaped MessageSid."""
+    return f"SM{uuid.uuid4().hex}"

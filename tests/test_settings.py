@@ -1,0 +1,85 @@
+"""Configuration: defaults, the gateway choice, and one-line errors naming the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.settings import ConfigError, GatewayName, load_settings
+
+TWILIO = {"TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "TWILIO_AUTH_TOKEN": "t" * 32}
+
+
+@pytest.fixture(autouse=True)
+def _in_an_empty_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # so no developer's .env is read
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert settings.DATABASE_URL == "sqlite:///data/bot.db"
+    assert (settings.HOST, settings.PORT) == ("127.0.0.1", 5000)
+    assert settings.GATEWAY is GatewayName.CONSOLE
+    assert settings.FLOWS_DIR == Path("flows")
+    assert not settings.signatures_required
+
+
+def test_twilio_is_the_default_gateway_once_credentials_are_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in {**TWILIO, "TWILIO_FROM": "+14155559999"}.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert settings.GATEWAY is GatewayName.TWILIO
+    assert settings.signatures_required
+
+
+def test_a_dotenv_file_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("BRAND_NAME=Acme\nPORT=8080\nAPI_KEY=\n")
+    settings = load_settings()
+    assert (settings.BRAND_NAME, settings.PORT, settings.API_KEY) == ("Acme", 8080, None)
+
+
+def test_join_keywords_are_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOIN_KEYWORDS", "deals, VIP ,")
+    assert load_settings().join_keywords == ("deals", "VIP")
+
+
+@pytest.mark.parametrize(
+    ("environment", "message"),
+    [
+        ({"PORT": "abc"}, "PORT (got 'abc')"),
+        ({"PORT": "70000"}, "PORT"),
+        ({"GATEWAY": "pigeon"}, "GATEWAY (got 'pigeon')"),
+        ({"GATEWAY": "twilio"}, "TWILIO_ACCOUNT_SID is required when GATEWAY=twilio"),
+        (TWILIO, "TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "::nonsense"}, "DATABASE_URL"),
+        ({"PUBLIC_URL": "sms.acme.example"}, "PUBLIC_URL"),
+        ({"DEFAULT_COUNTRY": "USA"}, "DEFAULT_COUNTRY"),
+    ],
+)
+def test_bad_values_stop_start_up_with_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], message: str
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_secrets_are_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECRET_KEY", "")
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "hunter2")
+    monkeypatch.setenv("GATEWAY", "twilio")
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert "hunter2" not in str(error.value)
+
+
+def test_public_url_loses_its_trailing_slash(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PUBLIC_URL", "https://sms.acme.example/")
+    assert load_settings().PUBLIC_URL == "https://sms.acme.example"
