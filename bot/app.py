@@ -12,6 +12,7 @@ from bot.services import Services, build_services
 from bot.settings import Settings, load_settings
 from bot.web import api, health, sms
 from bot.web.errors import register_error_handlers
+from bot.web.sessions import BrowserOnlySessions
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         JSON_SORT_KEYS=False,
     )
+    app.session_interface = BrowserOnlySessions()
     services = build_services(settings, gateway=gateway)
     app.extensions["parley"] = services
     register_error_handlers(app)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
-from sqlmodel import Session, create_engine
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: SQLite's busy timeout alone serialises writers there
+    fcntl = None  # type: ignore[assignment]
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.sql.base import Executable
+from sqlmodel import create_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE_LOCK_OPTION = "parley_writes"  # execution option: this transaction will write
@@ -62,8 +70,56 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Session]:
-    """A session whose work commits together at the end, or not at all."""
-    with Session(engine, expire_on_commit=False) as session, session.begin():
-        session.connection(execution_options={WRITE_LOCK_OPTION: True})
-        yield session
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection whose writes commit together at the end, or not at all."""
+    with (
+        _writer_turn(engine),
+        engine.connect().execution_options(**{WRITE_LOCK_OPTION: True}) as connection,
+        connection.begin(),
+    ):
+        yield connection
+
+
+def prepared(build: Callable[[str], Executable]) -> Callable[[Connection], Executable]:
+    """Build a statement once per dialect and reuse it (hot paths pay no construction cost).
+
+    The statement takes its values as execute() parameters, so one object serves every call.
+    """
+    cache: dict[str, Executable] = {}
+
+    def statement_for(connection: Connection) -> Executable:
+        dialect = connection.dialect.name
+        if dialect not in cache:
+            cache[dialect] = build(dialect)
+        return cache[dialect]
+
+    return statement_for
+
+
+def dialect_insert(dialect: str, table: Table) -> Any:
+    """An INSERT that can say ON CONFLICT, for a dialect by name."""
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+def _writer_turn(engine: Engine) -> Any:
+    """On SQLite, wait for our turn to write in a queue the kernel keeps.
+
+    SQLite's own busy handler makes a waiting writer sleep (1, 2, 5 … 100 ms) and try again, so
+    several gunicorn workers writing at once lose most of their time asleep. An exclusive flock
+    on a file beside the database wakes the next writer the moment the last one finishes.
+    """
+    path = engine.url.database if is_sqlite(engine) else None
+    if not path or path == ":memory:" or fcntl is None:
+        return nullcontext()
+    return _flocked(f"{path}.writer-lock")
+
+
+@contextmanager
+def _flocked(lock_path: str) -> Iterator[None]:
+    # A descriptor of our own per turn: flock then also queues threads of one process.
+    descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock

@@ -5,16 +5,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from bot import policy
 from bot.db import transaction
 from bot.gateways.base import Gateway, OutboundText, SendOutcome, SendResult
-from bot.models import Message, MessageStatus
+from bot.models import Message, MessageStatus, utcnow
 from bot.statuses import parse_provider_status
-from bot.subscribers import get_or_create_subscriber, opt_out_by_carrier
+from bot.subscribers import claim_subscriber, opt_out_by_carrier
 
 log = logging.getLogger(__name__)
+
+MESSAGES = Message.__table__
 
 
 class Dispatcher:
@@ -38,24 +41,29 @@ class Dispatcher:
         if text is None:
             return None
         result = self.gateway.send(text)
-        return self._record(message_id, result)
+        return self._record(message_id, text.to, result)
 
     def _claim(self, message_id: int) -> OutboundText | None:
-        with transaction(self.engine) as session:
-            message = session.get(Message, message_id, with_for_update=True)
+        with transaction(self.engine) as connection:
+            message = connection.execute(
+                select(MESSAGES).where(MESSAGES.c.id == message_id).with_for_update()
+            ).first()
             if message is None or message.status is not MessageStatus.PENDING:
                 return None
-            subscriber = get_or_create_subscriber(session=session, phone=message.phone)
-            assert message.purpose is not None
-            # Consent may have changed since the text was queued: the last word is now.
+            subscriber = claim_subscriber(connection, message.phone)
+            # Consent may have changed since the text was queued: the last word is now's.
             decision = policy.decide(purpose=message.purpose, recipient_status=subscriber.status)
             if not decision.allowed:
-                message.status = MessageStatus.SUPPRESSED
-                message.error_message = decision.reason
+                _set(
+                    connection,
+                    message_id,
+                    status=MessageStatus.SUPPRESSED,
+                    error_message=decision.reason,
+                )
                 return None
             # From here until the provider answers, the text's fate is unknown: a crash
             # leaves it UNKNOWN, to be reconciled with the provider, never blindly resent.
-            message.status = MessageStatus.UNKNOWN
+            _set(connection, message_id, status=MessageStatus.UNKNOWN)
             return OutboundText(
                 to=message.phone,
                 body=message.body,
@@ -68,26 +76,36 @@ class Dispatcher:
             return None
         return f"{self.status_callback_url}?mid={message_id}"
 
-    def _record(self, message_id: int, result: SendResult) -> MessageStatus:
-        with transaction(self.engine) as session:
-            message = session.get(Message, message_id, with_for_update=True)
-            assert message is not None
-            message.error_code = result.error_code
-            message.error_message = result.error_message
-            if result.outcome is SendOutcome.ACCEPTED:
-                message.provider_sid = result.provider_sid
-                message.status = (
-                    parse_provider_status(result.status or "") or MessageStatus.ACCEPTED
-                )
-            elif result.outcome is SendOutcome.RETRYABLE and result.maybe_accepted:
-                # The request may have reached the provider (a read timeout): resending could
-                # text twice, so the row waits for reconciliation instead.
-                message.status = MessageStatus.UNKNOWN
-            elif result.outcome is SendOutcome.RETRYABLE:
-                message.status = MessageStatus.PENDING
-            else:
-                message.status = MessageStatus.FAILED
-                if result.outcome is SendOutcome.OPTED_OUT:
-                    opt_out_by_carrier(session=session, phone=message.phone, message_id=message.id)
-            log.info("message %s to %s: %s", message_id, message.phone, message.status)
-            return message.status
+    def _record(self, message_id: int, phone: str, result: SendResult) -> MessageStatus:
+        status = _status_after(result)
+        with transaction(self.engine) as connection:
+            _set(
+                connection,
+                message_id,
+                status=status,
+                provider_sid=result.provider_sid,
+                error_code=result.error_code,
+                error_message=result.error_message,
+            )
+            if result.outcome is SendOutcome.OPTED_OUT:
+                opt_out_by_carrier(connection, phone, message_id)
+        log.info("message %s to %s: %s", message_id, phone, status)
+        return status
+
+
+def _status_after(result: SendResult) -> MessageStatus:
+    if result.outcome is SendOutcome.ACCEPTED:
+        return parse_provider_status(result.status or "") or MessageStatus.ACCEPTED
+    if result.outcome is SendOutcome.RETRYABLE and result.maybe_accepted:
+        # The request may have reached the provider (a read timeout): resending could text
+        # twice, so the row waits for reconciliation instead.
+        return MessageStatus.UNKNOWN
+    if result.outcome is SendOutcome.RETRYABLE:
+        return MessageStatus.PENDING
+    return MessageStatus.FAILED
+
+
+def _set(connection, message_id: int, **values: object) -> None:  # type: ignore[no-untyped-def]
+    connection.execute(
+        update(MESSAGES).where(MESSAGES.c.id == message_id).values(updated_at=utcnow(), **values)
+    )

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlmodel import Session
+from sqlalchemy.engine import Connection
 
 from bot.effects import ChangeStatus, Effect, RecordConsent, Send
-from bot.models import Delivery, Message, Subscriber
-from bot.outbox import queue_text
-from bot.subscribers import change_status, record_consent
+from bot.models import Delivery
+from bot.outbox import QueuedText, queue_text
+from bot.subscribers import SubscriberRow, change_status, record_consent
 
 
 @dataclass(frozen=True)
@@ -24,18 +24,21 @@ class EffectContext:
 
 
 def apply_effects(
-    *, session: Session, subscriber: Subscriber, effects: Iterable[Effect], context: EffectContext
-) -> list[Message]:
+    connection: Connection,
+    subscriber: SubscriberRow,
+    effects: Iterable[Effect],
+    context: EffectContext,
+) -> list[QueuedText]:
     """Apply effects in order (a status change comes before the texts it governs)."""
-    queued: list[Message] = []
+    queued: list[QueuedText] = []
     for effect in effects:
         match effect:
             case ChangeStatus(status=status):
-                change_status(subscriber=subscriber, status=status)
+                change_status(connection, subscriber, status)
             case RecordConsent(kind=kind, keyword=keyword):
                 record_consent(
-                    session=session,
-                    subscriber=subscriber,
+                    connection,
+                    subscriber,
                     kind=kind,
                     source=context.source,
                     keyword=keyword,
@@ -45,8 +48,8 @@ def apply_effects(
             case Send(body=body, purpose=purpose, media_urls=media_urls):
                 queued.append(
                     queue_text(
-                        session=session,
-                        subscriber=subscriber,
+                        connection,
+                        subscriber,
                         body=body,
                         purpose=purpose,
                         delivery=context.delivery,

@@ -90,15 +90,14 @@ class ConsentEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
-    phone: str = Field(max_length=20, index=True)
+    phone: str = Field(max_length=20)
     kind: ConsentKind = _enum(ConsentKind, 20, nullable=False)
     source: str = Field(max_length=40)  # sms, web, api, carrier, twilio-advanced-opt-out …
     keyword: str | None = Field(default=None, max_length=40)
-    text: str | None = Field(
-        default=None, sa_column=Column(Text)
-    )  # exact words the person saw or sent
+    # The exact words the person saw (a web form's consent text) or sent (their text).
+    text: str | None = Field(default=None, sa_column=Column(Text))
     message_id: int | None = Field(default=None, foreign_key="message.id")
-    created_at: datetime = _timestamp(nullable=False, default=utcnow, index=True)
+    created_at: datetime = _timestamp(nullable=False, default=utcnow)
 
 
 class Direction(StrEnum):
@@ -146,12 +145,12 @@ class Message(SQLModel, table=True):
     media_urls: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     segments: int = 1
     encoding: str = Field(default="GSM-7", max_length=8)
-    status: MessageStatus = _enum(MessageStatus, 12, nullable=False, index=True)
+    status: MessageStatus = _enum(MessageStatus, 12, nullable=False)
     purpose: Purpose | None = _enum(Purpose, 16, nullable=True)
     delivery: Delivery | None = _enum(Delivery, 8, nullable=True)
     provider_sid: str | None = Field(default=None, max_length=64, unique=True)
-    in_reply_to_id: int | None = Field(default=None, foreign_key="message.id", index=True)
+    in_reply_to_id: int | None = Field(default=None, foreign_key="message.id")
     error_code: int | None = None
     error_message: str | None = Field(default=None, max_length=500)
-    created_at: datetime = _timestamp(nullable=False, default=utcnow, index=True)
+    created_at: datetime = _timestamp(nullable=False, default=utcnow)
     updated_at: datetime = _timestamp(nullable=False, default=utcnow, onupdate=utcnow)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import phonenumbers
 
 
@@ -9,6 +11,7 @@ class InvalidPhone(ValueError):
     """The text is not a phone number we can text."""
 
 
+@functools.lru_cache(maxsize=65_536)  # parsing is slow and the same people text again and again
 def normalise_phone(raw: str, default_region: str = "US") -> str:
     """E.164 form of `raw`: "(415) 555-0100" with region US is "+14155550100"."""
     text = (raw or "").strip()

@@ -14,6 +14,7 @@ from bot.gateways.base import Gateway
 from bot.gateways.factory import build_gateway
 from bot.keywords import load_vocabulary
 from bot.settings import Settings
+from bot.web.sms import STATUS_CALLBACK_PATH
 
 
 @dataclass
@@ -34,7 +35,8 @@ def build_services(settings: Settings, *, gateway: Gateway | None = None) -> Ser
     gateway = gateway or build_gateway(settings)
     texts = ComplianceTexts(brand=settings.BRAND_NAME, support=settings.SUPPORT_CONTACT)
     vocabulary = load_vocabulary(settings.KEYWORDS_FILE, extra_join=settings.join_keywords)
-    status_url = f"{settings.PUBLIC_URL}/twilio/status" if settings.PUBLIC_URL else None
+    # REST sends need an absolute callback URL; without PUBLIC_URL, Twilio reports nothing.
+    status_url = f"{settings.PUBLIC_URL}{STATUS_CALLBACK_PATH}" if settings.PUBLIC_URL else None
     return Services(
         settings=settings,
         engine=engine,

@@ -10,8 +10,8 @@ from bot.compliance import ComplianceTexts
 from bot.db import transaction
 from bot.effects import ChangeStatus, RecordConsent, Send
 from bot.effects_host import EffectContext, apply_effects
-from bot.models import ConsentKind, Delivery, MessageStatus, Purpose, Subscriber, SubscriberStatus
-from bot.subscribers import get_or_create_subscriber
+from bot.models import ConsentKind, Delivery, MessageStatus, Purpose, SubscriberStatus
+from bot.subscribers import SUBSCRIBERS, claim_subscriber
 
 
 class OptedOutBySms(Exception):
@@ -20,9 +20,8 @@ class OptedOutBySms(Exception):
 
 @dataclass(frozen=True)
 class SignupResult:
-    """The subscriber after the signup, and the outbox rows to send now."""
+    """Whether the signup was new, and the outbox rows to send now."""
 
-    subscriber: Subscriber
     created: bool
     message_ids: tuple[int, ...]
 
@@ -37,25 +36,27 @@ def sign_up(
     first_name: str | None = None,
 ) -> SignupResult:
     """Make the number PENDING and queue the double opt-in text; repeat signups send nothing."""
-    with transaction(engine) as session:
-        subscriber = get_or_create_subscriber(session=session, phone=phone)
+    with transaction(engine) as connection:
+        subscriber = claim_subscriber(connection, phone)
         if subscriber.status is SubscriberStatus.UNSUBSCRIBED:
             raise OptedOutBySms(phone)
-        if first_name and not subscriber.first_name:
-            subscriber.first_name = first_name
+        if first_name:
+            connection.execute(
+                SUBSCRIBERS.update()
+                .where(SUBSCRIBERS.c.id == subscriber.id, SUBSCRIBERS.c.first_name.is_(None))
+                .values(first_name=first_name)
+            )
         if subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.SUBSCRIBED):
-            return SignupResult(subscriber, created=False, message_ids=())
+            return SignupResult(created=False, message_ids=())
         queued = apply_effects(
-            session=session,
-            subscriber=subscriber,
-            effects=(
+            connection,
+            subscriber,
+            (
                 ChangeStatus(SubscriberStatus.PENDING),
                 RecordConsent(ConsentKind.OPT_IN_REQUESTED),
                 Send(texts.confirm_join(), Purpose.COMPLIANCE),
             ),
-            context=EffectContext(
-                source=source, delivery=Delivery.OUTBOX, consent_text=consent_text
-            ),
+            EffectContext(source=source, delivery=Delivery.OUTBOX, consent_text=consent_text),
         )
-        ids = tuple(m.id for m in queued if m.id is not None and m.status is MessageStatus.PENDING)
-        return SignupResult(subscriber, created=True, message_ids=ids)
+        ids = tuple(text.id for text in queued if text.status is MessageStatus.PENDING)
+        return SignupResult(created=True, message_ids=ids)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection, Engine
 
 from bot.db import transaction
-from bot.models import Direction, Message, MessageStatus
+from bot.models import Direction, Message, MessageStatus, utcnow
 from bot.statuses import advances
 from bot.subscribers import opt_out_by_carrier
 
+MESSAGES = Message.__table__
 CARRIER_OPT_OUT_ERROR = 21610
 
 
@@ -25,33 +27,41 @@ class StatusUpdate:
     message_id: int | None = None  # ours, from the callback URL of a TwiML reply
 
 
-def apply_status_update(*, engine: Engine, update: StatusUpdate) -> bool:
+def apply_status_update(*, engine: Engine, update_: StatusUpdate) -> bool:
     """Move the message forward if this is news; False when unknown, stale or a repeat."""
-    with transaction(engine) as session:
-        message = _find(session, update)
+    with transaction(engine) as connection:
+        message = _find(connection, update_)
         if message is None:
             return False
+        values: dict[str, Any] = {}
         if message.provider_sid is None:
-            message.provider_sid = update.message_sid
-        if update.error_code == CARRIER_OPT_OUT_ERROR:
-            opt_out_by_carrier(session=session, phone=message.phone, message_id=message.id)
-        if not advances(message.status, update.status):
-            return False
-        message.status = update.status
-        if update.error_code is not None:
-            message.error_code = update.error_code
-        return True
+            values["provider_sid"] = update_.message_sid
+        if update_.error_code == CARRIER_OPT_OUT_ERROR:
+            opt_out_by_carrier(connection, message.phone, message.id)
+        if advances(message.status, update_.status):
+            values["status"] = update_.status
+            if update_.error_code is not None:
+                values["error_code"] = update_.error_code
+        if values:
+            connection.execute(
+                update(MESSAGES)
+                .where(MESSAGES.c.id == message.id)
+                .values(updated_at=utcnow(), **values)
+            )
+        return "status" in values
 
 
-def _find(session: Session, update: StatusUpdate) -> Message | None:
-    by_sid = session.exec(
-        select(Message).where(Message.provider_sid == update.message_sid).with_for_update()
+def _find(connection: Connection, update_: StatusUpdate) -> Any:
+    by_sid = connection.execute(
+        select(MESSAGES).where(MESSAGES.c.provider_sid == update_.message_sid).with_for_update()
     ).first()
-    if by_sid is not None or update.message_id is None:
+    if by_sid is not None or update_.message_id is None:
         return by_sid
-    message = session.get(Message, update.message_id, with_for_update=True)
+    message = connection.execute(
+        select(MESSAGES).where(MESSAGES.c.id == update_.message_id).with_for_update()
+    ).first()
     if message is None or message.direction is not Direction.OUTBOUND:
         return None
-    if message.provider_sid not in (None, update.message_sid):
+    if message.provider_sid not in (None, update_.message_sid):
         return None  # the id in the URL belongs to another text: ignore the mismatch
     return message

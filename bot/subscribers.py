@@ -1,68 +1,131 @@
-"""Queries and consent changes for subscribers; the ledger is only ever appended to."""
+"""Subscribers and their consent: lookups, status changes, and the append-only ledger."""
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from dataclasses import dataclass
 
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.base import Executable
+from sqlmodel import Session
+
+from bot.db import dialect_insert, prepared
 from bot.models import ConsentEvent, ConsentKind, Subscriber, SubscriberStatus, utcnow
+
+SUBSCRIBERS = Subscriber.__table__
+CONSENT_EVENTS = ConsentEvent.__table__
+
+
+@dataclass
+class SubscriberRow:
+    """The few fields the hot path needs; `status` follows the changes made through it."""
+
+    id: int
+    phone: str
+    status: SubscriberStatus
 
 
 def get_subscriber(*, session: Session, phone: str) -> Subscriber | None:
     """The subscriber with this E.164 number, if any."""
-    return session.exec(select(Subscriber).where(Subscriber.phone == phone)).first()
+    return session.scalars(select(Subscriber).where(Subscriber.phone == phone)).first()
 
 
-def get_or_create_subscriber(*, session: Session, phone: str) -> Subscriber:
-    """The subscriber with this number, created as NEW on first contact."""
-    subscriber = get_subscriber(session=session, phone=phone)
-    if subscriber is None:
-        subscriber = Subscriber(phone=phone)
-        session.add(subscriber)
-        session.flush()
-    return subscriber
+@prepared
+def _claim(dialect: str) -> Executable:
+    statement = dialect_insert(dialect, SUBSCRIBERS)
+    # DO UPDATE (not DO NOTHING) so the row always comes back, and on PostgreSQL is row-locked:
+    # two texts from one person are handled one after the other.
+    return statement.on_conflict_do_update(
+        index_elements=["phone"], set_={"phone": statement.excluded.phone}
+    ).returning(SUBSCRIBERS.c.id, SUBSCRIBERS.c.status)
+
+
+_LOCK_EXISTING = (
+    select(SUBSCRIBERS.c.id, SUBSCRIBERS.c.status)
+    .where(SUBSCRIBERS.c.phone == bindparam("phone"))
+    .with_for_update()
+)
+
+
+def claim_subscriber(connection: Connection, phone: str) -> SubscriberRow:
+    """The subscriber with this number, created as NEW on first contact, locked till commit."""
+    # Most texts come from people we know: a locking read writes nothing (the upsert would).
+    existing = connection.execute(_LOCK_EXISTING, {"phone": phone}).first()
+    if existing is not None:
+        return SubscriberRow(id=existing.id, phone=phone, status=existing.status)
+    now = utcnow()
+    row = connection.execute(
+        _claim(connection),
+        {
+            "phone": phone,
+            "status": SubscriberStatus.NEW,
+            "attributes": {},
+            "tags": [],
+            "created_at": now,
+            "updated_at": now,
+        },
+    ).one()
+    return SubscriberRow(id=row.id, phone=phone, status=row.status)
+
+
+_CHANGE_STATUS = (
+    update(SUBSCRIBERS)
+    .where(SUBSCRIBERS.c.id == bindparam("subscriber_id"))
+    .values(status=bindparam("status"), updated_at=bindparam("updated_at"))
+)
+
+
+def change_status(
+    connection: Connection, subscriber: SubscriberRow, status: SubscriberStatus
+) -> None:
+    """Move the subscriber to a new consent status."""
+    if subscriber.status is status:
+        return
+    connection.execute(
+        _CHANGE_STATUS,
+        {"subscriber_id": subscriber.id, "status": status, "updated_at": utcnow()},
+    )
+    subscriber.status = status
+
+
+_INSERT_CONSENT = CONSENT_EVENTS.insert()
 
 
 def record_consent(
+    connection: Connection,
+    subscriber: SubscriberRow,
     *,
-    session: Session,
-    subscriber: Subscriber,
     kind: ConsentKind,
     source: str,
     keyword: str | None = None,
     text: str | None = None,
     message_id: int | None = None,
-) -> ConsentEvent:
+) -> None:
     """Append one entry to the consent ledger."""
-    assert subscriber.id is not None
-    entry = ConsentEvent(
-        subscriber_id=subscriber.id,
-        phone=subscriber.phone,
-        kind=kind,
-        source=source,
-        keyword=keyword,
-        text=text,
-        message_id=message_id,
+    connection.execute(
+        _INSERT_CONSENT,
+        {
+            "subscriber_id": subscriber.id,
+            "phone": subscriber.phone,
+            "kind": kind,
+            "source": source,
+            "keyword": keyword,
+            "text": text,
+            "message_id": message_id,
+            "created_at": utcnow(),
+        },
     )
-    session.add(entry)
-    return entry
 
 
-def change_status(*, subscriber: Subscriber, status: SubscriberStatus) -> None:
-    """Move the subscriber to a new consent status."""
-    if subscriber.status != status:
-        subscriber.status = status
-        subscriber.updated_at = utcnow()
-
-
-def opt_out_by_carrier(*, session: Session, phone: str, message_id: int | None) -> None:
+def opt_out_by_carrier(connection: Connection, phone: str, message_id: int | None) -> None:
     """The carrier says this number opted out (Twilio 21610): believe it and record it."""
-    subscriber = get_or_create_subscriber(session=session, phone=phone)
+    subscriber = claim_subscriber(connection, phone)
     if subscriber.status is SubscriberStatus.UNSUBSCRIBED:
         return
-    change_status(subscriber=subscriber, status=SubscriberStatus.UNSUBSCRIBED)
+    change_status(connection, subscriber, SubscriberStatus.UNSUBSCRIBED)
     record_consent(
-        session=session,
-        subscriber=subscriber,
+        connection,
+        subscriber,
         kind=ConsentKind.OPT_OUT,
         source="carrier",
         keyword="21610",

@@ -12,23 +12,18 @@ from bot.gateways.base import SendOutcome
 from bot.gateways.fake import FakeGateway
 from bot.models import Delivery, Message, MessageStatus, Purpose, SubscriberStatus
 from bot.outbox import queue_text
-from bot.subscribers import change_status, get_or_create_subscriber, get_subscriber
+from bot.subscribers import change_status, claim_subscriber, get_subscriber
 from tests.sms import ALICE
 
 
 def queue(app: Flask, *, purpose: Purpose, status: SubscriberStatus, body: str = "Hi") -> int:
-    with transaction(services_of(app).engine) as session:
-        subscriber = get_or_create_subscriber(session=session, phone=ALICE)
-        change_status(subscriber=subscriber, status=status)
-        message = queue_text(
-            session=session,
-            subscriber=subscriber,
-            body=body,
-            purpose=purpose,
-            delivery=Delivery.OUTBOX,
+    with transaction(services_of(app).engine) as connection:
+        subscriber = claim_subscriber(connection, ALICE)
+        change_status(connection, subscriber, status)
+        queued = queue_text(
+            connection, subscriber, body=body, purpose=purpose, delivery=Delivery.OUTBOX
         )
-        assert message.id is not None
-        return message.id
+        return queued.id
 
 
 def stored(session: Session, message_id: int) -> Message:
@@ -53,10 +48,9 @@ def test_an_opt_out_after_queueing_stops_the_send(
     app: Flask, gateway: FakeGateway, session: Session
 ) -> None:
     message_id = queue(app, purpose=Purpose.PROMOTIONAL, status=SubscriberStatus.SUBSCRIBED)
-    with transaction(services_of(app).engine) as write:
-        subscriber = get_subscriber(session=write, phone=ALICE)
-        assert subscriber is not None
-        change_status(subscriber=subscriber, status=SubscriberStatus.UNSUBSCRIBED)
+    with transaction(services_of(app).engine) as connection:
+        subscriber = claim_subscriber(connection, ALICE)
+        change_status(connection, subscriber, SubscriberStatus.UNSUBSCRIBED)
     services_of(app).dispatcher.send([message_id])
     assert gateway.attempts == []
     assert stored(session, message_id).status is MessageStatus.SUPPRESSED
@@ -82,6 +76,7 @@ def test_carrier_opt_out_marks_the_number_unsubscribed(
     services_of(app).dispatcher.send([message_id])
     message = stored(session, message_id)
     assert message.status is MessageStatus.FAILED and message.error_code == 21610
+    session.rollback()
     subscriber = get_subscriber(session=session, phone=ALICE)
     assert subscriber is not None and subscriber.status is SubscriberStatus.UNSUBSCRIBED
 

@@ -100,7 +100,7 @@ def list_messages() -> tuple[Response, int]:
     limit = _int_arg("limit", default=200, low=1, high=MAX_PAGE)
     after = _int_arg("after", default=0, low=0, high=2**63 - 1)
     with Session(current_app.extensions["parley"].engine) as session:
-        rows = session.exec(
+        rows = session.scalars(
             select(Message)
             .where(Message.phone == phone, Message.id > after)  # type: ignore[operator]
             .order_by(Message.id)  # type: ignore[arg-type]
@@ -144,7 +144,7 @@ def _int_arg(name: str, *, default: int, low: int, high: int) -> int:
 
 
 def _subscriber_json(session: Session, subscriber: Subscriber) -> dict[str, Any]:
-    ledger = session.exec(
+    ledger = session.scalars(
         select(ConsentEvent)
         .where(ConsentEvent.subscriber_id == subscriber.id)
         .order_by(ConsentEvent.id)  # type: ignore[arg-type]

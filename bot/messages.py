@@ -1,0 +1,66 @@
+"""The message log's inbound side: record a text once, find what we answered it with."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.base import Executable
+
+from bot.db import dialect_insert, prepared
+from bot.inbound import InboundSms
+from bot.models import Delivery, Direction, Message, MessageStatus, utcnow
+from bot.outbox import QueuedText
+from bot.segments import count_segments
+
+MESSAGES = Message.__table__
+
+
+@prepared
+def _insert_inbound(dialect: str) -> Executable:
+    return (
+        dialect_insert(dialect, MESSAGES)
+        .on_conflict_do_nothing(index_elements=["provider_sid"])
+        .returning(MESSAGES.c.id)
+    )
+
+
+def record_inbound(connection: Connection, sms: InboundSms) -> int | None:
+    """Store the inbound text; None when its MessageSid is already stored (a retry)."""
+    segments = count_segments(sms.body)
+    now = utcnow()
+    row = {
+        "phone": sms.from_phone,
+        "direction": Direction.INBOUND,
+        "body": sms.body,
+        "media_urls": list(sms.media_urls),
+        "segments": segments.segments,
+        "encoding": str(segments.encoding),
+        "status": MessageStatus.RECEIVED,
+        "provider_sid": sms.message_sid,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return connection.execute(_insert_inbound(connection), row).scalar_one_or_none()
+
+
+def inbound_id_by_sid(connection: Connection, message_sid: str) -> int | None:
+    """Our id for an inbound text with this MessageSid, if we stored one."""
+    return connection.execute(
+        select(MESSAGES.c.id).where(
+            MESSAGES.c.provider_sid == message_sid, MESSAGES.c.direction == Direction.INBOUND
+        )
+    ).scalar_one_or_none()
+
+
+def twiml_replies_to(connection: Connection, inbound_id: int) -> tuple[QueuedText, ...]:
+    """The replies we put in the TwiML answer to this inbound text, in order."""
+    rows = connection.execute(
+        select(MESSAGES.c.id, MESSAGES.c.body, MESSAGES.c.status, MESSAGES.c.media_urls)
+        .where(
+            MESSAGES.c.in_reply_to_id == inbound_id,
+            MESSAGES.c.delivery == Delivery.TWIML,
+            MESSAGES.c.status != MessageStatus.SUPPRESSED,
+        )
+        .order_by(MESSAGES.c.id)
+    )
+    return tuple(QueuedText(row.id, row.body, row.status, tuple(row.media_urls)) for row in rows)
