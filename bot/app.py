@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
+from datetime import datetime
 
 from flask import Flask
 
 from bot.gateways.base import Gateway
+from bot.models import utcnow
 from bot.services import Services, build_services
 from bot.settings import Settings, load_settings
 from bot.web import api, health, sms
@@ -19,7 +22,12 @@ log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 64 * 1024  # a Twilio webhook is a few KB; anything larger is not one
 
 
-def create_app(settings: Settings | None = None, *, gateway: Gateway | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    gateway: Gateway | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Flask:
     """Build the Flask app; `webhook.py` calls this with no arguments."""
     settings = settings or load_settings()
     app = Flask(__name__)
@@ -29,7 +37,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         JSON_SORT_KEYS=False,
     )
     app.session_interface = BrowserOnlySessions()
-    services = build_services(settings, gateway=gateway)
+    services = build_services(settings, gateway=gateway, clock=clock or utcnow)
     app.extensions["parley"] = services
     register_error_handlers(app)
     for blueprint in (sms.bp, api.bp, health.bp):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import uuid
+from pathlib import Path
 
 import click
 
@@ -109,6 +110,108 @@ def chat(phone: str) -> None:
         sms = InboundSms(message_sid=f"CHAT{uuid.uuid4().hex}", from_phone=sender, body=body)
         for reply in services.conversations.handle_inbound(sms).replies:
             click.echo(f"bot> {reply.body}")
+
+
+@main.group()
+def flows() -> None:
+    """Check, test and document flow files."""
+
+
+def _flow_paths(paths: tuple[Path, ...], settings: Settings) -> list[Path]:
+    from bot.flow_registry import flow_files
+
+    chosen: list[Path] = []
+    for path in paths or (settings.FLOWS_DIR,):
+        if path.is_dir():
+            chosen.extend(flow_files(path))
+        elif path.is_file():
+            chosen.append(path)
+        else:
+            raise click.BadParameter(
+                f"{path} is neither a flow file nor a folder", param_hint="PATH"
+            )
+    return chosen
+
+
+def _checked(paths: tuple[Path, ...], settings: Settings) -> list:  # type: ignore[type-arg]
+    from bot.actions.base import ActionError
+    from bot.actions.factory import build_action_runner
+    from bot.flow_registry import check_files
+    from bot.keywords import load_vocabulary
+
+    runner = build_action_runner(
+        action_server_url=settings.ACTION_SERVER_URL, package=settings.ACTIONS_PACKAGE
+    )
+    try:
+        action_names = runner.names()
+    except ActionError as error:
+        click.echo(f"warning: cannot list custom actions: {error}", err=True)
+        action_names = None
+    return check_files(
+        _flow_paths(paths, settings),
+        brand=settings.BRAND_NAME,
+        vocabulary=load_vocabulary(settings.KEYWORDS_FILE, extra_join=settings.join_keywords),
+        action_names=action_names,
+    )
+
+
+@flows.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def flows_check(paths: tuple[Path, ...]) -> None:
+    """Check flow files (default: FLOWS_DIR); prints file:line: message, exits 1 on errors."""
+    from bot.engine.problems import Severity
+
+    settings = _settings()
+    parsed = _checked(paths, settings)
+    problems = sorted(problem for item in parsed for problem in item.problems)
+    for problem in problems:
+        click.echo(str(problem))
+    errors = sum(problem.severity is Severity.ERROR for problem in problems)
+    warnings = len(problems) - errors
+    click.echo(f"{len(parsed)} flow files: {errors} errors, {warnings} warnings")
+    if errors:
+        sys.exit(1)
+
+
+@flows.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def flows_test(paths: tuple[Path, ...]) -> None:
+    """Run the scripted conversations of flow files; exits 1 when one fails."""
+    from bot.engine.problems import Severity
+    from bot.flow_tests import FlowTestRunner
+
+    settings = _settings()
+    parsed = _checked(paths, settings)
+    broken = [p for item in parsed for p in item.problems if p.severity is Severity.ERROR]
+    for problem in broken:
+        click.echo(str(problem))
+    if broken:
+        raise click.ClickException("fix the errors above first (`bot flows check`)")
+    folders = {Path(item.file).parent for item in parsed} or {settings.FLOWS_DIR}
+    if len(folders) > 1:
+        raise click.ClickException("test the flows of one folder at a time")
+    logging.basicConfig(level=logging.ERROR)
+    runner = FlowTestRunner(folders.pop(), settings)
+    outcomes = []
+    try:
+        for item in parsed:
+            for outcome in runner.run_file(item):
+                outcomes.append(outcome)
+                click.echo(str(outcome))
+    finally:
+        runner.close()
+    failed = sum(not outcome.passed for outcome in outcomes)
+    click.echo(f"{len(outcomes) - failed} passed, {failed} failed")
+    if failed:
+        sys.exit(1)
+
+
+@flows.command("docs")
+def flows_docs() -> None:
+    """Print the flow file reference (docs/flows.md is this output)."""
+    from bot.engine.reference import flow_reference
+
+    click.echo(flow_reference(), nl=False)
 
 
 def _redacted(database_url: str) -> str:

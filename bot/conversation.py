@@ -1,18 +1,25 @@
-"""The conversation service: one inbound text in, its effects applied in one transaction."""
+"""The conversation service: texts, events and timers in; their effects applied in one go."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot.compliance import ComplianceTexts, handle_keyword
+from bot.conversations import TIMERS, conversation_by_id, end_conversation
 from bot.db import transaction
 from bot.effects_host import EffectContext, apply_effects
+from bot.engine.inputs import TimerFired
+from bot.flow_host import FlowHost, Turn
 from bot.inbound import InboundSms
 from bot.keywords import KeywordKind, KeywordMatch, Vocabulary, classify
 from bot.messages import inbound_id_by_sid, record_inbound, twiml_replies_to
-from bot.models import Delivery
+from bot.models import Delivery, HandledBy, MessageStatus, SubscriberStatus, TimerStatus, utcnow
 from bot.outbox import QueuedText
 from bot.subscribers import claim_subscriber
 
@@ -22,6 +29,7 @@ _PROVIDER_OPT_OUT_TYPES = {
     "START": KeywordKind.OPT_IN,
     "HELP": KeywordKind.HELP,
 }
+SUBSCRIBED_EVENT = "subscribed"  # flows triggered by it run when a double opt-in completes
 
 
 class SidInUse(Exception):
@@ -37,12 +45,22 @@ class InboundResult:
 
 
 class ConversationService:
-    """Handles inbound texts: keywords first (STOP wins), then whatever comes next."""
+    """Keywords first (STOP wins, in every state), then flows; the only writer of effects."""
 
-    def __init__(self, *, engine: Engine, vocabulary: Vocabulary, texts: ComplianceTexts) -> None:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        vocabulary: Vocabulary,
+        texts: ComplianceTexts,
+        flows: FlowHost | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.engine = engine
         self.vocabulary = vocabulary
         self.texts = texts
+        self.flows = flows
+        self.clock = clock
 
     def handle_inbound(self, sms: InboundSms) -> InboundResult:
         """Record the text and answer it; a MessageSid seen before changes nothing."""
@@ -51,6 +69,60 @@ class ConversationService:
             if inbound_id is None:
                 return InboundResult(self._earlier_answer(connection, sms), duplicate=True)
             return InboundResult(self._answer(connection, sms, inbound_id))
+
+    def handle_event(self, phone: str, event_type: str, data: Mapping[str, Any]) -> list[int]:
+        """Deliver an event to the subscriber's flows; returns the outbox rows to send."""
+        with transaction(self.engine) as connection:
+            subscriber = claim_subscriber(connection, phone)
+            turn = Turn(connection, subscriber, Delivery.OUTBOX, self.clock())
+            if self.flows is not None:
+                self.flows.on_event(turn, event_type, data)
+            return _pending_ids(turn.queued)
+
+    def fire_due_timers(self, *, limit: int = 100) -> list[int]:
+        """Resume the conversations whose timers came due; returns the outbox rows to send."""
+        now = self.clock()
+        with transaction(self.engine) as connection:
+            due = connection.execute(
+                select(TIMERS.c.id)
+                .where(TIMERS.c.status == TimerStatus.PENDING, TIMERS.c.due_at <= now)
+                .order_by(TIMERS.c.due_at)
+                .limit(limit)
+            ).scalars()
+            timer_ids = list(due)
+        outbox: list[int] = []
+        for timer_id in timer_ids:
+            outbox.extend(self.fire_timer(timer_id, now))
+        return outbox
+
+    def fire_timer(self, timer_id: int, now: datetime) -> list[int]:
+        """Fire one timer if it is still pending; returns the outbox rows to send."""
+        with transaction(self.engine) as connection:
+            timer = connection.execute(
+                select(TIMERS)
+                .where(TIMERS.c.id == timer_id, TIMERS.c.status == TimerStatus.PENDING)
+                .with_for_update()
+            ).first()
+            if timer is None:
+                return []
+            conversation = conversation_by_id(connection, timer.conversation_id)
+            if conversation is not None and conversation.handled_by is not HandledBy.BOT:
+                return []  # an agent has the chat: the bot's timers wait for the hand-back
+            connection.execute(
+                update(TIMERS)
+                .where(TIMERS.c.id == timer_id)
+                .values(status=TimerStatus.FIRED, fired_at=now)
+            )
+            if conversation is None or self.flows is None:
+                return []
+            flow = self.flows.registry.catalog().flows.get(conversation.flow)
+            if flow is None:
+                end_conversation(connection, conversation.id, "flow removed")
+                return []
+            subscriber = claim_subscriber(connection, conversation.phone)
+            turn = Turn(connection, subscriber, Delivery.OUTBOX, now)
+            self.flows.resume(turn, flow, conversation, TimerFired(timer.kind, timer.step))
+            return _pending_ids(turn.queued)
 
     def _earlier_answer(self, connection: Connection, sms: InboundSms) -> tuple[QueuedText, ...]:
         inbound_id = inbound_id_by_sid(connection, sms.message_sid)
@@ -62,11 +134,10 @@ class ConversationService:
         self, connection: Connection, sms: InboundSms, inbound_id: int
     ) -> tuple[QueuedText, ...]:
         subscriber = claim_subscriber(connection, sms.from_phone)
+        status_before = subscriber.status
+        match = self._classify(sms)
         outcome = handle_keyword(
-            self._classify(sms),
-            subscriber.status,
-            self.texts,
-            provider_replied=sms.opt_out_type is not None,
+            match, subscriber.status, self.texts, provider_replied=sms.opt_out_type is not None
         )
         queued = apply_effects(
             connection,
@@ -79,7 +150,30 @@ class ConversationService:
                 inbound_id=inbound_id,
             ),
         )
+        if self.flows is not None:
+            turn = Turn(connection, subscriber, Delivery.TWIML, self.clock(), inbound_id)
+            self._route_to_flows(turn, sms, match, outcome.handled, status_before)
+            queued.extend(turn.queued)
         return tuple(text for text in queued if not text.suppressed)
+
+    def _route_to_flows(
+        self,
+        turn: Turn,
+        sms: InboundSms,
+        match: KeywordMatch,
+        handled: bool,
+        status_before: SubscriberStatus,
+    ) -> None:
+        assert self.flows is not None
+        if match.kind is KeywordKind.OPT_OUT:
+            self.flows.end_active(turn, "opted out")
+        elif not handled:
+            self.flows.on_text(turn, sms.body)
+        elif (
+            turn.subscriber.status is SubscriberStatus.SUBSCRIBED
+            and status_before is not SubscriberStatus.SUBSCRIBED
+        ):
+            self.flows.on_event(turn, SUBSCRIBED_EVENT, {})
 
     def _classify(self, sms: InboundSms) -> KeywordMatch:
         provider_kind = _PROVIDER_OPT_OUT_TYPES.get((sms.opt_out_type or "").upper())
@@ -88,3 +182,7 @@ class ConversationService:
             # Twilio's own keyword lists (which the operator may have customised) decide.
             return KeywordMatch(provider_kind, sms.body.strip().upper()[:40] or None, None)
         return match
+
+
+def _pending_ids(queued: list[QueuedText]) -> list[int]:
+    return [text.id for text in queued if text.status is MessageStatus.PENDING]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Text, TypeDecorator
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, Text, TypeDecorator, text
 from sqlalchemy import Enum as SqlEnum
 from sqlmodel import Field, SQLModel
 
@@ -154,3 +154,96 @@ class Message(SQLModel, table=True):
     error_message: str | None = Field(default=None, max_length=500)
     created_at: datetime = _timestamp(nullable=False, default=utcnow)
     updated_at: datetime = _timestamp(nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class ConversationStatus(StrEnum):
+    ACTIVE = "active"
+    ENDED = "ended"
+
+
+class HandledBy(StrEnum):
+    BOT = "bot"
+    WAITING_FOR_AGENT = "waiting_for_agent"  # a flow handed off; nobody has taken it yet
+    AGENT = "agent"
+
+
+class Conversation(SQLModel, table=True):
+    """A subscriber's run through one flow; at most one is active per subscriber."""
+
+    __table_args__ = (
+        Index(
+            "ux_conversation_one_active",
+            "subscriber_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id")
+    phone: str = Field(max_length=20)
+    flow: str = Field(max_length=64, index=True)
+    flow_version: str = Field(max_length=16)
+    step: str | None = Field(default=None, max_length=64)
+    state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: ConversationStatus = _enum(ConversationStatus, 8, nullable=False)
+    handled_by: HandledBy = _enum(HandledBy, 20, nullable=False, default=HandledBy.BOT)
+    end_reason: str | None = Field(default=None, max_length=80)
+    started_at: datetime = _timestamp(nullable=False, default=utcnow)
+    updated_at: datetime = _timestamp(nullable=False, default=utcnow, onupdate=utcnow)
+    ended_at: datetime | None = _timestamp(nullable=True)
+
+
+class Answer(SQLModel, table=True):
+    """A validated answer to a flow's question."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id")
+    phone: str = Field(max_length=20)
+    flow: str = Field(max_length=64, index=True)
+    step: str = Field(max_length=64)
+    name: str = Field(max_length=64)
+    value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_at: datetime = _timestamp(nullable=False, default=utcnow)
+
+
+class StepVisit(SQLModel, table=True):
+    """A conversation reached a step: the raw material of a flow's funnel."""
+
+    __tablename__ = "step_visit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    flow: str = Field(max_length=64, index=True)
+    step: str = Field(max_length=64)
+    created_at: datetime = _timestamp(nullable=False, default=utcnow)
+
+
+class TimerStatus(StrEnum):
+    PENDING = "pending"
+    FIRED = "fired"
+    CANCELLED = "cancelled"
+
+
+class Timer(SQLModel, table=True):
+    """A durable 'resume this conversation at due_at'; written with the change that needs it."""
+
+    __table_args__ = (
+        Index(
+            "ix_timer_pending_due",
+            "due_at",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    kind: str = Field(max_length=16)  # wait, timeout, expiry
+    step: str | None = Field(default=None, max_length=64)
+    due_at: datetime = _timestamp(nullable=False)
+    status: TimerStatus = _enum(TimerStatus, 10, nullable=False, default=TimerStatus.PENDING)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    fired_at: datetime | None = _timestamp(nullable=True)

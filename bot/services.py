@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
+from bot.actions.factory import build_action_runner
 from bot.compliance import ComplianceTexts
 from bot.conversation import ConversationService
 from bot.db import make_engine
 from bot.dispatch import Dispatcher
+from bot.flow_host import FlowHost
+from bot.flow_registry import FlowRegistry
 from bot.gateways.base import Gateway
 from bot.gateways.factory import build_gateway
 from bot.keywords import load_vocabulary
+from bot.models import utcnow
 from bot.settings import Settings
 from bot.web.sms import STATUS_CALLBACK_PATH
 
@@ -25,16 +31,32 @@ class Services:
     engine: Engine
     gateway: Gateway
     texts: ComplianceTexts
+    flows: FlowRegistry
     conversations: ConversationService
     dispatcher: Dispatcher
 
 
-def build_services(settings: Settings, *, gateway: Gateway | None = None) -> Services:
-    """Build the services from settings; tests pass their own gateway."""
+def build_services(
+    settings: Settings,
+    *,
+    gateway: Gateway | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Services:
+    """Build the services from settings; tests pass their own gateway and clock."""
     engine = make_engine(settings.DATABASE_URL)
     gateway = gateway or build_gateway(settings)
     texts = ComplianceTexts(brand=settings.BRAND_NAME, support=settings.SUPPORT_CONTACT)
     vocabulary = load_vocabulary(settings.KEYWORDS_FILE, extra_join=settings.join_keywords)
+    actions = build_action_runner(
+        action_server_url=settings.ACTION_SERVER_URL, package=settings.ACTIONS_PACKAGE
+    )
+    registry = FlowRegistry(
+        settings.FLOWS_DIR,
+        brand=settings.BRAND_NAME,
+        vocabulary=vocabulary,
+        action_names=actions.names(),
+    )
+    flows = FlowHost(registry=registry, texts=texts, actions=actions)
     # REST sends need an absolute callback URL; without PUBLIC_URL, Twilio reports nothing.
     status_url = f"{settings.PUBLIC_URL}{STATUS_CALLBACK_PATH}" if settings.PUBLIC_URL else None
     return Services(
@@ -42,6 +64,9 @@ def build_services(settings: Settings, *, gateway: Gateway | None = None) -> Ser
         engine=engine,
         gateway=gateway,
         texts=texts,
-        conversations=ConversationService(engine=engine, vocabulary=vocabulary, texts=texts),
+        flows=registry,
+        conversations=ConversationService(
+            engine=engine, vocabulary=vocabulary, texts=texts, flows=flows, clock=clock
+        ),
         dispatcher=Dispatcher(engine=engine, gateway=gateway, status_callback_url=status_url),
     )

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     SECRET_KEY: str | None = None
     GATEWAY: GatewayName | None = None
     FLOWS_DIR: Path = Path("flows")
+    ACTION_SERVER_URL: str | None = None  # a Rasa action server; else actions run in-process
+    ACTIONS_PACKAGE: str = "actions"  # the package of in-process rasa-sdk actions
     KEYWORDS_FILE: Path | None = None
     JOIN_KEYWORDS: str = ""  # comma-separated brand keywords that start a double opt-in
     MAX_BODY_CHARS: int = Field(default=1600, ge=1)
@@ -78,7 +80,7 @@ class Settings(BaseSettings):
             raise ValueError("only sqlite:/// and postgresql:// URLs are supported")
         return value
 
-    @field_validator("PUBLIC_URL", "TWILIO_API_URL")
+    @field_validator("PUBLIC_URL", "TWILIO_API_URL", "ACTION_SERVER_URL")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):

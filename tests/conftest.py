@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -17,6 +18,8 @@ from bot.settings import Settings
 from tests.databases import PostgresDatabase, SqliteTemplate, postgres_server_url
 
 API_KEY = "test-api-key"
+NO_FLOWS = Path(__file__).parent / "no-flows"  # tests see flows only when they ask for them
+SHIPPED_FLOWS = Path(__file__).parent.parent / "flows"
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -60,6 +63,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "SUPPORT_CONTACT": "help@acme.test",
         "API_KEY": API_KEY,
         "GATEWAY": "console",
+        "FLOWS_DIR": NO_FLOWS,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -1,0 +1,1 @@
+"""Parley's custom actions: rasa-sdk Action classes that flow steps call by name."""

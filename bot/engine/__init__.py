@@ -1,0 +1,1 @@
+"""The flow engine: pure, values in and values out."""

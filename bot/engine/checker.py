@@ -1,0 +1,243 @@
+"""Checks a flow beyond its syntax (jumps, reachability, names, keywords) and lints its texts."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from bot.engine.model import Flow
+from bot.engine.parser import ParsedFile
+from bot.engine.problems import Problem, Severity
+from bot.engine.steps.base import END, Step
+from bot.engine.steps.branch import BranchStep
+from bot.keywords import KeywordKind, Vocabulary, classify, default_vocabulary, normalise
+from bot.segments import count_segments
+
+BUILT_IN_NAMES = frozenset({"brand", "support", "phone", "first_name", "attributes", "event"})
+NO_FALL_THROUGH = frozenset({"goto", "end", "start_flow"})
+OPT_OUT_WORDING = re.compile(r"\b(stop|opt[ -]?out|unsubscribe)\b", re.IGNORECASE)
+
+# What a text looks like "with typical values" when the linter counts its segments.
+TYPICAL_VALUES: Mapping[str, Any] = {
+    "first_name": "Alexandra",
+    "phone": "+14155550100",
+    "support": "help@example.com",
+    "coupon_code": "SAVE-X7K2QD",
+}
+TYPICAL_UNKNOWN = "something typical"
+
+
+def check_flow(
+    flow: Flow,
+    *,
+    brand: str = "Parley",
+    vocabulary: Vocabulary | None = None,
+    action_names: frozenset[str] | None = None,
+) -> list[Problem]:
+    """Every problem in one flow: errors first by line, then warnings."""
+    checks = _FlowChecks(flow, brand, vocabulary or default_vocabulary(), action_names)
+    return sorted(checks.run(), key=lambda problem: (problem.severity, problem.line))
+
+
+def check_flow_set(files: Iterable[ParsedFile]) -> list[Problem]:
+    """Problems between flows: two flows with one name, one trigger keyword, a missing flow."""
+    problems: list[Problem] = []
+    names: dict[str, str] = {}
+    keywords: dict[str, str] = {}
+    flows = [parsed.flow for parsed in files if parsed.flow is not None]
+    for flow in flows:
+        if flow.name in names:
+            problems.append(
+                Problem(
+                    flow.file, 1, f"flow {flow.name!r} is already defined in {names[flow.name]}"
+                )
+            )
+        names.setdefault(flow.name, flow.file)
+        for keyword in flow.triggers.keywords:
+            key = normalise(keyword)
+            line = flow.triggers.lines.get("keywords", 1)
+            if key in keywords and keywords[key] != flow.name:
+                problems.append(
+                    Problem(
+                        flow.file,
+                        line,
+                        f"trigger keyword {keyword!r} is already used by flow {keywords[key]!r}",
+                    )
+                )
+            keywords.setdefault(key, flow.name)
+    for flow in flows:
+        for step in flow.steps:
+            target = getattr(step, "flow", None)
+            if step.kind == "start_flow" and target not in names:
+                problems.append(
+                    Problem(flow.file, step.line, f"start_flow: no flow named {target!r}")
+                )
+    return problems
+
+
+class _FlowChecks:
+    def __init__(
+        self,
+        flow: Flow,
+        brand: str,
+        vocabulary: Vocabulary,
+        action_names: frozenset[str] | None,
+    ) -> None:
+        self.flow = flow
+        self.brand = brand
+        self.vocabulary = vocabulary
+        self.action_names = action_names
+        self.known_names = self._known_names()
+
+    def error(self, line: int, message: str) -> Problem:
+        return Problem(self.flow.file, line, message)
+
+    def warning(self, line: int, message: str) -> Problem:
+        return Problem(self.flow.file, line, message, Severity.WARNING)
+
+    def run(self) -> Iterator[Problem]:
+        yield from self._duplicate_ids()
+        yield from self._missing_targets()
+        yield from self._unreachable()
+        yield from self._unknown_names()
+        yield from self._reserved_keywords()
+        yield from self._unknown_actions()
+        yield from self._text_lints()
+
+    def _known_names(self) -> frozenset[str]:
+        defined = {name for step in self.flow.steps for name in step.defines()}
+        return BUILT_IN_NAMES | defined | set(self.flow.attributes)
+
+    def _duplicate_ids(self) -> Iterator[Problem]:
+        seen: dict[str, int] = {}
+        for step in self.flow.steps:
+            if step.id in seen:
+                yield self.error(
+                    step.line, f"step id {step.id!r} is already used on line {seen[step.id]}"
+                )
+            seen.setdefault(step.id, step.line)
+
+    def _missing_targets(self) -> Iterator[Problem]:
+        for step in self.flow.steps:
+            for target, line in step.jumps():
+                if target != END and self.flow.step(target) is None:
+                    yield self.error(line, f"jump to a step that does not exist: {target!r}")
+
+    def _unreachable(self) -> Iterator[Problem]:
+        reached = self._reachable()
+        for step in self.flow.steps:
+            if step.id not in reached:
+                yield self.error(step.line, f"step {step.id!r} can never be reached")
+
+    def _reachable(self) -> set[str]:
+        steps = self.flow.steps
+        pending = [steps[0].id] if steps else []
+        reached: set[str] = set()
+        while pending:
+            step = self.flow.step(pending.pop())
+            if step is None or step.id in reached:
+                continue
+            reached.add(step.id)
+            pending.extend(target for target, _ in step.jumps() if target != END)
+            following = self.flow.following(step)
+            if following is not None and _falls_through(step):
+                pending.append(following)
+        return reached
+
+    def _unknown_names(self) -> Iterator[Problem]:
+        known = ", ".join(sorted(self.known_names))
+        for step in self.flow.steps:
+            for template, line in step.templates():
+                for name in sorted(template.names - self.known_names):
+                    yield self.error(line, f"unknown template variable {{{name}}} (known: {known})")
+            for expression, line in step.expressions():
+                for name in sorted(expression.names - self.known_names):
+                    yield self.error(line, f"unknown name {name!r} in condition (known: {known})")
+
+    def _reserved_keywords(self) -> Iterator[Problem]:
+        line = self.flow.triggers.lines.get("keywords", 1)
+        for keyword in self.flow.triggers.keywords:
+            match = classify(keyword, self.vocabulary)
+            if match.kind is not KeywordKind.NONE:
+                yield self.error(
+                    line,
+                    f"{keyword!r} is reserved: it is a {match.kind.value.replace('_', '-')} "
+                    "keyword that always means the same thing to carriers",
+                )
+
+    def _unknown_actions(self) -> Iterator[Problem]:
+        if self.action_names is None:
+            return
+        for step in self.flow.steps:
+            name = getattr(step, "name", None)
+            if step.kind == "action" and name not in self.action_names:
+                known = ", ".join(sorted(self.action_names)) or "none"
+                yield self.error(step.line, f"unknown action {name!r} (known: {known})")
+
+    def _text_lints(self) -> Iterator[Problem]:
+        texts = [
+            (template, line) for step in self.flow.steps for template, line in step.templates()
+        ]
+        variables = _TypicalVariables(self.brand)
+        for template, line in texts:
+            rendered = template.render(variables)
+            info = count_segments(rendered)
+            if info.segments > self.flow.settings.max_segments:
+                yield self.warning(
+                    line,
+                    f"this text is {info.segments} segments with typical values "
+                    f"({info.encoding}, {info.units} units); the limit is "
+                    f"{self.flow.settings.max_segments}",
+                )
+            culprits = [char for char in info.culprits if char in template.source]
+            if culprits:
+                single = count_segments(_gsm_lookalike(rendered)).segments
+                yield self.warning(line, _ucs2_message(culprits, info.segments, single))
+        says_stop = any(OPT_OUT_WORDING.search(template.source) for template, _ in texts)
+        if self.flow.settings.promotional and texts and not says_stop:
+            yield self.warning(
+                texts[0][1],
+                "promotional flow: no text says how to opt out (add e.g. 'Reply STOP to opt out')",
+            )
+
+
+def _falls_through(step: Step) -> bool:
+    if step.next is not None or step.kind in NO_FALL_THROUGH:
+        return False
+    return not (isinstance(step, BranchStep) and step.cases[-1].condition is None)
+
+
+class _TypicalVariables(dict[str, Any]):
+    """Typical values for any name a template might use."""
+
+    def __init__(self, brand: str) -> None:
+        super().__init__(TYPICAL_VALUES, brand=brand)
+
+    def __missing__(self, key: str) -> Any:
+        return TYPICAL_UNKNOWN
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key]
+
+
+_LOOKALIKES = {"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "..."}
+
+
+def _gsm_lookalike(text: str) -> str:
+    """The text with typographic characters replaced and others dropped: what GSM-7 would cost."""
+    swapped = "".join(_LOOKALIKES.get(char, char) for char in text)
+    return "".join(char for char in swapped if count_segments(char).encoding.value == "GSM-7")
+
+
+def _ucs2_message(culprits: list[str], segments: int, without: int) -> str:
+    names = ", ".join(
+        f"{char} ({unicodedata.name(char, f'U+{ord(char):04X}')})" for char in culprits[:3]
+    )
+    cost = (
+        f"{segments} segments instead of {without}"
+        if segments != without
+        else "70 characters a segment instead of 160"
+    )
+    return f"{names} turns this text into UCS-2: {cost}"

@@ -1,0 +1,46 @@
+"""What can wake a paused flow: a reply, a timer, an action's result, an event."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The subscriber texted."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    """A timer the flow set came due."""
+
+    kind: str  # wait, timeout, expiry
+    step: str | None
+
+
+@dataclass(frozen=True)
+class ActionCompleted:
+    """A custom action finished; its slot updates are already stored as attributes."""
+
+    step: str
+    slot_updates: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EventArrived:
+    """The brand's systems reported something (order_placed …)."""
+
+    type: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HandedBack:
+    """The agent who took the conversation over gave it back to the bot."""
+
+
+Input = Reply | TimerFired | ActionCompleted | EventArrived | HandedBack

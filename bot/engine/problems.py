@@ -1,0 +1,34 @@
+"""Problems found in flow files, reported as `file:line: message`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with a flow file; errors stop it from loading, warnings do not."""
+
+    file: str
+    line: int
+    message: str
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        prefix = "" if self.severity is Severity.ERROR else "warning: "
+        return f"{self.file}:{self.line}: {prefix}{self.message}"
+
+
+class FlowFileError(Exception):
+    """Raised while reading a flow file; carries the line, the reader adds the file."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line

@@ -1,0 +1,189 @@
+"""The engine: start or resume a flow. Pure: a flow, a state, an input and `now` in; effects out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.effects import (
+    CancelTimers,
+    EndFlow,
+    EnterStep,
+    FlowEffect,
+    RecordAnswer,
+    ScheduleTimer,
+    Send,
+    SetAttributes,
+)
+from bot.engine.inputs import EventArrived, Input, TimerFired
+from bot.engine.model import Flow
+from bot.engine.state import FlowState
+from bot.engine.steps.base import END, Finish, Next, Step, Transition, Waiting
+from bot.engine.templates import Template
+from bot.models import Purpose
+
+MAX_STEPS_PER_TURN = 100  # a flow that loops without waiting is stopped, not left spinning
+FLOW_CHANGED_TEXT = (
+    "Sorry, this conversation has ended because it was updated. Reply HELP for help."
+)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the engine may read about the world: the time, the brand, the subscriber."""
+
+    now: datetime
+    phone: str
+    brand: str = ""
+    support: str = ""
+    first_name: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    event: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The new state (None once the flow has ended) and the effects to apply, in order."""
+
+    state: FlowState | None
+    effects: tuple[FlowEffect, ...]
+
+
+def purpose_for(flow: Flow | None, origin: str) -> Purpose:
+    """Marketing flows are promotional; others answer the person, or inform after events."""
+    if flow is not None and flow.settings.promotional:
+        return Purpose.PROMOTIONAL
+    return Purpose.TRANSACTIONAL if origin == "event" else Purpose.REPLY
+
+
+class Run:
+    """One turn of a flow: the steps it passes through collect effects here."""
+
+    def __init__(self, flow: Flow, state: FlowState, context: Context) -> None:
+        self.flow = flow
+        self.state = state
+        self.context = context
+        self.now = context.now
+        self.answers: dict[str, Any] = dict(state.answers)
+        self.attributes: dict[str, Any] = dict(context.attributes)
+        self.retries = state.retries
+        self.effects: list[FlowEffect] = []
+
+    @property
+    def purpose(self) -> Purpose:
+        return purpose_for(self.flow, self.state.origin)
+
+    def variables(self) -> dict[str, Any]:
+        """What templates and conditions can name: attributes, answers, then built-ins."""
+        return {
+            **self.attributes,
+            **self.answers,
+            "attributes": self.attributes,
+            "event": dict(self.context.event or self.state.event),
+            "brand": self.context.brand,
+            "support": self.context.support,
+            "phone": self.context.phone,
+            "first_name": self.attributes.get("first_name") or self.context.first_name,
+        }
+
+    def render(self, template: Template) -> str:
+        return template.render(self.variables())
+
+    def say(self, template: Template, media_urls: tuple[str, ...] = ()) -> None:
+        self.say_text(self.render(template), media_urls)
+
+    def say_text(self, body: str, media_urls: tuple[str, ...] = ()) -> None:
+        self.effects.append(Send(body, self.purpose, media_urls))
+
+    def set_timer(self, kind: str, step: str | None, after: timedelta) -> None:
+        self.effects.append(ScheduleTimer(kind, step, self.now + after))
+
+    def cancel_timers(self, kind: str | None = None) -> None:
+        self.effects.append(CancelTimers(kind))
+
+    def save_answer(self, step: Step, name: str, value: Any) -> None:
+        self.answers[name] = value
+        self.effects.append(RecordAnswer(self.flow.name, step.id, name, value))
+
+    def set_attributes(self, values: Mapping[str, Any]) -> None:
+        self.attributes.update(values)
+        self.effects.append(SetAttributes(dict(values)))
+
+    def emit(self, effect: FlowEffect) -> None:
+        self.effects.append(effect)
+
+
+def start(flow: Flow, context: Context, *, origin: str = "person") -> Outcome:
+    """Begin the flow at its first step."""
+    state = FlowState(
+        flow=flow.name,
+        version=flow.version,
+        step=None,
+        waiting=None,
+        started_at=context.now,
+        origin=origin,
+        event=dict(context.event or {}),
+    )
+    run = Run(flow, state, context)
+    first = flow.steps[0].id if flow.steps else None
+    return _advance(run, first)
+
+
+def resume(flow: Flow, state: FlowState, event: Input, context: Context) -> Outcome:
+    """Hand a paused flow the input it was waiting for (or one that ends it)."""
+    run = Run(flow, state, context)
+    if isinstance(event, EventArrived) and event.type in flow.settings.cancel_on:
+        return _finish(run, f"cancelled by {event.type}")
+    if isinstance(event, TimerFired) and event.kind == "expiry":
+        return _finish(run, "expired")
+    step = flow.step(state.step)
+    if step is None or (state.version != flow.version and not step.waits):
+        # The marketer removed (or reshaped) the step this person was on: end politely.
+        run.say_text(FLOW_CHANGED_TEXT)
+        return _finish(run, "flow changed")
+    return _follow(run, step, step.resume(run, event))
+
+
+def _advance(run: Run, step_id: str | None) -> Outcome:
+    for _ in range(MAX_STEPS_PER_TURN):
+        if step_id is None or step_id == END:
+            return _finish(run, "completed")
+        step = run.flow.step(step_id)
+        if step is None:
+            return _finish(run, f"missing step {step_id}")
+        run.retries = 0
+        run.emit(EnterStep(run.flow.name, step.id))
+        transition = step.enter(run)
+        if not isinstance(transition, Next):
+            return _follow(run, step, transition)
+        step_id = _target(run, step, transition)
+    return _finish(run, "looped without waiting")
+
+
+def _follow(run: Run, step: Step, transition: Transition) -> Outcome:
+    if isinstance(transition, Next):
+        return _advance(run, _target(run, step, transition))
+    if isinstance(transition, Finish):
+        return _finish(run, transition.reason)
+    if transition.waiting is Waiting.ANSWER:
+        run.set_timer("expiry", step.id, run.flow.settings.expires_after)
+    state = run.state.with_changes(
+        version=run.flow.version,
+        step=step.id,
+        waiting=transition.waiting.value,
+        retries=run.retries,
+        answers=run.answers,
+    )
+    return Outcome(state, tuple(run.effects))
+
+
+def _target(run: Run, step: Step, transition: Next) -> str | None:
+    return transition.step or step.next or run.flow.following(step)
+
+
+def _finish(run: Run, reason: str) -> Outcome:
+    run.cancel_timers()
+    run.emit(EndFlow(run.flow.name, reason))
+    return Outcome(None, tuple(run.effects))

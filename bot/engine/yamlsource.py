@@ -1,0 +1,87 @@
+"""YAML that remembers where each value came from, so every problem can name its line."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+
+class YamlError(ValueError):
+    """The text is not valid YAML; `line` is 1-based."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+class LocatedDict(dict[str, Any]):
+    """A mapping that knows its own line and the line of each key."""
+
+    line: int
+    key_lines: dict[str, int]
+
+    def line_of(self, key: str) -> int:
+        """The line where `key` was written, else the mapping's own line."""
+        return self.key_lines.get(key, self.line)
+
+
+class LocatedList(list[Any]):
+    """A sequence that knows its line and the line of each item."""
+
+    line: int
+    item_lines: list[int]
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose mappings and sequences carry line numbers; YES/NO/ON stay strings."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LocatedDict:
+        mapping = LocatedDict()
+        mapping.line = node.start_mark.line + 1
+        mapping.key_lines = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                key = str(key)
+            if key in mapping:
+                raise YamlError(f"duplicate key '{key}'", key_node.start_mark.line + 1)
+            mapping[key] = self.construct_object(value_node, deep=True)
+            mapping.key_lines[key] = key_node.start_mark.line + 1
+        return mapping
+
+    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LocatedList:
+        items = LocatedList(self.construct_object(child, deep=True) for child in node.value)
+        items.line = node.start_mark.line + 1
+        items.item_lines = [child.start_mark.line + 1 for child in node.value]
+        return items
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _Loader.construct_sequence)
+# YAML 1.1 reads yes/no/on/off as booleans; a marketer writing "options: [Yes, No]" means words.
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse one YAML document; mappings and lists come back located."""
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except YamlError:
+        raise
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else 1
+        raise YamlError(f"bad YAML: {error.problem or error.context}", line) from None
+    except yaml.YAMLError as error:
+        raise YamlError(f"bad YAML: {error}", 1) from None

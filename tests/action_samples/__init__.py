@@ -1,0 +1,1 @@
+"""Actions that misbehave, for testing how runners report failures."""
