@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import uuid
 from pathlib import Path
 
 import click
@@ -48,7 +47,8 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     """Run the web app in one process (SQLite and the console gateway by default)."""
     from waitress import serve as waitress_serve
 
-    from bot.app import create_app
+    from bot.app import create_app, services_of
+    from bot.ticker import Ticker
 
     _configure_logging()
     settings = _settings()
@@ -60,7 +60,12 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
         f"Parley for {settings.BRAND_NAME} on http://{host}:{port}  "
         f"(database {_redacted(settings.DATABASE_URL)}, gateway {settings.GATEWAY})"
     )
-    waitress_serve(app, host=host, port=port, threads=threads, ident="parley")
+    ticker = Ticker(services_of(app))
+    ticker.start()
+    try:
+        waitress_serve(app, host=host, port=port, threads=threads, ident="parley")
+    finally:
+        ticker.stop()
 
 
 @main.group()
@@ -82,10 +87,8 @@ def upgrade() -> None:
 @main.command()
 @click.option("--phone", required=True, help="The number you are texting from, e.g. +14155550100.")
 def chat(phone: str) -> None:
-    """A terminal phone: text the running logic without Twilio. Ctrl-D ends."""
-    from bot.app import create_app, services_of
-    from bot.gateways.console import ConsoleGateway
-    from bot.inbound import InboundSms
+    """A terminal phone: text the bot without Twilio. /help lists commands; Ctrl-D ends."""
+    from bot.chat import ChatSession
     from bot.phones import InvalidPhone, normalise_phone
 
     settings = _settings()
@@ -94,22 +97,20 @@ def chat(phone: str) -> None:
         sender = normalise_phone(phone, settings.DEFAULT_COUNTRY)
     except InvalidPhone as error:
         raise click.BadParameter(str(error), param_hint="--phone") from None
-    logging.basicConfig(level=logging.WARNING)
-    services = services_of(create_app(settings, gateway=ConsoleGateway(stream=sys.stderr)))
+    logging.basicConfig(level=logging.ERROR)
+    session = ChatSession(settings, sender, say=click.echo)
+    click.echo(
+        f"Texting {settings.BRAND_NAME} as {sender}. Try HELP, JOIN, SURVEY, STOP; "
+        "/help for commands. Ctrl-D ends."
+    )
     interactive = sys.stdin.isatty()
-    click.echo(f"Texting {settings.BRAND_NAME} as {sender}. Try HELP, JOIN, STOP. Ctrl-D ends.")
     while True:
         if interactive:
             click.echo("you> ", nl=False)
         line = sys.stdin.readline()
         if not line:
             break
-        body = line.rstrip("\n")
-        if not body.strip():
-            continue
-        sms = InboundSms(message_sid=f"CHAT{uuid.uuid4().hex}", from_phone=sender, body=body)
-        for reply in services.conversations.handle_inbound(sms).replies:
-            click.echo(f"bot> {reply.body}")
+        session.handle(line.rstrip("\n"))
 
 
 @main.group()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
+from bot.actions.base import ActionError, ActionRunner
 from bot.actions.factory import build_action_runner
 from bot.compliance import ComplianceTexts
 from bot.conversation import ConversationService
@@ -21,6 +23,8 @@ from bot.keywords import load_vocabulary
 from bot.models import utcnow
 from bot.settings import Settings
 from bot.web.sms import STATUS_CALLBACK_PATH
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -54,7 +58,7 @@ def build_services(
         settings.FLOWS_DIR,
         brand=settings.BRAND_NAME,
         vocabulary=vocabulary,
-        action_names=actions.names(),
+        action_names=_action_names(actions),
     )
     flows = FlowHost(registry=registry, texts=texts, actions=actions)
     # REST sends need an absolute callback URL; without PUBLIC_URL, Twilio reports nothing.
@@ -70,3 +74,13 @@ def build_services(
         ),
         dispatcher=Dispatcher(engine=engine, gateway=gateway, status_callback_url=status_url),
     )
+
+
+def _action_names(actions: ActionRunner) -> frozenset[str] | None:
+    """The custom actions flows may call; none when the actions package cannot be loaded."""
+    try:
+        return actions.names()
+    except ActionError as error:
+        # Flows that call an action will fail their check (and not load); others run on.
+        log.warning("custom actions unavailable: %s", error)
+        return frozenset()

@@ -5,6 +5,10 @@ Pure: the text, the question's `AnswerSpec` and today's date in; `Valid(value)` 
 ways of saying a thing ("#2", "yep 👍", "7,5", "⭐⭐⭐⭐", "my email is ann@x.com", "tomorrow") and
 rejects anything it would have to guess at ("between 5 and 6", "friday or saturday").
 
+Choices: the option's own text wins over a position, so options written as numbers ("0" … "10")
+mean what they say. Numbers: a comma before exactly three digits groups thousands ("1,000");
+any other comma is a decimal point ("7,5").
+
 Dates: numeric dates are read month first, US style ("12/1" is December 1st), unless the first
 number cannot be a month ("25/12" is December 25th). A date without a year is the one nearest to
 today ("Jan 3" said on December 20th is next January). Weekday names mean the next such day after

@@ -1,8 +1,17 @@
-"""A clock that only moves when told to: `wait: 1d` in a flow test passes instantly."""
+"""Clocks that move when told to, so `wait: 1d` in a flow test or in `bot chat` passes at once."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy import func, select
+
+from bot.conversations import TIMERS
+from bot.models import TimerStatus
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 
 class FakeClock:
@@ -21,3 +30,41 @@ class FakeClock:
 
     def set(self, moment: datetime) -> None:
         self.now = moment
+
+
+class SettableClock(Protocol):
+    """A clock a session can move: FakeClock, or the shifted clock of `bot chat`."""
+
+    def __call__(self) -> datetime: ...
+
+    def set(self, moment: datetime) -> None: ...
+
+
+def let_time_pass(services: Services, clock: SettableClock, duration: timedelta) -> list[int]:
+    """Move the clock on by `duration`, firing each timer at its own due time, in order.
+
+    Returns the outbox rows the timers queued (already handed to the dispatcher).
+    """
+    target = clock() + duration
+    sent: list[int] = []
+    while (due := _next_due(services, target)) is not None:
+        clock.set(max(due, clock()))
+        sent.extend(_fire(services))
+    clock.set(target)
+    sent.extend(_fire(services))
+    return sent
+
+
+def _fire(services: Services) -> list[int]:
+    message_ids = services.conversations.fire_due_timers()
+    services.dispatcher.send(message_ids)
+    return message_ids
+
+
+def _next_due(services: Services, limit: datetime) -> datetime | None:
+    with services.engine.connect() as connection:
+        return connection.execute(
+            select(func.min(TIMERS.c.due_at)).where(
+                TIMERS.c.status == TimerStatus.PENDING, TIMERS.c.due_at <= limit
+            )
+        ).scalar_one_or_none()
