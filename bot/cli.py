@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -213,6 +216,118 @@ def flows_docs() -> None:
     from bot.engine.reference import flow_reference
 
     click.echo(flow_reference(), nl=False)
+
+
+EXPORT_PROGRESS_EVERY = 10_000  # rows between progress lines when exporting to a file
+
+
+@main.group()
+def export() -> None:
+    """Export stored data as CSV."""
+
+
+@export.command("answers")
+@click.option("--flow", "flow_name", required=True, help="The flow whose answers to export.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file (replaced only once the export is complete) instead of stdout.",
+)
+def export_answers(flow_name: str, output: Path | None) -> None:
+    """Write a flow's answers as CSV, oldest first."""
+    from bot.db import make_engine
+    from bot.results import answer_rows, has_answers
+
+    settings = _settings()
+    _require_migrated(settings)
+    engine = make_engine(settings.DATABASE_URL)
+    try:
+        with engine.connect() as connection:
+            if not has_answers(connection, flow_name) and flow_name not in _flow_names(
+                settings.FLOWS_DIR
+            ):
+                raise click.ClickException(
+                    f"no flow named {flow_name!r} in {settings.FLOWS_DIR} and no answers stored "
+                    "for it; `bot flows check` lists the flows"
+                )
+            rows = answer_rows(connection, flow_name)
+            if output is None:
+                _write_csv_to_stdout(rows)
+                return
+            try:
+                with _replaced_atomically(output) as stream:
+                    count = _write_csv(stream, rows, progress=True)
+            except OSError as error:
+                raise click.ClickException(f"cannot write {output}: {error}") from None
+            click.echo(f"wrote {count} answers to {output}", err=True)
+    finally:
+        engine.dispose()
+
+
+def _flow_names(directory: Path) -> set[str]:
+    from bot.engine.parser import read_flow_file
+    from bot.flow_registry import flow_files
+
+    parsed = (read_flow_file(path) for path in flow_files(directory))
+    return {item.flow.name for item in parsed if item.flow is not None}
+
+
+def _write_csv(stream: TextIO, rows: Iterable[tuple[object, ...]], *, progress: bool) -> int:
+    """Write the header and the rows; returns how many rows were written."""
+    import csv
+
+    from bot.results import EXPORT_COLUMNS
+
+    writer = csv.writer(stream)
+    writer.writerow(EXPORT_COLUMNS)
+    count = 0
+    for count, row in enumerate(rows, start=1):
+        writer.writerow(row)
+        if progress and count % EXPORT_PROGRESS_EVERY == 0:
+            click.echo(f"{count} answers…", err=True)
+    return count
+
+
+def _write_csv_to_stdout(rows: Iterable[tuple[object, ...]]) -> None:
+    import os
+
+    try:
+        _write_csv(sys.stdout, rows, progress=False)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader (`| head`) went away: stop quietly, as other command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+
+
+@contextlib.contextmanager
+def _replaced_atomically(path: Path) -> Iterator[TextIO]:
+    """A temporary file next to `path` that becomes `path` only if the block succeeds."""
+    import os
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(
+        "w",
+        encoding="utf-8",
+        newline="",
+        dir=path.parent,
+        prefix=f".{path.name}.",
+        suffix=".tmp",
+        delete=False,
+    ) as handle:
+        temporary = Path(handle.name)
+        try:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+            os.replace(temporary, path)
+        except BaseException:
+            handle.close()
+            temporary.unlink(missing_ok=True)
+            raise
 
 
 def _redacted(database_url: str) -> str:

@@ -38,7 +38,7 @@ LINE_KINDS = ("user", "bot", "wait", "event", "expect")
 
 
 @dataclass(frozen=True)
-class TestOutcome:
+class ScriptOutcome:
     """One scripted conversation's result."""
 
     file: str
@@ -97,26 +97,26 @@ class FlowTestRunner:
     def close(self) -> None:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
-    def run_file(self, parsed: ParsedFile) -> Iterator[TestOutcome]:
+    def run_file(self, parsed: ParsedFile) -> Iterator[ScriptOutcome]:
         """Run every script of one flow file."""
         try:
             source, tests = tests_of(parsed)
         except YamlError as error:
-            yield TestOutcome(parsed.file, error.line, "tests", (error.message,))
+            yield ScriptOutcome(parsed.file, error.line, "tests", (error.message,))
             return
         if tests is None:
             return
         file = str(source)
         if not isinstance(tests, LocatedList):
-            yield TestOutcome(file, 1, "tests", ("tests must be a list of scripts",))
+            yield ScriptOutcome(file, 1, "tests", ("tests must be a list of scripts",))
             return
         for node, line in zip(tests, tests.item_lines, strict=True):
             try:
                 script = _script(node, line)
             except ScriptError as error:
-                yield TestOutcome(file, error.line, "(malformed test)", (str(error),))
+                yield ScriptOutcome(file, error.line, "(malformed test)", (str(error),))
                 continue
-            yield TestOutcome(file, script.line, script.name, tuple(self._run(script)))
+            yield ScriptOutcome(file, script.line, script.name, tuple(self._run(script)))
 
     def _run(self, script: _Script) -> Iterator[str]:
         database = self.scratch / f"{uuid.uuid4().hex}.db"

@@ -59,6 +59,7 @@ def build_services(
         brand=settings.BRAND_NAME,
         vocabulary=vocabulary,
         action_names=_action_names(actions),
+        check_interval=settings.FLOWS_RELOAD_SECONDS,
     )
     flows = FlowHost(registry=registry, texts=texts, actions=actions)
     # REST sends need an absolute callback URL; without PUBLIC_URL, Twilio reports nothing.

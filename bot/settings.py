@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     SECRET_KEY: str | None = None
     GATEWAY: GatewayName | None = None
     FLOWS_DIR: Path = Path("flows")
+    FLOWS_RELOAD_SECONDS: float = Field(default=1.0, ge=0)  # how often to look for edits
     ACTION_SERVER_URL: str | None = None  # a Rasa action server; else actions run in-process
     ACTIONS_PACKAGE: str = "actions"  # the package of in-process rasa-sdk actions
     KEYWORDS_FILE: Path | None = None

@@ -1,0 +1,266 @@
+"""Flows through the real webhook on both databases: routing, timers, edits, hot reload, actions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlmodel import Session, select
+
+from bot.app import create_app, services_of
+from bot.gateways.fake import FakeGateway
+from bot.models import Answer, Conversation, Timer
+from bot.testing.clock import FakeClock, let_time_pass
+from tests.conftest import SHIPPED_FLOWS, make_settings
+from tests.processes import free_port
+from tests.sms import ALICE, reply_to
+
+START = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
+
+ASK_FLOW = """\
+flow: quiz
+triggers:
+  keywords: [QUIZ]
+steps:
+  - id: color
+    ask: "Favourite colour? Reply red or blue."
+    expect: choice
+    options: [red, blue]
+  - id: size
+    ask: "Which size? Reply S or L."
+    expect: choice
+    options: [S, L]
+  - end: "Thanks!"
+"""
+
+
+class FlowApp:
+    """An app over a flows folder the test can edit, with a fake clock and gateway."""
+
+    def __init__(self, database_url: str, flows_dir: Path, **overrides: object) -> None:
+        self.clock = FakeClock(START)
+        self.gateway = FakeGateway()
+        settings = make_settings(database_url, FLOWS_DIR=flows_dir, **overrides)
+        self.app: Flask = create_app(settings, gateway=self.gateway, clock=self.clock)
+        self.client: FlaskClient = self.app.test_client()
+        self.services = services_of(self.app)
+
+    def text(self, body: str) -> list[str]:
+        return reply_to(self.client, body)
+
+    def wait(self, duration: timedelta) -> list[str]:
+        before = len(self.gateway.outbox)
+        let_time_pass(self.services, self.clock, duration)
+        return [text.body for text in self.gateway.outbox[before:]]
+
+    def rows(self, model: type) -> list:  # type: ignore[type-arg]
+        with Session(self.services.engine) as session:
+            return list(session.scalars(select(model).order_by(model.id)))
+
+    def reload(self) -> None:
+        self.services.flows.reload()
+
+
+@pytest.fixture
+def flows_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def shipped(database_url: str) -> FlowApp:
+    return FlowApp(database_url, SHIPPED_FLOWS)
+
+
+def write(folder: Path, name: str, text: str) -> None:
+    (folder / name).write_text(text, encoding="utf-8")
+
+
+def test_a_keyword_starts_a_flow_and_answers_are_stored(shipped: FlowApp) -> None:
+    [question] = shipped.text("survey please")
+    assert "recommend us" in question
+    assert shipped.text("10") == ["Thank you! What do you love most about Acme?"]
+    assert shipped.text("the staff") == ["Thank you for your feedback!"]
+    answers = [(row.step, row.name, row.value) for row in shipped.rows(Answer)]
+    assert answers == [("score", "score", 10), ("promoter", "reason", "the staff")]
+    [conversation] = shipped.rows(Conversation)
+    assert (conversation.status, conversation.end_reason) == ("ended", "completed")
+
+
+def test_stop_mid_flow_ends_it_and_cancels_its_timers(shipped: FlowApp) -> None:
+    shipped.text("SURVEY")
+    assert [timer.status for timer in shipped.rows(Timer)] == ["pending", "pending"]
+    [confirmation] = shipped.text("STOP")
+    assert "unsubscribed" in confirmation
+    assert {timer.status for timer in shipped.rows(Timer)} == {"cancelled"}
+    assert shipped.rows(Conversation)[0].end_reason == "opted out"
+    assert shipped.wait(timedelta(days=3)) == []
+
+
+def test_a_question_timeout_fires_once_from_the_database(shipped: FlowApp) -> None:
+    shipped.text("SURVEY")
+    assert shipped.wait(timedelta(hours=23)) == []
+    [nudge] = shipped.wait(timedelta(hours=2))
+    assert "Got a second?" in nudge
+    assert shipped.wait(timedelta(hours=2)) == []
+
+
+def test_an_unanswered_flow_expires(shipped: FlowApp) -> None:
+    shipped.text("FEEDBACK")
+    shipped.wait(timedelta(days=1, minutes=1))
+    [conversation] = shipped.rows(Conversation)
+    assert conversation.end_reason == "expired"
+    assert shipped.text("5") == []  # no longer in the flow
+
+
+def test_another_flows_keyword_interrupts(shipped: FlowApp) -> None:
+    shipped.text("SURVEY")
+    [question] = shipped.text("FEEDBACK")
+    assert "rate your last order" in question
+    first, second = shipped.rows(Conversation)
+    assert first.end_reason == "interrupted by feedback" and second.status == "active"
+
+
+def test_an_intent_phrase_starts_its_flow(shipped: FlowApp) -> None:
+    [question] = shipped.text("hi, can I give you a rating?")
+    assert "recommend us" in question
+
+
+def test_text_nobody_expects_gets_no_answer(shipped: FlowApp) -> None:
+    assert shipped.text("what time do you open on sunday") == []
+
+
+def test_handoff_makes_the_bot_quiet(shipped: FlowApp) -> None:
+    for body in ("FEEDBACK", "1", "awful", "yes"):
+        shipped.text(body)
+    [conversation] = shipped.rows(Conversation)
+    assert conversation.handled_by == "waiting_for_agent"
+    assert shipped.text("hello? anyone?") == []
+    assert "unsubscribed" in shipped.text("STOP")[0]  # STOP still works during a handoff
+
+
+def test_an_edited_flow_keeps_people_whose_step_still_exists(
+    database_url: str, flows_dir: Path
+) -> None:
+    write(flows_dir, "quiz.yaml", ASK_FLOW)
+    app = FlowApp(database_url, flows_dir)
+    app.text("QUIZ")
+    write(flows_dir, "quiz.yaml", ASK_FLOW.replace("Which size? Reply S or L.", "Size? S or L"))
+    app.reload()
+    assert app.text("red") == ["Size? S or L"]
+    assert app.text("L") == ["Thanks!"]
+
+
+def test_an_edited_flow_ends_politely_when_the_step_is_gone(
+    database_url: str, flows_dir: Path
+) -> None:
+    write(flows_dir, "quiz.yaml", ASK_FLOW)
+    app = FlowApp(database_url, flows_dir)
+    app.text("QUIZ")
+    write(flows_dir, "quiz.yaml", ASK_FLOW.replace("id: color", "id: colour"))
+    app.reload()
+    [goodbye] = app.text("red")
+    assert "has ended because it was updated" in goodbye
+    assert app.rows(Conversation)[0].end_reason == "flow changed"
+
+
+def test_a_broken_edit_keeps_the_last_good_version_running(
+    database_url: str, flows_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write(flows_dir, "quiz.yaml", ASK_FLOW)
+    app = FlowApp(database_url, flows_dir)
+    app.reload()  # the running service has loaded the good version
+    broken = ASK_FLOW.replace("    expect: choice\n", "    expect: choise\n", 1)
+    write(flows_dir, "quiz.yaml", broken)
+    with caplog.at_level(logging.ERROR):
+        app.reload()
+    assert any("quiz.yaml:7: expect: unknown answer type 'choise'" in m for m in caplog.messages)
+    assert app.text("QUIZ") == ["Favourite colour? Reply red or blue."]
+    write(flows_dir, "quiz.yaml", ASK_FLOW.replace("Favourite colour?", "Colour?"))
+    app.reload()
+    assert app.text("QUIZ") == ["Colour? Reply red or blue."]
+
+
+def test_hot_reload_needs_no_restart(database_url: str, flows_dir: Path) -> None:
+    app = FlowApp(database_url, flows_dir, FLOWS_RELOAD_SECONDS=0)
+    assert app.text("QUIZ") == []
+    write(flows_dir, "quiz.yaml", ASK_FLOW)
+    assert app.text("QUIZ") == ["Favourite colour? Reply red or blue."]
+
+
+COUPON_FLOW = """\
+flow: gift
+triggers:
+  keywords: [GIFT]
+steps:
+  - action: action_issue_coupon
+    provides: [coupon_code]
+  - end: "Enjoy {coupon_code}!"
+"""
+
+
+@pytest.fixture
+def coupon_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COUPON_SECRET", "test-secret")
+
+
+def test_an_action_runs_in_process(database_url: str, flows_dir: Path, coupon_secret: None) -> None:
+    write(flows_dir, "gift.yaml", COUPON_FLOW)
+    app = FlowApp(database_url, flows_dir)
+    uttered, closing = app.text("GIFT")
+    code = closing.removeprefix("Enjoy ").removesuffix("!")
+    assert code.startswith("SAVE-") and uttered.startswith(f"Your code is {code}")
+    with Session(app.services.engine) as session:
+        from bot.subscribers import get_subscriber
+
+        subscriber = get_subscriber(session=session, phone=ALICE)
+        assert subscriber is not None and subscriber.attributes["coupon_code"] == code
+
+
+@pytest.fixture(scope="module")
+def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from tests.test_actions import SECRET, start_action_server, stop, wait_for_health
+
+    assert SECRET
+    port = free_port()
+    log = tmp_path_factory.mktemp("action-server") / "server.log"
+    process = start_action_server("actions", port, log)
+    try:
+        wait_for_health(f"http://127.0.0.1:{port}", process, log)
+        yield f"http://127.0.0.1:{port}/webhook"
+    finally:
+        stop([process])
+
+
+def test_an_action_runs_on_a_rasa_action_server(
+    database_url: str, flows_dir: Path, action_server: str
+) -> None:
+    from actions.coupons import coupon_code
+    from tests.test_actions import SECRET
+
+    write(flows_dir, "gift.yaml", COUPON_FLOW)
+    # The server, not this process, knows the secret: the code proves it ran there.
+    app = FlowApp(database_url, flows_dir, ACTION_SERVER_URL=action_server)
+    code = coupon_code(ALICE, "default", SECRET)
+    uttered, closing = app.text("GIFT")
+    assert uttered.startswith(f"Your code is {code}")
+    assert closing == f"Enjoy {code}!"
+
+
+def test_an_action_server_that_is_down_ends_the_flow_cleanly(
+    database_url: str, flows_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write(flows_dir, "gift.yaml", COUPON_FLOW)
+    app = FlowApp(
+        database_url, flows_dir, ACTION_SERVER_URL=f"http://127.0.0.1:{free_port()}/webhook"
+    )
+    with caplog.at_level(logging.ERROR):
+        assert app.text("GIFT") == []
+    assert app.rows(Conversation)[0].end_reason == "action action_issue_coupon failed"
+    assert any("action_issue_coupon" in message for message in caplog.messages)
