@@ -29,7 +29,12 @@ from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parent.parent
 AUTH_TOKEN = "bench" + "0" * 27
-BODIES = ("HELP", "JOIN", "Y", "when does the sale end?", "STOP")
+# What each number texts, in order. "flows": a survey (three flow steps), a double opt-in (which
+# starts the welcome flow) and an opt-out. "keywords": consent keywords and small talk only.
+MIXES = {
+    "flows": ("SURVEY", "9", "the staff", "JOIN", "Y", "STOP"),
+    "keywords": ("HELP", "JOIN", "Y", "when does the sale end?", "STOP"),
+}
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def signed_requests(count: int, port: int, batch: str) -> list[tuple[bytes, dict[str, str]]]:
+def signed_requests(
+    count: int, port: int, batch: str, bodies: Sequence[str]
+) -> list[tuple[bytes, dict[str, str]]]:
     """Distinct texts from many numbers, each signed as Twilio signs them."""
     validator = RequestValidator(AUTH_TOKEN)
     url = f"http://127.0.0.1:{port}/twilio/sms"
@@ -66,9 +73,9 @@ def signed_requests(count: int, port: int, batch: str) -> list[tuple[bytes, dict
         form = {
             "MessageSid": f"SM{batch}{index:030x}",
             "AccountSid": "AC" + "0" * 32,
-            "From": f"+1415555{index // len(BODIES) % 10_000:04d}",
+            "From": f"+1415555{index // len(bodies) % 10_000:04d}",
             "To": "+14155559999",
-            "Body": BODIES[index % len(BODIES)],
+            "Body": bodies[index % len(bodies)],
             "NumMedia": "0",
         }
         headers = {
@@ -150,8 +157,10 @@ def run_target(
     port = free_port()
     process = start_gunicorn(app, port, args.workers, env)
     try:
-        fire(f"{name} warm-up", port, signed_requests(args.warmup, port, f"W{round_number}"), 4)
-        prepared = signed_requests(args.requests, port, f"R{round_number}")
+        bodies = MIXES[args.mix]
+        warmup = signed_requests(args.warmup, port, f"W{round_number}", bodies)
+        fire(f"{name} warm-up", port, warmup, 4)
+        prepared = signed_requests(args.requests, port, f"R{round_number}", bodies)
         return fire(name, port, prepared, args.concurrency)
     finally:
         process.terminate()
@@ -160,7 +169,8 @@ def run_target(
 
 def report(full: Result, bare: Result, args: argparse.Namespace) -> str:
     lines = [
-        f"inbound benchmark: {args.requests} signed texts, concurrency {args.concurrency}, "
+        f"inbound benchmark ({args.mix}): {args.requests} signed texts, "
+        f"concurrency {args.concurrency}, "
         f"gunicorn --workers {args.workers}, {os.cpu_count()} cores, "
         f"median of {args.rounds} rounds",
         f"{'target':<12}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'failed':>8}",
@@ -179,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--mix", choices=sorted(MIXES), default="flows", help="what people text")
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
@@ -193,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "GATEWAY": "console",
         "BRAND_NAME": "Acme",
+        # The keyword mix runs with no flows loaded: the path of the compliance keywords alone.
+        "FLOWS_DIR": str(ROOT / "flows") if args.mix == "flows" else str(scratch / "no-flows"),
         "PYTHONPATH": str(ROOT),
     }
     fulls: list[Result] = []

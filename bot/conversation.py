@@ -11,7 +11,13 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot.compliance import ComplianceTexts, handle_keyword
-from bot.conversations import TIMERS, conversation_by_id, end_conversation
+from bot.conversations import (
+    TIMERS,
+    ActiveConversation,
+    conversation_by_id,
+    end_conversation,
+    expired_conversations,
+)
 from bot.db import transaction
 from bot.effects_host import EffectContext, apply_effects
 from bot.engine.inputs import TimerFired
@@ -80,19 +86,23 @@ class ConversationService:
             return _pending_ids(turn.queued)
 
     def fire_due_timers(self, *, limit: int = 100) -> list[int]:
-        """Resume the conversations whose timers came due; returns the outbox rows to send."""
+        """Resume the conversations whose timers or expiry came due; returns outbox rows to send."""
         now = self.clock()
         with transaction(self.engine) as connection:
-            due = connection.execute(
-                select(TIMERS.c.id)
-                .where(TIMERS.c.status == TimerStatus.PENDING, TIMERS.c.due_at <= now)
-                .order_by(TIMERS.c.due_at)
-                .limit(limit)
-            ).scalars()
-            timer_ids = list(due)
+            timer_ids = list(
+                connection.execute(
+                    select(TIMERS.c.id)
+                    .where(TIMERS.c.status == TimerStatus.PENDING, TIMERS.c.due_at <= now)
+                    .order_by(TIMERS.c.due_at)
+                    .limit(limit)
+                ).scalars()
+            )
+            expired = expired_conversations(connection, now, limit)
         outbox: list[int] = []
         for timer_id in timer_ids:
             outbox.extend(self.fire_timer(timer_id, now))
+        for conversation_id in expired:
+            outbox.extend(self.expire(conversation_id, now))
         return outbox
 
     def fire_timer(self, timer_id: int, now: datetime) -> list[int]:
@@ -113,16 +123,35 @@ class ConversationService:
                 .where(TIMERS.c.id == timer_id)
                 .values(status=TimerStatus.FIRED, fired_at=now)
             )
-            if conversation is None or self.flows is None:
+            return self._wake(connection, conversation, TimerFired(timer.kind, timer.step), now)
+
+    def expire(self, conversation_id: int, now: datetime) -> list[int]:
+        """End a conversation whose wait for an answer ran out (if it still has)."""
+        with transaction(self.engine) as connection:
+            conversation = conversation_by_id(connection, conversation_id)
+            if conversation is None or conversation.handled_by is not HandledBy.BOT:
                 return []
-            flow = self.flows.registry.catalog().flows.get(conversation.flow)
-            if flow is None:
-                end_conversation(connection, conversation.id, "flow removed")
-                return []
-            subscriber = claim_subscriber(connection, conversation.phone)
-            turn = Turn(connection, subscriber, Delivery.OUTBOX, now)
-            self.flows.resume(turn, flow, conversation, TimerFired(timer.kind, timer.step))
-            return _pending_ids(turn.queued)
+            if conversation.expires_at is None or conversation.expires_at > now:
+                return []  # answered in the meantime
+            return self._wake(connection, conversation, TimerFired("expiry", None), now)
+
+    def _wake(
+        self,
+        connection: Connection,
+        conversation: ActiveConversation | None,
+        event: TimerFired,
+        now: datetime,
+    ) -> list[int]:
+        if conversation is None or self.flows is None:
+            return []
+        flow = self.flows.registry.catalog().flows.get(conversation.flow)
+        if flow is None:
+            end_conversation(connection, conversation.id, "flow removed")
+            return []
+        subscriber = claim_subscriber(connection, conversation.phone)
+        turn = Turn(connection, subscriber, Delivery.OUTBOX, now)
+        self.flows.resume(turn, flow, conversation, event)
+        return _pending_ids(turn.queued)
 
     def _earlier_answer(self, connection: Connection, sms: InboundSms) -> tuple[QueuedText, ...]:
         inbound_id = inbound_id_by_sid(connection, sms.message_sid)

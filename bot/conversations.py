@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from bot.engine.state import FlowState
@@ -21,6 +21,7 @@ from bot.models import (
     TimerStatus,
     utcnow,
 )
+from bot.subscribers import SubscriberRow
 
 CONVERSATIONS = Conversation.__table__
 ANSWERS = Answer.__table__
@@ -38,33 +39,15 @@ class ActiveConversation:
     handled_by: HandledBy
     state: FlowState
     phone: str = ""
+    expires_at: datetime | None = None
 
 
-@dataclass(frozen=True)
-class Profile:
-    """What flows may read about a subscriber."""
-
-    first_name: str | None
-    attributes: dict[str, Any]
-    tags: list[str]
-
-
-def load_profile(connection: Connection, subscriber_id: int) -> Profile:
-    """The subscriber's name, attributes and tags."""
-    row = connection.execute(
-        select(SUBSCRIBERS.c.first_name, SUBSCRIBERS.c.attributes, SUBSCRIBERS.c.tags).where(
-            SUBSCRIBERS.c.id == subscriber_id
-        )
-    ).one()
-    return Profile(row.first_name, dict(row.attributes or {}), list(row.tags or []))
-
-
-def save_profile(connection: Connection, subscriber_id: int, profile: Profile) -> None:
-    """Store changed attributes and tags."""
+def save_profile(connection: Connection, subscriber: SubscriberRow) -> None:
+    """Store the subscriber's changed attributes and tags."""
     connection.execute(
         update(SUBSCRIBERS)
-        .where(SUBSCRIBERS.c.id == subscriber_id)
-        .values(attributes=profile.attributes, tags=profile.tags, updated_at=utcnow())
+        .where(SUBSCRIBERS.c.id == subscriber.id)
+        .values(attributes=subscriber.attributes, tags=subscriber.tags, updated_at=utcnow())
     )
 
 
@@ -100,6 +83,7 @@ def conversation_by_id(connection: Connection, conversation_id: int) -> ActiveCo
             CONVERSATIONS.c.state,
             CONVERSATIONS.c.phone,
             CONVERSATIONS.c.status,
+            CONVERSATIONS.c.expires_at,
         )
         .where(CONVERSATIONS.c.id == conversation_id)
         .with_for_update()
@@ -110,9 +94,13 @@ def conversation_by_id(connection: Connection, conversation_id: int) -> ActiveCo
 
 
 def _active(row: Any) -> ActiveConversation:
+    expires_at = row.expires_at if "expires_at" in row._fields else None
     return ActiveConversation(
-        row.id, row.flow, row.handled_by, FlowState.from_json(row.state), row.phone
+        row.id, row.flow, row.handled_by, FlowState.from_json(row.state), row.phone, expires_at
     )
+
+
+_OPEN = CONVERSATIONS.insert().returning(CONVERSATIONS.c.id)
 
 
 def open_conversation(
@@ -121,57 +109,115 @@ def open_conversation(
     """Insert a new active conversation."""
     now = utcnow()
     return connection.execute(
-        CONVERSATIONS.insert()
-        .values(
-            subscriber_id=subscriber_id,
-            phone=phone,
-            flow=state.flow,
-            flow_version=state.version,
-            step=state.step,
-            state=state.to_json(),
-            status=ConversationStatus.ACTIVE,
-            handled_by=HandledBy.BOT,
-            started_at=now,
-            updated_at=now,
-        )
-        .returning(CONVERSATIONS.c.id)
+        _OPEN,
+        {
+            "subscriber_id": subscriber_id,
+            "phone": phone,
+            "flow": state.flow,
+            "flow_version": state.version,
+            "step": state.step,
+            "state": state.to_json(),
+            "status": ConversationStatus.ACTIVE,
+            "handled_by": HandledBy.BOT,
+            "started_at": now,
+            "updated_at": now,
+        },
     ).scalar_one()
 
 
-def save_state(connection: Connection, conversation_id: int, state: FlowState) -> None:
-    """Store where the conversation now stands."""
-    connection.execute(
+def _update_conversation(*columns: str) -> Any:
+    # Prepared once: the hot path pays no statement construction (see db.prepared).
+    return (
         update(CONVERSATIONS)
-        .where(CONVERSATIONS.c.id == conversation_id)
-        .values(
-            state=state.to_json(),
-            step=state.step,
-            flow_version=state.version,
-            updated_at=utcnow(),
-        )
+        .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+        .values({column: bindparam(column) for column in (*columns, "updated_at")})
     )
+
+
+_SAVE_STATE = _update_conversation("state", "step", "flow_version", "expires_at")
+_SET_HANDLED_BY = _update_conversation("handled_by")
+_END = _update_conversation("status", "end_reason", "ended_at")
+
+
+def save_state(
+    connection: Connection, conversation_id: int, state: FlowState, expires_at: datetime | None
+) -> None:
+    """Store where the conversation now stands, and when it gives up waiting for an answer."""
+    connection.execute(
+        _SAVE_STATE,
+        {
+            "conversation_id": conversation_id,
+            "state": state.to_json(),
+            "step": state.step,
+            "flow_version": state.version,
+            "expires_at": expires_at,
+            "updated_at": utcnow(),
+        },
+    )
+
+
+def expired_conversations(connection: Connection, now: datetime, limit: int) -> list[int]:
+    """Active bot-run conversations whose wait for an answer ran out."""
+    return list(
+        connection.execute(
+            select(CONVERSATIONS.c.id)
+            .where(
+                CONVERSATIONS.c.status == ConversationStatus.ACTIVE,
+                CONVERSATIONS.c.handled_by == HandledBy.BOT,
+                CONVERSATIONS.c.expires_at <= now,
+            )
+            .order_by(CONVERSATIONS.c.expires_at)
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def next_wake_up(connection: Connection, limit: datetime) -> datetime | None:
+    """The earliest due timer or expiry no later than `limit`."""
+    timer = connection.execute(
+        select(func.min(TIMERS.c.due_at)).where(
+            TIMERS.c.status == TimerStatus.PENDING, TIMERS.c.due_at <= limit
+        )
+    ).scalar_one_or_none()
+    expiry = connection.execute(
+        select(func.min(CONVERSATIONS.c.expires_at)).where(
+            CONVERSATIONS.c.status == ConversationStatus.ACTIVE,
+            CONVERSATIONS.c.handled_by == HandledBy.BOT,
+            CONVERSATIONS.c.expires_at <= limit,
+        )
+    ).scalar_one_or_none()
+    moments = [moment for moment in (timer, expiry) if moment is not None]
+    return min(moments) if moments else None
 
 
 def set_handled_by(connection: Connection, conversation_id: int, handled_by: HandledBy) -> None:
     """Mark who has the conversation: the bot, nobody yet (handed off), or an agent."""
     connection.execute(
-        update(CONVERSATIONS)
-        .where(CONVERSATIONS.c.id == conversation_id)
-        .values(handled_by=handled_by, updated_at=utcnow())
+        _SET_HANDLED_BY,
+        {"conversation_id": conversation_id, "handled_by": handled_by, "updated_at": utcnow()},
     )
 
 
-def end_conversation(connection: Connection, conversation_id: int, reason: str) -> None:
-    """Close the conversation and drop its timers."""
+def end_conversation(
+    connection: Connection, conversation_id: int, reason: str, *, drop_timers: bool = True
+) -> None:
+    """Close the conversation and drop its timers (unless the caller already did)."""
     now = utcnow()
     connection.execute(
-        update(CONVERSATIONS)
-        .where(CONVERSATIONS.c.id == conversation_id)
-        .values(
-            status=ConversationStatus.ENDED, end_reason=reason[:80], ended_at=now, updated_at=now
-        )
+        _END,
+        {
+            "conversation_id": conversation_id,
+            "status": ConversationStatus.ENDED,
+            "end_reason": reason[:80],
+            "ended_at": now,
+            "updated_at": now,
+        },
     )
-    cancel_timers(connection, conversation_id)
+    if drop_timers:
+        cancel_timers(connection, conversation_id)
+
+
+_INSERT_ANSWER = ANSWERS.insert()
 
 
 def record_answer(
@@ -187,49 +233,81 @@ def record_answer(
 ) -> None:
     """Store a validated answer."""
     connection.execute(
-        ANSWERS.insert().values(
-            conversation_id=conversation_id,
-            subscriber_id=subscriber_id,
-            phone=phone,
-            flow=flow,
-            step=step,
-            name=name,
-            value=value,
-            created_at=utcnow(),
-        )
+        _INSERT_ANSWER,
+        {
+            "conversation_id": conversation_id,
+            "subscriber_id": subscriber_id,
+            "phone": phone,
+            "flow": flow,
+            "step": step,
+            "name": name,
+            "value": value,
+            "created_at": utcnow(),
+        },
     )
 
 
-def record_visit(connection: Connection, conversation_id: int, flow: str, step: str) -> None:
-    """Note that the conversation reached a step."""
+_INSERT_VISIT = VISITS.insert()
+
+
+def record_visits(
+    connection: Connection, conversation_id: int, flow: str, steps: list[str]
+) -> None:
+    """Note the steps the conversation reached this turn (one round trip for all of them)."""
+    if not steps:
+        return
+    now = utcnow()
     connection.execute(
-        VISITS.insert().values(
-            conversation_id=conversation_id, flow=flow, step=step, created_at=utcnow()
-        )
+        _INSERT_VISIT,
+        [
+            {"conversation_id": conversation_id, "flow": flow, "step": step, "created_at": now}
+            for step in steps
+        ],
     )
+
+
+_INSERT_TIMER = TIMERS.insert()
 
 
 def schedule_timer(
-    connection: Connection, conversation_id: int, kind: str, step: str | None, due_at: datetime
+    connection: Connection,
+    conversation_id: int,
+    kind: str,
+    step: str | None,
+    due_at: datetime,
+    *,
+    replace: bool = True,
 ) -> None:
-    """Set the conversation's timer of this kind, replacing a pending one."""
-    cancel_timers(connection, conversation_id, kind)
+    """Set the conversation's timer of this kind, replacing a pending one (if there may be one)."""
+    if replace:
+        cancel_timers(connection, conversation_id, kind)
     connection.execute(
-        TIMERS.insert().values(
-            conversation_id=conversation_id,
-            kind=kind,
-            step=step,
-            due_at=due_at,
-            status=TimerStatus.PENDING,
-        )
+        _INSERT_TIMER,
+        {
+            "conversation_id": conversation_id,
+            "kind": kind,
+            "step": step,
+            "due_at": due_at,
+            "status": TimerStatus.PENDING,
+        },
     )
+
+
+_PENDING_TIMERS = and_(
+    TIMERS.c.conversation_id == bindparam("of_conversation"),
+    TIMERS.c.status == TimerStatus.PENDING,
+)
+_CANCEL_ALL = update(TIMERS).where(_PENDING_TIMERS).values(status=TimerStatus.CANCELLED)
+_CANCEL_KIND = (
+    update(TIMERS)
+    .where(_PENDING_TIMERS, TIMERS.c.kind == bindparam("of_kind"))
+    .values(status=TimerStatus.CANCELLED)
+)
 
 
 def cancel_timers(connection: Connection, conversation_id: int, kind: str | None = None) -> None:
     """Cancel the conversation's pending timers (of one kind, or all)."""
-    condition = and_(
-        TIMERS.c.conversation_id == conversation_id, TIMERS.c.status == TimerStatus.PENDING
-    )
-    if kind is not None:
-        condition = and_(condition, TIMERS.c.kind == kind)
-    connection.execute(update(TIMERS).where(condition).values(status=TimerStatus.CANCELLED))
+    if kind is None:
+        connection.execute(_CANCEL_ALL, {"of_conversation": conversation_id})
+    else:
+        connection.execute(_CANCEL_KIND, {"of_conversation": conversation_id, "of_kind": kind})

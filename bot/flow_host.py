@@ -14,14 +14,12 @@ from bot.actions.base import ActionError, ActionRequest, ActionRunner
 from bot.compliance import ComplianceTexts
 from bot.conversations import (
     ActiveConversation,
-    Profile,
     active_conversation,
     cancel_timers,
     end_conversation,
-    load_profile,
     open_conversation,
     record_answer,
-    record_visit,
+    record_visits,
     save_profile,
     save_state,
     schedule_timer,
@@ -64,13 +62,6 @@ class Turn:
     now: datetime
     inbound_id: int | None = None
     queued: list[QueuedText] = field(default_factory=list)
-    _profile: Profile | None = None
-
-    @property
-    def profile(self) -> Profile:
-        if self._profile is None:
-            self._profile = load_profile(self.connection, self.subscriber.id)
-        return self._profile
 
 
 class FlowHost:
@@ -158,7 +149,7 @@ class FlowHost:
             phone=turn.subscriber.phone,
             state=placeholder,
         )
-        self._apply(turn, flow, conversation_id, outcome, depth)
+        self._apply(turn, flow, conversation_id, outcome, depth, fresh=True)
 
     def resume(
         self, turn: Turn, flow: Flow, conversation: ActiveConversation, event: Input, depth: int = 0
@@ -168,7 +159,7 @@ class FlowHost:
         self._apply(turn, flow, conversation.id, outcome, depth)
 
     def _context(self, turn: Turn, event: Mapping[str, Any] | None = None) -> runtime.Context:
-        profile = turn.profile
+        profile = turn.subscriber
         return runtime.Context(
             now=turn.now,
             phone=turn.subscriber.phone,
@@ -180,12 +171,21 @@ class FlowHost:
         )
 
     def _apply(
-        self, turn: Turn, flow: Flow, conversation_id: int, outcome: runtime.Outcome, depth: int
+        self,
+        turn: Turn,
+        flow: Flow,
+        conversation_id: int,
+        outcome: runtime.Outcome,
+        depth: int,
+        *,
+        fresh: bool = False,  # the conversation was opened in this turn: it has no timers yet
     ) -> None:
         connection = turn.connection
         action: CallAction | None = None
         next_flow: str | None = None
         profile_changed = False
+        visits: list[str] = []
+        expires_at = None  # a paused flow waits for an answer only until this
         for effect in outcome.effects:
             match effect:
                 case Send(body=body, purpose=purpose, media_urls=media_urls):
@@ -200,17 +200,21 @@ class FlowHost:
                             in_reply_to_id=turn.inbound_id,
                         )
                     )
+                case ScheduleTimer(kind="expiry", due_at=due_at):
+                    expires_at = due_at  # stored with the state, see Conversation.expires_at
                 case ScheduleTimer(kind=kind, step=step, due_at=due_at):
-                    schedule_timer(connection, conversation_id, kind, step, due_at)
+                    schedule_timer(
+                        connection, conversation_id, kind, step, due_at, replace=not fresh
+                    )
                 case CancelTimers(kind=kind):
                     cancel_timers(connection, conversation_id, kind)
                 case SetAttributes(values=values):
-                    turn.profile.attributes.update(values)
+                    turn.subscriber.attributes.update(values)
                     profile_changed = True
                 case ChangeTags(add=add, remove=remove):
-                    tags = [tag for tag in turn.profile.tags if tag not in remove]
+                    tags = [tag for tag in turn.subscriber.tags if tag not in remove]
                     tags.extend(tag for tag in add if tag not in tags)
-                    turn.profile.tags[:] = tags
+                    turn.subscriber.tags[:] = tags
                     profile_changed = True
                 case RecordAnswer(step=step, name=name, value=value):
                     record_answer(
@@ -224,7 +228,7 @@ class FlowHost:
                         value=value,
                     )
                 case EnterStep(step=step):
-                    record_visit(connection, conversation_id, flow.name, step)
+                    visits.append(step)
                 case HandOff():
                     set_handled_by(connection, conversation_id, HandledBy.WAITING_FOR_AGENT)
                 case CallAction():
@@ -232,11 +236,13 @@ class FlowHost:
                 case StartFlow(name=name):
                     next_flow = name
                 case EndFlow(reason=reason):
-                    end_conversation(connection, conversation_id, reason)
+                    # The engine cancels the timers just before it ends a flow.
+                    end_conversation(connection, conversation_id, reason, drop_timers=False)
+        record_visits(connection, conversation_id, flow.name, visits)
         if outcome.state is not None:
-            save_state(connection, conversation_id, outcome.state)
+            save_state(connection, conversation_id, outcome.state, expires_at)
         if profile_changed:
-            save_profile(connection, turn.subscriber.id, turn.profile)
+            save_profile(connection, turn.subscriber)
         if action is not None and outcome.state is not None:
             self._run_action(turn, flow, conversation_id, outcome.state, action, depth)
         if next_flow is not None:
@@ -258,7 +264,7 @@ class FlowHost:
                 ActionRequest(
                     action=action.name,
                     phone=turn.subscriber.phone,
-                    slots={**turn.profile.attributes, **state.answers},
+                    slots={**turn.subscriber.attributes, **state.answers},
                     latest_message=None,
                     flow=flow.name,
                     step=action.step,
@@ -272,8 +278,8 @@ class FlowHost:
         for body in result.texts:
             turn.queued.append(self._send(turn, body, purpose))
         if result.slot_updates:
-            turn.profile.attributes.update(result.slot_updates)
-            save_profile(turn.connection, turn.subscriber.id, turn.profile)
+            turn.subscriber.attributes.update(result.slot_updates)
+            save_profile(turn.connection, turn.subscriber)
         conversation = ActiveConversation(conversation_id, flow.name, HandledBy.BOT, state)
         self.resume(
             turn, flow, conversation, ActionCompleted(action.step, result.slot_updates), depth

@@ -178,6 +178,12 @@ class Conversation(SQLModel, table=True):
             sqlite_where=text("status = 'active'"),
             postgresql_where=text("status = 'active'"),
         ),
+        Index(
+            "ix_conversation_active_expiry",
+            "expires_at",
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -190,6 +196,9 @@ class Conversation(SQLModel, table=True):
     status: ConversationStatus = _enum(ConversationStatus, 8, nullable=False)
     handled_by: HandledBy = _enum(HandledBy, 20, nullable=False, default=HandledBy.BOT)
     end_reason: str | None = Field(default=None, max_length=80)
+    # When an unanswered flow gives up: kept here, not as a timer row, because it moves on every
+    # turn and a column update rides along with the state update for free.
+    expires_at: datetime | None = _timestamp(nullable=True)
     started_at: datetime = _timestamp(nullable=False, default=utcnow)
     updated_at: datetime = _timestamp(nullable=False, default=utcnow, onupdate=utcnow)
     ended_at: datetime | None = _timestamp(nullable=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
@@ -18,11 +19,14 @@ CONSENT_EVENTS = ConsentEvent.__table__
 
 @dataclass
 class SubscriberRow:
-    """The few fields the hot path needs; `status` follows the changes made through it."""
+    """A subscriber as the hot path holds it; `status` follows the changes made through it."""
 
     id: int
     phone: str
     status: SubscriberStatus
+    first_name: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
 
 
 def get_subscriber(*, session: Session, phone: str) -> Subscriber | None:
@@ -41,7 +45,13 @@ def _claim(dialect: str) -> Executable:
 
 
 _LOCK_EXISTING = (
-    select(SUBSCRIBERS.c.id, SUBSCRIBERS.c.status)
+    select(
+        SUBSCRIBERS.c.id,
+        SUBSCRIBERS.c.status,
+        SUBSCRIBERS.c.first_name,
+        SUBSCRIBERS.c.attributes,
+        SUBSCRIBERS.c.tags,
+    )
     .where(SUBSCRIBERS.c.phone == bindparam("phone"))
     .with_for_update()
 )
@@ -52,7 +62,14 @@ def claim_subscriber(connection: Connection, phone: str) -> SubscriberRow:
     # Most texts come from people we know: a locking read writes nothing (the upsert would).
     existing = connection.execute(_LOCK_EXISTING, {"phone": phone}).first()
     if existing is not None:
-        return SubscriberRow(id=existing.id, phone=phone, status=existing.status)
+        return SubscriberRow(
+            id=existing.id,
+            phone=phone,
+            status=existing.status,
+            first_name=existing.first_name,
+            attributes=dict(existing.attributes or {}),
+            tags=list(existing.tags or []),
+        )
     now = utcnow()
     row = connection.execute(
         _claim(connection),

@@ -95,7 +95,8 @@ def test_a_keyword_starts_a_flow_and_answers_are_stored(shipped: FlowApp) -> Non
 
 def test_stop_mid_flow_ends_it_and_cancels_its_timers(shipped: FlowApp) -> None:
     shipped.text("SURVEY")
-    assert [timer.status for timer in shipped.rows(Timer)] == ["pending", "pending"]
+    assert [(timer.kind, timer.status) for timer in shipped.rows(Timer)] == [("timeout", "pending")]
+    assert shipped.rows(Conversation)[0].expires_at == START + timedelta(days=2)
     [confirmation] = shipped.text("STOP")
     assert "unsubscribed" in confirmation
     assert {timer.status for timer in shipped.rows(Timer)} == {"cancelled"}

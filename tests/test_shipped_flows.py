@@ -17,9 +17,7 @@ EXPECTED_FLOWS = {"welcome", "nps", "feedback", "abandoned_cart"}
 
 @pytest.fixture(scope="module")
 def parsed() -> list[ParsedFile]:
-    return check_files(
-        flow_files(SHIPPED_FLOWS), brand="Parley", vocabulary=default_vocabulary()
-    )
+    return check_files(flow_files(SHIPPED_FLOWS), brand="Parley", vocabulary=default_vocabulary())
 
 
 @pytest.fixture(scope="module")

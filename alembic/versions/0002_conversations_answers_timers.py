@@ -42,6 +42,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("end_reason", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
@@ -52,6 +53,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("conversation", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_conversation_active_expiry",
+            ["expires_at"],
+            unique=False,
+            sqlite_where=sa.text("status = 'active'"),
+            postgresql_where=sa.text("status = 'active'"),
+        )
         batch_op.create_index(batch_op.f("ix_conversation_flow"), ["flow"], unique=False)
         batch_op.create_index(
             "ux_conversation_one_active",
@@ -172,6 +180,11 @@ def downgrade() -> None:
             postgresql_where=sa.text("status = 'active'"),
         )
         batch_op.drop_index(batch_op.f("ix_conversation_flow"))
+        batch_op.drop_index(
+            "ix_conversation_active_expiry",
+            sqlite_where=sa.text("status = 'active'"),
+            postgresql_where=sa.text("status = 'active'"),
+        )
 
     op.drop_table("conversation")
     # ### end Alembic commands ###

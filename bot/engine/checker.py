@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.engine.model import Flow
 from bot.engine.parser import ParsedFile
-from bot.engine.problems import Problem, Severity
+from bot.engine.problems import Problem, Severity, article
 from bot.engine.steps.base import END, Step
 from bot.engine.steps.branch import BranchStep
 from bot.keywords import KeywordKind, Vocabulary, classify, default_vocabulary, normalise
@@ -17,7 +17,12 @@ from bot.segments import count_segments
 
 BUILT_IN_NAMES = frozenset({"brand", "support", "phone", "first_name", "attributes", "event"})
 NO_FALL_THROUGH = frozenset({"goto", "end", "start_flow"})
-OPT_OUT_WORDING = re.compile(r"\b(stop|opt[ -]?out|unsubscribe)\b", re.IGNORECASE)
+# An instruction ("Reply STOP to opt out"), not any "stop" ("Stop by our store", "non-stop").
+OPT_OUT_WORDING = re.compile(
+    r"\b(reply|text|txt|send)\s+[\"']?(stop|end|cancel|quit|unsubscribe)\b"
+    r"|\bopt[ -]?out\b|\bunsubscribe\b",
+    re.IGNORECASE,
+)
 
 # What a text looks like "with typical values" when the linter counts its segments.
 TYPICAL_VALUES: Mapping[str, Any] = {
@@ -101,6 +106,7 @@ class _FlowChecks:
         yield from self._duplicate_ids()
         yield from self._missing_targets()
         yield from self._unreachable()
+        yield from self._loops_without_a_pause()
         yield from self._unknown_names()
         yield from self._reserved_keywords()
         yield from self._unknown_actions()
@@ -140,11 +146,44 @@ class _FlowChecks:
             if step is None or step.id in reached:
                 continue
             reached.add(step.id)
-            pending.extend(target for target, _ in step.jumps() if target != END)
-            following = self.flow.following(step)
-            if following is not None and _falls_through(step):
-                pending.append(following)
+            pending.extend(self._successors(step))
         return reached
+
+    def _loops_without_a_pause(self) -> Iterator[Problem]:
+        """A cycle of steps none of which waits would text the person in a loop."""
+        reported: set[frozenset[str]] = set()
+        for start in self.flow.steps:
+            for cycle in self._cycles_from(start.id):
+                if frozenset(cycle) in reported:
+                    continue
+                reported.add(frozenset(cycle))
+                path = " → ".join([*cycle, cycle[0]])
+                first = self.flow.step(cycle[0])
+                assert first is not None
+                yield self.error(
+                    first.line,
+                    f"these steps loop without waiting for anything: {path}; "
+                    "add a question or a wait, or end the loop",
+                )
+
+    def _cycles_from(self, start: str) -> Iterator[list[str]]:
+        stack: list[tuple[str, list[str]]] = [(start, [start])]
+        while stack:
+            step_id, path = stack.pop()
+            step = self.flow.step(step_id)
+            if step is None or step.waits:
+                continue
+            for target in self._successors(step):
+                if target == start:
+                    yield path
+                elif target not in path:
+                    stack.append((target, [*path, target]))
+
+    def _successors(self, step: Step) -> Iterator[str]:
+        yield from (target for target, _ in step.jumps() if target != END)
+        following = self.flow.following(step)
+        if following is not None and _falls_through(step):
+            yield following
 
     def _unknown_names(self) -> Iterator[Problem]:
         known = ", ".join(sorted(self.known_names))
@@ -160,11 +199,12 @@ class _FlowChecks:
         line = self.flow.triggers.lines.get("keywords", 1)
         for keyword in self.flow.triggers.keywords:
             match = classify(keyword, self.vocabulary)
+            kind = match.kind.value.replace("_", "-")
             if match.kind is not KeywordKind.NONE:
                 yield self.error(
                     line,
-                    f"{keyword!r} is reserved: it is a {match.kind.value.replace('_', '-')} "
-                    "keyword that always means the same thing to carriers",
+                    f"{keyword!r} is reserved: it is {article(kind)} {kind} keyword that always "
+                    "means the same thing to carriers",
                 )
 
     def _unknown_actions(self) -> Iterator[Problem]:

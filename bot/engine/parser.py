@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.engine.durations import DurationError, parse_duration
 from bot.engine.model import Flow, FlowSettings, Triggers
-from bot.engine.problems import FlowFileError, Problem
+from bot.engine.problems import FlowFileError, Problem, article
 from bot.engine.steps import STEP_TYPES
 from bot.engine.steps.base import Step, StepReader
 from bot.engine.yamlsource import LocatedDict, LocatedList, YamlError, load_yaml
@@ -181,8 +181,8 @@ class _Builder:
         if step.waits and not reader.has_explicit_id():
             self.problem(
                 line,
-                f"a {step.kind} step needs an id: people wait on it, and the id keeps them in "
-                "place when you edit the flow",
+                f"{article(step.kind)} {step.kind} step needs an id: people wait on it, and the "
+                "id keeps them in place when you edit the flow",
             )
         return step
 

@@ -32,3 +32,8 @@ class FlowFileError(Exception):
         super().__init__(message)
         self.message = message
         self.line = line
+
+
+def article(word: str) -> str:
+    """'a' or 'an', for messages such as "an ask step needs an id"."""
+    return "an" if word[:1].lower() in "aeiou" else "a"

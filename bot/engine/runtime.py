@@ -137,9 +137,11 @@ def resume(flow: Flow, state: FlowState, event: Input, context: Context) -> Outc
     if isinstance(event, EventArrived) and event.type in flow.settings.cancel_on:
         return _finish(run, f"cancelled by {event.type}")
     if isinstance(event, TimerFired) and event.kind == "expiry":
+        if state.waiting != Waiting.ANSWER.value or event.step not in (None, state.step):
+            return Outcome(state, ())  # a stale expiry: the flow has moved on since
         return _finish(run, "expired")
     step = flow.step(state.step)
-    if step is None or (state.version != flow.version and not step.waits):
+    if step is None or step.waits_for is None or step.waits_for.value != state.waiting:
         # The marketer removed (or reshaped) the step this person was on: end politely.
         run.say_text(FLOW_CHANGED_TEXT)
         return _finish(run, "flow changed")
@@ -147,12 +149,17 @@ def resume(flow: Flow, state: FlowState, event: Input, context: Context) -> Outc
 
 
 def _advance(run: Run, step_id: str | None) -> Outcome:
+    entered: set[str] = set()
     for _ in range(MAX_STEPS_PER_TURN):
         if step_id is None or step_id == END:
             return _finish(run, "completed")
         step = run.flow.step(step_id)
         if step is None:
             return _finish(run, f"missing step {step_id}")
+        if step.id in entered:
+            # Coming back to a step without pausing is a loop: stop before it texts again.
+            return _finish(run, "looped without waiting")
+        entered.add(step.id)
         run.retries = 0
         run.emit(EnterStep(run.flow.name, step.id))
         transition = step.enter(run)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -27,9 +27,18 @@ class FlowState:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict."""
-        data = asdict(self)
-        data["started_at"] = self.started_at.isoformat()
-        return data
+        # By hand, not dataclasses.asdict: this runs on every turn and asdict deep-copies.
+        return {
+            "flow": self.flow,
+            "version": self.version,
+            "step": self.step,
+            "waiting": self.waiting,
+            "started_at": self.started_at.isoformat(),
+            "origin": self.origin,
+            "retries": self.retries,
+            "answers": self.answers,
+            "event": self.event,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FlowState:

@@ -5,10 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import func, select
-
-from bot.conversations import TIMERS
-from bot.models import TimerStatus
+from bot.conversations import next_wake_up
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -63,8 +60,4 @@ def _fire(services: Services) -> list[int]:
 
 def _next_due(services: Services, limit: datetime) -> datetime | None:
     with services.engine.connect() as connection:
-        return connection.execute(
-            select(func.min(TIMERS.c.due_at)).where(
-                TIMERS.c.status == TimerStatus.PENDING, TIMERS.c.due_at <= limit
-            )
-        ).scalar_one_or_none()
+        return next_wake_up(connection, limit)

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 
 from bot.models import ConsentEvent, Message, Subscriber
 from bot.phones import InvalidPhone, normalise_phone
+from bot.results import flow_results, flow_summaries
 from bot.signup import OptedOutBySms, sign_up
 from bot.subscribers import get_subscriber
 from bot.web.auth import require_api_key
@@ -107,6 +108,25 @@ def list_messages() -> tuple[Response, int]:
             .limit(limit)
         ).all()
         return jsonify({"phone": phone, "messages": [_message_json(m) for m in rows]}), 200
+
+
+@bp.get("/flows")
+def list_flows() -> tuple[Response, int]:
+    """The flows in force, with their triggers and how many conversations each has had."""
+    parley = current_app.extensions["parley"]
+    with parley.engine.connect() as connection:
+        return jsonify({"flows": flow_summaries(connection, parley.flows.catalog())}), 200
+
+
+@bp.get("/flows/<name>/results")
+def show_flow_results(name: str) -> tuple[Response, int]:
+    """One flow's funnel, step by step, and the distribution of its answers."""
+    parley = current_app.extensions["parley"]
+    flow = parley.flows.catalog().flows.get(name)
+    if flow is None:
+        return problem(404, f"no flow named {name!r} is in force")
+    with parley.engine.connect() as connection:
+        return jsonify(flow_results(connection, flow)), 200
 
 
 def _parse_json(model: type[ModelT]) -> ModelT:

@@ -30,6 +30,7 @@ class ActionStep(Step):
 
     kind = "action"
     keys = frozenset({"provides"})
+    waits_for = Waiting.ACTION  # only for a moment: the host runs the action in the same turn
 
     def defines(self) -> Iterator[str]:
         yield from self.provides

@@ -54,7 +54,7 @@ class AskStep(Step):
             "max_retries", "on_invalid", "timeout", "on_timeout",
         }
     )  # fmt: skip
-    waits = True
+    waits_for = Waiting.ANSWER
 
     def jumps(self) -> Iterator[tuple[str, int]]:
         yield from super().jumps()
@@ -95,7 +95,7 @@ class AskStep(Step):
         if self.retry is not None:
             run.say(self.retry)
         else:
-            run.say_text(f"Sorry, I didn't get that. Please reply with {describe(self.spec)}.")
+            run.say_text(f"Sorry, I didn't get that. Please send {describe(self.spec)}.")
         return Pause(Waiting.ANSWER)
 
 

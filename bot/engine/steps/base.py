@@ -72,7 +72,12 @@ class Step:
 
     kind: ClassVar[str]
     keys: ClassVar[frozenset[str]] = frozenset()  # the step's own keys besides its kind key
-    waits: ClassVar[bool] = False  # people may be parked on it: it needs an explicit id
+    waits_for: ClassVar[Waiting | None] = None  # what a flow paused on this step waits for
+
+    @property
+    def waits(self) -> bool:
+        """People may be parked on it, so it needs an explicit id."""
+        return self.waits_for in (Waiting.ANSWER, Waiting.TIMER, Waiting.AGENT)
 
     def jumps(self) -> Iterator[tuple[str, int]]:
         """Step ids this step can jump to, with the line that names each."""

@@ -32,7 +32,7 @@ class HandoffStep(Step):
 
     kind = "handoff"
     keys = frozenset({"reason"})
-    waits = True
+    waits_for = Waiting.AGENT
 
     def templates(self) -> Iterator[tuple[Template, int]]:
         if self.message is not None:

@@ -26,7 +26,7 @@ class WaitStep(Step):
     duration: timedelta
 
     kind = "wait"
-    waits = True
+    waits_for = Waiting.TIMER
 
     def enter(self, run: Run) -> Transition:
         run.set_timer("wait", self.id, self.duration)
