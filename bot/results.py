@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, Text, case, cast, distinct, func, or_, select
+from sqlalchemy import Select, Text, case, cast, distinct, func, not_, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,13 @@ ANSWERS = Answer.__table__
 VISITS = StepVisit.__table__
 
 COMPLETED = "completed"  # the end_reason of a conversation that reached the end of its flow
+# Endings that also mean the flow did its job: the event it was waiting for came (an order ends
+# the cart reminders), or it handed the person on to another flow (start_flow).
+SUCCESSFUL_ENDING = or_(
+    CONVERSATIONS.c.end_reason == COMPLETED,
+    CONVERSATIONS.c.end_reason.like("cancelled by %"),
+    CONVERSATIONS.c.end_reason.like("started %"),
+)
 LATEST_TEXTS = 20  # free-text questions show their latest answers, not a tally
 FREE_TEXT = frozenset({AnswerKind.TEXT, AnswerKind.EMAIL})
 EXPORT_BATCH = 1000  # rows fetched from the database at a time while exporting
@@ -154,7 +161,7 @@ def _conversation_counts(db: Database, names: Iterable[str]) -> dict[str, dict[s
         select(
             CONVERSATIONS.c.flow,
             func.count(),
-            func.sum(case((CONVERSATIONS.c.end_reason == COMPLETED, 1), else_=0)),
+            func.sum(case((SUCCESSFUL_ENDING, 1), else_=0)),
             func.sum(case((CONVERSATIONS.c.status == ConversationStatus.ACTIVE, 1), else_=0)),
         )
         .where(CONVERSATIONS.c.flow.in_(list(names)))
@@ -183,7 +190,7 @@ def _dropped_out(db: Database, flow_name: str) -> dict[str, int]:
         .join(CONVERSATIONS, CONVERSATIONS.c.id == last_visit.c.conversation_id)
         .where(
             CONVERSATIONS.c.status == ConversationStatus.ENDED,
-            or_(CONVERSATIONS.c.end_reason.is_(None), CONVERSATIONS.c.end_reason != COMPLETED),
+            or_(CONVERSATIONS.c.end_reason.is_(None), not_(SUCCESSFUL_ENDING)),
         )
         .group_by(VISITS.c.step),
     )

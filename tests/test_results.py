@@ -298,3 +298,15 @@ def test_an_unknown_flow_is_a_one_line_error(runner: CliRunner) -> None:
         f"Error: no flow named 'nope' in {SHIPPED_FLOWS} and no answers stored for it; "
         "`bot flows check` lists the flows"
     ]
+
+
+def test_an_order_that_ends_the_cart_reminders_is_a_success_not_a_drop_out(
+    app: Flask, client: FlaskClient, clock: FakeClock
+) -> None:
+    services = services_of(app)
+    services.conversations.handle_event(ALICE, "cart_abandoned", {})
+    wait(app, clock, timedelta(hours=1))
+    services.conversations.handle_event(ALICE, "order_placed", {})
+    results = client.get("/api/flows/abandoned_cart/results", headers=AUTH).json
+    assert (results["started"], results["completed"]) == (1, 1)
+    assert all(step["dropped_out"] == 0 for step in results["steps"])
