@@ -138,6 +138,15 @@ class Delivery(StrEnum):
 class Message(SQLModel, table=True):
     """Every text in and out, with its fate."""
 
+    __table_args__ = (
+        Index(
+            "ix_message_outbox",
+            "send_after",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     phone: str = Field(max_length=20, index=True)  # the customer's number, whichever direction
     direction: Direction = _enum(Direction, 8, nullable=False)
@@ -152,6 +161,13 @@ class Message(SQLModel, table=True):
     in_reply_to_id: int | None = Field(default=None, foreign_key="message.id")
     error_code: int | None = None
     error_message: str | None = Field(default=None, max_length=500)
+    flow: str | None = Field(default=None, max_length=64)  # the flow that sent it, if any
+    # The outbox: a pending row is sent at send_after at the earliest (quiet hours, caps,
+    # retries); attempts counts hand-overs that failed in a way worth retrying.
+    send_after: datetime | None = _timestamp(nullable=True)
+    attempts: int = 0
+    claimed_by: str | None = Field(default=None, max_length=64)  # the dispatcher sending it
+    sent_at: datetime | None = _timestamp(nullable=True)  # handed to the provider
     created_at: datetime = _timestamp(nullable=False, default=utcnow)
     updated_at: datetime = _timestamp(nullable=False, default=utcnow, onupdate=utcnow)
 
@@ -256,3 +272,14 @@ class Timer(SQLModel, table=True):
     status: TimerStatus = _enum(TimerStatus, 10, nullable=False, default=TimerStatus.PENDING)
     claimed_by: str | None = Field(default=None, max_length=64)
     fired_at: datetime | None = _timestamp(nullable=True)
+
+
+class Event(SQLModel, table=True):
+    """Something the brand's systems reported (cart_abandoned, order_placed …), kept as sent."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str | None = Field(default=None, max_length=128, unique=True)  # idempotency
+    type: str = Field(max_length=64, index=True)
+    phone: str = Field(max_length=20, index=True)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    received_at: datetime = _timestamp(nullable=False, default=utcnow)
