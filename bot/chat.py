@@ -104,5 +104,5 @@ class ChatSession:
         if not isinstance(data, dict):
             self.say("(/event: the data must be a JSON object)")
             return
-        ids = self.services.conversations.handle_event(self.phone, event_type, data)
-        self.services.dispatcher.send(ids)
+        outcome = self.services.conversations.handle_event(self.phone, event_type, data)
+        self.services.dispatcher.send(outcome.message_ids)

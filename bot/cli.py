@@ -1,17 +1,20 @@
-"""The `bot` command: serve, db upgrade, chat."""
+"""The `bot` command: serve, clock, db upgrade, chat, flows, export."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
 from bot.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 
 def _settings() -> Settings:
@@ -51,7 +54,7 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     from waitress import serve as waitress_serve
 
     from bot.app import create_app, services_of
-    from bot.ticker import Ticker
+    from bot.clock import ClockBusy, ClockLock, build_scheduler
 
     _configure_logging()
     settings = _settings()
@@ -63,12 +66,66 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
         f"Parley for {settings.BRAND_NAME} on http://{host}:{port}  "
         f"(database {_redacted(settings.DATABASE_URL)}, gateway {settings.GATEWAY})"
     )
-    ticker = Ticker(services_of(app))
-    ticker.start()
+    services = services_of(app)
+    lock = ClockLock(services.engine)
+    scheduler = None
+    try:
+        lock.acquire(wait=False)
+    except ClockBusy:
+        click.echo("A separate `bot clock` is running: this process will not fire timers.")
+    else:
+        scheduler = build_scheduler(_timer_work(services, send=True), blocking=False)
+        scheduler.start()
     try:
         waitress_serve(app, host=host, port=port, threads=threads, ident="parley")
     finally:
-        ticker.stop()
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        lock.release()
+
+
+@main.command()
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="When another clock runs: wait to take over, or exit at once with status 1.",
+)
+def clock(wait: bool) -> None:
+    """The scheduler alone (the Procfile's `clock`): exactly one per deployment."""
+    from bot.app import create_app, services_of
+    from bot.clock import ClockBusy, ClockLock, build_scheduler
+
+    _configure_logging()
+    settings = _settings()
+    _require_migrated(settings)
+    services = services_of(create_app(settings))
+    lock = ClockLock(services.engine)
+    try:
+        lock.acquire(wait=wait)
+    except ClockBusy as error:
+        raise click.ClickException(f"{error}; this clock is not needed (exit)") from None
+    except KeyboardInterrupt:
+        return
+    click.echo(f"Clock running against {_redacted(settings.DATABASE_URL)}; Ctrl-C stops it.")
+    try:
+        build_scheduler(_timer_work(services, send=False), blocking=True).start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        lock.release()
+
+
+def _timer_work(services: Services, *, send: bool) -> Callable[[], int]:
+    """What each tick does: fire due timers; in one process, also send what they queued."""
+
+    def work() -> int:
+        message_ids = services.conversations.fire_due_timers()
+        if send:
+            services.dispatcher.send(message_ids)
+        return len(message_ids)
+
+    return work
 
 
 @main.group()

@@ -21,6 +21,7 @@ from bot.conversations import (
 from bot.db import transaction
 from bot.effects_host import EffectContext, apply_effects
 from bot.engine.inputs import TimerFired
+from bot.events import store_event
 from bot.flow_host import FlowHost, Turn
 from bot.inbound import InboundSms
 from bot.keywords import KeywordKind, KeywordMatch, Vocabulary, classify
@@ -40,6 +41,15 @@ SUBSCRIBED_EVENT = "subscribed"  # flows triggered by it run when a double opt-i
 
 class SidInUse(Exception):
     """The MessageSid belongs to one of our outbound texts: not a new inbound text."""
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    """What became of an event: our id for it, whether it was a retry, the texts it queued."""
+
+    event_id: int
+    duplicate: bool
+    message_ids: list[int]
 
 
 @dataclass(frozen=True)
@@ -76,14 +86,29 @@ class ConversationService:
                 return InboundResult(self._earlier_answer(connection, sms), duplicate=True)
             return InboundResult(self._answer(connection, sms, inbound_id))
 
-    def handle_event(self, phone: str, event_type: str, data: Mapping[str, Any]) -> list[int]:
-        """Deliver an event to the subscriber's flows; returns the outbox rows to send."""
+    def handle_event(
+        self,
+        phone: str,
+        event_type: str,
+        data: Mapping[str, Any],
+        *,
+        external_id: str | None = None,
+    ) -> EventOutcome:
+        """Store an event and deliver it to the subscriber's flows, in one transaction.
+
+        An `external_id` seen before changes nothing: the shop may safely retry its call.
+        """
         with transaction(self.engine) as connection:
+            receipt = store_event(
+                connection, event_type=event_type, phone=phone, data=data, external_id=external_id
+            )
+            if not receipt.new:
+                return EventOutcome(receipt.id, duplicate=True, message_ids=[])
             subscriber = claim_subscriber(connection, phone)
             turn = Turn(connection, subscriber, Delivery.OUTBOX, self.clock())
             if self.flows is not None:
                 self.flows.on_event(turn, event_type, data)
-            return _pending_ids(turn.queued)
+            return EventOutcome(receipt.id, duplicate=False, message_ids=_pending_ids(turn.queued))
 
     def fire_due_timers(self, *, limit: int = 100) -> list[int]:
         """Resume the conversations whose timers or expiry came due; returns outbox rows to send."""

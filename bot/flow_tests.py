@@ -173,8 +173,8 @@ class _Conversation:
         self._collect()
 
     def _event(self, event: dict[str, Any]) -> None:
-        ids = self.services.conversations.handle_event(TEST_PHONE, event["type"], event["data"])
-        self._send(ids)
+        outcome = self.services.conversations.handle_event(TEST_PHONE, event["type"], event["data"])
+        self._send(outcome.message_ids)
 
     def _send(self, message_ids: list[int]) -> None:
         self.services.dispatcher.send(message_ids)

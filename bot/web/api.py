@@ -32,6 +32,24 @@ class SignupRequest(BaseModel):
     consent_text: str = Field(min_length=1, max_length=2000)
 
 
+class EventRequest(BaseModel):
+    """POST /api/events: something happened in the brand's systems."""
+
+    type: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    phone: str = Field(min_length=1, max_length=40)
+    data: dict[str, Any] = Field(default_factory=dict)
+    id: str | int | None = Field(default=None)
+
+    def external_id(self) -> str | None:
+        """The caller's id as stored (numbers become text); None when there is none."""
+        if self.id is None:
+            return None
+        value = str(self.id).strip()
+        if not value or len(value) > 128:
+            raise InvalidInput("id", "id: must be 1 to 128 characters")
+        return value
+
+
 class InvalidInput(Exception):
     """A request field is wrong: answered 422 naming the field."""
 
@@ -77,6 +95,22 @@ def create_subscriber() -> tuple[Response, int]:
         subscriber = get_subscriber(session=session, phone=phone)
         assert subscriber is not None
         return jsonify(_subscriber_json(session, subscriber)), 201 if result.created else 200
+
+
+@bp.post("/events")
+def post_event() -> tuple[Response, int]:
+    """Store an event and run the flows it concerns; an `id` seen before changes nothing."""
+    event = _parse_json(EventRequest)
+    parley = current_app.extensions["parley"]
+    outcome = parley.conversations.handle_event(
+        _phone(event.phone, "phone"), event.type, event.data, external_id=event.external_id()
+    )
+    body = {
+        "id": outcome.event_id,
+        "duplicate": outcome.duplicate,
+        "queued": len(outcome.message_ids),
+    }
+    return jsonify(body), 200 if outcome.duplicate else 202
 
 
 @bp.get("/subscribers/<path:raw_phone>")
@@ -139,7 +173,7 @@ def _parse_json(model: type[ModelT]) -> ModelT:
         return model.model_validate(payload)
     except ValidationError as error:
         first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "body"
+        field = str(first["loc"][0]) if first["loc"] else "body"  # the top-level field
         raise InvalidInput(field, f"{field}: {first['msg']}") from None
 
 
