@@ -136,7 +136,7 @@ class ConversationService:
             timer = connection.execute(
                 select(TIMERS)
                 .where(TIMERS.c.id == timer_id, TIMERS.c.status == TimerStatus.PENDING)
-                .with_for_update()
+                .with_for_update(skip_locked=True)  # another clock (briefly two) took it
             ).first()
             if timer is None:
                 return []
