@@ -30,9 +30,28 @@ class ActionIssueCoupon(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        campaign = tracker.get_slot("campaign") or "default"
-        secret = os.environ.get("COUPON_SECRET", DEV_SECRET)
-        code = coupon_code(tracker.sender_id, campaign, secret)
+        code = _code_for(tracker)
         discount = tracker.get_slot("discount_percent") or 10
         dispatcher.utter_message(text=f"Your code is {code}: {discount}% off, valid 7 days.")
         return [SlotSet("coupon_code", code)]
+
+
+class ActionCreateCoupon(Action):
+    """Remember a code in the `coupon_code` slot without texting: the flow's own text says it.
+
+    Every text counts against the frequency cap, so a flow that wants the code inside its own
+    reminder uses this one.
+    """
+
+    def name(self) -> str:
+        return "action_create_coupon"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        return [SlotSet("coupon_code", _code_for(tracker))]
+
+
+def _code_for(tracker: Tracker) -> str:
+    campaign = tracker.get_slot("campaign") or "default"
+    return coupon_code(tracker.sender_id, campaign, os.environ.get("COUPON_SECRET", DEV_SECRET))

@@ -1,4 +1,4 @@
-"""The `bot` command: serve, clock, db upgrade, chat, flows, export."""
+"""The `bot` command: serve, clock, worker, db upgrade, chat, flows, export."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ from bot.settings import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
     from bot.services import Services
+
+
+RECONCILE_SECONDS = 30.0  # how often a dispatcher looks up texts whose fate is unknown
 
 
 def _settings() -> Settings:
@@ -51,6 +54,8 @@ def main() -> None:
 @click.option("--threads", type=int, default=8, show_default=True, help="Request threads.")
 def serve(host: str | None, port: int | None, threads: int) -> None:
     """Run the web app in one process (SQLite and the console gateway by default)."""
+    import threading
+
     from waitress import serve as waitress_serve
 
     from bot.app import create_app, services_of
@@ -74,13 +79,24 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     except ClockBusy:
         click.echo("A separate `bot clock` is running: this process will not fire timers.")
     else:
-        scheduler = build_scheduler(_timer_work(services, send=True), blocking=False)
+        scheduler = build_scheduler(_timer_work(services), blocking=False)
         scheduler.start()
+    stop_sending = threading.Event()
+    sender = threading.Thread(
+        target=services.dispatcher.run_forever,
+        args=(stop_sending,),
+        kwargs={"reconcile_every": RECONCILE_SECONDS},
+        name="parley-dispatcher",
+        daemon=True,
+    )
+    sender.start()
     try:
         waitress_serve(app, host=host, port=port, threads=threads, ident="parley")
     finally:
+        stop_sending.set()
         if scheduler is not None:
             scheduler.shutdown(wait=False)
+        sender.join(timeout=10)
         lock.release()
 
 
@@ -109,21 +125,18 @@ def clock(wait: bool) -> None:
         return
     click.echo(f"Clock running against {_redacted(settings.DATABASE_URL)}; Ctrl-C stops it.")
     try:
-        build_scheduler(_timer_work(services, send=False), blocking=True).start()
+        build_scheduler(_timer_work(services), blocking=True).start()
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
         lock.release()
 
 
-def _timer_work(services: Services, *, send: bool) -> Callable[[], int]:
-    """What each tick does: fire due timers; in one process, also send what they queued."""
+def _timer_work(services: Services) -> Callable[[], int]:
+    """What each tick does: fire due timers. Dispatchers send the texts they queue."""
 
     def work() -> int:
-        message_ids = services.conversations.fire_due_timers()
-        if send:
-            services.dispatcher.send(message_ids)
-        return len(message_ids)
+        return len(services.conversations.fire_due_timers())
 
     return work
 
@@ -385,6 +398,66 @@ def _replaced_atomically(path: Path) -> Iterator[TextIO]:
             handle.close()
             temporary.unlink(missing_ok=True)
             raise
+
+
+@main.command()
+@click.option(
+    "--reconcile-every",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds between passes that settle texts whose fate is unknown.",
+)
+def worker(reconcile_every: float) -> None:
+    """An outbox dispatcher (the Procfile's `worker`): run any number, on any machine."""
+    import signal
+    import threading
+
+    from bot.db import make_engine
+    from bot.gateways.factory import build_gateway
+    from bot.services import build_dispatcher
+
+    _configure_logging()
+    settings = _settings()
+    _require_migrated(settings)
+    log = logging.getLogger("bot.worker")
+    # The twilio client logs every request's headers at INFO: one line per text is ours.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+    engine = make_engine(settings.DATABASE_URL)
+    dispatcher = build_dispatcher(settings, engine=engine, gateway=build_gateway(settings))
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("%s: finishing the text in hand, then stopping", signal.Signals(signum).name)
+        stop.set()
+
+    # The loop runs in a thread so that the main thread, idle in join(), takes the signals.
+    loop = threading.Thread(
+        target=dispatcher.run_forever,
+        args=(stop,),
+        kwargs={"reconcile_every": reconcile_every},
+        name="dispatcher",
+    )
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    log.info(
+        "worker %s: sending through the %s gateway at %s segments/s from %s; "
+        "reconciling every %s s",
+        dispatcher.id,
+        dispatcher.gateway.name,
+        settings.SEND_RATE,
+        _redacted(settings.DATABASE_URL),
+        reconcile_every,
+    )
+    loop.start()
+    try:
+        while loop.is_alive():
+            loop.join(0.5)
+    finally:
+        stop.set()
+        loop.join()
+        engine.dispose()
+    log.info("worker %s stopped", dispatcher.id)
 
 
 def _redacted(database_url: str) -> str:

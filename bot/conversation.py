@@ -28,6 +28,7 @@ from bot.keywords import KeywordKind, KeywordMatch, Vocabulary, classify
 from bot.messages import inbound_id_by_sid, record_inbound, twiml_replies_to
 from bot.models import Delivery, HandledBy, MessageStatus, SubscriberStatus, TimerStatus, utcnow
 from bot.outbox import QueuedText
+from bot.policy import DEFAULT_RULES, PolicyRules
 from bot.subscribers import claim_subscriber
 
 # Twilio Advanced Opt-Out tells us which of its keyword classes it saw.
@@ -71,17 +72,19 @@ class ConversationService:
         texts: ComplianceTexts,
         flows: FlowHost | None = None,
         clock: Callable[[], datetime] = utcnow,
+        rules: PolicyRules = DEFAULT_RULES,
     ) -> None:
         self.engine = engine
         self.vocabulary = vocabulary
         self.texts = texts
         self.flows = flows
         self.clock = clock
+        self.rules = rules
 
     def handle_inbound(self, sms: InboundSms) -> InboundResult:
         """Record the text and answer it; a MessageSid seen before changes nothing."""
         with transaction(self.engine) as connection:
-            inbound_id = record_inbound(connection, sms)
+            inbound_id = record_inbound(connection, sms, self.clock())
             if inbound_id is None:
                 return InboundResult(self._earlier_answer(connection, sms), duplicate=True)
             return InboundResult(self._answer(connection, sms, inbound_id))
@@ -105,7 +108,7 @@ class ConversationService:
             if not receipt.new:
                 return EventOutcome(receipt.id, duplicate=True, message_ids=[])
             subscriber = claim_subscriber(connection, phone)
-            turn = Turn(connection, subscriber, Delivery.OUTBOX, self.clock())
+            turn = Turn(connection, subscriber, Delivery.OUTBOX, self.clock(), rules=self.rules)
             if self.flows is not None:
                 self.flows.on_event(turn, event_type, data)
             return EventOutcome(receipt.id, duplicate=False, message_ids=_pending_ids(turn.queued))
@@ -174,7 +177,7 @@ class ConversationService:
             end_conversation(connection, conversation.id, "flow removed")
             return []
         subscriber = claim_subscriber(connection, conversation.phone)
-        turn = Turn(connection, subscriber, Delivery.OUTBOX, now)
+        turn = Turn(connection, subscriber, Delivery.OUTBOX, now, rules=self.rules)
         self.flows.resume(turn, flow, conversation, event)
         return _pending_ids(turn.queued)
 
@@ -189,6 +192,7 @@ class ConversationService:
     ) -> tuple[QueuedText, ...]:
         subscriber = claim_subscriber(connection, sms.from_phone)
         status_before = subscriber.status
+        now = self.clock()
         match = self._classify(sms)
         outcome = handle_keyword(
             match, subscriber.status, self.texts, provider_replied=sms.opt_out_type is not None
@@ -202,10 +206,12 @@ class ConversationService:
                 delivery=Delivery.TWIML,
                 consent_text=sms.body,
                 inbound_id=inbound_id,
+                now=now,
+                rules=self.rules,
             ),
         )
         if self.flows is not None:
-            turn = Turn(connection, subscriber, Delivery.TWIML, self.clock(), inbound_id)
+            turn = Turn(connection, subscriber, Delivery.TWIML, now, inbound_id, rules=self.rules)
             self._route_to_flows(turn, sms, match, outcome.handled, status_before)
             queued.extend(turn.queued)
         return tuple(text for text in queued if not text.suppressed)

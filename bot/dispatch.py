@@ -1,111 +1,527 @@
-"""Hands outbox rows to the gateway, so that no text is ever sent twice."""
+"""Hands outbox rows to the gateway at the sender's pace, so that no text is ever sent twice.
+
+A row's life: PENDING → claimed: UNKNOWN, committed *before* the hand-over → the provider's
+answer: ACCEPTED (or its status word), PENDING again with a backoff, or FAILED. A row left
+UNKNOWN (a crash, a timeout after the request left) is reconciled with the provider, never
+resent blindly: found there → recorded as sent; provably absent → PENDING again.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import math
+import os
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.exc import IntegrityError
 
 from bot import policy
 from bot.db import transaction
-from bot.gateways.base import Gateway, OutboundText, SendOutcome, SendResult
-from bot.models import Message, MessageStatus, utcnow
-from bot.statuses import parse_provider_status
-from bot.subscribers import claim_subscriber, opt_out_by_carrier
+from bot.gateways.base import (
+    Gateway,
+    OutboundText,
+    ProviderLookupError,
+    SendOutcome,
+    SendResult,
+    SupportsLookup,
+)
+from bot.models import Message, MessageStatus, Purpose, Subscriber, SubscriberStatus, utcnow
+from bot.pacing import Pacer
+from bot.statuses import advances, parse_provider_status
+from bot.subscribers import opt_out_by_carrier
 
 log = logging.getLogger(__name__)
 
 MESSAGES = Message.__table__
+SUBSCRIBERS = Subscriber.__table__
+
+DEFAULT_MAX_ATTEMPTS = 5
+UNPACED_BATCH = 50  # rows a claim takes when nothing paces the sends
+BACKOFF_FIRST = timedelta(seconds=5)
+BACKOFF_CAP = timedelta(minutes=5)
+# A row is reconciled only once it has been UNKNOWN this long: far longer than a batch is held
+# (about a second of sends) plus the gateway's HTTP timeout, so a live dispatcher's text is
+# never taken from under it.
+RECONCILE_GRACE = timedelta(minutes=2)
+RECONCILE_BATCH = 100
+# The provider's clock and ours may differ: look for the text a little before we sent it.
+LOOKUP_SKEW = timedelta(minutes=1)
+IDLE_SECONDS = 0.5  # the worker's nap when the outbox is empty
+ERROR_PAUSE_SECONDS = 5.0  # and after a round failed (database down …)
+ERROR_MESSAGE_MAX = 500  # Message.error_message's length
+
+_CLAIM_COLUMNS = (
+    MESSAGES.c.id,
+    MESSAGES.c.phone,
+    MESSAGES.c.body,
+    MESSAGES.c.media_urls,
+    MESSAGES.c.segments,
+    MESSAGES.c.purpose,
+    MESSAGES.c.attempts,
+)
+_PENDING = MESSAGES.c.status == MessageStatus.PENDING
+_DUE = or_(MESSAGES.c.send_after.is_(None), MESSAGES.c.send_after <= bindparam("now"))
+# SKIP LOCKED: on PostgreSQL, dispatchers claiming at once each take different rows instead of
+# queueing behind one another. SQLite drops the clause; its single writer already serialises.
+_DUE_ROWS = (
+    select(*_CLAIM_COLUMNS)
+    .where(_PENDING, _DUE)
+    .order_by(MESSAGES.c.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_ONE_ROW = (
+    select(*_CLAIM_COLUMNS)
+    .where(MESSAGES.c.id == bindparam("message_id"), _PENDING, _DUE)
+    .with_for_update(skip_locked=True)
+)
+# FOR SHARE waits for a STOP being handled right now (it holds the row FOR UPDATE), while
+# dispatchers never block one another; phone order keeps lock order the same everywhere.
+_CONSENT = (
+    select(SUBSCRIBERS.c.phone, SUBSCRIBERS.c.status)
+    .where(SUBSCRIBERS.c.phone.in_(bindparam("phones", expanding=True)))
+    .order_by(SUBSCRIBERS.c.phone)
+    .with_for_update(read=True)
+)
+_MARK_CLAIMED = (
+    update(MESSAGES)
+    .where(MESSAGES.c.id.in_(bindparam("ids", expanding=True)), _PENDING)
+    .values(
+        status=MessageStatus.UNKNOWN,
+        claimed_by=bindparam("dispatcher"),
+        sent_at=bindparam("claimed_at"),
+        updated_at=bindparam("claimed_at"),
+    )
+    .returning(MESSAGES.c.id)
+)
+_SUPPRESS = (
+    update(MESSAGES)
+    .where(MESSAGES.c.id == bindparam("message_id"))
+    .values(
+        status=MessageStatus.SUPPRESSED,
+        error_message=bindparam("reason"),
+        updated_at=bindparam("suppressed_at"),
+    )
+)
+# Back to the outbox: only rows this dispatcher claimed and never handed over.
+_RELEASE = (
+    update(MESSAGES)
+    .where(
+        MESSAGES.c.id.in_(bindparam("ids", expanding=True)),
+        MESSAGES.c.status == MessageStatus.UNKNOWN,
+        MESSAGES.c.claimed_by == bindparam("dispatcher"),
+    )
+    .values(
+        status=MessageStatus.PENDING,
+        claimed_by=None,
+        sent_at=None,
+        updated_at=bindparam("released_at"),
+    )
+)
+_LOCK_ONE = (
+    select(MESSAGES.c.status, MESSAGES.c.provider_sid, MESSAGES.c.attempts)
+    .where(MESSAGES.c.id == bindparam("message_id"))
+    .with_for_update()
+)
+_HANDED_AT = func.coalesce(MESSAGES.c.sent_at, MESSAGES.c.updated_at)
+_UNKNOWN_SINCE = (
+    select(*_CLAIM_COLUMNS, MESSAGES.c.sent_at, MESSAGES.c.updated_at)
+    .where(MESSAGES.c.status == MessageStatus.UNKNOWN, _HANDED_AT <= bindparam("cutoff"))
+    .order_by(MESSAGES.c.id)
+    .limit(bindparam("limit"))
+)
+_KNOWN_SIDS = select(MESSAGES.c.provider_sid).where(
+    MESSAGES.c.phone == bindparam("phone"),
+    MESSAGES.c.body == bindparam("body"),
+    MESSAGES.c.provider_sid.is_not(None),
+)
+
+
+@dataclass(frozen=True)
+class ClaimedText:
+    """An outbox row this dispatcher claimed (now UNKNOWN), ready to hand over."""
+
+    message_id: int
+    text: OutboundText
+    segments: int  # what it costs against the sender's rate
+    attempts: int  # earlier hand-overs that failed in a way worth retrying
+
+
+@dataclass
+class Reconciled:
+    """What one reconciliation pass did with the rows whose fate was unknown."""
+
+    found: int = 0  # the provider has it: recorded as sent
+    requeued: int = 0  # the provider has none: PENDING again
+    failed: int = 0  # the gateway cannot check: FAILED
+    unresolved: int = 0  # the lookup failed: still UNKNOWN, tried again next pass
+
+    @property
+    def total(self) -> int:
+        return self.found + self.requeued + self.failed + self.unresolved
+
+
+def default_dispatcher_id() -> str:
+    """hostname:pid, which names the process that claimed a row."""
+    return f"{socket.gethostname()}:{os.getpid()}"[-64:]
+
+
+def backoff(attempts: int, rng: random.Random) -> timedelta:
+    """How long to wait after the n-th retryable failure: 5 s, 10 s, 20 s … 5 min, jittered."""
+    ceiling = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** max(0, attempts - 1))
+    # "Equal jitter": never less than half the step, so retries still back off, yet dispatchers
+    # throttled together do not all come back in the same instant.
+    return ceiling * (0.5 + rng.random() / 2)
 
 
 class Dispatcher:
-    """Sends pending outbox messages through the gateway, one claim at a time."""
+    """Claims outbox rows, paces them to the sender's rate, hands them over, records the answer."""
 
     def __init__(
-        self, *, engine: Engine, gateway: Gateway, status_callback_url: str | None = None
+        self,
+        *,
+        engine: Engine,
+        gateway: Gateway,
+        status_callback_url: str | None = None,
+        dispatcher_id: str | None = None,
+        pacer: Pacer | None = None,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        batch_size: int | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
     ) -> None:
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
         self.engine = engine
         self.gateway = gateway
         self.status_callback_url = status_callback_url
+        self.id = dispatcher_id or default_dispatcher_id()
+        self.pacer = pacer
+        self.max_attempts = max_attempts
+        # Claimed rows wait UNKNOWN for their turn: claim about one second's worth at a time.
+        self.batch_size = batch_size or (
+            max(1, math.ceil(pacer.rate)) if pacer is not None else UNPACED_BATCH
+        )
+        self.clock = clock
+        self.rng = rng or random.Random()
+
+    # -- sending --------------------------------------------------------------------------------
 
     def send(self, message_ids: Iterable[int]) -> None:
-        """Send these messages now, if they are still pending."""
+        """Send these messages now, if they are still pending and due."""
         for message_id in message_ids:
             self.send_one(message_id)
 
     def send_one(self, message_id: int) -> MessageStatus | None:
-        """Claim, re-check consent, send, record. Returns the message's new status."""
-        text = self._claim(message_id)
-        if text is None:
+        """Claim, send and record one message; its new status, or None if it was not sent."""
+        claimed = self._claim(_ONE_ROW, {"message_id": message_id}, self.clock())
+        if not claimed:
             return None
-        result = self.gateway.send(text)
-        return self._record(message_id, text.to, result)
+        return self._hand_over(claimed[0])
 
-    def _claim(self, message_id: int) -> OutboundText | None:
+    def claim_batch(self, limit: int, now: datetime) -> list[ClaimedText]:
+        """Claim up to `limit` due rows, oldest first, re-checking consent; commits the claim."""
+        return self._claim(_DUE_ROWS, {"limit": limit}, now)
+
+    def run_once(self, now: datetime | None = None, stop: threading.Event | None = None) -> int:
+        """Claim a batch and send it at the sender's pace; returns the texts handed over."""
+        batch = self.claim_batch(self.batch_size, now or self.clock())
+        for index, claimed in enumerate(batch):
+            if stop is not None and stop.is_set():
+                self._release(batch[index:])  # never handed over: back to the outbox
+                return index
+            try:
+                self._hand_over(claimed)
+            except Exception:
+                # This row stays UNKNOWN (reconciled later); the untouched rest go back.
+                self._release_quietly(batch[index + 1 :])
+                raise
+        return len(batch)
+
+    def run_forever(
+        self,
+        stop: threading.Event,
+        *,
+        reconcile_every: float | None = None,
+        idle_seconds: float = IDLE_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """The worker loop: send until `stop` is set, reconciling every `reconcile_every` s."""
+        next_reconcile = monotonic()
+        while not stop.is_set():
+            try:
+                if reconcile_every is not None and monotonic() >= next_reconcile:
+                    next_reconcile = monotonic() + reconcile_every
+                    report = self.reconcile()
+                    if report.total:
+                        log.info("reconciled: %s", report)
+                handed_over = self.run_once(stop=stop)
+            except Exception:
+                log.exception("dispatch round failed; trying again in %s s", ERROR_PAUSE_SECONDS)
+                stop.wait(ERROR_PAUSE_SECONDS)
+                continue
+            if handed_over == 0:
+                stop.wait(idle_seconds)
+
+    def _claim(self, statement: Any, params: dict[str, Any], now: datetime) -> list[ClaimedText]:
         with transaction(self.engine) as connection:
-            message = connection.execute(
-                select(MESSAGES).where(MESSAGES.c.id == message_id).with_for_update()
-            ).first()
-            if message is None or message.status is not MessageStatus.PENDING:
-                return None
-            subscriber = claim_subscriber(connection, message.phone)
-            # Consent may have changed since the text was queued: the last word is now's.
-            decision = policy.decide(purpose=message.purpose, recipient_status=subscriber.status)
-            if not decision.allowed:
-                _set(
-                    connection,
-                    message_id,
-                    status=MessageStatus.SUPPRESSED,
-                    error_message=decision.reason,
-                )
-                return None
-            # From here until the provider answers, the text's fate is unknown: a crash
-            # leaves it UNKNOWN, to be reconciled with the provider, never blindly resent.
-            _set(connection, message_id, status=MessageStatus.UNKNOWN)
-            return OutboundText(
-                to=message.phone,
-                body=message.body,
-                media_urls=tuple(message.media_urls),
-                status_callback_url=self._callback_url(message_id),
+            rows = connection.execute(statement, {**params, "now": now}).all()
+            if not rows:
+                return []
+            consent = dict(
+                connection.execute(_CONSENT, {"phones": sorted({row.phone for row in rows})}).all()
             )
+            claimed: list[ClaimedText] = []
+            refused: list[dict[str, Any]] = []
+            for row in rows:
+                # Consent may have changed since the text was queued: the last word is now's.
+                decision = policy.decide_consent(
+                    # A row without a purpose gets the strictest treatment.
+                    purpose=row.purpose or Purpose.PROMOTIONAL,
+                    recipient_status=consent.get(row.phone, SubscriberStatus.NEW),
+                )
+                if decision.allowed:
+                    claimed.append(self._claimed(row))
+                else:
+                    refused.append(
+                        {"message_id": row.id, "reason": decision.reason, "suppressed_at": now}
+                    )
+            if refused:
+                connection.execute(_SUPPRESS, refused)
+            if claimed:
+                # From this commit until the provider answers, the text's fate is unknown: a
+                # crash leaves it UNKNOWN, to be reconciled with the provider, never resent.
+                marked = set(
+                    connection.scalars(
+                        _MARK_CLAIMED,
+                        {
+                            "ids": [text.message_id for text in claimed],
+                            "dispatcher": self.id,
+                            "claimed_at": now,
+                        },
+                    )
+                )
+                # Only rows still PENDING at the update are ours (the row lock makes that all
+                # of them; this makes sure of it).
+                claimed = [text for text in claimed if text.message_id in marked]
+        for row in refused:
+            log.info("message %s suppressed at send time: %s", row["message_id"], row["reason"])
+        return claimed
+
+    def _claimed(self, row: Row[Any]) -> ClaimedText:
+        return ClaimedText(
+            message_id=row.id,
+            text=OutboundText(
+                to=row.phone,
+                body=row.body,
+                media_urls=tuple(row.media_urls or ()),
+                status_callback_url=self._callback_url(row.id),
+            ),
+            segments=max(1, row.segments or 1),
+            attempts=row.attempts or 0,
+        )
 
     def _callback_url(self, message_id: int) -> str | None:
         if self.status_callback_url is None:
             return None
         return f"{self.status_callback_url}?mid={message_id}"
 
-    def _record(self, message_id: int, phone: str, result: SendResult) -> MessageStatus:
-        status = _status_after(result)
+    def _hand_over(self, claimed: ClaimedText) -> MessageStatus | None:
+        if self.pacer is not None:
+            self.pacer.acquire(claimed.segments)
+        handed_over_at = self.clock()
+        result = self.gateway.send(claimed.text)
+        return self._record(claimed, result, handed_over_at)
+
+    def _release(self, batch: Sequence[ClaimedText]) -> None:
+        if not batch:
+            return
         with transaction(self.engine) as connection:
-            _set(
-                connection,
-                message_id,
-                status=status,
-                provider_sid=result.provider_sid,
-                error_code=result.error_code,
-                error_message=result.error_message,
+            connection.execute(
+                _RELEASE,
+                {
+                    "ids": [claimed.message_id for claimed in batch],
+                    "dispatcher": self.id,
+                    "released_at": self.clock(),
+                },
             )
+        log.info("released %d claimed texts unsent", len(batch))
+
+    def _release_quietly(self, batch: Sequence[ClaimedText]) -> None:
+        try:
+            self._release(batch)
+        except Exception:
+            # Still safe: reconciliation finds them absent at the provider and requeues them.
+            log.exception("could not release %d claimed texts; reconciliation will", len(batch))
+
+    # -- recording ------------------------------------------------------------------------------
+
+    def _record(
+        self, claimed: ClaimedText, result: SendResult, handed_over_at: datetime
+    ) -> MessageStatus | None:
+        message_id, phone = claimed.message_id, claimed.text.to
+        with transaction(self.engine) as connection:
+            current = connection.execute(_LOCK_ONE, {"message_id": message_id}).first()
+            if current is None:
+                return None
+            values = self._values_after(current, result, handed_over_at)
+            if values:
+                _set(connection, message_id, updated_at=self.clock(), **values)
             if result.outcome is SendOutcome.OPTED_OUT:
                 opt_out_by_carrier(connection, phone, message_id)
-        log.info("message %s to %s: %s", message_id, phone, status)
+        status = values.get("status", current.status)
+        if result.outcome is SendOutcome.ACCEPTED:
+            log.info("message %s to %s: %s (%s)", message_id, phone, status, result.provider_sid)
+        else:
+            log.info(
+                "message %s to %s: %s after %s (%s %s)",
+                message_id,
+                phone,
+                status,
+                result.outcome,
+                result.error_code,
+                result.error_message,
+            )
         return status
 
+    def _values_after(
+        self, current: Row[Any], result: SendResult, handed_over_at: datetime
+    ) -> dict[str, Any]:
+        """The columns to change for this answer, given the row as it is now."""
+        errors = {"error_code": result.error_code, "error_message": result.error_message}
+        if result.outcome is SendOutcome.ACCEPTED:
+            values: dict[str, Any] = {
+                "sent_at": handed_over_at,
+                "error_code": None,
+                "error_message": None,
+            }
+            if current.provider_sid is None:
+                values["provider_sid"] = result.provider_sid
+            status = parse_provider_status(result.status or "") or MessageStatus.ACCEPTED
+            # A status callback may have beaten us here; a status never moves backwards.
+            if advances(current.status, status):
+                values["status"] = status
+            return values
+        if current.status is not MessageStatus.UNKNOWN:
+            return {}  # moved on meanwhile (a status callback); its news is newer than ours
+        if result.outcome is SendOutcome.RETRYABLE and result.maybe_accepted:
+            # The request may have reached the provider (a read timeout): resending could text
+            # twice, so the row stays UNKNOWN for reconciliation.
+            return {"sent_at": handed_over_at, **errors}
+        if result.outcome is SendOutcome.RETRYABLE:
+            attempts = current.attempts + 1
+            if attempts >= self.max_attempts:
+                return {
+                    **errors,
+                    "status": MessageStatus.FAILED,
+                    "attempts": attempts,
+                    "sent_at": None,
+                    "error_message": f"gave up after {attempts} attempts: {result.error_message}",
+                }
+            return {
+                **errors,
+                "status": MessageStatus.PENDING,
+                "attempts": attempts,
+                "send_after": self.clock() + backoff(attempts, self.rng),
+                "claimed_by": None,
+                "sent_at": None,
+            }
+        # OPTED_OUT or FAILED: permanent; the provider never took it.
+        return {**errors, "status": MessageStatus.FAILED, "sent_at": None}
 
-def _status_after(result: SendResult) -> MessageStatus:
-    if result.outcome is SendOutcome.ACCEPTED:
-        return parse_provider_status(result.status or "") or MessageStatus.ACCEPTED
-    if result.outcome is SendOutcome.RETRYABLE and result.maybe_accepted:
-        # The request may have reached the provider (a read timeout): resending could text
-        # twice, so the row waits for reconciliation instead.
-        return MessageStatus.UNKNOWN
-    if result.outcome is SendOutcome.RETRYABLE:
-        return MessageStatus.PENDING
-    return MessageStatus.FAILED
+    # -- reconciliation -------------------------------------------------------------------------
+
+    def reconcile(
+        self, now: datetime | None = None, grace: timedelta = RECONCILE_GRACE
+    ) -> Reconciled:
+        """Settle rows UNKNOWN for longer than `grace` by asking the provider what it has."""
+        now = now or self.clock()
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                _UNKNOWN_SINCE, {"cutoff": now - grace, "limit": RECONCILE_BATCH}
+            ).all()
+        report = Reconciled()
+        for row in rows:
+            self._reconcile_one(row, report)
+        return report
+
+    def _reconcile_one(self, row: Row[Any], report: Reconciled) -> None:
+        if not isinstance(self.gateway, SupportsLookup):
+            # Without a way to ask, a resend might text twice: give up, loudly.
+            reason = f"fate unknown: the {self.gateway.name} gateway cannot confirm"
+            if self._settle(row, status=MessageStatus.FAILED, error_message=reason):
+                report.failed += 1
+                log.warning("message %s: %s", row.id, reason)
+            return
+        text = self._claimed(row).text
+        handed_over_at = row.sent_at or row.updated_at
+        try:
+            with self.engine.connect() as connection:
+                known = {
+                    sid
+                    for (sid,) in connection.execute(
+                        _KNOWN_SIDS, {"phone": row.phone, "body": row.body}
+                    )
+                }
+            found = self.gateway.lookup(text, handed_over_at - LOOKUP_SKEW, skip_sids=known)
+        except ProviderLookupError as error:
+            report.unresolved += 1
+            log.warning("message %s: cannot reconcile yet (%s); still unknown", row.id, error)
+            return
+        if found is not None:
+            status = parse_provider_status(found.status or "") or MessageStatus.ACCEPTED
+            if self._settle(
+                row, status=status, provider_sid=found.provider_sid, sent_at=handed_over_at
+            ):
+                report.found += 1
+                log.info("message %s: found at the provider (%s)", row.id, found.provider_sid)
+            else:
+                report.unresolved += 1
+            return
+        # Checked, not guessed: the provider holds no such text, so sending it is safe. Not
+        # counted as an attempt: most such rows were merely claimed alongside a crash.
+        if self._settle(row, status=MessageStatus.PENDING, claimed_by=None, sent_at=None):
+            report.requeued += 1
+            log.info("message %s: not at the provider; back in the outbox", row.id)
+
+    def _settle(self, row: Row[Any], **values: Any) -> bool:
+        """Apply values if nobody touched the row since we read it; False if somebody did."""
+        statement = (
+            update(MESSAGES)
+            .where(
+                MESSAGES.c.id == row.id,
+                MESSAGES.c.status == MessageStatus.UNKNOWN,
+                # updated_at moves with every write, so it serves as the row's version.
+                MESSAGES.c.updated_at == row.updated_at,
+            )
+            .values(updated_at=self.clock(), **_fitted(values))
+        )
+        try:
+            with transaction(self.engine) as connection:
+                return connection.execute(statement).rowcount == 1
+        except IntegrityError:
+            # Another reconciler matched the provider's message to a twin row just now.
+            log.warning("message %s: provider sid already taken; trying again later", row.id)
+            return False
 
 
-def _set(connection, message_id: int, **values: object) -> None:  # type: ignore[no-untyped-def]
+def _fitted(values: dict[str, Any]) -> dict[str, Any]:
+    message = values.get("error_message")
+    if isinstance(message, str) and len(message) > ERROR_MESSAGE_MAX:
+        values = {**values, "error_message": message[: ERROR_MESSAGE_MAX - 1] + "…"}
+    return values
+
+
+def _set(connection: Connection, message_id: int, **values: Any) -> None:
     connection.execute(
-        update(MESSAGES).where(MESSAGES.c.id == message_id).values(updated_at=utcnow(), **values)
+        update(MESSAGES).where(MESSAGES.c.id == message_id).values(**_fitted(values))
     )

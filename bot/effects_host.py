@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.engine import Connection
 
 from bot.effects import ChangeStatus, Effect, RecordConsent, Send
 from bot.models import Delivery
 from bot.outbox import QueuedText, queue_text
+from bot.policy import DEFAULT_RULES, PolicyRules
 from bot.subscribers import SubscriberRow, change_status, record_consent
 
 
@@ -21,6 +23,8 @@ class EffectContext:
     delivery: Delivery
     consent_text: str | None = None
     inbound_id: int | None = None
+    now: datetime | None = None  # when the texts are queued (the service's clock)
+    rules: PolicyRules = DEFAULT_RULES
 
 
 def apply_effects(
@@ -53,6 +57,8 @@ def apply_effects(
                         body=body,
                         purpose=purpose,
                         delivery=context.delivery,
+                        now=context.now,
+                        rules=context.rules,
                         media_urls=media_urls,
                         in_reply_to_id=context.inbound_id,
                     )

@@ -45,6 +45,7 @@ from bot.engine.state import FlowState
 from bot.flow_registry import FlowRegistry
 from bot.models import Delivery, HandledBy, Purpose
 from bot.outbox import QueuedText, queue_text
+from bot.policy import DEFAULT_RULES, PolicyRules
 from bot.subscribers import SubscriberRow
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class Turn:
     delivery: Delivery
     now: datetime
     inbound_id: int | None = None
+    rules: PolicyRules = DEFAULT_RULES
     queued: list[QueuedText] = field(default_factory=list)
 
 
@@ -196,8 +198,11 @@ class FlowHost:
                             body=body,
                             purpose=purpose,
                             delivery=turn.delivery,
+                            now=turn.now,
+                            rules=turn.rules,
                             media_urls=media_urls,
                             in_reply_to_id=turn.inbound_id,
+                            flow=flow.name,
                         )
                     )
                 case ScheduleTimer(kind="expiry", due_at=due_at):
@@ -299,5 +304,7 @@ class FlowHost:
             body=body,
             purpose=purpose,
             delivery=turn.delivery,
+            now=turn.now,
+            rules=turn.rules,
             in_reply_to_id=turn.inbound_id,
         )

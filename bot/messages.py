@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.base import Executable
@@ -24,10 +26,12 @@ def _insert_inbound(dialect: str) -> Executable:
     )
 
 
-def record_inbound(connection: Connection, sms: InboundSms) -> int | None:
+def record_inbound(
+    connection: Connection, sms: InboundSms, now: datetime | None = None
+) -> int | None:
     """Store the inbound text; None when its MessageSid is already stored (a retry)."""
     segments = count_segments(sms.body)
-    now = utcnow()
+    now = now or utcnow()
     row = {
         "phone": sms.from_phone,
         "direction": Direction.INBOUND,

@@ -145,6 +145,12 @@ class Message(SQLModel, table=True):
             sqlite_where=text("status = 'pending'"),
             postgresql_where=text("status = 'pending'"),
         ),
+        Index(  # what reconciliation looks for, without scanning every message
+            "ix_message_fate_unknown",
+            "updated_at",
+            sqlite_where=text("status = 'unknown'"),
+            postgresql_where=text("status = 'unknown'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

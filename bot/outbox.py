@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection
 
 from bot import policy
 from bot.models import Delivery, Direction, Message, MessageStatus, Purpose, utcnow
+from bot.recipient_zones import country_of, zones_for
 from bot.segments import count_segments
 from bot.subscribers import SubscriberRow
 
@@ -23,6 +26,7 @@ class QueuedText:
     body: str
     status: MessageStatus
     media_urls: tuple[str, ...] = ()
+    send_after: datetime | None = None  # deferred by the policy until then
 
     @property
     def suppressed(self) -> bool:
@@ -36,22 +40,34 @@ def queue_text(
     body: str,
     purpose: Purpose,
     delivery: Delivery,
+    now: datetime | None = None,
+    rules: policy.PolicyRules = policy.DEFAULT_RULES,
     media_urls: tuple[str, ...] = (),
     in_reply_to_id: int | None = None,
+    flow: str | None = None,
 ) -> QueuedText:
-    """Log an outbound text: SUPPRESSED (with the reason) when the policy refuses it.
+    """Log an outbound text as the send policy decides.
 
-    An allowed text is PENDING in the outbox, or ACCEPTED when it leaves in the TwiML answer.
+    Allowed: ACCEPTED when it leaves in the TwiML answer, else PENDING in the outbox. Deferred
+    (quiet hours, a frequency cap): PENDING with `send_after`, the reason noted. Refused:
+    SUPPRESSED with the reason.
     """
-    decision = policy.decide(purpose=purpose, recipient_status=subscriber.status)
-    if not decision.allowed:
+    now = now or utcnow()
+    replying = delivery is Delivery.TWIML
+    decision = policy.decide(
+        send_context(connection, subscriber, purpose=purpose, now=now, replying=replying), rules
+    )
+    send_after = None
+    if decision.verdict is policy.Verdict.SUPPRESS:
         status = MessageStatus.SUPPRESSED
+    elif decision.verdict is policy.Verdict.DEFER:
+        # Held back: it cannot ride in the TwiML answer, so it waits in the outbox.
+        status, delivery, send_after = MessageStatus.PENDING, Delivery.OUTBOX, decision.send_at
     elif delivery is Delivery.TWIML:
         status = MessageStatus.ACCEPTED
     else:
         status = MessageStatus.PENDING
     segments = count_segments(body)
-    now = utcnow()
     message_id = connection.execute(
         _INSERT_OUTBOUND,
         {
@@ -66,8 +82,68 @@ def queue_text(
             "delivery": delivery,
             "in_reply_to_id": in_reply_to_id,
             "error_message": decision.reason,
+            "flow": flow,
+            "send_after": send_after,
+            # A TwiML reply is handed to the provider with the webhook's answer: sent now.
+            "sent_at": now if status is MessageStatus.ACCEPTED else None,
             "created_at": now,
             "updated_at": now,
         },
     ).scalar_one()
-    return QueuedText(message_id, body, status, media_urls)
+    return QueuedText(message_id, body, status, media_urls, send_after)
+
+
+def send_context(
+    connection: Connection,
+    subscriber: SubscriberRow,
+    *,
+    purpose: Purpose,
+    now: datetime,
+    replying: bool,
+) -> policy.SendContext:
+    """What the send policy needs to know about this text and its recipient, right now."""
+    own_zone = subscriber.timezone or subscriber.attributes.get("timezone")
+    capped = purpose is Purpose.PROMOTIONAL and not replying
+    return policy.SendContext(
+        purpose=purpose,
+        recipient_status=subscriber.status,
+        now=now,
+        zones=zones_for(subscriber.phone, own_zone if isinstance(own_zone, str) else None),
+        country=country_of(subscriber.phone),
+        replying=replying,
+        recent_promotional=_recent_promotional(connection, subscriber.phone, now) if capped else (),
+    )
+
+
+_NOT_GOING_OUT = (MessageStatus.SUPPRESSED, MessageStatus.FAILED, MessageStatus.UNDELIVERED)
+_RECENT_PROMOTIONAL = select(
+    func.coalesce(MESSAGES.c.sent_at, MESSAGES.c.send_after, MESSAGES.c.created_at)
+).where(
+    MESSAGES.c.phone == bindparam("phone"),
+    MESSAGES.c.direction == Direction.OUTBOUND,
+    MESSAGES.c.purpose == Purpose.PROMOTIONAL,
+    MESSAGES.c.status.not_in(_NOT_GOING_OUT),
+    MESSAGES.c.created_at > bindparam("since"),
+)
+
+
+def _recent_promotional(connection: Connection, phone: str, now: datetime) -> tuple[datetime, ...]:
+    """When promotional texts went (or are due to go) to this number in the last day or so."""
+    # Rows queued up to a day before `now` may be deferred to within the window: look back 2 d.
+    since = now - timedelta(days=2)
+    moments = connection.execute(_RECENT_PROMOTIONAL, {"phone": phone, "since": since}).scalars()
+    return tuple(_aware(moment) for moment in moments)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def next_send_after(connection: Connection, limit: datetime) -> datetime | None:
+    """The earliest moment a deferred outbox text becomes due, if no later than `limit`."""
+    moment = connection.execute(
+        select(func.min(MESSAGES.c.send_after)).where(
+            MESSAGES.c.status == MessageStatus.PENDING, MESSAGES.c.send_after <= limit
+        )
+    ).scalar_one_or_none()
+    return None if moment is None else _aware(moment)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ from bot.gateways.base import Gateway
 from bot.gateways.factory import build_gateway
 from bot.keywords import load_vocabulary
 from bot.models import utcnow
+from bot.pacing import Pacer
 from bot.settings import Settings
 from bot.web.sms import STATUS_CALLBACK_PATH
 
@@ -62,8 +64,6 @@ def build_services(
         check_interval=settings.FLOWS_RELOAD_SECONDS,
     )
     flows = FlowHost(registry=registry, texts=texts, actions=actions)
-    # REST sends need an absolute callback URL; without PUBLIC_URL, Twilio reports nothing.
-    status_url = f"{settings.PUBLIC_URL}{STATUS_CALLBACK_PATH}" if settings.PUBLIC_URL else None
     return Services(
         settings=settings,
         engine=engine,
@@ -71,9 +71,14 @@ def build_services(
         texts=texts,
         flows=registry,
         conversations=ConversationService(
-            engine=engine, vocabulary=vocabulary, texts=texts, flows=flows, clock=clock
+            engine=engine,
+            vocabulary=vocabulary,
+            texts=texts,
+            flows=flows,
+            clock=clock,
+            rules=settings.policy_rules,
         ),
-        dispatcher=Dispatcher(engine=engine, gateway=gateway, status_callback_url=status_url),
+        dispatcher=build_dispatcher(settings, engine=engine, gateway=gateway, clock=clock),
     )
 
 
@@ -85,3 +90,23 @@ def _action_names(actions: ActionRunner) -> frozenset[str] | None:
         # Flows that call an action will fail their check (and not load); others run on.
         log.warning("custom actions unavailable: %s", error)
         return frozenset()
+
+
+def build_dispatcher(
+    settings: Settings,
+    *,
+    engine: Engine,
+    gateway: Gateway,
+    clock: Callable[[], datetime] = utcnow,
+) -> Dispatcher:
+    """The outbox dispatcher: paced to SEND_RATE, retrying up to SEND_MAX_ATTEMPTS."""
+    # REST sends need an absolute callback URL; without PUBLIC_URL, Twilio reports nothing.
+    status_url = f"{settings.PUBLIC_URL}{STATUS_CALLBACK_PATH}" if settings.PUBLIC_URL else None
+    return Dispatcher(
+        engine=engine,
+        gateway=gateway,
+        status_callback_url=status_url,
+        pacer=Pacer(settings.SEND_RATE, clock=time.monotonic, sleep=time.sleep),
+        max_attempts=settings.SEND_MAX_ATTEMPTS,
+        clock=clock,
+    )

@@ -6,11 +6,14 @@ import os
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from bot.policy import PolicyRules, is_known_zone, parse_regional_hours, parse_window
 
 
 class ConfigError(Exception):
@@ -40,6 +43,9 @@ class Settings(BaseSettings):
     TWILIO_FROM: str | None = None
     TWILIO_MESSAGING_SERVICE_SID: str | None = None
     TWILIO_API_URL: str | None = None  # a stand-in for api.twilio.com: a fake in tests, a proxy
+    # The sender's rate in segments a second: 1 for a long code, 10 toll-free, 100 a short code.
+    SEND_RATE: float = Field(default=1.0, gt=0)
+    SEND_MAX_ATTEMPTS: int = Field(default=5, ge=1)  # retryable failures before giving up
     PUBLIC_URL: str | None = None
     API_KEY: str | None = None
     SECRET_KEY: str | None = None
@@ -51,6 +57,11 @@ class Settings(BaseSettings):
     KEYWORDS_FILE: Path | None = None
     JOIN_KEYWORDS: str = ""  # comma-separated brand keywords that start a double opt-in
     MAX_BODY_CHARS: int = Field(default=1600, ge=1)
+    SENDING_HOURS: str = "08:00-21:00"  # recipients' local hours for promotional texts
+    SENDING_HOURS_BY_REGION: str = ""  # stricter windows: US=08:00-20:00,America/Chicago=…
+    DEFAULT_TIMEZONE: str = "America/New_York"  # for recipients whose zone is unknown
+    PROMOTIONAL_PER_DAY: int = Field(default=3, ge=0)  # per rolling 24 h; 0: no cap
+    OVER_CAP: Literal["defer", "skip"] = "defer"
 
     @field_validator(
         "TWILIO_ACCOUNT_SID",
@@ -95,6 +106,38 @@ class Settings(BaseSettings):
             raise ValueError("must be a two-letter country code such as US or GB")
         return value.upper()
 
+    @field_validator("SENDING_HOURS")
+    @classmethod
+    def _sending_window(cls, value: str) -> str:
+        parse_window(value)
+        return value
+
+    @field_validator("SENDING_HOURS_BY_REGION")
+    @classmethod
+    def _regional_windows(cls, value: str) -> str:
+        parse_regional_hours(value)
+        return value
+
+    @field_validator("DEFAULT_TIMEZONE")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        if not is_known_zone(value.strip()):
+            raise ValueError("must be an IANA time zone such as America/New_York")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _regional_windows_fit_sending_hours(self) -> Settings:
+        # A region whose window misses SENDING_HOURS entirely could never be texted: refuse
+        # at start-up rather than suppress every promotional text there.
+        default = parse_window(self.SENDING_HOURS)
+        for place, window in parse_regional_hours(self.SENDING_HOURS_BY_REGION).items():
+            if default.overlap(window) is None:
+                raise ValueError(
+                    f"SENDING_HOURS_BY_REGION: {place}={window} does not overlap"
+                    f" SENDING_HOURS={default}, so nothing could ever be sent there"
+                )
+        return self
+
     @model_validator(mode="after")
     def _gateway_has_credentials(self) -> Settings:
         if self.GATEWAY is None:
@@ -114,6 +157,17 @@ class Settings(BaseSettings):
     def join_keywords(self) -> tuple[str, ...]:
         """The brand's own JOIN keywords."""
         return tuple(word.strip() for word in self.JOIN_KEYWORDS.split(",") if word.strip())
+
+    @cached_property
+    def policy_rules(self) -> PolicyRules:
+        """The send policy's quiet hours and frequency cap."""
+        return PolicyRules(
+            sending_hours=parse_window(self.SENDING_HOURS),
+            regional_hours=parse_regional_hours(self.SENDING_HOURS_BY_REGION),
+            default_zone=self.DEFAULT_TIMEZONE,
+            promotional_per_day=self.PROMOTIONAL_PER_DAY or None,
+            over_cap=self.OVER_CAP,
+        )
 
     @property
     def signatures_required(self) -> bool:

@@ -25,6 +25,7 @@ class SubscriberRow:
     phone: str
     status: SubscriberStatus
     first_name: str | None = None
+    timezone: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
 
@@ -49,6 +50,7 @@ _LOCK_EXISTING = (
         SUBSCRIBERS.c.id,
         SUBSCRIBERS.c.status,
         SUBSCRIBERS.c.first_name,
+        SUBSCRIBERS.c.timezone,
         SUBSCRIBERS.c.attributes,
         SUBSCRIBERS.c.tags,
     )
@@ -67,6 +69,7 @@ def claim_subscriber(connection: Connection, phone: str) -> SubscriberRow:
             phone=phone,
             status=existing.status,
             first_name=existing.first_name,
+            timezone=existing.timezone,
             attributes=dict(existing.attributes or {}),
             tags=list(existing.tags or []),
         )

@@ -104,7 +104,7 @@ def test_a_runner_knows_only_its_own_package(
 ) -> None:
     # Both packages are imported in this process; rasa-sdk alone would register all of them.
     samples.names()
-    assert coupons.names() == {"action_issue_coupon"}
+    assert coupons.names() == {"action_issue_coupon", "action_create_coupon"}
     assert samples.names() == {"action_crash", "action_refuse", "action_send_poster"}
 
 
@@ -128,7 +128,7 @@ def test_images_and_the_last_slot_value_come_back(samples: LocalActionRunner) ->
             "actions",
             "action_nope",
             "action 'action_nope' (flow 'welcome', step 'gift') is not defined in package "
-            "'actions' (it has: action_issue_coupon)",
+            "'actions' (it has: action_create_coupon, action_issue_coupon)",
             id="unknown action",
         ),
         pytest.param(
@@ -373,3 +373,10 @@ def test_a_server_that_never_answers_is_an_action_error() -> None:
 def test_the_factory_picks_remote_only_with_a_url(url: str | None, kind: type) -> None:
     runner: ActionRunner = build_action_runner(action_server_url=url)
     assert isinstance(runner, kind)
+
+
+def test_the_silent_coupon_sets_the_same_code_without_texting(coupons: LocalActionRunner) -> None:
+    uttered = coupons.run(request_for())
+    silent = coupons.run(request_for("action_create_coupon"))
+    assert silent.texts == ()
+    assert silent.slot_updates == uttered.slot_updates

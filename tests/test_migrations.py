@@ -19,3 +19,12 @@ def test_models_and_migrations_agree(database_url: str) -> None:
         differences = compare_metadata(context, SQLModel.metadata)
     engine.dispose()
     assert differences == [], "models changed without a migration: run alembic revision"
+
+
+def test_every_migration_downgrades_and_upgrades_again(database_url: str) -> None:
+    from alembic import command
+    from bot.migrate import alembic_config, upgrade
+
+    command.downgrade(alembic_config(database_url), "base")
+    upgrade(database_url)
+    test_models_and_migrations_agree(database_url)

@@ -58,6 +58,28 @@ def test_join_keywords_are_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None
         ({"DATABASE_URL": "::nonsense"}, "DATABASE_URL"),
         ({"PUBLIC_URL": "sms.acme.example"}, "PUBLIC_URL"),
         ({"DEFAULT_COUNTRY": "USA"}, "DEFAULT_COUNTRY"),
+        pytest.param({"SENDING_HOURS": "9-5"}, "SENDING_HOURS (got '9-5'): expected", id="hours"),
+        pytest.param(
+            {"SENDING_HOURS": "21:00-08:00"}, "SENDING_HOURS (got '21:00-08:00')", id="overnight"
+        ),
+        pytest.param(
+            {"SENDING_HOURS_BY_REGION": "Mars=09:00-20:00"},
+            "SENDING_HOURS_BY_REGION (got 'Mars=09:00-20:00'): 'Mars' is neither",
+            id="region",
+        ),
+        pytest.param(
+            {"SENDING_HOURS_BY_REGION": "US=06:00-07:00"},
+            "SENDING_HOURS_BY_REGION: US=06:00-07:00 does not overlap SENDING_HOURS=08:00-21:00",
+            id="region-outside-sending-hours",
+        ),
+        pytest.param(
+            {"DEFAULT_TIMEZONE": "Mars/Olympus"},
+            "DEFAULT_TIMEZONE (got 'Mars/Olympus'): must be an IANA time zone",
+            id="zone",
+        ),
+        pytest.param({"PROMOTIONAL_PER_DAY": "-1"}, "PROMOTIONAL_PER_DAY (got '-1')", id="cap"),
+        pytest.param({"PROMOTIONAL_PER_DAY": "lots"}, "PROMOTIONAL_PER_DAY", id="cap-text"),
+        pytest.param({"OVER_CAP": "drop"}, "OVER_CAP (got 'drop')", id="over-cap"),
     ],
 )
 def test_bad_values_stop_start_up_with_one_line_naming_the_variable(

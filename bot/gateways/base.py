@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -48,4 +50,22 @@ class Gateway(Protocol):
 
     def send(self, text: OutboundText) -> SendResult:
         """Send one text and say what happened; never raise for a provider error."""
+        ...
+
+
+class ProviderLookupError(RuntimeError):
+    """The provider could not be asked what it holds: the answer is unknown, not "nothing"."""
+
+
+@runtime_checkable
+class SupportsLookup(Protocol):
+    """A gateway that can say whether the provider already holds a text (to reconcile)."""
+
+    def lookup(
+        self, text: OutboundText, created_after: datetime, *, skip_sids: Collection[str] = ()
+    ) -> SendResult | None:
+        """The provider's oldest copy of `text` since `created_after`, or None if it has none."""
+        # As an ACCEPTED result with the provider's sid and status. `skip_sids` are copies
+        # already matched to other rows (the same words sent twice). Raises ProviderLookupError
+        # when the provider cannot be asked: never answer None for "don't know".
         ...

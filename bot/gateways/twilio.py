@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -13,13 +14,13 @@ from twilio.http.response import Response
 from twilio.rest import Client
 from urllib3 import exceptions as urllib3_exceptions
 
-from bot.gateways.base import OutboundText, SendOutcome, SendResult
+from bot.gateways.base import OutboundText, ProviderLookupError, SendOutcome, SendResult
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 UNSUBSCRIBED_RECIPIENT = 21610  # Twilio: the recipient texted STOP to this sender
 
 
-class MessageLookupError(RuntimeError):
+class MessageLookupError(ProviderLookupError):
     """Twilio could not be asked which messages it has; the answer is unknown, not empty."""
 
 
@@ -111,6 +112,29 @@ class TwilioGateway:
             }
             for message in messages
         ]
+
+    def lookup(
+        self, text: OutboundText, created_after: datetime, *, skip_sids: Collection[str] = ()
+    ) -> SendResult | None:
+        """Twilio's oldest copy of `text` since `created_after`, or None if it has none."""
+        # Filtered by recipient only: a message still queued at Twilio has no DateSent yet, so
+        # a DateSent filter would hide exactly the texts we are looking for. Twilio's dates have
+        # whole seconds, hence the truncation.
+        earliest = created_after.replace(microsecond=0)
+        matches = [
+            message
+            for message in self.list_messages(to=text.to)  # raises MessageLookupError
+            if message["body"] == text.body
+            and message["sid"] not in skip_sids
+            and message["date_created"] is not None
+            and message["date_created"] >= earliest
+        ]
+        if not matches:
+            return None
+        oldest = min(matches, key=lambda message: message["date_created"])
+        return SendResult(
+            outcome=SendOutcome.ACCEPTED, provider_sid=oldest["sid"], status=oldest["status"]
+        )
 
     def _create_params(self, text: OutboundText) -> dict[str, Any]:
         params: dict[str, Any] = {"to": text.to, "body": text.body}

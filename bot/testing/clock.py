@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from bot.conversations import next_wake_up
+from bot.outbox import next_send_after
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -37,27 +38,33 @@ class SettableClock(Protocol):
     def set(self, moment: datetime) -> None: ...
 
 
-def let_time_pass(services: Services, clock: SettableClock, duration: timedelta) -> list[int]:
-    """Move the clock on by `duration`, firing each timer at its own due time, in order.
-
-    Returns the outbox rows the timers queued (already handed to the dispatcher).
-    """
+def let_time_pass(services: Services, clock: SettableClock, duration: timedelta) -> None:
+    """Move the clock on by `duration`, doing at each due moment what the clock and the
+    dispatchers would: fire timers and expiries, send the texts that are due (deferred ones at
+    their `send_after`)."""
     target = clock() + duration
-    sent: list[int] = []
-    while (due := _next_due(services, target)) is not None:
-        clock.set(max(due, clock()))
-        sent.extend(_fire(services))
+    _work(services, clock)
+    for _ in range(MAX_STEPS):
+        due = _next_due(services, target)
+        if due is None or due <= clock():
+            break  # nothing left before the target (or nothing that moving on would change)
+        clock.set(due)
+        _work(services, clock)
     clock.set(target)
-    sent.extend(_fire(services))
-    return sent
+    _work(services, clock)
 
 
-def _fire(services: Services) -> list[int]:
-    message_ids = services.conversations.fire_due_timers()
-    services.dispatcher.send(message_ids)
-    return message_ids
+MAX_STEPS = 10_000  # a guard, not a limit anyone should reach
+
+
+def _work(services: Services, clock: SettableClock) -> None:
+    services.dispatcher.send(services.conversations.fire_due_timers())
+    while services.dispatcher.run_once(clock()):
+        pass
 
 
 def _next_due(services: Services, limit: datetime) -> datetime | None:
     with services.engine.connect() as connection:
-        return next_wake_up(connection, limit)
+        moments = [next_wake_up(connection, limit), next_send_after(connection, limit)]
+    due = [moment for moment in moments if moment is not None]
+    return min(due) if due else None
