@@ -32,6 +32,9 @@ def _configure_logging(verbose: bool = False) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Libraries that log every tick or request at INFO: our own lines say what matters.
+    for chatty in ("apscheduler", "twilio.http_client"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def _require_migrated(settings: Settings) -> None:
@@ -421,8 +424,6 @@ def worker(reconcile_every: float) -> None:
     settings = _settings()
     _require_migrated(settings)
     log = logging.getLogger("bot.worker")
-    # The twilio client logs every request's headers at INFO: one line per text is ours.
-    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     engine = make_engine(settings.DATABASE_URL)
     dispatcher = build_dispatcher(settings, engine=engine, gateway=build_gateway(settings))
     stop = threading.Event()
