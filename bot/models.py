@@ -217,6 +217,10 @@ class Conversation(SQLModel, table=True):
     state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     status: ConversationStatus = _enum(ConversationStatus, 8, nullable=False)
     handled_by: HandledBy = _enum(HandledBy, 20, nullable=False, default=HandledBy.BOT)
+    # Takeover: who has the chat, why a human was asked for, when the agent last acted.
+    agent_id: int | None = Field(default=None, foreign_key="agent.id")
+    handoff_reason: str | None = Field(default=None, max_length=120)
+    agent_active_at: datetime | None = _timestamp(nullable=True)
     end_reason: str | None = Field(default=None, max_length=80)
     # When an unanswered flow gives up: kept here, not as a timer row, because it moves on every
     # turn and a column update rides along with the state update for free.
@@ -289,3 +293,27 @@ class Event(SQLModel, table=True):
     phone: str = Field(max_length=20, index=True)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     received_at: datetime = _timestamp(nullable=False, default=utcnow)
+
+
+class Agent(SQLModel, table=True):
+    """A support agent who can log in to the inbox."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True, index=True)
+    name: str = Field(max_length=100)
+    password_hash: str = Field(max_length=255)  # a salted KDF hash (werkzeug's scrypt)
+    is_admin: bool = False
+    disabled: bool = False
+    created_at: datetime = _timestamp(nullable=False, default=utcnow)
+    last_login_at: datetime | None = _timestamp(nullable=True)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """A failed login, kept briefly to slow down password guessing (per email and per address)."""
+
+    __tablename__ = "login_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, index=True)
+    remote_addr: str = Field(max_length=64, index=True)
+    created_at: datetime = _timestamp(nullable=False, default=utcnow, index=True)
