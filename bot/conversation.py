@@ -228,7 +228,9 @@ class ConversationService:
         if match.kind is KeywordKind.OPT_OUT:
             self.flows.end_active(turn, "opted out")
         elif not handled:
-            self.flows.on_text(turn, sms.body)
+            wanted = self.flows.on_text(turn, sms.body)
+            if not wanted and turn.subscriber.status is not SubscriberStatus.UNSUBSCRIBED:
+                self.flows.ask_for_human(turn, "the bot did not understand")
         elif (
             turn.subscriber.status is SubscriberStatus.SUBSCRIBED
             and status_before is not SubscriberStatus.SUBSCRIBED

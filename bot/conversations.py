@@ -135,7 +135,7 @@ def _update_conversation(*columns: str) -> Any:
 
 
 _SAVE_STATE = _update_conversation("state", "step", "flow_version", "expires_at")
-_SET_HANDLED_BY = _update_conversation("handled_by")
+_SET_HANDLED_BY = _update_conversation("handled_by", "handoff_reason")
 _END = _update_conversation("status", "end_reason", "ended_at")
 
 
@@ -190,11 +190,21 @@ def next_wake_up(connection: Connection, limit: datetime) -> datetime | None:
     return min(moments) if moments else None
 
 
-def set_handled_by(connection: Connection, conversation_id: int, handled_by: HandledBy) -> None:
-    """Mark who has the conversation: the bot, nobody yet (handed off), or an agent."""
+def set_handled_by(
+    connection: Connection,
+    conversation_id: int,
+    handled_by: HandledBy,
+    reason: str | None = None,
+) -> None:
+    """Mark who has the conversation (the bot, nobody yet, an agent) and why a human is wanted."""
     connection.execute(
         _SET_HANDLED_BY,
-        {"conversation_id": conversation_id, "handled_by": handled_by, "updated_at": utcnow()},
+        {
+            "conversation_id": conversation_id,
+            "handled_by": handled_by,
+            "handoff_reason": reason[:120] if reason else None,
+            "updated_at": utcnow(),
+        },
     )
 
 

@@ -42,6 +42,7 @@ from bot.engine import runtime
 from bot.engine.inputs import ActionCompleted, EventArrived, Input, Reply
 from bot.engine.model import Flow
 from bot.engine.state import FlowState
+from bot.engine.steps.base import Waiting
 from bot.flow_registry import FlowRegistry
 from bot.models import Delivery, HandledBy, Purpose
 from bot.outbox import QueuedText, queue_text
@@ -50,6 +51,7 @@ from bot.subscribers import SubscriberRow
 
 log = logging.getLogger(__name__)
 
+HUMAN_FLOW = "inbox"  # the conversation opened for a text no flow wanted: a human should look
 MAX_CHAINED_FLOWS = 5  # start_flow chains deeper than this are a mistake, not a feature
 
 
@@ -80,9 +82,19 @@ class FlowHost:
         """Give a text that is not a consent keyword to flows; False when no flow wanted it."""
         catalog = self.registry.catalog()
         active = active_conversation(turn.connection, turn.subscriber.id)
+        by_keyword = catalog.for_keyword(text)
+        unanswered = (
+            active is not None
+            and active.flow == HUMAN_FLOW
+            and active.handled_by is HandledBy.WAITING_FOR_AGENT
+        )
+        if unanswered and by_keyword is not None:
+            # Nobody picked up the unanswered text yet, and now a flow can help: let it.
+            assert active is not None
+            end_conversation(turn.connection, active.id, f"answered by {by_keyword.name}")
+            active = None
         if active is not None and active.handled_by is not HandledBy.BOT:
             return True  # a human has (or is about to have) this conversation: the bot is quiet
-        by_keyword = catalog.for_keyword(text)
         if active is not None:
             flow = catalog.flows.get(active.flow)
             if by_keyword is not None and (flow is None or flow.settings.interruptible):
@@ -124,6 +136,17 @@ class FlowHost:
                 end_conversation(turn.connection, active.id, f"interrupted by {flow.name}")
             self.start(turn, flow, origin="event", event=data)
             active = active_conversation(turn.connection, turn.subscriber.id)
+
+    def ask_for_human(self, turn: Turn, reason: str) -> None:
+        """Park the subscriber with the agents: a conversation no flow runs, waiting for one."""
+        state = FlowState(HUMAN_FLOW, "-", None, Waiting.AGENT.value, turn.now)
+        conversation_id = open_conversation(
+            turn.connection,
+            subscriber_id=turn.subscriber.id,
+            phone=turn.subscriber.phone,
+            state=state,
+        )
+        set_handled_by(turn.connection, conversation_id, HandledBy.WAITING_FOR_AGENT, reason)
 
     def end_active(self, turn: Turn, reason: str) -> None:
         """End whatever flow the subscriber is in (STOP), timers and all."""
@@ -234,8 +257,8 @@ class FlowHost:
                     )
                 case EnterStep(step=step):
                     visits.append(step)
-                case HandOff():
-                    set_handled_by(connection, conversation_id, HandledBy.WAITING_FOR_AGENT)
+                case HandOff(reason=reason):
+                    set_handled_by(connection, conversation_id, HandledBy.WAITING_FOR_AGENT, reason)
                 case CallAction():
                     action = effect
                 case StartFlow(name=name):

@@ -168,6 +168,7 @@ class Message(SQLModel, table=True):
     error_code: int | None = None
     error_message: str | None = Field(default=None, max_length=500)
     flow: str | None = Field(default=None, max_length=64)  # the flow that sent it, if any
+    agent_id: int | None = Field(default=None, foreign_key="agent.id")  # the agent who wrote it
     # The outbox: a pending row is sent at send_after at the earliest (quiet hours, caps,
     # retries); attempts counts hand-overs that failed in a way worth retrying.
     send_after: datetime | None = _timestamp(nullable=True)

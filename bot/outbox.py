@@ -45,6 +45,8 @@ def queue_text(
     media_urls: tuple[str, ...] = (),
     in_reply_to_id: int | None = None,
     flow: str | None = None,
+    agent_id: int | None = None,
+    replying: bool | None = None,
 ) -> QueuedText:
     """Log an outbound text as the send policy decides.
 
@@ -53,7 +55,8 @@ def queue_text(
     SUPPRESSED with the reason.
     """
     now = now or utcnow()
-    replying = delivery is Delivery.TWIML
+    if replying is None:
+        replying = delivery is Delivery.TWIML
     decision = policy.decide(
         send_context(connection, subscriber, purpose=purpose, now=now, replying=replying), rules
     )
@@ -83,6 +86,7 @@ def queue_text(
             "in_reply_to_id": in_reply_to_id,
             "error_message": decision.reason,
             "flow": flow,
+            "agent_id": agent_id,
             "send_after": send_after,
             # A TwiML reply is handed to the provider with the webhook's answer: sent now.
             "sent_at": now if status is MessageStatus.ACCEPTED else None,

@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     GATEWAY: GatewayName | None = None
     FLOWS_DIR: Path = Path("flows")
     FLOWS_RELOAD_SECONDS: float = Field(default=1.0, ge=0)  # how often to look for edits
+    AGENT_IDLE_MINUTES: float = Field(default=30, gt=0)  # an idle takeover goes back to the bot
     ACTION_SERVER_URL: str | None = None  # a Rasa action server; else actions run in-process
     ACTIONS_PACKAGE: str = "actions"  # the package of in-process rasa-sdk actions
     KEYWORDS_FILE: Path | None = None

@@ -1,0 +1,287 @@
+"""Agents and the bot sharing a conversation: take over, reply, hand back; the inbox's lists.
+
+While an agent holds a chat the bot is quiet and the conversation's timers wait (the clock skips
+them); STOP still works. Handing back resumes the flow where its `handoff` step says, or leaves
+it waiting as it was; a chat left idle with an agent goes back to the bot by itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.engine import Connection
+
+from bot.conversations import (
+    CONVERSATIONS,
+    conversation_by_id,
+    end_conversation,
+    save_state,
+)
+from bot.db import transaction
+from bot.engine.inputs import HandedBack
+from bot.engine.steps.base import Waiting
+from bot.flow_host import Turn
+from bot.models import (
+    Agent,
+    ConversationStatus,
+    Delivery,
+    Direction,
+    HandledBy,
+    Message,
+    Purpose,
+    Subscriber,
+    SubscriberStatus,
+)
+from bot.outbox import queue_text
+from bot.services import Services
+from bot.subscribers import claim_subscriber
+
+AGENTS = Agent.__table__
+MESSAGES = Message.__table__
+SUBSCRIBERS = Subscriber.__table__
+JUST_SENT = timedelta(hours=1)  # an agent's answer within this of the customer's text is a reply
+
+
+class TakeoverError(Exception):
+    """The chat cannot be taken, handed back or answered by this agent; says why."""
+
+
+class ReplyRefused(Exception):
+    """The text may not be sent (the number opted out); says why."""
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """One line of the inbox."""
+
+    conversation_id: int
+    phone: str
+    first_name: str | None
+    flow: str
+    handled_by: HandledBy
+    agent_name: str | None
+    reason: str | None
+    last_text: str | None
+    updated_at: datetime
+    status: ConversationStatus
+
+
+def take_over(services: Services, *, conversation_id: int, agent_id: int) -> None:
+    """Give the chat to this agent; the bot goes quiet. Two agents cannot hold one chat."""
+    now = services.conversations.clock()
+    with transaction(services.engine) as connection:
+        taken = connection.execute(
+            update(CONVERSATIONS)
+            .where(
+                CONVERSATIONS.c.id == conversation_id,
+                CONVERSATIONS.c.status == ConversationStatus.ACTIVE,
+                or_(
+                    CONVERSATIONS.c.handled_by != HandledBy.AGENT,
+                    CONVERSATIONS.c.agent_id == agent_id,
+                ),
+            )
+            .values(
+                handled_by=HandledBy.AGENT, agent_id=agent_id, agent_active_at=now, updated_at=now
+            )
+        ).rowcount
+        if not taken:
+            raise TakeoverError(_why_not(connection, conversation_id))
+
+
+def hand_back(services: Services, *, conversation_id: int, agent_id: int) -> None:
+    """Give the chat back to the bot: a flow parked on a handoff goes on; timers resume."""
+    now = services.conversations.clock()
+    with transaction(services.engine) as connection:
+        conversation = conversation_by_id(connection, conversation_id)
+        if conversation is None:
+            raise TakeoverError("This conversation has ended.")
+        if not _holds(connection, conversation_id, agent_id):
+            raise TakeoverError("Only the agent who has this chat can hand it back.")
+        _give_to_bot(services, connection, conversation_id, now)
+
+
+def agent_reply(services: Services, *, conversation_id: int, agent_id: int, body: str) -> None:
+    """Text the customer as the agent, through the send policy."""
+    text = body.strip()
+    if not text:
+        raise ReplyRefused("Write something first.")
+    now = services.conversations.clock()
+    with transaction(services.engine) as connection:
+        conversation = conversation_by_id(connection, conversation_id)
+        if conversation is None or not _holds(connection, conversation_id, agent_id):
+            raise TakeoverError("Take the chat over before replying.")
+        subscriber = claim_subscriber(connection, conversation.phone)
+        if subscriber.status is SubscriberStatus.UNSUBSCRIBED:
+            raise ReplyRefused("This number opted out: it cannot be texted.")
+        queued = queue_text(
+            connection,
+            subscriber,
+            body=text,
+            purpose=Purpose.REPLY,
+            delivery=Delivery.OUTBOX,
+            now=now,
+            rules=services.conversations.rules,
+            agent_id=agent_id,
+            replying=_customer_just_wrote(connection, conversation.phone, now),
+        )
+        if queued.suppressed:
+            raise ReplyRefused("The send policy refused this text.")
+        connection.execute(
+            update(CONVERSATIONS)
+            .where(CONVERSATIONS.c.id == conversation_id)
+            .values(agent_active_at=now, updated_at=now)
+        )
+    services.dispatcher.send([queued.id])
+
+
+def release_idle(services: Services, *, idle_after: timedelta) -> int:
+    """Hand back every chat its agent has left idle for `idle_after`; returns how many."""
+    now = services.conversations.clock()
+    with transaction(services.engine) as connection:
+        idle = (
+            connection.execute(
+                select(CONVERSATIONS.c.id).where(
+                    CONVERSATIONS.c.status == ConversationStatus.ACTIVE,
+                    CONVERSATIONS.c.handled_by == HandledBy.AGENT,
+                    CONVERSATIONS.c.agent_active_at < now - idle_after,
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for conversation_id in idle:
+            _give_to_bot(services, connection, conversation_id, now)
+    return len(idle)
+
+
+def inbox_queue(services: Services, agent_id: int) -> list[InboxItem]:
+    """Chats waiting for a human (oldest first), then the ones this agent holds."""
+    waiting = CONVERSATIONS.c.handled_by == HandledBy.WAITING_FOR_AGENT
+    mine = and_(CONVERSATIONS.c.handled_by == HandledBy.AGENT, CONVERSATIONS.c.agent_id == agent_id)
+    with services.engine.connect() as connection:
+        rows = connection.execute(
+            _items()
+            .where(CONVERSATIONS.c.status == ConversationStatus.ACTIVE, or_(waiting, mine))
+            .order_by(CONVERSATIONS.c.handled_by.desc(), CONVERSATIONS.c.updated_at)
+        ).all()
+        return [_item(connection, row) for row in rows]
+
+
+def recent_conversations(services: Services, query: str | None, limit: int = 50) -> list[InboxItem]:
+    """Recent conversations, newest first; `query` matches a phone or a first name."""
+    statement = _items().order_by(CONVERSATIONS.c.updated_at.desc()).limit(limit)
+    if query and query.strip():
+        needle = f"%{query.strip().lower()}%"
+        digits = "".join(char for char in query if char.isdigit())
+        conditions = [SUBSCRIBERS.c.first_name.ilike(needle)]
+        if digits:
+            conditions.append(CONVERSATIONS.c.phone.like(f"%{digits}%"))
+        statement = statement.where(or_(*conditions))
+    with services.engine.connect() as connection:
+        return [_item(connection, row) for row in connection.execute(statement).all()]
+
+
+def _items():  # type: ignore[no-untyped-def]
+    return (
+        select(
+            CONVERSATIONS.c.id,
+            CONVERSATIONS.c.phone,
+            SUBSCRIBERS.c.first_name,
+            CONVERSATIONS.c.flow,
+            CONVERSATIONS.c.handled_by,
+            AGENTS.c.name.label("agent_name"),
+            CONVERSATIONS.c.handoff_reason,
+            CONVERSATIONS.c.updated_at,
+            CONVERSATIONS.c.status,
+        )
+        .join(SUBSCRIBERS, SUBSCRIBERS.c.id == CONVERSATIONS.c.subscriber_id)
+        .outerjoin(AGENTS, AGENTS.c.id == CONVERSATIONS.c.agent_id)
+    )
+
+
+def _item(connection: Connection, row) -> InboxItem:  # type: ignore[no-untyped-def]
+    last_text = connection.execute(
+        select(MESSAGES.c.body)
+        .where(MESSAGES.c.phone == row.phone, MESSAGES.c.direction == Direction.INBOUND)
+        .order_by(MESSAGES.c.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return InboxItem(
+        conversation_id=row.id,
+        phone=row.phone,
+        first_name=row.first_name,
+        flow=row.flow,
+        handled_by=row.handled_by,
+        agent_name=row.agent_name,
+        reason=row.handoff_reason,
+        last_text=last_text,
+        updated_at=row.updated_at,
+        status=row.status,
+    )
+
+
+def _holds(connection: Connection, conversation_id: int, agent_id: int) -> bool:
+    row = connection.execute(
+        select(CONVERSATIONS.c.handled_by, CONVERSATIONS.c.agent_id).where(
+            CONVERSATIONS.c.id == conversation_id
+        )
+    ).first()
+    return row is not None and row.handled_by is HandledBy.AGENT and row.agent_id == agent_id
+
+
+def _why_not(connection: Connection, conversation_id: int) -> str:
+    row = connection.execute(
+        select(CONVERSATIONS.c.status, AGENTS.c.name)
+        .outerjoin(AGENTS, AGENTS.c.id == CONVERSATIONS.c.agent_id)
+        .where(CONVERSATIONS.c.id == conversation_id)
+    ).first()
+    if row is None:
+        return "There is no such conversation."
+    if row.status is not ConversationStatus.ACTIVE:
+        return "This conversation has ended."
+    return f"{row.name or 'Another agent'} already has this chat."
+
+
+def _customer_just_wrote(connection: Connection, phone: str, now: datetime) -> bool:
+    last = connection.execute(
+        select(MESSAGES.c.created_at)
+        .where(MESSAGES.c.phone == phone, MESSAGES.c.direction == Direction.INBOUND)
+        .order_by(MESSAGES.c.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return last is not None and now - last <= JUST_SENT
+
+
+def _give_to_bot(
+    services: Services, connection: Connection, conversation_id: int, now: datetime
+) -> None:
+    connection.execute(
+        update(CONVERSATIONS)
+        .where(CONVERSATIONS.c.id == conversation_id)
+        .values(handled_by=HandledBy.BOT, agent_id=None, agent_active_at=None, updated_at=now)
+    )
+    conversation = conversation_by_id(connection, conversation_id)
+    assert conversation is not None
+    flows = services.conversations.flows
+    flow = flows.registry.catalog().flows.get(conversation.flow) if flows else None
+    if flow is None or flows is None:
+        end_conversation(connection, conversation_id, "handed back")
+        return
+    if conversation.state.waiting == Waiting.AGENT.value:
+        subscriber = claim_subscriber(connection, conversation.phone)
+        turn = Turn(
+            connection, subscriber, Delivery.OUTBOX, now, rules=services.conversations.rules
+        )
+        flows.resume(turn, flow, conversation, HandedBack())
+        services_ids = [text.id for text in turn.queued]
+        connection.info.setdefault("parley_after_commit", []).extend(services_ids)
+    elif conversation.state.waiting == Waiting.ANSWER.value:
+        # The person was talking to a human: the flow's patience starts again now.
+        save_state(
+            connection,
+            conversation_id,
+            conversation.state,
+            now + flow.settings.expires_after,
+        )
