@@ -19,6 +19,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	@.ci/ensure-chromium
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -7,13 +7,14 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 
-from flask import Flask
+from flask import Flask, redirect, url_for
+from werkzeug.wrappers import Response
 
 from bot.gateways.base import Gateway
 from bot.models import utcnow
 from bot.services import Services, build_services
 from bot.settings import Settings, load_settings
-from bot.web import api, health, sms
+from bot.web import api, health, inbox, sms
 from bot.web.errors import register_error_handlers
 from bot.web.sessions import BrowserOnlySessions
 
@@ -35,15 +36,26 @@ def create_app(
         SECRET_KEY=settings.SECRET_KEY or secrets.token_hex(32),
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         JSON_SORT_KEYS=False,
+        # The inbox's session cookie: out of reach of scripts, not sent by other sites' forms,
+        # and only over HTTPS when the service is served over it.
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=(settings.PUBLIC_URL or "").startswith("https"),
     )
     app.session_interface = BrowserOnlySessions()
     services = build_services(settings, gateway=gateway, clock=clock or utcnow)
     app.extensions["parley"] = services
     register_error_handlers(app)
-    for blueprint in (sms.bp, api.bp, health.bp):
+    for blueprint in (sms.bp, api.bp, health.bp, inbox.bp):
         app.register_blueprint(blueprint)
+    app.add_url_rule("/", "index", _index)
     _warn_about_development_mode(services)
     return app
+
+
+def _index() -> Response:
+    """The site's root is the agent inbox."""
+    return redirect(url_for("inbox.queue"))
 
 
 def services_of(app: Flask) -> Services:

@@ -110,7 +110,9 @@ def agent_reply(services: Services, *, conversation_id: int, agent_id: int, body
     now = services.conversations.clock()
     with transaction(services.engine) as connection:
         conversation = conversation_by_id(connection, conversation_id)
-        if conversation is None or not _holds(connection, conversation_id, agent_id):
+        if conversation is None:
+            raise TakeoverError(_why_not(connection, conversation_id))
+        if not _holds(connection, conversation_id, agent_id):
             raise TakeoverError("Take the chat over before replying.")
         subscriber = claim_subscriber(connection, conversation.phone)
         if subscriber.status is SubscriberStatus.UNSUBSCRIBED:

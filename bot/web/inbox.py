@@ -1,0 +1,464 @@
+"""The agent inbox: log in, see who needs a human, take a chat over, reply, hand it back."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+from werkzeug.exceptions import HTTPException
+
+from bot.agents import (
+    AgentError,
+    TooManyAttempts,
+    authenticate,
+    enabled_agent,
+    list_agents,
+    set_disabled,
+)
+from bot.models import (
+    Agent,
+    Answer,
+    ConsentEvent,
+    Conversation,
+    ConversationStatus,
+    Direction,
+    HandledBy,
+    Message,
+    Subscriber,
+)
+from bot.segments import count_segments
+from bot.services import Services
+from bot.takeover import (
+    ReplyRefused,
+    TakeoverError,
+    agent_reply,
+    hand_back,
+    inbox_queue,
+    recent_conversations,
+    take_over,
+)
+from bot.web.csrf import csrf_ok, csrf_token, renew_csrf_token
+from bot.web.errors import problem
+
+bp = Blueprint("inbox", __name__, url_prefix="/inbox")
+
+SESSION_AGENT = "agent_id"
+SESSION_SINCE = "logged_in_at"
+SESSION_MAX_AGE = timedelta(hours=12)  # a forgotten browser does not stay logged in for ever
+PUBLIC_ENDPOINTS = frozenset({"inbox.login"})
+JSON_ENDPOINTS = frozenset({"inbox.segments", "inbox.events"})
+MAX_REPLY_CHARS = 1600  # ten segments of GSM-7: Twilio's own limit for one message
+MAX_SEGMENT_TEXT = 10_000  # the live counter's input; more is not a draft but an attack
+HISTORY_LIMIT = 500  # the newest texts shown for one number
+STATUS_WINDOW = 50  # recent texts whose delivery status a poll reports again
+SECURITY_HEADERS = {
+    # Only our own files run: a customer's text can never become a script.
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+CONVERSATIONS = Conversation.__table__
+MESSAGES = Message.__table__
+AGENTS = Agent.__table__
+ANSWERS = Answer.__table__
+CONSENT = ConsentEvent.__table__
+SUBSCRIBERS = Subscriber.__table__
+
+
+def _services() -> Services:
+    return current_app.extensions["parley"]
+
+
+def _now() -> datetime:
+    return _services().conversations.clock()
+
+
+@bp.before_request
+def _require_agent() -> Response | tuple[Response, int] | None:
+    """Every page but the login needs an enabled agent; every POST needs the CSRF token."""
+    g.agent = None
+    if request.endpoint not in PUBLIC_ENDPOINTS:
+        g.agent = _logged_in_agent()
+        if g.agent is None:
+            session.pop(SESSION_AGENT, None)
+            if request.endpoint in JSON_ENDPOINTS:
+                return problem(401, "log in to the inbox first")
+            return redirect(url_for("inbox.login", next=_here()))
+    if request.method == "POST" and not csrf_ok():
+        abort(400, description="csrf")
+    return None
+
+
+@bp.after_request
+def _security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+@bp.context_processor
+def _template_globals() -> dict[str, Any]:
+    return {"csrf_token": csrf_token, "agent": g.get("agent")}
+
+
+@bp.errorhandler(HTTPException)
+def _error_page(error: HTTPException) -> tuple[Response | str, int]:
+    code = error.code or 500
+    if request.endpoint in JSON_ENDPOINTS:
+        return problem(code, error.description or error.name)
+    if error.description == "csrf":
+        title = "This form has expired"
+        detail = (
+            "The form did not carry this session's security token (it was open before you "
+            "logged in again, or it came from another site). Nothing was changed: go back, "
+            "reload the page and try again."
+        )
+    else:
+        title, detail = error.name, error.description or ""
+    return render_template("inbox/error.html", title=title, detail=detail), code
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | tuple[str, int] | str:
+    """The login form, and logging in with it."""
+    next_url = _safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if _logged_in_agent() is not None:
+            return redirect(next_url)
+        csrf_token()
+        return render_template("inbox/login.html", next=next_url, email="", error=None)
+    email = request.form.get("email", "")
+    password = request.form.get("password", "")
+    try:
+        agent = authenticate(
+            _services().engine, email, password, request.remote_addr or "unknown", _now()
+        )
+    except TooManyAttempts as error:
+        return _login_failed(str(error), email, next_url, 429)
+    if agent is None:
+        return _login_failed("Wrong email or password.", email, next_url, 401)
+    session.clear()  # nothing from before the login survives it (no session fixation)
+    session[SESSION_AGENT] = agent.id
+    session[SESSION_SINCE] = _now().timestamp()
+    renew_csrf_token()
+    return redirect(next_url)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    """End the session."""
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("inbox.login"))
+
+
+@bp.get("/")
+def queue() -> str:
+    """Chats waiting for a human, oldest first, and the chats this agent holds."""
+    items = inbox_queue(_services(), g.agent.id)
+    waiting = [item for item in items if item.handled_by is HandledBy.WAITING_FOR_AGENT]
+    mine = [item for item in items if item.handled_by is HandledBy.AGENT]
+    return render_template("inbox/queue.html", waiting=waiting, mine=mine)
+
+
+@bp.get("/conversations")
+def conversations() -> str:
+    """Recent conversations, active and ended, newest first; `q` searches phone or first name."""
+    query = request.args.get("q", "").strip()[:100]
+    items = recent_conversations(_services(), query or None)
+    return render_template("inbox/conversations.html", items=items, query=query)
+
+
+@bp.get("/conversations/<int:conversation_id>")
+def conversation(conversation_id: int, *, draft: str = "", error: str | None = None) -> str:
+    """One subscriber's whole history, with the takeover buttons and the reply box."""
+    with _services().engine.connect() as connection:
+        chat = _conversation_or_404(connection, conversation_id)
+        subscriber = connection.execute(
+            select(SUBSCRIBERS).where(SUBSCRIBERS.c.id == chat.subscriber_id)
+        ).one()
+        messages = _messages(connection, chat.phone, after=None)
+        answers = connection.execute(
+            select(ANSWERS).where(ANSWERS.c.phone == chat.phone).order_by(ANSWERS.c.id)
+        ).all()
+        consent = connection.execute(
+            select(CONSENT)
+            .where(CONSENT.c.subscriber_id == chat.subscriber_id)
+            .order_by(CONSENT.c.id)
+        ).all()
+        others = connection.execute(
+            select(CONVERSATIONS.c.id, CONVERSATIONS.c.flow, CONVERSATIONS.c.status)
+            .where(
+                CONVERSATIONS.c.subscriber_id == chat.subscriber_id,
+                CONVERSATIONS.c.id != conversation_id,
+            )
+            .order_by(CONVERSATIONS.c.id.desc())
+            .limit(20)
+        ).all()
+        state = _chat_state(chat)
+    return render_template(
+        "inbox/conversation.html",
+        chat=chat,
+        state=state,
+        subscriber=subscriber,
+        messages=messages,
+        answers=answers,
+        consent=consent,
+        others=others,
+        last_id=messages[-1]["id"] if messages else 0,
+        draft=draft,
+        error=error,
+        max_reply_chars=MAX_REPLY_CHARS,
+        history_limit=HISTORY_LIMIT,
+    )
+
+
+@bp.get("/conversations/<int:conversation_id>/events")
+def events(conversation_id: int) -> tuple[Response, int]:
+    """What changed since the page loaded: new texts, delivery statuses, who has the chat."""
+    after = request.args.get("after", "0")
+    if not after.isdigit():
+        return problem(422, "after: must be a message id (a whole number)", field="after")
+    with _services().engine.connect() as connection:
+        chat = _conversation_or_404(connection, conversation_id)
+        messages = _messages(connection, chat.phone, after=int(after))
+        statuses = connection.execute(
+            select(MESSAGES.c.id, MESSAGES.c.status)
+            .where(MESSAGES.c.phone == chat.phone, MESSAGES.c.direction == Direction.OUTBOUND)
+            .order_by(MESSAGES.c.id.desc())
+            .limit(STATUS_WINDOW)
+        ).all()
+        body = {
+            "messages": messages,
+            "statuses": {str(row.id): str(row.status) for row in statuses},
+            "conversation": _chat_state(chat),
+        }
+    return jsonify(body), 200
+
+
+@bp.post("/conversations/<int:conversation_id>/take")
+def take(conversation_id: int) -> Response:
+    """Take the chat over: the bot goes quiet until it is handed back."""
+    try:
+        take_over(_services(), conversation_id=conversation_id, agent_id=g.agent.id)
+    except TakeoverError as error:
+        flash(str(error), "error")
+    else:
+        flash("You have this chat now: the bot is quiet until you hand it back.", "info")
+    return redirect(url_for("inbox.conversation", conversation_id=conversation_id))
+
+
+@bp.post("/conversations/<int:conversation_id>/hand-back")
+def give_back(conversation_id: int) -> Response:
+    """Give the chat back to the bot."""
+    try:
+        hand_back(_services(), conversation_id=conversation_id, agent_id=g.agent.id)
+    except TakeoverError as error:
+        flash(str(error), "error")
+    else:
+        flash("Handed back to the bot.", "info")
+    return redirect(url_for("inbox.conversation", conversation_id=conversation_id))
+
+
+@bp.post("/conversations/<int:conversation_id>/reply")
+def reply(conversation_id: int) -> Response | tuple[str, int]:
+    """Text the customer as this agent; a refusal keeps the draft on the page."""
+    body = request.form.get("body", "")
+    if len(body) > MAX_REPLY_CHARS:
+        problem_text = (
+            f"A reply can be at most {MAX_REPLY_CHARS} characters; this one has {len(body)}."
+        )
+        return conversation(conversation_id, draft=body, error=problem_text), 422
+    try:
+        agent_reply(_services(), conversation_id=conversation_id, agent_id=g.agent.id, body=body)
+    except (TakeoverError, ReplyRefused) as error:
+        return conversation(conversation_id, draft=body, error=str(error)), 409
+    return redirect(url_for("inbox.conversation", conversation_id=conversation_id))
+
+
+@bp.post("/segments")
+def segments() -> tuple[Response, int]:
+    """What a draft costs: {"segments", "encoding", "units", "culprits"} (one implementation)."""
+    if request.is_json:
+        payload = request.get_json(silent=True)
+        text = payload.get("text") if isinstance(payload, dict) else None
+    else:
+        text = request.form.get("text")
+    if not isinstance(text, str):
+        return problem(422, 'send {"text": "..."}', field="text")
+    if len(text) > MAX_SEGMENT_TEXT:
+        return problem(422, f"text: at most {MAX_SEGMENT_TEXT} characters", field="text")
+    info = count_segments(text)
+    body = {
+        "segments": info.segments,
+        "encoding": str(info.encoding),
+        "units": info.units,
+        "culprits": list(info.culprits),
+    }
+    return jsonify(body), 200
+
+
+@bp.get("/agents")
+def agents() -> str:
+    """Admins: every agent, with a button to disable or enable each."""
+    _require_admin()
+    return render_template("inbox/agents.html", agents=list_agents(_services().engine))
+
+
+@bp.post("/agents/<int:agent_id>/disable")
+def disable_agent(agent_id: int) -> Response:
+    """Admins: stop an agent from logging in; their open sessions end at once."""
+    return _set_disabled(agent_id, disabled=True)
+
+
+@bp.post("/agents/<int:agent_id>/enable")
+def enable_agent(agent_id: int) -> Response:
+    """Admins: let a disabled agent log in again."""
+    return _set_disabled(agent_id, disabled=False)
+
+
+def _set_disabled(agent_id: int, *, disabled: bool) -> Response:
+    _require_admin()
+    if disabled and agent_id == g.agent.id:
+        flash("You cannot disable yourself.", "error")
+        return redirect(url_for("inbox.agents"))
+    target = next((a for a in list_agents(_services().engine) if a.id == agent_id), None)
+    if target is None:
+        abort(404, description="There is no such agent.")
+    try:
+        set_disabled(_services().engine, target.email, disabled)
+    except AgentError as error:
+        flash(str(error), "error")
+    else:
+        flash(f"{target.name} is {'disabled' if disabled else 'enabled'}.", "info")
+    return redirect(url_for("inbox.agents"))
+
+
+def _require_admin() -> None:
+    if not g.agent.is_admin:
+        abort(403, description="Only an admin can manage agents.")
+
+
+def _logged_in_agent() -> Agent | None:
+    agent_id = session.get(SESSION_AGENT)
+    since = session.get(SESSION_SINCE)
+    if not isinstance(agent_id, int) or not isinstance(since, int | float):
+        return None
+    if _now().timestamp() - since > SESSION_MAX_AGE.total_seconds():
+        return None
+    # Read on every request: disabling an agent ends their sessions at once.
+    return enabled_agent(_services().engine, agent_id)
+
+
+def _here() -> str:
+    query = request.query_string.decode("utf-8", "replace")
+    return f"{request.path}?{query}" if query else request.path
+
+
+def _safe_next(raw: str | None) -> str:
+    """Where to go after logging in: only a page of the inbox, never another site."""
+    default = url_for("inbox.queue")
+    if not raw:
+        return default
+    parts = urlsplit(raw)
+    if parts.scheme or parts.netloc or "\\" in raw or not parts.path.startswith(bp.url_prefix):
+        return default
+    return raw
+
+
+def _login_failed(message: str, email: str, next_url: str, status: int) -> tuple[str, int]:
+    page = render_template("inbox/login.html", next=next_url, email=email, error=message)
+    return page, status
+
+
+def _conversation_or_404(connection: Connection, conversation_id: int) -> Any:
+    row = connection.execute(
+        select(CONVERSATIONS, AGENTS.c.name.label("agent_name"))
+        .outerjoin(AGENTS, AGENTS.c.id == CONVERSATIONS.c.agent_id)
+        .where(CONVERSATIONS.c.id == conversation_id)
+    ).first()
+    if row is None:
+        abort(404, description="There is no such conversation.")
+    return row
+
+
+def _chat_state(chat: Any) -> dict[str, Any]:
+    """Who has the chat and what this agent may do with it (the page and the poll share it)."""
+    active = chat.status is ConversationStatus.ACTIVE
+    mine = active and chat.handled_by is HandledBy.AGENT and chat.agent_id == g.agent.id
+    if not active:
+        label = f"Ended ({chat.end_reason})" if chat.end_reason else "Ended"
+    elif chat.handled_by is HandledBy.AGENT:
+        label = (
+            "You have this chat" if mine else f"{chat.agent_name or 'Another agent'} has this chat"
+        )
+    elif chat.handled_by is HandledBy.WAITING_FOR_AGENT:
+        label = "Waiting for an agent"
+    else:
+        label = "The bot has this chat"
+    return {
+        "status": str(chat.status),
+        "handled_by": str(chat.handled_by),
+        "agent_name": chat.agent_name,
+        "label": label,
+        "mine": mine,
+        "can_take": active and not mine,
+    }
+
+
+def _messages(connection: Connection, phone: str, *, after: int | None) -> list[dict[str, Any]]:
+    """A number's texts, oldest first, as the page and the poll show them."""
+    statement = (
+        select(MESSAGES, AGENTS.c.name.label("agent_name"))
+        .outerjoin(AGENTS, AGENTS.c.id == MESSAGES.c.agent_id)
+        .where(MESSAGES.c.phone == phone)
+        .order_by(MESSAGES.c.id.desc())
+        .limit(HISTORY_LIMIT)
+    )
+    if after is not None:
+        statement = statement.where(MESSAGES.c.id > after)
+    rows = reversed(connection.execute(statement).all())
+    return [_message(row) for row in rows]
+
+
+def _message(row: Any) -> dict[str, Any]:
+    if row.direction is Direction.INBOUND:
+        kind, who = "customer", "Customer"
+    elif row.agent_id is not None:
+        kind, who = "agent", f"Agent {row.agent_name}"
+    else:
+        kind, who = "bot", f"Bot ({row.flow})" if row.flow else "Bot"
+    return {
+        "id": row.id,
+        "kind": kind,
+        "who": who,
+        "body": row.body,
+        "media_urls": list(row.media_urls or []),
+        "status": str(row.status),
+        "segments": row.segments,
+        "encoding": row.encoding,
+        "time": row.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+    }

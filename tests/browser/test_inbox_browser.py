@@ -1,0 +1,141 @@
+"""The agent's whole story in a real browser: log in, see the queue, take over, reply, hand back.
+
+A customer is played by posting Twilio's form to the live server; the agent by Chromium.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from playwright.sync_api import expect
+
+from bot.agents import create_agent
+from tests.sms import ALICE
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page
+
+    from tests.browser.conftest import LiveServer
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+EMAIL = "ana@acme.test"
+PASSWORD = "correct horse battery staple"
+HANDOFF_ANSWER = "Thanks. A teammate will text you shortly."
+SCRIPT = "<script>window.pwned=1</script>"
+
+
+@pytest.fixture
+def agent(live_server: LiveServer) -> str:
+    """An agent who can log in; returns the name the inbox shows."""
+    create_agent(live_server.services.engine, EMAIL, "Ana Agent", PASSWORD)
+    return "Ana Agent"
+
+
+def log_in(page: Page) -> None:
+    page.goto("/inbox/")
+    expect(page).to_have_url(re.compile(r"/inbox/login"))
+    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name=re.compile("log in", re.IGNORECASE)).click()
+    expect(page).to_have_url(re.compile(r"/inbox/$"))
+
+
+def ask_for_a_human(live_server: LiveServer, comment: str = "The box was crushed") -> None:
+    """The shipped feedback flow: a low rating, a comment, and yes to a teammate."""
+    assert any("rate your last order" in reply for reply in live_server.text("FEEDBACK"))
+    assert any("Anything you'd like" in reply for reply in live_server.text("1"))
+    assert any("someone from our team" in reply for reply in live_server.text(comment))
+    assert live_server.text("yes") == [HANDOFF_ANSWER]
+
+
+def open_the_waiting_chat(page: Page) -> None:
+    page.goto("/inbox/")
+    page.get_by_role("link", name=re.compile(re.escape(ALICE))).first.click()
+    expect(page).to_have_url(re.compile(r"/inbox/conversations/\d+$"))
+
+
+def button(page: Page, name: str) -> Locator:
+    return page.get_by_role("button", name=re.compile(name, re.IGNORECASE))
+
+
+def texts(page: Page) -> Locator:
+    """The conversation's texts (the side panel repeats answers such as the comment)."""
+    return page.locator("#messages")
+
+
+def test_an_agent_takes_over_replies_and_hands_back(
+    page: Page, live_server: LiveServer, agent: str
+) -> None:
+    log_in(page)
+    ask_for_a_human(live_server)
+
+    page.goto("/inbox/")
+    expect(page.get_by_text(ALICE).first).to_be_visible()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "inbox.png")
+
+    open_the_waiting_chat(page)
+    expect(texts(page).get_by_text("The box was crushed")).to_be_visible()
+    button(page, "take over").click()
+    expect(page.get_by_text("You have this chat").first).to_be_visible()
+
+    # A text arriving now shows up without a reload: the marker would not survive one.
+    page.evaluate("window.stillTheSamePage = true")
+    assert live_server.text("Hello? Is anyone there?") == []  # the bot is quiet
+    expect(texts(page).get_by_text("Hello? Is anyone there?")).to_be_visible()
+    assert page.evaluate("window.stillTheSamePage") is True
+
+    reply = "Hi, this is Ana. Sorry about the box: a new one is on its way."
+    page.get_by_label(re.compile("reply", re.IGNORECASE)).fill(reply)
+    button(page, "send").click()
+    expect(texts(page).get_by_text(reply)).to_be_visible()
+    assert [(text.to, text.body) for text in live_server.gateway.outbox] == [(ALICE, reply)]
+    button(page, "send").scroll_into_view_if_needed()  # the newest texts in the picture
+    page.screenshot(path=SCREENSHOTS / "conversation.png")
+
+    button(page, "hand back").click()
+    expect(page.get_by_role("status").filter(has_text="Handed back")).to_be_visible()
+    assert any("recommend us" in answer for answer in live_server.text("SURVEY"))
+
+
+def test_a_script_in_a_customer_text_shows_as_text_and_never_runs(
+    page: Page, live_server: LiveServer, agent: str
+) -> None:
+    log_in(page)
+    ask_for_a_human(live_server, comment=SCRIPT)  # rendered by the server's template
+    open_the_waiting_chat(page)
+    expect(texts(page).get_by_text(SCRIPT)).to_be_visible()
+
+    button(page, "take over").click()
+    expect(page.get_by_text("You have this chat").first).to_be_visible()
+    live_server.text(f"again: {SCRIPT}")  # rendered by the page's own script, live
+    expect(texts(page).get_by_text(f"again: {SCRIPT}")).to_be_visible()
+    assert page.evaluate("typeof window.pwned") == "undefined"
+
+
+@pytest.mark.parametrize("path", ["/inbox/", "/inbox/conversations/1", "/inbox/agents"])
+def test_a_page_without_a_session_redirects_to_the_login(
+    page: Page, live_server: LiveServer, path: str
+) -> None:
+    page.goto(path)
+    expect(page).to_have_url(re.compile(r"/inbox/login\?next="))
+    expect(page.get_by_label("Password")).to_be_visible()
+
+
+def test_a_form_post_without_the_csrf_token_is_refused(
+    page: Page, live_server: LiveServer, agent: str
+) -> None:
+    log_in(page)
+    ask_for_a_human(live_server)
+    open_the_waiting_chat(page)
+    take_url = page.url + "/take"
+
+    # The browser's own cookies, but no token: what a forged cross-site form would send.
+    response = page.request.post(take_url, form={}, max_redirects=0)
+    assert response.status == 400
+
+    page.reload()
+    expect(page.get_by_text("Waiting for an agent").first).to_be_visible()  # nothing changed
