@@ -40,6 +40,12 @@ def _timestamp(**kwargs: Any) -> Any:
     return Field(sa_column=Column(UtcDateTime(), **kwargs))
 
 
+def _when_status(name: str, column: str, status: str, *, unique: bool = False) -> Index:
+    """A partial index over the rows in one status (both SQLite and PostgreSQL have them)."""
+    condition = text(f"status = '{status}'")
+    return Index(name, column, unique=unique, sqlite_where=condition, postgresql_where=condition)
+
+
 def _enum(enum_class: type[StrEnum], length: int, **kwargs: Any) -> Any:
     # Stored as its value in a VARCHAR (not a native enum type), so adding a member later needs
     # no migration on PostgreSQL.
@@ -139,18 +145,10 @@ class Message(SQLModel, table=True):
     """Every text in and out, with its fate."""
 
     __table_args__ = (
-        Index(
-            "ix_message_outbox",
-            "send_after",
-            sqlite_where=text("status = 'pending'"),
-            postgresql_where=text("status = 'pending'"),
-        ),
-        Index(  # what reconciliation looks for, without scanning every message
-            "ix_message_fate_unknown",
-            "updated_at",
-            sqlite_where=text("status = 'unknown'"),
-            postgresql_where=text("status = 'unknown'"),
-        ),
+        _when_status("ix_message_outbox", "send_after", "pending"),
+        _when_status(
+            "ix_message_fate_unknown", "updated_at", "unknown"
+        ),  # what reconciliation looks for, without scanning every message,
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -194,19 +192,8 @@ class Conversation(SQLModel, table=True):
     """A subscriber's run through one flow; at most one is active per subscriber."""
 
     __table_args__ = (
-        Index(
-            "ux_conversation_one_active",
-            "subscriber_id",
-            unique=True,
-            sqlite_where=text("status = 'active'"),
-            postgresql_where=text("status = 'active'"),
-        ),
-        Index(
-            "ix_conversation_active_expiry",
-            "expires_at",
-            sqlite_where=text("status = 'active'"),
-            postgresql_where=text("status = 'active'"),
-        ),
+        _when_status("ux_conversation_one_active", "subscriber_id", "active", unique=True),
+        _when_status("ix_conversation_active_expiry", "expires_at", "active"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -266,14 +253,7 @@ class TimerStatus(StrEnum):
 class Timer(SQLModel, table=True):
     """A durable 'resume this conversation at due_at'; written with the change that needs it."""
 
-    __table_args__ = (
-        Index(
-            "ix_timer_pending_due",
-            "due_at",
-            sqlite_where=text("status = 'pending'"),
-            postgresql_where=text("status = 'pending'"),
-        ),
-    )
+    __table_args__ = (_when_status("ix_timer_pending_due", "due_at", "pending"),)
 
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: int = Field(foreign_key="conversation.id", index=True)
