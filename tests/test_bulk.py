@@ -1,0 +1,498 @@
+"""Subscribers in bulk: CSV import with consent, export, subject access and erasure."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from bot.bulk import (
+    ERASED,
+    ImportReport,
+    erase_subscriber,
+    export_subscribers,
+    import_subscribers,
+    subscriber_record,
+)
+from bot.cli import main
+from bot.db import make_engine, transaction
+from bot.models import (
+    Answer,
+    ConsentKind,
+    Conversation,
+    ConversationStatus,
+    Delivery,
+    Direction,
+    Event,
+    HandledBy,
+    Message,
+    MessageStatus,
+    Purpose,
+    SubscriberStatus,
+    Timer,
+    TimerStatus,
+)
+from bot.outbox import queue_text
+from bot.subscribers import (
+    CONSENT_EVENTS,
+    SUBSCRIBERS,
+    change_status,
+    claim_subscriber,
+    record_consent,
+)
+
+NOW = datetime(2026, 1, 10, 15, 0, tzinfo=UTC)
+HEADER = "phone,first_name,timezone,tags,consent_source,consent_text,consent_at,city\n"
+CONSENT = "web-form,Yes text me deals. Reply STOP to opt out."
+ADA = "+14155550101"
+BEN = "+12125550102"
+SAMPLE = Path(__file__).parent.parent / "data" / "sample_subscribers.csv"
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def run_import(engine: Engine, text: str, *, skip_bad: bool = False) -> ImportReport:
+    return import_subscribers(
+        engine,
+        csv.DictReader(io.StringIO(text)),
+        default_region="US",
+        now=NOW,
+        source_name="people.csv",
+        skip_bad=skip_bad,
+    )
+
+
+def subscribers(engine: Engine) -> dict[str, dict]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(SUBSCRIBERS)).mappings().all()
+    return {row["phone"]: dict(row) for row in rows}
+
+
+def ledger(engine: Engine, phone: str) -> list[dict]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(CONSENT_EVENTS)
+            .where(CONSENT_EVENTS.c.phone == phone)
+            .order_by(CONSENT_EVENTS.c.id)
+        )
+        return [dict(row) for row in rows.mappings()]
+
+
+def opt_out_by_text(engine: Engine, phone: str) -> None:
+    with transaction(engine) as connection:
+        subscriber = claim_subscriber(connection, phone)
+        change_status(connection, subscriber, SubscriberStatus.UNSUBSCRIBED)
+        record_consent(
+            connection, subscriber, kind=ConsentKind.OPT_OUT, source="sms", keyword="STOP"
+        )
+
+
+def test_a_good_file_imports_everyone_subscribed_with_their_consent(engine: Engine) -> None:
+    report = run_import(engine, SAMPLE.read_text(encoding="utf-8"))
+    assert (report.imported, report.merged, report.refused) == (10, 0, [])
+    assert report.written
+    stored = subscribers(engine)
+    assert len(stored) == 10
+    ada = stored[ADA]
+    assert ada["status"] == SubscriberStatus.SUBSCRIBED
+    assert ada["first_name"] == "Ada" and ada["timezone"] == "America/Los_Angeles"
+    assert ada["tags"] == ["vip", "shoes"]
+    assert ada["attributes"] == {"city": "San Francisco", "favorite_category": "shoes"}
+    assert stored["+13125550103"]["attributes"] == {"city": "Chicago"}  # empty cells are not set
+    (entry,) = ledger(engine, ADA)
+    assert entry["kind"] == ConsentKind.OPT_IN and entry["source"] == "web-form"
+    assert entry["keyword"] is None
+    assert entry["text"].startswith("Yes, text me Acme deals.")
+    assert entry["created_at"] == datetime(2025, 9, 1, 10, 15, tzinfo=UTC)
+    (dev,) = ledger(engine, "+13035550104")
+    assert dev["created_at"] == datetime(2025, 9, 4, 14, 5, tzinfo=UTC)  # -06:00 kept
+    (cleo,) = ledger(engine, "+13125550103")
+    assert cleo["created_at"] == datetime(2025, 9, 3, tzinfo=UTC)  # a date alone: midnight UTC
+
+
+def test_consent_at_defaults_to_now(engine: Engine) -> None:
+    run_import(engine, HEADER + f"(415) 555-0101,Ada,,,{CONSENT},,\n")
+    (entry,) = ledger(engine, ADA)
+    assert entry["created_at"] == NOW
+
+
+BAD_FILE = (
+    HEADER
+    + f"(415) 555-0101,Ada,,,{CONSENT},,\n"  # 2: good
+    + "(212) 555-0102,Ben,,,,,,\n"  # 3: no consent
+    + f"banana,Cleo,,,{CONSENT},,\n"  # 4: bad phone
+    + f"(312) 555-0104,Dev,Mars/Olympus,,{CONSENT},,\n"  # 5: bad time zone
+    + f"(312) 555-0105,Eve,,,{CONSENT},last tuesday,\n"  # 6: bad date
+    + "(312) 555-0106,Finn,,,web-form,,,\n"  # 7: consent text missing
+)
+
+
+def test_refused_rows_are_listed_by_line_and_nothing_is_written(engine: Engine) -> None:
+    report = run_import(engine, BAD_FILE)
+    assert not report.written
+    assert (report.imported, report.merged) == (0, 0)
+    assert [(r.line, r.column) for r in report.refused] == [
+        (3, "consent_source"),
+        (4, "phone"),
+        (5, "timezone"),
+        (6, "consent_at"),
+        (7, "consent_text"),
+    ]
+    assert report.lines()[0] == (
+        "people.csv:3: consent_source: no consent: "
+        "consent_source and consent_text are required for every number"
+    )
+    assert "'banana'" in report.lines()[1]
+    assert subscribers(engine) == {}
+    with engine.connect() as connection:
+        assert connection.execute(select(CONSENT_EVENTS)).first() is None
+
+
+def test_skip_bad_imports_the_good_rows_and_reports_the_bad(engine: Engine) -> None:
+    report = run_import(engine, BAD_FILE, skip_bad=True)
+    assert report.written
+    assert (report.imported, report.merged, len(report.refused)) == (1, 0, 5)
+    assert list(subscribers(engine)) == [ADA]
+
+
+def test_a_future_consent_date_is_refused(engine: Engine) -> None:
+    report = run_import(engine, HEADER + f"(415) 555-0101,Ada,,,{CONSENT},2027-01-01,\n")
+    assert [(r.line, r.column, r.message) for r in report.refused] == [
+        (2, "consent_at", "is in the future")
+    ]
+
+
+def test_duplicates_in_the_file_merge(engine: Engine) -> None:
+    text = (
+        HEADER
+        + f"(415) 555-0101,,,vip,{CONSENT},2025-01-01,Paris\n"
+        + f"+1 415 555 0101,Ada,Europe/Paris,vip;shoes,{CONSENT},2025-02-01,Lyon\n"
+    )
+    report = run_import(engine, text)
+    assert (report.imported, report.merged) == (1, 1)
+    ada = subscribers(engine)[ADA]
+    assert ada["first_name"] == "Ada" and ada["timezone"] == "Europe/Paris"
+    assert ada["tags"] == ["vip", "shoes"]
+    assert ada["attributes"] == {"city": "Lyon"}  # the later row wins
+    assert [e["created_at"].month for e in ledger(engine, ADA)] == [1, 2]  # one entry a row
+
+
+def test_an_existing_subscriber_merges_file_wins(engine: Engine) -> None:
+    with transaction(engine) as connection:
+        connection.execute(
+            SUBSCRIBERS.insert().values(
+                phone=ADA,
+                status=SubscriberStatus.PENDING,
+                first_name="Ada",
+                timezone="America/Chicago",
+                attributes={"city": "Oslo", "size": "M"},
+                tags=["old"],
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
+    report = run_import(engine, HEADER + f"(415) 555-0101,,,new,{CONSENT},,Rome\n")
+    assert (report.imported, report.merged) == (0, 1)
+    ada = subscribers(engine)[ADA]
+    assert ada["status"] == SubscriberStatus.SUBSCRIBED
+    assert ada["first_name"] == "Ada" and ada["timezone"] == "America/Chicago"
+    assert ada["attributes"] == {"city": "Rome", "size": "M"}
+    assert ada["tags"] == ["old", "new"]
+
+
+def test_an_opted_out_number_is_never_resubscribed(engine: Engine) -> None:
+    opt_out_by_text(engine, BEN)
+    text = HEADER + f"(415) 555-0101,Ada,,,{CONSENT},,\n" + f"(212) 555-0102,Ben,,,{CONSENT},,\n"
+    report = run_import(engine, text)
+    assert not report.written
+    (refusal,) = report.refused
+    assert (refusal.line, refusal.column) == (3, "phone")
+    assert refusal.message.startswith("opted out by text on ")
+    assert refusal.message.endswith("only the person can rejoin by texting START")
+    assert list(subscribers(engine)) == [BEN]  # Ada was not written either
+    assert subscribers(engine)[BEN]["status"] == SubscriberStatus.UNSUBSCRIBED
+
+    skipped = run_import(engine, text, skip_bad=True)
+    assert (skipped.imported, len(skipped.refused)) == (1, 1)
+    assert subscribers(engine)[BEN]["status"] == SubscriberStatus.UNSUBSCRIBED
+    assert [e["kind"] for e in ledger(engine, BEN)] == [ConsentKind.OPT_OUT]
+
+
+def test_skip_bad_writes_in_batches(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.bulk.BATCH_ROWS", 3)
+    rows = "".join(f"(415) 555-{1000 + n},P{n},,t{n % 2},{CONSENT},,\n" for n in range(10))
+    report = run_import(engine, HEADER + rows + rows, skip_bad=True)
+    assert (report.imported, report.merged, report.refused) == (10, 10, [])
+    stored = subscribers(engine)
+    assert len(stored) == 10
+    assert all(len(ledger(engine, phone)) == 2 for phone in stored)
+
+
+def test_export_round_trip(engine: Engine) -> None:
+    run_import(engine, SAMPLE.read_text(encoding="utf-8"))
+    exported = list(export_subscribers(engine))
+    assert len(exported) == 10
+    ada = exported[0]
+    assert ada["phone"] == ADA and ada["status"] == "subscribed"
+    assert ada["first_name"] == "Ada" and ada["timezone"] == "America/Los_Angeles"
+    assert ada["tags"] == "vip;shoes"
+    assert json.loads(ada["attributes"]) == {"city": "San Francisco", "favorite_category": "shoes"}
+    assert (ada["consent_kind"], ada["consent_source"]) == ("opt_in", "web-form")
+    assert datetime.fromisoformat(ada["consent_at"]) == datetime(2025, 9, 1, 10, 15, tzinfo=UTC)
+    original = {row["phone"]: row for row in csv.DictReader(SAMPLE.open(encoding="utf-8"))}
+    assert len(original) == 10
+    opt_out_by_text(engine, ADA)
+    latest = next(row for row in export_subscribers(engine) if row["phone"] == ADA)
+    assert (latest["status"], latest["consent_kind"], latest["consent_source"]) == (
+        "unsubscribed",
+        "opt_out",
+        "sms",
+    )
+
+
+def _a_life(engine: Engine) -> None:
+    """Ada: imported, texted, in a survey with an answer and a timer, an event, a queued text."""
+    run_import(engine, HEADER + f"(415) 555-0101,Ada,America/New_York,vip,{CONSENT},,Rome\n")
+    with transaction(engine) as connection:
+        subscriber = claim_subscriber(connection, ADA)
+        connection.execute(
+            Message.__table__.insert().values(
+                phone=ADA,
+                direction=Direction.INBOUND,
+                body="my email is ada@example.com",
+                media_urls=["https://media.example/ada.jpg"],
+                status=MessageStatus.RECEIVED,
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
+        queued = queue_text(
+            connection,
+            subscriber,
+            body="Ada, 20% off today",
+            purpose=Purpose.PROMOTIONAL,
+            delivery=Delivery.OUTBOX,
+            now=NOW,
+        )
+        assert queued.status is MessageStatus.PENDING
+        conversation_id = connection.execute(
+            Conversation.__table__.insert()
+            .values(
+                subscriber_id=subscriber.id,
+                phone=ADA,
+                flow="nps",
+                flow_version="1",
+                step="why",
+                state={"vars": {"email": "ada@example.com"}},
+                status=ConversationStatus.ACTIVE,
+                handled_by=HandledBy.BOT,
+                started_at=NOW,
+                updated_at=NOW,
+            )
+            .returning(Conversation.__table__.c.id)
+        ).scalar_one()
+        connection.execute(
+            Timer.__table__.insert().values(
+                conversation_id=conversation_id,
+                kind="timeout",
+                step="why",
+                due_at=NOW,
+                status=TimerStatus.PENDING,
+            )
+        )
+        connection.execute(
+            Answer.__table__.insert().values(
+                conversation_id=conversation_id,
+                subscriber_id=subscriber.id,
+                phone=ADA,
+                flow="nps",
+                step="score",
+                name="score",
+                value=9,
+                created_at=NOW,
+            )
+        )
+        connection.execute(
+            Event.__table__.insert().values(
+                type="cart_abandoned",
+                phone=ADA,
+                data={"cart_url": "https://shop.example/c/1"},
+                received_at=NOW,
+            )
+        )
+
+
+def test_show_holds_everything_about_one_person(engine: Engine) -> None:
+    _a_life(engine)
+    record = subscriber_record(engine, ADA)
+    assert record is not None
+    json.dumps(record)  # serialisable as it is
+    assert record["profile"]["first_name"] == "Ada"
+    assert record["profile"]["attributes"] == {"city": "Rome"}
+    assert [m["direction"] for m in record["messages"]] == ["inbound", "outbound"]
+    assert record["messages"][0]["body"] == "my email is ada@example.com"
+    assert [e["kind"] for e in record["consent"]] == ["opt_in"]
+    assert record["answers"][0]["value"] == 9
+    assert record["events"][0]["data"] == {"cart_url": "https://shop.example/c/1"}
+    assert record["conversations"][0]["flow"] == "nps"
+    assert subscriber_record(engine, BEN) is None
+
+
+def test_erase_removes_personal_data_and_leaves_an_opt_out_tombstone(engine: Engine) -> None:
+    _a_life(engine)
+    assert erase_subscriber(engine, ADA, NOW) is True
+    record = subscriber_record(engine, ADA)
+    assert record is not None
+    profile = record["profile"]
+    assert profile["status"] == "unsubscribed"
+    assert (profile["first_name"], profile["timezone"]) == (None, None)
+    assert (profile["attributes"], profile["tags"]) == ({}, [])
+    assert {m["body"] for m in record["messages"]} == {ERASED}
+    assert all(m["media_urls"] == [] for m in record["messages"])
+    assert record["messages"][1]["status"] == "suppressed"  # the queued text never goes
+    assert [a["value"] for a in record["answers"]] == [None]
+    assert [e["data"] for e in record["events"]] == [{}]
+    (conversation,) = record["conversations"]
+    assert conversation["status"] == "ended" and conversation["state"] == {}
+    assert [(e["kind"], e["source"], e["text"]) for e in record["consent"]] == [
+        ("opt_in", "web-form", ERASED),
+        ("opt_out", "erasure", None),
+    ]
+    with engine.connect() as connection:
+        timers = connection.execute(select(Timer.__table__.c.status)).scalars().all()
+    assert timers == [TimerStatus.CANCELLED]
+    assert "ada@example.com" not in json.dumps(record)
+    assert "Rome" not in json.dumps(record)
+
+    with transaction(engine) as connection:
+        later = queue_text(
+            connection,
+            claim_subscriber(connection, ADA),
+            body="We miss you",
+            purpose=Purpose.PROMOTIONAL,
+            delivery=Delivery.OUTBOX,
+            now=NOW,
+        )
+    assert later.status is MessageStatus.SUPPRESSED
+
+    again = run_import(engine, HEADER + f"(415) 555-0101,Ada,,,{CONSENT},,\n")
+    (refusal,) = again.refused
+    assert refusal.column == "phone" and "texting START" in refusal.message
+    assert subscribers(engine)[ADA]["status"] == SubscriberStatus.UNSUBSCRIBED
+
+
+def test_erasing_an_unknown_number_writes_nothing(engine: Engine) -> None:
+    assert erase_subscriber(engine, BEN, NOW) is False
+    assert subscribers(engine) == {}
+
+
+# The command line
+
+
+@pytest.fixture
+def runner(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CliRunner]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("BRAND_NAME", "Acme")
+    yield CliRunner()
+
+
+def test_cli_import_the_sample(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["subscribers", "import", str(SAMPLE)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "imported 10, merged 0, refused 0"
+
+
+def test_cli_import_refusals_print_file_line_column(runner: CliRunner, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(BAD_FILE, encoding="utf-8")
+    result = runner.invoke(main, ["subscribers", "import", str(bad)])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"{bad}:3: consent_source: no consent")
+    assert lines[1].startswith(f"{bad}:4: phone: ")
+    assert "imported 0, merged 0, refused 5" in lines
+    skipped = runner.invoke(main, ["subscribers", "import", str(bad), "--skip-bad"])
+    assert skipped.exit_code == 1
+    assert "imported 1, merged 0, refused 5" in skipped.output.splitlines()
+
+
+def test_cli_import_a_bom_and_odd_header_case(runner: CliRunner, tmp_path: Path) -> None:
+    excel = tmp_path / "excel.csv"
+    excel.write_text(
+        "\ufeff" + HEADER.replace("phone", "Phone") + f"(415) 555-0101,Ada,,,{CONSENT},,\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(main, ["subscribers", "import", str(excel)])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"number,first_name\n+14155550101,Ada\n", "a header with a `phone` column"),
+        (b"", "a header with a `phone` column"),
+        (b"phone\n\xff\xfe\n", "cannot read"),
+    ],
+)
+def test_cli_import_unreadable_files_are_one_line_errors(
+    runner: CliRunner, tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(content)
+    result = runner.invoke(main, ["subscribers", "import", str(path)])
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
+    missing = runner.invoke(main, ["subscribers", "import", str(tmp_path / "nope.csv")])
+    assert missing.exit_code == 1 and "cannot read" in missing.output
+
+
+def test_cli_export_show_erase(runner: CliRunner, tmp_path: Path) -> None:
+    assert runner.invoke(main, ["subscribers", "import", str(SAMPLE)]).exit_code == 0
+    out = tmp_path / "out.csv"
+    exported = runner.invoke(main, ["subscribers", "export", "--output", str(out)])
+    assert exported.exit_code == 0, exported.output
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert len(rows) == 10 and rows[0]["phone"] == ADA
+    to_stdout = runner.invoke(main, ["subscribers", "export"])
+    assert len(list(csv.DictReader(io.StringIO(to_stdout.output)))) == 10
+
+    shown = runner.invoke(main, ["subscribers", "show", "(415) 555-0101"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["profile"]["first_name"] == "Ada"
+    unknown = runner.invoke(main, ["subscribers", "show", "+12125550199"])
+    assert unknown.exit_code == 1 and "nothing is stored" in unknown.output
+    bad = runner.invoke(main, ["subscribers", "show", "banana"])
+    assert bad.exit_code == 2 and "PHONE" in bad.output
+
+    declined = runner.invoke(main, ["subscribers", "erase", ADA], input="n\n")
+    assert declined.exit_code == 1
+    assert (
+        json.loads(runner.invoke(main, ["subscribers", "show", ADA]).output)["profile"][
+            "first_name"
+        ]
+        == "Ada"
+    )
+    erased = runner.invoke(main, ["subscribers", "erase", ADA], input="y\n")
+    assert erased.exit_code == 0, erased.output
+    assert "stays opted out" in erased.output
+    after = json.loads(runner.invoke(main, ["subscribers", "show", ADA]).output)
+    assert after["profile"]["status"] == "unsubscribed"
+    assert after["profile"]["first_name"] is None
+    erased_again = runner.invoke(main, ["subscribers", "erase", "+12125550199", "--yes"])
+    assert erased_again.exit_code == 1 and "nothing is stored" in erased_again.output
