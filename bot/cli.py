@@ -245,11 +245,15 @@ def _checked(paths: tuple[Path, ...], settings: Settings) -> list:  # type: igno
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def flows_check(paths: tuple[Path, ...]) -> None:
     """Check flow files (default: FLOWS_DIR); prints file:line: message, exits 1 on errors."""
+    from bot.campaigns.parser import check_campaigns
     from bot.engine.problems import Severity
 
     settings = _settings()
     parsed = _checked(paths, settings)
     problems = sorted(problem for item in parsed for problem in item.problems)
+    folders = [path for path in paths if path.is_dir()] if paths else [settings.FLOWS_DIR]
+    for folder in folders:  # campaign files live in FLOWS_DIR/campaigns
+        problems += check_campaigns(folder, brand=settings.BRAND_NAME)
     for problem in problems:
         click.echo(str(problem))
     errors = sum(problem.severity is Severity.ERROR for problem in problems)
@@ -715,6 +719,75 @@ def subscribers_erase(phone: str, yes: bool) -> None:
     if not erased:
         raise click.ClickException(f"nothing is stored about {number}")
     click.echo(f"erased {number}: personal data removed; the number stays opted out")
+
+
+@main.group()
+def campaign() -> None:
+    """List and preview campaign files (FLOWS_DIR/campaigns); sending comes next."""
+
+
+def _campaigns(settings: Settings) -> dict:  # type: ignore[type-arg]
+    from bot.campaigns.parser import read_campaigns
+
+    parsed = read_campaigns(settings.FLOWS_DIR, brand=settings.BRAND_NAME)
+    return {item.campaign.name: item for item in parsed if item.campaign is not None}
+
+
+@campaign.command("list")
+def campaign_list() -> None:
+    """The campaigns that pass the check, with their variants and reply flow."""
+    from bot.campaigns.parser import read_campaigns
+
+    settings = _settings()
+    parsed = read_campaigns(settings.FLOWS_DIR, brand=settings.BRAND_NAME)
+    if not parsed:
+        click.echo(f"no campaign files in {settings.FLOWS_DIR / 'campaigns'}")
+    for item in parsed:
+        found = item.campaign
+        if found is None:
+            click.echo(f"{item.file}: has errors (see `bot flows check`)")
+            continue
+        variants = ", ".join(f"{v.name} ({v.weight:g})" for v in found.variants)
+        when = "now" if found.send_at is None else f"{found.send_at:%Y-%m-%d %H:%M} local"
+        line = f"{found.name}: {found.description or found.file}; variants {variants}; {when}"
+        click.echo(line + (f"; replies to {found.reply_flow}" if found.reply_flow else ""))
+
+
+@campaign.command("preview")
+@click.argument("name")
+def campaign_preview(name: str) -> None:
+    """Who would get campaign NAME, sample texts, segments, cost and time to send."""
+    from datetime import UTC, datetime
+
+    from bot.campaigns.audience import audience
+    from bot.campaigns.preview import Pricing, describe, preview_campaign
+    from bot.db import make_engine
+
+    settings = _settings()
+    known = _campaigns(settings)
+    if name not in known:
+        listed = ", ".join(sorted(known)) or "none"
+        raise click.ClickException(
+            f"no campaign named {name!r} that passes the check (known: {listed});"
+            " see `bot flows check`"
+        )
+    _require_migrated(settings)
+    found = known[name].campaign
+    engine = make_engine(settings.DATABASE_URL)
+    try:
+        with engine.connect() as connection:
+            preview = preview_campaign(
+                found,
+                audience(connection, found.segment),
+                brand=settings.BRAND_NAME,
+                support=settings.SUPPORT_CONTACT,
+                pricing=Pricing(settings.PRICE_PER_SEGMENT, settings.CURRENCY, settings.SEND_RATE),
+                default_zone=settings.DEFAULT_TIMEZONE,
+                now=datetime.now(UTC),
+            )
+    finally:
+        engine.dispose()
+    click.echo(describe(preview))
 
 
 def _redacted(database_url: str) -> str:

@@ -73,6 +73,7 @@ class ConversationService:
         flows: FlowHost | None = None,
         clock: Callable[[], datetime] = utcnow,
         rules: PolicyRules = DEFAULT_RULES,
+        public_url: str | None = None,
     ) -> None:
         self.engine = engine
         self.vocabulary = vocabulary
@@ -80,6 +81,7 @@ class ConversationService:
         self.flows = flows
         self.clock = clock
         self.rules = rules
+        self.public_url = public_url  # flow texts' URLs become tracked links on it
 
     def handle_inbound(self, sms: InboundSms) -> InboundResult:
         """Record the text and answer it; a MessageSid seen before changes nothing."""
@@ -108,7 +110,14 @@ class ConversationService:
             if not receipt.new:
                 return EventOutcome(receipt.id, duplicate=True, message_ids=[])
             subscriber = claim_subscriber(connection, phone)
-            turn = Turn(connection, subscriber, Delivery.OUTBOX, self.clock(), rules=self.rules)
+            turn = Turn(
+                connection,
+                subscriber,
+                Delivery.OUTBOX,
+                self.clock(),
+                rules=self.rules,
+                public_url=self.public_url,
+            )
             if self.flows is not None:
                 self.flows.on_event(turn, event_type, data)
             return EventOutcome(receipt.id, duplicate=False, message_ids=_pending_ids(turn.queued))
@@ -177,7 +186,14 @@ class ConversationService:
             end_conversation(connection, conversation.id, "flow removed")
             return []
         subscriber = claim_subscriber(connection, conversation.phone)
-        turn = Turn(connection, subscriber, Delivery.OUTBOX, now, rules=self.rules)
+        turn = Turn(
+            connection,
+            subscriber,
+            Delivery.OUTBOX,
+            now,
+            rules=self.rules,
+            public_url=self.public_url,
+        )
         self.flows.resume(turn, flow, conversation, event)
         return _pending_ids(turn.queued)
 
@@ -211,7 +227,15 @@ class ConversationService:
             ),
         )
         if self.flows is not None:
-            turn = Turn(connection, subscriber, Delivery.TWIML, now, inbound_id, rules=self.rules)
+            turn = Turn(
+                connection,
+                subscriber,
+                Delivery.TWIML,
+                now,
+                inbound_id,
+                rules=self.rules,
+                public_url=self.public_url,
+            )
             self._route_to_flows(turn, sms, match, outcome.handled, status_before)
             queued.extend(turn.queued)
         return tuple(text for text in queued if not text.suppressed)

@@ -66,6 +66,7 @@ class Turn:
     inbound_id: int | None = None
     rules: PolicyRules = DEFAULT_RULES
     queued: list[QueuedText] = field(default_factory=list)
+    public_url: str | None = None  # where tracked links point; None leaves URLs as written
 
 
 class FlowHost:
@@ -226,6 +227,8 @@ class FlowHost:
                             media_urls=media_urls,
                             in_reply_to_id=turn.inbound_id,
                             flow=flow.name,
+                            track_links=True,
+                            public_url=turn.public_url,
                         )
                     )
                 case ScheduleTimer(kind="expiry", due_at=due_at):
@@ -330,4 +333,6 @@ class FlowHost:
             now=turn.now,
             rules=turn.rules,
             in_reply_to_id=turn.inbound_id,
+            track_links=True,
+            public_url=turn.public_url,
         )

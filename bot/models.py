@@ -298,3 +298,25 @@ class LoginAttempt(SQLModel, table=True):
     email: str = Field(max_length=254, index=True)
     remote_addr: str = Field(max_length=64, index=True)
     created_at: datetime = _timestamp(nullable=False, default=utcnow, index=True)
+
+
+class Link(SQLModel, table=True):
+    """A tracked short link: one recipient's copy of a URL a flow or campaign sent."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=7, unique=True, index=True)  # the /l/<code> in the text
+    url: str = Field(sa_column=Column(Text, nullable=False))  # where the code leads
+    phone: str = Field(max_length=20, index=True)
+    flow: str | None = Field(default=None, max_length=64)
+    campaign: str | None = Field(default=None, max_length=64)
+    message_id: int | None = Field(default=None, foreign_key="message.id")  # first text with it
+    created_at: datetime = _timestamp(nullable=False, default=utcnow)
+
+
+class Click(SQLModel, table=True):
+    """Someone followed a tracked link; kept to when and with what browser, nothing more."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    link_id: int = Field(foreign_key="link.id", index=True)
+    clicked_at: datetime = _timestamp(nullable=False, default=utcnow)
+    user_agent: str | None = Field(default=None, max_length=255)

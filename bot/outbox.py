@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection
 
 from bot import policy
+from bot.links import attach_message, shorten_links
 from bot.models import Delivery, Direction, Message, MessageStatus, Purpose, utcnow
 from bot.recipient_zones import country_of, zones_for
 from bot.segments import count_segments
@@ -47,14 +48,23 @@ def queue_text(
     flow: str | None = None,
     agent_id: int | None = None,
     replying: bool | None = None,
+    track_links: bool = False,
+    public_url: str | None = None,
 ) -> QueuedText:
     """Log an outbound text as the send policy decides.
 
     Allowed: ACCEPTED when it leaves in the TwiML answer, else PENDING in the outbox. Deferred
     (quiet hours, a frequency cap): PENDING with `send_after`, the reason noted. Refused:
-    SUPPRESSED with the reason.
+    SUPPRESSED with the reason. With `track_links` (flow and campaign texts, never compliance
+    texts or agent replies), URLs become this person's tracked links on `public_url` first, so
+    the segments counted are the segments sent.
     """
     now = now or utcnow()
+    link_ids: list[int] = []
+    if track_links:
+        body, link_ids = shorten_links(
+            connection, body, phone=subscriber.phone, public_url=public_url, flow=flow, now=now
+        )
     if replying is None:
         replying = delivery is Delivery.TWIML
     decision = policy.decide(
@@ -94,6 +104,7 @@ def queue_text(
             "updated_at": now,
         },
     ).scalar_one()
+    attach_message(connection, link_ids, message_id)
     return QueuedText(message_id, body, status, media_urls, send_after)
 
 

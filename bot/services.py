@@ -77,6 +77,7 @@ def build_services(
             flows=flows,
             clock=clock,
             rules=settings.policy_rules,
+            public_url=settings.PUBLIC_URL,
         ),
         dispatcher=build_dispatcher(settings, engine=engine, gateway=gateway, clock=clock),
     )

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     DEFAULT_TIMEZONE: str = "America/New_York"  # for recipients whose zone is unknown
     PROMOTIONAL_PER_DAY: int = Field(default=3, ge=0)  # per rolling 24 h; 0: no cap
     OVER_CAP: Literal["defer", "skip"] = "defer"
+    # What one SMS segment costs, for campaign previews: 0.0079 is Twilio's US price.
+    PRICE_PER_SEGMENT: float = Field(default=0.0079, gt=0)
+    CURRENCY: str = "USD"
 
     @field_validator(
         "TWILIO_ACCOUNT_SID",

@@ -274,11 +274,15 @@ def _give_to_bot(
     if conversation.state.waiting == Waiting.AGENT.value:
         subscriber = claim_subscriber(connection, conversation.phone)
         turn = Turn(
-            connection, subscriber, Delivery.OUTBOX, now, rules=services.conversations.rules
+            connection,
+            subscriber,
+            Delivery.OUTBOX,
+            now,
+            rules=services.conversations.rules,
+            public_url=services.conversations.public_url,
         )
+        # Its texts wait in the outbox for the dispatchers, like any follow-up.
         flows.resume(turn, flow, conversation, HandedBack())
-        services_ids = [text.id for text in turn.queued]
-        connection.info.setdefault("parley_after_commit", []).extend(services_ids)
     elif conversation.state.waiting == Waiting.ANSWER.value:
         # The person was talking to a human: the flow's patience starts again now.
         save_state(

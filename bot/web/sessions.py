@@ -1,11 +1,11 @@
-"""Browser sessions only where a browser is: the Twilio edge and the API are stateless."""
+"""Browser sessions only where a browser is: the Twilio edge, the API and links are stateless."""
 
 from __future__ import annotations
 
 from flask import Flask, Request
 from flask.sessions import NullSession, SecureCookieSessionInterface, SessionMixin
 
-STATELESS_PREFIXES = ("/twilio/", "/api/", "/healthz")
+STATELESS_PREFIXES = ("/twilio/", "/api/", "/healthz", "/l/")
 
 
 class BrowserOnlySessions(SecureCookieSessionInterface):

@@ -1,0 +1,41 @@
+"""What a campaign file says, once read: the segment, when, the variants and the reply flow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.engine.expressions import Expression
+from bot.engine.templates import Template
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Who gets it, among subscribed people: all these tags and attributes, and a condition."""
+
+    tags: tuple[str, ...] = ()
+    attributes: dict[str, object] = field(default_factory=dict, hash=False)
+    where: Expression | None = None
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One version of the text; people are split between variants in proportion to weight."""
+
+    name: str
+    weight: float
+    text: Template
+    line: int
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """One campaign file."""
+
+    name: str
+    file: str
+    description: str
+    segment: Segment
+    send_at: datetime | None  # None: now; else a wall-clock time in each recipient's own zone
+    variants: tuple[Variant, ...]
+    reply_flow: str | None = None
