@@ -19,9 +19,9 @@ from bot.engine.checker import (
 from bot.engine.expressions import Expression, ExpressionError, parse_expression
 from bot.engine.model import FlowSettings
 from bot.engine.parser import FLOW_NAME, read_flow_file
-from bot.engine.problems import Problem, Severity
+from bot.engine.problems import Problem, Severity, load_document
 from bot.engine.templates import Template, TemplateError, parse_template
-from bot.engine.yamlsource import LocatedDict, LocatedList, YamlError, load_yaml
+from bot.engine.yamlsource import LocatedDict, LocatedList
 from bot.flow_registry import FLOW_SUFFIXES, flow_files
 from bot.segments import count_segments
 
@@ -112,16 +112,11 @@ def parse_campaign(
     flow_names: frozenset[str] | None = None,
 ) -> ParsedCampaign:
     """Parse and check a campaign from YAML text; problems are reported, not raised."""
-    parsed = ParsedCampaign(file, None)
-    try:
-        document = load_yaml(text)
-    except YamlError as error:
-        parsed.problems.append(Problem(file, error.line, error.message))
-        return parsed
-    if not isinstance(document, LocatedDict):
-        parsed.problems.append(
-            Problem(file, 1, "a campaign file is a mapping with campaign:, segment: and variants:")
-        )
+    document, problems = load_document(
+        text, file, "a campaign file is a mapping with campaign:, segment: and variants:"
+    )
+    parsed = ParsedCampaign(file, None, problems)
+    if document is None:
         return parsed
     reader = _Reader(file, document, brand, flow_names)
     campaign = reader.build(default_name)

@@ -11,10 +11,10 @@ from typing import Any
 
 from bot.engine.durations import DurationError, parse_duration
 from bot.engine.model import Flow, FlowSettings, Triggers
-from bot.engine.problems import FlowFileError, Problem, article
+from bot.engine.problems import FlowFileError, Problem, article, load_document
 from bot.engine.steps import STEP_TYPES
 from bot.engine.steps.base import Step, StepReader
-from bot.engine.yamlsource import LocatedDict, LocatedList, YamlError, load_yaml
+from bot.engine.yamlsource import LocatedDict, LocatedList
 
 TOP_LEVEL_KEYS = frozenset(
     {"flow", "description", "triggers", "settings", "attributes", "steps", "tests"}
@@ -47,14 +47,9 @@ def read_flow_file(path: Path, display_name: str | None = None) -> ParsedFile:
 
 def parse_flow(text: str, file: str, *, default_name: str = "flow") -> ParsedFile:
     """Parse a flow from YAML text; structural problems are reported, not raised."""
-    parsed = ParsedFile(file, None)
-    try:
-        document = load_yaml(text)
-    except YamlError as error:
-        parsed.problems.append(Problem(file, error.line, error.message))
-        return parsed
-    if not isinstance(document, LocatedDict):
-        parsed.problems.append(Problem(file, 1, "a flow file is a mapping with steps: …"))
+    document, problems = load_document(text, file, "a flow file is a mapping with steps: …")
+    parsed = ParsedFile(file, None, problems)
+    if document is None:
         return parsed
     builder = _Builder(file, document, parsed.problems)
     parsed.flow = builder.build(text, default_name)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.engine.yamlsource import LocatedDict
 
 
 class Severity(StrEnum):
@@ -37,3 +41,16 @@ class FlowFileError(Exception):
 def article(word: str) -> str:
     """'a' or 'an', for messages such as "an ask step needs an id"."""
     return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def load_document(text: str, file: str, shape: str) -> tuple[LocatedDict | None, list[Problem]]:
+    """A YAML file's top-level mapping, or the problem that says why there is none."""
+    from bot.engine.yamlsource import LocatedDict, YamlError, load_yaml
+
+    try:
+        document = load_yaml(text)
+    except YamlError as error:
+        return None, [Problem(file, error.line, error.message)]
+    if not isinstance(document, LocatedDict):
+        return None, [Problem(file, 1, shape)]
+    return document, []
