@@ -723,7 +723,7 @@ def subscribers_erase(phone: str, yes: bool) -> None:
 
 @main.group()
 def campaign() -> None:
-    """List and preview campaign files (FLOWS_DIR/campaigns); sending comes next."""
+    """List, preview, send and pause campaign files (FLOWS_DIR/campaigns)."""
 
 
 def _campaigns(settings: Settings) -> dict:  # type: ignore[type-arg]
@@ -788,6 +788,66 @@ def campaign_preview(name: str) -> None:
     finally:
         engine.dispose()
     click.echo(describe(preview))
+
+
+@campaign.command("send")
+@click.argument("name")
+@click.option("--batch", type=int, default=500, show_default=True, help="People per transaction.")
+def campaign_send(name: str, batch: int) -> None:
+    """Queue campaign NAME for its segment; run it again to resume after a pause."""
+    from bot.campaigns.send import CampaignNotFound, load_campaign, send_campaign
+    from bot.services import build_services
+
+    settings = _settings()
+    try:
+        load_campaign(settings, name)
+    except CampaignNotFound as error:
+        raise click.ClickException(str(error)) from None
+    _require_migrated(settings)
+    services = build_services(settings)
+    try:
+        with click.progressbar(length=0, label=f"Queueing {name}", show_pos=True) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.length = total
+                bar.update(done - bar.pos)
+
+            report = send_campaign(services, name, progress=progress, batch=batch)
+    finally:
+        services.engine.dispose()
+    click.echo(
+        f"{name}: {report.recipients:,} people in the segment; {report.queued:,} queued,"
+        f" {report.skipped:,} skipped (already sent), {report.suppressed:,} suppressed by policy,"
+        f" {report.deferred:,} deferred (quiet hours or frequency cap)"
+    )
+    if report.paused:
+        click.echo(f"paused: run `bot campaign send {name}` to resume")
+
+
+@campaign.command("pause")
+@click.argument("name")
+def campaign_pause(name: str) -> None:
+    """Stop sending campaign NAME after the current batch (`bot campaign send` resumes)."""
+    from bot.campaigns.send import CampaignNotFound, load_campaign, pause_campaign
+    from bot.models import CampaignSendStatus
+    from bot.services import build_services
+
+    settings = _settings()
+    try:
+        load_campaign(settings, name)
+    except CampaignNotFound as error:
+        raise click.ClickException(str(error)) from None
+    _require_migrated(settings)
+    services = build_services(settings)
+    try:
+        status = pause_campaign(services, name)
+    finally:
+        services.engine.dispose()
+    if status is None:
+        raise click.ClickException(f"campaign {name!r} has not been sent yet: nothing to pause")
+    if status is CampaignSendStatus.DONE:
+        raise click.ClickException(f"campaign {name!r} is already queued in full: nothing to pause")
+    click.echo(f"{name}: paused; `bot campaign send {name}` resumes it")
 
 
 def _redacted(database_url: str) -> str:

@@ -149,6 +149,16 @@ class Message(SQLModel, table=True):
         _when_status(
             "ix_message_fate_unknown", "updated_at", "unknown"
         ),  # what reconciliation looks for, without scanning every message,
+        # One text of a campaign per person: the database itself refuses a second (re-runs and
+        # two senders at once are safe).
+        Index(
+            "ux_message_campaign_phone",
+            "campaign",
+            "phone",
+            unique=True,
+            sqlite_where=text("campaign IS NOT NULL"),
+            postgresql_where=text("campaign IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -166,6 +176,8 @@ class Message(SQLModel, table=True):
     error_code: int | None = None
     error_message: str | None = Field(default=None, max_length=500)
     flow: str | None = Field(default=None, max_length=64)  # the flow that sent it, if any
+    campaign: str | None = Field(default=None, max_length=64)  # the campaign that sent it
+    variant: str | None = Field(default=None, max_length=64)  # and which of its variants
     agent_id: int | None = Field(default=None, foreign_key="agent.id")  # the agent who wrote it
     # The outbox: a pending row is sent at send_after at the earliest (quiet hours, caps,
     # retries); attempts counts hand-overs that failed in a way worth retrying.
@@ -175,6 +187,26 @@ class Message(SQLModel, table=True):
     sent_at: datetime | None = _timestamp(nullable=True)  # handed to the provider
     created_at: datetime = _timestamp(nullable=False, default=utcnow)
     updated_at: datetime = _timestamp(nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class CampaignSendStatus(StrEnum):
+    QUEUED = "queued"  # being queued into the outbox (or stopped by a crash: run send again)
+    PAUSED = "paused"  # stopped between batches; `bot campaign send` resumes it
+    DONE = "done"  # everyone in the segment has their text in the outbox
+
+
+class CampaignSend(SQLModel, table=True):
+    """A campaign being sent: its progress, and the pause flag the sender checks."""
+
+    __tablename__ = "campaign_send"
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign: str = Field(max_length=64, unique=True)
+    status: CampaignSendStatus = _enum(CampaignSendStatus, 8, nullable=False)
+    recipients: int = 0  # people in the segment when the last run finished
+    queued: int = 0  # campaign texts in the outbox (every run's)
+    started_at: datetime = _timestamp(nullable=False, default=utcnow)
+    finished_at: datetime | None = _timestamp(nullable=True)
 
 
 class ConversationStatus(StrEnum):

@@ -50,6 +50,9 @@ def queue_text(
     replying: bool | None = None,
     track_links: bool = False,
     public_url: str | None = None,
+    campaign: str | None = None,
+    variant: str | None = None,
+    not_before: datetime | None = None,
 ) -> QueuedText:
     """Log an outbound text as the send policy decides.
 
@@ -57,18 +60,29 @@ def queue_text(
     (quiet hours, a frequency cap): PENDING with `send_after`, the reason noted. Refused:
     SUPPRESSED with the reason. With `track_links` (flow and campaign texts, never compliance
     texts or agent replies), URLs become this person's tracked links on `public_url` first, so
-    the segments counted are the segments sent.
+    the segments counted are the segments sent. A campaign text names its campaign and
+    variant; `not_before` (a scheduled campaign) holds it in the outbox till then, and the
+    policy judges it as of that moment.
     """
     now = now or utcnow()
     link_ids: list[int] = []
     if track_links:
         body, link_ids = shorten_links(
-            connection, body, phone=subscriber.phone, public_url=public_url, flow=flow, now=now
+            connection,
+            body,
+            phone=subscriber.phone,
+            public_url=public_url,
+            flow=flow,
+            campaign=campaign,
+            now=now,
         )
     if replying is None:
         replying = delivery is Delivery.TWIML
+    scheduled = not_before is not None and not_before > now
+    judged_at = not_before if scheduled else now
     decision = policy.decide(
-        send_context(connection, subscriber, purpose=purpose, now=now, replying=replying), rules
+        send_context(connection, subscriber, purpose=purpose, now=judged_at, replying=replying),
+        rules,
     )
     send_after = None
     if decision.verdict is policy.Verdict.SUPPRESS:
@@ -76,6 +90,8 @@ def queue_text(
     elif decision.verdict is policy.Verdict.DEFER:
         # Held back: it cannot ride in the TwiML answer, so it waits in the outbox.
         status, delivery, send_after = MessageStatus.PENDING, Delivery.OUTBOX, decision.send_at
+    elif scheduled:
+        status, delivery, send_after = MessageStatus.PENDING, Delivery.OUTBOX, not_before
     elif delivery is Delivery.TWIML:
         status = MessageStatus.ACCEPTED
     else:
@@ -96,6 +112,8 @@ def queue_text(
             "in_reply_to_id": in_reply_to_id,
             "error_message": decision.reason,
             "flow": flow,
+            "campaign": campaign,
+            "variant": variant,
             "agent_id": agent_id,
             "send_after": send_after,
             # A TwiML reply is handed to the provider with the webhook's answer: sent now.

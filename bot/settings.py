@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     # What one SMS segment costs, for campaign previews: 0.0079 is Twilio's US price.
     PRICE_PER_SEGMENT: float = Field(default=0.0079, gt=0)
     CURRENCY: str = "USD"
+    ATTRIBUTION_DAYS: float = Field(default=7, gt=0)  # an order counts for a campaign this long
 
     @field_validator(
         "TWILIO_ACCOUNT_SID",

@@ -174,7 +174,7 @@ def describe(preview: Preview) -> str:
     lines.extend(_timing(preview))
     if campaign.reply_flow:
         lines.append(f"Replies go to flow {campaign.reply_flow}")
-    lines.append("(preview only: sending campaigns comes next)")
+    lines.append(f"Send it with: bot campaign send {campaign.name}")
     return "\n".join(lines)
 
 

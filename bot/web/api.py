@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session, select
 
+from bot.campaigns.parser import read_campaigns
+from bot.campaigns.stats import CampaignStats, campaign_stats, csv_rows, has_messages, stats_json
 from bot.models import ConsentEvent, Message, Subscriber
 from bot.phones import InvalidPhone, normalise_phone
 from bot.results import flow_results, flow_summaries
@@ -161,6 +165,50 @@ def show_flow_results(name: str) -> tuple[Response, int]:
         return problem(404, f"no flow named {name!r} is in force")
     with parley.engine.connect() as connection:
         return jsonify(flow_results(connection, flow)), 200
+
+
+@bp.get("/campaigns/<name>/stats")
+def show_campaign_stats(name: str) -> tuple[Response, int]:
+    """A campaign's results: totals, one row per variant, and the A/B winner."""
+    stats = _campaign_stats(name)
+    if stats is None:
+        return problem(404, f"no campaign named {name!r}: no campaign file and no texts sent")
+    return jsonify(stats_json(stats)), 200
+
+
+@bp.get("/campaigns/<name>/stats.csv")
+def campaign_stats_csv(name: str) -> Response | tuple[Response, int]:
+    """A campaign's per-variant rows as CSV."""
+    stats = _campaign_stats(name)
+    if stats is None:
+        return problem(404, f"no campaign named {name!r}: no campaign file and no texts sent")
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(csv_rows(stats))
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}-stats.csv"'},
+    )
+
+
+def _campaign_stats(name: str) -> CampaignStats | None:
+    parley = current_app.extensions["parley"]
+    settings = parley.settings
+    parsed = read_campaigns(
+        settings.FLOWS_DIR, brand=settings.BRAND_NAME, flow_names=parley.flows.catalog().flows
+    )
+    found = next((p.campaign for p in parsed if p.campaign and p.campaign.name == name), None)
+    with parley.engine.connect() as connection:
+        if found is None and not has_messages(connection, name):
+            return None
+        return campaign_stats(
+            connection,
+            name,
+            variant_names=[variant.name for variant in found.variants] if found else (),
+            price_per_segment=settings.PRICE_PER_SEGMENT,
+            currency=settings.CURRENCY,
+            attribution_days=settings.ATTRIBUTION_DAYS,
+        )
 
 
 def _parse_json(model: type[ModelT]) -> ModelT:

@@ -1,0 +1,294 @@
+"""Sending a campaign: each person's text into the outbox, in batches, pausable, never twice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.campaigns.assign import assign_variant
+from bot.campaigns.audience import Recipient, audience, matches
+from bot.campaigns.model import Campaign
+from bot.campaigns.parser import read_campaigns
+from bot.campaigns.preview import _start as start_for
+from bot.db import dialect_insert, transaction
+from bot.models import (
+    CampaignSend,
+    CampaignSendStatus,
+    Delivery,
+    Message,
+    MessageStatus,
+    Purpose,
+    Subscriber,
+    SubscriberStatus,
+    utcnow,
+)
+from bot.outbox import queue_text
+from bot.policy import PolicyRules
+from bot.settings import Settings
+from bot.subscribers import SubscriberRow
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+SENDS = CampaignSend.__table__
+MESSAGES = Message.__table__
+SUBSCRIBERS = Subscriber.__table__
+DEFAULT_BATCH = 500
+_CONFLICT_RETRIES = 3  # another sender queued someone in this batch first: redo it, skipping them
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class SendReport:
+    """What one run of `send_campaign` did."""
+
+    campaign: str
+    recipients: int = 0  # people in the segment this run went through
+    queued: int = 0  # new texts in the outbox, due now or at the campaign's local time
+    deferred: int = 0  # new texts the policy held back (quiet hours, frequency cap)
+    suppressed: int = 0  # new rows the policy refused (consent); never sent, never retried
+    skipped: int = 0  # people who already have this campaign's text
+    paused: bool = False  # stopped by `pause_campaign` before everyone was done
+
+    @property
+    def new(self) -> int:
+        return self.queued + self.deferred + self.suppressed
+
+
+class CampaignPaused(Exception):
+    """Raised inside a batch's transaction when the campaign was paused meanwhile."""
+
+
+class CampaignNotFound(Exception):
+    """No campaign file by that name passes the check; the message says what to do."""
+
+
+def load_campaign(settings: Settings, name: str) -> Campaign:
+    """The campaign called `name` in FLOWS_DIR/campaigns, or CampaignNotFound saying why not."""
+    parsed = read_campaigns(settings.FLOWS_DIR, brand=settings.BRAND_NAME)
+    for item in parsed:
+        if item.campaign is not None and item.campaign.name == name:
+            return item.campaign
+    for item in parsed:
+        if item.campaign is None and Path(item.file).stem == name:
+            raise CampaignNotFound(
+                f"campaign {name!r} ({item.file}) has errors; see `bot flows check`"
+            )
+    known = ", ".join(sorted(i.campaign.name for i in parsed if i.campaign is not None))
+    raise CampaignNotFound(
+        f"no campaign named {name!r} that passes the check (known: {known or 'none'});"
+        " see `bot flows check`"
+    )
+
+
+def send_campaign(
+    services: Services,
+    name: str,
+    *,
+    progress: Progress = lambda done, total: None,
+    batch: int = DEFAULT_BATCH,
+    now: datetime | None = None,
+) -> SendReport:
+    """Queue the campaign's text for everyone in its segment who does not have it yet.
+
+    Each batch is one transaction; between batches the pause flag is checked. Running it again
+    (after a pause, a crash or to reach people who joined since) queues only the missing texts.
+    """
+    engine, settings = services.engine, services.settings
+    campaign = load_campaign(settings, name)
+    report = SendReport(campaign.name)
+    with engine.connect() as connection:
+        total = sum(1 for _ in audience(connection, campaign.segment))
+    _mark(services, campaign.name, CampaignSendStatus.QUEUED, now=now or utcnow())
+    progress(0, total)
+    after_id = 0
+    while True:
+        for attempt in range(_CONFLICT_RETRIES + 1):
+            try:
+                with transaction(engine) as connection:
+                    if _status(connection, campaign.name) is CampaignSendStatus.PAUSED:
+                        raise CampaignPaused
+                    tally = SendReport(campaign.name)
+                    last_id = _queue_batch(
+                        connection,
+                        campaign,
+                        after_id=after_id,
+                        limit=batch,
+                        tally=tally,
+                        now=now or utcnow(),
+                        brand=settings.BRAND_NAME,
+                        support=settings.SUPPORT_CONTACT,
+                        default_zone=settings.DEFAULT_TIMEZONE,
+                        public_url=settings.PUBLIC_URL,
+                        rules=settings.policy_rules,
+                    )
+                break
+            except IntegrityError:
+                if attempt == _CONFLICT_RETRIES:
+                    raise
+            except CampaignPaused:
+                report.paused = True
+                return report
+        for name in ("recipients", "queued", "deferred", "suppressed", "skipped"):
+            setattr(report, name, getattr(report, name) + getattr(tally, name))
+        if last_id is None:
+            break
+        after_id = last_id
+        progress(report.recipients, max(total, report.recipients))
+    _finish(services, campaign.name, recipients=report.recipients, now=now or utcnow())
+    return report
+
+
+def pause_campaign(services: Services, name: str) -> CampaignSendStatus | None:
+    """Ask a running send to stop after its current batch; its status after, None if never sent."""
+    with transaction(services.engine) as connection:
+        connection.execute(
+            update(SENDS)
+            .where(SENDS.c.campaign == name, SENDS.c.status == CampaignSendStatus.QUEUED)
+            .values(status=CampaignSendStatus.PAUSED)
+        )
+        return _status(connection, name)
+
+
+def send_status(services: Services, name: str) -> CampaignSendStatus | None:
+    """Where sending this campaign stands; None when it was never sent."""
+    with services.engine.connect() as connection:
+        return _status(connection, name)
+
+
+def _queue_batch(
+    connection: Connection,
+    campaign: Campaign,
+    *,
+    after_id: int,
+    limit: int,
+    tally: SendReport,
+    now: datetime,
+    brand: str,
+    support: str,
+    default_zone: str,
+    public_url: str | None,
+    rules: PolicyRules,
+) -> int | None:
+    """Queue texts for the next `limit` subscribed people after `after_id`; the last id seen."""
+    rows = connection.execute(
+        select(
+            SUBSCRIBERS.c.id,
+            SUBSCRIBERS.c.phone,
+            SUBSCRIBERS.c.status,
+            SUBSCRIBERS.c.first_name,
+            SUBSCRIBERS.c.timezone,
+            SUBSCRIBERS.c.attributes,
+            SUBSCRIBERS.c.tags,
+        )
+        .where(SUBSCRIBERS.c.status == SubscriberStatus.SUBSCRIBED, SUBSCRIBERS.c.id > after_id)
+        .order_by(SUBSCRIBERS.c.id)
+        .limit(limit)
+    ).all()
+    if not rows:
+        return None
+    people = []
+    for row in rows:
+        attributes = row.attributes if isinstance(row.attributes, dict) else {}
+        recipient = Recipient(
+            phone=row.phone,
+            first_name=row.first_name,
+            timezone=row.timezone,
+            attributes=attributes,
+            tags=tuple(str(tag) for tag in row.tags or ()),
+        )
+        if matches(campaign.segment, recipient):
+            people.append((row, recipient))
+    have_it = set(
+        connection.execute(
+            select(MESSAGES.c.phone).where(
+                MESSAGES.c.campaign == campaign.name,
+                MESSAGES.c.phone.in_([recipient.phone for _, recipient in people]),
+            )
+        ).scalars()
+    )
+    for row, recipient in people:
+        tally.recipients += 1
+        if recipient.phone in have_it:
+            tally.skipped += 1
+            continue
+        variant = assign_variant(campaign.name, recipient.phone, campaign.variants)
+        body = variant.text.render(recipient.template_variables(brand=brand, support=support))
+        starts_at, _zone = start_for(campaign, recipient, default_zone, now)
+        queued = queue_text(
+            connection,
+            SubscriberRow(
+                id=row.id,
+                phone=row.phone,
+                status=row.status,
+                first_name=row.first_name,
+                timezone=row.timezone,
+                attributes=dict(recipient.attributes),
+                tags=list(recipient.tags),
+            ),
+            body=body,
+            purpose=Purpose.PROMOTIONAL,
+            delivery=Delivery.OUTBOX,
+            now=now,
+            rules=rules,
+            track_links=True,
+            public_url=public_url,
+            campaign=campaign.name,
+            variant=variant.name,
+            not_before=starts_at,
+        )
+        if queued.status is MessageStatus.SUPPRESSED:
+            tally.suppressed += 1
+        elif queued.send_after is not None and queued.send_after > starts_at:
+            tally.deferred += 1
+        else:
+            tally.queued += 1
+    return rows[-1].id
+
+
+def _status(connection: Connection, name: str) -> CampaignSendStatus | None:
+    status = connection.execute(
+        select(SENDS.c.status).where(SENDS.c.campaign == name)
+    ).scalar_one_or_none()
+    return None if status is None else CampaignSendStatus(status)
+
+
+def _mark(services: Services, name: str, status: CampaignSendStatus, *, now: datetime) -> None:
+    """Record that a run started (or resumed): the row exists, its status is `status`."""
+    with transaction(services.engine) as connection:
+        statement = dialect_insert(connection.dialect.name, SENDS)
+        connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=["campaign"], set_={"status": status, "finished_at": None}
+            ),
+            {"campaign": name, "status": status, "started_at": now},
+        )
+
+
+def _finish(services: Services, name: str, *, recipients: int, now: datetime) -> None:
+    with transaction(services.engine) as connection:
+        queued = connection.execute(
+            select(func.count())
+            .select_from(MESSAGES)
+            .where(
+                MESSAGES.c.campaign == name,
+                MESSAGES.c.status != MessageStatus.SUPPRESSED,
+            )
+        ).scalar_one()
+        connection.execute(
+            update(SENDS)
+            .where(SENDS.c.campaign == name, SENDS.c.status == CampaignSendStatus.QUEUED)
+            .values(
+                status=CampaignSendStatus.DONE,
+                recipients=recipients,
+                queued=queued,
+                finished_at=now,
+            )
+        )
