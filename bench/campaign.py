@@ -1,0 +1,206 @@
+"""Campaign queueing: how fast a campaign's texts go into the outbox, in rows per second.
+
+Usage: python bench/campaign.py [--recipients N] [--batch B] [--database-url URL]
+
+N subscribed people get a campaign (two variants, one URL, send_at now): `send_campaign` reads
+them in batches of B, assigns each a variant, renders the text, makes their tracked link, asks
+the send policy (consent, quiet hours, the frequency cap) and writes the message row, one
+transaction per batch. The baseline, on a fresh database of its own in the same run, inserts the
+same number of message rows (same columns, the texts rendered beforehand, no policy, no links)
+with Core executemany in batches of B, one transaction per batch: the least any outbox must
+cost. The ratio (Parley's rows/s over the baseline's) is the figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, select  # noqa: E402
+
+from bot.app import create_app, services_of  # noqa: E402
+from bot.campaigns.assign import assign_variant  # noqa: E402
+from bot.campaigns.audience import Recipient  # noqa: E402
+from bot.campaigns.send import load_campaign, send_campaign  # noqa: E402
+from bot.db import transaction  # noqa: E402
+from bot.gateways.fake import FakeGateway  # noqa: E402
+from bot.migrate import upgrade  # noqa: E402
+from bot.models import (  # noqa: E402
+    Delivery,
+    Direction,
+    Message,
+    MessageStatus,
+    Purpose,
+    Subscriber,
+    SubscriberStatus,
+)
+from bot.segments import count_segments  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from bot.testing.clock import FakeClock  # noqa: E402
+
+NAME = "bench_sale"
+CAMPAIGN = f"""\
+campaign: {NAME}
+description: benchmark campaign, everyone subscribed
+segment: {{}}
+send_at: now
+variants:
+  - name: a
+    weight: 50
+    text: "{{brand}}: {{first_name|Hi}}, boots are 20% off: https://shop.example/boots Reply STOP to opt out."
+  - name: b
+    weight: 50
+    text: "{{brand}}: Boots 20% off for you, {{first_name|friend}}: https://shop.example/boots Reply STOP to opt out."
+"""  # noqa: E501
+# Monday 18:00 UTC: daytime in every US zone, so no text is held back by quiet hours.
+NOW = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
+SEED_BATCH = 5_000
+MESSAGES = Message.__table__
+SUBSCRIBERS = Subscriber.__table__
+
+
+def phone_of(index: int) -> str:
+    return f"+1415{index:07d}"
+
+
+def seed(services, count: int) -> None:  # type: ignore[no-untyped-def]
+    """`count` subscribed people, inserted directly (not timed)."""
+    for offset in range(0, count, SEED_BATCH):
+        size = min(SEED_BATCH, count - offset)
+        with transaction(services.engine) as connection:
+            connection.execute(
+                SUBSCRIBERS.insert(),
+                [
+                    {"phone": phone_of(offset + index), "status": SubscriberStatus.SUBSCRIBED,
+                     "first_name": "Ana" if (offset + index) % 2 else None, "attributes": {},
+                     "tags": [], "created_at": NOW, "updated_at": NOW}
+                    for index in range(size)
+                ],
+            )  # fmt: skip
+        print(f"  seeded {offset + size}/{count}", file=sys.stderr, flush=True)
+
+
+def baseline_rows(services, count: int) -> list[dict]:  # type: ignore[no-untyped-def]
+    """The message rows a campaign would write, rendered up front: variant, body, segments."""
+    settings = services.settings
+    campaign = load_campaign(settings, NAME)
+    rows = []
+    for index in range(count):
+        phone = phone_of(index)
+        recipient = Recipient(
+            phone=phone,
+            first_name="Ana" if index % 2 else None,
+            timezone=None,
+            attributes={},
+            tags=(),
+        )
+        variant = assign_variant(NAME, phone, campaign.variants)
+        body = variant.text.render(
+            recipient.template_variables(
+                brand=settings.BRAND_NAME, support=settings.SUPPORT_CONTACT
+            )
+        )
+        segments = count_segments(body)
+        rows.append(
+            {"phone": phone, "direction": Direction.OUTBOUND, "body": body, "media_urls": [],
+             "segments": segments.segments, "encoding": str(segments.encoding),
+             "status": MessageStatus.PENDING, "purpose": Purpose.PROMOTIONAL,
+             "delivery": Delivery.OUTBOX, "in_reply_to_id": None, "error_message": None,
+             "flow": None, "campaign": NAME, "variant": variant.name, "agent_id": None,
+             "send_after": None, "sent_at": None, "created_at": NOW, "updated_at": NOW}
+        )  # fmt: skip
+    return rows
+
+
+def progress_printer(label: str):  # type: ignore[no-untyped-def]
+    state = {"next": 0}
+
+    def progress(done: int, total: int) -> None:
+        if total and done >= state["next"]:
+            print(f"  {label}: {done}/{total}", file=sys.stderr, flush=True)
+            state["next"] = done + max(total // 10, 1)
+
+    return progress
+
+
+def run_baseline(services, count: int, batch: int) -> float:  # type: ignore[no-untyped-def]
+    rows = baseline_rows(services, count)
+    progress = progress_printer("baseline")
+    started = time.perf_counter()
+    for offset in range(0, count, batch):
+        with transaction(services.engine) as connection:
+            connection.execute(MESSAGES.insert(), rows[offset : offset + batch])
+        progress(offset + len(rows[offset : offset + batch]), count)
+    return time.perf_counter() - started
+
+
+def run_parley(services, count: int, batch: int) -> float:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    report = send_campaign(
+        services, NAME, progress=progress_printer("parley"), batch=batch, now=NOW
+    )
+    elapsed = time.perf_counter() - started
+    if report.queued != count:
+        raise SystemExit(f"parley: queued {report.queued} of {count} ({report})")
+    return elapsed
+
+
+def count_rows(services) -> int:  # type: ignore[no-untyped-def]
+    with services.engine.connect() as connection:
+        return connection.execute(
+            select(func.count()).select_from(MESSAGES).where(MESSAGES.c.campaign == NAME)
+        ).scalar_one()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipients", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=500, help="rows per transaction")
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    args = parser.parse_args(argv)
+    logging.disable(logging.WARNING)
+    scratch = Path(tempfile.mkdtemp(prefix="parley-campaign-"))
+    results: dict[str, tuple[int, float]] = {}
+    try:
+        (scratch / "flows" / "campaigns").mkdir(parents=True)
+        (scratch / "flows" / "campaigns" / f"{NAME}.yaml").write_text(CAMPAIGN)
+        for label in ("baseline", "parley"):
+            url = args.database_url or f"sqlite:///{scratch}/{label}.db"
+            upgrade(url)
+            settings = Settings(
+                _env_file=None,
+                DATABASE_URL=url,
+                FLOWS_DIR=scratch / "flows",
+                GATEWAY="console",
+                PUBLIC_URL="https://parley.example",
+            )  # type: ignore[call-arg]
+            services = services_of(
+                create_app(settings, gateway=FakeGateway(), clock=FakeClock(NOW))
+            )
+            seed(services, args.recipients)
+            run = run_baseline if label == "baseline" else run_parley
+            seconds = run(services, args.recipients, args.batch)
+            results[label] = (count_rows(services), seconds)
+            services.engine.dispose()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    base_rate = results["baseline"][0] / results["baseline"][1]
+    print(f"{'target':<9} {'rows':>8} {'seconds':>8} {'rows/s':>8} {'ratio':>6}")
+    for label, (rows, seconds) in results.items():
+        rate = rows / seconds
+        print(f"{label:<9} {rows:>8} {seconds:>8.1f} {rate:>8.0f} {rate / base_rate:>6.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
