@@ -219,11 +219,12 @@ def test_a_campaign_name_used_twice(tmp_path: Path) -> None:
     ]
 
 
-def test_the_shipped_campaign_checks_clean() -> None:
+def test_the_shipped_campaigns_check_clean() -> None:
     parsed = read_campaigns(SHIPPED_FLOWS, brand="Parley")
-    assert [item.file for item in parsed] == [str(SHIPPED_FLOWS / "campaigns/winter_sale.yaml")]
-    assert parsed[0].problems == []
-    assert parsed[0].campaign is not None and parsed[0].campaign.reply_flow == "nps"
+    assert [Path(item.file).name for item in parsed] == ["vip_preview.yaml", "winter_sale.yaml"]
+    assert [problem for item in parsed for problem in item.problems] == []
+    winter = parsed[1].campaign
+    assert winter is not None and winter.reply_flow == "nps"
 
 
 # --- assignment -------------------------------------------------------------------------------
