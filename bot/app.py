@@ -14,7 +14,7 @@ from bot.gateways.base import Gateway
 from bot.models import utcnow
 from bot.services import Services, build_services
 from bot.settings import Settings, load_settings
-from bot.web import api, health, inbox, links, sms
+from bot.web import analytics, api, health, inbox, links, sms
 from bot.web.errors import register_error_handlers
 from bot.web.sessions import BrowserOnlySessions
 
@@ -46,7 +46,7 @@ def create_app(
     services = build_services(settings, gateway=gateway, clock=clock or utcnow)
     app.extensions["parley"] = services
     register_error_handlers(app)
-    for blueprint in (sms.bp, api.bp, health.bp, inbox.bp, links.bp):
+    for blueprint in (sms.bp, api.bp, health.bp, inbox.bp, analytics.bp, links.bp):
         app.register_blueprint(blueprint)
     app.add_url_rule("/", "index", _index)
     _warn_about_development_mode(services)

@@ -1,0 +1,144 @@
+"""Analytics pages of the agent inbox: campaign results and flow funnels, with SVG charts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, g, redirect, render_template, url_for
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+
+from bot.campaigns.parser import read_campaigns
+from bot.campaigns.stats import CampaignStats, campaign_stats, has_messages
+from bot.charts import COLORS, Series, bar_chart, funnel_chart, percent
+from bot.models import Message
+from bot.results import flow_results, flow_summaries
+from bot.web import inbox
+from bot.web.csrf import csrf_token
+
+bp = Blueprint("analytics", __name__, url_prefix="/inbox")
+
+MESSAGES = Message.__table__
+
+
+@bp.before_request
+def _require_agent() -> Response | None:
+    """The same rule as the inbox: only a logged-in, enabled agent sees these pages."""
+    g.agent = inbox._logged_in_agent()
+    if g.agent is None:
+        return redirect(url_for("inbox.login", next=inbox._here()))
+    return None
+
+
+@bp.after_request
+def _security_headers(response: Response) -> Response:
+    for name, value in inbox.SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+@bp.context_processor
+def _template_globals() -> dict[str, Any]:
+    return {"csrf_token": csrf_token, "agent": g.get("agent")}
+
+
+@bp.errorhandler(HTTPException)
+def _error_page(error: HTTPException) -> tuple[str, int]:
+    title, detail = error.name, error.description or ""
+    return render_template("inbox/error.html", title=title, detail=detail), error.code or 500
+
+
+@bp.get("/campaigns")
+def campaigns() -> str:
+    """Every campaign, from its file or its texts, with sends, clicks, conversions, revenue."""
+    files = _campaign_files()
+    with inbox._services().engine.connect() as connection:
+        stored = connection.execute(
+            select(MESSAGES.c.campaign).where(MESSAGES.c.campaign.is_not(None)).distinct()
+        ).scalars()
+        names = sorted(set(files) | {name for name in stored if name})
+        rows = [_stats(connection, name, files.get(name, [])) for name in names]
+    return render_template("inbox/campaigns.html", rows=rows)
+
+
+@bp.get("/campaigns/<name>")
+def campaign(name: str) -> str:
+    """One campaign: a row per variant, conversion and click rates charted, the winner."""
+    files = _campaign_files()
+    with inbox._services().engine.connect() as connection:
+        if name not in files and not has_messages(connection, name):
+            abort(404, description=f"No campaign is named {name!r}.")
+        stats = _stats(connection, name, files.get(name, []))
+    labels = [_variant_label(row.variant) for row in stats.variants]
+    chart = bar_chart(
+        f"Conversion and click rate per variant of {name}",
+        labels,
+        [
+            Series("conversion rate", [row.conversion_rate for row in stats.variants], COLORS[0]),
+            Series(
+                "click rate",
+                [row.clicked / row.sent if row.sent else 0.0 for row in stats.variants],
+                COLORS[1],
+            ),
+        ],
+        fmt=percent,
+    )
+    return render_template("inbox/campaign.html", stats=stats, chart=chart, label=_variant_label)
+
+
+@bp.get("/flows")
+def flows() -> str:
+    """Every flow in force with its conversation counts."""
+    parley = inbox._services()
+    with parley.engine.connect() as connection:
+        summaries = flow_summaries(connection, parley.flows.catalog())
+    return render_template("inbox/flows.html", flows=summaries)
+
+
+@bp.get("/flows/<name>")
+def flow(name: str) -> str:
+    """One flow's funnel: who reached each step and who dropped out there."""
+    parley = inbox._services()
+    found = parley.flows.catalog().flows.get(name)
+    if found is None:
+        abort(404, description=f"No flow named {name!r} is in force.")
+    with parley.engine.connect() as connection:
+        results = flow_results(connection, found)
+    steps = results["steps"]
+    chart = funnel_chart(
+        f"Funnel of {name}",
+        [step["step"] for step in steps],
+        [step["reached"] for step in steps],
+        [step["dropped_out"] for step in steps],
+    )
+    return render_template("inbox/flow.html", results=results, chart=chart)
+
+
+def _campaign_files() -> dict[str, list[str]]:
+    """The campaigns defined in files, by name, with their variant names in file order."""
+    parley = inbox._services()
+    settings = parley.settings
+    parsed = read_campaigns(
+        settings.FLOWS_DIR, brand=settings.BRAND_NAME, flow_names=parley.flows.catalog().flows
+    )
+    return {
+        item.campaign.name: [variant.name for variant in item.campaign.variants]
+        for item in parsed
+        if item.campaign is not None
+    }
+
+
+def _stats(connection: Any, name: str, variant_names: list[str]) -> CampaignStats:
+    settings = inbox._services().settings
+    return campaign_stats(
+        connection,
+        name,
+        variant_names=variant_names,
+        price_per_segment=settings.PRICE_PER_SEGMENT,
+        currency=settings.CURRENCY,
+        attribution_days=settings.ATTRIBUTION_DAYS,
+    )
+
+
+def _variant_label(variant: str | None) -> str:
+    return "(no variant)" if variant is None else variant
