@@ -109,9 +109,9 @@ class FakeTwilioServer:
         with self._lock:
             self._failures.append(failure)
 
-    def start(self) -> Self:
-        """Start serving on a free port."""
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
+    def start(self, port: int = 0) -> Self:
+        """Start serving on `port` (0: a free one)."""
+        self._server = make_server("127.0.0.1", port, self.app, threaded=True)
         # A short poll interval keeps shutdown() quick, so each test pays milliseconds for it.
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -284,3 +284,35 @@ def _error(status: int, code: int, message: str) -> Response:
             "status": status,
         },
     )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m bot.testing.fake_twilio`: a local stand-in for Twilio to try sends against."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--account-sid", default="AC" + "0" * 32)
+    parser.add_argument("--auth-token", default="secret")
+    args = parser.parse_args(argv)
+    server = FakeTwilioServer(args.account_sid, args.auth_token).start(args.port)
+    print(
+        f"Fake Twilio on {server.base_url}: set TWILIO_API_URL={server.base_url} "
+        f"TWILIO_ACCOUNT_SID={args.account_sid} TWILIO_AUTH_TOKEN={args.auth_token} "
+        "TWILIO_FROM=+15005550006. Ctrl-C stops it.",
+        flush=True,
+    )
+    shown = 0
+    try:
+        while True:
+            time.sleep(0.5)
+            for message in server.messages[shown:]:
+                print(f"{message['sid']} to {message.get('To')}: {message.get('Body')}", flush=True)
+            shown = len(server.messages)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
