@@ -230,7 +230,7 @@ def test_export_writes_every_answer_oldest_first(runner: CliRunner, client: Flas
 def test_export_to_a_file_reports_progress(
     runner: CliRunner, client: FlaskClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("bot.cli.EXPORT_PROGRESS_EVERY", 2)
+    monkeypatch.setattr("bot.cli.common.EXPORT_PROGRESS_EVERY", 2)
     converse(client, ALICE, "FEEDBACK", "5", "Great")
     converse(client, BOB, "FEEDBACK", "4", "Good")
     output = tmp_path / "exports" / "answers.csv"

@@ -1,0 +1,106 @@
+"""Agent accounts: bot agents add/list/disable/enable."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from bot.cli.common import (
+    _require_migrated,
+    _settings,
+    main,
+)
+
+if TYPE_CHECKING:
+    pass
+
+
+@main.group()
+def agents() -> None:
+    """Accounts for the agent inbox (/inbox)."""
+
+
+def _agents_engine():  # type: ignore[no-untyped-def]
+    from bot.db import make_engine
+
+    settings = _settings()
+    _require_migrated(settings)
+    return make_engine(settings.DATABASE_URL)
+
+
+@agents.command("add")
+@click.argument("email")
+@click.option("--name", required=True, help="The name customers never see and colleagues do.")
+@click.option("--admin", is_flag=True, help="May disable and enable other agents.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of stdin (for scripts) instead of prompting.",
+)
+def agents_add(email: str, name: str, admin: bool, password_stdin: bool) -> None:
+    """Create an agent who can log in to the inbox."""
+    from bot.agents import AgentError, create_agent
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    engine = _agents_engine()
+    try:
+        agent = create_agent(engine, email, name, password, admin)
+    except AgentError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        engine.dispose()
+    role = "admin" if agent.is_admin else "agent"
+    click.echo(f"created {role} {agent.email} ({agent.name}); log in at /inbox")
+
+
+@agents.command("list")
+def agents_list() -> None:
+    """Every agent: email, name, role, status, last login."""
+    from bot.agents import list_agents
+
+    engine = _agents_engine()
+    try:
+        everyone = list_agents(engine)
+    finally:
+        engine.dispose()
+    if not everyone:
+        click.echo("no agents yet; add one with `bot agents add EMAIL --name NAME --admin`")
+    for agent in everyone:
+        last = (
+            agent.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if agent.last_login_at else "never"
+        )
+        role = "admin" if agent.is_admin else "agent"
+        status = "disabled" if agent.disabled else "enabled"
+        click.echo(f"{agent.email}\t{agent.name}\t{role}\t{status}\tlast login {last}")
+
+
+@agents.command("disable")
+@click.argument("email")
+def agents_disable(email: str) -> None:
+    """Stop an agent from logging in; their open sessions end at once."""
+    _set_agent_disabled(email, disabled=True)
+
+
+@agents.command("enable")
+@click.argument("email")
+def agents_enable(email: str) -> None:
+    """Let a disabled agent log in again."""
+    _set_agent_disabled(email, disabled=False)
+
+
+def _set_agent_disabled(email: str, *, disabled: bool) -> None:
+    from bot.agents import AgentError, set_disabled
+
+    engine = _agents_engine()
+    try:
+        agent = set_disabled(engine, email, disabled)
+    except AgentError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        engine.dispose()
+    click.echo(f"{agent.email} is {'disabled' if disabled else 'enabled'}")

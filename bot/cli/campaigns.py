@@ -1,0 +1,146 @@
+"""Campaigns: bot campaign list/preview/send/pause."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from bot.cli.common import (
+    _require_migrated,
+    _settings,
+    main,
+)
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    pass
+
+
+@main.group()
+def campaign() -> None:
+    """List, preview, send and pause campaign files (FLOWS_DIR/campaigns)."""
+
+
+def _campaigns(settings: Settings) -> dict:  # type: ignore[type-arg]
+    from bot.campaigns.parser import read_campaigns
+
+    parsed = read_campaigns(settings.FLOWS_DIR, brand=settings.BRAND_NAME)
+    return {item.campaign.name: item for item in parsed if item.campaign is not None}
+
+
+@campaign.command("list")
+def campaign_list() -> None:
+    """The campaigns that pass the check, with their variants and reply flow."""
+    from bot.campaigns.parser import read_campaigns
+
+    settings = _settings()
+    parsed = read_campaigns(settings.FLOWS_DIR, brand=settings.BRAND_NAME)
+    if not parsed:
+        click.echo(f"no campaign files in {settings.FLOWS_DIR / 'campaigns'}")
+    for item in parsed:
+        found = item.campaign
+        if found is None:
+            click.echo(f"{item.file}: has errors (see `bot flows check`)")
+            continue
+        variants = ", ".join(f"{v.name} ({v.weight:g})" for v in found.variants)
+        when = "now" if found.send_at is None else f"{found.send_at:%Y-%m-%d %H:%M} local"
+        line = f"{found.name}: {found.description or found.file}; variants {variants}; {when}"
+        click.echo(line + (f"; replies to {found.reply_flow}" if found.reply_flow else ""))
+
+
+@campaign.command("preview")
+@click.argument("name")
+def campaign_preview(name: str) -> None:
+    """Who would get campaign NAME, sample texts, segments, cost and time to send."""
+    from datetime import UTC, datetime
+
+    from bot.campaigns.audience import audience
+    from bot.campaigns.preview import Pricing, describe, preview_campaign
+    from bot.db import make_engine
+
+    settings = _settings()
+    known = _campaigns(settings)
+    if name not in known:
+        listed = ", ".join(sorted(known)) or "none"
+        raise click.ClickException(
+            f"no campaign named {name!r} that passes the check (known: {listed});"
+            " see `bot flows check`"
+        )
+    _require_migrated(settings)
+    found = known[name].campaign
+    engine = make_engine(settings.DATABASE_URL)
+    try:
+        with engine.connect() as connection:
+            preview = preview_campaign(
+                found,
+                audience(connection, found.segment),
+                brand=settings.BRAND_NAME,
+                support=settings.SUPPORT_CONTACT,
+                pricing=Pricing(settings.PRICE_PER_SEGMENT, settings.CURRENCY, settings.SEND_RATE),
+                default_zone=settings.DEFAULT_TIMEZONE,
+                now=datetime.now(UTC),
+            )
+    finally:
+        engine.dispose()
+    click.echo(describe(preview))
+
+
+@campaign.command("send")
+@click.argument("name")
+@click.option("--batch", type=int, default=500, show_default=True, help="People per transaction.")
+def campaign_send(name: str, batch: int) -> None:
+    """Queue campaign NAME for its segment; run it again to resume after a pause."""
+    from bot.campaigns.send import CampaignNotFound, load_campaign, send_campaign
+    from bot.services import build_services
+
+    settings = _settings()
+    try:
+        load_campaign(settings, name)
+    except CampaignNotFound as error:
+        raise click.ClickException(str(error)) from None
+    _require_migrated(settings)
+    services = build_services(settings)
+    try:
+        with click.progressbar(length=0, label=f"Queueing {name}", show_pos=True) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.length = total
+                bar.update(done - bar.pos)
+
+            report = send_campaign(services, name, progress=progress, batch=batch)
+    finally:
+        services.engine.dispose()
+    click.echo(
+        f"{name}: {report.recipients:,} people in the segment; {report.queued:,} queued,"
+        f" {report.skipped:,} skipped (already sent), {report.suppressed:,} suppressed by policy,"
+        f" {report.deferred:,} deferred (quiet hours or frequency cap)"
+    )
+    if report.paused:
+        click.echo(f"paused: run `bot campaign send {name}` to resume")
+
+
+@campaign.command("pause")
+@click.argument("name")
+def campaign_pause(name: str) -> None:
+    """Stop sending campaign NAME after the current batch (`bot campaign send` resumes)."""
+    from bot.campaigns.send import CampaignNotFound, load_campaign, pause_campaign
+    from bot.models import CampaignSendStatus
+    from bot.services import build_services
+
+    settings = _settings()
+    try:
+        load_campaign(settings, name)
+    except CampaignNotFound as error:
+        raise click.ClickException(str(error)) from None
+    _require_migrated(settings)
+    services = build_services(settings)
+    try:
+        status = pause_campaign(services, name)
+    finally:
+        services.engine.dispose()
+    if status is None:
+        raise click.ClickException(f"campaign {name!r} has not been sent yet: nothing to pause")
+    if status is CampaignSendStatus.DONE:
+        raise click.ClickException(f"campaign {name!r} is already queued in full: nothing to pause")
+    click.echo(f"{name}: paused; `bot campaign send {name}` resumes it")

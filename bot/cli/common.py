@@ -1,0 +1,113 @@
+"""What every `bot` command shares: the group, settings, logging, the schema check, CSV output."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import click
+
+from bot.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    pass
+
+
+EXPORT_PROGRESS_EVERY = 10_000  # rows between progress lines when exporting to a file
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _configure_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Libraries that log every tick or request at INFO: our own lines say what matters.
+    for chatty in ("apscheduler", "twilio.http_client"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
+def _require_migrated(settings: Settings) -> None:
+    from bot.schema import schema_problem
+
+    problem = schema_problem(settings.DATABASE_URL)
+    if problem:
+        raise click.ClickException(f"{problem}; run `bot db upgrade` first")
+
+
+@click.group()
+@click.version_option(package_name="parley")
+def main() -> None:
+    """Parley: two-way SMS conversations between a brand and its customers."""
+
+
+def _write_csv(stream: TextIO, rows: Iterable[tuple[object, ...]], *, progress: bool) -> int:
+    """Write the header and the rows; returns how many rows were written."""
+    import csv
+
+    from bot.results import EXPORT_COLUMNS
+
+    writer = csv.writer(stream)
+    writer.writerow(EXPORT_COLUMNS)
+    count = 0
+    for count, row in enumerate(rows, start=1):
+        writer.writerow(row)
+        if progress and count % EXPORT_PROGRESS_EVERY == 0:
+            click.echo(f"{count} answers…", err=True)
+    return count
+
+
+def _write_csv_to_stdout(rows: Iterable[tuple[object, ...]]) -> None:
+    import os
+
+    try:
+        _write_csv(sys.stdout, rows, progress=False)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader (`| head`) went away: stop quietly, as other command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+
+
+@contextlib.contextmanager
+def _replaced_atomically(path: Path) -> Iterator[TextIO]:
+    """A temporary file next to `path` that becomes `path` only if the block succeeds."""
+    import os
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(
+        "w",
+        encoding="utf-8",
+        newline="",
+        dir=path.parent,
+        prefix=f".{path.name}.",
+        suffix=".tmp",
+        delete=False,
+    ) as handle:
+        temporary = Path(handle.name)
+        try:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+            os.replace(temporary, path)
+        except BaseException:
+            handle.close()
+            temporary.unlink(missing_ok=True)
+            raise
+
+
+def _redacted(database_url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(database_url).render_as_string(hide_password=True)

@@ -1,0 +1,182 @@
+"""Flow files and their results: flows check/test/docs, export answers."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from bot.cli.common import (
+    _replaced_atomically,
+    _require_migrated,
+    _settings,
+    _write_csv,
+    _write_csv_to_stdout,
+    main,
+)
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    pass
+
+
+@main.group()
+def flows() -> None:
+    """Check, test and document flow files."""
+
+
+def _flow_paths(paths: tuple[Path, ...], settings: Settings) -> list[Path]:
+    from bot.flow_registry import flow_files
+
+    chosen: list[Path] = []
+    for path in paths or (settings.FLOWS_DIR,):
+        if path.is_dir():
+            chosen.extend(flow_files(path))
+        elif path.is_file():
+            chosen.append(path)
+        else:
+            raise click.BadParameter(
+                f"{path} is neither a flow file nor a folder", param_hint="PATH"
+            )
+    return chosen
+
+
+def _checked(paths: tuple[Path, ...], settings: Settings) -> list:  # type: ignore[type-arg]
+    from bot.actions.base import ActionError
+    from bot.actions.factory import build_action_runner
+    from bot.flow_registry import check_files
+    from bot.keywords import load_vocabulary
+
+    runner = build_action_runner(
+        action_server_url=settings.ACTION_SERVER_URL, package=settings.ACTIONS_PACKAGE
+    )
+    try:
+        action_names = runner.names()
+    except ActionError as error:
+        click.echo(f"warning: cannot list custom actions: {error}", err=True)
+        action_names = None
+    return check_files(
+        _flow_paths(paths, settings),
+        brand=settings.BRAND_NAME,
+        vocabulary=load_vocabulary(settings.KEYWORDS_FILE, extra_join=settings.join_keywords),
+        action_names=action_names,
+    )
+
+
+@flows.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def flows_check(paths: tuple[Path, ...]) -> None:
+    """Check flow files (default: FLOWS_DIR); prints file:line: message, exits 1 on errors."""
+    from bot.campaigns.parser import check_campaigns
+    from bot.engine.problems import Severity
+
+    settings = _settings()
+    parsed = _checked(paths, settings)
+    problems = sorted(problem for item in parsed for problem in item.problems)
+    folders = [path for path in paths if path.is_dir()] if paths else [settings.FLOWS_DIR]
+    for folder in folders:  # campaign files live in FLOWS_DIR/campaigns
+        problems += check_campaigns(folder, brand=settings.BRAND_NAME)
+    for problem in problems:
+        click.echo(str(problem))
+    errors = sum(problem.severity is Severity.ERROR for problem in problems)
+    warnings = len(problems) - errors
+    click.echo(f"{len(parsed)} flow files: {errors} errors, {warnings} warnings")
+    if errors:
+        sys.exit(1)
+
+
+@flows.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def flows_test(paths: tuple[Path, ...]) -> None:
+    """Run the scripted conversations of flow files; exits 1 when one fails."""
+    from bot.engine.problems import Severity
+    from bot.flow_tests import FlowTestRunner
+
+    settings = _settings()
+    parsed = _checked(paths, settings)
+    broken = [p for item in parsed for p in item.problems if p.severity is Severity.ERROR]
+    for problem in broken:
+        click.echo(str(problem))
+    if broken:
+        raise click.ClickException("fix the errors above first (`bot flows check`)")
+    folders = {Path(item.file).parent for item in parsed} or {settings.FLOWS_DIR}
+    if len(folders) > 1:
+        raise click.ClickException("test the flows of one folder at a time")
+    logging.basicConfig(level=logging.ERROR)
+    runner = FlowTestRunner(folders.pop(), settings)
+    outcomes = []
+    try:
+        for item in parsed:
+            for outcome in runner.run_file(item):
+                outcomes.append(outcome)
+                click.echo(str(outcome))
+    finally:
+        runner.close()
+    failed = sum(not outcome.passed for outcome in outcomes)
+    click.echo(f"{len(outcomes) - failed} passed, {failed} failed")
+    if failed:
+        sys.exit(1)
+
+
+@flows.command("docs")
+def flows_docs() -> None:
+    """Print the flow file reference (docs/flows.md is this output)."""
+    from bot.engine.reference import flow_reference
+
+    click.echo(flow_reference(), nl=False)
+
+
+@main.group()
+def export() -> None:
+    """Export stored data as CSV."""
+
+
+@export.command("answers")
+@click.option("--flow", "flow_name", required=True, help="The flow whose answers to export.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file (replaced only once the export is complete) instead of stdout.",
+)
+def export_answers(flow_name: str, output: Path | None) -> None:
+    """Write a flow's answers as CSV, oldest first."""
+    from bot.db import make_engine
+    from bot.results import answer_rows, has_answers
+
+    settings = _settings()
+    _require_migrated(settings)
+    engine = make_engine(settings.DATABASE_URL)
+    try:
+        with engine.connect() as connection:
+            if not has_answers(connection, flow_name) and flow_name not in _flow_names(
+                settings.FLOWS_DIR
+            ):
+                raise click.ClickException(
+                    f"no flow named {flow_name!r} in {settings.FLOWS_DIR} and no answers stored "
+                    "for it; `bot flows check` lists the flows"
+                )
+            rows = answer_rows(connection, flow_name)
+            if output is None:
+                _write_csv_to_stdout(rows)
+                return
+            try:
+                with _replaced_atomically(output) as stream:
+                    count = _write_csv(stream, rows, progress=True)
+            except OSError as error:
+                raise click.ClickException(f"cannot write {output}: {error}") from None
+            click.echo(f"wrote {count} answers to {output}", err=True)
+    finally:
+        engine.dispose()
+
+
+def _flow_names(directory: Path) -> set[str]:
+    from bot.engine.parser import read_flow_file
+    from bot.flow_registry import flow_files
+
+    parsed = (read_flow_file(path) for path in flow_files(directory))
+    return {item.flow.name for item in parsed if item.flow is not None}

@@ -1,0 +1,228 @@
+"""Running Parley: serve, clock, worker, db upgrade, chat."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import click
+
+from bot.cli.common import (
+    _configure_logging,
+    _redacted,
+    _require_migrated,
+    _settings,
+    main,
+)
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+RECONCILE_SECONDS = 30.0  # how often a dispatcher looks up texts whose fate is unknown
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (default: HOST).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default: PORT).")
+@click.option("--threads", type=int, default=8, show_default=True, help="Request threads.")
+def serve(host: str | None, port: int | None, threads: int) -> None:
+    """Run the web app in one process (SQLite and the console gateway by default)."""
+    import threading
+
+    from waitress import serve as waitress_serve
+
+    from bot.app import create_app, services_of
+    from bot.clock import ClockBusy, ClockLock, build_scheduler
+
+    _configure_logging()
+    settings = _settings()
+    _require_migrated(settings)
+    app = create_app(settings)
+    host = host or settings.HOST
+    port = port or settings.PORT
+    click.echo(
+        f"Parley for {settings.BRAND_NAME} on http://{host}:{port}  "
+        f"(database {_redacted(settings.DATABASE_URL)}, gateway {settings.GATEWAY})"
+    )
+    services = services_of(app)
+    lock = ClockLock(services.engine)
+    scheduler = None
+    try:
+        lock.acquire(wait=False)
+    except ClockBusy:
+        click.echo("A separate `bot clock` is running: this process will not fire timers.")
+    else:
+        scheduler = build_scheduler(_timer_work(services), blocking=False)
+        scheduler.start()
+    stop_sending = threading.Event()
+    sender = threading.Thread(
+        target=services.dispatcher.run_forever,
+        args=(stop_sending,),
+        kwargs={"reconcile_every": RECONCILE_SECONDS},
+        name="parley-dispatcher",
+        daemon=True,
+    )
+    sender.start()
+    try:
+        waitress_serve(app, host=host, port=port, threads=threads, ident="parley")
+    finally:
+        stop_sending.set()
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        sender.join(timeout=10)
+        lock.release()
+
+
+@main.command()
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="When another clock runs: wait to take over, or exit at once with status 1.",
+)
+def clock(wait: bool) -> None:
+    """The scheduler alone (the Procfile's `clock`): exactly one per deployment."""
+    from bot.app import create_app, services_of
+    from bot.clock import ClockBusy, ClockLock, build_scheduler
+
+    _configure_logging()
+    settings = _settings()
+    _require_migrated(settings)
+    services = services_of(create_app(settings))
+    lock = ClockLock(services.engine)
+    try:
+        lock.acquire(wait=wait)
+    except ClockBusy as error:
+        raise click.ClickException(f"{error}; this clock is not needed (exit)") from None
+    except KeyboardInterrupt:
+        return
+    click.echo(f"Clock running against {_redacted(settings.DATABASE_URL)}; Ctrl-C stops it.")
+    try:
+        build_scheduler(_timer_work(services), blocking=True).start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        lock.release()
+
+
+def _timer_work(services: Services) -> Callable[[], int]:
+    """What each tick does: fire due timers and give idle takeovers back to the bot.
+
+    Dispatchers send the texts this queues.
+    """
+    from datetime import timedelta
+
+    from bot.takeover import release_idle
+
+    idle_after = timedelta(minutes=services.settings.AGENT_IDLE_MINUTES)
+
+    def work() -> int:
+        fired = len(services.conversations.fire_due_timers())
+        return fired + release_idle(services, idle_after=idle_after)
+
+    return work
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Apply every migration the database has not had yet."""
+    from bot.migrate import current_head
+    from bot.migrate import upgrade as run_upgrade
+
+    settings = _settings()
+    run_upgrade(settings.DATABASE_URL)
+    click.echo(f"{_redacted(settings.DATABASE_URL)} is at revision {current_head()}")
+
+
+@main.command()
+@click.option("--phone", required=True, help="The number you are texting from, e.g. +14155550100.")
+def chat(phone: str) -> None:
+    """A terminal phone: text the bot without Twilio. /help lists commands; Ctrl-D ends."""
+    from bot.chat import ChatSession
+    from bot.phones import InvalidPhone, normalise_phone
+
+    settings = _settings()
+    _require_migrated(settings)
+    try:
+        sender = normalise_phone(phone, settings.DEFAULT_COUNTRY)
+    except InvalidPhone as error:
+        raise click.BadParameter(str(error), param_hint="--phone") from None
+    logging.basicConfig(level=logging.ERROR)
+    session = ChatSession(settings, sender, say=click.echo)
+    click.echo(
+        f"Texting {settings.BRAND_NAME} as {sender}. Try HELP, JOIN, SURVEY, STOP; "
+        "/help for commands. Ctrl-D ends."
+    )
+    interactive = sys.stdin.isatty()
+    while True:
+        if interactive:
+            click.echo("you> ", nl=False)
+        line = sys.stdin.readline()
+        if not line:
+            break
+        session.handle(line.rstrip("\n"))
+
+
+@main.command()
+@click.option(
+    "--reconcile-every",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds between passes that settle texts whose fate is unknown.",
+)
+def worker(reconcile_every: float) -> None:
+    """An outbox dispatcher (the Procfile's `worker`): run any number, on any machine."""
+    import signal
+    import threading
+
+    from bot.db import make_engine
+    from bot.gateways.factory import build_gateway
+    from bot.services import build_dispatcher
+
+    _configure_logging()
+    settings = _settings()
+    _require_migrated(settings)
+    log = logging.getLogger("bot.worker")
+    engine = make_engine(settings.DATABASE_URL)
+    dispatcher = build_dispatcher(settings, engine=engine, gateway=build_gateway(settings))
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("%s: finishing the text in hand, then stopping", signal.Signals(signum).name)
+        stop.set()
+
+    # The loop runs in a thread so that the main thread, idle in join(), takes the signals.
+    loop = threading.Thread(
+        target=dispatcher.run_forever,
+        args=(stop,),
+        kwargs={"reconcile_every": reconcile_every},
+        name="dispatcher",
+    )
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    log.info(
+        "worker %s: sending through the %s gateway at %s segments/s from %s; "
+        "reconciling every %s s",
+        dispatcher.id,
+        dispatcher.gateway.name,
+        settings.SEND_RATE,
+        _redacted(settings.DATABASE_URL),
+        reconcile_every,
+    )
+    loop.start()
+    try:
+        while loop.is_alive():
+            loop.join(0.5)
+    finally:
+        stop.set()
+        loop.join()
+        engine.dispose()
+    log.info("worker %s stopped", dispatcher.id)

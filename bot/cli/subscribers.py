@@ -1,0 +1,179 @@
+"""Subscribers in bulk: bot subscribers import/export/show/erase."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import click
+
+from bot.cli.common import (
+    EXPORT_PROGRESS_EVERY,
+    _replaced_atomically,
+    _require_migrated,
+    _settings,
+    main,
+)
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    pass
+
+
+@main.group()
+def subscribers() -> None:
+    """Subscribers in bulk: import, export, show and erase."""
+
+
+def _subscribers_engine():  # type: ignore[no-untyped-def]
+    from bot.db import make_engine
+
+    settings = _settings()
+    _require_migrated(settings)
+    return settings, make_engine(settings.DATABASE_URL)
+
+
+def _phone_argument(phone: str, settings: Settings) -> str:
+    from bot.phones import InvalidPhone, normalise_phone
+
+    try:
+        return normalise_phone(phone, settings.DEFAULT_COUNTRY)
+    except InvalidPhone as error:
+        raise click.BadParameter(str(error), param_hint="PHONE") from None
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--skip-bad",
+    is_flag=True,
+    help="Import the good rows and report the bad ones (default: import nothing if any is bad).",
+)
+def subscribers_import(file: Path, skip_bad: bool) -> None:
+    """Import consented subscribers from CSV; prints FILE:LINE: column: message per refusal."""
+    import csv
+
+    from bot.bulk import ImportRaced, import_subscribers
+    from bot.models import utcnow
+
+    settings, engine = _subscribers_engine()
+    try:
+        with file.open(encoding="utf-8-sig", newline="") as stream:
+            reader = csv.DictReader(stream)
+            header = [name.strip().lower() for name in reader.fieldnames or ()]
+            if "phone" not in header:
+                raise click.ClickException(
+                    f"{file}: the first line must be a header with a `phone` column"
+                )
+            report = import_subscribers(
+                engine,
+                reader,
+                default_region=settings.DEFAULT_COUNTRY,
+                now=utcnow(),
+                source_name=str(file),
+                skip_bad=skip_bad,
+            )
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise click.ClickException(f"cannot read {file}: {error}") from None
+    except ImportRaced as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        engine.dispose()
+    for line in report.lines():
+        click.echo(line)
+    click.echo(f"imported {report.imported}, merged {report.merged}, refused {len(report.refused)}")
+    if report.refused and not report.written:
+        click.echo("nothing was imported: fix the lines above and run again, or use --skip-bad")
+    if report.refused:
+        sys.exit(1)
+
+
+@subscribers.command("export")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file (replaced only once the export is complete) instead of stdout.",
+)
+def subscribers_export(output: Path | None) -> None:
+    """Write every subscriber as CSV, with their latest consent event."""
+    import csv
+    import os
+
+    from bot.bulk import EXPORT_COLUMNS, export_subscribers
+
+    _, engine = _subscribers_engine()
+
+    def write(stream: TextIO) -> int:
+        writer = csv.DictWriter(stream, fieldnames=EXPORT_COLUMNS)
+        writer.writeheader()
+        count = 0
+        for count, row in enumerate(export_subscribers(engine), start=1):
+            writer.writerow(row)
+            if output is not None and count % EXPORT_PROGRESS_EVERY == 0:
+                click.echo(f"{count} subscribers…", err=True)
+        return count
+
+    try:
+        if output is None:
+            try:
+                write(sys.stdout)
+                sys.stdout.flush()
+            except BrokenPipeError:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                sys.exit(1)
+            return
+        try:
+            with _replaced_atomically(output) as stream:
+                count = write(stream)
+        except OSError as error:
+            raise click.ClickException(f"cannot write {output}: {error}") from None
+        click.echo(f"wrote {count} subscribers to {output}", err=True)
+    finally:
+        engine.dispose()
+
+
+@subscribers.command("show")
+@click.argument("phone")
+def subscribers_show(phone: str) -> None:
+    """Everything stored about one number, as JSON (for a subject-access request)."""
+    import json
+
+    from bot.bulk import subscriber_record
+
+    settings, engine = _subscribers_engine()
+    number = _phone_argument(phone, settings)
+    try:
+        record = subscriber_record(engine, number)
+    finally:
+        engine.dispose()
+    if record is None:
+        raise click.ClickException(f"nothing is stored about {number}")
+    click.echo(json.dumps(record, indent=2, ensure_ascii=False))
+
+
+@subscribers.command("erase")
+@click.argument("phone")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def subscribers_erase(phone: str, yes: bool) -> None:
+    """Erase a person's data; the number stays opted out and is never texted again."""
+    from bot.bulk import erase_subscriber
+    from bot.models import utcnow
+
+    settings, engine = _subscribers_engine()
+    try:
+        number = _phone_argument(phone, settings)
+        if not yes:
+            click.confirm(
+                f"Erase everything about {number}? Their texts, answers and profile are "
+                "blanked and the number is never texted again",
+                abort=True,
+            )
+        erased = erase_subscriber(engine, number, utcnow())
+    finally:
+        engine.dispose()
+    if not erased:
+        raise click.ClickException(f"nothing is stored about {number}")
+    click.echo(f"erased {number}: personal data removed; the number stays opted out")
