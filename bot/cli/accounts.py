@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING
 import click
 
 from bot.cli.common import (
-    _require_migrated,
-    _settings,
     main,
+    migrated_engine,
 )
 
 if TYPE_CHECKING:
@@ -20,14 +19,6 @@ if TYPE_CHECKING:
 @main.group()
 def agents() -> None:
     """Accounts for the agent inbox (/inbox)."""
-
-
-def _agents_engine():  # type: ignore[no-untyped-def]
-    from bot.db import make_engine
-
-    settings = _settings()
-    _require_migrated(settings)
-    return make_engine(settings.DATABASE_URL)
 
 
 @agents.command("add")
@@ -47,7 +38,7 @@ def agents_add(email: str, name: str, admin: bool, password_stdin: bool) -> None
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    engine = _agents_engine()
+    engine = migrated_engine()[1]
     try:
         agent = create_agent(engine, email, name, password, admin)
     except AgentError as error:
@@ -63,7 +54,7 @@ def agents_list() -> None:
     """Every agent: email, name, role, status, last login."""
     from bot.agents import list_agents
 
-    engine = _agents_engine()
+    engine = migrated_engine()[1]
     try:
         everyone = list_agents(engine)
     finally:
@@ -96,7 +87,7 @@ def agents_enable(email: str) -> None:
 def _set_agent_disabled(email: str, *, disabled: bool) -> None:
     from bot.agents import AgentError, set_disabled
 
-    engine = _agents_engine()
+    engine = migrated_engine()[1]
     try:
         agent = set_disabled(engine, email, disabled)
     except AgentError as error:

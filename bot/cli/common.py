@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import click
+from sqlalchemy.engine import Engine
 
 from bot.settings import ConfigError, Settings, load_settings
 
@@ -111,3 +112,12 @@ def _redacted(database_url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(database_url).render_as_string(hide_password=True)
+
+
+def migrated_engine() -> tuple[Settings, Engine]:
+    """The settings and an engine on a database at the newest migration (else a clear error)."""
+    from bot.db import make_engine
+
+    settings = _settings()
+    _require_migrated(settings)
+    return settings, make_engine(settings.DATABASE_URL)

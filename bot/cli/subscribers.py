@@ -11,9 +11,8 @@ import click
 from bot.cli.common import (
     EXPORT_PROGRESS_EVERY,
     _replaced_atomically,
-    _require_migrated,
-    _settings,
     main,
+    migrated_engine,
 )
 from bot.settings import Settings
 
@@ -24,14 +23,6 @@ if TYPE_CHECKING:
 @main.group()
 def subscribers() -> None:
     """Subscribers in bulk: import, export, show and erase."""
-
-
-def _subscribers_engine():  # type: ignore[no-untyped-def]
-    from bot.db import make_engine
-
-    settings = _settings()
-    _require_migrated(settings)
-    return settings, make_engine(settings.DATABASE_URL)
 
 
 def _phone_argument(phone: str, settings: Settings) -> str:
@@ -57,7 +48,7 @@ def subscribers_import(file: Path, skip_bad: bool) -> None:
     from bot.bulk import ImportRaced, import_subscribers
     from bot.models import utcnow
 
-    settings, engine = _subscribers_engine()
+    settings, engine = migrated_engine()
     try:
         with file.open(encoding="utf-8-sig", newline="") as stream:
             reader = csv.DictReader(stream)
@@ -104,7 +95,7 @@ def subscribers_export(output: Path | None) -> None:
 
     from bot.bulk import EXPORT_COLUMNS, export_subscribers
 
-    _, engine = _subscribers_engine()
+    _, engine = migrated_engine()
 
     def write(stream: TextIO) -> int:
         writer = csv.DictWriter(stream, fieldnames=EXPORT_COLUMNS)
@@ -143,7 +134,7 @@ def subscribers_show(phone: str) -> None:
 
     from bot.bulk import subscriber_record
 
-    settings, engine = _subscribers_engine()
+    settings, engine = migrated_engine()
     number = _phone_argument(phone, settings)
     try:
         record = subscriber_record(engine, number)
@@ -162,7 +153,7 @@ def subscribers_erase(phone: str, yes: bool) -> None:
     from bot.bulk import erase_subscriber
     from bot.models import utcnow
 
-    settings, engine = _subscribers_engine()
+    settings, engine = migrated_engine()
     try:
         number = _phone_argument(phone, settings)
         if not yes:
