@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
+from bot.driver_sql import DriverStatement
 from bot.engine.state import FlowState
 from bot.models import (
     Answer,
@@ -42,16 +43,31 @@ class ActiveConversation:
     expires_at: datetime | None = None
 
 
+_SAVE_PROFILE = DriverStatement(
+    update(SUBSCRIBERS)
+    .where(SUBSCRIBERS.c.id == bindparam("subscriber_id"))
+    .values(
+        attributes=bindparam("attributes"),
+        tags=bindparam("tags"),
+        updated_at=bindparam("updated_at"),
+    )
+)
+
+
 def save_profile(connection: Connection, subscriber: SubscriberRow) -> None:
     """Store the subscriber's changed attributes and tags."""
-    connection.execute(
-        update(SUBSCRIBERS)
-        .where(SUBSCRIBERS.c.id == subscriber.id)
-        .values(attributes=subscriber.attributes, tags=subscriber.tags, updated_at=utcnow())
+    _SAVE_PROFILE.run(
+        connection,
+        {
+            "subscriber_id": subscriber.id,
+            "attributes": subscriber.attributes,
+            "tags": subscriber.tags,
+            "updated_at": utcnow(),
+        },
     )
 
 
-_ACTIVE = (
+_ACTIVE = DriverStatement(
     select(
         CONVERSATIONS.c.id,
         CONVERSATIONS.c.flow,
@@ -69,25 +85,28 @@ _ACTIVE = (
 
 def active_conversation(connection: Connection, subscriber_id: int) -> ActiveConversation | None:
     """The subscriber's active conversation, locked until commit."""
-    row = connection.execute(_ACTIVE, {"subscriber_id": subscriber_id}).first()
+    row = _ACTIVE.run(connection, {"subscriber_id": subscriber_id}).first()
     return None if row is None else _active(row)
+
+
+_BY_ID = DriverStatement(
+    select(
+        CONVERSATIONS.c.id,
+        CONVERSATIONS.c.flow,
+        CONVERSATIONS.c.handled_by,
+        CONVERSATIONS.c.state,
+        CONVERSATIONS.c.phone,
+        CONVERSATIONS.c.status,
+        CONVERSATIONS.c.expires_at,
+    )
+    .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+    .with_for_update()
+)
 
 
 def conversation_by_id(connection: Connection, conversation_id: int) -> ActiveConversation | None:
     """An active conversation by id (None once it ended), locked until commit."""
-    row = connection.execute(
-        select(
-            CONVERSATIONS.c.id,
-            CONVERSATIONS.c.flow,
-            CONVERSATIONS.c.handled_by,
-            CONVERSATIONS.c.state,
-            CONVERSATIONS.c.phone,
-            CONVERSATIONS.c.status,
-            CONVERSATIONS.c.expires_at,
-        )
-        .where(CONVERSATIONS.c.id == conversation_id)
-        .with_for_update()
-    ).first()
+    row = _BY_ID.run(connection, {"conversation_id": conversation_id}).first()
     if row is None or row.status is not ConversationStatus.ACTIVE:
         return None
     return _active(row)
@@ -100,7 +119,7 @@ def _active(row: Any) -> ActiveConversation:
     )
 
 
-_OPEN = CONVERSATIONS.insert().returning(CONVERSATIONS.c.id)
+_OPEN = DriverStatement(CONVERSATIONS.insert().returning(CONVERSATIONS.c.id))
 
 
 def open_conversation(
@@ -108,8 +127,8 @@ def open_conversation(
 ) -> int:
     """Insert a new active conversation."""
     now = utcnow()
-    return connection.execute(
-        _OPEN,
+    return _OPEN.run(
+        connection,
         {
             "subscriber_id": subscriber_id,
             "phone": phone,
@@ -126,8 +145,7 @@ def open_conversation(
 
 
 def _update_conversation(*columns: str) -> Any:
-    # Prepared once: the hot path pays no statement construction (see db.prepared).
-    return (
+    return DriverStatement(
         update(CONVERSATIONS)
         .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
         .values({column: bindparam(column) for column in (*columns, "updated_at")})
@@ -143,8 +161,8 @@ def save_state(
     connection: Connection, conversation_id: int, state: FlowState, expires_at: datetime | None
 ) -> None:
     """Store where the conversation now stands, and when it gives up waiting for an answer."""
-    connection.execute(
-        _SAVE_STATE,
+    _SAVE_STATE.run(
+        connection,
         {
             "conversation_id": conversation_id,
             "state": state.to_json(),
@@ -197,8 +215,8 @@ def set_handled_by(
     reason: str | None = None,
 ) -> None:
     """Mark who has the conversation (the bot, nobody yet, an agent) and why a human is wanted."""
-    connection.execute(
-        _SET_HANDLED_BY,
+    _SET_HANDLED_BY.run(
+        connection,
         {
             "conversation_id": conversation_id,
             "handled_by": handled_by,
@@ -213,8 +231,8 @@ def end_conversation(
 ) -> None:
     """Close the conversation and drop its timers (unless the caller already did)."""
     now = utcnow()
-    connection.execute(
-        _END,
+    _END.run(
+        connection,
         {
             "conversation_id": conversation_id,
             "status": ConversationStatus.ENDED,
@@ -227,7 +245,7 @@ def end_conversation(
         cancel_timers(connection, conversation_id)
 
 
-_INSERT_ANSWER = ANSWERS.insert()
+_INSERT_ANSWER = DriverStatement(ANSWERS.insert())
 
 
 def record_answer(
@@ -242,8 +260,8 @@ def record_answer(
     value: Any,
 ) -> None:
     """Store a validated answer."""
-    connection.execute(
-        _INSERT_ANSWER,
+    _INSERT_ANSWER.run(
+        connection,
         {
             "conversation_id": conversation_id,
             "subscriber_id": subscriber_id,
@@ -257,7 +275,7 @@ def record_answer(
     )
 
 
-_INSERT_VISIT = VISITS.insert()
+_INSERT_VISIT = DriverStatement(VISITS.insert())
 
 
 def record_visits(
@@ -267,8 +285,8 @@ def record_visits(
     if not steps:
         return
     now = utcnow()
-    connection.execute(
-        _INSERT_VISIT,
+    _INSERT_VISIT.run_many(
+        connection,
         [
             {"conversation_id": conversation_id, "flow": flow, "step": step, "created_at": now}
             for step in steps
@@ -276,7 +294,7 @@ def record_visits(
     )
 
 
-_INSERT_TIMER = TIMERS.insert()
+_INSERT_TIMER = DriverStatement(TIMERS.insert())
 
 
 def schedule_timer(
@@ -291,8 +309,8 @@ def schedule_timer(
     """Set the conversation's timer of this kind, replacing a pending one (if there may be one)."""
     if replace:
         cancel_timers(connection, conversation_id, kind)
-    connection.execute(
-        _INSERT_TIMER,
+    _INSERT_TIMER.run(
+        connection,
         {
             "conversation_id": conversation_id,
             "kind": kind,
@@ -307,8 +325,10 @@ _PENDING_TIMERS = and_(
     TIMERS.c.conversation_id == bindparam("of_conversation"),
     TIMERS.c.status == TimerStatus.PENDING,
 )
-_CANCEL_ALL = update(TIMERS).where(_PENDING_TIMERS).values(status=TimerStatus.CANCELLED)
-_CANCEL_KIND = (
+_CANCEL_ALL = DriverStatement(
+    update(TIMERS).where(_PENDING_TIMERS).values(status=TimerStatus.CANCELLED)
+)
+_CANCEL_KIND = DriverStatement(
     update(TIMERS)
     .where(_PENDING_TIMERS, TIMERS.c.kind == bindparam("of_kind"))
     .values(status=TimerStatus.CANCELLED)
@@ -318,6 +338,6 @@ _CANCEL_KIND = (
 def cancel_timers(connection: Connection, conversation_id: int, kind: str | None = None) -> None:
     """Cancel the conversation's pending timers (of one kind, or all)."""
     if kind is None:
-        connection.execute(_CANCEL_ALL, {"of_conversation": conversation_id})
+        _CANCEL_ALL.run(connection, {"of_conversation": conversation_id})
     else:
-        connection.execute(_CANCEL_KIND, {"of_conversation": conversation_id, "of_kind": kind})
+        _CANCEL_KIND.run(connection, {"of_conversation": conversation_id, "of_kind": kind})

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.base import Executable
 
-from bot.db import dialect_insert, prepared
+from bot.db import dialect_insert
+from bot.driver_sql import DriverStatement
 from bot.models import Event, utcnow
 
 EVENTS = Event.__table__
@@ -24,13 +25,15 @@ class EventReceipt:
     new: bool
 
 
-@prepared
 def _insert(dialect: str) -> Executable:
     return (
         dialect_insert(dialect, EVENTS)
         .on_conflict_do_nothing(index_elements=["external_id"])
         .returning(EVENTS.c.id)
     )
+
+
+_INSERT = DriverStatement(_insert)
 
 
 def store_event(
@@ -49,7 +52,7 @@ def store_event(
         "data": dict(data),
         "received_at": utcnow(),
     }
-    event_id = connection.execute(_insert(connection), row).scalar_one_or_none()
+    event_id = _INSERT.run(connection, row).scalar_one_or_none()
     if event_id is not None:
         return EventReceipt(event_id, new=True)
     earlier = connection.execute(

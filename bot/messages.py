@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.base import Executable
 
-from bot.db import dialect_insert, prepared
+from bot.db import dialect_insert
+from bot.driver_sql import DriverStatement
 from bot.inbound import InboundSms
 from bot.models import Delivery, Direction, Message, MessageStatus, utcnow
 from bot.outbox import QueuedText
@@ -17,13 +18,15 @@ from bot.segments import count_segments
 MESSAGES = Message.__table__
 
 
-@prepared
 def _insert_inbound(dialect: str) -> Executable:
     return (
         dialect_insert(dialect, MESSAGES)
         .on_conflict_do_nothing(index_elements=["provider_sid"])
         .returning(MESSAGES.c.id)
     )
+
+
+_INSERT_INBOUND = DriverStatement(_insert_inbound)
 
 
 def record_inbound(
@@ -44,7 +47,7 @@ def record_inbound(
         "created_at": now,
         "updated_at": now,
     }
-    return connection.execute(_insert_inbound(connection), row).scalar_one_or_none()
+    return _INSERT_INBOUND.run(connection, row).scalar_one_or_none()
 
 
 def inbound_id_by_sid(connection: Connection, message_sid: str) -> int | None:

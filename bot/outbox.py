@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection
 
 from bot import policy
+from bot.driver_sql import DriverStatement
 from bot.links import attach_message, shorten_links
 from bot.models import Delivery, Direction, Message, MessageStatus, Purpose, utcnow
 from bot.recipient_zones import country_of, zones_for
@@ -16,7 +17,7 @@ from bot.segments import count_segments
 from bot.subscribers import SubscriberRow
 
 MESSAGES = Message.__table__
-_INSERT_OUTBOUND = MESSAGES.insert().returning(MESSAGES.c.id)
+_INSERT_OUTBOUND = DriverStatement(MESSAGES.insert().returning(MESSAGES.c.id))
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,8 @@ def queue_text(
     else:
         status = MessageStatus.PENDING
     segments = count_segments(body)
-    message_id = connection.execute(
-        _INSERT_OUTBOUND,
+    message_id = _INSERT_OUTBOUND.run(
+        connection,
         {
             "phone": subscriber.phone,
             "direction": Direction.OUTBOUND,
@@ -149,14 +150,15 @@ def send_context(
 
 
 _NOT_GOING_OUT = (MessageStatus.SUPPRESSED, MessageStatus.FAILED, MessageStatus.UNDELIVERED)
-_RECENT_PROMOTIONAL = select(
-    func.coalesce(MESSAGES.c.sent_at, MESSAGES.c.send_after, MESSAGES.c.created_at)
-).where(
-    MESSAGES.c.phone == bindparam("phone"),
-    MESSAGES.c.direction == Direction.OUTBOUND,
-    MESSAGES.c.purpose == Purpose.PROMOTIONAL,
-    MESSAGES.c.status.not_in(_NOT_GOING_OUT),
-    MESSAGES.c.created_at > bindparam("since"),
+_RECENT_PROMOTIONAL = DriverStatement(
+    select(func.coalesce(MESSAGES.c.sent_at, MESSAGES.c.send_after, MESSAGES.c.created_at)).where(
+        MESSAGES.c.phone == bindparam("phone"),
+        MESSAGES.c.direction == Direction.OUTBOUND,
+        MESSAGES.c.purpose == Purpose.PROMOTIONAL,
+        # Spelled out rather than NOT IN: driver statements take no expanding parameters.
+        *(MESSAGES.c.status != status for status in _NOT_GOING_OUT),
+        MESSAGES.c.created_at > bindparam("since"),
+    )
 )
 
 
@@ -164,7 +166,7 @@ def _recent_promotional(connection: Connection, phone: str, now: datetime) -> tu
     """When promotional texts went (or are due to go) to this number in the last day or so."""
     # Rows queued up to a day before `now` may be deferred to within the window: look back 2 d.
     since = now - timedelta(days=2)
-    moments = connection.execute(_RECENT_PROMOTIONAL, {"phone": phone, "since": since}).scalars()
+    moments = _RECENT_PROMOTIONAL.run(connection, {"phone": phone, "since": since}).scalars()
     return tuple(_aware(moment) for moment in moments)
 
 

@@ -10,7 +10,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.base import Executable
 from sqlmodel import Session
 
-from bot.db import dialect_insert, prepared
+from bot.db import dialect_insert
+from bot.driver_sql import DriverStatement
 from bot.models import ConsentEvent, ConsentKind, Subscriber, SubscriberStatus, utcnow
 
 SUBSCRIBERS = Subscriber.__table__
@@ -35,7 +36,6 @@ def get_subscriber(*, session: Session, phone: str) -> Subscriber | None:
     return session.scalars(select(Subscriber).where(Subscriber.phone == phone)).first()
 
 
-@prepared
 def _claim(dialect: str) -> Executable:
     statement = dialect_insert(dialect, SUBSCRIBERS)
     # DO UPDATE (not DO NOTHING) so the row always comes back, and on PostgreSQL is row-locked:
@@ -45,7 +45,8 @@ def _claim(dialect: str) -> Executable:
     ).returning(SUBSCRIBERS.c.id, SUBSCRIBERS.c.status)
 
 
-_LOCK_EXISTING = (
+_CLAIM = DriverStatement(_claim)
+_LOCK_EXISTING = DriverStatement(
     select(
         SUBSCRIBERS.c.id,
         SUBSCRIBERS.c.status,
@@ -62,7 +63,7 @@ _LOCK_EXISTING = (
 def claim_subscriber(connection: Connection, phone: str) -> SubscriberRow:
     """The subscriber with this number, created as NEW on first contact, locked till commit."""
     # Most texts come from people we know: a locking read writes nothing (the upsert would).
-    existing = connection.execute(_LOCK_EXISTING, {"phone": phone}).first()
+    existing = _LOCK_EXISTING.run(connection, {"phone": phone}).first()
     if existing is not None:
         return SubscriberRow(
             id=existing.id,
@@ -74,8 +75,8 @@ def claim_subscriber(connection: Connection, phone: str) -> SubscriberRow:
             tags=list(existing.tags or []),
         )
     now = utcnow()
-    row = connection.execute(
-        _claim(connection),
+    row = _CLAIM.run(
+        connection,
         {
             "phone": phone,
             "status": SubscriberStatus.NEW,
@@ -88,7 +89,7 @@ def claim_subscriber(connection: Connection, phone: str) -> SubscriberRow:
     return SubscriberRow(id=row.id, phone=phone, status=row.status)
 
 
-_CHANGE_STATUS = (
+_CHANGE_STATUS = DriverStatement(
     update(SUBSCRIBERS)
     .where(SUBSCRIBERS.c.id == bindparam("subscriber_id"))
     .values(status=bindparam("status"), updated_at=bindparam("updated_at"))
@@ -101,14 +102,14 @@ def change_status(
     """Move the subscriber to a new consent status."""
     if subscriber.status is status:
         return
-    connection.execute(
-        _CHANGE_STATUS,
+    _CHANGE_STATUS.run(
+        connection,
         {"subscriber_id": subscriber.id, "status": status, "updated_at": utcnow()},
     )
     subscriber.status = status
 
 
-_INSERT_CONSENT = CONSENT_EVENTS.insert()
+_INSERT_CONSENT = DriverStatement(CONSENT_EVENTS.insert())
 
 
 def record_consent(
@@ -122,8 +123,8 @@ def record_consent(
     message_id: int | None = None,
 ) -> None:
     """Append one entry to the consent ledger."""
-    connection.execute(
-        _INSERT_CONSENT,
+    _INSERT_CONSENT.run(
+        connection,
         {
             "subscriber_id": subscriber.id,
             "phone": subscriber.phone,
