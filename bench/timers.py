@@ -2,11 +2,11 @@
 
 Usage: python bench/timers.py [--timers N] [--database-url URL]
 
-N conversations are parked on a `wait` step whose timer is already due; the clock's tick work
-(fire_due_timers) resumes each one: it claims the timer, runs the flow's next step (a text into
-the outbox) and ends the flow, one transaction per timer. The baseline, in the same run and on the
-same database, only claims and marks each timer fired, one transaction per timer: the least any
-durable timer must cost. The ratio is the figure.
+N conversations are parked on a `wait` step whose timer (on the conversation row) is already
+due; the clock's tick work (fire_due_timers) resumes each one: it claims the conversation, runs
+the flow's next step (a text into the outbox) and ends the flow, one transaction per timer. The
+baseline, in the same run and on the same database, only claims each due row and clears its
+timer, one transaction per timer: the least any durable timer must cost. The ratio is the figure.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import select, update  # noqa: E402
 
 from bot.app import create_app, services_of  # noqa: E402
-from bot.conversations import CONVERSATIONS, TIMERS  # noqa: E402
+from bot.conversations import CONVERSATIONS  # noqa: E402
 from bot.db import transaction  # noqa: E402
 from bot.engine.state import FlowState  # noqa: E402
 from bot.gateways.fake import FakeGateway  # noqa: E402
@@ -37,7 +37,6 @@ from bot.models import (  # noqa: E402
     HandledBy,
     Subscriber,
     SubscriberStatus,
-    TimerStatus,
 )
 from bot.settings import Settings  # noqa: E402
 from bot.testing.clock import FakeClock  # noqa: E402
@@ -78,22 +77,15 @@ def park(services, count: int, version: str) -> None:  # type: ignore[no-untyped
                     )
                 ).all()
             )
-            conversation_ids = connection.execute(
-                CONVERSATIONS.insert().returning(CONVERSATIONS.c.id),
+            connection.execute(
+                CONVERSATIONS.insert(),
                 [
                     {"subscriber_id": ids[phone], "phone": phone, "flow": "nudge",
                      "flow_version": version, "step": "pause", "state": state,
                      "status": ConversationStatus.ACTIVE, "handled_by": HandledBy.BOT,
+                     "wakes_at": START + timedelta(minutes=1), "wake_kind": "wait",
                      "started_at": START, "updated_at": START}
                     for phone in phones
-                ],
-            ).scalars().all()  # fmt: skip
-            connection.execute(
-                TIMERS.insert(),
-                [
-                    {"conversation_id": conversation_id, "kind": "wait", "step": "pause",
-                     "due_at": START + timedelta(minutes=1), "status": TimerStatus.PENDING}
-                    for conversation_id in conversation_ids
                 ],
             )  # fmt: skip
         print(f"  parked {offset + size}/{count}", file=sys.stderr, flush=True)
@@ -118,27 +110,22 @@ def drain(label: str, count: int, fire_some) -> float:  # type: ignore[no-untype
 
 
 def baseline_batch(services, limit: int) -> int:  # type: ignore[no-untyped-def]
-    """Claim and mark fired, one transaction per timer, no flow work."""
+    """Claim each due row and clear its timer, one transaction per timer, no flow work."""
+    due = CONVERSATIONS.c.wakes_at.is_not(None)
     with services.engine.connect() as connection:
-        ids = (
-            connection.execute(
-                select(TIMERS.c.id).where(TIMERS.c.status == TimerStatus.PENDING).limit(limit)
-            )
-            .scalars()
-            .all()
-        )
-    for timer_id in ids:
+        ids = connection.execute(select(CONVERSATIONS.c.id).where(due).limit(limit)).scalars().all()
+    for conversation_id in ids:
         with transaction(services.engine) as connection:
             row = connection.execute(
-                select(TIMERS.c.id)
-                .where(TIMERS.c.id == timer_id, TIMERS.c.status == TimerStatus.PENDING)
+                select(CONVERSATIONS.c.id)
+                .where(CONVERSATIONS.c.id == conversation_id, due)
                 .with_for_update(skip_locked=True)
             ).first()
             if row is not None:
                 connection.execute(
-                    update(TIMERS)
-                    .where(TIMERS.c.id == timer_id)
-                    .values(status=TimerStatus.FIRED, fired_at=START)
+                    update(CONVERSATIONS)
+                    .where(CONVERSATIONS.c.id == conversation_id)
+                    .values(wakes_at=None, wake_kind=None, updated_at=START)
                 )
     return len(ids)
 

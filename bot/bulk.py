@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from bot.conversations import cancel_timers
 from bot.db import dialect_insert, transaction
 from bot.models import (
     Answer,
@@ -578,8 +577,14 @@ def erase_subscriber(engine: Engine, phone: str, now: datetime) -> bool:
             )
         ).all()
         for conversation in conversations:
-            cancel_timers(connection, conversation.id)
-            values: dict[str, Any] = {"state": {}, "updated_at": now}
+            # Its timer and expiry go too: the clock never wakes an erased conversation.
+            values: dict[str, Any] = {
+                "state": {},
+                "wakes_at": None,
+                "wake_kind": None,
+                "expires_at": None,
+                "updated_at": now,
+            }
             if conversation.status == ConversationStatus.ACTIVE:
                 values.update(status=ConversationStatus.ENDED, end_reason="erased", ended_at=now)
             connection.execute(

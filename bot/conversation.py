@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot.compliance import ComplianceTexts, handle_keyword
 from bot.conversations import (
-    TIMERS,
-    ActiveConversation,
-    conversation_by_id,
+    Claimed,
+    claim,
+    claim_conversation,
+    due_timers,
     end_conversation,
     expired_conversations,
 )
@@ -26,10 +26,9 @@ from bot.flow_host import FlowHost, Turn
 from bot.inbound import InboundSms
 from bot.keywords import KeywordKind, KeywordMatch, Vocabulary, classify
 from bot.messages import inbound_id_by_sid, record_inbound, twiml_replies_to
-from bot.models import Delivery, HandledBy, MessageStatus, SubscriberStatus, TimerStatus, utcnow
+from bot.models import Delivery, HandledBy, MessageStatus, SubscriberStatus, utcnow
 from bot.outbox import QueuedText
 from bot.policy import DEFAULT_RULES, PolicyRules
-from bot.subscribers import claim_subscriber
 
 # Twilio Advanced Opt-Out tells us which of its keyword classes it saw.
 _PROVIDER_OPT_OUT_TYPES = {
@@ -109,15 +108,8 @@ class ConversationService:
             )
             if not receipt.new:
                 return EventOutcome(receipt.id, duplicate=True, message_ids=[])
-            subscriber = claim_subscriber(connection, phone)
-            turn = Turn(
-                connection,
-                subscriber,
-                Delivery.OUTBOX,
-                self.clock(),
-                rules=self.rules,
-                public_url=self.public_url,
-            )
+            claimed = claim(connection, phone)
+            turn = self._turn(claimed, Delivery.OUTBOX, self.clock())
             if self.flows is not None:
                 self.flows.on_event(turn, event_type, data)
             return EventOutcome(receipt.id, duplicate=False, message_ids=_pending_ids(turn.queued))
@@ -126,76 +118,69 @@ class ConversationService:
         """Resume the conversations whose timers or expiry came due; returns outbox rows to send."""
         now = self.clock()
         with transaction(self.engine) as connection:
-            timer_ids = list(
-                connection.execute(
-                    select(TIMERS.c.id)
-                    .where(TIMERS.c.status == TimerStatus.PENDING, TIMERS.c.due_at <= now)
-                    .order_by(TIMERS.c.due_at)
-                    .limit(limit)
-                ).scalars()
-            )
+            woken = due_timers(connection, now, limit)
             expired = expired_conversations(connection, now, limit)
         outbox: list[int] = []
-        for timer_id in timer_ids:
-            outbox.extend(self.fire_timer(timer_id, now))
+        for conversation_id in woken:
+            outbox.extend(self.fire_timer(conversation_id, now))
         for conversation_id in expired:
             outbox.extend(self.expire(conversation_id, now))
         return outbox
 
-    def fire_timer(self, timer_id: int, now: datetime) -> list[int]:
-        """Fire one timer if it is still pending; returns the outbox rows to send."""
+    def fire_timer(self, conversation_id: int, now: datetime) -> list[int]:
+        """Fire the conversation's timer if it is (still) due; returns the outbox rows to send."""
         with transaction(self.engine) as connection:
-            timer = connection.execute(
-                select(TIMERS)
-                .where(TIMERS.c.id == timer_id, TIMERS.c.status == TimerStatus.PENDING)
-                .with_for_update(skip_locked=True)  # another clock (briefly two) took it
-            ).first()
-            if timer is None:
-                return []
-            conversation = conversation_by_id(connection, timer.conversation_id)
-            if conversation is not None and conversation.handled_by is not HandledBy.BOT:
-                return []  # an agent has the chat: the bot's timers wait for the hand-back
-            connection.execute(
-                update(TIMERS)
-                .where(TIMERS.c.id == timer_id)
-                .values(status=TimerStatus.FIRED, fired_at=now)
-            )
-            return self._wake(connection, conversation, TimerFired(timer.kind, timer.step), now)
+            claimed = claim_conversation(connection, conversation_id)
+            if claimed is None or claimed.conversation is None:
+                return []  # ended since it was listed
+            conversation = claimed.conversation
+            wake = conversation.wake
+            if wake is None or wake.due_at > now or conversation.handled_by is not HandledBy.BOT:
+                return []  # moved on since, or an agent has the chat (timers wait for them)
+            conversation.wake = None  # fired; the turn sets the next one, if any
+            return self._wake(claimed, TimerFired(wake.kind, conversation.state.step), now)
 
     def expire(self, conversation_id: int, now: datetime) -> list[int]:
         """End a conversation whose wait for an answer ran out (if it still has)."""
         with transaction(self.engine) as connection:
-            conversation = conversation_by_id(connection, conversation_id)
-            if conversation is None or conversation.handled_by is not HandledBy.BOT:
+            claimed = claim_conversation(connection, conversation_id)
+            if claimed is None or claimed.conversation is None:
                 return []
-            if conversation.expires_at is None or conversation.expires_at > now:
-                return []  # answered in the meantime
-            return self._wake(connection, conversation, TimerFired("expiry", None), now)
+            conversation = claimed.conversation
+            expires_at = conversation.expires_at
+            if (
+                expires_at is None
+                or expires_at > now
+                or conversation.handled_by is not HandledBy.BOT
+            ):
+                return []  # answered in the meantime, or an agent has the chat
+            return self._wake(claimed, TimerFired("expiry", None), now)
 
-    def _wake(
-        self,
-        connection: Connection,
-        conversation: ActiveConversation | None,
-        event: TimerFired,
-        now: datetime,
-    ) -> list[int]:
+    def _wake(self, claimed: Claimed, event: TimerFired, now: datetime) -> list[int]:
+        conversation = claimed.conversation
         if conversation is None or self.flows is None:
             return []
         flow = self.flows.registry.catalog().flows.get(conversation.flow)
         if flow is None:
-            end_conversation(connection, conversation.id, "flow removed")
+            end_conversation(claimed.connection, conversation.id, "flow removed")
             return []
-        subscriber = claim_subscriber(connection, conversation.phone)
-        turn = Turn(
-            connection,
-            subscriber,
-            Delivery.OUTBOX,
-            now,
-            rules=self.rules,
-            public_url=self.public_url,
-        )
+        turn = self._turn(claimed, Delivery.OUTBOX, now)
         self.flows.resume(turn, flow, conversation, event)
         return _pending_ids(turn.queued)
+
+    def _turn(
+        self, claimed: Claimed, delivery: Delivery, now: datetime, inbound_id: int | None = None
+    ) -> Turn:
+        return Turn(
+            claimed.connection,
+            claimed.subscriber,
+            delivery,
+            now,
+            inbound_id,
+            rules=self.rules,
+            public_url=self.public_url,
+            conversation=claimed.conversation,
+        )
 
     def _earlier_answer(self, connection: Connection, sms: InboundSms) -> tuple[QueuedText, ...]:
         inbound_id = inbound_id_by_sid(connection, sms.message_sid)
@@ -206,7 +191,8 @@ class ConversationService:
     def _answer(
         self, connection: Connection, sms: InboundSms, inbound_id: int
     ) -> tuple[QueuedText, ...]:
-        subscriber = claim_subscriber(connection, sms.from_phone)
+        claimed = claim(connection, sms.from_phone)
+        subscriber = claimed.subscriber
         status_before = subscriber.status
         now = self.clock()
         match = self._classify(sms)
@@ -227,15 +213,7 @@ class ConversationService:
             ),
         )
         if self.flows is not None:
-            turn = Turn(
-                connection,
-                subscriber,
-                Delivery.TWIML,
-                now,
-                inbound_id,
-                rules=self.rules,
-                public_url=self.public_url,
-            )
+            turn = self._turn(claimed, Delivery.TWIML, now, inbound_id)
             self._route_to_flows(turn, sms, match, outcome.handled, status_before)
             queued.extend(turn.queued)
         return tuple(text for text in queued if not text.suppressed)

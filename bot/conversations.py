@@ -1,4 +1,4 @@
-"""Conversation rows: the active one per subscriber, its state, answers, step visits, timers."""
+"""Conversation rows: the active one per subscriber, its state and timer, answers, step visits."""
 
 from __future__ import annotations
 
@@ -18,29 +18,35 @@ from bot.models import (
     HandledBy,
     StepVisit,
     Subscriber,
-    Timer,
-    TimerStatus,
     utcnow,
 )
-from bot.subscribers import SubscriberRow
+from bot.subscribers import SubscriberRow, claim_subscriber
 
 CONVERSATIONS = Conversation.__table__
 ANSWERS = Answer.__table__
 VISITS = StepVisit.__table__
-TIMERS = Timer.__table__
 SUBSCRIBERS = Subscriber.__table__
+
+
+@dataclass(frozen=True)
+class Wake:
+    """A flow's timer: resume the conversation with `kind` (wait, timeout) at `due_at`."""
+
+    kind: str
+    due_at: datetime
 
 
 @dataclass
 class ActiveConversation:
-    """The active conversation of a subscriber, as the host needs it."""
+    """The active conversation of a subscriber, as the host needs it; a turn updates it."""
 
     id: int
     flow: str
     handled_by: HandledBy
     state: FlowState
     phone: str = ""
-    expires_at: datetime | None = None
+    expires_at: datetime | None = None  # when a flow waiting for an answer gives up
+    wake: Wake | None = None
 
 
 _SAVE_PROFILE = DriverStatement(
@@ -67,55 +73,93 @@ def save_profile(connection: Connection, subscriber: SubscriberRow) -> None:
     )
 
 
-_ACTIVE = DriverStatement(
+_CONVERSATION_COLUMNS = (
+    CONVERSATIONS.c.id,
+    CONVERSATIONS.c.flow,
+    CONVERSATIONS.c.handled_by,
+    CONVERSATIONS.c.state,
+    CONVERSATIONS.c.expires_at,
+    CONVERSATIONS.c.wakes_at,
+    CONVERSATIONS.c.wake_kind,
+)
+
+# Everything a turn needs in one read: the subscriber, locked till commit (two texts from one
+# person are handled one after the other), and their active conversation if they have one.
+# Every writer of a conversation takes its subscriber's lock first, so they queue in one order.
+_CLAIM = DriverStatement(
     select(
-        CONVERSATIONS.c.id,
-        CONVERSATIONS.c.flow,
-        CONVERSATIONS.c.handled_by,
-        CONVERSATIONS.c.state,
-        CONVERSATIONS.c.phone,
+        SUBSCRIBERS.c.id.label("subscriber_id"),
+        SUBSCRIBERS.c.status,
+        SUBSCRIBERS.c.first_name,
+        SUBSCRIBERS.c.timezone,
+        SUBSCRIBERS.c.attributes,
+        SUBSCRIBERS.c.tags,
+        *_CONVERSATION_COLUMNS,
     )
-    .where(
-        CONVERSATIONS.c.subscriber_id == bindparam("subscriber_id"),
-        CONVERSATIONS.c.status == ConversationStatus.ACTIVE,
+    .select_from(
+        SUBSCRIBERS.outerjoin(
+            CONVERSATIONS,
+            and_(
+                CONVERSATIONS.c.subscriber_id == SUBSCRIBERS.c.id,
+                CONVERSATIONS.c.status == ConversationStatus.ACTIVE,
+            ),
+        )
     )
-    .with_for_update()
+    .where(SUBSCRIBERS.c.phone == bindparam("phone"))
+    .with_for_update(of=SUBSCRIBERS)
+)
+_PHONE_OF = DriverStatement(
+    select(CONVERSATIONS.c.phone).where(CONVERSATIONS.c.id == bindparam("conversation_id"))
 )
 
 
-def active_conversation(connection: Connection, subscriber_id: int) -> ActiveConversation | None:
-    """The subscriber's active conversation, locked until commit."""
-    row = _ACTIVE.run(connection, {"subscriber_id": subscriber_id}).first()
-    return None if row is None else _active(row)
+@dataclass
+class Claimed:
+    """A subscriber, locked in this transaction, and their active conversation."""
+
+    connection: Connection
+    subscriber: SubscriberRow
+    conversation: ActiveConversation | None
 
 
-_BY_ID = DriverStatement(
-    select(
-        CONVERSATIONS.c.id,
-        CONVERSATIONS.c.flow,
-        CONVERSATIONS.c.handled_by,
-        CONVERSATIONS.c.state,
-        CONVERSATIONS.c.phone,
-        CONVERSATIONS.c.status,
-        CONVERSATIONS.c.expires_at,
+def claim(connection: Connection, phone: str) -> Claimed:
+    """The subscriber with this number (created on first contact) and their conversation."""
+    row = _CLAIM.run(connection, {"phone": phone}).first()
+    if row is None:
+        return Claimed(connection, claim_subscriber(connection, phone), None)
+    subscriber = SubscriberRow(
+        id=row.subscriber_id,
+        phone=phone,
+        status=row.status,
+        first_name=row.first_name,
+        timezone=row.timezone,
+        attributes=dict(row.attributes or {}),
+        tags=list(row.tags or []),
     )
-    .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
-    .with_for_update()
-)
+    return Claimed(connection, subscriber, None if row.id is None else _active(row, phone))
 
 
-def conversation_by_id(connection: Connection, conversation_id: int) -> ActiveConversation | None:
-    """An active conversation by id (None once it ended), locked until commit."""
-    row = _BY_ID.run(connection, {"conversation_id": conversation_id}).first()
-    if row is None or row.status is not ConversationStatus.ACTIVE:
+def claim_conversation(connection: Connection, conversation_id: int) -> Claimed | None:
+    """Claim the subscriber of this conversation; None unless it is still their active one."""
+    phone = _PHONE_OF.run(connection, {"conversation_id": conversation_id}).scalar_one_or_none()
+    if phone is None:
         return None
-    return _active(row)
+    claimed = claim(connection, phone)
+    if claimed.conversation is None or claimed.conversation.id != conversation_id:
+        return None
+    return claimed
 
 
-def _active(row: Any) -> ActiveConversation:
-    expires_at = row.expires_at if "expires_at" in row._fields else None
+def _active(row: Any, phone: str) -> ActiveConversation:
+    wake = None if row.wakes_at is None else Wake(row.wake_kind, row.wakes_at)
     return ActiveConversation(
-        row.id, row.flow, row.handled_by, FlowState.from_json(row.state), row.phone, expires_at
+        row.id,
+        row.flow,
+        row.handled_by,
+        FlowState.from_json(row.state),
+        phone,
+        row.expires_at,
+        wake,
     )
 
 
@@ -123,68 +167,89 @@ _OPEN = DriverStatement(CONVERSATIONS.insert().returning(CONVERSATIONS.c.id))
 
 
 def open_conversation(
-    connection: Connection, *, subscriber_id: int, phone: str, state: FlowState
+    connection: Connection,
+    *,
+    subscriber: SubscriberRow,
+    state: FlowState,
+    expires_at: datetime | None = None,
+    wake: Wake | None = None,
+    handoff_reason: str | None = None,
+    end_reason: str | None = None,
 ) -> int:
-    """Insert a new active conversation."""
+    """Insert a conversation as its first turn left it (ended, if that turn ended it)."""
     now = utcnow()
+    handled_by = HandledBy.BOT if handoff_reason is None else HandledBy.WAITING_FOR_AGENT
     return _OPEN.run(
         connection,
         {
-            "subscriber_id": subscriber_id,
-            "phone": phone,
+            "subscriber_id": subscriber.id,
+            "phone": subscriber.phone,
             "flow": state.flow,
             "flow_version": state.version,
             "step": state.step,
             "state": state.to_json(),
-            "status": ConversationStatus.ACTIVE,
-            "handled_by": HandledBy.BOT,
+            "status": ConversationStatus.ACTIVE if end_reason is None else ConversationStatus.ENDED,
+            "handled_by": handled_by,
+            "handoff_reason": handoff_reason[:120] if handoff_reason else None,
+            "end_reason": end_reason[:80] if end_reason else None,
+            "expires_at": expires_at,
+            "wakes_at": wake.due_at if wake else None,
+            "wake_kind": wake.kind if wake else None,
             "started_at": now,
             "updated_at": now,
+            "ended_at": now if end_reason is not None else None,
         },
     ).scalar_one()
 
 
-def _update_conversation(*columns: str) -> Any:
-    return DriverStatement(
-        update(CONVERSATIONS)
-        .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
-        .values({column: bindparam(column) for column in (*columns, "updated_at")})
-    )
-
-
-_SAVE_STATE = _update_conversation("state", "step", "flow_version", "expires_at")
-_SET_HANDLED_BY = _update_conversation("handled_by", "handoff_reason")
-_END = _update_conversation("status", "end_reason", "ended_at")
+# One statement for every change to a conversation: it sets the columns it is given.
+_UPDATE = DriverStatement(
+    update(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+)
 
 
 def save_state(
-    connection: Connection, conversation_id: int, state: FlowState, expires_at: datetime | None
+    connection: Connection,
+    conversation: ActiveConversation,
+    *,
+    handoff_reason: str | None = None,
 ) -> None:
-    """Store where the conversation now stands, and when it gives up waiting for an answer."""
-    _SAVE_STATE.run(
-        connection,
-        {
-            "conversation_id": conversation_id,
-            "state": state.to_json(),
-            "step": state.step,
-            "flow_version": state.version,
-            "expires_at": expires_at,
-            "updated_at": utcnow(),
-        },
-    )
+    """Store where the conversation now stands: state, expiry, timer (and a handoff)."""
+    changes: dict[str, Any] = {
+        "state": conversation.state.to_json(),
+        "step": conversation.state.step,
+        "flow_version": conversation.state.version,
+        "expires_at": conversation.expires_at,
+        "wakes_at": conversation.wake.due_at if conversation.wake else None,
+        "wake_kind": conversation.wake.kind if conversation.wake else None,
+    }
+    if handoff_reason is not None:
+        conversation.handled_by = HandledBy.WAITING_FOR_AGENT
+        changes.update(handled_by=HandledBy.WAITING_FOR_AGENT, handoff_reason=handoff_reason[:120])
+    _update(connection, conversation.id, changes)
+
+
+def due_timers(connection: Connection, now: datetime, limit: int) -> list[int]:
+    """Active bot-run conversations whose flow's timer came due, earliest first."""
+    return _due(connection, CONVERSATIONS.c.wakes_at, now, limit)
 
 
 def expired_conversations(connection: Connection, now: datetime, limit: int) -> list[int]:
-    """Active bot-run conversations whose wait for an answer ran out."""
+    """Active bot-run conversations whose wait for an answer ran out, earliest first."""
+    return _due(connection, CONVERSATIONS.c.expires_at, now, limit)
+
+
+def _due(connection: Connection, column: Any, now: datetime, limit: int) -> list[int]:
+    # An agent's chats are left out: the bot's timers wait for the hand-back.
     return list(
         connection.execute(
             select(CONVERSATIONS.c.id)
             .where(
                 CONVERSATIONS.c.status == ConversationStatus.ACTIVE,
                 CONVERSATIONS.c.handled_by == HandledBy.BOT,
-                CONVERSATIONS.c.expires_at <= now,
+                column <= now,
             )
-            .order_by(CONVERSATIONS.c.expires_at)
+            .order_by(column)
             .limit(limit)
         ).scalars()
     )
@@ -192,57 +257,40 @@ def expired_conversations(connection: Connection, now: datetime, limit: int) -> 
 
 def next_wake_up(connection: Connection, limit: datetime) -> datetime | None:
     """The earliest due timer or expiry no later than `limit`."""
-    timer = connection.execute(
-        select(func.min(TIMERS.c.due_at)).where(
-            TIMERS.c.status == TimerStatus.PENDING, TIMERS.c.due_at <= limit
-        )
-    ).scalar_one_or_none()
-    expiry = connection.execute(
-        select(func.min(CONVERSATIONS.c.expires_at)).where(
-            CONVERSATIONS.c.status == ConversationStatus.ACTIVE,
-            CONVERSATIONS.c.handled_by == HandledBy.BOT,
-            CONVERSATIONS.c.expires_at <= limit,
-        )
-    ).scalar_one_or_none()
-    moments = [moment for moment in (timer, expiry) if moment is not None]
-    return min(moments) if moments else None
+    moments = [
+        connection.execute(
+            select(func.min(column)).where(
+                CONVERSATIONS.c.status == ConversationStatus.ACTIVE,
+                CONVERSATIONS.c.handled_by == HandledBy.BOT,
+                column <= limit,
+            )
+        ).scalar_one_or_none()
+        for column in (CONVERSATIONS.c.wakes_at, CONVERSATIONS.c.expires_at)
+    ]
+    due = [moment for moment in moments if moment is not None]
+    return min(due) if due else None
 
 
-def set_handled_by(
+def end_conversation(connection: Connection, conversation_id: int, reason: str) -> None:
+    """Close the conversation; its timer and expiry die with it (the clock reads active rows)."""
+    now = utcnow()
+    _update(
+        connection,
+        conversation_id,
+        {"status": ConversationStatus.ENDED, "end_reason": reason[:80], "ended_at": now},
+        now,
+    )
+
+
+def _update(
     connection: Connection,
     conversation_id: int,
-    handled_by: HandledBy,
-    reason: str | None = None,
+    changes: dict[str, Any],
+    now: datetime | None = None,
 ) -> None:
-    """Mark who has the conversation (the bot, nobody yet, an agent) and why a human is wanted."""
-    _SET_HANDLED_BY.run(
-        connection,
-        {
-            "conversation_id": conversation_id,
-            "handled_by": handled_by,
-            "handoff_reason": reason[:120] if reason else None,
-            "updated_at": utcnow(),
-        },
+    _UPDATE.run(
+        connection, {**changes, "conversation_id": conversation_id, "updated_at": now or utcnow()}
     )
-
-
-def end_conversation(
-    connection: Connection, conversation_id: int, reason: str, *, drop_timers: bool = True
-) -> None:
-    """Close the conversation and drop its timers (unless the caller already did)."""
-    now = utcnow()
-    _END.run(
-        connection,
-        {
-            "conversation_id": conversation_id,
-            "status": ConversationStatus.ENDED,
-            "end_reason": reason[:80],
-            "ended_at": now,
-            "updated_at": now,
-        },
-    )
-    if drop_timers:
-        cancel_timers(connection, conversation_id)
 
 
 _INSERT_ANSWER = DriverStatement(ANSWERS.insert())
@@ -292,52 +340,3 @@ def record_visits(
             for step in steps
         ],
     )
-
-
-_INSERT_TIMER = DriverStatement(TIMERS.insert())
-
-
-def schedule_timer(
-    connection: Connection,
-    conversation_id: int,
-    kind: str,
-    step: str | None,
-    due_at: datetime,
-    *,
-    replace: bool = True,
-) -> None:
-    """Set the conversation's timer of this kind, replacing a pending one (if there may be one)."""
-    if replace:
-        cancel_timers(connection, conversation_id, kind)
-    _INSERT_TIMER.run(
-        connection,
-        {
-            "conversation_id": conversation_id,
-            "kind": kind,
-            "step": step,
-            "due_at": due_at,
-            "status": TimerStatus.PENDING,
-        },
-    )
-
-
-_PENDING_TIMERS = and_(
-    TIMERS.c.conversation_id == bindparam("of_conversation"),
-    TIMERS.c.status == TimerStatus.PENDING,
-)
-_CANCEL_ALL = DriverStatement(
-    update(TIMERS).where(_PENDING_TIMERS).values(status=TimerStatus.CANCELLED)
-)
-_CANCEL_KIND = DriverStatement(
-    update(TIMERS)
-    .where(_PENDING_TIMERS, TIMERS.c.kind == bindparam("of_kind"))
-    .values(status=TimerStatus.CANCELLED)
-)
-
-
-def cancel_timers(connection: Connection, conversation_id: int, kind: str | None = None) -> None:
-    """Cancel the conversation's pending timers (of one kind, or all)."""
-    if kind is None:
-        _CANCEL_ALL.run(connection, {"of_conversation": conversation_id})
-    else:
-        _CANCEL_KIND.run(connection, {"of_conversation": conversation_id, "of_kind": kind})

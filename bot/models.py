@@ -226,6 +226,7 @@ class Conversation(SQLModel, table=True):
     __table_args__ = (
         _when_status("ux_conversation_one_active", "subscriber_id", "active", unique=True),
         _when_status("ix_conversation_active_expiry", "expires_at", "active"),
+        _when_status("ix_conversation_active_wake", "wakes_at", "active"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -245,6 +246,12 @@ class Conversation(SQLModel, table=True):
     # When an unanswered flow gives up: kept here, not as a timer row, because it moves on every
     # turn and a column update rides along with the state update for free.
     expires_at: datetime | None = _timestamp(nullable=True)
+    # The flow's timer: a paused flow waits at one step, so it has at most one (a `wait`, or a
+    # question's `timeout`). Kept on the row for the same reason as the expiry: setting,
+    # moving or dropping it rides along with the turn's own update, and it cannot outlive
+    # the conversation. The clock claims rows whose wakes_at came due.
+    wakes_at: datetime | None = _timestamp(nullable=True)
+    wake_kind: str | None = Field(default=None, max_length=16)
     started_at: datetime = _timestamp(nullable=False, default=utcnow)
     updated_at: datetime = _timestamp(nullable=False, default=utcnow, onupdate=utcnow)
     ended_at: datetime | None = _timestamp(nullable=True)
@@ -274,27 +281,6 @@ class StepVisit(SQLModel, table=True):
     flow: str = Field(max_length=64, index=True)
     step: str = Field(max_length=64)
     created_at: datetime = _timestamp(nullable=False, default=utcnow)
-
-
-class TimerStatus(StrEnum):
-    PENDING = "pending"
-    FIRED = "fired"
-    CANCELLED = "cancelled"
-
-
-class Timer(SQLModel, table=True):
-    """A durable 'resume this conversation at due_at'; written with the change that needs it."""
-
-    __table_args__ = (_when_status("ix_timer_pending_due", "due_at", "pending"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    conversation_id: int = Field(foreign_key="conversation.id", index=True)
-    kind: str = Field(max_length=16)  # wait, timeout, expiry
-    step: str | None = Field(default=None, max_length=64)
-    due_at: datetime = _timestamp(nullable=False)
-    status: TimerStatus = _enum(TimerStatus, 10, nullable=False, default=TimerStatus.PENDING)
-    claimed_by: str | None = Field(default=None, max_length=64)
-    fired_at: datetime | None = _timestamp(nullable=True)
 
 
 class Event(SQLModel, table=True):

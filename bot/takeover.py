@@ -15,7 +15,8 @@ from sqlalchemy.engine import Connection
 
 from bot.conversations import (
     CONVERSATIONS,
-    conversation_by_id,
+    Claimed,
+    claim_conversation,
     end_conversation,
     save_state,
 )
@@ -36,7 +37,6 @@ from bot.models import (
 )
 from bot.outbox import queue_text
 from bot.services import Services
-from bot.subscribers import claim_subscriber
 
 AGENTS = Agent.__table__
 MESSAGES = Message.__table__
@@ -94,12 +94,12 @@ def hand_back(services: Services, *, conversation_id: int, agent_id: int) -> Non
     """Give the chat back to the bot: a flow parked on a handoff goes on; timers resume."""
     now = services.conversations.clock()
     with transaction(services.engine) as connection:
-        conversation = conversation_by_id(connection, conversation_id)
-        if conversation is None:
+        claimed = claim_conversation(connection, conversation_id)
+        if claimed is None:
             raise TakeoverError("This conversation has ended.")
         if not _holds(connection, conversation_id, agent_id):
             raise TakeoverError("Only the agent who has this chat can hand it back.")
-        _give_to_bot(services, connection, conversation_id, now)
+        _give_to_bot(services, claimed, now)
 
 
 def agent_reply(services: Services, *, conversation_id: int, agent_id: int, body: str) -> None:
@@ -109,12 +109,12 @@ def agent_reply(services: Services, *, conversation_id: int, agent_id: int, body
         raise ReplyRefused("Write something first.")
     now = services.conversations.clock()
     with transaction(services.engine) as connection:
-        conversation = conversation_by_id(connection, conversation_id)
-        if conversation is None:
+        claimed = claim_conversation(connection, conversation_id)
+        if claimed is None:
             raise TakeoverError(_why_not(connection, conversation_id))
         if not _holds(connection, conversation_id, agent_id):
             raise TakeoverError("Take the chat over before replying.")
-        subscriber = claim_subscriber(connection, conversation.phone)
+        subscriber = claimed.subscriber
         if subscriber.status is SubscriberStatus.UNSUBSCRIBED:
             raise ReplyRefused("This number opted out: it cannot be texted.")
         queued = queue_text(
@@ -126,7 +126,7 @@ def agent_reply(services: Services, *, conversation_id: int, agent_id: int, body
             now=now,
             rules=services.conversations.rules,
             agent_id=agent_id,
-            replying=_customer_just_wrote(connection, conversation.phone, now),
+            replying=_customer_just_wrote(connection, subscriber.phone, now),
         )
         if queued.suppressed:
             raise ReplyRefused("The send policy refused this text.")
@@ -154,7 +154,9 @@ def release_idle(services: Services, *, idle_after: timedelta) -> int:
             .all()
         )
         for conversation_id in idle:
-            _give_to_bot(services, connection, conversation_id, now)
+            claimed = claim_conversation(connection, conversation_id)
+            if claimed is not None:
+                _give_to_bot(services, claimed, now)
     return len(idle)
 
 
@@ -256,38 +258,34 @@ def _customer_just_wrote(connection: Connection, phone: str, now: datetime) -> b
     return last is not None and now - last <= JUST_SENT
 
 
-def _give_to_bot(
-    services: Services, connection: Connection, conversation_id: int, now: datetime
-) -> None:
+def _give_to_bot(services: Services, claimed: Claimed, now: datetime) -> None:
+    conversation = claimed.conversation
+    assert conversation is not None  # claim_conversation returns only active conversations
+    connection = claimed.connection
     connection.execute(
         update(CONVERSATIONS)
-        .where(CONVERSATIONS.c.id == conversation_id)
+        .where(CONVERSATIONS.c.id == conversation.id)
         .values(handled_by=HandledBy.BOT, agent_id=None, agent_active_at=None, updated_at=now)
     )
-    conversation = conversation_by_id(connection, conversation_id)
-    assert conversation is not None
+    conversation.handled_by = HandledBy.BOT
     flows = services.conversations.flows
     flow = flows.registry.catalog().flows.get(conversation.flow) if flows else None
     if flow is None or flows is None:
-        end_conversation(connection, conversation_id, "handed back")
+        end_conversation(connection, conversation.id, "handed back")
         return
     if conversation.state.waiting == Waiting.AGENT.value:
-        subscriber = claim_subscriber(connection, conversation.phone)
         turn = Turn(
             connection,
-            subscriber,
+            claimed.subscriber,
             Delivery.OUTBOX,
             now,
             rules=services.conversations.rules,
             public_url=services.conversations.public_url,
+            conversation=conversation,
         )
         # Its texts wait in the outbox for the dispatchers, like any follow-up.
         flows.resume(turn, flow, conversation, HandedBack())
     elif conversation.state.waiting == Waiting.ANSWER.value:
         # The person was talking to a human: the flow's patience starts again now.
-        save_state(
-            connection,
-            conversation_id,
-            conversation.state,
-            now + flow.settings.expires_after,
-        )
+        conversation.expires_at = now + flow.settings.expires_after
+        save_state(connection, conversation)

@@ -37,8 +37,6 @@ from bot.models import (
     MessageStatus,
     Purpose,
     SubscriberStatus,
-    Timer,
-    TimerStatus,
 )
 from bot.outbox import queue_text
 from bot.subscribers import (
@@ -301,18 +299,11 @@ def _a_life(engine: Engine) -> None:
                 handled_by=HandledBy.BOT,
                 started_at=NOW,
                 updated_at=NOW,
+                wakes_at=NOW,
+                wake_kind="timeout",
             )
             .returning(Conversation.__table__.c.id)
         ).scalar_one()
-        connection.execute(
-            Timer.__table__.insert().values(
-                conversation_id=conversation_id,
-                kind="timeout",
-                step="why",
-                due_at=NOW,
-                status=TimerStatus.PENDING,
-            )
-        )
         connection.execute(
             Answer.__table__.insert().values(
                 conversation_id=conversation_id,
@@ -372,8 +363,8 @@ def test_erase_removes_personal_data_and_leaves_an_opt_out_tombstone(engine: Eng
         ("opt_out", "erasure", None),
     ]
     with engine.connect() as connection:
-        timers = connection.execute(select(Timer.__table__.c.status)).scalars().all()
-    assert timers == [TimerStatus.CANCELLED]
+        timers = connection.execute(select(Conversation.__table__.c.wakes_at)).scalars().all()
+    assert timers == [None]  # its timer will not wake it
     assert "ada@example.com" not in json.dumps(record)
     assert "Rome" not in json.dumps(record)
 

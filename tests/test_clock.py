@@ -17,7 +17,7 @@ from bot.app import create_app, services_of
 from bot.clock import ClockBusy, ClockLock
 from bot.db import make_engine
 from bot.gateways.fake import FakeGateway
-from bot.models import Timer
+from bot.models import Conversation
 from bot.testing.clock import FakeClock
 from tests.conftest import SHIPPED_FLOWS, make_settings
 from tests.processes import BIN
@@ -51,7 +51,8 @@ def test_timers_that_came_due_while_down_fire_once_on_start(database_url: str) -
         services.dispatcher.send(services.conversations.fire_due_timers())
     assert [text.body.split("?")[0] for text in gateway.outbox] == ["Acme: Got a second"]
     with Session(services.engine) as session:
-        assert [timer.status for timer in session.scalars(select(Timer))] == ["fired"]
+        [conversation] = session.scalars(select(Conversation))
+    assert (conversation.step, conversation.wakes_at) == ("nudge", None)  # fired, moved on
 
 
 class ClockProcess:

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from bot.app import create_app, services_of
 from bot.gateways.fake import FakeGateway
-from bot.models import Answer, Conversation, Timer
+from bot.models import Answer, Conversation
 from bot.testing.clock import FakeClock, let_time_pass
 from tests.conftest import SHIPPED_FLOWS, make_settings
 from tests.processes import free_port
@@ -95,11 +95,11 @@ def test_a_keyword_starts_a_flow_and_answers_are_stored(shipped: FlowApp) -> Non
 
 def test_stop_mid_flow_ends_it_and_cancels_its_timers(shipped: FlowApp) -> None:
     shipped.text("SURVEY")
-    assert [(timer.kind, timer.status) for timer in shipped.rows(Timer)] == [("timeout", "pending")]
-    assert shipped.rows(Conversation)[0].expires_at == START + timedelta(days=2)
+    [survey] = shipped.rows(Conversation)
+    assert (survey.wake_kind, survey.wakes_at) == ("timeout", START + timedelta(days=1))
+    assert survey.expires_at == START + timedelta(days=2)
     [confirmation] = shipped.text("STOP")
     assert "unsubscribed" in confirmation
-    assert {timer.status for timer in shipped.rows(Timer)} == {"cancelled"}
     assert shipped.rows(Conversation)[0].end_reason == "opted out"
     assert shipped.wait(timedelta(days=3)) == []
 
