@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, literal_column, select, update
 from sqlalchemy.engine import Connection
 
 from bot.driver_sql import DriverStatement
@@ -83,30 +83,36 @@ _CONVERSATION_COLUMNS = (
     CONVERSATIONS.c.wake_kind,
 )
 
-# Everything a turn needs in one read: the subscriber, locked till commit (two texts from one
-# person are handled one after the other), and their active conversation if they have one.
-# Every writer of a conversation takes its subscriber's lock first, so they queue in one order.
-_CLAIM = DriverStatement(
-    select(
-        SUBSCRIBERS.c.id.label("subscriber_id"),
-        SUBSCRIBERS.c.status,
-        SUBSCRIBERS.c.first_name,
-        SUBSCRIBERS.c.timezone,
-        SUBSCRIBERS.c.attributes,
-        SUBSCRIBERS.c.tags,
-        *_CONVERSATION_COLUMNS,
-    )
+_SUBSCRIBER_COLUMNS = (
+    SUBSCRIBERS.c.id.label("subscriber_id"),
+    SUBSCRIBERS.c.status,
+    SUBSCRIBERS.c.first_name,
+    SUBSCRIBERS.c.timezone,
+    SUBSCRIBERS.c.attributes,
+    SUBSCRIBERS.c.tags,
+)
+# Written into the SQL, not bound: when a bound value decides whether a partial index applies
+# (here "WHERE status = 'active'"), SQLite plans the statement again on every execution, which
+# tripled the cost of this read.
+_IS_ACTIVE = CONVERSATIONS.c.status == literal_column(f"'{ConversationStatus.ACTIVE.value}'")
+
+# SQLite, one writer at a time (BEGIN IMMEDIATE): one read sees every earlier commit, so the
+# subscriber and their active conversation come back together.
+_CLAIM_AT_ONCE = DriverStatement(
+    select(*_SUBSCRIBER_COLUMNS, *_CONVERSATION_COLUMNS)
     .select_from(
         SUBSCRIBERS.outerjoin(
-            CONVERSATIONS,
-            and_(
-                CONVERSATIONS.c.subscriber_id == SUBSCRIBERS.c.id,
-                CONVERSATIONS.c.status == ConversationStatus.ACTIVE,
-            ),
+            CONVERSATIONS, and_(CONVERSATIONS.c.subscriber_id == SUBSCRIBERS.c.id, _IS_ACTIVE)
         )
     )
     .where(SUBSCRIBERS.c.phone == bindparam("phone"))
-    .with_for_update(of=SUBSCRIBERS)
+)
+# PostgreSQL, row locks: a statement's snapshot predates a lock it waited for, so the
+# conversation is read by a second statement, once the subscriber's lock is held.
+_ACTIVE = DriverStatement(
+    select(*_CONVERSATION_COLUMNS).where(
+        CONVERSATIONS.c.subscriber_id == bindparam("subscriber_id"), _IS_ACTIVE
+    )
 )
 _PHONE_OF = DriverStatement(
     select(CONVERSATIONS.c.phone).where(CONVERSATIONS.c.id == bindparam("conversation_id"))
@@ -123,19 +129,20 @@ class Claimed:
 
 
 def claim(connection: Connection, phone: str) -> Claimed:
-    """The subscriber with this number (created on first contact) and their conversation."""
-    row = _CLAIM.run(connection, {"phone": phone}).first()
+    """The subscriber with this number (created on first contact), locked till commit, and
+    their active conversation.
+
+    Every writer of a conversation claims its subscriber first (two texts from one person are
+    handled one after the other; the clock and the inbox queue behind them in the same order).
+    """
+    if connection.dialect.name != "sqlite":
+        subscriber = claim_subscriber(connection, phone)
+        row = _ACTIVE.run(connection, {"subscriber_id": subscriber.id}).first()
+        return Claimed(connection, subscriber, None if row is None else _active(row, phone))
+    row = _CLAIM_AT_ONCE.run(connection, {"phone": phone}).first()
     if row is None:
         return Claimed(connection, claim_subscriber(connection, phone), None)
-    subscriber = SubscriberRow(
-        id=row.subscriber_id,
-        phone=phone,
-        status=row.status,
-        first_name=row.first_name,
-        timezone=row.timezone,
-        attributes=dict(row.attributes or {}),
-        tags=list(row.tags or []),
-    )
+    subscriber = SubscriberRow.read(row.subscriber_id, phone, row)
     return Claimed(connection, subscriber, None if row.id is None else _active(row, phone))
 
 

@@ -108,6 +108,17 @@ class DriverStatement:
         finally:
             cursor.close()
 
+    def explain(self, connection: Connection, params: Mapping[str, Any]) -> list[str]:
+        """The database's plan for this statement with these parameters, a line per step."""
+        compiled = self._compile(connection.dialect, params)
+        prefix = "EXPLAIN QUERY PLAN " if connection.dialect.name == "sqlite" else "EXPLAIN "
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(prefix + compiled.sql, _bind(compiled, params))
+            return [str(row[-1]) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+
     def _compile(self, dialect: Dialect, params: Mapping[str, Any]) -> _Compiled:
         key = (dialect.name, frozenset(params))
         compiled = self._compiled.get(key)

@@ -60,6 +60,19 @@ def ucs2_culprits(body: str) -> list[str]:
 
 def count_segments(body: str) -> SegmentInfo:
     """Count the segments and encoding units `body` needs as an SMS."""
+    if GSM7_BASIC.issuperset(body):
+        # The common case, found by one set operation: every character costs one septet, so
+        # the count is arithmetic (it runs for every text in and out).
+        units = len(body)
+        if units <= SINGLE_SEGMENT_LIMIT[Encoding.GSM7]:
+            return SegmentInfo(encoding=Encoding.GSM7, segments=1, units=units)
+        capacity = MULTIPART_SEGMENT_LIMIT[Encoding.GSM7]
+        return SegmentInfo(encoding=Encoding.GSM7, segments=-(-units // capacity), units=units)
+    return count_segments_by_packing(body)
+
+
+def count_segments_by_packing(body: str) -> SegmentInfo:
+    """count_segments the long way: cost every character, then pack them into segments."""
     culprits = ucs2_culprits(body)
     if culprits:
         encoding, costs = Encoding.UCS2, [_utf16_units(char) for char in body]

@@ -30,6 +30,19 @@ class SubscriberRow:
     attributes: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
 
+    @classmethod
+    def read(cls, subscriber_id: int, phone: str, row: Any) -> SubscriberRow:
+        """From a row with the profile columns (status, first_name, timezone, attributes, tags)."""
+        return cls(
+            id=subscriber_id,
+            phone=phone,
+            status=row.status,
+            first_name=row.first_name,
+            timezone=row.timezone,
+            attributes=dict(row.attributes or {}),
+            tags=list(row.tags or []),
+        )
+
 
 def get_subscriber(*, session: Session, phone: str) -> Subscriber | None:
     """The subscriber with this E.164 number, if any."""
@@ -65,15 +78,7 @@ def claim_subscriber(connection: Connection, phone: str) -> SubscriberRow:
     # Most texts come from people we know: a locking read writes nothing (the upsert would).
     existing = _LOCK_EXISTING.run(connection, {"phone": phone}).first()
     if existing is not None:
-        return SubscriberRow(
-            id=existing.id,
-            phone=phone,
-            status=existing.status,
-            first_name=existing.first_name,
-            timezone=existing.timezone,
-            attributes=dict(existing.attributes or {}),
-            tags=list(existing.tags or []),
-        )
+        return SubscriberRow.read(existing.id, phone, existing)
     now = utcnow()
     row = _CLAIM.run(
         connection,

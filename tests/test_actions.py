@@ -262,7 +262,8 @@ def wait_for_health(base_url: str, process: subprocess.Popen[bytes], log: Path) 
         try:
             if requests.get(f"{base_url}/health", timeout=1).ok:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # Not listening yet, or listening but still starting its workers (a slow machine).
             time.sleep(0.05)
     raise AssertionError(f"action server at {base_url} never became healthy:\n{log.read_text()}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,8 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from bot.app import create_app, services_of
+from bot.conversations import claim, end_conversation
+from bot.db import transaction
 from bot.gateways.fake import FakeGateway
 from bot.models import Answer, Conversation
 from bot.testing.clock import FakeClock, let_time_pass
@@ -110,6 +113,30 @@ def test_a_question_timeout_fires_once_from_the_database(shipped: FlowApp) -> No
     [nudge] = shipped.wait(timedelta(hours=2))
     assert "Got a second?" in nudge
     assert shipped.wait(timedelta(hours=2)) == []
+
+
+def test_a_timeout_due_while_the_answer_is_handled_waits_for_it_then_stands_down(
+    shipped: FlowApp,
+) -> None:
+    shipped.text("SURVEY")
+    [survey] = shipped.rows(Conversation)
+    shipped.clock.advance(timedelta(days=1, minutes=1))  # the question's timeout is due
+    fired: list[list[int]] = []
+    with transaction(shipped.services.engine) as connection:
+        claimed = claim(connection, ALICE)  # the answer's turn holds the subscriber
+        clock = threading.Thread(
+            target=lambda: fired.append(
+                shipped.services.conversations.fire_timer(survey.id, shipped.clock())
+            )
+        )
+        clock.start()
+        clock.join(timeout=0.5)
+        assert clock.is_alive()  # the clock queues behind the answer, touching nothing
+        assert claimed.conversation is not None
+        end_conversation(connection, claimed.conversation.id, "completed")
+    clock.join(timeout=10)
+    assert fired == [[]]  # it saw the flow finished: no nudge
+    assert shipped.wait(timedelta(days=1)) == []
 
 
 def test_an_unanswered_flow_expires(shipped: FlowApp) -> None:

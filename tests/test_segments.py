@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from bot.segments import Encoding, SegmentInfo, count_segments, ucs2_culprits
+from bot.segments import (
+    Encoding,
+    SegmentInfo,
+    count_segments,
+    count_segments_by_packing,
+    ucs2_culprits,
+)
 
 GSM, UCS2 = Encoding.GSM7, Encoding.UCS2
 EMOJI = "😀"  # beyond the BMP: one surrogate pair, 2 UTF-16 units
@@ -77,3 +83,9 @@ def test_ucs2_culprits(body: str, expected: list[str]) -> None:
 def test_segment_info_is_a_plain_value() -> None:
     assert count_segments("Hi") == SegmentInfo(encoding=GSM, segments=1, units=2)
     assert str(Encoding.UCS2) == "UCS-2"
+
+
+@pytest.mark.parametrize("length", range(0, 500, 7))
+def test_the_quick_count_of_plain_text_agrees_with_packing(length: int) -> None:
+    body = ("Reply YES to join! 0-10, ok? " * 20)[:length]
+    assert count_segments(body) == count_segments_by_packing(body)
