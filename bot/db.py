@@ -73,9 +73,11 @@ def is_sqlite(engine: Engine) -> bool:
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
     """A connection whose writes commit together at the end, or not at all."""
+    # The writer's turn covers BEGIN to COMMIT only: taking a pooled connection and handing
+    # it back (a rollback-on-return) happen outside it, so the next writer starts sooner.
     with (
-        _writer_turn(engine),
         engine.connect().execution_options(**{WRITE_LOCK_OPTION: True}) as connection,
+        _writer_turn(engine),
         connection.begin(),
     ):
         yield connection

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, current_app, request
-from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.conversation import InboundResult, SidInUse
 from bot.status_updates import apply_status_update
 from bot.web.errors import problem
 from bot.web.forms import FORM_TYPES, BadField, parse_inbound, parse_status
 from bot.web.signature import twilio_signed
+from bot.web.twiml import TwimlMessage, messaging_response
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +64,10 @@ def status_callback() -> Response | tuple[Response, int]:
 
 def _twiml(result: InboundResult) -> str:
     public_url = current_app.extensions["parley"].settings.PUBLIC_URL
-    response = MessagingResponse()
-    for reply in result.replies:
-        # Twilio reports the reply's fate to `action`; `mid` ties the report to our row.
-        action = f"{public_url or ''}{STATUS_CALLBACK_PATH}?mid={reply.id}"
-        message = response.message(reply.body, action=action)
-        for media_url in reply.media_urls:
-            message.media(media_url)
-    return str(response)
+    # Twilio reports each reply's fate to `action`; `mid` ties the report to our row.
+    return messaging_response(
+        TwimlMessage(
+            reply.body, f"{public_url or ''}{STATUS_CALLBACK_PATH}?mid={reply.id}", reply.media_urls
+        )
+        for reply in result.replies
+    )
