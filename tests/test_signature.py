@@ -102,3 +102,35 @@ def test_status_callbacks_need_a_signature_too(database_url: str) -> None:
 def test_without_a_token_signatures_are_not_required(client: FlaskClient) -> None:
     response = client.post("/twilio/sms", data=inbound_form())
     assert response.status_code == 200
+
+
+SETTINGS = "X-Twilio-Webhooks-Signature-Settings"
+
+
+def test_a_sha256_signature_named_in_the_settings_header_is_answered(database_url: str) -> None:
+    client = signed_client(database_url)
+    form = inbound_form()
+    url = "http://localhost/twilio/sms"
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, form, "HMAC_SHA256")
+    headers = {"X-Twilio-Signature": signature, SETTINGS: "key=k1,algorithm=HMAC_SHA256"}
+    assert len(replies(client.post("/twilio/sms", data=form, headers=headers))) == 1
+    headers[SETTINGS] = "algorithm=HMAC_SHA1"  # the same signature under another algorithm
+    assert client.post("/twilio/sms", data=form, headers=headers).status_code == 403
+
+
+def test_an_unknown_signature_algorithm_is_refused_not_an_error(database_url: str) -> None:
+    client = signed_client(database_url)
+    form = inbound_form()
+    headers = {"X-Twilio-Signature": sign("http://localhost/twilio/sms", form)}
+    headers[SETTINGS] = "algorithm=HMAC_MD5"
+    response = client.post("/twilio/sms", data=form, headers=headers)
+    assert response.status_code == 403
+    assert stored_messages(client) == 0
+
+
+def test_a_signature_for_the_url_with_its_default_port_is_answered(database_url: str) -> None:
+    client = signed_client(database_url)
+    form = inbound_form()
+    signature = sign("http://localhost:80/twilio/sms", form)  # some Twilio signers add it
+    response = client.post("/twilio/sms", data=form, headers={"X-Twilio-Signature": signature})
+    assert len(replies(response)) == 1
