@@ -20,7 +20,7 @@ from bot.models import (
     Subscriber,
     utcnow,
 )
-from bot.subscribers import SubscriberRow, claim_subscriber
+from bot.subscribers import SubscriberRow, add_subscriber, claim_subscriber
 
 CONVERSATIONS = Conversation.__table__
 ANSWERS = Answer.__table__
@@ -140,8 +140,8 @@ def claim(connection: Connection, phone: str) -> Claimed:
         row = _ACTIVE.run(connection, {"subscriber_id": subscriber.id}).first()
         return Claimed(connection, subscriber, None if row is None else _active(row, phone))
     row = _CLAIM_AT_ONCE.run(connection, {"phone": phone}).first()
-    if row is None:
-        return Claimed(connection, claim_subscriber(connection, phone), None)
+    if row is None:  # first contact
+        return Claimed(connection, add_subscriber(connection, phone), None)
     subscriber = SubscriberRow.read(row.subscriber_id, phone, row)
     return Claimed(connection, subscriber, None if row.id is None else _active(row, phone))
 

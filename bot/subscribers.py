@@ -49,27 +49,28 @@ def get_subscriber(*, session: Session, phone: str) -> Subscriber | None:
     return session.scalars(select(Subscriber).where(Subscriber.phone == phone)).first()
 
 
+_PROFILE = (
+    SUBSCRIBERS.c.id,
+    SUBSCRIBERS.c.status,
+    SUBSCRIBERS.c.first_name,
+    SUBSCRIBERS.c.timezone,
+    SUBSCRIBERS.c.attributes,
+    SUBSCRIBERS.c.tags,
+)
+
+
 def _claim(dialect: str) -> Executable:
     statement = dialect_insert(dialect, SUBSCRIBERS)
     # DO UPDATE (not DO NOTHING) so the row always comes back, and on PostgreSQL is row-locked:
     # two texts from one person are handled one after the other.
     return statement.on_conflict_do_update(
         index_elements=["phone"], set_={"phone": statement.excluded.phone}
-    ).returning(SUBSCRIBERS.c.id, SUBSCRIBERS.c.status)
+    ).returning(*_PROFILE)
 
 
 _CLAIM = DriverStatement(_claim)
 _LOCK_EXISTING = DriverStatement(
-    select(
-        SUBSCRIBERS.c.id,
-        SUBSCRIBERS.c.status,
-        SUBSCRIBERS.c.first_name,
-        SUBSCRIBERS.c.timezone,
-        SUBSCRIBERS.c.attributes,
-        SUBSCRIBERS.c.tags,
-    )
-    .where(SUBSCRIBERS.c.phone == bindparam("phone"))
-    .with_for_update()
+    select(*_PROFILE).where(SUBSCRIBERS.c.phone == bindparam("phone")).with_for_update()
 )
 
 
@@ -79,6 +80,12 @@ def claim_subscriber(connection: Connection, phone: str) -> SubscriberRow:
     existing = _LOCK_EXISTING.run(connection, {"phone": phone}).first()
     if existing is not None:
         return SubscriberRow.read(existing.id, phone, existing)
+    return add_subscriber(connection, phone)
+
+
+def add_subscriber(connection: Connection, phone: str) -> SubscriberRow:
+    """First contact: the number becomes a NEW subscriber (or, if another transaction just
+    added it, that row), locked till commit."""
     now = utcnow()
     row = _CLAIM.run(
         connection,
@@ -91,7 +98,7 @@ def claim_subscriber(connection: Connection, phone: str) -> SubscriberRow:
             "updated_at": now,
         },
     ).one()
-    return SubscriberRow(id=row.id, phone=phone, status=row.status)
+    return SubscriberRow.read(row.id, phone, row)
 
 
 _CHANGE_STATUS = DriverStatement(
