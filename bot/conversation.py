@@ -84,11 +84,14 @@ class ConversationService:
 
     def handle_inbound(self, sms: InboundSms) -> InboundResult:
         """Record the text and answer it; a MessageSid seen before changes nothing."""
+        # What the words mean needs no database: decided before this writer's turn begins.
+        match = self._classify(sms)
         with transaction(self.engine) as connection:
-            inbound_id = record_inbound(connection, sms, self.clock())
+            now = self.clock()
+            inbound_id = record_inbound(connection, sms, now)
             if inbound_id is None:
                 return InboundResult(self._earlier_answer(connection, sms), duplicate=True)
-            return InboundResult(self._answer(connection, sms, inbound_id))
+            return InboundResult(self._answer(connection, sms, match, inbound_id, now))
 
     def handle_event(
         self,
@@ -189,13 +192,16 @@ class ConversationService:
         return twiml_replies_to(connection, inbound_id)
 
     def _answer(
-        self, connection: Connection, sms: InboundSms, inbound_id: int
+        self,
+        connection: Connection,
+        sms: InboundSms,
+        match: KeywordMatch,
+        inbound_id: int,
+        now: datetime,
     ) -> tuple[QueuedText, ...]:
         claimed = claim(connection, sms.from_phone)
         subscriber = claimed.subscriber
         status_before = subscriber.status
-        now = self.clock()
-        match = self._classify(sms)
         outcome = handle_keyword(
             match, subscriber.status, self.texts, provider_replied=sms.opt_out_type is not None
         )
