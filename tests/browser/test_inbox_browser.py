@@ -5,6 +5,7 @@ A customer is played by posting Twilio's form to the live server; the agent by C
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,11 +21,22 @@ if TYPE_CHECKING:
 
     from tests.browser.conftest import LiveServer
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOC_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 EMAIL = "ana@acme.test"
 PASSWORD = "correct horse battery staple"
 HANDOFF_ANSWER = "Thanks. A teammate will text you shortly."
 SCRIPT = "<script>window.pwned=1</script>"
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Where the pictures go: the README's own with UPDATE_SCREENSHOTS=1, else a scratch folder.
+
+    A plain test run leaves the working tree as it found it.
+    """
+    folder = DOC_SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture
@@ -67,15 +79,14 @@ def texts(page: Page) -> Locator:
 
 
 def test_an_agent_takes_over_replies_and_hands_back(
-    page: Page, live_server: LiveServer, agent: str
+    page: Page, live_server: LiveServer, agent: str, screenshots: Path
 ) -> None:
     log_in(page)
     ask_for_a_human(live_server)
 
     page.goto("/inbox/")
     expect(page.get_by_text(ALICE).first).to_be_visible()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / "inbox.png")
+    page.screenshot(path=screenshots / "inbox.png")
 
     open_the_waiting_chat(page)
     expect(texts(page).get_by_text("The box was crushed")).to_be_visible()
@@ -94,7 +105,7 @@ def test_an_agent_takes_over_replies_and_hands_back(
     expect(texts(page).get_by_text(reply)).to_be_visible()
     assert [(text.to, text.body) for text in live_server.gateway.outbox] == [(ALICE, reply)]
     button(page, "send").scroll_into_view_if_needed()  # the newest texts in the picture
-    page.screenshot(path=SCREENSHOTS / "conversation.png")
+    page.screenshot(path=screenshots / "conversation.png")
 
     button(page, "hand back").click()
     expect(page.get_by_role("status").filter(has_text="Handed back")).to_be_visible()
