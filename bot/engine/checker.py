@@ -10,7 +10,7 @@ from typing import Any
 from bot.engine.model import Flow
 from bot.engine.parser import ParsedFile
 from bot.engine.problems import Problem, Severity, article
-from bot.engine.steps.base import END, Step
+from bot.engine.steps.base import END, Step, auto_step_id
 from bot.engine.steps.branch import BranchStep
 from bot.keywords import KeywordKind, Vocabulary, classify, default_vocabulary, normalise
 from bot.segments import count_segments
@@ -126,16 +126,25 @@ class _FlowChecks:
             seen.setdefault(step.id, step.line)
 
     def _missing_targets(self) -> Iterator[Problem]:
+        for target, line in self._broken_jumps():
+            yield self.error(line, f"jump to a step that does not exist: {target!r}")
+
+    def _broken_jumps(self) -> Iterator[tuple[str, int]]:
         for step in self.flow.steps:
             for target, line in step.jumps():
                 if target != END and self.flow.step(target) is None:
-                    yield self.error(line, f"jump to a step that does not exist: {target!r}")
+                    yield target, line
 
     def _unreachable(self) -> Iterator[Problem]:
+        if any(self._broken_jumps()):
+            return  # where a broken jump was meant to go is unknown: fix it first, then look
         reached = self._reachable()
-        for step in self.flow.steps:
+        for position, step in enumerate(self.flow.steps):
             if step.id not in reached:
-                yield self.error(step.line, f"step {step.id!r} can never be reached")
+                # A step without an id has one made up from its position; do not show it.
+                named = step.id != auto_step_id(position)
+                what = f"step {step.id!r}" if named else f"this {step.kind} step"
+                yield self.error(step.line, f"{what} can never be reached")
 
     def _reachable(self) -> set[str]:
         steps = self.flow.steps

@@ -58,9 +58,9 @@ class AskStep(Step):
 
     def jumps(self) -> Iterator[tuple[str, int]]:
         yield from super().jumps()
-        for target in (self.on_invalid, self.on_timeout):
+        for key, target in (("on_invalid", self.on_invalid), ("on_timeout", self.on_timeout)):
             if target is not None:
-                yield target, self.line
+                yield target, self.line_of(key)
 
     def templates(self) -> Iterator[tuple[Template, int]]:
         yield self.question, self.line

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -20,6 +20,11 @@ if TYPE_CHECKING:
 
 END = "end"  # the jump target that ends the flow
 COMMON_KEYS = frozenset({"id", "next"})
+
+
+def auto_step_id(position: int) -> str:
+    """The id of a step written without one: step1, step2 … by its place in the flow."""
+    return f"step{position + 1}"
 
 
 class Waiting(StrEnum):
@@ -69,6 +74,8 @@ class Step:
     id: str
     line: int
     next: str | None  # an explicit jump after the step; None means the following step
+    # The line of each key as written, so the checker can point at `next:` itself.
+    key_lines: Mapping[str, int] = field(compare=False, repr=False)
 
     kind: ClassVar[str]
     keys: ClassVar[frozenset[str]] = frozenset()  # the step's own keys besides its kind key
@@ -79,10 +86,14 @@ class Step:
         """People may be parked on it, so it needs an explicit id."""
         return self.waits_for in (Waiting.ANSWER, Waiting.TIMER, Waiting.AGENT)
 
+    def line_of(self, key: str) -> int:
+        """The line a key of this step was written on (the step's own when it has none)."""
+        return self.key_lines.get(key, self.line)
+
     def jumps(self) -> Iterator[tuple[str, int]]:
         """Step ids this step can jump to, with the line that names each."""
         if self.next is not None:
-            yield self.next, self.line
+            yield self.next, self.line_of("next")
 
     def templates(self) -> Iterator[tuple[Template, int]]:
         """Texts this step sends."""
@@ -128,9 +139,10 @@ class StepReader:
         if next_step is not None and not isinstance(next_step, str):
             raise self.fail("next must be a step id or 'end'", "next")
         return {
-            "id": explicit.strip() if explicit else f"step{self.index + 1}",
+            "id": explicit.strip() if explicit else auto_step_id(self.index),
             "line": self.node.line,
             "next": next_step,
+            "key_lines": {key: self.node.line_of(key) for key in self.node},
         }
 
     def has_explicit_id(self) -> bool:
