@@ -19,6 +19,7 @@ from bot.keywords import Vocabulary, normalise
 log = logging.getLogger(__name__)
 
 FLOW_SUFFIXES = (".yaml", ".yml")
+TESTS_SUFFIXES = (".tests.yaml", ".tests.yml")  # a flow's scripts beside it, not a flow
 
 
 def flow_files(directory: Path) -> list[Path]:
@@ -28,7 +29,10 @@ def flow_files(directory: Path) -> list[Path]:
     return sorted(
         path
         for path in directory.iterdir()
-        if path.suffix in FLOW_SUFFIXES and path.is_file() and not path.name.startswith(".")
+        if path.suffix in FLOW_SUFFIXES
+        and not path.name.endswith(TESTS_SUFFIXES)
+        and path.is_file()
+        and not path.name.startswith(".")
     )
 
 

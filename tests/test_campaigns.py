@@ -473,4 +473,4 @@ def test_flows_check_reports_a_broken_campaign(
     assert result.exit_code == 1
     assert f"{broken}:2: a campaign needs variants: a list with at least one text" in result.output
     assert f"{broken}:3: reply_flow: no flow named 'nope' (known: nps)" in result.output
-    assert "1 flow files: 2 errors, 0 warnings" in result.output
+    assert "1 flow file: 2 errors, 0 warnings" in result.output

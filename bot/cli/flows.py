@@ -83,7 +83,10 @@ def flows_check(paths: tuple[Path, ...]) -> None:
         click.echo(str(problem))
     errors = sum(problem.severity is Severity.ERROR for problem in problems)
     warnings = len(problems) - errors
-    click.echo(f"{len(parsed)} flow files: {errors} errors, {warnings} warnings")
+    click.echo(
+        f"{_count(len(parsed), 'flow file')}: {_count(errors, 'error')}, "
+        f"{_count(warnings, 'warning')}"
+    )
     if errors:
         sys.exit(1)
 
@@ -180,3 +183,7 @@ def _flow_names(directory: Path) -> set[str]:
 
     parsed = (read_flow_file(path) for path in flow_files(directory))
     return {item.flow.name for item in parsed if item.flow is not None}
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

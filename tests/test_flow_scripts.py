@@ -1,0 +1,221 @@
+"""`bot flows test` and `bot flows check` as a marketer meets them: passes, failures, mistakes.
+
+The shipped flows only show that good scripts pass; here a script that is wrong must fail, say
+which line and what the bot said instead, and a malformed script must be named, not crash.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bot.cli import main
+
+# Subscribed already (no double opt-in in every script); one wait, one question, an event.
+REMINDER = """\
+flow: reminder
+triggers:
+  keywords: [REMIND]
+  events: [cart_abandoned]
+settings:
+  cancel_on: [order_placed]
+steps:
+  - send: "Noted. We will remind you tomorrow."
+  - id: a_day
+    wait: 1d
+  - id: sure
+    ask: "Reminder: your cart is waiting. How sure are you, 1 to 5?"
+    expect: rating
+  - set:
+      add_tags: [reminded]
+  - end: "Thanks!"
+"""
+
+SUBSCRIBED = "    subscriber: {status: subscribed, first_name: Ann}\n"
+
+
+def script(name: str, *lines: str) -> str:
+    body = "".join(f"      - {line}\n" for line in lines)
+    return f"  - name: {name}\n{SUBSCRIBED}    conversation:\n{body}"
+
+
+def flows_folder(tmp_path: Path, tests: str, flow: str = REMINDER) -> Path:
+    folder = tmp_path / "flows"
+    folder.mkdir(exist_ok=True)
+    (folder / "reminder.yaml").write_text(flow + "\ntests:\n" + tests, encoding="utf-8")
+    return folder
+
+
+def run(folder: Path, monkeypatch: pytest.MonkeyPatch, command: str = "test") -> Result:
+    monkeypatch.setenv("FLOWS_DIR", str(folder))
+    monkeypatch.setenv("BRAND_NAME", "Acme")
+    return CliRunner().invoke(main, ["flows", command])
+
+
+def line_of(folder: Path, text: str) -> int:
+    lines = (folder / "reminder.yaml").read_text(encoding="utf-8").splitlines()
+    return next(number for number, line in enumerate(lines, 1) if text in line)
+
+
+def test_a_script_that_matches_passes_and_a_day_passes_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = flows_folder(
+        tmp_path,
+        script(
+            "remind me",
+            "user: REMIND",
+            "bot: Noted. We will remind you tomorrow.",
+            "wait: 1d",
+            "bot: /cart is waiting/",
+            'user: "4"',
+            "bot: Thanks!",
+            "expect: {answers: {sure: 4}, tags: [reminded]}",
+        ),
+    )
+    result = run(folder, monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"PASS {folder / 'reminder.yaml'}:{line_of(folder, 'name: remind me')}: remind me",
+        "1 passed, 0 failed",
+    ]
+
+
+def test_a_wrong_bot_line_fails_with_the_line_and_what_the_bot_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = flows_folder(
+        tmp_path,
+        script("wrong text", "user: REMIND", "bot: Noted. We will remind you next week."),
+    )
+    result = run(folder, monkeypatch)
+    assert result.exit_code == 1
+    line = line_of(folder, "remind you next week")
+    assert result.output.splitlines()[1:] == [
+        f"    line {line}: expected bot text 'Noted. We will remind you next week.'",
+        "      got: 'Noted. We will remind you tomorrow.'",
+        "0 passed, 1 failed",
+    ]
+    assert result.output.startswith(f"FAIL {folder / 'reminder.yaml'}:")
+
+
+def test_time_only_passes_as_far_as_the_script_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = flows_folder(
+        tmp_path,
+        script("too early", "user: REMIND", "bot: /remind you/", "wait: 23h", "bot: /cart/"),
+    )
+    result = run(folder, monkeypatch)
+    assert result.exit_code == 1
+    line = line_of(folder, "bot: /cart/")
+    assert f"line {line}: expected bot text '/cart/', but the bot said nothing" in result.output
+
+
+def test_every_bot_text_must_be_expected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = flows_folder(
+        tmp_path,
+        script("skips a text", "user: REMIND", "wait: 1d", 'user: "4"')
+        + script("stops listening", "user: REMIND"),
+    )
+    result = run(folder, monkeypatch)
+    assert result.exit_code == 1
+    wait_line = line_of(folder, "- wait: 1d")
+    assert (
+        f"line {wait_line}: unexpected bot text before this line: "
+        "'Noted. We will remind you tomorrow.'" in result.output
+    )
+    assert "end of script: unexpected bot text 'Noted. We will remind you tomorrow.'" in (
+        result.output
+    )
+    assert result.output.endswith("0 passed, 2 failed\n")
+
+
+def test_events_and_stored_state_are_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = flows_folder(
+        tmp_path,
+        script(
+            "an order ends the reminders",
+            "event: cart_abandoned",
+            "wait: 1h",
+            "bot: /remind you tomorrow/",
+            "event: {type: order_placed, data: {order: A1}}",
+            "wait: 2d",
+            "expect: {tags: [reminded], status: subscribed}",
+        ),
+    )
+    result = run(folder, monkeypatch)
+    assert result.exit_code == 1
+    line = line_of(folder, "expect: {tags")
+    # The order cancelled the flow before the tag was set: the script's claim is wrong.
+    assert f"line {line}: expected tags ['reminded'], got []" in result.output
+    assert "status" not in result.output.split("got []", 1)[1]  # status matched
+
+
+@pytest.mark.parametrize(
+    ("tests", "marker", "message"),
+    [
+        (
+            script("typo", "usr: REMIND"),
+            "usr: REMIND",
+            "unknown conversation line 'usr' (use user, bot, wait, event, expect)",
+        ),
+        (script("bad wait", "wait: soon"), "wait: soon", "wait: "),
+        (script("bare event", "event: {data: {a: 1}}"), "event: {data", "event needs a type"),
+        (
+            "  - name: bad status\n    subscriber: {status: vip}\n    conversation: []\n",
+            "subscriber: {status: vip}",
+            "subscriber status 'vip' is not one of new, pending, subscribed, unsubscribed",
+        ),
+        ("  - name: no lines\n", "name: no lines", "a test needs a name and a conversation"),
+    ],
+    ids=["unknown line", "bad duration", "event without type", "bad status", "no conversation"],
+)
+def test_a_malformed_script_is_named_with_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tests: str, marker: str, message: str
+) -> None:
+    folder = flows_folder(tmp_path, tests)
+    result = run(folder, monkeypatch)
+    assert result.exit_code == 1
+    head = f"FAIL {folder / 'reminder.yaml'}:{line_of(folder, marker)}: "
+    assert result.output.startswith(head), result.output
+    assert message in result.output
+
+
+def test_scripts_may_live_in_a_file_beside_the_flow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    (folder / "reminder.yaml").write_text(REMINDER, encoding="utf-8")
+    sibling = folder / "reminder.tests.yaml"
+    sibling.write_text(
+        "tests:\n" + script("from the side", "user: REMIND", "bot: /tomorrow/"), encoding="utf-8"
+    )
+    result = run(folder, monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == f"PASS {sibling}:2: from the side"
+
+
+def test_a_broken_flow_is_reported_and_not_tested(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = REMINDER.replace("    wait: 1d", "    wait: 1d\n    next: nowhere")
+    folder = flows_folder(tmp_path, script("never runs", "user: REMIND"), flow=broken)
+    line = line_of(folder, "next: nowhere")
+
+    checked = run(folder, monkeypatch, "check")
+    assert checked.exit_code == 1
+    assert checked.output.splitlines() == [
+        f"{folder / 'reminder.yaml'}:{line}: jump to a step that does not exist: 'nowhere'",
+        "1 flow file: 1 error, 0 warnings",
+    ]
+
+    tested = run(folder, monkeypatch)
+    assert tested.exit_code == 1
+    assert "Error: fix the errors above first (`bot flows check`)" in tested.output
+    assert "never runs" not in tested.output
