@@ -87,8 +87,9 @@ class ChatSession:
         except DurationError as error:
             self.say(f"(/wait: {error})")
             return
-        let_time_pass(self.services, self.clock, duration)
+        # The marker first, so what arrived meanwhile reads as arriving later, as on a phone.
         self.say(f"({format_duration(duration)} later)")
+        let_time_pass(self.services, self.clock, duration)
 
     def _event(self, rest: str) -> None:
         parts = shlex.split(rest, posix=False) if rest.strip() else []

@@ -64,3 +64,55 @@ def test_a_bad_setting_is_one_line_and_no_traceback(tmp_path: Path) -> None:
         "Error: Bad configuration: PORT (got 'abc'): "
         "Input should be a valid integer, unable to parse string as an integer"
     ]
+
+
+REMINDER_FLOW = """\
+flow: reminder
+triggers:
+  events: [reminder_due]
+steps:
+  - id: an_hour
+    wait: 1h
+  - end: "Your appointment is tomorrow at {event.time|noon}."
+"""
+
+
+def test_chat_walks_through_a_flow_with_time_and_events(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "reminder.yaml").write_text(REMINDER_FLOW, encoding="utf-8")
+    (flows / "nps.yaml").write_text(
+        (Path(__file__).parent.parent / "flows" / "nps.yaml").read_text(encoding="utf-8")
+    )
+    monkeypatch.setenv("FLOWS_DIR", str(flows))
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+    typed = [
+        "SURVEY",
+        "9",
+        "the staff",
+        '/event reminder_due {"time": "9:30"}',
+        "/wait 30m",
+        "/wait 30m",
+        "/wait 2d",
+        "/event",
+        "/event reminder_due [1]",
+        "/wait soon",
+    ]
+    chat = runner.invoke(main, ["chat", "--phone", "+14155550100"], input="\n".join(typed) + "\n")
+    assert chat.exit_code == 0, chat.output
+    assert chat.output.splitlines()[1:] == [
+        "bot> Acme: How likely are you to recommend us to a friend? Reply 0 (not at all) to 10"
+        " (extremely).",
+        "bot> Thank you! What do you love most about Acme?",
+        "bot> Thank you for your feedback!",
+        "(30m later)",
+        "(30m later)",
+        "bot> Your appointment is tomorrow at 9:30.",
+        "(2d later)",
+        "(/event needs a type, e.g. /event cart_abandoned)",
+        "(/event: the data must be a JSON object)",
+        "(/wait: cannot read 'soon' as a duration; write it like 30s, 15m, 2h, 1d, 1w, 1d 12h"
+        " or 90 minutes)",
+    ]
