@@ -172,17 +172,22 @@ class ConversationService:
         return _pending_ids(turn.queued)
 
     def _turn(
-        self, claimed: Claimed, delivery: Delivery, now: datetime, inbound_id: int | None = None
+        self,
+        claimed: Claimed,
+        delivery: Delivery,
+        now: datetime,
+        inbound: tuple[int, str] | None = None,  # the text being answered: its id and body
     ) -> Turn:
         return Turn(
             claimed.connection,
             claimed.subscriber,
             delivery,
             now,
-            inbound_id,
+            inbound[0] if inbound else None,
             rules=self.rules,
             public_url=self.public_url,
             conversation=claimed.conversation,
+            text=inbound[1] if inbound else None,
         )
 
     def _earlier_answer(self, connection: Connection, sms: InboundSms) -> tuple[QueuedText, ...]:
@@ -219,7 +224,7 @@ class ConversationService:
             ),
         )
         if self.flows is not None:
-            turn = self._turn(claimed, Delivery.TWIML, now, inbound_id)
+            turn = self._turn(claimed, Delivery.TWIML, now, (inbound_id, sms.body))
             self._route_to_flows(turn, sms, match, outcome.handled, status_before)
             queued.extend(turn.queued)
         return tuple(text for text in queued if not text.suppressed)

@@ -41,6 +41,7 @@ from bot.engine.model import Flow
 from bot.engine.state import FlowState
 from bot.engine.steps.base import Waiting
 from bot.flow_registry import FlowRegistry
+from bot.messages import latest_inbound_text
 from bot.models import Delivery, HandledBy, Purpose
 from bot.outbox import QueuedText, queue_text
 from bot.policy import DEFAULT_RULES, PolicyRules
@@ -69,6 +70,7 @@ class Turn:
     queued: list[QueuedText] = field(default_factory=list)
     public_url: str | None = None  # where tracked links point; None leaves URLs as written
     conversation: ActiveConversation | None = None
+    text: str | None = None  # the text this turn answers; None for a timer or an event
 
 
 class FlowHost:
@@ -166,7 +168,7 @@ class FlowHost:
     ) -> None:
         """Begin a flow in a new conversation."""
         outcome = runtime.start(flow, self._context(turn, event), origin=origin)
-        self._apply(turn, flow, None, outcome, depth)
+        self._apply(turn, flow, None, outcome, depth, origin=origin, event=event)
 
     def resume(
         self, turn: Turn, flow: Flow, conversation: ActiveConversation, event: Input, depth: int = 0
@@ -194,15 +196,25 @@ class FlowHost:
         conversation: ActiveConversation | None,  # None: the outcome starts a new one
         outcome: runtime.Outcome,
         depth: int,
+        *,
+        origin: str = "person",
+        event: Mapping[str, Any] | None = None,
     ) -> None:
         row = _RowChanges.of(outcome, conversation)
         if conversation is None:
             # Written once, as the first turn left it: no insert-then-update.
             state = outcome.state or FlowState(
-                flow=flow.name, version=flow.version, step=None, waiting=None, started_at=turn.now
+                flow=flow.name,
+                version=flow.version,
+                step=None,
+                waiting=None,
+                started_at=turn.now,
+                origin=origin,
+                event=dict(event or {}),
             )
             conversation_id = self._open(turn, state, row)
         else:
+            state = conversation.state  # as the turn found it: origin and event stay put
             conversation_id = conversation.id
         connection = turn.connection
         action: CallAction | None = None
@@ -261,7 +273,7 @@ class FlowHost:
         if action is not None and turn.conversation is not None:
             self._run_action(turn, flow, turn.conversation, action, depth)
         if next_flow is not None:
-            self._chain(turn, flow, next_flow, depth)
+            self._chain(turn, flow, next_flow, depth, state)
 
     def _open(self, turn: Turn, state: FlowState, row: _RowChanges) -> int:
         conversation_id = open_conversation(
@@ -315,15 +327,25 @@ class FlowHost:
         depth: int,
     ) -> None:
         state = conversation.state
+        profile = turn.subscriber
         try:
             if self.actions is None:
                 raise ActionError(f"no action runner is configured for {action.name!r}")
             result = self.actions.run(
                 ActionRequest(
                     action=action.name,
-                    phone=turn.subscriber.phone,
-                    slots={**turn.subscriber.attributes, **state.answers},
-                    latest_message=None,
+                    phone=profile.phone,
+                    slots={
+                        **({"first_name": profile.first_name} if profile.first_name else {}),
+                        **profile.attributes,
+                        **state.answers,
+                    },
+                    # After a wait or an event, the latest text is an earlier one: look it up.
+                    latest_message=(
+                        turn.text
+                        if turn.text is not None
+                        else latest_inbound_text(turn.connection, profile.phone)
+                    ),
                     flow=flow.name,
                     step=action.step,
                 )
@@ -333,8 +355,15 @@ class FlowHost:
             self._end(turn, f"action {action.name} failed")
             return
         purpose = runtime.purpose_for(flow, state.origin)
-        for body in result.texts:
-            turn.queued.append(self._send(turn, body, purpose))
+        for position, body in enumerate(result.texts, 1):
+            # Pictures the action sent go with its last text (an MMS), or alone without one.
+            last = position == len(result.texts)
+            media = result.media_urls if last else ()
+            turn.queued.append(self._send(turn, body, purpose, flow=flow.name, media_urls=media))
+        if result.media_urls and not result.texts:
+            turn.queued.append(
+                self._send(turn, "", purpose, flow=flow.name, media_urls=result.media_urls)
+            )
         if result.slot_updates:
             turn.subscriber.attributes.update(result.slot_updates)
             save_profile(turn.connection, turn.subscriber)
@@ -342,14 +371,31 @@ class FlowHost:
             turn, flow, conversation, ActionCompleted(action.step, result.slot_updates), depth
         )
 
-    def _chain(self, turn: Turn, flow: Flow, next_flow: str, depth: int) -> None:
+    def _chain(
+        self,
+        turn: Turn,
+        flow: Flow,
+        next_flow: str,
+        depth: int,
+        started_by: FlowState,
+    ) -> None:
         target = self.registry.catalog().flows.get(next_flow)
         if target is None or depth >= MAX_CHAINED_FLOWS:
             log.error("flow %s: cannot start flow %r", flow.name, next_flow)
             return
-        self.start(turn, target, depth=depth + 1)
+        # The next flow carries on for the same reason as this one: an event's data and its
+        # transactional standing go with it.
+        self.start(turn, target, origin=started_by.origin, event=started_by.event, depth=depth + 1)
 
-    def _send(self, turn: Turn, body: str, purpose: Purpose) -> QueuedText:
+    def _send(
+        self,
+        turn: Turn,
+        body: str,
+        purpose: Purpose,
+        *,
+        flow: str | None = None,
+        media_urls: tuple[str, ...] = (),
+    ) -> QueuedText:
         return queue_text(
             turn.connection,
             turn.subscriber,
@@ -358,7 +404,9 @@ class FlowHost:
             delivery=turn.delivery,
             now=turn.now,
             rules=turn.rules,
+            media_urls=media_urls,
             in_reply_to_id=turn.inbound_id,
+            flow=flow,
             track_links=True,
             public_url=turn.public_url,
         )

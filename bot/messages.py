@@ -59,6 +59,16 @@ def inbound_id_by_sid(connection: Connection, message_sid: str) -> int | None:
     ).scalar_one_or_none()
 
 
+def latest_inbound_text(connection: Connection, phone: str) -> str | None:
+    """The last text this number sent us, if any."""
+    return connection.execute(
+        select(MESSAGES.c.body)
+        .where(MESSAGES.c.phone == phone, MESSAGES.c.direction == Direction.INBOUND)
+        .order_by(MESSAGES.c.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
 def twiml_replies_to(connection: Connection, inbound_id: int) -> tuple[QueuedText, ...]:
     """The replies we put in the TwiML answer to this inbound text, in order."""
     rows = connection.execute(

@@ -105,7 +105,12 @@ def test_a_runner_knows_only_its_own_package(
     # Both packages are imported in this process; rasa-sdk alone would register all of them.
     samples.names()
     assert coupons.names() == {"action_issue_coupon", "action_create_coupon"}
-    assert samples.names() == {"action_crash", "action_refuse", "action_send_poster"}
+    assert samples.names() == {
+        "action_crash",
+        "action_echo_latest",
+        "action_refuse",
+        "action_send_poster",
+    }
 
 
 def test_images_and_the_last_slot_value_come_back(samples: LocalActionRunner) -> None:

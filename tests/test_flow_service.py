@@ -17,7 +17,7 @@ from bot.app import create_app, services_of
 from bot.conversations import claim, end_conversation
 from bot.db import transaction
 from bot.gateways.fake import FakeGateway
-from bot.models import Answer, Conversation
+from bot.models import Answer, Conversation, Message
 from bot.testing.clock import FakeClock, let_time_pass
 from tests.conftest import SHIPPED_FLOWS, make_settings
 from tests.processes import free_port
@@ -292,3 +292,104 @@ def test_an_action_server_that_is_down_ends_the_flow_cleanly(
         assert app.text("GIFT") == []
     assert app.rows(Conversation)[0].end_reason == "action action_issue_coupon failed"
     assert any("action_issue_coupon" in message for message in caplog.messages)
+
+
+POSTER_FLOW = """\
+flow: poster
+triggers:
+  keywords: [POSTER]
+steps:
+  - id: which
+    ask: "Which poster? Reply A or B."
+    expect: choice
+    options: [A, B]
+  - action: action_echo_latest
+  - id: later
+    wait: 1h
+  - action: action_echo_latest
+  - action: action_send_poster
+  - end: true
+"""
+
+
+def test_an_action_hears_the_latest_text_and_its_texts_and_pictures_go_out_as_the_flows(
+    database_url: str, flows_dir: Path
+) -> None:
+    write(flows_dir, "poster.yaml", POSTER_FLOW)
+    app = FlowApp(database_url, flows_dir, ACTIONS_PACKAGE="tests.action_samples")
+    assert app.text("POSTER") == ["Which poster? Reply A or B."]
+    assert app.text("b") == ["You said 'b'."]
+    # An hour later no new text came: the latest is still the answer, read back from the log.
+    assert app.wait(timedelta(hours=1)) == ["You said 'b'.", "Hi None, here is our poster."]
+    poster = app.gateway.outbox[-1]
+    assert poster.media_urls == ("https://example.test/poster.png",)
+    sent_by = {(message.body, message.flow) for message in app.rows(Message)}
+    assert ("You said 'b'.", "poster") in sent_by
+    assert ("Hi None, here is our poster.", "poster") in sent_by
+
+
+CHAINED_FLOWS = {
+    "shipped.yaml": """\
+flow: order_shipped
+triggers:
+  events: [order_shipped]
+steps:
+  - start_flow: tracking
+""",
+    "tracking.yaml": """\
+flow: tracking
+triggers:
+  keywords: [TRACK]
+steps:
+  - end: "Order {event.order|(unknown)} is on its way."
+""",
+}
+
+
+def test_a_flow_an_event_started_passes_the_event_on_to_the_flow_it_starts(
+    database_url: str, flows_dir: Path
+) -> None:
+    for name, text in CHAINED_FLOWS.items():
+        write(flows_dir, name, text)
+    app = FlowApp(database_url, flows_dir)
+    app.clock.set(datetime(2026, 1, 6, 8, 0, tzinfo=UTC))  # midnight in San Francisco
+    outcome = app.services.conversations.handle_event(ALICE, "order_shipped", {"order": "A1"})
+    app.services.dispatcher.send(outcome.message_ids)
+    # The event's data reaches the template, and the text stays transactional: not held
+    # until morning as a reply sent at midnight would be.
+    assert [text.body for text in app.gateway.outbox] == ["Order A1 is on its way."]
+
+
+def test_a_flow_that_may_not_be_interrupted_keeps_its_question(
+    database_url: str, flows_dir: Path
+) -> None:
+    write(
+        flows_dir,
+        "quiz.yaml",
+        ASK_FLOW.replace("steps:", "settings:\n  interruptible: false\nsteps:"),
+    )
+    write(
+        flows_dir,
+        "tracking.yaml",
+        CHAINED_FLOWS["tracking.yaml"].replace("[TRACK]", "[TRACK]\n  events: [order_shipped]"),
+    )
+    app = FlowApp(database_url, flows_dir)
+    app.text("QUIZ")
+    [retry] = app.text("TRACK")  # another flow's keyword is just a wrong answer here
+    assert "red" in retry and "blue" in retry
+    outcome = app.services.conversations.handle_event(ALICE, "order_shipped", {"order": "A1"})
+    assert outcome.message_ids == []  # nor does an event start its flow over this one
+    assert app.text("red") == ["Which size? Reply S or L."]
+
+
+def test_a_deleted_flow_ends_politely_for_the_people_in_it(
+    database_url: str, flows_dir: Path
+) -> None:
+    write(flows_dir, "quiz.yaml", ASK_FLOW)
+    app = FlowApp(database_url, flows_dir)
+    app.text("QUIZ")
+    (flows_dir / "quiz.yaml").unlink()
+    app.reload()
+    [goodbye] = app.text("red")
+    assert "has ended because it was updated" in goodbye
+    assert app.rows(Conversation)[0].end_reason == "flow removed"

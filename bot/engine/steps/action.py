@@ -4,7 +4,9 @@
 - action: action_issue_coupon
   provides: [coupon_code]       # slots it sets, usable as {coupon_code} in later texts
 ```
-Texts the action utters are sent; the slots it sets become subscriber attributes.
+It sees the phone as the sender id; `first_name`, the attributes and the answers as slots; and
+the subscriber's latest text. Texts it utters are sent (pictures with its last text); the slots
+it sets become subscriber attributes.
 """
 
 from __future__ import annotations

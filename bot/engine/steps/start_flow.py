@@ -3,6 +3,8 @@
 ```yaml
 - start_flow: feedback
 ```
+The other flow carries on where this one stood: started by an event, it sees the same
+`{event.…}` data, and its texts are as transactional as this flow's were.
 """
 
 from __future__ import annotations
