@@ -700,8 +700,11 @@ steps:
                   - send: hi
                 """,
             },
-            ["poll.yaml:3: trigger keyword 'survey' is already used by flow 'nps'"],
-            id="a trigger keyword used by two flows",
+            [
+                "poll.yaml:3: trigger keyword 'survey' is also used by flow 'nps' (nps.yaml:3)",
+                "nps.yaml:3: trigger keyword 'SURVEY' is also used by flow 'poll' (poll.yaml:3)",
+            ],
+            id="a trigger keyword used by two flows: both files hear of it",
         ),
         pytest.param(
             {
@@ -718,8 +721,11 @@ steps:
         ),
         pytest.param(
             {"nps.yaml": NPS, "nps_copy.yaml": NPS.replace("[SURVEY, NPS]", "[SCORE]")},
-            ["nps_copy.yaml:1: flow 'nps' is already defined in nps.yaml"],
-            id="two flows with one name",
+            [
+                "nps_copy.yaml:1: flow 'nps' is also defined in nps.yaml",
+                "nps.yaml:1: flow 'nps' is also defined in nps_copy.yaml",
+            ],
+            id="two flows with one name: both files hear of it",
         ),
     ],
 )

@@ -219,3 +219,53 @@ def test_a_broken_flow_is_reported_and_not_tested(
     assert tested.exit_code == 1
     assert "Error: fix the errors above first (`bot flows check`)" in tested.output
     assert "never runs" not in tested.output
+
+
+MENU = """\
+flow: menu
+triggers:
+  keywords: [MENU]
+steps:
+  - start_flow: reminder
+"""
+
+
+def test_checking_one_file_weighs_it_against_the_flows_beside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = flows_folder(tmp_path, script("ok", "user: REMIND", "bot: /tomorrow/"))
+    menu = folder / "menu.yaml"
+    menu.write_text(MENU, encoding="utf-8")
+    clash = folder / "clash.yaml"
+    clash.write_text(MENU.replace("flow: menu", "flow: clash").replace("MENU", "REMIND"))
+    runner = CliRunner()
+    monkeypatch.setenv("BRAND_NAME", "Acme")
+
+    # The flow menu starts is beside it, though not named on the command line.
+    alone = runner.invoke(main, ["flows", "check", str(menu)])
+    assert alone.exit_code == 0, alone.output
+    assert alone.output == "1 flow file: 0 errors, 0 warnings\n"
+
+    # A keyword taken by a flow beside it is an error, and only the named file is reported.
+    clashing = runner.invoke(main, ["flows", "check", str(clash)])
+    assert clashing.exit_code == 1
+    assert clashing.output.splitlines() == [
+        f"{clash}:3: trigger keyword 'REMIND' is also used by flow 'reminder'"
+        f" ({folder / 'reminder.yaml'}:3)",
+        "1 flow file: 1 error, 0 warnings",
+    ]
+
+
+def test_warnings_alone_do_not_fail_the_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    # An en dash: the text goes out as UCS-2, a warning, not an error.
+    (folder / "reminder.yaml").write_text(
+        REMINDER.replace("Noted.", "Noted – see you."), encoding="utf-8"
+    )
+    result = run(folder, monkeypatch, "check")
+    assert result.exit_code == 0, result.output
+    assert "UCS-2" in result.output
+    assert result.output.endswith("1 flow file: 0 errors, 1 warning\n")

@@ -393,3 +393,24 @@ def test_a_deleted_flow_ends_politely_for_the_people_in_it(
     [goodbye] = app.text("red")
     assert "has ended because it was updated" in goodbye
     assert app.rows(Conversation)[0].end_reason == "flow removed"
+
+
+def test_a_new_flow_that_takes_a_keyword_in_use_does_not_take_it_over(
+    database_url: str, flows_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write(flows_dir, "quiz.yaml", ASK_FLOW)
+    app = FlowApp(database_url, flows_dir)
+    app.reload()
+    # poll.yaml sorts before quiz.yaml: order must not decide who keeps QUIZ.
+    write(flows_dir, "poll.yaml", ASK_FLOW.replace("flow: quiz", "flow: poll"))
+    with caplog.at_level(logging.ERROR):
+        app.reload()
+    assert any(
+        f"{flows_dir / 'poll.yaml'}:3: trigger keyword 'QUIZ' is also used by flow 'quiz'"
+        in message
+        for message in caplog.messages
+    )
+    assert sorted(app.services.flows.catalog().flows) == ["quiz"]
+    assert app.text("QUIZ") == ["Favourite colour? Reply red or blue."]
+    restarted = FlowApp(database_url, flows_dir)
+    assert sorted(restarted.services.flows.catalog().flows) == []  # neither, until one gives way

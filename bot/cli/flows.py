@@ -45,9 +45,14 @@ def _flow_paths(paths: tuple[Path, ...], settings: Settings) -> list[Path]:
 
 
 def _checked(paths: tuple[Path, ...], settings: Settings) -> list:  # type: ignore[type-arg]
+    """The requested flow files, checked among every flow of their folders.
+
+    Whether a keyword is taken or a start_flow target exists depends on the flows beside a
+    file, as the service loads them, not on which files were named on the command line.
+    """
     from bot.actions.base import ActionError
     from bot.actions.factory import build_action_runner
-    from bot.flow_registry import check_files
+    from bot.flow_registry import check_files, flow_files
     from bot.keywords import load_vocabulary
 
     runner = build_action_runner(
@@ -58,12 +63,22 @@ def _checked(paths: tuple[Path, ...], settings: Settings) -> list:  # type: igno
     except ActionError as error:
         click.echo(f"warning: cannot list custom actions: {error}", err=True)
         action_names = None
-    return check_files(
-        _flow_paths(paths, settings),
+    requested = _flow_paths(paths, settings)
+    named = {path.resolve() for path in requested}
+    neighbours = {
+        path
+        for folder in {path.parent for path in requested}
+        for path in flow_files(folder)
+        if path.resolve() not in named
+    }
+    checked = check_files(
+        [*requested, *sorted(neighbours)],
         brand=settings.BRAND_NAME,
         vocabulary=load_vocabulary(settings.KEYWORDS_FILE, extra_join=settings.join_keywords),
         action_names=action_names,
     )
+    wanted = {str(path) for path in requested}
+    return [item for item in checked if item.file in wanted]
 
 
 @flows.command("check")

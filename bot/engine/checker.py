@@ -47,31 +47,36 @@ def check_flow(
 
 
 def check_flow_set(files: Iterable[ParsedFile]) -> list[Problem]:
-    """Problems between flows: two flows with one name, one trigger keyword, a missing flow."""
+    """Problems between flows: two flows with one name, one trigger keyword, a missing flow.
+
+    A clash is reported on both files: the checker cannot tell which one is the newcomer, so
+    neither passes until one gives way. (A running service keeps the last good version of the
+    one it already had.)
+    """
     problems: list[Problem] = []
-    names: dict[str, str] = {}
-    keywords: dict[str, str] = {}
+    names: dict[str, Flow] = {}
+    keywords: dict[str, tuple[Flow, str]] = {}  # normalised keyword -> first flow, as written
     flows = [parsed.flow for parsed in files if parsed.flow is not None]
     for flow in flows:
-        if flow.name in names:
-            problems.append(
-                Problem(
-                    flow.file, 1, f"flow {flow.name!r} is already defined in {names[flow.name]}"
+        first = names.setdefault(flow.name, flow)
+        if first is not flow:
+            for this, other in ((flow, first), (first, flow)):
+                problems.append(
+                    Problem(this.file, 1, f"flow {flow.name!r} is also defined in {other.file}")
                 )
-            )
-        names.setdefault(flow.name, flow.file)
         for keyword in flow.triggers.keywords:
-            key = normalise(keyword)
-            line = flow.triggers.lines.get("keywords", 1)
-            if key in keywords and keywords[key] != flow.name:
+            owner, written = keywords.setdefault(normalise(keyword), (flow, keyword))
+            if owner.name == flow.name:
+                continue
+            for this, other, said in ((flow, owner, keyword), (owner, flow, written)):
                 problems.append(
                     Problem(
-                        flow.file,
-                        line,
-                        f"trigger keyword {keyword!r} is already used by flow {keywords[key]!r}",
+                        this.file,
+                        _keywords_line(this),
+                        f"trigger keyword {said!r} is also used by flow {other.name!r} "
+                        f"({other.file}:{_keywords_line(other)})",
                     )
                 )
-            keywords.setdefault(key, flow.name)
     for flow in flows:
         for step in flow.steps:
             target = getattr(step, "flow", None)
@@ -80,6 +85,10 @@ def check_flow_set(files: Iterable[ParsedFile]) -> list[Problem]:
                     Problem(flow.file, step.line, f"start_flow: no flow named {target!r}")
                 )
     return problems
+
+
+def _keywords_line(flow: Flow) -> int:
+    return flow.triggers.lines.get("keywords", 1)
 
 
 class _FlowChecks:

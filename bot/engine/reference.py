@@ -38,7 +38,8 @@ A flow is a dialog: a welcome series, a survey, a feedback request, a cart remin
 is one YAML file in `flows/` (or `FLOWS_DIR`). Edit it, run `bot flows check` and
 `bot flows test`, commit it; the running service picks the change up within a second, without a
 restart. A file that fails the check is not loaded: the last good version keeps running and the
-log names the file and line.
+log names the file and line. Two files that claim one flow name or one trigger keyword both
+fail: a running service keeps the one it had, a fresh start loads neither.
 
 ```yaml
 flow: nps                         # optional: defaults to the file name
