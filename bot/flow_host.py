@@ -203,14 +203,8 @@ class FlowHost:
         row = _RowChanges.of(outcome, conversation)
         if conversation is None:
             # Written once, as the first turn left it: no insert-then-update.
-            state = outcome.state or FlowState(
-                flow=flow.name,
-                version=flow.version,
-                step=None,
-                waiting=None,
-                started_at=turn.now,
-                origin=origin,
-                event=dict(event or {}),
+            state = outcome.state or runtime.initial_state(
+                flow, turn.now, origin=origin, event=event
             )
             conversation_id = self._open(turn, state, row)
         else:

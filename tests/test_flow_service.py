@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -185,17 +185,25 @@ def test_an_edited_flow_keeps_people_whose_step_still_exists(
     assert app.text("L") == ["Thanks!"]
 
 
-def test_an_edited_flow_ends_politely_when_the_step_is_gone(
-    database_url: str, flows_dir: Path
+@pytest.mark.parametrize(
+    ("change", "end_reason"),
+    [
+        (lambda quiz: quiz.write_text(ASK_FLOW.replace("id: color", "id: colour")), "flow changed"),
+        (Path.unlink, "flow removed"),
+    ],
+    ids=["the step is gone", "the file is gone"],
+)
+def test_an_edited_flow_ends_politely_for_the_people_it_left_behind(
+    database_url: str, flows_dir: Path, change: Callable[[Path], object], end_reason: str
 ) -> None:
     write(flows_dir, "quiz.yaml", ASK_FLOW)
     app = FlowApp(database_url, flows_dir)
     app.text("QUIZ")
-    write(flows_dir, "quiz.yaml", ASK_FLOW.replace("id: color", "id: colour"))
+    change(flows_dir / "quiz.yaml")
     app.reload()
     [goodbye] = app.text("red")
     assert "has ended because it was updated" in goodbye
-    assert app.rows(Conversation)[0].end_reason == "flow changed"
+    assert app.rows(Conversation)[0].end_reason == end_reason
 
 
 def test_a_broken_edit_keeps_the_last_good_version_running(
@@ -380,19 +388,6 @@ def test_a_flow_that_may_not_be_interrupted_keeps_its_question(
     outcome = app.services.conversations.handle_event(ALICE, "order_shipped", {"order": "A1"})
     assert outcome.message_ids == []  # nor does an event start its flow over this one
     assert app.text("red") == ["Which size? Reply S or L."]
-
-
-def test_a_deleted_flow_ends_politely_for_the_people_in_it(
-    database_url: str, flows_dir: Path
-) -> None:
-    write(flows_dir, "quiz.yaml", ASK_FLOW)
-    app = FlowApp(database_url, flows_dir)
-    app.text("QUIZ")
-    (flows_dir / "quiz.yaml").unlink()
-    app.reload()
-    [goodbye] = app.text("red")
-    assert "has ended because it was updated" in goodbye
-    assert app.rows(Conversation)[0].end_reason == "flow removed"
 
 
 def test_a_new_flow_that_takes_a_keyword_in_use_does_not_take_it_over(

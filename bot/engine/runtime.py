@@ -115,17 +115,24 @@ class Run:
         self.effects.append(effect)
 
 
-def start(flow: Flow, context: Context, *, origin: str = "person") -> Outcome:
-    """Begin the flow at its first step."""
-    state = FlowState(
+def initial_state(
+    flow: Flow, now: datetime, *, origin: str, event: Mapping[str, Any] | None
+) -> FlowState:
+    """A conversation of this flow before its first step."""
+    return FlowState(
         flow=flow.name,
         version=flow.version,
         step=None,
         waiting=None,
-        started_at=context.now,
+        started_at=now,
         origin=origin,
-        event=dict(context.event or {}),
+        event=dict(event or {}),
     )
+
+
+def start(flow: Flow, context: Context, *, origin: str = "person") -> Outcome:
+    """Begin the flow at its first step."""
+    state = initial_state(flow, context.now, origin=origin, event=context.event)
     run = Run(flow, state, context)
     first = flow.steps[0].id if flow.steps else None
     return _advance(run, first)
