@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine
 
 from bot.compliance import ComplianceTexts, handle_keyword
@@ -29,6 +31,12 @@ from bot.messages import inbound_id_by_sid, record_inbound, twiml_replies_to
 from bot.models import Delivery, HandledBy, MessageStatus, SubscriberStatus, utcnow
 from bot.outbox import QueuedText
 from bot.policy import DEFAULT_RULES, PolicyRules
+
+log = logging.getLogger(__name__)
+
+# The database itself is away: the clock's next tick tries again; nobody's flow is at fault.
+_DATABASE_AWAY = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError)
+FAILED_REASON = "failed: see the clock's log"
 
 # Twilio Advanced Opt-Out tells us which of its keyword classes it saw.
 _PROVIDER_OPT_OUT_TYPES = {
@@ -125,10 +133,28 @@ class ConversationService:
             expired = expired_conversations(connection, now, limit)
         outbox: list[int] = []
         for conversation_id in woken:
-            outbox.extend(self.fire_timer(conversation_id, now))
+            outbox.extend(self._on_its_own(self.fire_timer, conversation_id, now))
         for conversation_id in expired:
-            outbox.extend(self.expire(conversation_id, now))
+            outbox.extend(self._on_its_own(self.expire, conversation_id, now))
         return outbox
+
+    def _on_its_own(
+        self, wake: Callable[[int, datetime], list[int]], conversation_id: int, now: datetime
+    ) -> list[int]:
+        """Wake one conversation; if it fails, end it, so it cannot hold up everyone after it.
+
+        Due conversations are taken earliest first: one whose turn always fails (data that
+        cannot be sent or stored) would otherwise be retried first on every tick, forever.
+        """
+        try:
+            return wake(conversation_id, now)
+        except _DATABASE_AWAY:
+            raise
+        except Exception:
+            log.exception("conversation %d failed at its timer; ending it", conversation_id)
+            with transaction(self.engine) as connection:
+                end_conversation(connection, conversation_id, FAILED_REASON)
+            return []
 
     def fire_timer(self, conversation_id: int, now: datetime) -> list[int]:
         """Fire the conversation's timer if it is (still) due; returns the outbox rows to send."""

@@ -21,7 +21,7 @@ from bot.models import Answer, Conversation, Message
 from bot.testing.clock import FakeClock, let_time_pass
 from tests.conftest import SHIPPED_FLOWS, make_settings
 from tests.processes import free_port
-from tests.sms import ALICE, reply_to
+from tests.sms import ALICE, BOB, reply_to
 
 START = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
 
@@ -409,3 +409,36 @@ def test_a_new_flow_that_takes_a_keyword_in_use_does_not_take_it_over(
     assert app.text("QUIZ") == ["Favourite colour? Reply red or blue."]
     restarted = FlowApp(database_url, flows_dir)
     assert sorted(restarted.services.flows.catalog().flows) == []  # neither, until one gives way
+
+
+CART_FLOW = """\
+flow: cart
+triggers:
+  events: [cart_abandoned]
+steps:
+  - id: an_hour
+    wait: 1h
+  - end: "Your cart: {event.cart_url}"
+"""
+
+
+def test_a_conversation_whose_timer_fails_is_ended_and_holds_up_nobody(
+    database_url: str, flows_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write(flows_dir, "cart.yaml", CART_FLOW)
+    app = FlowApp(database_url, flows_dir)
+    events = app.services.conversations
+    # A lone surrogate cannot be encoded into a text: Bob's turn fails every time it runs.
+    events.handle_event(BOB, "cart_abandoned", {"cart_url": "https://shop.test/\ud800"})
+    app.clock.advance(timedelta(minutes=1))
+    events.handle_event(ALICE, "cart_abandoned", {"cart_url": "https://shop.test/c/1"})
+    with caplog.at_level(logging.ERROR):
+        assert app.wait(timedelta(hours=2)) == ["Your cart: https://shop.test/c/1"]
+    failed, done = app.rows(Conversation)
+    assert (failed.phone, failed.status, failed.end_reason) == (
+        BOB,
+        "ended",
+        "failed: see the clock's log",
+    )
+    assert (done.phone, done.end_reason) == (ALICE, "completed")
+    assert any(f"conversation {failed.id} failed at its timer" in m for m in caplog.messages)
