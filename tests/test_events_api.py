@@ -89,6 +89,20 @@ def test_unknown_event_types_are_accepted_and_kept(client: FlaskClient) -> None:
         ({"type": "order_placed", "phone": ALICE, "id": "  "}, "id"),
         ({"type": "order_placed", "phone": ALICE, "id": [1]}, "id"),
         ([], "body"),
+        # What json reads but no database keeps, or no text can carry:
+        ({"type": "cart_abandoned", "phone": ALICE, "data": {"url": "a\x00b"}}, "data"),
+        ({"type": "cart_abandoned", "phone": ALICE, "data": {"url": "x/\ud800"}}, "data"),
+        ({"type": "cart_abandoned", "phone": ALICE, "data": {"total": float("nan")}}, "data"),
+        ({"type": "cart_abandoned", "phone": ALICE, "data": {"n": [float("inf")]}}, "data"),
+        (
+            {
+                "type": "cart_abandoned",
+                "phone": ALICE,
+                "data": {"a": [[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]},
+            },
+            "data",
+        ),
+        ({"type": "cart_abandoned", "phone": ALICE, "id": "a\x00b"}, "id"),
     ],
 )
 def test_a_malformed_event_is_422_naming_the_field_and_stores_nothing(
@@ -103,4 +117,14 @@ def test_a_malformed_event_is_422_naming_the_field_and_stores_nothing(
 def test_events_need_the_api_key(client: FlaskClient) -> None:
     response = post(client, {"type": "order_placed", "phone": ALICE}, headers={})
     assert response.status_code == 401
+    assert count(client, Event) == 0
+
+
+def test_json_nested_past_what_python_can_read_is_422_not_a_crash(client: FlaskClient) -> None:
+    nested = "[" * 5000 + "1" + "]" * 5000
+    body = f'{{"type": "cart_abandoned", "phone": "{ALICE}", "data": {{"a": {nested}}}}}'
+    response = client.post("/api/events", data=body, content_type="application/json", headers=AUTH)
+    assert response.status_code == 422
+    assert response.json["field"] == "body"
+    assert "nested too deeply" in response.json["error"]
     assert count(client, Event) == 0

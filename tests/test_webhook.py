@@ -32,6 +32,9 @@ BAD_REQUESTS = [
         {"MessageSid": "SM1", "From": ALICE, "Body": "x" * 1601}, 400, "Body", id="oversized Body"
     ),
     pytest.param(
+        {"MessageSid": "SM1", "From": ALICE, "Body": "SURVEY\x00"}, 400, "Body", id="NUL in Body"
+    ),
+    pytest.param(
         {"MessageSid": "SM1", "From": ALICE, "Body": "hi", "NumMedia": "lots"},
         400,
         "NumMedia",

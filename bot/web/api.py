@@ -19,6 +19,7 @@ from bot.signup import OptedOutBySms, sign_up
 from bot.subscribers import get_subscriber
 from bot.web.auth import require_api_key
 from bot.web.errors import problem
+from bot.web.json_values import MAX_DEPTH, problem_in
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -214,9 +215,16 @@ def _campaign_stats(name: str) -> CampaignStats | None:
 def _parse_json(model: type[ModelT]) -> ModelT:
     if not request.is_json:
         raise InvalidInput("body", "send a JSON object with Content-Type: application/json")
-    payload = request.get_json(silent=True)
+    try:
+        payload = request.get_json(silent=True)
+    except RecursionError:
+        raise InvalidInput("body", f"the JSON is nested too deeply (at most {MAX_DEPTH})") from None
     if not isinstance(payload, dict):
         raise InvalidInput("body", "the body is not a JSON object")
+    for key, value in payload.items():
+        unstorable = problem_in(value, str(key))
+        if unstorable:
+            raise InvalidInput(str(key), unstorable)
     try:
         return model.model_validate(payload)
     except ValidationError as error:

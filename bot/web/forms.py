@@ -33,6 +33,8 @@ def parse_inbound(
     except InvalidPhone as error:
         raise BadField("From", str(error)) from None
     body = form.get("Body", "")
+    if "\x00" in body:  # no phone sends one (GSM's 0x00 is "@"); PostgreSQL cannot store it
+        raise BadField("Body", "contains a NUL character")
     if len(body) > max_body_chars:
         raise BadField("Body", f"{len(body)} characters is more than the {max_body_chars} allowed")
     return InboundSms(
