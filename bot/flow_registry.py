@@ -148,9 +148,15 @@ class FlowRegistry:
         if snapshot == self._snapshot:
             return
         self._snapshot = snapshot
-        parsed = check_files(
-            paths, brand=self.brand, vocabulary=self.vocabulary, action_names=self.action_names
-        )
+        try:
+            parsed = check_files(
+                paths, brand=self.brand, vocabulary=self.vocabulary, action_names=self.action_names
+            )
+        except Exception:
+            # A bug of ours in the checker must not take the flows in force down with it (nor
+            # answer the text that triggered this reload with a 500).
+            log.exception("flows not reloaded: checking %s failed", self.directory)
+            return
         self.problems = [problem for item in parsed for problem in item.problems]
         good: dict[Path, Flow] = {}
         for path, item in zip(paths, parsed, strict=True):

@@ -76,6 +76,41 @@ PARSE_CASES = [
         "t.yaml:2: duplicate key 'flow'",
     ),
     case(
+        "a value YAML reads as a date that is no date",
+        """
+        flow: t
+        description: 2024-13-45
+        steps:
+          - send: hi
+        """,
+        "t.yaml:2: cannot read '2024-13-45': month must be in 1..12 (quote it to keep it as text)",
+    ),
+    case(
+        "nesting deeper than the parser's stack",
+        f"""
+        flow: t
+        steps:
+          - send: {"[" * 5000}{"]" * 5000}
+        """,
+        "t.yaml:1: bad YAML: nested too deeply",
+    ),
+    case(
+        "aliases that stand for billions of values (billion laughs)",
+        """
+        flow: t
+        a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]
+        b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]
+        c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]
+        d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]
+        e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]
+        f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]
+        description: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]
+        steps:
+          - send: hi
+        """,
+        "t.yaml:1: the file stands for more than 100000 values (YAML aliases?)",
+    ),
+    case(
         "not a mapping",
         """
         - send: hi
@@ -751,12 +786,85 @@ def test_shipped_flows_check_clean() -> None:
     assert [str(problem) for item in checked for problem in item.problems] == []
 
 
-def test_a_cycle_without_a_wait_is_an_error() -> None:
-    text = """
-    flow: t
-    steps:
-      - id: hello
-        send: "Hi!"
-      - goto: hello
-    """
-    assert [line for line in problems(text) if "warning:" not in line] != []
+LOOP_ADVICE = "; add a question or a wait, or end the loop"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            """
+            flow: t
+            steps:
+              - id: hello
+                send: "Hi!"
+              - goto: hello
+            """,
+            [
+                "t.yaml:3: these steps loop without waiting for anything:"
+                f" hello → goto (line 5) → hello{LOOP_ADVICE}"
+            ],
+            id="a goto back: steps without an id are shown by type and line",
+        ),
+        pytest.param(
+            """
+            flow: t
+            steps:
+              - id: hello
+                send: "Hi!"
+              - id: pause
+                wait: 1d
+              - goto: hello
+            """,
+            [],
+            id="a loop through a wait is a reminder series, not a bug",
+        ),
+        pytest.param(
+            """
+            flow: t
+            steps:
+              - id: a
+                branch:
+                  - if: attributes.vip
+                    goto: b
+                  - else: c
+              - id: b
+                send: "B"
+                next: a
+              - id: c
+                send: "C"
+                next: a
+              - id: d
+                send: "D"
+                next: d
+            """,
+            [
+                f"t.yaml:3: these steps loop without waiting for anything: a → b → a{LOOP_ADVICE}",
+                f"t.yaml:14: these steps loop without waiting for anything: d → d{LOOP_ADVICE}",
+            ],
+            id="each loop once, however many ways round it",
+        ),
+    ],
+)
+def test_loops_without_a_wait(text: str, expected: list[str]) -> None:
+    found = [line for line in problems(text) if "loop without waiting" in line]
+    assert found == expected
+
+
+def test_loops_are_found_in_big_flows_without_listing_every_path() -> None:
+    # Twenty branches in a row make a million paths round the loop; 5 000 steps in a chain.
+    branches = "".join(
+        f"  - id: b{n}\n    branch:\n      - if: attributes.vip\n        goto: s{n}\n"
+        f"  - id: s{n}\n    send: step {n}\n"
+        for n in range(20)
+    )
+    looped = f"flow: t\nsteps:\n{branches}  - goto: b0\n"
+    assert len([line for line in problems(looped) if "loop without waiting" in line]) == 1
+    chain = "flow: t\nsteps:\n" + "".join(f"  - send: text {n}\n" for n in range(5_000))
+    assert [line for line in problems(chain) if "loop without waiting" in line] == []
+
+
+def test_a_number_too_long_for_python_is_a_problem_with_its_line() -> None:
+    [problem] = problems(f"flow: t\nsteps:\n  - send: {'9' * 5000}\n")
+    assert problem.startswith("t.yaml:3: cannot read '9999999999999999999999999999999999999…': ")
+    assert problem.endswith("(quote it to keep it as text)")

@@ -442,3 +442,17 @@ def test_a_conversation_whose_timer_fails_is_ended_and_holds_up_nobody(
     )
     assert (done.phone, done.end_reason) == (ALICE, "completed")
     assert any(f"conversation {failed.id} failed at its timer" in m for m in caplog.messages)
+
+
+def test_a_file_yaml_cannot_read_leaves_the_other_flows_running(
+    database_url: str, flows_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write(flows_dir, "quiz.yaml", ASK_FLOW)
+    write(flows_dir, "broken.yaml", "flow: broken\ndescription: 2024-13-45\nsteps:\n  - send: x\n")
+    with caplog.at_level(logging.ERROR):
+        app = FlowApp(database_url, flows_dir)  # a fresh start: no last good versions
+        assert app.text("QUIZ") == ["Favourite colour? Reply red or blue."]
+    assert any(
+        f"{flows_dir / 'broken.yaml'}:2: cannot read '2024-13-45'" in message
+        for message in caplog.messages
+    )

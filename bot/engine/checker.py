@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from bot.engine.loops import loops
 from bot.engine.model import Flow
 from bot.engine.parser import ParsedFile
 from bot.engine.problems import Problem, Severity, article
@@ -104,6 +105,9 @@ class _FlowChecks:
         self.vocabulary = vocabulary
         self.action_names = action_names
         self.known_names = self._known_names()
+        self.positions: dict[str, int] = {}
+        for position, step in enumerate(flow.steps):
+            self.positions.setdefault(step.id, position)
 
     def error(self, line: int, message: str) -> Problem:
         return Problem(self.flow.file, line, message)
@@ -168,34 +172,28 @@ class _FlowChecks:
         return reached
 
     def _loops_without_a_pause(self) -> Iterator[Problem]:
-        """A cycle of steps none of which waits would text the person in a loop."""
-        reported: set[frozenset[str]] = set()
-        for start in self.flow.steps:
-            for cycle in self._cycles_from(start.id):
-                if frozenset(cycle) in reported:
-                    continue
-                reported.add(frozenset(cycle))
-                path = " → ".join([*cycle, cycle[0]])
-                first = self.flow.step(cycle[0])
-                assert first is not None
-                yield self.error(
-                    first.line,
-                    f"these steps loop without waiting for anything: {path}; "
-                    "add a question or a wait, or end the loop",
-                )
+        """A loop of steps none of which waits would text the person over and over."""
+        # A step that waits breaks any loop through it: leave those steps out of the graph.
+        graph = {
+            step.id: list(self._successors(step)) for step in self.flow.steps if not step.waits
+        }
+        for cycle in loops(graph):
+            names = [self._shown(step_id) for step_id in cycle]
+            first = self.flow.step(cycle[0])
+            assert first is not None
+            yield self.error(
+                first.line,
+                f"these steps loop without waiting for anything: {' → '.join([*names, names[0]])};"
+                " add a question or a wait, or end the loop",
+            )
 
-    def _cycles_from(self, start: str) -> Iterator[list[str]]:
-        stack: list[tuple[str, list[str]]] = [(start, [start])]
-        while stack:
-            step_id, path = stack.pop()
-            step = self.flow.step(step_id)
-            if step is None or step.waits:
-                continue
-            for target in self._successors(step):
-                if target == start:
-                    yield path
-                elif target not in path:
-                    stack.append((target, [*path, target]))
+    def _shown(self, step_id: str) -> str:
+        """A step as the marketer wrote it: its id, or its type and line when it has none."""
+        position = self.positions[step_id]
+        if step_id != auto_step_id(position):
+            return step_id
+        step = self.flow.steps[position]
+        return f"{step.kind} (line {step.line})"
 
     def _successors(self, step: Step) -> Iterator[str]:
         yield from (target for target, _ in step.jumps() if target != END)

@@ -35,8 +35,24 @@ class LocatedList(list[Any]):
     item_lines: list[int]
 
 
+MAX_VALUES = 100_000  # after aliases are expanded; a flow of 5 000 steps holds about 25 000
+
+
 class _Loader(yaml.SafeLoader):
     """SafeLoader whose mappings and sequences carry line numbers; YES/NO/ON stay strings."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except YamlError:
+            raise
+        except ValueError as error:  # a date that is no date, an integer of 5 000 digits …
+            written = str(node.value)
+            shown = written if len(written) <= 40 else f"{written[:37]}…"
+            raise YamlError(
+                f"cannot read {shown!r}: {error} (quote it to keep it as text)",
+                node.start_mark.line + 1,
+            ) from None
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LocatedDict:
         mapping = LocatedDict()
@@ -76,12 +92,32 @@ _Loader.add_implicit_resolver(
 def load_yaml(text: str) -> Any:
     """Parse one YAML document; mappings and lists come back located."""
     try:
-        return yaml.load(text, Loader=_Loader)
+        document = yaml.load(text, Loader=_Loader)
     except YamlError:
         raise
+    except RecursionError:
+        raise YamlError("bad YAML: nested too deeply", 1) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1
         raise YamlError(f"bad YAML: {error.problem or error.context}", line) from None
     except yaml.YAMLError as error:
         raise YamlError(f"bad YAML: {error}", 1) from None
+    _refuse_expansion_past(MAX_VALUES, document)
+    return document
+
+
+def _refuse_expansion_past(budget: int, document: Any) -> None:
+    """Aliases share one value among many places; a few lines can stand for billions of values
+    ("billion laughs") that anything walking the document would then visit. Count the values as
+    a walk would meet them, and stop at the budget."""
+    pending = [document]
+    while pending:
+        budget -= 1
+        if budget < 0:
+            raise YamlError(f"the file stands for more than {MAX_VALUES} values (YAML aliases?)", 1)
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
