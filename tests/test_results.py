@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -269,6 +271,26 @@ def test_a_failed_export_leaves_the_old_file_alone(
     ]
     assert output.read_text(encoding="utf-8") == "the previous export\n"
     assert sorted(path.name for path in output.parent.iterdir()) == ["answers.csv"]
+
+
+def test_an_export_follows_a_symlink_and_refuses_what_is_not_a_file(
+    runner: CliRunner, client: FlaskClient, tmp_path: Path
+) -> None:
+    converse(client, ALICE, "FEEDBACK", "5", "Great")
+    real = tmp_path / "real.csv"
+    real.write_text("old\n", encoding="utf-8")
+    link = tmp_path / "latest.csv"
+    link.symlink_to(real)
+    result = runner.invoke(main, ["export", "answers", "--flow", "feedback", "-o", str(link)])
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and real.read_text(encoding="utf-8").startswith("answered_at,")
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    refused = runner.invoke(main, ["export", "answers", "--flow", "feedback", "-o", str(fifo)])
+    assert refused.exit_code == 1
+    assert refused.output == f"Error: cannot write {fifo}: it is not a regular file\n"
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
 
 
 def test_a_flow_without_answers_exports_just_the_header(runner: CliRunner) -> None:

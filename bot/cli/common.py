@@ -82,10 +82,17 @@ def _write_csv_to_stdout(rows: Iterable[tuple[object, ...]]) -> None:
 
 @contextlib.contextmanager
 def _replaced_atomically(path: Path) -> Iterator[TextIO]:
-    """A temporary file next to `path` that becomes `path` only if the block succeeds."""
+    """A temporary file next to `path` that becomes `path` only if the block succeeds.
+
+    A symlink is followed (its target is replaced, the link stays); anything but a regular
+    file (a device such as /dev/full, a fifo, a folder) is refused rather than replaced.
+    """
     import os
     import tempfile
 
+    path = path.resolve() if path.is_symlink() else path
+    if path.exists() and not path.is_file():
+        raise click.ClickException(f"cannot write {path}: it is not a regular file")
     with tempfile.NamedTemporaryFile(
         "w",
         encoding="utf-8",
