@@ -19,6 +19,8 @@ from bot.subscribers import SubscriberRow
 MESSAGES = Message.__table__
 _INSERT_OUTBOUND = DriverStatement(MESSAGES.insert().returning(MESSAGES.c.id))
 
+MAX_TEXT_CHARS = 1600  # the most one text may carry: Twilio's limit for a message body
+
 
 @dataclass(frozen=True)
 class QueuedText:
@@ -81,10 +83,17 @@ def queue_text(
         replying = delivery is Delivery.TWIML
     scheduled = not_before is not None and not_before > now
     judged_at = not_before if scheduled else now
-    decision = policy.decide(
-        send_context(connection, subscriber, purpose=purpose, now=judged_at, replying=replying),
-        rules,
-    )
+    if len(body) > MAX_TEXT_CHARS:
+        # Twilio refuses it (error 21617); a template filled with someone's huge event data
+        # must not become hundreds of segments either. Logged, with the reason, never sent.
+        decision = policy.Decision(
+            policy.Verdict.SUPPRESS, f"longer than {MAX_TEXT_CHARS} characters ({len(body)})"
+        )
+    else:
+        decision = policy.decide(
+            send_context(connection, subscriber, purpose=purpose, now=judged_at, replying=replying),
+            rules,
+        )
     send_after = None
     if decision.verdict is policy.Verdict.SUPPRESS:
         status = MessageStatus.SUPPRESSED

@@ -456,3 +456,18 @@ def test_a_file_yaml_cannot_read_leaves_the_other_flows_running(
         f"{flows_dir / 'broken.yaml'}:2: cannot read '2024-13-45'" in message
         for message in caplog.messages
     )
+
+
+def test_a_text_too_long_for_one_message_is_logged_and_never_sent(
+    database_url: str, flows_dir: Path
+) -> None:
+    write(flows_dir, "cart.yaml", CART_FLOW)
+    app = FlowApp(database_url, flows_dir)
+    cart_url = "https://shop.test/" + "x" * 2_000
+    app.services.conversations.handle_event(ALICE, "cart_abandoned", {"cart_url": cart_url})
+    assert app.wait(timedelta(hours=2)) == []
+    [message] = app.rows(Message)
+    assert (message.status, message.error_message) == (
+        "suppressed",
+        "longer than 1600 characters (2029)",
+    )

@@ -43,6 +43,7 @@ from bot.models import (
     Message,
     Subscriber,
 )
+from bot.outbox import MAX_TEXT_CHARS
 from bot.segments import count_segments
 from bot.services import Services
 from bot.takeover import (
@@ -64,7 +65,7 @@ SESSION_SINCE = "logged_in_at"
 SESSION_MAX_AGE = timedelta(hours=12)  # a forgotten browser does not stay logged in for ever
 PUBLIC_ENDPOINTS = frozenset({"inbox.login"})
 JSON_ENDPOINTS = frozenset({"inbox.segments", "inbox.events"})
-MAX_REPLY_CHARS = 1600  # ten segments of GSM-7: Twilio's own limit for one message
+MAX_REPLY_CHARS = MAX_TEXT_CHARS
 MAX_SEGMENT_TEXT = 10_000  # the live counter's input; more is not a draft but an attack
 HISTORY_LIMIT = 500  # the newest texts shown for one number
 STATUS_WINDOW = 50  # recent texts whose delivery status a poll reports again
