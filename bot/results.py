@@ -15,6 +15,7 @@ from bot.engine.model import Flow
 from bot.engine.steps.ask import AskStep
 from bot.flow_registry import FlowCatalog
 from bot.models import Answer, Conversation, ConversationStatus, StepVisit
+from bot.spreadsheet import inert
 
 CONVERSATIONS = Conversation.__table__
 ANSWERS = Answer.__table__
@@ -135,7 +136,7 @@ def answer_rows(db: Database, flow_name: str) -> Iterator[AnswerRow]:
             flow=row.flow,
             step=row.step,
             name=row.name,
-            value=answer_text(row.value),
+            value=inert(answer_text(row.value)),  # what people typed: never a formula
             conversation_id=row.conversation_id,
         )
 

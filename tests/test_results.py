@@ -273,6 +273,20 @@ def test_a_failed_export_leaves_the_old_file_alone(
     assert sorted(path.name for path in output.parent.iterdir()) == ["answers.csv"]
 
 
+def test_an_answer_a_spreadsheet_would_run_is_exported_inert(
+    runner: CliRunner, client: FlaskClient
+) -> None:
+    formula = '=HYPERLINK("http://evil.example","Click")'
+    converse(client, ALICE, "FEEDBACK", "2", formula, "no")
+    converse(client, BOB, "FEEDBACK", "5", "-5 stars would be fair, +1 for speed")
+    result = runner.invoke(main, ["export", "answers", "--flow", "feedback"])
+    assert result.exit_code == 0, result.output
+    _header, *rows = parse_csv(result.stdout)
+    comments = [row[5] for row in rows if row[3] == "comment"]
+    assert comments == ["'" + formula, "'-5 stars would be fair, +1 for speed"]
+    assert [row[1] for row in rows] == [ALICE] * 3 + [BOB] * 2  # phone numbers untouched
+
+
 def test_an_export_follows_a_symlink_and_refuses_what_is_not_a_file(
     runner: CliRunner, client: FlaskClient, tmp_path: Path
 ) -> None:
