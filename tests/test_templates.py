@@ -98,6 +98,11 @@ FORMAT_CASES: list[tuple[str, object, str]] = [
     ("mixed list", [1, 2.5, True, None], "1, 2.5, yes, "),
     ("tuple", ("a",), "a"),
     ("empty list", [], ""),
+    (
+        "mapping, as event data may hold",
+        {"size": "M", "qty": 2, "gift": True},
+        "size: M, qty: 2, gift: yes",
+    ),
 ]
 
 

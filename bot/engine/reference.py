@@ -186,7 +186,8 @@ Texts are templates: `{{first_name|there}}` is the subscriber's first name, or "
 unknown. A template may name the built-ins ({names}), the answers saved by `ask` steps, the
 attributes a `set` step or an `action` provides, and the attributes listed under `attributes:`.
 Dotted names reach inside: `{{event.cart_url}}`, `{{attributes.tier}}`. Write `{{{{` and `}}}}`
-for literal braces. `bot flows check` rejects a name that is none of these.
+for literal braces. `bot flows check` rejects a name that is none of these. Values read as
+people write them: `yes`/`no`, `12.5`, a list as `shoes, socks`, a mapping as `size: M, qty: 2`.
 
 Conditions (`branch` … `if:`) compare values: `score >= 9`, `rating <= 2 and not vip`,
 `"gold" in tags`, `lower(city) == "paris"`. Operators: `== != < <= > >=`, `in`, `not in`,

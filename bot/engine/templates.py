@@ -72,6 +72,8 @@ def format_value(value: object) -> str:
         return _format_float(value)
     if isinstance(value, list | tuple):
         return ", ".join(format_value(item) for item in value)
+    if isinstance(value, Mapping):  # e.g. an event's {"size": "M"}: never a Python repr
+        return ", ".join(f"{key}: {format_value(item)}" for key, item in value.items())
     return str(value)
 
 
