@@ -349,15 +349,11 @@ class FlowHost:
             self._end(turn, f"action {action.name} failed")
             return
         purpose = runtime.purpose_for(flow, state.origin)
-        for position, body in enumerate(result.texts, 1):
-            # Pictures the action sent go with its last text (an MMS), or alone without one.
-            last = position == len(result.texts)
-            media = result.media_urls if last else ()
+        # Pictures the action sent go with its last text (an MMS), or alone without one.
+        bodies = list(result.texts) or ([""] if result.media_urls else [])
+        for position, body in enumerate(bodies, 1):
+            media = result.media_urls if position == len(bodies) else ()
             turn.queued.append(self._send(turn, body, purpose, flow=flow.name, media_urls=media))
-        if result.media_urls and not result.texts:
-            turn.queued.append(
-                self._send(turn, "", purpose, flow=flow.name, media_urls=result.media_urls)
-            )
         if result.slot_updates:
             turn.subscriber.attributes.update(result.slot_updates)
             save_profile(turn.connection, turn.subscriber)

@@ -152,11 +152,13 @@ class _FlowChecks:
         if any(self._broken_jumps()):
             return  # where a broken jump was meant to go is unknown: fix it first, then look
         reached = self._reachable()
-        for position, step in enumerate(self.flow.steps):
+        for step in self.flow.steps:
             if step.id not in reached:
-                # A step without an id has one made up from its position; do not show it.
-                named = step.id != auto_step_id(position)
-                what = f"step {step.id!r}" if named else f"this {step.kind} step"
+                what = (
+                    f"step {step.id!r}"
+                    if self._has_written_id(step.id)
+                    else f"this {step.kind} step"
+                )
                 yield self.error(step.line, f"{what} can never be reached")
 
     def _reachable(self) -> set[str]:
@@ -189,11 +191,14 @@ class _FlowChecks:
 
     def _shown(self, step_id: str) -> str:
         """A step as the marketer wrote it: its id, or its type and line when it has none."""
-        position = self.positions[step_id]
-        if step_id != auto_step_id(position):
+        if self._has_written_id(step_id):
             return step_id
-        step = self.flow.steps[position]
+        step = self.flow.steps[self.positions[step_id]]
         return f"{step.kind} (line {step.line})"
+
+    def _has_written_id(self, step_id: str) -> bool:
+        # A step without an id gets one made up from its position: never show that one.
+        return step_id != auto_step_id(self.positions[step_id])
 
     def _successors(self, step: Step) -> Iterator[str]:
         yield from (target for target, _ in step.jumps() if target != END)

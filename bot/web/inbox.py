@@ -65,7 +65,6 @@ SESSION_SINCE = "logged_in_at"
 SESSION_MAX_AGE = timedelta(hours=12)  # a forgotten browser does not stay logged in for ever
 PUBLIC_ENDPOINTS = frozenset({"inbox.login"})
 JSON_ENDPOINTS = frozenset({"inbox.segments", "inbox.events"})
-MAX_REPLY_CHARS = MAX_TEXT_CHARS
 MAX_SEGMENT_TEXT = 10_000  # the live counter's input; more is not a draft but an attack
 HISTORY_LIMIT = 500  # the newest texts shown for one number
 STATUS_WINDOW = 50  # recent texts whose delivery status a poll reports again
@@ -232,7 +231,7 @@ def conversation(conversation_id: int, *, draft: str = "", error: str | None = N
         last_id=messages[-1]["id"] if messages else 0,
         draft=draft,
         error=error,
-        max_reply_chars=MAX_REPLY_CHARS,
+        max_reply_chars=MAX_TEXT_CHARS,
         history_limit=HISTORY_LIMIT,
     )
 
@@ -288,9 +287,9 @@ def give_back(conversation_id: int) -> Response:
 def reply(conversation_id: int) -> Response | tuple[str, int]:
     """Text the customer as this agent; a refusal keeps the draft on the page."""
     body = request.form.get("body", "")
-    if len(body) > MAX_REPLY_CHARS:
+    if len(body) > MAX_TEXT_CHARS:
         problem_text = (
-            f"A reply can be at most {MAX_REPLY_CHARS} characters; this one has {len(body)}."
+            f"A reply can be at most {MAX_TEXT_CHARS} characters; this one has {len(body)}."
         )
         return conversation(conversation_id, draft=body, error=problem_text), 422
     try:
