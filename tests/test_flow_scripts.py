@@ -111,7 +111,10 @@ def test_time_only_passes_as_far_as_the_script_says(
     result = run(folder, monkeypatch)
     assert result.exit_code == 1
     line = line_of(folder, "bot: /cart/")
-    assert f"line {line}: expected bot text '/cart/', but the bot said nothing" in result.output
+    assert result.output.splitlines()[1:] == [
+        f"    line {line}: expected bot text '/cart/', but the bot said nothing",
+        "0 passed, 1 failed",
+    ]
 
 
 def test_every_bot_text_must_be_expected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,14 +126,19 @@ def test_every_bot_text_must_be_expected(tmp_path: Path, monkeypatch: pytest.Mon
     result = run(folder, monkeypatch)
     assert result.exit_code == 1
     wait_line = line_of(folder, "- wait: 1d")
-    assert (
-        f"line {wait_line}: unexpected bot text before this line: "
-        "'Noted. We will remind you tomorrow.'" in result.output
-    )
-    assert "end of script: unexpected bot text 'Noted. We will remind you tomorrow.'" in (
-        result.output
-    )
-    assert result.output.endswith("0 passed, 2 failed\n")
+    answer_line = line_of(folder, '- user: "4"')
+    assert result.output.splitlines() == [
+        f"FAIL {folder / 'reminder.yaml'}:{line_of(folder, 'name: skips a text')}: skips a text",
+        f"    line {wait_line}: unexpected bot text before this line:"
+        " 'Noted. We will remind you tomorrow.'",
+        f"    line {answer_line}: unexpected bot text before this line:"
+        " 'Reminder: your cart is waiting. How sure are you, 1 to 5?'",
+        "    end of script: unexpected bot text 'Thanks!'",
+        f"FAIL {folder / 'reminder.yaml'}:{line_of(folder, 'name: stops listening')}:"
+        " stops listening",
+        "    end of script: unexpected bot text 'Noted. We will remind you tomorrow.'",
+        "0 passed, 2 failed",
+    ]
 
 
 def test_events_and_stored_state_are_checked(
@@ -141,7 +149,6 @@ def test_events_and_stored_state_are_checked(
         script(
             "an order ends the reminders",
             "event: cart_abandoned",
-            "wait: 1h",
             "bot: /remind you tomorrow/",
             "event: {type: order_placed, data: {order: A1}}",
             "wait: 2d",
@@ -151,9 +158,12 @@ def test_events_and_stored_state_are_checked(
     result = run(folder, monkeypatch)
     assert result.exit_code == 1
     line = line_of(folder, "expect: {tags")
-    # The order cancelled the flow before the tag was set: the script's claim is wrong.
-    assert f"line {line}: expected tags ['reminded'], got []" in result.output
-    assert "status" not in result.output.split("got []", 1)[1]  # status matched
+    # The event started the flow and the order ended it before the tag was set: the script's
+    # claim about tags is wrong (and only that: the status matches, and no reminder came).
+    assert result.output.splitlines()[1:] == [
+        f"    line {line}: expected tags ['reminded'], got []",
+        "0 passed, 1 failed",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -164,14 +174,23 @@ def test_events_and_stored_state_are_checked(
             "usr: REMIND",
             "unknown conversation line 'usr' (use user, bot, wait, event, expect)",
         ),
-        (script("bad wait", "wait: soon"), "wait: soon", "wait: "),
-        (script("bare event", "event: {data: {a: 1}}"), "event: {data", "event needs a type"),
+        (
+            script("bad wait", "wait: soon"),
+            "wait: soon",
+            "wait: cannot read 'soon' as a duration; write it like 30s, 15m, 2h, 1d, 1w, 1d 12h"
+            " or 90 minutes",
+        ),
+        (
+            script("bare event", "event: {data: {a: 1}}"),
+            "event: {data",
+            "event needs a type, e.g. event: order_placed",
+        ),
         (
             "  - name: bad status\n    subscriber: {status: vip}\n    conversation: []\n",
             "subscriber: {status: vip}",
             "subscriber status 'vip' is not one of new, pending, subscribed, unsubscribed",
         ),
-        ("  - name: no lines\n", "name: no lines", "a test needs a name and a conversation"),
+        ("  - name: no lines\n", "name: no lines", "a test needs a name and a conversation: list"),
     ],
     ids=["unknown line", "bad duration", "event without type", "bad status", "no conversation"],
 )
@@ -181,9 +200,9 @@ def test_a_malformed_script_is_named_with_its_line(
     folder = flows_folder(tmp_path, tests)
     result = run(folder, monkeypatch)
     assert result.exit_code == 1
-    head = f"FAIL {folder / 'reminder.yaml'}:{line_of(folder, marker)}: "
-    assert result.output.startswith(head), result.output
-    assert message in result.output
+    line = line_of(folder, marker)
+    assert result.output.splitlines()[1:] == [f"    {message}", "0 passed, 1 failed"]
+    assert result.output.startswith(f"FAIL {folder / 'reminder.yaml'}:{line}: "), result.output
 
 
 def test_scripts_may_live_in_a_file_beside_the_flow(
