@@ -25,6 +25,7 @@ from bot.effects_host import EffectContext, apply_effects
 from bot.engine.inputs import TimerFired
 from bot.events import store_event
 from bot.flow_host import FlowHost, Turn
+from bot.handover import wait_for_texts_in_flight
 from bot.inbound import InboundSms
 from bot.keywords import KeywordKind, KeywordMatch, Vocabulary, classify
 from bot.messages import inbound_id_by_sid, record_inbound, twiml_replies_to
@@ -98,8 +99,19 @@ class ConversationService:
             now = self.clock()
             inbound_id = record_inbound(connection, sms, now)
             if inbound_id is None:
-                return InboundResult(self._earlier_answer(connection, sms), duplicate=True)
-            return InboundResult(self._answer(connection, sms, match, inbound_id, now))
+                result = InboundResult(self._earlier_answer(connection, sms), duplicate=True)
+            else:
+                result = InboundResult(self._answer(connection, sms, match, inbound_id, now))
+        if match.kind is KeywordKind.OPT_OUT:
+            self._let_texts_in_flight_land(sms.from_phone)
+        return result
+
+    def _let_texts_in_flight_land(self, phone: str) -> None:
+        """Answer a STOP only once every text handed over before it has reached the provider."""
+        # A dispatcher that checked consent before this STOP committed may still be sending;
+        # after the answer, nothing but the confirmation may reach the number.
+        if not wait_for_texts_in_flight(self.engine, phone, clock=self.clock):
+            log.warning("%s opted out while a text to them hung at the provider", phone)
 
     def handle_event(
         self,

@@ -1,8 +1,9 @@
 """Hands outbox rows to the gateway at the sender's pace, so that no text is ever sent twice.
 
-A row's life: PENDING → claimed: UNKNOWN, committed *before* the hand-over → the provider's
-answer: ACCEPTED (or its status word), PENDING again with a backoff, or FAILED. A row left
-UNKNOWN (a crash, a timeout after the request left) is reconciled with the provider, never
+A row's life: PENDING → claimed: UNKNOWN, committed *before* the hand-over → consent checked
+once more and `handed_over_at` stamped, just before the gateway call (bot/handover.py) → the
+provider's answer: ACCEPTED (or its status word), PENDING again with a backoff, or FAILED. A row
+left UNKNOWN (a crash, a timeout after the request left) is reconciled with the provider, never
 resent blindly: found there → recorded as sent; provably absent → PENDING again.
 """
 
@@ -24,7 +25,6 @@ from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 
-from bot import policy
 from bot.db import transaction
 from bot.gateways.base import (
     Gateway,
@@ -34,7 +34,8 @@ from bot.gateways.base import (
     SendResult,
     SupportsLookup,
 )
-from bot.models import Message, MessageStatus, Purpose, Subscriber, SubscriberStatus, utcnow
+from bot.handover import CONSENT, consent_decision, last_check
+from bot.models import Message, MessageStatus, Purpose, utcnow
 from bot.pacing import Pacer
 from bot.statuses import advances, parse_provider_status
 from bot.subscribers import opt_out_by_carrier
@@ -42,7 +43,6 @@ from bot.subscribers import opt_out_by_carrier
 log = logging.getLogger(__name__)
 
 MESSAGES = Message.__table__
-SUBSCRIBERS = Subscriber.__table__
 
 DEFAULT_MAX_ATTEMPTS = 5
 UNPACED_BATCH = 50  # rows a claim takes when nothing paces the sends
@@ -84,14 +84,6 @@ _ONE_ROW = (
     .where(MESSAGES.c.id == bindparam("message_id"), _PENDING, _DUE)
     .with_for_update(skip_locked=True)
 )
-# FOR SHARE waits for a STOP being handled right now (it holds the row FOR UPDATE), while
-# dispatchers never block one another; phone order keeps lock order the same everywhere.
-_CONSENT = (
-    select(SUBSCRIBERS.c.phone, SUBSCRIBERS.c.status)
-    .where(SUBSCRIBERS.c.phone.in_(bindparam("phones", expanding=True)))
-    .order_by(SUBSCRIBERS.c.phone)
-    .with_for_update(read=True)
-)
 _MARK_CLAIMED = (
     update(MESSAGES)
     .where(MESSAGES.c.id.in_(bindparam("ids", expanding=True)), _PENDING)
@@ -99,6 +91,7 @@ _MARK_CLAIMED = (
         status=MessageStatus.UNKNOWN,
         claimed_by=bindparam("dispatcher"),
         sent_at=bindparam("claimed_at"),
+        handed_over_at=None,  # stamped by the last consent check, text by text
         updated_at=bindparam("claimed_at"),
     )
     .returning(MESSAGES.c.id)
@@ -154,6 +147,7 @@ class ClaimedText:
     text: OutboundText
     segments: int  # what it costs against the sender's rate
     attempts: int  # earlier hand-overs that failed in a way worth retrying
+    purpose: Purpose | None = None  # what the consent check at hand-over judges it as
 
 
 @dataclass
@@ -278,17 +272,14 @@ class Dispatcher:
             if not rows:
                 return []
             consent = dict(
-                connection.execute(_CONSENT, {"phones": sorted({row.phone for row in rows})}).all()
+                connection.execute(CONSENT, {"phones": sorted({row.phone for row in rows})}).all()
             )
             claimed: list[ClaimedText] = []
             refused: list[dict[str, Any]] = []
             for row in rows:
-                # Consent may have changed since the text was queued: the last word is now's.
-                decision = policy.decide_consent(
-                    # A row without a purpose gets the strictest treatment.
-                    purpose=row.purpose or Purpose.PROMOTIONAL,
-                    recipient_status=consent.get(row.phone, SubscriberStatus.NEW),
-                )
+                # Consent may have changed since the text was queued: rows already refused are
+                # not claimed (nor paced). The word that counts is the one at hand-over.
+                decision = consent_decision(row.purpose, consent.get(row.phone))
                 if decision.allowed:
                     claimed.append(self._claimed(row))
                 else:
@@ -328,6 +319,7 @@ class Dispatcher:
             ),
             segments=max(1, row.segments or 1),
             attempts=row.attempts or 0,
+            purpose=row.purpose,
         )
 
     def _callback_url(self, message_id: int) -> str | None:
@@ -339,6 +331,20 @@ class Dispatcher:
         if self.pacer is not None:
             self.pacer.acquire(claimed.segments)
         handed_over_at = self.clock()
+        # A batch is held for about a second of sends: a STOP may have come in meanwhile. The
+        # last check runs after the pacer's wait, right before the text leaves.
+        with transaction(self.engine) as connection:
+            kept_back = last_check(
+                connection,
+                message_id=claimed.message_id,
+                phone=claimed.text.to,
+                purpose=claimed.purpose,
+                dispatcher=self.id,
+                now=handed_over_at,
+            )
+        if kept_back is not None:
+            log.info("message %s not handed over: %s", claimed.message_id, kept_back)
+            return None
         result = self.gateway.send(claimed.text)
         return self._record(claimed, result, handed_over_at)
 

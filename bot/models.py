@@ -213,6 +213,9 @@ class Message(SQLModel, table=True):
     attempts: int = 0
     claimed_by: str | None = Field(default=None, max_length=64)  # the dispatcher sending it
     sent_at: datetime | None = _timestamp(nullable=True)  # handed to the provider
+    # Stamped by the last consent check, just before the gateway call: while the text is still
+    # UNKNOWN with this stamp, a STOP to its number waits for the provider's answer.
+    handed_over_at: datetime | None = _timestamp(nullable=True)
     created_at: datetime = _timestamp(nullable=False, default=utcnow)
     updated_at: datetime = _timestamp(nullable=False, default=utcnow, onupdate=utcnow)
 

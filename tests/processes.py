@@ -8,7 +8,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -73,3 +73,47 @@ def post_form(
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
+
+
+@contextmanager
+def started(command: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
+    """A long-running child (a worker, a clock) writing its log to a file; killed if still up."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process.log_path = log_path  # type: ignore[attr-defined]
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def wait_until(
+    condition: Callable[[], bool],
+    processes: Sequence[subprocess.Popen],
+    *,
+    what: str,
+    timeout: float = 120.0,
+) -> None:
+    """Wait for `condition`, failing early with a child's log if one of `processes` died.
+
+    The timeout is a safety net for a hung run, far beyond what a busy machine needs.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        for process in processes:
+            if process.poll() is not None:
+                raise AssertionError(
+                    f"{process.args} exited with {process.returncode} while waiting for {what}:\n"
+                    + _log_of(process)
+                )
+        if time.monotonic() > deadline:
+            logs = "\n".join(_log_of(process) for process in processes)
+            raise AssertionError(f"still waiting for {what} after {timeout} s:\n{logs}")
+        time.sleep(0.005)
+
+
+def _log_of(process: subprocess.Popen) -> str:
+    log_path = getattr(process, "log_path", None)
+    return log_path.read_text(errors="replace")[-5000:] if log_path else ""

@@ -195,6 +195,7 @@ def test_a_claim_carries_what_the_gateway_and_the_pacer_need(
         ),
         segments=2,
         attempts=0,
+        purpose=Purpose.TRANSACTIONAL,
     )
 
 
@@ -212,6 +213,39 @@ def test_consent_is_checked_again_at_claim_time(
     assert refused.error_message == "recipient opted out"
     assert [sent.body for sent in gateway.attempts] == ["Your order shipped"]
     assert row(engine, receipt).status is MessageStatus.QUEUED
+
+
+def test_a_stop_while_a_claimed_text_waits_its_turn_keeps_that_text_here(
+    engine: Engine, gateway: FakeGateway, time: FakeTime
+) -> None:
+    """Consent is read at the hand-over itself, not only when the batch was claimed."""
+    first = queue(engine, "20% off", phone=BOB, purpose=Purpose.PROMOTIONAL)
+    second = queue(engine, "20% off", phone=ALICE, purpose=Purpose.PROMOTIONAL)
+    stops: list[float] = []
+
+    def sleep_through_a_stop(seconds: float) -> None:
+        if not stops:  # Alice texts STOP while her text waits for the sender's pace
+            stops.append(seconds)
+            set_subscriber(engine, ALICE, SubscriberStatus.UNSUBSCRIBED)
+        time.sleep(seconds)
+
+    dispatcher = Dispatcher(
+        engine=engine,
+        gateway=gateway,
+        dispatcher_id="test:1",
+        pacer=Pacer(1, clock=time.monotonic, sleep=sleep_through_a_stop),
+        batch_size=2,  # both claimed, consent fine, before the STOP
+        clock=time.now,
+    )
+
+    assert dispatcher.run_once() == 2
+    assert stops, "the pacer never made the second text wait"
+    assert [sent.to for sent in gateway.attempts] == [BOB]
+    assert row(engine, first).status is MessageStatus.QUEUED
+    withdrawn = row(engine, second)
+    assert withdrawn.status is MessageStatus.SUPPRESSED
+    assert withdrawn.error_message == "recipient opted out"
+    assert withdrawn.handed_over_at is None
 
 
 def test_send_one_sends_a_due_row_once_and_leaves_a_deferred_one(

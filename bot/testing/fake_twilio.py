@@ -12,8 +12,11 @@ patching it, then look at what the server received:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -53,6 +56,16 @@ class ScriptedFailure:
 
 
 @dataclass(frozen=True)
+class Arrival:
+    """One accepted text and the moment it reached the server (on the machine's monotonic clock,
+    which every process shares, so tests can order it against what other processes did)."""
+
+    to: str
+    body: str
+    monotonic: float
+
+
+@dataclass(frozen=True)
 class _StoredMessage:
     resource: dict[str, Any]
     date_sent: datetime
@@ -73,12 +86,16 @@ class FakeTwilioServer:
         self.clock = clock
         self.opted_out: set[str] = set()  # numbers that answer 21610, as after a STOP
         self.delay_seconds = 0.0  # added before each response leaves, after the work is done
+        self.latency_seconds = 0.0  # the network's: before a request reaches "Twilio" at all
         self._lock = threading.Lock()
         self._received: list[dict[str, Any]] = []
+        self._arrivals: list[Arrival] = []
         self._stored: list[_StoredMessage] = []
         self._failures: deque[ScriptedFailure] = deque()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._open_connections = 0
+        self._connections_changed = threading.Condition(self._lock)
         self.app = self._build_app()
 
     # -- what tests use -------------------------------------------------------------------------
@@ -96,6 +113,12 @@ class FakeTwilioServer:
         with self._lock:
             return [dict(params) for params in self._received]
 
+    @property
+    def arrivals(self) -> list[Arrival]:
+        """When each accepted text reached the server (time.monotonic), in order of arrival."""
+        with self._lock:
+            return list(self._arrivals)
+
     def fail_next(
         self, *, status: int, code: int | None = None, message: str | None = None
     ) -> None:
@@ -109,9 +132,26 @@ class FakeTwilioServer:
         with self._lock:
             self._failures.append(failure)
 
+    def wait_until_idle(self, timeout: float = 60.0) -> None:
+        """Wait until every connection made so far has been served and closed.
+
+        After a client process is killed, this is the moment its last request has surely been
+        handled (or refused): what the server holds then is all it will ever get from it.
+        """
+        # Connections are accepted in order: once this request is answered, every connection
+        # opened before it has been accepted, and counted.
+        with contextlib.suppress(urllib.error.HTTPError):
+            urllib.request.urlopen(f"{self.base_url}/", timeout=timeout).close()
+        with self._connections_changed:
+            if not self._connections_changed.wait_for(
+                lambda: self._open_connections == 0, timeout=timeout
+            ):
+                raise TimeoutError(f"{self._open_connections} connections still open")
+
     def start(self, port: int = 0) -> Self:
         """Start serving on `port` (0: a free one)."""
         self._server = make_server("127.0.0.1", port, self.app, threaded=True)
+        self._count_connections(self._server)
         # A short poll interval keeps shutdown() quick, so each test pays milliseconds for it.
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -121,6 +161,28 @@ class FakeTwilioServer:
         )
         self._thread.start()
         return self
+
+    def _count_connections(self, server: BaseWSGIServer) -> None:
+        # socketserver accepts on the serving thread and hands each connection to a thread of
+        # its own; counting there sees a connection before any of its requests is read.
+        accept = server.process_request
+        serve = server.process_request_thread  # type: ignore[attr-defined]
+
+        def accepted(connection: Any, address: Any) -> None:
+            with self._connections_changed:
+                self._open_connections += 1
+            accept(connection, address)
+
+        def served(connection: Any, address: Any) -> None:
+            try:
+                serve(connection, address)
+            finally:
+                with self._connections_changed:
+                    self._open_connections -= 1
+                    self._connections_changed.notify_all()
+
+        server.process_request = accepted  # type: ignore[method-assign]
+        server.process_request_thread = served  # type: ignore[attr-defined]
 
     def stop(self) -> None:
         """Stop serving and free the port."""
@@ -148,6 +210,8 @@ class FakeTwilioServer:
 
     def _gatekeep(self) -> Response | None:
         """Authenticate, check the account in the URL, then play any scripted failure."""
+        if self.latency_seconds > 0:
+            time.sleep(self.latency_seconds)
         auth = request.authorization
         if auth is None or (auth.username, auth.password) != (self.account_sid, self.auth_token):
             return _error(401, AUTHENTICATE, "Authenticate")
@@ -165,6 +229,8 @@ class FakeTwilioServer:
         return response
 
     def _create_message(self, account_sid: str) -> Response:
+        # The moment the text reached "Twilio": a phone could get it from here on.
+        arrived_at = time.monotonic()
         form = request.form
         to, body, media_urls = form.get("To"), form.get("Body"), form.getlist("MediaUrl")
         sender, service_sid = form.get("From"), form.get("MessagingServiceSid")
@@ -207,6 +273,7 @@ class FakeTwilioServer:
         params = {key: form.getlist(key) if key == "MediaUrl" else form[key] for key in form}
         with self._lock:
             self._received.append({**params, "sid": sid})
+            self._arrivals.append(Arrival(to=to, body=body or "", monotonic=arrived_at))
             self._stored.append(_StoredMessage(resource=resource, date_sent=now))
         return _json(201, resource)
 
