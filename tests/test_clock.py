@@ -80,7 +80,7 @@ class ClockProcess:
         for line in self.process.stdout:
             self.lines.put(line)
 
-    def wait_for(self, words: str, timeout: float = 30) -> str:
+    def wait_for(self, words: str, timeout: float = 120) -> str:
         deadline = time.monotonic() + timeout
         seen = []
         while time.monotonic() < deadline:

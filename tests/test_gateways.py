@@ -59,7 +59,7 @@ def twilio_gateway(
     auth_token: str = AUTH_TOKEN,
     from_number: str | None = SENDER,
     messaging_service_sid: str | None = None,
-    timeout: float = 2.0,
+    timeout: float = 10.0,  # the default: only a test of timeouts shortens it
 ) -> TwilioGateway:
     return TwilioGateway(
         ACCOUNT_SID,
@@ -210,10 +210,12 @@ def test_read_timeout_is_retryable_but_flagged_for_reconciliation(
     server: FakeTwilioServer,
 ) -> None:
     # The server creates the message, then answers too late: Twilio has it, we don't know.
-    server.delay_seconds = 0.3
+    server.hold_answers()
     gateway = twilio_gateway(server.base_url, timeout=0.05)
 
     result = gateway.send(OutboundText(to=ALICE, body="Hi"))
+    server.release_answers()
+    server.wait_until_idle()
 
     assert result.outcome is SendOutcome.RETRYABLE
     assert result.maybe_accepted

@@ -87,6 +87,8 @@ class FakeTwilioServer:
         self.opted_out: set[str] = set()  # numbers that answer 21610, as after a STOP
         self.delay_seconds = 0.0  # added before each response leaves, after the work is done
         self.latency_seconds = 0.0  # the network's: before a request reaches "Twilio" at all
+        self._answers_released = threading.Event()
+        self._answers_released.set()
         self._lock = threading.Lock()
         self._received: list[dict[str, Any]] = []
         self._arrivals: list[Arrival] = []
@@ -131,6 +133,18 @@ class FakeTwilioServer:
         )
         with self._lock:
             self._failures.append(failure)
+
+    def hold_answers(self) -> None:
+        """Do the work of each request but keep its answer until release_answers().
+
+        A client's read timeout then fires for certain, however busy the machine is, while
+        "Twilio" has the text: the case reconciliation exists for.
+        """
+        self._answers_released.clear()
+
+    def release_answers(self) -> None:
+        """Let held and later answers go."""
+        self._answers_released.set()
 
     def wait_until_idle(self, timeout: float = 60.0) -> None:
         """Wait until every connection made so far has been served and closed.
@@ -186,6 +200,7 @@ class FakeTwilioServer:
 
     def stop(self) -> None:
         """Stop serving and free the port."""
+        self.release_answers()  # no handler may keep shutdown waiting
         if self._server is not None and self._thread is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -226,6 +241,7 @@ class FakeTwilioServer:
     def _delay(self, response: Response) -> Response:
         if self.delay_seconds > 0:
             time.sleep(self.delay_seconds)
+        self._answers_released.wait()
         return response
 
     def _create_message(self, account_sid: str) -> Response:
