@@ -127,7 +127,7 @@ _LOCK_ONE = (
 )
 _HANDED_AT = func.coalesce(MESSAGES.c.sent_at, MESSAGES.c.updated_at)
 _UNKNOWN_SINCE = (
-    select(*_CLAIM_COLUMNS, MESSAGES.c.sent_at, MESSAGES.c.updated_at)
+    select(*_CLAIM_COLUMNS, MESSAGES.c.sent_at, MESSAGES.c.handed_over_at, MESSAGES.c.updated_at)
     .where(MESSAGES.c.status == MessageStatus.UNKNOWN, _HANDED_AT <= bindparam("cutoff"))
     .order_by(MESSAGES.c.id)
     .limit(bindparam("limit"))
@@ -461,6 +461,12 @@ class Dispatcher:
         return report
 
     def _reconcile_one(self, row: Row[Any], report: Reconciled) -> None:
+        if row.handed_over_at is None:
+            # Claimed, never past its last consent check: it never left, whatever the gateway.
+            if self._settle(row, status=MessageStatus.PENDING, claimed_by=None, sent_at=None):
+                report.requeued += 1
+                log.info("message %s: claimed but never handed over; back in the outbox", row.id)
+            return
         if not isinstance(self.gateway, SupportsLookup):
             # Without a way to ask, a resend might text twice: give up, loudly.
             reason = f"fate unknown: the {self.gateway.name} gateway cannot confirm"

@@ -539,6 +539,20 @@ def test_a_crash_between_claim_and_hand_over_is_requeued_once_checked(
     assert len(gateway.outbox) == 1
 
 
+def test_a_claimed_text_never_handed_over_is_requeued_even_where_nothing_can_be_looked_up(
+    engine: Engine, dispatcher: Dispatcher, time: FakeTime
+) -> None:
+    message_id = queue(engine)
+    dispatcher.claim_batch(10, time.now())  # ... and the process dies before the hand-over
+    dispatcher.gateway = ConsoleGateway()
+
+    report = dispatcher.reconcile(time.now() + timedelta(minutes=3))
+
+    assert (report.requeued, report.failed) == (1, 0)
+    assert row(engine, message_id).status is MessageStatus.PENDING
+    assert dispatcher.run_once() == 1
+
+
 def test_twin_texts_are_matched_to_different_provider_messages(
     engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeTime
 ) -> None:
@@ -573,10 +587,11 @@ def test_a_failed_lookup_leaves_the_row_unknown(
 
 
 def test_a_gateway_that_cannot_look_up_fails_the_text_rather_than_guess(
-    engine: Engine, dispatcher: Dispatcher, time: FakeTime
+    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeTime
 ) -> None:
+    gateway.fail_next(SendOutcome.RETRYABLE, maybe_accepted=True, kept=True)
     message_id = queue(engine)
-    dispatcher.claim_batch(10, time.now())
+    dispatcher.run_once()  # handed over; the answer never came
     dispatcher.gateway = ConsoleGateway()
 
     report = dispatcher.reconcile(time.now() + timedelta(minutes=3))
