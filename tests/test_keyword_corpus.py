@@ -1,7 +1,7 @@
 """The keyword classifier measured on labelled real-world texts: opt-outs honoured, the rest not.
 
-keyword_corpus.yaml is the set the word lists were tuned on; keyword_corpus_held_out.yaml was
-written before tuning and never tuned on. Run with `-s` to see the numbers.
+keyword_corpus.yaml and keyword_corpus_2.yaml are what the word lists were tuned on;
+keyword_corpus_held_out.yaml was never tuned on. Run with `-s` to see the numbers.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ import yaml
 
 from bot.keywords import KeywordKind, classify
 
-TUNING = Path(__file__).with_name("keyword_corpus.yaml")
-HELD_OUT = Path(__file__).with_name("keyword_corpus_held_out.yaml")
+HERE = Path(__file__).parent
+TUNING = (HERE / "keyword_corpus.yaml", HERE / "keyword_corpus_2.yaml")
+HELD_OUT = HERE / "keyword_corpus_held_out.yaml"
 
 # Measured on the tuning set, and kept: lower them only with a reason in the commit.
 TUNING_RECALL = 1.0
 # The held-out set is a check on overfitting, not a target; this is its measured floor.
-HELD_OUT_RECALL = 0.88
+HELD_OUT_RECALL = 0.9
 
 
 @dataclass(frozen=True)
@@ -41,15 +42,20 @@ def _texts(group: str, by_language: Mapping[str, list[str]]) -> Iterator[Labelle
             yield Labelled(f"{group}.{language}", text)
 
 
-def _corpus(path: Path) -> dict[str, list[Labelled]]:
-    """The corpus file's texts by label: "must", "should" (opt-outs) and "ordinary"."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    opt_out = data["opt_out"]
-    labelled = {"must": opt_out.get("must", {}), "should": opt_out.get("should", {})}
-    if not labelled["must"] and not labelled["should"]:
-        labelled["should"] = opt_out  # the held-out set is not split
-    labelled["ordinary"] = data["ordinary"]
-    return {label: list(_texts(label, texts)) for label, texts in labelled.items()}
+def _corpus(*paths: Path) -> dict[str, list[Labelled]]:
+    """The corpus files' texts by label: "must", "should" (opt-outs) and "ordinary"."""
+    corpus: dict[str, list[Labelled]] = {"must": [], "should": [], "ordinary": []}
+    for path in paths:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        opt_out = data["opt_out"]
+        if "must" in opt_out or "should" in opt_out:
+            labelled = {"must": opt_out.get("must", {}), "should": opt_out.get("should", {})}
+        else:
+            labelled = {"should": opt_out}  # a set that is not split
+        labelled["ordinary"] = data["ordinary"]
+        for label, texts in labelled.items():
+            corpus[label].extend(_texts(label, texts))
+    return corpus
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,7 @@ class Score:
         )
 
 
-TUNING_CORPUS = _corpus(TUNING)
+TUNING_CORPUS = _corpus(*TUNING)
 
 
 def _params(label: str) -> list[object]:
