@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 __all__ = ["Spelling", "one_slip"]
 
-# Digits and signs people type for letters ("ST0P", "5TOP", "UN5UB"); only read that way inside
-# a word that also has letters, so order numbers and prices stay numbers.
+# Digits people type for letters ("ST0P", "5TOP", "UN5UB"); only read that way inside a word that
+# also has letters, so order numbers and prices stay numbers. ("$TOP" is handled when tokenising.)
 _LEET = str.maketrans("013457", "oieast")
 # A typo-tolerant keyword shorter than this only forgives two swapped letters; a missing, extra
 # or wrong letter in a short word makes too many real words ("stop" -> "shop", "step", "stops").
@@ -25,9 +25,9 @@ _LONG_RUN = re.compile(r"(.)\1{2,}")
 
 
 def one_slip(typed: str, word: str, *, edits: bool) -> bool:
-    """Whether `typed` is `word` with two neighbouring letters swapped, or (edits) one letter
-    missing, wrong, or extra anywhere but at the end (an extra last letter is an ending:
-    "unsubscribed", "removes")."""
+    """Whether `typed` is `word` with two neighbouring letters swapped, or (edits) one off."""
+    # "One letter off" is missing, wrong, or extra anywhere but at the end: an extra last letter
+    # is more often an ending ("unsubscribed", "removes") than a slip.
     if len(typed) == len(word):
         differ = [i for i, (a, b) in enumerate(zip(typed, word, strict=True)) if a != b]
         if len(differ) == 2 and differ[1] == differ[0] + 1:
@@ -102,11 +102,11 @@ class Spelling:
             tokens, lambda token: token in breaks or len(token) == 1
         ):
             run = list(group)
-            letters = "".join(token for token in run if token not in breaks)
+            at = [i for i, token in enumerate(run) if token not in breaks]  # the letters
+            letters = "".join(run[i] for i in at)
             if single and len(letters) >= 3 and self.word(letters) in self.targets:
-                joined.append(letters)
-                if run[-1] in breaks:  # the break after the last letter still ends a sentence
-                    joined.append(run[-1])
+                # Breaks before the first letter and after the last still end sentences.
+                joined.extend([*run[: at[0]], letters, *run[at[-1] + 1 :]])
             else:
                 joined.extend(run)
         return joined

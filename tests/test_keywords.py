@@ -330,6 +330,7 @@ SPELLING: dict[str, tuple[str, KeywordMatch]] = {
     "held-down-letter": ("stoppp", KeywordMatch(OPT_OUT, "STOP", "en")),
     "held-down-filler": ("pleeease stop", KeywordMatch(OPT_OUT, "STOP", "en")),
     "spelled-out-then-words": ("S.T.O.P. NOW", KeywordMatch(OPT_OUT, "STOP", "en")),
+    "spelled-out-sentence": ("Who is this? S T O P", KeywordMatch(OPT_OUT, "STOP", "en")),
     "swapped-letters": ("sotp", KeywordMatch(OPT_OUT, "STOP", "en")),
     "missing-letter": ("unsubscibe", KeywordMatch(OPT_OUT, "UNSUBSCRIBE", "en")),
     "wrong-letter": ("unsubscrive me", KeywordMatch(OPT_OUT, "UNSUBSCRIBE", "en")),
