@@ -18,6 +18,8 @@ from typing import NamedTuple, NoReturn
 
 import yaml
 
+from bot.keyword_spelling import Spelling
+
 __all__ = [
     "NO_MATCH",
     "KeywordFileError",
@@ -53,8 +55,8 @@ _PRECEDENCE = (
     KeywordKind.HELP,
     KeywordKind.JOIN,
 )
-_KEYWORD_LISTS = ("strong", "exact", "patterns")
-_LANGUAGE_LISTS = ("filler", "negations")
+_KEYWORD_LISTS = ("strong", "exact", "patterns", "typos")
+_LANGUAGE_LISTS = ("filler", "courtesy", "negations")
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,50 @@ _INVISIBLE = re.compile(
     "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe00-\ufe0f\ufe20-\ufe2f"
     "\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
 )
+# Letters of other scripts that look like Latin ones ("SТОР" with Cyrillic ТОР), read as the Latin
+# letter. Applied after case folding, so each maps to what its capital looks like (Greek ν to n,
+# as Ν looks like N) and a keyword and a message always fold alike. Written by hand: Unicode's
+# confusables data (as the confusable-homoglyphs package ships it) maps to prototypes for spotting
+# spoofs, not to letters to read (Cyrillic т to small-capital ᴛ, m to "rn"), and is 900 KB for
+# the few dozen letters that matter here.
+_LOOKALIKES = str.maketrans(
+    {
+        look: latin
+        for latin, looks in {
+            # Cyrillic, Greek, Armenian, then Latin small capitals and others NFKD leaves alone
+            "a": "\u0430\u03b1\u1d00\u0251",
+            "b": "\u0432\u044c\u03b2\u0299",
+            "c": "\u0441\u03f2\u1d04",
+            "d": "\u0501\u1d05",
+            "e": "\u0435\u03b5\u1d07",
+            "f": "\ua730",
+            "g": "\u0261\u0262",
+            "h": "\u043d\u04bb\u03b7\u0570\u029c",
+            "i": "\u0456\u03b9\u026a\u0131",
+            "j": "\u0458\u03f3\u1d0a",
+            "k": "\u043a\u03ba\u1d0b\u0138",
+            "l": "\u04cf\u01c0\u029f",
+            "m": "\u043c\u03bc\u1d0d",
+            "n": "\u043f\u03bd\u0578\u0274",
+            "o": "\u043e\u03bf\u0585\u1d0f",
+            "p": "\u0440\u03c1\u1d18",
+            "q": "\u051b",
+            "r": "\u0433\u0280",
+            "s": "\u0455\u057f\ua731",
+            "t": "\u0442\u03c4\u1d1b",
+            "u": "\u057d\u1d1c",
+            "v": "\u1d20",
+            "w": "\u051d\u1d21",
+            "x": "\u0445\u03c7",
+            "y": "\u0443\u04af\u03c5\u028f",
+            "z": "\u03b6\u1d22",
+        }.items()
+        for look in looks
+    }
+)
 _SENTENCE_BREAKS = frozenset(".!?;,\n\u00a1\u00bf\u2013\u2014\u3002")
+# "$TOP": a dollar sign before a letter is an S; before a digit it is money.
+_DOLLAR_S = re.compile(r"\$(?=[^\W\d_])")
 # A token is a word (letters and digits) or a sentence break; anything else separates words.
 _TOKEN = re.compile(rf"[^\W_]+|[{re.escape(''.join(_SENTENCE_BREAKS))}]")
 
@@ -92,12 +137,13 @@ def _fold(text: str) -> str:
     # NFKD maps full-width and "fancy font" letters to ASCII and splits accents off their letters;
     # the second pass catches the few characters casefold turns into decomposable ones.
     decomposed = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES))
-    return _INVISIBLE.sub("", unicodedata.normalize("NFKD", decomposed.casefold()))
+    folded = _INVISIBLE.sub("", unicodedata.normalize("NFKD", decomposed.casefold()))
+    return folded.translate(_LOOKALIKES)
 
 
 def _tokens(text: str) -> list[str]:
     """The words and sentence breaks of a text, folded."""
-    return _TOKEN.findall(_fold(text))
+    return _TOKEN.findall(_DOLLAR_S.sub("s", _fold(text)))
 
 
 def _words(tokens: list[str]) -> list[str]:
@@ -121,6 +167,16 @@ def _squash(words: Iterable[str]) -> str:
 def _core(words: Iterable[str], filler: frozenset[str]) -> str:
     """The words that are not filler, squashed ("please stop it, stop" -> "stop")."""
     return _squash(word for word in words if word not in filler)
+
+
+def _trim(words: list[str], courtesy: frozenset[str]) -> str:
+    """The words without courtesy words at either end, squashed ("cancel please" -> "cancel")."""
+    start, end = 0, len(words)
+    while start < end and words[start] in courtesy:
+        start += 1
+    while end > start and words[end - 1] in courtesy:
+        end -= 1
+    return _squash(words[start:end])
 
 
 # --- the compiled vocabulary ---------------------------------------------------------------------
@@ -160,6 +216,9 @@ class Vocabulary:
     filler: frozenset[str]
     phrases: tuple[PhraseRule, ...]  # opt-out rules first
     opt_out_words: frozenset[str]  # the words of strong opt-out keywords, to skip work quickly
+    courtesy: frozenset[str] = frozenset()  # words allowed around an exact keyword ("END please")
+    # How disguised and misspelt words are read; by default, not at all.
+    spelling: Spelling = field(default_factory=lambda: Spelling.of((), ()))
 
     def phrase(self, normalised: str) -> KeywordMatch | None:
         """The first phrase rule that matches, opt-out rules first."""
@@ -169,15 +228,16 @@ class Vocabulary:
 def classify(text: str, vocabulary: Vocabulary | None = None) -> KeywordMatch:
     """Classify one inbound text; an opt-out anywhere in it wins over every other kind."""
     vocab = vocabulary or default_vocabulary()
-    tokens = _tokens(text)
+    tokens = vocab.spelling.correct(_tokens(text), _SENTENCE_BREAKS)
     words = _words(tokens)
     if not words:
         return NO_MATCH
-    keywords = [
-        match
-        for match in (vocab.exact.get(_squash(words)), vocab.strong.get(_core(words, vocab.filler)))
-        if match is not None
-    ]
+    lookups = (
+        vocab.exact.get(_squash(words)),
+        vocab.exact.get(_trim(words, vocab.courtesy)),
+        vocab.strong.get(_core(words, vocab.filler)),
+    )
+    keywords = [match for match in lookups if match is not None]
     for match in keywords:
         if match.kind is KeywordKind.OPT_OUT:
             return match
@@ -383,7 +443,48 @@ def _compile(spec: _Spec, extra_join: tuple[str, ...]) -> Vocabulary:
         if match.kind is KeywordKind.OPT_OUT
         for word in key.split()
     )
-    return Vocabulary(exact, strong, filler, tuple(_phrase_rules(spec)), opt_out_words)
+    courtesy = frozenset(
+        word
+        for language in spec.languages
+        for entry in spec.get(language, "courtesy")
+        for word in _key(entry).split()
+    )
+    keyword_words = {word for key in exact for word in key.split()}
+    spelling = Spelling.of(
+        known=keyword_words | filler | courtesy | set(_pattern_words(spec)),
+        targets=keyword_words | filler | courtesy,
+        typos=_typo_words(spec, exact),
+    )
+    return Vocabulary(
+        exact, strong, filler, tuple(_phrase_rules(spec)), opt_out_words, courtesy, spelling
+    )
+
+
+def _typo_words(spec: _Spec, exact: Mapping[str, KeywordMatch]) -> Iterator[str]:
+    """The keywords listed under `typos`: one word each, of four letters or more, and listed."""
+    for kind in _PRECEDENCE:
+        for language in spec.languages:
+            for entry in spec.get(language, f"{kind}.typos"):
+                key = _key(entry)
+                if " " in key or len(key) < 4 or not key.isalpha():
+                    raise KeywordFileError(
+                        f"{entry.where}: typos entry {entry.text!r} must be one word of four "
+                        "letters or more"
+                    )
+                if key not in exact:
+                    raise KeywordFileError(
+                        f"{entry.where}: typos entry {entry.text!r} is not a keyword; list it "
+                        f"under {language}.{kind}.strong or .exact too"
+                    )
+                yield key
+
+
+def _pattern_words(spec: _Spec) -> Iterator[str]:
+    """The literal words of phrase patterns and negations: words the spelling pass leaves alone."""
+    for (_, name), entries in spec.lists.items():
+        if name.endswith(".patterns") or name == "negations":
+            for entry in entries:
+                yield from re.findall(r"[a-z]{2,}", re.sub(r"\\.", " ", entry.text))
 
 
 def _keyword_entries(spec: _Spec) -> Iterator[tuple[KeywordKind, str, str, _Entry]]:

@@ -309,12 +309,49 @@ NORMALISED: dict[str, tuple[str, str]] = {
     "dotted": ("S.T.O.P.", "stop"),
     "two-letters-stay-apart": ("y a", "y a"),
     "emoji-only": ("🎉", ""),
+    "cyrillic-look-alikes": ("S\u0422\u041e\u0420", "stop"),
+    "greek-look-alikes": ("\u03a4\u039f\u03a1", "top"),
+    "lower-case-look-alikes": ("\u0455\u0442\u043e\u0440", "stop"),
+    "small-capitals": ("\ua731\u1d1b\u1d0f\u1d18", "stop"),
+    "dollar-for-s": ("$TOP", "stop"),
+    "dollar-for-money": ("$5 off", "5 off"),
 }
 
 
 @pytest.mark.parametrize(("text", "expected"), cases(NORMALISED))
 def test_normalise(text: str, expected: str) -> None:
     assert normalise(text) == expected
+
+
+# Disguised and misspelt words are read as the keyword they stand for, and only then.
+SPELLING: dict[str, tuple[str, KeywordMatch]] = {
+    "digit-for-letter": ("ST0P", KeywordMatch(OPT_OUT, "STOP", "en")),
+    "digits-in-two-words": ("0PT 0UT", KeywordMatch(OPT_OUT, "OPT OUT", "en")),
+    "held-down-letter": ("stoppp", KeywordMatch(OPT_OUT, "STOP", "en")),
+    "held-down-filler": ("pleeease stop", KeywordMatch(OPT_OUT, "STOP", "en")),
+    "spelled-out-then-words": ("S.T.O.P. NOW", KeywordMatch(OPT_OUT, "STOP", "en")),
+    "spelled-out-sentence": ("Who is this? S T O P", KeywordMatch(OPT_OUT, "STOP", "en")),
+    "swapped-letters": ("sotp", KeywordMatch(OPT_OUT, "STOP", "en")),
+    "missing-letter": ("unsubscibe", KeywordMatch(OPT_OUT, "UNSUBSCRIBE", "en")),
+    "wrong-letter": ("unsubscrive me", KeywordMatch(OPT_OUT, "UNSUBSCRIBE", "en")),
+    "de-swapped": ("abmleden", KeywordMatch(OPT_OUT, "ABMELDEN", "de")),
+    "courtesy-around-exact": ("Cancel please", KeywordMatch(OPT_OUT, "CANCEL", "en")),
+    "courtesy-around-start": ("START please", KeywordMatch(OPT_IN, "START", "en")),
+    # a real word one letter from a keyword stays itself
+    "join-not-a-typo-of-stop-word": ("anmelden bitte", KeywordMatch(JOIN, "ANMELDEN", "de")),
+    "short-word-one-letter-off": ("shop", NO_MATCH),
+    "short-word-one-letter-more": ("stops", NO_MATCH),
+    "ending-is-not-a-typo": ("unsubscribed", NO_MATCH),
+    "past-tense-question": ("why did I get unsubscribed?", NO_MATCH),
+    "order-number": ("0rder 4411", NO_MATCH),
+    "letters-spelling-no-keyword": ("S-T-O-R-E hours?", NO_MATCH),
+    "not-courtesy": ("cancel it", NO_MATCH),
+}
+
+
+@pytest.mark.parametrize(("text", "expected"), cases(SPELLING))
+def test_disguised_and_misspelt_keywords(text: str, expected: KeywordMatch) -> None:
+    assert classify(text) == expected
 
 
 PRECEDENCE: dict[str, tuple[str, KeywordKind]] = {
@@ -380,8 +417,10 @@ en:
     exact: ['stop now']  # loses to STOP: opt-out wins
 it:
   filler: [grazie]
+  courtesy: [grazie]
   opt_out:
     exact: [FERMA]
+    typos: [FERMA]
   help:
     strong: [AIUTO]
 """
@@ -393,6 +432,8 @@ CUSTOM: dict[str, tuple[str, KeywordMatch]] = {
     "join-loses-to-stop": ("stop now", KeywordMatch(OPT_OUT, "STOP", "en")),
     "added-language": ("FERMA", KeywordMatch(OPT_OUT, "FERMA", "it")),
     "added-language-filler": ("aiuto grazie", KeywordMatch(HELP, "AIUTO", "it")),
+    "added-courtesy": ("ferma grazie", KeywordMatch(OPT_OUT, "FERMA", "it")),
+    "added-typo": ("frema", KeywordMatch(OPT_OUT, "FERMA", "it")),
     "defaults-kept": ("unsubscribe", KeywordMatch(OPT_OUT, "UNSUBSCRIBE", "en")),
     "default-phrases-kept": ("take me off your list", KeywordMatch(OPT_OUT, None, "en")),
 }
@@ -440,6 +481,10 @@ BROKEN: dict[str, tuple[str, int | None, str]] = {
     "keyword-is-filler": ("en:\n  help:\n    strong: [PLEASE]\n", 3, "also filler"),
     "filler-is-keyword": ("en:\n  filler: [yes]\n", 2, "also filler"),
     "bad-replace": ("en:\n  help:\n    replace: maybe\n", 3, "true or false"),
+    "typo-not-a-keyword": ("en:\n  opt_out:\n    typos: [HALT]\n", 3, "is not a keyword"),
+    "typo-too-short": ("en:\n  opt_out:\n    typos: [END]\n", 3, "four letters or more"),
+    "typo-two-words": ("en:\n  opt_out:\n    typos: [STOP ALL]\n", 3, "one word"),
+    "courtesy-not-a-list": ("en:\n  courtesy: please\n", 2, "must be a list of strings"),
     "not-utf8": ("\udcff", None, "cannot read"),
 }
 
