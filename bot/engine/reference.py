@@ -258,5 +258,5 @@ A test may start with `subscriber: {status: subscribed, first_name: Ann, attribu
 | `bot flows check [PATH…]` | every problem as `file:line: message`; exit status 1 on errors |
 | `bot flows test [PATH…]` | runs the scripted conversations; exit status 1 when one fails |
 | `bot flows docs` | prints this reference |
-| `bot chat --phone +1…` | try flows from a terminal; `/wait 1d` moves time on |
+| `bot chat --phone +1…` | try flows from a terminal, on a scratch database; `/wait 1d` |
 """
