@@ -33,6 +33,12 @@ log = logging.getLogger(__name__)
 
 TICK_JOB_ID = "parley.tick"
 ADVISORY_LOCK_KEY = 0x5061726C6579  # "Parley": one key per database, whatever the schema
+# Whether some session holds that lock: pg_locks shows a bigint key as its two 32-bit halves.
+_ADVISORY_LOCK_HELD = text(
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    " AND objsubid = 1 AND classid::bigint = :high AND objid::bigint = :low"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
+)
 TICK_SECONDS = 1.0
 
 # The services the tick job works with. APScheduler jobs are module-level functions with
@@ -66,6 +72,27 @@ class ClockLock:
                 announced = True
             time.sleep(poll_seconds)
 
+    def held_elsewhere(self) -> bool:
+        """Whether a clock (`bot serve` or `bot clock`) holds the lock now; `bot chat` warns.
+
+        On PostgreSQL this only reads pg_locks. On SQLite a free lock is taken for an instant
+        (flock cannot be asked), and a missing lock file means no clock ever ran.
+        """
+        if not is_sqlite(self.engine):
+            with self.engine.connect() as connection:
+                return bool(
+                    connection.execute(
+                        _ADVISORY_LOCK_HELD,
+                        {"high": ADVISORY_LOCK_KEY >> 32, "low": ADVISORY_LOCK_KEY & 0xFFFFFFFF},
+                    ).scalar()
+                )
+        if not os.path.exists(self._lock_path()):
+            return False
+        if not self._try_flock():
+            return True
+        self.release()
+        return False
+
     def release(self) -> None:
         if self._connection is not None:
             # The pool would keep the session (and so the lock) alive: unlock, then drop it.
@@ -93,8 +120,7 @@ class ClockLock:
         return False
 
     def _try_flock(self) -> bool:
-        path = f"{self.engine.url.database}.clock-lock"
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        descriptor = os.open(self._lock_path(), os.O_RDWR | os.O_CREAT, 0o600)
         if fcntl is None:
             self._descriptor = descriptor
             return True
@@ -105,6 +131,9 @@ class ClockLock:
             return False
         self._descriptor = descriptor
         return True
+
+    def _lock_path(self) -> str:
+        return f"{self.engine.url.database}.clock-lock"
 
 
 def tick() -> None:

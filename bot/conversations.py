@@ -182,9 +182,10 @@ def open_conversation(
     wake: Wake | None = None,
     handoff_reason: str | None = None,
     end_reason: str | None = None,
+    now: datetime | None = None,  # the turn's time: when the flow started, for `restart`
 ) -> int:
     """Insert a conversation as its first turn left it (ended, if that turn ended it)."""
-    now = utcnow()
+    now = now or utcnow()
     handled_by = HandledBy.BOT if handoff_reason is None else HandledBy.WAITING_FOR_AGENT
     return _OPEN.run(
         connection,
@@ -207,6 +208,21 @@ def open_conversation(
             "ended_at": now if end_reason is not None else None,
         },
     ).scalar_one()
+
+
+_LAST_STARTED = DriverStatement(
+    select(func.max(CONVERSATIONS.c.started_at)).where(
+        CONVERSATIONS.c.subscriber_id == bindparam("subscriber_id"),
+        CONVERSATIONS.c.flow == bindparam("flow"),
+    )
+)
+
+
+def last_started(connection: Connection, subscriber_id: int, flow: str) -> datetime | None:
+    """When `flow` last started for this subscriber (one index look-up); None if it never did."""
+    return _LAST_STARTED.run(
+        connection, {"subscriber_id": subscriber_id, "flow": flow}
+    ).scalar_one_or_none()
 
 
 # One statement for every change to a conversation: it sets the columns it is given.

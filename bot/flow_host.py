@@ -16,6 +16,7 @@ from bot.conversations import (
     ActiveConversation,
     Wake,
     end_conversation,
+    last_started,
     open_conversation,
     record_answer,
     record_visits,
@@ -37,7 +38,7 @@ from bot.effects import (
 )
 from bot.engine import runtime
 from bot.engine.inputs import ActionCompleted, EventArrived, Input, Reply
-from bot.engine.model import Flow
+from bot.engine.model import RESTART_ALWAYS, Flow
 from bot.engine.state import FlowState
 from bot.engine.steps.base import Waiting
 from bot.flow_registry import FlowRegistry
@@ -87,7 +88,7 @@ class FlowHost:
         """Give a text that is not a consent keyword to flows; False when no flow wanted it."""
         catalog = self.registry.catalog()
         active = turn.conversation
-        by_keyword = catalog.for_keyword(text)
+        by_keyword = self._startable(turn, catalog.for_keyword(text))
         unanswered = (
             active is not None
             and active.flow == HUMAN_FLOW
@@ -112,7 +113,7 @@ class FlowHost:
                 return True
             self.resume(turn, flow, active, Reply(text))
             return True
-        flow = by_keyword or catalog.for_intent(text)
+        flow = by_keyword or self._startable(turn, catalog.for_intent(text))
         if flow is None:
             return False
         self.start(turn, flow)
@@ -128,6 +129,8 @@ class FlowHost:
                 self.resume(turn, flow, active, EventArrived(event_type, data))
                 active = turn.conversation
         for flow in catalog.for_event(event_type):
+            if not self.may_start(turn, flow, event_type):
+                continue
             if active is not None:
                 current = catalog.flows.get(active.flow)
                 if current is not None and not current.settings.interruptible:
@@ -141,6 +144,20 @@ class FlowHost:
                 self._end(turn, f"interrupted by {flow.name}")
             self.start(turn, flow, origin="event", event=data)
             active = turn.conversation
+
+    def may_start(self, turn: Turn, flow: Flow, event: str | None = None) -> bool:
+        """Whether a trigger (`event`; None for a text) may start `flow` for this person now."""
+        rule = flow.triggers.restart_for(event)
+        if rule == RESTART_ALWAYS:
+            return True  # nothing to look up
+        if rule.allows(last_started(turn.connection, turn.subscriber.id, flow.name), turn.now):
+            return True
+        log.info("%s: %s not started again (its restart rule)", turn.subscriber.phone, flow.name)
+        return False
+
+    def _startable(self, turn: Turn, flow: Flow | None) -> Flow | None:
+        """The flow a text's keyword or intent names, unless its restart rule holds it back."""
+        return flow if flow is not None and self.may_start(turn, flow) else None
 
     def ask_for_human(self, turn: Turn, reason: str) -> None:
         """Park the subscriber with the agents: a conversation no flow runs, waiting for one."""
@@ -278,6 +295,7 @@ class FlowHost:
             wake=row.wake,
             handoff_reason=row.handoff_reason,
             end_reason=row.end_reason,
+            now=turn.now,
         )
         # A flow that ended in its first turn leaves an ended row and no active conversation.
         turn.conversation = (

@@ -7,8 +7,6 @@ clock and a fake gateway, so a test shows what a phone would see.
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,8 +22,8 @@ from bot.engine.parser import ParsedFile
 from bot.engine.yamlsource import LocatedDict, LocatedList, YamlError, load_yaml
 from bot.gateways.fake import FakeGateway
 from bot.inbound import InboundSms
-from bot.migrate import upgrade
 from bot.models import Subscriber, SubscriberStatus
+from bot.scratch import ScratchDatabases
 from bot.services import Services, build_services
 from bot.settings import Settings
 from bot.subscribers import claim_subscriber
@@ -90,12 +88,10 @@ class FlowTestRunner:
     def __init__(self, flows_dir: Path, settings: Settings) -> None:
         self.flows_dir = flows_dir
         self.base_settings = settings
-        self.scratch = Path(tempfile.mkdtemp(prefix="parley-flow-tests-"))
-        self.template = self.scratch / "template.db"
-        upgrade(f"sqlite:///{self.template}")
+        self.scratch = ScratchDatabases("parley-flow-tests-")
 
     def close(self) -> None:
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        self.scratch.close()
 
     def run_file(self, parsed: ParsedFile) -> Iterator[ScriptOutcome]:
         """Run every script of one flow file."""
@@ -119,8 +115,7 @@ class FlowTestRunner:
             yield ScriptOutcome(file, script.line, script.name, tuple(self._run(script)))
 
     def _run(self, script: _Script) -> Iterator[str]:
-        database = self.scratch / f"{uuid.uuid4().hex}.db"
-        shutil.copyfile(self.template, database)
+        database = self.scratch.fresh()
         clock = FakeClock(script.start)
         gateway = FakeGateway()
         settings = self.base_settings.model_copy(

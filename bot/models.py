@@ -258,6 +258,8 @@ class Conversation(SQLModel, table=True):
         _when_status("ux_conversation_one_active", "subscriber_id", "active", unique=True),
         _when_status("ix_conversation_active_expiry", "expires_at", "active"),
         _when_status("ix_conversation_active_wake", "wakes_at", "active"),
+        # When a flow last started for a person (a trigger's `restart` rule), from the index.
+        Index("ix_conversation_subscriber_flow", "subscriber_id", "flow", "started_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

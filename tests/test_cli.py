@@ -102,11 +102,12 @@ def test_chat_walks_through_a_flow_with_time_and_events(
     ]
     chat = runner.invoke(main, ["chat", "--phone", "+14155550100"], input="\n".join(typed) + "\n")
     assert chat.exit_code == 0, chat.output
-    assert chat.output.splitlines()[1:] == [
+    assert chat.output.splitlines()[2:] == [
         "bot> Acme: How likely are you to recommend us to a friend? Reply 0 (not at all) to 10"
         " (extremely).",
         "bot> Thank you! What do you love most about Acme?",
         "bot> Thank you for your feedback!",
+        "(event reminder_due posted)",
         "(30m later)",
         "(30m later)",
         "bot> Your appointment is tomorrow at 9:30.",

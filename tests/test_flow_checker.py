@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from textwrap import dedent
 
@@ -9,6 +10,7 @@ import pytest
 
 from bot.actions.local import LocalActionRunner
 from bot.engine.checker import check_flow, check_flow_set
+from bot.engine.model import RESTART_ALWAYS, RESTART_NEVER, Restart
 from bot.engine.parser import ParsedFile, parse_flow
 from bot.flow_registry import check_files, flow_files
 from bot.keywords import default_vocabulary
@@ -156,7 +158,7 @@ PARSE_CASES = [
         steps:
           - send: hi
         """,
-        "t.yaml:3: unknown triggers key 'keyword' (known: events, intents, keywords)",
+        "t.yaml:3: unknown triggers key 'keyword' (known: events, intents, keywords, restart)",
         "t.yaml:5: unknown settings key 'promo' "
         "(known: cancel_on, expires_after, interruptible, max_segments, promotional)",
     ),
@@ -868,3 +870,111 @@ def test_a_number_too_long_for_python_is_a_problem_with_its_line() -> None:
     [problem] = problems(f"flow: t\nsteps:\n  - send: {'9' * 5000}\n")
     assert problem.startswith("t.yaml:3: cannot read '9999999999999999999999999999999999999…': ")
     assert problem.endswith("(quote it to keep it as text)")
+
+
+RESTART_NOT_A_RULE = "restart must be never (once per person), always, or a duration such as 30d"
+
+
+@pytest.mark.parametrize(
+    ("written", "rule", "problem"),
+    [
+        ("never", RESTART_NEVER, None),
+        ("always", RESTART_ALWAYS, None),
+        ("Never", RESTART_NEVER, None),
+        ("30d", Restart(timedelta(days=30)), None),
+        ("1d 12h", Restart(timedelta(hours=36)), None),
+        ("2 weeks", Restart(timedelta(weeks=2)), None),
+        ("once", None, f"{RESTART_NOT_A_RULE} (not again within 30 days); got 'once'"),
+        ("true", None, f"{RESTART_NOT_A_RULE} (not again within 30 days); got True"),
+        ("[never]", None, f"{RESTART_NOT_A_RULE} (not again within 30 days); got ['never']"),
+        ("30", None, "restart: '30' has no unit; add one, e.g. 30m or 30h (units: s, m, h, d, w)"),
+        ("0d", None, "restart: '0d' is zero; a duration must be longer than zero"),
+        ("400d", None, "restart: '400d' is longer than the maximum of 365 days"),
+    ],
+)
+def test_restart_is_never_always_or_a_duration(
+    written: str, rule: Restart | None, problem: str | None
+) -> None:
+    text = (
+        f"flow: t\ntriggers:\n  events: [subscribed]\n  restart: {written}\nsteps:\n  - end: hi\n"
+    )
+    parsed = parse_flow(text, "t.yaml")
+    expected = [f"t.yaml:4: {problem}"] if problem else []
+    assert [str(found) for found in parsed.problems] == expected
+    if rule is not None:
+        assert parsed.flow is not None and parsed.flow.triggers.restart == rule
+
+
+@pytest.mark.parametrize(
+    ("triggers", "started_by", "rule"),
+    [
+        pytest.param("{events: [subscribed]}", "subscribed", RESTART_NEVER, id="welcome: once"),
+        pytest.param("{events: [cart_abandoned]}", "cart_abandoned", RESTART_ALWAYS, id="event"),
+        pytest.param("{keywords: [SURVEY]}", None, RESTART_ALWAYS, id="keyword: retake at will"),
+        pytest.param("{intents: [take the survey]}", None, RESTART_ALWAYS, id="intent"),
+        pytest.param(
+            "{events: [subscribed], keywords: [WELCOME]}", None, RESTART_ALWAYS, id="asked for"
+        ),
+        pytest.param(
+            "{events: [subscribed], restart: 90d}",
+            "subscribed",
+            Restart(timedelta(days=90)),
+            id="written wins",
+        ),
+        pytest.param(
+            "{keywords: [SURVEY], restart: never}", None, RESTART_NEVER, id="a one-off survey"
+        ),
+    ],
+)
+def test_restart_defaults_by_the_trigger_that_fires(
+    triggers: str, started_by: str | None, rule: Restart
+) -> None:
+    parsed = parse_flow(f"flow: t\ntriggers: {triggers}\nsteps:\n  - send: hi\n", "t.yaml")
+    assert parsed.flow is not None, parsed.problems
+    assert parsed.flow.triggers.restart_for(started_by) == rule
+
+
+LAST_START = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("rule", "last_started", "now", "allowed"),
+    [
+        pytest.param(RESTART_NEVER, None, LAST_START, True, id="never: the first start"),
+        pytest.param(RESTART_NEVER, LAST_START, LAST_START + timedelta(days=99), False, id="never"),
+        pytest.param(RESTART_ALWAYS, LAST_START, LAST_START, True, id="always"),
+        pytest.param(
+            Restart(timedelta(days=30)),
+            LAST_START,
+            LAST_START + timedelta(days=29),
+            False,
+            id="within the period",
+        ),
+        pytest.param(
+            Restart(timedelta(days=30)),
+            LAST_START,
+            LAST_START + timedelta(days=30),
+            True,
+            id="the period has passed",
+        ),
+    ],
+)
+def test_restart_allows(
+    rule: Restart, last_started: datetime | None, now: datetime, allowed: bool
+) -> None:
+    assert rule.allows(last_started, now) is allowed
+
+
+def test_restart_on_a_flow_nothing_triggers_is_a_warning() -> None:
+    assert problems(
+        """
+        flow: t
+        triggers:
+          restart: never
+        steps:
+          - send: hi
+        """
+    ) == [
+        "t.yaml:3: warning: restart has no effect: nothing triggers this flow (a start_flow step "
+        "starts it whatever restart says)"
+    ]

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.conversations import _ACTIVE, _CLAIM_AT_ONCE
+from bot.conversations import _ACTIVE, _CLAIM_AT_ONCE, _LAST_STARTED
 from bot.db import make_engine, transaction
 from bot.driver_sql import DriverStatement
 from bot.outbox import _RECENT_PROMOTIONAL
@@ -25,6 +25,7 @@ HOT_PATH: list[tuple[str, DriverStatement, dict[str, Any]]] = [
     ("a turn's claim", _CLAIM_AT_ONCE, {"phone": "+14155550100"}),
     ("the active conversation", _ACTIVE, {"subscriber_id": 1}),
     ("the subscriber", _LOCK_EXISTING, {"phone": "+14155550100"}),
+    ("when a flow last started", _LAST_STARTED, {"subscriber_id": 1, "flow": "welcome"}),
     ("recent promotional texts", _RECENT_PROMOTIONAL, {"phone": "+14155550100", "since": NOW}),
 ]
 
@@ -42,3 +43,13 @@ def test_hot_path_statements_never_scan_a_table(
         plan = statement.explain(connection, params)
     scans = [step for step in plan if step.startswith("SCAN")]
     assert scans == [], f"{what}: {plan}"
+
+
+def test_when_a_flow_last_started_is_read_from_one_index_alone(
+    sqlite_template: SqliteTemplate, tmp_path: Path
+) -> None:
+    """Not from every conversation of the flow (the welcome series has one per subscriber)."""
+    engine = make_engine(sqlite_template.fresh(tmp_path))
+    with transaction(engine) as connection:
+        plan = _LAST_STARTED.explain(connection, {"subscriber_id": 1, "flow": "welcome"})
+    assert any("COVERING INDEX ix_conversation_subscriber_flow" in step for step in plan), plan

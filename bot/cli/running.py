@@ -144,7 +144,10 @@ def upgrade() -> None:
 @main.command()
 @click.option("--phone", required=True, help="The number you are texting from, e.g. +14155550100.")
 def chat(phone: str) -> None:
-    """A terminal phone: text the bot without Twilio. /help lists commands; Ctrl-D ends."""
+    """A terminal phone: text the bot without Twilio, on a scratch copy of your profile.
+
+    /help lists commands; Ctrl-D ends.
+    """
     from bot.chat import ChatSession
     from bot.phones import InvalidPhone, normalise_phone
 
@@ -155,19 +158,22 @@ def chat(phone: str) -> None:
     except InvalidPhone as error:
         raise click.BadParameter(str(error), param_hint="--phone") from None
     logging.basicConfig(level=logging.ERROR)
-    session = ChatSession(settings, sender, say=click.echo)
     click.echo(
         f"Texting {settings.BRAND_NAME} as {sender}. Try HELP, JOIN, SURVEY, STOP; "
         "/help for commands. Ctrl-D ends."
     )
+    session = ChatSession(settings, sender, say=click.echo)
     interactive = sys.stdin.isatty()
-    while True:
-        if interactive:
-            click.echo("you> ", nl=False)
-        line = sys.stdin.readline()
-        if not line:
-            break
-        session.handle(line.rstrip("\n"))
+    try:
+        while True:
+            if interactive:
+                click.echo("you> ", nl=False)
+            line = sys.stdin.readline()
+            if not line:
+                break
+            session.handle(line.rstrip("\n"))
+    finally:
+        session.close()
 
 
 @main.command()

@@ -122,6 +122,7 @@ class _FlowChecks:
         yield from self._loops_without_a_pause()
         yield from self._unknown_names()
         yield from self._reserved_keywords()
+        yield from self._restart_without_a_trigger()
         yield from self._unknown_actions()
         yield from self._text_lints()
 
@@ -227,6 +228,17 @@ class _FlowChecks:
                     f"{keyword!r} is reserved: it is {article(kind)} {kind} keyword that always "
                     "means the same thing to carriers",
                 )
+
+    def _restart_without_a_trigger(self) -> Iterator[Problem]:
+        triggers = self.flow.triggers
+        if triggers.restart is not None and not (
+            triggers.keywords or triggers.events or triggers.intents
+        ):
+            yield self.warning(
+                triggers.lines["restart"],
+                "restart has no effect: nothing triggers this flow (a start_flow step starts "
+                "it whatever restart says)",
+            )
 
     def _unknown_actions(self) -> Iterator[Problem]:
         if self.action_names is None:

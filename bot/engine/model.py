@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 from bot.engine.steps.base import Step
+
+
+@dataclass(frozen=True)
+class Restart:
+    """How soon a trigger may start a flow again for a person who has had it."""
+
+    after: timedelta | None  # None: never again; zero: every time the trigger fires
+
+    def allows(self, last_started: datetime | None, now: datetime) -> bool:
+        """Whether a flow last started for this person at `last_started` may start now."""
+        if last_started is None or self.after == timedelta(0):
+            return True
+        return self.after is not None and now - last_started >= self.after
+
+
+RESTART_ALWAYS = Restart(timedelta(0))
+RESTART_NEVER = Restart(None)
+# Joining happens again after every STOP and START: what greets a new subscriber must not.
+ONCE_PER_PERSON_EVENTS = frozenset({"subscribed"})
 
 
 @dataclass(frozen=True)
@@ -17,7 +36,14 @@ class Triggers:
     keywords: tuple[str, ...] = ()  # whole message or its first word, any case
     events: tuple[str, ...] = ()  # e.g. cart_abandoned, subscribed
     intents: tuple[str, ...] = ()  # example phrases a free-text message is matched against
+    restart: Restart | None = None  # as written; None: the default of the trigger that fires
     lines: dict[str, int] = field(default_factory=dict, compare=False)
+
+    def restart_for(self, event: str | None = None) -> Restart:
+        """The restart rule when `event` (None: a keyword or an intent) starts the flow."""
+        if self.restart is not None:
+            return self.restart
+        return RESTART_NEVER if event in ONCE_PER_PERSON_EVENTS else RESTART_ALWAYS
 
 
 @dataclass(frozen=True)

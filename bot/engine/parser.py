@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.engine.durations import DurationError, parse_duration
-from bot.engine.model import Flow, FlowSettings, Triggers
+from bot.engine.model import RESTART_ALWAYS, RESTART_NEVER, Flow, FlowSettings, Restart, Triggers
 from bot.engine.problems import FlowFileError, Problem, article, load_document
 from bot.engine.steps import STEP_TYPES
 from bot.engine.steps.base import Step, StepReader
@@ -19,7 +19,8 @@ from bot.engine.yamlsource import LocatedDict, LocatedList
 TOP_LEVEL_KEYS = frozenset(
     {"flow", "description", "triggers", "settings", "attributes", "steps", "tests"}
 )
-TRIGGER_KEYS = frozenset({"keywords", "events", "intents"})
+TRIGGER_KEYS = frozenset({"keywords", "events", "intents", "restart"})
+RESTART_WORDS = {"never": RESTART_NEVER, "always": RESTART_ALWAYS}
 SETTING_KEYS = frozenset(
     {"promotional", "expires_after", "interruptible", "cancel_on", "max_segments"}
 )
@@ -119,8 +120,31 @@ class _Builder:
             keywords=self._words(section, "keywords"),
             events=self._words(section, "events"),
             intents=self._words(section, "intents"),
+            restart=self._restart(section),
             lines={key: section.line_of(key) for key in section},
         )
+
+    def _restart(self, section: LocatedDict) -> Restart | None:
+        if "restart" not in section:
+            return None
+        value = section["restart"]
+        if isinstance(value, str) and value.strip().lower() in RESTART_WORDS:
+            return RESTART_WORDS[value.strip().lower()]
+        try:
+            return Restart(parse_duration(value))
+        except DurationError as error:
+            # "30" or "2 fortnights" was meant as a duration: say what is wrong with it.
+            meant_a_duration = isinstance(value, str | int) and any(
+                char.isdigit() for char in str(value)
+            )
+            self.problem(
+                section.line_of("restart"),
+                f"restart: {error}"
+                if meant_a_duration and not isinstance(value, bool)
+                else "restart must be never (once per person), always, or a duration such as "
+                f"30d (not again within 30 days); got {value!r}",
+            )
+            return None
 
     def _settings(self) -> FlowSettings:
         section = self._section("settings", SETTING_KEYS)

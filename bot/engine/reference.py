@@ -8,8 +8,8 @@ from bot.engine.answers import AnswerKind, AnswerSpec, describe
 from bot.engine.checker import BUILT_IN_NAMES
 from bot.engine.durations import format_duration
 from bot.engine.expressions import FUNCTIONS
-from bot.engine.model import FlowSettings
-from bot.engine.parser import TOP_LEVEL_KEYS
+from bot.engine.model import ONCE_PER_PERSON_EVENTS, FlowSettings
+from bot.engine.parser import RESTART_WORDS, TOP_LEVEL_KEYS, TRIGGER_KEYS
 from bot.engine.steps import STEP_TYPES
 
 SETTING_NOTES = {
@@ -116,14 +116,50 @@ def _triggers() -> str:
         "fires when a double opt-in completes",
         "intents": "no keyword matched and the text resembles one of these example phrases",
     }
+    assert set(rows) | {"restart"} == TRIGGER_KEYS, "document every trigger key"
     lines = ["## Triggers", "", "| key | starts the flow when |", "| --- | --- |"]
     lines += [f"| `{key}` | {meaning} |" for key, meaning in rows.items()]
     lines += [
         "",
         "A text that starts another flow's keyword ends the current flow (unless it is not",
         "`interruptible`) and starts that one.",
+        "",
+        _restart(),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _restart() -> str:
+    once = ", ".join(f"`{event}`" for event in sorted(ONCE_PER_PERSON_EVENTS))
+    rows = {
+        "`always`": f"every time it fires: the default for keywords, intents and events other "
+        f"than {once}",
+        "`never`": f"never: each person gets the flow once; the default for {once}, so that "
+        "STOP then START does not welcome anyone twice",
+        "a duration, e.g. `30d`": "only once that long has passed since the flow last started "
+        "for them",
+    }
+    assert {f"`{word}`" for word in RESTART_WORDS} < set(rows), "document every restart word"
+    table = "\n".join(f"| {value} | {meaning} |" for value, meaning in rows.items())
+    return f"""\
+### How often a trigger may start the flow: `restart`
+
+`restart:` under `triggers:` says how soon a trigger may start the flow again for a person who
+has had it (it started for them, whether or not they finished it):
+
+| restart | the trigger starts the flow again |
+| --- | --- |
+{table}
+
+```yaml
+triggers:
+  events: [cart_abandoned]
+  restart: 1d                     # at most one cart reminder series a day
+```
+
+A keyword whose flow may not start again is an ordinary text (an answer to the flow in
+progress, or a text for a human); an event that may not start it leaves the person's current
+flow alone. A `start_flow` step starts its flow whatever `restart` says."""
 
 
 def _settings() -> str:
@@ -222,5 +258,5 @@ A test may start with `subscriber: {status: subscribed, first_name: Ann, attribu
 | `bot flows check [PATH…]` | every problem as `file:line: message`; exit status 1 on errors |
 | `bot flows test [PATH…]` | runs the scripted conversations; exit status 1 when one fails |
 | `bot flows docs` | prints this reference |
-| `bot chat --phone +1…` | try flows from a terminal; `/wait 1d` moves time on |
+| `bot chat --phone +1…` | try flows from a terminal, on a scratch database; `/wait 1d` |
 """
