@@ -114,13 +114,19 @@ class ConversationService:
         An `external_id` seen before changes nothing: the shop may safely retry its call.
         """
         with transaction(self.engine) as connection:
+            now = self.clock()
             receipt = store_event(
-                connection, event_type=event_type, phone=phone, data=data, external_id=external_id
+                connection,
+                event_type=event_type,
+                phone=phone,
+                data=data,
+                external_id=external_id,
+                now=now,
             )
             if not receipt.new:
                 return EventOutcome(receipt.id, duplicate=True, message_ids=[])
-            claimed = claim(connection, phone)
-            turn = self._turn(claimed, Delivery.OUTBOX, self.clock())
+            claimed = claim(connection, phone, now)
+            turn = self._turn(claimed, Delivery.OUTBOX, now)
             if self.flows is not None:
                 self.flows.on_event(turn, event_type, data)
             return EventOutcome(receipt.id, duplicate=False, message_ids=_pending_ids(turn.queued))
@@ -153,13 +159,13 @@ class ConversationService:
         except Exception:
             log.exception("conversation %d failed at its timer; ending it", conversation_id)
             with transaction(self.engine) as connection:
-                end_conversation(connection, conversation_id, FAILED_REASON)
+                end_conversation(connection, conversation_id, FAILED_REASON, now)
             return []
 
     def fire_timer(self, conversation_id: int, now: datetime) -> list[int]:
         """Fire the conversation's timer if it is (still) due; returns the outbox rows to send."""
         with transaction(self.engine) as connection:
-            claimed = claim_conversation(connection, conversation_id)
+            claimed = claim_conversation(connection, conversation_id, now)
             if claimed is None or claimed.conversation is None:
                 return []  # ended since it was listed
             conversation = claimed.conversation
@@ -172,7 +178,7 @@ class ConversationService:
     def expire(self, conversation_id: int, now: datetime) -> list[int]:
         """End a conversation whose wait for an answer ran out (if it still has)."""
         with transaction(self.engine) as connection:
-            claimed = claim_conversation(connection, conversation_id)
+            claimed = claim_conversation(connection, conversation_id, now)
             if claimed is None or claimed.conversation is None:
                 return []
             conversation = claimed.conversation
@@ -191,7 +197,7 @@ class ConversationService:
             return []
         flow = self.flows.registry.catalog().flows.get(conversation.flow)
         if flow is None:
-            end_conversation(claimed.connection, conversation.id, "flow removed")
+            end_conversation(claimed.connection, conversation.id, "flow removed", now)
             return []
         turn = self._turn(claimed, Delivery.OUTBOX, now)
         self.flows.resume(turn, flow, conversation, event)
@@ -230,7 +236,7 @@ class ConversationService:
         inbound_id: int,
         now: datetime,
     ) -> tuple[QueuedText, ...]:
-        claimed = claim(connection, sms.from_phone)
+        claimed = claim(connection, sms.from_phone, now)
         subscriber = claimed.subscriber
         status_before = subscriber.status
         outcome = handle_keyword(

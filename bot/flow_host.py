@@ -154,7 +154,7 @@ class FlowHost:
 
     def _end(self, turn: Turn, reason: str) -> None:
         assert turn.conversation is not None
-        end_conversation(turn.connection, turn.conversation.id, reason)
+        end_conversation(turn.connection, turn.conversation.id, reason, turn.now)
         turn.conversation = None
 
     def start(
@@ -252,6 +252,7 @@ class FlowHost:
                         step=step,
                         name=name,
                         value=value,
+                        now=turn.now,
                     )
                 case EnterStep(step=step):
                     visits.append(step)
@@ -259,11 +260,11 @@ class FlowHost:
                     action = effect
                 case StartFlow(name=name):
                     next_flow = name
-        record_visits(connection, conversation_id, flow.name, visits)
+        record_visits(connection, conversation_id, flow.name, visits, turn.now)
         if conversation is not None:
             self._save(turn, conversation, outcome.state, row)
         if profile_changed:
-            save_profile(connection, turn.subscriber)
+            save_profile(connection, turn.subscriber, turn.now)
         if action is not None and turn.conversation is not None:
             self._run_action(turn, flow, turn.conversation, action, depth)
         if next_flow is not None:
@@ -274,6 +275,7 @@ class FlowHost:
             turn.connection,
             subscriber=turn.subscriber,
             state=state,
+            now=turn.now,
             expires_at=row.expires_at,
             wake=row.wake,
             handoff_reason=row.handoff_reason,
@@ -303,13 +305,15 @@ class FlowHost:
         row: _RowChanges,
     ) -> None:
         if row.end_reason is not None or state is None:
-            end_conversation(turn.connection, conversation.id, row.end_reason or "completed")
+            end_conversation(
+                turn.connection, conversation.id, row.end_reason or "completed", turn.now
+            )
             turn.conversation = None
             return
         conversation.state = state
         conversation.expires_at = row.expires_at
         conversation.wake = row.wake
-        save_state(turn.connection, conversation, handoff_reason=row.handoff_reason)
+        save_state(turn.connection, conversation, turn.now, handoff_reason=row.handoff_reason)
         turn.conversation = conversation
 
     def _run_action(
@@ -356,7 +360,7 @@ class FlowHost:
             turn.queued.append(self._send(turn, body, purpose, flow=flow.name, media_urls=media))
         if result.slot_updates:
             turn.subscriber.attributes.update(result.slot_updates)
-            save_profile(turn.connection, turn.subscriber)
+            save_profile(turn.connection, turn.subscriber, turn.now)
         self.resume(
             turn, flow, conversation, ActionCompleted(action.step, result.slot_updates), depth
         )

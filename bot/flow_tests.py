@@ -234,8 +234,9 @@ def _matches(expected: str, got: str) -> bool:
 def _prepare_subscriber(services: Services, spec: dict[str, Any]) -> None:
     if not spec:
         return
+    now = services.conversations.clock()
     with transaction(services.engine) as connection:
-        subscriber = claim_subscriber(connection, TEST_PHONE)
+        subscriber = claim_subscriber(connection, TEST_PHONE, now)
         connection.execute(
             update(Subscriber.__table__)
             .where(Subscriber.__table__.c.id == subscriber.id)
@@ -244,6 +245,7 @@ def _prepare_subscriber(services: Services, spec: dict[str, Any]) -> None:
                 first_name=spec.get("first_name"),
                 attributes=dict(spec.get("attributes", {})),
                 tags=list(spec.get("tags", [])),
+                updated_at=now,
             )
         )
 

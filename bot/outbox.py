@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from bot import policy
 from bot.driver_sql import DriverStatement
 from bot.links import attach_message, shorten_links
-from bot.models import Delivery, Direction, Message, MessageStatus, Purpose, utcnow
+from bot.models import Delivery, Direction, Message, MessageStatus, Purpose
 from bot.recipient_zones import country_of, zones_for
 from bot.segments import count_segments
 from bot.subscribers import SubscriberRow
@@ -44,7 +44,7 @@ def queue_text(
     body: str,
     purpose: Purpose,
     delivery: Delivery,
-    now: datetime | None = None,
+    now: datetime,
     rules: policy.PolicyRules = policy.DEFAULT_RULES,
     media_urls: tuple[str, ...] = (),
     in_reply_to_id: int | None = None,
@@ -67,7 +67,6 @@ def queue_text(
     variant; `not_before` (a scheduled campaign) holds it in the outbox till then, and the
     policy judges it as of that moment.
     """
-    now = now or utcnow()
     link_ids: list[int] = []
     if track_links:
         body, link_ids = shorten_links(

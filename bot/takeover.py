@@ -94,7 +94,7 @@ def hand_back(services: Services, *, conversation_id: int, agent_id: int) -> Non
     """Give the chat back to the bot: a flow parked on a handoff goes on; timers resume."""
     now = services.conversations.clock()
     with transaction(services.engine) as connection:
-        claimed = claim_conversation(connection, conversation_id)
+        claimed = claim_conversation(connection, conversation_id, now)
         if claimed is None:
             raise TakeoverError("This conversation has ended.")
         if not _holds(connection, conversation_id, agent_id):
@@ -109,7 +109,7 @@ def agent_reply(services: Services, *, conversation_id: int, agent_id: int, body
         raise ReplyRefused("Write something first.")
     now = services.conversations.clock()
     with transaction(services.engine) as connection:
-        claimed = claim_conversation(connection, conversation_id)
+        claimed = claim_conversation(connection, conversation_id, now)
         if claimed is None:
             raise TakeoverError(_why_not(connection, conversation_id))
         if not _holds(connection, conversation_id, agent_id):
@@ -154,7 +154,7 @@ def release_idle(services: Services, *, idle_after: timedelta) -> int:
             .all()
         )
         for conversation_id in idle:
-            claimed = claim_conversation(connection, conversation_id)
+            claimed = claim_conversation(connection, conversation_id, now)
             if claimed is not None:
                 _give_to_bot(services, claimed, now)
     return len(idle)
@@ -271,7 +271,7 @@ def _give_to_bot(services: Services, claimed: Claimed, now: datetime) -> None:
     flows = services.conversations.flows
     flow = flows.registry.catalog().flows.get(conversation.flow) if flows else None
     if flow is None or flows is None:
-        end_conversation(connection, conversation.id, "handed back")
+        end_conversation(connection, conversation.id, "handed back", now)
         return
     if conversation.state.waiting == Waiting.AGENT.value:
         turn = Turn(
@@ -288,4 +288,4 @@ def _give_to_bot(services: Services, claimed: Claimed, now: datetime) -> None:
     elif conversation.state.waiting == Waiting.ANSWER.value:
         # The person was talking to a human: the flow's patience starts again now.
         conversation.expires_at = now + flow.settings.expires_after
-        save_state(connection, conversation)
+        save_state(connection, conversation, now)

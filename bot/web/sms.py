@@ -58,7 +58,8 @@ def status_callback() -> Response | tuple[Response, int]:
     except BadField as error:
         return problem(400, error.message, field=error.field)
     if update is not None:
-        apply_status_update(engine=current_app.extensions["parley"].engine, update_=update)
+        parley = current_app.extensions["parley"]
+        apply_status_update(engine=parley.engine, update_=update, now=parley.conversations.clock())
     return Response(status=204)
 
 
