@@ -69,8 +69,11 @@ class ChatSession:
             self._command(text)
             return
         sms = InboundSms(message_sid=f"CHAT{uuid.uuid4().hex}", from_phone=self.phone, body=text)
-        for reply in self.services.conversations.handle_inbound(sms).replies:
+        conversations = self.services.conversations
+        result = conversations.handle_inbound(sms)
+        for reply in result.replies:
             self.say(f"bot> {reply.body}")
+        conversations.after_answer(result, self.services.dispatcher.send)
 
     def _command(self, text: str) -> None:
         name, _, rest = text.partition(" ")

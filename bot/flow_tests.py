@@ -167,6 +167,7 @@ class _Conversation:
         sms = InboundSms(message_sid=f"SMtest{uuid.uuid4().hex}", from_phone=TEST_PHONE, body=text)
         result = self.services.conversations.handle_inbound(sms)
         self.heard.extend(reply.body for reply in result.replies)
+        self.services.conversations.after_answer(result, self._send)
 
     def _wait(self, duration: timedelta) -> None:
         let_time_pass(self.services, self.clock, duration)

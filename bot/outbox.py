@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from bot import policy
@@ -79,7 +80,8 @@ def queue_text(
             now=now,
         )
     if replying is None:
-        replying = delivery is Delivery.TWIML
+        # An action's texts answer the person's text too, though they leave by the outbox.
+        replying = delivery is Delivery.TWIML or in_reply_to_id is not None
     scheduled = not_before is not None and not_before > now
     judged_at = not_before if scheduled else now
     if len(body) > MAX_TEXT_CHARS:
@@ -190,3 +192,18 @@ def next_send_after(connection: Connection, limit: datetime) -> datetime | None:
         )
     ).scalar_one_or_none()
     return None if moment is None else _aware(moment)
+
+
+def move_to_outbox(connection: Connection, texts: Sequence[QueuedText]) -> list[int]:
+    """Take TwiML replies out of the webhook's answer: they wait in the outbox instead, in order.
+
+    Their policy verdict stands (they were judged as replies); returns their ids.
+    """
+    ids = [text.id for text in texts if text.status is MessageStatus.ACCEPTED]
+    if ids:
+        connection.execute(
+            update(MESSAGES)
+            .where(MESSAGES.c.id.in_(ids), MESSAGES.c.delivery == Delivery.TWIML)
+            .values(delivery=Delivery.OUTBOX, status=MessageStatus.PENDING, sent_at=None)
+        )
+    return ids

@@ -55,7 +55,11 @@ class FlowApp:
         self.services = services_of(self.app)
 
     def text(self, body: str) -> list[str]:
-        return reply_to(self.client, body)
+        """What the phone gets back: the webhook's answer, then texts sent meanwhile (an
+        action's, which come after the answer through the outbox)."""
+        before = len(self.gateway.outbox)
+        answer = reply_to(self.client, body)
+        return answer + [text.body for text in self.gateway.outbox[before:]]
 
     def wait(self, duration: timedelta) -> list[str]:
         before = len(self.gateway.outbox)
