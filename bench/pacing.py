@@ -27,7 +27,7 @@ from bot.dispatch import Dispatcher
 from bot.gateways.base import OutboundText, SendResult
 from bot.gateways.twilio import TwilioGateway
 from bot.migrate import upgrade
-from bot.models import Delivery, Purpose, SubscriberStatus
+from bot.models import Delivery, Purpose, SubscriberStatus, utcnow
 from bot.outbox import queue_text
 from bot.pacing import Pacer
 from bot.subscribers import change_status, claim_subscriber
@@ -86,12 +86,13 @@ class Run:
 
 def queue(engine_url: str, count: int) -> None:
     engine = make_engine(engine_url)
+    now = utcnow()  # the dispatchers it measures run on the wall clock
     with transaction(engine) as connection:
         connection.execute(text("DELETE FROM message"))
         subscribers = []
         for number in range(10):
-            subscriber = claim_subscriber(connection, f"+1415555{number:04d}")
-            change_status(connection, subscriber, SubscriberStatus.SUBSCRIBED)
+            subscriber = claim_subscriber(connection, f"+1415555{number:04d}", now)
+            change_status(connection, subscriber, SubscriberStatus.SUBSCRIBED, now)
             subscribers.append(subscriber)
         for number in range(count):
             queue_text(
@@ -100,6 +101,7 @@ def queue(engine_url: str, count: int) -> None:
                 body=f"bench text {number}",
                 purpose=Purpose.TRANSACTIONAL,
                 delivery=Delivery.OUTBOX,
+                now=now,
             )
     engine.dispose()
 

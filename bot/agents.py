@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bot.db import transaction
-from bot.models import Agent, LoginAttempt, utcnow
+from bot.models import Agent, LoginAttempt
 
 AGENTS = Agent.__table__
 ATTEMPTS = LoginAttempt.__table__
@@ -47,7 +47,13 @@ def normalise_email(email: str) -> str:
 
 
 def create_agent(
-    engine: Engine, email: str, name: str, password: str, is_admin: bool = False
+    engine: Engine,
+    email: str,
+    name: str,
+    password: str,
+    is_admin: bool = False,
+    *,
+    now: datetime,
 ) -> Agent:
     """Add an agent who can log in to the inbox; AgentError when an input is unusable."""
     email = normalise_email(email)
@@ -66,7 +72,7 @@ def create_agent(
         "password_hash": generate_password_hash(password, method="scrypt"),
         "is_admin": is_admin,
         "disabled": False,
-        "created_at": utcnow(),
+        "created_at": now,
     }
     try:
         with transaction(engine) as connection:

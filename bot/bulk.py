@@ -541,7 +541,7 @@ def erase_subscriber(engine: Engine, phone: str, now: datetime) -> bool:
     with transaction(engine) as connection:
         if not _holds_anything(connection, phone):
             return False
-        subscriber = claim_subscriber(connection, phone)
+        subscriber = claim_subscriber(connection, phone, now)
         connection.execute(
             update(SUBSCRIBERS)
             .where(SUBSCRIBERS.c.id == subscriber.id)

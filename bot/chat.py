@@ -127,8 +127,11 @@ class ChatSession:
             sms = InboundSms(
                 message_sid=f"CHAT{uuid.uuid4().hex}", from_phone=self.phone, body=text
             )
-            for reply in self.services.conversations.handle_inbound(sms).replies:
+            conversations = self.services.conversations
+            result = conversations.handle_inbound(sms)
+            for reply in result.replies:
                 self.say(f"bot> {reply.body}")
+            conversations.after_answer(result, self.services.dispatcher.send)
         self._explain_held()
 
     def _command(self, text: str) -> None:

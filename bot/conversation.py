@@ -24,13 +24,13 @@ from bot.db import transaction
 from bot.effects_host import EffectContext, apply_effects
 from bot.engine.inputs import TimerFired
 from bot.events import store_event
-from bot.flow_host import FlowHost, Turn
+from bot.flow_host import FlowHost, PendingAction, Turn
 from bot.handover import wait_for_texts_in_flight
 from bot.inbound import InboundSms
 from bot.keywords import KeywordKind, KeywordMatch, Vocabulary, classify
 from bot.messages import inbound_id_by_sid, record_inbound, twiml_replies_to
 from bot.models import Delivery, HandledBy, MessageStatus, SubscriberStatus, utcnow
-from bot.outbox import QueuedText
+from bot.outbox import QueuedText, move_to_outbox
 from bot.policy import DEFAULT_RULES, PolicyRules
 
 log = logging.getLogger(__name__)
@@ -63,10 +63,16 @@ class EventOutcome:
 
 @dataclass(frozen=True)
 class InboundResult:
-    """What the webhook answers; a retry of the same MessageSid gets the same replies."""
+    """What the webhook answers; a retry of the same MessageSid gets the same replies.
+
+    A turn that reached a custom action answers with no text: its texts so far wait in the
+    outbox (`outbox`), and `after_answer` sends them, calls the `action`, and sends its texts.
+    """
 
     replies: tuple[QueuedText, ...]
     duplicate: bool = False
+    outbox: tuple[int, ...] = ()
+    action: PendingAction | None = None
 
 
 class ConversationService:
@@ -101,7 +107,7 @@ class ConversationService:
             if inbound_id is None:
                 result = InboundResult(self._earlier_answer(connection, sms), duplicate=True)
             else:
-                result = InboundResult(self._answer(connection, sms, match, inbound_id, now))
+                result = self._answer(connection, sms, match, inbound_id, now)
         if match.kind is KeywordKind.OPT_OUT:
             self._let_texts_in_flight_land(sms.from_phone)
         return result
@@ -112,6 +118,36 @@ class ConversationService:
         # after the answer, nothing but the confirmation may reach the number.
         if not wait_for_texts_in_flight(self.engine, phone, clock=self.clock):
             log.warning("%s opted out while a text to them hung at the provider", phone)
+
+    def after_answer(self, result: InboundResult, send: Callable[[list[int]], None]) -> None:
+        """Once the webhook's answer is made: send the turn's texts, call its action, send on."""
+        if result.action is None:
+            return
+        send(list(result.outbox))  # first: what the flow said before the action, in order
+        send(self.run_actions(result.action))
+
+    def run_actions(self, pending: PendingAction | None) -> list[int]:
+        """Call the action a stored turn waits for, and any its result leads to; returns the
+        outbox rows they queued.
+
+        No transaction is open during a call: on SQLite one holds the writer lock every process
+        shares, so a slow action server would stall every webhook. Each result is applied in a
+        transaction of its own, if the conversation still waits for it (see complete_action).
+        """
+        outbox: list[int] = []
+        while pending is not None and self.flows is not None:
+            outcome = self.flows.call_action(pending)
+            with transaction(self.engine) as connection:
+                now = self.clock()
+                claimed = claim_conversation(connection, pending.conversation_id, now)
+                if claimed is None:
+                    log.info("%s: the conversation ended meanwhile", pending.request.describe())
+                    break
+                turn = self._turn(claimed, Delivery.OUTBOX, now, pending.inbound)
+                self.flows.complete_action(turn, pending, outcome)
+            outbox.extend(_pending_ids(turn.queued))
+            pending = turn.waiting_action()
+        return outbox
 
     def handle_event(
         self,
@@ -126,16 +162,22 @@ class ConversationService:
         An `external_id` seen before changes nothing: the shop may safely retry its call.
         """
         with transaction(self.engine) as connection:
+            now = self.clock()
             receipt = store_event(
-                connection, event_type=event_type, phone=phone, data=data, external_id=external_id
+                connection,
+                event_type=event_type,
+                phone=phone,
+                data=data,
+                external_id=external_id,
+                now=now,
             )
             if not receipt.new:
                 return EventOutcome(receipt.id, duplicate=True, message_ids=[])
-            claimed = claim(connection, phone)
-            turn = self._turn(claimed, Delivery.OUTBOX, self.clock())
+            claimed = claim(connection, phone, now)
+            turn = self._turn(claimed, Delivery.OUTBOX, now)
             if self.flows is not None:
                 self.flows.on_event(turn, event_type, data)
-            return EventOutcome(receipt.id, duplicate=False, message_ids=_pending_ids(turn.queued))
+        return EventOutcome(receipt.id, duplicate=False, message_ids=self._after(turn))
 
     def fire_due_timers(self, *, limit: int = 100) -> list[int]:
         """Resume the conversations whose timers or expiry came due; returns outbox rows to send."""
@@ -165,13 +207,13 @@ class ConversationService:
         except Exception:
             log.exception("conversation %d failed at its timer; ending it", conversation_id)
             with transaction(self.engine) as connection:
-                end_conversation(connection, conversation_id, FAILED_REASON)
+                end_conversation(connection, conversation_id, FAILED_REASON, now)
             return []
 
     def fire_timer(self, conversation_id: int, now: datetime) -> list[int]:
         """Fire the conversation's timer if it is (still) due; returns the outbox rows to send."""
         with transaction(self.engine) as connection:
-            claimed = claim_conversation(connection, conversation_id)
+            claimed = claim_conversation(connection, conversation_id, now)
             if claimed is None or claimed.conversation is None:
                 return []  # ended since it was listed
             conversation = claimed.conversation
@@ -179,12 +221,13 @@ class ConversationService:
             if wake is None or wake.due_at > now or conversation.handled_by is not HandledBy.BOT:
                 return []  # moved on since, or an agent has the chat (timers wait for them)
             conversation.wake = None  # fired; the turn sets the next one, if any
-            return self._wake(claimed, TimerFired(wake.kind, conversation.state.step), now)
+            turn = self._wake(claimed, TimerFired(wake.kind, conversation.state.step), now)
+        return self._after(turn)
 
     def expire(self, conversation_id: int, now: datetime) -> list[int]:
         """End a conversation whose wait for an answer ran out (if it still has)."""
         with transaction(self.engine) as connection:
-            claimed = claim_conversation(connection, conversation_id)
+            claimed = claim_conversation(connection, conversation_id, now)
             if claimed is None or claimed.conversation is None:
                 return []
             conversation = claimed.conversation
@@ -195,19 +238,26 @@ class ConversationService:
                 or conversation.handled_by is not HandledBy.BOT
             ):
                 return []  # answered in the meantime, or an agent has the chat
-            return self._wake(claimed, TimerFired("expiry", None), now)
+            turn = self._wake(claimed, TimerFired("expiry", None), now)
+        return self._after(turn)
 
-    def _wake(self, claimed: Claimed, event: TimerFired, now: datetime) -> list[int]:
+    def _wake(self, claimed: Claimed, event: TimerFired, now: datetime) -> Turn | None:
         conversation = claimed.conversation
         if conversation is None or self.flows is None:
-            return []
+            return None
         flow = self.flows.registry.catalog().flows.get(conversation.flow)
         if flow is None:
-            end_conversation(claimed.connection, conversation.id, "flow removed")
-            return []
+            end_conversation(claimed.connection, conversation.id, "flow removed", now)
+            return None
         turn = self._turn(claimed, Delivery.OUTBOX, now)
         self.flows.resume(turn, flow, conversation, event)
-        return _pending_ids(turn.queued)
+        return turn
+
+    def _after(self, turn: Turn | None) -> list[int]:
+        """Once a turn is stored: the outbox rows it queued, then its action's (if it waits)."""
+        if turn is None:
+            return []
+        return _pending_ids(turn.queued) + self.run_actions(turn.waiting_action())
 
     def _turn(
         self,
@@ -241,8 +291,8 @@ class ConversationService:
         match: KeywordMatch,
         inbound_id: int,
         now: datetime,
-    ) -> tuple[QueuedText, ...]:
-        claimed = claim(connection, sms.from_phone)
+    ) -> InboundResult:
+        claimed = claim(connection, sms.from_phone, now)
         subscriber = claimed.subscriber
         status_before = subscriber.status
         outcome = handle_keyword(
@@ -261,11 +311,18 @@ class ConversationService:
                 rules=self.rules,
             ),
         )
+        action = None
         if self.flows is not None:
             turn = self._turn(claimed, Delivery.TWIML, now, (inbound_id, sms.body))
             self._route_to_flows(turn, sms, match, outcome.handled, status_before)
             queued.extend(turn.queued)
-        return tuple(text for text in queued if not text.suppressed)
+            action = turn.waiting_action()
+        replies = tuple(text for text in queued if not text.suppressed)
+        if action is None:
+            return InboundResult(replies)
+        # The action's texts can only come after this commit, so not in the webhook's answer:
+        # the texts before them go through the outbox too, first, and reach the person in order.
+        return InboundResult((), outbox=tuple(move_to_outbox(connection, replies)), action=action)
 
     def _route_to_flows(
         self,

@@ -18,7 +18,6 @@ from bot.models import (
     HandledBy,
     StepVisit,
     Subscriber,
-    utcnow,
 )
 from bot.subscribers import SubscriberRow, add_subscriber, claim_subscriber
 
@@ -60,7 +59,7 @@ _SAVE_PROFILE = DriverStatement(
 )
 
 
-def save_profile(connection: Connection, subscriber: SubscriberRow) -> None:
+def save_profile(connection: Connection, subscriber: SubscriberRow, now: datetime) -> None:
     """Store the subscriber's changed attributes and tags."""
     _SAVE_PROFILE.run(
         connection,
@@ -68,7 +67,7 @@ def save_profile(connection: Connection, subscriber: SubscriberRow) -> None:
             "subscriber_id": subscriber.id,
             "attributes": subscriber.attributes,
             "tags": subscriber.tags,
-            "updated_at": utcnow(),
+            "updated_at": now,
         },
     )
 
@@ -128,7 +127,7 @@ class Claimed:
     conversation: ActiveConversation | None
 
 
-def claim(connection: Connection, phone: str) -> Claimed:
+def claim(connection: Connection, phone: str, now: datetime) -> Claimed:
     """The subscriber with this number (created on first contact), locked till commit, and
     their active conversation.
 
@@ -136,22 +135,24 @@ def claim(connection: Connection, phone: str) -> Claimed:
     handled one after the other; the clock and the inbox queue behind them in the same order).
     """
     if connection.dialect.name != "sqlite":
-        subscriber = claim_subscriber(connection, phone)
+        subscriber = claim_subscriber(connection, phone, now)
         row = _ACTIVE.run(connection, {"subscriber_id": subscriber.id}).first()
         return Claimed(connection, subscriber, None if row is None else _active(row, phone))
     row = _CLAIM_AT_ONCE.run(connection, {"phone": phone}).first()
     if row is None:  # first contact
-        return Claimed(connection, add_subscriber(connection, phone), None)
+        return Claimed(connection, add_subscriber(connection, phone, now), None)
     subscriber = SubscriberRow.read(row.subscriber_id, phone, row)
     return Claimed(connection, subscriber, None if row.id is None else _active(row, phone))
 
 
-def claim_conversation(connection: Connection, conversation_id: int) -> Claimed | None:
+def claim_conversation(
+    connection: Connection, conversation_id: int, now: datetime
+) -> Claimed | None:
     """Claim the subscriber of this conversation; None unless it is still their active one."""
     phone = _PHONE_OF.run(connection, {"conversation_id": conversation_id}).scalar_one_or_none()
     if phone is None:
         return None
-    claimed = claim(connection, phone)
+    claimed = claim(connection, phone, now)
     if claimed.conversation is None or claimed.conversation.id != conversation_id:
         return None
     return claimed
@@ -178,14 +179,13 @@ def open_conversation(
     *,
     subscriber: SubscriberRow,
     state: FlowState,
+    now: datetime,
     expires_at: datetime | None = None,
     wake: Wake | None = None,
     handoff_reason: str | None = None,
     end_reason: str | None = None,
-    now: datetime | None = None,  # the turn's time: when the flow started, for `restart`
 ) -> int:
     """Insert a conversation as its first turn left it (ended, if that turn ended it)."""
-    now = now or utcnow()
     handled_by = HandledBy.BOT if handoff_reason is None else HandledBy.WAITING_FOR_AGENT
     return _OPEN.run(
         connection,
@@ -234,6 +234,7 @@ _UPDATE = DriverStatement(
 def save_state(
     connection: Connection,
     conversation: ActiveConversation,
+    now: datetime,
     *,
     handoff_reason: str | None = None,
 ) -> None:
@@ -249,7 +250,7 @@ def save_state(
     if handoff_reason is not None:
         conversation.handled_by = HandledBy.WAITING_FOR_AGENT
         changes.update(handled_by=HandledBy.WAITING_FOR_AGENT, handoff_reason=handoff_reason[:120])
-    _update(connection, conversation.id, changes)
+    _update(connection, conversation.id, changes, now)
 
 
 def due_timers(connection: Connection, now: datetime, limit: int) -> list[int]:
@@ -294,9 +295,10 @@ def next_wake_up(connection: Connection, limit: datetime) -> datetime | None:
     return min(due) if due else None
 
 
-def end_conversation(connection: Connection, conversation_id: int, reason: str) -> None:
+def end_conversation(
+    connection: Connection, conversation_id: int, reason: str, now: datetime
+) -> None:
     """Close the conversation; its timer and expiry die with it (the clock reads active rows)."""
-    now = utcnow()
     _update(
         connection,
         conversation_id,
@@ -309,11 +311,9 @@ def _update(
     connection: Connection,
     conversation_id: int,
     changes: dict[str, Any],
-    now: datetime | None = None,
+    now: datetime,
 ) -> None:
-    _UPDATE.run(
-        connection, {**changes, "conversation_id": conversation_id, "updated_at": now or utcnow()}
-    )
+    _UPDATE.run(connection, {**changes, "conversation_id": conversation_id, "updated_at": now})
 
 
 _INSERT_ANSWER = DriverStatement(ANSWERS.insert())
@@ -329,6 +329,7 @@ def record_answer(
     step: str,
     name: str,
     value: Any,
+    now: datetime,
 ) -> None:
     """Store a validated answer."""
     _INSERT_ANSWER.run(
@@ -341,7 +342,7 @@ def record_answer(
             "step": step,
             "name": name,
             "value": value,
-            "created_at": utcnow(),
+            "created_at": now,
         },
     )
 
@@ -350,12 +351,11 @@ _INSERT_VISIT = DriverStatement(VISITS.insert())
 
 
 def record_visits(
-    connection: Connection, conversation_id: int, flow: str, steps: list[str]
+    connection: Connection, conversation_id: int, flow: str, steps: list[str], now: datetime
 ) -> None:
     """Note the steps the conversation reached this turn (one round trip for all of them)."""
     if not steps:
         return
-    now = utcnow()
     _INSERT_VISIT.run_many(
         connection,
         [

@@ -383,7 +383,7 @@ class Dispatcher:
             if values:
                 _set(connection, message_id, updated_at=self.clock(), **values)
             if result.outcome is SendOutcome.OPTED_OUT:
-                opt_out_by_carrier(connection, phone, message_id)
+                opt_out_by_carrier(connection, phone, message_id, self.clock())
         status = values.get("status", current.status)
         if result.outcome is SendOutcome.ACCEPTED:
             log.info("message %s to %s: %s (%s)", message_id, phone, status, result.provider_sid)

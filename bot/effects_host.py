@@ -21,9 +21,9 @@ class EffectContext:
 
     source: str
     delivery: Delivery
+    now: datetime  # when it all happens (the service's clock)
     consent_text: str | None = None
     inbound_id: int | None = None
-    now: datetime | None = None  # when the texts are queued (the service's clock)
     rules: PolicyRules = DEFAULT_RULES
 
 
@@ -38,13 +38,14 @@ def apply_effects(
     for effect in effects:
         match effect:
             case ChangeStatus(status=status):
-                change_status(connection, subscriber, status)
+                change_status(connection, subscriber, status, context.now)
             case RecordConsent(kind=kind, keyword=keyword):
                 record_consent(
                     connection,
                     subscriber,
                     kind=kind,
                     source=context.source,
+                    now=context.now,
                     keyword=keyword,
                     text=context.consent_text,
                     message_id=context.inbound_id,

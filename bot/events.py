@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -12,7 +13,7 @@ from sqlalchemy.sql.base import Executable
 
 from bot.db import dialect_insert
 from bot.driver_sql import DriverStatement
-from bot.models import Event, utcnow
+from bot.models import Event
 
 EVENTS = Event.__table__
 
@@ -43,6 +44,7 @@ def store_event(
     phone: str,
     data: Mapping[str, Any],
     external_id: str | None,
+    now: datetime,
 ) -> EventReceipt:
     """Keep the event; an external id seen before stores nothing and says so."""
     row = {
@@ -50,7 +52,7 @@ def store_event(
         "type": event_type,
         "phone": phone,
         "data": dict(data),
-        "received_at": utcnow(),
+        "received_at": now,
     }
     event_id = _INSERT.run(connection, row).scalar_one_or_none()
     if event_id is not None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from bot.actions.base import ActionError, ActionRequest, ActionRunner
+from bot.actions.base import ActionError, ActionRequest, ActionResult, ActionRunner
 from bot.compliance import ComplianceTexts
 from bot.conversations import (
     ActiveConversation,
@@ -40,6 +40,7 @@ from bot.engine import runtime
 from bot.engine.inputs import ActionCompleted, EventArrived, Input, Reply
 from bot.engine.model import RESTART_ALWAYS, Flow
 from bot.engine.state import FlowState
+from bot.engine.steps.action import ActionStep
 from bot.engine.steps.base import Waiting
 from bot.flow_registry import FlowRegistry
 from bot.messages import latest_inbound_text
@@ -52,6 +53,19 @@ log = logging.getLogger(__name__)
 
 HUMAN_FLOW = "inbox"  # the conversation opened for a text no flow wanted: a human should look
 MAX_CHAINED_FLOWS = 5  # start_flow chains deeper than this are a mistake, not a feature
+
+
+@dataclass(frozen=True)
+class PendingAction:
+    """An action a stored turn left its conversation waiting for: call it, then complete it."""
+
+    conversation_id: int
+    flow: str
+    step: str
+    request: ActionRequest
+    wake: Wake  # the conversation's timer while it waits: tells this call from a later one
+    inbound: tuple[int, str] | None = None  # the text the turn answered: its id and body
+    depth: int = 0  # how deep in start_flow chains the flow that calls it is
 
 
 @dataclass
@@ -72,6 +86,14 @@ class Turn:
     public_url: str | None = None  # where tracked links point; None leaves URLs as written
     conversation: ActiveConversation | None = None
     text: str | None = None  # the text this turn answers; None for a timer or an event
+    action: PendingAction | None = None  # an action to call once the turn is stored
+
+    def waiting_action(self) -> PendingAction | None:
+        """The action the turn left its conversation waiting for, unless it moved on since."""
+        action, conversation = self.action, self.conversation
+        if action is None or conversation is None or conversation.id != action.conversation_id:
+            return None  # that flow ended (or was interrupted) later in the turn
+        return action
 
 
 class FlowHost:
@@ -171,7 +193,7 @@ class FlowHost:
 
     def _end(self, turn: Turn, reason: str) -> None:
         assert turn.conversation is not None
-        end_conversation(turn.connection, turn.conversation.id, reason)
+        end_conversation(turn.connection, turn.conversation.id, reason, turn.now)
         turn.conversation = None
 
     def start(
@@ -269,6 +291,7 @@ class FlowHost:
                         step=step,
                         name=name,
                         value=value,
+                        now=turn.now,
                     )
                 case EnterStep(step=step):
                     visits.append(step)
@@ -276,13 +299,13 @@ class FlowHost:
                     action = effect
                 case StartFlow(name=name):
                     next_flow = name
-        record_visits(connection, conversation_id, flow.name, visits)
+        record_visits(connection, conversation_id, flow.name, visits, turn.now)
         if conversation is not None:
             self._save(turn, conversation, outcome.state, row)
         if profile_changed:
-            save_profile(connection, turn.subscriber)
+            save_profile(connection, turn.subscriber, turn.now)
         if action is not None and turn.conversation is not None:
-            self._run_action(turn, flow, turn.conversation, action, depth)
+            self._await_action(turn, flow, turn.conversation, action, depth)
         if next_flow is not None:
             self._chain(turn, flow, next_flow, depth, state)
 
@@ -291,11 +314,11 @@ class FlowHost:
             turn.connection,
             subscriber=turn.subscriber,
             state=state,
+            now=turn.now,
             expires_at=row.expires_at,
             wake=row.wake,
             handoff_reason=row.handoff_reason,
             end_reason=row.end_reason,
-            now=turn.now,
         )
         # A flow that ended in its first turn leaves an ended row and no active conversation.
         turn.conversation = (
@@ -321,16 +344,18 @@ class FlowHost:
         row: _RowChanges,
     ) -> None:
         if row.end_reason is not None or state is None:
-            end_conversation(turn.connection, conversation.id, row.end_reason or "completed")
+            end_conversation(
+                turn.connection, conversation.id, row.end_reason or "completed", turn.now
+            )
             turn.conversation = None
             return
         conversation.state = state
         conversation.expires_at = row.expires_at
         conversation.wake = row.wake
-        save_state(turn.connection, conversation, handoff_reason=row.handoff_reason)
+        save_state(turn.connection, conversation, turn.now, handoff_reason=row.handoff_reason)
         turn.conversation = conversation
 
-    def _run_action(
+    def _await_action(
         self,
         turn: Turn,
         flow: Flow,
@@ -338,46 +363,69 @@ class FlowHost:
         action: CallAction,
         depth: int,
     ) -> None:
-        state = conversation.state
+        """Leave the call for after the commit: a write transaction must not wait on a network."""
+        assert conversation.wake is not None  # the action step's timer: see steps/action.py
         profile = turn.subscriber
+        request = ActionRequest(
+            action=action.name,
+            phone=profile.phone,
+            slots={
+                **({"first_name": profile.first_name} if profile.first_name else {}),
+                **profile.attributes,
+                **conversation.state.answers,
+            },
+            # After a wait or an event, the latest text is an earlier one: look it up.
+            latest_message=(
+                turn.text
+                if turn.text is not None
+                else latest_inbound_text(turn.connection, profile.phone)
+            ),
+            flow=flow.name,
+            step=action.step,
+        )
+        inbound = None if turn.inbound_id is None else (turn.inbound_id, turn.text or "")
+        turn.action = PendingAction(
+            conversation.id, flow.name, action.step, request, conversation.wake, inbound, depth
+        )
+
+    def call_action(self, pending: PendingAction) -> ActionResult | ActionError:
+        """Run the action (a network call, for an action server): never inside a transaction."""
         try:
             if self.actions is None:
-                raise ActionError(f"no action runner is configured for {action.name!r}")
-            result = self.actions.run(
-                ActionRequest(
-                    action=action.name,
-                    phone=profile.phone,
-                    slots={
-                        **({"first_name": profile.first_name} if profile.first_name else {}),
-                        **profile.attributes,
-                        **state.answers,
-                    },
-                    # After a wait or an event, the latest text is an earlier one: look it up.
-                    latest_message=(
-                        turn.text
-                        if turn.text is not None
-                        else latest_inbound_text(turn.connection, profile.phone)
-                    ),
-                    flow=flow.name,
-                    step=action.step,
-                )
-            )
+                raise ActionError(f"no action runner is configured for {pending.request.action!r}")
+            return self.actions.run(pending.request)
         except ActionError as error:
-            log.error("flow %s step %s: %s", flow.name, action.step, error)
-            self._end(turn, f"action {action.name} failed")
+            return error
+
+    def complete_action(
+        self, turn: Turn, pending: PendingAction, outcome: ActionResult | ActionError
+    ) -> None:
+        """Send the action's texts, keep its slots and go on, if the flow still waits for it.
+
+        A flow that moved on during the call (STOP, an agent took the chat, the step was edited
+        away, a later call was made) drops the result; a flow still on the step but with an
+        agent is called again by the step's timer once the agent hands back.
+        """
+        conversation = turn.conversation
+        flow = self.registry.catalog().flows.get(pending.flow)
+        if conversation is None or flow is None or not _waits_for(conversation, flow, pending):
+            log.info("%s: the flow moved on; result dropped", pending.request.describe())
             return
-        purpose = runtime.purpose_for(flow, state.origin)
+        if isinstance(outcome, ActionError):
+            log.error("flow %s step %s: %s", flow.name, pending.step, outcome)
+            self._end(turn, f"action {pending.request.action} failed")
+            return
+        purpose = runtime.purpose_for(flow, conversation.state.origin)
         # Pictures the action sent go with its last text (an MMS), or alone without one.
-        bodies = list(result.texts) or ([""] if result.media_urls else [])
+        bodies = list(outcome.texts) or ([""] if outcome.media_urls else [])
         for position, body in enumerate(bodies, 1):
-            media = result.media_urls if position == len(bodies) else ()
+            media = outcome.media_urls if position == len(bodies) else ()
             turn.queued.append(self._send(turn, body, purpose, flow=flow.name, media_urls=media))
-        if result.slot_updates:
-            turn.subscriber.attributes.update(result.slot_updates)
-            save_profile(turn.connection, turn.subscriber)
-        self.resume(
-            turn, flow, conversation, ActionCompleted(action.step, result.slot_updates), depth
-        )
+        if outcome.slot_updates:
+            turn.subscriber.attributes.update(outcome.slot_updates)
+            save_profile(turn.connection, turn.subscriber, turn.now)
+        completed = ActionCompleted(pending.step, outcome.slot_updates)
+        self.resume(turn, flow, conversation, completed, pending.depth)
 
     def _chain(
         self,
@@ -448,3 +496,17 @@ class _RowChanges:
                 case EndFlow(reason=reason):
                     end_reason = reason
         return cls(expires_at, wake, handoff_reason, end_reason)
+
+
+def _waits_for(conversation: ActiveConversation, flow: Flow, pending: PendingAction) -> bool:
+    """Whether the conversation is still on the action step, waiting for this very call."""
+    step = flow.step(pending.step)
+    return (
+        conversation.id == pending.conversation_id
+        and conversation.handled_by is HandledBy.BOT
+        and conversation.state.step == pending.step
+        and conversation.state.waiting == Waiting.ACTION.value
+        and conversation.wake == pending.wake
+        and isinstance(step, ActionStep)
+        and step.name == pending.request.action
+    )

@@ -162,6 +162,7 @@ class _Conversation:
         sms = InboundSms(message_sid=f"SMtest{uuid.uuid4().hex}", from_phone=TEST_PHONE, body=text)
         result = self.services.conversations.handle_inbound(sms)
         self.heard.extend(reply.body for reply in result.replies)
+        self.services.conversations.after_answer(result, self._send)
 
     def _wait(self, duration: timedelta) -> None:
         let_time_pass(self.services, self.clock, duration)
@@ -229,8 +230,9 @@ def _matches(expected: str, got: str) -> bool:
 def _prepare_subscriber(services: Services, spec: dict[str, Any]) -> None:
     if not spec:
         return
+    now = services.conversations.clock()
     with transaction(services.engine) as connection:
-        subscriber = claim_subscriber(connection, TEST_PHONE)
+        subscriber = claim_subscriber(connection, TEST_PHONE, now)
         connection.execute(
             update(Subscriber.__table__)
             .where(Subscriber.__table__.c.id == subscriber.id)
@@ -239,6 +241,7 @@ def _prepare_subscriber(services: Services, spec: dict[str, Any]) -> None:
                 first_name=spec.get("first_name"),
                 attributes=dict(spec.get("attributes", {})),
                 tags=list(spec.get("tags", [])),
+                updated_at=now,
             )
         )
 

@@ -11,7 +11,7 @@ from sqlalchemy.sql.base import Executable
 from bot.db import dialect_insert
 from bot.driver_sql import DriverStatement
 from bot.inbound import InboundSms
-from bot.models import Delivery, Direction, Message, MessageStatus, utcnow
+from bot.models import Delivery, Direction, Message, MessageStatus
 from bot.outbox import QueuedText
 from bot.segments import count_segments
 
@@ -29,12 +29,9 @@ def _insert_inbound(dialect: str) -> Executable:
 _INSERT_INBOUND = DriverStatement(_insert_inbound)
 
 
-def record_inbound(
-    connection: Connection, sms: InboundSms, now: datetime | None = None
-) -> int | None:
+def record_inbound(connection: Connection, sms: InboundSms, now: datetime) -> int | None:
     """Store the inbound text; None when its MessageSid is already stored (a retry)."""
     segments = count_segments(sms.body)
-    now = now or utcnow()
     row = {
         "phone": sms.from_phone,
         "direction": Direction.INBOUND,

@@ -107,8 +107,8 @@ class Subscriber(SQLModel, table=True):
     timezone: str | None = Field(default=None, max_length=64)
     attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    created_at: datetime = _timestamp(nullable=False, default=utcnow)
-    updated_at: datetime = _timestamp(nullable=False, default=utcnow, onupdate=utcnow)
+    created_at: datetime = _timestamp(nullable=False)
+    updated_at: datetime = _timestamp(nullable=False)
 
 
 class ConsentKind(StrEnum):
@@ -131,7 +131,7 @@ class ConsentEvent(SQLModel, table=True):
     # The exact words the person saw (a web form's consent text) or sent (their text).
     text: str | None = Field(default=None, sa_column=Column(Text))
     message_id: int | None = Field(default=None, foreign_key="message.id")
-    created_at: datetime = _timestamp(nullable=False, default=utcnow)
+    created_at: datetime = _timestamp(nullable=False)
 
 
 class Direction(StrEnum):
@@ -216,8 +216,8 @@ class Message(SQLModel, table=True):
     # Stamped by the last consent check, just before the gateway call: while the text is still
     # UNKNOWN with this stamp, a STOP to its number waits for the provider's answer.
     handed_over_at: datetime | None = _timestamp(nullable=True)
-    created_at: datetime = _timestamp(nullable=False, default=utcnow)
-    updated_at: datetime = _timestamp(nullable=False, default=utcnow, onupdate=utcnow)
+    created_at: datetime = _timestamp(nullable=False)
+    updated_at: datetime = _timestamp(nullable=False)
 
 
 class CampaignSendStatus(StrEnum):
@@ -236,7 +236,7 @@ class CampaignSend(SQLModel, table=True):
     status: CampaignSendStatus = _enum(CampaignSendStatus, 8, nullable=False)
     recipients: int = 0  # people in the segment when the last run finished
     queued: int = 0  # campaign texts in the outbox (every run's)
-    started_at: datetime = _timestamp(nullable=False, default=utcnow)
+    started_at: datetime = _timestamp(nullable=False)
     finished_at: datetime | None = _timestamp(nullable=True)
 
 
@@ -285,8 +285,8 @@ class Conversation(SQLModel, table=True):
     # the conversation. The clock claims rows whose wakes_at came due.
     wakes_at: datetime | None = _timestamp(nullable=True)
     wake_kind: str | None = Field(default=None, max_length=16)
-    started_at: datetime = _timestamp(nullable=False, default=utcnow)
-    updated_at: datetime = _timestamp(nullable=False, default=utcnow, onupdate=utcnow)
+    started_at: datetime = _timestamp(nullable=False)
+    updated_at: datetime = _timestamp(nullable=False)
     ended_at: datetime | None = _timestamp(nullable=True)
 
 
@@ -301,7 +301,7 @@ class Answer(SQLModel, table=True):
     step: str = Field(max_length=64)
     name: str = Field(max_length=64)
     value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
-    created_at: datetime = _timestamp(nullable=False, default=utcnow)
+    created_at: datetime = _timestamp(nullable=False)
 
 
 class StepVisit(SQLModel, table=True):
@@ -313,7 +313,7 @@ class StepVisit(SQLModel, table=True):
     conversation_id: int = Field(foreign_key="conversation.id", index=True)
     flow: str = Field(max_length=64, index=True)
     step: str = Field(max_length=64)
-    created_at: datetime = _timestamp(nullable=False, default=utcnow)
+    created_at: datetime = _timestamp(nullable=False)
 
 
 class Event(SQLModel, table=True):
@@ -324,7 +324,7 @@ class Event(SQLModel, table=True):
     type: str = Field(max_length=64, index=True)
     phone: str = Field(max_length=20, index=True)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    received_at: datetime = _timestamp(nullable=False, default=utcnow)
+    received_at: datetime = _timestamp(nullable=False)
 
 
 class Agent(SQLModel, table=True):
@@ -336,7 +336,7 @@ class Agent(SQLModel, table=True):
     password_hash: str = Field(max_length=255)  # a salted KDF hash (werkzeug's scrypt)
     is_admin: bool = False
     disabled: bool = False
-    created_at: datetime = _timestamp(nullable=False, default=utcnow)
+    created_at: datetime = _timestamp(nullable=False)
     last_login_at: datetime | None = _timestamp(nullable=True)
 
 
@@ -348,7 +348,7 @@ class LoginAttempt(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=254, index=True)
     remote_addr: str = Field(max_length=64, index=True)
-    created_at: datetime = _timestamp(nullable=False, default=utcnow, index=True)
+    created_at: datetime = _timestamp(nullable=False, index=True)
 
 
 class Link(SQLModel, table=True):
@@ -361,7 +361,7 @@ class Link(SQLModel, table=True):
     flow: str | None = Field(default=None, max_length=64)
     campaign: str | None = Field(default=None, max_length=64)
     message_id: int | None = Field(default=None, foreign_key="message.id")  # first text with it
-    created_at: datetime = _timestamp(nullable=False, default=utcnow)
+    created_at: datetime = _timestamp(nullable=False)
 
 
 class Click(SQLModel, table=True):
@@ -369,5 +369,5 @@ class Click(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     link_id: int = Field(foreign_key="link.id", index=True)
-    clicked_at: datetime = _timestamp(nullable=False, default=utcnow)
+    clicked_at: datetime = _timestamp(nullable=False)
     user_agent: str | None = Field(default=None, max_length=255)

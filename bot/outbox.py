@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from bot import policy
 from bot.driver_sql import DriverStatement
 from bot.links import attach_message, shorten_links
-from bot.models import Delivery, Direction, Message, MessageStatus, Purpose, utcnow
+from bot.models import Delivery, Direction, Message, MessageStatus, Purpose
 from bot.recipient_zones import country_of, zones_for
 from bot.segments import count_segments
 from bot.subscribers import SubscriberRow
@@ -44,7 +45,7 @@ def queue_text(
     body: str,
     purpose: Purpose,
     delivery: Delivery,
-    now: datetime | None = None,
+    now: datetime,
     rules: policy.PolicyRules = policy.DEFAULT_RULES,
     media_urls: tuple[str, ...] = (),
     in_reply_to_id: int | None = None,
@@ -67,7 +68,6 @@ def queue_text(
     variant; `not_before` (a scheduled campaign) holds it in the outbox till then, and the
     policy judges it as of that moment.
     """
-    now = now or utcnow()
     link_ids: list[int] = []
     if track_links:
         body, link_ids = shorten_links(
@@ -80,7 +80,8 @@ def queue_text(
             now=now,
         )
     if replying is None:
-        replying = delivery is Delivery.TWIML
+        # An action's texts answer the person's text too, though they leave by the outbox.
+        replying = delivery is Delivery.TWIML or in_reply_to_id is not None
     scheduled = not_before is not None and not_before > now
     judged_at = not_before if scheduled else now
     if len(body) > MAX_TEXT_CHARS:
@@ -191,3 +192,18 @@ def next_send_after(connection: Connection, limit: datetime) -> datetime | None:
         )
     ).scalar_one_or_none()
     return None if moment is None else _aware(moment)
+
+
+def move_to_outbox(connection: Connection, texts: Sequence[QueuedText]) -> list[int]:
+    """Take TwiML replies out of the webhook's answer: they wait in the outbox instead, in order.
+
+    Their policy verdict stands (they were judged as replies); returns their ids.
+    """
+    ids = [text.id for text in texts if text.status is MessageStatus.ACCEPTED]
+    if ids:
+        connection.execute(
+            update(MESSAGES)
+            .where(MESSAGES.c.id.in_(ids), MESSAGES.c.delivery == Delivery.TWIML)
+            .values(delivery=Delivery.OUTBOX, status=MessageStatus.PENDING, sent_at=None)
+        )
+    return ids

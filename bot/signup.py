@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
@@ -33,18 +34,19 @@ def sign_up(
     phone: str,
     source: str,
     consent_text: str,
+    now: datetime,
     first_name: str | None = None,
 ) -> SignupResult:
     """Make the number PENDING and queue the double opt-in text; repeat signups send nothing."""
     with transaction(engine) as connection:
-        subscriber = claim_subscriber(connection, phone)
+        subscriber = claim_subscriber(connection, phone, now)
         if subscriber.status is SubscriberStatus.UNSUBSCRIBED:
             raise OptedOutBySms(phone)
         if first_name:
             connection.execute(
                 SUBSCRIBERS.update()
                 .where(SUBSCRIBERS.c.id == subscriber.id, SUBSCRIBERS.c.first_name.is_(None))
-                .values(first_name=first_name)
+                .values(first_name=first_name, updated_at=now)
             )
         if subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.SUBSCRIBED):
             return SignupResult(created=False, message_ids=())
@@ -56,7 +58,9 @@ def sign_up(
                 RecordConsent(ConsentKind.OPT_IN_REQUESTED),
                 Send(texts.confirm_join(), Purpose.COMPLIANCE),
             ),
-            EffectContext(source=source, delivery=Delivery.OUTBOX, consent_text=consent_text),
+            EffectContext(
+                source=source, delivery=Delivery.OUTBOX, now=now, consent_text=consent_text
+            ),
         )
         ids = tuple(text.id for text in queued if text.status is MessageStatus.PENDING)
         return SignupResult(created=True, message_ids=ids)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot.db import transaction
-from bot.models import Direction, Message, MessageStatus, utcnow
+from bot.models import Direction, Message, MessageStatus
 from bot.statuses import advances
 from bot.subscribers import opt_out_by_carrier
 
@@ -27,7 +28,7 @@ class StatusUpdate:
     message_id: int | None = None  # ours, from the callback URL of a TwiML reply
 
 
-def apply_status_update(*, engine: Engine, update_: StatusUpdate) -> bool:
+def apply_status_update(*, engine: Engine, update_: StatusUpdate, now: datetime) -> bool:
     """Move the message forward if this is news; False when unknown, stale or a repeat."""
     with transaction(engine) as connection:
         message = _find(connection, update_)
@@ -37,16 +38,14 @@ def apply_status_update(*, engine: Engine, update_: StatusUpdate) -> bool:
         if message.provider_sid is None:
             values["provider_sid"] = update_.message_sid
         if update_.error_code == CARRIER_OPT_OUT_ERROR:
-            opt_out_by_carrier(connection, message.phone, message.id)
+            opt_out_by_carrier(connection, message.phone, message.id, now)
         if advances(message.status, update_.status):
             values["status"] = update_.status
             if update_.error_code is not None:
                 values["error_code"] = update_.error_code
         if values:
             connection.execute(
-                update(MESSAGES)
-                .where(MESSAGES.c.id == message.id)
-                .values(updated_at=utcnow(), **values)
+                update(MESSAGES).where(MESSAGES.c.id == message.id).values(updated_at=now, **values)
             )
         return "status" in values
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -12,7 +13,7 @@ from sqlmodel import Session
 
 from bot.db import dialect_insert
 from bot.driver_sql import DriverStatement
-from bot.models import ConsentEvent, ConsentKind, Subscriber, SubscriberStatus, utcnow
+from bot.models import ConsentEvent, ConsentKind, Subscriber, SubscriberStatus
 
 SUBSCRIBERS = Subscriber.__table__
 CONSENT_EVENTS = ConsentEvent.__table__
@@ -74,19 +75,18 @@ _LOCK_EXISTING = DriverStatement(
 )
 
 
-def claim_subscriber(connection: Connection, phone: str) -> SubscriberRow:
+def claim_subscriber(connection: Connection, phone: str, now: datetime) -> SubscriberRow:
     """The subscriber with this number, created as NEW on first contact, locked till commit."""
     # Most texts come from people we know: a locking read writes nothing (the upsert would).
     existing = _LOCK_EXISTING.run(connection, {"phone": phone}).first()
     if existing is not None:
         return SubscriberRow.read(existing.id, phone, existing)
-    return add_subscriber(connection, phone)
+    return add_subscriber(connection, phone, now)
 
 
-def add_subscriber(connection: Connection, phone: str) -> SubscriberRow:
+def add_subscriber(connection: Connection, phone: str, now: datetime) -> SubscriberRow:
     """First contact: the number becomes a NEW subscriber (or, if another transaction just
     added it, that row), locked till commit."""
-    now = utcnow()
     row = _CLAIM.run(
         connection,
         {
@@ -109,14 +109,14 @@ _CHANGE_STATUS = DriverStatement(
 
 
 def change_status(
-    connection: Connection, subscriber: SubscriberRow, status: SubscriberStatus
+    connection: Connection, subscriber: SubscriberRow, status: SubscriberStatus, now: datetime
 ) -> None:
     """Move the subscriber to a new consent status."""
     if subscriber.status is status:
         return
     _CHANGE_STATUS.run(
         connection,
-        {"subscriber_id": subscriber.id, "status": status, "updated_at": utcnow()},
+        {"subscriber_id": subscriber.id, "status": status, "updated_at": now},
     )
     subscriber.status = status
 
@@ -130,6 +130,7 @@ def record_consent(
     *,
     kind: ConsentKind,
     source: str,
+    now: datetime,
     keyword: str | None = None,
     text: str | None = None,
     message_id: int | None = None,
@@ -145,22 +146,25 @@ def record_consent(
             "keyword": keyword,
             "text": text,
             "message_id": message_id,
-            "created_at": utcnow(),
+            "created_at": now,
         },
     )
 
 
-def opt_out_by_carrier(connection: Connection, phone: str, message_id: int | None) -> None:
+def opt_out_by_carrier(
+    connection: Connection, phone: str, message_id: int | None, now: datetime
+) -> None:
     """The carrier says this number opted out (Twilio 21610): believe it and record it."""
-    subscriber = claim_subscriber(connection, phone)
+    subscriber = claim_subscriber(connection, phone, now)
     if subscriber.status is SubscriberStatus.UNSUBSCRIBED:
         return
-    change_status(connection, subscriber, SubscriberStatus.UNSUBSCRIBED)
+    change_status(connection, subscriber, SubscriberStatus.UNSUBSCRIBED, now)
     record_consent(
         connection,
         subscriber,
         kind=ConsentKind.OPT_OUT,
         source="carrier",
+        now=now,
         keyword="21610",
         message_id=message_id,
     )

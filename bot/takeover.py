@@ -23,7 +23,7 @@ from bot.conversations import (
 from bot.db import transaction
 from bot.engine.inputs import HandedBack
 from bot.engine.steps.base import Waiting
-from bot.flow_host import Turn
+from bot.flow_host import PendingAction, Turn
 from bot.models import (
     Agent,
     ConversationStatus,
@@ -94,12 +94,13 @@ def hand_back(services: Services, *, conversation_id: int, agent_id: int) -> Non
     """Give the chat back to the bot: a flow parked on a handoff goes on; timers resume."""
     now = services.conversations.clock()
     with transaction(services.engine) as connection:
-        claimed = claim_conversation(connection, conversation_id)
+        claimed = claim_conversation(connection, conversation_id, now)
         if claimed is None:
             raise TakeoverError("This conversation has ended.")
         if not _holds(connection, conversation_id, agent_id):
             raise TakeoverError("Only the agent who has this chat can hand it back.")
-        _give_to_bot(services, claimed, now)
+        action = _give_to_bot(services, claimed, now)
+    services.conversations.run_actions(action)  # a flow that goes on to an action: after commit
 
 
 def agent_reply(services: Services, *, conversation_id: int, agent_id: int, body: str) -> None:
@@ -109,7 +110,7 @@ def agent_reply(services: Services, *, conversation_id: int, agent_id: int, body
         raise ReplyRefused("Write something first.")
     now = services.conversations.clock()
     with transaction(services.engine) as connection:
-        claimed = claim_conversation(connection, conversation_id)
+        claimed = claim_conversation(connection, conversation_id, now)
         if claimed is None:
             raise TakeoverError(_why_not(connection, conversation_id))
         if not _holds(connection, conversation_id, agent_id):
@@ -141,6 +142,7 @@ def agent_reply(services: Services, *, conversation_id: int, agent_id: int, body
 def release_idle(services: Services, *, idle_after: timedelta) -> int:
     """Hand back every chat its agent has left idle for `idle_after`; returns how many."""
     now = services.conversations.clock()
+    actions: list[PendingAction | None] = []
     with transaction(services.engine) as connection:
         idle = (
             connection.execute(
@@ -154,9 +156,11 @@ def release_idle(services: Services, *, idle_after: timedelta) -> int:
             .all()
         )
         for conversation_id in idle:
-            claimed = claim_conversation(connection, conversation_id)
+            claimed = claim_conversation(connection, conversation_id, now)
             if claimed is not None:
-                _give_to_bot(services, claimed, now)
+                actions.append(_give_to_bot(services, claimed, now))
+    for action in actions:
+        services.conversations.run_actions(action)
     return len(idle)
 
 
@@ -258,7 +262,8 @@ def _customer_just_wrote(connection: Connection, phone: str, now: datetime) -> b
     return last is not None and now - last <= JUST_SENT
 
 
-def _give_to_bot(services: Services, claimed: Claimed, now: datetime) -> None:
+def _give_to_bot(services: Services, claimed: Claimed, now: datetime) -> PendingAction | None:
+    """Hand the chat back; returns the action the flow went on to, to call after the commit."""
     conversation = claimed.conversation
     assert conversation is not None  # claim_conversation returns only active conversations
     connection = claimed.connection
@@ -271,8 +276,8 @@ def _give_to_bot(services: Services, claimed: Claimed, now: datetime) -> None:
     flows = services.conversations.flows
     flow = flows.registry.catalog().flows.get(conversation.flow) if flows else None
     if flow is None or flows is None:
-        end_conversation(connection, conversation.id, "handed back")
-        return
+        end_conversation(connection, conversation.id, "handed back", now)
+        return None
     if conversation.state.waiting == Waiting.AGENT.value:
         turn = Turn(
             connection,
@@ -285,7 +290,9 @@ def _give_to_bot(services: Services, claimed: Claimed, now: datetime) -> None:
         )
         # Its texts wait in the outbox for the dispatchers, like any follow-up.
         flows.resume(turn, flow, conversation, HandedBack())
-    elif conversation.state.waiting == Waiting.ANSWER.value:
+        return turn.waiting_action()
+    if conversation.state.waiting == Waiting.ANSWER.value:
         # The person was talking to a human: the flow's patience starts again now.
         conversation.expires_at = now + flow.settings.expires_after
-        save_state(connection, conversation)
+        save_state(connection, conversation, now)
+    return None

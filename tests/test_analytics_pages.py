@@ -46,7 +46,10 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
         gateway=FakeGateway(),
     )
     app.config["TESTING"] = True
-    create_agent(services_of(app).engine, "dana@acme.test", "Dana", PASSWORD)
+    services = services_of(app)
+    create_agent(
+        services.engine, "dana@acme.test", "Dana", PASSWORD, now=services.conversations.clock()
+    )
     yield app
     services_of(app).engine.dispose()
 

@@ -91,10 +91,15 @@ def ledger(engine: Engine, phone: str) -> list[dict]:
 
 def opt_out_by_text(engine: Engine, phone: str) -> None:
     with transaction(engine) as connection:
-        subscriber = claim_subscriber(connection, phone)
-        change_status(connection, subscriber, SubscriberStatus.UNSUBSCRIBED)
+        subscriber = claim_subscriber(connection, phone, NOW)
+        change_status(connection, subscriber, SubscriberStatus.UNSUBSCRIBED, NOW)
         record_consent(
-            connection, subscriber, kind=ConsentKind.OPT_OUT, source="sms", keyword="STOP"
+            connection,
+            subscriber,
+            kind=ConsentKind.OPT_OUT,
+            source="sms",
+            now=NOW,
+            keyword="STOP",
         )
 
 
@@ -265,7 +270,7 @@ def _a_life(engine: Engine) -> None:
     """Ada: imported, texted, in a survey with an answer and a timer, an event, a queued text."""
     run_import(engine, HEADER + f"(415) 555-0101,Ada,America/New_York,vip,{CONSENT},,Rome\n")
     with transaction(engine) as connection:
-        subscriber = claim_subscriber(connection, ADA)
+        subscriber = claim_subscriber(connection, ADA, NOW)
         connection.execute(
             Message.__table__.insert().values(
                 phone=ADA,
@@ -371,7 +376,7 @@ def test_erase_removes_personal_data_and_leaves_an_opt_out_tombstone(engine: Eng
     with transaction(engine) as connection:
         later = queue_text(
             connection,
-            claim_subscriber(connection, ADA),
+            claim_subscriber(connection, ADA, NOW),
             body="We miss you",
             purpose=Purpose.PROMOTIONAL,
             delivery=Delivery.OUTBOX,

@@ -17,11 +17,12 @@ from tests.sms import ALICE
 
 
 def queue(app: Flask, *, purpose: Purpose, status: SubscriberStatus, body: str = "Hi") -> int:
+    now = services_of(app).conversations.clock()
     with transaction(services_of(app).engine) as connection:
-        subscriber = claim_subscriber(connection, ALICE)
-        change_status(connection, subscriber, status)
+        subscriber = claim_subscriber(connection, ALICE, now)
+        change_status(connection, subscriber, status, now)
         queued = queue_text(
-            connection, subscriber, body=body, purpose=purpose, delivery=Delivery.OUTBOX
+            connection, subscriber, body=body, purpose=purpose, delivery=Delivery.OUTBOX, now=now
         )
         return queued.id
 
@@ -48,9 +49,10 @@ def test_an_opt_out_after_queueing_stops_the_send(
     app: Flask, gateway: FakeGateway, session: Session
 ) -> None:
     message_id = queue(app, purpose=Purpose.PROMOTIONAL, status=SubscriberStatus.SUBSCRIBED)
+    now = services_of(app).conversations.clock()
     with transaction(services_of(app).engine) as connection:
-        subscriber = claim_subscriber(connection, ALICE)
-        change_status(connection, subscriber, SubscriberStatus.UNSUBSCRIBED)
+        subscriber = claim_subscriber(connection, ALICE, now)
+        change_status(connection, subscriber, SubscriberStatus.UNSUBSCRIBED, now)
     services_of(app).dispatcher.send([message_id])
     assert gateway.attempts == []
     assert stored(session, message_id).status is MessageStatus.SUPPRESSED

@@ -34,7 +34,8 @@ from bot.testing.fake_twilio import FakeTwilioServer
 from tests.sms import ALICE, BOB
 
 MESSAGES = Message.__table__
-START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+# Noon in San Francisco: texts queued now are judged by the send policy in daylight.
+START = datetime(2024, 5, 1, 19, 0, tzinfo=UTC)
 SENDER = "+15550000000"
 
 
@@ -115,10 +116,10 @@ def queue(
 ) -> int:
     """Put one text in the outbox, as the conversation service does."""
     with transaction(engine) as connection:
-        subscriber = claim_subscriber(connection, phone)
-        change_status(connection, subscriber, status)
+        subscriber = claim_subscriber(connection, phone, START)
+        change_status(connection, subscriber, status, START)
         queued = queue_text(
-            connection, subscriber, body=body, purpose=purpose, delivery=Delivery.OUTBOX
+            connection, subscriber, body=body, purpose=purpose, delivery=Delivery.OUTBOX, now=START
         )
         if send_after is not None:
             connection.execute(
@@ -139,7 +140,7 @@ def statuses(engine: Engine) -> list[MessageStatus]:
 
 def set_subscriber(engine: Engine, phone: str, status: SubscriberStatus) -> None:
     with transaction(engine) as connection:
-        change_status(connection, claim_subscriber(connection, phone), status)
+        change_status(connection, claim_subscriber(connection, phone, START), status, START)
 
 
 # -- claiming -----------------------------------------------------------------------------------

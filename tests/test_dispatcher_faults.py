@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from bot.db import make_engine, transaction
 from bot.dispatch import Dispatcher, Reconciled
 from bot.gateways.twilio import TwilioGateway
-from bot.models import Delivery, Message, MessageStatus, Purpose, SubscriberStatus
+from bot.models import Delivery, Message, MessageStatus, Purpose, SubscriberStatus, utcnow
 from bot.outbox import queue_text
 from bot.subscribers import change_status, claim_subscriber
 from bot.testing.fake_twilio import FakeTwilioServer
@@ -144,11 +144,12 @@ def settle(engine: Engine, server: FakeTwilioServer, settled: Reconciled) -> Non
 
 def queue_texts(engine: Engine) -> list[str]:
     bodies = [f"text {number:02d} of {TEXTS}" for number in range(TEXTS)]
+    now = utcnow()  # the dispatchers run in processes of their own, on the wall clock
     with transaction(engine) as connection:
         subscribers = []
         for phone in PHONES:
-            subscriber = claim_subscriber(connection, phone)
-            change_status(connection, subscriber, SubscriberStatus.SUBSCRIBED)
+            subscriber = claim_subscriber(connection, phone, now)
+            change_status(connection, subscriber, SubscriberStatus.SUBSCRIBED, now)
             subscribers.append(subscriber)
         for number, body in enumerate(bodies):
             queue_text(
@@ -157,6 +158,7 @@ def queue_texts(engine: Engine) -> list[str]:
                 body=body,
                 purpose=Purpose.TRANSACTIONAL,
                 delivery=Delivery.OUTBOX,
+                now=now,
             )
     return bodies
 

@@ -55,7 +55,11 @@ class FlowApp:
         self.services = services_of(self.app)
 
     def text(self, body: str) -> list[str]:
-        return reply_to(self.client, body)
+        """What the phone gets back: the webhook's answer, then texts sent meanwhile (an
+        action's, which come after the answer through the outbox)."""
+        before = len(self.gateway.outbox)
+        answer = reply_to(self.client, body)
+        return answer + [text.body for text in self.gateway.outbox[before:]]
 
     def wait(self, duration: timedelta) -> list[str]:
         before = len(self.gateway.outbox)
@@ -124,7 +128,9 @@ def test_a_timeout_due_while_the_answer_is_handled_waits_for_it_then_stands_down
     shipped.clock.advance(timedelta(days=1, minutes=1))  # the question's timeout is due
     fired: list[list[int]] = []
     with transaction(shipped.services.engine) as connection:
-        claimed = claim(connection, ALICE)  # the answer's turn holds the subscriber
+        claimed = claim(
+            connection, ALICE, shipped.clock()
+        )  # the answer's turn holds the subscriber
         clock = threading.Thread(
             target=lambda: fired.append(
                 shipped.services.conversations.fire_timer(survey.id, shipped.clock())
@@ -134,7 +140,7 @@ def test_a_timeout_due_while_the_answer_is_handled_waits_for_it_then_stands_down
         clock.join(timeout=0.5)
         assert clock.is_alive()  # the clock queues behind the answer, touching nothing
         assert claimed.conversation is not None
-        end_conversation(connection, claimed.conversation.id, "completed")
+        end_conversation(connection, claimed.conversation.id, "completed", shipped.clock())
     clock.join(timeout=10)
     assert fired == [[]]  # it saw the flow finished: no nudge
     assert shipped.wait(timedelta(days=1)) == []

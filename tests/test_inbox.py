@@ -51,9 +51,10 @@ class Inbox:
         self.app.config["TESTING"] = True
         self.services: Services = services_of(self.app)
         engine = self.services.engine
-        self.ada = create_agent(engine, "ada@acme.test", "Ada", PASSWORD, is_admin=True)
-        self.dana = create_agent(engine, "dana@acme.test", "Dana", PASSWORD)
-        self.eli = create_agent(engine, "eli@acme.test", "Eli", PASSWORD)
+        now = self.services.conversations.clock()
+        self.ada = create_agent(engine, "ada@acme.test", "Ada", PASSWORD, is_admin=True, now=now)
+        self.dana = create_agent(engine, "dana@acme.test", "Dana", PASSWORD, now=now)
+        self.eli = create_agent(engine, "eli@acme.test", "Eli", PASSWORD, now=now)
 
     def client(self) -> FlaskClient:
         return self.app.test_client()
@@ -206,15 +207,15 @@ def test_rate_limits_per_email_and_per_address(inbox: Inbox) -> None:
 
 
 def test_create_agent_says_what_is_wrong(inbox: Inbox) -> None:
-    engine = inbox.services.engine
+    engine, now = inbox.services.engine, inbox.services.conversations.clock()
     with pytest.raises(AgentError, match="is not an email address"):
-        create_agent(engine, "dana", "Dana", PASSWORD)
+        create_agent(engine, "dana", "Dana", PASSWORD, now=now)
     with pytest.raises(AgentError, match="at least 12 characters"):
-        create_agent(engine, "new@acme.test", "New", "short")
+        create_agent(engine, "new@acme.test", "New", "short", now=now)
     with pytest.raises(AgentError, match="already exists"):
-        create_agent(engine, "DANA@acme.test", "Dana again", PASSWORD)
+        create_agent(engine, "DANA@acme.test", "Dana again", PASSWORD, now=now)
     with pytest.raises(AgentError, match="name must be"):
-        create_agent(engine, "new@acme.test", "  ", PASSWORD)
+        create_agent(engine, "new@acme.test", "  ", PASSWORD, now=now)
     stored = {agent.email: agent for agent in list_agents(engine)}
     assert stored["dana@acme.test"].password_hash.startswith("scrypt:")
 

@@ -119,8 +119,8 @@ def test_no_text_reaches_a_number_after_its_stop_was_answered(
 def queue_campaign(engine: Engine, phones: list[str]) -> None:
     with transaction(engine) as connection:
         for phone in phones:
-            subscriber = claim_subscriber(connection, phone)
-            change_status(connection, subscriber, SubscriberStatus.SUBSCRIBED)
+            subscriber = claim_subscriber(connection, phone, QUEUED_AT)
+            change_status(connection, subscriber, SubscriberStatus.SUBSCRIBED, QUEUED_AT)
             queue_text(
                 connection,
                 subscriber,

@@ -26,7 +26,6 @@ from bot.models import (
     Purpose,
     Subscriber,
     SubscriberStatus,
-    utcnow,
 )
 from bot.outbox import queue_text
 from bot.policy import PolicyRules
@@ -94,7 +93,7 @@ def send_campaign(
     *,
     progress: Progress = lambda done, total: None,
     batch: int = DEFAULT_BATCH,
-    now: datetime | None = None,
+    now: datetime | None = None,  # default: the services' clock, read per batch
 ) -> SendReport:
     """Queue the campaign's text for everyone in its segment who does not have it yet.
 
@@ -104,9 +103,10 @@ def send_campaign(
     engine, settings = services.engine, services.settings
     campaign = load_campaign(settings, name)
     report = SendReport(campaign.name)
+    clock = services.conversations.clock if now is None else lambda: now
     with engine.connect() as connection:
         total = sum(1 for _ in audience(connection, campaign.segment))
-    _mark(services, campaign.name, CampaignSendStatus.QUEUED, now=now or utcnow())
+    _mark(services, campaign.name, CampaignSendStatus.QUEUED, now=clock())
     progress(0, total)
     after_id = 0
     while True:
@@ -122,7 +122,7 @@ def send_campaign(
                         after_id=after_id,
                         limit=batch,
                         tally=tally,
-                        now=now or utcnow(),
+                        now=clock(),
                         brand=settings.BRAND_NAME,
                         support=settings.SUPPORT_CONTACT,
                         default_zone=settings.DEFAULT_TIMEZONE,
@@ -142,7 +142,7 @@ def send_campaign(
             break
         after_id = last_id
         progress(report.recipients, max(total, report.recipients))
-    _finish(services, campaign.name, recipients=report.recipients, now=now or utcnow())
+    _finish(services, campaign.name, recipients=report.recipients, now=clock())
     return report
 
 

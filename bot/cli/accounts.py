@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from bot.cli.common import (
+    clock,
     main,
     migrated_engine,
 )
@@ -40,7 +41,7 @@ def agents_add(email: str, name: str, admin: bool, password_stdin: bool) -> None
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     engine = migrated_engine()[1]
     try:
-        agent = create_agent(engine, email, name, password, admin)
+        agent = create_agent(engine, email, name, password, admin, now=clock())
     except AgentError as error:
         raise click.ClickException(str(error)) from None
     finally:

@@ -9,6 +9,7 @@ import click
 from bot.cli.common import (
     _require_migrated,
     _settings,
+    clock,
     main,
 )
 from bot.settings import Settings
@@ -53,8 +54,6 @@ def campaign_list() -> None:
 @click.argument("name")
 def campaign_preview(name: str) -> None:
     """Who would get campaign NAME, sample texts, segments, cost and time to send."""
-    from datetime import UTC, datetime
-
     from bot.campaigns.audience import audience
     from bot.campaigns.preview import Pricing, describe, preview_campaign
     from bot.db import make_engine
@@ -79,7 +78,7 @@ def campaign_preview(name: str) -> None:
                 support=settings.SUPPORT_CONTACT,
                 pricing=Pricing(settings.PRICE_PER_SEGMENT, settings.CURRENCY, settings.SEND_RATE),
                 default_zone=settings.DEFAULT_TIMEZONE,
-                now=datetime.now(UTC),
+                now=clock(),
             )
     finally:
         engine.dispose()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TextIO
 import click
 from sqlalchemy.engine import Engine
 
+from bot.models import utcnow
 from bot.settings import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
 
 EXPORT_PROGRESS_EVERY = 10_000  # rows between progress lines when exporting to a file
+clock = utcnow  # commands that need no services run on the default clock: the wall's
 
 
 def _settings() -> Settings:

@@ -11,6 +11,7 @@ import click
 from bot.cli.common import (
     EXPORT_PROGRESS_EVERY,
     _replaced_atomically,
+    clock,
     main,
     migrated_engine,
 )
@@ -46,7 +47,6 @@ def subscribers_import(file: Path, skip_bad: bool) -> None:
     import csv
 
     from bot.bulk import ImportRaced, import_subscribers
-    from bot.models import utcnow
 
     settings, engine = migrated_engine()
     try:
@@ -61,7 +61,7 @@ def subscribers_import(file: Path, skip_bad: bool) -> None:
                 engine,
                 reader,
                 default_region=settings.DEFAULT_COUNTRY,
-                now=utcnow(),
+                now=clock(),
                 source_name=str(file),
                 skip_bad=skip_bad,
             )
@@ -151,7 +151,6 @@ def subscribers_show(phone: str) -> None:
 def subscribers_erase(phone: str, yes: bool) -> None:
     """Erase a person's data; the number stays opted out and is never texted again."""
     from bot.bulk import erase_subscriber
-    from bot.models import utcnow
 
     settings, engine = migrated_engine()
     try:
@@ -162,7 +161,7 @@ def subscribers_erase(phone: str, yes: bool) -> None:
                 "blanked and the number is never texted again",
                 abort=True,
             )
-        erased = erase_subscriber(engine, number, utcnow())
+        erased = erase_subscriber(engine, number, clock())
     finally:
         engine.dispose()
     if not erased:

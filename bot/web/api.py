@@ -87,6 +87,7 @@ def create_subscriber() -> tuple[Response, int]:
             phone=phone,
             source=signup.source,
             consent_text=signup.consent_text,
+            now=parley.conversations.clock(),
             first_name=signup.first_name,
         )
     except OptedOutBySms:

@@ -46,7 +46,19 @@ def inbound_sms() -> Response | tuple[Response, int]:
         return problem(409, "MessageSid is already used by another message", field="MessageSid")
     if result.duplicate:
         log.info("MessageSid %s seen before: answering as the first time", sms.message_sid)
+    if result.action is not None:
+        _after_answer(result)
     return Response(_twiml(result), mimetype="application/xml")
+
+
+def _after_answer(result: InboundResult) -> None:
+    """Call the turn's custom action, with no transaction open, and send what it says."""
+    parley = current_app.extensions["parley"]
+    try:
+        parley.conversations.after_answer(result, parley.dispatcher.send)
+    except Exception:
+        # The text is stored and answered; the action step's timer calls the action again.
+        log.exception("custom action after the answer to %s failed", result.action.request.phone)
 
 
 @bp.post(STATUS_CALLBACK_PATH.removeprefix(PREFIX))
@@ -58,7 +70,8 @@ def status_callback() -> Response | tuple[Response, int]:
     except BadField as error:
         return problem(400, error.message, field=error.field)
     if update is not None:
-        apply_status_update(engine=current_app.extensions["parley"].engine, update_=update)
+        parley = current_app.extensions["parley"]
+        apply_status_update(engine=parley.engine, update_=update, now=parley.conversations.clock())
     return Response(status=204)
 
 

@@ -42,7 +42,8 @@ def screenshots(tmp_path: Path) -> Path:
 @pytest.fixture
 def agent(live_server: LiveServer) -> str:
     """An agent who can log in; returns the name the inbox shows."""
-    create_agent(live_server.services.engine, EMAIL, "Ana Agent", PASSWORD)
+    services = live_server.services
+    create_agent(services.engine, EMAIL, "Ana Agent", PASSWORD, now=services.conversations.clock())
     return "Ana Agent"
 
 
