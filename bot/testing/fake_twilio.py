@@ -73,6 +73,10 @@ class FakeTwilioServer:
         self.clock = clock
         self.opted_out: set[str] = set()  # numbers that answer 21610, as after a STOP
         self.delay_seconds = 0.0  # added before each response leaves, after the work is done
+        # An outage: until its clock reaches `down_until`, every request gets `down_status`.
+        self.down_until: datetime | None = None
+        self.down_status = 503
+        self.answered_down = 0  # requests answered with the outage's error
         self._lock = threading.Lock()
         self._received: list[dict[str, Any]] = []
         self._stored: list[_StoredMessage] = []
@@ -108,6 +112,11 @@ class FakeTwilioServer:
         )
         with self._lock:
             self._failures.append(failure)
+
+    def go_down(self, until: datetime, *, status: int = 503) -> None:
+        """Answer every request with HTTP `status` until the server's clock reaches `until`."""
+        with self._lock:
+            self.down_until, self.down_status = until, status
 
     def start(self, port: int = 0) -> Self:
         """Start serving on `port` (0: a free one)."""
@@ -154,6 +163,10 @@ class FakeTwilioServer:
         if (request.view_args or {}).get("account_sid") != self.account_sid:
             return _error(404, NOT_FOUND, f"The requested resource {request.path} was not found")
         with self._lock:
+            if self.down_until is not None and self.clock() < self.down_until:
+                self.answered_down += 1
+                status = self.down_status
+                return _error(status, 20000 + status, f"Service unavailable (HTTP {status})")
             failure = self._failures.popleft() if self._failures else None
         if failure is not None:
             return _error(failure.status, failure.code, failure.message)
