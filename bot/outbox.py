@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.engine import Connection
 
 from bot import policy
@@ -166,7 +166,8 @@ _RECENT_PROMOTIONAL = DriverStatement(
         MESSAGES.c.purpose == Purpose.PROMOTIONAL,
         # Spelled out rather than NOT IN: driver statements take no expanding parameters.
         *(MESSAGES.c.status != status for status in _NOT_GOING_OUT),
-        MESSAGES.c.created_at > bindparam("since"),
+        # An old text sent again (`bot outbox retry`) is due anew: its send_after counts.
+        or_(MESSAGES.c.created_at > bindparam("since"), MESSAGES.c.send_after > bindparam("since")),
     )
 )
 
