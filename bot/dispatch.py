@@ -37,7 +37,7 @@ from bot.gateways.base import (
     SupportsLookup,
 )
 from bot.models import Message, MessageStatus, Purpose, Subscriber, SubscriberStatus, utcnow
-from bot.outage import DEFAULT_RETRY_WINDOW, Change, Outage, OutageBreaker
+from bot.outage import DEFAULT_RETRY_WINDOW, PROBE_CAP, Change, Outage, OutageBreaker
 from bot.pacing import Pacer
 from bot.statuses import advances, parse_provider_status
 from bot.subscribers import opt_out_by_carrier
@@ -50,7 +50,9 @@ SUBSCRIBERS = Subscriber.__table__
 DEFAULT_MAX_ATTEMPTS = 5  # deprecated: the retry window decides when a text has failed
 UNPACED_BATCH = 50  # rows a claim takes when nothing paces the sends
 BACKOFF_FIRST = timedelta(seconds=5)
-BACKOFF_CAP = timedelta(minutes=5)
+# As short as the outage breaker's probe interval: a text that failed just before the provider
+# recovered goes out within a minute of it, even when too few texts failed to call it an outage.
+BACKOFF_CAP = PROBE_CAP
 # A row is reconciled only once it has been UNKNOWN this long: far longer than a batch is held
 # (about a second of sends) plus the gateway's HTTP timeout, so a live dispatcher's text is
 # never taken from under it.
@@ -223,7 +225,7 @@ def default_dispatcher_id() -> str:
 
 
 def backoff(attempts: int, rng: random.Random) -> timedelta:
-    """How long to wait after the n-th retryable failure: 5 s, 10 s, 20 s … 5 min, jittered."""
+    """How long to wait after the n-th retryable failure: 5 s, 10 s, 20 s, 30 s …, jittered."""
     ceiling = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** max(0, attempts - 1))
     # "Equal jitter": never less than half the step, so retries still back off, yet dispatchers
     # throttled together do not all come back in the same instant.
