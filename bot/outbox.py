@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.engine import Connection
 
 from bot import policy
@@ -20,6 +20,18 @@ MESSAGES = Message.__table__
 _INSERT_OUTBOUND = DriverStatement(MESSAGES.insert().returning(MESSAGES.c.id))
 
 MAX_TEXT_CHARS = 1600  # the most one text may carry: Twilio's limit for a message body
+# In the outbox because the provider failed it, or an outage held it back (see dispatch.py).
+WAITING_ON_PROVIDER = and_(
+    MESSAGES.c.status == MessageStatus.PENDING, MESSAGES.c.retrying_since.is_not(None)
+)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The texts waiting on the provider: how many, and since when."""
+
+    count: int
+    since: datetime | None
 
 
 @dataclass(frozen=True)
@@ -192,3 +204,11 @@ def next_send_after(connection: Connection, limit: datetime) -> datetime | None:
         )
     ).scalar_one_or_none()
     return None if moment is None else _aware(moment)
+
+
+def waiting_on_provider(connection: Connection) -> Waiting:
+    """How many texts wait in the outbox because the provider failed them, and since when."""
+    count, since = connection.execute(
+        select(func.count(), func.min(MESSAGES.c.retrying_since)).where(WAITING_ON_PROVIDER)
+    ).one()
+    return Waiting(int(count), None if since is None else _aware(since))

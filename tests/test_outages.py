@@ -18,13 +18,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from bot.campaigns.stats import campaign_stats
 from bot.db import make_engine, transaction
 from bot.dispatch import Dispatcher
 from bot.gateways.base import Gateway, OutboundText, SendOutcome, SendResult
 from bot.gateways.fake import FakeGateway
 from bot.gateways.twilio import TwilioGateway
 from bot.models import Delivery, Message, MessageStatus, Purpose, SubscriberStatus
-from bot.outbox import queue_text
+from bot.outbox import Waiting, queue_text, waiting_on_provider
 from bot.pacing import Pacer
 from bot.subscribers import change_status, claim_subscriber
 from bot.testing.clock import FakeClock
@@ -230,6 +231,10 @@ def test_texts_wait_on_the_provider_with_the_moment_it_began(
     # Tried or not, every text knows it is waiting on the provider, and since when.
     assert all(row.retrying_since is not None for row in stored)
     assert max(row.retrying_since for row in stored) - START < timedelta(seconds=5)
+    with engine.connect() as connection:
+        assert waiting_on_provider(connection) == Waiting(20, START)
+        stats = campaign_stats(connection, "sale", price_per_segment=0.01, currency="USD")
+    assert (stats.total.waiting_on_provider, stats.total.sent, stats.total.failed) == (20, 0, 0)
     assert len(gateway.attempts) < 3 + 10 * 60 / 15  # probes, not 20 texts × every backoff
 
 
