@@ -43,7 +43,12 @@ def outbox() -> None:
 
 @outbox.command("retry")
 @click.option("--campaign", metavar="NAME", help="Only texts of this campaign.")
-@click.option("--since", type=Moment(), help="Only texts that failed at or after this moment.")
+@click.option(
+    "--since",
+    type=Moment(),
+    help="Only texts that failed at or after this moment: 2026-11-30T14:00 (UTC unless it has"
+    " an offset), or a time ago such as 2h.",
+)
 @click.option("--until", type=Moment(), help="Only texts that failed before this moment.")
 @click.option(
     "--error-code",
