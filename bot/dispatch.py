@@ -16,16 +16,18 @@ import random
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import String, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 
 from bot.db import transaction
+from bot.engine.durations import format_duration
 from bot.gateways.base import (
     Gateway,
     OutboundText,
@@ -36,6 +38,7 @@ from bot.gateways.base import (
 )
 from bot.handover import CONSENT, consent_decision, last_check
 from bot.models import Message, MessageStatus, Purpose, utcnow
+from bot.outage import DEFAULT_RETRY_WINDOW, PROBE_CAP, Change, Outage, OutageBreaker
 from bot.pacing import Pacer
 from bot.statuses import advances, parse_provider_status
 from bot.subscribers import opt_out_by_carrier
@@ -44,10 +47,12 @@ log = logging.getLogger(__name__)
 
 MESSAGES = Message.__table__
 
-DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_MAX_ATTEMPTS = 5  # deprecated: the retry window decides when a text has failed
 UNPACED_BATCH = 50  # rows a claim takes when nothing paces the sends
 BACKOFF_FIRST = timedelta(seconds=5)
-BACKOFF_CAP = timedelta(minutes=5)
+# As short as the outage breaker's probe interval: a text that failed just before the provider
+# recovered goes out within a minute of it, even when too few texts failed to call it an outage.
+BACKOFF_CAP = PROBE_CAP
 # A row is reconciled only once it has been UNKNOWN this long: far longer than a batch is held
 # (about a second of sends) plus the gateway's HTTP timeout, so a live dispatcher's text is
 # never taken from under it.
@@ -58,6 +63,10 @@ LOOKUP_SKEW = timedelta(minutes=1)
 IDLE_SECONDS = 0.5  # the worker's nap when the outbox is empty
 ERROR_PAUSE_SECONDS = 5.0  # and after a round failed (database down …)
 ERROR_MESSAGE_MAX = 500  # Message.error_message's length
+# How a text is marked that failed because nobody could say whether the provider has it: it
+# may have been sent, so it is never sent again (`bot outbox retry` leaves it alone too).
+FATE_UNKNOWN = "fate unknown:"
+EXPIRE_EVERY = timedelta(minutes=1)  # how often a worker fails texts whose retry window is over
 
 _CLAIM_COLUMNS = (
     MESSAGES.c.id,
@@ -121,7 +130,9 @@ _RELEASE = (
     )
 )
 _LOCK_ONE = (
-    select(MESSAGES.c.status, MESSAGES.c.provider_sid, MESSAGES.c.attempts)
+    select(
+        MESSAGES.c.status, MESSAGES.c.provider_sid, MESSAGES.c.attempts, MESSAGES.c.retrying_since
+    )
     .where(MESSAGES.c.id == bindparam("message_id"))
     .with_for_update()
 )
@@ -136,6 +147,44 @@ _KNOWN_SIDS = select(MESSAGES.c.provider_sid).where(
     MESSAGES.c.phone == bindparam("phone"),
     MESSAGES.c.body == bindparam("body"),
     MESSAGES.c.provider_sid.is_not(None),
+)
+
+# SKIP LOCKED again: a row a claim holds is that dispatcher's; the next round gets the others.
+_HELD_BACK = (
+    select(MESSAGES.c.id)
+    .where(_PENDING, _DUE, MESSAGES.c.retrying_since.is_(None))
+    .with_for_update(skip_locked=True)
+)
+# An outage holds back every due text, tried or not: from now on they wait on the provider.
+_HOLD_BACK = (
+    update(MESSAGES)
+    .where(MESSAGES.c.id.in_(_HELD_BACK.scalar_subquery()))
+    .values(
+        retrying_since=bindparam("now"),
+        updated_at=bindparam("now"),
+        error_message=bindparam("reason"),
+    )
+)
+_WINDOW_OVER = (
+    select(MESSAGES.c.id)
+    .where(_PENDING, MESSAGES.c.retrying_since <= bindparam("cutoff"))
+    .with_for_update(skip_locked=True)
+)
+_EXPIRE = (
+    update(MESSAGES)
+    .where(MESSAGES.c.id.in_(_WINDOW_OVER.scalar_subquery()))
+    .values(
+        status=MessageStatus.FAILED,
+        claimed_by=None,
+        send_after=None,
+        updated_at=bindparam("now"),
+        # The provider's last word stays readable after ours.
+        error_message=func.substr(
+            bindparam("reason", type_=String()) + func.coalesce(MESSAGES.c.error_message, ""),
+            1,
+            ERROR_MESSAGE_MAX,
+        ),
+    )
 )
 
 
@@ -170,7 +219,7 @@ def default_dispatcher_id() -> str:
 
 
 def backoff(attempts: int, rng: random.Random) -> timedelta:
-    """How long to wait after the n-th retryable failure: 5 s, 10 s, 20 s … 5 min, jittered."""
+    """How long to wait after the n-th retryable failure: 5 s, 10 s, 20 s, 30 s …, jittered."""
     ceiling = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** max(0, attempts - 1))
     # "Equal jitter": never less than half the step, so retries still back off, yet dispatchers
     # throttled together do not all come back in the same instant.
@@ -188,25 +237,41 @@ class Dispatcher:
         status_callback_url: str | None = None,
         dispatcher_id: str | None = None,
         pacer: Pacer | None = None,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        max_attempts: int | None = None,
         batch_size: int | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
+        retry_window: timedelta = DEFAULT_RETRY_WINDOW,
+        breaker: OutageBreaker | None = None,
     ) -> None:
-        if max_attempts < 1:
-            raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+        if max_attempts is not None:
+            if max_attempts < 1:
+                raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+            warnings.warn(
+                "Dispatcher(max_attempts=...) is deprecated and no longer fails texts early:"
+                " a text is retried for retry_window (SEND_RETRY_WINDOW)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        if retry_window <= timedelta(0):
+            raise ValueError(f"retry_window must be longer than zero, got {retry_window}")
         self.engine = engine
         self.gateway = gateway
         self.status_callback_url = status_callback_url
         self.id = dispatcher_id or default_dispatcher_id()
         self.pacer = pacer
-        self.max_attempts = max_attempts
+        self.max_attempts = max_attempts or DEFAULT_MAX_ATTEMPTS  # kept for old readers only
+        self.retry_window = retry_window
         # Claimed rows wait UNKNOWN for their turn: claim about one second's worth at a time.
         self.batch_size = batch_size or (
             max(1, math.ceil(pacer.rate)) if pacer is not None else UNPACED_BATCH
         )
         self.clock = clock
         self.rng = rng or random.Random()
+        self.breaker = breaker or OutageBreaker(rng=self.rng)
+        # Webhook threads send through the same dispatcher (`send`) as its worker loop.
+        self._breaker_lock = threading.Lock()
+        self._next_expiry: datetime | None = None
 
     # -- sending --------------------------------------------------------------------------------
 
@@ -226,11 +291,18 @@ class Dispatcher:
         """Claim up to `limit` due rows, oldest first, re-checking consent; commits the claim."""
         return self._claim(_DUE_ROWS, {"limit": limit}, now)
 
-    def run_once(self, now: datetime | None = None, stop: threading.Event | None = None) -> int:
-        """Claim a batch and send it at the sender's pace; returns the texts handed over."""
-        batch = self.claim_batch(self.batch_size, now or self.clock())
+    def run_once(
+        self,
+        now: datetime | None = None,
+        stop: threading.Event | None = None,
+        limit: int | None = None,
+    ) -> int:
+        """Claim a batch (at most `limit`) and send it at the sender's pace; returns the texts
+        handed over."""
+        batch = self.claim_batch(limit or self.batch_size, now or self.clock())
         for index, claimed in enumerate(batch):
-            if stop is not None and stop.is_set():
+            # An outage found mid-batch: the rest goes back untried (a probe batch is one text).
+            if (stop is not None and stop.is_set()) or (index and self.outage is not None):
                 self._release(batch[index:])  # never handed over: back to the outbox
                 return index
             try:
@@ -258,13 +330,91 @@ class Dispatcher:
                     report = self.reconcile()
                     if report.total:
                         log.info("reconciled: %s", report)
-                handed_over = self.run_once(stop=stop)
+                pause = self.run_round(stop=stop, idle_seconds=idle_seconds)
             except Exception:
                 log.exception("dispatch round failed; trying again in %s s", ERROR_PAUSE_SECONDS)
                 stop.wait(ERROR_PAUSE_SECONDS)
                 continue
-            if handed_over == 0:
-                stop.wait(idle_seconds)
+            if pause > 0:
+                stop.wait(pause)
+
+    def run_round(
+        self,
+        now: datetime | None = None,
+        *,
+        stop: threading.Event | None = None,
+        idle_seconds: float = IDLE_SECONDS,
+    ) -> float:
+        """One turn of the worker loop: a batch, or in an outage one probe; returns the seconds
+        to wait before the next turn (0: go on at once)."""
+        now = now or self.clock()
+        if self._next_expiry is None or now >= self._next_expiry:
+            self._next_expiry = now + EXPIRE_EVERY
+            self.expire(now)
+        with self._breaker_lock:
+            allowance = self.breaker.allowance(now)
+            next_probe = self.breaker.next_probe()
+        if allowance == 0 and next_probe is not None:
+            return max((next_probe - now).total_seconds(), 0.0)
+        handed_over = self.run_once(now, stop=stop, limit=allowance)
+        outage = self.outage
+        if outage is not None:
+            self._hold_back(now, outage)
+        return 0.0 if handed_over else idle_seconds
+
+    @property
+    def outage(self) -> Outage | None:
+        """The provider outage this dispatcher is riding out, if any."""
+        return self.breaker.outage
+
+    def expire(self, now: datetime | None = None) -> int:
+        """Fail the pending texts the provider has failed for longer than the retry window."""
+        now = now or self.clock()
+        window = format_duration(self.retry_window)
+        with transaction(self.engine) as connection:
+            expired = connection.execute(
+                _EXPIRE,
+                {
+                    "cutoff": now - self.retry_window,
+                    "now": now,
+                    "reason": f"gave up: the provider still failed it after the {window} retry"
+                    " window; last error: ",
+                },
+            ).rowcount
+        if expired:
+            log.warning("%d texts failed: the provider failed them for over %s", expired, window)
+        return expired
+
+    def _hold_back(self, now: datetime, outage: Outage) -> None:
+        """Mark every due text as waiting on the provider, so that its retry window runs."""
+        reason = f"held back by a provider outage: {outage.last_error}"[:ERROR_MESSAGE_MAX]
+        with transaction(self.engine) as connection:
+            connection.execute(_HOLD_BACK, {"now": now, "reason": reason})
+
+    def _observe(self, message_id: int, result: SendResult) -> None:
+        """Tell the breaker how the provider answered; log an outage's start and end, once."""
+        now = self.clock()
+        with self._breaker_lock:
+            before = self.breaker.outage
+            if result.outcome is SendOutcome.RETRYABLE:
+                change = self.breaker.failed(message_id, now, _error_text(result))
+            else:
+                change = self.breaker.answered()
+            outage = self.breaker.outage
+        if change is Change.STARTED and outage is not None:
+            log.warning(
+                "provider outage: %d texts in a row failed since %s (%s); holding the outbox"
+                " and probing with one text at a time",
+                self.breaker.outage_after,
+                outage.started_at.isoformat(timespec="seconds"),
+                outage.last_error,
+            )
+        elif change is Change.ENDED and before is not None:
+            log.warning(
+                "provider back after %s of outage (%d probes failed): sending at full pace",
+                format_duration(now - before.started_at),
+                before.failed_probes,
+            )
 
     def _claim(self, statement: Any, params: dict[str, Any], now: datetime) -> list[ClaimedText]:
         with transaction(self.engine) as connection:
@@ -375,6 +525,7 @@ class Dispatcher:
         self, claimed: ClaimedText, result: SendResult, handed_over_at: datetime
     ) -> MessageStatus | None:
         message_id, phone = claimed.message_id, claimed.text.to
+        self._observe(message_id, result)
         with transaction(self.engine) as connection:
             current = connection.execute(_LOCK_ONE, {"message_id": message_id}).first()
             if current is None:
@@ -424,25 +575,36 @@ class Dispatcher:
             # twice, so the row stays UNKNOWN for reconciliation.
             return {"sent_at": handed_over_at, **errors}
         if result.outcome is SendOutcome.RETRYABLE:
-            attempts = current.attempts + 1
-            if attempts >= self.max_attempts:
-                return {
-                    **errors,
-                    "status": MessageStatus.FAILED,
-                    "attempts": attempts,
-                    "sent_at": None,
-                    "error_message": f"gave up after {attempts} attempts: {result.error_message}",
-                }
-            return {
-                **errors,
-                "status": MessageStatus.PENDING,
-                "attempts": attempts,
-                "send_after": self.clock() + backoff(attempts, self.rng),
-                "claimed_by": None,
-                "sent_at": None,
-            }
+            return self._retry_values(current, errors)
         # OPTED_OUT or FAILED: permanent; the provider never took it.
         return {**errors, "status": MessageStatus.FAILED, "sent_at": None}
+
+    def _retry_values(self, current: Row[Any], errors: dict[str, Any]) -> dict[str, Any]:
+        """A retryable failure: back to the outbox, unless the retry window is over."""
+        now = self.clock()
+        since = current.retrying_since or now
+        if now - since >= self.retry_window:
+            window = format_duration(self.retry_window)
+            return {
+                **errors,
+                "status": MessageStatus.FAILED,
+                "sent_at": None,
+                "error_message": f"gave up: the provider still failed it after the {window}"
+                f" retry window; last error: {errors['error_message']}",
+            }
+        values = {
+            **errors,
+            "status": MessageStatus.PENDING,
+            "retrying_since": since,
+            "claimed_by": None,
+            "sent_at": None,
+        }
+        if self.outage is not None:
+            # The provider is down, not this text: no attempt counted. Waiting out a probe
+            # interval lets the next probe try another text, in case this one is the trouble.
+            return {**values, "send_after": now + self.breaker.probe_cap}
+        attempts = current.attempts + 1
+        return {**values, "attempts": attempts, "send_after": now + backoff(attempts, self.rng)}
 
     # -- reconciliation -------------------------------------------------------------------------
 
@@ -469,7 +631,7 @@ class Dispatcher:
             return
         if not isinstance(self.gateway, SupportsLookup):
             # Without a way to ask, a resend might text twice: give up, loudly.
-            reason = f"fate unknown: the {self.gateway.name} gateway cannot confirm"
+            reason = f"{FATE_UNKNOWN} the {self.gateway.name} gateway cannot confirm"
             if self._settle(row, status=MessageStatus.FAILED, error_message=reason):
                 report.failed += 1
                 log.warning("message %s: %s", row.id, reason)
@@ -524,6 +686,12 @@ class Dispatcher:
             # Another reconciler matched the provider's message to a twin row just now.
             log.warning("message %s: provider sid already taken; trying again later", row.id)
             return False
+
+
+def _error_text(result: SendResult) -> str:
+    """The provider's error as one short phrase for the log."""
+    code = f"{result.error_code} " if result.error_code is not None else ""
+    return f"{code}{result.error_message or result.outcome}"
 
 
 def _fitted(values: dict[str, Any]) -> dict[str, Any]:

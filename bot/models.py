@@ -211,6 +211,9 @@ class Message(SQLModel, table=True):
     # retries); attempts counts hand-overs that failed in a way worth retrying.
     send_after: datetime | None = _timestamp(nullable=True)
     attempts: int = 0
+    # When the provider first failed it in a way worth retrying (or an outage began while it
+    # waited): it is retried until SEND_RETRY_WINDOW after this, then marked failed.
+    retrying_since: datetime | None = _timestamp(nullable=True)
     claimed_by: str | None = Field(default=None, max_length=64)  # the dispatcher sending it
     sent_at: datetime | None = _timestamp(nullable=True)  # handed to the provider
     # Stamped by the last consent check, just before the gateway call: while the text is still

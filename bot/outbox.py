@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bot import policy
@@ -21,6 +21,18 @@ MESSAGES = Message.__table__
 _INSERT_OUTBOUND = DriverStatement(MESSAGES.insert().returning(MESSAGES.c.id))
 
 MAX_TEXT_CHARS = 1600  # the most one text may carry: Twilio's limit for a message body
+# In the outbox because the provider failed it, or an outage held it back (see dispatch.py).
+WAITING_ON_PROVIDER = and_(
+    MESSAGES.c.status == MessageStatus.PENDING, MESSAGES.c.retrying_since.is_not(None)
+)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The texts waiting on the provider: how many, and since when."""
+
+    count: int
+    since: datetime | None
 
 
 @dataclass(frozen=True)
@@ -167,7 +179,8 @@ _RECENT_PROMOTIONAL = DriverStatement(
         MESSAGES.c.purpose == Purpose.PROMOTIONAL,
         # Spelled out rather than NOT IN: driver statements take no expanding parameters.
         *(MESSAGES.c.status != status for status in _NOT_GOING_OUT),
-        MESSAGES.c.created_at > bindparam("since"),
+        # An old text sent again (`bot outbox retry`) is due anew: its send_after counts.
+        or_(MESSAGES.c.created_at > bindparam("since"), MESSAGES.c.send_after > bindparam("since")),
     )
 )
 
@@ -207,3 +220,11 @@ def move_to_outbox(connection: Connection, texts: Sequence[QueuedText]) -> list[
             .values(delivery=Delivery.OUTBOX, status=MessageStatus.PENDING, sent_at=None)
         )
     return ids
+
+
+def waiting_on_provider(connection: Connection) -> Waiting:
+    """How many texts wait in the outbox because the provider failed them, and since when."""
+    count, since = connection.execute(
+        select(func.count(), func.min(MESSAGES.c.retrying_since)).where(WAITING_ON_PROVIDER)
+    ).one()
+    return Waiting(int(count), None if since is None else _aware(since))

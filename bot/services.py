@@ -16,6 +16,7 @@ from bot.compliance import ComplianceTexts
 from bot.conversation import ConversationService
 from bot.db import make_engine
 from bot.dispatch import Dispatcher
+from bot.engine.durations import format_duration
 from bot.flow_host import FlowHost
 from bot.flow_registry import FlowRegistry
 from bot.gateways.base import Gateway
@@ -100,7 +101,13 @@ def build_dispatcher(
     gateway: Gateway,
     clock: Callable[[], datetime] = utcnow,
 ) -> Dispatcher:
-    """The outbox dispatcher: paced to SEND_RATE, retrying up to SEND_MAX_ATTEMPTS."""
+    """The outbox dispatcher: paced to SEND_RATE, retrying for SEND_RETRY_WINDOW."""
+    if "SEND_MAX_ATTEMPTS" in settings.model_fields_set:
+        log.warning(
+            "SEND_MAX_ATTEMPTS is deprecated and no longer fails texts early: a text the"
+            " provider keeps failing is retried for SEND_RETRY_WINDOW (%s); remove the setting",
+            format_duration(settings.SEND_RETRY_WINDOW),
+        )
     # REST sends need an absolute callback URL; without PUBLIC_URL, Twilio reports nothing.
     status_url = f"{settings.PUBLIC_URL}{STATUS_CALLBACK_PATH}" if settings.PUBLIC_URL else None
     return Dispatcher(
@@ -108,6 +115,6 @@ def build_dispatcher(
         gateway=gateway,
         status_callback_url=status_url,
         pacer=Pacer(settings.SEND_RATE, clock=time.monotonic, sleep=time.sleep),
-        max_attempts=settings.SEND_MAX_ATTEMPTS,
+        retry_window=settings.SEND_RETRY_WINDOW,
         clock=clock,
     )

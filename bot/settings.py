@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -13,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.engine.durations import DurationError, format_duration, parse_duration
+from bot.outage import DEFAULT_RETRY_WINDOW, MAX_RETRY_WINDOW
 from bot.policy import PolicyRules, is_known_zone, parse_regional_hours, parse_window
 
 
@@ -45,7 +48,9 @@ class Settings(BaseSettings):
     TWILIO_API_URL: str | None = None  # a stand-in for api.twilio.com: a fake in tests, a proxy
     # The sender's rate in segments a second: 1 for a long code, 10 toll-free, 100 a short code.
     SEND_RATE: float = Field(default=1.0, gt=0)
-    SEND_MAX_ATTEMPTS: int = Field(default=5, ge=1)  # retryable failures before giving up
+    # How long a text the provider keeps failing (5xx, timeouts, an outage) is retried.
+    SEND_RETRY_WINDOW: timedelta = DEFAULT_RETRY_WINDOW
+    SEND_MAX_ATTEMPTS: int = Field(default=5, ge=1)  # deprecated: SEND_RETRY_WINDOW decides
     PUBLIC_URL: str | None = None
     API_KEY: str | None = None
     SECRET_KEY: str | None = None
@@ -103,6 +108,23 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if value else value
+
+    @field_validator("SEND_RETRY_WINDOW", mode="before")
+    @classmethod
+    def _retry_window(cls, value: object) -> object:
+        if isinstance(value, timedelta):
+            window = value
+        else:
+            try:
+                window = parse_duration(value)  # type: ignore[arg-type]
+            except DurationError as error:
+                raise ValueError(str(error)) from None
+        if window > MAX_RETRY_WINDOW:
+            raise ValueError(
+                f"{format_duration(window)} is longer than Twilio's 10-hour validity period"
+                " (a text that late is no longer worth sending); use at most 10h"
+            )
+        return window
 
     @field_validator("DEFAULT_COUNTRY")
     @classmethod

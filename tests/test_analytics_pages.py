@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from bot.agents import create_agent
 from bot.app import create_app, services_of
 from bot.gateways.fake import FakeGateway
+from bot.models import MessageStatus
 from tests.conftest import make_settings
 from tests.sms import ALICE, BOB, reply_to
 from tests.test_campaign_stats import HOUR, SPRING_SALE, T0, Store
@@ -125,6 +126,27 @@ def test_campaign_page_shows_variants_chart_and_winner(agent: FlaskClient, seede
     assert "Winner: <strong>early</strong>" in page
     assert "too few sends to compare" in page  # with so few texts there is no p-value yet
     assert BOLD not in page and ESCAPED in page
+
+
+def test_campaign_page_says_how_many_texts_wait_on_the_provider(
+    app: Flask, agent: FlaskClient, seeded: None
+) -> None:
+    assert "waiting on the provider" not in agent.get("/inbox/campaigns/spring_sale").get_data(
+        as_text=True
+    )
+    store = Store(services_of(app).engine)
+    for phone in ("+14155550401", "+14155550402"):
+        store.text(
+            phone,
+            at=T0,
+            campaign="spring_sale",
+            variant="late",
+            status=MessageStatus.PENDING,
+            handed_over=False,
+            retrying_since=T0,
+        )
+    page = " ".join(agent.get("/inbox/campaigns/spring_sale").get_data(as_text=True).split())
+    assert "2 of its texts are waiting on the provider" in page
 
 
 def test_campaign_winner_shows_its_p_value(app: Flask, agent: FlaskClient) -> None:

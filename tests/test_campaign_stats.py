@@ -47,6 +47,7 @@ AUTH = {"Authorization": f"Bearer {API_KEY}"}
 _CODES = itertools.count(1)  # link codes: unique within a test run
 
 A1, A2, A3, A4 = "+14155550101", "+14155550102", "+14155550103", "+14155550104"
+A5, A6 = "+14155550105", "+14155550106"
 B1, B2, B3 = "+14155550201", "+14155550202", "+14155550203"
 
 WINTER_SALE = """\
@@ -198,6 +199,7 @@ class Store:
         status: MessageStatus = MessageStatus.DELIVERED,
         segments: int = 1,
         handed_over: bool = True,
+        retrying_since: datetime | None = None,
     ) -> int:
         """An outbound text (a campaign's when `campaign` is given)."""
         return self._message(
@@ -209,6 +211,7 @@ class Store:
             campaign=campaign,
             variant=variant,
             sent_at=at if handed_over else None,
+            retrying_since=retrying_since,
         )
 
     def reply(self, phone: str, *, at: datetime) -> int:
@@ -329,6 +332,24 @@ def seeded(store: Store) -> dict[str, int]:
         status=MessageStatus.FAILED,
         handed_over=False,
     )
+    # Still in the outbox: one because the provider failed it (an outage), one not yet due.
+    store.text(
+        A5,
+        at=T0,
+        campaign="winter_sale",
+        variant="a",
+        status=MessageStatus.PENDING,
+        handed_over=False,
+        retrying_since=T0 + HOUR,
+    )
+    store.text(
+        A6,
+        at=T0,
+        campaign="winter_sale",
+        variant="a",
+        status=MessageStatus.PENDING,
+        handed_over=False,
+    )
     # Variant b: three handed over, one of them undelivered.
     store.text(B1, at=T0, campaign="winter_sale", variant="b")
     store.text(B2, at=T0, campaign="winter_sale", variant="b")
@@ -437,6 +458,7 @@ EXPECTED_A = {
     "segments": 4,
     "cost": 0.04,
     "conversion_rate": 0.333333,
+    "waiting_on_provider": 1,
 }
 EXPECTED_B = {
     "variant": "b",
@@ -451,6 +473,7 @@ EXPECTED_B = {
     "segments": 5,
     "cost": 0.05,
     "conversion_rate": 0.666667,
+    "waiting_on_provider": 0,
 }
 EXPECTED_TOTALS = {
     "variant": None,
@@ -465,6 +488,7 @@ EXPECTED_TOTALS = {
     "segments": 9,
     "cost": 0.09,
     "conversion_rate": 0.5,
+    "waiting_on_provider": 1,
 }
 
 

@@ -371,20 +371,21 @@ def test_a_carrier_opt_out_fails_the_text_and_unsubscribes_the_number(
     assert subscriber_status == SubscriberStatus.UNSUBSCRIBED
 
 
-def test_retries_back_off_then_fail_after_the_last_attempt(
+def test_retries_back_off_and_fail_only_once_the_retry_window_is_over(
     engine: Engine, gateway: FakeGateway, time: FakeTime
 ) -> None:
-    dispatcher = dispatcher_for(engine, gateway, time, max_attempts=4)
-    for _ in range(4):
+    dispatcher = dispatcher_for(engine, gateway, time, retry_window=timedelta(minutes=1))
+    for _ in range(10):
         gateway.fail_next(SendOutcome.RETRYABLE, 20429)
     message_id = queue(engine)
 
     waits = []
-    for attempt in range(1, 4):
+    while time.now() - START < timedelta(minutes=1):
         assert dispatcher.run_once() == 1
         stored = row(engine, message_id)
-        assert (stored.status, stored.attempts) == (MessageStatus.PENDING, attempt)
+        assert (stored.status, stored.attempts) == (MessageStatus.PENDING, len(waits) + 1)
         assert stored.claimed_by is None and stored.sent_at is None
+        assert stored.retrying_since == START  # the window counts from the first failure
         waits.append(stored.send_after - time.now())
         assert dispatcher.run_once() == 0  # not due yet
         time.set(stored.send_after)
@@ -392,16 +393,32 @@ def test_retries_back_off_then_fail_after_the_last_attempt(
 
     stored = row(engine, message_id)
     assert stored.status is MessageStatus.FAILED
-    assert stored.attempts == 4
-    assert stored.error_message == "gave up after 4 attempts: scripted retryable"
-    assert len(gateway.attempts) == 4 and gateway.outbox == []
-    # 5 s, 10 s, 20 s, each jittered into its upper half.
-    for wait, step in zip(waits, (5, 10, 20), strict=True):
+    assert stored.attempts == len(waits)  # the last hand-over, past the window, only failed it
+    assert stored.error_message == (
+        "gave up: the provider still failed it after the 1m retry window;"
+        " last error: scripted retryable"
+    )
+    assert len(gateway.attempts) == len(waits) + 1 and gateway.outbox == []
+    # 5 s, 10 s, 20 s, then 30 s, each jittered into its upper half.
+    for wait, step in zip(waits, (5, 10, 20, 30, 30, 30), strict=False):
         assert timedelta(seconds=step / 2) <= wait <= timedelta(seconds=step)
 
 
+def test_max_attempts_is_still_accepted_but_no_longer_fails_texts_early(
+    engine: Engine, gateway: FakeGateway, time: FakeTime
+) -> None:
+    with pytest.warns(DeprecationWarning, match="retry_window"):
+        dispatcher = dispatcher_for(engine, gateway, time, max_attempts=1)
+    gateway.fail_next(SendOutcome.RETRYABLE, 20503)
+    message_id = queue(engine)
+    dispatcher.run_once()
+    assert row(engine, message_id).status is MessageStatus.PENDING
+    with pytest.raises(ValueError, match="max_attempts"):
+        dispatcher_for(engine, gateway, time, max_attempts=0)
+
+
 @pytest.mark.parametrize("attempts", range(1, 12))
-def test_backoff_doubles_from_five_seconds_up_to_five_minutes(attempts: int) -> None:
+def test_backoff_doubles_from_five_seconds_up_to_thirty_seconds(attempts: int) -> None:
     step = min(BACKOFF_CAP, timedelta(seconds=5 * 2 ** (attempts - 1)))
     for seed in range(20):
         assert step / 2 <= backoff(attempts, random.Random(seed)) <= step

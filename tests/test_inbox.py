@@ -26,8 +26,19 @@ from bot.app import create_app, services_of
 from bot.cli import main
 from bot.db import transaction
 from bot.gateways.fake import FakeGateway
-from bot.models import Agent, Conversation, LoginAttempt, Message, Subscriber, SubscriberStatus
+from bot.models import (
+    Agent,
+    Conversation,
+    Delivery,
+    LoginAttempt,
+    Message,
+    Purpose,
+    Subscriber,
+    SubscriberStatus,
+)
+from bot.outbox import queue_text
 from bot.services import Services
+from bot.subscribers import change_status, claim_subscriber
 from bot.testing.clock import FakeClock
 from tests.conftest import SHIPPED_FLOWS, make_settings
 from tests.sms import ALICE, BOB, reply_to, text
@@ -347,6 +358,39 @@ def test_the_queue_lists_who_waits_and_why(inbox: Inbox) -> None:
     assert f"/inbox/conversations/{conversation_id}" in page
     assert "low rating" in page
     assert "yes please" in page
+
+
+def test_the_queue_says_when_texts_wait_on_the_provider_and_since_when(inbox: Inbox) -> None:
+    agent = inbox.logged_in("dana@acme.test")
+    with transaction(inbox.services.engine) as connection:
+        for phone in (ALICE, BOB):
+            subscriber = claim_subscriber(connection, phone, inbox.clock())
+            change_status(connection, subscriber, SubscriberStatus.SUBSCRIBED, inbox.clock())
+            queue_text(
+                connection,
+                subscriber,
+                body="Your order shipped",
+                purpose=Purpose.TRANSACTIONAL,
+                delivery=Delivery.OUTBOX,
+                now=inbox.clock(),
+            )
+    inbox.gateway.clock = inbox.clock
+    inbox.gateway.down_until = NOON_IN_SF + timedelta(minutes=5)  # the provider answers 503
+    dispatcher = inbox.services.dispatcher
+
+    def let_the_worker_run(until: datetime) -> None:
+        while inbox.clock() < until:
+            inbox.clock.advance(timedelta(seconds=max(dispatcher.run_round(), 0.5)))
+
+    assert "waiting on the provider" not in agent.get("/inbox/").get_data(as_text=True)
+    let_the_worker_run(NOON_IN_SF + timedelta(minutes=1))
+    page = " ".join(agent.get("/inbox/").get_data(as_text=True).split())
+    assert "2 texts are waiting on the provider since 2026-01-05 20:00 UTC" in page
+    assert "a text it keeps failing for 4h is marked failed" in page
+
+    let_the_worker_run(NOON_IN_SF + timedelta(minutes=7))  # back: both texts go out
+    assert "waiting on the provider" not in agent.get("/inbox/").get_data(as_text=True)
+    assert sorted(sent.to for sent in inbox.gateway.outbox) == [ALICE, BOB]
 
 
 def test_conversations_are_searchable(inbox: Inbox) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from bot.db import make_engine
+from bot.gateways.fake import FakeGateway
+from bot.services import build_dispatcher
 from bot.settings import ConfigError, GatewayName, load_settings
 
 TWILIO = {"TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "TWILIO_AUTH_TOKEN": "t" * 32}
@@ -80,6 +84,19 @@ def test_join_keywords_are_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None
         pytest.param({"PROMOTIONAL_PER_DAY": "-1"}, "PROMOTIONAL_PER_DAY (got '-1')", id="cap"),
         pytest.param({"PROMOTIONAL_PER_DAY": "lots"}, "PROMOTIONAL_PER_DAY", id="cap-text"),
         pytest.param({"OVER_CAP": "drop"}, "OVER_CAP (got 'drop')", id="over-cap"),
+        pytest.param(
+            {"SEND_RETRY_WINDOW": "12h"},
+            "SEND_RETRY_WINDOW (got '12h'): 12h is longer than Twilio's 10-hour validity period",
+            id="retry-window-too-long",
+        ),
+        pytest.param(
+            {"SEND_RETRY_WINDOW": "240"},
+            "SEND_RETRY_WINDOW (got '240'): '240' has no unit",
+            id="retry-window-unitless",
+        ),
+        pytest.param(
+            {"SEND_RETRY_WINDOW": "0s"}, "SEND_RETRY_WINDOW (got '0s'): '0s' is zero", id="zero"
+        ),
     ],
 )
 def test_bad_values_stop_start_up_with_one_line_naming_the_variable(
@@ -105,3 +122,28 @@ def test_secrets_are_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_public_url_loses_its_trailing_slash(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PUBLIC_URL", "https://sms.acme.example/")
     assert load_settings().PUBLIC_URL == "https://sms.acme.example"
+
+
+def test_the_retry_window_reads_durations_and_defaults_to_four_hours(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().SEND_RETRY_WINDOW == timedelta(hours=4)
+    monkeypatch.setenv("SEND_RETRY_WINDOW", "90 minutes")
+    assert load_settings().SEND_RETRY_WINDOW == timedelta(minutes=90)
+    monkeypatch.setenv("SEND_RETRY_WINDOW", "10h")  # Twilio's limit itself is fine
+    assert load_settings().SEND_RETRY_WINDOW == timedelta(hours=10)
+
+
+def test_send_max_attempts_still_starts_but_warns_that_it_is_deprecated(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("SEND_MAX_ATTEMPTS", "3")
+    settings = load_settings()
+    engine = make_engine("sqlite://")
+    try:
+        dispatcher = build_dispatcher(settings, engine=engine, gateway=FakeGateway())
+    finally:
+        engine.dispose()
+    assert dispatcher.retry_window == timedelta(hours=4)
+    assert "SEND_MAX_ATTEMPTS is deprecated" in caplog.text
+    assert "SEND_RETRY_WINDOW (4h)" in caplog.text

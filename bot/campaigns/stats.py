@@ -21,6 +21,7 @@ from bot.models import (
     Message,
     MessageStatus,
 )
+from bot.outbox import WAITING_ON_PROVIDER
 
 MESSAGES = Message.__table__
 LINKS = Link.__table__
@@ -46,6 +47,7 @@ CSV_COLUMNS = (
     "segments",
     "cost",
     "conversion_rate",
+    "waiting_on_provider",
 )
 
 
@@ -63,6 +65,7 @@ class VariantStats:
     converted: int = 0
     revenue: Decimal = Decimal(0)
     segments: int = 0
+    waiting_on_provider: int = 0  # in the outbox after the provider failed them (an outage)
 
     @property
     def conversion_rate(self) -> float:
@@ -122,10 +125,11 @@ def campaign_stats(
     def row(name: str | None) -> VariantStats:
         return rows.setdefault(name, VariantStats(name))
 
-    for name, sent, segments, delivered, failed in connection.execute(_sends(campaign)):
+    for name, sent, segments, delivered, failed, waiting in connection.execute(_sends(campaign)):
         target = row(name)
         target.sent, target.segments = int(sent or 0), int(segments or 0)
         target.delivered, target.failed = int(delivered or 0), int(failed or 0)
+        target.waiting_on_provider = int(waiting or 0)
     recipients = _recipients(campaign)
     for column, query in (
         ("clicked", _clicked(campaign, recipients)),
@@ -255,6 +259,7 @@ def _row_json(stats: CampaignStats, row: VariantStats) -> dict[str, Any]:
         "segments": row.segments,
         "cost": stats.cost(row),
         "conversion_rate": round(row.conversion_rate, 6),
+        "waiting_on_provider": row.waiting_on_provider,
     }
 
 
@@ -275,6 +280,7 @@ def _sends(campaign: str) -> Select[Any]:
             func.sum(case((handed_over, MESSAGES.c.segments), else_=0)),
             _count_if(MESSAGES.c.status == MessageStatus.DELIVERED),
             _count_if(MESSAGES.c.status.in_(FAILED)),
+            _count_if(WAITING_ON_PROVIDER),
         )
         .where(*_campaign_texts(campaign))
         .group_by(MESSAGES.c.variant)

@@ -13,6 +13,8 @@ from bot.gateways.base import OutboundText, ProviderLookupError, SendOutcome, Se
 from bot.models import utcnow
 
 UNSUBSCRIBED_RECIPIENT = 21610  # Twilio's code, so code under test sees what production sees
+INVALID_TO_NUMBER = 21211
+SERVICE_UNAVAILABLE = 20503  # Twilio's code for an HTTP 503
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,10 @@ class FakeGateway:
         self.attempts: list[OutboundText] = []  # every text handed over, accepted or not
         self.held: list[HeldText] = []  # what a lookup can find: the outbox, with sids and times
         self.opted_out: set[str] = set()  # numbers that answer OPTED_OUT, as after a STOP
+        self.invalid_numbers: set[str] = set()  # numbers that answer FAILED 21211 (no such phone)
         self.lookup_fails = False  # when True, lookups raise as if the provider were down
+        # An outage: until `clock` reaches it, every send answers RETRYABLE 20503 (HTTP 503).
+        self.down_until: datetime | None = None
         self._scripted: deque[_Script] = deque()
         # Counted, not random, sids keep golden transcripts stable: SM000…001, SM000…002 …
         self._serial = itertools.count(1)
@@ -84,6 +89,18 @@ class FakeGateway:
                 if script.kept:
                     self._hold(text)
                 return script.result
+            if self.down_until is not None and self.clock() < self.down_until:
+                return SendResult(
+                    outcome=SendOutcome.RETRYABLE,
+                    error_code=SERVICE_UNAVAILABLE,
+                    error_message="Service unavailable (HTTP 503)",
+                )
+            if text.to in self.invalid_numbers:
+                return SendResult(
+                    outcome=SendOutcome.FAILED,
+                    error_code=INVALID_TO_NUMBER,
+                    error_message="The 'To' number is not a valid phone number",
+                )
             if text.to in self.opted_out:
                 return SendResult(
                     outcome=SendOutcome.OPTED_OUT,

@@ -89,6 +89,10 @@ class FakeTwilioServer:
         self.latency_seconds = 0.0  # the network's: before a request reaches "Twilio" at all
         self._answers_released = threading.Event()
         self._answers_released.set()
+        # An outage: until its clock reaches `down_until`, every request gets `down_status`.
+        self.down_until: datetime | None = None
+        self.down_status = 503
+        self.answered_down = 0  # requests answered with the outage's error
         self._lock = threading.Lock()
         self._received: list[dict[str, Any]] = []
         self._arrivals: list[Arrival] = []
@@ -162,6 +166,11 @@ class FakeTwilioServer:
             ):
                 raise TimeoutError(f"{self._open_connections} connections still open")
 
+    def go_down(self, until: datetime, *, status: int = 503) -> None:
+        """Answer every request with HTTP `status` until the server's clock reaches `until`."""
+        with self._lock:
+            self.down_until, self.down_status = until, status
+
     def start(self, port: int = 0) -> Self:
         """Start serving on `port` (0: a free one)."""
         self._server = make_server("127.0.0.1", port, self.app, threaded=True)
@@ -233,6 +242,10 @@ class FakeTwilioServer:
         if (request.view_args or {}).get("account_sid") != self.account_sid:
             return _error(404, NOT_FOUND, f"The requested resource {request.path} was not found")
         with self._lock:
+            if self.down_until is not None and self.clock() < self.down_until:
+                self.answered_down += 1
+                status = self.down_status
+                return _error(status, 20000 + status, f"Service unavailable (HTTP {status})")
             failure = self._failures.popleft() if self._failures else None
         if failure is not None:
             return _error(failure.status, failure.code, failure.message)

@@ -32,6 +32,7 @@ from bot.agents import (
     list_agents,
     set_disabled,
 )
+from bot.engine.durations import format_duration
 from bot.models import (
     Agent,
     Answer,
@@ -43,7 +44,7 @@ from bot.models import (
     Message,
     Subscriber,
 )
-from bot.outbox import MAX_TEXT_CHARS
+from bot.outbox import MAX_TEXT_CHARS, waiting_on_provider
 from bot.segments import count_segments
 from bot.services import Services
 from bot.takeover import (
@@ -181,7 +182,15 @@ def queue() -> str:
     items = inbox_queue(_services(), g.agent.id)
     waiting = [item for item in items if item.handled_by is HandledBy.WAITING_FOR_AGENT]
     mine = [item for item in items if item.handled_by is HandledBy.AGENT]
-    return render_template("inbox/queue.html", waiting=waiting, mine=mine)
+    with _services().engine.connect() as connection:
+        provider = waiting_on_provider(connection)
+    return render_template(
+        "inbox/queue.html",
+        waiting=waiting,
+        mine=mine,
+        provider=provider,
+        retry_window=format_duration(_services().settings.SEND_RETRY_WINDOW),
+    )
 
 
 @bp.get("/conversations")
