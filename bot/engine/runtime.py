@@ -164,6 +164,13 @@ def resume(flow: Flow, state: FlowState, event: Input, context: Context) -> Outc
     return _follow(run, step, step.resume(run, event))
 
 
+def unexpected_reply(flow: Flow, state: FlowState, context: Context) -> str | None:
+    """The flow's answer to a text it cannot take, filled in; None when it has none."""
+    if flow.unexpected_reply is None:
+        return None
+    return Run(flow, state, context).render(flow.unexpected_reply)
+
+
 def _advance(run: Run, step_id: str | None) -> Outcome:
     entered: set[str] = set()
     for _ in range(MAX_STEPS_PER_TURN):
