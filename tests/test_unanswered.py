@@ -254,3 +254,10 @@ def test_a_question_then_stop_gets_only_the_confirmation(desk: Desk) -> None:
     [confirmation] = desk.text("STOP")
     assert "unsubscribed" in confirmation
     assert desk.text("another question") == []
+
+
+def test_a_customers_markup_in_the_queue_is_shown_as_text(desk: Desk) -> None:
+    desk.text("<script>alert(1)</script> where is my order", phone=BOB)
+    queue = desk.logged_in("dana@acme.test").get("/inbox/").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in queue
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; where is my order" in queue
