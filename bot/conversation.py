@@ -335,10 +335,9 @@ class ConversationService:
         assert self.flows is not None
         if match.kind is KeywordKind.OPT_OUT:
             self.flows.end_active(turn, "opted out")
-        elif not handled:
-            wanted = self.flows.on_text(turn, sms.body)
-            if not wanted and turn.subscriber.status is not SubscriberStatus.UNSUBSCRIBED:
-                self.flows.ask_for_human(turn, "the bot did not understand")
+        elif not handled and not self.flows.on_text(turn, sms.body):
+            # No step could take it: nothing a customer texts is dropped.
+            self.flows.ask_for_human(turn, sms.body, with_media=bool(sms.media_urls))
         elif (
             turn.subscriber.status is SubscriberStatus.SUBSCRIBED
             and status_before is not SubscriberStatus.SUBSCRIBED

@@ -44,14 +44,16 @@ from bot.engine.steps.action import ActionStep
 from bot.engine.steps.base import Waiting
 from bot.flow_registry import FlowRegistry
 from bot.messages import latest_inbound_text
-from bot.models import Delivery, HandledBy, Purpose
+from bot.models import Delivery, HandledBy, Purpose, SubscriberStatus
 from bot.outbox import QueuedText, queue_text
+from bot.pleasantries import needs_a_human
 from bot.policy import DEFAULT_RULES, PolicyRules
 from bot.subscribers import SubscriberRow
+from bot.unanswered import Situation, has_open, last_conversation, record_unanswered
 
 log = logging.getLogger(__name__)
 
-HUMAN_FLOW = "inbox"  # the conversation opened for a text no flow wanted: a human should look
+HUMAN_FLOW = "inbox"  # the conversation an agent opens to talk with someone outside any flow
 MAX_CHAINED_FLOWS = 5  # start_flow chains deeper than this are a mistake, not a feature
 
 
@@ -100,27 +102,23 @@ class FlowHost:
     """The one place flow effects become rows, outbox texts and timers."""
 
     def __init__(
-        self, *, registry: FlowRegistry, texts: ComplianceTexts, actions: ActionRunner | None
+        self,
+        *,
+        registry: FlowRegistry,
+        texts: ComplianceTexts,
+        actions: ActionRunner | None,
+        unexpected_reply: str,  # the default acknowledgement (settings.UNEXPECTED_REPLY)
     ) -> None:
         self.registry = registry
         self.texts = texts
         self.actions = actions
+        self.unexpected_reply = unexpected_reply  # "" for none
 
     def on_text(self, turn: Turn, text: str) -> bool:
-        """Give a text that is not a consent keyword to flows; False when no flow wanted it."""
+        """Give a text that is not a consent keyword to flows; False when no flow could take it."""
         catalog = self.registry.catalog()
         active = turn.conversation
         by_keyword = self._startable(turn, catalog.for_keyword(text))
-        unanswered = (
-            active is not None
-            and active.flow == HUMAN_FLOW
-            and active.handled_by is HandledBy.WAITING_FOR_AGENT
-        )
-        if unanswered and by_keyword is not None:
-            # Nobody picked up the unanswered text yet, and now a flow can help: let it.
-            assert active is not None
-            self._end(turn, f"answered by {by_keyword.name}")
-            active = None
         if active is not None and active.handled_by is not HandledBy.BOT:
             return True  # a human has (or is about to have) this conversation: the bot is quiet
         if active is not None:
@@ -133,8 +131,7 @@ class FlowHost:
                 self._end(turn, "flow removed")
                 turn.queued.append(self._send(turn, runtime.FLOW_CHANGED_TEXT, Purpose.REPLY))
                 return True
-            self.resume(turn, flow, active, Reply(text))
-            return True
+            return self.resume(turn, flow, active, Reply(text))
         flow = by_keyword or self._startable(turn, catalog.for_intent(text))
         if flow is None:
             return False
@@ -181,10 +178,57 @@ class FlowHost:
         """The flow a text's keyword or intent names, unless its restart rule holds it back."""
         return flow if flow is not None and self.may_start(turn, flow) else None
 
-    def ask_for_human(self, turn: Turn, reason: str) -> None:
-        """Park the subscriber with the agents: a conversation no flow runs, waiting for one."""
-        state = FlowState(HUMAN_FLOW, "-", None, Waiting.AGENT.value, turn.now)
-        self._open(turn, state, _RowChanges(None, None, handoff_reason=reason, end_reason=None))
+    def ask_for_human(self, turn: Turn, text: str, *, with_media: bool = False) -> None:
+        """Queue a text no step could take for the agents, and tell the person (once).
+
+        The flow the person is in, if any, is left as it was: a welcome series waiting a day
+        still sends its next text. "ok", "thanks" and 👍 need nobody and are left alone.
+        """
+        if not with_media and not needs_a_human(text):
+            return
+        assert turn.inbound_id is not None, "only a text someone sent can wait for a human"
+        subscriber = turn.subscriber
+        acknowledgement_id = None
+        # One acknowledgement per open item: a second text before an agent came gets none.
+        if subscriber.status is not SubscriberStatus.UNSUBSCRIBED and not has_open(
+            turn.connection, subscriber.id
+        ):
+            acknowledgement_id = self._acknowledge(turn)
+        record_unanswered(
+            turn.connection,
+            message_id=turn.inbound_id,
+            subscriber_id=subscriber.id,
+            phone=subscriber.phone,
+            situation=self._situation(turn),
+            acknowledgement_id=acknowledgement_id,
+            now=turn.now,
+        )
+
+    def _acknowledge(self, turn: Turn) -> int | None:
+        """Text the wording the person's flow (or the operator) chose; the message id, if sent."""
+        active = turn.conversation
+        flow = self.registry.catalog().flows.get(active.flow) if active is not None else None
+        body = None
+        if flow is not None and active is not None:
+            body = runtime.unexpected_reply(flow, active.state, self._context(turn))
+        if body is None:
+            flow, body = None, self.unexpected_reply
+        if not body:
+            return None  # the operator chose silence
+        queued = self._send(turn, body, Purpose.REPLY, flow=flow.name if flow else None)
+        turn.queued.append(queued)
+        return None if queued.suppressed else queued.id
+
+    def _situation(self, turn: Turn) -> Situation:
+        """Where the person stood, for the agent who picks the text up."""
+        active = turn.conversation
+        if active is not None:
+            step = active.state.step
+            return Situation(active.flow, step, f"sent while {active.flow} waited at {step}")
+        flow, step, ended = last_conversation(turn.connection, turn.subscriber.id)
+        if not flow:
+            return Situation(None, None, "no flow understood it")
+        return Situation(flow, step, f"no flow understood it; {flow} had ended ({ended})")
 
     def end_active(self, turn: Turn, reason: str) -> None:
         """End whatever flow the subscriber is in (STOP), timers and all."""
@@ -211,10 +255,13 @@ class FlowHost:
 
     def resume(
         self, turn: Turn, flow: Flow, conversation: ActiveConversation, event: Input, depth: int = 0
-    ) -> None:
-        """Hand a paused flow its input."""
+    ) -> bool:
+        """Hand a paused flow its input; False when its step cannot take it (nothing changes)."""
         outcome = runtime.resume(flow, conversation.state, event, self._context(turn))
+        if not outcome.taken:
+            return False
         self._apply(turn, flow, conversation, outcome, depth)
+        return True
 
     def _context(self, turn: Turn, event: Mapping[str, Any] | None = None) -> runtime.Context:
         profile = turn.subscriber

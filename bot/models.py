@@ -293,6 +293,41 @@ class Conversation(SQLModel, table=True):
     ended_at: datetime | None = _timestamp(nullable=True)
 
 
+class UnansweredText(SQLModel, table=True):
+    """A text no step could take, with where the person stood: the agents' queue.
+
+    Its own row, not a conversation: the person may be in the middle of a flow (a welcome
+    series waiting a day), and that flow's conversation goes on untouched beside it.
+    """
+
+    __tablename__ = "unanswered_text"
+    __table_args__ = (
+        # The queue, and "has this person an open one?" (one acknowledgement per open item).
+        Index(
+            "ix_unanswered_text_open",
+            "subscriber_id",
+            sqlite_where=text("handled_at IS NULL"),
+            postgresql_where=text("handled_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", unique=True)  # the text itself
+    subscriber_id: int = Field(foreign_key="subscriber.id")
+    phone: str = Field(max_length=20)
+    # Where the person stood: the flow and step they were in (or had just left), and why the
+    # bot could not answer, in words an agent reads ("welcome was waiting at wait_a_day").
+    flow: str | None = Field(default=None, max_length=64)
+    step: str | None = Field(default=None, max_length=64)
+    context: str = Field(max_length=160)
+    acknowledgement_id: int | None = Field(default=None, foreign_key="message.id")
+    created_at: datetime = _timestamp(nullable=False)
+    # Handled: an agent replied, took the chat over or marked it done.
+    handled_at: datetime | None = _timestamp(nullable=True)
+    handled_by: int | None = Field(default=None, foreign_key="agent.id")
+    outcome: str | None = Field(default=None, max_length=80)
+
+
 class Answer(SQLModel, table=True):
     """A validated answer to a flow's question."""
 

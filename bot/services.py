@@ -64,7 +64,12 @@ def build_services(
         action_names=_action_names(actions),
         check_interval=settings.FLOWS_RELOAD_SECONDS,
     )
-    flows = FlowHost(registry=registry, texts=texts, actions=actions)
+    flows = FlowHost(
+        registry=registry,
+        texts=texts,
+        actions=actions,
+        unexpected_reply=settings.UNEXPECTED_REPLY.strip(),
+    )
     return Services(
         settings=settings,
         engine=engine,

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     GATEWAY: GatewayName | None = None
     FLOWS_DIR: Path = Path("flows")
     FLOWS_RELOAD_SECONDS: float = Field(default=1.0, ge=0)  # how often to look for edits
+    # What a person hears when they text something no flow step can take (the text goes to
+    # the agents' queue), unless their flow sets `unexpected_reply`; empty: say nothing.
+    UNEXPECTED_REPLY: str = "Thanks for your message! A person will get back to you shortly."
     AGENT_IDLE_MINUTES: float = Field(default=30, gt=0)  # an idle takeover goes back to the bot
     ACTION_SERVER_URL: str | None = None  # a Rasa action server; else actions run in-process
     ACTIONS_PACKAGE: str = "actions"  # the package of in-process rasa-sdk actions

@@ -1,5 +1,8 @@
 """Agents and the bot sharing a conversation: take over, reply, hand back; the inbox's lists.
 
+Texts no step could take wait in the queue (bot/unanswered.py) until an agent takes the chat
+over, replies to the person, or marks them done.
+
 While an agent holds a chat the bot is quiet and the conversation's timers wait (the clock skips
 them); STOP still works. Handing back resumes the flow where its `handoff` step says, or leaves
 it waiting as it was; a chat left idle with an agent goes back to the bot by itself.
@@ -10,20 +13,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bot.conversations import (
     CONVERSATIONS,
     Claimed,
+    claim,
     claim_conversation,
     end_conversation,
+    open_conversation,
     save_state,
 )
 from bot.db import transaction
 from bot.engine.inputs import HandedBack
+from bot.engine.state import FlowState
 from bot.engine.steps.base import Waiting
-from bot.flow_host import PendingAction, Turn
+from bot.flow_host import HUMAN_FLOW, PendingAction, Turn
 from bot.models import (
     Agent,
     ConversationStatus,
@@ -37,6 +43,7 @@ from bot.models import (
 )
 from bot.outbox import queue_text
 from bot.services import Services
+from bot.unanswered import OpenText, close_open, open_texts, subscriber_of
 
 AGENTS = Agent.__table__
 MESSAGES = Message.__table__
@@ -72,22 +79,94 @@ def take_over(services: Services, *, conversation_id: int, agent_id: int) -> Non
     """Give the chat to this agent; the bot goes quiet. Two agents cannot hold one chat."""
     now = services.conversations.clock()
     with transaction(services.engine) as connection:
-        taken = connection.execute(
-            update(CONVERSATIONS)
-            .where(
-                CONVERSATIONS.c.id == conversation_id,
-                CONVERSATIONS.c.status == ConversationStatus.ACTIVE,
-                or_(
-                    CONVERSATIONS.c.handled_by != HandledBy.AGENT,
-                    CONVERSATIONS.c.agent_id == agent_id,
-                ),
-            )
-            .values(
-                handled_by=HandledBy.AGENT, agent_id=agent_id, agent_active_at=now, updated_at=now
-            )
-        ).rowcount
-        if not taken:
+        if not _take(connection, conversation_id, agent_id, now):
             raise TakeoverError(_why_not(connection, conversation_id))
+        _close_for(connection, conversation_id, now, "taken over", agent_id)
+
+
+def take_from_queue(services: Services, *, text_id: int, agent_id: int) -> int:
+    """Take over the chat of someone whose text waits in the queue; returns its conversation.
+
+    Someone outside any flow gets a conversation of their own with the agent; someone in a
+    flow has that flow's conversation taken over (it waits until the agent hands it back).
+    """
+    now = services.conversations.clock()
+    with transaction(services.engine) as connection:
+        owner = subscriber_of(connection, text_id)
+        if owner is None:
+            raise TakeoverError("There is no such text in the queue.")
+        claimed = claim(connection, owner[1], now)
+        conversation = claimed.conversation
+        if conversation is None:
+            state = FlowState(HUMAN_FLOW, "-", None, Waiting.AGENT.value, now)
+            conversation_id = open_conversation(
+                connection,
+                subscriber=claimed.subscriber,
+                state=state,
+                now=now,
+                handoff_reason="taken from the queue",
+            )
+        else:
+            conversation_id = conversation.id
+        if not _take(connection, conversation_id, agent_id, now):
+            raise TakeoverError(_why_not(connection, conversation_id))
+        close_open(
+            connection, subscriber_id=owner[0], now=now, outcome="taken over", agent_id=agent_id
+        )
+    return conversation_id
+
+
+def mark_done(services: Services, *, text_id: int, agent_id: int) -> int:
+    """Take a person's texts up to this one out of the queue: no answer needed; how many."""
+    now = services.conversations.clock()
+    with transaction(services.engine) as connection:
+        owner = subscriber_of(connection, text_id)
+        if owner is None:
+            raise TakeoverError("There is no such text in the queue.")
+        return close_open(
+            connection,
+            subscriber_id=owner[0],
+            now=now,
+            outcome="marked done",
+            agent_id=agent_id,
+            up_to=text_id,
+        )
+
+
+@dataclass(frozen=True)
+class WaitingPerson:
+    """Someone whose texts no step could take, as the queue shows them: one line each."""
+
+    texts: tuple[OpenText, ...]  # oldest first
+    conversation_id: int | None  # their latest conversation (where the history is), if any
+
+    @property
+    def first(self) -> OpenText:
+        return self.texts[0]
+
+    @property
+    def last(self) -> OpenText:
+        return self.texts[-1]
+
+
+def waiting_people(services: Services) -> list[WaitingPerson]:
+    """People with texts no step could take, whoever has waited longest first."""
+    with services.engine.connect() as connection:
+        texts = open_texts(connection)
+        by_person: dict[int, list[OpenText]] = {}
+        for text in texts:
+            by_person.setdefault(text.subscriber_id, []).append(text)
+        latest = dict(
+            connection.execute(
+                select(CONVERSATIONS.c.subscriber_id, func.max(CONVERSATIONS.c.id))
+                .where(CONVERSATIONS.c.subscriber_id.in_(list(by_person)))
+                .group_by(CONVERSATIONS.c.subscriber_id)
+            ).all()
+        )
+    return [
+        WaitingPerson(tuple(person_texts), latest.get(subscriber_id))
+        for subscriber_id, person_texts in by_person.items()
+    ]
 
 
 def hand_back(services: Services, *, conversation_id: int, agent_id: int) -> None:
@@ -135,6 +214,9 @@ def agent_reply(services: Services, *, conversation_id: int, agent_id: int, body
             update(CONVERSATIONS)
             .where(CONVERSATIONS.c.id == conversation_id)
             .values(agent_active_at=now, updated_at=now)
+        )
+        close_open(
+            connection, subscriber_id=subscriber.id, now=now, outcome="replied", agent_id=agent_id
         )
     services.dispatcher.send([queued.id])
 
@@ -228,6 +310,36 @@ def _item(connection: Connection, row) -> InboxItem:  # type: ignore[no-untyped-
         updated_at=row.updated_at,
         status=row.status,
     )
+
+
+def _take(connection: Connection, conversation_id: int, agent_id: int, now: datetime) -> bool:
+    """Give an active chat to this agent, unless another agent holds it; whether it worked."""
+    return bool(
+        connection.execute(
+            update(CONVERSATIONS)
+            .where(
+                CONVERSATIONS.c.id == conversation_id,
+                CONVERSATIONS.c.status == ConversationStatus.ACTIVE,
+                or_(
+                    CONVERSATIONS.c.handled_by != HandledBy.AGENT,
+                    CONVERSATIONS.c.agent_id == agent_id,
+                ),
+            )
+            .values(
+                handled_by=HandledBy.AGENT, agent_id=agent_id, agent_active_at=now, updated_at=now
+            )
+        ).rowcount
+    )
+
+
+def _close_for(
+    connection: Connection, conversation_id: int, now: datetime, outcome: str, agent_id: int
+) -> None:
+    """The agent has this person's chat: their texts waiting in the queue are handled."""
+    subscriber_id = connection.execute(
+        select(CONVERSATIONS.c.subscriber_id).where(CONVERSATIONS.c.id == conversation_id)
+    ).scalar_one()
+    close_open(connection, subscriber_id=subscriber_id, now=now, outcome=outcome, agent_id=agent_id)
 
 
 def _holds(connection: Connection, conversation_id: int, agent_id: int) -> bool:

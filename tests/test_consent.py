@@ -9,6 +9,8 @@ from sqlmodel import Session, select
 from bot.models import ConsentEvent, ConsentKind, Message, Subscriber, SubscriberStatus
 from tests.sms import ALICE, reply_to, text
 
+A_PERSON_WILL_ANSWER = "Thanks for your message! A person will get back to you shortly."
+
 
 def status_of(session: Session, phone: str = ALICE) -> SubscriberStatus | None:
     session.rollback()
@@ -44,7 +46,8 @@ def test_join_then_yes_is_double_opt_in(client: FlaskClient, session: Session) -
 
 
 def test_yes_without_a_pending_join_changes_nothing(client: FlaskClient, session: Session) -> None:
-    assert reply_to(client, "YES") == []
+    # No consent changes; like any text no flow takes, it goes to a person (and says so).
+    assert reply_to(client, "YES") == [A_PERSON_WILL_ANSWER]
     assert status_of(session) is SubscriberStatus.NEW
     assert ledger(session) == []
 
@@ -127,7 +130,8 @@ def test_start_from_a_stranger_asks_for_confirmation(client: FlaskClient, sessio
 
 def test_ordinary_text_is_not_a_keyword(client: FlaskClient, session: Session) -> None:
     subscribe(client)
-    assert reply_to(client, "when does the sale end?") == []
+    # Questions for a person, not keywords: acknowledged once, then left to the agents.
+    assert reply_to(client, "when does the sale end?") == [A_PERSON_WILL_ANSWER]
     assert reply_to(client, "can I cancel my order?") == []
     assert status_of(session) is SubscriberStatus.SUBSCRIBED
 

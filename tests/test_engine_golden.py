@@ -14,9 +14,10 @@ and what it must produce:
 with optional `at: 1d` (the turn's time, from the case's fixed start), optional `flow:` (an
 edited flow document that replaces the old one from this turn on, as after a deploy),
 `expect:` (the effects, in order, in the compact form of `compact_effect`; a turn without it
-does not compare effects) and `state:` (`ended`, or `{step, waiting, retries}`, plus `answers`
-when given). Like the host, the runner
-stores what `set_attributes` and an action's slots set, so later turns see them.
+does not compare effects), `state:` (`ended`, or `{step, waiting, retries}`, plus `answers`
+when given) and `taken:` (false when the step cannot take the reply: a human should read
+it). Like the host, the runner stores what `set_attributes` and an action's slots set, so
+later turns see them.
 A case may set `xfail: "BUG: …"` to record a known engine bug (strict: it must still fail).
 """
 
@@ -68,7 +69,7 @@ CASE_NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday afternoon
 CASE_KEYS = frozenset({"description", "flow", "context", "turns", "xfail"})
 CONTEXT_KEYS = frozenset({"attributes", "first_name", "brand", "support", "phone"})
 INPUT_KEYS = frozenset({"start", "reply", "timer", "event", "action_done", "handed_back"})
-TURN_KEYS = INPUT_KEYS | {"at", "flow", "expect", "state"}
+TURN_KEYS = INPUT_KEYS | {"at", "flow", "expect", "state", "taken"}
 
 
 def plain(value: Any) -> Any:
@@ -234,6 +235,9 @@ def run_case(path: Path) -> None:
         if "state" in turn:
             expected_turns[-1]["state"] = turn["state"]
             actual_turns[-1]["state"] = compact_state(outcome.state, turn["state"])
+        if "taken" in turn:
+            expected_turns[-1]["taken"] = turn["taken"]
+            actual_turns[-1]["taken"] = outcome.taken
     if expected_turns != actual_turns:
         diff = difflib.unified_diff(
             dump(expected_turns).splitlines(),

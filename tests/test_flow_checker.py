@@ -145,7 +145,29 @@ PARSE_CASES = [
           - send: hi
         """,
         "t.yaml:2: unknown key 'colour' "
-        "(known: attributes, description, flow, settings, steps, tests, triggers)",
+        "(known: attributes, description, flow, settings, steps, tests, triggers, "
+        "unexpected_reply)",
+    ),
+    case(
+        "unexpected_reply without text",
+        """
+        flow: t
+        unexpected_reply: [thanks]
+        steps:
+          - send: hi
+        """,
+        "t.yaml:2: unexpected_reply needs some text, e.g. 'Thanks, we'll be in touch'",
+    ),
+    case(
+        "unexpected_reply with a broken placeholder",
+        """
+        flow: t
+        unexpected_reply: "Thanks {first_name! We'll be in touch."
+        steps:
+          - send: hi
+        """,
+        "t.yaml:2: unexpected_reply: unclosed '{': end the placeholder with '}', or write '{{' "
+        "for a literal brace",
     ),
     case(
         "unknown triggers and settings keys",
@@ -476,6 +498,16 @@ CHECK_CASES = [
           - id: done
             end: true
         """,
+    ),
+    case(
+        "unknown template variable in unexpected_reply",
+        """
+        flow: t
+        unexpected_reply: "Thanks {nickname}, a person will get back to you."
+        steps:
+          - send: "Hi"
+        """,
+        f"t.yaml:2: unknown template variable {{nickname}} ({KNOWN_NAMES})",
     ),
     case(
         "unknown template variable",

@@ -18,13 +18,14 @@ from bot.app import create_app, services_of
 from bot.conversations import claim, end_conversation
 from bot.db import transaction
 from bot.gateways.fake import FakeGateway
-from bot.models import Answer, Conversation, Message, Subscriber
+from bot.models import Answer, Conversation, Message, Subscriber, UnansweredText
 from bot.testing.clock import FakeClock, let_time_pass
 from tests.conftest import SHIPPED_FLOWS, make_settings
 from tests.processes import free_port
 from tests.sms import ALICE, BOB, reply_to
 
 START = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
+DEFAULT_ACK = "Thanks for your message! A person will get back to you shortly."
 
 ASK_FLOW = """\
 flow: quiz
@@ -151,7 +152,8 @@ def test_an_unanswered_flow_expires(shipped: FlowApp) -> None:
     shipped.wait(timedelta(days=1, minutes=1))
     [conversation] = shipped.rows(Conversation)
     assert conversation.end_reason == "expired"
-    assert shipped.text("5") == []  # no longer in the flow
+    # No longer in the flow: a late answer goes to a person, and the person hears so.
+    assert shipped.text("5") == [DEFAULT_ACK]
 
 
 def test_another_flows_keyword_interrupts(shipped: FlowApp) -> None:
@@ -167,8 +169,10 @@ def test_an_intent_phrase_starts_its_flow(shipped: FlowApp) -> None:
     assert "recommend us" in question
 
 
-def test_text_nobody_expects_gets_no_answer(shipped: FlowApp) -> None:
-    assert shipped.text("what time do you open on sunday") == []
+def test_text_nobody_expects_goes_to_a_person_who_will_answer(shipped: FlowApp) -> None:
+    assert shipped.text("what time do you open on sunday") == [DEFAULT_ACK]
+    [waiting] = shipped.rows(UnansweredText)
+    assert waiting.context == "no flow understood it"
 
 
 def test_handoff_makes_the_bot_quiet(shipped: FlowApp) -> None:
@@ -232,7 +236,7 @@ def test_a_broken_edit_keeps_the_last_good_version_running(
 
 def test_hot_reload_needs_no_restart(database_url: str, flows_dir: Path) -> None:
     app = FlowApp(database_url, flows_dir, FLOWS_RELOAD_SECONDS=0)
-    assert app.text("QUIZ") == []
+    assert app.text("QUIZ") == [DEFAULT_ACK]  # no flow knows it yet: a person will
     write(flows_dir, "quiz.yaml", ASK_FLOW)
     assert app.text("QUIZ") == ["Favourite colour? Reply red or blue."]
 

@@ -55,7 +55,9 @@ class Inbox:
         self.clock = FakeClock(NOON_IN_SF)
         self.gateway = FakeGateway()
         self.app: Flask = create_app(
-            make_settings(database_url, FLOWS_DIR=SHIPPED_FLOWS, SEND_RATE=1000, **settings),
+            make_settings(
+                database_url, **{"FLOWS_DIR": SHIPPED_FLOWS, "SEND_RATE": 1000, **settings}
+            ),
             gateway=self.gateway,
             clock=self.clock,
         )

@@ -12,7 +12,7 @@ from sqlmodel import Session, SQLModel, select
 from alembic import command
 from bot.db import make_engine
 from bot.migrate import alembic_config, current_head, upgrade
-from bot.models import Conversation
+from bot.models import Conversation, UnansweredText
 
 
 def test_models_and_migrations_agree(database_url: str) -> None:
@@ -72,3 +72,63 @@ def test_follow_ups_in_flight_survive_the_move_of_timers_onto_conversations(
         conversation = session.scalars(select(Conversation)).one()
     engine.dispose()
     assert (conversation.wake_kind, conversation.wakes_at) == ("timeout", due)
+
+
+def test_texts_waiting_in_the_old_inbox_conversations_move_to_the_queue(
+    database_url: str,
+) -> None:
+    """0010: an "inbox" conversation waiting for an agent becomes an open unanswered text."""
+    at = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
+    command.downgrade(alembic_config(database_url), "0007")
+    engine = make_engine(database_url)
+    stored = at if engine.dialect.name == "postgresql" else at.strftime("%Y-%m-%d %H:%M:%S.%f")
+    with engine.begin() as connection:
+        for subscriber_id, phone in ((1, "+14155550100"), (2, "+14155550101")):
+            connection.execute(
+                text(
+                    "INSERT INTO subscriber (id, phone, status, attributes, tags, created_at, "
+                    "updated_at) VALUES (:id, :phone, 'subscribed', '{}', '[]', :at, :at)"
+                ),
+                {"id": subscriber_id, "phone": phone, "at": stored},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO message (id, phone, direction, body, media_urls, segments, "
+                    "encoding, status, attempts, created_at, updated_at) VALUES (:id, :phone, "
+                    "'inbound', 'do you ship to Canada?', '[]', 1, 'GSM-7', 'received', 0, "
+                    ":at, :at)"
+                ),
+                {"id": subscriber_id * 10, "phone": phone, "at": stored},
+            )
+        # One waits for an agent; the other is already with one, and stays so.
+        for conversation_id, subscriber_id, phone, handled_by in (
+            (7, 1, "+14155550100", "waiting_for_agent"),
+            (8, 2, "+14155550101", "agent"),
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO conversation (id, subscriber_id, phone, flow, flow_version, "
+                    "step, state, status, handled_by, handoff_reason, started_at, updated_at) "
+                    "VALUES (:id, :subscriber_id, :phone, 'inbox', '-', NULL, '{}', 'active', "
+                    ":handled_by, 'the bot did not understand', :at, :at)"
+                ),
+                {
+                    "id": conversation_id,
+                    "subscriber_id": subscriber_id,
+                    "phone": phone,
+                    "handled_by": handled_by,
+                    "at": stored,
+                },
+            )
+    engine.dispose()
+
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        [waiting] = session.scalars(select(UnansweredText)).all()
+        conversations = {row.id: row for row in session.scalars(select(Conversation))}
+    engine.dispose()
+    assert (waiting.message_id, waiting.subscriber_id, waiting.handled_at) == (10, 1, None)
+    assert waiting.context == "the bot did not understand"
+    assert (conversations[7].status, conversations[7].end_reason) == ("ended", "moved to the queue")
+    assert (conversations[8].status, conversations[8].handled_by) == ("active", "agent")

@@ -21,7 +21,9 @@ from bot.takeover import (
     inbox_queue,
     recent_conversations,
     release_idle,
+    take_from_queue,
     take_over,
+    waiting_people,
 )
 from bot.testing.clock import FakeClock, let_time_pass
 from tests.conftest import SHIPPED_FLOWS, make_settings
@@ -176,12 +178,24 @@ def test_an_idle_chat_goes_back_to_the_bot(desk: Desk) -> None:
     assert desk.conversation(conversation_id).handled_by == "bot"
 
 
-def test_a_text_no_flow_understands_goes_to_the_queue(desk: Desk) -> None:
-    assert desk.text("do you ship to Canada?", phone=BOB) == []
-    [item] = inbox_queue(desk.services, desk.dana)
-    assert (item.phone, item.reason, item.flow) == (BOB, "the bot did not understand", "inbox")
+def test_a_text_no_flow_understands_goes_to_the_queue_until_an_agent_handles_it(
+    desk: Desk,
+) -> None:
+    assert desk.text("do you ship to Canada?", phone=BOB) == [
+        "Thanks for your message! A person will get back to you shortly."
+    ]
+    [person] = waiting_people(desk.services)
+    assert (person.first.phone, person.first.context, person.first.body) == (
+        BOB,
+        "no flow understood it",
+        "do you ship to Canada?",
+    )
     assert "recommend us" in desk.text("SURVEY", phone=BOB)[0]  # a keyword still starts a flow
-    assert inbox_queue(desk.services, desk.dana) == []
+    [still] = waiting_people(desk.services)  # and the question still waits for a human
+    assert still.first.body == "do you ship to Canada?"
+    conversation_id = take_from_queue(desk.services, text_id=still.last.id, agent_id=desk.dana)
+    assert desk.conversation(conversation_id).flow == "nps"  # the survey's chat, now Dana's
+    assert waiting_people(desk.services) == []
 
 
 def test_recent_conversations_search_by_phone_and_name(desk: Desk) -> None:

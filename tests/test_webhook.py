@@ -110,7 +110,7 @@ def test_twiml_reply_carries_a_status_callback(client: FlaskClient, session: Ses
 
 def test_media_urls_are_logged(client: FlaskClient, session: Session) -> None:
     text(client, "look", NumMedia="1", MediaUrl0="https://media.example/cat.jpg")
-    message = session.exec(select(Message)).one()
+    message = session.exec(select(Message).where(Message.direction == "inbound")).one()
     assert message.media_urls == ["https://media.example/cat.jpg"]
 
 

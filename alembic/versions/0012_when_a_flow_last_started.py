@@ -1,7 +1,7 @@
 """when a flow last started for a person: an index for the triggers' `restart` rule
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-29
 
 A trigger may start a flow again for one person only as its `restart` rule allows (the welcome
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -13,6 +13,7 @@ from bot.engine.parser import ParsedFile
 from bot.engine.problems import Problem, Severity, article
 from bot.engine.steps.base import END, Step, auto_step_id
 from bot.engine.steps.branch import BranchStep
+from bot.engine.templates import Template
 from bot.keywords import KeywordKind, Vocabulary, classify, default_vocabulary, normalise
 from bot.segments import count_segments
 
@@ -209,13 +210,20 @@ class _FlowChecks:
 
     def _unknown_names(self) -> Iterator[Problem]:
         known = ", ".join(sorted(self.known_names))
+        for template, line in self._texts():
+            for name in sorted(template.names - self.known_names):
+                yield self.error(line, f"unknown template variable {{{name}}} (known: {known})")
         for step in self.flow.steps:
-            for template, line in step.templates():
-                for name in sorted(template.names - self.known_names):
-                    yield self.error(line, f"unknown template variable {{{name}}} (known: {known})")
             for expression, line in step.expressions():
                 for name in sorted(expression.names - self.known_names):
                     yield self.error(line, f"unknown name {name!r} in condition (known: {known})")
+
+    def _texts(self) -> Iterator[tuple[Template, int]]:
+        """Every text the flow may send, with its line: its steps' and its unexpected_reply."""
+        for step in self.flow.steps:
+            yield from step.templates()
+        if self.flow.unexpected_reply is not None:
+            yield self.flow.unexpected_reply, self.flow.lines.get("unexpected_reply", 1)
 
     def _reserved_keywords(self) -> Iterator[Problem]:
         line = self.flow.triggers.lines.get("keywords", 1)
@@ -250,9 +258,7 @@ class _FlowChecks:
                 yield self.error(step.line, f"unknown action {name!r} (known: {known})")
 
     def _text_lints(self) -> Iterator[Problem]:
-        texts = [
-            (template, line) for step in self.flow.steps for template, line in step.templates()
-        ]
+        texts = list(self._texts())
         variables = _TypicalVariables(self.brand)
         for template, line in texts:
             rendered = template.render(variables)

@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import Any
 
 from bot.engine.steps.base import Step
+from bot.engine.templates import Template
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,9 @@ class Flow:
     steps: tuple[Step, ...]
     attributes: tuple[str, ...] = ()  # subscriber attributes its texts and conditions may use
     tests: Any = None  # the scripted conversations, run by `bot flows test`
+    # What the person hears when they text something the flow cannot take (it is waiting for
+    # a timer, say): their text goes to the agents; None leaves the wording to UNEXPECTED_REPLY.
+    unexpected_reply: Template | None = None
     lines: dict[str, int] = field(default_factory=dict, compare=False)
 
     @cached_property

@@ -14,10 +14,20 @@ from bot.engine.model import RESTART_ALWAYS, RESTART_NEVER, Flow, FlowSettings, 
 from bot.engine.problems import FlowFileError, Problem, article, load_document
 from bot.engine.steps import STEP_TYPES
 from bot.engine.steps.base import Step, StepReader
+from bot.engine.templates import Template, TemplateError, parse_template
 from bot.engine.yamlsource import LocatedDict, LocatedList
 
 TOP_LEVEL_KEYS = frozenset(
-    {"flow", "description", "triggers", "settings", "attributes", "steps", "tests"}
+    {
+        "flow",
+        "description",
+        "triggers",
+        "settings",
+        "attributes",
+        "unexpected_reply",
+        "steps",
+        "tests",
+    }
 )
 TRIGGER_KEYS = frozenset({"keywords", "events", "intents", "restart"})
 RESTART_WORDS = {"never": RESTART_NEVER, "always": RESTART_ALWAYS}
@@ -74,6 +84,7 @@ class _Builder:
         settings = self._settings()
         steps = self._steps()
         attributes = self._words(self.doc, "attributes")
+        unexpected_reply = self._unexpected_reply()
         if self.problems or name is None or steps is None:
             return None
         return Flow(
@@ -86,6 +97,7 @@ class _Builder:
             steps=steps,
             attributes=attributes,
             tests=self.doc.get("tests"),
+            unexpected_reply=unexpected_reply,
             lines=dict(self.doc.key_lines),
         )
 
@@ -98,6 +110,20 @@ class _Builder:
             )
             return None
         return name
+
+    def _unexpected_reply(self) -> Template | None:
+        source = self.doc.get("unexpected_reply")
+        if source is None:
+            return None
+        line = self.doc.line_of("unexpected_reply")
+        if not isinstance(source, str) or not source.strip():
+            self.problem(line, "unexpected_reply needs some text, e.g. 'Thanks, we'll be in touch'")
+            return None
+        try:
+            return parse_template(source)
+        except TemplateError as error:
+            self.problem(line, f"unexpected_reply: {error.message}")
+            return None
 
     def _section(self, key: str, allowed: frozenset[str]) -> LocatedDict:
         section = self.doc.get(key)

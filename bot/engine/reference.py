@@ -99,6 +99,10 @@ def _top_level() -> str:
         "triggers": "what starts it (below)",
         "settings": "how it behaves (below)",
         "attributes": "subscriber attributes its texts and conditions use, e.g. `[city, tier]`",
+        "unexpected_reply": "what the person hears when they text something the flow cannot "
+        "take (it is waiting a day, say): the text goes to the agents' queue and the flow "
+        "carries on. A template, sent once until an agent handles the text, never for "
+        '"ok" or "thanks"; without it, the `UNEXPECTED_REPLY` setting',
         "steps": "what it does, in order (below)",
         "tests": "scripted conversations run by `bot flows test` (below)",
     }

@@ -17,7 +17,7 @@ from bot.effects import (
     Send,
     SetAttributes,
 )
-from bot.engine.inputs import EventArrived, Input, TimerFired
+from bot.engine.inputs import EventArrived, Input, Reply, TimerFired
 from bot.engine.model import Flow
 from bot.engine.state import FlowState
 from bot.engine.steps.base import END, Finish, Next, Step, Transition, Waiting
@@ -45,10 +45,15 @@ class Context:
 
 @dataclass(frozen=True)
 class Outcome:
-    """The new state (None once the flow has ended) and the effects to apply, in order."""
+    """The new state (None once the flow has ended) and the effects to apply, in order.
+
+    `taken` is False when the flow was handed a text its step cannot take (it waits for a
+    timer, an action or an agent, not an answer): nothing changed, and a human should read it.
+    """
 
     state: FlowState | None
     effects: tuple[FlowEffect, ...]
+    taken: bool = True
 
 
 def purpose_for(flow: Flow | None, origin: str) -> Purpose:
@@ -152,7 +157,18 @@ def resume(flow: Flow, state: FlowState, event: Input, context: Context) -> Outc
         # The marketer removed (or reshaped) the step this person was on: end politely.
         run.say_text(FLOW_CHANGED_TEXT)
         return _finish(run, "flow changed")
+    if isinstance(event, Reply) and step.waits_for is not Waiting.ANSWER:
+        # A text while the flow waits for time to pass (the welcome series' day): the flow
+        # goes on as planned, and the text is not lost: the host passes it to a human.
+        return Outcome(state, (), taken=False)
     return _follow(run, step, step.resume(run, event))
+
+
+def unexpected_reply(flow: Flow, state: FlowState, context: Context) -> str | None:
+    """The flow's answer to a text it cannot take, filled in; None when it has none."""
+    if flow.unexpected_reply is None:
+        return None
+    return Run(flow, state, context).render(flow.unexpected_reply)
 
 
 def _advance(run: Run, step_id: str | None) -> Outcome:

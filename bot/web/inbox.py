@@ -53,9 +53,13 @@ from bot.takeover import (
     agent_reply,
     hand_back,
     inbox_queue,
+    mark_done,
     recent_conversations,
+    take_from_queue,
     take_over,
+    waiting_people,
 )
+from bot.unanswered import open_texts
 from bot.web.csrf import csrf_ok, csrf_token, renew_csrf_token
 from bot.web.errors import problem
 
@@ -182,12 +186,14 @@ def queue() -> str:
     items = inbox_queue(_services(), g.agent.id)
     waiting = [item for item in items if item.handled_by is HandledBy.WAITING_FOR_AGENT]
     mine = [item for item in items if item.handled_by is HandledBy.AGENT]
+    people = waiting_people(_services())
     with _services().engine.connect() as connection:
         provider = waiting_on_provider(connection)
     return render_template(
         "inbox/queue.html",
         waiting=waiting,
         mine=mine,
+        people=people,
         provider=provider,
         retry_window=format_duration(_services().settings.SEND_RETRY_WINDOW),
     )
@@ -228,6 +234,7 @@ def conversation(conversation_id: int, *, draft: str = "", error: str | None = N
             .limit(20)
         ).all()
         state = _chat_state(chat)
+        unanswered = open_texts(connection, chat.subscriber_id)
     return render_template(
         "inbox/conversation.html",
         chat=chat,
@@ -237,6 +244,7 @@ def conversation(conversation_id: int, *, draft: str = "", error: str | None = N
         answers=answers,
         consent=consent,
         others=others,
+        unanswered=unanswered,
         last_id=messages[-1]["id"] if messages else 0,
         draft=draft,
         error=error,
@@ -306,6 +314,30 @@ def reply(conversation_id: int) -> Response | tuple[str, int]:
     except (TakeoverError, ReplyRefused) as error:
         return conversation(conversation_id, draft=body, error=str(error)), 409
     return redirect(url_for("inbox.conversation", conversation_id=conversation_id))
+
+
+@bp.post("/texts/<int:text_id>/take")
+def take_text(text_id: int) -> Response:
+    """Take over the chat of someone whose text waits in the queue, to answer them."""
+    try:
+        conversation_id = take_from_queue(_services(), text_id=text_id, agent_id=g.agent.id)
+    except TakeoverError as error:
+        flash(str(error), "error")
+        return redirect(url_for("inbox.queue"))
+    flash("You have this chat now: the bot is quiet until you hand it back.", "info")
+    return redirect(url_for("inbox.conversation", conversation_id=conversation_id))
+
+
+@bp.post("/texts/<int:text_id>/done")
+def text_done(text_id: int) -> Response:
+    """Take a person's texts (up to this one) out of the queue: they need no answer."""
+    try:
+        mark_done(_services(), text_id=text_id, agent_id=g.agent.id)
+    except TakeoverError as error:
+        flash(str(error), "error")
+    else:
+        flash("Marked done: out of the queue.", "info")
+    return redirect(_safe_next(request.form.get("next")))
 
 
 @bp.post("/segments")
