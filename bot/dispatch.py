@@ -26,6 +26,7 @@ from sqlalchemy import String, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 
+from bot import policy
 from bot.db import transaction
 from bot.engine.durations import format_duration
 from bot.gateways.base import (
@@ -39,6 +40,7 @@ from bot.gateways.base import (
 from bot.handover import CONSENT, consent_decision, last_check
 from bot.models import Message, MessageStatus, Purpose, utcnow
 from bot.outage import DEFAULT_RETRY_WINDOW, PROBE_CAP, Change, Outage, OutageBreaker
+from bot.outbox import sending_hours_at_claim
 from bot.pacing import Pacer
 from bot.statuses import advances, parse_provider_status
 from bot.subscribers import opt_out_by_carrier
@@ -76,6 +78,7 @@ _CLAIM_COLUMNS = (
     MESSAGES.c.segments,
     MESSAGES.c.purpose,
     MESSAGES.c.attempts,
+    MESSAGES.c.in_reply_to_id,  # an answer to a text the person sent is never held for the night
 )
 _PENDING = MESSAGES.c.status == MessageStatus.PENDING
 _DUE = or_(MESSAGES.c.send_after.is_(None), MESSAGES.c.send_after <= bindparam("now"))
@@ -112,6 +115,16 @@ _SUPPRESS = (
         status=MessageStatus.SUPPRESSED,
         error_message=bindparam("reason"),
         updated_at=bindparam("suppressed_at"),
+    )
+)
+# Not yet: quiet hours began while the text waited (an outage, a retry). It stays PENDING.
+_DEFER = (
+    update(MESSAGES)
+    .where(MESSAGES.c.id == bindparam("message_id"), _PENDING)
+    .values(
+        send_after=bindparam("send_after"),
+        error_message=bindparam("reason"),
+        updated_at=bindparam("now"),
     )
 )
 # Back to the outbox: only rows this dispatcher claimed and never handed over.
@@ -243,6 +256,7 @@ class Dispatcher:
         rng: random.Random | None = None,
         retry_window: timedelta = DEFAULT_RETRY_WINDOW,
         breaker: OutageBreaker | None = None,
+        rules: policy.PolicyRules = policy.DEFAULT_RULES,
     ) -> None:
         if max_attempts is not None:
             if max_attempts < 1:
@@ -262,6 +276,7 @@ class Dispatcher:
         self.pacer = pacer
         self.max_attempts = max_attempts or DEFAULT_MAX_ATTEMPTS  # kept for old readers only
         self.retry_window = retry_window
+        self.rules = rules  # the sending hours, re-read at claim time
         # Claimed rows wait UNKNOWN for their turn: claim about one second's worth at a time.
         self.batch_size = batch_size or (
             max(1, math.ceil(pacer.rate)) if pacer is not None else UNPACED_BATCH
@@ -421,23 +436,36 @@ class Dispatcher:
             rows = connection.execute(statement, {**params, "now": now}).all()
             if not rows:
                 return []
-            consent = dict(
-                connection.execute(CONSENT, {"phones": sorted({row.phone for row in rows})}).all()
-            )
+            people = {
+                person.phone: person
+                for person in connection.execute(
+                    CONSENT, {"phones": sorted({row.phone for row in rows})}
+                )
+            }
             claimed: list[ClaimedText] = []
             refused: list[dict[str, Any]] = []
+            deferred: list[dict[str, Any]] = []
             for row in rows:
-                # Consent may have changed since the text was queued: rows already refused are
-                # not claimed (nor paced). The word that counts is the one at hand-over.
-                decision = consent_decision(row.purpose, consent.get(row.phone))
+                decision = self._may_leave(row, people.get(row.phone), now)
                 if decision.allowed:
                     claimed.append(self._claimed(row))
+                elif decision.verdict is policy.Verdict.DEFER:
+                    deferred.append(
+                        {
+                            "message_id": row.id,
+                            "send_after": decision.send_at,
+                            "reason": decision.reason,
+                            "now": now,
+                        }
+                    )
                 else:
                     refused.append(
                         {"message_id": row.id, "reason": decision.reason, "suppressed_at": now}
                     )
             if refused:
                 connection.execute(_SUPPRESS, refused)
+            if deferred:
+                connection.execute(_DEFER, deferred)
             if claimed:
                 # From this commit until the provider answers, the text's fate is unknown: a
                 # crash leaves it UNKNOWN, to be reconciled with the provider, never resent.
@@ -456,7 +484,27 @@ class Dispatcher:
                 claimed = [text for text in claimed if text.message_id in marked]
         for row in refused:
             log.info("message %s suppressed at send time: %s", row["message_id"], row["reason"])
+        for row in deferred:
+            log.info("message %s held at send time: %s", row["message_id"], row["reason"])
         return claimed
+
+    def _may_leave(self, row: Row[Any], person: Row[Any] | None, now: datetime) -> policy.Decision:
+        """Consent, then the recipient's sending hours, as they stand at claim time."""
+        # Consent may have changed since the text was queued: rows already refused are not
+        # claimed (nor paced). The word that counts is the one at hand-over (last_check).
+        decision = consent_decision(row.purpose, person.status if person else None)
+        if not decision.allowed or person is None:
+            return decision
+        return sending_hours_at_claim(
+            phone=row.phone,
+            status=person.status,
+            timezone=person.timezone,
+            attributes=person.attributes,
+            purpose=row.purpose,
+            replying=row.in_reply_to_id is not None,
+            now=now,
+            rules=self.rules,
+        )
 
     def _claimed(self, row: Row[Any]) -> ClaimedText:
         return ClaimedText(

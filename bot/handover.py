@@ -33,7 +33,12 @@ _LONGEST_POLL_SECONDS = 0.05
 # FOR SHARE waits for a STOP being handled right now (it holds the row FOR UPDATE), while
 # dispatchers never block one another; phone order keeps lock order the same everywhere.
 CONSENT = (
-    select(SUBSCRIBERS.c.phone, SUBSCRIBERS.c.status)
+    select(
+        SUBSCRIBERS.c.phone,
+        SUBSCRIBERS.c.status,
+        SUBSCRIBERS.c.timezone,  # where they are: for the sending hours at claim time
+        SUBSCRIBERS.c.attributes,
+    )
     .where(SUBSCRIBERS.c.phone.in_(bindparam("phones", expanding=True)))
     .order_by(SUBSCRIBERS.c.phone)
     .with_for_update(read=True)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
@@ -12,7 +13,7 @@ from sqlalchemy.engine import Connection
 from bot import policy
 from bot.driver_sql import DriverStatement
 from bot.links import attach_message, shorten_links
-from bot.models import Delivery, Direction, Message, MessageStatus, Purpose
+from bot.models import Delivery, Direction, Message, MessageStatus, Purpose, SubscriberStatus
 from bot.recipient_zones import country_of, zones_for
 from bot.segments import count_segments
 from bot.subscribers import SubscriberRow
@@ -158,17 +159,50 @@ def send_context(
     replying: bool,
 ) -> policy.SendContext:
     """What the send policy needs to know about this text and its recipient, right now."""
-    own_zone = subscriber.timezone or subscriber.attributes.get("timezone")
     capped = purpose is Purpose.PROMOTIONAL and not replying
     return policy.SendContext(
         purpose=purpose,
         recipient_status=subscriber.status,
         now=now,
-        zones=zones_for(subscriber.phone, own_zone if isinstance(own_zone, str) else None),
+        zones=_zones(subscriber.phone, subscriber.timezone, subscriber.attributes),
         country=country_of(subscriber.phone),
         replying=replying,
         recent_promotional=_recent_promotional(connection, subscriber.phone, now) if capped else (),
     )
+
+
+def sending_hours_at_claim(
+    *,
+    phone: str,
+    status: SubscriberStatus,
+    timezone: str | None,
+    attributes: Mapping[str, Any] | None,
+    purpose: Purpose | None,
+    replying: bool,
+    now: datetime,
+    rules: policy.PolicyRules,
+) -> policy.Decision:
+    """May a queued text leave now, as far as the recipient's sending hours go?
+
+    A text can wait in the outbox far past the moment it was judged (a provider outage, a
+    retry): quiet hours may have begun meanwhile, and then it waits again.
+    """
+    context = policy.SendContext(
+        # A row without a purpose gets the strictest treatment.
+        purpose=purpose or Purpose.PROMOTIONAL,
+        recipient_status=status,
+        now=now,
+        zones=_zones(phone, timezone, attributes or {}),
+        country=country_of(phone),
+        replying=replying,
+    )
+    return policy.decide_sending_hours(context, rules)
+
+
+def _zones(phone: str, timezone: str | None, attributes: Mapping[str, Any]) -> tuple[str, ...]:
+    """Their own zone (a column, or an imported attribute), else the zones their number spans."""
+    own_zone = timezone or attributes.get("timezone")
+    return zones_for(phone, own_zone if isinstance(own_zone, str) else None)
 
 
 _NOT_GOING_OUT = (MessageStatus.SUPPRESSED, MessageStatus.FAILED, MessageStatus.UNDELIVERED)

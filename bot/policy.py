@@ -198,7 +198,29 @@ def decide(context: SendContext, rules: PolicyRules = DEFAULT_RULES) -> Decision
                 return Decision(Verdict.SUPPRESS, cap_reason)
             earliest = cap_lifts_at
             reasons.append(cap_reason)
+    return _within_sending_hours(context, rules, now, earliest, reasons)
 
+
+def decide_sending_hours(context: SendContext, rules: PolicyRules = DEFAULT_RULES) -> Decision:
+    """Sending hours alone, for a text already queued: may it leave now, in the recipient's time?
+
+    The dispatcher asks this when it claims a text that waited (an outage, a retry): quiet
+    hours may have begun meanwhile. Consent is checked apart; the cap was counted at queueing.
+    """
+    if context.replying or context.purpose not in _HELD_BY_QUIET_HOURS:
+        return SEND
+    now = context.now.astimezone(UTC)
+    return _within_sending_hours(context, rules, now, now, [])
+
+
+def _within_sending_hours(
+    context: SendContext,
+    rules: PolicyRules,
+    now: datetime,
+    earliest: datetime,
+    reasons: list[str],
+) -> Decision:
+    """SEND if `earliest` is now and inside the recipient's hours, else when it may go."""
     try:
         windows = _recipient_windows(context, rules)
     except _NoSendingHours as problem:

@@ -106,7 +106,8 @@ def build_dispatcher(
     gateway: Gateway,
     clock: Callable[[], datetime] = utcnow,
 ) -> Dispatcher:
-    """The outbox dispatcher: paced to SEND_RATE, retrying for SEND_RETRY_WINDOW."""
+    """The outbox dispatcher: paced to SEND_RATE, retrying for SEND_RETRY_WINDOW, holding
+    texts for the sending hours they reach."""
     if "SEND_MAX_ATTEMPTS" in settings.model_fields_set:
         log.warning(
             "SEND_MAX_ATTEMPTS is deprecated and no longer fails texts early: a text the"
@@ -122,4 +123,5 @@ def build_dispatcher(
         pacer=Pacer(settings.SEND_RATE, clock=time.monotonic, sleep=time.sleep),
         retry_window=settings.SEND_RETRY_WINDOW,
         clock=clock,
+        rules=settings.policy_rules,
     )

@@ -249,6 +249,27 @@ def test_a_stop_while_a_claimed_text_waits_its_turn_keeps_that_text_here(
     assert withdrawn.handed_over_at is None
 
 
+def test_a_promotion_that_waited_into_the_night_waits_for_the_morning(
+    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeTime
+) -> None:
+    """Queued at noon in San Francisco, held up (an outage, say) until 22:00 there."""
+    promotion = queue(engine, "20% off", purpose=Purpose.PROMOTIONAL)
+    receipt = queue(engine, "Your order shipped", phone=BOB)
+    time.advance(timedelta(hours=10))
+
+    assert dispatcher.run_once() == 1
+
+    assert [sent.body for sent in gateway.attempts] == ["Your order shipped"]
+    assert row(engine, receipt).status is MessageStatus.QUEUED
+    held = row(engine, promotion)
+    assert held.status is MessageStatus.PENDING
+    assert held.send_after == datetime(2024, 5, 2, 15, 0, tzinfo=UTC)  # 08:00 in San Francisco
+    assert held.error_message == "quiet hours in America/Los_Angeles until 08:00"
+    time.set(datetime(2024, 5, 2, 15, 0, tzinfo=UTC))
+    assert dispatcher.run_once() == 1
+    assert [sent.body for sent in gateway.attempts] == ["Your order shipped", "20% off"]
+
+
 def test_send_one_sends_a_due_row_once_and_leaves_a_deferred_one(
     engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway
 ) -> None:
