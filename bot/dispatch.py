@@ -124,6 +124,9 @@ _DEFER = (
     .values(
         send_after=bindparam("send_after"),
         error_message=bindparam("reason"),
+        # Waiting for the morning is not the provider failing it: the retry window starts over
+        # if the provider fails it again then.
+        retrying_since=None,
         updated_at=bindparam("now"),
     )
 )

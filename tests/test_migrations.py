@@ -12,7 +12,7 @@ from sqlmodel import Session, SQLModel, select
 from alembic import command
 from bot.db import make_engine
 from bot.migrate import alembic_config, current_head, upgrade
-from bot.models import Conversation, UnansweredText
+from bot.models import Conversation, Message, UnansweredText
 
 
 def test_models_and_migrations_agree(database_url: str) -> None:
@@ -72,6 +72,37 @@ def test_follow_ups_in_flight_survive_the_move_of_timers_onto_conversations(
         conversation = session.scalars(select(Conversation)).one()
     engine.dispose()
     assert (conversation.wake_kind, conversation.wakes_at) == ("timeout", due)
+
+
+def test_a_text_of_unknown_fate_from_before_the_hand_over_stamp_is_still_looked_up(
+    database_url: str,
+) -> None:
+    """0008: an UNKNOWN row may have reached the provider; it must never pass as unsent."""
+    handed = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
+    command.downgrade(alembic_config(database_url), "0007")
+    engine = make_engine(database_url)
+    stored = (
+        handed if engine.dialect.name == "postgresql" else handed.strftime("%Y-%m-%d %H:%M:%S.%f")
+    )
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO message (id, phone, direction, body, media_urls, segments, "
+                "encoding, status, attempts, claimed_by, sent_at, created_at, updated_at) "
+                "VALUES (5, '+14155550100', 'outbound', 'Hi', '[]', 1, 'GSM-7', 'unknown', 0, "
+                "'worker:1', :at, :at, :at)"
+            ),
+            {"at": stored},
+        )
+    engine.dispose()
+
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        message = session.get(Message, 5)
+    engine.dispose()
+    assert message is not None
+    assert message.handed_over_at == handed
 
 
 def test_texts_waiting_in_the_old_inbox_conversations_move_to_the_queue(

@@ -91,19 +91,21 @@ def dispatcher_for(
     )
 
 
-def campaign(engine: Engine, phones: list[str] = PEOPLE, name: str = "sale") -> None:
+def campaign(
+    engine: Engine, phones: list[str] = PEOPLE, name: str = "sale", *, at: datetime = START
+) -> None:
     """One promotional text each, in the outbox, as `bot campaign send` leaves them."""
     with transaction(engine) as connection:
         for phone in phones:
-            subscriber = claim_subscriber(connection, phone, START)
-            change_status(connection, subscriber, SubscriberStatus.SUBSCRIBED, START)
+            subscriber = claim_subscriber(connection, phone, at)
+            change_status(connection, subscriber, SubscriberStatus.SUBSCRIBED, at)
             queue_text(
                 connection,
                 subscriber,
                 body=f"Boots 20% off, {phone}! Reply STOP to opt out.",
                 purpose=Purpose.PROMOTIONAL,
                 delivery=Delivery.OUTBOX,
-                now=START,
+                now=at,
                 campaign=name,
                 variant="a",
             )
@@ -239,6 +241,25 @@ def test_texts_wait_on_the_provider_with_the_moment_it_began(
 
 
 # -- an outage longer than the window fails texts -------------------------------------------------
+
+
+def test_an_evening_outage_that_runs_into_quiet_hours_fails_no_text(engine: Engine) -> None:
+    """45 minutes of 503s from 20:30 in New York: the texts wait for the morning, not fail."""
+    evening = datetime(2024, 5, 2, 0, 30, tzinfo=UTC)
+    clock = FakeClock(evening)
+    new_yorkers = [f"+1212555{number:04d}" for number in range(4)]
+    campaign(engine, new_yorkers, at=evening)
+    gateway = FakeGateway(clock=clock)
+    gateway.down_until = evening + timedelta(minutes=45)  # back at 21:15, in quiet hours
+    dispatcher = dispatcher_for(engine, gateway, clock)
+
+    morning = datetime(2024, 5, 2, 12, 0, tzinfo=UTC)  # 08:00 in New York
+    done = morning + timedelta(minutes=5)
+    run_until(dispatcher, clock, lambda: clock() > done, limit=done - START + timedelta(hours=1))
+
+    assert [row.status for row in rows(engine)] == [MessageStatus.QUEUED] * 4
+    assert sorted(held.text.to for held in gateway.held) == new_yorkers
+    assert all(held.created_at >= morning for held in gateway.held)
 
 
 def test_an_outage_longer_than_the_retry_window_fails_every_waiting_text(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from bot.engine.templates import Placeholder, Template, TemplateError, format_value, parse_template
@@ -208,13 +206,3 @@ def test_template_is_a_plain_hashable_value() -> None:
     assert hash(first) == hash(second)
     assert isinstance(first, Template)
     assert {first: "cached"}[second] == "cached"
-
-
-def test_rendering_a_short_template_takes_microseconds() -> None:
-    template = parse_template("Hi {first_name|there}, thanks from {brand}! Your score: {score}")
-    runs = 2000
-    started = time.perf_counter()
-    for _ in range(runs):
-        template.render(VARIABLES)
-    per_render = (time.perf_counter() - started) / runs
-    assert per_render < 50e-6  # ~2 µs on a laptop; generous for slow CI machines

@@ -25,6 +25,11 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("message", schema=None) as batch_op:
         batch_op.add_column(sa.Column("handed_over_at", sa.DateTime(timezone=True), nullable=True))
+    # A text left unknown before this upgrade (a crash, a timeout) may have reached the
+    # provider: stamped, it is looked up there, never requeued as "claimed, never handed over".
+    op.execute(
+        "UPDATE message SET handed_over_at = COALESCE(sent_at, updated_at) WHERE status = 'unknown'"
+    )
 
 
 def downgrade() -> None:
