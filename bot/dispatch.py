@@ -62,6 +62,9 @@ RECONCILE_GRACE = timedelta(minutes=2)
 RECONCILE_BATCH = 100
 # The provider's clock and ours may differ: look for the text a little before we sent it.
 LOOKUP_SKEW = timedelta(minutes=1)
+# A text claimed this long after it was queued (held for the morning, scheduled, retried, an
+# outage) is judged against the recipient's sending hours again: the night may have begun.
+LATE_AFTER = timedelta(minutes=5)
 IDLE_SECONDS = 0.5  # the worker's nap when the outbox is empty
 ERROR_PAUSE_SECONDS = 5.0  # and after a round failed (database down …)
 ERROR_MESSAGE_MAX = 500  # Message.error_message's length
@@ -78,7 +81,7 @@ _CLAIM_COLUMNS = (
     MESSAGES.c.segments,
     MESSAGES.c.purpose,
     MESSAGES.c.attempts,
-    MESSAGES.c.in_reply_to_id,  # an answer to a text the person sent is never held for the night
+    MESSAGES.c.created_at,  # a text claimed long after it was queued is judged again
 )
 _PENDING = MESSAGES.c.status == MessageStatus.PENDING
 _DUE = or_(MESSAGES.c.send_after.is_(None), MESSAGES.c.send_after <= bindparam("now"))
@@ -492,19 +495,19 @@ class Dispatcher:
         return claimed
 
     def _may_leave(self, row: Row[Any], person: Row[Any] | None, now: datetime) -> policy.Decision:
-        """Consent, then the recipient's sending hours, as they stand at claim time."""
+        """Consent; then, for a text that is late, the recipient's sending hours as they stand."""
         # Consent may have changed since the text was queued: rows already refused are not
         # claimed (nor paced). The word that counts is the one at hand-over (last_check).
         decision = consent_decision(row.purpose, person.status if person else None)
-        if not decision.allowed or person is None:
-            return decision
+        if not decision.allowed or person is None or now - row.created_at <= LATE_AFTER:
+            return decision  # sent as it was queued: the policy's word then stands
         return sending_hours_at_claim(
             phone=row.phone,
             status=person.status,
             timezone=person.timezone,
             attributes=person.attributes,
             purpose=row.purpose,
-            replying=row.in_reply_to_id is not None,
+            replying=False,  # no longer an immediate answer, whatever it answered
             now=now,
             rules=self.rules,
         )
