@@ -20,6 +20,8 @@ MESSAGES = Message.__table__
 SUBSCRIBERS = Subscriber.__table__
 QUEUE_LIMIT = 500  # open texts the inbox lists at once, oldest first
 
+LARGEST_ID = 2**31 - 1  # an INTEGER column, on PostgreSQL as on SQLite
+
 
 @dataclass(frozen=True)
 class Situation:
@@ -120,7 +122,9 @@ def close_open(
 
 
 def subscriber_of(connection: Connection, text_id: int) -> tuple[int, str] | None:
-    """The subscriber id and phone of an unanswered text."""
+    """The subscriber id and phone of an unanswered text; None for an id no row can have."""
+    if not 0 < text_id <= LARGEST_ID:
+        return None  # a URL edited by hand: no query (the database would refuse the number)
     row = connection.execute(
         select(UNANSWERED.c.subscriber_id, UNANSWERED.c.phone).where(UNANSWERED.c.id == text_id)
     ).first()

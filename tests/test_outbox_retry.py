@@ -347,6 +347,7 @@ def test_nothing_to_retry_says_so(engine: Engine, cli: CliRunner) -> None:
             "Invalid value for --until: 2026-11-30T00:00:00+00:00 is not after --since",
         ),
         (["--campaign", "nope"], "Invalid value for --campaign: no texts of campaign 'nope'"),
+        (["--since", "9999-12-31T23:59:59-05:00"], "'9999-12-31T23:59:59-05:00' is out of range"),
     ],
 )
 def test_bad_arguments_get_a_clear_error(

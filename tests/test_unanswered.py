@@ -216,6 +216,9 @@ def test_mark_done_from_the_chat_page_keeps_a_text_the_agent_had_not_seen(desk: 
     [left] = desk.open_texts()
     assert left.id > int(done.split("/")[3])
     assert post(dana, "/inbox/texts/999999/done").status_code == 302  # a clear flash, no 500
+    for beyond_any_row in ("/inbox/texts/99999999999999999999", "/inbox/texts/2147483648"):
+        assert post(dana, f"{beyond_any_row}/done").status_code == 302
+        assert post(dana, f"{beyond_any_row}/take").status_code == 302
     assert "There is no such text in the queue." in dana.get("/inbox/").get_data(as_text=True)
 
 

@@ -32,7 +32,10 @@ class Moment(click.ParamType):
                 return clock() - parse_duration(text)
             except DurationError:
                 self.fail(f"{text!r} is neither {_MOMENT_FORMS}", param, ctx)
-        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+        try:
+            return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+        except OverflowError:  # 9999-12-31T23:59-05:00 is past the last moment UTC can name
+            self.fail(f"{text!r} is out of range", param, ctx)
 
 
 @main.group()
