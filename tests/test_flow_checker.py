@@ -904,7 +904,9 @@ def test_a_number_too_long_for_python_is_a_problem_with_its_line() -> None:
     assert problem.endswith("(quote it to keep it as text)")
 
 
-RESTART_NOT_A_RULE = "restart must be never (once per person), always, or a duration such as 30d"
+RESTART_NOT_A_RULE = (
+    "restart must be once (or never: once per person), always, or a duration such as 30d"
+)
 
 
 @pytest.mark.parametrize(
@@ -916,7 +918,8 @@ RESTART_NOT_A_RULE = "restart must be never (once per person), always, or a dura
         ("30d", Restart(timedelta(days=30)), None),
         ("1d 12h", Restart(timedelta(hours=36)), None),
         ("2 weeks", Restart(timedelta(weeks=2)), None),
-        ("once", None, f"{RESTART_NOT_A_RULE} (not again within 30 days); got 'once'"),
+        ("once", RESTART_NEVER, None),
+        ("twice", None, f"{RESTART_NOT_A_RULE} (not again within 30 days); got 'twice'"),
         ("true", None, f"{RESTART_NOT_A_RULE} (not again within 30 days); got True"),
         ("[never]", None, f"{RESTART_NOT_A_RULE} (not again within 30 days); got ['never']"),
         ("30", None, "restart: '30' has no unit; add one, e.g. 30m or 30h (units: s, m, h, d, w)"),

@@ -259,7 +259,9 @@ def test_an_evening_outage_that_runs_into_quiet_hours_fails_no_text(engine: Engi
 
     assert [row.status for row in rows(engine)] == [MessageStatus.QUEUED] * 4
     assert sorted(held.text.to for held in gateway.held) == new_yorkers
-    assert all(held.created_at >= morning for held in gateway.held), [(h.text.to, h.created_at) for h in gateway.held]
+    assert all(held.created_at >= morning for held in gateway.held), [
+        (h.text.to, h.created_at) for h in gateway.held
+    ]
 
 
 def test_an_outage_longer_than_the_retry_window_fails_every_waiting_text(

@@ -30,7 +30,8 @@ TOP_LEVEL_KEYS = frozenset(
     }
 )
 TRIGGER_KEYS = frozenset({"keywords", "events", "intents", "restart"})
-RESTART_WORDS = {"never": RESTART_NEVER, "always": RESTART_ALWAYS}
+# `once` reads as well as `never` ("start it once per person"): both are accepted.
+RESTART_WORDS = {"never": RESTART_NEVER, "once": RESTART_NEVER, "always": RESTART_ALWAYS}
 SETTING_KEYS = frozenset(
     {"promotional", "expires_after", "interruptible", "cancel_on", "max_segments"}
 )
@@ -167,8 +168,8 @@ class _Builder:
                 section.line_of("restart"),
                 f"restart: {error}"
                 if meant_a_duration and not isinstance(value, bool)
-                else "restart must be never (once per person), always, or a duration such as "
-                f"30d (not again within 30 days); got {value!r}",
+                else "restart must be once (or never: once per person), always, or a duration "
+                f"such as 30d (not again within 30 days); got {value!r}",
             )
             return None
 

@@ -140,6 +140,7 @@ def _restart() -> str:
         f"than {once}",
         "`never`": f"never: each person gets the flow once; the default for {once}, so that "
         "STOP then START does not welcome anyone twice",
+        "`once`": "the same as `never`",
         "a duration, e.g. `30d`": "only once that long has passed since the flow last started "
         "for them",
     }
