@@ -43,22 +43,20 @@ CONSENT = (
     .order_by(SUBSCRIBERS.c.phone)
     .with_for_update(read=True)
 )
+# The row as this dispatcher claimed it: unknown, and still its own.
+_HELD_HERE = (
+    MESSAGES.c.id == bindparam("message_id"),
+    MESSAGES.c.status == MessageStatus.UNKNOWN,
+    MESSAGES.c.claimed_by == bindparam("dispatcher"),
+)
 _STAMP = (
     update(MESSAGES)
-    .where(
-        MESSAGES.c.id == bindparam("message_id"),
-        MESSAGES.c.status == MessageStatus.UNKNOWN,
-        MESSAGES.c.claimed_by == bindparam("dispatcher"),
-    )
+    .where(*_HELD_HERE)
     .values(handed_over_at=bindparam("now"), updated_at=bindparam("now"))
 )
 _WITHDRAW = (
     update(MESSAGES)
-    .where(
-        MESSAGES.c.id == bindparam("message_id"),
-        MESSAGES.c.status == MessageStatus.UNKNOWN,
-        MESSAGES.c.claimed_by == bindparam("dispatcher"),
-    )
+    .where(*_HELD_HERE)
     .values(
         status=MessageStatus.SUPPRESSED,
         error_message=bindparam("reason"),
