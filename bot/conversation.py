@@ -54,11 +54,16 @@ class SidInUse(Exception):
 
 @dataclass(frozen=True)
 class EventOutcome:
-    """What became of an event: our id for it, whether it was a retry, the texts it queued."""
+    """What became of an event: our id for it, whether it was a retry, the texts it queued.
+
+    With `call_action=False`, a flow that reached a custom action leaves it in `action`, for
+    the caller to run (`run_actions`) once it has answered.
+    """
 
     event_id: int
     duplicate: bool
     message_ids: list[int]
+    action: PendingAction | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,7 @@ class ConversationService:
         data: Mapping[str, Any],
         *,
         external_id: str | None = None,
+        call_action: bool = True,
     ) -> EventOutcome:
         """Store an event and deliver it to the subscriber's flows, in one transaction.
 
@@ -177,6 +183,8 @@ class ConversationService:
             turn = self._turn(claimed, Delivery.OUTBOX, now)
             if self.flows is not None:
                 self.flows.on_event(turn, event_type, data)
+        if not call_action:
+            return EventOutcome(receipt.id, False, _pending_ids(turn.queued), turn.waiting_action())
         return EventOutcome(receipt.id, duplicate=False, message_ids=self._after(turn))
 
     def fire_due_timers(self, *, limit: int = 100) -> list[int]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
 from bot.actions.base import ActionError, ActionRunner
 from bot.actions.factory import build_action_runner
+from bot.background import ActionPool
 from bot.compliance import ComplianceTexts
 from bot.conversation import ConversationService
 from bot.db import make_engine
@@ -41,6 +42,8 @@ class Services:
     flows: FlowRegistry
     conversations: ConversationService
     dispatcher: Dispatcher
+    # Web requests hand custom actions to it, so a slow action server holds no request thread.
+    action_pool: ActionPool = field(default_factory=ActionPool)
 
 
 def build_services(

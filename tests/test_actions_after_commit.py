@@ -2,6 +2,8 @@
 
 A turn that reaches an `action:` step is stored first; the action is called with no transaction
 open, and its result applied in a transaction of its own, if the conversation still waits for it.
+Web requests do not even wait for the call: the webhook (or POST /api/events) answers first, and
+the action runs on the app's action pool, so a held action server ties up no request thread.
 The action server here is a real HTTP server that holds each call until the test lets it answer.
 """
 
@@ -22,6 +24,7 @@ from sqlalchemy import select
 from bot.actions.remote import RemoteActionRunner
 from bot.agents import create_agent
 from bot.app import create_app, services_of
+from bot.background import ACTION_THREADS
 from bot.engine.runtime import FLOW_CHANGED_TEXT
 from bot.engine.steps.action import ACTION_PATIENCE
 from bot.gateways.fake import FakeGateway
@@ -29,7 +32,7 @@ from bot.inbound import InboundSms
 from bot.models import Conversation, Direction, Message, Subscriber
 from bot.takeover import hand_back, take_over
 from bot.testing.clock import FakeClock, let_time_pass
-from tests.conftest import make_settings, next_sid
+from tests.conftest import API_KEY, make_settings, next_sid
 from tests.sms import ALICE, BOB, reply_to
 
 NOON_IN_SF = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)
@@ -137,6 +140,10 @@ class ActionApp:
         """The webhook's answer (a client per call: tests text from several threads)."""
         return reply_to(self.app.test_client(), body, phone=phone)
 
+    def settle(self) -> None:
+        """Wait until the actions the web requests handed to the action pool have run."""
+        assert self.services.action_pool.wait_idle(GENEROUS), "an action never finished"
+
     def sent_to(self, phone: str) -> list[str]:
         return [text.body for text in self.gateway.outbox if text.to == phone]
 
@@ -170,6 +177,8 @@ def orders(database_url: str, tmp_path: Path, held: HeldActionServer) -> Iterato
     (folder / "later.yaml").write_text(LATER_FLOW, encoding="utf-8")
     app = ActionApp(database_url, folder, held)
     yield app
+    held.release.set()
+    app.services.action_pool.shutdown()
     app.services.engine.dispose()
 
 
@@ -214,6 +223,7 @@ def test_other_people_are_answered_while_an_action_server_holds_a_call(
         alice: Future[None] = pool.submit(TRIGGERS[trigger], orders)
         [help_text] = _while_held(held, lambda: orders.text("HELP", phone=BOB))
         alice.result(timeout=GENEROUS)
+    orders.settle()
     assert "help" in help_text.lower()
     # Then the action's texts and slots land, after the flow's own text and before its next.
     assert orders.sent_to(ALICE) == [BEFORE, UTTERED, CLOSING]
@@ -222,11 +232,66 @@ def test_other_people_are_answered_while_an_action_server_holds_a_call(
     assert len(held.calls) == 1
 
 
+def test_the_webhook_answers_before_the_action_and_everyone_else_is_answered_meanwhile(
+    orders: ActionApp, held: HeldActionServer
+) -> None:
+    with ThreadPoolExecutor(1) as pool:
+        # Waiting for Alice's answer here, not for the action: it must come while the call is held.
+        assert pool.submit(orders.text, "ORDER").result(timeout=GENEROUS) == []
+    assert held.called.wait(GENEROUS), "the action was never called"
+    assert not held.release.is_set() and orders.sent_to(ALICE) == [BEFORE]
+    [help_text] = orders.text("HELP", phone=BOB)
+    [confirmation] = orders.text("STOP", phone=BOB)
+    assert "help" in help_text.lower() and "unsubscribed" in confirmation
+    held.release.set()
+    orders.settle()
+    assert orders.sent_to(ALICE) == [BEFORE, UTTERED, CLOSING]
+    assert orders.conversation().end_reason == "completed"
+    assert len(held.calls) == 1
+
+
+def test_an_event_is_accepted_before_its_action_answers(
+    orders: ActionApp, held: HeldActionServer
+) -> None:
+    body = {"type": "order_question", "phone": ALICE, "data": {}}
+    post = orders.app.test_client().post
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    with ThreadPoolExecutor(1) as pool:
+        response = pool.submit(post, "/api/events", json=body, headers=auth).result(GENEROUS)
+    assert response.status_code == 202
+    assert held.called.wait(GENEROUS), "the action was never called"
+    [help_text] = orders.text("HELP", phone=BOB)
+    assert "help" in help_text.lower()
+    held.release.set()
+    orders.settle()
+    assert orders.sent_to(ALICE) == [BEFORE, UTTERED, CLOSING]
+    assert orders.attributes(ALICE)["order_status"] == "shipped"
+
+
+def test_an_action_that_finds_every_action_thread_busy_is_called_by_the_clock(
+    orders: ActionApp, held: HeldActionServer
+) -> None:
+    held.release.set()  # the server answers at once
+    gate = threading.Event()
+    busy = orders.services.action_pool
+    assert all(busy.submit(lambda: gate.wait(GENEROUS), "busy") for _ in range(ACTION_THREADS * 2))
+    try:
+        assert orders.text("ORDER") == []  # answered; no room for the action
+    finally:
+        gate.set()
+    orders.settle()
+    assert held.calls == [] and orders.sent_to(ALICE) == []
+    orders.wait(ACTION_PATIENCE)
+    assert orders.sent_to(ALICE) == [BEFORE, UTTERED, CLOSING]
+    assert len(held.calls) == 1
+
+
 def test_a_stop_during_the_action_wins(orders: ActionApp, held: HeldActionServer) -> None:
     with ThreadPoolExecutor(1) as pool:
         alice = pool.submit(orders.text, "ORDER")
         [confirmation] = _while_held(held, lambda: orders.text("STOP"))
         alice.result(timeout=GENEROUS)
+    orders.settle()
     assert "unsubscribed" in confirmation
     assert orders.sent_to(ALICE) == [BEFORE]  # sent before the action was called
     table = Message.__table__
@@ -253,6 +318,7 @@ def test_an_agent_who_takes_the_chat_during_the_action_gets_it_quiet_and_the_flo
         alice = pool.submit(orders.text, "ORDER")
         conversation_id = _while_held(held, lambda: _take_over(orders, agent.id))
         alice.result(timeout=GENEROUS)
+    orders.settle()
     assert orders.sent_to(ALICE) == [BEFORE]  # the agent has the chat: the result is dropped
     assert "order_status" not in orders.attributes(ALICE)
     orders.wait(ACTION_PATIENCE * 2)
@@ -277,6 +343,7 @@ def test_a_flow_edited_during_the_action_drops_the_result_and_says_goodbye(
         alice = pool.submit(orders.text, "ORDER")
         _while_held(held, lambda: _edit(orders, tmp_path / "flows" / "order.yaml", edited))
         alice.result(timeout=GENEROUS)
+    orders.settle()
     assert orders.sent_to(ALICE) == [BEFORE]
     orders.wait(ACTION_PATIENCE)
     assert orders.sent_to(ALICE) == [BEFORE, FLOW_CHANGED_TEXT]

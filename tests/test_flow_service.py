@@ -60,6 +60,8 @@ class FlowApp:
         action's, which come after the answer through the outbox)."""
         before = len(self.gateway.outbox)
         answer = reply_to(self.client, body)
+        # An action runs on the app's action pool once the webhook has answered: let it finish.
+        assert self.services.action_pool.wait_idle(30.0), "an action never finished"
         return answer + [text.body for text in self.gateway.outbox[before:]]
 
     def wait(self, duration: timedelta) -> list[str]:

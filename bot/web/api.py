@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, Field, ValidationError
@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from bot.campaigns.parser import read_campaigns
 from bot.campaigns.stats import CampaignStats, campaign_stats, csv_rows, has_messages, stats_json
+from bot.conversation import EventOutcome
 from bot.models import ConsentEvent, Message, Subscriber
 from bot.phones import InvalidPhone, normalise_phone
 from bot.results import flow_results, flow_summaries
@@ -20,6 +21,9 @@ from bot.subscribers import get_subscriber
 from bot.web.auth import require_api_key
 from bot.web.errors import problem
 from bot.web.json_values import MAX_DEPTH, problem_in
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -109,14 +113,28 @@ def post_event() -> tuple[Response, int]:
     event = _parse_json(EventRequest)
     parley = current_app.extensions["parley"]
     outcome = parley.conversations.handle_event(
-        _phone(event.phone, "phone"), event.type, event.data, external_id=event.external_id()
+        _phone(event.phone, "phone"),
+        event.type,
+        event.data,
+        external_id=event.external_id(),
+        call_action=False,
     )
+    if outcome.action is not None:  # answered first: the action runs on the action pool
+        parley.action_pool.submit(
+            lambda: _run_action(parley, outcome), f"custom action for event {outcome.event_id}"
+        )
     body = {
         "id": outcome.event_id,
         "duplicate": outcome.duplicate,
         "queued": len(outcome.message_ids),
     }
     return jsonify(body), 200 if outcome.duplicate else 202
+
+
+def _run_action(parley: Services, outcome: EventOutcome) -> None:
+    """Send the flow's texts so far, then call its action and send what that says, in order."""
+    parley.dispatcher.send(outcome.message_ids)
+    parley.dispatcher.send(parley.conversations.run_actions(outcome.action))
 
 
 @bp.get("/subscribers/<path:raw_phone>")

@@ -52,13 +52,14 @@ def inbound_sms() -> Response | tuple[Response, int]:
 
 
 def _after_answer(result: InboundResult) -> None:
-    """Call the turn's custom action, with no transaction open, and send what it says."""
+    """Call the turn's custom action once the webhook has answered, and send what it says."""
     parley = current_app.extensions["parley"]
-    try:
-        parley.conversations.after_answer(result, parley.dispatcher.send)
-    except Exception:
-        # The text is stored and answered; the action step's timer calls the action again.
-        log.exception("custom action after the answer to %s failed", result.action.request.phone)
+    # Off the request thread: a sync worker waiting on an action server answers nobody else.
+    # A failure, a full pool or a crash loses nothing: the action step's timer calls again.
+    parley.action_pool.submit(
+        lambda: parley.conversations.after_answer(result, parley.dispatcher.send),
+        f"custom action after the answer to {result.action.request.phone}",
+    )
 
 
 @bp.post(STATUS_CALLBACK_PATH.removeprefix(PREFIX))
