@@ -13,6 +13,7 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.models import Conversation, Message, UnansweredText
+from bot.takeover import release_idle
 from bot.testing.clock import let_time_pass
 from tests.sms import ALICE, BOB, reply_to
 from tests.test_inbox import Inbox, post
@@ -322,3 +323,28 @@ def test_an_answer_to_a_flow_removed_meanwhile_reaches_the_queue(
     assert (waiting.flow, waiting.step) == ("quiz", "pick")
     assert waiting.context == "quiz ended on it at pick: flow removed"
 
+
+def test_texts_sent_while_an_agent_held_the_chat_reach_the_queue_when_it_goes_idle(
+    desk: Desk,
+) -> None:
+    desk.subscribe()
+    desk.text(QUESTION)
+    [series] = desk.conversations()
+    page = f"/inbox/conversations/{series.id}"
+    dana = desk.logged_in("dana@acme.test")
+    post(dana, f"{page}/take")
+    post(dana, f"{page}/reply", body="Let me check.")
+    assert desk.open_texts() == []  # Dana has it
+    desk.clock.advance(timedelta(minutes=5))
+    assert desk.text("it was a gift, does that matter?") == []  # the bot is quiet
+    assert desk.text("hello??") == []
+    desk.clock.advance(timedelta(hours=1))  # Dana went to lunch
+    assert release_idle(desk.services, idle_after=timedelta(minutes=30)) == 1
+
+    gift, hello = desk.open_texts()
+    assert gift.context == "arrived while Dana held the chat; released idle"
+    assert (gift.flow, gift.step) == ("welcome", "wait_a_day")
+    assert (gift.acknowledgement_id is not None, hello.acknowledgement_id) == (True, None)
+    assert desk.wait(timedelta(minutes=1)) == [WELCOME_ACK]  # once, for both
+    assert release_idle(desk.services, idle_after=timedelta(minutes=30)) == 0
+    assert len(desk.open_texts()) == 2
