@@ -70,6 +70,15 @@ class PendingAction:
     depth: int = 0  # how deep in start_flow chains the flow that calls it is
 
 
+@dataclass(frozen=True)
+class GaveUp:
+    """A flow that ended because it could not take the person's text: who a human answers for."""
+
+    flow: str
+    state: FlowState  # where it stood when the text came
+    reason: str  # "no valid answer", "flow removed"
+
+
 @dataclass
 class Turn:
     """One transaction's worth of flow work: where texts go and what was queued.
@@ -89,6 +98,7 @@ class Turn:
     conversation: ActiveConversation | None = None
     text: str | None = None  # the text this turn answers; None for a timer or an event
     action: PendingAction | None = None  # an action to call once the turn is stored
+    gave_up: GaveUp | None = None  # the flow this turn's text ended without being understood
 
     def waiting_action(self) -> PendingAction | None:
         """The action the turn left its conversation waiting for, unless it moved on since."""
@@ -115,7 +125,11 @@ class FlowHost:
         self.unexpected_reply = unexpected_reply  # "" for none
 
     def on_text(self, turn: Turn, text: str) -> bool:
-        """Give a text that is not a consent keyword to flows; False when no flow could take it."""
+        """Give a text that is not a consent keyword to flows; False when no flow could take it.
+
+        A flow that ended on the text without taking it (out of retries, edited away) could
+        not take it either: it is noted in `turn.gave_up`, for the agents' queue.
+        """
         catalog = self.registry.catalog()
         active = turn.conversation
         by_keyword = self._startable(turn, catalog.for_keyword(text))
@@ -128,9 +142,10 @@ class FlowHost:
                 self.start(turn, by_keyword)
                 return True
             if flow is None:
+                turn.gave_up = GaveUp(active.flow, active.state, "flow removed")
                 self._end(turn, "flow removed")
                 turn.queued.append(self._send(turn, runtime.FLOW_CHANGED_TEXT, Purpose.REPLY))
-                return True
+                return False
             return self.resume(turn, flow, active, Reply(text))
         flow = by_keyword or self._startable(turn, catalog.for_intent(text))
         if flow is None:
@@ -178,7 +193,14 @@ class FlowHost:
         """The flow a text's keyword or intent names, unless its restart rule holds it back."""
         return flow if flow is not None and self.may_start(turn, flow) else None
 
-    def ask_for_human(self, turn: Turn, text: str, *, with_media: bool = False) -> None:
+    def ask_for_human(
+        self,
+        turn: Turn,
+        text: str,
+        *,
+        with_media: bool = False,
+        situation: Situation | None = None,  # None: worked out from the turn
+    ) -> None:
         """Queue a text no step could take for the agents, and tell the person (once).
 
         The flow the person is in, if any, is left as it was: a welcome series waiting a day
@@ -199,18 +221,19 @@ class FlowHost:
             message_id=turn.inbound_id,
             subscriber_id=subscriber.id,
             phone=subscriber.phone,
-            situation=self._situation(turn),
+            situation=situation or self._situation(turn),
             acknowledgement_id=acknowledgement_id,
             now=turn.now,
         )
 
     def _acknowledge(self, turn: Turn) -> int | None:
         """Text the wording the person's flow (or the operator) chose; the message id, if sent."""
-        active = turn.conversation
-        flow = self.registry.catalog().flows.get(active.flow) if active is not None else None
+        # A flow that just gave up on the text still chose how its people are answered.
+        where = turn.conversation or turn.gave_up
+        flow = self.registry.catalog().flows.get(where.flow) if where is not None else None
         body = None
-        if flow is not None and active is not None:
-            body = runtime.unexpected_reply(flow, active.state, self._context(turn))
+        if flow is not None and where is not None:
+            body = runtime.unexpected_reply(flow, where.state, self._context(turn))
         if body is None:
             flow, body = None, self.unexpected_reply
         if not body:
@@ -225,6 +248,9 @@ class FlowHost:
         if active is not None:
             step = active.state.step
             return Situation(active.flow, step, f"sent while {active.flow} waited at {step}")
+        if turn.gave_up is not None:
+            flow, step = turn.gave_up.flow, turn.gave_up.state.step
+            return Situation(flow, step, f"{flow} ended on it at {step}: {turn.gave_up.reason}")
         flow, step, ended = last_conversation(turn.connection, turn.subscriber.id)
         if not flow:
             return Situation(None, None, "no flow understood it")
@@ -256,11 +282,19 @@ class FlowHost:
     def resume(
         self, turn: Turn, flow: Flow, conversation: ActiveConversation, event: Input, depth: int = 0
     ) -> bool:
-        """Hand a paused flow its input; False when its step cannot take it (nothing changes)."""
-        outcome = runtime.resume(flow, conversation.state, event, self._context(turn))
+        """Hand a paused flow its input; False when its step cannot take it.
+
+        Either nothing changes, or the flow ends without understanding it (`turn.gave_up`).
+        """
+        before = conversation.state
+        outcome = runtime.resume(flow, before, event, self._context(turn))
         if not outcome.taken:
             return False
         self._apply(turn, flow, conversation, outcome, depth)
+        if not outcome.understood:
+            reason = next(e.reason for e in outcome.effects if isinstance(e, EndFlow))
+            turn.gave_up = GaveUp(flow.name, before, reason)
+            return False
         return True
 
     def _context(self, turn: Turn, event: Mapping[str, Any] | None = None) -> runtime.Context:

@@ -43,7 +43,14 @@ from bot.models import (
 )
 from bot.outbox import queue_text
 from bot.services import Services
-from bot.unanswered import OpenText, close_open, open_texts, subscriber_of
+from bot.unanswered import (
+    UNANSWERED,
+    OpenText,
+    Situation,
+    close_open,
+    open_texts,
+    subscriber_of,
+)
 
 AGENTS = Agent.__table__
 MESSAGES = Message.__table__
@@ -226,24 +233,61 @@ def release_idle(services: Services, *, idle_after: timedelta) -> int:
     now = services.conversations.clock()
     actions: list[PendingAction | None] = []
     with transaction(services.engine) as connection:
-        idle = (
-            connection.execute(
-                select(CONVERSATIONS.c.id).where(
-                    CONVERSATIONS.c.status == ConversationStatus.ACTIVE,
-                    CONVERSATIONS.c.handled_by == HandledBy.AGENT,
-                    CONVERSATIONS.c.agent_active_at < now - idle_after,
-                )
+        idle = connection.execute(
+            select(CONVERSATIONS.c.id, CONVERSATIONS.c.agent_active_at, AGENTS.c.name)
+            .outerjoin(AGENTS, AGENTS.c.id == CONVERSATIONS.c.agent_id)
+            .where(
+                CONVERSATIONS.c.status == ConversationStatus.ACTIVE,
+                CONVERSATIONS.c.handled_by == HandledBy.AGENT,
+                CONVERSATIONS.c.agent_active_at < now - idle_after,
             )
-            .scalars()
-            .all()
-        )
-        for conversation_id in idle:
+        ).all()
+        for conversation_id, agent_active_at, agent in idle:
             claimed = claim_conversation(connection, conversation_id, now)
             if claimed is not None:
+                _queue_unseen(services, claimed, agent or "an agent", agent_active_at, now)
                 actions.append(_give_to_bot(services, claimed, now))
     for action in actions:
         services.conversations.run_actions(action)
     return len(idle)
+
+
+def _queue_unseen(
+    services: Services, claimed: Claimed, agent: str, agent_active_at: datetime, now: datetime
+) -> None:
+    """Texts that came after the agent last acted go to the queue: nobody has answered them."""
+    conversation = claimed.conversation
+    flows = services.conversations.flows
+    if conversation is None or flows is None:
+        return
+    connection = claimed.connection
+    replies = MESSAGES.alias("replies")
+    unseen = connection.execute(
+        select(MESSAGES.c.id, MESSAGES.c.body, MESSAGES.c.media_urls)
+        .where(
+            MESSAGES.c.phone == claimed.subscriber.phone,
+            MESSAGES.c.direction == Direction.INBOUND,
+            MESSAGES.c.created_at > agent_active_at,
+            # The bot answered it (HELP), or it already waits in the queue: not unseen.
+            ~select(replies.c.id).where(replies.c.in_reply_to_id == MESSAGES.c.id).exists(),
+            ~select(UNANSWERED.c.id).where(UNANSWERED.c.message_id == MESSAGES.c.id).exists(),
+        )
+        .order_by(MESSAGES.c.id)
+    ).all()
+    context = f"arrived while {agent} held the chat; released idle"
+    situation = Situation(conversation.flow, conversation.state.step, context)
+    for text in unseen:
+        turn = Turn(
+            connection,
+            claimed.subscriber,
+            Delivery.OUTBOX,
+            now,
+            inbound_id=text.id,
+            rules=services.conversations.rules,
+            public_url=services.conversations.public_url,
+            conversation=conversation,
+        )
+        flows.ask_for_human(turn, text.body, with_media=bool(text.media_urls), situation=situation)
 
 
 def inbox_queue(services: Services, agent_id: int) -> list[InboxItem]:

@@ -214,8 +214,9 @@ def test_an_edited_flow_ends_politely_for_the_people_it_left_behind(
     app.text("QUIZ")
     change(flows_dir / "quiz.yaml")
     app.reload()
-    [goodbye] = app.text("red")
+    [goodbye, acknowledgement] = app.text("red")
     assert "has ended because it was updated" in goodbye
+    assert "will get back to you" in acknowledgement  # their answer waits for a human
     assert app.rows(Conversation)[0].end_reason == end_reason
 
 

@@ -13,6 +13,7 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.models import Conversation, Message, UnansweredText
+from bot.takeover import release_idle
 from bot.testing.clock import let_time_pass
 from tests.sms import ALICE, BOB, reply_to
 from tests.test_inbox import Inbox, post
@@ -264,3 +265,89 @@ def test_a_customers_markup_in_the_queue_is_shown_as_text(desk: Desk) -> None:
     queue = desk.logged_in("dana@acme.test").get("/inbox/").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in queue
     assert "&lt;script&gt;alert(1)&lt;/script&gt; where is my order" in queue
+
+
+RETRY = "Please reply with a number from 0 to 10."
+QUIZ_FLOW = """\
+flow: quiz
+triggers:
+  keywords: [QUIZ]
+steps:
+  - id: pick
+    ask: "Pick a number from 1 to 3."
+    expect: number
+"""
+
+
+def test_an_answer_the_survey_gives_up_on_reaches_the_queue(desk: Desk) -> None:
+    assert "recommend us" in desk.text("SURVEY")[0]
+    assert desk.text(QUESTION) == [RETRY]
+    assert desk.text("hello? my order #4411 never came") == [RETRY]
+    assert desk.text("can a person call me") == [DEFAULT_ACK]  # out of retries: not dropped
+    [survey] = desk.conversations()
+    assert (survey.status, survey.end_reason) == ("ended", "no valid answer")
+    [waiting] = desk.open_texts()
+    assert (waiting.flow, waiting.step) == ("nps", "score")
+    queue = desk.logged_in("dana@acme.test").get("/inbox/").get_data(as_text=True)
+    assert "can a person call me" in queue and "nps ended on it at score: no valid answer" in queue
+
+
+def test_the_welcome_question_gives_up_with_the_welcome_flows_own_wording(desk: Desk) -> None:
+    desk.subscribe()
+    asked = desk.wait(timedelta(days=1))
+    assert any("What are you shopping for?" in body for body in asked)
+    desk.text("hmm")
+    desk.text("not sure")
+    assert desk.text("I need help with my order") == [WELCOME_ACK]
+    [waiting] = desk.open_texts()
+    assert (waiting.flow, waiting.step) == ("welcome", "interest")
+
+
+def test_a_pleasantry_that_ends_a_question_needs_no_human(desk: Desk) -> None:
+    desk.text("SURVEY")
+    desk.text("no idea")
+    desk.text("hmm")
+    assert desk.text("ok thanks") == []
+    assert desk.conversations()[0].status == "ended"
+    assert desk.open_texts() == []
+
+
+def test_an_answer_to_a_flow_removed_meanwhile_reaches_the_queue(
+    database_url: str, tmp_path: Path
+) -> None:
+    desk = custom_desk(database_url, tmp_path, FLOWS_RELOAD_SECONDS=0)
+    quiz = tmp_path / "flows" / "quiz.yaml"
+    quiz.write_text(QUIZ_FLOW, encoding="utf-8")
+    assert desk.text("QUIZ") == ["Pick a number from 1 to 3."]
+    quiz.unlink()
+    [changed, acknowledgement] = desk.text("2, and where is my order?")
+    assert "it was updated" in changed and acknowledgement == DEFAULT_ACK
+    [waiting] = desk.open_texts()
+    assert (waiting.flow, waiting.step) == ("quiz", "pick")
+    assert waiting.context == "quiz ended on it at pick: flow removed"
+
+
+def test_texts_sent_while_an_agent_held_the_chat_reach_the_queue_when_it_goes_idle(
+    desk: Desk,
+) -> None:
+    desk.subscribe()
+    desk.text(QUESTION)
+    [series] = desk.conversations()
+    page = f"/inbox/conversations/{series.id}"
+    dana = desk.logged_in("dana@acme.test")
+    post(dana, f"{page}/take")
+    post(dana, f"{page}/reply", body="Let me check.")
+    assert desk.open_texts() == []  # Dana has it
+    desk.clock.advance(timedelta(minutes=5))
+    assert desk.text("it was a gift, does that matter?") == []  # the bot is quiet
+    assert desk.text("hello??") == []
+    desk.clock.advance(timedelta(hours=1))  # Dana went to lunch
+    assert release_idle(desk.services, idle_after=timedelta(minutes=30)) == 1
+
+    gift, hello = desk.open_texts()
+    assert gift.context == "arrived while Dana held the chat; released idle"
+    assert (gift.flow, gift.step) == ("welcome", "wait_a_day")
+    assert (gift.acknowledgement_id is not None, hello.acknowledgement_id) == (True, None)
+    assert desk.wait(timedelta(minutes=1)) == [WELCOME_ACK]  # once, for both
+    assert release_idle(desk.services, idle_after=timedelta(minutes=30)) == 0
+    assert len(desk.open_texts()) == 2

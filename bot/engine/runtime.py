@@ -49,11 +49,14 @@ class Outcome:
 
     `taken` is False when the flow was handed a text its step cannot take (it waits for a
     timer, an action or an agent, not an answer): nothing changed, and a human should read it.
+    `understood` is False when the flow ended because it could not make sense of the text (an
+    `ask` out of retries, a step edited away): the flow is over, and a human should read it.
     """
 
     state: FlowState | None
     effects: tuple[FlowEffect, ...]
     taken: bool = True
+    understood: bool = True
 
 
 def purpose_for(flow: Flow | None, origin: str) -> Purpose:
@@ -156,7 +159,7 @@ def resume(flow: Flow, state: FlowState, event: Input, context: Context) -> Outc
     if step is None or step.waits_for is None or step.waits_for.value != state.waiting:
         # The marketer removed (or reshaped) the step this person was on: end politely.
         run.say_text(FLOW_CHANGED_TEXT)
-        return _finish(run, "flow changed")
+        return _finish(run, "flow changed", understood=not isinstance(event, Reply))
     if isinstance(event, Reply) and step.waits_for is not Waiting.ANSWER:
         # A text while the flow waits for time to pass (the welcome series' day): the flow
         # goes on as planned, and the text is not lost: the host passes it to a human.
@@ -196,7 +199,7 @@ def _follow(run: Run, step: Step, transition: Transition) -> Outcome:
     if isinstance(transition, Next):
         return _advance(run, _target(run, step, transition))
     if isinstance(transition, Finish):
-        return _finish(run, transition.reason)
+        return _finish(run, transition.reason, understood=transition.understood)
     if transition.waiting is Waiting.ANSWER:
         run.set_timer("expiry", step.id, run.flow.settings.expires_after)
     state = run.state.with_changes(
@@ -213,7 +216,7 @@ def _target(run: Run, step: Step, transition: Next) -> str | None:
     return transition.step or step.next or run.flow.following(step)
 
 
-def _finish(run: Run, reason: str) -> Outcome:
+def _finish(run: Run, reason: str, *, understood: bool = True) -> Outcome:
     run.cancel_timers()
     run.emit(EndFlow(run.flow.name, reason))
-    return Outcome(None, tuple(run.effects))
+    return Outcome(None, tuple(run.effects), understood=understood)

@@ -8,7 +8,7 @@
   max: 10
   save_as: score                # default: the step id
   retry: "Please reply with a number from 0 to 10."   # default: says what is expected
-  max_retries: 2                # then on_invalid, or the flow ends
+  max_retries: 2                # then on_invalid, or the flow ends and a human reads it
   on_invalid: give_up
   timeout: 1d                   # no answer in time: on_timeout, or the flow ends
   on_timeout: nudge
@@ -91,7 +91,9 @@ class AskStep(Step):
         if run.retries > self.max_retries:
             if self.timeout is not None:
                 run.cancel_timers("timeout")
-            return Next(self.on_invalid) if self.on_invalid else Finish("no valid answer")
+            if self.on_invalid:
+                return Next(self.on_invalid)
+            return Finish("no valid answer", understood=False)
         if self.retry is not None:
             run.say(self.retry)
         else:

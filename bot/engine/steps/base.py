@@ -55,6 +55,9 @@ class Finish:
     """The flow is over."""
 
     reason: str = "completed"
+    # False when the flow gives up on the text it was handed (an `ask` out of retries): the
+    # host passes that text to a human.
+    understood: bool = True
 
 
 Transition = Next | Pause | Finish
