@@ -43,6 +43,12 @@ CONSENT = (
     .order_by(SUBSCRIBERS.c.phone)
     .with_for_update(read=True)
 )
+# The last check needs the status alone, read the same way (it runs once per text sent).
+_STATUS_NOW = (
+    select(SUBSCRIBERS.c.status)
+    .where(SUBSCRIBERS.c.phone == bindparam("phone"))
+    .with_for_update(read=True)
+)
 # The row as this dispatcher claimed it: unknown, and still its own.
 _HELD_HERE = (
     MESSAGES.c.id == bindparam("message_id"),
@@ -98,8 +104,8 @@ def last_check(
     None: the text may go (the row is stamped). A reason: consent is gone (the row is now
     SUPPRESSED with it), or this dispatcher no longer holds the row (left as it is).
     """
-    status = connection.execute(CONSENT, {"phones": [phone]}).first()
-    decision = consent_decision(purpose, status.status if status else None)
+    status = connection.execute(_STATUS_NOW, {"phone": phone}).scalar_one_or_none()
+    decision = consent_decision(purpose, status)
     params = {"message_id": message_id, "dispatcher": dispatcher, "now": now}
     if not decision.allowed:
         connection.execute(_WITHDRAW, {**params, "reason": decision.reason})

@@ -19,17 +19,17 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot.campaigns.stats import campaign_stats
-from bot.db import make_engine, transaction
+from bot.db import make_engine
 from bot.dispatch import Dispatcher
 from bot.gateways.base import Gateway, OutboundText, SendOutcome, SendResult
 from bot.gateways.fake import FakeGateway
 from bot.gateways.twilio import TwilioGateway
-from bot.models import Delivery, Message, MessageStatus, Purpose, SubscriberStatus
-from bot.outbox import Waiting, queue_text, waiting_on_provider
+from bot.models import Message, MessageStatus
+from bot.outbox import Waiting, waiting_on_provider
 from bot.pacing import Pacer
-from bot.subscribers import change_status, claim_subscriber
 from bot.testing.clock import FakeClock
 from bot.testing.fake_twilio import FakeTwilioServer
+from tests.outbox_rows import queue_campaign
 
 MESSAGES = Message.__table__
 START = datetime(2024, 5, 1, 16, 0, tzinfo=UTC)  # noon in New York: inside sending hours
@@ -95,20 +95,7 @@ def campaign(
     engine: Engine, phones: list[str] = PEOPLE, name: str = "sale", *, at: datetime = START
 ) -> None:
     """One promotional text each, in the outbox, as `bot campaign send` leaves them."""
-    with transaction(engine) as connection:
-        for phone in phones:
-            subscriber = claim_subscriber(connection, phone, at)
-            change_status(connection, subscriber, SubscriberStatus.SUBSCRIBED, at)
-            queue_text(
-                connection,
-                subscriber,
-                body=f"Boots 20% off, {phone}! Reply STOP to opt out.",
-                purpose=Purpose.PROMOTIONAL,
-                delivery=Delivery.OUTBOX,
-                now=at,
-                campaign=name,
-                variant="a",
-            )
+    queue_campaign(engine, phones, name=name, at=at)
 
 
 def run_until(

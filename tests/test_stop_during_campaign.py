@@ -21,11 +21,10 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from twilio.request_validator import RequestValidator
 
-from bot.db import make_engine, transaction
-from bot.models import Delivery, Message, MessageStatus, Purpose, SubscriberStatus
-from bot.outbox import queue_text
-from bot.subscribers import change_status, claim_subscriber
+from bot.db import make_engine
+from bot.models import Message, MessageStatus
 from bot.testing.fake_twilio import FakeTwilioServer
+from tests.outbox_rows import queue_campaign
 from tests.processes import BIN, free_port, post_form, running, started, wait_until
 
 MESSAGES = Message.__table__
@@ -53,7 +52,7 @@ def test_no_text_reaches_a_number_after_its_stop_was_answered(
     database_url: str, engine: Engine, tmp_path: Path
 ) -> None:
     phones = [f"+1415555{number:04d}" for number in range(RECIPIENTS)]
-    queue_campaign(engine, phones)
+    queue_campaign(engine, phones, name=CAMPAIGN, at=QUEUED_AT)
     rng = random.Random(SEED)
     answered: dict[str, float] = {}  # phone → when its STOP's answer came back
 
@@ -114,22 +113,6 @@ def test_no_text_reaches_a_number_after_its_stop_was_answered(
     assert withdrawn + len(sent_to) == RECIPIENTS
     assert withdrawn > 0, "no STOP met a claimed text: the test proved nothing"
     print(f"\n{len(answered)} STOPs, {withdrawn} texts kept back, 0 after a STOP")
-
-
-def queue_campaign(engine: Engine, phones: list[str]) -> None:
-    with transaction(engine) as connection:
-        for phone in phones:
-            subscriber = claim_subscriber(connection, phone, QUEUED_AT)
-            change_status(connection, subscriber, SubscriberStatus.SUBSCRIBED, QUEUED_AT)
-            queue_text(
-                connection,
-                subscriber,
-                body=f"{BRAND}: 30% off everything today. Reply STOP to opt out.",
-                purpose=Purpose.PROMOTIONAL,
-                delivery=Delivery.OUTBOX,
-                now=QUEUED_AT,
-                campaign=CAMPAIGN,
-            )
 
 
 def environment(database_url: str, twilio: FakeTwilioServer) -> dict[str, str]:
