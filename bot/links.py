@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 from bot.models import Click, Link
+from bot.urls import Span, urls_written_by_brand
 
 LINKS = Link.__table__
 CLICKS = Click.__table__
@@ -24,49 +25,29 @@ USER_AGENT_LIMIT = 255
 _CODE = re.compile(rf"[0-9A-Za-z]{{{CODE_LENGTH}}}")
 _MINT_ATTEMPTS = 5
 
-# A URL starts with http:// or https:// (not inside a word or an e-mail address) and runs to
-# the next space or a character that cannot appear in one unescaped.
-_URL = re.compile(r"(?<![\w@.])https?://[0-9a-z][^\s<>\"'`{}|\\^]*", re.IGNORECASE)
-_TRAILING = ".,;:!?'\"*"  # sentence punctuation after a URL is not part of it
-_CLOSERS = {")": "(", "]": "["}
-
-
-def find_urls(text: str) -> list[tuple[int, int]]:
-    """Where the http(s) URLs in a text are, as (start, end) spans, in order."""
-    return [
-        (match.start(), match.start() + len(_trim(match.group()))) for match in _URL.finditer(text)
-    ]
-
-
-def _trim(url: str) -> str:
-    """Drop trailing punctuation; a closing bracket stays when the URL opened it (Wikipedia)."""
-    while url:
-        last = url[-1]
-        unopened = last in _CLOSERS and url.count(_CLOSERS[last]) < url.count(last)
-        if last not in _TRAILING and not unopened:
-            break
-        url = url[:-1]
-    return url
-
 
 def shorten_links(
     connection: Connection,
     text: str,
     *,
+    brand_spans: Sequence[Span],
     phone: str,
     public_url: str | None,
     flow: str | None = None,
     campaign: str | None = None,
     now: datetime,
 ) -> tuple[str, list[int]]:
-    """Rewrite each URL in `text` to this person's tracked link; returns the text and link ids.
+    """Rewrite each URL the brand wrote to this person's tracked link; the text and link ids.
+
+    Only a URL wholly inside `brand_spans` counts: one a person's value reaches into stays
+    plain text, so nobody can make a brand link lead to a site of their choosing.
 
     The same person, URL and flow (or campaign) always get the same code, so a retried step or a
     second reminder with the same URL mints nothing new. Without a public URL nothing changes.
     """
     if not public_url:
         return text, []
-    spans = find_urls(text)
+    spans = urls_written_by_brand(text, brand_spans)
     if not spans:
         return text, []
     base = public_url.rstrip("/") + LINK_PATH

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,15 +14,21 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from bot.app import create_app, services_of
+from bot.bulk import import_subscribers
+from bot.campaigns.send import send_campaign
+from bot.engine.runtime import BRAND_NAMES
+from bot.engine.templates import parse_template
 from bot.gateways.fake import FakeGateway
-from bot.links import find_urls
 from bot.models import Click, Direction, Link, Message
 from bot.segments import count_segments
+from bot.services import build_services
 from bot.testing.clock import FakeClock, let_time_pass
+from bot.urls import find_urls, urls_written_by_brand
 from tests.conftest import API_KEY, SHIPPED_FLOWS, make_settings
 from tests.sms import ALICE, BOB, reply_to
 
 PUBLIC_URL = "https://sms.acme.example"
+NOW = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)  # 10:00 in San Francisco: not quiet hours
 SALE_URL = "https://shop.example/sale?utm_source=sms&x=1"
 SHORT = re.compile(re.escape(PUBLIC_URL) + r"/l/([0-9A-Za-z]{7})")
 
@@ -207,5 +215,138 @@ def test_the_cart_reminders_carry_one_tracked_link(database_url: str) -> None:
             rows = session.scalars(select(Message).where(Message.flow == "abandoned_cart")).all()
         assert (link.url, link.flow) == ("https://shop.example/c/42", "abandoned_cart")
         assert all(row.segments == count_segments(row.body).segments for row in rows)
+    finally:
+        services.engine.dispose()
+
+
+EVIL = "https://evil.example/login"
+
+
+def subscribe(client: FlaskClient, *, first_name: str) -> list[str]:
+    """Sign ALICE up from a web form with this first name and confirm: the texts she gets."""
+    response = client.post(
+        "/api/subscribers",
+        json={
+            "phone": ALICE,
+            "first_name": first_name,
+            "source": "web-form",
+            "consent_text": "Yes, text me deals. Reply STOP to opt out.",
+        },
+        headers={"Authorization": f"Bearer {API_KEY}"},
+    )
+    assert response.status_code == 201, response.json
+    return reply_to(client, "Y")
+
+
+@pytest.mark.parametrize(
+    ("source", "values", "expected"),
+    [
+        (
+            "{first_name}, see https://shop.example/a",
+            {"first_name": EVIL},
+            ["https://shop.example/a"],
+        ),
+        ("https://shop.example/u/{first_name}", {"first_name": "x.evil"}, []),
+        ("{first_name}https://shop.example/a", {"first_name": "x"}, []),  # no URL found at all
+        (
+            "Go: https://shop.example/c/{event.id}!",
+            {"event": {"id": "42"}},
+            ["https://shop.example/c/42"],
+        ),
+        (
+            "{brand} https://{support}/help",
+            {"brand": "Acme", "support": "acme.example"},
+            ["https://acme.example/help"],
+        ),
+        (
+            "{attributes.site} and {first_name|https://shop.example}",
+            {"attributes": {"site": EVIL}},
+            ["https://shop.example"],
+        ),
+    ],
+)
+def test_only_urls_the_brand_wrote_count(
+    source: str, values: dict[str, object], expected: list[str]
+) -> None:
+    filled = parse_template(source).fill(values, trusted=BRAND_NAMES)
+    found = [
+        filled.text[start:end]
+        for start, end in urls_written_by_brand(filled.text, filled.brand_spans)
+    ]
+    assert found == expected
+
+
+def test_a_name_that_is_a_url_is_greeted_as_text(database_url: str) -> None:
+    """The welcome series greets a signup whose first name is a URL: plain text, no brand link."""
+    settings = make_settings(database_url, FLOWS_DIR=SHIPPED_FLOWS, PUBLIC_URL=PUBLIC_URL)
+    app = create_app(settings, gateway=FakeGateway())
+    try:
+        texts = subscribe(app.test_client(), first_name=EVIL)
+        [welcome] = [text for text in texts if text.startswith("Welcome")]
+        assert welcome.startswith(f"Welcome to Acme, {EVIL}! Expect")
+        assert "/l/" not in " ".join(texts)
+        with Session(services_of(app).engine) as session:
+            assert session.scalars(select(Link)).all() == []
+    finally:
+        services_of(app).engine.dispose()
+
+
+def test_a_url_with_a_persons_value_in_it_is_left_as_written(
+    database_url: str, flows_dir: Path
+) -> None:
+    (flows_dir / "page.yaml").write_text(
+        "flow: page\ntriggers: {keywords: [PAGE]}\nsteps:\n"
+        '  - end: "Your page: https://shop.example/u/{first_name} or our sale: ' + SALE_URL + '"\n'
+    )
+    app = LinkApp(database_url, flows_dir)
+    try:
+        subscribe(app.client, first_name=".evil.example")
+        [reply] = reply_to(app.client, "PAGE")
+        code = code_in(reply)
+        assert (
+            reply
+            == f"Your page: https://shop.example/u/.evil.example or our sale: {PUBLIC_URL}/l/{code}"
+        )
+        assert [link.url for link in app.rows(Link)] == [SALE_URL]
+    finally:
+        app.dispose()
+
+
+def test_an_imported_attribute_that_is_a_url_stays_text_in_a_campaign(
+    database_url: str, flows_dir: Path
+) -> None:
+    """A CSV attribute goes out as written; the campaign's own URL is still a tracked link."""
+    (flows_dir / "campaigns").mkdir()
+    (flows_dir / "campaigns" / "boots.yaml").write_text(
+        "campaign: boots\nsend_at: now\nvariants:\n"
+        '  - text: "{first_name|Hi}, boots near {attributes.city}: https://acme.test/boots'
+        ' Reply STOP to opt out."\n'
+    )
+    settings = make_settings(database_url, FLOWS_DIR=flows_dir, PUBLIC_URL=PUBLIC_URL)
+    services = build_services(settings, gateway=FakeGateway(), clock=lambda: NOW)
+    try:
+        csv_file = (
+            "phone,first_name,city,consent_source,consent_text,consent_at\n"
+            f"{ALICE},{EVIL},{EVIL}?x=1,web-form,Text me deals,2026-01-02\n"
+        )
+        report = import_subscribers(
+            services.engine,
+            csv.DictReader(io.StringIO(csv_file)),
+            default_region="US",
+            now=NOW,
+            source_name="people.csv",
+        )
+        assert report.imported == 1, report.refused
+        send_campaign(services, "boots", now=NOW)
+        with Session(services.engine) as session:
+            [text] = session.scalars(select(Message).where(Message.campaign == "boots")).all()
+            links = session.scalars(select(Link)).all()
+        code = code_in(text.body)
+        assert text.body == (
+            f"{EVIL}, boots near {EVIL}?x=1: {PUBLIC_URL}/l/{code} Reply STOP to opt out."
+        )
+        assert [(link.url, link.campaign) for link in links] == [
+            ("https://acme.test/boots", "boots")
+        ]
     finally:
         services.engine.dispose()
