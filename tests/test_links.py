@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from bot.campaigns.send import send_campaign
 from bot.engine.runtime import BRAND_NAMES
 from bot.engine.templates import parse_template
 from bot.gateways.fake import FakeGateway
+from bot.links import CLICK_ROWS_PER_LINK, CLICK_WINDOW
 from bot.models import Click, Direction, Link, Message
 from bot.segments import count_segments
 from bot.services import build_services
@@ -76,7 +78,8 @@ class LinkApp:
         settings = make_settings(
             database_url, FLOWS_DIR=flows_dir, **{"PUBLIC_URL": PUBLIC_URL, **overrides}
         )
-        self.app: Flask = create_app(settings, gateway=FakeGateway())
+        self.clock = FakeClock(NOW)
+        self.app: Flask = create_app(settings, gateway=FakeGateway(), clock=self.clock)
         self.client: FlaskClient = self.app.test_client()
         self.engine = services_of(self.app).engine
 
@@ -143,13 +146,81 @@ def test_following_a_link_redirects_and_records_a_click(shop: LinkApp) -> None:
     assert response.headers["Location"] == SALE_URL
     assert response.headers["Cache-Control"] == "no-store"
     assert "Set-Cookie" not in response.headers  # a stateless route: no session
+    shop.clock.advance(CLICK_WINDOW)
     shop.client.get(f"/l/{code}", headers={"User-Agent": ""})
     [link] = shop.rows(Link)
     clicks = shop.rows(Click)
     assert [click.link_id for click in clicks] == [link.id, link.id]
     assert clicks[0].user_agent == browser[:255]
     assert clicks[1].user_agent is None
-    assert clicks[0].clicked_at is not None
+    assert [click.clicked_at for click in clicks] == [NOW, NOW + CLICK_WINDOW]
+    assert (link.clicks, link.last_clicked_at) == (2, NOW + CLICK_WINDOW)
+
+
+def test_repeats_within_a_minute_are_one_click(shop: LinkApp) -> None:
+    code = code_in(reply_to(shop.client, "SALE")[0])
+    for _ in range(3):
+        assert shop.client.get(f"/l/{code}").status_code == 302
+        shop.clock.advance(timedelta(seconds=29))
+    assert shop.client.get(f"/l/{code}").status_code == 302  # 87 s after the counted one
+    assert [click.clicked_at for click in shop.rows(Click)] == [NOW, NOW + timedelta(seconds=87)]
+    assert shop.rows(Link)[0].clicks == 2
+
+
+PREVIEWERS = [
+    "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_11_1) AppleWebKit/601.2.4 (KHTML, like Gecko)"
+    " Version/9.0.1 Safari/601.2.4 facebookexternalhit/1.1 Facebot Twitterbot/1.0",  # iMessage
+    "WhatsApp/2.23.20.0 A",
+    "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+]
+
+
+@pytest.mark.parametrize("agent", PREVIEWERS)
+def test_a_link_preview_is_sent_on_but_is_no_click(shop: LinkApp, agent: str) -> None:
+    code = code_in(reply_to(shop.client, "SALE")[0])
+    response = shop.client.get(f"/l/{code}", headers={"User-Agent": agent})
+    assert (response.status_code, response.headers["Location"]) == (302, SALE_URL)
+    assert shop.rows(Click) == []
+    assert (shop.rows(Link)[0].clicks, shop.rows(Link)[0].last_clicked_at) == (0, None)
+    shop.client.get(f"/l/{code}", headers={"User-Agent": "Mozilla/5.0 (iPhone)"})
+    assert len(shop.rows(Click)) == 1  # the person's own tap, right after the preview
+
+
+def test_the_click_rows_kept_per_link_are_bounded(shop: LinkApp) -> None:
+    """A script that clicks every minute keeps counting, but the rows stop at the bound."""
+    code = code_in(reply_to(shop.client, "SALE")[0])
+    visits = CLICK_ROWS_PER_LINK + 10
+    for visit in range(visits):
+        shop.client.get(f"/l/{code}", headers={"User-Agent": f"script {visit}"})
+        shop.clock.advance(CLICK_WINDOW)
+    clicks = shop.rows(Click)
+    last = NOW + (visits - 1) * CLICK_WINDOW
+    assert len(clicks) == CLICK_ROWS_PER_LINK
+    assert (clicks[-1].clicked_at, clicks[-1].user_agent) == (last, f"script {visits - 1}")
+    assert (shop.rows(Link)[0].clicks, shop.rows(Link)[0].last_clicked_at) == (visits, last)
+
+
+def test_parallel_fetches_of_one_code_count_once(shop: LinkApp) -> None:
+    """200 fetches at one moment on threads, each its own request and transaction."""
+    code = code_in(reply_to(shop.client, "SALE")[0])
+    fetchers = 200
+    start = threading.Barrier(fetchers)
+    statuses: list[int] = []
+
+    def fetch() -> None:
+        client = shop.app.test_client()
+        start.wait()  # all at once
+        statuses.append(client.get(f"/l/{code}").status_code)
+
+    threads = [threading.Thread(target=fetch) for _ in range(fetchers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [302] * fetchers
+    assert len(shop.rows(Click)) == 1
+    assert shop.rows(Link)[0].clicks == 1
 
 
 @pytest.mark.parametrize("code", ["AAAAAAA", "abc", "toolong12", "abc-def", "a/b/cdefg", ""])
