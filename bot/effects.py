@@ -8,15 +8,21 @@ from datetime import datetime
 from typing import Any
 
 from bot.models import ConsentKind, Purpose, SubscriberStatus
+from bot.urls import Span
 
 
 @dataclass(frozen=True)
 class Send:
-    """Text the subscriber."""
+    """Text the subscriber.
+
+    `brand_spans` are the stretches of `body` the brand wrote; only a URL wholly inside one
+    becomes a tracked link (none: the text goes out exactly as it is).
+    """
 
     body: str
     purpose: Purpose
     media_urls: tuple[str, ...] = ()
+    brand_spans: tuple[Span, ...] = ()
 
 
 @dataclass(frozen=True)

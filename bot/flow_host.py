@@ -42,6 +42,7 @@ from bot.engine.model import RESTART_ALWAYS, Flow
 from bot.engine.state import FlowState
 from bot.engine.steps.action import ActionStep
 from bot.engine.steps.base import Waiting
+from bot.engine.templates import Filled
 from bot.flow_registry import FlowRegistry
 from bot.messages import latest_inbound_text
 from bot.models import Delivery, HandledBy, Purpose, SubscriberStatus
@@ -50,6 +51,7 @@ from bot.pleasantries import needs_a_human
 from bot.policy import DEFAULT_RULES, PolicyRules
 from bot.subscribers import SubscriberRow
 from bot.unanswered import Situation, has_open, last_conversation, record_unanswered
+from bot.urls import Span
 
 log = logging.getLogger(__name__)
 
@@ -235,10 +237,16 @@ class FlowHost:
         if flow is not None and where is not None:
             body = runtime.unexpected_reply(flow, where.state, self._context(turn))
         if body is None:
-            flow, body = None, self.unexpected_reply
-        if not body:
+            flow, body = None, Filled.written(self.unexpected_reply)
+        if not body.text:
             return None  # the operator chose silence
-        queued = self._send(turn, body, Purpose.REPLY, flow=flow.name if flow else None)
+        queued = self._send(
+            turn,
+            body.text,
+            Purpose.REPLY,
+            flow=flow.name if flow else None,
+            brand_spans=body.brand_spans,
+        )
         turn.queued.append(queued)
         return None if queued.suppressed else queued.id
 
@@ -337,7 +345,9 @@ class FlowHost:
         visits: list[str] = []
         for effect in outcome.effects:
             match effect:
-                case Send(body=body, purpose=purpose, media_urls=media_urls):
+                case Send(
+                    body=body, purpose=purpose, media_urls=media_urls, brand_spans=brand_spans
+                ):
                     turn.queued.append(
                         queue_text(
                             connection,
@@ -350,7 +360,7 @@ class FlowHost:
                             media_urls=media_urls,
                             in_reply_to_id=turn.inbound_id,
                             flow=flow.name,
-                            track_links=True,
+                            brand_spans=brand_spans,
                             public_url=turn.public_url,
                         )
                     )
@@ -532,7 +542,9 @@ class FlowHost:
         *,
         flow: str | None = None,
         media_urls: tuple[str, ...] = (),
+        brand_spans: tuple[Span, ...] = (),
     ) -> QueuedText:
+        """Queue a text of this turn; URLs within `brand_spans` become tracked links."""
         return queue_text(
             turn.connection,
             turn.subscriber,
@@ -544,7 +556,7 @@ class FlowHost:
             media_urls=media_urls,
             in_reply_to_id=turn.inbound_id,
             flow=flow,
-            track_links=True,
+            brand_spans=brand_spans,
             public_url=turn.public_url,
         )
 

@@ -1,18 +1,20 @@
-"""Tracked links: URLs in outbound texts become short /l/<code> links that count clicks."""
+"""Tracked links: URLs the brand wrote become short /l/<code> links that count clicks."""
 
 from __future__ import annotations
 
 import re
 import secrets
 import string
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
+from bot.link_previews import is_link_preview
 from bot.models import Click, Link
+from bot.urls import Span, urls_written_by_brand
 
 LINKS = Link.__table__
 CLICKS = Click.__table__
@@ -23,50 +25,36 @@ LINK_PATH = "/l/"
 USER_AGENT_LIMIT = 255
 _CODE = re.compile(rf"[0-9A-Za-z]{{{CODE_LENGTH}}}")
 _MINT_ATTEMPTS = 5
-
-# A URL starts with http:// or https:// (not inside a word or an e-mail address) and runs to
-# the next space or a character that cannot appear in one unescaped.
-_URL = re.compile(r"(?<![\w@.])https?://[0-9a-z][^\s<>\"'`{}|\\^]*", re.IGNORECASE)
-_TRAILING = ".,;:!?'\"*"  # sentence punctuation after a URL is not part of it
-_CLOSERS = {")": "(", "]": "["}
-
-
-def find_urls(text: str) -> list[tuple[int, int]]:
-    """Where the http(s) URLs in a text are, as (start, end) spans, in order."""
-    return [
-        (match.start(), match.start() + len(_trim(match.group()))) for match in _URL.finditer(text)
-    ]
-
-
-def _trim(url: str) -> str:
-    """Drop trailing punctuation; a closing bracket stays when the URL opened it (Wikipedia)."""
-    while url:
-        last = url[-1]
-        unopened = last in _CLOSERS and url.count(_CLOSERS[last]) < url.count(last)
-        if last not in _TRAILING and not unopened:
-            break
-        url = url[:-1]
-    return url
+# A person's repeat taps (a double tap, a browser that loads a page twice, back and forth) fall
+# within a minute of the first and are one click; a later visit is a new one.
+CLICK_WINDOW = timedelta(minutes=1)
+# Click rows kept per link: far more than a person clicks their own link; a script cannot grow
+# the table past it (link.clicks keeps counting).
+CLICK_ROWS_PER_LINK = 50
 
 
 def shorten_links(
     connection: Connection,
     text: str,
     *,
+    brand_spans: Sequence[Span],
     phone: str,
     public_url: str | None,
     flow: str | None = None,
     campaign: str | None = None,
     now: datetime,
 ) -> tuple[str, list[int]]:
-    """Rewrite each URL in `text` to this person's tracked link; returns the text and link ids.
+    """Rewrite each URL the brand wrote to this person's tracked link; the text and link ids.
+
+    Only a URL wholly inside `brand_spans` counts: one a person's value reaches into stays
+    plain text, so nobody can make a brand link lead to a site of their choosing.
 
     The same person, URL and flow (or campaign) always get the same code, so a retried step or a
     second reminder with the same URL mints nothing new. Without a public URL nothing changes.
     """
     if not public_url:
         return text, []
-    spans = find_urls(text)
+    spans = urls_written_by_brand(text, brand_spans)
     if not spans:
         return text, []
     base = public_url.rstrip("/") + LINK_PATH
@@ -150,18 +138,49 @@ def attach_message(connection: Connection, link_ids: Iterable[int], message_id: 
 def follow(
     connection: Connection, code: str, *, user_agent: str | None, now: datetime
 ) -> str | None:
-    """Record a click on a code and return where it leads; None for a code that does not exist."""
+    """Count a click on a code and return where it leads; None for a code that does not exist.
+
+    A link-preview fetcher is sent on too, but it is not a click.
+    """
     if not _CODE.fullmatch(code):
         return None
     link = connection.execute(select(LINKS.c.id, LINKS.c.url).where(LINKS.c.code == code)).first()
     if link is None:
         return None
-    connection.execute(
-        CLICKS.insert(),
-        {
-            "link_id": link.id,
-            "clicked_at": now,
-            "user_agent": user_agent[:USER_AGENT_LIMIT] if user_agent else None,
-        },
-    )
+    if not is_link_preview(user_agent):
+        _count_click(connection, link.id, user_agent=user_agent, now=now)
     return link.url
+
+
+def _count_click(
+    connection: Connection, link_id: int, *, user_agent: str | None, now: datetime
+) -> None:
+    """Count a click unless one was counted within CLICK_WINDOW; keep a bounded history."""
+    # One conditional UPDATE is the check and the count: it holds the link's row until commit,
+    # so of many parallel fetches (PostgreSQL re-reads the row after the lock) one counts.
+    counted = connection.execute(
+        update(LINKS)
+        .where(
+            LINKS.c.id == link_id,
+            or_(
+                LINKS.c.last_clicked_at.is_(None),
+                LINKS.c.last_clicked_at <= now - CLICK_WINDOW,
+            ),
+        )
+        .values(clicks=LINKS.c.clicks + 1, last_clicked_at=now)
+    ).rowcount
+    if not counted:
+        return
+    values = {
+        "link_id": link_id,
+        "clicked_at": now,
+        "user_agent": user_agent[:USER_AGENT_LIMIT] if user_agent else None,
+    }
+    kept, newest = connection.execute(
+        select(func.count(), func.max(CLICKS.c.id)).where(CLICKS.c.link_id == link_id)
+    ).one()
+    if kept < CLICK_ROWS_PER_LINK:
+        connection.execute(CLICKS.insert(), values)
+    else:
+        # The last click must stay true (an order is credited to it): the newest row moves on.
+        connection.execute(update(CLICKS).where(CLICKS.c.id == newest).values(values))

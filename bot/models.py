@@ -400,10 +400,15 @@ class Link(SQLModel, table=True):
     campaign: str | None = Field(default=None, max_length=64)
     message_id: int | None = Field(default=None, foreign_key="message.id")  # first text with it
     created_at: datetime = _timestamp(nullable=False)
+    clicks: int = 0  # every counted click (see bot/links.py: repeats and previews do not count)
+    last_clicked_at: datetime | None = _timestamp(nullable=True)  # the last counted click
 
 
 class Click(SQLModel, table=True):
-    """Someone followed a tracked link; kept to when and with what browser, nothing more."""
+    """A counted click on a tracked link: when, and with what browser, nothing more.
+
+    Bounded per link (bot/links.py): past the bound the newest row moves forward instead.
+    """
 
     id: int | None = Field(default=None, primary_key=True)
     link_id: int = Field(foreign_key="link.id", index=True)

@@ -17,6 +17,7 @@ from bot.models import Delivery, Direction, Message, MessageStatus, Purpose, Sub
 from bot.recipient_zones import country_of, zones_for
 from bot.segments import count_segments
 from bot.subscribers import SubscriberRow
+from bot.urls import Span
 
 MESSAGES = Message.__table__
 _INSERT_OUTBOUND = DriverStatement(MESSAGES.insert().returning(MESSAGES.c.id))
@@ -65,7 +66,7 @@ def queue_text(
     flow: str | None = None,
     agent_id: int | None = None,
     replying: bool | None = None,
-    track_links: bool = False,
+    brand_spans: Sequence[Span] = (),
     public_url: str | None = None,
     campaign: str | None = None,
     variant: str | None = None,
@@ -75,17 +76,18 @@ def queue_text(
 
     Allowed: ACCEPTED when it leaves in the TwiML answer, else PENDING in the outbox. Deferred
     (quiet hours, a frequency cap): PENDING with `send_after`, the reason noted. Refused:
-    SUPPRESSED with the reason. With `track_links` (flow and campaign texts, never compliance
-    texts or agent replies), URLs become this person's tracked links on `public_url` first, so
-    the segments counted are the segments sent. A campaign text names its campaign and
-    variant; `not_before` (a scheduled campaign) holds it in the outbox till then, and the
-    policy judges it as of that moment.
+    SUPPRESSED with the reason. URLs wholly inside `brand_spans` (what the brand wrote in a flow
+    or campaign text; compliance texts and agent replies have none) become this person's
+    tracked links on `public_url` first, so the segments counted are the segments sent. A
+    campaign text names its campaign and variant; `not_before` (a scheduled campaign) holds it
+    in the outbox till then, and the policy judges it as of that moment.
     """
     link_ids: list[int] = []
-    if track_links:
+    if brand_spans:
         body, link_ids = shorten_links(
             connection,
             body,
+            brand_spans=brand_spans,
             phone=subscriber.phone,
             public_url=public_url,
             flow=flow,

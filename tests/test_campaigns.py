@@ -189,6 +189,17 @@ CASES = [
         " (add e.g. 'Reply STOP to opt out')",
     ),
     case(
+        "a person's value in a URL is a warning",
+        f"""
+        campaign: sale
+        variants:
+          - text: "{OK_TEXT} https://acme.test/{{attributes.ref}}"
+          - text: "{OK_TEXT} https://acme.test/boots"
+        """,
+        "c.yaml:3: warning: variant 'a': {attributes.ref} runs into a URL: a URL with a person's"
+        " value in it goes out as plain text, never as a tracked link (put a space between them)",
+    ),
+    case(
         "UCS-2 and length are warnings",
         f"""
         campaign: sale

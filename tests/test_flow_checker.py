@@ -690,6 +690,20 @@ LINT_CASES = [
         """,
     ),
     case(
+        "a person's value inside or right before a URL is never a tracked link",
+        """
+        flow: t
+        steps:
+          - send: "Your page: https://shop.example/u/{first_name}"
+          - send: "Hi {first_name}! Shop at https://shop.example/sale"
+          - send: "{attributes.site}https://shop.example/sale and https://shop.example/c/{event.cart}"
+        """,
+        "t.yaml:3: warning: {first_name} runs into a URL: a URL with a person's value in it goes"
+        " out as plain text, never as a tracked link (put a space between them)",
+        "t.yaml:5: warning: {attributes.site} runs into a URL: a URL with a person's value in it"
+        " goes out as plain text, never as a tracked link (put a space between them)",
+    ),
+    case(
         "'stop by' is not opt-out wording",
         """
         flow: t

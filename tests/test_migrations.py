@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlmodel import Session, SQLModel, select
 
 from alembic import command
 from bot.db import make_engine
 from bot.migrate import alembic_config, current_head, upgrade
-from bot.models import Conversation, Message, UnansweredText
+from bot.models import Conversation, Link, Message, UnansweredText
 
 
 def test_models_and_migrations_agree(database_url: str) -> None:
@@ -163,3 +163,38 @@ def test_texts_waiting_in_the_old_inbox_conversations_move_to_the_queue(
     assert waiting.context == "the bot did not understand"
     assert (conversations[7].status, conversations[7].end_reason) == ("ended", "moved to the queue")
     assert (conversations[8].status, conversations[8].handled_by) == ("active", "agent")
+
+
+def test_clicks_from_before_the_count_are_counted(database_url: str) -> None:
+    """0013: a link's existing click rows become its click count and its last click."""
+    first, last = datetime(2026, 1, 5, 18, 0, tzinfo=UTC), datetime(2026, 1, 6, 9, 30, tzinfo=UTC)
+    command.downgrade(alembic_config(database_url), "0012")
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO link (id, code, url, phone, created_at) VALUES (1, 'aaaaaaa', "
+                "'https://shop.example/', '+14155550100', :at), (2, 'bbbbbbb', "
+                "'https://shop.example/', '+14155550101', :at)"
+            ),
+            {"at": _as_stored(engine, first)},
+        )
+        connection.execute(
+            text("INSERT INTO click (link_id, clicked_at) VALUES (1, :at)"),
+            [{"at": _as_stored(engine, at)} for at in (first, last, first)],
+        )
+    engine.dispose()
+
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        links = session.scalars(select(Link).order_by(Link.id)).all()
+    engine.dispose()
+    assert [(link.clicks, link.last_clicked_at) for link in links] == [(3, last), (0, None)]
+
+
+def _as_stored(engine: Engine, moment: datetime) -> datetime | str:
+    """A time as the models write it: SQLite keeps naive UTC text."""
+    return (
+        moment if engine.dialect.name == "postgresql" else moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+    )

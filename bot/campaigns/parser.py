@@ -15,6 +15,7 @@ from bot.engine.checker import (
     _gsm_lookalike,
     _TypicalVariables,
     _ucs2_message,
+    url_lints,
 )
 from bot.engine.expressions import Expression, ExpressionError, parse_expression
 from bot.engine.model import FlowSettings
@@ -341,5 +342,6 @@ def text_lints(template: Template, *, brand: str) -> Iterator[str]:
     if culprits:
         as_gsm7 = count_segments(_gsm_lookalike(rendered)).segments
         yield _ucs2_message(culprits, info.segments, as_gsm7)
+    yield from url_lints(template)
     if not OPT_OUT_WORDING.search(template.source):
         yield "promotional text does not say how to opt out (add e.g. 'Reply STOP to opt out')"

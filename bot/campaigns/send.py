@@ -17,6 +17,7 @@ from bot.campaigns.model import Campaign
 from bot.campaigns.parser import read_campaigns
 from bot.campaigns.preview import _start as start_for
 from bot.db import dialect_insert, transaction
+from bot.engine.runtime import BRAND_NAMES
 from bot.models import (
     CampaignSend,
     CampaignSendStatus,
@@ -220,7 +221,9 @@ def _queue_batch(
             tally.skipped += 1
             continue
         variant = assign_variant(campaign.name, recipient.phone, campaign.variants)
-        body = variant.text.render(recipient.template_variables(brand=brand, support=support))
+        filled = variant.text.fill(
+            recipient.template_variables(brand=brand, support=support), trusted=BRAND_NAMES
+        )
         starts_at, _zone = start_for(campaign, recipient, default_zone, now)
         queued = queue_text(
             connection,
@@ -233,12 +236,12 @@ def _queue_batch(
                 attributes=dict(recipient.attributes),
                 tags=list(recipient.tags),
             ),
-            body=body,
+            body=filled.text,
             purpose=Purpose.PROMOTIONAL,
             delivery=Delivery.OUTBOX,
             now=now,
             rules=rules,
-            track_links=True,
+            brand_spans=filled.brand_spans,
             public_url=public_url,
             campaign=campaign.name,
             variant=variant.name,

@@ -11,6 +11,7 @@ from bot.engine.loops import loops
 from bot.engine.model import Flow
 from bot.engine.parser import ParsedFile
 from bot.engine.problems import Problem, Severity, article
+from bot.engine.runtime import BRAND_NAMES
 from bot.engine.steps.base import END, Step, auto_step_id
 from bot.engine.steps.branch import BranchStep
 from bot.engine.templates import Template
@@ -274,12 +275,23 @@ class _FlowChecks:
             if culprits:
                 single = count_segments(_gsm_lookalike(rendered)).segments
                 yield self.warning(line, _ucs2_message(culprits, info.segments, single))
+            for message in url_lints(template):
+                yield self.warning(line, message)
         says_stop = any(OPT_OUT_WORDING.search(template.source) for template, _ in texts)
         if self.flow.settings.promotional and texts and not says_stop:
             yield self.warning(
                 texts[0][1],
                 "promotional flow: no text says how to opt out (add e.g. 'Reply STOP to opt out')",
             )
+
+
+def url_lints(template: Template) -> Iterator[str]:
+    """A warning for each person's value that runs into a URL: that URL is never tracked."""
+    for placeholder in template.values_at_urls(trusted=BRAND_NAMES):
+        yield (
+            f"{{{placeholder.name}}} runs into a URL: a URL with a person's value in it goes out"
+            " as plain text, never as a tracked link (put a space between them)"
+        )
 
 
 def _falls_through(step: Step) -> bool:

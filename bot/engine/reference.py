@@ -10,6 +10,7 @@ from bot.engine.durations import format_duration
 from bot.engine.expressions import FUNCTIONS
 from bot.engine.model import ONCE_PER_PERSON_EVENTS, FlowSettings
 from bot.engine.parser import RESTART_WORDS, TOP_LEVEL_KEYS, TRIGGER_KEYS
+from bot.engine.runtime import BRAND_NAMES
 from bot.engine.steps import STEP_TYPES
 
 SETTING_NOTES = {
@@ -221,6 +222,7 @@ def _answers() -> str:
 def _templates_and_conditions() -> str:
     names = ", ".join(f"`{name}`" for name in sorted(BUILT_IN_NAMES))
     functions = ", ".join(f"`{name}()`" for name in sorted(FUNCTIONS))
+    brand_names = ", ".join(f"`{name}`" for name in sorted(BRAND_NAMES))
     return f"""## Templates and conditions
 
 Texts are templates: `{{first_name|there}}` is the subscriber's first name, or "there" when it is
@@ -229,6 +231,17 @@ attributes a `set` step or an `action` provides, and the attributes listed under
 Dotted names reach inside: `{{event.cart_url}}`, `{{attributes.tier}}`. Write `{{{{` and `}}}}`
 for literal braces. `bot flows check` rejects a name that is none of these. Values read as
 people write them: `yes`/`no`, `12.5`, a list as `shoes, socks`, a mapping as `size: M, qty: 2`.
+
+**Links.** With `PUBLIC_URL` set, a URL the brand wrote becomes a tracked short link
+(`/l/<code>`): one in the flow's own text, or one made of that text and the values of
+{brand_names} (your settings, and the data your shop posted to `/api/events`, e.g.
+`{{event.cart_url}}`). A value a person supplied
+(their name, an answer, an attribute, imported or set) goes out as plain text, never as a brand
+link, and so does a URL such a value reaches into: otherwise a first name
+`https://evil.example/login` would get a link on your domain that leads there.
+`bot flows check` warns where a person's value runs into a URL, as in
+`https://shop.example/{{first_name}}` or `{{first_name}}https://…` (no space between them):
+that URL is sent untracked. Texts a custom action utters are sent as they are, untracked.
 
 Conditions (`branch` … `if:`) compare values: `score >= 9`, `rating <= 2 and not vip`,
 `"gold" in tags`, `lower(city) == "paris"`. Operators: `== != < <= > >=`, `in`, `not in`,

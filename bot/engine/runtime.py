@@ -21,10 +21,13 @@ from bot.engine.inputs import EventArrived, Input, Reply, TimerFired
 from bot.engine.model import Flow
 from bot.engine.state import FlowState
 from bot.engine.steps.base import END, Finish, Next, Step, Transition, Waiting
-from bot.engine.templates import Template
+from bot.engine.templates import Filled, Template
 from bot.models import Purpose
 
 MAX_STEPS_PER_TURN = 100  # a flow that loops without waiting is stopped, not left spinning
+# The variables whose values the brand supplied (its settings, the data its shop posted to the
+# API): a URL in them may become a tracked link. Names, answers and attributes came from people.
+BRAND_NAMES = frozenset({"brand", "support", "event"})
 FLOW_CHANGED_TEXT = (
     "Sorry, this conversation has ended because it was updated. Reply HELP for help."
 )
@@ -99,11 +102,17 @@ class Run:
     def render(self, template: Template) -> str:
         return template.render(self.variables())
 
+    def fill(self, template: Template) -> Filled:
+        """The text filled in, knowing which stretches the brand wrote."""
+        return template.fill(self.variables(), trusted=BRAND_NAMES)
+
     def say(self, template: Template, media_urls: tuple[str, ...] = ()) -> None:
-        self.say_text(self.render(template), media_urls)
+        filled = self.fill(template)
+        self.effects.append(Send(filled.text, self.purpose, media_urls, filled.brand_spans))
 
     def say_text(self, body: str, media_urls: tuple[str, ...] = ()) -> None:
-        self.effects.append(Send(body, self.purpose, media_urls))
+        """Say a fixed wording of Parley's own."""
+        self.effects.append(Send(body, self.purpose, media_urls, Filled.written(body).brand_spans))
 
     def set_timer(self, kind: str, step: str | None, after: timedelta) -> None:
         self.effects.append(ScheduleTimer(kind, step, self.now + after))
@@ -167,11 +176,11 @@ def resume(flow: Flow, state: FlowState, event: Input, context: Context) -> Outc
     return _follow(run, step, step.resume(run, event))
 
 
-def unexpected_reply(flow: Flow, state: FlowState, context: Context) -> str | None:
+def unexpected_reply(flow: Flow, state: FlowState, context: Context) -> Filled | None:
     """The flow's answer to a text it cannot take, filled in; None when it has none."""
     if flow.unexpected_reply is None:
         return None
-    return Run(flow, state, context).render(flow.unexpected_reply)
+    return Run(flow, state, context).fill(flow.unexpected_reply)
 
 
 def _advance(run: Run, step_id: str | None) -> Outcome:

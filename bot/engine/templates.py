@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from bot.engine.expressions import IDENTIFIER, SourceError, lookup
+from bot.urls import Span, urls_touching
 
 _BRACE = re.compile(r"\{\{|\}\}|[{}]")
 _NAME_PATH = re.compile(rf"{IDENTIFIER}(?:\.{IDENTIFIER})*")
@@ -41,6 +42,23 @@ class Placeholder:
 
 
 @dataclass(frozen=True)
+class Filled:
+    """A filled-in text, and the stretches of it the brand wrote (merged, in order).
+
+    Literal text, a placeholder's written default and the values of trusted names are the
+    brand's; anything else (a name, an answer, an attribute) came from a person.
+    """
+
+    text: str
+    brand_spans: tuple[Span, ...] = ()
+
+    @classmethod
+    def written(cls, text: str) -> Filled:
+        """A text the brand wrote in full (an operator setting, a fixed wording)."""
+        return cls(text, ((0, len(text)),) if text else ())
+
+
+@dataclass(frozen=True)
 class Template:
     """A parsed message text; immutable and hashable, so it can be cached."""
 
@@ -58,6 +76,56 @@ class Template:
         return "".join(
             part if isinstance(part, str) else part.render(variables) for part in self._parts
         )
+
+    def fill(self, variables: Mapping[str, object], *, trusted: Collection[str]) -> Filled:
+        """The rendered text, noting which stretches the brand wrote.
+
+        `trusted` names the top-level variables whose values the brand supplied (its own
+        settings, the data its shop posted), as opposed to what a person typed or imported.
+        """
+        pieces: list[str] = []
+        spans: list[Span] = []
+        position = 0
+        for part in self._parts:
+            if isinstance(part, str):
+                text, brands = part, True
+            else:
+                text = part.render(variables)
+                # A value equal to the written default reads exactly as the brand wrote it.
+                brands = part.path[0] in trusted or text == part.default
+            end = position + len(text)
+            if brands and text:
+                if spans and spans[-1][1] == position:
+                    spans[-1] = (spans[-1][0], end)
+                else:
+                    spans.append((position, end))
+            pieces.append(text)
+            position = end
+        return Filled("".join(pieces), tuple(spans))
+
+    def values_at_urls(self, *, trusted: Collection[str]) -> list[Placeholder]:
+        """The untrusted placeholders a URL runs into or starts right after (no space between).
+
+        Probed with a one-letter value and with an empty one: either can join a value to a URL.
+        """
+        found: list[Placeholder] = []
+        for probe in ("x", ""):
+            pieces: list[str] = []
+            spans: dict[Placeholder, Span] = {}
+            position = 0
+            for part in self._parts:
+                text = part if isinstance(part, str) else probe
+                if isinstance(part, Placeholder) and part.path[0] not in trusted:
+                    spans[part] = (position, position + len(text))
+                pieces.append(text)
+                position += len(text)
+            rendered = "".join(pieces)
+            found.extend(
+                placeholder
+                for placeholder, span in spans.items()
+                if placeholder not in found and urls_touching(rendered, [span])
+            )
+        return found
 
 
 def format_value(value: object) -> str:
