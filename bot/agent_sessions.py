@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.db import transaction
 from bot.models import Agent, AgentSession
@@ -119,7 +120,9 @@ def end_agent_sessions(
     ).rowcount
 
 
-def _end_where(engine: Engine, which: object, reason: EndReason, now: datetime) -> None:
+def _end_where(
+    engine: Engine, which: ColumnElement[bool], reason: EndReason, now: datetime
+) -> None:
     with transaction(engine) as connection:
         connection.execute(
             update(SESSIONS)
