@@ -1,5 +1,15 @@
 """The WSGI entry point: `gunicorn webhook:app`."""
 
-from bot.app import create_app
+import sys
 
-app = create_app()
+from bot.app import create_app
+from bot.secret_key import NoSecretKey
+from bot.settings import ConfigError
+
+try:
+    app = create_app()
+except (ConfigError, NoSecretKey) as error:
+    # One line instead of a traceback per worker; exit status 3 is gunicorn's "worker failed to
+    # boot", which stops the whole server rather than restarting workers for ever.
+    print(f"parley: {error}", file=sys.stderr)
+    sys.exit(3)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable
 from datetime import datetime
 
 from flask import Flask, redirect, url_for
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from bot.gateways.base import Gateway
 from bot.models import utcnow
+from bot.secret_key import NoSecretKey, secret_key
 from bot.services import Services, build_services
 from bot.settings import Settings, load_settings
 from bot.web import analytics, api, health, inbox, links, sms
@@ -29,11 +30,20 @@ def create_app(
     gateway: Gateway | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> Flask:
-    """Build the Flask app; `webhook.py` calls this with no arguments."""
+    """Build the Flask app; `webhook.py` calls this with no arguments.
+
+    Raises NoSecretKey when neither SECRET_KEY nor the database (`bot db upgrade`) has a key.
+    """
     settings = settings or load_settings()
+    services = build_services(settings, gateway=gateway, clock=clock or utcnow)
+    try:
+        key = secret_key(settings.SECRET_KEY, services.engine)
+    except NoSecretKey:
+        services.engine.dispose()
+        raise
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=settings.SECRET_KEY or secrets.token_hex(32),
+        SECRET_KEY=key,
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         JSON_SORT_KEYS=False,
         # The inbox's session cookie: out of reach of scripts, not sent by other sites' forms,
@@ -43,7 +53,11 @@ def create_app(
         SESSION_COOKIE_SECURE=(settings.PUBLIC_URL or "").startswith("https"),
     )
     app.session_interface = BrowserOnlySessions()
-    services = build_services(settings, gateway=gateway, clock=clock or utcnow)
+    if settings.TRUSTED_PROXIES:
+        # Each trusted hop appends to X-Forwarded-*: believe that many, so login limits and
+        # logs see the client, not the proxy. Webhook signatures still use PUBLIC_URL.
+        hops = settings.TRUSTED_PROXIES
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.extensions["parley"] = services
     register_error_handlers(app)
     for blueprint in (sms.bp, api.bp, health.bp, inbox.bp, analytics.bp, links.bp):
@@ -72,5 +86,3 @@ def _warn_about_development_mode(services: Services) -> None:
         )
     if not settings.API_KEY:
         log.warning("API_KEY is not set: every /api route answers 401 until it is.")
-    if not settings.SECRET_KEY:
-        log.warning("SECRET_KEY is not set: using a random key, so sessions end at restart.")

@@ -21,8 +21,17 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the database's schema up to `revision`."""
+    """Bring the schema up to `revision`; at the head, store a SECRET_KEY unless one is."""
     command.upgrade(alembic_config(database_url), revision)
+    if revision == "head":
+        from bot.db import make_engine
+        from bot.secret_key import ensure_secret_key
+
+        engine = make_engine(database_url)
+        try:
+            ensure_secret_key(engine)
+        finally:
+            engine.dispose()
 
 
 def current_head() -> str | None:

@@ -389,6 +389,30 @@ class LoginAttempt(SQLModel, table=True):
     created_at: datetime = _timestamp(nullable=False, index=True)
 
 
+class AgentSession(SQLModel, table=True):
+    """An agent logged in on one browser; the cookie holds a token, the row only its hash."""
+
+    __tablename__ = "agent_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)  # sha256 hex of the token
+    agent_id: int = Field(foreign_key="agent.id", index=True)
+    created_at: datetime = _timestamp(nullable=False)
+    last_seen_at: datetime = _timestamp(nullable=False)  # refreshed at most once a minute
+    expires_at: datetime = _timestamp(nullable=False)  # the absolute end, however active
+    ended_at: datetime | None = _timestamp(nullable=True)
+    end_reason: str | None = Field(default=None, max_length=32)
+    user_agent: str | None = Field(default=None, max_length=255)
+    remote_addr: str = Field(max_length=64)
+
+
+class Setting(SQLModel, table=True):
+    """A value every process of a deployment shares, such as the generated SECRET_KEY."""
+
+    name: str = Field(max_length=64, primary_key=True)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
 class Link(SQLModel, table=True):
     """A tracked short link: one recipient's copy of a URL a flow or campaign sent."""
 

@@ -53,7 +53,10 @@ class Settings(BaseSettings):
     SEND_MAX_ATTEMPTS: int = Field(default=5, ge=1)  # deprecated: SEND_RETRY_WINDOW decides
     PUBLIC_URL: str | None = None
     API_KEY: str | None = None
-    SECRET_KEY: str | None = None
+    SECRET_KEY: str | None = None  # else the key `bot db upgrade` stored in the database
+    # How many reverse proxies in front of Parley append to X-Forwarded-For/-Proto/-Host;
+    # 0 trusts none of those headers (anyone can send them).
+    TRUSTED_PROXIES: int = Field(default=0, ge=0, le=10)
     GATEWAY: GatewayName | None = None
     FLOWS_DIR: Path = Path("flows")
     FLOWS_RELOAD_SECONDS: float = Field(default=1.0, ge=0)  # how often to look for edits

@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 
 from bot.db import make_engine
 from bot.migrate import upgrade
+from bot.secret_key import ensure_secret_key
 
 POSTGRES_ENV = "TEST_DATABASE_URL"
 
@@ -59,6 +60,7 @@ class PostgresDatabase:
         tables = ", ".join(f'"{table.name}"' for table in SQLModel.metadata.sorted_tables)
         with self.engine.begin() as connection:
             connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        ensure_secret_key(self.engine)  # as `bot db upgrade` leaves a database
         return self.url
 
     def drop(self) -> None:

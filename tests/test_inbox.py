@@ -161,11 +161,11 @@ def test_login_goes_back_to_the_page_asked_for_but_never_to_another_site(inbox: 
 def test_a_disabled_agent_cannot_log_in_and_their_session_ends(inbox: Inbox) -> None:
     client = inbox.logged_in("dana@acme.test")
     assert client.get("/inbox/").status_code == 200
-    set_disabled(inbox.services.engine, "dana@acme.test", True)
+    set_disabled(inbox.services.engine, "dana@acme.test", True, now=NOON_IN_SF)
     response = client.get("/inbox/")
     assert response.status_code == 302 and response.location.startswith("/inbox/login")
     assert login(inbox.client(), "dana@acme.test", PASSWORD).status_code == 401
-    set_disabled(inbox.services.engine, "dana@acme.test", False)
+    set_disabled(inbox.services.engine, "dana@acme.test", False, now=NOON_IN_SF)
     assert login(inbox.client(), "dana@acme.test", PASSWORD).status_code == 302
 
 

@@ -1,4 +1,4 @@
-"""Agent accounts: bot agents add/list/disable/enable."""
+"""Agent accounts: bot agents add/list/disable/enable/set-password/unlock."""
 
 from __future__ import annotations
 
@@ -35,10 +35,7 @@ def agents_add(email: str, name: str, admin: bool, password_stdin: bool) -> None
     """Create an agent who can log in to the inbox."""
     from bot.agents import AgentError, create_agent
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin)
     engine = migrated_engine()[1]
     try:
         agent = create_agent(engine, email, name, password, admin, now=clock())
@@ -85,12 +82,60 @@ def agents_enable(email: str) -> None:
     _set_agent_disabled(email, disabled=False)
 
 
+@agents.command("set-password")
+@click.argument("email")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of stdin (for scripts) instead of prompting.",
+)
+def agents_set_password(email: str, password_stdin: bool) -> None:
+    """Give an agent a new password; every session of theirs ends at once."""
+    from bot.agents import AgentError, set_password
+
+    password = _read_password(password_stdin)
+    engine = migrated_engine()[1]
+    try:
+        agent = set_password(engine, email, password, now=clock())
+    except AgentError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        engine.dispose()
+    click.echo(f"{agent.email} has a new password; their sessions have ended")
+
+
+@agents.command("unlock")
+@click.argument("email", required=False)
+@click.option("--address", help="The client address whose failed logins to forget.")
+def agents_unlock(email: str | None, address: str | None) -> None:
+    """Forget failed logins: of EMAIL, of --address, or of that pair when both are given."""
+    from bot.agents import AgentError, unlock
+
+    engine = migrated_engine()[1]
+    try:
+        forgotten = unlock(engine, email=email, remote_addr=address)
+    except AgentError as error:
+        raise click.ClickException(
+            f"{error}: bot agents unlock EMAIL [--address ADDRESS]"
+        ) from None
+    finally:
+        engine.dispose()
+    whose = " from ".join(part for part in (email, address) if part)
+    click.echo(f"forgot {forgotten} failed login{'s' * (forgotten != 1)} of {whose}")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
 def _set_agent_disabled(email: str, *, disabled: bool) -> None:
     from bot.agents import AgentError, set_disabled
 
     engine = migrated_engine()[1]
     try:
-        agent = set_disabled(engine, email, disabled)
+        agent = set_disabled(engine, email, disabled, now=clock())
     except AgentError as error:
         raise click.ClickException(str(error)) from None
     finally:

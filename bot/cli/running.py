@@ -18,7 +18,10 @@ from bot.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from flask import Flask
+
     from bot.services import Services
+    from bot.settings import Settings
 
 RECONCILE_SECONDS = 30.0  # how often a dispatcher looks up texts whose fate is unknown
 
@@ -33,13 +36,13 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
 
     from waitress import serve as waitress_serve
 
-    from bot.app import create_app, services_of
+    from bot.app import services_of
     from bot.clock import ClockBusy, ClockLock, build_scheduler
 
     _configure_logging()
     settings = _settings()
     _require_migrated(settings)
-    app = create_app(settings)
+    app = _web_app(settings)
     host = host or settings.HOST
     port = port or settings.PORT
     click.echo(
@@ -84,13 +87,13 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
 )
 def clock(wait: bool) -> None:
     """The scheduler alone (the Procfile's `clock`): exactly one per deployment."""
-    from bot.app import create_app, services_of
+    from bot.app import services_of
     from bot.clock import ClockBusy, ClockLock, build_scheduler
 
     _configure_logging()
     settings = _settings()
     _require_migrated(settings)
-    services = services_of(create_app(settings))
+    services = services_of(_web_app(settings))
     lock = ClockLock(services.engine)
     try:
         lock.acquire(wait=wait)
@@ -105,6 +108,17 @@ def clock(wait: bool) -> None:
         pass
     finally:
         lock.release()
+
+
+def _web_app(settings: Settings) -> Flask:
+    """The app, or a one-line error when no SECRET_KEY is set or stored."""
+    from bot.app import create_app
+    from bot.secret_key import NoSecretKey
+
+    try:
+        return create_app(settings)
+    except NoSecretKey as error:
+        raise click.ClickException(str(error)) from None
 
 
 def _timer_work(services: Services) -> Callable[[], int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,14 +24,22 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from werkzeug.exceptions import HTTPException
 
+from bot.agent_sessions import (
+    EndReason,
+    end_agent_sessions,
+    end_session,
+    session_agent,
+    start_session,
+)
 from bot.agents import (
     AgentError,
     TooManyAttempts,
     authenticate,
-    enabled_agent,
+    change_password,
     list_agents,
     set_disabled,
 )
+from bot.db import transaction
 from bot.engine.durations import format_duration
 from bot.models import (
     Agent,
@@ -65,9 +73,7 @@ from bot.web.errors import problem
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
-SESSION_AGENT = "agent_id"
-SESSION_SINCE = "logged_in_at"
-SESSION_MAX_AGE = timedelta(hours=12)  # a forgotten browser does not stay logged in for ever
+SESSION_TOKEN = "session"  # the cookie's key for the token of the agent_session row
 PUBLIC_ENDPOINTS = frozenset({"inbox.login"})
 JSON_ENDPOINTS = frozenset({"inbox.segments", "inbox.events"})
 MAX_SEGMENT_TEXT = 10_000  # the live counter's input; more is not a draft but an attack
@@ -108,7 +114,7 @@ def _require_agent() -> Response | tuple[Response, int] | None:
     if request.endpoint not in PUBLIC_ENDPOINTS:
         g.agent = _logged_in_agent()
         if g.agent is None:
-            session.pop(SESSION_AGENT, None)
+            session.pop(SESSION_TOKEN, None)
             if request.endpoint in JSON_ENDPOINTS:
                 return problem(401, "log in to the inbox first")
             return redirect(url_for("inbox.login", next=_here()))
@@ -158,26 +164,55 @@ def login() -> Response | tuple[str, int] | str:
     email = request.form.get("email", "")
     password = request.form.get("password", "")
     try:
-        agent = authenticate(
-            _services().engine, email, password, request.remote_addr or "unknown", _now()
-        )
+        agent = authenticate(_services().engine, email, password, _client_address(), _now())
     except TooManyAttempts as error:
-        return _login_failed(str(error), email, next_url, 429)
+        return _login_failed(str(error), email, next_url, 429, retry_after=error.seconds)
     if agent is None:
         return _login_failed("Wrong email or password.", email, next_url, 401)
-    session.clear()  # nothing from before the login survives it (no session fixation)
-    session[SESSION_AGENT] = agent.id
-    session[SESSION_SINCE] = _now().timestamp()
-    renew_csrf_token()
+    _start_session(agent.id)
     return redirect(next_url)
 
 
 @bp.post("/logout")
 def logout() -> Response:
-    """End the session."""
-    session.clear()
-    flash("You are logged out.", "info")
-    return redirect(url_for("inbox.login"))
+    """End this browser's session: a copy of its cookie opens nothing from now on."""
+    end_session(_services().engine, session.get(SESSION_TOKEN), EndReason.LOGOUT, now=_now())
+    return _logged_out("You are logged out.")
+
+
+@bp.post("/logout-everywhere")
+def logout_everywhere() -> Response:
+    """End every session of this agent, on every browser and device."""
+    with transaction(_services().engine) as connection:
+        end_agent_sessions(connection, g.agent.id, EndReason.LOGOUT_EVERYWHERE, now=_now())
+    return _logged_out("You are logged out everywhere.")
+
+
+@bp.route("/account", methods=["GET", "POST"])
+def account() -> Response | tuple[str, int] | str:
+    """The agent's own account: change the password (which ends every session of theirs)."""
+    if request.method == "GET":
+        return render_template("inbox/account.html", error=None)
+    new = request.form.get("new_password", "")
+    if new != request.form.get("confirm_password", ""):
+        return _account_refused("The new passwords do not match.", 422)
+    try:
+        change_password(
+            _services().engine,
+            g.agent.id,
+            request.form.get("current_password", ""),
+            new,
+            _client_address(),
+            _now(),
+        )
+    except TooManyAttempts as error:
+        return _account_refused(str(error), 429)
+    except AgentError as error:
+        return _account_refused(f"{str(error).capitalize()}.", 422)
+    # Every session ended with the change; this browser gets a new one.
+    _start_session(g.agent.id)
+    flash("Your password is changed; you are logged out everywhere else.", "info")
+    return redirect(url_for("inbox.account"))
 
 
 @bp.get("/")
@@ -390,7 +425,7 @@ def _set_disabled(agent_id: int, *, disabled: bool) -> Response:
     if target is None:
         abort(404, description="There is no such agent.")
     try:
-        set_disabled(_services().engine, target.email, disabled)
+        set_disabled(_services().engine, target.email, disabled, now=_now())
     except AgentError as error:
         flash(str(error), "error")
     else:
@@ -404,14 +439,35 @@ def _require_admin() -> None:
 
 
 def _logged_in_agent() -> Agent | None:
-    agent_id = session.get(SESSION_AGENT)
-    since = session.get(SESSION_SINCE)
-    if not isinstance(agent_id, int) or not isinstance(since, int | float):
-        return None
-    if _now().timestamp() - since > SESSION_MAX_AGE.total_seconds():
-        return None
-    # Read on every request: disabling an agent ends their sessions at once.
-    return enabled_agent(_services().engine, agent_id)
+    # Read on every request: an ended session, or a disabled agent, is refused at once.
+    return session_agent(_services().engine, session.get(SESSION_TOKEN), now=_now())
+
+
+def _start_session(agent_id: int) -> None:
+    session.clear()  # nothing from before the login survives it (no session fixation)
+    session[SESSION_TOKEN] = start_session(
+        _services().engine,
+        agent_id,
+        user_agent=request.headers.get("User-Agent"),
+        remote_addr=_client_address(),
+        now=_now(),
+    )
+    renew_csrf_token()
+
+
+def _logged_out(message: str) -> Response:
+    session.clear()
+    flash(message, "info")
+    return redirect(url_for("inbox.login"))
+
+
+def _client_address() -> str:
+    """The client's address; behind TRUSTED_PROXIES, ProxyFix has put the real one here."""
+    return request.remote_addr or "unknown"
+
+
+def _account_refused(message: str, status: int) -> tuple[str, int]:
+    return render_template("inbox/account.html", error=message), status
 
 
 def _here() -> str:
@@ -430,9 +486,14 @@ def _safe_next(raw: str | None) -> str:
     return raw
 
 
-def _login_failed(message: str, email: str, next_url: str, status: int) -> tuple[str, int]:
+def _login_failed(
+    message: str, email: str, next_url: str, status: int, *, retry_after: int | None = None
+) -> Response:
     page = render_template("inbox/login.html", next=next_url, email=email, error=message)
-    return page, status
+    response = Response(page, status=status)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def _conversation_or_404(connection: Connection, conversation_id: int) -> Any:
