@@ -1,7 +1,7 @@
 """agent sessions on the server, and settings every process shares
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-01
 
 `agent_session` makes a logout (and a password change, disabling an agent, "log out everywhere")
@@ -17,7 +17,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0014"
-down_revision: str | None = "0012"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
