@@ -1,28 +1,42 @@
 """The clock: exactly one scheduler per deployment, resuming conversations when timers come due.
 
-APScheduler runs one interval job, `tick`, which claims due timers (and expired flows) from the
-database. The timers are rows, not APScheduler jobs, so nothing depends on a process staying up:
-a clock that starts after downtime fires every overdue timer once. APScheduler's own FAQ warns
-that two schedulers sharing a job store run jobs twice; we share no job store, and a database
-lock makes sure a second clock waits (or exits) instead of running.
+APScheduler runs one job, `tick`, which claims due timers (and expired flows, and idle
+takeovers) from the database, then sleeps until the next of them comes due: it asks the database
+for the earliest due moment and moves its own next run there, waking at least every
+MAX_SLEEP_SECONDS so that a timer another process wrote is seen within that delay. A timer
+written in this process (the web app of `bot serve`) wakes it at once through `bot.timer_alarm`.
+
+The timers are rows, not APScheduler jobs, so nothing depends on a process staying up: a clock
+that starts after downtime fires every overdue timer once. APScheduler's own FAQ warns that two
+schedulers sharing a job store run jobs twice; we share no job store, and a database lock makes
+sure a second clock waits (or exits) instead of running.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN, SchedulerEvent
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from bot import timer_alarm
 from bot.db import is_sqlite
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 try:
     import fcntl
@@ -39,11 +53,10 @@ _ADVISORY_LOCK_HELD = text(
     " AND objsubid = 1 AND classid::bigint = :high AND objid::bigint = :low"
     " AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
 )
-TICK_SECONDS = 1.0
-
-# The services the tick job works with. APScheduler jobs are module-level functions with
-# primitive arguments, so the clock process sets this once when it starts.
-_tick_work: Callable[[], int] | None = None
+# The longest the clock sleeps: a timer written by another process (a `web` or a `bot chat`)
+# is fired at most this long after it comes due. This process's own timers wake it at once.
+MAX_SLEEP_SECONDS = 60.0
+RETRY_SECONDS = 1.0  # after a failed tick (the database away), or a due moment nothing took
 
 
 class ClockBusy(Exception):
@@ -136,34 +149,163 @@ class ClockLock:
         return f"{self.engine.url.database}.clock-lock"
 
 
+@dataclass(frozen=True)
+class TimerWork:
+    """What the clock does, and what it asks before it sleeps."""
+
+    fire: Callable[[], int]  # fire what came due; returns how many texts (or chats) it moved
+    next_due: Callable[[datetime], datetime | None]  # the earliest due moment up to a limit
+    now: Callable[[], datetime]  # the services' clock: the one the due moments are read on
+    engine: Engine  # whose committed timers ring this clock's alarm (bot.timer_alarm)
+
+
+class _Plan:
+    """When the tick job runs next: at the earliest due moment, or after MAX_SLEEP_SECONDS.
+
+    Moments are read on the services' clock; APScheduler runs on the wall's, so a plan becomes
+    a run time as "that far from now" (the same thing in production, where both are the wall).
+    """
+
+    def __init__(
+        self,
+        scheduler: BaseScheduler,
+        work: TimerWork,
+        *,
+        max_sleep: timedelta,
+        wall: Callable[[], datetime],
+    ) -> None:
+        self.scheduler = scheduler
+        self.work = work
+        self.max_sleep = max_sleep
+        self.wall = wall
+        self.planned: datetime | None = None  # the next tick, on the services' clock
+        self.runs = 0
+        self._lock = threading.Lock()
+        self._running = False
+        self._rung: list[datetime] = []  # alarms rung while a tick ran: its plan includes them
+
+    def run(self) -> None:
+        """One tick: fire what came due, then plan the next one."""
+        with self._lock:
+            self._running = True
+            self._rung.clear()  # committed before this tick's queries, which will see them
+        self.runs += 1
+        try:
+            fired = self.work.fire()
+            if fired:
+                log.info("fired timers: %d texts queued", fired)
+            now = self.work.now()
+            due = self.work.next_due(now + self.max_sleep)
+        except Exception:
+            log.exception("tick failed; trying again in %s s", RETRY_SECONDS)
+            now, due, fired = self.work.now(), None, -1
+        with self._lock:
+            self._running = False
+            self._schedule(self._next_tick(now, due, fired), now)
+
+    def _next_tick(self, now: datetime, due: datetime | None, fired: int) -> datetime:
+        if fired < 0:
+            return now + timedelta(seconds=RETRY_SECONDS)
+        moments = [now + self.max_sleep, *self._rung]
+        if due is not None:
+            # Due already yet nothing moved: do not spin on it; look again after a pause.
+            stuck = due <= now and not fired
+            moments.append(now + timedelta(seconds=RETRY_SECONDS) if stuck else due)
+        return max(min(moments), now)
+
+    def alarm(self, due_at: datetime) -> None:
+        """A timer was committed in this process: wake for it if it comes before the plan."""
+        with self._lock:
+            if self._running:
+                self._rung.append(due_at)  # the running tick plans with it
+                return
+            if self.planned is None or due_at < self.planned:
+                self._schedule(due_at, self.work.now())
+
+    def _schedule(self, moment: datetime, now: datetime) -> None:
+        self.planned = max(moment, now)
+        run_at = self.wall() + (self.planned - now)
+        with contextlib.suppress(JobLookupError):  # the scheduler shut down meanwhile
+            self.scheduler.modify_job(TICK_JOB_ID, next_run_time=run_at)
+
+
+def _wall_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# The plan of the clock running in this process. APScheduler jobs are module-level functions
+# with primitive arguments, so the clock process sets this once when it starts.
+_plan: _Plan | None = None
+
+
 def tick() -> None:
-    """The scheduled job: fire what came due. Errors are logged; the next tick tries again."""
-    if _tick_work is None:
-        return
-    try:
-        fired = _tick_work()
-    except Exception:
-        log.exception("tick failed; trying again in %s s", TICK_SECONDS)
-        return
-    if fired:
-        log.info("fired timers: %d texts queued", fired)
+    """The scheduled job: fire what came due, then sleep until the next due moment."""
+    plan = _plan
+    if plan is not None:
+        plan.run()
 
 
-def build_scheduler(work: Callable[[], int], *, blocking: bool) -> BaseScheduler:
-    """A scheduler with the one tick job; the first tick runs at once (overdue timers)."""
-    global _tick_work
-    _tick_work = work
+def build_scheduler(
+    work: TimerWork,
+    *,
+    blocking: bool,
+    max_sleep: timedelta = timedelta(seconds=MAX_SLEEP_SECONDS),
+    wall: Callable[[], datetime] = _wall_now,
+) -> BaseScheduler:
+    """A scheduler with the one tick job; the first tick runs at once (overdue timers).
+
+    `wall` is APScheduler's own time, used only to turn a plan into a run time; tests that
+    play the scheduler by hand on a fake clock pass that clock.
+    """
+    global _plan
     options: dict[str, Any] = {
         "timezone": UTC,
         "job_defaults": {"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     }
     scheduler = BlockingScheduler(**options) if blocking else BackgroundScheduler(**options)
+    # The interval is only the fallback: each tick moves its own next run (see _Plan).
     scheduler.add_job(
         tick,
         "interval",
-        seconds=TICK_SECONDS,
+        seconds=max_sleep.total_seconds(),
         id=TICK_JOB_ID,
         replace_existing=True,
-        next_run_time=datetime.now(UTC),
+        next_run_time=wall(),
     )
+    plan = _plan = _Plan(scheduler, work, max_sleep=max_sleep, wall=wall)
+    unlisten = timer_alarm.listen(work.engine, plan.alarm)
+
+    def stopped(_event: SchedulerEvent) -> None:
+        global _plan
+        unlisten()
+        if _plan is plan:
+            _plan = None
+
+    scheduler.add_listener(stopped, EVENT_SCHEDULER_SHUTDOWN)
     return scheduler
+
+
+def timer_work(services: Services) -> TimerWork:
+    """What each tick does: fire due timers and give idle takeovers back to the bot; and when
+    the next of those comes due. Dispatchers send the texts this queues."""
+    from bot.conversations import earliest_agent_activity, next_wake_up
+    from bot.takeover import release_idle
+
+    idle_after = timedelta(minutes=services.settings.AGENT_IDLE_MINUTES)
+
+    def fire() -> int:
+        fired = len(services.conversations.fire_due_timers())
+        return fired + release_idle(services, idle_after=idle_after)
+
+    def next_due(limit: datetime) -> datetime | None:
+        with services.engine.connect() as connection:
+            due = [next_wake_up(connection, limit)]
+            agent_active_at = earliest_agent_activity(connection)
+        if agent_active_at is not None:
+            # release_idle takes chats idle for strictly longer than idle_after.
+            due.append(agent_active_at + idle_after + timedelta(microseconds=1))
+        return min((moment for moment in due if moment is not None), default=None)
+
+    return TimerWork(
+        fire=fire, next_due=next_due, now=services.conversations.clock, engine=services.engine
+    )

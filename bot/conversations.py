@@ -20,6 +20,7 @@ from bot.models import (
     Subscriber,
 )
 from bot.subscribers import SubscriberRow, add_subscriber, claim_subscriber
+from bot.timer_alarm import timer_set
 
 CONVERSATIONS = Conversation.__table__
 ANSWERS = Answer.__table__
@@ -187,6 +188,8 @@ def open_conversation(
 ) -> int:
     """Insert a conversation as its first turn left it (ended, if that turn ended it)."""
     handled_by = HandledBy.BOT if handoff_reason is None else HandledBy.WAITING_FOR_AGENT
+    if end_reason is None and handled_by is HandledBy.BOT:
+        _tell_the_clock(connection, expires_at, wake)
     return _OPEN.run(
         connection,
         {
@@ -250,7 +253,16 @@ def save_state(
     if handoff_reason is not None:
         conversation.handled_by = HandledBy.WAITING_FOR_AGENT
         changes.update(handled_by=HandledBy.WAITING_FOR_AGENT, handoff_reason=handoff_reason[:120])
+    if conversation.handled_by is HandledBy.BOT:
+        _tell_the_clock(connection, conversation.expires_at, conversation.wake)
     _update(connection, conversation.id, changes, now)
+
+
+def _tell_the_clock(connection: Connection, expires_at: datetime | None, wake: Wake | None) -> None:
+    """A clock in this process may sleep past a timer or expiry set now: ring its alarm."""
+    due = [moment for moment in (expires_at, wake.due_at if wake else None) if moment is not None]
+    if due:
+        timer_set(connection, min(due))
 
 
 def due_timers(connection: Connection, now: datetime, limit: int) -> list[int]:
@@ -293,6 +305,16 @@ def next_wake_up(connection: Connection, limit: datetime) -> datetime | None:
     ]
     due = [moment for moment in moments if moment is not None]
     return min(due) if due else None
+
+
+def earliest_agent_activity(connection: Connection) -> datetime | None:
+    """When the agent idle longest in an active takeover last acted (idle chats go back)."""
+    return connection.execute(
+        select(func.min(CONVERSATIONS.c.agent_active_at)).where(
+            CONVERSATIONS.c.status == ConversationStatus.ACTIVE,
+            CONVERSATIONS.c.handled_by == HandledBy.AGENT,
+        )
+    ).scalar_one_or_none()
 
 
 def end_conversation(

@@ -29,6 +29,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 WAL_CHECKPOINT_EVERY = 64
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 WRITE_LOCK_OPTION = "parley_writes"  # execution option: this transaction will write
+_AFTER_COMMIT = "parley_after_commit"  # connection.info key: callbacks for after the commit
 
 
 def make_engine(database_url: str, **options: Any) -> Engine:
@@ -114,9 +115,20 @@ def transaction(engine: Engine) -> Iterator[Connection]:
     # back (a rollback-on-return) and checkpointing happen outside it, so the next writer
     # starts sooner.
     with engine.connect().execution_options(**{WRITE_LOCK_OPTION: True}) as connection:
-        with _writer_turn(engine), connection.begin():
-            yield connection
+        try:
+            with _writer_turn(engine), connection.begin():
+                yield connection
+        finally:
+            # Kept on the pooled connection's info: never let them outlive this transaction.
+            committed = connection.info.pop(_AFTER_COMMIT, ())
         _checkpoint_if_due(engine, connection)
+        for callback in committed:
+            callback()
+
+
+def after_commit(connection: Connection, callback: Callable[[], None]) -> None:
+    """Run `callback` once the transaction() of `connection` commits; never if it rolls back."""
+    connection.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
 def prepared(build: Callable[[str], Executable]) -> Callable[[Connection], Executable]:

@@ -16,8 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import NamedTuple, NoReturn
 
-import yaml
-
+from bot.engine.yamlsource import LocatedDict, LocatedList, YamlError, load_yaml
 from bot.keyword_spelling import Spelling
 
 __all__ = [
@@ -336,71 +335,82 @@ class _Spec:
 
 
 class _Reader:
-    """Walks a YAML node tree so every error can name the file and line."""
+    """Walks a located YAML document so every error can name the file and line."""
 
     def __init__(self, source: str) -> None:
         self.source = source
 
-    def fail(self, node: yaml.Node, problem: str) -> NoReturn:
-        raise KeywordFileError(f"{self.where(node)}: {problem}")
+    def fail(self, line: int, problem: str) -> NoReturn:
+        raise KeywordFileError(f"{self.where(line)}: {problem}")
 
-    def where(self, node: yaml.Node) -> str:
-        return f"{self.source}:{node.start_mark.line + 1}"
+    def where(self, line: int) -> str:
+        return f"{self.source}:{line}"
 
     def mapping(
-        self, node: yaml.Node, what: str, allowed: tuple[str, ...] = ()
-    ) -> Iterator[tuple[str, yaml.Node]]:
-        """The (key, value) pairs of a mapping; keys must be unique and, if given, allowed."""
-        if not isinstance(node, yaml.MappingNode):
-            self.fail(node, f"{what} must be a mapping")
-        seen: set[str] = set()
-        for key, value in node.value:
-            name = self.text(key, f"a key in {what}")
+        self, value: object, line: int, what: str, allowed: tuple[str, ...] = ()
+    ) -> Iterator[tuple[str, object, int]]:
+        """The (key, value, line) of a mapping's entries; keys must be allowed, if given.
+
+        The reader refuses a key given twice, naming its line.
+        """
+        if not isinstance(value, LocatedDict):
+            self.fail(_line_of(value, line), f"{what} must be a mapping")
+        for key, item in value.items():
+            key_line = value.line_of(key)
+            name = self.text(key, key_line, f"a key in {what}")
             if allowed and name not in allowed:
                 self.fail(
-                    key, f"unknown key {name!r} in {what}; expected one of {', '.join(allowed)}"
+                    key_line,
+                    f"unknown key {name!r} in {what}; expected one of {', '.join(allowed)}",
                 )
-            if name in seen:
-                self.fail(key, f"{name!r} appears twice in {what}")
-            seen.add(name)
-            yield name, value
+            yield name, item, key_line
 
-    def text(self, node: yaml.Node, what: str) -> str:
-        # Raw scalar text, so unquoted YES, NO, Y and ON stay words instead of becoming booleans.
-        if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
-            self.fail(node, f"{what} must be a non-empty string")
-        return str(node.value).strip()
+    def text(self, value: object, line: int, what: str) -> str:
+        # The reader keeps scalars as written, so unquoted YES, NO, Y and ON stay words.
+        if not isinstance(value, str) or not value.strip():
+            self.fail(_line_of(value, line), f"{what} must be a non-empty string")
+        return value.strip()
 
-    def entries(self, node: yaml.Node, what: str) -> list[_Entry]:
-        if not isinstance(node, yaml.SequenceNode):
-            self.fail(node, f"{what} must be a list of strings")
+    def entries(self, value: object, line: int, what: str) -> list[_Entry]:
+        if not isinstance(value, LocatedList):
+            self.fail(_line_of(value, line), f"{what} must be a list of strings")
         return [
-            _Entry(self.text(item, f"each item of {what}"), self.where(item)) for item in node.value
+            _Entry(self.text(item, item_line, f"each item of {what}"), self.where(item_line))
+            for item, item_line in zip(value, value.item_lines, strict=True)
         ]
 
-    def spec(self, root: yaml.Node | None) -> _Spec:
+    def spec(self, root: object) -> _Spec:
         spec = _Spec()
         if root is None:  # an empty file adds nothing
             return spec
-        for language, sections in self.mapping(root, "the top level (language codes)"):
-            for section, node in self.mapping(sections, language, (*_LANGUAGE_LISTS, *_PRECEDENCE)):
+        top = self.mapping(root, 1, "the top level (language codes)")
+        for language, sections, line in top:
+            allowed = (*_LANGUAGE_LISTS, *_PRECEDENCE)
+            for section, node, section_line in self.mapping(sections, line, language, allowed):
                 if section in _LANGUAGE_LISTS:
-                    spec.lists[language, section] = self.entries(node, f"{language}.{section}")
+                    what = f"{language}.{section}"
+                    spec.lists[language, section] = self.entries(node, section_line, what)
                 else:
-                    self._kind(spec, language, section, node)
+                    self._kind(spec, language, section, node, section_line)
         return spec
 
-    def _kind(self, spec: _Spec, language: str, kind: str, node: yaml.Node) -> None:
-        for name, value in self.mapping(node, f"{language}.{kind}", (*_KEYWORD_LISTS, "replace")):
+    def _kind(self, spec: _Spec, language: str, kind: str, node: object, line: int) -> None:
+        allowed = (*_KEYWORD_LISTS, "replace")
+        for name, value, value_line in self.mapping(node, line, f"{language}.{kind}", allowed):
             what = f"{language}.{kind}.{name}"
             if name in _KEYWORD_LISTS:
-                spec.lists[language, f"{kind}.{name}"] = self.entries(value, what)
+                spec.lists[language, f"{kind}.{name}"] = self.entries(value, value_line, what)
                 continue
-            flag = self.text(value, what).lower()
+            flag = self.text(value, value_line, what).lower()
             if flag not in ("true", "false"):
-                self.fail(value, f"{what} must be true or false")
+                self.fail(value_line, f"{what} must be true or false")
             if flag == "true":
                 spec.replaced.add((language, kind))
+
+
+def _line_of(value: object, line: int) -> int:
+    """A located mapping or list knows its line; a scalar goes by its key's."""
+    return value.line if isinstance(value, LocatedDict | LocatedList) else line
 
 
 def _read(path: Path) -> _Spec:
@@ -410,12 +420,9 @@ def _read(path: Path) -> _Spec:
     except (OSError, UnicodeDecodeError) as exc:
         raise KeywordFileError(f"{path}: cannot read keywords file: {exc}") from exc
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise KeywordFileError(f"{where}: not valid YAML: {problem}") from exc
+        root = load_yaml(text, scalars_as_text=True)
+    except YamlError as error:
+        raise KeywordFileError(f"{path}:{error.line}: {error.message}") from error
     return _Reader(str(path)).spec(root)
 
 

@@ -30,6 +30,7 @@ from bot.models import Delivery, Message, MessageStatus, Purpose, SubscriberStat
 from bot.outbox import queue_text
 from bot.pacing import Pacer
 from bot.subscribers import change_status, claim_subscriber
+from bot.testing.clock import FakeClock
 from bot.testing.fake_twilio import FakeTwilioServer
 from tests.sms import ALICE, BOB
 
@@ -37,29 +38,6 @@ MESSAGES = Message.__table__
 # Noon in San Francisco: texts queued now are judged by the send policy in daylight.
 START = datetime(2024, 5, 1, 19, 0, tzinfo=UTC)
 SENDER = "+15550000000"
-
-
-class FakeTime:
-    """One fake time for everything: the pacer's monotonic clock, its sleep, and the wall clock."""
-
-    def __init__(self, start: datetime = START) -> None:
-        self.start = start
-        self.elapsed = 0.0
-
-    def monotonic(self) -> float:
-        return self.elapsed
-
-    def sleep(self, seconds: float) -> None:
-        self.elapsed += seconds
-
-    def now(self) -> datetime:
-        return self.start + timedelta(seconds=self.elapsed)
-
-    def advance(self, delta: timedelta) -> None:
-        self.elapsed += delta.total_seconds()
-
-    def set(self, moment: datetime) -> None:
-        self.elapsed = max(self.elapsed, (moment - self.start).total_seconds())
 
 
 @pytest.fixture
@@ -70,19 +48,20 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def time() -> FakeTime:
-    return FakeTime()
+def time() -> FakeClock:
+    """One fake time for everything: the pacer's monotonic clock, its sleep, and the wall clock."""
+    return FakeClock(START)
 
 
 @pytest.fixture
-def gateway(time: FakeTime) -> FakeGateway:
-    return FakeGateway(clock=time.now)
+def gateway(time: FakeClock) -> FakeGateway:
+    return FakeGateway(clock=time)
 
 
 def dispatcher_for(
     engine: Engine,
     gateway: Any,
-    time: FakeTime,
+    time: FakeClock,
     *,
     rate: float | None = None,
     name: str = "test:1",
@@ -94,14 +73,14 @@ def dispatcher_for(
         gateway=gateway,
         dispatcher_id=name,
         pacer=pacer,
-        clock=time.now,
+        clock=time,
         rng=random.Random(1),
         **options,
     )
 
 
 @pytest.fixture
-def dispatcher(engine: Engine, gateway: FakeGateway, time: FakeTime) -> Dispatcher:
+def dispatcher(engine: Engine, gateway: FakeGateway, time: FakeClock) -> Dispatcher:
     return dispatcher_for(engine, gateway, time)
 
 
@@ -147,14 +126,14 @@ def set_subscriber(engine: Engine, phone: str, status: SubscriberStatus) -> None
 
 
 def test_a_claim_takes_due_rows_oldest_first_and_skips_rows_not_yet_due(
-    engine: Engine, dispatcher: Dispatcher, time: FakeTime
+    engine: Engine, dispatcher: Dispatcher, time: FakeClock
 ) -> None:
     first = queue(engine, "first")
     later = queue(engine, "later", send_after=START + timedelta(hours=1))
     due = queue(engine, "due", send_after=START)  # due exactly now
     last = queue(engine, "last")
 
-    claimed = dispatcher.claim_batch(10, time.now())
+    claimed = dispatcher.claim_batch(10, time())
 
     assert [text.message_id for text in claimed] == [first, due, last]
     assert [text.text.body for text in claimed] == ["first", "due", "last"]
@@ -163,7 +142,7 @@ def test_a_claim_takes_due_rows_oldest_first_and_skips_rows_not_yet_due(
     assert claimed_row.claimed_by == "test:1"
     assert claimed_row.sent_at == START
     assert row(engine, later).status is MessageStatus.PENDING
-    assert dispatcher.claim_batch(10, time.now()) == []  # nothing is claimed twice
+    assert dispatcher.claim_batch(10, time()) == []  # nothing is claimed twice
     assert [t.message_id for t in dispatcher.claim_batch(10, START + timedelta(hours=1))] == [later]
 
 
@@ -174,14 +153,14 @@ def test_a_claim_takes_no_more_than_its_limit(engine: Engine, dispatcher: Dispat
 
 
 def test_a_claim_carries_what_the_gateway_and_the_pacer_need(
-    engine: Engine, gateway: FakeGateway, time: FakeTime
+    engine: Engine, gateway: FakeGateway, time: FakeClock
 ) -> None:
     dispatcher = Dispatcher(
         engine=engine,
         gateway=gateway,
         status_callback_url="https://sms.acme.test/twilio/status",
         dispatcher_id="test:1",
-        clock=time.now,
+        clock=time,
     )
     message_id = queue(engine, "x" * 200)  # two GSM-7 segments
 
@@ -217,7 +196,7 @@ def test_consent_is_checked_again_at_claim_time(
 
 
 def test_a_stop_while_a_claimed_text_waits_its_turn_keeps_that_text_here(
-    engine: Engine, gateway: FakeGateway, time: FakeTime
+    engine: Engine, gateway: FakeGateway, time: FakeClock
 ) -> None:
     """Consent is read at the hand-over itself, not only when the batch was claimed."""
     first = queue(engine, "20% off", phone=BOB, purpose=Purpose.PROMOTIONAL)
@@ -236,7 +215,7 @@ def test_a_stop_while_a_claimed_text_waits_its_turn_keeps_that_text_here(
         dispatcher_id="test:1",
         pacer=Pacer(1, clock=time.monotonic, sleep=sleep_through_a_stop),
         batch_size=2,  # both claimed, consent fine, before the STOP
-        clock=time.now,
+        clock=time,
     )
 
     assert dispatcher.run_once() == 2
@@ -250,7 +229,7 @@ def test_a_stop_while_a_claimed_text_waits_its_turn_keeps_that_text_here(
 
 
 def test_a_promotion_that_waited_into_the_night_waits_for_the_morning(
-    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeTime
+    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeClock
 ) -> None:
     """Queued at noon in San Francisco, held up (an outage, say) until 22:00 there."""
     promotion = queue(engine, "20% off", purpose=Purpose.PROMOTIONAL)
@@ -287,7 +266,7 @@ def test_send_one_sends_a_due_row_once_and_leaves_a_deferred_one(
 
 
 def test_ten_texts_at_two_a_second_take_at_least_four_and_a_half_seconds(
-    engine: Engine, gateway: FakeGateway, time: FakeTime
+    engine: Engine, gateway: FakeGateway, time: FakeClock
 ) -> None:
     dispatcher = dispatcher_for(engine, gateway, time, rate=2)
     for number in range(10):
@@ -298,14 +277,14 @@ def test_ten_texts_at_two_a_second_take_at_least_four_and_a_half_seconds(
         handed_over += sent
 
     assert handed_over == 10
-    assert time.elapsed >= 4.5
+    assert time.monotonic() >= 4.5
     assert [row.sent_at for row in _rows(engine)] == [
         START + timedelta(seconds=0.5 * number) for number in range(10)
     ]
 
 
 def test_a_three_segment_text_costs_three_seconds_at_one_a_second(
-    engine: Engine, gateway: FakeGateway, time: FakeTime
+    engine: Engine, gateway: FakeGateway, time: FakeClock
 ) -> None:
     dispatcher = dispatcher_for(engine, gateway, time, rate=1)
     queue(engine, "y" * 400)  # three segments
@@ -318,7 +297,7 @@ def test_a_three_segment_text_costs_three_seconds_at_one_a_second(
 
 
 def test_a_paced_dispatcher_claims_about_a_seconds_worth(
-    engine: Engine, gateway: FakeGateway, time: FakeTime
+    engine: Engine, gateway: FakeGateway, time: FakeClock
 ) -> None:
     # Claimed rows wait UNKNOWN for their turn; a small batch keeps that wait short.
     assert dispatcher_for(engine, gateway, time, rate=10).batch_size == 10
@@ -393,7 +372,7 @@ def test_a_carrier_opt_out_fails_the_text_and_unsubscribes_the_number(
 
 
 def test_retries_back_off_and_fail_only_once_the_retry_window_is_over(
-    engine: Engine, gateway: FakeGateway, time: FakeTime
+    engine: Engine, gateway: FakeGateway, time: FakeClock
 ) -> None:
     dispatcher = dispatcher_for(engine, gateway, time, retry_window=timedelta(minutes=1))
     for _ in range(10):
@@ -401,13 +380,13 @@ def test_retries_back_off_and_fail_only_once_the_retry_window_is_over(
     message_id = queue(engine)
 
     waits = []
-    while time.now() - START < timedelta(minutes=1):
+    while time() - START < timedelta(minutes=1):
         assert dispatcher.run_once() == 1
         stored = row(engine, message_id)
         assert (stored.status, stored.attempts) == (MessageStatus.PENDING, len(waits) + 1)
         assert stored.claimed_by is None and stored.sent_at is None
         assert stored.retrying_since == START  # the window counts from the first failure
-        waits.append(stored.send_after - time.now())
+        waits.append(stored.send_after - time())
         assert dispatcher.run_once() == 0  # not due yet
         time.set(stored.send_after)
     assert dispatcher.run_once() == 1
@@ -426,7 +405,7 @@ def test_retries_back_off_and_fail_only_once_the_retry_window_is_over(
 
 
 def test_max_attempts_is_still_accepted_but_no_longer_fails_texts_early(
-    engine: Engine, gateway: FakeGateway, time: FakeTime
+    engine: Engine, gateway: FakeGateway, time: FakeClock
 ) -> None:
     with pytest.warns(DeprecationWarning, match="retry_window"):
         dispatcher = dispatcher_for(engine, gateway, time, max_attempts=1)
@@ -486,7 +465,7 @@ def test_a_crash_in_the_gateway_leaves_that_row_unknown_and_releases_the_rest(
 
 
 def test_stopping_mid_batch_hands_the_unsent_rows_back(
-    engine: Engine, gateway: FakeGateway, time: FakeTime
+    engine: Engine, gateway: FakeGateway, time: FakeClock
 ) -> None:
     stop = threading.Event()
 
@@ -495,7 +474,7 @@ def test_stopping_mid_batch_hands_the_unsent_rows_back(
             stop.set()  # SIGTERM arrives during the first hand-over
             return super().send(text)
 
-    dispatcher = dispatcher_for(engine, StopsAfterOne(clock=time.now), time)
+    dispatcher = dispatcher_for(engine, StopsAfterOne(clock=time), time)
     for number in range(3):
         queue(engine, f"text {number}")
 
@@ -525,7 +504,7 @@ def test_run_forever_sends_until_stopped(engine: Engine, gateway: FakeGateway) -
 
 
 def test_a_text_the_provider_has_is_recorded_as_sent_after_the_grace_period(
-    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeTime
+    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeClock
 ) -> None:
     gateway.fail_next(SendOutcome.RETRYABLE, maybe_accepted=True, kept=True)
     message_id = queue(engine)
@@ -547,7 +526,7 @@ def test_a_text_the_provider_has_is_recorded_as_sent_after_the_grace_period(
 
 
 def test_a_text_the_provider_never_got_goes_back_to_the_outbox(
-    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeTime
+    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeClock
 ) -> None:
     gateway.fail_next(SendOutcome.RETRYABLE, maybe_accepted=True)  # lost on the way in
     message_id = queue(engine)
@@ -564,13 +543,13 @@ def test_a_text_the_provider_never_got_goes_back_to_the_outbox(
 
 
 def test_a_crash_between_claim_and_hand_over_is_requeued_once_checked(
-    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeTime
+    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeClock
 ) -> None:
     message_id = queue(engine)
-    dispatcher.claim_batch(10, time.now())  # ... and the process dies here
+    dispatcher.claim_batch(10, time())  # ... and the process dies here
 
     assert dispatcher.run_once() == 0  # never blindly resent
-    report = dispatcher.reconcile(time.now(), grace=timedelta(0))
+    report = dispatcher.reconcile(time(), grace=timedelta(0))
 
     assert report.requeued == 1
     assert dispatcher.run_once() == 1
@@ -579,13 +558,13 @@ def test_a_crash_between_claim_and_hand_over_is_requeued_once_checked(
 
 
 def test_a_claimed_text_never_handed_over_is_requeued_even_where_nothing_can_be_looked_up(
-    engine: Engine, dispatcher: Dispatcher, time: FakeTime
+    engine: Engine, dispatcher: Dispatcher, time: FakeClock
 ) -> None:
     message_id = queue(engine)
-    dispatcher.claim_batch(10, time.now())  # ... and the process dies before the hand-over
+    dispatcher.claim_batch(10, time())  # ... and the process dies before the hand-over
     dispatcher.gateway = ConsoleGateway()
 
-    report = dispatcher.reconcile(time.now() + timedelta(minutes=3))
+    report = dispatcher.reconcile(time() + timedelta(minutes=3))
 
     assert (report.requeued, report.failed) == (1, 0)
     assert row(engine, message_id).status is MessageStatus.PENDING
@@ -593,7 +572,7 @@ def test_a_claimed_text_never_handed_over_is_requeued_even_where_nothing_can_be_
 
 
 def test_twin_texts_are_matched_to_different_provider_messages(
-    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeTime
+    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeClock
 ) -> None:
     # The same words to the same number twice, both answered with a timeout.
     for _ in range(2):
@@ -610,7 +589,7 @@ def test_twin_texts_are_matched_to_different_provider_messages(
 
 
 def test_a_failed_lookup_leaves_the_row_unknown(
-    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeTime
+    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeClock
 ) -> None:
     gateway.fail_next(SendOutcome.RETRYABLE, maybe_accepted=True, kept=True)
     message_id = queue(engine)
@@ -626,14 +605,14 @@ def test_a_failed_lookup_leaves_the_row_unknown(
 
 
 def test_a_gateway_that_cannot_look_up_fails_the_text_rather_than_guess(
-    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeTime
+    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeClock
 ) -> None:
     gateway.fail_next(SendOutcome.RETRYABLE, maybe_accepted=True, kept=True)
     message_id = queue(engine)
     dispatcher.run_once()  # handed over; the answer never came
     dispatcher.gateway = ConsoleGateway()
 
-    report = dispatcher.reconcile(time.now() + timedelta(minutes=3))
+    report = dispatcher.reconcile(time() + timedelta(minutes=3))
 
     assert report.failed == 1
     stored = row(engine, message_id)
@@ -675,14 +654,14 @@ def test_reconciling_through_twilio_finds_a_text_sent_before_a_timeout(engine: E
 
 
 def test_the_twilio_lookup_finds_the_oldest_unclaimed_copy_since_the_hand_over() -> None:
-    clock = FakeTime()
-    with FakeTwilioServer(clock=clock.now) as server:
+    clock = FakeClock(START)
+    with FakeTwilioServer(clock=clock) as server:
         gateway = TwilioGateway(
             server.account_sid, server.auth_token, from_number=SENDER, api_base_url=server.base_url
         )
         gateway.send(OutboundText(to=ALICE, body="Reply Y"))  # yesterday's twin
         clock.advance(timedelta(days=1))
-        handed_over = clock.now()
+        handed_over = clock()
         first = gateway.send(OutboundText(to=ALICE, body="Reply Y")).provider_sid
         clock.advance(timedelta(seconds=5))
         second = gateway.send(OutboundText(to=ALICE, body="Reply Y")).provider_sid
@@ -706,7 +685,7 @@ def test_the_twilio_lookup_finds_the_oldest_unclaimed_copy_since_the_hand_over()
 
 
 def test_concurrent_dispatchers_never_send_a_row_twice(
-    database_url: str, engine: Engine, time: FakeTime
+    database_url: str, engine: Engine, time: FakeClock
 ) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("several dispatchers at once are a PostgreSQL deployment")

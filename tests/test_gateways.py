@@ -22,6 +22,7 @@ from bot.gateways.twilio import (
     RebasedHttpClient,
     TwilioGateway,
 )
+from bot.testing.clock import FakeClock
 from bot.testing.fake_twilio import FakeTwilioServer
 
 ACCOUNT_SID = "AC" + "0" * 32
@@ -30,16 +31,6 @@ SENDER = "+15550000000"
 SERVICE_SID = "MG" + "1" * 32
 ALICE = "+15551112222"
 BOB = "+15553334444"
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -227,7 +218,7 @@ def test_list_messages_filters_by_recipient_and_date(
 ) -> None:
     start = clock.now
     gateway.send(OutboundText(to=ALICE, body="old"))
-    clock.now = start + timedelta(hours=1)
+    clock.set(start + timedelta(hours=1))
     gateway.send(OutboundText(to=BOB, body="for bob"))
     gateway.send(OutboundText(to=ALICE, body="new"))
 

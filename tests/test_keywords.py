@@ -455,6 +455,16 @@ def test_custom_file_can_replace_a_section(tmp_path: Path) -> None:
     assert classify("ARRÊT", vocabulary).kind is OPT_OUT  # other languages untouched
 
 
+def test_keywords_are_read_as_written_even_where_yaml_sees_numbers(tmp_path: Path) -> None:
+    # A settings reader would make 010 the number 8, 0x1F 31 and NULL nothing at all.
+    path = tmp_path / "keywords.yaml"
+    path.write_text("en:\n  join:\n    exact: [010, 0x1F, NULL]\n", encoding="utf-8")
+    vocabulary = load_vocabulary(path)
+    for written in ("010", "0x1F", "NULL"):
+        assert classify(written, vocabulary) == KeywordMatch(JOIN, written.upper(), "en")
+    assert classify("8", vocabulary) == NO_MATCH
+
+
 def test_empty_custom_file_changes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "keywords.yaml"
     path.write_text("# nothing yet\n", encoding="utf-8")
@@ -463,13 +473,13 @@ def test_empty_custom_file_changes_nothing(tmp_path: Path) -> None:
 
 # file content -> (line named in the error, or None, and what the error says)
 BROKEN: dict[str, tuple[str, int | None, str]] = {
-    "yaml-syntax": ("en:\n  opt_out:\n    strong: [STOP\n", 4, "not valid YAML"),
+    "yaml-syntax": ("en:\n  opt_out:\n    strong: [STOP\n", 4, "bad YAML"),
     "top-level-list": ("- stop\n", 1, "must be a mapping"),
     "unknown-section": ("en:\n  optout:\n    strong: [X]\n", 2, "unknown key 'optout'"),
     "unknown-list": ("en:\n  help:\n    words: [X]\n", 3, "unknown key 'words'"),
     "not-a-list": ("en:\n  opt_out:\n    strong: STOP\n", 3, "must be a list of strings"),
     "nested-list": ("en:\n  opt_out:\n    strong: [[STOP]]\n", 3, "non-empty string"),
-    "duplicate-key": ("en:\n  help:\n    strong: [A]\n    strong: [B]\n", 4, "appears twice"),
+    "duplicate-key": ("en:\n  help:\n    strong: [A]\n    strong: [B]\n", 4, "duplicate key"),
     "bad-regex": ("en:\n  opt_out:\n    patterns: ['(stop']\n", 3, "bad pattern"),
     "pattern-not-normalised": (
         "en:\n  opt_out:\n    patterns: ['Arrêt']\n",

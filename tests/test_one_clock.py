@@ -35,7 +35,7 @@ COLUMN_DEFAULT_KEYWORDS = {"default", "onupdate", "server_default", "server_onup
 # Where reading the wall clock is the point, by file and the function or class doing it.
 ALLOWED = {
     ("bot/models.py", "utcnow"): "the default clock itself",
-    ("bot/clock.py", "build_scheduler"): "APScheduler's first tick: a moment to run, not stored",
+    ("bot/clock.py", "_wall_now"): "APScheduler's run times: moments to run, not stored",
     ("bot/chat.py", "ShiftedClock"): "a clock: real time plus what /wait skipped",
     ("bot/testing/fake_twilio.py", "FakeTwilioServer"): "the fake provider's own default clock",
 }

@@ -4,28 +4,19 @@ from __future__ import annotations
 
 import math
 import random
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.pacing import Pacer
+from bot.testing.clock import FakeClock
 
 
-class FakeTime:
-    """A monotonic clock that moves only when someone sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+def fake_time() -> FakeClock:
+    return FakeClock(datetime(2024, 5, 1, 12, 0, tzinfo=UTC))
 
 
-def pacer(time: FakeTime, rate: float, burst: int = 1) -> Pacer:
+def pacer(time: FakeClock, rate: float, burst: int = 1) -> Pacer:
     return Pacer(rate, burst, clock=time.monotonic, sleep=time.sleep)
 
 
@@ -37,29 +28,29 @@ def max_in_any_second(stamps: list[tuple[float, int]]) -> int:
 
 
 def test_ten_texts_at_two_a_second_take_four_and_a_half_seconds() -> None:
-    time = FakeTime()
+    time = fake_time()
     bucket = pacer(time, rate=2)
     for _ in range(10):
         bucket.acquire(1)
     # The first goes at once, then one every half second.
-    assert time.now == pytest.approx(4.5)
+    assert time.monotonic() == pytest.approx(4.5)
 
 
 def test_a_three_segment_text_costs_three_tokens() -> None:
-    time = FakeTime()
+    time = fake_time()
     bucket = pacer(time, rate=1)
     bucket.acquire(3)  # a full bucket lets it go at once, leaving a debt of two
-    assert time.now == 0
+    assert time.monotonic() == 0
     bucket.acquire(1)
-    assert time.now == pytest.approx(3.0)
+    assert time.monotonic() == pytest.approx(3.0)
 
 
 def test_waiting_returns_the_seconds_waited_and_idle_time_refills_up_to_the_burst() -> None:
-    time = FakeTime()
+    time = fake_time()
     bucket = pacer(time, rate=10, burst=3)
     assert [bucket.acquire() for _ in range(3)] == [0, 0, 0]  # the burst
     assert bucket.acquire() == pytest.approx(0.1)
-    time.now += 60  # an idle minute saves up no more than the burst
+    time.advance(timedelta(seconds=60))  # an idle minute saves up no more than the burst
     assert [bucket.acquire() for _ in range(3)] == [0, 0, 0]
     assert bucket.acquire() == pytest.approx(0.1)
 
@@ -68,21 +59,21 @@ def test_waiting_returns_the_seconds_waited_and_idle_time_refills_up_to_the_burs
 def test_no_one_second_window_holds_more_than_the_rate(rate: float) -> None:
     # Whole texts: at 2.5 a second, some windows hold three (0, 0.4, 0.8 s), none more.
     limit = math.ceil(rate)
-    time = FakeTime()
+    time = fake_time()
     bucket = pacer(time, rate=rate)
     work = random.Random(7)
     stamps: list[tuple[float, int]] = []
     for _ in range(300):
-        time.now += work.choice([0, 0, 0.001, 0.3 / rate, 2 / rate])  # the caller's own work
+        time.sleep(work.choice([0, 0, 0.001, 0.3 / rate, 2 / rate]))  # the caller's own work
         bucket.acquire(1)
-        stamps.append((time.now, 1))
+        stamps.append((time.monotonic(), 1))
     assert max_in_any_second(stamps) <= limit
     # And the rate is used, not wasted: a busy caller gets close to it.
-    busy = FakeTime()
+    busy = fake_time()
     busy_bucket = pacer(busy, rate=rate)
     for _ in range(int(rate * 10) + 1):
         busy_bucket.acquire(1)
-    assert busy.now == pytest.approx(10.0)
+    assert busy.monotonic() == pytest.approx(10.0)
 
 
 @pytest.mark.parametrize(
@@ -94,6 +85,6 @@ def test_no_one_second_window_holds_more_than_the_rate(rate: float) -> None:
     ],
 )
 def test_nonsense_is_refused(rate: float, burst: int, cost: int, message: str) -> None:
-    time = FakeTime()
+    time = fake_time()
     with pytest.raises(ValueError, match=message):
         pacer(time, rate=rate, burst=burst).acquire(cost)

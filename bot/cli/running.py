@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
@@ -20,7 +19,6 @@ from bot.cli.common import (
 if TYPE_CHECKING:
     from flask import Flask
 
-    from bot.services import Services
     from bot.settings import Settings
 
 RECONCILE_SECONDS = 30.0  # how often a dispatcher looks up texts whose fate is unknown
@@ -37,7 +35,7 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     from waitress import serve as waitress_serve
 
     from bot.app import services_of
-    from bot.clock import ClockBusy, ClockLock, build_scheduler
+    from bot.clock import ClockBusy, ClockLock, build_scheduler, timer_work
 
     _configure_logging()
     settings = _settings()
@@ -57,7 +55,7 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     except ClockBusy:
         click.echo("A separate `bot clock` is running: this process will not fire timers.")
     else:
-        scheduler = build_scheduler(_timer_work(services), blocking=False)
+        scheduler = build_scheduler(timer_work(services), blocking=False)
         scheduler.start()
     stop_sending = threading.Event()
     sender = threading.Thread(
@@ -88,7 +86,7 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
 def clock(wait: bool) -> None:
     """The scheduler alone (the Procfile's `clock`): exactly one per deployment."""
     from bot.app import services_of
-    from bot.clock import ClockBusy, ClockLock, build_scheduler
+    from bot.clock import ClockBusy, ClockLock, build_scheduler, timer_work
 
     _configure_logging()
     settings = _settings()
@@ -103,7 +101,7 @@ def clock(wait: bool) -> None:
         return
     click.echo(f"Clock running against {_redacted(settings.DATABASE_URL)}; Ctrl-C stops it.")
     try:
-        build_scheduler(_timer_work(services), blocking=True).start()
+        build_scheduler(timer_work(services), blocking=True).start()
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
@@ -119,24 +117,6 @@ def _web_app(settings: Settings) -> Flask:
         return create_app(settings)
     except NoSecretKey as error:
         raise click.ClickException(str(error)) from None
-
-
-def _timer_work(services: Services) -> Callable[[], int]:
-    """What each tick does: fire due timers and give idle takeovers back to the bot.
-
-    Dispatchers send the texts this queues.
-    """
-    from datetime import timedelta
-
-    from bot.takeover import release_idle
-
-    idle_after = timedelta(minutes=services.settings.AGENT_IDLE_MINUTES)
-
-    def work() -> int:
-        fired = len(services.conversations.fire_due_timers())
-        return fired + release_idle(services, idle_after=idle_after)
-
-    return work
 
 
 @main.group()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -89,10 +89,20 @@ _Loader.add_implicit_resolver(
 )
 
 
-def load_yaml(text: str) -> Any:
-    """Parse one YAML document; mappings and lists come back located."""
+class _TextLoader(_Loader):
+    """Every unquoted scalar stays the text it was written as: no numbers, booleans or nulls."""
+
+    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {}
+
+
+def load_yaml(text: str, *, scalars_as_text: bool = False) -> Any:
+    """Parse one YAML document; mappings and lists come back located.
+
+    With `scalars_as_text`, every scalar is a string as written ("010", "yes", "~" included),
+    for files that are lists of words rather than settings.
+    """
     try:
-        document = yaml.load(text, Loader=_Loader)
+        document = yaml.load(text, Loader=_TextLoader if scalars_as_text else _Loader)
     except YamlError:
         raise
     except RecursionError:

@@ -13,21 +13,40 @@ if TYPE_CHECKING:
 
 
 class FakeClock:
-    """Callable like `utcnow`; `advance` and `set` move it."""
+    """Callable like `utcnow`; `advance`, `set` and `sleep` move it.
+
+    It also stands in for `time.monotonic` and `time.sleep` (the pacer's clock), on the same
+    time line: sleeping moves the wall time too, and `sleeps` records each sleep.
+    """
 
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:
             raise ValueError("FakeClock needs an aware datetime (UTC)")
         self.now = start
+        self.sleeps: list[float] = []
+        # Kept as a float of its own: the sum of the sleeps exactly, not rounded to microseconds.
+        self._monotonic = 0.0
 
     def __call__(self) -> datetime:
         return self.now
 
     def advance(self, delta: timedelta) -> None:
         self.now += delta
+        self._monotonic += delta.total_seconds()
 
     def set(self, moment: datetime) -> None:
+        self._monotonic += (moment - self.now).total_seconds()
         self.now = moment
+
+    def monotonic(self) -> float:
+        """Seconds since the clock was made, as `time.monotonic` counts them."""
+        return self._monotonic
+
+    def sleep(self, seconds: float) -> None:
+        """`time.sleep`: the time passes at once."""
+        self.sleeps.append(seconds)
+        self.now += timedelta(seconds=seconds)
+        self._monotonic += seconds
 
 
 class SettableClock(Protocol):
