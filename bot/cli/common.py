@@ -40,12 +40,13 @@ def _configure_logging(verbose: bool = False) -> None:
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
-def _require_migrated(settings: Settings) -> None:
+def _require_migrated(settings: Settings, *, writes: bool = True) -> None:
+    """Stop with one line naming the cause unless the database is ready (and takes writes)."""
     from bot.schema import schema_problem
 
-    problem = schema_problem(settings.DATABASE_URL)
+    problem = schema_problem(settings.DATABASE_URL, writes=writes)
     if problem:
-        raise click.ClickException(f"{problem}; run `bot db upgrade` first")
+        raise click.ClickException(problem.message())
 
 
 @click.group()
@@ -150,10 +151,10 @@ def _redacted(database_url: str) -> str:
     return make_url(database_url).render_as_string(hide_password=True)
 
 
-def migrated_engine() -> tuple[Settings, Engine]:
+def migrated_engine(*, writes: bool = True) -> tuple[Settings, Engine]:
     """The settings and an engine on a database at the newest migration (else a clear error)."""
     from bot.db import make_engine
 
     settings = _settings()
-    _require_migrated(settings)
+    _require_migrated(settings, writes=writes)
     return settings, make_engine(settings.DATABASE_URL)

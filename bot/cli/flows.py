@@ -165,7 +165,7 @@ def export_answers(flow_name: str, output: Path | None) -> None:
     from bot.results import EXPORT_COLUMNS, answer_rows, has_answers
 
     settings = _settings()
-    _require_migrated(settings)
+    _require_migrated(settings, writes=False)
     engine = make_engine(settings.DATABASE_URL)
     try:
         with engine.connect() as connection:

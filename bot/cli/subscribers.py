@@ -95,7 +95,7 @@ def subscribers_export(output: Path | None) -> None:
     """Write every subscriber as CSV, with their latest consent event."""
     from bot.bulk import EXPORT_COLUMNS, export_subscribers
 
-    _, engine = migrated_engine()
+    _, engine = migrated_engine(writes=False)  # a read-only replica can be exported from
     try:
         rows = ([row[name] for name in EXPORT_COLUMNS] for row in export_subscribers(engine))
         write_export(EXPORT_COLUMNS, rows, output, noun="subscribers")
@@ -111,7 +111,7 @@ def subscribers_show(phone: str) -> None:
 
     from bot.bulk import subscriber_record
 
-    settings, engine = migrated_engine()
+    settings, engine = migrated_engine(writes=False)
     number = _phone_argument(phone, settings)
     try:
         record = subscriber_record(engine, number)
