@@ -103,14 +103,19 @@ def _trouble_of(original: BaseException | None, detail: str) -> Trouble:
 def database_problem(engine: Engine, *, writes: bool = True) -> DatabaseProblem | None:
     """None when the database answers, is at the newest migration and (`writes`) takes a write.
 
-    One short transaction, always rolled back: cheap enough for a load balancer's polling.
+    Two short transactions that change nothing: cheap enough for a load balancer's polling.
     """
     try:
-        with engine.connect() as connection, connection.begin() as transaction:
-            problem = _revision_problem(connection)
+        with engine.connect() as connection:
+            with connection.begin():
+                problem = _revision_problem(connection)
             if problem is None and writes:
-                connection.execute(_WRITE_PROBE)
-            transaction.rollback()
+                # A transaction of its own, the probe its first statement: on SQLite a read
+                # transaction that then writes fails at once ("database is locked") when
+                # another process wrote meanwhile; a fresh one waits its turn (busy_timeout).
+                with connection.begin() as probe:
+                    connection.execute(_WRITE_PROBE)
+                    probe.rollback()
     except SQLAlchemyError as error:
         return classify(error)
     return problem
