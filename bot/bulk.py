@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -28,6 +29,7 @@ from bot.models import (
     SubscriberStatus,
 )
 from bot.phones import InvalidPhone, normalise_phone
+from bot.spreadsheet import restored
 from bot.subscribers import CONSENT_EVENTS, SUBSCRIBERS, claim_subscriber
 
 MESSAGES = Message.__table__
@@ -60,6 +62,11 @@ EXPORT_COLUMNS = (
     "consent_source",
     "consent_at",
 )
+# Columns of one line: a tab or line break in a name or tag would end up inside a text.
+SINGLE_LINE_COLUMNS = ("phone", "first_name", "timezone", "tags", "consent_source", "consent_at")
+# C0 controls and DEL no person types; PostgreSQL cannot even store NUL (psycopg raises).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_CONTROL = re.compile("[\x00-\x1f\x7f]")
 _SOURCE_MAX = ConsentEvent.model_fields["source"].metadata[0].max_length  # type: ignore[attr-defined]
 _FIRST_NAME_MAX = 100
 
@@ -116,6 +123,7 @@ def import_subscribers(
     engine: Engine,
     rows: Iterable[dict[str, str]],
     *,
+    header: Sequence[str],
     default_region: str,
     now: datetime,
     source_name: str,
@@ -123,9 +131,13 @@ def import_subscribers(
 ) -> ImportReport:
     """Import CSV rows as consented subscribers; all or nothing unless `skip_bad`.
 
-    Row n of `rows` is line n + 1 of the file (line 1 is the header).
+    Row n of `rows` is line n + 1 of the file (line 1 is the header). A bad `header` (the
+    file's column names) refuses the whole file, `skip_bad` or not.
     """
     report = ImportReport(source_name)
+    report.refused.extend(header_refusals(header))
+    if report.refused:
+        return report
     good: list[_Row] = []
     for index, raw in enumerate(rows):
         parsed = _parse_row(index + 2, raw, default_region, now)
@@ -147,6 +159,34 @@ def import_subscribers(
     return report
 
 
+def header_refusals(header: Sequence[str]) -> list[Refusal]:
+    """What is wrong with a file's column names (line 1): a name twice, a control character."""
+    refusals: list[Refusal] = []
+    seen: dict[str, int] = {}
+    for number, raw in enumerate(header, start=1):
+        name = raw.strip()
+        problem = _cell_problem(name, single_line=True)
+        if problem:
+            refusals.append(Refusal(1, repr(name), f"the column name {problem}"))
+            continue
+        first = seen.setdefault(name.lower(), number)
+        if first != number:
+            refusals.append(
+                Refusal(1, name, f"is both column {first} and column {number}; keep one")
+            )
+    return refusals
+
+
+def _cell_problem(value: str, *, single_line: bool) -> str | None:
+    """Why a cell cannot be stored as it is, or None."""
+    if "\x00" in value:
+        return "contains a NUL byte"
+    found = (_LINE_CONTROL if single_line else _CONTROL).search(value)
+    if found is None:
+        return None
+    return f"contains the control character U+{ord(found.group()):04X}"
+
+
 def _parse_row(
     line: int, raw: dict[str, Any], default_region: str, now: datetime
 ) -> _Row | list[Refusal]:
@@ -156,7 +196,15 @@ def _parse_row(
         if key is None:  # csv.DictReader puts surplus fields under None
             refusals.append(Refusal(line, "row", "more fields than the header has columns"))
             continue
-        values[key.strip()] = (value or "").strip() if isinstance(value, str) else ""
+        # A value an export made inert ('=…) is imported as it was before the export.
+        cell = restored((value or "").strip() if isinstance(value, str) else "")
+        column = key.strip()
+        problem = _cell_problem(cell, single_line=column.lower() in SINGLE_LINE_COLUMNS)
+        if problem:
+            refusals.append(Refusal(line, column, problem))
+        values[column] = cell
+    if refusals:
+        return refusals
     known = {name.lower(): value for name, value in values.items()}
 
     phone = ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -36,9 +36,16 @@ def make_engine(database_url: str, **options: Any) -> Engine:
     """An engine tuned for its backend; creates the SQLite file's folder when missing."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(database_url, url.database, **options)
+        return _sqlite_engine(database_url, sqlite_path(url.database, url.query), **options)
     options.setdefault("pool_pre_ping", True)
     return create_engine(database_url, **options)
+
+
+def sqlite_path(database: str | None, query: Mapping[str, Any]) -> str | None:
+    """The file a SQLite URL names, also as a URI (`sqlite:///file:/x.db?mode=ro&uri=true`)."""
+    if database and query.get("uri") == "true" and database.startswith("file:"):
+        return database.removeprefix("file:")
+    return database
 
 
 def _sqlite_engine(database_url: str, path: str | None, **options: Any) -> Engine:
@@ -159,7 +166,7 @@ def _writer_turn(engine: Engine) -> Any:
     several gunicorn workers writing at once lose most of their time asleep. An exclusive flock
     on a file beside the database wakes the next writer the moment the last one finishes.
     """
-    path = engine.url.database if is_sqlite(engine) else None
+    path = sqlite_path(engine.url.database, engine.url.query) if is_sqlite(engine) else None
     if not path or path == ":memory:" or fcntl is None:
         return nullcontext()
     return _flocked(f"{path}.writer-lock")

@@ -15,7 +15,6 @@ from bot.engine.model import Flow
 from bot.engine.steps.ask import AskStep
 from bot.flow_registry import FlowCatalog
 from bot.models import Answer, Conversation, ConversationStatus, StepVisit
-from bot.spreadsheet import inert
 
 CONVERSATIONS = Conversation.__table__
 ANSWERS = Answer.__table__
@@ -136,7 +135,7 @@ def answer_rows(db: Database, flow_name: str) -> Iterator[AnswerRow]:
             flow=row.flow,
             step=row.step,
             name=row.name,
-            value=inert(answer_text(row.value)),  # what people typed: never a formula
+            value=answer_text(row.value),
             conversation_id=row.conversation_id,
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,14 +64,22 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 def run_import(engine: Engine, text: str, *, skip_bad: bool = False) -> ImportReport:
+    reader = csv.DictReader(io.StringIO(text))
     return import_subscribers(
         engine,
-        csv.DictReader(io.StringIO(text)),
+        reader,
+        header=reader.fieldnames or (),
         default_region="US",
         now=NOW,
         source_name="people.csv",
         skip_bad=skip_bad,
     )
+
+
+def csv_lines(*rows: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
 
 
 def subscribers(engine: Engine) -> dict[str, dict]:
@@ -492,3 +501,105 @@ def test_cli_export_show_erase(runner: CliRunner, tmp_path: Path) -> None:
     assert after["profile"]["first_name"] is None
     erased_again = runner.invoke(main, ["subscribers", "erase", "+12125550199", "--yes"])
     assert erased_again.exit_code == 1 and "nothing is stored" in erased_again.output
+
+
+HOSTILE = '=HYPERLINK("http://evil.example","Click")'
+
+
+def test_cli_export_makes_what_a_spreadsheet_would_run_inert(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    people = tmp_path / "people.csv"
+    with people.open("w", encoding="utf-8", newline="") as stream:
+        csv.writer(stream).writerows(
+            [
+                ["phone", "first_name", "tags", "consent_source", "consent_text", "plan"],
+                [ADA, HOSTILE, "@SUM(A1);vip", "web-form", "Yes", "-5"],
+                [BEN, "-2+3", "-5", "web-form", "Yes", HOSTILE],
+            ]
+        )
+    assert runner.invoke(main, ["subscribers", "import", str(people)]).exit_code == 0
+    exported = runner.invoke(main, ["subscribers", "export"])
+    assert exported.exit_code == 0, exported.output
+    ada, ben = csv.DictReader(io.StringIO(exported.stdout))
+    assert (ada["phone"], ada["first_name"], ada["tags"]) == (ADA, "'" + HOSTILE, "'@SUM(A1);vip")
+    assert (ben["phone"], ben["first_name"], ben["tags"]) == (BEN, "'-2+3", "-5")
+    # Attributes are one JSON object: a cell a spreadsheet takes for text whatever it holds.
+    assert json.loads(ben["attributes"]) == {"plan": HOSTILE}
+
+    # Imported again (with the consent the export does not carry), the values come back as
+    # they were: no quote is added to a name, no phone number changes.
+    again = tmp_path / "again.csv"
+    with again.open("w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["phone", "first_name", "tags", "consent_source", "consent_text"])
+        for row in (ada, ben):
+            writer.writerow([row["phone"], row["first_name"], row["tags"], "web-form", "Yes"])
+    result = runner.invoke(main, ["subscribers", "import", str(again)])
+    assert result.output.strip() == "imported 0, merged 2, refused 0"
+    stored = subscribers(make_engine(os.environ["DATABASE_URL"]))
+    assert sorted(stored) == sorted([ADA, BEN])
+    assert stored[ADA]["first_name"] == HOSTILE and stored[ADA]["tags"] == ["@SUM(A1)", "vip"]
+    assert stored[BEN]["first_name"] == "-2+3" and stored[BEN]["tags"] == ["-5"]
+
+
+@pytest.mark.parametrize(
+    ("cell", "column", "message"),
+    [
+        ("Ada\x00", "first_name", "contains a NUL byte"),
+        ("Ada\x07", "first_name", "contains the control character U+0007"),
+        ("Ada\nReply YES", "first_name", "contains the control character U+000A"),
+        ("Yes\x00", "consent_text", "contains a NUL byte"),
+        ("blue\x1b[31m", "city", "contains the control character U+001B"),
+    ],
+)
+def test_a_control_character_refuses_the_file_by_line_and_column(
+    engine: Engine, cell: str, column: str, message: str
+) -> None:
+    values = {"first_name": "Ada", "consent_text": "Yes", "city": "Oslo"} | {column: cell}
+    text = HEADER + csv_lines(
+        [BEN, "Ben", "", "", "web", "Yes", "", ""],
+        [ADA, values["first_name"], "", "", "web", values["consent_text"], "", values["city"]],
+    )
+    report = run_import(engine, text)
+    assert report.lines() == [f"people.csv:3: {column}: {message}"]
+    assert not report.written and subscribers(engine) == {}
+
+
+def test_a_line_break_may_stay_in_consent_text_and_attributes(engine: Engine) -> None:
+    row = [ADA, "Ada", "", "", "web", "Yes,\ntext me", "", "Main St\nOslo"]
+    report = run_import(engine, HEADER + csv_lines(row))
+    assert report.refused == [] and report.imported == 1
+    assert subscribers(engine)[ADA]["attributes"] == {"city": "Main St\nOslo"}
+
+
+@pytest.mark.parametrize("skip_bad", [False, True])
+def test_a_column_named_twice_refuses_the_whole_file(engine: Engine, skip_bad: bool) -> None:
+    text = (
+        "phone,first_name,consent_source,consent_text, Phone\n"
+        f"{ADA},Ada,web,Yes,{BEN}\n"
+        f"{BEN},Ben,web,Yes,{ADA}\n"
+    )
+    report = run_import(engine, text, skip_bad=skip_bad)
+    assert report.lines() == ["people.csv:1: Phone: is both column 1 and column 5; keep one"]
+    assert not report.written and subscribers(engine) == {}
+
+
+def test_cli_import_names_the_line_and_column_of_a_nul_and_a_twin_column(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    nul = tmp_path / "nul.csv"
+    nul.write_text(HEADER + f"{ADA},Ada,,,{CONSENT},,\n{BEN},B\x00en,,,{CONSENT},,\n")
+    result = runner.invoke(main, ["subscribers", "import", str(nul)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.splitlines()[0] == f"{nul}:3: first_name: contains a NUL byte"
+    twins = tmp_path / "twins.csv"
+    twins.write_text(f"phone,tags,phone,consent_source,consent_text\n{ADA},,{BEN},web,Yes\n")
+    result = runner.invoke(main, ["subscribers", "import", str(twins), "--skip-bad"])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"{twins}:1: phone: is both column 1 and column 3; keep one",
+        "imported 0, merged 0, refused 1",
+        "nothing was imported: fix the lines above and run again",
+    ]
+    assert runner.invoke(main, ["subscribers", "show", ADA]).exit_code == 1  # nothing stored

@@ -563,3 +563,14 @@ def test_unknown_campaign_is_404(client: FlaskClient, suffix: str) -> None:
 def test_stats_need_the_api_key(client: FlaskClient, suffix: str, headers: dict[str, str]) -> None:
     response = client.get(f"/api/campaigns/winter_sale/{suffix}", headers=headers)
     assert response.status_code == 401
+
+
+@needs_campaign_columns
+def test_stats_csv_cells_a_spreadsheet_would_run_are_inert(
+    client: FlaskClient, store: Store
+) -> None:
+    store.text(A1, at=T0, campaign="other", variant="=1+2")
+    store.text(A2, at=T0, campaign="other", variant="-3")
+    response = client.get("/api/campaigns/other/stats.csv", headers=AUTH)
+    table = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert sorted(row["variant"] for row in table) == ["'=1+2", "-3"]

@@ -40,12 +40,13 @@ def _configure_logging(verbose: bool = False) -> None:
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
-def _require_migrated(settings: Settings) -> None:
+def _require_migrated(settings: Settings, *, writes: bool = True) -> None:
+    """Stop with one line naming the cause unless the database is ready (and takes writes)."""
     from bot.schema import schema_problem
 
-    problem = schema_problem(settings.DATABASE_URL)
+    problem = schema_problem(settings.DATABASE_URL, writes=writes)
     if problem:
-        raise click.ClickException(f"{problem}; run `bot db upgrade` first")
+        raise click.ClickException(problem.message())
 
 
 @click.group()
@@ -54,27 +55,54 @@ def main() -> None:
     """Parley: two-way SMS conversations between a brand and its customers."""
 
 
-def _write_csv(stream: TextIO, rows: Iterable[tuple[object, ...]], *, progress: bool) -> int:
+def write_export(
+    header: Iterable[str],
+    rows: Iterable[Iterable[object]],
+    output: Path | None,
+    *,
+    noun: str,
+) -> None:
+    """Write a CSV export (header, then rows) to `output`, or to stdout when it is None.
+
+    A file is replaced only once the export is complete, with progress every
+    EXPORT_PROGRESS_EVERY rows; every cell goes through the spreadsheet's inert writer.
+    """
+    if output is None:
+        _write_csv_to_stdout(header, rows)
+        return
+    try:
+        with _replaced_atomically(output) as stream:
+            count = _write_csv(stream, header, rows, noun=noun)
+    except OSError as error:
+        raise click.ClickException(f"cannot write {output}: {error}") from None
+    click.echo(f"wrote {count} {noun} to {output}", err=True)
+
+
+def _write_csv(
+    stream: TextIO,
+    header: Iterable[str],
+    rows: Iterable[Iterable[object]],
+    *,
+    noun: str | None,
+) -> int:
     """Write the header and the rows; returns how many rows were written."""
-    import csv
+    from bot.spreadsheet import csv_writer
 
-    from bot.results import EXPORT_COLUMNS
-
-    writer = csv.writer(stream)
-    writer.writerow(EXPORT_COLUMNS)
+    writer = csv_writer(stream)
+    writer.writerow(header)
     count = 0
     for count, row in enumerate(rows, start=1):
         writer.writerow(row)
-        if progress and count % EXPORT_PROGRESS_EVERY == 0:
-            click.echo(f"{count} answers…", err=True)
+        if noun and count % EXPORT_PROGRESS_EVERY == 0:
+            click.echo(f"{count} {noun}…", err=True)
     return count
 
 
-def _write_csv_to_stdout(rows: Iterable[tuple[object, ...]]) -> None:
+def _write_csv_to_stdout(header: Iterable[str], rows: Iterable[Iterable[object]]) -> None:
     import os
 
     try:
-        _write_csv(sys.stdout, rows, progress=False)
+        _write_csv(sys.stdout, header, rows, noun=None)
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader (`| head`) went away: stop quietly, as other command-line tools do.
@@ -123,10 +151,10 @@ def _redacted(database_url: str) -> str:
     return make_url(database_url).render_as_string(hide_password=True)
 
 
-def migrated_engine() -> tuple[Settings, Engine]:
+def migrated_engine(*, writes: bool = True) -> tuple[Settings, Engine]:
     """The settings and an engine on a database at the newest migration (else a clear error)."""
     from bot.db import make_engine
 
     settings = _settings()
-    _require_migrated(settings)
+    _require_migrated(settings, writes=writes)
     return settings, make_engine(settings.DATABASE_URL)

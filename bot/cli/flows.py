@@ -10,12 +10,10 @@ from typing import TYPE_CHECKING
 import click
 
 from bot.cli.common import (
-    _replaced_atomically,
     _require_migrated,
     _settings,
-    _write_csv,
-    _write_csv_to_stdout,
     main,
+    write_export,
 )
 from bot.settings import Settings
 
@@ -164,10 +162,10 @@ def export() -> None:
 def export_answers(flow_name: str, output: Path | None) -> None:
     """Write a flow's answers as CSV, oldest first."""
     from bot.db import make_engine
-    from bot.results import answer_rows, has_answers
+    from bot.results import EXPORT_COLUMNS, answer_rows, has_answers
 
     settings = _settings()
-    _require_migrated(settings)
+    _require_migrated(settings, writes=False)
     engine = make_engine(settings.DATABASE_URL)
     try:
         with engine.connect() as connection:
@@ -178,16 +176,7 @@ def export_answers(flow_name: str, output: Path | None) -> None:
                     f"no flow named {flow_name!r} in {settings.FLOWS_DIR} and no answers stored "
                     "for it; `bot flows check` lists the flows"
                 )
-            rows = answer_rows(connection, flow_name)
-            if output is None:
-                _write_csv_to_stdout(rows)
-                return
-            try:
-                with _replaced_atomically(output) as stream:
-                    count = _write_csv(stream, rows, progress=True)
-            except OSError as error:
-                raise click.ClickException(f"cannot write {output}: {error}") from None
-            click.echo(f"wrote {count} answers to {output}", err=True)
+            write_export(EXPORT_COLUMNS, answer_rows(connection, flow_name), output, noun="answers")
     finally:
         engine.dispose()
 

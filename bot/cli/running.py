@@ -127,11 +127,17 @@ def db() -> None:
 @db.command()
 def upgrade() -> None:
     """Apply every migration the database has not had yet."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from bot.migrate import current_head
     from bot.migrate import upgrade as run_upgrade
+    from bot.schema import classify
 
     settings = _settings()
-    run_upgrade(settings.DATABASE_URL)
+    try:
+        run_upgrade(settings.DATABASE_URL)
+    except SQLAlchemyError as error:
+        raise click.ClickException(classify(error).message()) from None
     click.echo(f"{_redacted(settings.DATABASE_URL)} is at revision {current_head()}")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -17,6 +16,7 @@ from bot.models import ConsentEvent, Message, Subscriber
 from bot.phones import InvalidPhone, normalise_phone
 from bot.results import flow_results, flow_summaries
 from bot.signup import OptedOutBySms, sign_up
+from bot.spreadsheet import csv_writer
 from bot.subscribers import get_subscriber
 from bot.web.auth import require_api_key
 from bot.web.errors import problem
@@ -203,7 +203,7 @@ def campaign_stats_csv(name: str) -> Response | tuple[Response, int]:
     if stats is None:
         return problem(404, f"no campaign named {name!r}: no campaign file and no texts sent")
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(csv_rows(stats))
+    csv_writer(buffer, lineterminator="\n").writerows(csv_rows(stats))
     return Response(
         buffer.getvalue(),
         mimetype="text/csv",

@@ -1,12 +1,12 @@
-"""Liveness for load balancers: 200 when the database answers."""
+"""Health for load balancers: 200 only when the database answers, is migrated and takes writes."""
 
 from __future__ import annotations
 
 import logging
 
 from flask import Blueprint, Response, current_app, jsonify
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+
+from bot.schema import database_problem
 
 log = logging.getLogger(__name__)
 
@@ -15,11 +15,9 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
-    """No authentication: says only whether the database answers."""
-    try:
-        with current_app.extensions["parley"].engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except SQLAlchemyError as error:
-        log.error("health check: database unreachable: %s", error)
-        return jsonify({"status": "error", "database": "unreachable"}), 503
+    """No authentication: says only whether the database can serve, or the word for why not."""
+    problem = database_problem(current_app.extensions["parley"].engine)
+    if problem is not None:
+        log.error("health check: %s", problem.message())
+        return jsonify({"status": "error", "database": str(problem.trouble)}), 503
     return jsonify({"status": "ok", "database": "ok"}), 200
