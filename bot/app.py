@@ -32,7 +32,8 @@ def create_app(
 ) -> Flask:
     """Build the Flask app; `webhook.py` calls this with no arguments.
 
-    Raises NoSecretKey when neither SECRET_KEY nor the database (`bot db upgrade`) has a key.
+    Raises NoSecretKey when neither SECRET_KEY nor the database (`bot db upgrade`) has a key;
+    a database that does not answer yet is asked again when the first session needs the key.
     """
     settings = settings or load_settings()
     services = build_services(settings, gateway=gateway, clock=clock or utcnow)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db import dialect_insert, transaction
 from bot.models import Setting
+from bot.schema import Trouble, classify
 
 SETTINGS = Setting.__table__
 SECRET_KEY_SETTING = "secret_key"
@@ -41,20 +42,39 @@ def ensure_secret_key(engine: Engine) -> None:
         connection.execute(statement)
 
 
+class DatabaseUnreachable(Exception):
+    """The database did not answer, so whether it holds a key is not known yet."""
+
+
 def stored_secret_key(engine: Engine) -> str | None:
-    """The key `bot db upgrade` stored, or None (none yet, or no such table: not migrated)."""
+    """The key `bot db upgrade` stored, or None (none yet, or no such table: not migrated).
+
+    Raises DatabaseUnreachable when the database cannot be asked at all.
+    """
     try:
         with engine.connect() as connection:
             return connection.execute(
                 select(SETTINGS.c.value).where(SETTINGS.c.name == SECRET_KEY_SETTING)
             ).scalar()
-    except SQLAlchemyError:
+    except SQLAlchemyError as error:
+        if classify(error).trouble is Trouble.UNREACHABLE:
+            raise DatabaseUnreachable(str(error)) from None
         return None
 
 
-def secret_key(configured: str | None, engine: Engine) -> str:
-    """SECRET_KEY from the environment when set (it wins), else the stored one; else NoSecretKey."""
-    key = configured or stored_secret_key(engine)
+def secret_key(configured: str | None, engine: Engine) -> str | None:
+    """SECRET_KEY from the environment when set (it wins), else the stored one.
+
+    None when the database cannot be reached yet: a web process that starts during a database
+    outage still starts (and /healthz says why it is unhealthy); sessions look the key up on
+    first use. Raises NoSecretKey when the database answers and holds no key.
+    """
+    if configured:
+        return configured
+    try:
+        key = stored_secret_key(engine)
+    except DatabaseUnreachable:
+        return None
     if not key:
         raise NoSecretKey()
     return key

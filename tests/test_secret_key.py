@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
+import socket
 import subprocess
+import threading
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -12,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import delete, select
+from sqlalchemy.engine import make_url
 
 from bot.agents import create_agent
 from bot.app import create_app, services_of
@@ -21,6 +25,7 @@ from bot.migrate import upgrade
 from bot.models import Setting
 from bot.secret_key import NO_SECRET_KEY, NoSecretKey
 from tests.conftest import make_settings
+from tests.databases import PostgresDatabase
 from tests.processes import BIN, free_port, running
 from tests.test_inbox import CSRF_FIELD, NOON_IN_SF, PASSWORD, login
 from tests.test_serve import environment
@@ -89,6 +94,52 @@ def test_without_any_key_nothing_starts_and_says_what_to_do(
         result = CliRunner().invoke(main, command)
         assert (result.exit_code, result.output) == (1, f"Error: {NO_SECRET_KEY}\n"), command
     assert "SECRET_KEY" in NO_SECRET_KEY and "`bot db upgrade`" in NO_SECRET_KEY
+
+
+class Relay:
+    """A TCP port that refuses connections until `open()`, then forwards them to a server.
+
+    Stands in for a database server that is down when a web process starts, and comes back.
+    """
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = free_port()
+
+    def open(self) -> None:
+        listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            client, _ = listener.accept()
+            server = socket.create_connection(self.target)
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+
+def test_a_web_process_started_during_a_database_outage_reads_the_key_once_it_answers(
+    postgres_database: PostgresDatabase,
+) -> None:
+    database_url = make_url(postgres_database.fresh())
+    relay = Relay((database_url.host or "127.0.0.1", database_url.port or 5432))
+    through_relay = database_url.set(port=relay.port).render_as_string(hide_password=False)
+    app = app_on(through_relay)  # starts, so /healthz can say why it is unhealthy
+    assert app.test_client().get("/healthz").status_code == 503
+    relay.open()  # the database is back
+    create_agent(services_of(app).engine, "dana@acme.test", "Dana", PASSWORD, now=NOON_IN_SF)
+    client = app.test_client()
+    assert login(client, "dana@acme.test", PASSWORD).status_code == 302
+    assert client.get("/inbox/").status_code == 200
+    assert app.secret_key == stored_keys(through_relay)[0]
 
 
 def test_the_procfiles_gunicorn_keeps_an_agent_logged_in(tmp_path: Path) -> None:

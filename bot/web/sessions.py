@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from flask import Flask, Request
 from flask.sessions import NullSession, SecureCookieSessionInterface, SessionMixin
+from itsdangerous import URLSafeTimedSerializer
+
+from bot.secret_key import DatabaseUnreachable, NoSecretKey, secret_key
 
 STATELESS_PREFIXES = ("/twilio/", "/api/", "/healthz", "/l/")
 
@@ -19,3 +22,12 @@ class BrowserOnlySessions(SecureCookieSessionInterface):
         if request.path.startswith(STATELESS_PREFIXES):
             return NullSession()
         return super().open_session(app, request)
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        # A process that started while the database was down has no key yet: ask again now.
+        if not app.secret_key:
+            try:
+                app.secret_key = secret_key(None, app.extensions["parley"].engine)
+            except (NoSecretKey, DatabaseUnreachable):
+                return None  # Flask answers with a NullSession; nothing is signed with no key
+        return super().get_signing_serializer(app)
