@@ -85,6 +85,22 @@ def assert_nav_usable(page: Page) -> None:
         link.click(trial=True)  # Playwright's actionability: visible, stable, receives the tap
 
 
+def at_the_waiting_chat(page: Page, live_server: LiveServer, email: str = DANA) -> None:
+    """The customer asks for a human; the agent logs in and opens their chat."""
+    log_in(page, email)
+    ask_for_a_human(live_server)
+    open_the_waiting_chat(page)
+
+
+def expect_ended_without_reload(page: Page, label: str | re.Pattern[str], hint: str) -> None:
+    """The open page's header shows the chat ended (no step, no take over), on the same page."""
+    expect(page.locator("#chat-state")).to_have_text(label)
+    expect(page.locator("#chat-summary")).not_to_contain_text("to_human")
+    expect(page.locator("#reply-hint")).to_have_text(hint)
+    expect(button(page, "take over")).to_be_hidden()
+    assert page.evaluate("window.stillTheSamePage") is True
+
+
 def every_page(conversation: str) -> list[str]:
     """Every page of the inbox; the conversation's, the queue's and the campaign's have tables."""
     return [
@@ -117,11 +133,9 @@ def test_a_second_agent_sees_who_has_the_chat_and_cannot_take_it(
     open_page: Callable[..., Page], live_server: LiveServer, two_agents: tuple[str, str]
 ) -> None:
     dana, eli = open_page(), open_page()
-    log_in(dana, DANA)
     log_in(eli, ELI)
-    ask_for_a_human(live_server)
-    open_the_waiting_chat(dana)
-    open_the_waiting_chat(eli)
+    at_the_waiting_chat(dana, live_server)
+    eli.goto(dana.url)
     expect(button(eli, "take over")).to_be_visible()
 
     button(dana, "take over").click()
@@ -141,10 +155,8 @@ def test_the_header_follows_a_hand_back_made_by_another_agent(
     open_page: Callable[..., Page], live_server: LiveServer, two_agents: tuple[str, str]
 ) -> None:
     dana, eli = open_page(), open_page()
-    log_in(dana, DANA)
     log_in(eli, ELI)
-    ask_for_a_human(live_server)
-    open_the_waiting_chat(dana)
+    at_the_waiting_chat(dana, live_server)
     button(dana, "take over").click()
     eli.goto(dana.url)
     expect(eli.locator("#chat-state")).to_have_text("Dana has this chat")
@@ -153,41 +165,33 @@ def test_the_header_follows_a_hand_back_made_by_another_agent(
 
     button(dana, "hand back").click()  # the feedback flow goes on to its end
 
-    expect(eli.locator("#chat-state")).to_have_text(re.compile(r"^Ended"))
-    expect(eli.locator("#chat-summary")).not_to_contain_text("to_human")
+    expect_ended_without_reload(eli, re.compile(r"^Ended"), "This conversation has ended.")
     expect(eli.locator("#chat-handoff")).to_be_hidden()
-    expect(eli.locator("#reply-hint")).to_have_text("This conversation has ended.")
-    expect(button(eli, "take over")).to_be_hidden()
-    assert eli.evaluate("window.stillTheSamePage") is True
 
 
 def test_the_header_follows_a_stop_while_the_agent_has_the_chat(
     phone: Page, live_server: LiveServer, two_agents: tuple[str, str]
 ) -> None:
-    log_in(phone, DANA)
-    ask_for_a_human(live_server)
-    open_the_waiting_chat(phone)
+    at_the_waiting_chat(phone, live_server)
     button(phone, "take over").click()
     expect(phone.locator("#reply-form")).to_be_visible()
-    expect(phone.locator("#chat-summary")).to_contain_text("subscribed")
+    expect(phone.locator("#chat-summary")).not_to_contain_text("opted out")
     phone.evaluate("window.stillTheSamePage = true")
 
     live_server.text("STOP")
 
-    expect(phone.locator("#chat-state")).to_have_text("Ended (opted out)")
+    expect_ended_without_reload(
+        phone, "Ended (opted out)", "This number opted out: it cannot be texted."
+    )
     expect(phone.locator("#chat-summary")).to_contain_text("opted out")
     expect(phone.locator("#reply-form")).to_be_hidden()
-    expect(phone.locator("#reply-hint")).to_have_text("This number opted out: it cannot be texted.")
     expect(button(phone, "hand back")).to_be_hidden()
-    assert phone.evaluate("window.stillTheSamePage") is True
 
 
 def test_answers_read_as_people_write_them(
     phone: Page, live_server: LiveServer, two_agents: tuple[str, str]
 ) -> None:
-    log_in(phone, DANA)
-    ask_for_a_human(live_server)
-    open_the_waiting_chat(phone)
+    at_the_waiting_chat(phone, live_server)
     answers = phone.locator(".answers")
     expect(answers.locator("dt:has-text('wants_human') + dd")).to_contain_text("Yes")
     expect(answers.locator("dt:has-text('rating') + dd")).to_contain_text("1")
@@ -197,9 +201,7 @@ def test_answers_read_as_people_write_them(
 def test_the_reply_counter_says_what_room_is_left(
     phone: Page, live_server: LiveServer, two_agents: tuple[str, str]
 ) -> None:
-    log_in(phone, DANA)
-    ask_for_a_human(live_server)
-    open_the_waiting_chat(phone)
+    at_the_waiting_chat(phone, live_server)
     button(phone, "take over").click()
     counter = phone.locator("#segment-info")
     expect(counter).to_have_text("160 characters left")
