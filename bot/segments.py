@@ -46,6 +46,15 @@ class SegmentInfo:
         """True when the body is split over more than one segment."""
         return self.segments > 1
 
+    @property
+    def units_left(self) -> int:
+        """Units that still fit in the segments counted so far (a draft's room before the next)."""
+        # Packing can close a segment a unit early (no escape pair or surrogate pair is split),
+        # so for a multipart text this is the most that fits, not the least.
+        if self.segments == 1:
+            return SINGLE_SEGMENT_LIMIT[self.encoding] - self.units
+        return self.segments * MULTIPART_SEGMENT_LIMIT[self.encoding] - self.units
+
 
 def is_gsm7(char: str) -> bool:
     """True when the character exists in GSM 03.38 (basic set or extension table)."""

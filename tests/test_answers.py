@@ -7,7 +7,15 @@ from datetime import date
 
 import pytest
 
-from bot.engine.answers import AnswerKind, AnswerSpec, Invalid, Valid, describe, validate_answer
+from bot.engine.answers import (
+    AnswerKind,
+    AnswerSpec,
+    Invalid,
+    Valid,
+    describe,
+    show_answer,
+    validate_answer,
+)
 
 TODAY = date(2026, 11, 25)  # a Wednesday
 
@@ -456,3 +464,25 @@ def test_every_kind_is_validated_and_described(kind: AnswerKind) -> None:
     spec = AnswerSpec(kind, options=("Red", "Blue") if kind is AnswerKind.CHOICE else ())
     assert isinstance(validate_answer("", spec, today=TODAY), Valid | Invalid)
     assert describe(spec)
+
+
+# How a stored answer reads on the inbox's pages
+
+SHOWN: dict[str, tuple[object, str]] = {
+    "yes": (True, "Yes"),
+    "no": (False, "No"),
+    "no answer": (None, ""),
+    "whole number": (5, "5"),
+    "whole number stored as a float": (5.0, "5"),
+    "decimal": (7.5, "7.5"),
+    "date": ("2026-12-01", "1 Dec 2026"),
+    "not a date after all": ("2026-13-01", "2026-13-01"),
+    "text": ("The box was crushed", "The box was crushed"),
+    "text that says True": ("True", "True"),
+    "list": ([1, True], "1, Yes"),
+}
+
+
+@pytest.mark.parametrize(("value", "expected"), cases(SHOWN))
+def test_show_answer(value: object, expected: str) -> None:
+    assert show_answer(value) == expected

@@ -487,16 +487,88 @@ def test_events_report_new_texts_and_who_has_the_chat(inbox: Inbox) -> None:
     assert client.get("/inbox/conversations/999/events?after=0").status_code == 404
 
 
+def test_a_second_agent_sees_who_has_the_chat_and_no_take_over(inbox: Inbox) -> None:
+    conversation_id = inbox.handed_off()
+    page = f"/inbox/conversations/{conversation_id}"
+    post(inbox.logged_in("dana@acme.test"), f"{page}/take")
+    eli = inbox.logged_in("eli@acme.test")
+
+    shown = eli.get(page).get_data(as_text=True)
+    assert '<strong id="chat-state">Dana has this chat</strong>' in shown
+    assert re.search(r'<form id="take-form"[^>]*\bhidden\b', shown)  # no take over offered
+    assert "Dana has this chat: only they can reply or hand it back." in shown
+    state = eli.get(f"{page}/events?after=0").get_json()["conversation"]
+    assert (state["can_take"], state["mine"], state["can_reply"]) == (False, False, False)
+
+    # Posting the form anyway (an old tab, a script) changes nothing and says why.
+    refused = post(eli, f"{page}/take")
+    assert refused.status_code == 302 and refused.location == page
+    assert "Dana already has this chat." in eli.get(page).get_data(as_text=True)
+    assert inbox.conversation(conversation_id).agent_id == inbox.dana.id
+
+
+def test_the_poll_keeps_the_header_true_after_a_hand_back_and_a_stop(inbox: Inbox) -> None:
+    conversation_id = inbox.handed_off()
+    page = f"/inbox/conversations/{conversation_id}"
+    dana, eli = inbox.logged_in("dana@acme.test"), inbox.logged_in("eli@acme.test")
+    post(dana, f"{page}/take")
+    before = eli.get(f"{page}/events?after=0").get_json()["conversation"]
+    assert before["summary"] == "not subscribed · flow feedback at to_human"
+    assert before["handoff_reason"] == "low rating"
+
+    post(dana, f"{page}/hand-back")  # the feedback flow goes on to its end
+    after = eli.get(f"{page}/events?after=0").get_json()["conversation"]
+    assert after["label"].startswith("Ended")
+    assert after["summary"] == "not subscribed · flow feedback"
+    assert (after["handoff_reason"], after["hint"]) == (None, "This conversation has ended.")
+
+    reply_to(inbox.client(), "STOP")
+    stopped = eli.get(f"{page}/events?after=0").get_json()["conversation"]
+    assert stopped["summary"] == "opted out · flow feedback"
+    assert stopped["hint"] == "This number opted out: it cannot be texted."
+    assert stopped["hint"] in eli.get(page).get_data(as_text=True)  # the page says the same
+
+
+def test_stop_while_an_agent_has_the_chat_takes_the_reply_box_away(inbox: Inbox) -> None:
+    conversation_id = inbox.handed_off()
+    page = f"/inbox/conversations/{conversation_id}"
+    dana = inbox.logged_in("dana@acme.test")
+    post(dana, f"{page}/take")
+    assert dana.get(f"{page}/events?after=0").get_json()["conversation"]["can_reply"] is True
+    reply_to(inbox.client(), "STOP")
+    state = dana.get(f"{page}/events?after=0").get_json()["conversation"]
+    assert state["label"] == "Ended (opted out)"
+    assert (state["can_reply"], state["mine"], state["can_take"]) == (False, False, False)
+    assert state["hint"] == "This number opted out: it cannot be texted."
+    assert re.search(r'<form id="reply-form"[^>]*\bhidden\b', dana.get(page).get_data(as_text=True))
+
+
+def test_answers_show_as_people_write_them(inbox: Inbox) -> None:
+    conversation_id = inbox.handed_off()
+    shown = inbox.logged_in("dana@acme.test").get(f"/inbox/conversations/{conversation_id}")
+    answers = shown.get_data(as_text=True).split('<dl class="answers">')[1].split("</dl>")[0]
+    assert re.search(r"wants_human</dt>\s*<dd>Yes ", answers)
+    assert re.search(r"rating</dt>\s*<dd>1 ", answers)
+    assert "True" not in answers
+
+
 # The segment counter
 
 
 @pytest.mark.parametrize(
     ("draft", "expected"),
     [
-        ("hello", {"segments": 1, "encoding": "GSM-7", "units": 5, "culprits": []}),
-        ("a" * 161, {"segments": 2, "encoding": "GSM-7", "units": 161, "culprits": []}),
-        ("€", {"segments": 1, "encoding": "GSM-7", "units": 2, "culprits": []}),
-        ("it’s 😀", {"segments": 1, "encoding": "UCS-2", "units": 7, "culprits": ["’", "😀"]}),
+        ("", {"segments": 1, "encoding": "GSM-7", "units": 0, "left": 160, "culprits": []}),
+        ("hello", {"segments": 1, "encoding": "GSM-7", "units": 5, "left": 155, "culprits": []}),
+        (
+            "a" * 161,
+            {"segments": 2, "encoding": "GSM-7", "units": 161, "left": 145, "culprits": []},
+        ),
+        ("€", {"segments": 1, "encoding": "GSM-7", "units": 2, "left": 158, "culprits": []}),
+        (
+            "it’s 😀",
+            {"segments": 1, "encoding": "UCS-2", "units": 7, "left": 63, "culprits": ["’", "😀"]},
+        ),
     ],
 )
 def test_the_segment_counter(inbox: Inbox, draft: str, expected: dict[str, object]) -> None:

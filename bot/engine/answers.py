@@ -27,7 +27,15 @@ from enum import StrEnum
 
 from bot.keywords import normalise
 
-__all__ = ["AnswerKind", "AnswerSpec", "Invalid", "Valid", "describe", "validate_answer"]
+__all__ = [
+    "AnswerKind",
+    "AnswerSpec",
+    "Invalid",
+    "Valid",
+    "describe",
+    "show_answer",
+    "validate_answer",
+]
 
 
 class AnswerKind(StrEnum):
@@ -117,6 +125,34 @@ def _describe_number(spec: AnswerSpec) -> str:
     if high is not None:
         return f"{noun} of {_show(high)} or less"
     return noun
+
+
+def show_answer(value: object) -> str:
+    """A stored answer as a person reads it: Yes/No, 4.5 (not 4.5000), 1 Dec 2026, text as is."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):  # before numbers: True is also the number 1
+        return "Yes" if value else "No"
+    if isinstance(value, int | float):
+        return _show(value)
+    if isinstance(value, list):
+        return ", ".join(show_answer(item) for item in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {show_answer(item)}" for key, item in value.items())
+    text = str(value)
+    if _STORED_DATE.fullmatch(text):  # a date answer is stored as 2026-12-01
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            return text
+        return f"{day.day} {_MONTH_ABBREVIATIONS[day.month - 1]} {day.year}"
+    return text
+
+
+_STORED_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_MONTH_ABBREVIATIONS = (
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+)  # fmt: skip
 
 
 def _show(number: float) -> str:

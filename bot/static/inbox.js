@@ -57,16 +57,27 @@
     }
   }
 
+  // The header as the server describes it (bot/web/chat_state.py): the same fields the page was
+  // rendered with, so a hand-back, a STOP or another agent's take-over shows without a reload.
   function showState(state) {
-    var label = document.getElementById("chat-state");
-    if (label) {
-      label.textContent = state.label;
-    }
+    var texts = [
+      ["chat-state", state.label],
+      ["chat-summary", state.summary],
+      ["chat-handoff-reason", state.handoff_reason || ""],
+      ["reply-hint", state.hint || ""],
+    ];
+    texts.forEach(function (pair) {
+      var node = document.getElementById(pair[0]);
+      if (node) {
+        node.textContent = pair[1];
+      }
+    });
     var toggles = [
+      ["chat-handoff", Boolean(state.handoff_reason)],
       ["take-form", state.can_take],
       ["hand-back-form", state.mine],
-      ["reply-form", state.mine],
-      ["reply-hint", !state.mine],
+      ["reply-form", state.can_reply],
+      ["reply-hint", Boolean(state.hint)],
     ];
     toggles.forEach(function (pair) {
       var node = document.getElementById(pair[0]);
@@ -140,8 +151,12 @@
   var asked = 0;
 
   function describe(info) {
+    var left = info.left + (info.left === 1 ? " character left" : " characters left");
+    if (info.units === 0) {
+      return left; // an empty box costs nothing yet: say only how much fits in one text
+    }
     var text = info.segments + (info.segments === 1 ? " segment" : " segments") + " · " +
-      info.encoding + " · " + info.units + (info.encoding === "GSM-7" ? " septets" : " units");
+      info.encoding + " · " + left;
     if (info.culprits.length) {
       text += " · UCS-2 because of: " + info.culprits.join(" ");
     }

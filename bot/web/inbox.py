@@ -40,13 +40,13 @@ from bot.agents import (
     set_disabled,
 )
 from bot.db import transaction
+from bot.engine.answers import show_answer
 from bot.engine.durations import format_duration
 from bot.models import (
     Agent,
     Answer,
     ConsentEvent,
     Conversation,
-    ConversationStatus,
     Direction,
     HandledBy,
     Message,
@@ -68,6 +68,7 @@ from bot.takeover import (
     waiting_people,
 )
 from bot.unanswered import open_texts
+from bot.web.chat_state import chat_state
 from bot.web.csrf import csrf_ok, csrf_token, renew_csrf_token
 from bot.web.errors import problem
 
@@ -133,6 +134,10 @@ def _security_headers(response: Response) -> Response:
 @bp.context_processor
 def _template_globals() -> dict[str, Any]:
     return {"csrf_token": csrf_token, "agent": g.get("agent")}
+
+
+# Every page of the inbox (the analytics pages too) shows an answer as a person writes it.
+bp.add_app_template_filter(show_answer, "answer")
 
 
 @bp.errorhandler(HTTPException)
@@ -268,7 +273,7 @@ def conversation(conversation_id: int, *, draft: str = "", error: str | None = N
             .order_by(CONVERSATIONS.c.id.desc())
             .limit(20)
         ).all()
-        state = _chat_state(chat)
+        state = chat_state(chat, g.agent.id)
         unanswered = open_texts(connection, chat.subscriber_id)
     return render_template(
         "inbox/conversation.html",
@@ -306,7 +311,7 @@ def events(conversation_id: int) -> tuple[Response, int]:
         body = {
             "messages": messages,
             "statuses": {str(row.id): str(row.status) for row in statuses},
-            "conversation": _chat_state(chat),
+            "conversation": chat_state(chat, g.agent.id).as_json(),
         }
     return jsonify(body), 200
 
@@ -377,7 +382,7 @@ def text_done(text_id: int) -> Response:
 
 @bp.post("/segments")
 def segments() -> tuple[Response, int]:
-    """What a draft costs: {"segments", "encoding", "units", "culprits"} (one implementation)."""
+    """A draft's cost: {"segments", "encoding", "units", "left", "culprits"}; one implementation."""
     if request.is_json:
         payload = request.get_json(silent=True)
         text = payload.get("text") if isinstance(payload, dict) else None
@@ -392,6 +397,7 @@ def segments() -> tuple[Response, int]:
         "segments": info.segments,
         "encoding": str(info.encoding),
         "units": info.units,
+        "left": info.units_left,
         "culprits": list(info.culprits),
     }
     return jsonify(body), 200
@@ -498,37 +504,18 @@ def _login_failed(
 
 def _conversation_or_404(connection: Connection, conversation_id: int) -> Any:
     row = connection.execute(
-        select(CONVERSATIONS, AGENTS.c.name.label("agent_name"))
+        select(
+            CONVERSATIONS,
+            AGENTS.c.name.label("agent_name"),
+            SUBSCRIBERS.c.status.label("subscriber_status"),
+        )
         .outerjoin(AGENTS, AGENTS.c.id == CONVERSATIONS.c.agent_id)
+        .join(SUBSCRIBERS, SUBSCRIBERS.c.id == CONVERSATIONS.c.subscriber_id)
         .where(CONVERSATIONS.c.id == conversation_id)
     ).first()
     if row is None:
         abort(404, description="There is no such conversation.")
     return row
-
-
-def _chat_state(chat: Any) -> dict[str, Any]:
-    """Who has the chat and what this agent may do with it (the page and the poll share it)."""
-    active = chat.status is ConversationStatus.ACTIVE
-    mine = active and chat.handled_by is HandledBy.AGENT and chat.agent_id == g.agent.id
-    if not active:
-        label = f"Ended ({chat.end_reason})" if chat.end_reason else "Ended"
-    elif chat.handled_by is HandledBy.AGENT:
-        label = (
-            "You have this chat" if mine else f"{chat.agent_name or 'Another agent'} has this chat"
-        )
-    elif chat.handled_by is HandledBy.WAITING_FOR_AGENT:
-        label = "Waiting for an agent"
-    else:
-        label = "The bot has this chat"
-    return {
-        "status": str(chat.status),
-        "handled_by": str(chat.handled_by),
-        "agent_name": chat.agent_name,
-        "label": label,
-        "mine": mine,
-        "can_take": active and not mine,
-    }
 
 
 def _messages(connection: Connection, phone: str, *, after: int | None) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ import importlib.util
 import os
 import threading
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,7 +29,7 @@ from tests.processes import post_form
 from tests.sms import ALICE, BRAND_NUMBER
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page, Playwright
+    from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 # The flags this machine's Chromium needs: no sandbox as root, no GPU, and no calls home
@@ -45,6 +45,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1280, "height": 800}
+PHONE_VIEWPORT = {"width": 390, "height": 844}  # a current iPhone's screen, in CSS pixels
 SECRET_KEY = "browser-test-secret-key"
 TIMEOUT_MS = 10_000  # a local page that takes longer than this is broken, not slow
 
@@ -148,10 +149,28 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
-    """A fresh context and page whose relative URLs go to the live server."""
-    context = browser.new_context(base_url=live_server.base_url, viewport=VIEWPORT)
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    yield page
-    context.close()
+def open_page(browser: Browser, live_server: LiveServer) -> Iterator[Callable[..., Page]]:
+    """Opens pages of the live server at a viewport, each in its own context (one agent each)."""
+    contexts: list[BrowserContext] = []
+
+    def open_page(viewport: dict[str, int] = VIEWPORT) -> Page:
+        context = browser.new_context(base_url=live_server.base_url, viewport=viewport)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(open_page: Callable[..., Page]) -> Page:
+    """A fresh context and page at desktop size."""
+    return open_page()
+
+
+@pytest.fixture
+def phone(open_page: Callable[..., Page]) -> Page:
+    """A fresh context and page at a phone's size."""
+    return open_page(PHONE_VIEWPORT)

@@ -13,18 +13,22 @@ from typing import TYPE_CHECKING
 import pytest
 from playwright.sync_api import expect
 
-from bot.agents import create_agent
+from tests.browser.inbox_steps import (
+    add_agent,
+    ask_for_a_human,
+    button,
+    log_in,
+    open_the_waiting_chat,
+    texts,
+)
 from tests.sms import ALICE
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Locator, Page
+    from playwright.sync_api import Page
 
     from tests.browser.conftest import LiveServer
 
 DOC_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-EMAIL = "ana@acme.test"
-PASSWORD = "correct horse battery staple"
-HANDOFF_ANSWER = "Thanks. A teammate will text you shortly."
 SCRIPT = "<script>window.pwned=1</script>"
 
 
@@ -42,41 +46,7 @@ def screenshots(tmp_path: Path) -> Path:
 @pytest.fixture
 def agent(live_server: LiveServer) -> str:
     """An agent who can log in; returns the name the inbox shows."""
-    services = live_server.services
-    create_agent(services.engine, EMAIL, "Ana Agent", PASSWORD, now=services.conversations.clock())
-    return "Ana Agent"
-
-
-def log_in(page: Page) -> None:
-    page.goto("/inbox/")
-    expect(page).to_have_url(re.compile(r"/inbox/login"))
-    page.get_by_label("Email").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name=re.compile("log in", re.IGNORECASE)).click()
-    expect(page).to_have_url(re.compile(r"/inbox/$"))
-
-
-def ask_for_a_human(live_server: LiveServer, comment: str = "The box was crushed") -> None:
-    """The shipped feedback flow: a low rating, a comment, and yes to a teammate."""
-    assert any("rate your last order" in reply for reply in live_server.text("FEEDBACK"))
-    assert any("Anything you'd like" in reply for reply in live_server.text("1"))
-    assert any("someone from our team" in reply for reply in live_server.text(comment))
-    assert live_server.text("yes") == [HANDOFF_ANSWER]
-
-
-def open_the_waiting_chat(page: Page) -> None:
-    page.goto("/inbox/")
-    page.get_by_role("link", name=re.compile(re.escape(ALICE))).first.click()
-    expect(page).to_have_url(re.compile(r"/inbox/conversations/\d+$"))
-
-
-def button(page: Page, name: str) -> Locator:
-    return page.get_by_role("button", name=re.compile(name, re.IGNORECASE))
-
-
-def texts(page: Page) -> Locator:
-    """The conversation's texts (the side panel repeats answers such as the comment)."""
-    return page.locator("#messages")
+    return add_agent(live_server, "Ana Agent")
 
 
 def test_an_agent_takes_over_replies_and_hands_back(

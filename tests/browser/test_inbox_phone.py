@@ -1,0 +1,211 @@
+"""The inbox on a phone (390 px wide), and a conversation page that follows changes made elsewhere.
+
+Every page must fit the screen: nothing cut off, tables scroll inside their own box. An open
+conversation page must show who holds the chat, and keep its header true while another agent
+or the customer changes things.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.inbox_steps import (
+    add_agent,
+    ask_for_a_human,
+    button,
+    log_in,
+    open_the_waiting_chat,
+)
+from tests.sms import BOB
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from playwright.sync_api import Page
+
+    from tests.browser.conftest import LiveServer
+
+DANA = "dana@acme.test"
+ELI = "eli@acme.test"
+NAV_LINKS = ["Queue", "Conversations", "Campaigns", "Flows", "Agents"]
+
+# Elements that reach past the screen's edges, unless a box that scrolls sideways holds them
+# (a wide table in its own scrolling box is fine: the page itself must not scroll sideways).
+CUT_OFF = """() => {
+  const width = document.documentElement.clientWidth;
+  const scrolls = (node) => ["auto", "scroll"].includes(getComputedStyle(node).overflowX);
+  const inScrollBox = (node) => {
+    for (let up = node.parentElement; up; up = up.parentElement) {
+      if (up === document.body || up === document.documentElement) return false;
+      if (scrolls(up)) return true;
+    }
+    return false;
+  };
+  return [...document.body.querySelectorAll("*")]
+    .filter((node) => {
+      const box = node.getBoundingClientRect();
+      return box.width > 0 && (box.left < -1 || box.right > width + 1) && !inScrollBox(node);
+    })
+    .map((node) => node.tagName.toLowerCase() + (node.className ? "." + node.className : "")
+      + " " + (node.textContent || "").trim().slice(0, 40));
+}"""
+
+
+@pytest.fixture
+def ada(live_server: LiveServer) -> str:
+    """An admin, so every page (Agents too) is in the navigation."""
+    return add_agent(live_server, "Ada Admin", is_admin=True)
+
+
+@pytest.fixture
+def two_agents(live_server: LiveServer) -> tuple[str, str]:
+    return add_agent(live_server, "Dana", DANA), add_agent(live_server, "Eli", ELI)
+
+
+def assert_fits(page: Page) -> None:
+    """No sideways scrolling of the page and nothing past its edges."""
+    sizes = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert sizes[0] <= sizes[1], f"{page.url}: the page is {sizes[0]} px wide on {sizes[1]} px"
+    assert page.evaluate(CUT_OFF) == [], f"{page.url}: cut off"
+
+
+def assert_nav_usable(page: Page) -> None:
+    """Every link of the navigation is on screen and would take a tap (nothing covers it)."""
+    width = page.viewport_size["width"] if page.viewport_size else 0
+    for name in NAV_LINKS:
+        link = page.get_by_role("navigation").get_by_role("link", name=name, exact=True)
+        expect(link).to_be_visible()
+        box = link.bounding_box()
+        assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= width, name
+        link.click(trial=True)  # Playwright's actionability: visible, stable, receives the tap
+
+
+def at_the_waiting_chat(page: Page, live_server: LiveServer, email: str = DANA) -> None:
+    """The customer asks for a human; the agent logs in and opens their chat."""
+    log_in(page, email)
+    ask_for_a_human(live_server)
+    open_the_waiting_chat(page)
+
+
+def expect_ended_without_reload(page: Page, label: str | re.Pattern[str], hint: str) -> None:
+    """The open page's header shows the chat ended (no step, no take over), on the same page."""
+    expect(page.locator("#chat-state")).to_have_text(label)
+    expect(page.locator("#chat-summary")).not_to_contain_text("to_human")
+    expect(page.locator("#reply-hint")).to_have_text(hint)
+    expect(button(page, "take over")).to_be_hidden()
+    assert page.evaluate("window.stillTheSamePage") is True
+
+
+def every_page(conversation: str) -> list[str]:
+    """Every page of the inbox; the conversation's, the queue's and the campaign's have tables."""
+    return [
+        "/inbox/",
+        "/inbox/conversations",
+        conversation,
+        "/inbox/agents",
+        "/inbox/campaigns",
+        "/inbox/campaigns/winter_sale",
+        "/inbox/flows",
+        "/inbox/flows/feedback",
+        "/inbox/conversations/999999",  # the error page
+    ]
+
+
+def test_every_inbox_page_fits_a_phone(phone: Page, live_server: LiveServer, ada: str) -> None:
+    phone.goto("/inbox/login")
+    assert_fits(phone)
+    log_in(phone)
+    ask_for_a_human(live_server, comment="The box was crushed and the lid was torn " * 3)
+    live_server.text("wheres-my-order-number-1234567890-please-answer-asap", phone=BOB)
+    open_the_waiting_chat(phone)
+    for path in every_page(urlsplit(phone.url).path):
+        phone.goto(path)
+        assert_fits(phone)
+        assert_nav_usable(phone)
+
+
+def test_a_second_agent_sees_who_has_the_chat_and_cannot_take_it(
+    open_page: Callable[..., Page], live_server: LiveServer, two_agents: tuple[str, str]
+) -> None:
+    dana, eli = open_page(), open_page()
+    log_in(eli, ELI)
+    at_the_waiting_chat(dana, live_server)
+    eli.goto(dana.url)
+    expect(button(eli, "take over")).to_be_visible()
+
+    button(dana, "take over").click()
+    expect(dana.locator("#chat-state")).to_have_text("You have this chat")
+    # Eli's open page learns it from the poll; a fresh load says the same.
+    for page in (eli, eli.context.new_page()):
+        if page is not eli:
+            page.goto(eli.url)
+        expect(page.locator("#chat-state")).to_have_text("Dana has this chat")
+        expect(button(page, "take over")).to_be_hidden()
+        expect(page.locator("#reply-hint")).to_have_text(
+            "Dana has this chat: only they can reply or hand it back."
+        )
+
+
+def test_the_header_follows_a_hand_back_made_by_another_agent(
+    open_page: Callable[..., Page], live_server: LiveServer, two_agents: tuple[str, str]
+) -> None:
+    dana, eli = open_page(), open_page()
+    log_in(eli, ELI)
+    at_the_waiting_chat(dana, live_server)
+    button(dana, "take over").click()
+    eli.goto(dana.url)
+    expect(eli.locator("#chat-state")).to_have_text("Dana has this chat")
+    expect(eli.locator("#chat-handoff")).to_contain_text("low rating")
+    eli.evaluate("window.stillTheSamePage = true")
+
+    button(dana, "hand back").click()  # the feedback flow goes on to its end
+
+    expect_ended_without_reload(eli, re.compile(r"^Ended"), "This conversation has ended.")
+    expect(eli.locator("#chat-handoff")).to_be_hidden()
+
+
+def test_the_header_follows_a_stop_while_the_agent_has_the_chat(
+    phone: Page, live_server: LiveServer, two_agents: tuple[str, str]
+) -> None:
+    at_the_waiting_chat(phone, live_server)
+    button(phone, "take over").click()
+    expect(phone.locator("#reply-form")).to_be_visible()
+    expect(phone.locator("#chat-summary")).not_to_contain_text("opted out")
+    phone.evaluate("window.stillTheSamePage = true")
+
+    live_server.text("STOP")
+
+    expect_ended_without_reload(
+        phone, "Ended (opted out)", "This number opted out: it cannot be texted."
+    )
+    expect(phone.locator("#chat-summary")).to_contain_text("opted out")
+    expect(phone.locator("#reply-form")).to_be_hidden()
+    expect(button(phone, "hand back")).to_be_hidden()
+
+
+def test_answers_read_as_people_write_them(
+    phone: Page, live_server: LiveServer, two_agents: tuple[str, str]
+) -> None:
+    at_the_waiting_chat(phone, live_server)
+    answers = phone.locator(".answers")
+    expect(answers.locator("dt:has-text('wants_human') + dd")).to_contain_text("Yes")
+    expect(answers.locator("dt:has-text('rating') + dd")).to_contain_text("1")
+    expect(answers).not_to_contain_text("True")
+
+
+def test_the_reply_counter_says_what_room_is_left(
+    phone: Page, live_server: LiveServer, two_agents: tuple[str, str]
+) -> None:
+    at_the_waiting_chat(phone, live_server)
+    button(phone, "take over").click()
+    counter = phone.locator("#segment-info")
+    expect(counter).to_have_text("160 characters left")
+    phone.get_by_label(re.compile("reply", re.IGNORECASE)).fill("Hello")
+    expect(counter).to_have_text("1 segment · GSM-7 · 155 characters left")
+    phone.get_by_label(re.compile("reply", re.IGNORECASE)).fill("")
+    expect(counter).to_have_text("160 characters left")
