@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import functools
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -121,9 +122,8 @@ class _Row:
 
 def import_subscribers(
     engine: Engine,
-    rows: Iterable[dict[str, str]],
+    reader: csv.DictReader[str],
     *,
-    header: Sequence[str],
     default_region: str,
     now: datetime,
     source_name: str,
@@ -131,16 +131,16 @@ def import_subscribers(
 ) -> ImportReport:
     """Import CSV rows as consented subscribers; all or nothing unless `skip_bad`.
 
-    Row n of `rows` is line n + 1 of the file (line 1 is the header). A bad `header` (the
-    file's column names) refuses the whole file, `skip_bad` or not.
+    Refusals name the line a row starts on, also after a quoted cell that spans lines. A bad
+    header (the file's column names) refuses the whole file, `skip_bad` or not.
     """
     report = ImportReport(source_name)
-    report.refused.extend(header_refusals(header))
+    report.refused.extend(header_refusals(reader.fieldnames or ()))
     if report.refused:
         return report
     good: list[_Row] = []
-    for index, raw in enumerate(rows):
-        parsed = _parse_row(index + 2, raw, default_region, now)
+    for line, raw in numbered_rows(reader):
+        parsed = _parse_row(line, raw, default_region, now)
         if isinstance(parsed, _Row):
             good.append(parsed)
         else:
@@ -157,6 +157,22 @@ def import_subscribers(
             _import_batch(connection, batch, now, report, all_or_nothing=False)
     report.written = True
     return report
+
+
+def numbered_rows(reader: csv.DictReader[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Each row with the line of the file it starts on (a quoted cell may span lines).
+
+    The reader knows the line a row ends on; the line breaks inside its quoted cells say how
+    many lines earlier it began (blank lines before it, which the reader skips, do not count).
+    """
+    for row in reader:
+        cells = [
+            cell
+            for value in row.values()
+            for cell in (value if isinstance(value, list) else [value])
+            if isinstance(cell, str)
+        ]
+        yield reader.line_num - sum(cell.count("\n") for cell in cells), row
 
 
 def header_refusals(header: Sequence[str]) -> list[Refusal]:

@@ -31,6 +31,8 @@ WAL_AUTOCHECKPOINT_PAGES = 10_000
 WRITE_LOCK_OPTION = "parley_writes"  # execution option: this transaction will write
 _AFTER_COMMIT = "parley_after_commit"  # connection.info key: callbacks for after the commit
 
+CONNECT_TIMEOUT_S = 10  # seconds; a DATABASE_URL's own ?connect_timeout= wins
+
 
 def make_engine(database_url: str, **options: Any) -> Engine:
     """An engine tuned for its backend; creates the SQLite file's folder when missing."""
@@ -38,6 +40,9 @@ def make_engine(database_url: str, **options: Any) -> Engine:
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(database_url, sqlite_path(url.database, url.query), **options)
     options.setdefault("pool_pre_ping", True)
+    if "connect_timeout" not in url.query:
+        # libpq waits for ever on a host that drops packets; /healthz and commands must answer.
+        options.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT_S)
     return create_engine(database_url, **options)
 
 

@@ -68,7 +68,6 @@ def run_import(engine: Engine, text: str, *, skip_bad: bool = False) -> ImportRe
     return import_subscribers(
         engine,
         reader,
-        header=reader.fieldnames or (),
         default_region="US",
         now=NOW,
         source_name="people.csv",
@@ -571,6 +570,16 @@ def test_a_line_break_may_stay_in_consent_text_and_attributes(engine: Engine) ->
     report = run_import(engine, HEADER + csv_lines(row))
     assert report.refused == [] and report.imported == 1
     assert subscribers(engine)[ADA]["attributes"] == {"city": "Main St\nOslo"}
+
+
+def test_refusals_name_the_line_a_row_starts_on_after_cells_that_span_lines(
+    engine: Engine,
+) -> None:
+    two_line_consent = [ADA, "Ada", "", "", "web", "Yes,\ntext me", "", "Main St\nOslo"]
+    banana = ["banana", "Ben", "", "", "web", "Yes", "", ""]
+    report = run_import(engine, HEADER + csv_lines(two_line_consent) + "\n" + csv_lines(banana))
+    # The header is line 1, Ada's row lines 2-4 (two cells break a line), a blank line 5.
+    assert [(r.line, r.column) for r in report.refused] == [(6, "phone")]
 
 
 @pytest.mark.parametrize("skip_bad", [False, True])

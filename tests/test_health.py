@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -171,3 +172,16 @@ def test_a_login_the_server_refuses_is_named(runner: CliRunner, database_url: st
     result = runner.invoke(main, ["worker"], env={"DATABASE_URL": stranger})
     assert result.exit_code == 1
     assert result.output.startswith("Error: the database refused the login: ")
+
+
+def test_a_server_that_accepts_and_never_answers_is_unreachable_not_a_hang(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A host that drops packets: the connection opens, the server never says a word.
+    monkeypatch.setattr("bot.db.CONNECT_TIMEOUT_S", 1)  # the default is 10 s; spare the suite
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/x")
+        problem = database_problem(engine)
+        engine.dispose()
+    assert problem is not None and problem.trouble == "unreachable"

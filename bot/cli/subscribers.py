@@ -59,7 +59,6 @@ def subscribers_import(file: Path, skip_bad: bool) -> None:
             report = import_subscribers(
                 engine,
                 reader,
-                header=reader.fieldnames or (),
                 default_region=settings.DEFAULT_COUNTRY,
                 now=clock(),
                 source_name=str(file),
