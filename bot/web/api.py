@@ -19,8 +19,9 @@ from bot.results import flow_results, flow_summaries
 from bot.signup import OptedOutBySms, sign_up
 from bot.subscribers import get_subscriber
 from bot.web.auth import require_api_key
-from bot.web.errors import problem
+from bot.web.errors import InvalidInput, problem
 from bot.web.json_values import MAX_DEPTH, problem_in
+from bot.web.limits import MAX_ROW_ID, int_arg
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -59,23 +60,9 @@ class EventRequest(BaseModel):
         return value
 
 
-class InvalidInput(Exception):
-    """A request field is wrong: answered 422 naming the field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
 @bp.before_request
 def _authenticate() -> tuple[Response, int] | None:
     return require_api_key(request, current_app.extensions["parley"].settings.API_KEY)
-
-
-@bp.errorhandler(InvalidInput)
-def _invalid_input(error: InvalidInput) -> tuple[Response, int]:
-    return problem(422, error.message, field=error.field)
 
 
 @bp.post("/subscribers")
@@ -156,8 +143,8 @@ def list_messages() -> tuple[Response, int]:
     if raw_phone.startswith(" ") and raw_phone.strip().isdigit():
         raw_phone = "+" + raw_phone.strip()
     phone = _phone(raw_phone, "phone")
-    limit = _int_arg("limit", default=200, low=1, high=MAX_PAGE)
-    after = _int_arg("after", default=0, low=0, high=2**63 - 1)
+    limit = int_arg("limit", default=200, low=1, high=MAX_PAGE)
+    after = int_arg("after", default=0, low=0, high=MAX_ROW_ID)
     with Session(current_app.extensions["parley"].engine) as session:
         rows = session.scalars(
             select(Message)
@@ -257,19 +244,6 @@ def _phone(raw: str, field: str) -> str:
         return normalise_phone(raw, current_app.extensions["parley"].settings.DEFAULT_COUNTRY)
     except InvalidPhone as error:
         raise InvalidInput(field, f"{field}: {error}") from None
-
-
-def _int_arg(name: str, *, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(name, f"{name}: {raw!r} is not a whole number") from None
-    if not low <= value <= high:
-        raise InvalidInput(name, f"{name}: must be between {low} and {high}")
-    return value
 
 
 def _subscriber_json(session: Session, subscriber: Subscriber) -> dict[str, Any]:
