@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
+from importlib.resources import files
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import yaml
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session, select
@@ -48,7 +51,9 @@ class EventRequest(BaseModel):
     type: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     phone: str = Field(min_length=1, max_length=40)
     data: dict[str, Any] = Field(default_factory=dict)
-    id: str | int | None = Field(default=None)
+    id: str | int | None = Field(
+        default=None, description="your id for the event: 1 to 128 characters written as text"
+    )
 
     def external_id(self) -> str | None:
         """The caller's id as stored (numbers become text); None when there is none."""
@@ -60,9 +65,29 @@ class EventRequest(BaseModel):
         return value
 
 
+PUBLIC_ENDPOINTS = frozenset({"api.openapi_document"})
+
+
 @bp.before_request
 def _authenticate() -> tuple[Response, int] | None:
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
     return require_api_key(request, current_app.extensions["parley"].settings.API_KEY)
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> tuple[Response, int]:
+    """The API as OpenAPI 3.1; public, as it holds no data, only what a client may send."""
+    return jsonify(openapi()), 200
+
+
+@functools.cache
+def openapi() -> dict[str, Any]:
+    """openapi.yaml with the request bodies' schemas taken from the models that check them."""
+    document = yaml.safe_load(files("bot.web").joinpath("openapi.yaml").read_text("utf-8"))
+    for model in (SignupRequest, EventRequest):
+        document["components"]["schemas"][model.__name__] = model.model_json_schema()
+    return document
 
 
 @bp.post("/subscribers")
@@ -124,10 +149,10 @@ def _run_action(parley: Services, outcome: EventOutcome) -> None:
     parley.dispatcher.send(parley.conversations.run_actions(outcome.action))
 
 
-@bp.get("/subscribers/<path:raw_phone>")
-def show_subscriber(raw_phone: str) -> tuple[Response, int]:
+@bp.get("/subscribers/<path:phone>")
+def show_subscriber(phone: str) -> tuple[Response, int]:
     """A subscriber's status, attributes and consent ledger."""
-    phone = _phone(raw_phone, "phone")
+    phone = _phone(phone, "phone")
     with Session(current_app.extensions["parley"].engine) as session:
         subscriber = get_subscriber(session=session, phone=phone)
         if subscriber is None:
