@@ -25,6 +25,7 @@ from sqlmodel import Field, SQLModel
 # out. SQLite's INTEGER PRIMARY KEY is already 64-bit and must stay spelt INTEGER to remain the
 # rowid; PostgreSQL needs BIGINT. Columns that point at such an id use the same type.
 ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
+MAX_ROW_ID = 2**63 - 1  # the largest id such a column holds
 
 
 def utcnow() -> datetime:

@@ -16,7 +16,7 @@ from bot.models import Direction, Message, MessageStatus
 from tests.conftest import API_KEY
 from tests.sms import ALICE, reply_to
 from tests.sms import text as send_text
-from tests.test_inbox import Inbox
+from tests.test_inbox import Inbox, post
 
 MAX_ROW_ID = 2**63 - 1  # the largest BIGINT
 BEARER = {"Authorization": f"Bearer {API_KEY}"}
@@ -182,3 +182,15 @@ def test_a_status_callback_that_cannot_be_stored_is_a_400_and_changes_nothing(
         assert response.json is not None and response.json["field"] == field
     with inbox.services.engine.connect() as connection:
         assert connection.execute(select(MESSAGES)).all() == before
+
+
+def test_a_queued_text_whose_id_needs_64_bits_can_be_marked_done(
+    inbox: Inbox, agent: FlaskClient
+) -> None:
+    reply_to(inbox.client(), "Where is my parcel? It has been a week.")
+    big_id = 2**40
+    with inbox.services.engine.begin() as connection:
+        connection.execute(text("UPDATE unanswered_text SET id = :id"), {"id": big_id})
+    response = post(agent, f"/inbox/texts/{big_id}/done")
+    assert response.status_code == 302
+    assert "Marked done" in agent.get("/inbox/").get_data(as_text=True)

@@ -315,7 +315,7 @@ def reply(conversation_id: int) -> Response | tuple[str, int]:
     return redirect(url_for("inbox.conversation", conversation_id=conversation_id))
 
 
-@bp.post("/texts/<id:text_id>/take")
+@bp.post("/texts/<int:text_id>/take")
 def take_text(text_id: int) -> Response:
     """Take over the chat of someone whose text waits in the queue, to answer them."""
     try:
@@ -327,7 +327,7 @@ def take_text(text_id: int) -> Response:
     return redirect(url_for("inbox.conversation", conversation_id=conversation_id))
 
 
-@bp.post("/texts/<id:text_id>/done")
+@bp.post("/texts/<int:text_id>/done")
 def text_done(text_id: int) -> Response:
     """Take a person's texts (up to this one) out of the queue: they need no answer."""
     try:

@@ -12,10 +12,10 @@ from typing import Any
 from flask import Flask, Request, Response, request
 from werkzeug.routing import BaseConverter, ValidationError
 
+from bot.models import MAX_ROW_ID
 from bot.web.errors import InvalidInput, problem
 from bot.web.json_values import problem_in
 
-MAX_ROW_ID = 2**63 - 1  # ids are BIGINT (INTEGER on SQLite, 64-bit as well)
 MAX_INT32 = 2**31 - 1  # a plain INTEGER column on PostgreSQL
 
 
