@@ -17,6 +17,7 @@ from bot.services import Services, build_services
 from bot.settings import Settings, load_settings
 from bot.web import analytics, api, health, inbox, links, sms
 from bot.web.errors import register_error_handlers
+from bot.web.limits import register_input_limits
 from bot.web.sessions import BrowserOnlySessions
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ def create_app(
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.extensions["parley"] = services
     register_error_handlers(app)
+    register_input_limits(app)  # before the blueprints: their routes use its `id` converter
     for blueprint in (sms.bp, api.bp, health.bp, inbox.bp, analytics.bp, links.bp):
         app.register_blueprint(blueprint)
     app.add_url_rule("/", "index", _index)

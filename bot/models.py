@@ -6,9 +6,26 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Index, Text, TypeDecorator, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    Text,
+    TypeDecorator,
+    text,
+)
 from sqlalchemy import Enum as SqlEnum
 from sqlmodel import Field, SQLModel
+
+# The id of a table that grows with traffic (texts, events, clicks …): 64 bits, so it never runs
+# out. SQLite's INTEGER PRIMARY KEY is already 64-bit and must stay spelt INTEGER to remain the
+# rowid; PostgreSQL needs BIGINT. Columns that point at such an id use the same type.
+ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
+MAX_ROW_ID = 2**63 - 1  # the largest id such a column holds
 
 
 def utcnow() -> datetime:
@@ -122,7 +139,7 @@ class ConsentEvent(SQLModel, table=True):
 
     __tablename__ = "consent_event"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
     phone: str = Field(max_length=20)
     kind: ConsentKind = _enum(ConsentKind, 20, nullable=False)
@@ -130,7 +147,7 @@ class ConsentEvent(SQLModel, table=True):
     keyword: str | None = Field(default=None, max_length=40)
     # The exact words the person saw (a web form's consent text) or sent (their text).
     text: str | None = Field(default=None, sa_column=Column(Text))
-    message_id: int | None = Field(default=None, foreign_key="message.id")
+    message_id: int | None = Field(default=None, foreign_key="message.id", sa_type=ROW_ID)
     created_at: datetime = _timestamp(nullable=False)
 
 
@@ -189,7 +206,7 @@ class Message(SQLModel, table=True):
         ),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     phone: str = Field(max_length=20, index=True)  # the customer's number, whichever direction
     direction: Direction = _enum(Direction, 8, nullable=False)
     body: str = Field(sa_column=Column(Text, nullable=False))
@@ -200,7 +217,7 @@ class Message(SQLModel, table=True):
     purpose: Purpose | None = _enum(Purpose, 16, nullable=True)
     delivery: Delivery | None = _enum(Delivery, 8, nullable=True)
     provider_sid: str | None = Field(default=None, max_length=64, unique=True)
-    in_reply_to_id: int | None = Field(default=None, foreign_key="message.id")
+    in_reply_to_id: int | None = Field(default=None, foreign_key="message.id", sa_type=ROW_ID)
     error_code: int | None = None
     error_message: str | None = Field(default=None, max_length=500)
     flow: str | None = Field(default=None, max_length=64)  # the flow that sent it, if any
@@ -265,7 +282,7 @@ class Conversation(SQLModel, table=True):
         Index("ix_conversation_subscriber_flow", "subscriber_id", "flow", "started_at"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     subscriber_id: int = Field(foreign_key="subscriber.id")
     phone: str = Field(max_length=20)
     flow: str = Field(max_length=64, index=True)
@@ -311,8 +328,10 @@ class UnansweredText(SQLModel, table=True):
         ),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
-    message_id: int = Field(foreign_key="message.id", unique=True)  # the text itself
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    message_id: int = Field(
+        foreign_key="message.id", sa_type=ROW_ID, unique=True
+    )  # the text itself
     subscriber_id: int = Field(foreign_key="subscriber.id")
     phone: str = Field(max_length=20)
     # Where the person stood: the flow and step they were in (or had just left), and why the
@@ -320,7 +339,7 @@ class UnansweredText(SQLModel, table=True):
     flow: str | None = Field(default=None, max_length=64)
     step: str | None = Field(default=None, max_length=64)
     context: str = Field(max_length=160)
-    acknowledgement_id: int | None = Field(default=None, foreign_key="message.id")
+    acknowledgement_id: int | None = Field(default=None, foreign_key="message.id", sa_type=ROW_ID)
     created_at: datetime = _timestamp(nullable=False)
     # Handled: an agent replied, took the chat over or marked it done.
     handled_at: datetime | None = _timestamp(nullable=True)
@@ -331,8 +350,8 @@ class UnansweredText(SQLModel, table=True):
 class Answer(SQLModel, table=True):
     """A validated answer to a flow's question."""
 
-    id: int | None = Field(default=None, primary_key=True)
-    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    conversation_id: int = Field(foreign_key="conversation.id", sa_type=ROW_ID, index=True)
     subscriber_id: int = Field(foreign_key="subscriber.id")
     phone: str = Field(max_length=20)
     flow: str = Field(max_length=64, index=True)
@@ -347,8 +366,8 @@ class StepVisit(SQLModel, table=True):
 
     __tablename__ = "step_visit"
 
-    id: int | None = Field(default=None, primary_key=True)
-    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    conversation_id: int = Field(foreign_key="conversation.id", sa_type=ROW_ID, index=True)
     flow: str = Field(max_length=64, index=True)
     step: str = Field(max_length=64)
     created_at: datetime = _timestamp(nullable=False)
@@ -357,7 +376,7 @@ class StepVisit(SQLModel, table=True):
 class Event(SQLModel, table=True):
     """Something the brand's systems reported (cart_abandoned, order_placed …), kept as sent."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     external_id: str | None = Field(default=None, max_length=128, unique=True)  # idempotency
     type: str = Field(max_length=64, index=True)
     phone: str = Field(max_length=20, index=True)
@@ -383,7 +402,7 @@ class LoginAttempt(SQLModel, table=True):
 
     __tablename__ = "login_attempt"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     email: str = Field(max_length=254, index=True)
     remote_addr: str = Field(max_length=64, index=True)
     created_at: datetime = _timestamp(nullable=False, index=True)
@@ -416,13 +435,15 @@ class Setting(SQLModel, table=True):
 class Link(SQLModel, table=True):
     """A tracked short link: one recipient's copy of a URL a flow or campaign sent."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     code: str = Field(max_length=7, unique=True, index=True)  # the /l/<code> in the text
     url: str = Field(sa_column=Column(Text, nullable=False))  # where the code leads
     phone: str = Field(max_length=20, index=True)
     flow: str | None = Field(default=None, max_length=64)
     campaign: str | None = Field(default=None, max_length=64)
-    message_id: int | None = Field(default=None, foreign_key="message.id")  # first text with it
+    message_id: int | None = Field(
+        default=None, foreign_key="message.id", sa_type=ROW_ID
+    )  # first text with it
     created_at: datetime = _timestamp(nullable=False)
     clicks: int = 0  # every counted click (see bot/links.py: repeats and previews do not count)
     last_clicked_at: datetime | None = _timestamp(nullable=True)  # the last counted click
@@ -434,7 +455,7 @@ class Click(SQLModel, table=True):
     Bounded per link (bot/links.py): past the bound the newest row moves forward instead.
     """
 
-    id: int | None = Field(default=None, primary_key=True)
-    link_id: int = Field(foreign_key="link.id", index=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    link_id: int = Field(foreign_key="link.id", sa_type=ROW_ID, index=True)
     clicked_at: datetime = _timestamp(nullable=False)
     user_agent: str | None = Field(default=None, max_length=255)

@@ -12,15 +12,20 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
-from bot.models import Conversation, ConversationStatus, Message, Subscriber, UnansweredText
+from bot.models import (
+    MAX_ROW_ID,
+    Conversation,
+    ConversationStatus,
+    Message,
+    Subscriber,
+    UnansweredText,
+)
 
 UNANSWERED = UnansweredText.__table__
 CONVERSATIONS = Conversation.__table__
 MESSAGES = Message.__table__
 SUBSCRIBERS = Subscriber.__table__
 QUEUE_LIMIT = 500  # open texts the inbox lists at once, oldest first
-
-LARGEST_ID = 2**31 - 1  # an INTEGER column, on PostgreSQL as on SQLite
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,7 @@ def close_open(
 
 def subscriber_of(connection: Connection, text_id: int) -> tuple[int, str] | None:
     """The subscriber id and phone of an unanswered text; None for an id no row can have."""
-    if not 0 < text_id <= LARGEST_ID:
+    if not 0 < text_id <= MAX_ROW_ID:
         return None  # a URL edited by hand: no query (the database would refuse the number)
     row = connection.execute(
         select(UNANSWERED.c.subscriber_id, UNANSWERED.c.phone).where(UNANSWERED.c.id == text_id)

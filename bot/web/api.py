@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import io
+from importlib.resources import files
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import yaml
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session, select
@@ -19,8 +22,9 @@ from bot.signup import OptedOutBySms, sign_up
 from bot.spreadsheet import csv_writer
 from bot.subscribers import get_subscriber
 from bot.web.auth import require_api_key
-from bot.web.errors import problem
+from bot.web.errors import InvalidInput, problem
 from bot.web.json_values import MAX_DEPTH, problem_in
+from bot.web.limits import MAX_ROW_ID, int_arg
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -47,7 +51,9 @@ class EventRequest(BaseModel):
     type: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     phone: str = Field(min_length=1, max_length=40)
     data: dict[str, Any] = Field(default_factory=dict)
-    id: str | int | None = Field(default=None)
+    id: str | int | None = Field(
+        default=None, description="your id for the event: 1 to 128 characters written as text"
+    )
 
     def external_id(self) -> str | None:
         """The caller's id as stored (numbers become text); None when there is none."""
@@ -59,23 +65,29 @@ class EventRequest(BaseModel):
         return value
 
 
-class InvalidInput(Exception):
-    """A request field is wrong: answered 422 naming the field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+PUBLIC_ENDPOINTS = frozenset({"api.openapi_document"})
 
 
 @bp.before_request
 def _authenticate() -> tuple[Response, int] | None:
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
     return require_api_key(request, current_app.extensions["parley"].settings.API_KEY)
 
 
-@bp.errorhandler(InvalidInput)
-def _invalid_input(error: InvalidInput) -> tuple[Response, int]:
-    return problem(422, error.message, field=error.field)
+@bp.get("/openapi.json")
+def openapi_document() -> tuple[Response, int]:
+    """The API as OpenAPI 3.1; public, as it holds no data, only what a client may send."""
+    return jsonify(openapi()), 200
+
+
+@functools.cache
+def openapi() -> dict[str, Any]:
+    """openapi.yaml with the request bodies' schemas taken from the models that check them."""
+    document = yaml.safe_load(files("bot.web").joinpath("openapi.yaml").read_text("utf-8"))
+    for model in (SignupRequest, EventRequest):
+        document["components"]["schemas"][model.__name__] = model.model_json_schema()
+    return document
 
 
 @bp.post("/subscribers")
@@ -137,10 +149,10 @@ def _run_action(parley: Services, outcome: EventOutcome) -> None:
     parley.dispatcher.send(parley.conversations.run_actions(outcome.action))
 
 
-@bp.get("/subscribers/<path:raw_phone>")
-def show_subscriber(raw_phone: str) -> tuple[Response, int]:
+@bp.get("/subscribers/<path:phone>")
+def show_subscriber(phone: str) -> tuple[Response, int]:
     """A subscriber's status, attributes and consent ledger."""
-    phone = _phone(raw_phone, "phone")
+    phone = _phone(phone, "phone")
     with Session(current_app.extensions["parley"].engine) as session:
         subscriber = get_subscriber(session=session, phone=phone)
         if subscriber is None:
@@ -156,8 +168,8 @@ def list_messages() -> tuple[Response, int]:
     if raw_phone.startswith(" ") and raw_phone.strip().isdigit():
         raw_phone = "+" + raw_phone.strip()
     phone = _phone(raw_phone, "phone")
-    limit = _int_arg("limit", default=200, low=1, high=MAX_PAGE)
-    after = _int_arg("after", default=0, low=0, high=2**63 - 1)
+    limit = int_arg("limit", default=200, low=1, high=MAX_PAGE)
+    after = int_arg("after", default=0, low=0, high=MAX_ROW_ID)
     with Session(current_app.extensions["parley"].engine) as session:
         rows = session.scalars(
             select(Message)
@@ -257,19 +269,6 @@ def _phone(raw: str, field: str) -> str:
         return normalise_phone(raw, current_app.extensions["parley"].settings.DEFAULT_COUNTRY)
     except InvalidPhone as error:
         raise InvalidInput(field, f"{field}: {error}") from None
-
-
-def _int_arg(name: str, *, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(name, f"{name}: {raw!r} is not a whole number") from None
-    if not low <= value <= high:
-        raise InvalidInput(name, f"{name}: must be between {low} and {high}")
-    return value
 
 
 def _subscriber_json(session: Session, subscriber: Subscriber) -> dict[str, Any]:

@@ -18,8 +18,21 @@ def problem(status: int, message: str, *, field: str | None = None) -> tuple[Res
     return jsonify(body), status
 
 
+class InvalidInput(Exception):
+    """A request field is wrong: answered 422 naming the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
 def register_error_handlers(app: Flask) -> None:
     """Answer HTTP errors and unexpected failures as JSON."""
+
+    @app.errorhandler(InvalidInput)
+    def _invalid_input(error: InvalidInput) -> tuple[Response, int]:
+        return problem(422, error.message, field=error.field)
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> tuple[Response, int]:

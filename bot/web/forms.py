@@ -5,13 +5,15 @@ from __future__ import annotations
 from werkzeug.datastructures import MultiDict
 
 from bot.inbound import InboundSms
-from bot.models import MessageStatus
+from bot.models import Message, MessageStatus
 from bot.phones import InvalidPhone, normalise_phone
 from bot.status_updates import StatusUpdate
 from bot.statuses import parse_provider_status
+from bot.web.limits import MAX_INT32, MAX_ROW_ID, whole_number
 
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 MAX_MEDIA = 10  # Twilio's own limit per message
+MAX_SID = Message.__table__.c.provider_sid.type.length  # Twilio's are 34 characters
 
 
 class BadField(ValueError):
@@ -27,7 +29,7 @@ def parse_inbound(
     form: MultiDict[str, str], *, default_region: str, max_body_chars: int
 ) -> InboundSms:
     """The inbound text in Twilio's form, or BadField naming what is wrong."""
-    message_sid = _required(form, "MessageSid")
+    message_sid = _sid(form)
     try:
         from_phone = normalise_phone(_required(form, "From"), default_region)
     except InvalidPhone as error:
@@ -49,7 +51,7 @@ def parse_inbound(
 
 def parse_status(form: MultiDict[str, str], message_id: str | None) -> StatusUpdate | None:
     """The status callback, or None for a status word we do not track."""
-    message_sid = _required(form, "MessageSid")
+    message_sid = _sid(form)
     word = form.get("MessageStatus") or form.get("SmsStatus")
     if not word:
         raise BadField("MessageStatus", "is required")
@@ -59,8 +61,8 @@ def parse_status(form: MultiDict[str, str], message_id: str | None) -> StatusUpd
     return StatusUpdate(
         message_sid=message_sid,
         status=status,
-        error_code=_optional_int(form, "ErrorCode"),
-        message_id=_optional_int_value("mid", message_id),
+        error_code=_optional_int("ErrorCode", form.get("ErrorCode"), high=MAX_INT32),
+        message_id=_optional_int("mid", message_id, high=MAX_ROW_ID),
     )
 
 
@@ -71,22 +73,22 @@ def _required(form: MultiDict[str, str], name: str) -> str:
     return value
 
 
+def _sid(form: MultiDict[str, str]) -> str:
+    sid = _required(form, "MessageSid")
+    if len(sid) > MAX_SID or not sid.isprintable():
+        raise BadField("MessageSid", f"must be at most {MAX_SID} printable characters")
+    return sid
+
+
 def _media_urls(form: MultiDict[str, str]) -> tuple[str, ...]:
-    count = _optional_int(form, "NumMedia") or 0
-    if not 0 <= count <= MAX_MEDIA:
-        raise BadField("NumMedia", f"must be between 0 and {MAX_MEDIA}")
+    count = _optional_int("NumMedia", form.get("NumMedia"), high=MAX_MEDIA) or 0
     urls = tuple(form.get(f"MediaUrl{index}", "").strip() for index in range(count))
     return tuple(url for url in urls if url)
 
 
-def _optional_int(form: MultiDict[str, str], name: str) -> int | None:
-    return _optional_int_value(name, form.get(name))
-
-
-def _optional_int_value(name: str, raw: str | None) -> int | None:
-    if raw is None or not raw.strip():
-        return None
+def _optional_int(name: str, raw: str | None, *, high: int) -> int | None:
+    """A whole number from 0 to `high`, None when absent; BadField naming it otherwise."""
     try:
-        return int(raw)
-    except ValueError:
-        raise BadField(name, f"{raw!r} is not a whole number") from None
+        return whole_number(raw, low=0, high=high)
+    except ValueError as error:
+        raise BadField(name, str(error)) from None

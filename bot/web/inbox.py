@@ -71,6 +71,7 @@ from bot.unanswered import open_texts
 from bot.web.chat_state import chat_state
 from bot.web.csrf import csrf_ok, csrf_token, renew_csrf_token
 from bot.web.errors import problem
+from bot.web.limits import MAX_ROW_ID, int_arg
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
@@ -247,7 +248,7 @@ def conversations() -> str:
     return render_template("inbox/conversations.html", items=items, query=query)
 
 
-@bp.get("/conversations/<int:conversation_id>")
+@bp.get("/conversations/<id:conversation_id>")
 def conversation(conversation_id: int, *, draft: str = "", error: str | None = None) -> str:
     """One subscriber's whole history, with the takeover buttons and the reply box."""
     with _services().engine.connect() as connection:
@@ -293,15 +294,13 @@ def conversation(conversation_id: int, *, draft: str = "", error: str | None = N
     )
 
 
-@bp.get("/conversations/<int:conversation_id>/events")
+@bp.get("/conversations/<id:conversation_id>/events")
 def events(conversation_id: int) -> tuple[Response, int]:
     """What changed since the page loaded: new texts, delivery statuses, who has the chat."""
-    after = request.args.get("after", "0")
-    if not after.isdigit():
-        return problem(422, "after: must be a message id (a whole number)", field="after")
+    after = int_arg("after", default=0, low=0, high=MAX_ROW_ID)
     with _services().engine.connect() as connection:
         chat = _conversation_or_404(connection, conversation_id)
-        messages = _messages(connection, chat.phone, after=int(after))
+        messages = _messages(connection, chat.phone, after=after)
         statuses = connection.execute(
             select(MESSAGES.c.id, MESSAGES.c.status)
             .where(MESSAGES.c.phone == chat.phone, MESSAGES.c.direction == Direction.OUTBOUND)
@@ -316,7 +315,7 @@ def events(conversation_id: int) -> tuple[Response, int]:
     return jsonify(body), 200
 
 
-@bp.post("/conversations/<int:conversation_id>/take")
+@bp.post("/conversations/<id:conversation_id>/take")
 def take(conversation_id: int) -> Response:
     """Take the chat over: the bot goes quiet until it is handed back."""
     try:
@@ -328,7 +327,7 @@ def take(conversation_id: int) -> Response:
     return redirect(url_for("inbox.conversation", conversation_id=conversation_id))
 
 
-@bp.post("/conversations/<int:conversation_id>/hand-back")
+@bp.post("/conversations/<id:conversation_id>/hand-back")
 def give_back(conversation_id: int) -> Response:
     """Give the chat back to the bot."""
     try:
@@ -340,7 +339,7 @@ def give_back(conversation_id: int) -> Response:
     return redirect(url_for("inbox.conversation", conversation_id=conversation_id))
 
 
-@bp.post("/conversations/<int:conversation_id>/reply")
+@bp.post("/conversations/<id:conversation_id>/reply")
 def reply(conversation_id: int) -> Response | tuple[str, int]:
     """Text the customer as this agent; a refusal keeps the draft on the page."""
     body = request.form.get("body", "")
@@ -410,13 +409,13 @@ def agents() -> str:
     return render_template("inbox/agents.html", agents=list_agents(_services().engine))
 
 
-@bp.post("/agents/<int:agent_id>/disable")
+@bp.post("/agents/<id:agent_id>/disable")
 def disable_agent(agent_id: int) -> Response:
     """Admins: stop an agent from logging in; their open sessions end at once."""
     return _set_disabled(agent_id, disabled=True)
 
 
-@bp.post("/agents/<int:agent_id>/enable")
+@bp.post("/agents/<id:agent_id>/enable")
 def enable_agent(agent_id: int) -> Response:
     """Admins: let a disabled agent log in again."""
     return _set_disabled(agent_id, disabled=False)
@@ -485,6 +484,8 @@ def _safe_next(raw: str | None) -> str:
     """Where to go after logging in: only a page of the inbox, never another site."""
     default = url_for("inbox.queue")
     if not raw:
+        return default
+    if any(ord(char) < 32 or ord(char) == 127 for char in raw):  # CR/LF would split the header
         return default
     parts = urlsplit(raw)
     if parts.scheme or parts.netloc or "\\" in raw or not parts.path.startswith(bp.url_prefix):
