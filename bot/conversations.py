@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, literal_column, select, update
 from sqlalchemy.engine import Connection
 
-from bot.driver_sql import DriverStatement
 from bot.engine.state import FlowState
 from bot.models import (
     Answer,
@@ -48,7 +47,7 @@ class ActiveConversation:
     wake: Wake | None = None
 
 
-_SAVE_PROFILE = DriverStatement(
+_SAVE_PROFILE = (
     update(SUBSCRIBERS)
     .where(SUBSCRIBERS.c.id == bindparam("subscriber_id"))
     .values(
@@ -61,8 +60,8 @@ _SAVE_PROFILE = DriverStatement(
 
 def save_profile(connection: Connection, subscriber: SubscriberRow, now: datetime) -> None:
     """Store the subscriber's changed attributes and tags."""
-    _SAVE_PROFILE.run(
-        connection,
+    connection.execute(
+        _SAVE_PROFILE,
         {
             "subscriber_id": subscriber.id,
             "attributes": subscriber.attributes,
@@ -97,7 +96,7 @@ _IS_ACTIVE = CONVERSATIONS.c.status == literal_column(f"'{ConversationStatus.ACT
 
 # SQLite, one writer at a time (BEGIN IMMEDIATE): one read sees every earlier commit, so the
 # subscriber and their active conversation come back together.
-_CLAIM_AT_ONCE = DriverStatement(
+_CLAIM_AT_ONCE = (
     select(*_SUBSCRIBER_COLUMNS, *_CONVERSATION_COLUMNS)
     .select_from(
         SUBSCRIBERS.outerjoin(
@@ -108,14 +107,10 @@ _CLAIM_AT_ONCE = DriverStatement(
 )
 # PostgreSQL, row locks: a statement's snapshot predates a lock it waited for, so the
 # conversation is read by a second statement, once the subscriber's lock is held.
-_ACTIVE = DriverStatement(
-    select(*_CONVERSATION_COLUMNS).where(
-        CONVERSATIONS.c.subscriber_id == bindparam("subscriber_id"), _IS_ACTIVE
-    )
+_ACTIVE = select(*_CONVERSATION_COLUMNS).where(
+    CONVERSATIONS.c.subscriber_id == bindparam("subscriber_id"), _IS_ACTIVE
 )
-_PHONE_OF = DriverStatement(
-    select(CONVERSATIONS.c.phone).where(CONVERSATIONS.c.id == bindparam("conversation_id"))
-)
+_PHONE_OF = select(CONVERSATIONS.c.phone).where(CONVERSATIONS.c.id == bindparam("conversation_id"))
 
 
 @dataclass
@@ -136,9 +131,9 @@ def claim(connection: Connection, phone: str, now: datetime) -> Claimed:
     """
     if connection.dialect.name != "sqlite":
         subscriber = claim_subscriber(connection, phone, now)
-        row = _ACTIVE.run(connection, {"subscriber_id": subscriber.id}).first()
+        row = connection.execute(_ACTIVE, {"subscriber_id": subscriber.id}).first()
         return Claimed(connection, subscriber, None if row is None else _active(row, phone))
-    row = _CLAIM_AT_ONCE.run(connection, {"phone": phone}).first()
+    row = connection.execute(_CLAIM_AT_ONCE, {"phone": phone}).first()
     if row is None:  # first contact
         return Claimed(connection, add_subscriber(connection, phone, now), None)
     subscriber = SubscriberRow.read(row.subscriber_id, phone, row)
@@ -149,7 +144,7 @@ def claim_conversation(
     connection: Connection, conversation_id: int, now: datetime
 ) -> Claimed | None:
     """Claim the subscriber of this conversation; None unless it is still their active one."""
-    phone = _PHONE_OF.run(connection, {"conversation_id": conversation_id}).scalar_one_or_none()
+    phone = connection.execute(_PHONE_OF, {"conversation_id": conversation_id}).scalar_one_or_none()
     if phone is None:
         return None
     claimed = claim(connection, phone, now)
@@ -171,7 +166,7 @@ def _active(row: Any, phone: str) -> ActiveConversation:
     )
 
 
-_OPEN = DriverStatement(CONVERSATIONS.insert().returning(CONVERSATIONS.c.id))
+_OPEN = CONVERSATIONS.insert().returning(CONVERSATIONS.c.id)
 
 
 def open_conversation(
@@ -187,8 +182,8 @@ def open_conversation(
 ) -> int:
     """Insert a conversation as its first turn left it (ended, if that turn ended it)."""
     handled_by = HandledBy.BOT if handoff_reason is None else HandledBy.WAITING_FOR_AGENT
-    return _OPEN.run(
-        connection,
+    return connection.execute(
+        _OPEN,
         {
             "subscriber_id": subscriber.id,
             "phone": subscriber.phone,
@@ -210,25 +205,21 @@ def open_conversation(
     ).scalar_one()
 
 
-_LAST_STARTED = DriverStatement(
-    select(func.max(CONVERSATIONS.c.started_at)).where(
-        CONVERSATIONS.c.subscriber_id == bindparam("subscriber_id"),
-        CONVERSATIONS.c.flow == bindparam("flow"),
-    )
+_LAST_STARTED = select(func.max(CONVERSATIONS.c.started_at)).where(
+    CONVERSATIONS.c.subscriber_id == bindparam("subscriber_id"),
+    CONVERSATIONS.c.flow == bindparam("flow"),
 )
 
 
 def last_started(connection: Connection, subscriber_id: int, flow: str) -> datetime | None:
     """When `flow` last started for this subscriber (one index look-up); None if it never did."""
-    return _LAST_STARTED.run(
-        connection, {"subscriber_id": subscriber_id, "flow": flow}
+    return connection.execute(
+        _LAST_STARTED, {"subscriber_id": subscriber_id, "flow": flow}
     ).scalar_one_or_none()
 
 
 # One statement for every change to a conversation: it sets the columns it is given.
-_UPDATE = DriverStatement(
-    update(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("conversation_id"))
-)
+_UPDATE = update(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("conversation_id"))
 
 
 def save_state(
@@ -313,10 +304,10 @@ def _update(
     changes: dict[str, Any],
     now: datetime,
 ) -> None:
-    _UPDATE.run(connection, {**changes, "conversation_id": conversation_id, "updated_at": now})
+    connection.execute(_UPDATE, {**changes, "conversation_id": conversation_id, "updated_at": now})
 
 
-_INSERT_ANSWER = DriverStatement(ANSWERS.insert())
+_INSERT_ANSWER = ANSWERS.insert()
 
 
 def record_answer(
@@ -332,8 +323,8 @@ def record_answer(
     now: datetime,
 ) -> None:
     """Store a validated answer."""
-    _INSERT_ANSWER.run(
-        connection,
+    connection.execute(
+        _INSERT_ANSWER,
         {
             "conversation_id": conversation_id,
             "subscriber_id": subscriber_id,
@@ -347,7 +338,7 @@ def record_answer(
     )
 
 
-_INSERT_VISIT = DriverStatement(VISITS.insert())
+_INSERT_VISIT = VISITS.insert()
 
 
 def record_visits(
@@ -356,8 +347,8 @@ def record_visits(
     """Note the steps the conversation reached this turn (one round trip for all of them)."""
     if not steps:
         return
-    _INSERT_VISIT.run_many(
-        connection,
+    connection.execute(
+        _INSERT_VISIT,
         [
             {"conversation_id": conversation_id, "flow": flow, "step": step, "created_at": now}
             for step in steps

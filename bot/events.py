@@ -11,8 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.base import Executable
 
-from bot.db import dialect_insert
-from bot.driver_sql import DriverStatement
+from bot.db import dialect_insert, prepared
 from bot.models import Event
 
 EVENTS = Event.__table__
@@ -34,7 +33,7 @@ def _insert(dialect: str) -> Executable:
     )
 
 
-_INSERT = DriverStatement(_insert)
+_INSERT = prepared(_insert)
 
 
 def store_event(
@@ -54,7 +53,7 @@ def store_event(
         "data": dict(data),
         "received_at": now,
     }
-    event_id = _INSERT.run(connection, row).scalar_one_or_none()
+    event_id = connection.execute(_INSERT(connection), row).scalar_one_or_none()
     if event_id is not None:
         return EventReceipt(event_id, new=True)
     earlier = connection.execute(

@@ -11,8 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.base import Executable
 from sqlmodel import Session
 
-from bot.db import dialect_insert
-from bot.driver_sql import DriverStatement
+from bot.db import dialect_insert, prepared
 from bot.models import ConsentEvent, ConsentKind, Subscriber, SubscriberStatus
 
 SUBSCRIBERS = Subscriber.__table__
@@ -69,8 +68,8 @@ def _claim(dialect: str) -> Executable:
     ).returning(*_PROFILE)
 
 
-_CLAIM = DriverStatement(_claim)
-_LOCK_EXISTING = DriverStatement(
+_CLAIM = prepared(_claim)
+_LOCK_EXISTING = (
     select(*_PROFILE).where(SUBSCRIBERS.c.phone == bindparam("phone")).with_for_update()
 )
 
@@ -78,7 +77,7 @@ _LOCK_EXISTING = DriverStatement(
 def claim_subscriber(connection: Connection, phone: str, now: datetime) -> SubscriberRow:
     """The subscriber with this number, created as NEW on first contact, locked till commit."""
     # Most texts come from people we know: a locking read writes nothing (the upsert would).
-    existing = _LOCK_EXISTING.run(connection, {"phone": phone}).first()
+    existing = connection.execute(_LOCK_EXISTING, {"phone": phone}).first()
     if existing is not None:
         return SubscriberRow.read(existing.id, phone, existing)
     return add_subscriber(connection, phone, now)
@@ -87,8 +86,8 @@ def claim_subscriber(connection: Connection, phone: str, now: datetime) -> Subsc
 def add_subscriber(connection: Connection, phone: str, now: datetime) -> SubscriberRow:
     """First contact: the number becomes a NEW subscriber (or, if another transaction just
     added it, that row), locked till commit."""
-    row = _CLAIM.run(
-        connection,
+    row = connection.execute(
+        _CLAIM(connection),
         {
             "phone": phone,
             "status": SubscriberStatus.NEW,
@@ -101,7 +100,7 @@ def add_subscriber(connection: Connection, phone: str, now: datetime) -> Subscri
     return SubscriberRow.read(row.id, phone, row)
 
 
-_CHANGE_STATUS = DriverStatement(
+_CHANGE_STATUS = (
     update(SUBSCRIBERS)
     .where(SUBSCRIBERS.c.id == bindparam("subscriber_id"))
     .values(status=bindparam("status"), updated_at=bindparam("updated_at"))
@@ -114,14 +113,14 @@ def change_status(
     """Move the subscriber to a new consent status."""
     if subscriber.status is status:
         return
-    _CHANGE_STATUS.run(
-        connection,
+    connection.execute(
+        _CHANGE_STATUS,
         {"subscriber_id": subscriber.id, "status": status, "updated_at": now},
     )
     subscriber.status = status
 
 
-_INSERT_CONSENT = DriverStatement(CONSENT_EVENTS.insert())
+_INSERT_CONSENT = CONSENT_EVENTS.insert()
 
 
 def record_consent(
@@ -136,8 +135,8 @@ def record_consent(
     message_id: int | None = None,
 ) -> None:
     """Append one entry to the consent ledger."""
-    _INSERT_CONSENT.run(
-        connection,
+    connection.execute(
+        _INSERT_CONSENT,
         {
             "subscriber_id": subscriber.id,
             "phone": subscriber.phone,
