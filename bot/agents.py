@@ -12,10 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bot.db import transaction
-from bot.models import Agent, LoginAttempt
-
-AGENTS = Agent.__table__
-ATTEMPTS = LoginAttempt.__table__
+from bot.models import Agent
+from bot.tables import AGENTS
+from bot.tables import LOGIN_ATTEMPTS as ATTEMPTS
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # scrypt hashes anything, but a megabyte "password" is an attack

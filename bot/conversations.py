@@ -11,19 +11,12 @@ from sqlalchemy.engine import Connection
 
 from bot.engine.state import FlowState
 from bot.models import (
-    Answer,
-    Conversation,
     ConversationStatus,
     HandledBy,
-    StepVisit,
-    Subscriber,
 )
 from bot.subscribers import SubscriberRow, add_subscriber, claim_subscriber
-
-CONVERSATIONS = Conversation.__table__
-ANSWERS = Answer.__table__
-VISITS = StepVisit.__table__
-SUBSCRIBERS = Subscriber.__table__
+from bot.tables import ANSWERS, CONVERSATIONS, SUBSCRIBERS
+from bot.tables import STEP_VISITS as VISITS
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.base import Executable
 
 from bot.db import dialect_insert, prepared
-from bot.models import Event
-
-EVENTS = Event.__table__
+from bot.tables import EVENTS
 
 
 @dataclass(frozen=True)

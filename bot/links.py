@@ -12,10 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
-from bot.models import Click, Link
-
-LINKS = Link.__table__
-CLICKS = Click.__table__
+from bot.tables import CLICKS, LINKS
 
 CODE_LENGTH = 7  # 62**7 ≈ 3.5e12 codes: unguessable enough, and short enough for a segment
 CODE_ALPHABET = string.digits + string.ascii_letters

@@ -25,22 +25,12 @@ from bot.engine.state import FlowState
 from bot.events import store_event
 from bot.inbound import InboundSms
 from bot.messages import record_inbound
-from bot.models import (
-    Answer,
-    Conversation,
-    ConversationStatus,
-    HandledBy,
-    Message,
-    MessageStatus,
-    StepVisit,
-    SubscriberStatus,
-)
+from bot.models import ConversationStatus, HandledBy, MessageStatus, SubscriberStatus
 from bot.subscribers import add_subscriber, change_status
+from bot.tables import ANSWERS, CONVERSATIONS, MESSAGES, STEP_VISITS
 
 WHEN = datetime(2026, 11, 25, 9, 30, 15, 123456, tzinfo=UTC)
 PHONE = "+14155550100"
-MESSAGES = Message.__table__
-CONVERSATIONS = Conversation.__table__
 
 
 def survey_state() -> FlowState:
@@ -121,10 +111,8 @@ def test_many_rows_go_in_one_call_and_json_values_round_trip(database_url: str) 
             value={"score": 9, "tags": ["fast"]},
             now=WHEN,
         )
-        visits = connection.execute(
-            select(StepVisit.__table__.c.step).order_by(StepVisit.__table__.c.id)
-        ).scalars()
-        answer = connection.execute(select(Answer.__table__.c.value)).scalar_one()
+        visits = connection.execute(select(STEP_VISITS.c.step).order_by(STEP_VISITS.c.id)).scalars()
+        answer = connection.execute(select(ANSWERS.c.value)).scalar_one()
         started = last_started(connection, subscriber.id, "nps")
     assert list(visits) == ["ask", "score", "reason"]
     assert answer == {"score": 9, "tags": ["fast"]}
