@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, literal_column, select, update
 from sqlalchemy.engine import Connection
 
+from bot.driver_sql import DriverStatement
 from bot.engine.state import FlowState
 from bot.models import (
     ConversationStatus,
@@ -40,7 +41,7 @@ class ActiveConversation:
     wake: Wake | None = None
 
 
-_SAVE_PROFILE = (
+_SAVE_PROFILE = DriverStatement(
     update(SUBSCRIBERS)
     .where(SUBSCRIBERS.c.id == bindparam("subscriber_id"))
     .values(
@@ -53,8 +54,8 @@ _SAVE_PROFILE = (
 
 def save_profile(connection: Connection, subscriber: SubscriberRow, now: datetime) -> None:
     """Store the subscriber's changed attributes and tags."""
-    connection.execute(
-        _SAVE_PROFILE,
+    _SAVE_PROFILE.run(
+        connection,
         {
             "subscriber_id": subscriber.id,
             "attributes": subscriber.attributes,
@@ -89,7 +90,7 @@ _IS_ACTIVE = CONVERSATIONS.c.status == literal_column(f"'{ConversationStatus.ACT
 
 # SQLite, one writer at a time (BEGIN IMMEDIATE): one read sees every earlier commit, so the
 # subscriber and their active conversation come back together.
-_CLAIM_AT_ONCE = (
+_CLAIM_AT_ONCE = DriverStatement(
     select(*_SUBSCRIBER_COLUMNS, *_CONVERSATION_COLUMNS)
     .select_from(
         SUBSCRIBERS.outerjoin(
@@ -100,10 +101,14 @@ _CLAIM_AT_ONCE = (
 )
 # PostgreSQL, row locks: a statement's snapshot predates a lock it waited for, so the
 # conversation is read by a second statement, once the subscriber's lock is held.
-_ACTIVE = select(*_CONVERSATION_COLUMNS).where(
-    CONVERSATIONS.c.subscriber_id == bindparam("subscriber_id"), _IS_ACTIVE
+_ACTIVE = DriverStatement(
+    select(*_CONVERSATION_COLUMNS).where(
+        CONVERSATIONS.c.subscriber_id == bindparam("subscriber_id"), _IS_ACTIVE
+    )
 )
-_PHONE_OF = select(CONVERSATIONS.c.phone).where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+_PHONE_OF = DriverStatement(
+    select(CONVERSATIONS.c.phone).where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+)
 
 
 @dataclass
@@ -124,9 +129,9 @@ def claim(connection: Connection, phone: str, now: datetime) -> Claimed:
     """
     if connection.dialect.name != "sqlite":
         subscriber = claim_subscriber(connection, phone, now)
-        row = connection.execute(_ACTIVE, {"subscriber_id": subscriber.id}).first()
+        row = _ACTIVE.run(connection, {"subscriber_id": subscriber.id}).first()
         return Claimed(connection, subscriber, None if row is None else _active(row, phone))
-    row = connection.execute(_CLAIM_AT_ONCE, {"phone": phone}).first()
+    row = _CLAIM_AT_ONCE.run(connection, {"phone": phone}).first()
     if row is None:  # first contact
         return Claimed(connection, add_subscriber(connection, phone, now), None)
     subscriber = SubscriberRow.read(row.subscriber_id, phone, row)
@@ -137,7 +142,7 @@ def claim_conversation(
     connection: Connection, conversation_id: int, now: datetime
 ) -> Claimed | None:
     """Claim the subscriber of this conversation; None unless it is still their active one."""
-    phone = connection.execute(_PHONE_OF, {"conversation_id": conversation_id}).scalar_one_or_none()
+    phone = _PHONE_OF.run(connection, {"conversation_id": conversation_id}).scalar_one_or_none()
     if phone is None:
         return None
     claimed = claim(connection, phone, now)
@@ -159,7 +164,7 @@ def _active(row: Any, phone: str) -> ActiveConversation:
     )
 
 
-_OPEN = CONVERSATIONS.insert().returning(CONVERSATIONS.c.id)
+_OPEN = DriverStatement(CONVERSATIONS.insert().returning(CONVERSATIONS.c.id))
 
 
 def open_conversation(
@@ -175,8 +180,8 @@ def open_conversation(
 ) -> int:
     """Insert a conversation as its first turn left it (ended, if that turn ended it)."""
     handled_by = HandledBy.BOT if handoff_reason is None else HandledBy.WAITING_FOR_AGENT
-    return connection.execute(
-        _OPEN,
+    return _OPEN.run(
+        connection,
         {
             "subscriber_id": subscriber.id,
             "phone": subscriber.phone,
@@ -198,21 +203,25 @@ def open_conversation(
     ).scalar_one()
 
 
-_LAST_STARTED = select(func.max(CONVERSATIONS.c.started_at)).where(
-    CONVERSATIONS.c.subscriber_id == bindparam("subscriber_id"),
-    CONVERSATIONS.c.flow == bindparam("flow"),
+_LAST_STARTED = DriverStatement(
+    select(func.max(CONVERSATIONS.c.started_at)).where(
+        CONVERSATIONS.c.subscriber_id == bindparam("subscriber_id"),
+        CONVERSATIONS.c.flow == bindparam("flow"),
+    )
 )
 
 
 def last_started(connection: Connection, subscriber_id: int, flow: str) -> datetime | None:
     """When `flow` last started for this subscriber (one index look-up); None if it never did."""
-    return connection.execute(
-        _LAST_STARTED, {"subscriber_id": subscriber_id, "flow": flow}
+    return _LAST_STARTED.run(
+        connection, {"subscriber_id": subscriber_id, "flow": flow}
     ).scalar_one_or_none()
 
 
 # One statement for every change to a conversation: it sets the columns it is given.
-_UPDATE = update(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+_UPDATE = DriverStatement(
+    update(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+)
 
 
 def save_state(
@@ -297,10 +306,10 @@ def _update(
     changes: dict[str, Any],
     now: datetime,
 ) -> None:
-    connection.execute(_UPDATE, {**changes, "conversation_id": conversation_id, "updated_at": now})
+    _UPDATE.run(connection, {**changes, "conversation_id": conversation_id, "updated_at": now})
 
 
-_INSERT_ANSWER = ANSWERS.insert()
+_INSERT_ANSWER = DriverStatement(ANSWERS.insert())
 
 
 def record_answer(
@@ -316,8 +325,8 @@ def record_answer(
     now: datetime,
 ) -> None:
     """Store a validated answer."""
-    connection.execute(
-        _INSERT_ANSWER,
+    _INSERT_ANSWER.run(
+        connection,
         {
             "conversation_id": conversation_id,
             "subscriber_id": subscriber_id,
@@ -331,7 +340,7 @@ def record_answer(
     )
 
 
-_INSERT_VISIT = VISITS.insert()
+_INSERT_VISIT = DriverStatement(VISITS.insert())
 
 
 def record_visits(
@@ -340,8 +349,8 @@ def record_visits(
     """Note the steps the conversation reached this turn (one round trip for all of them)."""
     if not steps:
         return
-    connection.execute(
-        _INSERT_VISIT,
+    _INSERT_VISIT.run_many(
+        connection,
         [
             {"conversation_id": conversation_id, "flow": flow, "step": step, "created_at": now}
             for step in steps

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.base import Executable
 
-from bot.db import dialect_insert, prepared
+from bot.db import dialect_insert
+from bot.driver_sql import DriverStatement
 from bot.tables import EVENTS
 
 
@@ -31,7 +32,7 @@ def _insert(dialect: str) -> Executable:
     )
 
 
-_INSERT = prepared(_insert)
+_INSERT = DriverStatement(_insert)
 
 
 def store_event(
@@ -51,7 +52,7 @@ def store_event(
         "data": dict(data),
         "received_at": now,
     }
-    event_id = connection.execute(_INSERT(connection), row).scalar_one_or_none()
+    event_id = _INSERT.run(connection, row).scalar_one_or_none()
     if event_id is not None:
         return EventReceipt(event_id, new=True)
     earlier = connection.execute(

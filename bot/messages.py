@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.base import Executable
 
-from bot.db import dialect_insert, prepared
+from bot.db import dialect_insert
+from bot.driver_sql import DriverStatement
 from bot.inbound import InboundSms
 from bot.models import Delivery, Direction, MessageStatus
 from bot.outbox import QueuedText
@@ -24,7 +25,7 @@ def _insert_inbound(dialect: str) -> Executable:
     )
 
 
-_INSERT_INBOUND = prepared(_insert_inbound)
+_INSERT_INBOUND = DriverStatement(_insert_inbound)
 
 
 def record_inbound(connection: Connection, sms: InboundSms, now: datetime) -> int | None:
@@ -42,7 +43,7 @@ def record_inbound(connection: Connection, sms: InboundSms, now: datetime) -> in
         "created_at": now,
         "updated_at": now,
     }
-    return connection.execute(_INSERT_INBOUND(connection), row).scalar_one_or_none()
+    return _INSERT_INBOUND.run(connection, row).scalar_one_or_none()
 
 
 def inbound_id_by_sid(connection: Connection, message_sid: str) -> int | None:

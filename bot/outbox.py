@@ -11,6 +11,7 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bot import policy
+from bot.driver_sql import DriverStatement
 from bot.links import attach_message, shorten_links
 from bot.models import Delivery, Direction, MessageStatus, Purpose, SubscriberStatus
 from bot.recipient_zones import country_of, zones_for
@@ -18,7 +19,7 @@ from bot.segments import count_segments
 from bot.subscribers import SubscriberRow
 from bot.tables import MESSAGES
 
-_INSERT_OUTBOUND = MESSAGES.insert().returning(MESSAGES.c.id)
+_INSERT_OUTBOUND = DriverStatement(MESSAGES.insert().returning(MESSAGES.c.id))
 
 MAX_TEXT_CHARS = 1600  # the most one text may carry: Twilio's limit for a message body
 # In the outbox because the provider failed it, or an outage held it back (see dispatch.py).
@@ -120,8 +121,8 @@ def queue_text(
     else:
         status = MessageStatus.PENDING
     segments = count_segments(body)
-    message_id = connection.execute(
-        _INSERT_OUTBOUND,
+    message_id = _INSERT_OUTBOUND.run(
+        connection,
         {
             "phone": subscriber.phone,
             "direction": Direction.OUTBOUND,
@@ -205,16 +206,16 @@ def _zones(phone: str, timezone: str | None, attributes: Mapping[str, Any]) -> t
 
 
 _NOT_GOING_OUT = (MessageStatus.SUPPRESSED, MessageStatus.FAILED, MessageStatus.UNDELIVERED)
-_RECENT_PROMOTIONAL = select(
-    func.coalesce(MESSAGES.c.sent_at, MESSAGES.c.send_after, MESSAGES.c.created_at)
-).where(
-    MESSAGES.c.phone == bindparam("phone"),
-    MESSAGES.c.direction == Direction.OUTBOUND,
-    MESSAGES.c.purpose == Purpose.PROMOTIONAL,
-    # Spelled out rather than NOT IN: an expanding IN is rendered again on every execution.
-    *(MESSAGES.c.status != status for status in _NOT_GOING_OUT),
-    # An old text sent again (`bot outbox retry`) is due anew: its send_after counts.
-    or_(MESSAGES.c.created_at > bindparam("since"), MESSAGES.c.send_after > bindparam("since")),
+_RECENT_PROMOTIONAL = DriverStatement(
+    select(func.coalesce(MESSAGES.c.sent_at, MESSAGES.c.send_after, MESSAGES.c.created_at)).where(
+        MESSAGES.c.phone == bindparam("phone"),
+        MESSAGES.c.direction == Direction.OUTBOUND,
+        MESSAGES.c.purpose == Purpose.PROMOTIONAL,
+        # Spelled out rather than NOT IN: driver statements take no expanding parameters.
+        *(MESSAGES.c.status != status for status in _NOT_GOING_OUT),
+        # An old text sent again (`bot outbox retry`) is due anew: its send_after counts.
+        or_(MESSAGES.c.created_at > bindparam("since"), MESSAGES.c.send_after > bindparam("since")),
+    )
 )
 
 
@@ -222,7 +223,7 @@ def _recent_promotional(connection: Connection, phone: str, now: datetime) -> tu
     """When promotional texts went (or are due to go) to this number in the last day or so."""
     # Rows queued up to a day before `now` may be deferred to within the window: look back 2 d.
     since = now - timedelta(days=2)
-    moments = connection.execute(_RECENT_PROMOTIONAL, {"phone": phone, "since": since}).scalars()
+    moments = _RECENT_PROMOTIONAL.run(connection, {"phone": phone, "since": since}).scalars()
     return tuple(_aware(moment) for moment in moments)
 
 

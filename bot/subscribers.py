@@ -11,7 +11,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.base import Executable
 from sqlmodel import Session
 
-from bot.db import dialect_insert, prepared
+from bot.db import dialect_insert
+from bot.driver_sql import DriverStatement
 from bot.models import ConsentKind, Subscriber, SubscriberStatus
 from bot.tables import CONSENT_EVENTS, SUBSCRIBERS
 
@@ -66,8 +67,8 @@ def _claim(dialect: str) -> Executable:
     ).returning(*_PROFILE)
 
 
-_CLAIM = prepared(_claim)
-_LOCK_EXISTING = (
+_CLAIM = DriverStatement(_claim)
+_LOCK_EXISTING = DriverStatement(
     select(*_PROFILE).where(SUBSCRIBERS.c.phone == bindparam("phone")).with_for_update()
 )
 
@@ -75,7 +76,7 @@ _LOCK_EXISTING = (
 def claim_subscriber(connection: Connection, phone: str, now: datetime) -> SubscriberRow:
     """The subscriber with this number, created as NEW on first contact, locked till commit."""
     # Most texts come from people we know: a locking read writes nothing (the upsert would).
-    existing = connection.execute(_LOCK_EXISTING, {"phone": phone}).first()
+    existing = _LOCK_EXISTING.run(connection, {"phone": phone}).first()
     if existing is not None:
         return SubscriberRow.read(existing.id, phone, existing)
     return add_subscriber(connection, phone, now)
@@ -84,8 +85,8 @@ def claim_subscriber(connection: Connection, phone: str, now: datetime) -> Subsc
 def add_subscriber(connection: Connection, phone: str, now: datetime) -> SubscriberRow:
     """First contact: the number becomes a NEW subscriber (or, if another transaction just
     added it, that row), locked till commit."""
-    row = connection.execute(
-        _CLAIM(connection),
+    row = _CLAIM.run(
+        connection,
         {
             "phone": phone,
             "status": SubscriberStatus.NEW,
@@ -98,7 +99,7 @@ def add_subscriber(connection: Connection, phone: str, now: datetime) -> Subscri
     return SubscriberRow.read(row.id, phone, row)
 
 
-_CHANGE_STATUS = (
+_CHANGE_STATUS = DriverStatement(
     update(SUBSCRIBERS)
     .where(SUBSCRIBERS.c.id == bindparam("subscriber_id"))
     .values(status=bindparam("status"), updated_at=bindparam("updated_at"))
@@ -111,14 +112,14 @@ def change_status(
     """Move the subscriber to a new consent status."""
     if subscriber.status is status:
         return
-    connection.execute(
-        _CHANGE_STATUS,
+    _CHANGE_STATUS.run(
+        connection,
         {"subscriber_id": subscriber.id, "status": status, "updated_at": now},
     )
     subscriber.status = status
 
 
-_INSERT_CONSENT = CONSENT_EVENTS.insert()
+_INSERT_CONSENT = DriverStatement(CONSENT_EVENTS.insert())
 
 
 def record_consent(
@@ -133,8 +134,8 @@ def record_consent(
     message_id: int | None = None,
 ) -> None:
     """Append one entry to the consent ledger."""
-    connection.execute(
-        _INSERT_CONSENT,
+    _INSERT_CONSENT.run(
+        connection,
         {
             "subscriber_id": subscriber.id,
             "phone": subscriber.phone,

@@ -1,6 +1,7 @@
-"""The webhook's statements, built once at import and run by Connection.execute, on both databases:
-values keep their types (enums, JSON, aware UTC datetimes), defaults fill what a caller leaves
-out, ON CONFLICT is written per dialect, and a failed statement raises SQLAlchemy's error."""
+"""The webhook's statements, through the functions that run them, on both databases: values
+keep their types (enums, JSON, aware UTC datetimes), defaults fill what a caller leaves out, an
+update sets only what it is given, ON CONFLICT is written per dialect, and a failed statement
+raises SQLAlchemy's error and rolls back."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from bot.conversations import (
     record_visits,
     save_state,
 )
-from bot.db import make_engine, prepared, transaction
+from bot.db import make_engine, transaction
 from bot.engine.state import FlowState
 from bot.events import store_event
 from bot.inbound import InboundSms
@@ -132,20 +133,6 @@ def test_on_conflict_is_written_for_each_database(database_url: str) -> None:
         )
     assert isinstance(first, int) and again is None
     assert (event.new, retried.new, retried.id) == (True, False, event.id)
-
-
-def test_a_statement_is_built_once_per_dialect(database_url: str) -> None:
-    engine = make_engine(database_url)
-    built: list[str] = []
-
-    def build(dialect: str) -> object:
-        built.append(dialect)
-        return select(MESSAGES.c.id)
-
-    statement_for = prepared(build)  # type: ignore[arg-type]
-    with transaction(engine) as connection:
-        assert statement_for(connection) is statement_for(connection)
-    assert built == [engine.dialect.name]
 
 
 def test_a_failed_statement_raises_sqlalchemys_error_and_rolls_back(database_url: str) -> None:

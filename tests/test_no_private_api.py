@@ -1,12 +1,12 @@
 """`bot/` uses its libraries through their public API only (SQLAlchemy has no upper bound).
 
 Why an AST walk rather than a grep for the private names we know: a grep finds only
-`_result_columns` and the two others that `driver_sql.py` once read, while the next private
-attribute would slip through. Types are unknown to an AST, so the rule is by name: an attribute
-whose name starts with `_` must be one that some code in `bot/` defines (our own `self._rows`);
-any other is a library's private name. Dunders (`__table__`, `__name__`) are public by
-convention, and a few underscored names are public API, named so to stay clear of column and
-field names.
+`_result_columns` and the others that `driver_sql.py` once used, while the next private name
+would slip through. Types are unknown to an AST, so the rule is by name: an attribute or a
+keyword argument whose name starts with `_` must be one that code in `bot/` defines (our own
+`self._rows`); any other is a library's private name. Dunders (`__table__`, `__name__`) are
+public by convention, and a few underscored names are public API, named so to stay clear of
+column and field names.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 BOT = Path(__file__).resolve().parent.parent / "bot"
 # Documented public API: SQLAlchemy's Row (`row._mapping`, `row._fields` …) and namedtuple's.
 PUBLIC_UNDERSCORED = frozenset({"_mapping", "_fields", "_asdict", "_tuple", "_t", "_replace"})
-# What bot/driver_sql.py read from SQLAlchemy's compiler and types until it was removed.
+# What bot/driver_sql.py read from SQLAlchemy's compiler and types until issue 13.
 ONCE_USED = ("_result_columns", "_bind_processors", "_cached_result_processor")
 
 
@@ -45,14 +45,23 @@ def is_private(name: str) -> bool:
     return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
 
 
-def test_no_module_reads_a_librarys_private_attribute() -> None:
+def underscored(node: ast.AST) -> Iterator[str]:
+    """A private attribute read (`.name`) or keyword argument passed (`name=`) at this node."""
+    if isinstance(node, ast.Attribute) and is_private(node.attr):
+        yield f".{node.attr}"
+    elif isinstance(node, ast.keyword) and node.arg is not None and is_private(node.arg):
+        yield f"{node.arg}="
+
+
+def test_no_module_reads_a_librarys_private_attribute_or_argument() -> None:
     parsed = modules()
     ours = {name for _path, tree in parsed for name in defined_names(tree)} | PUBLIC_UNDERSCORED
     foreign = [
-        f"{path.relative_to(BOT.parent)}:{node.lineno}: .{node.attr}"
+        f"{path.relative_to(BOT.parent)}:{node.lineno}: {name}"
         for path, tree in parsed
         for node in ast.walk(tree)
-        if isinstance(node, ast.Attribute) and is_private(node.attr) and node.attr not in ours
+        for name in underscored(node)
+        if name.lstrip(".=") not in ours
     ]
     assert foreign == [], "private attributes of a library (use its public API):\n" + "\n".join(
         foreign

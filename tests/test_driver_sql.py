@@ -1,0 +1,122 @@
+"""Driver statements behave as Connection.execute does: same values in and out, same errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
+
+from bot.db import dialect_insert, make_engine, transaction
+from bot.driver_sql import DriverStatement
+from bot.models import Delivery, Direction, Message, MessageStatus, Purpose
+
+MESSAGES = Message.__table__
+WHEN = datetime(2026, 11, 25, 9, 30, 15, 123456, tzinfo=UTC)
+INSERT = DriverStatement(MESSAGES.insert().returning(MESSAGES.c.id))
+BY_PHONE = DriverStatement(
+    select(MESSAGES.c.id, MESSAGES.c.status, MESSAGES.c.media_urls, MESSAGES.c.created_at)
+    .where(MESSAGES.c.phone == bindparam("phone"), MESSAGES.c.direction == Direction.OUTBOUND)
+    .order_by(MESSAGES.c.id)
+)
+
+
+def outbound(phone: str = "+14155550100", **overrides: object) -> dict[str, object]:
+    return {
+        "phone": phone,
+        "direction": Direction.OUTBOUND,
+        "body": "Hello",
+        "media_urls": ["https://acme.test/a.png"],
+        "status": MessageStatus.PENDING,
+        "purpose": Purpose.REPLY,
+        "delivery": Delivery.OUTBOX,
+        "created_at": WHEN,
+        "updated_at": WHEN,
+        **overrides,
+    }
+
+
+def test_rows_come_back_as_connection_execute_returns_them(database_url: str) -> None:
+    engine = make_engine(database_url)
+    with transaction(engine) as connection:
+        message_id = INSERT.run(connection, outbound()).scalar_one()
+        ours = BY_PHONE.run(connection, {"phone": "+14155550100"}).one()
+        theirs = connection.execute(
+            select(MESSAGES.c.id, MESSAGES.c.status, MESSAGES.c.media_urls, MESSAGES.c.created_at)
+        ).one()
+    expected = (message_id, MessageStatus.PENDING, ["https://acme.test/a.png"], WHEN)
+    assert tuple(ours) == tuple(theirs) == expected
+    assert ours.status is MessageStatus.PENDING and ours.created_at.tzinfo is UTC
+    assert ours._fields == ("id", "status", "media_urls", "created_at")
+
+
+def test_column_defaults_fill_what_the_caller_leaves_out(database_url: str) -> None:
+    engine = make_engine(database_url)
+    with transaction(engine) as connection:
+        INSERT.run(connection, outbound())
+        row = connection.execute(select(MESSAGES.c.attempts, MESSAGES.c.segments)).one()
+    assert (row.attempts, row.segments) == (0, 1)
+
+
+def test_many_rows_in_one_call_and_updates_with_named_parameters(database_url: str) -> None:
+    engine = make_engine(database_url)
+    insert_plain = DriverStatement(MESSAGES.insert())
+    mark = DriverStatement(
+        update(MESSAGES)
+        .where(MESSAGES.c.phone == bindparam("of_phone"))
+        .values(status=bindparam("status"))
+    )
+    with transaction(engine) as connection:
+        insert_plain.run_many(connection, [outbound(), outbound(), outbound("+14155550199")])
+        mark.run(connection, {"of_phone": "+14155550100", "status": MessageStatus.SENT})
+        ids = BY_PHONE.run(connection, {"phone": "+14155550100"}).scalars()
+        marked = [row.status for row in BY_PHONE.run(connection, {"phone": "+14155550100"})]
+        others = [row.status for row in BY_PHONE.run(connection, {"phone": "+14155550199"})]
+    assert len(ids) == 2 and ids == sorted(ids)
+    assert marked == [MessageStatus.SENT, MessageStatus.SENT]
+    assert others == [MessageStatus.PENDING]
+
+
+def test_a_dialect_specific_statement_is_built_per_dialect(database_url: str) -> None:
+    engine = make_engine(database_url)
+    upsert = DriverStatement(
+        lambda dialect: (
+            dialect_insert(dialect, MESSAGES)
+            .on_conflict_do_nothing(index_elements=["provider_sid"])
+            .returning(MESSAGES.c.id)
+        )
+    )
+    with transaction(engine) as connection:
+        first = upsert.run(connection, outbound(provider_sid="SM1")).scalar_one_or_none()
+        again = upsert.run(connection, outbound(provider_sid="SM1")).scalar_one_or_none()
+    assert isinstance(first, int)
+    assert again is None
+
+
+def test_driver_errors_are_sqlalchemy_errors_and_roll_back(database_url: str) -> None:
+    engine = make_engine(database_url)
+    with pytest.raises(IntegrityError, match="phone"), transaction(engine) as connection:
+        INSERT.run(connection, outbound())
+        INSERT.run(connection, outbound(phone=None))
+    with transaction(engine) as connection:
+        assert BY_PHONE.run(connection, {"phone": "+14155550100"}).first() is None
+
+
+def test_one_says_how_many_rows_it_found(database_url: str) -> None:
+    engine = make_engine(database_url)
+    with transaction(engine) as connection:
+        with pytest.raises(NoResultFound, match="got none"):
+            BY_PHONE.run(connection, {"phone": "+14155550100"}).one()
+        INSERT.run(connection, outbound())
+        INSERT.run(connection, outbound())
+        with pytest.raises(MultipleResultsFound, match="got 2"):
+            BY_PHONE.run(connection, {"phone": "+14155550100"}).one()
+
+
+def test_expanding_in_parameters_are_refused_with_a_reason(database_url: str) -> None:
+    engine = make_engine(database_url)
+    statuses = (MessageStatus.SENT, MessageStatus.FAILED)
+    statement = DriverStatement(select(MESSAGES.c.id).where(MESSAGES.c.status.in_(statuses)))
+    with transaction(engine) as connection, pytest.raises(ValueError, match="expanding IN"):
+        statement.run(connection)
