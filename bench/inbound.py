@@ -111,7 +111,7 @@ def start_gunicorn(app: str, port: int, workers: int, env: dict[str, str]) -> su
     raise SystemExit(f"gunicorn {app} did not start on port {port}")
 
 
-def fire(name: str, port: int, prepared: list, concurrency: int) -> Result:
+def fire(name: str, port: int, prepared: list, concurrency: int, timeout: float = 30) -> Result:
     """Send every request once, `concurrency` at a time, and time each."""
     latencies: list[float] = []
     failures = 0
@@ -121,7 +121,7 @@ def fire(name: str, port: int, prepared: list, concurrency: int) -> Result:
     def one(request: tuple[bytes, dict[str, str]]) -> None:
         nonlocal failures, done
         body, headers = request
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         started = time.perf_counter()
         connection.request("POST", "/twilio/sms", body=body, headers=headers)
         response = connection.getresponse()
@@ -159,7 +159,9 @@ def run_target(
     try:
         bodies = MIXES[args.mix]
         warmup = signed_requests(args.warmup, port, f"W{round_number}", bodies)
-        fire(f"{name} warm-up", port, warmup, 4)
+        # The port opens before the workers have imported the app, which on a loaded machine
+        # takes longer than a request's timeout: the warm-up waits for them.
+        fire(f"{name} warm-up", port, warmup, 4, timeout=600)
         prepared = signed_requests(args.requests, port, f"R{round_number}", bodies)
         return fire(name, port, prepared, args.concurrency)
     finally:

@@ -17,10 +17,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.db import transaction
-from bot.models import Agent, AgentSession
-
-SESSIONS = AgentSession.__table__
-AGENTS = Agent.__table__
+from bot.models import Agent
+from bot.tables import AGENT_SESSIONS as SESSIONS
+from bot.tables import AGENTS
 
 SESSION_LIFETIME = timedelta(hours=12)  # a forgotten browser does not stay logged in for ever
 SESSION_IDLE = timedelta(hours=2)  # nor does one left alone for a long lunch

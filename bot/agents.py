@@ -31,11 +31,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from bot.agent_sessions import EndReason, end_agent_sessions
 from bot.db import is_sqlite, transaction
-from bot.models import Agent, AgentSession, LoginAttempt
-
-AGENTS = Agent.__table__
-ATTEMPTS = LoginAttempt.__table__
-SESSIONS = AgentSession.__table__
+from bot.models import Agent
+from bot.tables import AGENT_SESSIONS as SESSIONS
+from bot.tables import AGENTS
+from bot.tables import LOGIN_ATTEMPTS as ATTEMPTS
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # scrypt hashes anything, but a megabyte "password" is an attack

@@ -18,25 +18,17 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.db import dialect_insert, transaction
 from bot.models import (
-    Answer,
     ConsentEvent,
     ConsentKind,
-    Conversation,
     ConversationStatus,
     Direction,
-    Event,
-    Message,
     MessageStatus,
     SubscriberStatus,
 )
 from bot.phones import InvalidPhone, normalise_phone
 from bot.spreadsheet import restored
 from bot.subscribers import CONSENT_EVENTS, SUBSCRIBERS, claim_subscriber
-
-MESSAGES = Message.__table__
-ANSWERS = Answer.__table__
-EVENTS = Event.__table__
-CONVERSATIONS = Conversation.__table__
+from bot.tables import ANSWERS, CONVERSATIONS, EVENTS, MESSAGES
 
 BATCH_ROWS = 1000  # rows per transaction with skip_bad; also the size of IN (…) lookups
 ERASED = "[erased]"

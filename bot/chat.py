@@ -23,10 +23,11 @@ from bot.db import make_engine, transaction
 from bot.engine.durations import DurationError, format_duration, parse_duration
 from bot.gateways.base import OutboundText, SendOutcome, SendResult
 from bot.inbound import InboundSms
-from bot.models import Direction, Message, MessageStatus, Subscriber, utcnow
+from bot.models import Direction, MessageStatus, utcnow
 from bot.scratch import ScratchDatabases
 from bot.services import build_services
 from bot.settings import Settings
+from bot.tables import MESSAGES, SUBSCRIBERS
 from bot.testing.clock import SettableClock, let_time_pass
 
 CHAT_HELP = """\
@@ -34,9 +35,6 @@ CHAT_HELP = """\
 /event TYPE [JSON data]          post an event, e.g. /event cart_abandoned {"cart_url": "x"}
 /help                            this list
 Anything else is a text to the bot."""
-
-SUBSCRIBERS = Subscriber.__table__
-MESSAGES = Message.__table__
 
 
 class ShiftedClock:

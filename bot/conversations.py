@@ -12,20 +12,13 @@ from sqlalchemy.engine import Connection
 from bot.driver_sql import DriverStatement
 from bot.engine.state import FlowState
 from bot.models import (
-    Answer,
-    Conversation,
     ConversationStatus,
     HandledBy,
-    StepVisit,
-    Subscriber,
 )
 from bot.subscribers import SubscriberRow, add_subscriber, claim_subscriber
+from bot.tables import ANSWERS, CONVERSATIONS, SUBSCRIBERS
+from bot.tables import STEP_VISITS as VISITS
 from bot.timer_alarm import timer_set
-
-CONVERSATIONS = Conversation.__table__
-ANSWERS = Answer.__table__
-VISITS = StepVisit.__table__
-SUBSCRIBERS = Subscriber.__table__
 
 
 @dataclass(frozen=True)

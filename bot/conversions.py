@@ -11,12 +11,8 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Interval, and_, func, literal, select
 from sqlalchemy.engine import Connection
 
-from bot.models import Click, Direction, Event, Link, Message
-
-EVENTS = Event.__table__
-MESSAGES = Message.__table__
-LINKS = Link.__table__
-CLICKS = Click.__table__
+from bot.models import Direction
+from bot.tables import CLICKS, EVENTS, LINKS, MESSAGES
 
 ORDER_EVENT = "order_placed"
 DEFAULT_ATTRIBUTION_DAYS = 7.0

@@ -38,16 +38,16 @@ from bot.gateways.base import (
     SupportsLookup,
 )
 from bot.handover import CONSENT, consent_decision, last_check
-from bot.models import Message, MessageStatus, Purpose, utcnow
+from bot.models import MessageStatus, Purpose, utcnow
 from bot.outage import DEFAULT_RETRY_WINDOW, PROBE_CAP, Change, Outage, OutageBreaker
 from bot.outbox import sending_hours_at_claim
 from bot.pacing import Pacer
 from bot.statuses import advances, parse_provider_status
 from bot.subscribers import opt_out_by_carrier
+from bot.tables import MESSAGES
 
 log = logging.getLogger(__name__)
 
-MESSAGES = Message.__table__
 
 DEFAULT_MAX_ATTEMPTS = 5  # deprecated: the retry window decides when a text has failed
 UNPACED_BATCH = 50  # rows a claim takes when nothing paces the sends

@@ -1,13 +1,19 @@
 """Hot-path statements: SQLAlchemy Core builds and compiles them, the driver's cursor runs them.
 
 Why by hand: on the webhook's path SQLAlchemy's per-execute machinery (execution context,
-parameter construction, result proxy) costs about six times what the driver spends running
-the statement (75 µs against 13 µs on SQLite here), and a flow turn runs seven to ten of them.
+parameter construction, result proxy) costs about three times what the driver spends running
+the statement (25-40 µs against 10-15 µs on SQLite), and a flow turn runs six to eight of them:
+run through Connection.execute, an inbound text costs 18 % more CPU (docs/benchmarks.md).
 A `DriverStatement` is compiled once per dialect and parameter set, keeps SQLAlchemy's own bind
 and result processors (so enums, JSON and UTC datetimes behave exactly as everywhere else), and
 runs inside the caller's SQLAlchemy transaction on the same DBAPI connection. Driver errors are
 re-raised as SQLAlchemy's exceptions, so callers catch `IntegrityError` as they always did.
 Everything off the hot path keeps using `Connection.execute`.
+
+Public API only (sqlalchemy has no upper bound; tests/test_no_private_api.py guards it): the
+compiled statement's documented attributes (`string`, `positiontup`, `binds`, `insert_prefetch`,
+`construct_params`), the types' `dialect_impl(...).bind_processor / result_processor`, the
+statement's `exported_columns`, and the DBAPI connection from `Connection.connection`.
 """
 
 from __future__ import annotations
@@ -133,20 +139,26 @@ def _compile(statement: Executable, dialect: Dialect, params: Mapping[str, Any])
     if compiler.post_compile_params or compiler.literal_execute_params:
         raise ValueError("DriverStatement cannot run expanding IN parameters; spell them out")
     prefetch = [*compiler.insert_prefetch, *compiler.update_prefetch]
-    # The compiler's own notes on bind and result processing: what Connection.execute uses.
-    columns = compiler._result_columns
-    row_type = namedtuple("Row", [column.keyname for column in columns]) if columns else None  # type: ignore[misc]
-    readers = tuple(column.type._cached_result_processor(dialect, None) for column in columns)
+    # The processors Connection.execute applies, asked of the types through their public API.
+    columns = list(statement.exported_columns.items())  # type: ignore[attr-defined]
+    row_type = namedtuple("Row", [key for key, _c in columns]) if columns else None  # type: ignore[misc]
+    readers = tuple(
+        column.type.dialect_impl(dialect).result_processor(dialect, None) for _k, column in columns
+    )
     return _Compiled(
         sql=compiler.string,
         positions=tuple(compiler.positiontup) if compiler.positional else None,  # type: ignore[arg-type]
         fixed={
             name: value
-            for name, value in compiler.construct_params(_check=False).items()
+            for name, value in compiler.construct_params(dict(params)).items()
             if name not in params and value is not None
         },
         defaults={column.key: _default_of(column) for column in prefetch},
-        binders=tuple(compiler._bind_processors.items()),
+        binders=tuple(
+            (name, process)
+            for name, bind in compiler.binds.items()
+            if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        ),
         row_type=row_type,
         readers=readers,
     )

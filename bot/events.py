@@ -13,9 +13,7 @@ from sqlalchemy.sql.base import Executable
 
 from bot.db import dialect_insert
 from bot.driver_sql import DriverStatement
-from bot.models import Event
-
-EVENTS = Event.__table__
+from bot.tables import EVENTS
 
 
 @dataclass(frozen=True)

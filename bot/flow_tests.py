@@ -27,6 +27,7 @@ from bot.scratch import ScratchDatabases
 from bot.services import Services, build_services
 from bot.settings import Settings
 from bot.subscribers import claim_subscriber
+from bot.tables import SUBSCRIBERS
 from bot.testing.clock import FakeClock, let_time_pass
 
 TEST_PHONE = "+14155550123"
@@ -234,8 +235,8 @@ def _prepare_subscriber(services: Services, spec: dict[str, Any]) -> None:
     with transaction(services.engine) as connection:
         subscriber = claim_subscriber(connection, TEST_PHONE, now)
         connection.execute(
-            update(Subscriber.__table__)
-            .where(Subscriber.__table__.c.id == subscriber.id)
+            update(SUBSCRIBERS)
+            .where(SUBSCRIBERS.c.id == subscriber.id)
             .values(
                 status=SubscriberStatus(spec.get("status", "new")),
                 first_name=spec.get("first_name"),

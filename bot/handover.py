@@ -19,10 +19,8 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot import policy
-from bot.models import Message, MessageStatus, Purpose, Subscriber, SubscriberStatus
-
-MESSAGES = Message.__table__
-SUBSCRIBERS = Subscriber.__table__
+from bot.models import MessageStatus, Purpose, SubscriberStatus
+from bot.tables import MESSAGES, SUBSCRIBERS
 
 # How long a STOP waits at most for texts in flight: the gateway's HTTP timeout. A request that
 # hangs longer has failed from our side (its fate is reconciled later) and the STOP is answered.

@@ -13,11 +13,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 from bot.link_previews import is_link_preview
-from bot.models import Click, Link
+from bot.tables import CLICKS, LINKS
 from bot.urls import Span, urls_written_by_brand
-
-LINKS = Link.__table__
-CLICKS = Click.__table__
 
 CODE_LENGTH = 7  # 62**7 ≈ 3.5e12 codes: unguessable enough, and short enough for a segment
 CODE_ALPHABET = string.digits + string.ascii_letters

@@ -11,11 +11,10 @@ from sqlalchemy.sql.base import Executable
 from bot.db import dialect_insert
 from bot.driver_sql import DriverStatement
 from bot.inbound import InboundSms
-from bot.models import Delivery, Direction, Message, MessageStatus
+from bot.models import Delivery, Direction, MessageStatus
 from bot.outbox import QueuedText
 from bot.segments import count_segments
-
-MESSAGES = Message.__table__
+from bot.tables import MESSAGES
 
 
 def _insert_inbound(dialect: str) -> Executable:

@@ -13,13 +13,13 @@ from sqlalchemy.engine import Connection
 from bot import policy
 from bot.driver_sql import DriverStatement
 from bot.links import attach_message, shorten_links
-from bot.models import Delivery, Direction, Message, MessageStatus, Purpose, SubscriberStatus
+from bot.models import Delivery, Direction, MessageStatus, Purpose, SubscriberStatus
 from bot.recipient_zones import country_of, zones_for
 from bot.segments import count_segments
 from bot.subscribers import SubscriberRow
+from bot.tables import MESSAGES
 from bot.urls import Span
 
-MESSAGES = Message.__table__
 _INSERT_OUTBOUND = DriverStatement(MESSAGES.insert().returning(MESSAGES.c.id))
 
 MAX_TEXT_CHARS = 1600  # the most one text may carry: Twilio's limit for a message body

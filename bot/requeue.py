@@ -18,11 +18,11 @@ from sqlalchemy.engine import Connection, Engine
 from bot import policy
 from bot.db import transaction
 from bot.dispatch import FATE_UNKNOWN
-from bot.models import Direction, Message, MessageStatus, Purpose, SubscriberStatus
+from bot.models import Direction, MessageStatus, Purpose, SubscriberStatus
 from bot.outbox import send_context
 from bot.subscribers import claim_subscriber
+from bot.tables import MESSAGES
 
-MESSAGES = Message.__table__
 BATCH = 500  # texts per transaction: a long retry never holds SQLite's writer for long
 
 

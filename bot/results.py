@@ -14,11 +14,9 @@ from bot.engine.answers import AnswerKind
 from bot.engine.model import Flow
 from bot.engine.steps.ask import AskStep
 from bot.flow_registry import FlowCatalog
-from bot.models import Answer, Conversation, ConversationStatus, StepVisit
-
-CONVERSATIONS = Conversation.__table__
-ANSWERS = Answer.__table__
-VISITS = StepVisit.__table__
+from bot.models import ConversationStatus
+from bot.tables import ANSWERS, CONVERSATIONS
+from bot.tables import STEP_VISITS as VISITS
 
 COMPLETED = "completed"  # the end_reason of a conversation that reached the end of its flow
 # Endings that also mean the flow did its job: the event it was waiting for came (an order ends

@@ -13,10 +13,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db import dialect_insert, transaction
-from bot.models import Setting
 from bot.schema import Trouble, classify
+from bot.tables import SETTINGS
 
-SETTINGS = Setting.__table__
 SECRET_KEY_SETTING = "secret_key"
 NO_SECRET_KEY = (
     "SECRET_KEY is not set and the database holds none: set SECRET_KEY, "

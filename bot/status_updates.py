@@ -10,11 +10,11 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot.db import transaction
-from bot.models import Direction, Message, MessageStatus
+from bot.models import Direction, MessageStatus
 from bot.statuses import advances
 from bot.subscribers import opt_out_by_carrier
+from bot.tables import MESSAGES
 
-MESSAGES = Message.__table__
 CARRIER_OPT_OUT_ERROR = 21610
 
 

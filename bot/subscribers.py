@@ -13,10 +13,8 @@ from sqlmodel import Session
 
 from bot.db import dialect_insert
 from bot.driver_sql import DriverStatement
-from bot.models import ConsentEvent, ConsentKind, Subscriber, SubscriberStatus
-
-SUBSCRIBERS = Subscriber.__table__
-CONSENT_EVENTS = ConsentEvent.__table__
+from bot.models import ConsentKind, Subscriber, SubscriberStatus
+from bot.tables import CONSENT_EVENTS, SUBSCRIBERS
 
 
 @dataclass

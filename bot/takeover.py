@@ -31,18 +31,16 @@ from bot.engine.state import FlowState
 from bot.engine.steps.base import Waiting
 from bot.flow_host import HUMAN_FLOW, PendingAction, Turn
 from bot.models import (
-    Agent,
     ConversationStatus,
     Delivery,
     Direction,
     HandledBy,
-    Message,
     Purpose,
-    Subscriber,
     SubscriberStatus,
 )
 from bot.outbox import queue_text
 from bot.services import Services
+from bot.tables import AGENTS, MESSAGES, SUBSCRIBERS
 from bot.unanswered import (
     UNANSWERED,
     OpenText,
@@ -52,9 +50,6 @@ from bot.unanswered import (
     subscriber_of,
 )
 
-AGENTS = Agent.__table__
-MESSAGES = Message.__table__
-SUBSCRIBERS = Subscriber.__table__
 JUST_SENT = timedelta(hours=1)  # an agent's answer within this of the customer's text is a reply
 
 

@@ -12,19 +12,10 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
-from bot.models import (
-    MAX_ROW_ID,
-    Conversation,
-    ConversationStatus,
-    Message,
-    Subscriber,
-    UnansweredText,
-)
+from bot.models import MAX_ROW_ID, ConversationStatus
+from bot.tables import CONVERSATIONS, MESSAGES, SUBSCRIBERS
+from bot.tables import UNANSWERED_TEXTS as UNANSWERED
 
-UNANSWERED = UnansweredText.__table__
-CONVERSATIONS = Conversation.__table__
-MESSAGES = Message.__table__
-SUBSCRIBERS = Subscriber.__table__
 QUEUE_LIMIT = 500  # open texts the inbox lists at once, oldest first
 
 

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from bot.campaigns.model import Segment
-from bot.models import Subscriber, SubscriberStatus
+from bot.models import SubscriberStatus
+from bot.tables import SUBSCRIBERS
 
 STREAM_BATCH = 1_000  # rows fetched at a time: 100 000 subscribers never sit in memory at once
 
@@ -46,7 +47,7 @@ class Recipient:
 
 def subscribed(connection: Connection) -> Iterator[Recipient]:
     """Every subscribed person, in id order, streamed; new, pending and opted-out never appear."""
-    table = Subscriber.__table__  # type: ignore[attr-defined]
+    table = SUBSCRIBERS
     query = (
         select(
             table.c.phone,

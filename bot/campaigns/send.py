@@ -19,26 +19,22 @@ from bot.campaigns.preview import _start as start_for
 from bot.db import dialect_insert, transaction
 from bot.engine.runtime import BRAND_NAMES
 from bot.models import (
-    CampaignSend,
     CampaignSendStatus,
     Delivery,
-    Message,
     MessageStatus,
     Purpose,
-    Subscriber,
     SubscriberStatus,
 )
 from bot.outbox import queue_text
 from bot.policy import PolicyRules
 from bot.settings import Settings
 from bot.subscribers import SubscriberRow
+from bot.tables import CAMPAIGN_SENDS as SENDS
+from bot.tables import MESSAGES, SUBSCRIBERS
 
 if TYPE_CHECKING:
     from bot.services import Services
 
-SENDS = CampaignSend.__table__
-MESSAGES = Message.__table__
-SUBSCRIBERS = Subscriber.__table__
 DEFAULT_BATCH = 500
 _CONFLICT_RETRIES = 3  # another sender queued someone in this batch first: redo it, skipping them
 

@@ -13,20 +13,13 @@ from sqlalchemy.engine import Connection
 
 from bot.conversions import DEFAULT_ATTRIBUTION_DAYS, attributions, within_days
 from bot.models import (
-    Click,
-    ConsentEvent,
     ConsentKind,
     Direction,
-    Link,
-    Message,
     MessageStatus,
 )
 from bot.outbox import WAITING_ON_PROVIDER
-
-MESSAGES = Message.__table__
-LINKS = Link.__table__
-CLICKS = Click.__table__
-CONSENT = ConsentEvent.__table__
+from bot.tables import CLICKS, LINKS, MESSAGES
+from bot.tables import CONSENT_EVENTS as CONSENT
 
 RESPONSE_DAYS = 7.0  # a text back or an opt-out this long after the campaign text counts
 FAILED = (MessageStatus.FAILED, MessageStatus.UNDELIVERED)

@@ -11,14 +11,12 @@ from werkzeug.exceptions import HTTPException
 from bot.campaigns.parser import read_campaigns
 from bot.campaigns.stats import CampaignStats, campaign_stats, has_messages
 from bot.charts import COLORS, Series, bar_chart, funnel_chart, percent
-from bot.models import Message
 from bot.results import flow_results, flow_summaries
+from bot.tables import MESSAGES
 from bot.web import inbox
 from bot.web.csrf import csrf_token
 
 bp = Blueprint("analytics", __name__, url_prefix="/inbox")
-
-MESSAGES = Message.__table__
 
 
 @bp.before_request

@@ -5,15 +5,16 @@ from __future__ import annotations
 from werkzeug.datastructures import MultiDict
 
 from bot.inbound import InboundSms
-from bot.models import Message, MessageStatus
+from bot.models import MessageStatus
 from bot.phones import InvalidPhone, normalise_phone
 from bot.status_updates import StatusUpdate
 from bot.statuses import parse_provider_status
+from bot.tables import MESSAGES
 from bot.web.limits import MAX_INT32, MAX_ROW_ID, whole_number
 
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 MAX_MEDIA = 10  # Twilio's own limit per message
-MAX_SID = Message.__table__.c.provider_sid.type.length  # Twilio's are 34 characters
+MAX_SID = MESSAGES.c.provider_sid.type.length  # Twilio's are 34 characters
 
 
 class BadField(ValueError):

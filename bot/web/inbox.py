@@ -44,17 +44,14 @@ from bot.engine.answers import show_answer
 from bot.engine.durations import format_duration
 from bot.models import (
     Agent,
-    Answer,
-    ConsentEvent,
-    Conversation,
     Direction,
     HandledBy,
-    Message,
-    Subscriber,
 )
 from bot.outbox import MAX_TEXT_CHARS, waiting_on_provider
 from bot.segments import count_segments
 from bot.services import Services
+from bot.tables import AGENTS, ANSWERS, CONVERSATIONS, MESSAGES, SUBSCRIBERS
+from bot.tables import CONSENT_EVENTS as CONSENT
 from bot.takeover import (
     ReplyRefused,
     TakeoverError,
@@ -92,13 +89,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-
-CONVERSATIONS = Conversation.__table__
-MESSAGES = Message.__table__
-AGENTS = Agent.__table__
-ANSWERS = Answer.__table__
-CONSENT = ConsentEvent.__table__
-SUBSCRIBERS = Subscriber.__table__
 
 
 def _services() -> Services:
