@@ -3,8 +3,8 @@
 import sys
 
 from bot.app import create_app
-from bot.secret_key import NoSecretKey
 from bot.settings import ConfigError
+from bot.store.secret_key import NoSecretKey
 
 try:
     app = create_app()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
-import bot.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import bot.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from alembic import context
-from bot.db import make_engine
+from bot.store.db import make_engine
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -32,20 +32,13 @@ from bot.app import create_app, services_of  # noqa: E402
 from bot.campaigns.assign import assign_variant  # noqa: E402
 from bot.campaigns.audience import Recipient  # noqa: E402
 from bot.campaigns.send import load_campaign, send_campaign  # noqa: E402
-from bot.db import transaction  # noqa: E402
-from bot.gateways.fake import FakeGateway  # noqa: E402
-from bot.migrate import upgrade  # noqa: E402
-from bot.models import (  # noqa: E402
-    Delivery,
-    Direction,
-    Message,
-    MessageStatus,
-    Purpose,
-    Subscriber,
-    SubscriberStatus,
-)
-from bot.segments import count_segments  # noqa: E402
+from bot.domain.segments import count_segments  # noqa: E402
+from bot.domain.vocabulary import Delivery, Direction, MessageStatus, Purpose, SubscriberStatus  # noqa: E402
+from bot.sending.gateways.fake import FakeGateway  # noqa: E402
 from bot.settings import Settings  # noqa: E402
+from bot.store.db import transaction  # noqa: E402
+from bot.store.migrate import upgrade  # noqa: E402
+from bot.store.models import Message, Subscriber  # noqa: E402
 from bot.testing.clock import FakeClock  # noqa: E402
 
 NAME = "bench_sale"
@@ -77,7 +70,7 @@ def seed(services, count: int) -> None:  # type: ignore[no-untyped-def]
     """`count` subscribed people, inserted directly (not timed)."""
     for offset in range(0, count, SEED_BATCH):
         size = min(SEED_BATCH, count - offset)
-        with transaction(services.engine) as connection:
+        with transaction(services.db) as connection:
             connection.execute(
                 SUBSCRIBERS.insert(),
                 [
@@ -138,7 +131,7 @@ def run_baseline(services, count: int, batch: int) -> float:  # type: ignore[no-
     progress = progress_printer("baseline")
     started = time.perf_counter()
     for offset in range(0, count, batch):
-        with transaction(services.engine) as connection:
+        with transaction(services.db) as connection:
             connection.execute(MESSAGES.insert(), rows[offset : offset + batch])
         progress(offset + len(rows[offset : offset + batch]), count)
     return time.perf_counter() - started
@@ -156,7 +149,7 @@ def run_parley(services, count: int, batch: int) -> float:  # type: ignore[no-un
 
 
 def count_rows(services) -> int:  # type: ignore[no-untyped-def]
-    with services.engine.connect() as connection:
+    with services.db.connect() as connection:
         return connection.execute(
             select(func.count()).select_from(MESSAGES).where(MESSAGES.c.campaign == NAME)
         ).scalar_one()
@@ -191,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             run = run_baseline if label == "baseline" else run_parley
             seconds = run(services, args.recipients, args.batch)
             results[label] = (count_rows(services), seconds)
-            services.engine.dispose()
+            services.db.dispose()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     base_rate = results["baseline"][0] / results["baseline"][1]

@@ -22,16 +22,17 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bot.db import make_engine, transaction
-from bot.dispatch import Dispatcher
-from bot.gateways.base import OutboundText, SendResult
-from bot.gateways.twilio import TwilioGateway
-from bot.migrate import upgrade
-from bot.models import Delivery, Purpose, SubscriberStatus, utcnow
-from bot.outbox import queue_text
-from bot.pacing import Pacer
-from bot.subscribers import change_status, claim_subscriber
-from bot.testing.fake_twilio import FakeTwilioServer
+from bot.domain.pacing import Pacer
+from bot.domain.vocabulary import Delivery, Purpose, SubscriberStatus
+from bot.sending.dispatcher import Dispatcher
+from bot.sending.gateways.base import OutboundText, SendResult
+from bot.sending.outbox import queue_text
+from bot.store.db import make_engine, transaction
+from bot.store.migrate import upgrade
+from bot.store.models import utcnow
+from bot.store.subscribers import change_status, claim_subscriber
+from bot.twilio.fake_server import FakeTwilioServer
+from bot.twilio.gateway import TwilioGateway
 
 SENDER = "+15550000000"
 TOLERANCE = 0.02  # the achieved rate may fall this far short of the configured one
@@ -85,9 +86,9 @@ class Run:
 
 
 def queue(engine_url: str, count: int) -> None:
-    engine = make_engine(engine_url)
+    db = make_engine(engine_url)
     now = utcnow()  # the dispatchers it measures run on the wall clock
-    with transaction(engine) as connection:
+    with transaction(db) as connection:
         connection.execute(text("DELETE FROM message"))
         subscribers = []
         for number in range(10):
@@ -103,29 +104,29 @@ def queue(engine_url: str, count: int) -> None:
                 delivery=Delivery.OUTBOX,
                 now=now,
             )
-    engine.dispose()
+    db.dispose()
 
 
 def run(database_url: str, server: FakeTwilioServer, rate: float, seconds: float) -> Run:
     count = int(rate * seconds)
     queue(database_url, count)
-    engine = make_engine(database_url)
+    db = make_engine(database_url)
     gateway = RecordingGateway(
         TwilioGateway(
             server.account_sid, server.auth_token, from_number=SENDER, api_base_url=server.base_url
         )
     )
     dispatcher = Dispatcher(
-        engine=engine,
+        db=db,
         gateway=gateway,  # type: ignore[arg-type]
         dispatcher_id="bench",
         pacer=Pacer(rate, clock=time.monotonic, sleep=time.sleep),
     )
     while dispatcher.run_once():
         pass
-    with engine.connect() as connection:
+    with db.connect() as connection:
         failures = connection.scalar(text("SELECT count(*) FROM message WHERE status != 'queued'"))
-    engine.dispose()
+    db.dispose()
     return Run(rate=rate, stamps=gateway.handed_over, failures=failures or 0)
 
 
@@ -165,12 +166,12 @@ def report(run: Run) -> str:
 
 
 def _is_empty(database_url: str) -> bool:
-    engine = make_engine(database_url)
+    db = make_engine(database_url)
     try:
-        with engine.connect() as connection:
+        with db.connect() as connection:
             return not connection.scalar(text("SELECT count(*) FROM message"))
     finally:
-        engine.dispose()
+        db.dispose()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,18 +27,14 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import select, update  # noqa: E402
 
 from bot.app import create_app, services_of  # noqa: E402
-from bot.conversations import CONVERSATIONS  # noqa: E402
-from bot.db import transaction  # noqa: E402
+from bot.domain.vocabulary import ConversationStatus, HandledBy, SubscriberStatus  # noqa: E402
 from bot.engine.state import FlowState  # noqa: E402
-from bot.gateways.fake import FakeGateway  # noqa: E402
-from bot.migrate import upgrade  # noqa: E402
-from bot.models import (  # noqa: E402
-    ConversationStatus,
-    HandledBy,
-    Subscriber,
-    SubscriberStatus,
-)
+from bot.sending.gateways.fake import FakeGateway  # noqa: E402
 from bot.settings import Settings  # noqa: E402
+from bot.store.conversations import CONVERSATIONS  # noqa: E402
+from bot.store.db import transaction  # noqa: E402
+from bot.store.migrate import upgrade  # noqa: E402
+from bot.store.models import Subscriber  # noqa: E402
 from bot.testing.clock import FakeClock  # noqa: E402
 
 FLOW = """\
@@ -61,7 +57,7 @@ def park(services, count: int, version: str) -> None:  # type: ignore[no-untyped
     for offset in range(0, count, BATCH):
         size = min(BATCH, count - offset)
         phones = [f"+1415{offset + index:07d}" for index in range(size)]
-        with transaction(services.engine) as connection:
+        with transaction(services.db) as connection:
             connection.execute(
                 subscribers.insert(),
                 [
@@ -112,10 +108,10 @@ def drain(label: str, count: int, fire_some) -> float:  # type: ignore[no-untype
 def baseline_batch(services, limit: int) -> int:  # type: ignore[no-untyped-def]
     """Claim each due row and clear its timer, one transaction per timer, no flow work."""
     due = CONVERSATIONS.c.wakes_at.is_not(None)
-    with services.engine.connect() as connection:
+    with services.db.connect() as connection:
         ids = connection.execute(select(CONVERSATIONS.c.id).where(due).limit(limit)).scalars().all()
     for conversation_id in ids:
-        with transaction(services.engine) as connection:
+        with transaction(services.db) as connection:
             row = connection.execute(
                 select(CONVERSATIONS.c.id)
                 .where(CONVERSATIONS.c.id == conversation_id, due)
@@ -160,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 results[label] = drain(
                     label, args.timers, lambda c=conversations: len(c.fire_due_timers(limit=500))
                 )
-            services.engine.dispose()
+            services.db.dispose()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     for label, seconds in results.items():

@@ -10,12 +10,13 @@ from flask import Flask, redirect, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
-from bot.gateways.base import Gateway
-from bot.models import utcnow
-from bot.secret_key import NoSecretKey, secret_key
+from bot.sending.gateways.base import Gateway
 from bot.services import Services, build_services
 from bot.settings import Settings, load_settings
-from bot.web import analytics, api, health, inbox, links, sms
+from bot.store.models import utcnow
+from bot.store.secret_key import NoSecretKey, secret_key
+from bot.twilio import webhook as sms
+from bot.web import analytics, api, health, inbox, links
 from bot.web.errors import register_error_handlers
 from bot.web.limits import register_input_limits
 from bot.web.sessions import BrowserOnlySessions
@@ -39,9 +40,9 @@ def create_app(
     settings = settings or load_settings()
     services = build_services(settings, gateway=gateway, clock=clock or utcnow)
     try:
-        key = secret_key(settings.SECRET_KEY, services.engine)
+        key = secret_key(settings.SECRET_KEY, services.db)
     except NoSecretKey:
-        services.engine.dispose()
+        services.db.dispose()
         raise
     app = Flask(__name__)
     app.config.update(

@@ -10,23 +10,24 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
+from bot.actions.background import ActionPool
 from bot.actions.base import ActionError, ActionRunner
 from bot.actions.factory import build_action_runner
-from bot.background import ActionPool
-from bot.compliance import ComplianceTexts
-from bot.conversation import ConversationService
-from bot.db import make_engine
-from bot.dispatch import Dispatcher
+from bot.conversations.flow_registry import FlowRegistry
+from bot.conversations.flows import FlowHost
+from bot.conversations.service import ConversationService
+from bot.domain.compliance import ComplianceTexts
+from bot.domain.keywords import load_vocabulary
+from bot.domain.pacing import Pacer
 from bot.engine.durations import format_duration
-from bot.flow_host import FlowHost
-from bot.flow_registry import FlowRegistry
-from bot.gateways.base import Gateway
-from bot.gateways.factory import build_gateway
-from bot.keywords import load_vocabulary
-from bot.models import utcnow
-from bot.pacing import Pacer
-from bot.settings import Settings
-from bot.web.sms import STATUS_CALLBACK_PATH
+from bot.sending.dispatcher import Dispatcher
+from bot.sending.gateways.base import Gateway
+from bot.sending.gateways.console import ConsoleGateway
+from bot.settings import GatewayName, Settings
+from bot.store.db import make_engine
+from bot.store.models import utcnow
+from bot.twilio.gateway import TwilioGateway
+from bot.twilio.webhook import STATUS_CALLBACK_PATH
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class Services:
     """Everything a request or a command needs, built once per process."""
 
     settings: Settings
-    engine: Engine
+    db: Engine
     gateway: Gateway
     texts: ComplianceTexts
     flows: FlowRegistry
@@ -53,7 +54,7 @@ def build_services(
     clock: Callable[[], datetime] = utcnow,
 ) -> Services:
     """Build the services from settings; tests pass their own gateway and clock."""
-    engine = make_engine(settings.DATABASE_URL)
+    db = make_engine(settings.DATABASE_URL)
     gateway = gateway or build_gateway(settings)
     texts = ComplianceTexts(brand=settings.BRAND_NAME, support=settings.SUPPORT_CONTACT)
     vocabulary = load_vocabulary(settings.KEYWORDS_FILE, extra_join=settings.join_keywords)
@@ -75,12 +76,12 @@ def build_services(
     )
     return Services(
         settings=settings,
-        engine=engine,
+        db=db,
         gateway=gateway,
         texts=texts,
         flows=registry,
         conversations=ConversationService(
-            engine=engine,
+            db=db,
             vocabulary=vocabulary,
             texts=texts,
             flows=flows,
@@ -88,7 +89,7 @@ def build_services(
             rules=settings.policy_rules,
             public_url=settings.PUBLIC_URL,
         ),
-        dispatcher=build_dispatcher(settings, engine=engine, gateway=gateway, clock=clock),
+        dispatcher=build_dispatcher(settings, db=db, gateway=gateway, clock=clock),
     )
 
 
@@ -105,7 +106,7 @@ def _action_names(actions: ActionRunner) -> frozenset[str] | None:
 def build_dispatcher(
     settings: Settings,
     *,
-    engine: Engine,
+    db: Engine,
     gateway: Gateway,
     clock: Callable[[], datetime] = utcnow,
 ) -> Dispatcher:
@@ -120,7 +121,7 @@ def build_dispatcher(
     # REST sends need an absolute callback URL; without PUBLIC_URL, Twilio reports nothing.
     status_url = f"{settings.PUBLIC_URL}{STATUS_CALLBACK_PATH}" if settings.PUBLIC_URL else None
     return Dispatcher(
-        engine=engine,
+        db=db,
         gateway=gateway,
         status_callback_url=status_url,
         pacer=Pacer(settings.SEND_RATE, clock=time.monotonic, sleep=time.sleep),
@@ -128,3 +129,17 @@ def build_dispatcher(
         clock=clock,
         rules=settings.policy_rules,
     )
+
+
+def build_gateway(settings: Settings) -> Gateway:
+    """The console gateway until Twilio credentials are set (or GATEWAY says otherwise)."""
+    if settings.GATEWAY is GatewayName.TWILIO:
+        assert settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN
+        return TwilioGateway(
+            settings.TWILIO_ACCOUNT_SID,
+            settings.TWILIO_AUTH_TOKEN,
+            from_number=settings.TWILIO_FROM,
+            messaging_service_sid=settings.TWILIO_MESSAGING_SERVICE_SID,
+            api_base_url=settings.TWILIO_API_URL,
+        )
+    return ConsoleGateway()

@@ -14,9 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.domain.policy import PolicyRules, is_known_zone, parse_regional_hours, parse_window
 from bot.engine.durations import DurationError, format_duration, parse_duration
-from bot.outage import DEFAULT_RETRY_WINDOW, MAX_RETRY_WINDOW
-from bot.policy import PolicyRules, is_known_zone, parse_regional_hours, parse_window
+from bot.sending.outage import DEFAULT_RETRY_WINDOW, MAX_RETRY_WINDOW
 
 
 class ConfigError(Exception):
@@ -35,7 +35,7 @@ class Settings(BaseSettings):
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True
     )
 
-    DATABASE_URL: str = "sqlite:///data/bot.db"
+    DATABASE_URL: str = "sqlite:///data/bot.store.db"
     HOST: str = "127.0.0.1"
     PORT: int = Field(default=5000, ge=1, le=65535)
     BRAND_NAME: str = "Parley"

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlmodel import Session
 
 from bot.app import create_app, services_of
-from bot.gateways.fake import FakeGateway
+from bot.sending.gateways.fake import FakeGateway
 from bot.settings import Settings
 from tests.databases import PostgresDatabase, SqliteTemplate, postgres_server_url
 
@@ -84,7 +84,7 @@ def app(settings: Settings, gateway: FakeGateway) -> Iterator[Flask]:
     app = create_app(settings, gateway=gateway)
     app.config["TESTING"] = True
     yield app
-    services_of(app).engine.dispose()
+    services_of(app).db.dispose()
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ def client(app: Flask) -> FlaskClient:
 def session(app: Flask) -> Iterator[Session]:
     """A session for reading what the app stored; call rollback() before reading again (on
     SQLite a read transaction keeps seeing the snapshot it started with)."""
-    with Session(services_of(app).engine) as session:
+    with Session(services_of(app).db) as session:
         yield session
 
 

@@ -11,9 +11,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
-from bot.db import make_engine
-from bot.migrate import upgrade
-from bot.secret_key import ensure_secret_key
+from bot.store.db import make_engine
+from bot.store.migrate import upgrade
+from bot.store.secret_key import ensure_secret_key
 
 POSTGRES_ENV = "TEST_DATABASE_URL"
 
@@ -54,17 +54,17 @@ class PostgresDatabase:
             make_url(server_url).set(database=self.name).render_as_string(hide_password=False)
         )
         upgrade(self.url)
-        self.engine = make_engine(self.url)
+        self.db = make_engine(self.url)
 
     def fresh(self) -> str:
         tables = ", ".join(f'"{table.name}"' for table in SQLModel.metadata.sorted_tables)
-        with self.engine.begin() as connection:
+        with self.db.begin() as connection:
             connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        ensure_secret_key(self.engine)  # as `bot db upgrade` leaves a database
+        ensure_secret_key(self.db)  # as `bot db upgrade` leaves a database
         return self.url
 
     def drop(self) -> None:
-        self.engine.dispose()
+        self.db.dispose()
         with self.admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
         self.admin.dispose()

@@ -6,16 +6,16 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from bot.db import transaction
-from bot.models import Delivery, Purpose, SubscriberStatus
-from bot.outbox import queue_text
-from bot.subscribers import change_status, claim_subscriber
+from bot.domain.vocabulary import Delivery, Purpose, SubscriberStatus
+from bot.sending.outbox import queue_text
+from bot.store.db import transaction
+from bot.store.subscribers import change_status, claim_subscriber
 
 
-def queue_campaign(engine: Engine, phones: list[str], *, name: str, at: datetime) -> None:
+def queue_campaign(db: Engine, phones: list[str], *, name: str, at: datetime) -> None:
     """One promotional text each, subscribed people, in the outbox as `bot campaign send` leaves
     them (queued at `at`, due at once)."""
-    with transaction(engine) as connection:
+    with transaction(db) as connection:
         for phone in phones:
             subscriber = claim_subscriber(connection, phone, at)
             change_status(connection, subscriber, SubscriberStatus.SUBSCRIBED, at)

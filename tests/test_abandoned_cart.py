@@ -15,8 +15,8 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from bot.app import create_app, services_of
-from bot.gateways.fake import FakeGateway
-from bot.models import Message
+from bot.sending.gateways.fake import FakeGateway
+from bot.store.models import Message
 from bot.testing.clock import FakeClock, let_time_pass
 from tests.conftest import API_KEY, SHIPPED_FLOWS, make_settings
 from tests.sms import ALICE, reply_to
@@ -54,7 +54,7 @@ class Shop:
     @property
     def sent(self) -> list[tuple[datetime, str]]:
         """The cart flow's texts that reached the gateway, with when they went, local time."""
-        with Session(self.services.engine) as session:
+        with Session(self.services.db) as session:
             rows = session.scalars(
                 select(Message)
                 .where(Message.flow == "abandoned_cart", Message.sent_at.is_not(None))

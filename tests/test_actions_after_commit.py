@@ -21,16 +21,17 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.accounts.agents import create_agent
+from bot.actions.background import ACTION_THREADS
 from bot.actions.remote import RemoteActionRunner
-from bot.agents import create_agent
 from bot.app import create_app, services_of
-from bot.background import ACTION_THREADS
+from bot.conversations.takeover import hand_back, take_over
+from bot.domain.inbound import InboundSms
+from bot.domain.vocabulary import Direction
 from bot.engine.runtime import FLOW_CHANGED_TEXT
 from bot.engine.steps.action import ACTION_PATIENCE
-from bot.gateways.fake import FakeGateway
-from bot.inbound import InboundSms
-from bot.models import Conversation, Direction, Message, Subscriber
-from bot.takeover import hand_back, take_over
+from bot.sending.gateways.fake import FakeGateway
+from bot.store.models import Conversation, Message, Subscriber
 from bot.testing.clock import FakeClock, let_time_pass
 from tests.conftest import API_KEY, make_settings, next_sid
 from tests.sms import ALICE, BOB, reply_to
@@ -152,12 +153,12 @@ class ActionApp:
 
     def conversation(self) -> Any:
         table = Conversation.__table__
-        with self.services.engine.connect() as connection:
+        with self.services.db.connect() as connection:
             return connection.execute(select(table).order_by(table.c.id.desc())).first()
 
     def attributes(self, phone: str) -> dict[str, Any]:
         table = Subscriber.__table__
-        with self.services.engine.connect() as connection:
+        with self.services.db.connect() as connection:
             return connection.execute(
                 select(table.c.attributes).where(table.c.phone == phone)
             ).scalar_one()
@@ -179,7 +180,7 @@ def orders(database_url: str, tmp_path: Path, held: HeldActionServer) -> Iterato
     yield app
     held.release.set()
     app.services.action_pool.shutdown()
-    app.services.engine.dispose()
+    app.services.db.dispose()
 
 
 def _by_text(app: ActionApp) -> None:
@@ -295,7 +296,7 @@ def test_a_stop_during_the_action_wins(orders: ActionApp, held: HeldActionServer
     assert "unsubscribed" in confirmation
     assert orders.sent_to(ALICE) == [BEFORE]  # sent before the action was called
     table = Message.__table__
-    with orders.services.engine.connect() as connection:
+    with orders.services.db.connect() as connection:
         bodies = connection.execute(
             select(table.c.direction, table.c.body).where(table.c.phone == ALICE).order_by("id")
         ).all()
@@ -312,7 +313,7 @@ def test_an_agent_who_takes_the_chat_during_the_action_gets_it_quiet_and_the_flo
 ) -> None:
     services = orders.services
     agent = create_agent(
-        services.engine, "ada@acme.test", "Ada", "a long password!", now=orders.clock()
+        services.db, "ada@acme.test", "Ada", "a long password!", now=orders.clock()
     )
     with ThreadPoolExecutor(1) as pool:
         alice = pool.submit(orders.text, "ORDER")

@@ -10,10 +10,10 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
-from bot.agent_sessions import LAST_SEEN_EVERY, SESSION_IDLE
-from bot.agents import set_disabled
+from bot.accounts.agents import set_disabled
+from bot.accounts.sessions import LAST_SEEN_EVERY, SESSION_IDLE
 from bot.cli import main
-from bot.models import AgentSession
+from bot.store.models import AgentSession
 from bot.web.inbox import SESSION_TOKEN
 from tests.test_inbox import PASSWORD, Inbox, login, post
 
@@ -35,7 +35,7 @@ def cookie_copy(inbox: Inbox, client: FlaskClient) -> FlaskClient:
 
 
 def rows(inbox: Inbox) -> list[AgentSession]:
-    with Session(inbox.services.engine) as session:
+    with Session(inbox.services.db) as session:
         return list(session.scalars(select(AgentSession).order_by(AgentSession.id)))
 
 
@@ -133,8 +133,8 @@ def test_guessing_the_current_password_meets_the_login_limits(inbox: Inbox) -> N
 
 def test_disabling_an_agent_ends_their_sessions_for_good(inbox: Inbox) -> None:
     client = inbox.logged_in("dana@acme.test")
-    set_disabled(inbox.services.engine, "dana@acme.test", True, now=inbox.clock())
-    set_disabled(inbox.services.engine, "dana@acme.test", False, now=inbox.clock())
+    set_disabled(inbox.services.db, "dana@acme.test", True, now=inbox.clock())
+    set_disabled(inbox.services.db, "dana@acme.test", False, now=inbox.clock())
     assert client.get("/inbox/").status_code == 302  # enabled again, but that session is over
     assert [row.end_reason for row in rows(inbox)] == ["disabled"]
 

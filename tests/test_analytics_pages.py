@@ -9,10 +9,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bot.agents import create_agent
+from bot.accounts.agents import create_agent
 from bot.app import create_app, services_of
-from bot.gateways.fake import FakeGateway
-from bot.models import MessageStatus
+from bot.domain.vocabulary import MessageStatus
+from bot.sending.gateways.fake import FakeGateway
 from tests.conftest import make_settings
 from tests.sms import ALICE, BOB, reply_to
 from tests.test_campaign_stats import HOUR, SPRING_SALE, T0, Store
@@ -49,10 +49,10 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     app.config["TESTING"] = True
     services = services_of(app)
     create_agent(
-        services.engine, "dana@acme.test", "Dana", PASSWORD, now=services.conversations.clock()
+        services.db, "dana@acme.test", "Dana", PASSWORD, now=services.conversations.clock()
     )
     yield app
-    services_of(app).engine.dispose()
+    services_of(app).db.dispose()
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def agent(app: Flask) -> FlaskClient:
 def seeded(app: Flask) -> None:
     """spring_sale: early to three people (one clicks and orders), late to two, and a stray
     variant named like markup; the quiz: ALICE answers, BOB stays on the question."""
-    store = Store(services_of(app).engine)
+    store = Store(services_of(app).db)
     for phone in ("+14155550101", "+14155550102", "+14155550103"):
         store.text(phone, at=T0, campaign="spring_sale", variant="early")
     for phone in ("+14155550201", "+14155550202"):
@@ -134,7 +134,7 @@ def test_campaign_page_says_how_many_texts_wait_on_the_provider(
     assert "waiting on the provider" not in agent.get("/inbox/campaigns/spring_sale").get_data(
         as_text=True
     )
-    store = Store(services_of(app).engine)
+    store = Store(services_of(app).db)
     for phone in ("+14155550401", "+14155550402"):
         store.text(
             phone,
@@ -150,7 +150,7 @@ def test_campaign_page_says_how_many_texts_wait_on_the_provider(
 
 
 def test_campaign_winner_shows_its_p_value(app: Flask, agent: FlaskClient) -> None:
-    store = Store(services_of(app).engine)
+    store = Store(services_of(app).db)
     for index in range(40):
         for variant in ("early", "late"):
             phone = f"+1415555{variant == 'late':d}{index:03d}"

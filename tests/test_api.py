@@ -6,8 +6,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlmodel import Session, func, select
 
-from bot.gateways.fake import FakeGateway
-from bot.models import ConsentEvent, Message, Subscriber
+from bot.sending.gateways.fake import FakeGateway
+from bot.store.models import ConsentEvent, Message, Subscriber
 from tests.conftest import API_KEY
 from tests.sms import ALICE, reply_to
 

@@ -15,7 +15,18 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bot.bulk import (
+from bot.cli import main
+from bot.domain.vocabulary import (
+    ConsentKind,
+    ConversationStatus,
+    Delivery,
+    Direction,
+    HandledBy,
+    MessageStatus,
+    Purpose,
+    SubscriberStatus,
+)
+from bot.privacy.bulk import (
     ERASED,
     ImportReport,
     erase_subscriber,
@@ -23,24 +34,10 @@ from bot.bulk import (
     import_subscribers,
     subscriber_record,
 )
-from bot.cli import main
-from bot.db import make_engine, transaction
-from bot.models import (
-    Answer,
-    ConsentKind,
-    Conversation,
-    ConversationStatus,
-    Delivery,
-    Direction,
-    Event,
-    HandledBy,
-    Message,
-    MessageStatus,
-    Purpose,
-    SubscriberStatus,
-)
-from bot.outbox import queue_text
-from bot.subscribers import (
+from bot.sending.outbox import queue_text
+from bot.store.db import make_engine, transaction
+from bot.store.models import Answer, Conversation, Event, Message
+from bot.store.subscribers import (
     CONSENT_EVENTS,
     SUBSCRIBERS,
     change_status,
@@ -57,16 +54,16 @@ SAMPLE = Path(__file__).parent.parent / "data" / "sample_subscribers.csv"
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
+def db(database_url: str) -> Iterator[Engine]:
+    db = make_engine(database_url)
+    yield db
+    db.dispose()
 
 
-def run_import(engine: Engine, text: str, *, skip_bad: bool = False) -> ImportReport:
+def run_import(db: Engine, text: str, *, skip_bad: bool = False) -> ImportReport:
     reader = csv.DictReader(io.StringIO(text))
     return import_subscribers(
-        engine,
+        db,
         reader,
         default_region="US",
         now=NOW,
@@ -81,14 +78,14 @@ def csv_lines(*rows: list[str]) -> str:
     return buffer.getvalue()
 
 
-def subscribers(engine: Engine) -> dict[str, dict]:
-    with engine.connect() as connection:
+def subscribers(db: Engine) -> dict[str, dict]:
+    with db.connect() as connection:
         rows = connection.execute(select(SUBSCRIBERS)).mappings().all()
     return {row["phone"]: dict(row) for row in rows}
 
 
-def ledger(engine: Engine, phone: str) -> list[dict]:
-    with engine.connect() as connection:
+def ledger(db: Engine, phone: str) -> list[dict]:
+    with db.connect() as connection:
         rows = connection.execute(
             select(CONSENT_EVENTS)
             .where(CONSENT_EVENTS.c.phone == phone)
@@ -97,8 +94,8 @@ def ledger(engine: Engine, phone: str) -> list[dict]:
         return [dict(row) for row in rows.mappings()]
 
 
-def opt_out_by_text(engine: Engine, phone: str) -> None:
-    with transaction(engine) as connection:
+def opt_out_by_text(db: Engine, phone: str) -> None:
+    with transaction(db) as connection:
         subscriber = claim_subscriber(connection, phone, NOW)
         change_status(connection, subscriber, SubscriberStatus.UNSUBSCRIBED, NOW)
         record_consent(
@@ -111,11 +108,11 @@ def opt_out_by_text(engine: Engine, phone: str) -> None:
         )
 
 
-def test_a_good_file_imports_everyone_subscribed_with_their_consent(engine: Engine) -> None:
-    report = run_import(engine, SAMPLE.read_text(encoding="utf-8"))
+def test_a_good_file_imports_everyone_subscribed_with_their_consent(db: Engine) -> None:
+    report = run_import(db, SAMPLE.read_text(encoding="utf-8"))
     assert (report.imported, report.merged, report.refused) == (10, 0, [])
     assert report.written
-    stored = subscribers(engine)
+    stored = subscribers(db)
     assert len(stored) == 10
     ada = stored[ADA]
     assert ada["status"] == SubscriberStatus.SUBSCRIBED
@@ -123,20 +120,20 @@ def test_a_good_file_imports_everyone_subscribed_with_their_consent(engine: Engi
     assert ada["tags"] == ["vip", "shoes"]
     assert ada["attributes"] == {"city": "San Francisco", "favorite_category": "shoes"}
     assert stored["+13125550103"]["attributes"] == {"city": "Chicago"}  # empty cells are not set
-    (entry,) = ledger(engine, ADA)
+    (entry,) = ledger(db, ADA)
     assert entry["kind"] == ConsentKind.OPT_IN and entry["source"] == "web-form"
     assert entry["keyword"] is None
     assert entry["text"].startswith("Yes, text me Acme deals.")
     assert entry["created_at"] == datetime(2025, 9, 1, 10, 15, tzinfo=UTC)
-    (dev,) = ledger(engine, "+13035550104")
+    (dev,) = ledger(db, "+13035550104")
     assert dev["created_at"] == datetime(2025, 9, 4, 14, 5, tzinfo=UTC)  # -06:00 kept
-    (cleo,) = ledger(engine, "+13125550103")
+    (cleo,) = ledger(db, "+13125550103")
     assert cleo["created_at"] == datetime(2025, 9, 3, tzinfo=UTC)  # a date alone: midnight UTC
 
 
-def test_consent_at_defaults_to_now(engine: Engine) -> None:
-    run_import(engine, HEADER + f"(415) 555-0101,Ada,,,{CONSENT},,\n")
-    (entry,) = ledger(engine, ADA)
+def test_consent_at_defaults_to_now(db: Engine) -> None:
+    run_import(db, HEADER + f"(415) 555-0101,Ada,,,{CONSENT},,\n")
+    (entry,) = ledger(db, ADA)
     assert entry["created_at"] == NOW
 
 
@@ -151,8 +148,8 @@ BAD_FILE = (
 )
 
 
-def test_refused_rows_are_listed_by_line_and_nothing_is_written(engine: Engine) -> None:
-    report = run_import(engine, BAD_FILE)
+def test_refused_rows_are_listed_by_line_and_nothing_is_written(db: Engine) -> None:
+    report = run_import(db, BAD_FILE)
     assert not report.written
     assert (report.imported, report.merged) == (0, 0)
     assert [(r.line, r.column) for r in report.refused] == [
@@ -167,42 +164,42 @@ def test_refused_rows_are_listed_by_line_and_nothing_is_written(engine: Engine) 
         "consent_source and consent_text are required for every number"
     )
     assert "'banana'" in report.lines()[1]
-    assert subscribers(engine) == {}
-    with engine.connect() as connection:
+    assert subscribers(db) == {}
+    with db.connect() as connection:
         assert connection.execute(select(CONSENT_EVENTS)).first() is None
 
 
-def test_skip_bad_imports_the_good_rows_and_reports_the_bad(engine: Engine) -> None:
-    report = run_import(engine, BAD_FILE, skip_bad=True)
+def test_skip_bad_imports_the_good_rows_and_reports_the_bad(db: Engine) -> None:
+    report = run_import(db, BAD_FILE, skip_bad=True)
     assert report.written
     assert (report.imported, report.merged, len(report.refused)) == (1, 0, 5)
-    assert list(subscribers(engine)) == [ADA]
+    assert list(subscribers(db)) == [ADA]
 
 
-def test_a_future_consent_date_is_refused(engine: Engine) -> None:
-    report = run_import(engine, HEADER + f"(415) 555-0101,Ada,,,{CONSENT},2027-01-01,\n")
+def test_a_future_consent_date_is_refused(db: Engine) -> None:
+    report = run_import(db, HEADER + f"(415) 555-0101,Ada,,,{CONSENT},2027-01-01,\n")
     assert [(r.line, r.column, r.message) for r in report.refused] == [
         (2, "consent_at", "is in the future")
     ]
 
 
-def test_duplicates_in_the_file_merge(engine: Engine) -> None:
+def test_duplicates_in_the_file_merge(db: Engine) -> None:
     text = (
         HEADER
         + f"(415) 555-0101,,,vip,{CONSENT},2025-01-01,Paris\n"
         + f"+1 415 555 0101,Ada,Europe/Paris,vip;shoes,{CONSENT},2025-02-01,Lyon\n"
     )
-    report = run_import(engine, text)
+    report = run_import(db, text)
     assert (report.imported, report.merged) == (1, 1)
-    ada = subscribers(engine)[ADA]
+    ada = subscribers(db)[ADA]
     assert ada["first_name"] == "Ada" and ada["timezone"] == "Europe/Paris"
     assert ada["tags"] == ["vip", "shoes"]
     assert ada["attributes"] == {"city": "Lyon"}  # the later row wins
-    assert [e["created_at"].month for e in ledger(engine, ADA)] == [1, 2]  # one entry a row
+    assert [e["created_at"].month for e in ledger(db, ADA)] == [1, 2]  # one entry a row
 
 
-def test_an_existing_subscriber_merges_file_wins(engine: Engine) -> None:
-    with transaction(engine) as connection:
+def test_an_existing_subscriber_merges_file_wins(db: Engine) -> None:
+    with transaction(db) as connection:
         connection.execute(
             SUBSCRIBERS.insert().values(
                 phone=ADA,
@@ -215,46 +212,46 @@ def test_an_existing_subscriber_merges_file_wins(engine: Engine) -> None:
                 updated_at=NOW,
             )
         )
-    report = run_import(engine, HEADER + f"(415) 555-0101,,,new,{CONSENT},,Rome\n")
+    report = run_import(db, HEADER + f"(415) 555-0101,,,new,{CONSENT},,Rome\n")
     assert (report.imported, report.merged) == (0, 1)
-    ada = subscribers(engine)[ADA]
+    ada = subscribers(db)[ADA]
     assert ada["status"] == SubscriberStatus.SUBSCRIBED
     assert ada["first_name"] == "Ada" and ada["timezone"] == "America/Chicago"
     assert ada["attributes"] == {"city": "Rome", "size": "M"}
     assert ada["tags"] == ["old", "new"]
 
 
-def test_an_opted_out_number_is_never_resubscribed(engine: Engine) -> None:
-    opt_out_by_text(engine, BEN)
+def test_an_opted_out_number_is_never_resubscribed(db: Engine) -> None:
+    opt_out_by_text(db, BEN)
     text = HEADER + f"(415) 555-0101,Ada,,,{CONSENT},,\n" + f"(212) 555-0102,Ben,,,{CONSENT},,\n"
-    report = run_import(engine, text)
+    report = run_import(db, text)
     assert not report.written
     (refusal,) = report.refused
     assert (refusal.line, refusal.column) == (3, "phone")
     assert refusal.message.startswith("opted out by text on ")
     assert refusal.message.endswith("only the person can rejoin by texting START")
-    assert list(subscribers(engine)) == [BEN]  # Ada was not written either
-    assert subscribers(engine)[BEN]["status"] == SubscriberStatus.UNSUBSCRIBED
+    assert list(subscribers(db)) == [BEN]  # Ada was not written either
+    assert subscribers(db)[BEN]["status"] == SubscriberStatus.UNSUBSCRIBED
 
-    skipped = run_import(engine, text, skip_bad=True)
+    skipped = run_import(db, text, skip_bad=True)
     assert (skipped.imported, len(skipped.refused)) == (1, 1)
-    assert subscribers(engine)[BEN]["status"] == SubscriberStatus.UNSUBSCRIBED
-    assert [e["kind"] for e in ledger(engine, BEN)] == [ConsentKind.OPT_OUT]
+    assert subscribers(db)[BEN]["status"] == SubscriberStatus.UNSUBSCRIBED
+    assert [e["kind"] for e in ledger(db, BEN)] == [ConsentKind.OPT_OUT]
 
 
-def test_skip_bad_writes_in_batches(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bot.bulk.BATCH_ROWS", 3)
+def test_skip_bad_writes_in_batches(db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.privacy.bulk.BATCH_ROWS", 3)
     rows = "".join(f"(415) 555-{1000 + n},P{n},,t{n % 2},{CONSENT},,\n" for n in range(10))
-    report = run_import(engine, HEADER + rows + rows, skip_bad=True)
+    report = run_import(db, HEADER + rows + rows, skip_bad=True)
     assert (report.imported, report.merged, report.refused) == (10, 10, [])
-    stored = subscribers(engine)
+    stored = subscribers(db)
     assert len(stored) == 10
-    assert all(len(ledger(engine, phone)) == 2 for phone in stored)
+    assert all(len(ledger(db, phone)) == 2 for phone in stored)
 
 
-def test_export_round_trip(engine: Engine) -> None:
-    run_import(engine, SAMPLE.read_text(encoding="utf-8"))
-    exported = list(export_subscribers(engine))
+def test_export_round_trip(db: Engine) -> None:
+    run_import(db, SAMPLE.read_text(encoding="utf-8"))
+    exported = list(export_subscribers(db))
     assert len(exported) == 10
     ada = exported[0]
     assert ada["phone"] == ADA and ada["status"] == "subscribed"
@@ -265,8 +262,8 @@ def test_export_round_trip(engine: Engine) -> None:
     assert datetime.fromisoformat(ada["consent_at"]) == datetime(2025, 9, 1, 10, 15, tzinfo=UTC)
     original = {row["phone"]: row for row in csv.DictReader(SAMPLE.open(encoding="utf-8"))}
     assert len(original) == 10
-    opt_out_by_text(engine, ADA)
-    latest = next(row for row in export_subscribers(engine) if row["phone"] == ADA)
+    opt_out_by_text(db, ADA)
+    latest = next(row for row in export_subscribers(db) if row["phone"] == ADA)
     assert (latest["status"], latest["consent_kind"], latest["consent_source"]) == (
         "unsubscribed",
         "opt_out",
@@ -274,10 +271,10 @@ def test_export_round_trip(engine: Engine) -> None:
     )
 
 
-def _a_life(engine: Engine) -> None:
+def _a_life(db: Engine) -> None:
     """Ada: imported, texted, in a survey with an answer and a timer, an event, a queued text."""
-    run_import(engine, HEADER + f"(415) 555-0101,Ada,America/New_York,vip,{CONSENT},,Rome\n")
-    with transaction(engine) as connection:
+    run_import(db, HEADER + f"(415) 555-0101,Ada,America/New_York,vip,{CONSENT},,Rome\n")
+    with transaction(db) as connection:
         subscriber = claim_subscriber(connection, ADA, NOW)
         connection.execute(
             Message.__table__.insert().values(
@@ -339,9 +336,9 @@ def _a_life(engine: Engine) -> None:
         )
 
 
-def test_show_holds_everything_about_one_person(engine: Engine) -> None:
-    _a_life(engine)
-    record = subscriber_record(engine, ADA)
+def test_show_holds_everything_about_one_person(db: Engine) -> None:
+    _a_life(db)
+    record = subscriber_record(db, ADA)
     assert record is not None
     json.dumps(record)  # serialisable as it is
     assert record["profile"]["first_name"] == "Ada"
@@ -352,13 +349,13 @@ def test_show_holds_everything_about_one_person(engine: Engine) -> None:
     assert record["answers"][0]["value"] == 9
     assert record["events"][0]["data"] == {"cart_url": "https://shop.example/c/1"}
     assert record["conversations"][0]["flow"] == "nps"
-    assert subscriber_record(engine, BEN) is None
+    assert subscriber_record(db, BEN) is None
 
 
-def test_erase_removes_personal_data_and_leaves_an_opt_out_tombstone(engine: Engine) -> None:
-    _a_life(engine)
-    assert erase_subscriber(engine, ADA, NOW) is True
-    record = subscriber_record(engine, ADA)
+def test_erase_removes_personal_data_and_leaves_an_opt_out_tombstone(db: Engine) -> None:
+    _a_life(db)
+    assert erase_subscriber(db, ADA, NOW) is True
+    record = subscriber_record(db, ADA)
     assert record is not None
     profile = record["profile"]
     assert profile["status"] == "unsubscribed"
@@ -375,13 +372,13 @@ def test_erase_removes_personal_data_and_leaves_an_opt_out_tombstone(engine: Eng
         ("opt_in", "web-form", ERASED),
         ("opt_out", "erasure", None),
     ]
-    with engine.connect() as connection:
+    with db.connect() as connection:
         timers = connection.execute(select(Conversation.__table__.c.wakes_at)).scalars().all()
     assert timers == [None]  # its timer will not wake it
     assert "ada@example.com" not in json.dumps(record)
     assert "Rome" not in json.dumps(record)
 
-    with transaction(engine) as connection:
+    with transaction(db) as connection:
         later = queue_text(
             connection,
             claim_subscriber(connection, ADA, NOW),
@@ -392,15 +389,15 @@ def test_erase_removes_personal_data_and_leaves_an_opt_out_tombstone(engine: Eng
         )
     assert later.status is MessageStatus.SUPPRESSED
 
-    again = run_import(engine, HEADER + f"(415) 555-0101,Ada,,,{CONSENT},,\n")
+    again = run_import(db, HEADER + f"(415) 555-0101,Ada,,,{CONSENT},,\n")
     (refusal,) = again.refused
     assert refusal.column == "phone" and "texting START" in refusal.message
-    assert subscribers(engine)[ADA]["status"] == SubscriberStatus.UNSUBSCRIBED
+    assert subscribers(db)[ADA]["status"] == SubscriberStatus.UNSUBSCRIBED
 
 
-def test_erasing_an_unknown_number_writes_nothing(engine: Engine) -> None:
-    assert erase_subscriber(engine, BEN, NOW) is False
-    assert subscribers(engine) == {}
+def test_erasing_an_unknown_number_writes_nothing(db: Engine) -> None:
+    assert erase_subscriber(db, BEN, NOW) is False
+    assert subscribers(db) == {}
 
 
 # The command line
@@ -553,45 +550,45 @@ def test_cli_export_makes_what_a_spreadsheet_would_run_inert(
     ],
 )
 def test_a_control_character_refuses_the_file_by_line_and_column(
-    engine: Engine, cell: str, column: str, message: str
+    db: Engine, cell: str, column: str, message: str
 ) -> None:
     values = {"first_name": "Ada", "consent_text": "Yes", "city": "Oslo"} | {column: cell}
     text = HEADER + csv_lines(
         [BEN, "Ben", "", "", "web", "Yes", "", ""],
         [ADA, values["first_name"], "", "", "web", values["consent_text"], "", values["city"]],
     )
-    report = run_import(engine, text)
+    report = run_import(db, text)
     assert report.lines() == [f"people.csv:3: {column}: {message}"]
-    assert not report.written and subscribers(engine) == {}
+    assert not report.written and subscribers(db) == {}
 
 
-def test_a_line_break_may_stay_in_consent_text_and_attributes(engine: Engine) -> None:
+def test_a_line_break_may_stay_in_consent_text_and_attributes(db: Engine) -> None:
     row = [ADA, "Ada", "", "", "web", "Yes,\ntext me", "", "Main St\nOslo"]
-    report = run_import(engine, HEADER + csv_lines(row))
+    report = run_import(db, HEADER + csv_lines(row))
     assert report.refused == [] and report.imported == 1
-    assert subscribers(engine)[ADA]["attributes"] == {"city": "Main St\nOslo"}
+    assert subscribers(db)[ADA]["attributes"] == {"city": "Main St\nOslo"}
 
 
 def test_refusals_name_the_line_a_row_starts_on_after_cells_that_span_lines(
-    engine: Engine,
+    db: Engine,
 ) -> None:
     two_line_consent = [ADA, "Ada", "", "", "web", "Yes,\ntext me", "", "Main St\nOslo"]
     banana = ["banana", "Ben", "", "", "web", "Yes", "", ""]
-    report = run_import(engine, HEADER + csv_lines(two_line_consent) + "\n" + csv_lines(banana))
+    report = run_import(db, HEADER + csv_lines(two_line_consent) + "\n" + csv_lines(banana))
     # The header is line 1, Ada's row lines 2-4 (two cells break a line), a blank line 5.
     assert [(r.line, r.column) for r in report.refused] == [(6, "phone")]
 
 
 @pytest.mark.parametrize("skip_bad", [False, True])
-def test_a_column_named_twice_refuses_the_whole_file(engine: Engine, skip_bad: bool) -> None:
+def test_a_column_named_twice_refuses_the_whole_file(db: Engine, skip_bad: bool) -> None:
     text = (
         "phone,first_name,consent_source,consent_text, Phone\n"
         f"{ADA},Ada,web,Yes,{BEN}\n"
         f"{BEN},Ben,web,Yes,{ADA}\n"
     )
-    report = run_import(engine, text, skip_bad=skip_bad)
+    report = run_import(db, text, skip_bad=skip_bad)
     assert report.lines() == ["people.csv:1: Phone: is both column 1 and column 5; keep one"]
-    assert not report.written and subscribers(engine) == {}
+    assert not report.written and subscribers(db) == {}
 
 
 def test_cli_import_names_the_line_and_column_of_a_nul_and_a_twin_column(

@@ -14,10 +14,11 @@ from sqlalchemy.exc import IntegrityError
 from bot.campaigns.assign import assign_variant
 from bot.campaigns.send import load_campaign, pause_campaign, send_campaign, send_status
 from bot.cli import main
-from bot.gateways.fake import FakeGateway
-from bot.models import CampaignSendStatus, Link, Message, MessageStatus, Subscriber
-from bot.models import SubscriberStatus as S
+from bot.domain.vocabulary import CampaignSendStatus, MessageStatus
+from bot.domain.vocabulary import SubscriberStatus as S
+from bot.sending.gateways.fake import FakeGateway
 from bot.services import Services, build_services
+from bot.store.models import Link, Message, Subscriber
 from tests.conftest import make_settings
 
 NOW = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)  # 13:00 in New York, 10:00 in Los Angeles
@@ -65,10 +66,10 @@ def services(database_url: str, flows_dir: Path, gateway: FakeGateway) -> Iterat
     )
     built = build_services(settings, gateway=gateway, clock=lambda: NOW)
     yield built
-    built.engine.dispose()
+    built.db.dispose()
 
 
-def seed(engine: Engine, people: list[tuple[str, S, str | None, list[str]]] = PEOPLE) -> None:
+def seed(db: Engine, people: list[tuple[str, S, str | None, list[str]]] = PEOPLE) -> None:
     rows = [
         {
             "phone": phone,
@@ -81,13 +82,13 @@ def seed(engine: Engine, people: list[tuple[str, S, str | None, list[str]]] = PE
         }
         for phone, status, name, tags in people
     ]
-    with engine.begin() as connection:
+    with db.begin() as connection:
         connection.execute(insert(Subscriber.__table__), rows)  # type: ignore[attr-defined]
 
 
-def campaign_texts(engine: Engine) -> list[Message]:
+def campaign_texts(db: Engine) -> list[Message]:
     table = Message.__table__  # type: ignore[attr-defined]
-    with engine.connect() as connection:
+    with db.connect() as connection:
         rows = connection.execute(
             select(table).where(table.c.campaign == "sale").order_by(table.c.id)
         ).all()
@@ -95,13 +96,13 @@ def campaign_texts(engine: Engine) -> list[Message]:
 
 
 def test_the_segment_gets_one_text_each_with_its_variant(services: Services) -> None:
-    seed(services.engine)
+    seed(services.db)
     seen: list[tuple[int, int]] = []
     report = send_campaign(services, "sale", progress=lambda d, t: seen.append((d, t)), now=NOW)
     assert (report.recipients, report.queued, report.skipped) == (2, 2, 0)
     assert (report.deferred, report.suppressed, report.paused) == (0, 0, False)
     assert seen[0] == (0, 2) and seen[-1] == (2, 2)
-    texts = campaign_texts(services.engine)
+    texts = campaign_texts(services.db)
     assert [t.phone for t in texts] == [LA, NY]
     variants = load_campaign(services.settings, "sale").variants
     for text in texts:
@@ -116,10 +117,10 @@ def test_the_segment_gets_one_text_each_with_its_variant(services: Services) -> 
 def test_links_are_tracked_for_the_campaign_and_the_dispatcher_sends(
     services: Services, gateway: FakeGateway
 ) -> None:
-    seed(services.engine)
+    seed(services.db)
     send_campaign(services, "sale", now=NOW)
     links = Link.__table__  # type: ignore[attr-defined]
-    with services.engine.connect() as connection:
+    with services.db.connect() as connection:
         found = connection.execute(select(links.c.phone, links.c.campaign, links.c.url)).all()
     assert sorted(found) == sorted(
         [(LA, "sale", "https://acme.test/boots"), (NY, "sale", "https://acme.test/boots")]
@@ -130,25 +131,25 @@ def test_links_are_tracked_for_the_campaign_and_the_dispatcher_sends(
 
 
 def test_a_second_run_queues_nothing_new(services: Services) -> None:
-    seed(services.engine)
+    seed(services.db)
     send_campaign(services, "sale", now=NOW)
     again = send_campaign(services, "sale", now=NOW)
     assert (again.recipients, again.queued, again.skipped) == (2, 0, 2)
-    assert len(campaign_texts(services.engine)) == 2
+    assert len(campaign_texts(services.db)) == 2
 
 
 def test_the_database_refuses_a_second_text_of_a_campaign(services: Services) -> None:
-    seed(services.engine)
+    seed(services.db)
     send_campaign(services, "sale", now=NOW)
     table = Message.__table__  # type: ignore[attr-defined]
     row = {
         column: value
-        for column, value in campaign_texts(services.engine)[0].model_dump().items()
+        for column, value in campaign_texts(services.db)[0].model_dump().items()
         if column not in {"id", "provider_sid"}
     }
-    with pytest.raises(IntegrityError), services.engine.begin() as connection:
+    with pytest.raises(IntegrityError), services.db.begin() as connection:
         connection.execute(insert(table), row)
-    with services.engine.begin() as connection:  # other campaigns and plain texts are free
+    with services.db.begin() as connection:  # other campaigns and plain texts are free
         connection.execute(insert(table), {**row, "campaign": "other"})
         connection.execute(insert(table), {**row, "campaign": None})
         connection.execute(insert(table), {**row, "campaign": None})
@@ -158,7 +159,7 @@ def test_pause_stops_after_the_batch_and_send_resumes_without_duplicates(
     services: Services,
 ) -> None:
     many = [(f"+1617555{n:04d}", S.SUBSCRIBED, None, ["vip"]) for n in range(1000, 1025)]
-    seed(services.engine, many)
+    seed(services.db, many)
 
     def pause_after_first_batch(done: int, total: int) -> None:
         if done:
@@ -169,7 +170,7 @@ def test_pause_stops_after_the_batch_and_send_resumes_without_duplicates(
     assert send_status(services, "sale") is CampaignSendStatus.PAUSED
     rest = send_campaign(services, "sale", batch=10, now=NOW)
     assert not rest.paused and (rest.queued, rest.skipped) == (15, 10)
-    phones = [text.phone for text in campaign_texts(services.engine)]
+    phones = [text.phone for text in campaign_texts(services.db)]
     assert sorted(phones) == sorted(phone for phone, *_ in many)
     assert send_status(services, "sale") is CampaignSendStatus.DONE
 
@@ -178,10 +179,10 @@ def test_a_local_send_time_is_ten_in_each_recipients_zone(
     services: Services, flows_dir: Path
 ) -> None:
     write_campaign(flows_dir, send_at='"2026-12-01 10:00"')
-    seed(services.engine)
+    seed(services.db)
     report = send_campaign(services, "sale", now=NOW)
     assert (report.queued, report.deferred) == (2, 0)
-    due = {text.phone: text.send_after for text in campaign_texts(services.engine)}
+    due = {text.phone: text.send_after for text in campaign_texts(services.db)}
     assert due == {
         LA: datetime(2026, 12, 1, 18, 0, tzinfo=UTC),
         NY: datetime(2026, 12, 1, 15, 0, tzinfo=UTC),
@@ -191,7 +192,7 @@ def test_a_local_send_time_is_ten_in_each_recipients_zone(
 
 
 def test_quiet_hours_still_apply_on_top(services: Services) -> None:
-    seed(services.engine)
+    seed(services.db)
     night = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)  # 23:00 in New York, 20:00 in Los Angeles
     report = send_campaign(services, "sale", now=night)
     assert report.queued + report.deferred == 2 and report.deferred >= 1
@@ -212,7 +213,7 @@ def cli_env(
 
 
 def test_cli_sends_pauses_and_reports(services: Services, cli_env: CliRunner) -> None:
-    seed(services.engine)
+    seed(services.db)
     nothing = cli_env.invoke(main, ["campaign", "pause", "sale"])
     assert nothing.exit_code == 1
     assert nothing.output == "Error: campaign 'sale' has not been sent yet: nothing to pause\n"

@@ -17,22 +17,12 @@ from flask.testing import FlaskClient
 from sqlalchemy.engine import Engine
 
 from bot.app import create_app, services_of
+from bot.campaigns.conversions import Attribution, attributions, order_amount
 from bot.campaigns.stats import VariantStats, pick_winner, two_proportion_z_test
-from bot.conversions import Attribution, attributions, order_amount
-from bot.db import transaction
-from bot.gateways.fake import FakeGateway
-from bot.models import (
-    Click,
-    ConsentEvent,
-    ConsentKind,
-    Direction,
-    Event,
-    Link,
-    Message,
-    MessageStatus,
-    Subscriber,
-    SubscriberStatus,
-)
+from bot.domain.vocabulary import ConsentKind, Direction, MessageStatus, SubscriberStatus
+from bot.sending.gateways.fake import FakeGateway
+from bot.store.db import transaction
+from bot.store.models import Click, ConsentEvent, Event, Link, Message, Subscriber
 from tests.conftest import API_KEY, make_settings
 
 _COLUMNS = Message.__table__.c  # type: ignore[attr-defined]
@@ -175,19 +165,19 @@ def app(database_url: str, flows_dir: Path) -> Iterator[Flask]:
     app = create_app(settings, gateway=FakeGateway())
     app.config["TESTING"] = True
     yield app
-    services_of(app).engine.dispose()
+    services_of(app).db.dispose()
 
 
 @pytest.fixture
-def engine(app: Flask) -> Engine:
-    return services_of(app).engine
+def db(app: Flask) -> Engine:
+    return services_of(app).db
 
 
 class Store:
     """Rows as the rest of Parley would have written them."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, db: Engine) -> None:
+        self.db = db
 
     def text(
         self,
@@ -224,7 +214,7 @@ class Store:
         self, phone: str, *, campaign: str, at: datetime, url: str = "https://a.example"
     ) -> None:
         """The person follows their tracked link of a campaign."""
-        with transaction(self.engine) as connection:
+        with transaction(self.db) as connection:
             links = Link.__table__  # type: ignore[attr-defined]
             link_id = connection.execute(
                 links.insert().returning(links.c.id),
@@ -244,7 +234,7 @@ class Store:
     def again(self, phone: str, *, campaign: str, at: datetime) -> None:
         """Another click on the person's existing link."""
         links = Link.__table__  # type: ignore[attr-defined]
-        with transaction(self.engine) as connection:
+        with transaction(self.db) as connection:
             link_id = connection.execute(
                 links.select()
                 .with_only_columns(links.c.id)
@@ -258,7 +248,7 @@ class Store:
     def opt_out(self, phone: str, *, at: datetime) -> None:
         """The person's STOP, in the consent ledger."""
         subscribers = Subscriber.__table__  # type: ignore[attr-defined]
-        with transaction(self.engine) as connection:
+        with transaction(self.db) as connection:
             subscriber_id = connection.execute(
                 subscribers.insert().returning(subscribers.c.id),
                 {
@@ -287,7 +277,7 @@ class Store:
     ) -> int:
         """Something the shop reported."""
         events = Event.__table__  # type: ignore[attr-defined]
-        with transaction(self.engine) as connection:
+        with transaction(self.db) as connection:
             return connection.execute(
                 events.insert().returning(events.c.id),
                 {"type": kind, "phone": phone, "data": data, "received_at": at},
@@ -295,7 +285,7 @@ class Store:
 
     def _message(self, phone: str, *, at: datetime, **values: Any) -> int:
         messages = Message.__table__  # type: ignore[attr-defined]
-        with transaction(self.engine) as connection:
+        with transaction(self.db) as connection:
             return connection.execute(
                 messages.insert().returning(messages.c.id),
                 {
@@ -313,8 +303,8 @@ class Store:
 
 
 @pytest.fixture
-def store(engine: Engine) -> Store:
-    return Store(engine)
+def store(db: Engine) -> Store:
+    return Store(db)
 
 
 @pytest.fixture
@@ -396,8 +386,8 @@ def seeded(store: Store) -> dict[str, int]:
 
 
 @needs_campaign_columns
-def test_attributions(engine: Engine, seeded: dict[str, int]) -> None:
-    with engine.connect() as connection:
+def test_attributions(db: Engine, seeded: dict[str, int]) -> None:
+    with db.connect() as connection:
         found = attributions(connection)
         assert found == [
             Attribution(seeded["a2"], A2, "other", "y", Decimal(12), "click"),
@@ -420,7 +410,7 @@ def test_attributions(engine: Engine, seeded: dict[str, int]) -> None:
 
 
 @needs_campaign_columns
-def test_attribution_windows(engine: Engine, store: Store) -> None:
+def test_attribution_windows(db: Engine, store: Store) -> None:
     carol, dave, erin = "+14155550301", "+14155550302", "+14155550303"
     # Carol clicked an old campaign long ago; her recent text wins by receipt.
     store.text(carol, at=T0 - 10 * DAY, campaign="old", variant="a")
@@ -436,7 +426,7 @@ def test_attribution_windows(engine: Engine, store: Store) -> None:
     store.click(erin, campaign="old", at=T0 - 2 * DAY)
     store.text(erin, at=T0, campaign="winter_sale", variant="a")
     erin_order = store.event(erin, at=T0 + DAY, data={"amount": 9})
-    with engine.connect() as connection:
+    with db.connect() as connection:
         assert attributions(connection) == [
             Attribution(carol_order, carol, "winter_sale", "b", Decimal(5), "receipt"),
             Attribution(erin_order, erin, "old", "b", Decimal(9), "click"),

@@ -18,9 +18,10 @@ from bot.campaigns.model import Campaign, Variant
 from bot.campaigns.parser import check_campaigns, parse_campaign, read_campaigns
 from bot.campaigns.preview import Pricing, describe, format_duration, preview_campaign
 from bot.cli import main
-from bot.db import make_engine
+from bot.domain.vocabulary import SubscriberStatus
 from bot.engine.templates import parse_template
-from bot.models import Subscriber, SubscriberStatus
+from bot.store.db import make_engine
+from bot.store.models import Subscriber
 
 SHIPPED_FLOWS = Path(__file__).parent.parent / "flows"
 FLOWS = frozenset({"nps", "feedback"})
@@ -271,10 +272,10 @@ def test_the_split_follows_the_weights(weights: tuple[float, ...]) -> None:
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
+def db(database_url: str) -> Iterator[Engine]:
+    db = make_engine(database_url)
+    yield db
+    db.dispose()
 
 
 PEOPLE = [
@@ -311,7 +312,7 @@ PEOPLE = [
 ]
 
 
-def seed(engine: Engine) -> None:
+def seed(db: Engine) -> None:
     rows = [
         {
             "phone": phone,
@@ -325,7 +326,7 @@ def seed(engine: Engine) -> None:
         }
         for phone, status, name, zone, tags, attributes in PEOPLE
     ]
-    with engine.begin() as connection:
+    with db.begin() as connection:
         connection.execute(insert(Subscriber.__table__), rows)  # type: ignore[attr-defined]
 
 
@@ -355,10 +356,10 @@ def campaign(
     ],
 )
 def test_the_audience_is_subscribed_people_in_the_segment(
-    engine: Engine, segment: str, expected: list[str]
+    db: Engine, segment: str, expected: list[str]
 ) -> None:
-    seed(engine)
-    with engine.connect() as connection:
+    seed(db)
+    with db.connect() as connection:
         found = [r.phone for r in audience(connection, campaign(segment).segment)]
     assert found == expected
 
@@ -366,11 +367,11 @@ def test_the_audience_is_subscribed_people_in_the_segment(
 PRICING = Pricing(price_per_segment=0.01, currency="USD", send_rate=0.001)
 
 
-def test_the_preview_counts_costs_and_times_the_send(engine: Engine) -> None:
-    seed(engine)
+def test_the_preview_counts_costs_and_times_the_send(db: Engine) -> None:
+    seed(db)
     long_text = OK_TEXT + " Boots, boots, boots and more boots for winter." * 3  # 2 segments
     sale = campaign("{tags: [vip]}", texts=(OK_TEXT, long_text))
-    with engine.connect() as connection:
+    with db.connect() as connection:
         preview = preview_campaign(
             sale,
             audience(connection, sale.segment),
@@ -399,10 +400,10 @@ def test_the_preview_counts_costs_and_times_the_send(engine: Engine) -> None:
     assert f"cost about {preview.cost:.2f} USD" in text
 
 
-def test_a_local_send_at_starts_in_the_first_zone_and_ends_after_the_last(engine: Engine) -> None:
-    seed(engine)
+def test_a_local_send_at_starts_in_the_first_zone_and_ends_after_the_last(db: Engine) -> None:
+    seed(db)
     sale = campaign("{tags: [vip]}", send_at='"2026-12-01 10:00"')
-    with engine.connect() as connection:
+    with db.connect() as connection:
         preview = preview_campaign(
             sale,
             audience(connection, sale.segment),
@@ -450,9 +451,9 @@ def flows_dir(tmp_path: Path) -> Path:
 
 
 def test_cli_lists_and_previews_a_campaign(
-    engine: Engine, database_url: str, flows_dir: Path, monkeypatch: pytest.MonkeyPatch
+    db: Engine, database_url: str, flows_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seed(engine)
+    seed(db)
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("FLOWS_DIR", str(flows_dir))
     monkeypatch.setenv("BRAND_NAME", "Acme")

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from bot.charts import BAR_WIDTH, Series, bar_chart, bar_length, funnel_chart, percent, plain
+from bot.web.charts import BAR_WIDTH, Series, bar_chart, bar_length, funnel_chart, percent, plain
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat import ChatSession
-from bot.clock import ClockLock
-from bot.models import Conversation, Message, Subscriber
+from bot.authoring.chat import ChatSession
 from bot.settings import Settings
+from bot.store.models import Conversation, Message, Subscriber
 from bot.testing.clock import FakeClock
+from bot.timers.scheduler import ClockLock
 from tests.conftest import SHIPPED_FLOWS, make_settings
 from tests.sms import ALICE, BOB, reply_to
 from tests.test_flow_service import START, FlowApp, write
@@ -144,7 +144,7 @@ def test_a_database_a_running_service_uses_is_warned_of(
         "here changes it)"
     ]
     service = FlowApp(database_url, SHIPPED_FLOWS)
-    clock_lock = ClockLock(service.services.engine)
+    clock_lock = ClockLock(service.services.db)
     clock_lock.acquire(wait=False)  # as `bot serve` or `bot clock` does
     try:
         lines = open_chat(settings).lines

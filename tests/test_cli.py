@@ -18,7 +18,7 @@ BOT = str(Path(sys.executable).with_name("bot"))
 @pytest.fixture
 def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/bot.db")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/bot.store.db")
     monkeypatch.setenv("BRAND_NAME", "Acme")
     return CliRunner()
 

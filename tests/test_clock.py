@@ -18,14 +18,22 @@ from flask import Flask
 from sqlalchemy import event
 from sqlmodel import Session, select
 
-from bot import clock as clock_process
-from bot import timer_alarm
 from bot.app import create_app, services_of
-from bot.clock import TICK_JOB_ID, ClockBusy, ClockLock, build_scheduler, tick, timer_work
-from bot.db import make_engine, transaction
-from bot.gateways.fake import FakeGateway
-from bot.models import Conversation, HandledBy
+from bot.domain.vocabulary import HandledBy
+from bot.sending.gateways.fake import FakeGateway
+from bot.store import timer_alarm
+from bot.store.db import make_engine, transaction
+from bot.store.models import Conversation
 from bot.testing.clock import FakeClock
+from bot.timers import scheduler as clock_process
+from bot.timers.scheduler import (
+    TICK_JOB_ID,
+    ClockBusy,
+    ClockLock,
+    build_scheduler,
+    tick,
+    timer_work,
+)
 from tests.conftest import SHIPPED_FLOWS, make_settings
 from tests.processes import BIN
 from tests.sms import reply_to
@@ -34,22 +42,22 @@ START = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
 
 
 def test_a_second_lock_is_refused_until_the_first_is_released(database_url: str) -> None:
-    engine = make_engine(database_url)
-    first, second = ClockLock(engine), ClockLock(engine)
+    db = make_engine(database_url)
+    first, second = ClockLock(db), ClockLock(db)
     first.acquire(wait=False)
     with pytest.raises(ClockBusy):
         second.acquire(wait=False)
     first.release()
     second.acquire(wait=False)
     second.release()
-    engine.dispose()
+    db.dispose()
 
 
 def test_timers_that_came_due_while_down_fire_once_on_start(database_url: str) -> None:
     settings = make_settings(database_url, FLOWS_DIR=SHIPPED_FLOWS)
     before = create_app(settings, gateway=FakeGateway(), clock=FakeClock(START))
     reply_to(before.test_client(), "SURVEY")
-    services_of(before).engine.dispose()  # the process stops; two days pass
+    services_of(before).db.dispose()  # the process stops; two days pass
 
     gateway = FakeGateway()
     after = create_app(settings, gateway=gateway, clock=FakeClock(START + timedelta(days=2)))
@@ -57,7 +65,7 @@ def test_timers_that_came_due_while_down_fire_once_on_start(database_url: str) -
     for _ in range(3):  # the clock's first tick, and the ones after it
         services.dispatcher.send(services.conversations.fire_due_timers())
     assert [text.body.split("?")[0] for text in gateway.outbox] == ["Acme: Got a second"]
-    with Session(services.engine) as session:
+    with Session(services.db) as session:
         [conversation] = session.scalars(select(Conversation))
     assert (conversation.step, conversation.wakes_at) == ("nudge", None)  # fired, moved on
 
@@ -105,7 +113,7 @@ def clock() -> FakeClock:
 def app(database_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[Flask]:
     app = timer_app(database_url, tmp_path, clock)
     yield app
-    services_of(app).engine.dispose()
+    services_of(app).db.dispose()
 
 
 def paused_scheduler(app: Flask, clock: FakeClock) -> BaseScheduler:
@@ -144,7 +152,7 @@ class StatementCounter:
 
     def __init__(self, app: Flask) -> None:
         self.count = 0
-        event.listen(services_of(app).engine, "before_cursor_execute", self._seen)
+        event.listen(services_of(app).db, "before_cursor_execute", self._seen)
 
     def _seen(self, *_args: object) -> None:
         self.count += 1
@@ -188,13 +196,13 @@ def test_a_timer_set_sooner_in_this_process_wakes_the_clock_at_once(
 def test_the_clock_wakes_when_an_idle_takeover_goes_back_to_the_bot(
     app: Flask, clock: FakeClock
 ) -> None:
-    from bot.agents import create_agent
-    from bot.takeover import take_over
+    from bot.accounts.agents import create_agent
+    from bot.conversations.takeover import take_over
 
     services = services_of(app)
     reply_to(app.test_client(), "HUMAN")
-    agent = create_agent(services.engine, "ada@acme.test", "Ada", "a long password!", now=clock())
-    with Session(services.engine) as session:
+    agent = create_agent(services.db, "ada@acme.test", "Ada", "a long password!", now=clock())
+    with Session(services.db) as session:
         [conversation] = session.scalars(select(Conversation))
     take_over(services, conversation_id=conversation.id, agent_id=agent.id)
     scheduler = paused_scheduler(app, clock)
@@ -203,7 +211,7 @@ def test_the_clock_wakes_when_an_idle_takeover_goes_back_to_the_bot(
         # release_idle wants idle for longer than AGENT_IDLE_MINUTES: just after, not at it.
         assert next_run(scheduler) == START + timedelta(minutes=30, microseconds=1)
         run_when_due(scheduler, clock)
-        with Session(services.engine) as session:
+        with Session(services.db) as session:
             assert session.get(Conversation, conversation.id).handled_by is HandledBy.BOT
     finally:
         scheduler.shutdown(wait=False)
@@ -218,7 +226,7 @@ def test_a_restarted_clock_fires_the_overdue_timer_at_once_and_only_once(
     run_when_due(scheduler, clock)
     assert next_run(scheduler) == START + FLOW_WAIT
     scheduler.shutdown(wait=False)  # the process stops before the timer; two days pass
-    services_of(before).engine.dispose()
+    services_of(before).db.dispose()
 
     clock.advance(timedelta(days=2))
     after = timer_app(database_url, tmp_path, clock)
@@ -231,26 +239,26 @@ def test_a_restarted_clock_fires_the_overdue_timer_at_once_and_only_once(
         assert next_run(scheduler) == clock() + LONG_SLEEP
     finally:
         scheduler.shutdown(wait=False)
-        services_of(after).engine.dispose()
+        services_of(after).db.dispose()
 
 
 def test_only_a_committed_timer_rings_the_alarm(database_url: str) -> None:
-    engine = make_engine(database_url)
+    db = make_engine(database_url)
     rung: list[datetime] = []
-    unlisten = timer_alarm.listen(engine, rung.append)
-    with pytest.raises(RuntimeError), transaction(engine) as connection:
+    unlisten = timer_alarm.listen(db, rung.append)
+    with pytest.raises(RuntimeError), transaction(db) as connection:
         timer_alarm.timer_set(connection, START)
         raise RuntimeError("the turn failed")
     assert rung == []
-    with transaction(engine) as connection:
+    with transaction(db) as connection:
         timer_alarm.timer_set(connection, START)
         assert rung == []  # not before the commit: the clock would look and find nothing
     assert rung == [START]
     unlisten()
-    with transaction(engine) as connection:
+    with transaction(db) as connection:
         timer_alarm.timer_set(connection, START)
     assert rung == [START]
-    engine.dispose()
+    db.dispose()
 
 
 def test_the_running_scheduler_wakes_for_an_alarm_rung_from_another_thread(
@@ -271,7 +279,7 @@ def test_the_running_scheduler_wakes_for_an_alarm_rung_from_another_thread(
     try:
         assert ticked.wait(timeout=60), "the first tick never ran"
         ticked.clear()
-        with transaction(services_of(app).engine) as connection:
+        with transaction(services_of(app).db) as connection:
             timer_alarm.timer_set(connection, clock())  # due now, on the services' clock
         assert ticked.wait(timeout=60), "the alarm did not wake the clock"
     finally:

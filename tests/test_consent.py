@@ -6,7 +6,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
-from bot.models import ConsentEvent, ConsentKind, Message, Subscriber, SubscriberStatus
+from bot.domain.vocabulary import ConsentKind, SubscriberStatus
+from bot.store.models import ConsentEvent, Message, Subscriber
 from tests.sms import ALICE, reply_to, text
 
 A_PERSON_WILL_ANSWER = "Thanks for your message! A person will get back to you shortly."
@@ -61,7 +62,7 @@ def test_join_when_already_subscribed_says_so(client: FlaskClient, session: Sess
 
 def test_brand_keyword_starts_double_opt_in(app, client: FlaskClient, session: Session) -> None:
     from bot.app import services_of
-    from bot.keywords import load_vocabulary
+    from bot.domain.keywords import load_vocabulary
 
     services_of(app).conversations.vocabulary = load_vocabulary(extra_join=["DEALS"])
     [ask] = reply_to(client, "deals")

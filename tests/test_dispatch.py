@@ -7,18 +7,19 @@ from flask import Flask
 from sqlmodel import Session, select
 
 from bot.app import services_of
-from bot.db import transaction
-from bot.gateways.base import SendOutcome
-from bot.gateways.fake import FakeGateway
-from bot.models import Delivery, Message, MessageStatus, Purpose, SubscriberStatus
-from bot.outbox import queue_text
-from bot.subscribers import change_status, claim_subscriber, get_subscriber
+from bot.domain.vocabulary import Delivery, MessageStatus, Purpose, SubscriberStatus
+from bot.sending.gateways.base import SendOutcome
+from bot.sending.gateways.fake import FakeGateway
+from bot.sending.outbox import queue_text
+from bot.store.db import transaction
+from bot.store.models import Message
+from bot.store.subscribers import change_status, claim_subscriber, get_subscriber
 from tests.sms import ALICE
 
 
 def queue(app: Flask, *, purpose: Purpose, status: SubscriberStatus, body: str = "Hi") -> int:
     now = services_of(app).conversations.clock()
-    with transaction(services_of(app).engine) as connection:
+    with transaction(services_of(app).db) as connection:
         subscriber = claim_subscriber(connection, ALICE, now)
         change_status(connection, subscriber, status, now)
         queued = queue_text(
@@ -50,7 +51,7 @@ def test_an_opt_out_after_queueing_stops_the_send(
 ) -> None:
     message_id = queue(app, purpose=Purpose.PROMOTIONAL, status=SubscriberStatus.SUBSCRIBED)
     now = services_of(app).conversations.clock()
-    with transaction(services_of(app).engine) as connection:
+    with transaction(services_of(app).db) as connection:
         subscriber = claim_subscriber(connection, ALICE, now)
         change_status(connection, subscriber, SubscriberStatus.UNSUBSCRIBED, now)
     services_of(app).dispatcher.send([message_id])

@@ -15,23 +15,24 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.engine import Engine
 
-from bot.db import make_engine, transaction
-from bot.dispatch import (
+from bot.domain.pacing import Pacer
+from bot.domain.vocabulary import Delivery, MessageStatus, Purpose, SubscriberStatus
+from bot.sending.dispatcher import (
     BACKOFF_CAP,
     ClaimedText,
     Dispatcher,
     backoff,
 )
-from bot.gateways.base import OutboundText, ProviderLookupError, SendOutcome, SendResult
-from bot.gateways.console import ConsoleGateway
-from bot.gateways.fake import FakeGateway
-from bot.gateways.twilio import TwilioGateway
-from bot.models import Delivery, Message, MessageStatus, Purpose, SubscriberStatus
-from bot.outbox import queue_text
-from bot.pacing import Pacer
-from bot.subscribers import change_status, claim_subscriber
+from bot.sending.gateways.base import OutboundText, ProviderLookupError, SendOutcome, SendResult
+from bot.sending.gateways.console import ConsoleGateway
+from bot.sending.gateways.fake import FakeGateway
+from bot.sending.outbox import queue_text
+from bot.store.db import make_engine, transaction
+from bot.store.models import Message
+from bot.store.subscribers import change_status, claim_subscriber
 from bot.testing.clock import FakeClock
-from bot.testing.fake_twilio import FakeTwilioServer
+from bot.twilio.fake_server import FakeTwilioServer
+from bot.twilio.gateway import TwilioGateway
 from tests.sms import ALICE, BOB
 
 MESSAGES = Message.__table__
@@ -41,10 +42,10 @@ SENDER = "+15550000000"
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
+def db(database_url: str) -> Iterator[Engine]:
+    db = make_engine(database_url)
+    yield db
+    db.dispose()
 
 
 @pytest.fixture
@@ -59,7 +60,7 @@ def gateway(time: FakeClock) -> FakeGateway:
 
 
 def dispatcher_for(
-    engine: Engine,
+    db: Engine,
     gateway: Any,
     time: FakeClock,
     *,
@@ -69,7 +70,7 @@ def dispatcher_for(
 ) -> Dispatcher:
     pacer = Pacer(rate, clock=time.monotonic, sleep=time.sleep) if rate else None
     return Dispatcher(
-        engine=engine,
+        db=db,
         gateway=gateway,
         dispatcher_id=name,
         pacer=pacer,
@@ -80,12 +81,12 @@ def dispatcher_for(
 
 
 @pytest.fixture
-def dispatcher(engine: Engine, gateway: FakeGateway, time: FakeClock) -> Dispatcher:
-    return dispatcher_for(engine, gateway, time)
+def dispatcher(db: Engine, gateway: FakeGateway, time: FakeClock) -> Dispatcher:
+    return dispatcher_for(db, gateway, time)
 
 
 def queue(
-    engine: Engine,
+    db: Engine,
     body: str = "Hi",
     *,
     phone: str = ALICE,
@@ -94,7 +95,7 @@ def queue(
     send_after: datetime | None = None,
 ) -> int:
     """Put one text in the outbox, as the conversation service does."""
-    with transaction(engine) as connection:
+    with transaction(db) as connection:
         subscriber = claim_subscriber(connection, phone, START)
         change_status(connection, subscriber, status, START)
         queued = queue_text(
@@ -107,18 +108,18 @@ def queue(
         return queued.id
 
 
-def row(engine: Engine, message_id: int) -> Any:
-    with engine.connect() as connection:
+def row(db: Engine, message_id: int) -> Any:
+    with db.connect() as connection:
         return connection.execute(select(MESSAGES).where(MESSAGES.c.id == message_id)).one()
 
 
-def statuses(engine: Engine) -> list[MessageStatus]:
-    with engine.connect() as connection:
+def statuses(db: Engine) -> list[MessageStatus]:
+    with db.connect() as connection:
         return list(connection.scalars(select(MESSAGES.c.status).order_by(MESSAGES.c.id)))
 
 
-def set_subscriber(engine: Engine, phone: str, status: SubscriberStatus) -> None:
-    with transaction(engine) as connection:
+def set_subscriber(db: Engine, phone: str, status: SubscriberStatus) -> None:
+    with transaction(db) as connection:
         change_status(connection, claim_subscriber(connection, phone, START), status, START)
 
 
@@ -126,43 +127,43 @@ def set_subscriber(engine: Engine, phone: str, status: SubscriberStatus) -> None
 
 
 def test_a_claim_takes_due_rows_oldest_first_and_skips_rows_not_yet_due(
-    engine: Engine, dispatcher: Dispatcher, time: FakeClock
+    db: Engine, dispatcher: Dispatcher, time: FakeClock
 ) -> None:
-    first = queue(engine, "first")
-    later = queue(engine, "later", send_after=START + timedelta(hours=1))
-    due = queue(engine, "due", send_after=START)  # due exactly now
-    last = queue(engine, "last")
+    first = queue(db, "first")
+    later = queue(db, "later", send_after=START + timedelta(hours=1))
+    due = queue(db, "due", send_after=START)  # due exactly now
+    last = queue(db, "last")
 
     claimed = dispatcher.claim_batch(10, time())
 
     assert [text.message_id for text in claimed] == [first, due, last]
     assert [text.text.body for text in claimed] == ["first", "due", "last"]
-    claimed_row = row(engine, first)
+    claimed_row = row(db, first)
     assert claimed_row.status is MessageStatus.UNKNOWN  # committed before any hand-over
     assert claimed_row.claimed_by == "test:1"
     assert claimed_row.sent_at == START
-    assert row(engine, later).status is MessageStatus.PENDING
+    assert row(db, later).status is MessageStatus.PENDING
     assert dispatcher.claim_batch(10, time()) == []  # nothing is claimed twice
     assert [t.message_id for t in dispatcher.claim_batch(10, START + timedelta(hours=1))] == [later]
 
 
-def test_a_claim_takes_no_more_than_its_limit(engine: Engine, dispatcher: Dispatcher) -> None:
-    ids = [queue(engine, f"text {number}") for number in range(5)]
+def test_a_claim_takes_no_more_than_its_limit(db: Engine, dispatcher: Dispatcher) -> None:
+    ids = [queue(db, f"text {number}") for number in range(5)]
     assert [t.message_id for t in dispatcher.claim_batch(2, START)] == ids[:2]
     assert [t.message_id for t in dispatcher.claim_batch(2, START)] == ids[2:4]
 
 
 def test_a_claim_carries_what_the_gateway_and_the_pacer_need(
-    engine: Engine, gateway: FakeGateway, time: FakeClock
+    db: Engine, gateway: FakeGateway, time: FakeClock
 ) -> None:
     dispatcher = Dispatcher(
-        engine=engine,
+        db=db,
         gateway=gateway,
         status_callback_url="https://sms.acme.test/twilio/status",
         dispatcher_id="test:1",
         clock=time,
     )
-    message_id = queue(engine, "x" * 200)  # two GSM-7 segments
+    message_id = queue(db, "x" * 200)  # two GSM-7 segments
 
     [claimed] = dispatcher.claim_batch(1, START)
 
@@ -180,37 +181,37 @@ def test_a_claim_carries_what_the_gateway_and_the_pacer_need(
 
 
 def test_consent_is_checked_again_at_claim_time(
-    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway
+    db: Engine, dispatcher: Dispatcher, gateway: FakeGateway
 ) -> None:
-    promotion = queue(engine, "20% off", purpose=Purpose.PROMOTIONAL)
-    receipt = queue(engine, "Your order shipped", phone=BOB)
-    set_subscriber(engine, ALICE, SubscriberStatus.UNSUBSCRIBED)  # a STOP after queueing
+    promotion = queue(db, "20% off", purpose=Purpose.PROMOTIONAL)
+    receipt = queue(db, "Your order shipped", phone=BOB)
+    set_subscriber(db, ALICE, SubscriberStatus.UNSUBSCRIBED)  # a STOP after queueing
 
     assert dispatcher.run_once() == 1
 
-    refused = row(engine, promotion)
+    refused = row(db, promotion)
     assert refused.status is MessageStatus.SUPPRESSED
     assert refused.error_message == "recipient opted out"
     assert [sent.body for sent in gateway.attempts] == ["Your order shipped"]
-    assert row(engine, receipt).status is MessageStatus.QUEUED
+    assert row(db, receipt).status is MessageStatus.QUEUED
 
 
 def test_a_stop_while_a_claimed_text_waits_its_turn_keeps_that_text_here(
-    engine: Engine, gateway: FakeGateway, time: FakeClock
+    db: Engine, gateway: FakeGateway, time: FakeClock
 ) -> None:
     """Consent is read at the hand-over itself, not only when the batch was claimed."""
-    first = queue(engine, "20% off", phone=BOB, purpose=Purpose.PROMOTIONAL)
-    second = queue(engine, "20% off", phone=ALICE, purpose=Purpose.PROMOTIONAL)
+    first = queue(db, "20% off", phone=BOB, purpose=Purpose.PROMOTIONAL)
+    second = queue(db, "20% off", phone=ALICE, purpose=Purpose.PROMOTIONAL)
     stops: list[float] = []
 
     def sleep_through_a_stop(seconds: float) -> None:
         if not stops:  # Alice texts STOP while her text waits for the sender's pace
             stops.append(seconds)
-            set_subscriber(engine, ALICE, SubscriberStatus.UNSUBSCRIBED)
+            set_subscriber(db, ALICE, SubscriberStatus.UNSUBSCRIBED)
         time.sleep(seconds)
 
     dispatcher = Dispatcher(
-        engine=engine,
+        db=db,
         gateway=gateway,
         dispatcher_id="test:1",
         pacer=Pacer(1, clock=time.monotonic, sleep=sleep_through_a_stop),
@@ -221,26 +222,26 @@ def test_a_stop_while_a_claimed_text_waits_its_turn_keeps_that_text_here(
     assert dispatcher.run_once() == 2
     assert stops, "the pacer never made the second text wait"
     assert [sent.to for sent in gateway.attempts] == [BOB]
-    assert row(engine, first).status is MessageStatus.QUEUED
-    withdrawn = row(engine, second)
+    assert row(db, first).status is MessageStatus.QUEUED
+    withdrawn = row(db, second)
     assert withdrawn.status is MessageStatus.SUPPRESSED
     assert withdrawn.error_message == "recipient opted out"
     assert withdrawn.handed_over_at is None
 
 
 def test_a_promotion_that_waited_into_the_night_waits_for_the_morning(
-    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeClock
+    db: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeClock
 ) -> None:
     """Queued at noon in San Francisco, held up (an outage, say) until 22:00 there."""
-    promotion = queue(engine, "20% off", purpose=Purpose.PROMOTIONAL)
-    receipt = queue(engine, "Your order shipped", phone=BOB)
+    promotion = queue(db, "20% off", purpose=Purpose.PROMOTIONAL)
+    receipt = queue(db, "Your order shipped", phone=BOB)
     time.advance(timedelta(hours=10))
 
     assert dispatcher.run_once() == 1
 
     assert [sent.body for sent in gateway.attempts] == ["Your order shipped"]
-    assert row(engine, receipt).status is MessageStatus.QUEUED
-    held = row(engine, promotion)
+    assert row(db, receipt).status is MessageStatus.QUEUED
+    held = row(db, promotion)
     assert held.status is MessageStatus.PENDING
     assert held.send_after == datetime(2024, 5, 2, 15, 0, tzinfo=UTC)  # 08:00 in San Francisco
     assert held.error_message == "quiet hours in America/Los_Angeles until 08:00"
@@ -250,27 +251,27 @@ def test_a_promotion_that_waited_into_the_night_waits_for_the_morning(
 
 
 def test_send_one_sends_a_due_row_once_and_leaves_a_deferred_one(
-    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway
+    db: Engine, dispatcher: Dispatcher, gateway: FakeGateway
 ) -> None:
-    now = queue(engine, "now")
-    deferred = queue(engine, "at nine", send_after=START + timedelta(hours=9))
+    now = queue(db, "now")
+    deferred = queue(db, "at nine", send_after=START + timedelta(hours=9))
 
     assert dispatcher.send_one(now) is MessageStatus.QUEUED
     assert dispatcher.send_one(now) is None  # already sent
     assert dispatcher.send_one(deferred) is None  # not due: the worker sends it at nine
     assert [sent.body for sent in gateway.outbox] == ["now"]
-    assert row(engine, deferred).status is MessageStatus.PENDING
+    assert row(db, deferred).status is MessageStatus.PENDING
 
 
 # -- pacing -------------------------------------------------------------------------------------
 
 
 def test_ten_texts_at_two_a_second_take_at_least_four_and_a_half_seconds(
-    engine: Engine, gateway: FakeGateway, time: FakeClock
+    db: Engine, gateway: FakeGateway, time: FakeClock
 ) -> None:
-    dispatcher = dispatcher_for(engine, gateway, time, rate=2)
+    dispatcher = dispatcher_for(db, gateway, time, rate=2)
     for number in range(10):
-        queue(engine, f"text {number}")
+        queue(db, f"text {number}")
 
     handed_over = 0
     while sent := dispatcher.run_once():
@@ -278,31 +279,31 @@ def test_ten_texts_at_two_a_second_take_at_least_four_and_a_half_seconds(
 
     assert handed_over == 10
     assert time.monotonic() >= 4.5
-    assert [row.sent_at for row in _rows(engine)] == [
+    assert [row.sent_at for row in _rows(db)] == [
         START + timedelta(seconds=0.5 * number) for number in range(10)
     ]
 
 
 def test_a_three_segment_text_costs_three_seconds_at_one_a_second(
-    engine: Engine, gateway: FakeGateway, time: FakeClock
+    db: Engine, gateway: FakeGateway, time: FakeClock
 ) -> None:
-    dispatcher = dispatcher_for(engine, gateway, time, rate=1)
-    queue(engine, "y" * 400)  # three segments
-    queue(engine, "short")
+    dispatcher = dispatcher_for(db, gateway, time, rate=1)
+    queue(db, "y" * 400)  # three segments
+    queue(db, "short")
 
     while dispatcher.run_once():
         pass
 
-    assert [row.sent_at for row in _rows(engine)] == [START, START + timedelta(seconds=3)]
+    assert [row.sent_at for row in _rows(db)] == [START, START + timedelta(seconds=3)]
 
 
 def test_a_paced_dispatcher_claims_about_a_seconds_worth(
-    engine: Engine, gateway: FakeGateway, time: FakeClock
+    db: Engine, gateway: FakeGateway, time: FakeClock
 ) -> None:
     # Claimed rows wait UNKNOWN for their turn; a small batch keeps that wait short.
-    assert dispatcher_for(engine, gateway, time, rate=10).batch_size == 10
-    assert dispatcher_for(engine, gateway, time, rate=0.5).batch_size == 1
-    assert dispatcher_for(engine, gateway, time).batch_size == 50
+    assert dispatcher_for(db, gateway, time, rate=10).batch_size == 10
+    assert dispatcher_for(db, gateway, time, rate=0.5).batch_size == 1
+    assert dispatcher_for(db, gateway, time).batch_size == 50
 
 
 # -- recording the provider's answer ------------------------------------------------------------
@@ -321,7 +322,7 @@ def test_a_paced_dispatcher_claims_about_a_seconds_worth(
     ],
 )
 def test_each_answer_leaves_the_row_in_the_right_state(
-    engine: Engine,
+    db: Engine,
     dispatcher: Dispatcher,
     gateway: FakeGateway,
     outcome: SendOutcome,
@@ -331,11 +332,11 @@ def test_each_answer_leaves_the_row_in_the_right_state(
     attempts: int,
 ) -> None:
     gateway.fail_next(outcome, error_code, maybe_accepted=maybe_accepted)
-    message_id = queue(engine)
+    message_id = queue(db)
 
     dispatcher.run_once()
 
-    stored = row(engine, message_id)
+    stored = row(db, message_id)
     assert (stored.status, stored.attempts) == (status, attempts)
     assert stored.error_code == error_code
     assert stored.error_message == f"scripted {outcome}"
@@ -343,11 +344,11 @@ def test_each_answer_leaves_the_row_in_the_right_state(
 
 
 def test_an_accepted_text_records_sid_status_and_hand_over_time(
-    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway
+    db: Engine, dispatcher: Dispatcher, gateway: FakeGateway
 ) -> None:
-    message_id = queue(engine)
+    message_id = queue(db)
     dispatcher.run_once()
-    stored = row(engine, message_id)
+    stored = row(db, message_id)
     assert stored.status is MessageStatus.QUEUED
     assert stored.provider_sid == f"SM{1:032x}"
     assert stored.sent_at == START
@@ -355,16 +356,16 @@ def test_an_accepted_text_records_sid_status_and_hand_over_time(
 
 
 def test_a_carrier_opt_out_fails_the_text_and_unsubscribes_the_number(
-    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway
+    db: Engine, dispatcher: Dispatcher, gateway: FakeGateway
 ) -> None:
     gateway.opted_out.add(ALICE)
-    message_id = queue(engine)
+    message_id = queue(db)
 
     dispatcher.run_once()
 
-    stored = row(engine, message_id)
+    stored = row(db, message_id)
     assert stored.status is MessageStatus.FAILED and stored.error_code == 21610
-    with engine.connect() as connection:
+    with db.connect() as connection:
         subscriber_status = connection.scalar(
             text("SELECT status FROM subscriber WHERE phone = :phone"), {"phone": ALICE}
         )
@@ -372,17 +373,17 @@ def test_a_carrier_opt_out_fails_the_text_and_unsubscribes_the_number(
 
 
 def test_retries_back_off_and_fail_only_once_the_retry_window_is_over(
-    engine: Engine, gateway: FakeGateway, time: FakeClock
+    db: Engine, gateway: FakeGateway, time: FakeClock
 ) -> None:
-    dispatcher = dispatcher_for(engine, gateway, time, retry_window=timedelta(minutes=1))
+    dispatcher = dispatcher_for(db, gateway, time, retry_window=timedelta(minutes=1))
     for _ in range(10):
         gateway.fail_next(SendOutcome.RETRYABLE, 20429)
-    message_id = queue(engine)
+    message_id = queue(db)
 
     waits = []
     while time() - START < timedelta(minutes=1):
         assert dispatcher.run_once() == 1
-        stored = row(engine, message_id)
+        stored = row(db, message_id)
         assert (stored.status, stored.attempts) == (MessageStatus.PENDING, len(waits) + 1)
         assert stored.claimed_by is None and stored.sent_at is None
         assert stored.retrying_since == START  # the window counts from the first failure
@@ -391,7 +392,7 @@ def test_retries_back_off_and_fail_only_once_the_retry_window_is_over(
         time.set(stored.send_after)
     assert dispatcher.run_once() == 1
 
-    stored = row(engine, message_id)
+    stored = row(db, message_id)
     assert stored.status is MessageStatus.FAILED
     assert stored.attempts == len(waits)  # the last hand-over, past the window, only failed it
     assert stored.error_message == (
@@ -405,16 +406,16 @@ def test_retries_back_off_and_fail_only_once_the_retry_window_is_over(
 
 
 def test_max_attempts_is_still_accepted_but_no_longer_fails_texts_early(
-    engine: Engine, gateway: FakeGateway, time: FakeClock
+    db: Engine, gateway: FakeGateway, time: FakeClock
 ) -> None:
     with pytest.warns(DeprecationWarning, match="retry_window"):
-        dispatcher = dispatcher_for(engine, gateway, time, max_attempts=1)
+        dispatcher = dispatcher_for(db, gateway, time, max_attempts=1)
     gateway.fail_next(SendOutcome.RETRYABLE, 20503)
-    message_id = queue(engine)
+    message_id = queue(db)
     dispatcher.run_once()
-    assert row(engine, message_id).status is MessageStatus.PENDING
+    assert row(db, message_id).status is MessageStatus.PENDING
     with pytest.raises(ValueError, match="max_attempts"):
-        dispatcher_for(engine, gateway, time, max_attempts=0)
+        dispatcher_for(db, gateway, time, max_attempts=0)
 
 
 @pytest.mark.parametrize("attempts", range(1, 12))
@@ -424,23 +425,21 @@ def test_backoff_doubles_from_five_seconds_up_to_thirty_seconds(attempts: int) -
         assert step / 2 <= backoff(attempts, random.Random(seed)) <= step
 
 
-def test_a_long_provider_error_is_cut_to_fit_the_column(
-    engine: Engine, dispatcher: Dispatcher
-) -> None:
+def test_a_long_provider_error_is_cut_to_fit_the_column(db: Engine, dispatcher: Dispatcher) -> None:
     class Verbose(FakeGateway):
         def send(self, text: OutboundText) -> SendResult:
             return SendResult(outcome=SendOutcome.FAILED, error_message="no! " * 400)
 
     dispatcher.gateway = Verbose()
-    message_id = queue(engine)
+    message_id = queue(db)
     dispatcher.run_once()
-    stored = row(engine, message_id)
+    stored = row(db, message_id)
     assert stored.status is MessageStatus.FAILED
     assert len(stored.error_message) == 500 and stored.error_message.endswith("…")
 
 
 def test_a_crash_in_the_gateway_leaves_that_row_unknown_and_releases_the_rest(
-    engine: Engine, dispatcher: Dispatcher
+    db: Engine, dispatcher: Dispatcher
 ) -> None:
     class Breaks(FakeGateway):
         def send(self, text: OutboundText) -> SendResult:
@@ -449,14 +448,14 @@ def test_a_crash_in_the_gateway_leaves_that_row_unknown_and_releases_the_rest(
             return super().send(text)
 
     dispatcher.gateway = Breaks()
-    first, second, third = (queue(engine, body) for body in ("first", "second", "third"))
+    first, second, third = (queue(db, body) for body in ("first", "second", "third"))
 
     with pytest.raises(RuntimeError):
         dispatcher.run_once()
 
-    assert row(engine, first).status is MessageStatus.QUEUED
-    assert row(engine, second).status is MessageStatus.UNKNOWN  # may have left: reconcile
-    released = row(engine, third)
+    assert row(db, first).status is MessageStatus.QUEUED
+    assert row(db, second).status is MessageStatus.UNKNOWN  # may have left: reconcile
+    released = row(db, third)
     assert (released.status, released.claimed_by, released.sent_at) == (
         MessageStatus.PENDING,
         None,
@@ -465,7 +464,7 @@ def test_a_crash_in_the_gateway_leaves_that_row_unknown_and_releases_the_rest(
 
 
 def test_stopping_mid_batch_hands_the_unsent_rows_back(
-    engine: Engine, gateway: FakeGateway, time: FakeClock
+    db: Engine, gateway: FakeGateway, time: FakeClock
 ) -> None:
     stop = threading.Event()
 
@@ -474,16 +473,16 @@ def test_stopping_mid_batch_hands_the_unsent_rows_back(
             stop.set()  # SIGTERM arrives during the first hand-over
             return super().send(text)
 
-    dispatcher = dispatcher_for(engine, StopsAfterOne(clock=time), time)
+    dispatcher = dispatcher_for(db, StopsAfterOne(clock=time), time)
     for number in range(3):
-        queue(engine, f"text {number}")
+        queue(db, f"text {number}")
 
     assert dispatcher.run_once(stop=stop) == 1
-    assert statuses(engine) == [MessageStatus.QUEUED, MessageStatus.PENDING, MessageStatus.PENDING]
+    assert statuses(db) == [MessageStatus.QUEUED, MessageStatus.PENDING, MessageStatus.PENDING]
 
 
-def test_run_forever_sends_until_stopped(engine: Engine, gateway: FakeGateway) -> None:
-    dispatcher = Dispatcher(engine=engine, gateway=gateway, dispatcher_id="loop:1")
+def test_run_forever_sends_until_stopped(db: Engine, gateway: FakeGateway) -> None:
+    dispatcher = Dispatcher(db=db, gateway=gateway, dispatcher_id="loop:1")
     stop = threading.Event()
     worker = threading.Thread(
         target=dispatcher.run_forever, args=(stop,), kwargs={"idle_seconds": 0.01}
@@ -491,25 +490,25 @@ def test_run_forever_sends_until_stopped(engine: Engine, gateway: FakeGateway) -
     worker.start()
     try:
         for number in range(5):
-            queue(engine, f"text {number}")
+            queue(db, f"text {number}")
         _wait_for(lambda: len(gateway.outbox) == 5)
     finally:
         stop.set()
         worker.join(timeout=60)
     assert not worker.is_alive()
-    assert set(statuses(engine)) == {MessageStatus.QUEUED}
+    assert set(statuses(db)) == {MessageStatus.QUEUED}
 
 
 # -- reconciliation -----------------------------------------------------------------------------
 
 
 def test_a_text_the_provider_has_is_recorded_as_sent_after_the_grace_period(
-    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeClock
+    db: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeClock
 ) -> None:
     gateway.fail_next(SendOutcome.RETRYABLE, maybe_accepted=True, kept=True)
-    message_id = queue(engine)
+    message_id = queue(db)
     dispatcher.run_once()
-    assert row(engine, message_id).status is MessageStatus.UNKNOWN
+    assert row(db, message_id).status is MessageStatus.UNKNOWN
 
     time.advance(timedelta(minutes=1))
     assert dispatcher.reconcile().total == 0  # too recent: its dispatcher may still be at it
@@ -517,7 +516,7 @@ def test_a_text_the_provider_has_is_recorded_as_sent_after_the_grace_period(
     report = dispatcher.reconcile()
 
     assert (report.found, report.total) == (1, 1)
-    stored = row(engine, message_id)
+    stored = row(db, message_id)
     assert stored.status is MessageStatus.SENT
     assert stored.provider_sid == gateway.held[0].sid
     assert stored.sent_at == START
@@ -526,26 +525,26 @@ def test_a_text_the_provider_has_is_recorded_as_sent_after_the_grace_period(
 
 
 def test_a_text_the_provider_never_got_goes_back_to_the_outbox(
-    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeClock
+    db: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeClock
 ) -> None:
     gateway.fail_next(SendOutcome.RETRYABLE, maybe_accepted=True)  # lost on the way in
-    message_id = queue(engine)
+    message_id = queue(db)
     dispatcher.run_once()
 
     time.advance(timedelta(minutes=3))
     report = dispatcher.reconcile()
 
     assert report.requeued == 1
-    stored = row(engine, message_id)
+    stored = row(db, message_id)
     assert (stored.status, stored.attempts, stored.claimed_by) == (MessageStatus.PENDING, 0, None)
     assert dispatcher.run_once() == 1
     assert [sent.body for sent in gateway.outbox] == ["Hi"]  # once
 
 
 def test_a_crash_between_claim_and_hand_over_is_requeued_once_checked(
-    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeClock
+    db: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeClock
 ) -> None:
-    message_id = queue(engine)
+    message_id = queue(db)
     dispatcher.claim_batch(10, time())  # ... and the process dies here
 
     assert dispatcher.run_once() == 0  # never blindly resent
@@ -553,74 +552,74 @@ def test_a_crash_between_claim_and_hand_over_is_requeued_once_checked(
 
     assert report.requeued == 1
     assert dispatcher.run_once() == 1
-    assert row(engine, message_id).status is MessageStatus.QUEUED
+    assert row(db, message_id).status is MessageStatus.QUEUED
     assert len(gateway.outbox) == 1
 
 
 def test_a_claimed_text_never_handed_over_is_requeued_even_where_nothing_can_be_looked_up(
-    engine: Engine, dispatcher: Dispatcher, time: FakeClock
+    db: Engine, dispatcher: Dispatcher, time: FakeClock
 ) -> None:
-    message_id = queue(engine)
+    message_id = queue(db)
     dispatcher.claim_batch(10, time())  # ... and the process dies before the hand-over
     dispatcher.gateway = ConsoleGateway()
 
     report = dispatcher.reconcile(time() + timedelta(minutes=3))
 
     assert (report.requeued, report.failed) == (1, 0)
-    assert row(engine, message_id).status is MessageStatus.PENDING
+    assert row(db, message_id).status is MessageStatus.PENDING
     assert dispatcher.run_once() == 1
 
 
 def test_twin_texts_are_matched_to_different_provider_messages(
-    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeClock
+    db: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeClock
 ) -> None:
     # The same words to the same number twice, both answered with a timeout.
     for _ in range(2):
         gateway.fail_next(SendOutcome.RETRYABLE, maybe_accepted=True, kept=True)
-    first, second = queue(engine, "Reply Y"), queue(engine, "Reply Y")
+    first, second = queue(db, "Reply Y"), queue(db, "Reply Y")
     dispatcher.run_once()
 
     time.advance(timedelta(minutes=3))
     assert dispatcher.reconcile().found == 2
 
-    assert {row(engine, first).provider_sid, row(engine, second).provider_sid} == {
+    assert {row(db, first).provider_sid, row(db, second).provider_sid} == {
         held.sid for held in gateway.held
     }
 
 
 def test_a_failed_lookup_leaves_the_row_unknown(
-    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeClock
+    db: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeClock
 ) -> None:
     gateway.fail_next(SendOutcome.RETRYABLE, maybe_accepted=True, kept=True)
-    message_id = queue(engine)
+    message_id = queue(db)
     dispatcher.run_once()
     gateway.lookup_fails = True
 
     time.advance(timedelta(minutes=3))
     assert dispatcher.reconcile().unresolved == 1
-    assert row(engine, message_id).status is MessageStatus.UNKNOWN
+    assert row(db, message_id).status is MessageStatus.UNKNOWN
 
     gateway.lookup_fails = False  # the provider answers again
     assert dispatcher.reconcile().found == 1
 
 
 def test_a_gateway_that_cannot_look_up_fails_the_text_rather_than_guess(
-    engine: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeClock
+    db: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeClock
 ) -> None:
     gateway.fail_next(SendOutcome.RETRYABLE, maybe_accepted=True, kept=True)
-    message_id = queue(engine)
+    message_id = queue(db)
     dispatcher.run_once()  # handed over; the answer never came
     dispatcher.gateway = ConsoleGateway()
 
     report = dispatcher.reconcile(time() + timedelta(minutes=3))
 
     assert report.failed == 1
-    stored = row(engine, message_id)
+    stored = row(db, message_id)
     assert stored.status is MessageStatus.FAILED
     assert stored.error_message == "fate unknown: the console gateway cannot confirm"
 
 
-def test_reconciling_through_twilio_finds_a_text_sent_before_a_timeout(engine: Engine) -> None:
+def test_reconciling_through_twilio_finds_a_text_sent_before_a_timeout(db: Engine) -> None:
     # The real client against the fake server: Twilio creates the message, then the answer
     # comes too late. The text must be found by the lookup, not sent again.
     with FakeTwilioServer() as server:
@@ -631,23 +630,23 @@ def test_reconciling_through_twilio_finds_a_text_sent_before_a_timeout(engine: E
             api_base_url=server.base_url,
             timeout=1.0,
         )
-        dispatcher = Dispatcher(engine=engine, gateway=gateway, dispatcher_id="twilio:1")
-        throttled = queue(engine, "throttled")
+        dispatcher = Dispatcher(db=db, gateway=gateway, dispatcher_id="twilio:1")
+        throttled = queue(db, "throttled")
         server.fail_next(status=429)
         dispatcher.run_once()
-        assert row(engine, throttled).status is MessageStatus.PENDING
-        assert row(engine, throttled).error_code == 20429
+        assert row(db, throttled).status is MessageStatus.PENDING
+        assert row(db, throttled).error_code == 20429
 
-        slow = queue(engine, "slow", phone=BOB)
+        slow = queue(db, "slow", phone=BOB)
         server.hold_answers()  # Twilio takes the text; its answer comes after our timeout
         dispatcher.send_one(slow)
         server.release_answers()
-        assert row(engine, slow).status is MessageStatus.UNKNOWN
+        assert row(db, slow).status is MessageStatus.UNKNOWN
 
         report = dispatcher.reconcile(grace=timedelta(0))
 
         assert report.found == 1
-        stored = row(engine, slow)
+        stored = row(db, slow)
         assert stored.status is MessageStatus.QUEUED
         assert stored.provider_sid == server.messages[-1]["sid"]
         assert Counter(message["Body"] for message in server.messages) == {"slow": 1}
@@ -685,7 +684,7 @@ def test_the_twilio_lookup_finds_the_oldest_unclaimed_copy_since_the_hand_over()
 
 
 def test_concurrent_dispatchers_never_send_a_row_twice(
-    database_url: str, engine: Engine, time: FakeClock
+    database_url: str, db: Engine, time: FakeClock
 ) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("several dispatchers at once are a PostgreSQL deployment")
@@ -698,10 +697,10 @@ def test_concurrent_dispatchers_never_send_a_row_twice(
     gateway = Slow()
     bodies = [f"text {number}" for number in range(60)]
     for body in bodies:
-        queue(engine, body)
+        queue(db, body)
     engines = [make_engine(database_url) for _ in range(2)]
     dispatchers = [
-        Dispatcher(engine=e, gateway=gateway, dispatcher_id=f"worker:{n}", batch_size=4)
+        Dispatcher(db=e, gateway=gateway, dispatcher_id=f"worker:{n}", batch_size=4)
         for n, e in enumerate(engines)
     ]
     start = threading.Barrier(len(dispatchers))
@@ -725,18 +724,18 @@ def test_concurrent_dispatchers_never_send_a_row_twice(
 
     assert errors == []
     assert sorted(sent.body for sent in gateway.attempts) == sorted(bodies)  # each exactly once
-    assert set(statuses(engine)) == {MessageStatus.QUEUED}
-    with engine.connect() as connection:
+    assert set(statuses(db)) == {MessageStatus.QUEUED}
+    with db.connect() as connection:
         workers = Counter(connection.scalars(select(MESSAGES.c.claimed_by)))
     assert set(workers) == {"worker:0", "worker:1"}  # both did work, side by side
 
 
 def test_a_claim_skips_rows_another_dispatcher_has_locked(
-    database_url: str, engine: Engine, dispatcher: Dispatcher
+    database_url: str, db: Engine, dispatcher: Dispatcher
 ) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("row locks are PostgreSQL's; SQLite has one writer at a time")
-    ids = [queue(engine, f"text {number}") for number in range(4)]
+    ids = [queue(db, f"text {number}") for number in range(4)]
     other = make_engine(database_url)
     claimed: list[ClaimedText] = []
     try:
@@ -757,8 +756,8 @@ def test_a_claim_skips_rows_another_dispatcher_has_locked(
     assert [text.message_id for text in claimed] == ids[2:]
 
 
-def _rows(engine: Engine) -> list[Any]:
-    with engine.connect() as connection:
+def _rows(db: Engine) -> list[Any]:
+    with db.connect() as connection:
         return connection.execute(select(MESSAGES).order_by(MESSAGES.c.id)).all()
 
 

@@ -21,13 +21,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from bot.db import make_engine, transaction
-from bot.dispatch import Dispatcher, Reconciled
-from bot.gateways.twilio import TwilioGateway
-from bot.models import Delivery, Message, MessageStatus, Purpose, SubscriberStatus, utcnow
-from bot.outbox import queue_text
-from bot.subscribers import change_status, claim_subscriber
-from bot.testing.fake_twilio import FakeTwilioServer
+from bot.domain.vocabulary import Delivery, MessageStatus, Purpose, SubscriberStatus
+from bot.sending.dispatcher import Dispatcher, Reconciled
+from bot.sending.outbox import queue_text
+from bot.store.db import make_engine, transaction
+from bot.store.models import Message, utcnow
+from bot.store.subscribers import change_status, claim_subscriber
+from bot.twilio.fake_server import FakeTwilioServer
+from bot.twilio.gateway import TwilioGateway
 from tests.processes import started, wait_until
 
 MESSAGES = Message.__table__
@@ -50,22 +51,22 @@ def server() -> Iterator[FakeTwilioServer]:
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
+def db(database_url: str) -> Iterator[Engine]:
+    db = make_engine(database_url)
+    yield db
+    db.dispose()
 
 
 def test_killed_workers_send_every_text_exactly_once(
-    database_url: str, engine: Engine, server: FakeTwilioServer, tmp_path: Path
+    database_url: str, db: Engine, server: FakeTwilioServer, tmp_path: Path
 ) -> None:
-    bodies = queue_texts(engine)
+    bodies = queue_texts(db)
     rng = random.Random(SEED)
     settled = Reconciled()  # what reconciliation found at Twilio, and what it requeued
     env = worker_env(database_url, server)
 
     for round_number in range(KILLS):
-        if count(engine, MessageStatus.PENDING) == 0:
+        if count(db, MessageStatus.PENDING) == 0:
             break  # every text is sent or stranded UNKNOWN by a crash
         target = len(server.messages) + rng.randint(1, 6)
         log_path = tmp_path / f"worker-{round_number}.log"
@@ -73,7 +74,7 @@ def test_killed_workers_send_every_text_exactly_once(
             wait_until(
                 lambda: (
                     len(server.messages) >= target  # noqa: B023
-                    or count(engine, MessageStatus.PENDING) == 0
+                    or count(db, MessageStatus.PENDING) == 0
                 ),
                 [worker],
                 what=f"{target} texts at Twilio",
@@ -89,7 +90,7 @@ def test_killed_workers_send_every_text_exactly_once(
             # Settle what this crash stranded now (it is dead, so no grace is needed), or
             # leave it for the end, under later crashes.
             server.wait_until_idle()  # the request the dead worker left has been handled
-            settle(engine, server, settled)
+            settle(db, server, settled)
 
     # A last worker is stopped cleanly (SIGTERM) mid-batch: it finishes the text in hand and
     # hands its other claimed rows back, leaving none of its own UNKNOWN.
@@ -98,26 +99,26 @@ def test_killed_workers_send_every_text_exactly_once(
         wait_until(lambda: b"sending through" in log_path.read_bytes(), [worker], what="the worker")
         received = len(server.messages)
         wait_until(
-            lambda: len(server.messages) > received or count(engine, MessageStatus.PENDING) == 0,
+            lambda: len(server.messages) > received or count(db, MessageStatus.PENDING) == 0,
             [worker],
             what="one more text at Twilio",
         )
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=60) == 0, log_path.read_text()
     its_own = f"{socket.gethostname()}:{worker.pid}"
-    assert count(engine, MessageStatus.UNKNOWN, claimed_by=its_own) == 0
+    assert count(db, MessageStatus.UNKNOWN, claimed_by=its_own) == 0
 
     # What the crashes left UNKNOWN is settled by asking Twilio, then the rest goes out.
-    settle(engine, server, settled)
+    settle(db, server, settled)
     server.delay_seconds = 0
-    dispatcher = Dispatcher(engine=engine, gateway=twilio_gateway(server), dispatcher_id="final")
+    dispatcher = Dispatcher(db=db, gateway=twilio_gateway(server), dispatcher_id="final")
     while dispatcher.run_once():
         pass
 
     sent = Counter(message["Body"] for message in server.messages)
     assert sorted(sent) == sorted(bodies), "a text was lost"
     assert [body for body, times in sent.items() if times > 1] == [], "a text went twice"
-    with engine.connect() as connection:
+    with db.connect() as connection:
         stored = dict(connection.execute(select(MESSAGES.c.body, MESSAGES.c.provider_sid)).all())
         unsettled = connection.scalar(
             select(func.count()).where(MESSAGES.c.status != MessageStatus.QUEUED)
@@ -129,11 +130,11 @@ def test_killed_workers_send_every_text_exactly_once(
     print(f"\nafter {KILLS} kills: {settled}")
 
 
-def settle(engine: Engine, server: FakeTwilioServer, settled: Reconciled) -> None:
+def settle(db: Engine, server: FakeTwilioServer, settled: Reconciled) -> None:
     """Reconcile every UNKNOWN row now, as a worker does once the grace period is over."""
-    dispatcher = Dispatcher(engine=engine, gateway=twilio_gateway(server), dispatcher_id="settle")
+    dispatcher = Dispatcher(db=db, gateway=twilio_gateway(server), dispatcher_id="settle")
     server.delay_seconds, delay = 0, server.delay_seconds  # only the workers need it
-    unknown = count(engine, MessageStatus.UNKNOWN)
+    unknown = count(db, MessageStatus.UNKNOWN)
     report = dispatcher.reconcile(grace=timedelta(0))
     assert report.unresolved == report.failed == 0, report
     assert report.found + report.requeued == unknown
@@ -142,10 +143,10 @@ def settle(engine: Engine, server: FakeTwilioServer, settled: Reconciled) -> Non
     server.delay_seconds = delay
 
 
-def queue_texts(engine: Engine) -> list[str]:
+def queue_texts(db: Engine) -> list[str]:
     bodies = [f"text {number:02d} of {TEXTS}" for number in range(TEXTS)]
     now = utcnow()  # the dispatchers run in processes of their own, on the wall clock
-    with transaction(engine) as connection:
+    with transaction(db) as connection:
         subscribers = []
         for phone in PHONES:
             subscriber = claim_subscriber(connection, phone, now)
@@ -182,9 +183,9 @@ def worker_env(database_url: str, server: FakeTwilioServer) -> dict[str, str]:
     }
 
 
-def count(engine: Engine, status: MessageStatus, *, claimed_by: str | None = None) -> int:
+def count(db: Engine, status: MessageStatus, *, claimed_by: str | None = None) -> int:
     query = select(func.count()).where(MESSAGES.c.status == status)
     if claimed_by is not None:
         query = query.where(MESSAGES.c.claimed_by == claimed_by)
-    with engine.connect() as connection:
+    with db.connect() as connection:
         return connection.scalar(query) or 0

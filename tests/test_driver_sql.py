@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
 
-from bot.db import dialect_insert, make_engine, transaction
-from bot.driver_sql import DriverStatement
-from bot.models import Delivery, Direction, Message, MessageStatus, Purpose
+from bot.domain.vocabulary import Delivery, Direction, MessageStatus, Purpose
+from bot.store.db import dialect_insert, make_engine, transaction
+from bot.store.driver_sql import DriverStatement
+from bot.store.models import Message
 
 MESSAGES = Message.__table__
 WHEN = datetime(2026, 11, 25, 9, 30, 15, 123456, tzinfo=UTC)
@@ -38,8 +39,8 @@ def outbound(phone: str = "+14155550100", **overrides: object) -> dict[str, obje
 
 
 def test_rows_come_back_as_connection_execute_returns_them(database_url: str) -> None:
-    engine = make_engine(database_url)
-    with transaction(engine) as connection:
+    db = make_engine(database_url)
+    with transaction(db) as connection:
         message_id = INSERT.run(connection, outbound()).scalar_one()
         ours = BY_PHONE.run(connection, {"phone": "+14155550100"}).one()
         theirs = connection.execute(
@@ -52,22 +53,22 @@ def test_rows_come_back_as_connection_execute_returns_them(database_url: str) ->
 
 
 def test_column_defaults_fill_what_the_caller_leaves_out(database_url: str) -> None:
-    engine = make_engine(database_url)
-    with transaction(engine) as connection:
+    db = make_engine(database_url)
+    with transaction(db) as connection:
         INSERT.run(connection, outbound())
         row = connection.execute(select(MESSAGES.c.attempts, MESSAGES.c.segments)).one()
     assert (row.attempts, row.segments) == (0, 1)
 
 
 def test_many_rows_in_one_call_and_updates_with_named_parameters(database_url: str) -> None:
-    engine = make_engine(database_url)
+    db = make_engine(database_url)
     insert_plain = DriverStatement(MESSAGES.insert())
     mark = DriverStatement(
         update(MESSAGES)
         .where(MESSAGES.c.phone == bindparam("of_phone"))
         .values(status=bindparam("status"))
     )
-    with transaction(engine) as connection:
+    with transaction(db) as connection:
         insert_plain.run_many(connection, [outbound(), outbound(), outbound("+14155550199")])
         mark.run(connection, {"of_phone": "+14155550100", "status": MessageStatus.SENT})
         ids = BY_PHONE.run(connection, {"phone": "+14155550100"}).scalars()
@@ -79,7 +80,7 @@ def test_many_rows_in_one_call_and_updates_with_named_parameters(database_url: s
 
 
 def test_a_dialect_specific_statement_is_built_per_dialect(database_url: str) -> None:
-    engine = make_engine(database_url)
+    db = make_engine(database_url)
     upsert = DriverStatement(
         lambda dialect: (
             dialect_insert(dialect, MESSAGES)
@@ -87,7 +88,7 @@ def test_a_dialect_specific_statement_is_built_per_dialect(database_url: str) ->
             .returning(MESSAGES.c.id)
         )
     )
-    with transaction(engine) as connection:
+    with transaction(db) as connection:
         first = upsert.run(connection, outbound(provider_sid="SM1")).scalar_one_or_none()
         again = upsert.run(connection, outbound(provider_sid="SM1")).scalar_one_or_none()
     assert isinstance(first, int)
@@ -95,17 +96,17 @@ def test_a_dialect_specific_statement_is_built_per_dialect(database_url: str) ->
 
 
 def test_driver_errors_are_sqlalchemy_errors_and_roll_back(database_url: str) -> None:
-    engine = make_engine(database_url)
-    with pytest.raises(IntegrityError, match="phone"), transaction(engine) as connection:
+    db = make_engine(database_url)
+    with pytest.raises(IntegrityError, match="phone"), transaction(db) as connection:
         INSERT.run(connection, outbound())
         INSERT.run(connection, outbound(phone=None))
-    with transaction(engine) as connection:
+    with transaction(db) as connection:
         assert BY_PHONE.run(connection, {"phone": "+14155550100"}).first() is None
 
 
 def test_one_says_how_many_rows_it_found(database_url: str) -> None:
-    engine = make_engine(database_url)
-    with transaction(engine) as connection:
+    db = make_engine(database_url)
+    with transaction(db) as connection:
         with pytest.raises(NoResultFound, match="got none"):
             BY_PHONE.run(connection, {"phone": "+14155550100"}).one()
         INSERT.run(connection, outbound())
@@ -115,8 +116,8 @@ def test_one_says_how_many_rows_it_found(database_url: str) -> None:
 
 
 def test_expanding_in_parameters_are_refused_with_a_reason(database_url: str) -> None:
-    engine = make_engine(database_url)
+    db = make_engine(database_url)
     statuses = (MessageStatus.SENT, MessageStatus.FAILED)
     statement = DriverStatement(select(MESSAGES.c.id).where(MESSAGES.c.status.in_(statuses)))
-    with transaction(engine) as connection, pytest.raises(ValueError, match="expanding IN"):
+    with transaction(db) as connection, pytest.raises(ValueError, match="expanding IN"):
         statement.run(connection)

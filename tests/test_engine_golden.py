@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.effects import (
+from bot.domain.effects import (
     CallAction,
     CancelTimers,
     ChangeTags,
@@ -48,6 +48,8 @@ from bot.effects import (
     SetAttributes,
     StartFlow,
 )
+from bot.domain.vocabulary import Purpose
+from bot.domain.yamlsource import load_yaml
 from bot.engine.durations import format_duration, parse_duration
 from bot.engine.inputs import (
     ActionCompleted,
@@ -61,8 +63,6 @@ from bot.engine.model import Flow
 from bot.engine.parser import parse_flow
 from bot.engine.runtime import Context, Outcome, resume, start
 from bot.engine.state import FlowState
-from bot.engine.yamlsource import load_yaml
-from bot.models import Purpose
 
 CASES = Path(__file__).parent / "engine_cases"
 CASE_NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday afternoon

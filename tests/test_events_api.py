@@ -7,8 +7,8 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, func, select
 
 from bot.app import create_app, services_of
-from bot.gateways.fake import FakeGateway
-from bot.models import Conversation, Event, Message
+from bot.sending.gateways.fake import FakeGateway
+from bot.store.models import Conversation, Event, Message
 from tests.conftest import API_KEY, SHIPPED_FLOWS, make_settings
 from tests.sms import ALICE
 
@@ -22,7 +22,7 @@ def client(database_url: str) -> FlaskClient:
 
 
 def count(client: FlaskClient, model: type) -> int:
-    with Session(services_of(client.application).engine) as session:
+    with Session(services_of(client.application).db) as session:
         return session.scalar(select(func.count()).select_from(model))
 
 
@@ -41,7 +41,7 @@ def test_an_event_starts_the_flows_it_triggers(client: FlaskClient) -> None:
 
 
 def session_rows(client: FlaskClient, model: type) -> list:  # type: ignore[type-arg]
-    with Session(services_of(client.application).engine) as session:
+    with Session(services_of(client.application).db) as session:
         return list(session.scalars(select(model)))
 
 

@@ -9,11 +9,11 @@ from textwrap import dedent
 import pytest
 
 from bot.actions.local import LocalActionRunner
+from bot.conversations.flow_registry import check_files, flow_files
+from bot.domain.keywords import default_vocabulary
 from bot.engine.checker import check_flow, check_flow_set
 from bot.engine.model import RESTART_ALWAYS, RESTART_NEVER, Restart
 from bot.engine.parser import ParsedFile, parse_flow
-from bot.flow_registry import check_files, flow_files
-from bot.keywords import default_vocabulary
 
 ROOT = Path(__file__).parent.parent
 SHIPPED_FLOWS = ROOT / "flows"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.models import Conversation
+from bot.store.models import Conversation
 from tests.conftest import SHIPPED_FLOWS
 from tests.sms import ALICE
 from tests.test_flow_service import ASK_FLOW, FlowApp, write

@@ -15,10 +15,10 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from bot.app import create_app, services_of
-from bot.conversations import claim, end_conversation
-from bot.db import transaction
-from bot.gateways.fake import FakeGateway
-from bot.models import Answer, Conversation, Message, Subscriber, UnansweredText
+from bot.sending.gateways.fake import FakeGateway
+from bot.store.conversations import claim, end_conversation
+from bot.store.db import transaction
+from bot.store.models import Answer, Conversation, Message, Subscriber, UnansweredText
 from bot.testing.clock import FakeClock, let_time_pass
 from tests.conftest import SHIPPED_FLOWS, make_settings
 from tests.processes import free_port
@@ -70,7 +70,7 @@ class FlowApp:
         return [text.body for text in self.gateway.outbox[before:]]
 
     def rows(self, model: type) -> list:  # type: ignore[type-arg]
-        with Session(self.services.engine) as session:
+        with Session(self.services.db) as session:
             return list(session.scalars(select(model).order_by(model.id)))
 
     def reload(self) -> None:
@@ -130,7 +130,7 @@ def test_a_timeout_due_while_the_answer_is_handled_waits_for_it_then_stands_down
     [survey] = shipped.rows(Conversation)
     shipped.clock.advance(timedelta(days=1, minutes=1))  # the question's timeout is due
     fired: list[list[int]] = []
-    with transaction(shipped.services.engine) as connection:
+    with transaction(shipped.services.db) as connection:
         claimed = claim(
             connection, ALICE, shipped.clock()
         )  # the answer's turn holds the subscriber
@@ -266,8 +266,8 @@ def test_an_action_runs_in_process(database_url: str, flows_dir: Path, coupon_se
     uttered, closing = app.text("GIFT")
     code = closing.removeprefix("Enjoy ").removesuffix("!")
     assert code.startswith("SAVE-") and uttered.startswith(f"Your code is {code}")
-    with Session(app.services.engine) as session:
-        from bot.subscribers import get_subscriber
+    with Session(app.services.db) as session:
+        from bot.store.subscribers import get_subscriber
 
         subscriber = get_subscriber(session=session, phone=ALICE)
         assert subscriber is not None and subscriber.attributes["coupon_code"] == code
@@ -340,7 +340,7 @@ def test_an_action_hears_the_latest_text_and_its_texts_and_pictures_go_out_as_th
     write(flows_dir, "poster.yaml", POSTER_FLOW)
     app = FlowApp(database_url, flows_dir, ACTIONS_PACKAGE="tests.action_samples")
     assert app.text("POSTER") == ["Which poster? Reply A or B."]
-    with transaction(app.services.engine) as connection:  # as a web-form signup would have it
+    with transaction(app.services.db) as connection:  # as a web-form signup would have it
         connection.execute(
             update(Subscriber.__table__)
             .where(Subscriber.__table__.c.phone == ALICE)

@@ -13,17 +13,17 @@ import pytest
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from bot.gateways.base import Gateway, OutboundText, SendOutcome, SendResult
-from bot.gateways.console import ConsoleGateway
-from bot.gateways.fake import FakeGateway
-from bot.gateways.twilio import (
+from bot.sending.gateways.base import Gateway, OutboundText, SendOutcome, SendResult
+from bot.sending.gateways.console import ConsoleGateway
+from bot.sending.gateways.fake import FakeGateway
+from bot.testing.clock import FakeClock
+from bot.twilio.fake_server import FakeTwilioServer
+from bot.twilio.gateway import (
     DEFAULT_TIMEOUT_SECONDS,
     MessageLookupError,
     RebasedHttpClient,
     TwilioGateway,
 )
-from bot.testing.clock import FakeClock
-from bot.testing.fake_twilio import FakeTwilioServer
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "secret"

@@ -17,10 +17,10 @@ from sqlalchemy.engine import make_url
 
 from bot.app import create_app, services_of
 from bot.cli import main
-from bot.db import make_engine, transaction
-from bot.gateways.fake import FakeGateway
-from bot.migrate import current_head
-from bot.schema import database_problem
+from bot.sending.gateways.fake import FakeGateway
+from bot.store.db import make_engine, transaction
+from bot.store.migrate import current_head
+from bot.store.schema import database_problem
 from tests.conftest import make_settings
 
 BOT = str(Path(sys.executable).with_name("bot"))
@@ -37,10 +37,10 @@ def read_only(database_url: str) -> str:
 
 
 def set_revision(database_url: str, revision: str | None) -> None:
-    engine = make_engine(database_url)
-    with transaction(engine) as connection:
+    db = make_engine(database_url)
+    with transaction(db) as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
-    engine.dispose()
+    db.dispose()
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def healthz(database_url: str) -> tuple[int, object]:
         response = client.get("/healthz")
         return response.status_code, response.get_json()
     finally:
-        services_of(app).engine.dispose()
+        services_of(app).db.dispose()
 
 
 def test_a_healthy_database_is_ok(database_url: str) -> None:
@@ -86,13 +86,13 @@ def test_a_database_nobody_answers_for_is_not_healthy() -> None:
 
 
 def test_the_write_probe_changes_nothing(database_url: str) -> None:
-    engine = make_engine(database_url)
+    db = make_engine(database_url)
     try:
-        assert database_problem(engine) is None
-        with engine.connect() as connection:
+        assert database_problem(db) is None
+        with db.connect() as connection:
             assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
     finally:
-        engine.dispose()
+        db.dispose()
 
 
 def run_bot(command: list[str], database_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -178,10 +178,10 @@ def test_a_server_that_accepts_and_never_answers_is_unreachable_not_a_hang(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # A host that drops packets: the connection opens, the server never says a word.
-    monkeypatch.setattr("bot.db.CONNECT_TIMEOUT_S", 1)  # the default is 10 s; spare the suite
+    monkeypatch.setattr("bot.store.db.CONNECT_TIMEOUT_S", 1)  # the default is 10 s; spare the suite
     with socket.create_server(("127.0.0.1", 0)) as silent:
         port = silent.getsockname()[1]
-        engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/x")
-        problem = database_problem(engine)
-        engine.dispose()
+        db = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/x")
+        problem = database_problem(db)
+        db.dispose()
     assert problem is not None and problem.trouble == "unreachable"

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from bot.models import Click, ConsentEvent, Conversation, Message, Subscriber, UnansweredText
+from bot.store.models import Click, ConsentEvent, Conversation, Message, Subscriber, UnansweredText
 from tests.sms import ALICE
 from tests.test_inbox import Inbox, post
 
@@ -44,7 +44,7 @@ maybe = st.none() | words
 
 
 def _rows(inbox: Inbox) -> list[int]:
-    with inbox.services.engine.connect() as connection:
+    with inbox.services.db.connect() as connection:
         return [
             connection.execute(select(func.count()).select_from(table)).scalar_one()
             for table in TABLES
@@ -99,14 +99,14 @@ def test_the_webhook_never_fails_and_a_refusal_stores_nothing(database_url: str)
     def status_callback(
         sid: str | None, status: str | None, error_code: str | None, mid: str | None
     ) -> None:
-        with inbox.services.engine.connect() as connection:
+        with inbox.services.db.connect() as connection:
             before = connection.execute(select(Message.__table__)).all()
         form = _form({"MessageSid": sid, "MessageStatus": status, "ErrorCode": error_code})
         path = "/twilio/status" + ("" if mid is None else "?" + urlencode({"mid": mid}))
         response = _signed_post(client, path, form)
         assert response.status_code < 500, response.get_data(as_text=True)
         if response.status_code >= 400:
-            with inbox.services.engine.connect() as connection:
+            with inbox.services.db.connect() as connection:
                 assert connection.execute(select(Message.__table__)).all() == before
 
     status_callback()

@@ -11,7 +11,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot.conversations import (
+from bot.conversations.events import store_event
+from bot.domain.inbound import InboundSms
+from bot.domain.vocabulary import ConversationStatus, HandledBy, MessageStatus, SubscriberStatus
+from bot.engine.state import FlowState
+from bot.store.conversations import (
     Wake,
     claim,
     end_conversation,
@@ -21,14 +25,10 @@ from bot.conversations import (
     record_visits,
     save_state,
 )
-from bot.db import make_engine, transaction
-from bot.engine.state import FlowState
-from bot.events import store_event
-from bot.inbound import InboundSms
-from bot.messages import record_inbound
-from bot.models import ConversationStatus, HandledBy, MessageStatus, SubscriberStatus
-from bot.subscribers import add_subscriber, change_status
-from bot.tables import ANSWERS, CONVERSATIONS, MESSAGES, STEP_VISITS
+from bot.store.db import make_engine, transaction
+from bot.store.messages import record_inbound
+from bot.store.subscribers import add_subscriber, change_status
+from bot.store.tables import ANSWERS, CONVERSATIONS, MESSAGES, STEP_VISITS
 
 WHEN = datetime(2026, 11, 25, 9, 30, 15, 123456, tzinfo=UTC)
 PHONE = "+14155550100"
@@ -39,9 +39,9 @@ def survey_state() -> FlowState:
 
 
 def test_a_claim_reads_back_what_was_written_with_its_types(database_url: str) -> None:
-    engine = make_engine(database_url)
+    db = make_engine(database_url)
     expires = WHEN + timedelta(hours=1, microseconds=7)
-    with transaction(engine) as connection:
+    with transaction(db) as connection:
         subscriber = add_subscriber(connection, PHONE, WHEN)
         conversation_id = open_conversation(
             connection,
@@ -51,7 +51,7 @@ def test_a_claim_reads_back_what_was_written_with_its_types(database_url: str) -
             expires_at=expires,
             wake=Wake("wait", WHEN + timedelta(days=1)),
         )
-    with transaction(engine) as connection:
+    with transaction(db) as connection:
         claimed = claim(connection, PHONE, WHEN)
     assert claimed.subscriber.status is SubscriberStatus.NEW
     assert (claimed.subscriber.attributes, claimed.subscriber.tags) == ({}, [])
@@ -64,17 +64,17 @@ def test_a_claim_reads_back_what_was_written_with_its_types(database_url: str) -
 
 
 def test_column_defaults_fill_what_the_caller_leaves_out(database_url: str) -> None:
-    engine = make_engine(database_url)
-    with transaction(engine) as connection:
+    db = make_engine(database_url)
+    with transaction(db) as connection:
         record_inbound(connection, InboundSms("SM1", PHONE, "Hello"), WHEN)
         row = connection.execute(select(MESSAGES.c.attempts, MESSAGES.c.status)).one()
     assert (row.attempts, row.status) == (0, MessageStatus.RECEIVED)
 
 
 def test_an_update_sets_only_the_columns_it_is_given(database_url: str) -> None:
-    engine = make_engine(database_url)
+    db = make_engine(database_url)
     later = WHEN + timedelta(minutes=5)
-    with transaction(engine) as connection:
+    with transaction(db) as connection:
         subscriber = add_subscriber(connection, PHONE, WHEN)
         open_conversation(connection, subscriber=subscriber, state=survey_state(), now=WHEN)
         active = claim(connection, PHONE, WHEN).conversation
@@ -94,8 +94,8 @@ def test_an_update_sets_only_the_columns_it_is_given(database_url: str) -> None:
 
 
 def test_many_rows_go_in_one_call_and_json_values_round_trip(database_url: str) -> None:
-    engine = make_engine(database_url)
-    with transaction(engine) as connection:
+    db = make_engine(database_url)
+    with transaction(db) as connection:
         subscriber = add_subscriber(connection, PHONE, WHEN)
         conversation_id = open_conversation(
             connection, subscriber=subscriber, state=survey_state(), now=WHEN
@@ -121,8 +121,8 @@ def test_many_rows_go_in_one_call_and_json_values_round_trip(database_url: str) 
 
 
 def test_on_conflict_is_written_for_each_database(database_url: str) -> None:
-    engine = make_engine(database_url)
-    with transaction(engine) as connection:
+    db = make_engine(database_url)
+    with transaction(db) as connection:
         first = record_inbound(connection, InboundSms("SM1", PHONE, "Hello"), WHEN)
         again = record_inbound(connection, InboundSms("SM1", PHONE, "Hello"), WHEN)
         event = store_event(
@@ -136,9 +136,9 @@ def test_on_conflict_is_written_for_each_database(database_url: str) -> None:
 
 
 def test_a_failed_statement_raises_sqlalchemys_error_and_rolls_back(database_url: str) -> None:
-    engine = make_engine(database_url)
-    with pytest.raises(IntegrityError, match=r"(?i)foreign key"), transaction(engine) as connection:
+    db = make_engine(database_url)
+    with pytest.raises(IntegrityError, match=r"(?i)foreign key"), transaction(db) as connection:
         record_inbound(connection, InboundSms("SM1", PHONE, "Hello"), WHEN)
         record_visits(connection, 404, "nps", ["ask"], WHEN)  # no such conversation
-    with transaction(engine) as connection:
+    with transaction(db) as connection:
         assert connection.execute(select(MESSAGES.c.id)).first() is None

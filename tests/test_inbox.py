@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 from werkzeug.test import TestResponse
 
-from bot.agents import (
+from bot.accounts.agents import (
     AgentError,
     TooManyAttempts,
     authenticate,
@@ -24,21 +24,13 @@ from bot.agents import (
 )
 from bot.app import create_app, services_of
 from bot.cli import main
-from bot.db import transaction
-from bot.gateways.fake import FakeGateway
-from bot.models import (
-    Agent,
-    Conversation,
-    Delivery,
-    LoginAttempt,
-    Message,
-    Purpose,
-    Subscriber,
-    SubscriberStatus,
-)
-from bot.outbox import queue_text
+from bot.domain.vocabulary import Delivery, Purpose, SubscriberStatus
+from bot.sending.gateways.fake import FakeGateway
+from bot.sending.outbox import queue_text
 from bot.services import Services
-from bot.subscribers import change_status, claim_subscriber
+from bot.store.db import transaction
+from bot.store.models import Agent, Conversation, LoginAttempt, Message, Subscriber
+from bot.store.subscribers import change_status, claim_subscriber
 from bot.testing.clock import FakeClock
 from tests.conftest import SHIPPED_FLOWS, make_settings
 from tests.sms import ALICE, BOB, reply_to, text
@@ -63,11 +55,11 @@ class Inbox:
         )
         self.app.config["TESTING"] = True
         self.services: Services = services_of(self.app)
-        engine = self.services.engine
+        db = self.services.db
         now = self.services.conversations.clock()
-        self.ada = create_agent(engine, "ada@acme.test", "Ada", PASSWORD, is_admin=True, now=now)
-        self.dana = create_agent(engine, "dana@acme.test", "Dana", PASSWORD, now=now)
-        self.eli = create_agent(engine, "eli@acme.test", "Eli", PASSWORD, now=now)
+        self.ada = create_agent(db, "ada@acme.test", "Ada", PASSWORD, is_admin=True, now=now)
+        self.dana = create_agent(db, "dana@acme.test", "Dana", PASSWORD, now=now)
+        self.eli = create_agent(db, "eli@acme.test", "Eli", PASSWORD, now=now)
 
     def client(self) -> FlaskClient:
         return self.app.test_client()
@@ -83,14 +75,14 @@ class Inbox:
         customer = self.client()
         for body in ("FEEDBACK", "1", "The box was crushed", "yes please"):
             reply_to(customer, body)
-        with Session(self.services.engine) as session:
+        with Session(self.services.db) as session:
             chat = session.scalars(select(Conversation).where(Conversation.phone == ALICE)).one()
             assert chat.handled_by == "waiting_for_agent"
             assert chat.id is not None
             return chat.id
 
     def conversation(self, conversation_id: int) -> Conversation:
-        with Session(self.services.engine) as session:
+        with Session(self.services.db) as session:
             chat = session.get(Conversation, conversation_id)
             assert chat is not None
             return chat
@@ -161,11 +153,11 @@ def test_login_goes_back_to_the_page_asked_for_but_never_to_another_site(inbox: 
 def test_a_disabled_agent_cannot_log_in_and_their_session_ends(inbox: Inbox) -> None:
     client = inbox.logged_in("dana@acme.test")
     assert client.get("/inbox/").status_code == 200
-    set_disabled(inbox.services.engine, "dana@acme.test", True, now=NOON_IN_SF)
+    set_disabled(inbox.services.db, "dana@acme.test", True, now=NOON_IN_SF)
     response = client.get("/inbox/")
     assert response.status_code == 302 and response.location.startswith("/inbox/login")
     assert login(inbox.client(), "dana@acme.test", PASSWORD).status_code == 401
-    set_disabled(inbox.services.engine, "dana@acme.test", False, now=NOON_IN_SF)
+    set_disabled(inbox.services.db, "dana@acme.test", False, now=NOON_IN_SF)
     assert login(inbox.client(), "dana@acme.test", PASSWORD).status_code == 302
 
 
@@ -195,41 +187,41 @@ def test_five_wrong_passwords_pause_logins_for_that_email(inbox: Inbox) -> None:
 
 
 def test_rate_limits_per_email_and_per_address(inbox: Inbox) -> None:
-    engine, now = inbox.services.engine, NOON_IN_SF
+    db, now = inbox.services.db, NOON_IN_SF
     for minute in range(4):
         at = now + timedelta(minutes=minute)
-        assert authenticate(engine, "dana@acme.test", "nope", "10.0.0.1", at) is None
+        assert authenticate(db, "dana@acme.test", "nope", "10.0.0.1", at) is None
     # A success clears that email's failures.
-    assert authenticate(engine, "dana@acme.test", PASSWORD, "10.0.0.1", now) is not None
+    assert authenticate(db, "dana@acme.test", PASSWORD, "10.0.0.1", now) is not None
     for minute in range(5):
         at = now + timedelta(minutes=minute)
-        assert authenticate(engine, "dana@acme.test", "nope", "10.0.0.1", at) is None
+        assert authenticate(db, "dana@acme.test", "nope", "10.0.0.1", at) is None
     with pytest.raises(TooManyAttempts, match="try again in 11 minutes"):
-        authenticate(engine, "dana@acme.test", PASSWORD, "10.0.0.1", now + timedelta(minutes=4))
+        authenticate(db, "dana@acme.test", PASSWORD, "10.0.0.1", now + timedelta(minutes=4))
     # One address guessing many emails is stopped after 20 failures.
     for number in range(15):
-        assert authenticate(engine, f"x{number}@acme.test", "nope", "10.0.0.1", now) is None
+        assert authenticate(db, f"x{number}@acme.test", "nope", "10.0.0.1", now) is None
     with pytest.raises(TooManyAttempts, match="try again in 15 minutes"):
-        authenticate(engine, "eli@acme.test", PASSWORD, "10.0.0.1", now)
-    assert authenticate(engine, "eli@acme.test", PASSWORD, "10.0.0.2", now) is not None
+        authenticate(db, "eli@acme.test", PASSWORD, "10.0.0.1", now)
+    assert authenticate(db, "eli@acme.test", PASSWORD, "10.0.0.2", now) is not None
     later = now + timedelta(minutes=20)
-    assert authenticate(engine, "eli@acme.test", PASSWORD, "10.0.0.1", later) is not None
-    with Session(engine) as session:  # failures older than the window are swept away
-        authenticate(engine, "eli@acme.test", "nope", "10.0.0.1", later)
+    assert authenticate(db, "eli@acme.test", PASSWORD, "10.0.0.1", later) is not None
+    with Session(db) as session:  # failures older than the window are swept away
+        authenticate(db, "eli@acme.test", "nope", "10.0.0.1", later)
         assert len(session.scalars(select(LoginAttempt)).all()) == 1
 
 
 def test_create_agent_says_what_is_wrong(inbox: Inbox) -> None:
-    engine, now = inbox.services.engine, inbox.services.conversations.clock()
+    db, now = inbox.services.db, inbox.services.conversations.clock()
     with pytest.raises(AgentError, match="is not an email address"):
-        create_agent(engine, "dana", "Dana", PASSWORD, now=now)
+        create_agent(db, "dana", "Dana", PASSWORD, now=now)
     with pytest.raises(AgentError, match="at least 12 characters"):
-        create_agent(engine, "new@acme.test", "New", "short", now=now)
+        create_agent(db, "new@acme.test", "New", "short", now=now)
     with pytest.raises(AgentError, match="already exists"):
-        create_agent(engine, "DANA@acme.test", "Dana again", PASSWORD, now=now)
+        create_agent(db, "DANA@acme.test", "Dana again", PASSWORD, now=now)
     with pytest.raises(AgentError, match="name must be"):
-        create_agent(engine, "new@acme.test", "  ", PASSWORD, now=now)
-    stored = {agent.email: agent for agent in list_agents(engine)}
+        create_agent(db, "new@acme.test", "  ", PASSWORD, now=now)
+    stored = {agent.email: agent for agent in list_agents(db)}
     assert stored["dana@acme.test"].password_hash.startswith("scrypt:")
 
 
@@ -291,7 +283,7 @@ def test_a_post_without_the_csrf_token_changes_nothing(inbox: Inbox) -> None:
         disabled = client.post(f"/inbox/agents/{inbox.dana.id}/disable", data=form)
         assert disabled.status_code == 400
     assert inbox.conversation(conversation_id).handled_by == "waiting_for_agent"
-    assert not {a.email: a for a in list_agents(inbox.services.engine)}["dana@acme.test"].disabled
+    assert not {a.email: a for a in list_agents(inbox.services.db)}["dana@acme.test"].disabled
     assert client.post("/inbox/logout").status_code == 400
     assert client.get("/inbox/").status_code == 200  # still logged in
 
@@ -364,7 +356,7 @@ def test_the_queue_lists_who_waits_and_why(inbox: Inbox) -> None:
 
 def test_the_queue_says_when_texts_wait_on_the_provider_and_since_when(inbox: Inbox) -> None:
     agent = inbox.logged_in("dana@acme.test")
-    with transaction(inbox.services.engine) as connection:
+    with transaction(inbox.services.db) as connection:
         for phone in (ALICE, BOB):
             subscriber = claim_subscriber(connection, phone, inbox.clock())
             change_status(connection, subscriber, SubscriberStatus.SUBSCRIBED, inbox.clock())
@@ -458,7 +450,7 @@ def test_a_reply_to_an_opted_out_number_is_refused_on_the_page(inbox: Inbox) -> 
     page = f"/inbox/conversations/{conversation_id}"
     dana = inbox.logged_in("dana@acme.test")
     post(dana, f"{page}/take")
-    with transaction(inbox.services.engine) as connection:  # e.g. the carrier reported 21610
+    with transaction(inbox.services.db) as connection:  # e.g. the carrier reported 21610
         connection.execute(
             update(Subscriber.__table__)
             .where(Subscriber.__table__.c.phone == ALICE)
@@ -619,7 +611,7 @@ def test_only_admins_manage_agents(inbox: Inbox) -> None:
 @pytest.fixture
 def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/bot.db")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/bot.store.db")
     runner = CliRunner()
     assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
     return runner
@@ -651,14 +643,14 @@ def test_bot_agents_add_list_disable_enable(runner: CliRunner, tmp_path: Path) -
     assert "dana@acme.test\tDana\tagent\tdisabled" in runner.invoke(main, ["agents", "list"]).output
     assert runner.invoke(main, ["agents", "enable", "DANA@acme.test"]).exit_code == 0
 
-    from bot.db import make_engine
+    from bot.store.db import make_engine
 
-    engine = make_engine(f"sqlite:///{tmp_path}/bot.db")
+    db = make_engine(f"sqlite:///{tmp_path}/bot.store.db")
     try:
-        agent = authenticate(engine, "dana@acme.test", PASSWORD, "127.0.0.1", NOON_IN_SF)
+        agent = authenticate(db, "dana@acme.test", PASSWORD, "127.0.0.1", NOON_IN_SF)
         assert agent is not None and agent.name == "Dana"
     finally:
-        engine.dispose()
+        db.dispose()
 
 
 @pytest.mark.parametrize(
@@ -701,7 +693,7 @@ def test_messages_carry_the_agent_who_wrote_them(inbox: Inbox) -> None:
     dana = inbox.logged_in("dana@acme.test")
     post(dana, f"/inbox/conversations/{conversation_id}/take")
     post(dana, f"/inbox/conversations/{conversation_id}/reply", body="Hello from Dana")
-    with Session(inbox.services.engine) as session:
+    with Session(inbox.services.db) as session:
         message = session.scalars(select(Message).where(Message.body == "Hello from Dana")).one()
         author = session.get(Agent, message.agent_id)
         assert author is not None and author.name == "Dana"

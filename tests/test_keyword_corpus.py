@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.keywords import KeywordKind, classify
+from bot.domain.keywords import KeywordKind, classify
 
 HERE = Path(__file__).parent
 TUNING = (HERE / "keyword_corpus.yaml", HERE / "keyword_corpus_2.yaml")

@@ -7,8 +7,8 @@ import pickle
 import string
 from collections.abc import Iterator
 
-from bot.keyword_spelling import one_slip
-from bot.keywords import classify, default_vocabulary
+from bot.domain.keyword_spelling import one_slip
+from bot.domain.keywords import classify, default_vocabulary
 
 EDITS_FROM = 7  # typo keywords this long also forgive a missing, wrong or extra letter
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.keywords import (
+from bot.domain.keywords import (
     NO_MATCH,
     KeywordFileError,
     KeywordKind,

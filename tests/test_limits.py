@@ -12,7 +12,8 @@ from sqlalchemy import func, insert, select, text
 from sqlmodel import Session
 from werkzeug.test import TestResponse
 
-from bot.models import Direction, Message, MessageStatus
+from bot.domain.vocabulary import Direction, MessageStatus
+from bot.store.models import Message
 from tests.conftest import API_KEY
 from tests.sms import ALICE, reply_to
 from tests.sms import text as send_text
@@ -44,12 +45,12 @@ def _each(cases: list[str], answer: Callable[[str], TestResponse], status: int) 
 
 def _a_conversation(inbox: Inbox) -> int:
     reply_to(inbox.client(), "FEEDBACK")
-    with inbox.services.engine.connect() as connection:
+    with inbox.services.db.connect() as connection:
         return connection.execute(text("SELECT max(id) FROM conversation")).scalar_one()
 
 
 def _message_count(inbox: Inbox) -> int:
-    with inbox.services.engine.connect() as connection:
+    with inbox.services.db.connect() as connection:
         return connection.execute(select(func.count()).select_from(MESSAGES)).scalar_one()
 
 
@@ -75,7 +76,7 @@ def test_the_api_pages_past_32_bit_message_ids(inbox: Inbox) -> None:
     messages = "/api/messages?phone=%2B14155550100&after="
     _each([str(MAX_ROW_ID), PAST_32_BITS], lambda n: client.get(messages + n, headers=BEARER), 200)
     big_id = 2**40
-    with inbox.services.engine.begin() as connection:
+    with inbox.services.db.begin() as connection:
         connection.execute(
             insert(MESSAGES).values(
                 id=big_id,
@@ -95,13 +96,13 @@ def test_the_api_pages_past_32_bit_message_ids(inbox: Inbox) -> None:
 
 def test_growing_tables_count_past_32_bits(inbox: Inbox) -> None:
     """On PostgreSQL the id sequences are BIGINT too (SQLite's rowid always was 64-bit)."""
-    engine = inbox.services.engine
-    if engine.dialect.name != "postgresql":
+    db = inbox.services.db
+    if db.dialect.name != "postgresql":
         pytest.skip("SQLite's INTEGER PRIMARY KEY is 64-bit by construction")
-    with engine.begin() as connection:
+    with db.begin() as connection:
         connection.execute(text(f"ALTER SEQUENCE message_id_seq RESTART WITH {2**31 + 7}"))
     reply_to(inbox.client(), "HELP")
-    with Session(engine) as session:
+    with Session(db) as session:
         assert max(session.scalars(select(MESSAGES.c.id)).all()) > 2**31
 
 
@@ -165,7 +166,7 @@ def test_a_status_callback_that_cannot_be_stored_is_a_400_and_changes_nothing(
     inbox: Inbox,
 ) -> None:
     reply_to(inbox.client(), "HELP")
-    with inbox.services.engine.connect() as connection:
+    with inbox.services.db.connect() as connection:
         before = connection.execute(select(MESSAGES)).all()
     cases = [
         ({"MessageSid": "S" * 65}, "?mid=2", "MessageSid"),
@@ -180,7 +181,7 @@ def test_a_status_callback_that_cannot_be_stored_is_a_400_and_changes_nothing(
         )
         assert response.status_code == 400, response.get_data(as_text=True)
         assert response.json is not None and response.json["field"] == field
-    with inbox.services.engine.connect() as connection:
+    with inbox.services.db.connect() as connection:
         assert connection.execute(select(MESSAGES)).all() == before
 
 
@@ -189,7 +190,7 @@ def test_a_queued_text_whose_id_needs_64_bits_can_be_marked_done(
 ) -> None:
     reply_to(inbox.client(), "Where is my parcel? It has been a week.")
     big_id = 2**40
-    with inbox.services.engine.begin() as connection:
+    with inbox.services.db.begin() as connection:
         connection.execute(text("UPDATE unanswered_text SET id = :id"), {"id": big_id})
     response = post(agent, f"/inbox/texts/{big_id}/done")
     assert response.status_code == 302

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.link_previews import is_link_preview
+from bot.domain.link_previews import is_link_preview
 
 PREVIEWS = [
     "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",

@@ -15,17 +15,18 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from bot.app import create_app, services_of
-from bot.bulk import import_subscribers
 from bot.campaigns.send import send_campaign
+from bot.domain.segments import count_segments
+from bot.domain.urls import find_urls, urls_written_by_brand
+from bot.domain.vocabulary import Direction
 from bot.engine.runtime import BRAND_NAMES
 from bot.engine.templates import parse_template
-from bot.gateways.fake import FakeGateway
-from bot.links import CLICK_ROWS_PER_LINK, CLICK_WINDOW
-from bot.models import Click, Direction, Link, Message
-from bot.segments import count_segments
+from bot.privacy.bulk import import_subscribers
+from bot.sending.gateways.fake import FakeGateway
+from bot.sending.links import CLICK_ROWS_PER_LINK, CLICK_WINDOW
 from bot.services import build_services
+from bot.store.models import Click, Link, Message
 from bot.testing.clock import FakeClock, let_time_pass
-from bot.urls import find_urls, urls_written_by_brand
 from tests.conftest import API_KEY, SHIPPED_FLOWS, make_settings
 from tests.sms import ALICE, BOB, reply_to
 
@@ -81,14 +82,14 @@ class LinkApp:
         self.clock = FakeClock(NOW)
         self.app: Flask = create_app(settings, gateway=FakeGateway(), clock=self.clock)
         self.client: FlaskClient = self.app.test_client()
-        self.engine = services_of(self.app).engine
+        self.db = services_of(self.app).db
 
     def rows(self, model: type) -> list:  # type: ignore[type-arg]
-        with Session(self.engine) as session:
+        with Session(self.db) as session:
             return list(session.scalars(select(model).order_by(model.id)))
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        self.db.dispose()
 
 
 @pytest.fixture
@@ -281,13 +282,13 @@ def test_the_cart_reminders_carry_one_tracked_link(database_url: str) -> None:
         assert len(reminders) == 3
         assert "https://shop.example" not in " ".join(reminders)
         assert len({code_in(body) for body in reminders}) == 1
-        with Session(services.engine) as session:
+        with Session(services.db) as session:
             [link] = session.scalars(select(Link)).all()
             rows = session.scalars(select(Message).where(Message.flow == "abandoned_cart")).all()
         assert (link.url, link.flow) == ("https://shop.example/c/42", "abandoned_cart")
         assert all(row.segments == count_segments(row.body).segments for row in rows)
     finally:
-        services.engine.dispose()
+        services.db.dispose()
 
 
 EVIL = "https://evil.example/login"
@@ -356,10 +357,10 @@ def test_a_name_that_is_a_url_is_greeted_as_text(database_url: str) -> None:
         [welcome] = [text for text in texts if text.startswith("Welcome")]
         assert welcome.startswith(f"Welcome to Acme, {EVIL}! Expect")
         assert "/l/" not in " ".join(texts)
-        with Session(services_of(app).engine) as session:
+        with Session(services_of(app).db) as session:
             assert session.scalars(select(Link)).all() == []
     finally:
-        services_of(app).engine.dispose()
+        services_of(app).db.dispose()
 
 
 def test_a_url_with_a_persons_value_in_it_is_left_as_written(
@@ -401,7 +402,7 @@ def test_an_imported_attribute_that_is_a_url_stays_text_in_a_campaign(
             f"{ALICE},{EVIL},{EVIL}?x=1,web-form,Text me deals,2026-01-02\n"
         )
         report = import_subscribers(
-            services.engine,
+            services.db,
             csv.DictReader(io.StringIO(csv_file)),
             default_region="US",
             now=NOW,
@@ -409,7 +410,7 @@ def test_an_imported_attribute_that_is_a_url_stays_text_in_a_campaign(
         )
         assert report.imported == 1, report.refused
         send_campaign(services, "boots", now=NOW)
-        with Session(services.engine) as session:
+        with Session(services.db) as session:
             [text] = session.scalars(select(Message).where(Message.campaign == "boots")).all()
             links = session.scalars(select(Link)).all()
         code = code_in(text.body)
@@ -420,4 +421,4 @@ def test_an_imported_attribute_that_is_a_url_stays_text_in_a_campaign(
             ("https://acme.test/boots", "boots")
         ]
     finally:
-        services.engine.dispose()
+        services.db.dispose()

@@ -14,8 +14,7 @@ from flask.testing import FlaskClient
 from werkzeug.security import check_password_hash
 from werkzeug.test import TestResponse
 
-from bot.agent_sessions import start_session
-from bot.agents import (
+from bot.accounts.agents import (
     FREE_FAILURES_PER_EMAIL,
     MAX_EMAIL_DELAY,
     MAX_FAILURES_PER_ADDRESS,
@@ -23,6 +22,7 @@ from bot.agents import (
     TooManyAttempts,
     authenticate,
 )
+from bot.accounts.sessions import start_session
 from bot.cli import main
 from tests.sms import replies
 from tests.test_inbox import NOON_IN_SF, PASSWORD, Inbox, login, token
@@ -62,7 +62,7 @@ def guess_in_parallel(
         start.wait()
         try:
             result = authenticate(
-                inbox.services.engine, email, WRONG, address, NOON_IN_SF, check_password=counted
+                inbox.services.db, email, WRONG, address, NOON_IN_SF, check_password=counted
             )
         except TooManyAttempts:
             return "paused"
@@ -94,36 +94,36 @@ def test_parallel_guesses_try_at_most_the_limit(
 
 
 def test_guessing_from_everywhere_slows_down_but_never_locks_the_agent_out(inbox: Inbox) -> None:
-    engine, now = inbox.services.engine, NOON_IN_SF
+    db, now = inbox.services.db, NOON_IN_SF
     # Dana logged in from her office yesterday.
-    start_session(engine, inbox.dana.id, user_agent=None, remote_addr="198.51.100.7", now=now)
+    start_session(db, inbox.dana.id, user_agent=None, remote_addr="198.51.100.7", now=now)
     for number in range(FREE_FAILURES_PER_EMAIL):
-        assert authenticate(engine, "dana@acme.test", WRONG, f"10.0.2.{number}", now) is None
+        assert authenticate(db, "dana@acme.test", WRONG, f"10.0.2.{number}", now) is None
     # From here on each guess waits twice as long after the last one, up to MAX_EMAIL_DELAY.
     waits, at = [], now
     for number in range(9):  # 13.5 minutes in all: every guess stays inside the window
         with pytest.raises(TooManyAttempts) as paused:
-            authenticate(engine, "dana@acme.test", WRONG, f"10.0.3.{number}", at)
+            authenticate(db, "dana@acme.test", WRONG, f"10.0.3.{number}", at)
         waits.append(paused.value.seconds)
         at += timedelta(seconds=paused.value.seconds)
-        assert authenticate(engine, "dana@acme.test", WRONG, f"10.0.3.{number}", at) is None
+        assert authenticate(db, "dana@acme.test", WRONG, f"10.0.3.{number}", at) is None
     assert waits == [2, 4, 8, 16, 32, 64, 128, 256, MAX_EMAIL_DELAY.total_seconds()]
     # Her own office is not slowed down at all.
-    assert authenticate(engine, "dana@acme.test", PASSWORD, "198.51.100.7", at) is not None
+    assert authenticate(db, "dana@acme.test", PASSWORD, "198.51.100.7", at) is not None
     # Her success took the guesses back: from a new address she gets in at once too.
-    assert authenticate(engine, "dana@acme.test", PASSWORD, "203.0.113.9", at) is not None
+    assert authenticate(db, "dana@acme.test", PASSWORD, "203.0.113.9", at) is not None
 
 
 def test_a_new_address_waits_at_most_the_longest_delay(inbox: Inbox) -> None:
-    engine, now = inbox.services.engine, NOON_IN_SF
+    db, now = inbox.services.db, NOON_IN_SF
     for number in range(50):
         with contextlib.suppress(TooManyAttempts):
-            authenticate(engine, "dana@acme.test", WRONG, f"10.0.4.{number}", now)
+            authenticate(db, "dana@acme.test", WRONG, f"10.0.4.{number}", now)
     with pytest.raises(TooManyAttempts) as paused:
-        authenticate(engine, "dana@acme.test", PASSWORD, "203.0.113.9", now)
+        authenticate(db, "dana@acme.test", PASSWORD, "203.0.113.9", now)
     assert paused.value.seconds <= MAX_EMAIL_DELAY.total_seconds()
     later = now + MAX_EMAIL_DELAY
-    assert authenticate(engine, "dana@acme.test", PASSWORD, "203.0.113.9", later) is not None
+    assert authenticate(db, "dana@acme.test", PASSWORD, "203.0.113.9", later) is not None
 
 
 def test_the_login_page_says_when_to_try_again(inbox: Inbox) -> None:
@@ -142,9 +142,9 @@ def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 
 def lock_out(inbox: Inbox, email: str, address: str) -> None:
     for _ in range(MAX_FAILURES_PER_PAIR):
-        authenticate(inbox.services.engine, email, WRONG, address, NOON_IN_SF)
+        authenticate(inbox.services.db, email, WRONG, address, NOON_IN_SF)
     with pytest.raises(TooManyAttempts):
-        authenticate(inbox.services.engine, email, PASSWORD, address, NOON_IN_SF)
+        authenticate(inbox.services.db, email, PASSWORD, address, NOON_IN_SF)
 
 
 @pytest.mark.parametrize(
@@ -164,7 +164,7 @@ def test_bot_agents_unlock_clears_a_lock(
     lock_out(inbox, "dana@acme.test", "10.0.0.1")
     result = cli.invoke(main, ["agents", "unlock", *arguments])
     assert (result.exit_code, result.output) == (0, output)
-    assert authenticate(inbox.services.engine, "dana@acme.test", PASSWORD, "10.0.0.1", NOON_IN_SF)
+    assert authenticate(inbox.services.db, "dana@acme.test", PASSWORD, "10.0.0.1", NOON_IN_SF)
 
 
 def test_bot_agents_unlock_needs_an_email_or_an_address(cli: CliRunner) -> None:

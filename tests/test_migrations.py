@@ -10,18 +10,18 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, SQLModel, select
 
 from alembic import command
-from bot.db import make_engine
-from bot.migrate import alembic_config, current_head, upgrade
-from bot.models import Conversation, Link, Message, UnansweredText
+from bot.store.db import make_engine
+from bot.store.migrate import alembic_config, current_head, upgrade
+from bot.store.models import Conversation, Link, Message, UnansweredText
 
 
 def test_models_and_migrations_agree(database_url: str) -> None:
-    engine = make_engine(database_url)
-    with engine.connect() as connection:
+    db = make_engine(database_url)
+    with db.connect() as connection:
         context = MigrationContext.configure(connection)
         assert context.get_current_revision() == current_head()
         differences = compare_metadata(context, SQLModel.metadata)
-    engine.dispose()
+    db.dispose()
     assert differences == [], "models changed without a migration: run alembic revision"
 
 
@@ -37,10 +37,10 @@ def test_follow_ups_in_flight_survive_the_move_of_timers_onto_conversations(
     """0007: a pending timer becomes its conversation's wakes_at; fired ones are history."""
     due = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
     command.downgrade(alembic_config(database_url), "0006")
-    engine = make_engine(database_url)
+    db = make_engine(database_url)
     # SQLite keeps naive UTC text, as the models write it.
-    stored = due if engine.dialect.name == "postgresql" else due.strftime("%Y-%m-%d %H:%M:%S.%f")
-    with engine.begin() as connection:
+    stored = due if db.dialect.name == "postgresql" else due.strftime("%Y-%m-%d %H:%M:%S.%f")
+    with db.begin() as connection:
         connection.execute(
             text(
                 "INSERT INTO subscriber (id, phone, status, attributes, tags, created_at, "
@@ -64,13 +64,13 @@ def test_follow_ups_in_flight_survive_the_move_of_timers_onto_conversations(
                 ),
                 {"kind": kind, "at": stored, "status": status},
             )
-    engine.dispose()
+    db.dispose()
 
     upgrade(database_url)
-    engine = make_engine(database_url)
-    with Session(engine) as session:
+    db = make_engine(database_url)
+    with Session(db) as session:
         conversation = session.scalars(select(Conversation)).one()
-    engine.dispose()
+    db.dispose()
     assert (conversation.wake_kind, conversation.wakes_at) == ("timeout", due)
 
 
@@ -80,11 +80,9 @@ def test_a_text_of_unknown_fate_from_before_the_hand_over_stamp_is_still_looked_
     """0008: an UNKNOWN row may have reached the provider; it must never pass as unsent."""
     handed = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
     command.downgrade(alembic_config(database_url), "0007")
-    engine = make_engine(database_url)
-    stored = (
-        handed if engine.dialect.name == "postgresql" else handed.strftime("%Y-%m-%d %H:%M:%S.%f")
-    )
-    with engine.begin() as connection:
+    db = make_engine(database_url)
+    stored = handed if db.dialect.name == "postgresql" else handed.strftime("%Y-%m-%d %H:%M:%S.%f")
+    with db.begin() as connection:
         connection.execute(
             text(
                 "INSERT INTO message (id, phone, direction, body, media_urls, segments, "
@@ -94,13 +92,13 @@ def test_a_text_of_unknown_fate_from_before_the_hand_over_stamp_is_still_looked_
             ),
             {"at": stored},
         )
-    engine.dispose()
+    db.dispose()
 
     upgrade(database_url)
-    engine = make_engine(database_url)
-    with Session(engine) as session:
+    db = make_engine(database_url)
+    with Session(db) as session:
         message = session.get(Message, 5)
-    engine.dispose()
+    db.dispose()
     assert message is not None
     assert message.handed_over_at == handed
 
@@ -111,9 +109,9 @@ def test_texts_waiting_in_the_old_inbox_conversations_move_to_the_queue(
     """0010: an "inbox" conversation waiting for an agent becomes an open unanswered text."""
     at = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
     command.downgrade(alembic_config(database_url), "0007")
-    engine = make_engine(database_url)
-    stored = at if engine.dialect.name == "postgresql" else at.strftime("%Y-%m-%d %H:%M:%S.%f")
-    with engine.begin() as connection:
+    db = make_engine(database_url)
+    stored = at if db.dialect.name == "postgresql" else at.strftime("%Y-%m-%d %H:%M:%S.%f")
+    with db.begin() as connection:
         for subscriber_id, phone in ((1, "+14155550100"), (2, "+14155550101")):
             connection.execute(
                 text(
@@ -151,14 +149,14 @@ def test_texts_waiting_in_the_old_inbox_conversations_move_to_the_queue(
                     "at": stored,
                 },
             )
-    engine.dispose()
+    db.dispose()
 
     upgrade(database_url)
-    engine = make_engine(database_url)
-    with Session(engine) as session:
+    db = make_engine(database_url)
+    with Session(db) as session:
         [waiting] = session.scalars(select(UnansweredText)).all()
         conversations = {row.id: row for row in session.scalars(select(Conversation))}
-    engine.dispose()
+    db.dispose()
     assert (waiting.message_id, waiting.subscriber_id, waiting.handled_at) == (10, 1, None)
     assert waiting.context == "the bot did not understand"
     assert (conversations[7].status, conversations[7].end_reason) == ("ended", "moved to the queue")
@@ -169,32 +167,30 @@ def test_clicks_from_before_the_count_are_counted(database_url: str) -> None:
     """0013: a link's existing click rows become its click count and its last click."""
     first, last = datetime(2026, 1, 5, 18, 0, tzinfo=UTC), datetime(2026, 1, 6, 9, 30, tzinfo=UTC)
     command.downgrade(alembic_config(database_url), "0012")
-    engine = make_engine(database_url)
-    with engine.begin() as connection:
+    db = make_engine(database_url)
+    with db.begin() as connection:
         connection.execute(
             text(
                 "INSERT INTO link (id, code, url, phone, created_at) VALUES (1, 'aaaaaaa', "
                 "'https://shop.example/', '+14155550100', :at), (2, 'bbbbbbb', "
                 "'https://shop.example/', '+14155550101', :at)"
             ),
-            {"at": _as_stored(engine, first)},
+            {"at": _as_stored(db, first)},
         )
         connection.execute(
             text("INSERT INTO click (link_id, clicked_at) VALUES (1, :at)"),
-            [{"at": _as_stored(engine, at)} for at in (first, last, first)],
+            [{"at": _as_stored(db, at)} for at in (first, last, first)],
         )
-    engine.dispose()
+    db.dispose()
 
     upgrade(database_url)
-    engine = make_engine(database_url)
-    with Session(engine) as session:
+    db = make_engine(database_url)
+    with Session(db) as session:
         links = session.scalars(select(Link).order_by(Link.id)).all()
-    engine.dispose()
+    db.dispose()
     assert [(link.clicks, link.last_clicked_at) for link in links] == [(3, last), (0, None)]
 
 
-def _as_stored(engine: Engine, moment: datetime) -> datetime | str:
+def _as_stored(db: Engine, moment: datetime) -> datetime | str:
     """A time as the models write it: SQLite keeps naive UTC text."""
-    return (
-        moment if engine.dialect.name == "postgresql" else moment.strftime("%Y-%m-%d %H:%M:%S.%f")
-    )
+    return moment if db.dialect.name == "postgresql" else moment.strftime("%Y-%m-%d %H:%M:%S.%f")

@@ -18,7 +18,7 @@ from pathlib import Path
 BOT = Path(__file__).resolve().parent.parent / "bot"
 # Documented public API: SQLAlchemy's Row (`row._mapping`, `row._fields` …) and namedtuple's.
 PUBLIC_UNDERSCORED = frozenset({"_mapping", "_fields", "_asdict", "_tuple", "_t", "_replace"})
-# What bot/driver_sql.py read from SQLAlchemy's compiler and types until issue 13.
+# What bot/store/driver_sql.py read from SQLAlchemy's compiler and types until issue 13.
 ONCE_USED = ("_result_columns", "_bind_processors", "_cached_result_processor")
 
 

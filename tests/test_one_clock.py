@@ -14,12 +14,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlmodel import SQLModel
 
-from bot.agents import create_agent
+from bot.accounts.agents import create_agent
 from bot.app import create_app, services_of
 from bot.campaigns.send import send_campaign
-from bot.gateways.fake import FakeGateway
-from bot.models import Conversation, HandledBy, Message, UtcDateTime
-from bot.takeover import agent_reply, hand_back, take_over
+from bot.conversations.takeover import agent_reply, hand_back, take_over
+from bot.domain.vocabulary import HandledBy
+from bot.sending.gateways.fake import FakeGateway
+from bot.store.models import Conversation, Message, UtcDateTime
 from bot.testing.clock import FakeClock
 from tests.conftest import API_KEY, make_settings
 from tests.sms import ALICE, BOB, reply_to
@@ -34,10 +35,10 @@ DATABASE_CLOCK_CALLS = {"func.now", "func.current_timestamp", "func.localtimesta
 COLUMN_DEFAULT_KEYWORDS = {"default", "onupdate", "server_default", "server_onupdate"}
 # Where reading the wall clock is the point, by file and the function or class doing it.
 ALLOWED = {
-    ("bot/models.py", "utcnow"): "the default clock itself",
-    ("bot/clock.py", "_wall_now"): "APScheduler's run times: moments to run, not stored",
-    ("bot/chat.py", "ShiftedClock"): "a clock: real time plus what /wait skipped",
-    ("bot/testing/fake_twilio.py", "FakeTwilioServer"): "the fake provider's own default clock",
+    ("bot/store/models.py", "utcnow"): "the default clock itself",
+    ("bot/timers/scheduler.py", "_wall_now"): "APScheduler's run times: moments to run, not stored",
+    ("bot/authoring/chat.py", "ShiftedClock"): "a clock: real time plus what /wait skipped",
+    ("bot/twilio/fake_server.py", "FakeTwilioServer"): "the fake provider's own default clock",
 }
 
 
@@ -171,12 +172,12 @@ def journey_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
         clock=clock,
     )
     yield app
-    services_of(app).engine.dispose()
+    services_of(app).db.dispose()
 
 
 def _every_stored_time(app: Flask) -> list[tuple[str, str, datetime]]:
     found = []
-    with services_of(app).engine.connect() as connection:
+    with services_of(app).db.connect() as connection:
         for table in SQLModel.metadata.sorted_tables:
             for column in [c for c in table.columns if isinstance(c.type, UtcDateTime)]:
                 for value in connection.execute(select(column)).scalars():
@@ -194,7 +195,7 @@ def _journey(app: Flask, client: FlaskClient) -> None:
     assert reply_to(client, "Y")
     assert reply_to(client, "QUIZ") == ["Favourite colour? Reply red or blue."]
     assert reply_to(client, "red") == ["A teammate will text you."]
-    agent = create_agent(services.engine, "ada@acme.test", "Ada", "a long password!", now=now())
+    agent = create_agent(services.db, "ada@acme.test", "Ada", "a long password!", now=now())
     conversation_id = _active_conversation(app, ALICE)
     take_over(services, conversation_id=conversation_id, agent_id=agent.id)
     agent_reply(services, conversation_id=conversation_id, agent_id=agent.id, body="Hi, Ada here")
@@ -208,7 +209,7 @@ def _journey(app: Flask, client: FlaskClient) -> None:
     while services.dispatcher.run_once():
         pass
     # Twilio reports on a text, Alice follows a link, then says STOP.
-    with services.engine.connect() as connection:
+    with services.db.connect() as connection:
         reported = connection.execute(
             select(Message.__table__.c.id, Message.__table__.c.provider_sid).where(
                 Message.__table__.c.provider_sid.is_not(None)
@@ -224,7 +225,7 @@ def _journey(app: Flask, client: FlaskClient) -> None:
 
 def _active_conversation(app: Flask, phone: str) -> int:
     table = Conversation.__table__
-    with services_of(app).engine.connect() as connection:
+    with services_of(app).db.connect() as connection:
         return connection.execute(
             select(table.c.id).where(
                 table.c.phone == phone,
@@ -235,7 +236,7 @@ def _active_conversation(app: Flask, phone: str) -> int:
 
 
 def _bodies(app: Flask) -> str:
-    with services_of(app).engine.connect() as connection:
+    with services_of(app).db.connect() as connection:
         return "\n".join(connection.execute(select(Message.__table__.c.body)).scalars())
 
 

@@ -14,7 +14,7 @@ from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from bot.app import create_app, services_of
-from bot.gateways.fake import FakeGateway
+from bot.sending.gateways.fake import FakeGateway
 from bot.web.api import MAX_PAGE, openapi
 from bot.web.limits import MAX_ROW_ID
 from tests.conftest import API_KEY, SHIPPED_FLOWS, make_settings
@@ -69,7 +69,7 @@ def api_app(database_url: str) -> Iterator[Flask]:
     )
     app.config["TESTING"] = True
     yield app
-    services_of(app).engine.dispose()
+    services_of(app).db.dispose()
 
 
 OPERATIONS = sorted((path, method) for path, item in openapi()["paths"].items() for method in item)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.outage import PROBE_CAP, Change, OutageBreaker
+from bot.sending.outage import PROBE_CAP, Change, OutageBreaker
 
 START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -19,16 +19,17 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot.campaigns.stats import campaign_stats
-from bot.db import make_engine
-from bot.dispatch import Dispatcher
-from bot.gateways.base import Gateway, OutboundText, SendOutcome, SendResult
-from bot.gateways.fake import FakeGateway
-from bot.gateways.twilio import TwilioGateway
-from bot.models import Message, MessageStatus
-from bot.outbox import Waiting, waiting_on_provider
-from bot.pacing import Pacer
+from bot.domain.pacing import Pacer
+from bot.domain.vocabulary import MessageStatus
+from bot.sending.dispatcher import Dispatcher
+from bot.sending.gateways.base import Gateway, OutboundText, SendOutcome, SendResult
+from bot.sending.gateways.fake import FakeGateway
+from bot.sending.outbox import Waiting, waiting_on_provider
+from bot.store.db import make_engine
+from bot.store.models import Message
 from bot.testing.clock import FakeClock
-from bot.testing.fake_twilio import FakeTwilioServer
+from bot.twilio.fake_server import FakeTwilioServer
+from bot.twilio.gateway import TwilioGateway
 from tests.outbox_rows import queue_campaign
 
 MESSAGES = Message.__table__
@@ -39,10 +40,10 @@ PEOPLE = [f"+1415555{number:04d}" for number in range(100)]
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
+def db(database_url: str) -> Iterator[Engine]:
+    db = make_engine(database_url)
+    yield db
+    db.dispose()
 
 
 @pytest.fixture
@@ -71,9 +72,7 @@ class Recording:
         return [at for at, _, outcome in self.sends if outcome is SendOutcome.ACCEPTED]
 
 
-def dispatcher_for(
-    engine: Engine, gateway: Gateway, clock: FakeClock, **options: Any
-) -> Dispatcher:
+def dispatcher_for(db: Engine, gateway: Gateway, clock: FakeClock, **options: Any) -> Dispatcher:
     """A paced dispatcher whose pacer, like everything else, runs on the fake clock."""
     pacer = Pacer(
         RATE,
@@ -81,7 +80,7 @@ def dispatcher_for(
         sleep=lambda seconds: clock.advance(timedelta(seconds=seconds)),
     )
     return Dispatcher(
-        engine=engine,
+        db=db,
         gateway=gateway,
         dispatcher_id="worker:1",
         pacer=pacer,
@@ -92,10 +91,10 @@ def dispatcher_for(
 
 
 def campaign(
-    engine: Engine, phones: list[str] = PEOPLE, name: str = "sale", *, at: datetime = START
+    db: Engine, phones: list[str] = PEOPLE, name: str = "sale", *, at: datetime = START
 ) -> None:
     """One promotional text each, in the outbox, as `bot campaign send` leaves them."""
-    queue_campaign(engine, phones, name=name, at=at)
+    queue_campaign(db, phones, name=name, at=at)
 
 
 def run_until(
@@ -107,19 +106,19 @@ def run_until(
         clock.advance(timedelta(seconds=dispatcher.run_round(clock(), idle_seconds=0.5)))
 
 
-def rows(engine: Engine) -> list[Any]:
-    with engine.connect() as connection:
+def rows(db: Engine) -> list[Any]:
+    with db.connect() as connection:
         return connection.execute(select(MESSAGES).order_by(MESSAGES.c.id)).all()
 
 
-def settled(engine: Engine) -> bool:
+def settled(db: Engine) -> bool:
     """Every text has its fate: none waits in the outbox, none is unknown."""
     waiting = (MessageStatus.PENDING, MessageStatus.UNKNOWN)
-    return not any(row.status in waiting for row in rows(engine))
+    return not any(row.status in waiting for row in rows(db))
 
 
-def count(engine: Engine, status: MessageStatus) -> int:
-    return sum(1 for row in rows(engine) if row.status is status)
+def count(db: Engine, status: MessageStatus) -> int:
+    return sum(1 for row in rows(db) if row.status is status)
 
 
 def outage_lines(caplog: pytest.LogCaptureFixture) -> tuple[int, int]:
@@ -133,10 +132,10 @@ def outage_lines(caplog: pytest.LogCaptureFixture) -> tuple[int, int]:
 
 
 def test_a_90_second_503_outage_delays_a_100_person_campaign_and_loses_no_text(
-    engine: Engine, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    db: Engine, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.dispatch")
-    campaign(engine)
+    caplog.set_level(logging.INFO, logger="bot.sending.dispatcher")
+    campaign(db)
     recovered_at = START + timedelta(seconds=90)
     with FakeTwilioServer(clock=clock) as server:
         server.go_down(recovered_at)
@@ -144,19 +143,19 @@ def test_a_90_second_503_outage_delays_a_100_person_campaign_and_loses_no_text(
             server.account_sid, server.auth_token, from_number=SENDER, api_base_url=server.base_url
         )
         gateway = Recording(twilio, clock)
-        dispatcher = dispatcher_for(engine, gateway, clock)
+        dispatcher = dispatcher_for(db, gateway, clock)
 
-        run_until(dispatcher, clock, lambda: settled(engine), limit=timedelta(minutes=10))
+        run_until(dispatcher, clock, lambda: settled(db), limit=timedelta(minutes=10))
         received = Counter(message["To"] for message in server.messages)
         failed_hand_overs = server.answered_down
 
     lost = len(set(PEOPLE) - set(received))
     assert lost == 0
     assert all(times == 1 for times in received.values()), "a text went twice"
-    assert count(engine, MessageStatus.FAILED) == 0
+    assert count(db, MessageStatus.FAILED) == 0
     # The outage cost a few texts a try, not a hundred texts five tries each.
     assert failed_hand_overs <= 12, failed_hand_overs
-    assert max(row.attempts for row in rows(engine)) <= 1
+    assert max(row.attempts for row in rows(db)) <= 1
     # Full pace again within a minute of the recovery: the first text accepted after it starts
     # a run in which the other 99 go at the sender's rate.
     accepted = gateway.accepted_at()
@@ -170,8 +169,8 @@ def test_a_90_second_503_outage_delays_a_100_person_campaign_and_loses_no_text(
     )
 
 
-def test_refused_connections_are_an_outage_too(engine: Engine, clock: FakeClock) -> None:
-    campaign(engine, PEOPLE[:10])
+def test_refused_connections_are_an_outage_too(db: Engine, clock: FakeClock) -> None:
+    campaign(db, PEOPLE[:10])
     server = FakeTwilioServer(clock=clock).start()
     port, base_url = server._server.server_port, server.base_url  # type: ignore[union-attr]
     twilio = TwilioGateway(
@@ -179,7 +178,7 @@ def test_refused_connections_are_an_outage_too(engine: Engine, clock: FakeClock)
     )
     server.stop()  # nobody listens: every connection is refused
     try:
-        dispatcher = dispatcher_for(engine, twilio, clock)
+        dispatcher = dispatcher_for(db, twilio, clock)
         run_until(
             dispatcher, clock, lambda: dispatcher.outage is not None, limit=timedelta(minutes=1)
         )
@@ -189,13 +188,13 @@ def test_refused_connections_are_an_outage_too(engine: Engine, clock: FakeClock)
             lambda: clock() - START > timedelta(minutes=3),
             limit=timedelta(minutes=4),
         )
-        assert count(engine, MessageStatus.PENDING) == 10  # waiting, none failed, none unknown
+        assert count(db, MessageStatus.PENDING) == 10  # waiting, none failed, none unknown
 
         server.start(port)  # the provider is back
         run_until(
             dispatcher,
             clock,
-            lambda: count(engine, MessageStatus.QUEUED) == 10,
+            lambda: count(db, MessageStatus.QUEUED) == 10,
             limit=timedelta(minutes=5),
         )
         assert sorted(message["To"] for message in server.messages) == PEOPLE[:10]
@@ -203,24 +202,22 @@ def test_refused_connections_are_an_outage_too(engine: Engine, clock: FakeClock)
         server.stop()
 
 
-def test_texts_wait_on_the_provider_with_the_moment_it_began(
-    engine: Engine, clock: FakeClock
-) -> None:
-    campaign(engine, PEOPLE[:20])
+def test_texts_wait_on_the_provider_with_the_moment_it_began(db: Engine, clock: FakeClock) -> None:
+    campaign(db, PEOPLE[:20])
     gateway = FakeGateway(clock=clock)
     gateway.down_until = START + timedelta(hours=1)
-    dispatcher = dispatcher_for(engine, gateway, clock)
+    dispatcher = dispatcher_for(db, gateway, clock)
 
     run_until(
         dispatcher, clock, lambda: clock() - START > timedelta(minutes=10), limit=timedelta(hours=1)
     )
 
-    stored = rows(engine)
+    stored = rows(db)
     assert {row.status for row in stored} == {MessageStatus.PENDING}
     # Tried or not, every text knows it is waiting on the provider, and since when.
     assert all(row.retrying_since is not None for row in stored)
     assert max(row.retrying_since for row in stored) - START < timedelta(seconds=5)
-    with engine.connect() as connection:
+    with db.connect() as connection:
         assert waiting_on_provider(connection) == Waiting(20, START)
         stats = campaign_stats(connection, "sale", price_per_segment=0.01, currency="USD")
     assert (stats.total.waiting_on_provider, stats.total.sent, stats.total.failed) == (20, 0, 0)
@@ -230,21 +227,21 @@ def test_texts_wait_on_the_provider_with_the_moment_it_began(
 # -- an outage longer than the window fails texts -------------------------------------------------
 
 
-def test_an_evening_outage_that_runs_into_quiet_hours_fails_no_text(engine: Engine) -> None:
+def test_an_evening_outage_that_runs_into_quiet_hours_fails_no_text(db: Engine) -> None:
     """45 minutes of 503s from 20:30 in New York: the texts wait for the morning, not fail."""
     evening = datetime(2024, 5, 2, 0, 30, tzinfo=UTC)
     clock = FakeClock(evening)
     new_yorkers = [f"+1212555{number:04d}" for number in range(4)]
-    campaign(engine, new_yorkers, at=evening)
+    campaign(db, new_yorkers, at=evening)
     gateway = FakeGateway(clock=clock)
     gateway.down_until = evening + timedelta(minutes=45)  # back at 21:15, in quiet hours
-    dispatcher = dispatcher_for(engine, gateway, clock)
+    dispatcher = dispatcher_for(db, gateway, clock)
 
     morning = datetime(2024, 5, 2, 12, 0, tzinfo=UTC)  # 08:00 in New York
     done = morning + timedelta(minutes=5)
     run_until(dispatcher, clock, lambda: clock() > done, limit=done - START + timedelta(hours=1))
 
-    assert [row.status for row in rows(engine)] == [MessageStatus.QUEUED] * 4
+    assert [row.status for row in rows(db)] == [MessageStatus.QUEUED] * 4
     assert sorted(held.text.to for held in gateway.held) == new_yorkers
     assert all(held.created_at >= morning for held in gateway.held), [
         (h.text.to, h.created_at) for h in gateway.held
@@ -252,22 +249,22 @@ def test_an_evening_outage_that_runs_into_quiet_hours_fails_no_text(engine: Engi
 
 
 def test_an_outage_longer_than_the_retry_window_fails_every_waiting_text(
-    engine: Engine, clock: FakeClock
+    db: Engine, clock: FakeClock
 ) -> None:
-    campaign(engine, PEOPLE[:20])
+    campaign(db, PEOPLE[:20])
     gateway = FakeGateway(clock=clock)
     gateway.down_until = START + timedelta(minutes=40)
-    dispatcher = dispatcher_for(engine, gateway, clock, retry_window=timedelta(minutes=30))
+    dispatcher = dispatcher_for(db, gateway, clock, retry_window=timedelta(minutes=30))
 
     run_until(
         dispatcher, clock, lambda: clock() - START > timedelta(minutes=29), limit=timedelta(hours=1)
     )
-    assert count(engine, MessageStatus.FAILED) == 0  # inside the window: waiting
+    assert count(db, MessageStatus.FAILED) == 0  # inside the window: waiting
 
     run_until(
         dispatcher, clock, lambda: clock() - START > timedelta(minutes=32), limit=timedelta(hours=1)
     )
-    stored = rows(engine)
+    stored = rows(db)
     assert {row.status for row in stored} == {MessageStatus.FAILED}
     for row in stored:
         assert row.error_message.startswith(
@@ -286,22 +283,22 @@ def test_an_outage_longer_than_the_retry_window_fails_every_waiting_text(
 
 
 def test_a_bad_number_and_an_opted_out_one_fail_at_once_while_the_rest_go(
-    engine: Engine, clock: FakeClock
+    db: Engine, clock: FakeClock
 ) -> None:
-    campaign(engine, PEOPLE[:10])
+    campaign(db, PEOPLE[:10])
     gateway = FakeGateway(clock=clock)
     gateway.invalid_numbers.add(PEOPLE[0])
     gateway.opted_out.add(PEOPLE[1])
-    dispatcher = dispatcher_for(engine, gateway, clock)
+    dispatcher = dispatcher_for(db, gateway, clock)
 
     run_until(
         dispatcher,
         clock,
-        lambda: count(engine, MessageStatus.PENDING) == 0,
+        lambda: count(db, MessageStatus.PENDING) == 0,
         limit=timedelta(minutes=1),
     )
 
-    stored = rows(engine)
+    stored = rows(db)
     assert [(row.status, row.error_code, row.attempts) for row in stored[:2]] == [
         (MessageStatus.FAILED, 21211, 0),
         (MessageStatus.FAILED, 21610, 0),
@@ -311,23 +308,21 @@ def test_a_bad_number_and_an_opted_out_one_fail_at_once_while_the_rest_go(
     assert clock() - START < timedelta(seconds=2)  # ten texts at ten a second: no pause
 
 
-def test_after_an_outage_permanent_errors_still_fail_at_once(
-    engine: Engine, clock: FakeClock
-) -> None:
-    campaign(engine, PEOPLE[:10])
+def test_after_an_outage_permanent_errors_still_fail_at_once(db: Engine, clock: FakeClock) -> None:
+    campaign(db, PEOPLE[:10])
     gateway = FakeGateway(clock=clock)
     gateway.down_until = START + timedelta(seconds=90)
     gateway.invalid_numbers.add(PEOPLE[5])
-    dispatcher = dispatcher_for(engine, gateway, clock)
+    dispatcher = dispatcher_for(db, gateway, clock)
 
     run_until(
         dispatcher,
         clock,
-        lambda: count(engine, MessageStatus.PENDING) == 0,
+        lambda: count(db, MessageStatus.PENDING) == 0,
         limit=timedelta(minutes=5),
     )
 
-    stored = {row.phone: row for row in rows(engine)}
+    stored = {row.phone: row for row in rows(db)}
     bad = stored.pop(PEOPLE[5])
     assert (bad.status, bad.error_code) == (MessageStatus.FAILED, 21211)
     assert {row.status for row in stored.values()} == {MessageStatus.QUEUED}
@@ -335,7 +330,7 @@ def test_after_an_outage_permanent_errors_still_fail_at_once(
 
 
 def test_one_text_the_provider_keeps_failing_does_not_hold_up_the_others(
-    engine: Engine, clock: FakeClock
+    db: Engine, clock: FakeClock
 ) -> None:
     class OneBadText(FakeGateway):
         def send(self, text: OutboundText) -> SendResult:
@@ -343,18 +338,18 @@ def test_one_text_the_provider_keeps_failing_does_not_hold_up_the_others(
                 return SendResult(SendOutcome.RETRYABLE, error_code=20500, error_message="oops")
             return super().send(text)
 
-    campaign(engine, PEOPLE[:30])
+    campaign(db, PEOPLE[:30])
     gateway = OneBadText(clock=clock)
-    dispatcher = dispatcher_for(engine, gateway, clock)
+    dispatcher = dispatcher_for(db, gateway, clock)
 
     run_until(
         dispatcher,
         clock,
-        lambda: count(engine, MessageStatus.QUEUED) == 29,
+        lambda: count(db, MessageStatus.QUEUED) == 29,
         limit=timedelta(minutes=1),
     )
 
     assert dispatcher.outage is None
     assert clock() - START < timedelta(seconds=4)  # 29 texts at ten a second
-    first = rows(engine)[0]
+    first = rows(db)[0]
     assert (first.status, first.retrying_since) == (MessageStatus.PENDING, START)

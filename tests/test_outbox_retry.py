@@ -14,22 +14,15 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from bot.cli import main
-from bot.db import make_engine, transaction
-from bot.dispatch import Dispatcher
-from bot.gateways.fake import FakeGateway
-from bot.models import (
-    Delivery,
-    Message,
-    MessageStatus,
-    Purpose,
-    Subscriber,
-    SubscriberStatus,
-    utcnow,
-)
-from bot.outbox import queue_text
-from bot.policy import PolicyRules, parse_window
-from bot.requeue import RetryReport, Selection, retry_failed
-from bot.subscribers import change_status, claim_subscriber
+from bot.domain.policy import PolicyRules, parse_window
+from bot.domain.vocabulary import Delivery, MessageStatus, Purpose, SubscriberStatus
+from bot.sending.dispatcher import Dispatcher
+from bot.sending.gateways.fake import FakeGateway
+from bot.sending.outbox import queue_text
+from bot.sending.requeue import RetryReport, Selection, retry_failed
+from bot.store.db import make_engine, transaction
+from bot.store.models import Message, Subscriber, utcnow
+from bot.store.subscribers import change_status, claim_subscriber
 from bot.testing.clock import FakeClock
 
 MESSAGES = Message.__table__
@@ -41,10 +34,10 @@ RULES = PolicyRules(sending_hours=parse_window(ALL_DAY), promotional_per_day=Non
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
+def db(database_url: str) -> Iterator[Engine]:
+    db = make_engine(database_url)
+    yield db
+    db.dispose()
 
 
 @pytest.fixture
@@ -61,7 +54,7 @@ def retry(cli: CliRunner, *args: str) -> Result:
 
 
 def failed_text(
-    engine: Engine,
+    db: Engine,
     phone: str,
     *,
     body: str = "Boots 20% off",
@@ -74,7 +67,7 @@ def failed_text(
     provider_sid: str | None = None,
 ) -> int:
     """A text that went through the outbox and failed, as the dispatcher leaves one."""
-    with transaction(engine) as connection:
+    with transaction(db) as connection:
         subscriber = claim_subscriber(connection, phone, failed_at)
         change_status(connection, subscriber, SubscriberStatus.SUBSCRIBED, failed_at)
         queued = queue_text(
@@ -104,9 +97,9 @@ def failed_text(
         return queued.id
 
 
-def sent_text(engine: Engine, phone: str, *, campaign: str) -> int:
+def sent_text(db: Engine, phone: str, *, campaign: str) -> int:
     """A campaign text the person got."""
-    with transaction(engine) as connection:
+    with transaction(db) as connection:
         subscriber = claim_subscriber(connection, phone, FAILED_AT)
         change_status(connection, subscriber, SubscriberStatus.SUBSCRIBED, FAILED_AT)
         queued = queue_text(
@@ -127,19 +120,19 @@ def sent_text(engine: Engine, phone: str, *, campaign: str) -> int:
         return queued.id
 
 
-def row(engine: Engine, message_id: int) -> Any:
-    with engine.connect() as connection:
+def row(db: Engine, message_id: int) -> Any:
+    with db.connect() as connection:
         return connection.execute(select(MESSAGES).where(MESSAGES.c.id == message_id)).one()
 
 
-def status(engine: Engine, *message_ids: int) -> list[MessageStatus]:
-    return [row(engine, message_id).status for message_id in message_ids]
+def status(db: Engine, *message_ids: int) -> list[MessageStatus]:
+    return [row(db, message_id).status for message_id in message_ids]
 
 
-def dispatch_all(engine: Engine) -> FakeGateway:
+def dispatch_all(db: Engine) -> FakeGateway:
     """What a worker does next: send every due text."""
     gateway = FakeGateway()
-    dispatcher = Dispatcher(engine=engine, gateway=gateway, dispatcher_id="worker:1")
+    dispatcher = Dispatcher(db=db, gateway=gateway, dispatcher_id="worker:1")
     while dispatcher.run_once():
         pass
     return gateway
@@ -149,79 +142,79 @@ def dispatch_all(engine: Engine) -> FakeGateway:
 
 
 def test_by_campaign_only_the_failed_texts_of_that_campaign_go_again(
-    engine: Engine, cli: CliRunner
+    db: Engine, cli: CliRunner
 ) -> None:
-    got_it = sent_text(engine, ANN, campaign="sale")
-    failed = failed_text(engine, BEN, campaign="sale")
-    other_campaign = failed_text(engine, CY, campaign="launch")
-    not_a_campaign = failed_text(engine, DI)
+    got_it = sent_text(db, ANN, campaign="sale")
+    failed = failed_text(db, BEN, campaign="sale")
+    other_campaign = failed_text(db, CY, campaign="launch")
+    not_a_campaign = failed_text(db, DI)
 
     result = retry(cli, "--campaign", "sale")
 
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[:2] == ["1 failed texts selected:", "  1 requeued (due now)"]
-    assert status(engine, got_it, failed, other_campaign, not_a_campaign) == [
+    assert status(db, got_it, failed, other_campaign, not_a_campaign) == [
         MessageStatus.DELIVERED,
         MessageStatus.PENDING,
         MessageStatus.FAILED,
         MessageStatus.FAILED,
     ]
-    requeued = row(engine, failed)
+    requeued = row(db, failed)
     assert (requeued.attempts, requeued.retrying_since, requeued.error_code) == (0, None, None)
-    assert [text.to for text in dispatch_all(engine).outbox] == [BEN]  # Ann is not texted again
-    assert status(engine, failed) == [MessageStatus.QUEUED]
+    assert [text.to for text in dispatch_all(db).outbox] == [BEN]  # Ann is not texted again
+    assert status(db, failed) == [MessageStatus.QUEUED]
 
 
-def test_by_time_failed_between_since_and_until(engine: Engine, cli: CliRunner) -> None:
-    early = failed_text(engine, ANN, failed_at=FAILED_AT - timedelta(hours=2))
-    middle = failed_text(engine, BEN, failed_at=FAILED_AT)
-    late = failed_text(engine, CY, failed_at=FAILED_AT + timedelta(hours=2))
+def test_by_time_failed_between_since_and_until(db: Engine, cli: CliRunner) -> None:
+    early = failed_text(db, ANN, failed_at=FAILED_AT - timedelta(hours=2))
+    middle = failed_text(db, BEN, failed_at=FAILED_AT)
+    late = failed_text(db, CY, failed_at=FAILED_AT + timedelta(hours=2))
 
     result = retry(cli, "--since", "2026-11-30T14:00", "--until", "2026-11-30T11:00-05:00")
 
     assert result.exit_code == 0, result.output
-    assert status(engine, early, middle, late) == [
+    assert status(db, early, middle, late) == [
         MessageStatus.FAILED,
         MessageStatus.PENDING,
         MessageStatus.FAILED,
     ]
 
 
-def test_since_takes_a_time_ago(engine: Engine, cli: CliRunner) -> None:
+def test_since_takes_a_time_ago(db: Engine, cli: CliRunner) -> None:
     now = utcnow()
-    an_hour_ago = failed_text(engine, ANN, failed_at=now - timedelta(hours=1))
-    yesterday = failed_text(engine, BEN, failed_at=now - timedelta(days=1))
+    an_hour_ago = failed_text(db, ANN, failed_at=now - timedelta(hours=1))
+    yesterday = failed_text(db, BEN, failed_at=now - timedelta(days=1))
 
     result = retry(cli, "--since", "2h")
 
     assert result.exit_code == 0, result.output
-    assert status(engine, an_hour_ago, yesterday) == [MessageStatus.PENDING, MessageStatus.FAILED]
+    assert status(db, an_hour_ago, yesterday) == [MessageStatus.PENDING, MessageStatus.FAILED]
 
 
-def test_by_error_code_which_may_be_given_again(engine: Engine, cli: CliRunner) -> None:
-    unavailable = failed_text(engine, ANN, error_code=20503)
-    throttled = failed_text(engine, BEN, error_code=20429)
-    bad_number = failed_text(engine, CY, error_code=21211, error_message="not a phone")
+def test_by_error_code_which_may_be_given_again(db: Engine, cli: CliRunner) -> None:
+    unavailable = failed_text(db, ANN, error_code=20503)
+    throttled = failed_text(db, BEN, error_code=20429)
+    bad_number = failed_text(db, CY, error_code=21211, error_message="not a phone")
 
     result = retry(cli, "--error-code", "20503", "--error-code", "20429")
 
     assert result.exit_code == 0, result.output
-    assert status(engine, unavailable, throttled, bad_number) == [
+    assert status(db, unavailable, throttled, bad_number) == [
         MessageStatus.PENDING,
         MessageStatus.PENDING,
         MessageStatus.FAILED,
     ]
 
 
-def test_criteria_combine(engine: Engine, cli: CliRunner) -> None:
-    wanted = failed_text(engine, ANN, campaign="sale", error_code=20503)
-    other_code = failed_text(engine, BEN, campaign="sale", error_code=20429)
-    other_campaign = failed_text(engine, CY, campaign="launch", error_code=20503)
+def test_criteria_combine(db: Engine, cli: CliRunner) -> None:
+    wanted = failed_text(db, ANN, campaign="sale", error_code=20503)
+    other_code = failed_text(db, BEN, campaign="sale", error_code=20429)
+    other_campaign = failed_text(db, CY, campaign="launch", error_code=20503)
 
     result = retry(cli, "--campaign", "sale", "--error-code", "20503", "--since", "2026-11-30")
 
     assert result.exit_code == 0, result.output
-    assert status(engine, wanted, other_code, other_campaign) == [
+    assert status(db, wanted, other_code, other_campaign) == [
         MessageStatus.PENDING,
         MessageStatus.FAILED,
         MessageStatus.FAILED,
@@ -231,86 +224,86 @@ def test_criteria_combine(engine: Engine, cli: CliRunner) -> None:
 # -- never to the wrong people ------------------------------------------------------------------
 
 
-def test_a_text_whose_fate_is_unknown_is_never_sent_again(engine: Engine, cli: CliRunner) -> None:
+def test_a_text_whose_fate_is_unknown_is_never_sent_again(db: Engine, cli: CliRunner) -> None:
     unknown = failed_text(
-        engine,
+        db,
         ANN,
         campaign="sale",
         error_code=None,
         error_message="fate unknown: the console gateway cannot confirm",
     )
-    took_it = failed_text(engine, BEN, campaign="sale", error_code=30003, provider_sid="SMx")
+    took_it = failed_text(db, BEN, campaign="sale", error_code=30003, provider_sid="SMx")
 
     result = retry(cli, "--campaign", "sale")
 
     assert result.exit_code == 0, result.output
     assert "  1 left alone: their fate is unknown (they may have been sent)" in result.output
     assert "  1 left alone: the provider took them, then reported them failed" in result.output
-    assert status(engine, unknown, took_it) == [MessageStatus.FAILED, MessageStatus.FAILED]
-    assert dispatch_all(engine).attempts == []
+    assert status(db, unknown, took_it) == [MessageStatus.FAILED, MessageStatus.FAILED]
+    assert dispatch_all(db).attempts == []
 
 
-def test_texts_to_numbers_that_opted_out_stay_failed(engine: Engine, cli: CliRunner) -> None:
-    promotion = failed_text(engine, ANN, status=SubscriberStatus.UNSUBSCRIBED)
+def test_texts_to_numbers_that_opted_out_stay_failed(db: Engine, cli: CliRunner) -> None:
+    promotion = failed_text(db, ANN, status=SubscriberStatus.UNSUBSCRIBED)
     confirmation = failed_text(
-        engine, BEN, purpose=Purpose.COMPLIANCE, status=SubscriberStatus.UNSUBSCRIBED
+        db, BEN, purpose=Purpose.COMPLIANCE, status=SubscriberStatus.UNSUBSCRIBED
     )
-    never_joined = failed_text(engine, CY, status=SubscriberStatus.NEW)  # a promotion: no consent
-    fine = failed_text(engine, DI)
+    never_joined = failed_text(db, CY, status=SubscriberStatus.NEW)  # a promotion: no consent
+    fine = failed_text(db, DI)
 
     result = retry(cli, "--error-code", "20503")
 
     assert result.exit_code == 0, result.output
     assert "  3 suppressed (left failed: the number opted out" in result.output
-    assert status(engine, promotion, confirmation, never_joined, fine) == [
+    assert status(db, promotion, confirmation, never_joined, fine) == [
         MessageStatus.FAILED,
         MessageStatus.FAILED,
         MessageStatus.FAILED,
         MessageStatus.PENDING,
     ]
-    assert [text.to for text in dispatch_all(engine).outbox] == [DI]
+    assert [text.to for text in dispatch_all(db).outbox] == [DI]
 
 
-def test_quiet_hours_defer_a_retried_promotion(engine: Engine) -> None:
-    promotion = failed_text(engine, ANN)
-    receipt = failed_text(engine, BEN, purpose=Purpose.TRANSACTIONAL)
+def test_quiet_hours_defer_a_retried_promotion(db: Engine) -> None:
+    promotion = failed_text(db, ANN)
+    receipt = failed_text(db, BEN, purpose=Purpose.TRANSACTIONAL)
     three_am_in_new_york = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
     report = retry_failed(
-        engine,
+        db,
         Selection(error_codes=(20503,)),
         now=three_am_in_new_york,
         rules=PolicyRules(promotional_per_day=None),  # 08:00-21:00
     )
 
     assert report == RetryReport(requeued=1, deferred=1)
-    deferred = row(engine, promotion)
+    deferred = row(db, promotion)
     assert deferred.status is MessageStatus.PENDING
     assert deferred.send_after == datetime(2026, 12, 1, 13, 0, tzinfo=UTC)  # 08:00 local
-    assert row(engine, receipt).send_after == three_am_in_new_york
+    assert row(db, receipt).send_after == three_am_in_new_york
 
 
-def test_the_frequency_cap_counts_the_texts_a_retry_puts_back(engine: Engine) -> None:
+def test_the_frequency_cap_counts_the_texts_a_retry_puts_back(db: Engine) -> None:
     # Three promotions to one person failed days ago; the cap allows two a day.
     old = FAILED_AT - timedelta(days=3)
-    ids = [failed_text(engine, ANN, body=f"offer {n}", failed_at=old) for n in range(3)]
+    ids = [failed_text(db, ANN, body=f"offer {n}", failed_at=old) for n in range(3)]
 
     report = retry_failed(
-        engine,
+        db,
         Selection(error_codes=(20503,)),
         now=NOON_IN_NEW_YORK,
         rules=PolicyRules(sending_hours=parse_window(ALL_DAY), promotional_per_day=2),
     )
 
     assert report == RetryReport(requeued=2, deferred=1)
-    third = row(engine, ids[2])
+    third = row(db, ids[2])
     assert third.send_after > NOON_IN_NEW_YORK + timedelta(hours=23)
     assert "cap" in third.error_message
 
 
-def test_a_dry_run_counts_and_changes_nothing(engine: Engine, cli: CliRunner) -> None:
-    ids = [failed_text(engine, phone) for phone in (ANN, BEN)]
-    failed_text(engine, CY, status=SubscriberStatus.UNSUBSCRIBED)
+def test_a_dry_run_counts_and_changes_nothing(db: Engine, cli: CliRunner) -> None:
+    ids = [failed_text(db, phone) for phone in (ANN, BEN)]
+    failed_text(db, CY, status=SubscriberStatus.UNSUBSCRIBED)
 
     dry = retry(cli, "--error-code", "20503", "--dry-run")
 
@@ -325,13 +318,13 @@ def test_a_dry_run_counts_and_changes_nothing(engine: Engine, cli: CliRunner) ->
         "  0 left alone: the provider took them, then reported them failed\n"
         "dry run: nothing was changed\n"
     )
-    assert status(engine, *ids) == [MessageStatus.FAILED, MessageStatus.FAILED]
+    assert status(db, *ids) == [MessageStatus.FAILED, MessageStatus.FAILED]
     real = retry(cli, "--error-code", "20503")
     assert real.output.splitlines()[1] == "  2 requeued (due now)"
     assert retry(cli, "--error-code", "20503").output.splitlines()[1] == "  0 requeued (due now)"
 
 
-def test_nothing_to_retry_says_so(engine: Engine, cli: CliRunner) -> None:
+def test_nothing_to_retry_says_so(db: Engine, cli: CliRunner) -> None:
     result = retry(cli, "--since", "1h")
     assert (result.exit_code, result.output) == (0, "no failed texts match\n")
 
@@ -351,7 +344,7 @@ def test_nothing_to_retry_says_so(engine: Engine, cli: CliRunner) -> None:
     ],
 )
 def test_bad_arguments_get_a_clear_error(
-    engine: Engine, cli: CliRunner, args: list[str], message: str
+    db: Engine, cli: CliRunner, args: list[str], message: str
 ) -> None:
     result = retry(cli, *args)
     assert result.exit_code == 2
@@ -363,7 +356,7 @@ def test_bad_arguments_get_a_clear_error(
 
 
 def test_after_an_outage_longer_than_the_window_the_campaign_goes_out_once_to_each(
-    engine: Engine, cli: CliRunner, tmp_path: Path
+    db: Engine, cli: CliRunner, tmp_path: Path
 ) -> None:
     campaigns = tmp_path / "flows" / "campaigns"
     campaigns.mkdir(parents=True)
@@ -371,7 +364,7 @@ def test_after_an_outage_longer_than_the_window_the_campaign_goes_out_once_to_ea
         "campaign: sale\nsegment: {tags: [vip]}\nvariants:\n"
         '  - {name: a, text: "{brand}: boots 20% off! Reply STOP to opt out."}\n'
     )
-    with transaction(engine) as connection:
+    with transaction(db) as connection:
         for phone in (ANN, BEN, CY):
             subscriber = claim_subscriber(connection, phone, utcnow())
             change_status(connection, subscriber, SubscriberStatus.SUBSCRIBED, utcnow())
@@ -386,7 +379,7 @@ def test_after_an_outage_longer_than_the_window_the_campaign_goes_out_once_to_ea
     down = FakeGateway(clock=clock)
     down.down_until = clock() + timedelta(hours=1)
     dispatcher = Dispatcher(
-        engine=engine,
+        db=db,
         gateway=down,
         dispatcher_id="worker:1",
         clock=clock,
@@ -403,10 +396,10 @@ def test_after_an_outage_longer_than_the_window_the_campaign_goes_out_once_to_ea
     assert retried.exit_code == 0, retried.output
     assert retried.output.splitlines()[:2] == ["3 failed texts selected:", "  3 requeued (due now)"]
     assert retry(cli, "--campaign", "sale").output == "no failed texts match\n"  # twice: no harm
-    gateway = dispatch_all(engine)
+    gateway = dispatch_all(db)
     assert Counter(text.to for text in gateway.outbox) == {ANN: 1, BEN: 1, CY: 1}
     assert (
         "0 queued, 3 skipped (already sent)"
         in cli.invoke(main, ["campaign", "send", "sale"]).output
     )
-    assert dispatch_all(engine).attempts == []  # nobody texted twice
+    assert dispatch_all(db).attempts == []  # nobody texted twice

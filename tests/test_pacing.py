@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.pacing import Pacer
+from bot.domain.pacing import Pacer
 from bot.testing.clock import FakeClock
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.pleasantries import needs_a_human
+from bot.domain.pleasantries import needs_a_human
 
 NO_HUMAN_NEEDED = [
     "ok",

@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.models import Purpose, SubscriberStatus
-from bot.policy import (
+from bot.domain.policy import (
     DEFAULT_RULES,
     Decision,
     PolicyRules,
@@ -22,7 +21,8 @@ from bot.policy import (
     parse_regional_hours,
     parse_window,
 )
-from bot.recipient_zones import country_of, zones_for
+from bot.domain.recipient_zones import country_of, zones_for
+from bot.domain.vocabulary import Purpose, SubscriberStatus
 from bot.settings import load_settings
 
 S = SubscriberStatus

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 
 from bot.app import create_app, services_of
 from bot.cli import main
-from bot.gateways.fake import FakeGateway
+from bot.sending.gateways.fake import FakeGateway
 from bot.testing.clock import FakeClock
 from tests.conftest import API_KEY, SHIPPED_FLOWS, make_settings
 from tests.sms import ALICE, BOB, reply_to
@@ -42,7 +42,7 @@ def app(database_url: str, clock: FakeClock) -> Iterator[Flask]:
     app = create_app(settings, gateway=FakeGateway(), clock=clock)
     app.config["TESTING"] = True
     yield app
-    services_of(app).engine.dispose()
+    services_of(app).db.dispose()
 
 
 def wait(app: Flask, clock: FakeClock, delta: timedelta) -> None:
@@ -171,7 +171,7 @@ def test_without_flow_files_the_list_is_empty(database_url: str) -> None:
         response = app.test_client().get("/api/flows", headers=AUTH)
         assert (response.status_code, response.json) == (200, {"flows": []})
     finally:
-        services_of(app).engine.dispose()
+        services_of(app).db.dispose()
 
 
 def test_an_unknown_flow_is_404(client: FlaskClient) -> None:
@@ -263,7 +263,7 @@ def test_a_failed_export_leaves_the_old_file_alone(
         yield ("2024-05-01T15:00:00+00:00", ALICE, "feedback", "rating", "rating", "5", "1")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("bot.results.answer_rows", rows_then_failure)
+    monkeypatch.setattr("bot.conversations.results.answer_rows", rows_then_failure)
     result = runner.invoke(main, ["export", "answers", "--flow", "feedback", "-o", str(output)])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [

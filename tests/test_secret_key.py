@@ -17,13 +17,13 @@ from flask import Flask
 from sqlalchemy import delete, select
 from sqlalchemy.engine import make_url
 
-from bot.agents import create_agent
+from bot.accounts.agents import create_agent
 from bot.app import create_app, services_of
 from bot.cli import main
-from bot.db import make_engine, transaction
-from bot.migrate import upgrade
-from bot.models import Setting
-from bot.secret_key import NO_SECRET_KEY, NoSecretKey
+from bot.store.db import make_engine, transaction
+from bot.store.migrate import upgrade
+from bot.store.models import Setting
+from bot.store.secret_key import NO_SECRET_KEY, NoSecretKey
 from tests.conftest import make_settings
 from tests.databases import PostgresDatabase
 from tests.processes import BIN, free_port, running
@@ -41,23 +41,23 @@ def app_on(database_url: str, **settings: object) -> Flask:
 
 
 def forget_the_stored_key(database_url: str) -> None:
-    engine = make_engine(database_url)
-    with transaction(engine) as connection:
+    db = make_engine(database_url)
+    with transaction(db) as connection:
         connection.execute(delete(SETTINGS))
-    engine.dispose()
+    db.dispose()
 
 
 def stored_keys(database_url: str) -> list[str]:
-    engine = make_engine(database_url)
-    with engine.connect() as connection:
+    db = make_engine(database_url)
+    with db.connect() as connection:
         keys = list(connection.execute(select(SETTINGS.c.value)).scalars())
-    engine.dispose()
+    db.dispose()
     return keys
 
 
 def test_every_process_on_one_database_reads_the_same_cookies(database_url: str) -> None:
     first, second = app_on(database_url), app_on(database_url)
-    create_agent(services_of(first).engine, "dana@acme.test", "Dana", PASSWORD, now=NOON_IN_SF)
+    create_agent(services_of(first).db, "dana@acme.test", "Dana", PASSWORD, now=NOON_IN_SF)
     client = first.test_client()
     assert login(client, "dana@acme.test", PASSWORD).status_code == 302
     cookie = client.get_cookie("session")
@@ -135,7 +135,7 @@ def test_a_web_process_started_during_a_database_outage_reads_the_key_once_it_an
     app = app_on(through_relay)  # starts, so /healthz can say why it is unhealthy
     assert app.test_client().get("/healthz").status_code == 503
     relay.open()  # the database is back
-    create_agent(services_of(app).engine, "dana@acme.test", "Dana", PASSWORD, now=NOON_IN_SF)
+    create_agent(services_of(app).db, "dana@acme.test", "Dana", PASSWORD, now=NOON_IN_SF)
     client = app.test_client()
     assert login(client, "dana@acme.test", PASSWORD).status_code == 302
     assert client.get("/inbox/").status_code == 200
@@ -146,9 +146,9 @@ def test_the_procfiles_gunicorn_keeps_an_agent_logged_in(tmp_path: Path) -> None
     """Four workers and no SECRET_KEY, as the README runs them: every page stays logged in."""
     port = free_port()
     env = environment(tmp_path)
-    engine = make_engine(env["DATABASE_URL"])
-    create_agent(engine, "dana@acme.test", "Dana", PASSWORD, now=NOON_IN_SF)
-    engine.dispose()
+    db = make_engine(env["DATABASE_URL"])
+    create_agent(db, "dana@acme.test", "Dana", PASSWORD, now=NOON_IN_SF)
+    db.dispose()
     base_url = f"http://127.0.0.1:{port}"
     command = [str(BIN / "gunicorn"), "webhook:app", "--bind", f"127.0.0.1:{port}", "-w", "4"]
     browser = urllib.request.build_opener(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.segments import (
+from bot.domain.segments import (
     Encoding,
     SegmentInfo,
     count_segments,

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from sqlmodel import Session, func, select
 
-from bot.db import make_engine
-from bot.models import Direction, Message
+from bot.domain.vocabulary import Direction
+from bot.store.db import make_engine
+from bot.store.models import Message
 from tests.processes import BIN, free_port, post_form, running
 
 
@@ -21,7 +22,7 @@ def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
         for name, value in os.environ.items()
         if not name.startswith(("TWILIO_", "DATABASE_URL", "API_KEY", "PUBLIC_URL", "GATEWAY"))
     }
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path}/bot.db", BRAND_NAME="Acme", **extra)
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path}/bot.store.db", BRAND_NAME="Acme", **extra)
     subprocess.run([BIN / "bot", "db", "upgrade"], env=env, check=True, capture_output=True)
     return env
 
@@ -61,10 +62,10 @@ def test_several_gunicorn_workers_share_sqlite_without_locking_errors(tmp_path: 
         with ThreadPoolExecutor(max_workers=16) as pool:
             statuses = list(pool.map(send, range(texts)))
     assert statuses == [200] * texts
-    engine = make_engine(env["DATABASE_URL"])
-    with Session(engine) as session:
+    db = make_engine(env["DATABASE_URL"])
+    with Session(db) as session:
         inbound = session.exec(
             select(func.count()).select_from(Message).where(Message.direction == Direction.INBOUND)
         ).one()
-    engine.dispose()
+    db.dispose()
     assert inbound == texts

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.db import make_engine
-from bot.gateways.fake import FakeGateway
+from bot.sending.gateways.fake import FakeGateway
 from bot.services import build_dispatcher
 from bot.settings import ConfigError, GatewayName, load_settings
+from bot.store.db import make_engine
 
 TWILIO = {"TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "TWILIO_AUTH_TOKEN": "t" * 32}
 
@@ -22,7 +22,7 @@ def _in_an_empty_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings()
-    assert settings.DATABASE_URL == "sqlite:///data/bot.db"
+    assert settings.DATABASE_URL == "sqlite:///data/bot.store.db"
     assert (settings.HOST, settings.PORT) == ("127.0.0.1", 5000)
     assert settings.GATEWAY is GatewayName.CONSOLE
     assert settings.FLOWS_DIR == Path("flows")
@@ -139,11 +139,11 @@ def test_send_max_attempts_still_starts_but_warns_that_it_is_deprecated(
 ) -> None:
     monkeypatch.setenv("SEND_MAX_ATTEMPTS", "3")
     settings = load_settings()
-    engine = make_engine("sqlite://")
+    db = make_engine("sqlite://")
     try:
-        dispatcher = build_dispatcher(settings, engine=engine, gateway=FakeGateway())
+        dispatcher = build_dispatcher(settings, db=db, gateway=FakeGateway())
     finally:
-        engine.dispose()
+        db.dispose()
     assert dispatcher.retry_window == timedelta(hours=4)
     assert "SEND_MAX_ATTEMPTS is deprecated" in caplog.text
     assert "SEND_RETRY_WINDOW (4h)" in caplog.text

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from bot.authoring.flow_tests import FlowTestRunner, ScriptOutcome
+from bot.conversations.flow_registry import check_files, flow_files
+from bot.domain.keywords import default_vocabulary
 from bot.engine.parser import ParsedFile
-from bot.flow_registry import check_files, flow_files
-from bot.flow_tests import FlowTestRunner, ScriptOutcome
-from bot.keywords import default_vocabulary
 from tests.conftest import SHIPPED_FLOWS, make_settings
 
 EXPECTED_FLOWS = {"welcome", "nps", "feedback", "abandoned_cart"}

@@ -8,8 +8,8 @@ from sqlmodel import Session, func, select
 from twilio.request_validator import RequestValidator
 
 from bot.app import create_app
-from bot.gateways.fake import FakeGateway
-from bot.models import Message
+from bot.sending.gateways.fake import FakeGateway
+from bot.store.models import Message
 from tests.conftest import make_settings, next_sid
 from tests.sms import ALICE, replies
 
@@ -31,8 +31,8 @@ def inbound_form(body: str = "HELP") -> dict[str, str]:
 
 
 def stored_messages(client: FlaskClient) -> int:
-    engine = client.application.extensions["parley"].engine
-    with Session(engine) as session:
+    db = client.application.extensions["parley"].db
+    with Session(db) as session:
         return session.exec(select(func.count()).select_from(Message)).one()
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import bot
-from bot.spreadsheet import csv_writer, inert, restored
+from bot.domain.spreadsheet import csv_writer, inert, restored
 
 
 @pytest.mark.parametrize(
@@ -74,4 +74,4 @@ def test_only_the_spreadsheet_module_writes_csv() -> None:
             )
             if named or imported:
                 offenders.append(f"{path.relative_to(package.parent)}:{node.lineno}")
-    assert offenders == [], "write CSV with bot.spreadsheet.csv_writer"
+    assert offenders == [], "write CSV with bot.domain.spreadsheet.csv_writer"

@@ -21,9 +21,10 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from twilio.request_validator import RequestValidator
 
-from bot.db import make_engine
-from bot.models import Message, MessageStatus
-from bot.testing.fake_twilio import FakeTwilioServer
+from bot.domain.vocabulary import MessageStatus
+from bot.store.db import make_engine
+from bot.store.models import Message
+from bot.twilio.fake_server import FakeTwilioServer
 from tests.outbox_rows import queue_campaign
 from tests.processes import BIN, free_port, post_form, running, started, wait_until
 
@@ -42,17 +43,17 @@ STOP_WORDS = ("STOP", "stop", "Stop please", "UNSUBSCRIBE", "please stop texting
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
+def db(database_url: str) -> Iterator[Engine]:
+    db = make_engine(database_url)
+    yield db
+    db.dispose()
 
 
 def test_no_text_reaches_a_number_after_its_stop_was_answered(
-    database_url: str, engine: Engine, tmp_path: Path
+    database_url: str, db: Engine, tmp_path: Path
 ) -> None:
     phones = [f"+1415555{number:04d}" for number in range(RECIPIENTS)]
-    queue_campaign(engine, phones, name=CAMPAIGN, at=QUEUED_AT)
+    queue_campaign(db, phones, name=CAMPAIGN, at=QUEUED_AT)
     rng = random.Random(SEED)
     answered: dict[str, float] = {}  # phone → when its STOP's answer came back
 
@@ -81,9 +82,9 @@ def test_no_text_reaches_a_number_after_its_stop_was_answered(
             targets: list[str] = []
             wait_until(
                 lambda: (
-                    bool(targets.extend(claimed(engine, on_its_way) - set(answered)))  # noqa: B023
+                    bool(targets.extend(claimed(db, on_its_way) - set(answered)))  # noqa: B023
                     or bool(targets)  # noqa: B023
-                    or outbox_empty(engine)
+                    or outbox_empty(db)
                 ),
                 workers,
                 what="a text to stop",
@@ -96,7 +97,7 @@ def test_no_text_reaches_a_number_after_its_stop_was_answered(
             assert status == 200, twiml
             assert twiml.count("<Message") == 1 and "unsubscribed" in twiml, twiml
 
-        wait_until(lambda: outbox_empty(engine), workers, what="the outbox to empty")
+        wait_until(lambda: outbox_empty(db), workers, what="the outbox to empty")
 
     late = [
         f"{arrival.to}: {arrival.monotonic - answered[arrival.to]:.3f} s after its STOP"
@@ -109,7 +110,7 @@ def test_no_text_reaches_a_number_after_its_stop_was_answered(
     sent_to = sorted(arrival.to for arrival in twilio.arrivals)
     assert sorted(set(sent_to)) == sent_to
     assert set(phones) - set(answered) <= set(sent_to)
-    withdrawn = count(engine, MessageStatus.SUPPRESSED)
+    withdrawn = count(db, MessageStatus.SUPPRESSED)
     assert withdrawn + len(sent_to) == RECIPIENTS
     assert withdrawn > 0, "no STOP met a claimed text: the test proved nothing"
     print(f"\n{len(answered)} STOPs, {withdrawn} texts kept back, 0 after a STOP")
@@ -147,10 +148,10 @@ def post_signed(base_url: str, phone: str, body: str, env: dict[str, str]) -> tu
     return post_form(url, form, {"X-Twilio-Signature": signature})
 
 
-def claimed(engine: Engine, on_its_way: bool) -> set[str]:
+def claimed(db: Engine, on_its_way: bool) -> set[str]:
     """Numbers whose text a worker holds: handed over (on its way), or waiting its turn."""
     stamped = MESSAGES.c.handed_over_at.is_not(None)
-    with engine.connect() as connection:
+    with db.connect() as connection:
         return set(
             connection.scalars(
                 select(MESSAGES.c.phone).where(
@@ -162,12 +163,12 @@ def claimed(engine: Engine, on_its_way: bool) -> set[str]:
         )
 
 
-def outbox_empty(engine: Engine) -> bool:
-    return count(engine, MessageStatus.PENDING) + count(engine, MessageStatus.UNKNOWN) == 0
+def outbox_empty(db: Engine) -> bool:
+    return count(db, MessageStatus.PENDING) + count(db, MessageStatus.UNKNOWN) == 0
 
 
-def count(engine: Engine, status: MessageStatus) -> int:
-    with engine.connect() as connection:
+def count(db: Engine, status: MessageStatus) -> int:
+    with db.connect() as connection:
         return (
             connection.scalar(
                 select(func.count()).where(

@@ -10,11 +10,7 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from bot.app import create_app, services_of
-from bot.db import transaction
-from bot.gateways.fake import FakeGateway
-from bot.models import Agent, Conversation, Message
-from bot.services import Services
-from bot.takeover import (
+from bot.conversations.takeover import (
     TakeoverError,
     agent_reply,
     hand_back,
@@ -25,6 +21,10 @@ from bot.takeover import (
     take_over,
     waiting_people,
 )
+from bot.sending.gateways.fake import FakeGateway
+from bot.services import Services
+from bot.store.db import transaction
+from bot.store.models import Agent, Conversation, Message
 from bot.testing.clock import FakeClock, let_time_pass
 from tests.conftest import SHIPPED_FLOWS, make_settings
 from tests.sms import ALICE, BOB, reply_to
@@ -46,7 +46,7 @@ class Desk:
         self.eli = self._agent("eli@acme.test", "Eli")
 
     def _agent(self, email: str, name: str) -> int:
-        with transaction(self.services.engine) as connection:
+        with transaction(self.services.db) as connection:
             return connection.execute(
                 Agent.__table__.insert()
                 .values(
@@ -70,7 +70,7 @@ class Desk:
         return item.conversation_id
 
     def conversation(self, conversation_id: int) -> Conversation:
-        with Session(self.services.engine) as session:
+        with Session(self.services.db) as session:
             row = session.get(Conversation, conversation_id)
             assert row is not None
             return row
@@ -113,7 +113,7 @@ def test_during_a_takeover_the_bot_is_quiet_and_the_agent_replies(desk: Desk) ->
         desk.services, conversation_id=conversation_id, agent_id=desk.dana, body="Hi, Dana here!"
     )
     assert desk.sent()[-1] == "Hi, Dana here!"
-    with Session(desk.services.engine) as session:
+    with Session(desk.services.db) as session:
         reply = session.scalars(select(Message).where(Message.body == "Hi, Dana here!")).one()
         assert reply.agent_id == desk.dana and reply.status == "queued"
 
@@ -163,7 +163,7 @@ def test_a_reply_at_night_goes_if_the_customer_just_wrote(desk: Desk) -> None:
     desk.clock.advance(timedelta(hours=2))  # 01:00, and the customer has been quiet
     agent_reply(desk.services, conversation_id=conversation_id, agent_id=desk.dana, body="Later")
     assert "Later" not in desk.sent()
-    with Session(desk.services.engine) as session:
+    with Session(desk.services.db) as session:
         later = session.scalars(select(Message).where(Message.body == "Later")).one()
         assert later.status == "pending" and later.send_after is not None
 

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, insert, select, text
 from sqlalchemy.dialects import sqlite
 
-from bot.db import make_engine
-from bot.models import UtcDateTime
+from bot.store.db import make_engine
+from bot.store.models import UtcDateTime
 
 MOMENTS = [
     datetime(2026, 11, 26, 2, 55, 0, 123456, tzinfo=UTC),
@@ -40,9 +40,9 @@ def test_timestamps_come_back_as_the_same_instant_in_utc(database_url: str) -> N
         Column("id", Integer, primary_key=True),
         Column("at", UtcDateTime()),
     )
-    engine = make_engine(database_url)
+    db = make_engine(database_url)
     try:
-        with engine.begin() as connection:
+        with db.begin() as connection:
             table.create(connection)
             connection.execute(insert(table), [{"id": n, "at": m} for n, m in enumerate(MOMENTS)])
             connection.execute(insert(table), [{"id": 99, "at": None}])
@@ -50,13 +50,13 @@ def test_timestamps_come_back_as_the_same_instant_in_utc(database_url: str) -> N
             connection.execute(
                 text("INSERT INTO moment_probe (id, at) VALUES (100, '2026-11-26 02:55:00')")
             )
-        with engine.connect() as connection:
+        with db.connect() as connection:
             back = dict(connection.execute(select(table.c.id, table.c.at)).all())
         assert [back[n] for n in range(len(MOMENTS))] == MOMENTS
         assert all(back[n].tzinfo is UTC for n in range(len(MOMENTS)))
         assert back[99] is None
         assert back[100] == datetime(2026, 11, 26, 2, 55, tzinfo=UTC)
     finally:
-        with engine.begin() as connection:
+        with db.begin() as connection:
             table.drop(connection, checkfirst=True)
-        engine.dispose()
+        db.dispose()

@@ -10,8 +10,9 @@ from sqlmodel import Session, select
 from twilio.request_validator import RequestValidator
 
 from bot.app import create_app, services_of
-from bot.models import Message, MessageStatus, Subscriber, SubscriberStatus
-from bot.testing.fake_twilio import FakeTwilioServer
+from bot.domain.vocabulary import MessageStatus, SubscriberStatus
+from bot.store.models import Message, Subscriber
+from bot.twilio.fake_server import FakeTwilioServer
 from tests.conftest import API_KEY, make_settings
 from tests.sms import ALICE
 
@@ -50,7 +51,7 @@ def sign_up(client: FlaskClient) -> int:
 
 
 def outbound(client: FlaskClient) -> Message:
-    with Session(services_of(client.application).engine) as session:
+    with Session(services_of(client.application).db) as session:
         return session.exec(select(Message).where(Message.direction == "outbound")).one()
 
 
@@ -87,7 +88,7 @@ def test_twilio_21610_opts_the_number_out(
     sign_up(twilio_client)
     message = outbound(twilio_client)
     assert message.status is MessageStatus.FAILED and message.error_code == 21610
-    with Session(services_of(twilio_client.application).engine) as session:
+    with Session(services_of(twilio_client.application).db) as session:
         subscriber = session.exec(select(Subscriber)).one()
         assert subscriber.status is SubscriberStatus.UNSUBSCRIBED
 

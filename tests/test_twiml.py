@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.web.twiml import TwimlMessage, messaging_response
+from bot.twilio.twiml import TwimlMessage, messaging_response
 
 CASES = {
     "no reply": [],

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from bot.models import Conversation, Message, UnansweredText
-from bot.takeover import release_idle
+from bot.conversations.takeover import release_idle
+from bot.store.models import Conversation, Message, UnansweredText
 from bot.testing.clock import let_time_pass
 from tests.sms import ALICE, BOB, reply_to
 from tests.test_inbox import Inbox, post
@@ -54,11 +54,11 @@ class Desk(Inbox):
         return [text for text in self._unanswered() if text.handled_at is not None]
 
     def _unanswered(self) -> list[UnansweredText]:
-        with Session(self.services.engine) as session:
+        with Session(self.services.db) as session:
             return list(session.scalars(select(UnansweredText).order_by(UnansweredText.id)))
 
     def conversations(self, phone: str = ALICE) -> list[Conversation]:
-        with Session(self.services.engine) as session:
+        with Session(self.services.db) as session:
             query = select(Conversation).where(Conversation.phone == phone)
             return list(session.scalars(query.order_by(Conversation.id)))
 
@@ -247,7 +247,7 @@ def test_stop_still_wins_and_an_opted_out_person_is_queued_but_never_texted(desk
     assert waiting.acknowledgement_id is None
     queue = desk.logged_in("dana@acme.test").get("/inbox/").get_data(as_text=True)
     assert "opted out: cannot be texted" in queue
-    with Session(desk.services.engine) as session:
+    with Session(desk.services.db) as session:
         texted = session.scalars(select(Message.body).where(Message.direction == "outbound"))
         assert all("get back to you" not in body for body in texted)
 

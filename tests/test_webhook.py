@@ -6,7 +6,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlmodel import Session, func, select
 
-from bot.models import ConsentEvent, Message, MessageStatus, Subscriber
+from bot.domain.vocabulary import MessageStatus
+from bot.store.models import ConsentEvent, Message, Subscriber
 from tests.conftest import next_sid
 from tests.sms import ALICE, BRAND_NUMBER, replies, reply_to, text
 

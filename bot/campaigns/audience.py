@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from bot.campaigns.model import Segment
-from bot.models import SubscriberStatus
-from bot.tables import SUBSCRIBERS
+from bot.domain.vocabulary import SubscriberStatus
+from bot.store.tables import SUBSCRIBERS
 
 STREAM_BATCH = 1_000  # rows fetched at a time: 100 000 subscribers never sit in memory at once
 

@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.campaigns.model import Campaign, Segment, Variant
+from bot.conversations.flow_registry import FLOW_SUFFIXES, flow_files
+from bot.domain.segments import count_segments
+from bot.domain.yamlsource import LocatedDict, LocatedList
 from bot.engine.checker import (
     OPT_OUT_WORDING,
     _gsm_lookalike,
@@ -22,9 +25,6 @@ from bot.engine.model import FlowSettings
 from bot.engine.parser import FLOW_NAME, read_flow_file
 from bot.engine.problems import Problem, Severity, load_document
 from bot.engine.templates import Template, TemplateError, parse_template
-from bot.engine.yamlsource import LocatedDict, LocatedList
-from bot.flow_registry import FLOW_SUFFIXES, flow_files
-from bot.segments import count_segments
 
 CAMPAIGNS_FOLDER = "campaigns"  # inside FLOWS_DIR; the flow loader reads top-level files only
 TOP_LEVEL_KEYS = frozenset(

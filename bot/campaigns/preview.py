@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 from bot.campaigns.assign import assign_variant
 from bot.campaigns.audience import Recipient
 from bot.campaigns.model import Campaign
-from bot.recipient_zones import zones_for
-from bot.segments import SegmentInfo, count_segments
+from bot.domain.recipient_zones import zones_for
+from bot.domain.segments import SegmentInfo, count_segments
 
 SAMPLES_PER_VARIANT = 3
 

@@ -16,21 +16,21 @@ from bot.campaigns.audience import Recipient, audience, matches
 from bot.campaigns.model import Campaign
 from bot.campaigns.parser import read_campaigns
 from bot.campaigns.preview import _start as start_for
-from bot.db import dialect_insert, transaction
-from bot.engine.runtime import BRAND_NAMES
-from bot.models import (
+from bot.domain.policy import PolicyRules
+from bot.domain.vocabulary import (
     CampaignSendStatus,
     Delivery,
     MessageStatus,
     Purpose,
     SubscriberStatus,
 )
-from bot.outbox import queue_text
-from bot.policy import PolicyRules
+from bot.engine.runtime import BRAND_NAMES
+from bot.sending.outbox import queue_text
 from bot.settings import Settings
-from bot.subscribers import SubscriberRow
-from bot.tables import CAMPAIGN_SENDS as SENDS
-from bot.tables import MESSAGES, SUBSCRIBERS
+from bot.store.db import dialect_insert, transaction
+from bot.store.subscribers import SubscriberRow
+from bot.store.tables import CAMPAIGN_SENDS as SENDS
+from bot.store.tables import MESSAGES, SUBSCRIBERS
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -97,11 +97,11 @@ def send_campaign(
     Each batch is one transaction; between batches the pause flag is checked. Running it again
     (after a pause, a crash or to reach people who joined since) queues only the missing texts.
     """
-    engine, settings = services.engine, services.settings
+    db, settings = services.db, services.settings
     campaign = load_campaign(settings, name)
     report = SendReport(campaign.name)
     clock = services.conversations.clock if now is None else lambda: now
-    with engine.connect() as connection:
+    with db.connect() as connection:
         total = sum(1 for _ in audience(connection, campaign.segment))
     _mark(services, campaign.name, CampaignSendStatus.QUEUED, now=clock())
     progress(0, total)
@@ -109,7 +109,7 @@ def send_campaign(
     while True:
         for attempt in range(_CONFLICT_RETRIES + 1):
             try:
-                with transaction(engine) as connection:
+                with transaction(db) as connection:
                     if _status(connection, campaign.name) is CampaignSendStatus.PAUSED:
                         raise CampaignPaused
                     tally = SendReport(campaign.name)
@@ -145,7 +145,7 @@ def send_campaign(
 
 def pause_campaign(services: Services, name: str) -> CampaignSendStatus | None:
     """Ask a running send to stop after its current batch; its status after, None if never sent."""
-    with transaction(services.engine) as connection:
+    with transaction(services.db) as connection:
         connection.execute(
             update(SENDS)
             .where(SENDS.c.campaign == name, SENDS.c.status == CampaignSendStatus.QUEUED)
@@ -156,7 +156,7 @@ def pause_campaign(services: Services, name: str) -> CampaignSendStatus | None:
 
 def send_status(services: Services, name: str) -> CampaignSendStatus | None:
     """Where sending this campaign stands; None when it was never sent."""
-    with services.engine.connect() as connection:
+    with services.db.connect() as connection:
         return _status(connection, name)
 
 
@@ -261,7 +261,7 @@ def _status(connection: Connection, name: str) -> CampaignSendStatus | None:
 
 def _mark(services: Services, name: str, status: CampaignSendStatus, *, now: datetime) -> None:
     """Record that a run started (or resumed): the row exists, its status is `status`."""
-    with transaction(services.engine) as connection:
+    with transaction(services.db) as connection:
         statement = dialect_insert(connection.dialect.name, SENDS)
         connection.execute(
             statement.on_conflict_do_update(
@@ -272,7 +272,7 @@ def _mark(services: Services, name: str, status: CampaignSendStatus, *, now: dat
 
 
 def _finish(services: Services, name: str, *, recipients: int, now: datetime) -> None:
-    with transaction(services.engine) as connection:
+    with transaction(services.db) as connection:
         queued = connection.execute(
             select(func.count())
             .select_from(MESSAGES)

@@ -11,15 +11,11 @@ from typing import Any
 from sqlalchemy import Select, case, distinct, func, select
 from sqlalchemy.engine import Connection
 
-from bot.conversions import DEFAULT_ATTRIBUTION_DAYS, attributions, within_days
-from bot.models import (
-    ConsentKind,
-    Direction,
-    MessageStatus,
-)
-from bot.outbox import WAITING_ON_PROVIDER
-from bot.tables import CLICKS, LINKS, MESSAGES
-from bot.tables import CONSENT_EVENTS as CONSENT
+from bot.campaigns.conversions import DEFAULT_ATTRIBUTION_DAYS, attributions, within_days
+from bot.domain.vocabulary import ConsentKind, Direction, MessageStatus
+from bot.sending.outbox import WAITING_ON_PROVIDER
+from bot.store.tables import CLICKS, LINKS, MESSAGES
+from bot.store.tables import CONSENT_EVENTS as CONSENT
 
 RESPONSE_DAYS = 7.0  # a text back or an opt-out this long after the campaign text counts
 FAILED = (MessageStatus.FAILED, MessageStatus.UNDELIVERED)

@@ -33,16 +33,16 @@ def agents() -> None:
 )
 def agents_add(email: str, name: str, admin: bool, password_stdin: bool) -> None:
     """Create an agent who can log in to the inbox."""
-    from bot.agents import AgentError, create_agent
+    from bot.accounts.agents import AgentError, create_agent
 
     password = _read_password(password_stdin)
-    engine = migrated_engine()[1]
+    db = migrated_engine()[1]
     try:
-        agent = create_agent(engine, email, name, password, admin, now=clock())
+        agent = create_agent(db, email, name, password, admin, now=clock())
     except AgentError as error:
         raise click.ClickException(str(error)) from None
     finally:
-        engine.dispose()
+        db.dispose()
     role = "admin" if agent.is_admin else "agent"
     click.echo(f"created {role} {agent.email} ({agent.name}); log in at /inbox")
 
@@ -50,13 +50,13 @@ def agents_add(email: str, name: str, admin: bool, password_stdin: bool) -> None
 @agents.command("list")
 def agents_list() -> None:
     """Every agent: email, name, role, status, last login."""
-    from bot.agents import list_agents
+    from bot.accounts.agents import list_agents
 
-    engine = migrated_engine()[1]
+    db = migrated_engine()[1]
     try:
-        everyone = list_agents(engine)
+        everyone = list_agents(db)
     finally:
-        engine.dispose()
+        db.dispose()
     if not everyone:
         click.echo("no agents yet; add one with `bot agents add EMAIL --name NAME --admin`")
     for agent in everyone:
@@ -91,16 +91,16 @@ def agents_enable(email: str) -> None:
 )
 def agents_set_password(email: str, password_stdin: bool) -> None:
     """Give an agent a new password; every session of theirs ends at once."""
-    from bot.agents import AgentError, set_password
+    from bot.accounts.agents import AgentError, set_password
 
     password = _read_password(password_stdin)
-    engine = migrated_engine()[1]
+    db = migrated_engine()[1]
     try:
-        agent = set_password(engine, email, password, now=clock())
+        agent = set_password(db, email, password, now=clock())
     except AgentError as error:
         raise click.ClickException(str(error)) from None
     finally:
-        engine.dispose()
+        db.dispose()
     click.echo(f"{agent.email} has a new password; their sessions have ended")
 
 
@@ -109,17 +109,17 @@ def agents_set_password(email: str, password_stdin: bool) -> None:
 @click.option("--address", help="The client address whose failed logins to forget.")
 def agents_unlock(email: str | None, address: str | None) -> None:
     """Forget failed logins: of EMAIL, of --address, or of that pair when both are given."""
-    from bot.agents import AgentError, unlock
+    from bot.accounts.agents import AgentError, unlock
 
-    engine = migrated_engine()[1]
+    db = migrated_engine()[1]
     try:
-        forgotten = unlock(engine, email=email, remote_addr=address)
+        forgotten = unlock(db, email=email, remote_addr=address)
     except AgentError as error:
         raise click.ClickException(
             f"{error}: bot agents unlock EMAIL [--address ADDRESS]"
         ) from None
     finally:
-        engine.dispose()
+        db.dispose()
     whose = " from ".join(part for part in (email, address) if part)
     click.echo(f"forgot {forgotten} failed login{'s' * (forgotten != 1)} of {whose}")
 
@@ -131,13 +131,13 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _set_agent_disabled(email: str, *, disabled: bool) -> None:
-    from bot.agents import AgentError, set_disabled
+    from bot.accounts.agents import AgentError, set_disabled
 
-    engine = migrated_engine()[1]
+    db = migrated_engine()[1]
     try:
-        agent = set_disabled(engine, email, disabled, now=clock())
+        agent = set_disabled(db, email, disabled, now=clock())
     except AgentError as error:
         raise click.ClickException(str(error)) from None
     finally:
-        engine.dispose()
+        db.dispose()
     click.echo(f"{agent.email} is {'disabled' if disabled else 'enabled'}")

@@ -56,7 +56,7 @@ def campaign_preview(name: str) -> None:
     """Who would get campaign NAME, sample texts, segments, cost and time to send."""
     from bot.campaigns.audience import audience
     from bot.campaigns.preview import Pricing, describe, preview_campaign
-    from bot.db import make_engine
+    from bot.store.db import make_engine
 
     settings = _settings()
     known = _campaigns(settings)
@@ -68,9 +68,9 @@ def campaign_preview(name: str) -> None:
         )
     _require_migrated(settings)
     found = known[name].campaign
-    engine = make_engine(settings.DATABASE_URL)
+    db = make_engine(settings.DATABASE_URL)
     try:
-        with engine.connect() as connection:
+        with db.connect() as connection:
             preview = preview_campaign(
                 found,
                 audience(connection, found.segment),
@@ -81,7 +81,7 @@ def campaign_preview(name: str) -> None:
                 now=clock(),
             )
     finally:
-        engine.dispose()
+        db.dispose()
     click.echo(describe(preview))
 
 
@@ -109,7 +109,7 @@ def campaign_send(name: str, batch: int) -> None:
 
             report = send_campaign(services, name, progress=progress, batch=batch)
     finally:
-        services.engine.dispose()
+        services.db.dispose()
     click.echo(
         f"{name}: {report.recipients:,} people in the segment; {report.queued:,} queued,"
         f" {report.skipped:,} skipped (already sent), {report.suppressed:,} suppressed by policy,"
@@ -124,7 +124,7 @@ def campaign_send(name: str, batch: int) -> None:
 def campaign_pause(name: str) -> None:
     """Stop sending campaign NAME after the current batch (`bot campaign send` resumes)."""
     from bot.campaigns.send import CampaignNotFound, load_campaign, pause_campaign
-    from bot.models import CampaignSendStatus
+    from bot.domain.vocabulary import CampaignSendStatus
     from bot.services import build_services
 
     settings = _settings()
@@ -137,7 +137,7 @@ def campaign_pause(name: str) -> None:
     try:
         status = pause_campaign(services, name)
     finally:
-        services.engine.dispose()
+        services.db.dispose()
     if status is None:
         raise click.ClickException(f"campaign {name!r} has not been sent yet: nothing to pause")
     if status is CampaignSendStatus.DONE:

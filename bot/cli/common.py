@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, TextIO
 import click
 from sqlalchemy.engine import Engine
 
-from bot.models import utcnow
 from bot.settings import ConfigError, Settings, load_settings
+from bot.store.models import utcnow
 
 if TYPE_CHECKING:
     pass
@@ -42,7 +42,7 @@ def _configure_logging(verbose: bool = False) -> None:
 
 def _require_migrated(settings: Settings, *, writes: bool = True) -> None:
     """Stop with one line naming the cause unless the database is ready (and takes writes)."""
-    from bot.schema import schema_problem
+    from bot.store.schema import schema_problem
 
     problem = schema_problem(settings.DATABASE_URL, writes=writes)
     if problem:
@@ -86,7 +86,7 @@ def _write_csv(
     noun: str | None,
 ) -> int:
     """Write the header and the rows; returns how many rows were written."""
-    from bot.spreadsheet import csv_writer
+    from bot.domain.spreadsheet import csv_writer
 
     writer = csv_writer(stream)
     writer.writerow(header)
@@ -153,7 +153,7 @@ def _redacted(database_url: str) -> str:
 
 def migrated_engine(*, writes: bool = True) -> tuple[Settings, Engine]:
     """The settings and an engine on a database at the newest migration (else a clear error)."""
-    from bot.db import make_engine
+    from bot.store.db import make_engine
 
     settings = _settings()
     _require_migrated(settings, writes=writes)

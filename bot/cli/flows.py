@@ -27,7 +27,7 @@ def flows() -> None:
 
 
 def _flow_paths(paths: tuple[Path, ...], settings: Settings) -> list[Path]:
-    from bot.flow_registry import flow_files
+    from bot.conversations.flow_registry import flow_files
 
     chosen: list[Path] = []
     for path in paths or (settings.FLOWS_DIR,):
@@ -50,8 +50,8 @@ def _checked(paths: tuple[Path, ...], settings: Settings) -> list:  # type: igno
     """
     from bot.actions.base import ActionError
     from bot.actions.factory import build_action_runner
-    from bot.flow_registry import check_files, flow_files
-    from bot.keywords import load_vocabulary
+    from bot.conversations.flow_registry import check_files, flow_files
+    from bot.domain.keywords import load_vocabulary
 
     runner = build_action_runner(
         action_server_url=settings.ACTION_SERVER_URL, package=settings.ACTIONS_PACKAGE
@@ -108,8 +108,8 @@ def flows_check(paths: tuple[Path, ...]) -> None:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def flows_test(paths: tuple[Path, ...]) -> None:
     """Run the scripted conversations of flow files; exits 1 when one fails."""
+    from bot.authoring.flow_tests import FlowTestRunner
     from bot.engine.problems import Severity
-    from bot.flow_tests import FlowTestRunner
 
     settings = _settings()
     parsed = _checked(paths, settings)
@@ -161,14 +161,14 @@ def export() -> None:
 )
 def export_answers(flow_name: str, output: Path | None) -> None:
     """Write a flow's answers as CSV, oldest first."""
-    from bot.db import make_engine
-    from bot.results import EXPORT_COLUMNS, answer_rows, has_answers
+    from bot.conversations.results import EXPORT_COLUMNS, answer_rows, has_answers
+    from bot.store.db import make_engine
 
     settings = _settings()
     _require_migrated(settings, writes=False)
-    engine = make_engine(settings.DATABASE_URL)
+    db = make_engine(settings.DATABASE_URL)
     try:
-        with engine.connect() as connection:
+        with db.connect() as connection:
             if not has_answers(connection, flow_name) and flow_name not in _flow_names(
                 settings.FLOWS_DIR
             ):
@@ -178,12 +178,12 @@ def export_answers(flow_name: str, output: Path | None) -> None:
                 )
             write_export(EXPORT_COLUMNS, answer_rows(connection, flow_name), output, noun="answers")
     finally:
-        engine.dispose()
+        db.dispose()
 
 
 def _flow_names(directory: Path) -> set[str]:
+    from bot.conversations.flow_registry import flow_files
     from bot.engine.parser import read_flow_file
-    from bot.flow_registry import flow_files
 
     parsed = (read_flow_file(path) for path in flow_files(directory))
     return {item.flow.name for item in parsed if item.flow is not None}

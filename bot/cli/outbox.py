@@ -74,7 +74,7 @@ def outbox_retry(
     are never sent again. Times are UTC unless they carry an offset.
     """
     from bot.campaigns.stats import has_messages
-    from bot.requeue import Selection, describe, retry_failed
+    from bot.sending.requeue import Selection, describe, retry_failed
 
     if campaign is None and since is None and until is None and not error_codes:
         raise click.UsageError(
@@ -85,21 +85,21 @@ def outbox_retry(
         raise click.BadParameter(
             f"{until.isoformat()} is not after --since {since.isoformat()}", param_hint="--until"
         )
-    settings, engine = migrated_engine()
+    settings, db = migrated_engine()
     try:
         if campaign is not None:
-            with engine.connect() as connection:
+            with db.connect() as connection:
                 if not has_messages(connection, campaign):
                     raise click.BadParameter(
                         f"no texts of campaign {campaign!r} are stored", param_hint="--campaign"
                     )
         report = retry_failed(
-            engine,
+            db,
             Selection(campaign=campaign, since=since, until=until, error_codes=error_codes),
             now=clock(),
             rules=settings.policy_rules,
             dry_run=dry_run,
         )
     finally:
-        engine.dispose()
+        db.dispose()
     click.echo(describe(report, dry_run=dry_run))

@@ -35,7 +35,7 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     from waitress import serve as waitress_serve
 
     from bot.app import services_of
-    from bot.clock import ClockBusy, ClockLock, build_scheduler, timer_work
+    from bot.timers.scheduler import ClockBusy, ClockLock, build_scheduler, timer_work
 
     _configure_logging()
     settings = _settings()
@@ -48,7 +48,7 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
         f"(database {_redacted(settings.DATABASE_URL)}, gateway {settings.GATEWAY})"
     )
     services = services_of(app)
-    lock = ClockLock(services.engine)
+    lock = ClockLock(services.db)
     scheduler = None
     try:
         lock.acquire(wait=False)
@@ -86,13 +86,13 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
 def clock(wait: bool) -> None:
     """The scheduler alone (the Procfile's `clock`): exactly one per deployment."""
     from bot.app import services_of
-    from bot.clock import ClockBusy, ClockLock, build_scheduler, timer_work
+    from bot.timers.scheduler import ClockBusy, ClockLock, build_scheduler, timer_work
 
     _configure_logging()
     settings = _settings()
     _require_migrated(settings)
     services = services_of(_web_app(settings))
-    lock = ClockLock(services.engine)
+    lock = ClockLock(services.db)
     try:
         lock.acquire(wait=wait)
     except ClockBusy as error:
@@ -111,7 +111,7 @@ def clock(wait: bool) -> None:
 def _web_app(settings: Settings) -> Flask:
     """The app, or a one-line error when no SECRET_KEY is set or stored."""
     from bot.app import create_app
-    from bot.secret_key import NoSecretKey
+    from bot.store.secret_key import NoSecretKey
 
     try:
         return create_app(settings)
@@ -129,9 +129,9 @@ def upgrade() -> None:
     """Apply every migration the database has not had yet."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bot.migrate import current_head
-    from bot.migrate import upgrade as run_upgrade
-    from bot.schema import classify
+    from bot.store.migrate import current_head
+    from bot.store.migrate import upgrade as run_upgrade
+    from bot.store.schema import classify
 
     settings = _settings()
     try:
@@ -148,8 +148,8 @@ def chat(phone: str) -> None:
 
     /help lists commands; Ctrl-D ends.
     """
-    from bot.chat import ChatSession
-    from bot.phones import InvalidPhone, normalise_phone
+    from bot.authoring.chat import ChatSession
+    from bot.domain.phones import InvalidPhone, normalise_phone
 
     settings = _settings()
     _require_migrated(settings)
@@ -189,16 +189,15 @@ def worker(reconcile_every: float) -> None:
     import signal
     import threading
 
-    from bot.db import make_engine
-    from bot.gateways.factory import build_gateway
-    from bot.services import build_dispatcher
+    from bot.services import build_dispatcher, build_gateway
+    from bot.store.db import make_engine
 
     _configure_logging()
     settings = _settings()
     _require_migrated(settings)
     log = logging.getLogger("bot.worker")
-    engine = make_engine(settings.DATABASE_URL)
-    dispatcher = build_dispatcher(settings, engine=engine, gateway=build_gateway(settings))
+    db = make_engine(settings.DATABASE_URL)
+    dispatcher = build_dispatcher(settings, db=db, gateway=build_gateway(settings))
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -230,5 +229,5 @@ def worker(reconcile_every: float) -> None:
     finally:
         stop.set()
         loop.join()
-        engine.dispose()
+        db.dispose()
     log.info("worker %s stopped", dispatcher.id)

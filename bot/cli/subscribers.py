@@ -26,7 +26,7 @@ def subscribers() -> None:
 
 
 def _phone_argument(phone: str, settings: Settings) -> str:
-    from bot.phones import InvalidPhone, normalise_phone
+    from bot.domain.phones import InvalidPhone, normalise_phone
 
     try:
         return normalise_phone(phone, settings.DEFAULT_COUNTRY)
@@ -45,9 +45,9 @@ def subscribers_import(file: Path, skip_bad: bool) -> None:
     """Import consented subscribers from CSV; prints FILE:LINE: column: message per refusal."""
     import csv
 
-    from bot.bulk import ImportRaced, import_subscribers
+    from bot.privacy.bulk import ImportRaced, import_subscribers
 
-    settings, engine = migrated_engine()
+    settings, db = migrated_engine()
     try:
         with file.open(encoding="utf-8-sig", newline="") as stream:
             reader = csv.DictReader(stream)
@@ -57,7 +57,7 @@ def subscribers_import(file: Path, skip_bad: bool) -> None:
                     f"{file}: the first line must be a header with a `phone` column"
                 )
             report = import_subscribers(
-                engine,
+                db,
                 reader,
                 default_region=settings.DEFAULT_COUNTRY,
                 now=clock(),
@@ -71,7 +71,7 @@ def subscribers_import(file: Path, skip_bad: bool) -> None:
     except ImportRaced as error:
         raise click.ClickException(str(error)) from None
     finally:
-        engine.dispose()
+        db.dispose()
     for line in report.lines():
         click.echo(line)
     click.echo(f"imported {report.imported}, merged {report.merged}, refused {len(report.refused)}")
@@ -92,14 +92,14 @@ def subscribers_import(file: Path, skip_bad: bool) -> None:
 )
 def subscribers_export(output: Path | None) -> None:
     """Write every subscriber as CSV, with their latest consent event."""
-    from bot.bulk import EXPORT_COLUMNS, export_subscribers
+    from bot.privacy.bulk import EXPORT_COLUMNS, export_subscribers
 
-    _, engine = migrated_engine(writes=False)  # a read-only replica can be exported from
+    _, db = migrated_engine(writes=False)  # a read-only replica can be exported from
     try:
-        rows = ([row[name] for name in EXPORT_COLUMNS] for row in export_subscribers(engine))
+        rows = ([row[name] for name in EXPORT_COLUMNS] for row in export_subscribers(db))
         write_export(EXPORT_COLUMNS, rows, output, noun="subscribers")
     finally:
-        engine.dispose()
+        db.dispose()
 
 
 @subscribers.command("show")
@@ -108,14 +108,14 @@ def subscribers_show(phone: str) -> None:
     """Everything stored about one number, as JSON (for a subject-access request)."""
     import json
 
-    from bot.bulk import subscriber_record
+    from bot.privacy.bulk import subscriber_record
 
-    settings, engine = migrated_engine(writes=False)
+    settings, db = migrated_engine(writes=False)
     number = _phone_argument(phone, settings)
     try:
-        record = subscriber_record(engine, number)
+        record = subscriber_record(db, number)
     finally:
-        engine.dispose()
+        db.dispose()
     if record is None:
         raise click.ClickException(f"nothing is stored about {number}")
     click.echo(json.dumps(record, indent=2, ensure_ascii=False))
@@ -126,9 +126,9 @@ def subscribers_show(phone: str) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def subscribers_erase(phone: str, yes: bool) -> None:
     """Erase a person's data; the number stays opted out and is never texted again."""
-    from bot.bulk import erase_subscriber
+    from bot.privacy.bulk import erase_subscriber
 
-    settings, engine = migrated_engine()
+    settings, db = migrated_engine()
     try:
         number = _phone_argument(phone, settings)
         if not yes:
@@ -137,9 +137,9 @@ def subscribers_erase(phone: str, yes: bool) -> None:
                 "blanked and the number is never texted again",
                 abort=True,
             )
-        erased = erase_subscriber(engine, number, clock())
+        erased = erase_subscriber(db, number, clock())
     finally:
-        engine.dispose()
+        db.dispose()
     if not erased:
         raise click.ClickException(f"nothing is stored about {number}")
     click.echo(f"erased {number}: personal data removed; the number stays opted out")

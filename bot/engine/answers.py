@@ -25,7 +25,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from bot.keywords import normalise
+from bot.domain.keywords import normalise
 
 __all__ = [
     "AnswerKind",

@@ -7,6 +7,8 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from bot.domain.keywords import KeywordKind, Vocabulary, classify, default_vocabulary, normalise
+from bot.domain.segments import count_segments
 from bot.engine.loops import loops
 from bot.engine.model import Flow
 from bot.engine.parser import ParsedFile
@@ -15,8 +17,6 @@ from bot.engine.runtime import BRAND_NAMES
 from bot.engine.steps.base import END, Step, auto_step_id
 from bot.engine.steps.branch import BranchStep
 from bot.engine.templates import Template
-from bot.keywords import KeywordKind, Vocabulary, classify, default_vocabulary, normalise
-from bot.segments import count_segments
 
 BUILT_IN_NAMES = frozenset({"brand", "support", "phone", "first_name", "attributes", "event"})
 NO_FALL_THROUGH = frozenset({"goto", "end", "start_flow"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.keywords import normalise
+from bot.domain.keywords import normalise
 
 # Words that carry no meaning for matching ("i want to …" must not match every flow).
 STOP_WORDS = frozenset(

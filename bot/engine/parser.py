@@ -9,13 +9,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.domain.yamlsource import LocatedDict, LocatedList
 from bot.engine.durations import DurationError, parse_duration
 from bot.engine.model import RESTART_ALWAYS, RESTART_NEVER, Flow, FlowSettings, Restart, Triggers
 from bot.engine.problems import FlowFileError, Problem, article, load_document
 from bot.engine.steps import STEP_TYPES
 from bot.engine.steps.base import Step, StepReader
 from bot.engine.templates import Template, TemplateError, parse_template
-from bot.engine.yamlsource import LocatedDict, LocatedList
 
 TOP_LEVEL_KEYS = frozenset(
     {

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.engine.yamlsource import LocatedDict
+    from bot.domain.yamlsource import LocatedDict
 
 
 class Severity(StrEnum):
@@ -45,7 +45,7 @@ def article(word: str) -> str:
 
 def load_document(text: str, file: str, shape: str) -> tuple[LocatedDict | None, list[Problem]]:
     """A YAML file's top-level mapping, or the problem that says why there is none."""
-    from bot.engine.yamlsource import LocatedDict, YamlError, load_yaml
+    from bot.domain.yamlsource import LocatedDict, YamlError, load_yaml
 
     try:
         document = load_yaml(text)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.effects import (
+from bot.domain.effects import (
     CancelTimers,
     EndFlow,
     EnterStep,
@@ -17,12 +17,12 @@ from bot.effects import (
     Send,
     SetAttributes,
 )
+from bot.domain.vocabulary import Purpose
 from bot.engine.inputs import EventArrived, Input, Reply, TimerFired
 from bot.engine.model import Flow
 from bot.engine.state import FlowState
 from bot.engine.steps.base import END, Finish, Next, Step, Transition, Waiting
 from bot.engine.templates import Filled, Template
-from bot.models import Purpose
 
 MAX_STEPS_PER_TURN = 100  # a flow that loops without waiting is stopped, not left spinning
 # The variables whose values the brand supplied (its settings, the data its shop posted to the

@@ -8,8 +8,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from bot.domain.urls import Span, urls_touching
 from bot.engine.expressions import IDENTIFIER, SourceError, lookup
-from bot.urls import Span, urls_touching
 
 _BRACE = re.compile(r"\{\{|\}\}|[{}]")
 _NAME_PATH = re.compile(rf"{IDENTIFIER}(?:\.{IDENTIFIER})*")

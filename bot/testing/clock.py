@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from bot.conversations import next_wake_up
-from bot.outbox import next_send_after
+from bot.sending.outbox import next_send_after
+from bot.store.conversations import next_wake_up
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -83,7 +83,7 @@ def _work(services: Services, clock: SettableClock) -> None:
 
 
 def _next_due(services: Services, limit: datetime) -> datetime | None:
-    with services.engine.connect() as connection:
+    with services.db.connect() as connection:
         moments = [next_wake_up(connection, limit), next_send_after(connection, limit)]
     due = [moment for moment in moments if moment is not None]
     return min(due) if due else None

@@ -10,10 +10,10 @@ from werkzeug.exceptions import HTTPException
 
 from bot.campaigns.parser import read_campaigns
 from bot.campaigns.stats import CampaignStats, campaign_stats, has_messages
-from bot.charts import COLORS, Series, bar_chart, funnel_chart, percent
-from bot.results import flow_results, flow_summaries
-from bot.tables import MESSAGES
+from bot.conversations.results import flow_results, flow_summaries
+from bot.store.tables import MESSAGES
 from bot.web import inbox
+from bot.web.charts import COLORS, Series, bar_chart, funnel_chart, percent
 from bot.web.csrf import csrf_token
 
 bp = Blueprint("analytics", __name__, url_prefix="/inbox")
@@ -50,7 +50,7 @@ def _error_page(error: HTTPException) -> tuple[str, int]:
 def campaigns() -> str:
     """Every campaign, from its file or its texts, with sends, clicks, conversions, revenue."""
     files = _campaign_files()
-    with inbox._services().engine.connect() as connection:
+    with inbox._services().db.connect() as connection:
         stored = connection.execute(
             select(MESSAGES.c.campaign).where(MESSAGES.c.campaign.is_not(None)).distinct()
         ).scalars()
@@ -63,7 +63,7 @@ def campaigns() -> str:
 def campaign(name: str) -> str:
     """One campaign: a row per variant, conversion and click rates charted, the winner."""
     files = _campaign_files()
-    with inbox._services().engine.connect() as connection:
+    with inbox._services().db.connect() as connection:
         if name not in files and not has_messages(connection, name):
             abort(404, description=f"No campaign is named {name!r}.")
         stats = _stats(connection, name, files.get(name, []))
@@ -88,7 +88,7 @@ def campaign(name: str) -> str:
 def flows() -> str:
     """Every flow in force with its conversation counts."""
     parley = inbox._services()
-    with parley.engine.connect() as connection:
+    with parley.db.connect() as connection:
         summaries = flow_summaries(connection, parley.flows.catalog())
     return render_template("inbox/flows.html", flows=summaries)
 
@@ -100,7 +100,7 @@ def flow(name: str) -> str:
     found = parley.flows.catalog().flows.get(name)
     if found is None:
         abort(404, description=f"No flow named {name!r} is in force.")
-    with parley.engine.connect() as connection:
+    with parley.db.connect() as connection:
         results = flow_results(connection, found)
     steps = results["steps"]
     chart = funnel_chart(

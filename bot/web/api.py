@@ -14,13 +14,13 @@ from sqlmodel import Session, select
 
 from bot.campaigns.parser import read_campaigns
 from bot.campaigns.stats import CampaignStats, campaign_stats, csv_rows, has_messages, stats_json
-from bot.conversation import EventOutcome
-from bot.models import ConsentEvent, Message, Subscriber
-from bot.phones import InvalidPhone, normalise_phone
-from bot.results import flow_results, flow_summaries
-from bot.signup import OptedOutBySms, sign_up
-from bot.spreadsheet import csv_writer
-from bot.subscribers import get_subscriber
+from bot.conversations.results import flow_results, flow_summaries
+from bot.conversations.service import EventOutcome
+from bot.conversations.signup import OptedOutBySms, sign_up
+from bot.domain.phones import InvalidPhone, normalise_phone
+from bot.domain.spreadsheet import csv_writer
+from bot.store.models import ConsentEvent, Message, Subscriber
+from bot.store.subscribers import get_subscriber
 from bot.web.auth import require_api_key
 from bot.web.errors import InvalidInput, problem
 from bot.web.json_values import MAX_DEPTH, problem_in
@@ -98,7 +98,7 @@ def create_subscriber() -> tuple[Response, int]:
     phone = _phone(signup.phone, "phone")
     try:
         result = sign_up(
-            engine=parley.engine,
+            db=parley.db,
             texts=parley.texts,
             phone=phone,
             source=signup.source,
@@ -113,7 +113,7 @@ def create_subscriber() -> tuple[Response, int]:
             field="phone",
         )
     parley.dispatcher.send(result.message_ids)
-    with Session(parley.engine) as session:
+    with Session(parley.db) as session:
         subscriber = get_subscriber(session=session, phone=phone)
         assert subscriber is not None
         return jsonify(_subscriber_json(session, subscriber)), 201 if result.created else 200
@@ -153,7 +153,7 @@ def _run_action(parley: Services, outcome: EventOutcome) -> None:
 def show_subscriber(phone: str) -> tuple[Response, int]:
     """A subscriber's status, attributes and consent ledger."""
     phone = _phone(phone, "phone")
-    with Session(current_app.extensions["parley"].engine) as session:
+    with Session(current_app.extensions["parley"].db) as session:
         subscriber = get_subscriber(session=session, phone=phone)
         if subscriber is None:
             return problem(404, f"no subscriber with phone {phone}")
@@ -170,7 +170,7 @@ def list_messages() -> tuple[Response, int]:
     phone = _phone(raw_phone, "phone")
     limit = int_arg("limit", default=200, low=1, high=MAX_PAGE)
     after = int_arg("after", default=0, low=0, high=MAX_ROW_ID)
-    with Session(current_app.extensions["parley"].engine) as session:
+    with Session(current_app.extensions["parley"].db) as session:
         rows = session.scalars(
             select(Message)
             .where(Message.phone == phone, Message.id > after)  # type: ignore[operator]
@@ -184,7 +184,7 @@ def list_messages() -> tuple[Response, int]:
 def list_flows() -> tuple[Response, int]:
     """The flows in force, with their triggers and how many conversations each has had."""
     parley = current_app.extensions["parley"]
-    with parley.engine.connect() as connection:
+    with parley.db.connect() as connection:
         return jsonify({"flows": flow_summaries(connection, parley.flows.catalog())}), 200
 
 
@@ -195,7 +195,7 @@ def show_flow_results(name: str) -> tuple[Response, int]:
     flow = parley.flows.catalog().flows.get(name)
     if flow is None:
         return problem(404, f"no flow named {name!r} is in force")
-    with parley.engine.connect() as connection:
+    with parley.db.connect() as connection:
         return jsonify(flow_results(connection, flow)), 200
 
 
@@ -230,7 +230,7 @@ def _campaign_stats(name: str) -> CampaignStats | None:
         settings.FLOWS_DIR, brand=settings.BRAND_NAME, flow_names=parley.flows.catalog().flows
     )
     found = next((p.campaign for p in parsed if p.campaign and p.campaign.name == name), None)
-    with parley.engine.connect() as connection:
+    with parley.db.connect() as connection:
         if found is None and not has_messages(connection, name):
             return None
         return campaign_stats(

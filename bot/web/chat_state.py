@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bot.models import ConversationStatus, HandledBy, SubscriberStatus
+from bot.domain.vocabulary import ConversationStatus, HandledBy, SubscriberStatus
 
 # How a subscriber's status reads to an agent.
 SUBSCRIBER_STATUS = {

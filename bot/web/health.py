@@ -6,7 +6,7 @@ import logging
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from bot.schema import database_problem
+from bot.store.schema import database_problem
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +16,7 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
     """No authentication: says only whether the database can serve, or the word for why not."""
-    problem = database_problem(current_app.extensions["parley"].engine)
+    problem = database_problem(current_app.extensions["parley"].db)
     if problem is not None:
         log.error("health check: %s", problem.message())
         return jsonify({"status": "error", "database": str(problem.trouble)}), 503

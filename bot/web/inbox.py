@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import (
@@ -24,14 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from werkzeug.exceptions import HTTPException
 
-from bot.agent_sessions import (
-    EndReason,
-    end_agent_sessions,
-    end_session,
-    session_agent,
-    start_session,
-)
-from bot.agents import (
+from bot.accounts.agents import (
     AgentError,
     TooManyAttempts,
     authenticate,
@@ -39,20 +32,14 @@ from bot.agents import (
     list_agents,
     set_disabled,
 )
-from bot.db import transaction
-from bot.engine.answers import show_answer
-from bot.engine.durations import format_duration
-from bot.models import (
-    Agent,
-    Direction,
-    HandledBy,
+from bot.accounts.sessions import (
+    EndReason,
+    end_agent_sessions,
+    end_session,
+    session_agent,
+    start_session,
 )
-from bot.outbox import MAX_TEXT_CHARS, waiting_on_provider
-from bot.segments import count_segments
-from bot.services import Services
-from bot.tables import AGENTS, ANSWERS, CONVERSATIONS, MESSAGES, SUBSCRIBERS
-from bot.tables import CONSENT_EVENTS as CONSENT
-from bot.takeover import (
+from bot.conversations.takeover import (
     ReplyRefused,
     TakeoverError,
     agent_reply,
@@ -64,11 +51,23 @@ from bot.takeover import (
     take_over,
     waiting_people,
 )
-from bot.unanswered import open_texts
+from bot.conversations.unanswered import open_texts
+from bot.domain.segments import count_segments
+from bot.domain.vocabulary import Direction, HandledBy
+from bot.engine.answers import show_answer
+from bot.engine.durations import format_duration
+from bot.sending.outbox import MAX_TEXT_CHARS, waiting_on_provider
+from bot.store.db import transaction
+from bot.store.models import Agent
+from bot.store.tables import AGENTS, ANSWERS, CONVERSATIONS, MESSAGES, SUBSCRIBERS
+from bot.store.tables import CONSENT_EVENTS as CONSENT
 from bot.web.chat_state import chat_state
 from bot.web.csrf import csrf_ok, csrf_token, renew_csrf_token
 from bot.web.errors import problem
 from bot.web.limits import MAX_ROW_ID, int_arg
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
@@ -160,7 +159,7 @@ def login() -> Response | tuple[str, int] | str:
     email = request.form.get("email", "")
     password = request.form.get("password", "")
     try:
-        agent = authenticate(_services().engine, email, password, _client_address(), _now())
+        agent = authenticate(_services().db, email, password, _client_address(), _now())
     except TooManyAttempts as error:
         return _login_failed(str(error), email, next_url, 429, retry_after=error.seconds)
     if agent is None:
@@ -172,14 +171,14 @@ def login() -> Response | tuple[str, int] | str:
 @bp.post("/logout")
 def logout() -> Response:
     """End this browser's session: a copy of its cookie opens nothing from now on."""
-    end_session(_services().engine, session.get(SESSION_TOKEN), EndReason.LOGOUT, now=_now())
+    end_session(_services().db, session.get(SESSION_TOKEN), EndReason.LOGOUT, now=_now())
     return _logged_out("You are logged out.")
 
 
 @bp.post("/logout-everywhere")
 def logout_everywhere() -> Response:
     """End every session of this agent, on every browser and device."""
-    with transaction(_services().engine) as connection:
+    with transaction(_services().db) as connection:
         end_agent_sessions(connection, g.agent.id, EndReason.LOGOUT_EVERYWHERE, now=_now())
     return _logged_out("You are logged out everywhere.")
 
@@ -194,7 +193,7 @@ def account() -> Response | tuple[str, int] | str:
         return _account_refused("The new passwords do not match.", 422)
     try:
         change_password(
-            _services().engine,
+            _services().db,
             g.agent.id,
             request.form.get("current_password", ""),
             new,
@@ -218,7 +217,7 @@ def queue() -> str:
     waiting = [item for item in items if item.handled_by is HandledBy.WAITING_FOR_AGENT]
     mine = [item for item in items if item.handled_by is HandledBy.AGENT]
     people = waiting_people(_services())
-    with _services().engine.connect() as connection:
+    with _services().db.connect() as connection:
         provider = waiting_on_provider(connection)
     return render_template(
         "inbox/queue.html",
@@ -241,7 +240,7 @@ def conversations() -> str:
 @bp.get("/conversations/<id:conversation_id>")
 def conversation(conversation_id: int, *, draft: str = "", error: str | None = None) -> str:
     """One subscriber's whole history, with the takeover buttons and the reply box."""
-    with _services().engine.connect() as connection:
+    with _services().db.connect() as connection:
         chat = _conversation_or_404(connection, conversation_id)
         subscriber = connection.execute(
             select(SUBSCRIBERS).where(SUBSCRIBERS.c.id == chat.subscriber_id)
@@ -288,7 +287,7 @@ def conversation(conversation_id: int, *, draft: str = "", error: str | None = N
 def events(conversation_id: int) -> tuple[Response, int]:
     """What changed since the page loaded: new texts, delivery statuses, who has the chat."""
     after = int_arg("after", default=0, low=0, high=MAX_ROW_ID)
-    with _services().engine.connect() as connection:
+    with _services().db.connect() as connection:
         chat = _conversation_or_404(connection, conversation_id)
         messages = _messages(connection, chat.phone, after=after)
         statuses = connection.execute(
@@ -396,7 +395,7 @@ def segments() -> tuple[Response, int]:
 def agents() -> str:
     """Admins: every agent, with a button to disable or enable each."""
     _require_admin()
-    return render_template("inbox/agents.html", agents=list_agents(_services().engine))
+    return render_template("inbox/agents.html", agents=list_agents(_services().db))
 
 
 @bp.post("/agents/<id:agent_id>/disable")
@@ -416,11 +415,11 @@ def _set_disabled(agent_id: int, *, disabled: bool) -> Response:
     if disabled and agent_id == g.agent.id:
         flash("You cannot disable yourself.", "error")
         return redirect(url_for("inbox.agents"))
-    target = next((a for a in list_agents(_services().engine) if a.id == agent_id), None)
+    target = next((a for a in list_agents(_services().db) if a.id == agent_id), None)
     if target is None:
         abort(404, description="There is no such agent.")
     try:
-        set_disabled(_services().engine, target.email, disabled, now=_now())
+        set_disabled(_services().db, target.email, disabled, now=_now())
     except AgentError as error:
         flash(str(error), "error")
     else:
@@ -435,13 +434,13 @@ def _require_admin() -> None:
 
 def _logged_in_agent() -> Agent | None:
     # Read on every request: an ended session, or a disabled agent, is refused at once.
-    return session_agent(_services().engine, session.get(SESSION_TOKEN), now=_now())
+    return session_agent(_services().db, session.get(SESSION_TOKEN), now=_now())
 
 
 def _start_session(agent_id: int) -> None:
     session.clear()  # nothing from before the login survives it (no session fixation)
     session[SESSION_TOKEN] = start_session(
-        _services().engine,
+        _services().db,
         agent_id,
         user_agent=request.headers.get("User-Agent"),
         remote_addr=_client_address(),

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask, Request, Response, request
 from werkzeug.routing import BaseConverter, ValidationError
 
-from bot.models import MAX_ROW_ID
+from bot.store.models import MAX_ROW_ID
 from bot.web.errors import InvalidInput, problem
 from bot.web.json_values import problem_in
 

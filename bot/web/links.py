@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, redirect, request
 
-from bot.db import transaction
-from bot.links import follow
+from bot.sending.links import follow
+from bot.store.db import transaction
 
 bp = Blueprint("links", __name__)
 
@@ -23,7 +23,7 @@ NOT_FOUND_PAGE = """<!doctype html>
 def follow_link(code: str) -> Response:
     """No authentication: a 302 to the link's URL, or a small 404 page for an unknown code."""
     services = current_app.extensions["parley"]
-    with transaction(services.engine) as connection:
+    with transaction(services.db) as connection:
         url = follow(
             connection,
             code,

@@ -6,7 +6,7 @@ from flask import Flask, Request
 from flask.sessions import NullSession, SecureCookieSessionInterface, SessionMixin
 from itsdangerous import URLSafeTimedSerializer
 
-from bot.secret_key import DatabaseUnreachable, NoSecretKey, secret_key
+from bot.store.secret_key import DatabaseUnreachable, NoSecretKey, secret_key
 
 STATELESS_PREFIXES = ("/twilio/", "/api/", "/healthz", "/l/")
 
@@ -27,7 +27,7 @@ class BrowserOnlySessions(SecureCookieSessionInterface):
         # A process that started while the database was down has no key yet: ask again now.
         if not app.secret_key:
             try:
-                app.secret_key = secret_key(None, app.extensions["parley"].engine)
+                app.secret_key = secret_key(None, app.extensions["parley"].db)
             except (NoSecretKey, DatabaseUnreachable):
                 return None  # Flask answers with a NullSession; nothing is signed with no key
         return super().get_signing_serializer(app)

@@ -21,7 +21,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from bot.app import create_app, services_of
-from bot.gateways.fake import FakeGateway
+from bot.sending.gateways.fake import FakeGateway
 from bot.services import Services
 from tests.conftest import SHIPPED_FLOWS, make_settings, next_sid
 from tests.databases import SqliteTemplate
@@ -127,7 +127,7 @@ def live_server(browser_sqlite_template: SqliteTemplate, tmp_path: Path) -> Iter
     finally:
         server.shutdown()
         thread.join(timeout=10)
-        services_of(app).engine.dispose()
+        services_of(app).db.dispose()
 
 
 # Package scope, not session: the sync API keeps an asyncio loop running in this thread while

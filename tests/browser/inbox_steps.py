@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from playwright.sync_api import expect
 
-from bot.agents import create_agent
+from bot.accounts.agents import create_agent
 from tests.sms import ALICE
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ def add_agent(
     """An agent who can log in with PASSWORD; returns the name the inbox shows."""
     services = live_server.services
     now = services.conversations.clock()
-    create_agent(services.engine, email, name, PASSWORD, is_admin=is_admin, now=now)
+    create_agent(services.db, email, name, PASSWORD, is_admin=is_admin, now=now)
     return name
 
 

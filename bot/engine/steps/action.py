@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from bot.effects import CallAction
+from bot.domain.effects import CallAction
 from bot.engine.inputs import ActionCompleted, Input, TimerFired
 from bot.engine.steps.base import Finish, Next, Pause, Step, StepReader, Transition, Waiting
 

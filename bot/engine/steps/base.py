@@ -8,11 +8,11 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from bot.domain.yamlsource import LocatedDict, LocatedList
 from bot.engine.durations import DurationError, parse_duration
 from bot.engine.expressions import Expression, ExpressionError, parse_expression
 from bot.engine.problems import FlowFileError
 from bot.engine.templates import Template, TemplateError, parse_template
-from bot.engine.yamlsource import LocatedDict, LocatedList
 
 if TYPE_CHECKING:
     from bot.engine.inputs import Input

@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.domain.yamlsource import LocatedDict
 from bot.engine.expressions import Expression
 from bot.engine.problems import FlowFileError
 from bot.engine.steps.base import Next, Step, StepReader, Transition
-from bot.engine.yamlsource import LocatedDict
 
 if TYPE_CHECKING:
     from bot.engine.runtime import Run

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.effects import HandOff
+from bot.domain.effects import HandOff
 from bot.engine.inputs import HandedBack, Input
 from bot.engine.steps.base import Next, Pause, Step, StepReader, Transition, Waiting
 from bot.engine.templates import Template

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bot.effects import ChangeTags
+from bot.domain.effects import ChangeTags
 from bot.engine.steps.base import Next, Step, StepReader, Transition
 from bot.engine.templates import Template, TemplateError, parse_template
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.effects import StartFlow
+from bot.domain.effects import StartFlow
 from bot.engine.steps.base import Finish, Step, StepReader, Transition
 
 if TYPE_CHECKING:

@@ -1,0 +1,1 @@
+"""Agent accounts: passwords, login limits and sessions."""

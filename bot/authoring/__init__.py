@@ -1,0 +1,1 @@
+"""Trying flows without a phone: `bot flows test`, `bot chat` and their scratch databases."""

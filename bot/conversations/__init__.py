@@ -1,0 +1,1 @@
+"""Conversations: texts, events, timers, takeovers and sign-ups in; effects applied in one place."""

@@ -1,0 +1,366 @@
+"""The conversation service: texts, events and timers in; their effects applied in one go."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exc
+from sqlalchemy.engine import Connection, Engine
+
+from bot.conversations.apply import EffectContext, apply_effects
+from bot.conversations.events import store_event
+from bot.conversations.flows import FlowHost, PendingAction, Turn
+from bot.domain.compliance import ComplianceTexts, handle_keyword
+from bot.domain.inbound import InboundSms
+from bot.domain.keywords import KeywordKind, KeywordMatch, Vocabulary, classify
+from bot.domain.policy import DEFAULT_RULES, PolicyRules
+from bot.domain.vocabulary import Delivery, HandledBy, MessageStatus, SubscriberStatus
+from bot.engine.inputs import TimerFired
+from bot.sending.handover import wait_for_texts_in_flight
+from bot.sending.outbox import move_to_outbox
+from bot.store.conversations import (
+    Claimed,
+    claim,
+    claim_conversation,
+    due_timers,
+    end_conversation,
+    expired_conversations,
+)
+from bot.store.db import transaction
+from bot.store.messages import QueuedText, inbound_id_by_sid, record_inbound, twiml_replies_to
+from bot.store.models import utcnow
+
+log = logging.getLogger(__name__)
+
+# The database itself is away: the clock's next tick tries again; nobody's flow is at fault.
+_DATABASE_AWAY = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError)
+FAILED_REASON = "failed: see the clock's log"
+
+# Twilio Advanced Opt-Out tells us which of its keyword classes it saw.
+_PROVIDER_OPT_OUT_TYPES = {
+    "STOP": KeywordKind.OPT_OUT,
+    "START": KeywordKind.OPT_IN,
+    "HELP": KeywordKind.HELP,
+}
+SUBSCRIBED_EVENT = "subscribed"  # flows triggered by it run when a double opt-in completes
+
+
+class SidInUse(Exception):
+    """The MessageSid belongs to one of our outbound texts: not a new inbound text."""
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    """What became of an event: our id for it, whether it was a retry, the texts it queued.
+
+    With `call_action=False`, a flow that reached a custom action leaves it in `action`, for
+    the caller to run (`run_actions`) once it has answered.
+    """
+
+    event_id: int
+    duplicate: bool
+    message_ids: list[int]
+    action: PendingAction | None = None
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    """What the webhook answers; a retry of the same MessageSid gets the same replies.
+
+    A turn that reached a custom action answers with no text: its texts so far wait in the
+    outbox (`outbox`), and `after_answer` sends them, calls the `action`, and sends its texts.
+    """
+
+    replies: tuple[QueuedText, ...]
+    duplicate: bool = False
+    outbox: tuple[int, ...] = ()
+    action: PendingAction | None = None
+
+
+class ConversationService:
+    """Keywords first (STOP wins, in every state), then flows; the only writer of effects."""
+
+    def __init__(
+        self,
+        *,
+        db: Engine,
+        vocabulary: Vocabulary,
+        texts: ComplianceTexts,
+        flows: FlowHost | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        rules: PolicyRules = DEFAULT_RULES,
+        public_url: str | None = None,
+    ) -> None:
+        self.db = db
+        self.vocabulary = vocabulary
+        self.texts = texts
+        self.flows = flows
+        self.clock = clock
+        self.rules = rules
+        self.public_url = public_url  # flow texts' URLs become tracked links on it
+
+    def handle_inbound(self, sms: InboundSms) -> InboundResult:
+        """Record the text and answer it; a MessageSid seen before changes nothing."""
+        # What the words mean needs no database: decided before this writer's turn begins.
+        match = self._classify(sms)
+        with transaction(self.db) as connection:
+            now = self.clock()
+            inbound_id = record_inbound(connection, sms, now)
+            if inbound_id is None:
+                result = InboundResult(self._earlier_answer(connection, sms), duplicate=True)
+            else:
+                result = self._answer(connection, sms, match, inbound_id, now)
+        if match.kind is KeywordKind.OPT_OUT:
+            self._let_texts_in_flight_land(sms.from_phone)
+        return result
+
+    def _let_texts_in_flight_land(self, phone: str) -> None:
+        """Answer a STOP only once every text handed over before it has reached the provider."""
+        # A dispatcher that checked consent before this STOP committed may still be sending;
+        # after the answer, nothing but the confirmation may reach the number.
+        if not wait_for_texts_in_flight(self.db, phone, clock=self.clock):
+            log.warning("%s opted out while a text to them hung at the provider", phone)
+
+    def after_answer(self, result: InboundResult, send: Callable[[list[int]], None]) -> None:
+        """Once the webhook's answer is made: send the turn's texts, call its action, send on."""
+        if result.action is None:
+            return
+        send(list(result.outbox))  # first: what the flow said before the action, in order
+        send(self.run_actions(result.action))
+
+    def run_actions(self, pending: PendingAction | None) -> list[int]:
+        """Call the action a stored turn waits for, and any its result leads to; returns the
+        outbox rows they queued.
+
+        No transaction is open during a call: on SQLite one holds the writer lock every process
+        shares, so a slow action server would stall every webhook. Each result is applied in a
+        transaction of its own, if the conversation still waits for it (see complete_action).
+        """
+        outbox: list[int] = []
+        while pending is not None and self.flows is not None:
+            outcome = self.flows.call_action(pending)
+            with transaction(self.db) as connection:
+                now = self.clock()
+                claimed = claim_conversation(connection, pending.conversation_id, now)
+                if claimed is None:
+                    log.info("%s: the conversation ended meanwhile", pending.request.describe())
+                    break
+                turn = self._turn(claimed, Delivery.OUTBOX, now, pending.inbound)
+                self.flows.complete_action(turn, pending, outcome)
+            outbox.extend(_pending_ids(turn.queued))
+            pending = turn.waiting_action()
+        return outbox
+
+    def handle_event(
+        self,
+        phone: str,
+        event_type: str,
+        data: Mapping[str, Any],
+        *,
+        external_id: str | None = None,
+        call_action: bool = True,
+    ) -> EventOutcome:
+        """Store an event and deliver it to the subscriber's flows, in one transaction.
+
+        An `external_id` seen before changes nothing: the shop may safely retry its call.
+        """
+        with transaction(self.db) as connection:
+            now = self.clock()
+            receipt = store_event(
+                connection,
+                event_type=event_type,
+                phone=phone,
+                data=data,
+                external_id=external_id,
+                now=now,
+            )
+            if not receipt.new:
+                return EventOutcome(receipt.id, duplicate=True, message_ids=[])
+            claimed = claim(connection, phone, now)
+            turn = self._turn(claimed, Delivery.OUTBOX, now)
+            if self.flows is not None:
+                self.flows.on_event(turn, event_type, data)
+        if not call_action:
+            return EventOutcome(receipt.id, False, _pending_ids(turn.queued), turn.waiting_action())
+        return EventOutcome(receipt.id, duplicate=False, message_ids=self._after(turn))
+
+    def fire_due_timers(self, *, limit: int = 100) -> list[int]:
+        """Resume the conversations whose timers or expiry came due; returns outbox rows to send."""
+        now = self.clock()
+        with transaction(self.db) as connection:
+            woken = due_timers(connection, now, limit)
+            expired = expired_conversations(connection, now, limit)
+        outbox: list[int] = []
+        for conversation_id in woken:
+            outbox.extend(self._on_its_own(self.fire_timer, conversation_id, now))
+        for conversation_id in expired:
+            outbox.extend(self._on_its_own(self.expire, conversation_id, now))
+        return outbox
+
+    def _on_its_own(
+        self, wake: Callable[[int, datetime], list[int]], conversation_id: int, now: datetime
+    ) -> list[int]:
+        """Wake one conversation; if it fails, end it, so it cannot hold up everyone after it.
+
+        Due conversations are taken earliest first: one whose turn always fails (data that
+        cannot be sent or stored) would otherwise be retried first on every tick, forever.
+        """
+        try:
+            return wake(conversation_id, now)
+        except _DATABASE_AWAY:
+            raise
+        except Exception:
+            log.exception("conversation %d failed at its timer; ending it", conversation_id)
+            with transaction(self.db) as connection:
+                end_conversation(connection, conversation_id, FAILED_REASON, now)
+            return []
+
+    def fire_timer(self, conversation_id: int, now: datetime) -> list[int]:
+        """Fire the conversation's timer if it is (still) due; returns the outbox rows to send."""
+        with transaction(self.db) as connection:
+            claimed = claim_conversation(connection, conversation_id, now)
+            if claimed is None or claimed.conversation is None:
+                return []  # ended since it was listed
+            conversation = claimed.conversation
+            wake = conversation.wake
+            if wake is None or wake.due_at > now or conversation.handled_by is not HandledBy.BOT:
+                return []  # moved on since, or an agent has the chat (timers wait for them)
+            conversation.wake = None  # fired; the turn sets the next one, if any
+            turn = self._wake(claimed, TimerFired(wake.kind, conversation.state.step), now)
+        return self._after(turn)
+
+    def expire(self, conversation_id: int, now: datetime) -> list[int]:
+        """End a conversation whose wait for an answer ran out (if it still has)."""
+        with transaction(self.db) as connection:
+            claimed = claim_conversation(connection, conversation_id, now)
+            if claimed is None or claimed.conversation is None:
+                return []
+            conversation = claimed.conversation
+            expires_at = conversation.expires_at
+            if (
+                expires_at is None
+                or expires_at > now
+                or conversation.handled_by is not HandledBy.BOT
+            ):
+                return []  # answered in the meantime, or an agent has the chat
+            turn = self._wake(claimed, TimerFired("expiry", None), now)
+        return self._after(turn)
+
+    def _wake(self, claimed: Claimed, event: TimerFired, now: datetime) -> Turn | None:
+        conversation = claimed.conversation
+        if conversation is None or self.flows is None:
+            return None
+        flow = self.flows.registry.catalog().flows.get(conversation.flow)
+        if flow is None:
+            end_conversation(claimed.connection, conversation.id, "flow removed", now)
+            return None
+        turn = self._turn(claimed, Delivery.OUTBOX, now)
+        self.flows.resume(turn, flow, conversation, event)
+        return turn
+
+    def _after(self, turn: Turn | None) -> list[int]:
+        """Once a turn is stored: the outbox rows it queued, then its action's (if it waits)."""
+        if turn is None:
+            return []
+        return _pending_ids(turn.queued) + self.run_actions(turn.waiting_action())
+
+    def _turn(
+        self,
+        claimed: Claimed,
+        delivery: Delivery,
+        now: datetime,
+        inbound: tuple[int, str] | None = None,  # the text being answered: its id and body
+    ) -> Turn:
+        return Turn(
+            claimed.connection,
+            claimed.subscriber,
+            delivery,
+            now,
+            inbound[0] if inbound else None,
+            rules=self.rules,
+            public_url=self.public_url,
+            conversation=claimed.conversation,
+            text=inbound[1] if inbound else None,
+        )
+
+    def _earlier_answer(self, connection: Connection, sms: InboundSms) -> tuple[QueuedText, ...]:
+        inbound_id = inbound_id_by_sid(connection, sms.message_sid)
+        if inbound_id is None:
+            raise SidInUse(sms.message_sid)
+        return twiml_replies_to(connection, inbound_id)
+
+    def _answer(
+        self,
+        connection: Connection,
+        sms: InboundSms,
+        match: KeywordMatch,
+        inbound_id: int,
+        now: datetime,
+    ) -> InboundResult:
+        claimed = claim(connection, sms.from_phone, now)
+        subscriber = claimed.subscriber
+        status_before = subscriber.status
+        outcome = handle_keyword(
+            match, subscriber.status, self.texts, provider_replied=sms.opt_out_type is not None
+        )
+        queued = apply_effects(
+            connection,
+            subscriber,
+            outcome.effects,
+            EffectContext(
+                source="sms",
+                delivery=Delivery.TWIML,
+                consent_text=sms.body,
+                inbound_id=inbound_id,
+                now=now,
+                rules=self.rules,
+            ),
+        )
+        action = None
+        if self.flows is not None:
+            turn = self._turn(claimed, Delivery.TWIML, now, (inbound_id, sms.body))
+            self._route_to_flows(turn, sms, match, outcome.handled, status_before)
+            queued.extend(turn.queued)
+            action = turn.waiting_action()
+        replies = tuple(text for text in queued if not text.suppressed)
+        if action is None:
+            return InboundResult(replies)
+        # The action's texts can only come after this commit, so not in the webhook's answer:
+        # the texts before them go through the outbox too, first, and reach the person in order.
+        return InboundResult((), outbox=tuple(move_to_outbox(connection, replies)), action=action)
+
+    def _route_to_flows(
+        self,
+        turn: Turn,
+        sms: InboundSms,
+        match: KeywordMatch,
+        handled: bool,
+        status_before: SubscriberStatus,
+    ) -> None:
+        assert self.flows is not None
+        if match.kind is KeywordKind.OPT_OUT:
+            self.flows.end_active(turn, "opted out")
+        elif not handled and not self.flows.on_text(turn, sms.body):
+            # No step could take it: nothing a customer texts is dropped.
+            self.flows.ask_for_human(turn, sms.body, with_media=bool(sms.media_urls))
+        elif (
+            turn.subscriber.status is SubscriberStatus.SUBSCRIBED
+            and status_before is not SubscriberStatus.SUBSCRIBED
+        ):
+            self.flows.on_event(turn, SUBSCRIBED_EVENT, {})
+
+    def _classify(self, sms: InboundSms) -> KeywordMatch:
+        provider_kind = _PROVIDER_OPT_OUT_TYPES.get((sms.opt_out_type or "").upper())
+        match = classify(sms.body, self.vocabulary)
+        if provider_kind is not None and match.kind is not provider_kind:
+            # Twilio's own keyword lists (which the operator may have customised) decide.
+            return KeywordMatch(provider_kind, sms.body.strip().upper()[:40] or None, None)
+        return match
+
+
+def _pending_ids(queued: list[QueuedText]) -> list[int]:
+    return [text.id for text in queued if text.status is MessageStatus.PENDING]

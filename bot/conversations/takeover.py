@@ -1,0 +1,452 @@
+"""Agents and the bot sharing a conversation: take over, reply, hand back; the inbox's lists.
+
+Texts no step could take wait in the queue (bot/conversations/unanswered.py) until an agent
+takes the chat over, replies to the person, or marks them done.
+
+While an agent holds a chat the bot is quiet and the conversation's timers wait (the clock skips
+them); STOP still works. Handing back resumes the flow where its `handoff` step says, or leaves
+it waiting as it was; a chat left idle with an agent goes back to the bot by itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.engine import Connection
+
+from bot.conversations.flows import HUMAN_FLOW, PendingAction, Turn
+from bot.conversations.unanswered import (
+    UNANSWERED,
+    OpenText,
+    Situation,
+    close_open,
+    open_texts,
+    subscriber_of,
+)
+from bot.domain.vocabulary import (
+    ConversationStatus,
+    Delivery,
+    Direction,
+    HandledBy,
+    Purpose,
+    SubscriberStatus,
+)
+from bot.engine.inputs import HandedBack
+from bot.engine.state import FlowState
+from bot.engine.steps.base import Waiting
+from bot.sending.outbox import queue_text
+from bot.store.conversations import (
+    CONVERSATIONS,
+    Claimed,
+    claim,
+    claim_conversation,
+    end_conversation,
+    open_conversation,
+    save_state,
+)
+from bot.store.db import transaction
+from bot.store.tables import AGENTS, MESSAGES, SUBSCRIBERS
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+JUST_SENT = timedelta(hours=1)  # an agent's answer within this of the customer's text is a reply
+
+
+class TakeoverError(Exception):
+    """The chat cannot be taken, handed back or answered by this agent; says why."""
+
+
+class ReplyRefused(Exception):
+    """The text may not be sent (the number opted out); says why."""
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """One line of the inbox."""
+
+    conversation_id: int
+    phone: str
+    first_name: str | None
+    flow: str
+    handled_by: HandledBy
+    agent_name: str | None
+    reason: str | None
+    last_text: str | None
+    updated_at: datetime
+    status: ConversationStatus
+
+
+def take_over(services: Services, *, conversation_id: int, agent_id: int) -> None:
+    """Give the chat to this agent; the bot goes quiet. Two agents cannot hold one chat."""
+    now = services.conversations.clock()
+    with transaction(services.db) as connection:
+        if not _take(connection, conversation_id, agent_id, now):
+            raise TakeoverError(_why_not(connection, conversation_id))
+        _close_for(connection, conversation_id, now, "taken over", agent_id)
+
+
+def take_from_queue(services: Services, *, text_id: int, agent_id: int) -> int:
+    """Take over the chat of someone whose text waits in the queue; returns its conversation.
+
+    Someone outside any flow gets a conversation of their own with the agent; someone in a
+    flow has that flow's conversation taken over (it waits until the agent hands it back).
+    """
+    now = services.conversations.clock()
+    with transaction(services.db) as connection:
+        owner = subscriber_of(connection, text_id)
+        if owner is None:
+            raise TakeoverError("There is no such text in the queue.")
+        claimed = claim(connection, owner[1], now)
+        conversation = claimed.conversation
+        if conversation is None:
+            state = FlowState(HUMAN_FLOW, "-", None, Waiting.AGENT.value, now)
+            conversation_id = open_conversation(
+                connection,
+                subscriber=claimed.subscriber,
+                state=state,
+                now=now,
+                handoff_reason="taken from the queue",
+            )
+        else:
+            conversation_id = conversation.id
+        if not _take(connection, conversation_id, agent_id, now):
+            raise TakeoverError(_why_not(connection, conversation_id))
+        close_open(
+            connection, subscriber_id=owner[0], now=now, outcome="taken over", agent_id=agent_id
+        )
+    return conversation_id
+
+
+def mark_done(services: Services, *, text_id: int, agent_id: int) -> int:
+    """Take a person's texts up to this one out of the queue: no answer needed; how many."""
+    now = services.conversations.clock()
+    with transaction(services.db) as connection:
+        owner = subscriber_of(connection, text_id)
+        if owner is None:
+            raise TakeoverError("There is no such text in the queue.")
+        return close_open(
+            connection,
+            subscriber_id=owner[0],
+            now=now,
+            outcome="marked done",
+            agent_id=agent_id,
+            up_to=text_id,
+        )
+
+
+@dataclass(frozen=True)
+class WaitingPerson:
+    """Someone whose texts no step could take, as the queue shows them: one line each."""
+
+    texts: tuple[OpenText, ...]  # oldest first
+    conversation_id: int | None  # their latest conversation (where the history is), if any
+
+    @property
+    def first(self) -> OpenText:
+        return self.texts[0]
+
+    @property
+    def last(self) -> OpenText:
+        return self.texts[-1]
+
+
+def waiting_people(services: Services) -> list[WaitingPerson]:
+    """People with texts no step could take, whoever has waited longest first."""
+    with services.db.connect() as connection:
+        texts = open_texts(connection)
+        by_person: dict[int, list[OpenText]] = {}
+        for text in texts:
+            by_person.setdefault(text.subscriber_id, []).append(text)
+        latest = dict(
+            connection.execute(
+                select(CONVERSATIONS.c.subscriber_id, func.max(CONVERSATIONS.c.id))
+                .where(CONVERSATIONS.c.subscriber_id.in_(list(by_person)))
+                .group_by(CONVERSATIONS.c.subscriber_id)
+            ).all()
+        )
+    return [
+        WaitingPerson(tuple(person_texts), latest.get(subscriber_id))
+        for subscriber_id, person_texts in by_person.items()
+    ]
+
+
+def hand_back(services: Services, *, conversation_id: int, agent_id: int) -> None:
+    """Give the chat back to the bot: a flow parked on a handoff goes on; timers resume."""
+    now = services.conversations.clock()
+    with transaction(services.db) as connection:
+        claimed = claim_conversation(connection, conversation_id, now)
+        if claimed is None:
+            raise TakeoverError("This conversation has ended.")
+        if not _holds(connection, conversation_id, agent_id):
+            raise TakeoverError("Only the agent who has this chat can hand it back.")
+        action = _give_to_bot(services, claimed, now)
+    services.conversations.run_actions(action)  # a flow that goes on to an action: after commit
+
+
+def agent_reply(services: Services, *, conversation_id: int, agent_id: int, body: str) -> None:
+    """Text the customer as the agent, through the send policy."""
+    text = body.strip()
+    if not text:
+        raise ReplyRefused("Write something first.")
+    now = services.conversations.clock()
+    with transaction(services.db) as connection:
+        claimed = claim_conversation(connection, conversation_id, now)
+        if claimed is None:
+            raise TakeoverError(_why_not(connection, conversation_id))
+        if not _holds(connection, conversation_id, agent_id):
+            raise TakeoverError("Take the chat over before replying.")
+        subscriber = claimed.subscriber
+        if subscriber.status is SubscriberStatus.UNSUBSCRIBED:
+            raise ReplyRefused("This number opted out: it cannot be texted.")
+        queued = queue_text(
+            connection,
+            subscriber,
+            body=text,
+            purpose=Purpose.REPLY,
+            delivery=Delivery.OUTBOX,
+            now=now,
+            rules=services.conversations.rules,
+            agent_id=agent_id,
+            replying=_customer_just_wrote(connection, subscriber.phone, now),
+        )
+        if queued.suppressed:
+            raise ReplyRefused("The send policy refused this text.")
+        connection.execute(
+            update(CONVERSATIONS)
+            .where(CONVERSATIONS.c.id == conversation_id)
+            .values(agent_active_at=now, updated_at=now)
+        )
+        close_open(
+            connection, subscriber_id=subscriber.id, now=now, outcome="replied", agent_id=agent_id
+        )
+    services.dispatcher.send([queued.id])
+
+
+def release_idle(services: Services, *, idle_after: timedelta) -> int:
+    """Hand back every chat its agent has left idle for `idle_after`; returns how many."""
+    now = services.conversations.clock()
+    actions: list[PendingAction | None] = []
+    with transaction(services.db) as connection:
+        idle = connection.execute(
+            select(CONVERSATIONS.c.id, CONVERSATIONS.c.agent_active_at, AGENTS.c.name)
+            .outerjoin(AGENTS, AGENTS.c.id == CONVERSATIONS.c.agent_id)
+            .where(
+                CONVERSATIONS.c.status == ConversationStatus.ACTIVE,
+                CONVERSATIONS.c.handled_by == HandledBy.AGENT,
+                CONVERSATIONS.c.agent_active_at < now - idle_after,
+            )
+        ).all()
+        for conversation_id, agent_active_at, agent in idle:
+            claimed = claim_conversation(connection, conversation_id, now)
+            if claimed is not None:
+                _queue_unseen(services, claimed, agent or "an agent", agent_active_at, now)
+                actions.append(_give_to_bot(services, claimed, now))
+    for action in actions:
+        services.conversations.run_actions(action)
+    return len(idle)
+
+
+def _queue_unseen(
+    services: Services, claimed: Claimed, agent: str, agent_active_at: datetime, now: datetime
+) -> None:
+    """Texts that came after the agent last acted go to the queue: nobody has answered them."""
+    conversation = claimed.conversation
+    flows = services.conversations.flows
+    if conversation is None or flows is None:
+        return
+    connection = claimed.connection
+    replies = MESSAGES.alias("replies")
+    unseen = connection.execute(
+        select(MESSAGES.c.id, MESSAGES.c.body, MESSAGES.c.media_urls)
+        .where(
+            MESSAGES.c.phone == claimed.subscriber.phone,
+            MESSAGES.c.direction == Direction.INBOUND,
+            MESSAGES.c.created_at > agent_active_at,
+            # The bot answered it (HELP), or it already waits in the queue: not unseen.
+            ~select(replies.c.id).where(replies.c.in_reply_to_id == MESSAGES.c.id).exists(),
+            ~select(UNANSWERED.c.id).where(UNANSWERED.c.message_id == MESSAGES.c.id).exists(),
+        )
+        .order_by(MESSAGES.c.id)
+    ).all()
+    context = f"arrived while {agent} held the chat; released idle"
+    situation = Situation(conversation.flow, conversation.state.step, context)
+    for text in unseen:
+        turn = Turn(
+            connection,
+            claimed.subscriber,
+            Delivery.OUTBOX,
+            now,
+            inbound_id=text.id,
+            rules=services.conversations.rules,
+            public_url=services.conversations.public_url,
+            conversation=conversation,
+        )
+        flows.ask_for_human(turn, text.body, with_media=bool(text.media_urls), situation=situation)
+
+
+def inbox_queue(services: Services, agent_id: int) -> list[InboxItem]:
+    """Chats waiting for a human (oldest first), then the ones this agent holds."""
+    waiting = CONVERSATIONS.c.handled_by == HandledBy.WAITING_FOR_AGENT
+    mine = and_(CONVERSATIONS.c.handled_by == HandledBy.AGENT, CONVERSATIONS.c.agent_id == agent_id)
+    with services.db.connect() as connection:
+        rows = connection.execute(
+            _items()
+            .where(CONVERSATIONS.c.status == ConversationStatus.ACTIVE, or_(waiting, mine))
+            .order_by(CONVERSATIONS.c.handled_by.desc(), CONVERSATIONS.c.updated_at)
+        ).all()
+        return [_item(connection, row) for row in rows]
+
+
+def recent_conversations(services: Services, query: str | None, limit: int = 50) -> list[InboxItem]:
+    """Recent conversations, newest first; `query` matches a phone or a first name."""
+    statement = _items().order_by(CONVERSATIONS.c.updated_at.desc()).limit(limit)
+    if query and query.strip():
+        needle = f"%{query.strip().lower()}%"
+        digits = "".join(char for char in query if char.isdigit())
+        conditions = [SUBSCRIBERS.c.first_name.ilike(needle)]
+        if digits:
+            conditions.append(CONVERSATIONS.c.phone.like(f"%{digits}%"))
+        statement = statement.where(or_(*conditions))
+    with services.db.connect() as connection:
+        return [_item(connection, row) for row in connection.execute(statement).all()]
+
+
+def _items():  # type: ignore[no-untyped-def]
+    return (
+        select(
+            CONVERSATIONS.c.id,
+            CONVERSATIONS.c.phone,
+            SUBSCRIBERS.c.first_name,
+            CONVERSATIONS.c.flow,
+            CONVERSATIONS.c.handled_by,
+            AGENTS.c.name.label("agent_name"),
+            CONVERSATIONS.c.handoff_reason,
+            CONVERSATIONS.c.updated_at,
+            CONVERSATIONS.c.status,
+        )
+        .join(SUBSCRIBERS, SUBSCRIBERS.c.id == CONVERSATIONS.c.subscriber_id)
+        .outerjoin(AGENTS, AGENTS.c.id == CONVERSATIONS.c.agent_id)
+    )
+
+
+def _item(connection: Connection, row) -> InboxItem:  # type: ignore[no-untyped-def]
+    last_text = connection.execute(
+        select(MESSAGES.c.body)
+        .where(MESSAGES.c.phone == row.phone, MESSAGES.c.direction == Direction.INBOUND)
+        .order_by(MESSAGES.c.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return InboxItem(
+        conversation_id=row.id,
+        phone=row.phone,
+        first_name=row.first_name,
+        flow=row.flow,
+        handled_by=row.handled_by,
+        agent_name=row.agent_name,
+        reason=row.handoff_reason,
+        last_text=last_text,
+        updated_at=row.updated_at,
+        status=row.status,
+    )
+
+
+def _take(connection: Connection, conversation_id: int, agent_id: int, now: datetime) -> bool:
+    """Give an active chat to this agent, unless another agent holds it; whether it worked."""
+    return bool(
+        connection.execute(
+            update(CONVERSATIONS)
+            .where(
+                CONVERSATIONS.c.id == conversation_id,
+                CONVERSATIONS.c.status == ConversationStatus.ACTIVE,
+                or_(
+                    CONVERSATIONS.c.handled_by != HandledBy.AGENT,
+                    CONVERSATIONS.c.agent_id == agent_id,
+                ),
+            )
+            .values(
+                handled_by=HandledBy.AGENT, agent_id=agent_id, agent_active_at=now, updated_at=now
+            )
+        ).rowcount
+    )
+
+
+def _close_for(
+    connection: Connection, conversation_id: int, now: datetime, outcome: str, agent_id: int
+) -> None:
+    """The agent has this person's chat: their texts waiting in the queue are handled."""
+    subscriber_id = connection.execute(
+        select(CONVERSATIONS.c.subscriber_id).where(CONVERSATIONS.c.id == conversation_id)
+    ).scalar_one()
+    close_open(connection, subscriber_id=subscriber_id, now=now, outcome=outcome, agent_id=agent_id)
+
+
+def _holds(connection: Connection, conversation_id: int, agent_id: int) -> bool:
+    row = connection.execute(
+        select(CONVERSATIONS.c.handled_by, CONVERSATIONS.c.agent_id).where(
+            CONVERSATIONS.c.id == conversation_id
+        )
+    ).first()
+    return row is not None and row.handled_by is HandledBy.AGENT and row.agent_id == agent_id
+
+
+def _why_not(connection: Connection, conversation_id: int) -> str:
+    row = connection.execute(
+        select(CONVERSATIONS.c.status, AGENTS.c.name)
+        .outerjoin(AGENTS, AGENTS.c.id == CONVERSATIONS.c.agent_id)
+        .where(CONVERSATIONS.c.id == conversation_id)
+    ).first()
+    if row is None:
+        return "There is no such conversation."
+    if row.status is not ConversationStatus.ACTIVE:
+        return "This conversation has ended."
+    return f"{row.name or 'Another agent'} already has this chat."
+
+
+def _customer_just_wrote(connection: Connection, phone: str, now: datetime) -> bool:
+    last = connection.execute(
+        select(MESSAGES.c.created_at)
+        .where(MESSAGES.c.phone == phone, MESSAGES.c.direction == Direction.INBOUND)
+        .order_by(MESSAGES.c.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return last is not None and now - last <= JUST_SENT
+
+
+def _give_to_bot(services: Services, claimed: Claimed, now: datetime) -> PendingAction | None:
+    """Hand the chat back; returns the action the flow went on to, to call after the commit."""
+    conversation = claimed.conversation
+    assert conversation is not None  # claim_conversation returns only active conversations
+    connection = claimed.connection
+    connection.execute(
+        update(CONVERSATIONS)
+        .where(CONVERSATIONS.c.id == conversation.id)
+        .values(handled_by=HandledBy.BOT, agent_id=None, agent_active_at=None, updated_at=now)
+    )
+    conversation.handled_by = HandledBy.BOT
+    flows = services.conversations.flows
+    flow = flows.registry.catalog().flows.get(conversation.flow) if flows else None
+    if flow is None or flows is None:
+        end_conversation(connection, conversation.id, "handed back", now)
+        return None
+    if conversation.state.waiting == Waiting.AGENT.value:
+        turn = Turn(
+            connection,
+            claimed.subscriber,
+            Delivery.OUTBOX,
+            now,
+            rules=services.conversations.rules,
+            public_url=services.conversations.public_url,
+            conversation=conversation,
+        )
+        # Its texts wait in the outbox for the dispatchers, like any follow-up.
+        flows.resume(turn, flow, conversation, HandedBack())
+        return turn.waiting_action()
+    if conversation.state.waiting == Waiting.ANSWER.value:
+        # The person was talking to a human: the flow's patience starts again now.
+        conversation.expires_at = now + flow.settings.expires_after
+        save_state(connection, conversation, now)
+    return None

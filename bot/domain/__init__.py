@@ -1,0 +1,1 @@
+"""Pure rules and the shared vocabulary: no database, no web, no provider."""

@@ -1,0 +1,140 @@
+"""Effects: what the domain asks the host to do. Only the conversation service applies them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.domain.urls import Span
+from bot.domain.vocabulary import ConsentKind, Purpose, SubscriberStatus
+
+
+@dataclass(frozen=True)
+class Send:
+    """Text the subscriber.
+
+    `brand_spans` are the stretches of `body` the brand wrote; only a URL wholly inside one
+    becomes a tracked link (none: the text goes out exactly as it is).
+    """
+
+    body: str
+    purpose: Purpose
+    media_urls: tuple[str, ...] = ()
+    brand_spans: tuple[Span, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChangeStatus:
+    """Move the subscriber to a new consent status."""
+
+    status: SubscriberStatus
+
+
+@dataclass(frozen=True)
+class RecordConsent:
+    """Append an entry to the consent ledger."""
+
+    kind: ConsentKind
+    keyword: str | None = None
+
+
+Effect = Send | ChangeStatus | RecordConsent
+
+
+# Effects the flow engine asks for; the conversation service applies them.
+
+
+@dataclass(frozen=True)
+class ScheduleTimer:
+    """Resume the conversation at `due_at`; a conversation has at most one timer per kind."""
+
+    kind: str  # "wait", "timeout" (an unanswered question), "expiry" (an abandoned flow)
+    step: str | None
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class CancelTimers:
+    """Drop the conversation's pending timers (of one kind, or all)."""
+
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class SetAttributes:
+    """Store values on the subscriber (e.g. a coupon code, a preferred size)."""
+
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ChangeTags:
+    """Add and remove subscriber tags."""
+
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RecordAnswer:
+    """Store a validated answer to a question."""
+
+    flow: str
+    step: str
+    name: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class EnterStep:
+    """The conversation reached a step (for the funnel)."""
+
+    flow: str
+    step: str
+
+
+@dataclass(frozen=True)
+class HandOff:
+    """A human should take this conversation over."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class CallAction:
+    """Run a custom action; the host resumes the flow with its result."""
+
+    name: str
+    step: str
+
+
+@dataclass(frozen=True)
+class StartFlow:
+    """End this flow and start another."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class EndFlow:
+    """The flow is over."""
+
+    flow: str
+    reason: str  # completed, expired, stopped, interrupted, invalid, changed …
+
+
+FlowEffect = (
+    Send
+    | ScheduleTimer
+    | CancelTimers
+    | SetAttributes
+    | ChangeTags
+    | RecordAnswer
+    | EnterStep
+    | HandOff
+    | CallAction
+    | StartFlow
+    | EndFlow
+)

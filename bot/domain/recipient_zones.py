@@ -1,0 +1,37 @@
+"""Where a recipient is: the time zones and country their quiet hours are judged in."""
+
+from __future__ import annotations
+
+import functools
+
+import phonenumbers
+
+from bot.domain.phones import region_timezones
+from bot.domain.policy import is_known_zone
+
+
+@functools.lru_cache(maxsize=65_536)  # phonenumbers' lookups are slow; the same people recur
+def zones_for(phone: str, timezone: str | None) -> tuple[str, ...]:
+    """The recipient's IANA zones: their own valid zone, else every zone their number spans."""
+    own = (timezone or "").strip()
+    if own and is_known_zone(own):
+        return (own,)
+    try:
+        zones = region_timezones(phone)
+    except phonenumbers.NumberParseException:
+        return ()  # the policy falls back to its default zone
+    return tuple(zone for zone in zones if is_known_zone(zone))
+
+
+@functools.lru_cache(maxsize=65_536)
+def country_of(phone: str) -> str | None:
+    """The ISO country of an E.164 number ("+14155550100" -> "US"), or None when unknown."""
+    try:
+        number = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return None
+    # A number no region claims (an unassigned range) still has its calling code's main country.
+    region = phonenumbers.region_code_for_number(number) or (
+        phonenumbers.region_code_for_country_code(number.country_code)
+    )
+    return region if region and region.isalpha() and region != "ZZ" else None

@@ -1,0 +1,74 @@
+"""The shared vocabulary: the states and kinds every part speaks of. Pure: no database.
+
+The tables store these values; the engine and the rules read them without importing the
+store.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class SubscriberStatus(StrEnum):
+    NEW = "new"  # has texted us but never asked to join
+    PENDING = "pending"  # asked to join; waits for the Y that confirms (double opt-in)
+    SUBSCRIBED = "subscribed"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class ConsentKind(StrEnum):
+    OPT_IN_REQUESTED = "opt_in_requested"  # JOIN or a web form: consent asked, not yet confirmed
+    OPT_IN = "opt_in"
+    OPT_OUT = "opt_out"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class Purpose(StrEnum):
+    """Why an outbound text exists; the send policy treats each differently."""
+
+    COMPLIANCE = "compliance"  # STOP confirmation, HELP answer: required by the carrier rules
+    REPLY = "reply"  # an answer to a text the customer just sent
+    TRANSACTIONAL = "transactional"
+    PROMOTIONAL = "promotional"
+
+
+class MessageStatus(StrEnum):
+    RECEIVED = "received"  # inbound
+    PENDING = "pending"  # in our outbox, not yet handed to the provider
+    ACCEPTED = "accepted"
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"  # the send policy refused it; never reached the provider
+    UNKNOWN = "unknown"  # a crash left its fate open: reconcile with the provider, never resend
+
+
+class Delivery(StrEnum):
+    """How an outbound text leaves: inside the webhook's TwiML answer or through the outbox."""
+
+    TWIML = "twiml"
+    OUTBOX = "outbox"
+
+
+class CampaignSendStatus(StrEnum):
+    QUEUED = "queued"  # being queued into the outbox (or stopped by a crash: run send again)
+    PAUSED = "paused"  # stopped between batches; `bot campaign send` resumes it
+    DONE = "done"  # everyone in the segment has their text in the outbox
+
+
+class ConversationStatus(StrEnum):
+    ACTIVE = "active"
+    ENDED = "ended"
+
+
+class HandledBy(StrEnum):
+    BOT = "bot"
+    WAITING_FOR_AGENT = "waiting_for_agent"  # a flow handed off; nobody has taken it yet
+    AGENT = "agent"

@@ -1,0 +1,1 @@
+"""A person's data in bulk: import with consent, export, access and erasure."""

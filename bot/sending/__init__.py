@@ -1,0 +1,1 @@
+"""Sending: the outbox, the dispatcher, tracked links and the gateways texts leave through."""

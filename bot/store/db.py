@@ -1,0 +1,188 @@
+"""Database engines and transactions, for SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: SQLite's busy timeout alone serialises writers there
+    fcntl = None  # type: ignore[assignment]
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.sql.base import Executable
+from sqlmodel import create_engine
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# SQLite copies its write-ahead log back into the database (a checkpoint) from inside the
+# commit that crosses wal_autocheckpoint pages: a few milliseconds during which, holding the
+# writer's turn, every other writer waits. We checkpoint after the turn instead, every
+# WAL_CHECKPOINT_EVERY write transactions of a process; SQLite's own, at a higher mark, stays
+# as the safety net for writes that do not pass through transaction().
+WAL_CHECKPOINT_EVERY = 64
+WAL_AUTOCHECKPOINT_PAGES = 10_000
+WRITE_LOCK_OPTION = "parley_writes"  # execution option: this transaction will write
+_AFTER_COMMIT = "parley_after_commit"  # connection.info key: callbacks for after the commit
+
+CONNECT_TIMEOUT_S = 10  # seconds; a DATABASE_URL's own ?connect_timeout= wins
+
+
+def make_engine(database_url: str, **options: Any) -> Engine:
+    """An engine tuned for its backend; creates the SQLite file's folder when missing."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(database_url, sqlite_path(url.database, url.query), **options)
+    options.setdefault("pool_pre_ping", True)
+    if "connect_timeout" not in url.query:
+        # libpq waits for ever on a host that drops packets; /healthz and commands must answer.
+        options.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT_S)
+    return create_engine(database_url, **options)
+
+
+def sqlite_path(database: str | None, query: Mapping[str, Any]) -> str | None:
+    """The file a SQLite URL names, also as a URI (`sqlite:///file:/x.db?mode=ro&uri=true`)."""
+    if database and query.get("uri") == "true" and database.startswith("file:"):
+        return database.removeprefix("file:")
+    return database
+
+
+def _sqlite_engine(database_url: str, path: str | None, **options: Any) -> Engine:
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = create_engine(
+        database_url,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        **options,
+    )
+
+    @event.listens_for(db, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin (see _on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # WAL lets readers go on while one process writes; NORMAL sync is safe with WAL.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+        cursor.close()
+
+    @event.listens_for(db, "begin")
+    def _on_begin(connection: Any) -> None:
+        # A deferred transaction that later writes can fail at once with "database is locked"
+        # (SQLite cannot wait on a read-to-write upgrade). Write transactions take the lock up
+        # front, so several gunicorn workers queue on busy_timeout; reads stay deferred (WAL).
+        writes = connection.get_execution_options().get(WRITE_LOCK_OPTION, False)
+        # Straight to the driver: every transaction passes here, exec_driver_sql costs 4x more.
+        connection.connection.driver_connection.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+    if path and path != ":memory:":
+        _checkpoints[db] = _CheckpointSchedule(WAL_CHECKPOINT_EVERY)
+    return db
+
+
+class _CheckpointSchedule:
+    """Counts a process's write transactions on one SQLite file; says when to checkpoint."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self.since_last = 0
+
+    def due(self) -> bool:
+        # Unlocked: two threads racing here at worst checkpoint twice or a little late.
+        self.since_last += 1
+        if self.since_last < self.every:
+            return False
+        self.since_last = 0
+        return True
+
+
+_checkpoints: weakref.WeakKeyDictionary[Engine, _CheckpointSchedule] = weakref.WeakKeyDictionary()
+
+
+def _checkpoint_if_due(db: Engine, connection: Connection) -> None:
+    schedule = _checkpoints.get(db)
+    if schedule is not None and schedule.due():
+        # PASSIVE: copies what no reader still needs, waits for nobody, blocks no writer.
+        connection.connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def is_sqlite(db: Engine) -> bool:
+    """Whether the engine speaks to SQLite (no row locks, one writer at a time)."""
+    return db.dialect.name == "sqlite"
+
+
+@contextmanager
+def transaction(db: Engine) -> Iterator[Connection]:
+    """A connection whose writes commit together at the end, or not at all."""
+    # The writer's turn covers BEGIN to COMMIT only: taking a pooled connection, handing it
+    # back (a rollback-on-return) and checkpointing happen outside it, so the next writer
+    # starts sooner.
+    with db.connect().execution_options(**{WRITE_LOCK_OPTION: True}) as connection:
+        try:
+            with _writer_turn(db), connection.begin():
+                yield connection
+        finally:
+            # Kept on the pooled connection's info: never let them outlive this transaction.
+            committed = connection.info.pop(_AFTER_COMMIT, ())
+        _checkpoint_if_due(db, connection)
+        for callback in committed:
+            callback()
+
+
+def after_commit(connection: Connection, callback: Callable[[], None]) -> None:
+    """Run `callback` once the transaction() of `connection` commits; never if it rolls back."""
+    connection.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+def prepared(build: Callable[[str], Executable]) -> Callable[[Connection], Executable]:
+    """Build a statement once per dialect and reuse it (hot paths pay no construction cost).
+
+    The statement takes its values as execute() parameters, so one object serves every call.
+    """
+    cache: dict[str, Executable] = {}
+
+    def statement_for(connection: Connection) -> Executable:
+        dialect = connection.dialect.name
+        if dialect not in cache:
+            cache[dialect] = build(dialect)
+        return cache[dialect]
+
+    return statement_for
+
+
+def dialect_insert(dialect: str, table: Table) -> Any:
+    """An INSERT that can say ON CONFLICT, for a dialect by name."""
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+def _writer_turn(db: Engine) -> Any:
+    """On SQLite, wait for our turn to write in a queue the kernel keeps.
+
+    SQLite's own busy handler makes a waiting writer sleep (1, 2, 5 … 100 ms) and try again, so
+    several gunicorn workers writing at once lose most of their time asleep. An exclusive flock
+    on a file beside the database wakes the next writer the moment the last one finishes.
+    """
+    path = sqlite_path(db.url.database, db.url.query) if is_sqlite(db) else None
+    if not path or path == ":memory:" or fcntl is None:
+        return nullcontext()
+    return _flocked(f"{path}.writer-lock")
+
+
+@contextmanager
+def _flocked(lock_path: str) -> Iterator[None]:
+    # A descriptor of our own per turn: flock then also queues threads of one process.
+    descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock

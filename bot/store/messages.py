@@ -1,0 +1,94 @@
+"""The message log's inbound side: record a text once, find what we answered it with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.base import Executable
+
+from bot.domain.inbound import InboundSms
+from bot.domain.segments import count_segments
+from bot.domain.vocabulary import Delivery, Direction, MessageStatus
+from bot.store.db import dialect_insert
+from bot.store.driver_sql import DriverStatement
+from bot.store.tables import MESSAGES
+
+
+@dataclass(frozen=True)
+class QueuedText:
+    """An outbound text as stored: its id, and whether the policy let it through."""
+
+    id: int
+    body: str
+    status: MessageStatus
+    media_urls: tuple[str, ...] = ()
+    send_after: datetime | None = None  # deferred by the policy until then
+
+    @property
+    def suppressed(self) -> bool:
+        return self.status is MessageStatus.SUPPRESSED
+
+
+def _insert_inbound(dialect: str) -> Executable:
+    return (
+        dialect_insert(dialect, MESSAGES)
+        .on_conflict_do_nothing(index_elements=["provider_sid"])
+        .returning(MESSAGES.c.id)
+    )
+
+
+_INSERT_INBOUND = DriverStatement(_insert_inbound)
+
+
+def record_inbound(connection: Connection, sms: InboundSms, now: datetime) -> int | None:
+    """Store the inbound text; None when its MessageSid is already stored (a retry)."""
+    segments = count_segments(sms.body)
+    row = {
+        "phone": sms.from_phone,
+        "direction": Direction.INBOUND,
+        "body": sms.body,
+        "media_urls": list(sms.media_urls),
+        "segments": segments.segments,
+        "encoding": str(segments.encoding),
+        "status": MessageStatus.RECEIVED,
+        "provider_sid": sms.message_sid,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return _INSERT_INBOUND.run(connection, row).scalar_one_or_none()
+
+
+def inbound_id_by_sid(connection: Connection, message_sid: str) -> int | None:
+    """Our id for an inbound text with this MessageSid, if we stored one."""
+    return connection.execute(
+        select(MESSAGES.c.id).where(
+            MESSAGES.c.provider_sid == message_sid, MESSAGES.c.direction == Direction.INBOUND
+        )
+    ).scalar_one_or_none()
+
+
+def latest_inbound_text(connection: Connection, phone: str) -> str | None:
+    """The last text this number sent us, if any."""
+    return connection.execute(
+        select(MESSAGES.c.body)
+        .where(MESSAGES.c.phone == phone, MESSAGES.c.direction == Direction.INBOUND)
+        .order_by(MESSAGES.c.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def twiml_replies_to(connection: Connection, inbound_id: int) -> tuple[QueuedText, ...]:
+    """The replies we put in the TwiML answer to this inbound text, in order."""
+    rows = connection.execute(
+        select(MESSAGES.c.id, MESSAGES.c.body, MESSAGES.c.status, MESSAGES.c.media_urls)
+        .where(
+            MESSAGES.c.in_reply_to_id == inbound_id,
+            MESSAGES.c.delivery == Delivery.TWIML,
+            MESSAGES.c.status != MessageStatus.SUPPRESSED,
+        )
+        .order_by(MESSAGES.c.id)
+    )
+    return tuple(QueuedText(row.id, row.body, row.status, tuple(row.media_urls)) for row in rows)

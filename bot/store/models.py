@@ -1,0 +1,409 @@
+"""Tables. Schema changes go through Alembic (`alembic/versions`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    Text,
+    TypeDecorator,
+    text,
+)
+from sqlalchemy import Enum as SqlEnum
+from sqlmodel import Field, SQLModel
+
+from bot.domain.vocabulary import (
+    CampaignSendStatus,
+    ConsentKind,
+    ConversationStatus,
+    Delivery,
+    Direction,
+    HandledBy,
+    MessageStatus,
+    Purpose,
+    SubscriberStatus,
+)
+
+# The id of a table that grows with traffic (texts, events, clicks …): 64 bits, so it never runs
+# out. SQLite's INTEGER PRIMARY KEY is already 64-bit and must stay spelt INTEGER to remain the
+# rowid; PostgreSQL needs BIGINT. Columns that point at such an id use the same type.
+ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
+MAX_ROW_ID = 2**63 - 1  # the largest id such a column holds
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no offset, so we put it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware one (UTC)")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    # On SQLite a timestamp is text. SQLAlchemy formats and parses it in Python, through two
+    # layers of processors, a dozen times per webhook turn; datetime's own C isoformat and
+    # fromisoformat write and read the very same text (tests/test_timestamps.py) in one step.
+    def bind_processor(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return _sqlite_text_of
+        return super().bind_processor(dialect)
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        if dialect.name == "sqlite":
+            return _sqlite_timestamp_of
+        return super().result_processor(dialect, coltype)
+
+
+def _sqlite_text_of(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: pass an aware one (UTC)")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_timestamp_of(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _timestamp(**kwargs: Any) -> Any:
+    return Field(sa_column=Column(UtcDateTime(), **kwargs))
+
+
+def _when_status(name: str, column: str, status: str, *, unique: bool = False) -> Index:
+    """A partial index over the rows in one status (both SQLite and PostgreSQL have them)."""
+    condition = text(f"status = '{status}'")
+    return Index(name, column, unique=unique, sqlite_where=condition, postgresql_where=condition)
+
+
+def _enum(enum_class: type[StrEnum], length: int, **kwargs: Any) -> Any:
+    # Stored as its value in a VARCHAR (not a native enum type), so adding a member later needs
+    # no migration on PostgreSQL.
+    column_type = SqlEnum(
+        enum_class,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+    return Field(sa_column=Column(column_type, **kwargs))
+
+
+class Subscriber(SQLModel, table=True):
+    """A phone number we talk to, keyed by its E.164 form."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    phone: str = Field(max_length=20, unique=True, index=True)
+    status: SubscriberStatus = _enum(
+        SubscriberStatus, 16, nullable=False, default=SubscriberStatus.NEW
+    )
+    first_name: str | None = Field(default=None, max_length=100)
+    timezone: str | None = Field(default=None, max_length=64)
+    attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _timestamp(nullable=False)
+    updated_at: datetime = _timestamp(nullable=False)
+
+
+class ConsentEvent(SQLModel, table=True):
+    """One entry of the append-only consent ledger: who said what, where and when."""
+
+    __tablename__ = "consent_event"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    phone: str = Field(max_length=20)
+    kind: ConsentKind = _enum(ConsentKind, 20, nullable=False)
+    source: str = Field(max_length=40)  # sms, web, api, carrier, twilio-advanced-opt-out …
+    keyword: str | None = Field(default=None, max_length=40)
+    # The exact words the person saw (a web form's consent text) or sent (their text).
+    text: str | None = Field(default=None, sa_column=Column(Text))
+    message_id: int | None = Field(default=None, foreign_key="message.id", sa_type=ROW_ID)
+    created_at: datetime = _timestamp(nullable=False)
+
+
+class Message(SQLModel, table=True):
+    """Every text in and out, with its fate."""
+
+    __table_args__ = (
+        _when_status("ix_message_outbox", "send_after", "pending"),
+        _when_status(
+            "ix_message_fate_unknown", "updated_at", "unknown"
+        ),  # what reconciliation looks for, without scanning every message,
+        # One text of a campaign per person: the database itself refuses a second (re-runs and
+        # two senders at once are safe).
+        Index(
+            "ux_message_campaign_phone",
+            "campaign",
+            "phone",
+            unique=True,
+            sqlite_where=text("campaign IS NOT NULL"),
+            postgresql_where=text("campaign IS NOT NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    phone: str = Field(max_length=20, index=True)  # the customer's number, whichever direction
+    direction: Direction = _enum(Direction, 8, nullable=False)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    media_urls: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    segments: int = 1
+    encoding: str = Field(default="GSM-7", max_length=8)
+    status: MessageStatus = _enum(MessageStatus, 12, nullable=False)
+    purpose: Purpose | None = _enum(Purpose, 16, nullable=True)
+    delivery: Delivery | None = _enum(Delivery, 8, nullable=True)
+    provider_sid: str | None = Field(default=None, max_length=64, unique=True)
+    in_reply_to_id: int | None = Field(default=None, foreign_key="message.id", sa_type=ROW_ID)
+    error_code: int | None = None
+    error_message: str | None = Field(default=None, max_length=500)
+    flow: str | None = Field(default=None, max_length=64)  # the flow that sent it, if any
+    campaign: str | None = Field(default=None, max_length=64)  # the campaign that sent it
+    variant: str | None = Field(default=None, max_length=64)  # and which of its variants
+    agent_id: int | None = Field(default=None, foreign_key="agent.id")  # the agent who wrote it
+    # The outbox: a pending row is sent at send_after at the earliest (quiet hours, caps,
+    # retries); attempts counts hand-overs that failed in a way worth retrying.
+    send_after: datetime | None = _timestamp(nullable=True)
+    attempts: int = 0
+    # When the provider first failed it in a way worth retrying (or an outage began while it
+    # waited): it is retried until SEND_RETRY_WINDOW after this, then marked failed.
+    retrying_since: datetime | None = _timestamp(nullable=True)
+    claimed_by: str | None = Field(default=None, max_length=64)  # the dispatcher sending it
+    sent_at: datetime | None = _timestamp(nullable=True)  # handed to the provider
+    # Stamped by the last consent check, just before the gateway call: while the text is still
+    # UNKNOWN with this stamp, a STOP to its number waits for the provider's answer.
+    handed_over_at: datetime | None = _timestamp(nullable=True)
+    created_at: datetime = _timestamp(nullable=False)
+    updated_at: datetime = _timestamp(nullable=False)
+
+
+class CampaignSend(SQLModel, table=True):
+    """A campaign being sent: its progress, and the pause flag the sender checks."""
+
+    __tablename__ = "campaign_send"
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign: str = Field(max_length=64, unique=True)
+    status: CampaignSendStatus = _enum(CampaignSendStatus, 8, nullable=False)
+    recipients: int = 0  # people in the segment when the last run finished
+    queued: int = 0  # campaign texts in the outbox (every run's)
+    started_at: datetime = _timestamp(nullable=False)
+    finished_at: datetime | None = _timestamp(nullable=True)
+
+
+class Conversation(SQLModel, table=True):
+    """A subscriber's run through one flow; at most one is active per subscriber."""
+
+    __table_args__ = (
+        _when_status("ux_conversation_one_active", "subscriber_id", "active", unique=True),
+        _when_status("ix_conversation_active_expiry", "expires_at", "active"),
+        _when_status("ix_conversation_active_wake", "wakes_at", "active"),
+        # When a flow last started for a person (a trigger's `restart` rule), from the index.
+        Index("ix_conversation_subscriber_flow", "subscriber_id", "flow", "started_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    subscriber_id: int = Field(foreign_key="subscriber.id")
+    phone: str = Field(max_length=20)
+    flow: str = Field(max_length=64, index=True)
+    flow_version: str = Field(max_length=16)
+    step: str | None = Field(default=None, max_length=64)
+    state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: ConversationStatus = _enum(ConversationStatus, 8, nullable=False)
+    handled_by: HandledBy = _enum(HandledBy, 20, nullable=False, default=HandledBy.BOT)
+    # Takeover: who has the chat, why a human was asked for, when the agent last acted.
+    agent_id: int | None = Field(default=None, foreign_key="agent.id")
+    handoff_reason: str | None = Field(default=None, max_length=120)
+    agent_active_at: datetime | None = _timestamp(nullable=True)
+    end_reason: str | None = Field(default=None, max_length=80)
+    # When an unanswered flow gives up: kept here, not as a timer row, because it moves on every
+    # turn and a column update rides along with the state update for free.
+    expires_at: datetime | None = _timestamp(nullable=True)
+    # The flow's timer: a paused flow waits at one step, so it has at most one (a `wait`, or a
+    # question's `timeout`). Kept on the row for the same reason as the expiry: setting,
+    # moving or dropping it rides along with the turn's own update, and it cannot outlive
+    # the conversation. The clock claims rows whose wakes_at came due.
+    wakes_at: datetime | None = _timestamp(nullable=True)
+    wake_kind: str | None = Field(default=None, max_length=16)
+    started_at: datetime = _timestamp(nullable=False)
+    updated_at: datetime = _timestamp(nullable=False)
+    ended_at: datetime | None = _timestamp(nullable=True)
+
+
+class UnansweredText(SQLModel, table=True):
+    """A text no step could take, with where the person stood: the agents' queue.
+
+    Its own row, not a conversation: the person may be in the middle of a flow (a welcome
+    series waiting a day), and that flow's conversation goes on untouched beside it.
+    """
+
+    __tablename__ = "unanswered_text"
+    __table_args__ = (
+        # The queue, and "has this person an open one?" (one acknowledgement per open item).
+        Index(
+            "ix_unanswered_text_open",
+            "subscriber_id",
+            sqlite_where=text("handled_at IS NULL"),
+            postgresql_where=text("handled_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    message_id: int = Field(
+        foreign_key="message.id", sa_type=ROW_ID, unique=True
+    )  # the text itself
+    subscriber_id: int = Field(foreign_key="subscriber.id")
+    phone: str = Field(max_length=20)
+    # Where the person stood: the flow and step they were in (or had just left), and why the
+    # bot could not answer, in words an agent reads ("welcome was waiting at wait_a_day").
+    flow: str | None = Field(default=None, max_length=64)
+    step: str | None = Field(default=None, max_length=64)
+    context: str = Field(max_length=160)
+    acknowledgement_id: int | None = Field(default=None, foreign_key="message.id", sa_type=ROW_ID)
+    created_at: datetime = _timestamp(nullable=False)
+    # Handled: an agent replied, took the chat over or marked it done.
+    handled_at: datetime | None = _timestamp(nullable=True)
+    handled_by: int | None = Field(default=None, foreign_key="agent.id")
+    outcome: str | None = Field(default=None, max_length=80)
+
+
+class Answer(SQLModel, table=True):
+    """A validated answer to a flow's question."""
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    conversation_id: int = Field(foreign_key="conversation.id", sa_type=ROW_ID, index=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id")
+    phone: str = Field(max_length=20)
+    flow: str = Field(max_length=64, index=True)
+    step: str = Field(max_length=64)
+    name: str = Field(max_length=64)
+    value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_at: datetime = _timestamp(nullable=False)
+
+
+class StepVisit(SQLModel, table=True):
+    """A conversation reached a step: the raw material of a flow's funnel."""
+
+    __tablename__ = "step_visit"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    conversation_id: int = Field(foreign_key="conversation.id", sa_type=ROW_ID, index=True)
+    flow: str = Field(max_length=64, index=True)
+    step: str = Field(max_length=64)
+    created_at: datetime = _timestamp(nullable=False)
+
+
+class Event(SQLModel, table=True):
+    """Something the brand's systems reported (cart_abandoned, order_placed …), kept as sent."""
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    external_id: str | None = Field(default=None, max_length=128, unique=True)  # idempotency
+    type: str = Field(max_length=64, index=True)
+    phone: str = Field(max_length=20, index=True)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    received_at: datetime = _timestamp(nullable=False)
+
+
+class Agent(SQLModel, table=True):
+    """A support agent who can log in to the inbox."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True, index=True)
+    name: str = Field(max_length=100)
+    password_hash: str = Field(max_length=255)  # a salted KDF hash (werkzeug's scrypt)
+    is_admin: bool = False
+    disabled: bool = False
+    created_at: datetime = _timestamp(nullable=False)
+    last_login_at: datetime | None = _timestamp(nullable=True)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """A failed login, kept briefly to slow down password guessing (per email and per address)."""
+
+    __tablename__ = "login_attempt"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    email: str = Field(max_length=254, index=True)
+    remote_addr: str = Field(max_length=64, index=True)
+    created_at: datetime = _timestamp(nullable=False, index=True)
+
+
+class AgentSession(SQLModel, table=True):
+    """An agent logged in on one browser; the cookie holds a token, the row only its hash."""
+
+    __tablename__ = "agent_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)  # sha256 hex of the token
+    agent_id: int = Field(foreign_key="agent.id", index=True)
+    created_at: datetime = _timestamp(nullable=False)
+    last_seen_at: datetime = _timestamp(nullable=False)  # refreshed at most once a minute
+    expires_at: datetime = _timestamp(nullable=False)  # the absolute end, however active
+    ended_at: datetime | None = _timestamp(nullable=True)
+    end_reason: str | None = Field(default=None, max_length=32)
+    user_agent: str | None = Field(default=None, max_length=255)
+    remote_addr: str = Field(max_length=64)
+
+
+class Setting(SQLModel, table=True):
+    """A value every process of a deployment shares, such as the generated SECRET_KEY."""
+
+    name: str = Field(max_length=64, primary_key=True)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Link(SQLModel, table=True):
+    """A tracked short link: one recipient's copy of a URL a flow or campaign sent."""
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    code: str = Field(max_length=7, unique=True, index=True)  # the /l/<code> in the text
+    url: str = Field(sa_column=Column(Text, nullable=False))  # where the code leads
+    phone: str = Field(max_length=20, index=True)
+    flow: str | None = Field(default=None, max_length=64)
+    campaign: str | None = Field(default=None, max_length=64)
+    message_id: int | None = Field(
+        default=None, foreign_key="message.id", sa_type=ROW_ID
+    )  # first text with it
+    created_at: datetime = _timestamp(nullable=False)
+    # every counted click (see bot/sending/links.py: repeats and previews do not count)
+    clicks: int = 0
+    last_clicked_at: datetime | None = _timestamp(nullable=True)  # the last counted click
+
+
+class Click(SQLModel, table=True):
+    """A counted click on a tracked link: when, and with what browser, nothing more.
+
+    Bounded per link (bot/sending/links.py): past the bound the newest row moves forward instead.
+    """
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    link_id: int = Field(foreign_key="link.id", sa_type=ROW_ID, index=True)
+    clicked_at: datetime = _timestamp(nullable=False)
+    user_agent: str | None = Field(default=None, max_length=255)

@@ -1,0 +1,169 @@
+"""Subscribers and their consent: lookups, status changes, and the append-only ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.base import Executable
+from sqlmodel import Session
+
+from bot.domain.vocabulary import ConsentKind, SubscriberStatus
+from bot.store.db import dialect_insert
+from bot.store.driver_sql import DriverStatement
+from bot.store.models import Subscriber
+from bot.store.tables import CONSENT_EVENTS, SUBSCRIBERS
+
+
+@dataclass
+class SubscriberRow:
+    """A subscriber as the hot path holds it; `status` follows the changes made through it."""
+
+    id: int
+    phone: str
+    status: SubscriberStatus
+    first_name: str | None = None
+    timezone: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, subscriber_id: int, phone: str, row: Any) -> SubscriberRow:
+        """From a row with the profile columns (status, first_name, timezone, attributes, tags)."""
+        return cls(
+            id=subscriber_id,
+            phone=phone,
+            status=row.status,
+            first_name=row.first_name,
+            timezone=row.timezone,
+            attributes=dict(row.attributes or {}),
+            tags=list(row.tags or []),
+        )
+
+
+def get_subscriber(*, session: Session, phone: str) -> Subscriber | None:
+    """The subscriber with this E.164 number, if any."""
+    return session.scalars(select(Subscriber).where(Subscriber.phone == phone)).first()
+
+
+_PROFILE = (
+    SUBSCRIBERS.c.id,
+    SUBSCRIBERS.c.status,
+    SUBSCRIBERS.c.first_name,
+    SUBSCRIBERS.c.timezone,
+    SUBSCRIBERS.c.attributes,
+    SUBSCRIBERS.c.tags,
+)
+
+
+def _claim(dialect: str) -> Executable:
+    statement = dialect_insert(dialect, SUBSCRIBERS)
+    # DO UPDATE (not DO NOTHING) so the row always comes back, and on PostgreSQL is row-locked:
+    # two texts from one person are handled one after the other.
+    return statement.on_conflict_do_update(
+        index_elements=["phone"], set_={"phone": statement.excluded.phone}
+    ).returning(*_PROFILE)
+
+
+_CLAIM = DriverStatement(_claim)
+_LOCK_EXISTING = DriverStatement(
+    select(*_PROFILE).where(SUBSCRIBERS.c.phone == bindparam("phone")).with_for_update()
+)
+
+
+def claim_subscriber(connection: Connection, phone: str, now: datetime) -> SubscriberRow:
+    """The subscriber with this number, created as NEW on first contact, locked till commit."""
+    # Most texts come from people we know: a locking read writes nothing (the upsert would).
+    existing = _LOCK_EXISTING.run(connection, {"phone": phone}).first()
+    if existing is not None:
+        return SubscriberRow.read(existing.id, phone, existing)
+    return add_subscriber(connection, phone, now)
+
+
+def add_subscriber(connection: Connection, phone: str, now: datetime) -> SubscriberRow:
+    """First contact: the number becomes a NEW subscriber (or, if another transaction just
+    added it, that row), locked till commit."""
+    row = _CLAIM.run(
+        connection,
+        {
+            "phone": phone,
+            "status": SubscriberStatus.NEW,
+            "attributes": {},
+            "tags": [],
+            "created_at": now,
+            "updated_at": now,
+        },
+    ).one()
+    return SubscriberRow.read(row.id, phone, row)
+
+
+_CHANGE_STATUS = DriverStatement(
+    update(SUBSCRIBERS)
+    .where(SUBSCRIBERS.c.id == bindparam("subscriber_id"))
+    .values(status=bindparam("status"), updated_at=bindparam("updated_at"))
+)
+
+
+def change_status(
+    connection: Connection, subscriber: SubscriberRow, status: SubscriberStatus, now: datetime
+) -> None:
+    """Move the subscriber to a new consent status."""
+    if subscriber.status is status:
+        return
+    _CHANGE_STATUS.run(
+        connection,
+        {"subscriber_id": subscriber.id, "status": status, "updated_at": now},
+    )
+    subscriber.status = status
+
+
+_INSERT_CONSENT = DriverStatement(CONSENT_EVENTS.insert())
+
+
+def record_consent(
+    connection: Connection,
+    subscriber: SubscriberRow,
+    *,
+    kind: ConsentKind,
+    source: str,
+    now: datetime,
+    keyword: str | None = None,
+    text: str | None = None,
+    message_id: int | None = None,
+) -> None:
+    """Append one entry to the consent ledger."""
+    _INSERT_CONSENT.run(
+        connection,
+        {
+            "subscriber_id": subscriber.id,
+            "phone": subscriber.phone,
+            "kind": kind,
+            "source": source,
+            "keyword": keyword,
+            "text": text,
+            "message_id": message_id,
+            "created_at": now,
+        },
+    )
+
+
+def opt_out_by_carrier(
+    connection: Connection, phone: str, message_id: int | None, now: datetime
+) -> None:
+    """The carrier says this number opted out (Twilio 21610): believe it and record it."""
+    subscriber = claim_subscriber(connection, phone, now)
+    if subscriber.status is SubscriberStatus.UNSUBSCRIBED:
+        return
+    change_status(connection, subscriber, SubscriberStatus.UNSUBSCRIBED, now)
+    record_consent(
+        connection,
+        subscriber,
+        kind=ConsentKind.OPT_OUT,
+        source="carrier",
+        now=now,
+        keyword="21610",
+        message_id=message_id,
+    )

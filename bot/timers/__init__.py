@@ -1,0 +1,1 @@
+"""The clock process: one scheduler resuming conversations when their timers come due."""

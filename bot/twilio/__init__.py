@@ -1,0 +1,1 @@
+"""Everything that knows Twilio: webhook, forms, signatures, TwiML, gateway, a fake server."""

@@ -1,0 +1,87 @@
+"""The Twilio edge: inbound texts and status callbacks."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, request
+
+from bot.conversations.service import InboundResult, SidInUse
+from bot.sending.status_updates import apply_status_update
+from bot.twilio.forms import FORM_TYPES, BadField, parse_inbound, parse_status
+from bot.twilio.signature import twilio_signed
+from bot.twilio.twiml import TwimlMessage, messaging_response
+from bot.web.errors import problem
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/twilio"
+bp = Blueprint("twilio", __name__, url_prefix=PREFIX)
+STATUS_CALLBACK_PATH = f"{PREFIX}/status"  # built by hand: url_for costs a lot on the hot path
+
+
+@bp.before_request
+def _forms_only() -> tuple[Response, int] | None:
+    if request.mimetype not in FORM_TYPES:
+        return problem(415, "Twilio webhooks are form-encoded (application/x-www-form-urlencoded)")
+    return None
+
+
+@bp.post("/sms")
+@twilio_signed
+def inbound_sms() -> Response | tuple[Response, int]:
+    """A customer's text: answer with TwiML."""
+    parley = current_app.extensions["parley"]
+    try:
+        sms = parse_inbound(
+            request.form,
+            default_region=parley.settings.DEFAULT_COUNTRY,
+            max_body_chars=parley.settings.MAX_BODY_CHARS,
+        )
+    except BadField as error:
+        return problem(400, error.message, field=error.field)
+    try:
+        result = parley.conversations.handle_inbound(sms)
+    except SidInUse:
+        return problem(409, "MessageSid is already used by another message", field="MessageSid")
+    if result.duplicate:
+        log.info("MessageSid %s seen before: answering as the first time", sms.message_sid)
+    if result.action is not None:
+        _after_answer(result)
+    return Response(_twiml(result), mimetype="application/xml")
+
+
+def _after_answer(result: InboundResult) -> None:
+    """Call the turn's custom action once the webhook has answered, and send what it says."""
+    parley = current_app.extensions["parley"]
+    # Off the request thread: a sync worker waiting on an action server answers nobody else.
+    # A failure, a full pool or a crash loses nothing: the action step's timer calls again.
+    parley.action_pool.submit(
+        lambda: parley.conversations.after_answer(result, parley.dispatcher.send),
+        f"custom action after the answer to {result.action.request.phone}",
+    )
+
+
+@bp.post(STATUS_CALLBACK_PATH.removeprefix(PREFIX))
+@twilio_signed
+def status_callback() -> Response | tuple[Response, int]:
+    """A delivery report for one of our texts; stale or repeated reports change nothing."""
+    try:
+        update = parse_status(request.form, request.args.get("mid"))
+    except BadField as error:
+        return problem(400, error.message, field=error.field)
+    if update is not None:
+        parley = current_app.extensions["parley"]
+        apply_status_update(db=parley.db, update_=update, now=parley.conversations.clock())
+    return Response(status=204)
+
+
+def _twiml(result: InboundResult) -> str:
+    public_url = current_app.extensions["parley"].settings.PUBLIC_URL
+    # Twilio reports each reply's fate to `action`; `mid` ties the report to our row.
+    return messaging_response(
+        TwimlMessage(
+            reply.body, f"{public_url or ''}{STATUS_CALLBACK_PATH}?mid={reply.id}", reply.media_urls
+        )
+        for reply in result.replies
+    )
