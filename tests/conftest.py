@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session
 
+from bot.accounts.agents import hash_password
 from bot.app import create_app, services_of
 from bot.sending.gateways.fake import FakeGateway
 from bot.settings import Settings
@@ -20,6 +22,8 @@ from tests.databases import PostgresDatabase, SqliteTemplate, postgres_server_ur
 API_KEY = "test-api-key"
 NO_FLOWS = Path(__file__).parent / "no-flows"  # tests see flows only when they ask for them
 SHIPPED_FLOWS = Path(__file__).parent.parent / "flows"
+# scrypt costs 0.1-0.2 s a hash: tests that set up agents hash their one password once a run.
+hash_once = functools.cache(hash_password)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -32,7 +32,7 @@ from bot.store.db import transaction
 from bot.store.models import Agent, Conversation, LoginAttempt, Message, Subscriber
 from bot.store.subscribers import change_status, claim_subscriber
 from bot.testing.clock import FakeClock
-from tests.conftest import SHIPPED_FLOWS, make_settings
+from tests.conftest import SHIPPED_FLOWS, hash_once, make_settings
 from tests.sms import ALICE, BOB, reply_to, text
 
 NOON_IN_SF = datetime(2026, 1, 5, 20, 0, tzinfo=UTC)
@@ -57,9 +57,11 @@ class Inbox:
         self.services: Services = services_of(self.app)
         db = self.services.db
         now = self.services.conversations.clock()
-        self.ada = create_agent(db, "ada@acme.test", "Ada", PASSWORD, is_admin=True, now=now)
-        self.dana = create_agent(db, "dana@acme.test", "Dana", PASSWORD, now=now)
-        self.eli = create_agent(db, "eli@acme.test", "Eli", PASSWORD, now=now)
+        self.ada = create_agent(
+            db, "ada@acme.test", "Ada", PASSWORD, is_admin=True, now=now, hasher=hash_once
+        )
+        self.dana = create_agent(db, "dana@acme.test", "Dana", PASSWORD, now=now, hasher=hash_once)
+        self.eli = create_agent(db, "eli@acme.test", "Eli", PASSWORD, now=now, hasher=hash_once)
 
     def client(self) -> FlaskClient:
         return self.app.test_client()

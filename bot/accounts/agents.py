@@ -51,6 +51,7 @@ _NO_SUCH_AGENT_HASH = generate_password_hash("no such agent: never matches", met
 EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 PasswordCheck = Callable[[str, str], bool]  # (stored hash, password) -> matches
+PasswordHasher = Callable[[str], str]  # password -> stored hash
 
 
 class AgentError(ValueError):
@@ -72,6 +73,12 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def hash_password(password: str) -> str:
+    """The stored form of a password (scrypt); AgentError when it is too short or too long."""
+    _require_usable(password)
+    return generate_password_hash(password, method="scrypt")
+
+
 def create_agent(
     db: Engine,
     email: str,
@@ -80,8 +87,12 @@ def create_agent(
     is_admin: bool = False,
     *,
     now: datetime,
+    hasher: PasswordHasher = hash_password,
 ) -> Agent:
-    """Add an agent who can log in to the inbox; AgentError when an input is unusable."""
+    """Add an agent who can log in to the inbox; AgentError when an input is unusable.
+
+    `hasher` turns the password into its stored form (tests hash their one password once).
+    """
     email = normalise_email(email)
     name = name.strip()
     if not EMAIL_SHAPE.match(email) or len(email) > 254:
@@ -91,7 +102,7 @@ def create_agent(
     values = {
         "email": email,
         "name": name,
-        "password_hash": _password_hash(password),
+        "password_hash": hasher(password),
         "is_admin": is_admin,
         "disabled": False,
         "created_at": now,
@@ -303,13 +314,8 @@ def _require_usable(password: str) -> None:
         raise AgentError(f"the password must be at most {MAX_PASSWORD_LENGTH} characters long")
 
 
-def _password_hash(password: str) -> str:
-    _require_usable(password)
-    return generate_password_hash(password, method="scrypt")
-
-
 def _store_password(db: Engine, email: str, password: str, *, now: datetime) -> Agent:
-    password_hash = _password_hash(password)  # outside the transaction: scrypt is slow
+    password_hash = hash_password(password)  # outside the transaction: scrypt is slow
     with transaction(db) as connection:
         row = connection.execute(select(AGENTS).where(AGENTS.c.email == email)).first()
         if row is None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from playwright.sync_api import expect
 
 from bot.accounts.agents import create_agent
+from tests.conftest import hash_once
 from tests.sms import ALICE
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ def add_agent(
     """An agent who can log in with PASSWORD; returns the name the inbox shows."""
     services = live_server.services
     now = services.conversations.clock()
-    create_agent(services.db, email, name, PASSWORD, is_admin=is_admin, now=now)
+    create_agent(services.db, email, name, PASSWORD, is_admin=is_admin, now=now, hasher=hash_once)
     return name
 
 
