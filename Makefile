@@ -32,4 +32,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/inbound.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
