@@ -28,6 +28,8 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from bot.store.db import driver_connection
+
 Processor = Callable[[Any], Any]
 
 
@@ -74,7 +76,7 @@ class _Compiled:
     fixed: Mapping[str, Any]  # values written into the statement (status = 'active' …)
     defaults: Mapping[str, Callable[[], Any]]  # Python-side column defaults the caller left out
     binders: tuple[tuple[str, Processor], ...]
-    row_type: Any | None  # a namedtuple class when the statement returns rows
+    row_type: Callable[..., Any] | None  # a namedtuple class when the statement returns rows
     readers: tuple[Processor | None, ...]
 
 
@@ -90,12 +92,13 @@ class DriverStatement:
         """Execute once with these parameters; returns the rows (empty for plain DML)."""
         params = params or {}
         compiled = self._compile(connection.dialect, params)
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = driver_connection(connection).cursor()
         try:
             cursor.execute(compiled.sql, _bind(compiled, params))
-            if compiled.row_type is None:
+            row_type = compiled.row_type
+            if row_type is None:
                 return Rows([])
-            return Rows([_read(compiled, row) for row in cursor.fetchall()])
+            return Rows([_read(row_type, compiled.readers, row) for row in cursor.fetchall()])
         except connection.dialect.loaded_dbapi.Error as error:
             raise _wrapped(compiled, params, error, connection.dialect) from error
         finally:
@@ -106,7 +109,7 @@ class DriverStatement:
         if not rows:
             return
         compiled = self._compile(connection.dialect, rows[0])
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = driver_connection(connection).cursor()
         try:
             cursor.executemany(compiled.sql, [_bind(compiled, row) for row in rows])
         except connection.dialect.loaded_dbapi.Error as error:
@@ -118,7 +121,7 @@ class DriverStatement:
         """The database's plan for this statement with these parameters, a line per step."""
         compiled = self._compile(connection.dialect, params)
         prefix = "EXPLAIN QUERY PLAN " if connection.dialect.name == "sqlite" else "EXPLAIN "
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = driver_connection(connection).cursor()
         try:
             cursor.execute(prefix + compiled.sql, _bind(compiled, params))
             return [str(row[-1]) for row in cursor.fetchall()]
@@ -141,7 +144,7 @@ def _compile(statement: Executable, dialect: Dialect, params: Mapping[str, Any])
     prefetch = [*compiler.insert_prefetch, *compiler.update_prefetch]
     # The processors Connection.execute applies, asked of the types through their public API.
     columns = list(statement.exported_columns.items())  # type: ignore[attr-defined]
-    row_type = namedtuple("Row", [key for key, _c in columns]) if columns else None  # type: ignore[misc]
+    row_type = namedtuple("Row", [key for key, _c in columns]) if columns else None
     readers = tuple(
         column.type.dialect_impl(dialect).result_processor(dialect, None) for _k, column in columns
     )
@@ -189,18 +192,15 @@ def _bind(compiled: _Compiled, params: Mapping[str, Any]) -> Any:
     return tuple(values[name] for name in compiled.positions)
 
 
-def _read(compiled: _Compiled, row: Sequence[Any]) -> Any:
-    return compiled.row_type(
-        *(
-            value if read is None else read(value)
-            for read, value in zip(compiled.readers, row, strict=True)
-        )
+def _read(row_type: Callable[..., Any], readers: Sequence[Processor | None], row: Any) -> Any:
+    return row_type(
+        *(value if read is None else read(value) for read, value in zip(readers, row, strict=True))
     )
 
 
 def _wrapped(
     compiled: _Compiled, params: Mapping[str, Any], error: Exception, dialect: Dialect
-) -> exc.DBAPIError:
+) -> exc.StatementError:
     return exc.DBAPIError.instance(
         compiled.sql, dict(params), error, dialect.loaded_dbapi.Error, dialect=dialect
     )

@@ -46,7 +46,7 @@ class SubscriberRow:
 
 def get_subscriber(*, session: Session, phone: str) -> Subscriber | None:
     """The subscriber with this E.164 number, if any."""
-    return session.scalars(select(Subscriber).where(Subscriber.phone == phone)).first()
+    return session.scalars(select(Subscriber).where(SUBSCRIBERS.c.phone == phone)).first()
 
 
 _PROFILE = (
