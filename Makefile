@@ -21,6 +21,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	@.ci/ensure-chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

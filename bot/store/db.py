@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
@@ -12,10 +13,10 @@ from typing import Any
 from sqlalchemy import Table, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 
-try:
+if sys.platform == "win32":  # no fcntl: SQLite's busy timeout alone serialises writers there
+    fcntl = None
+else:
     import fcntl
-except ImportError:  # not on Windows: SQLite's busy timeout alone serialises writers there
-    fcntl = None  # type: ignore[assignment]
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.sql.base import Executable
 from sqlmodel import create_engine

@@ -25,8 +25,8 @@ from typing import Any
 
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 from bot.store.db import driver_connection
 
@@ -83,7 +83,9 @@ class _Compiled:
 class DriverStatement:
     """A Core statement, compiled once per dialect and run on the driver's cursor."""
 
-    def __init__(self, statement: Executable | Callable[[str], Executable]) -> None:
+    def __init__(
+        self, statement: ExecutableReturnsRows | Callable[[str], ExecutableReturnsRows]
+    ) -> None:
         # A callable builds the statement for a dialect name (ON CONFLICT differs by dialect).
         self._build = statement if callable(statement) else (lambda _dialect: statement)
         self._compiled: dict[tuple[str, frozenset[str]], _Compiled] = {}
@@ -136,21 +138,27 @@ class DriverStatement:
         return compiled
 
 
-def _compile(statement: Executable, dialect: Dialect, params: Mapping[str, Any]) -> _Compiled:
-    compiler = statement.compile(dialect=dialect, column_keys=list(params))  # type: ignore[attr-defined]
+def _compile(
+    statement: ExecutableReturnsRows, dialect: Dialect, params: Mapping[str, Any]
+) -> _Compiled:
+    compiler = statement.compile(dialect=dialect, column_keys=list(params))
     assert isinstance(compiler, SQLCompiler)
     if compiler.post_compile_params or compiler.literal_execute_params:
         raise ValueError("DriverStatement cannot run expanding IN parameters; spell them out")
     prefetch = [*compiler.insert_prefetch, *compiler.update_prefetch]
     # The processors Connection.execute applies, asked of the types through their public API.
-    columns = list(statement.exported_columns.items())  # type: ignore[attr-defined]
+    columns = list(statement.exported_columns.items())
     row_type = namedtuple("Row", [key for key, _c in columns]) if columns else None
     readers = tuple(
         column.type.dialect_impl(dialect).result_processor(dialect, None) for _k, column in columns
     )
     return _Compiled(
         sql=compiler.string,
-        positions=tuple(compiler.positiontup) if compiler.positional else None,  # type: ignore[arg-type]
+        positions=(
+            tuple(compiler.positiontup)
+            if compiler.positional and compiler.positiontup is not None
+            else None
+        ),
         fixed={
             name: value
             for name, value in compiler.construct_params(dict(params)).items()

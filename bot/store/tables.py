@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any, TypeAlias
 
-from sqlalchemy import Column, Row, Select, Table
+from sqlalchemy import Column, Row, Select, Table, inspect
+from sqlalchemy.orm import Mapper
 
 from bot.store.models import (
     Agent,
@@ -44,7 +45,8 @@ def max_length(column: Column[Any]) -> int:
 
 
 def _table_of(model: type) -> Table:
-    table = model.__table__  # type: ignore[attr-defined]  # SQLModel leaves it untyped
+    mapper: Mapper[Any] = inspect(model)  # SQLModel leaves `__table__` untyped; its mapper's
+    table = mapper.local_table
     assert isinstance(table, Table)
     return table
 
