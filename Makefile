@@ -21,6 +21,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	@.ci/ensure-chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -32,4 +33,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/inbound.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

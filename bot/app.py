@@ -60,7 +60,10 @@ def create_app(
         # Each trusted hop appends to X-Forwarded-*: believe that many, so login limits and
         # logs see the client, not the proxy. Webhook signatures still use PUBLIC_URL.
         hops = settings.TRUSTED_PROXIES
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+        # Flask's documented way to wrap its WSGI app replaces a method on the instance.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
     app.extensions["parley"] = services
     register_error_handlers(app)
     register_input_limits(app)  # before the blueprints: their routes use its `id` converter

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -99,7 +99,7 @@ def create_agent(
         raise AgentError(f"{email!r} is not an email address (expected name@example.com)")
     if not name or len(name) > 100:
         raise AgentError("the name must be 1 to 100 characters")
-    values = {
+    values: dict[str, Any] = {
         "email": email,
         "name": name,
         "password_hash": hasher(password),
@@ -109,7 +109,9 @@ def create_agent(
     }
     try:
         with transaction(db) as connection:
-            agent_id = connection.execute(insert(AGENTS).values(values)).inserted_primary_key[0]
+            agent_id = connection.execute(
+                insert(AGENTS).values(values).returning(AGENTS.c.id)
+            ).scalar_one()
     except IntegrityError:
         raise AgentError(f"an agent with email {email} already exists") from None
     return Agent(id=agent_id, **values)
@@ -327,5 +329,5 @@ def _store_password(db: Engine, email: str, password: str, *, now: datetime) -> 
     return _agent({**row._mapping, "password_hash": password_hash})
 
 
-def _agent(mapping: object) -> Agent:
-    return Agent(**dict(mapping))  # type: ignore[call-overload]
+def _agent(mapping: Mapping[Any, Any]) -> Agent:
+    return Agent(**dict(mapping))

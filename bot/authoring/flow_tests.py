@@ -28,7 +28,7 @@ from bot.settings import Settings
 from bot.store.db import transaction
 from bot.store.models import Subscriber
 from bot.store.subscribers import claim_subscriber
-from bot.store.tables import SUBSCRIBERS
+from bot.store.tables import ANSWERS, SUBSCRIBERS
 from bot.testing.clock import FakeClock, let_time_pass
 
 TEST_PHONE = "+14155550123"
@@ -198,12 +198,12 @@ class _Conversation:
 
         with Session(self.services.db) as session:
             subscriber = session.scalars(
-                select(Subscriber).where(Subscriber.phone == TEST_PHONE)
+                select(Subscriber).where(SUBSCRIBERS.c.phone == TEST_PHONE)
             ).one()
             answers = {
                 answer.name: answer.value
                 for answer in session.scalars(
-                    select(Answer).where(Answer.phone == TEST_PHONE).order_by(Answer.id)
+                    select(Answer).where(ANSWERS.c.phone == TEST_PHONE).order_by(ANSWERS.c.id)
                 )
             }
             actual = {

@@ -335,9 +335,12 @@ def _opted_out(connection: Connection, recipients: Any, days: float) -> Select[A
 def _ordered(rows: Iterable[VariantStats], names: Sequence[str]) -> list[VariantStats]:
     """The file's variants in file order, then any others seen in the store, by name."""
     position = {name: index for index, name in enumerate(names)}
-    return sorted(
-        rows, key=lambda row: (position.get(row.variant, len(position)), row.variant or "")
-    )
+
+    def order(row: VariantStats) -> tuple[int, str]:
+        seen = len(position) if row.variant is None else position.get(row.variant, len(position))
+        return seen, row.variant or ""
+
+    return sorted(rows, key=order)
 
 
 def _total(rows: Sequence[VariantStats]) -> VariantStats:

@@ -15,7 +15,7 @@ from bot.cli.common import (
 from bot.settings import Settings
 
 if TYPE_CHECKING:
-    pass
+    from bot.campaigns.model import Campaign
 
 
 @main.group()
@@ -23,11 +23,11 @@ def campaign() -> None:
     """List, preview, send and pause campaign files (FLOWS_DIR/campaigns)."""
 
 
-def _campaigns(settings: Settings) -> dict:  # type: ignore[type-arg]
+def _campaigns(settings: Settings) -> dict[str, Campaign]:
     from bot.campaigns.parser import read_campaigns
 
     parsed = read_campaigns(settings.FLOWS_DIR, brand=settings.BRAND_NAME)
-    return {item.campaign.name: item for item in parsed if item.campaign is not None}
+    return {item.campaign.name: item.campaign for item in parsed if item.campaign is not None}
 
 
 @campaign.command("list")
@@ -67,7 +67,7 @@ def campaign_preview(name: str) -> None:
             " see `bot flows check`"
         )
     _require_migrated(settings)
-    found = known[name].campaign
+    found = known[name]
     db = make_engine(settings.DATABASE_URL)
     try:
         with db.connect() as connection:

@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import IO, TYPE_CHECKING
 
 import click
 from sqlalchemy.engine import Engine
@@ -79,7 +79,7 @@ def write_export(
 
 
 def _write_csv(
-    stream: TextIO,
+    stream: IO[str],
     header: Iterable[str],
     rows: Iterable[Iterable[object]],
     *,
@@ -111,7 +111,7 @@ def _write_csv_to_stdout(header: Iterable[str], rows: Iterable[Iterable[object]]
 
 
 @contextlib.contextmanager
-def _replaced_atomically(path: Path) -> Iterator[TextIO]:
+def _replaced_atomically(path: Path) -> Iterator[IO[str]]:
     """A temporary file next to `path` that becomes `path` only if the block succeeds.
 
     A symlink is followed (its target is replaced, the link stays); anything but a regular

@@ -18,7 +18,7 @@ from bot.cli.common import (
 from bot.settings import Settings
 
 if TYPE_CHECKING:
-    pass
+    from bot.engine.parser import ParsedFile
 
 
 @main.group()
@@ -42,7 +42,7 @@ def _flow_paths(paths: tuple[Path, ...], settings: Settings) -> list[Path]:
     return chosen
 
 
-def _checked(paths: tuple[Path, ...], settings: Settings) -> list:  # type: ignore[type-arg]
+def _checked(paths: tuple[Path, ...], settings: Settings) -> list[ParsedFile]:
     """The requested flow files, checked among every flow of their folders.
 
     Whether a keyword is taken or a start_flow target exists depends on the flows beside a

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 from bot.store.db import dialect_insert
 from bot.store.driver_sql import DriverStatement
@@ -24,7 +24,7 @@ class EventReceipt:
     new: bool
 
 
-def _insert(dialect: str) -> Executable:
+def _insert(dialect: str) -> ExecutableReturnsRows:
     return (
         dialect_insert(dialect, EVENTS)
         .on_conflict_do_nothing(index_elements=["external_id"])

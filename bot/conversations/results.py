@@ -194,7 +194,7 @@ def _dropped_out(db: Database, flow_name: str) -> dict[str, int]:
     )
 
 
-def _counts_by_key(db: Database, statement: Select[tuple[str, int]]) -> dict[str, int]:
+def _counts_by_key(db: Database, statement: Select[str, int]) -> dict[str, int]:
     return {key: count for key, count in db.execute(statement)}
 
 

@@ -48,7 +48,7 @@ from bot.store.conversations import (
     save_state,
 )
 from bot.store.db import transaction
-from bot.store.tables import AGENTS, MESSAGES, SUBSCRIBERS
+from bot.store.tables import AGENTS, MESSAGES, SUBSCRIBERS, AnyRow, AnySelect
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -315,7 +315,7 @@ def recent_conversations(services: Services, query: str | None, limit: int = 50)
         return [_item(connection, row) for row in connection.execute(statement).all()]
 
 
-def _items():  # type: ignore[no-untyped-def]
+def _items() -> AnySelect:
     return (
         select(
             CONVERSATIONS.c.id,
@@ -333,7 +333,7 @@ def _items():  # type: ignore[no-untyped-def]
     )
 
 
-def _item(connection: Connection, row) -> InboxItem:  # type: ignore[no-untyped-def]
+def _item(connection: Connection, row: AnyRow) -> InboxItem:
     last_text = connection.execute(
         select(MESSAGES.c.body)
         .where(MESSAGES.c.phone == row.phone, MESSAGES.c.direction == Direction.INBOUND)

@@ -31,7 +31,7 @@ def country_of(phone: str) -> str | None:
     except phonenumbers.NumberParseException:
         return None
     # A number no region claims (an unassigned range) still has its calling code's main country.
-    region = phonenumbers.region_code_for_number(number) or (
-        phonenumbers.region_code_for_country_code(number.country_code)
-    )
+    region = phonenumbers.region_code_for_number(number)
+    if not region and number.country_code is not None:
+        region = phonenumbers.region_code_for_country_code(number.country_code)
     return region if region and region.isalpha() and region != "ZZ" else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
-from typing import TextIO
+from typing import IO
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 QUOTE = "'"
@@ -42,7 +42,7 @@ def _is_number(cell: str) -> bool:
 class InertWriter:
     """A csv.writer whose every cell is text made inert (None is an empty cell)."""
 
-    def __init__(self, stream: TextIO, *, lineterminator: str) -> None:
+    def __init__(self, stream: IO[str], *, lineterminator: str) -> None:
         self._writer = csv.writer(stream, lineterminator=lineterminator)
 
     def writerow(self, row: Iterable[object]) -> None:
@@ -55,6 +55,6 @@ class InertWriter:
             self.writerow(row)
 
 
-def csv_writer(stream: TextIO, *, lineterminator: str = "\r\n") -> InertWriter:
+def csv_writer(stream: IO[str], *, lineterminator: str = "\r\n") -> InertWriter:
     """The writer for every CSV Parley hands out (exports, downloads)."""
     return InertWriter(stream, lineterminator=lineterminator)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from typing import Any
 
 import yaml
 
@@ -54,7 +54,11 @@ class _Loader(yaml.SafeLoader):
                 node.start_mark.line + 1,
             ) from None
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LocatedDict:
+    # The stubs promise dict[Hashable, Any]; our keys are always str, and dict is invariant, so
+    # a LocatedDict (dict[str, Any]) can never match that promise though every caller is served.
+    def construct_mapping(  # type: ignore[override]
+        self, node: yaml.MappingNode, deep: bool = False
+    ) -> LocatedDict:
         mapping = LocatedDict()
         mapping.line = node.start_mark.line + 1
         mapping.key_lines = {}
@@ -92,7 +96,9 @@ _Loader.add_implicit_resolver(
 class _TextLoader(_Loader):
     """Every unquoted scalar stays the text it was written as: no numbers, booleans or nulls."""
 
-    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {}
+
+# Set after the class, as for _Loader: PyYAML declares this on instances, so no ClassVar here.
+_TextLoader.yaml_implicit_resolvers = {}
 
 
 def load_yaml(text: str, *, scalars_as_text: bool = False) -> Any:

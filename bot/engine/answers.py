@@ -291,7 +291,7 @@ def _yes_no(text: str, spec: AnswerSpec, today: date) -> Outcome:
     emoji = {_YES_NO_EMOJI[char] for char in text if char in _YES_NO_EMOJI}
     words = normalise(text).split()
     start = next((i for i, word in enumerate(words) if word not in _INTERJECTIONS), len(words))
-    votes, acknowledgements = set(emoji), set()
+    votes, acknowledgements = set(emoji), set[bool]()
     leads = False
     for position, term in _yes_no_terms(words):
         # "not sure" is neither; "not really" and "no way" are terms of their own.
@@ -357,11 +357,10 @@ def _number(text: str, spec: AnswerSpec, today: date) -> Outcome:
 
 
 def _rating(text: str, spec: AnswerSpec, today: date) -> Outcome:
-    number = _count_stars(text)
-    if number is None:
-        number = _read_number(text)
-        if isinstance(number, Invalid):
-            return number
+    stars = _count_stars(text)
+    number = _read_number(text) if stars is None else stars
+    if isinstance(number, Invalid):
+        return number
     low, high = _rating_range(spec)
     return _in_range(number, low, high, whole=True)
 

@@ -42,8 +42,12 @@ class DurationError(ValueError):
     """A duration that cannot be read; the message says what is wrong and how to write it."""
 
 
-def parse_duration(text: str | int | float) -> timedelta:
-    """Read a duration such as "30m", "2 hours" or "1d 12h"; bare numbers are refused."""
+def parse_duration(text: object) -> timedelta:
+    """Read a duration such as "30m", "2 hours" or "1d 12h"; bare numbers are refused.
+
+    Any value is welcome (YAML and settings hand over what they read); a non-duration raises
+    DurationError.
+    """
     if isinstance(text, bool) or not isinstance(text, str | int | float):
         raise DurationError(f"{text!r} is not a duration; {_FORMS}")
     written = str(text).strip()

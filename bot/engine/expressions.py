@@ -112,12 +112,15 @@ def _not_equals(left: object, right: object) -> bool:
     return not _equals(left, right)
 
 
-def _ordered(compare: Callable[[object, object], object]) -> Callable[[object, object], bool]:
+def _ordered(
+    compare: Callable[[float | str, float | str], object],
+) -> Callable[[object, object], bool]:
     def apply(left: object, right: object) -> bool:
-        comparable = (_is_number(left) and _is_number(right)) or (
+        if (_is_number(left) and _is_number(right)) or (
             isinstance(left, str) and isinstance(right, str)
-        )
-        return bool(compare(left, right)) if comparable else False
+        ):
+            return bool(compare(left, right))
+        return False
 
     return apply
 

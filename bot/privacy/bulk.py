@@ -26,9 +26,16 @@ from bot.domain.vocabulary import (
     SubscriberStatus,
 )
 from bot.store.db import dialect_insert, transaction
-from bot.store.models import ConsentEvent
-from bot.store.subscribers import CONSENT_EVENTS, SUBSCRIBERS, claim_subscriber
-from bot.store.tables import ANSWERS, CONVERSATIONS, EVENTS, MESSAGES
+from bot.store.subscribers import claim_subscriber
+from bot.store.tables import (
+    ANSWERS,
+    CONSENT_EVENTS,
+    CONVERSATIONS,
+    EVENTS,
+    MESSAGES,
+    SUBSCRIBERS,
+    max_length,
+)
 
 BATCH_ROWS = 1000  # rows per transaction with skip_bad; also the size of IN (…) lookups
 ERASED = "[erased]"
@@ -60,7 +67,7 @@ SINGLE_LINE_COLUMNS = ("phone", "first_name", "timezone", "tags", "consent_sourc
 # C0 controls and DEL no person types; PostgreSQL cannot even store NUL (psycopg raises).
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LINE_CONTROL = re.compile("[\x00-\x1f\x7f]")
-_SOURCE_MAX = ConsentEvent.model_fields["source"].metadata[0].max_length  # type: ignore[attr-defined]
+_SOURCE_MAX = max_length(CONSENT_EVENTS.c.source)
 _FIRST_NAME_MAX = 100
 
 

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, bindparam, func, or_, select, update
-from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain import policy
@@ -45,7 +45,7 @@ from bot.sending.outbox import sending_hours_at_claim
 from bot.store.db import transaction
 from bot.store.models import utcnow
 from bot.store.subscribers import opt_out_by_carrier
-from bot.store.tables import MESSAGES
+from bot.store.tables import MESSAGES, AnyRow
 
 log = logging.getLogger(__name__)
 
@@ -489,13 +489,17 @@ class Dispatcher:
                 # Only rows still PENDING at the update are ours (the row lock makes that all
                 # of them; this makes sure of it).
                 claimed = [text for text in claimed if text.message_id in marked]
-        for row in refused:
-            log.info("message %s suppressed at send time: %s", row["message_id"], row["reason"])
-        for row in deferred:
-            log.info("message %s held at send time: %s", row["message_id"], row["reason"])
+        for suppressed in refused:
+            log.info(
+                "message %s suppressed at send time: %s",
+                suppressed["message_id"],
+                suppressed["reason"],
+            )
+        for held in deferred:
+            log.info("message %s held at send time: %s", held["message_id"], held["reason"])
         return claimed
 
-    def _may_leave(self, row: Row[Any], person: Row[Any] | None, now: datetime) -> policy.Decision:
+    def _may_leave(self, row: AnyRow, person: AnyRow | None, now: datetime) -> policy.Decision:
         """Consent; then, for a text that is late, the recipient's sending hours as they stand."""
         # Consent may have changed since the text was queued: rows already refused are not
         # claimed (nor paced). The word that counts is the one at hand-over (last_check).
@@ -513,7 +517,7 @@ class Dispatcher:
             rules=self.rules,
         )
 
-    def _claimed(self, row: Row[Any]) -> ClaimedText:
+    def _claimed(self, row: AnyRow) -> ClaimedText:
         return ClaimedText(
             message_id=row.id,
             text=OutboundText(
@@ -606,7 +610,7 @@ class Dispatcher:
         return status
 
     def _values_after(
-        self, current: Row[Any], result: SendResult, handed_over_at: datetime
+        self, current: AnyRow, result: SendResult, handed_over_at: datetime
     ) -> dict[str, Any]:
         """The columns to change for this answer, given the row as it is now."""
         errors = {"error_code": result.error_code, "error_message": result.error_message}
@@ -634,7 +638,7 @@ class Dispatcher:
         # OPTED_OUT or FAILED: permanent; the provider never took it.
         return {**errors, "status": MessageStatus.FAILED, "sent_at": None}
 
-    def _retry_values(self, current: Row[Any], errors: dict[str, Any]) -> dict[str, Any]:
+    def _retry_values(self, current: AnyRow, errors: dict[str, Any]) -> dict[str, Any]:
         """A retryable failure: back to the outbox, unless the retry window is over."""
         now = self.clock()
         since = current.retrying_since or now
@@ -677,7 +681,7 @@ class Dispatcher:
             self._reconcile_one(row, report)
         return report
 
-    def _reconcile_one(self, row: Row[Any], report: Reconciled) -> None:
+    def _reconcile_one(self, row: AnyRow, report: Reconciled) -> None:
         if row.handed_over_at is None:
             # Claimed, never past its last consent check: it never left, whatever the gateway.
             if self._settle(row, status=MessageStatus.PENDING, claimed_by=None, sent_at=None):
@@ -722,7 +726,7 @@ class Dispatcher:
             report.requeued += 1
             log.info("message %s: not at the provider; back in the outbox", row.id)
 
-    def _settle(self, row: Row[Any], **values: Any) -> bool:
+    def _settle(self, row: AnyRow, **values: Any) -> bool:
         """Apply values if nobody touched the row since we read it; False if somebody did."""
         statement = (
             update(MESSAGES)

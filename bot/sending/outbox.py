@@ -83,8 +83,8 @@ def queue_text(
     if replying is None:
         # An action's texts answer the person's text too, though they leave by the outbox.
         replying = delivery is Delivery.TWIML or in_reply_to_id is not None
-    scheduled = not_before is not None and not_before > now
-    judged_at = not_before if scheduled else now
+    judged_at = now if not_before is None else max(not_before, now)
+    scheduled = judged_at > now
     if len(body) > MAX_TEXT_CHARS:
         # Twilio refuses it (error 21617); a template filled with someone's huge event data
         # must not become hundreds of segments either. Logged, with the reason, never sent.

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import os
+import sys
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, event
+from sqlalchemy import Table, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 
-try:
+if sys.platform == "win32":  # no fcntl: SQLite's busy timeout alone serialises writers there
+    fcntl = None
+else:
     import fcntl
-except ImportError:  # not on Windows: SQLite's busy timeout alone serialises writers there
-    fcntl = None  # type: ignore[assignment]
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.sql.base import Executable
 from sqlmodel import create_engine
@@ -112,7 +113,15 @@ def _checkpoint_if_due(db: Engine, connection: Connection) -> None:
     schedule = _checkpoints.get(db)
     if schedule is not None and schedule.due():
         # PASSIVE: copies what no reader still needs, waits for nobody, blocks no writer.
-        connection.connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        driver_connection(connection).execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def driver_connection(connection: Connection) -> Any:
+    """The driver's own connection (sqlite3's or psycopg's) under a SQLAlchemy connection."""
+    driver = connection.connection.driver_connection
+    if driver is None:  # the pool let go of it: the connection was invalidated
+        raise exc.ResourceClosedError("the database connection was invalidated")
+    return driver
 
 
 def is_sqlite(db: Engine) -> bool:

@@ -25,8 +25,10 @@ from typing import Any
 
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.selectable import ExecutableReturnsRows
+
+from bot.store.db import driver_connection
 
 Processor = Callable[[Any], Any]
 
@@ -74,14 +76,16 @@ class _Compiled:
     fixed: Mapping[str, Any]  # values written into the statement (status = 'active' …)
     defaults: Mapping[str, Callable[[], Any]]  # Python-side column defaults the caller left out
     binders: tuple[tuple[str, Processor], ...]
-    row_type: Any | None  # a namedtuple class when the statement returns rows
+    row_type: Callable[..., Any] | None  # a namedtuple class when the statement returns rows
     readers: tuple[Processor | None, ...]
 
 
 class DriverStatement:
     """A Core statement, compiled once per dialect and run on the driver's cursor."""
 
-    def __init__(self, statement: Executable | Callable[[str], Executable]) -> None:
+    def __init__(
+        self, statement: ExecutableReturnsRows | Callable[[str], ExecutableReturnsRows]
+    ) -> None:
         # A callable builds the statement for a dialect name (ON CONFLICT differs by dialect).
         self._build = statement if callable(statement) else (lambda _dialect: statement)
         self._compiled: dict[tuple[str, frozenset[str]], _Compiled] = {}
@@ -90,12 +94,13 @@ class DriverStatement:
         """Execute once with these parameters; returns the rows (empty for plain DML)."""
         params = params or {}
         compiled = self._compile(connection.dialect, params)
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = driver_connection(connection).cursor()
         try:
             cursor.execute(compiled.sql, _bind(compiled, params))
-            if compiled.row_type is None:
+            row_type = compiled.row_type
+            if row_type is None:
                 return Rows([])
-            return Rows([_read(compiled, row) for row in cursor.fetchall()])
+            return Rows([_read(row_type, compiled.readers, row) for row in cursor.fetchall()])
         except connection.dialect.loaded_dbapi.Error as error:
             raise _wrapped(compiled, params, error, connection.dialect) from error
         finally:
@@ -106,7 +111,7 @@ class DriverStatement:
         if not rows:
             return
         compiled = self._compile(connection.dialect, rows[0])
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = driver_connection(connection).cursor()
         try:
             cursor.executemany(compiled.sql, [_bind(compiled, row) for row in rows])
         except connection.dialect.loaded_dbapi.Error as error:
@@ -118,7 +123,7 @@ class DriverStatement:
         """The database's plan for this statement with these parameters, a line per step."""
         compiled = self._compile(connection.dialect, params)
         prefix = "EXPLAIN QUERY PLAN " if connection.dialect.name == "sqlite" else "EXPLAIN "
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = driver_connection(connection).cursor()
         try:
             cursor.execute(prefix + compiled.sql, _bind(compiled, params))
             return [str(row[-1]) for row in cursor.fetchall()]
@@ -133,21 +138,27 @@ class DriverStatement:
         return compiled
 
 
-def _compile(statement: Executable, dialect: Dialect, params: Mapping[str, Any]) -> _Compiled:
-    compiler = statement.compile(dialect=dialect, column_keys=list(params))  # type: ignore[attr-defined]
+def _compile(
+    statement: ExecutableReturnsRows, dialect: Dialect, params: Mapping[str, Any]
+) -> _Compiled:
+    compiler = statement.compile(dialect=dialect, column_keys=list(params))
     assert isinstance(compiler, SQLCompiler)
     if compiler.post_compile_params or compiler.literal_execute_params:
         raise ValueError("DriverStatement cannot run expanding IN parameters; spell them out")
     prefetch = [*compiler.insert_prefetch, *compiler.update_prefetch]
     # The processors Connection.execute applies, asked of the types through their public API.
-    columns = list(statement.exported_columns.items())  # type: ignore[attr-defined]
-    row_type = namedtuple("Row", [key for key, _c in columns]) if columns else None  # type: ignore[misc]
+    columns = list(statement.exported_columns.items())
+    row_type = namedtuple("Row", [key for key, _c in columns]) if columns else None
     readers = tuple(
         column.type.dialect_impl(dialect).result_processor(dialect, None) for _k, column in columns
     )
     return _Compiled(
         sql=compiler.string,
-        positions=tuple(compiler.positiontup) if compiler.positional else None,  # type: ignore[arg-type]
+        positions=(
+            tuple(compiler.positiontup)
+            if compiler.positional and compiler.positiontup is not None
+            else None
+        ),
         fixed={
             name: value
             for name, value in compiler.construct_params(dict(params)).items()
@@ -189,18 +200,15 @@ def _bind(compiled: _Compiled, params: Mapping[str, Any]) -> Any:
     return tuple(values[name] for name in compiled.positions)
 
 
-def _read(compiled: _Compiled, row: Sequence[Any]) -> Any:
-    return compiled.row_type(
-        *(
-            value if read is None else read(value)
-            for read, value in zip(compiled.readers, row, strict=True)
-        )
+def _read(row_type: Callable[..., Any], readers: Sequence[Processor | None], row: Any) -> Any:
+    return row_type(
+        *(value if read is None else read(value) for read, value in zip(readers, row, strict=True))
     )
 
 
 def _wrapped(
     compiled: _Compiled, params: Mapping[str, Any], error: Exception, dialect: Dialect
-) -> exc.DBAPIError:
+) -> exc.StatementError:
     return exc.DBAPIError.instance(
         compiled.sql, dict(params), error, dialect.loaded_dbapi.Error, dialect=dialect
     )

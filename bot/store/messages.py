@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 from bot.domain.inbound import InboundSms
 from bot.domain.segments import count_segments
@@ -32,7 +32,7 @@ class QueuedText:
         return self.status is MessageStatus.SUPPRESSED
 
 
-def _insert_inbound(dialect: str) -> Executable:
+def _insert_inbound(dialect: str) -> ExecutableReturnsRows:
     return (
         dialect_insert(dialect, MESSAGES)
         .on_conflict_do_nothing(index_elements=["provider_sid"])

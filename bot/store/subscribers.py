@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.selectable import ExecutableReturnsRows
 from sqlmodel import Session
 
 from bot.domain.vocabulary import ConsentKind, SubscriberStatus
@@ -46,7 +46,7 @@ class SubscriberRow:
 
 def get_subscriber(*, session: Session, phone: str) -> Subscriber | None:
     """The subscriber with this E.164 number, if any."""
-    return session.scalars(select(Subscriber).where(Subscriber.phone == phone)).first()
+    return session.scalars(select(Subscriber).where(SUBSCRIBERS.c.phone == phone)).first()
 
 
 _PROFILE = (
@@ -59,7 +59,7 @@ _PROFILE = (
 )
 
 
-def _claim(dialect: str) -> Executable:
+def _claim(dialect: str) -> ExecutableReturnsRows:
     statement = dialect_insert(dialect, SUBSCRIBERS)
     # DO UPDATE (not DO NOTHING) so the row always comes back, and on PostgreSQL is row-locked:
     # two texts from one person are handled one after the other.

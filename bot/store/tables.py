@@ -5,7 +5,10 @@ The models in `bot.store.models` declare them (SQLModel); the queries are Core, 
 
 from __future__ import annotations
 
-from sqlalchemy import Table
+from typing import Any, TypeAlias
+
+from sqlalchemy import Column, Row, Select, Table, inspect
+from sqlalchemy.orm import Mapper
 
 from bot.store.models import (
     Agent,
@@ -25,9 +28,25 @@ from bot.store.models import (
     UnansweredText,
 )
 
+# A row, or a select, of any columns: SQLAlchemy 2.1 types them by their columns' types, and
+# columns reached through these tables are untyped, so a function that takes "a row of
+# MESSAGES" says so with these.
+AnyRow: TypeAlias = Row[*tuple[Any, ...]]
+AnySelect: TypeAlias = Select[*tuple[Any, ...]]
+
+
+def max_length(column: Column[Any]) -> int:
+    """The most characters a text column holds (its `Field(max_length=...)`)."""
+    # SQLModel's AutoString decorates a String and passes `length` through, untyped.
+    length = getattr(column.type, "length", None)
+    if not isinstance(length, int):
+        raise TypeError(f"{column} is not a text column of bounded length")
+    return length
+
 
 def _table_of(model: type) -> Table:
-    table = model.__table__  # type: ignore[attr-defined]  # SQLModel leaves it untyped
+    mapper: Mapper[Any] = inspect(model)  # SQLModel leaves `__table__` untyped; its mapper's
+    table = mapper.local_table
     assert isinstance(table, Table)
     return table
 

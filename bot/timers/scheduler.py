@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -39,10 +40,10 @@ from bot.store.db import is_sqlite
 if TYPE_CHECKING:
     from bot.services import Services
 
-try:
+if sys.platform == "win32":  # no fcntl there
+    fcntl = None
+else:
     import fcntl
-except ImportError:  # not on Windows
-    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 

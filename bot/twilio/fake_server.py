@@ -13,6 +13,7 @@ patching it, then look at what the server received:
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 import time
 import urllib.error
@@ -23,13 +24,38 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Any, Self
+from typing import Any, Self, TypeAlias
 from urllib.parse import urlencode
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer
 
 from bot.domain.segments import count_segments
+
+# What socketserver hands a request handler: a TCP socket (or a datagram and its socket).
+_Connection: TypeAlias = socket.socket | tuple[bytes, socket.socket]
+
+
+class _CountingServer(ThreadedWSGIServer):
+    """werkzeug's threaded server (what make_server(threaded=True) builds), reporting each
+    connection as it opens (+1) and closes (-1)."""
+
+    def __init__(self, host: str, port: int, app: Flask, count: Callable[[int], None]) -> None:
+        super().__init__(host, port, app)
+        self._count = count
+
+    # socketserver accepts on the serving thread and hands each connection to a thread of its
+    # own; counting there sees a connection before any of its requests is read.
+    def process_request(self, request: _Connection, client_address: Any) -> None:
+        self._count(+1)
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: _Connection, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._count(-1)
+
 
 API_VERSION = "2010-04-01"
 MESSAGES_RULE = f"/{API_VERSION}/Accounts/<account_sid>/Messages.json"
@@ -173,8 +199,7 @@ class FakeTwilioServer:
 
     def start(self, port: int = 0) -> Self:
         """Start serving on `port` (0: a free one)."""
-        self._server = make_server("127.0.0.1", port, self.app, threaded=True)
-        self._count_connections(self._server)
+        self._server = _CountingServer("127.0.0.1", port, self.app, self._count_connection)
         # A short poll interval keeps shutdown() quick, so each test pays milliseconds for it.
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -185,27 +210,11 @@ class FakeTwilioServer:
         self._thread.start()
         return self
 
-    def _count_connections(self, server: BaseWSGIServer) -> None:
-        # socketserver accepts on the serving thread and hands each connection to a thread of
-        # its own; counting there sees a connection before any of its requests is read.
-        accept = server.process_request
-        serve = server.process_request_thread  # type: ignore[attr-defined]
-
-        def accepted(connection: Any, address: Any) -> None:
-            with self._connections_changed:
-                self._open_connections += 1
-            accept(connection, address)
-
-        def served(connection: Any, address: Any) -> None:
-            try:
-                serve(connection, address)
-            finally:
-                with self._connections_changed:
-                    self._open_connections -= 1
-                    self._connections_changed.notify_all()
-
-        server.process_request = accepted  # type: ignore[method-assign]
-        server.process_request_thread = served  # type: ignore[attr-defined]
+    def _count_connection(self, change: int) -> None:
+        with self._connections_changed:
+            self._open_connections += change
+            if change < 0:
+                self._connections_changed.notify_all()
 
     def stop(self) -> None:
         """Stop serving and free the port."""

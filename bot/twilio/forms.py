@@ -9,12 +9,12 @@ from bot.domain.phones import InvalidPhone, normalise_phone
 from bot.domain.statuses import parse_provider_status
 from bot.domain.vocabulary import MessageStatus
 from bot.sending.status_updates import StatusUpdate
-from bot.store.tables import MESSAGES
+from bot.store.tables import MESSAGES, max_length
 from bot.web.limits import MAX_INT32, MAX_ROW_ID, whole_number
 
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 MAX_MEDIA = 10  # Twilio's own limit per message
-MAX_SID = MESSAGES.c.provider_sid.type.length  # Twilio's are 34 characters
+MAX_SID = max_length(MESSAGES.c.provider_sid)  # Twilio's are 34 characters
 
 
 class BadField(ValueError):

@@ -6,9 +6,9 @@ import functools
 import hmac
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
-from flask import Request, current_app, request
+from flask import Request, Response, current_app, request
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 
 from bot.web.errors import problem
@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Twilio-Signature"
 SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
 
-View = TypeVar("View", bound=Callable[..., Any])
+Params = ParamSpec("Params")
+Answer = TypeVar("Answer")
 
 
 def signed_url(req: Request, public_url: str | None) -> str:
@@ -48,11 +49,13 @@ def signature_is_valid(req: Request, auth_token: str, public_url: str | None) ->
     return validator.validate(url, req.form, signature, algorithm)
 
 
-def twilio_signed(view: View) -> View:
+def twilio_signed(
+    view: Callable[Params, Answer],
+) -> Callable[Params, Answer | tuple[Response, int]]:
     """Refuse (403) a request not signed by Twilio, before anything is read or stored."""
 
     @functools.wraps(view)
-    def checked(*args: Any, **kwargs: Any) -> Any:
+    def checked(*args: Params.args, **kwargs: Params.kwargs) -> Answer | tuple[Response, int]:
         settings = current_app.extensions["parley"].settings
         if settings.signatures_required and not signature_is_valid(
             request, settings.TWILIO_AUTH_TOKEN, settings.PUBLIC_URL
@@ -63,4 +66,4 @@ def twilio_signed(view: View) -> View:
             return problem(403, "invalid or missing X-Twilio-Signature")
         return view(*args, **kwargs)
 
-    return checked  # type: ignore[return-value]
+    return checked

@@ -6,6 +6,7 @@ import logging
 
 from flask import Blueprint, Response, current_app, request
 
+from bot.conversations.flows import PendingAction
 from bot.conversations.service import InboundResult, SidInUse
 from bot.sending.status_updates import apply_status_update
 from bot.twilio.forms import FORM_TYPES, BadField, parse_inbound, parse_status
@@ -47,18 +48,18 @@ def inbound_sms() -> Response | tuple[Response, int]:
     if result.duplicate:
         log.info("MessageSid %s seen before: answering as the first time", sms.message_sid)
     if result.action is not None:
-        _after_answer(result)
+        _after_answer(result, result.action)
     return Response(_twiml(result), mimetype="application/xml")
 
 
-def _after_answer(result: InboundResult) -> None:
+def _after_answer(result: InboundResult, action: PendingAction) -> None:
     """Call the turn's custom action once the webhook has answered, and send what it says."""
     parley = current_app.extensions["parley"]
     # Off the request thread: a sync worker waiting on an action server answers nobody else.
     # A failure, a full pool or a crash loses nothing: the action step's timer calls again.
     parley.action_pool.submit(
         lambda: parley.conversations.after_answer(result, parley.dispatcher.send),
-        f"custom action after the answer to {result.action.request.phone}",
+        f"custom action after the answer to {action.request.phone}",
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, g, redirect, render_template, url_for
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from bot.campaigns.parser import read_campaigns
 from bot.campaigns.stats import CampaignStats, campaign_stats, has_messages
@@ -20,7 +21,7 @@ bp = Blueprint("analytics", __name__, url_prefix="/inbox")
 
 
 @bp.before_request
-def _require_agent() -> Response | None:
+def _require_agent() -> BaseResponse | None:
     """The same rule as the inbox: only a logged-in, enabled agent sees these pages."""
     g.agent = inbox._logged_in_agent()
     if g.agent is None:

@@ -21,6 +21,7 @@ from bot.domain.phones import InvalidPhone, normalise_phone
 from bot.domain.spreadsheet import csv_writer
 from bot.store.models import ConsentEvent, Message, Subscriber
 from bot.store.subscribers import get_subscriber
+from bot.store.tables import CONSENT_EVENTS, MESSAGES
 from bot.web.auth import require_api_key
 from bot.web.errors import InvalidInput, problem
 from bot.web.json_values import MAX_DEPTH, problem_in
@@ -173,8 +174,8 @@ def list_messages() -> tuple[Response, int]:
     with Session(current_app.extensions["parley"].db) as session:
         rows = session.scalars(
             select(Message)
-            .where(Message.phone == phone, Message.id > after)  # type: ignore[operator]
-            .order_by(Message.id)  # type: ignore[arg-type]
+            .where(MESSAGES.c.phone == phone, MESSAGES.c.id > after)
+            .order_by(MESSAGES.c.id)
             .limit(limit)
         ).all()
         return jsonify({"phone": phone, "messages": [_message_json(m) for m in rows]}), 200
@@ -274,8 +275,8 @@ def _phone(raw: str, field: str) -> str:
 def _subscriber_json(session: Session, subscriber: Subscriber) -> dict[str, Any]:
     ledger = session.scalars(
         select(ConsentEvent)
-        .where(ConsentEvent.subscriber_id == subscriber.id)
-        .order_by(ConsentEvent.id)  # type: ignore[arg-type]
+        .where(CONSENT_EVENTS.c.subscriber_id == subscriber.id)
+        .order_by(CONSENT_EVENTS.c.id)
     ).all()
     return {
         "phone": subscriber.phone,

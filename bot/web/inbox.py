@@ -23,6 +23,7 @@ from flask import (
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from bot.accounts.agents import (
     AgentError,
@@ -69,7 +70,8 @@ from bot.web.limits import MAX_ROW_ID, int_arg
 if TYPE_CHECKING:
     from bot.services import Services
 
-bp = Blueprint("inbox", __name__, url_prefix="/inbox")
+INBOX_PREFIX = "/inbox"
+bp = Blueprint("inbox", __name__, url_prefix=INBOX_PREFIX)
 
 SESSION_TOKEN = "session"  # the cookie's key for the token of the agent_session row
 PUBLIC_ENDPOINTS = frozenset({"inbox.login"})
@@ -99,7 +101,7 @@ def _now() -> datetime:
 
 
 @bp.before_request
-def _require_agent() -> Response | tuple[Response, int] | None:
+def _require_agent() -> BaseResponse | tuple[BaseResponse, int] | None:
     """Every page but the login needs an enabled agent; every POST needs the CSRF token."""
     g.agent = None
     if request.endpoint not in PUBLIC_ENDPOINTS:
@@ -148,7 +150,7 @@ def _error_page(error: HTTPException) -> tuple[Response | str, int]:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | tuple[str, int] | str:
+def login() -> BaseResponse | tuple[str, int] | str:
     """The login form, and logging in with it."""
     next_url = _safe_next(request.values.get("next"))
     if request.method == "GET":
@@ -164,19 +166,20 @@ def login() -> Response | tuple[str, int] | str:
         return _login_failed(str(error), email, next_url, 429, retry_after=error.seconds)
     if agent is None:
         return _login_failed("Wrong email or password.", email, next_url, 401)
+    assert agent.id is not None  # a stored agent always has its id
     _start_session(agent.id)
     return redirect(next_url)
 
 
 @bp.post("/logout")
-def logout() -> Response:
+def logout() -> BaseResponse:
     """End this browser's session: a copy of its cookie opens nothing from now on."""
     end_session(_services().db, session.get(SESSION_TOKEN), EndReason.LOGOUT, now=_now())
     return _logged_out("You are logged out.")
 
 
 @bp.post("/logout-everywhere")
-def logout_everywhere() -> Response:
+def logout_everywhere() -> BaseResponse:
     """End every session of this agent, on every browser and device."""
     with transaction(_services().db) as connection:
         end_agent_sessions(connection, g.agent.id, EndReason.LOGOUT_EVERYWHERE, now=_now())
@@ -184,7 +187,7 @@ def logout_everywhere() -> Response:
 
 
 @bp.route("/account", methods=["GET", "POST"])
-def account() -> Response | tuple[str, int] | str:
+def account() -> BaseResponse | tuple[str, int] | str:
     """The agent's own account: change the password (which ends every session of theirs)."""
     if request.method == "GET":
         return render_template("inbox/account.html", error=None)
@@ -305,7 +308,7 @@ def events(conversation_id: int) -> tuple[Response, int]:
 
 
 @bp.post("/conversations/<id:conversation_id>/take")
-def take(conversation_id: int) -> Response:
+def take(conversation_id: int) -> BaseResponse:
     """Take the chat over: the bot goes quiet until it is handed back."""
     try:
         take_over(_services(), conversation_id=conversation_id, agent_id=g.agent.id)
@@ -317,7 +320,7 @@ def take(conversation_id: int) -> Response:
 
 
 @bp.post("/conversations/<id:conversation_id>/hand-back")
-def give_back(conversation_id: int) -> Response:
+def give_back(conversation_id: int) -> BaseResponse:
     """Give the chat back to the bot."""
     try:
         hand_back(_services(), conversation_id=conversation_id, agent_id=g.agent.id)
@@ -329,7 +332,7 @@ def give_back(conversation_id: int) -> Response:
 
 
 @bp.post("/conversations/<id:conversation_id>/reply")
-def reply(conversation_id: int) -> Response | tuple[str, int]:
+def reply(conversation_id: int) -> BaseResponse | tuple[str, int]:
     """Text the customer as this agent; a refusal keeps the draft on the page."""
     body = request.form.get("body", "")
     if len(body) > MAX_TEXT_CHARS:
@@ -345,7 +348,7 @@ def reply(conversation_id: int) -> Response | tuple[str, int]:
 
 
 @bp.post("/texts/<int:text_id>/take")
-def take_text(text_id: int) -> Response:
+def take_text(text_id: int) -> BaseResponse:
     """Take over the chat of someone whose text waits in the queue, to answer them."""
     try:
         conversation_id = take_from_queue(_services(), text_id=text_id, agent_id=g.agent.id)
@@ -357,7 +360,7 @@ def take_text(text_id: int) -> Response:
 
 
 @bp.post("/texts/<int:text_id>/done")
-def text_done(text_id: int) -> Response:
+def text_done(text_id: int) -> BaseResponse:
     """Take a person's texts (up to this one) out of the queue: they need no answer."""
     try:
         mark_done(_services(), text_id=text_id, agent_id=g.agent.id)
@@ -399,18 +402,18 @@ def agents() -> str:
 
 
 @bp.post("/agents/<id:agent_id>/disable")
-def disable_agent(agent_id: int) -> Response:
+def disable_agent(agent_id: int) -> BaseResponse:
     """Admins: stop an agent from logging in; their open sessions end at once."""
     return _set_disabled(agent_id, disabled=True)
 
 
 @bp.post("/agents/<id:agent_id>/enable")
-def enable_agent(agent_id: int) -> Response:
+def enable_agent(agent_id: int) -> BaseResponse:
     """Admins: let a disabled agent log in again."""
     return _set_disabled(agent_id, disabled=False)
 
 
-def _set_disabled(agent_id: int, *, disabled: bool) -> Response:
+def _set_disabled(agent_id: int, *, disabled: bool) -> BaseResponse:
     _require_admin()
     if disabled and agent_id == g.agent.id:
         flash("You cannot disable yourself.", "error")
@@ -449,7 +452,7 @@ def _start_session(agent_id: int) -> None:
     renew_csrf_token()
 
 
-def _logged_out(message: str) -> Response:
+def _logged_out(message: str) -> BaseResponse:
     session.clear()
     flash(message, "info")
     return redirect(url_for("inbox.login"))
@@ -477,7 +480,7 @@ def _safe_next(raw: str | None) -> str:
     if any(ord(char) < 32 or ord(char) == 127 for char in raw):  # CR/LF would split the header
         return default
     parts = urlsplit(raw)
-    if parts.scheme or parts.netloc or "\\" in raw or not parts.path.startswith(bp.url_prefix):
+    if parts.scheme or parts.netloc or "\\" in raw or not parts.path.startswith(INBOX_PREFIX):
         return default
     return raw
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, redirect, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from bot.sending.links import follow
 from bot.store.db import transaction
@@ -20,7 +21,7 @@ NOT_FOUND_PAGE = """<!doctype html>
 
 @bp.get("/l/", defaults={"code": ""})
 @bp.get("/l/<path:code>")
-def follow_link(code: str) -> Response:
+def follow_link(code: str) -> BaseResponse:
     """No authentication: a 302 to the link's URL, or a small 404 page for an unknown code."""
     services = current_app.extensions["parley"]
     with transaction(services.db) as connection:

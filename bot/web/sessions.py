@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, Request
-from flask.sessions import NullSession, SecureCookieSessionInterface, SessionMixin
+from flask.sessions import NullSession, SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
 from bot.store.secret_key import DatabaseUnreachable, NoSecretKey, secret_key
@@ -18,7 +18,7 @@ class BrowserOnlySessions(SecureCookieSessionInterface):
     never uses one.
     """
 
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if request.path.startswith(STATELESS_PREFIXES):
             return NullSession()
         return super().open_session(app, request)
