@@ -15,11 +15,10 @@ from sqlmodel import Session
 from bot.app import create_app, services_of
 from bot.sending.gateways.fake import FakeGateway
 from bot.settings import Settings
-from tests.databases import PostgresDatabase, SqliteTemplate, postgres_server_url
+from tests.support.databases import PostgresDatabase, SqliteTemplate, postgres_server_url
 
 API_KEY = "test-api-key"
 NO_FLOWS = Path(__file__).parent / "no-flows"  # tests see flows only when they ask for them
-SHIPPED_FLOWS = Path(__file__).parent.parent / "flows"
 
 
 @pytest.fixture(autouse=True, scope="session")
