@@ -10,16 +10,10 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
-from bot.app import create_app, services_of
-from bot.sending.gateways.fake import FakeGateway
 from bot.store.models import Message
-from bot.testing.clock import FakeClock, let_time_pass
-from tests.conftest import API_KEY, make_settings
-from tests.support.paths import SHIPPED_FLOWS
+from tests.support.harness import API_KEY, AppHarness
 from tests.support.sms import ALICE, reply_to
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -30,16 +24,11 @@ def local(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 1, day, hour, minute, tzinfo=PACIFIC)
 
 
-class Shop:
+class Shop(AppHarness):
     """The app, a subscribed customer, a fake clock, and a log of when each text went out."""
 
     def __init__(self, database_url: str, start: datetime) -> None:
-        self.clock = FakeClock(start.astimezone(UTC))
-        self.gateway = FakeGateway()
-        settings = make_settings(database_url, FLOWS_DIR=SHIPPED_FLOWS, SEND_RATE=1000)
-        self.app: Flask = create_app(settings, gateway=self.gateway, clock=self.clock)
-        self.client: FlaskClient = self.app.test_client()
-        self.services = services_of(self.app)
+        super().__init__(database_url, now=start.astimezone(UTC), SEND_RATE=1000)
         reply_to(self.client, "JOIN")
         reply_to(self.client, "Y")  # the welcome series starts; a cart event will interrupt it
 
@@ -47,10 +36,7 @@ class Shop:
         body = {"type": event_type, "phone": ALICE, "data": data}
         response = self.client.post("/api/events", json=body, headers=AUTH)
         assert response.status_code == 202, response.json
-        self.advance(timedelta(0))
-
-    def advance(self, duration: timedelta) -> None:
-        let_time_pass(self.services, self.clock, duration)
+        self.let_time_pass(timedelta(0))
 
     @property
     def sent(self) -> list[tuple[datetime, str]]:
@@ -74,7 +60,7 @@ def daytime(database_url: str) -> Shop:
 
 def test_three_reminders_at_the_right_times(daytime: Shop) -> None:
     daytime.event("cart_abandoned", cart_url="https://shop.example/c/42")
-    daytime.advance(timedelta(days=2))
+    daytime.let_time_pass(timedelta(days=2))
     assert daytime.times() == [local(5, 11), local(5, 17), local(6, 10)]
     first, second, last = (body for _, body in daytime.sent)
     assert "https://shop.example/c/42" in first and "Reply STOP to opt out" in first
@@ -84,23 +70,23 @@ def test_three_reminders_at_the_right_times(daytime: Shop) -> None:
 
 def test_an_order_stops_the_reminders(daytime: Shop) -> None:
     daytime.event("cart_abandoned")
-    daytime.advance(timedelta(hours=2))
+    daytime.let_time_pass(timedelta(hours=2))
     daytime.event("order_placed", amount=42.5)
-    daytime.advance(timedelta(days=2))
+    daytime.let_time_pass(timedelta(days=2))
     assert daytime.times() == [local(5, 11)]
 
 
 def test_stop_stops_the_reminders(daytime: Shop) -> None:
     daytime.event("cart_abandoned")
-    daytime.advance(timedelta(hours=2))
+    daytime.let_time_pass(timedelta(hours=2))
     assert "unsubscribed" in reply_to(daytime.client, "STOP")[0]
-    daytime.advance(timedelta(days=2))
+    daytime.let_time_pass(timedelta(days=2))
     assert daytime.times() == [local(5, 11)]
 
 
 def test_a_reminder_due_at_night_waits_for_eight_in_the_morning(database_url: str) -> None:
     evening = Shop(database_url, local(5, 20, 30))
     evening.event("cart_abandoned")
-    evening.advance(timedelta(days=2))
+    evening.let_time_pass(timedelta(days=2))
     # Due 21:30 (quiet) and 03:30 (quiet): both wait for 08:00; the last is due 20:30 next day.
     assert evening.times() == [local(6, 8), local(6, 8), local(6, 20, 30)]

@@ -24,17 +24,14 @@ from sqlalchemy import select
 from bot.accounts.agents import create_agent
 from bot.actions.background import ACTION_THREADS
 from bot.actions.remote import RemoteActionRunner
-from bot.app import create_app, services_of
 from bot.conversations.takeover import hand_back, take_over
 from bot.domain.inbound import InboundSms
 from bot.domain.vocabulary import Direction
 from bot.engine.runtime import FLOW_CHANGED_TEXT
 from bot.engine.steps.action import ACTION_PATIENCE
-from bot.sending.gateways.fake import FakeGateway
 from bot.store.models import Conversation, Message, Subscriber
-from bot.testing.clock import FakeClock, let_time_pass
-from tests.conftest import API_KEY, make_settings, next_sid
-from tests.support.sms import ALICE, BOB, reply_to
+from tests.support.harness import API_KEY, AppHarness
+from tests.support.sms import ALICE, BOB, next_sid, reply_to
 
 NOON_IN_SF = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)
 GENEROUS = 30.0  # seconds to wait for something that takes milliseconds
@@ -121,17 +118,18 @@ class HeldActionServer:
         return Handler
 
 
-class ActionApp:
-    """The app with the order flows, a fake clock and gateway, and the held action server."""
+class ActionApp(AppHarness):
+    """The app with the order flows and the held action server."""
 
     def __init__(self, database_url: str, flows_dir: Path, server: HeldActionServer) -> None:
-        self.clock = FakeClock(NOON_IN_SF)
-        self.gateway = FakeGateway(clock=self.clock)
-        settings = make_settings(
-            database_url, FLOWS_DIR=flows_dir, ACTION_SERVER_URL=server.url, SEND_RATE=1000
+        super().__init__(
+            database_url,
+            now=NOON_IN_SF,
+            flows_dir=flows_dir,
+            gateway_on_clock=True,
+            ACTION_SERVER_URL=server.url,
+            SEND_RATE=1000,
         )
-        self.app = create_app(settings, gateway=self.gateway, clock=self.clock)
-        self.services = services_of(self.app)
         # The real client, with room for however long a test holds the server (default 5 s).
         flows = self.services.conversations.flows
         assert flows is not None
@@ -148,10 +146,7 @@ class ActionApp:
     def sent_to(self, phone: str) -> list[str]:
         return [text.body for text in self.gateway.outbox if text.to == phone]
 
-    def wait(self, duration: timedelta) -> None:
-        let_time_pass(self.services, self.clock, duration)
-
-    def conversation(self) -> Any:
+    def latest_conversation(self) -> Any:
         table = Conversation.__table__
         with self.services.db.connect() as connection:
             return connection.execute(select(table).order_by(table.c.id.desc())).first()
@@ -193,7 +188,7 @@ def _by_event(app: ActionApp) -> None:
 
 
 def _by_timer(app: ActionApp) -> None:
-    app.wait(timedelta(hours=1))
+    app.let_time_pass(timedelta(hours=1))
 
 
 TRIGGERS: dict[str, Callable[[ActionApp], None]] = {
@@ -229,7 +224,7 @@ def test_other_people_are_answered_while_an_action_server_holds_a_call(
     # Then the action's texts and slots land, after the flow's own text and before its next.
     assert orders.sent_to(ALICE) == [BEFORE, UTTERED, CLOSING]
     assert orders.attributes(ALICE)["order_status"] == "shipped"
-    assert orders.conversation().end_reason == "completed"
+    assert orders.latest_conversation().end_reason == "completed"
     assert len(held.calls) == 1
 
 
@@ -247,7 +242,7 @@ def test_the_webhook_answers_before_the_action_and_everyone_else_is_answered_mea
     held.release.set()
     orders.settle()
     assert orders.sent_to(ALICE) == [BEFORE, UTTERED, CLOSING]
-    assert orders.conversation().end_reason == "completed"
+    assert orders.latest_conversation().end_reason == "completed"
     assert len(held.calls) == 1
 
 
@@ -282,7 +277,7 @@ def test_an_action_that_finds_every_action_thread_busy_is_called_by_the_clock(
         gate.set()
     orders.settle()
     assert held.calls == [] and orders.sent_to(ALICE) == []
-    orders.wait(ACTION_PATIENCE)
+    orders.let_time_pass(ACTION_PATIENCE)
     assert orders.sent_to(ALICE) == [BEFORE, UTTERED, CLOSING]
     assert len(held.calls) == 1
 
@@ -302,9 +297,9 @@ def test_a_stop_during_the_action_wins(orders: ActionApp, held: HeldActionServer
         ).all()
     assert [body for _, body in bodies][-2:] == ["STOP", confirmation]  # nothing after it
     assert (bodies[-1].direction, bodies[-2].direction) == (Direction.OUTBOUND, Direction.INBOUND)
-    assert orders.conversation().end_reason == "opted out"
+    assert orders.latest_conversation().end_reason == "opted out"
     assert "order_status" not in orders.attributes(ALICE)
-    orders.wait(ACTION_PATIENCE * 2)
+    orders.let_time_pass(ACTION_PATIENCE * 2)
     assert len(held.calls) == 1 and orders.sent_to(ALICE) == [BEFORE]
 
 
@@ -322,16 +317,16 @@ def test_an_agent_who_takes_the_chat_during_the_action_gets_it_quiet_and_the_flo
     orders.settle()
     assert orders.sent_to(ALICE) == [BEFORE]  # the agent has the chat: the result is dropped
     assert "order_status" not in orders.attributes(ALICE)
-    orders.wait(ACTION_PATIENCE * 2)
+    orders.let_time_pass(ACTION_PATIENCE * 2)
     assert orders.sent_to(ALICE) == [BEFORE]  # the flow's timers wait for the agent
     hand_back(services, conversation_id=conversation_id, agent_id=agent.id)
-    orders.wait(timedelta(seconds=1))  # the clock's next tick: the step calls again
+    orders.let_time_pass(timedelta(seconds=1))  # the clock's next tick: the step calls again
     assert orders.sent_to(ALICE) == [BEFORE, UTTERED, CLOSING]
     assert len(held.calls) == 2
 
 
 def _take_over(orders: ActionApp, agent_id: int) -> int:
-    conversation_id = int(orders.conversation().id)
+    conversation_id = int(orders.latest_conversation().id)
     take_over(orders.services, conversation_id=conversation_id, agent_id=agent_id)
     return conversation_id
 
@@ -346,9 +341,9 @@ def test_a_flow_edited_during_the_action_drops_the_result_and_says_goodbye(
         alice.result(timeout=GENEROUS)
     orders.settle()
     assert orders.sent_to(ALICE) == [BEFORE]
-    orders.wait(ACTION_PATIENCE)
+    orders.let_time_pass(ACTION_PATIENCE)
     assert orders.sent_to(ALICE) == [BEFORE, FLOW_CHANGED_TEXT]
-    assert orders.conversation().end_reason == "flow changed"
+    assert orders.latest_conversation().end_reason == "flow changed"
 
 
 def _edit(orders: ActionApp, path: Path, text: str) -> None:
@@ -364,9 +359,12 @@ def test_a_crash_between_the_commit_and_the_result_is_made_good_by_the_clock(
     # The turn is stored, then the process dies before it calls the action.
     result = orders.services.conversations.handle_inbound(sms)
     assert result.replies == () and result.action is not None and held.calls == []
-    assert (orders.conversation().step, orders.conversation().wake_kind) == ("lookup", "action")
-    orders.wait(ACTION_PATIENCE - timedelta(seconds=1))
+    assert (orders.latest_conversation().step, orders.latest_conversation().wake_kind) == (
+        "lookup",
+        "action",
+    )
+    orders.let_time_pass(ACTION_PATIENCE - timedelta(seconds=1))
     assert orders.sent_to(ALICE) == [BEFORE]  # a dispatcher sends what waits in the outbox
-    orders.wait(timedelta(seconds=1))
+    orders.let_time_pass(timedelta(seconds=1))
     assert orders.sent_to(ALICE) == [BEFORE, UTTERED, CLOSING]
     assert len(held.calls) == 1

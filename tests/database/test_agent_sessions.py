@@ -15,7 +15,7 @@ from bot.accounts.sessions import LAST_SEEN_EVERY, SESSION_IDLE
 from bot.cli import main
 from bot.store.models import AgentSession
 from bot.web.inbox import SESSION_TOKEN
-from tests.database.test_inbox import PASSWORD, Inbox, login, post
+from tests.support.inbox import PASSWORD, Inbox, login, post
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -29,7 +29,7 @@ def cookie_copy(inbox: Inbox, client: FlaskClient) -> FlaskClient:
     """Another browser holding a copy of `client`'s session cookie (a stolen cookie)."""
     stolen = client.get_cookie("session")
     assert stolen is not None
-    thief = inbox.client()
+    thief = inbox.new_client()
     thief.set_cookie("session", stolen.value)
     return thief
 
@@ -92,8 +92,8 @@ def test_a_password_change_ends_every_other_session(inbox: Inbox) -> None:
     assert changed.status_code == 302
     assert "Your password is changed" in laptop.get("/inbox/account").get_data(as_text=True)
     assert phone.get("/inbox/").status_code == 302  # the other device is out
-    assert login(inbox.client(), "dana@acme.test", PASSWORD).status_code == 401
-    assert login(inbox.client(), "dana@acme.test", NEW_PASSWORD).status_code == 302
+    assert login(inbox.new_client(), "dana@acme.test", PASSWORD).status_code == 401
+    assert login(inbox.new_client(), "dana@acme.test", NEW_PASSWORD).status_code == 302
 
 
 @pytest.mark.parametrize(
@@ -118,7 +118,7 @@ def test_a_refused_password_change_changes_nothing(
     assert refused.status_code == status
     assert message in refused.get_data(as_text=True)
     assert phone.get("/inbox/").status_code == 200
-    assert login(inbox.client(), "dana@acme.test", PASSWORD).status_code == 302
+    assert login(inbox.new_client(), "dana@acme.test", PASSWORD).status_code == 302
 
 
 def test_guessing_the_current_password_meets_the_login_limits(inbox: Inbox) -> None:
@@ -184,7 +184,7 @@ def test_bot_agents_set_password_ends_their_sessions(inbox: Inbox, cli: CliRunne
     assert result.exit_code == 0, result.output
     assert result.output == "dana@acme.test has a new password; their sessions have ended\n"
     assert client.get("/inbox/").status_code == 302
-    assert login(inbox.client(), "dana@acme.test", NEW_PASSWORD).status_code == 302
+    assert login(inbox.new_client(), "dana@acme.test", NEW_PASSWORD).status_code == 302
     for email, password, message in (
         ("nobody@acme.test", NEW_PASSWORD, "Error: no agent with email nobody@acme.test\n"),
         ("dana@acme.test", "short", "Error: the password must be at least 12 characters long\n"),

@@ -13,9 +13,9 @@ from bot.accounts.agents import create_agent
 from bot.app import create_app, services_of
 from bot.domain.vocabulary import MessageStatus
 from bot.sending.gateways.fake import FakeGateway
-from tests.conftest import make_settings
 from tests.database.test_campaign_stats import HOUR, SPRING_SALE, T0, Store
-from tests.database.test_inbox import PASSWORD, login
+from tests.support.harness import make_settings
+from tests.support.inbox import PASSWORD, login
 from tests.support.sms import ALICE, BOB, reply_to
 
 QUIZ = """\

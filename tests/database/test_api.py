@@ -8,7 +8,7 @@ from sqlmodel import Session, func, select
 
 from bot.sending.gateways.fake import FakeGateway
 from bot.store.models import ConsentEvent, Message, Subscriber
-from tests.conftest import API_KEY
+from tests.support.harness import API_KEY
 from tests.support.sms import ALICE, reply_to
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -184,7 +184,7 @@ def test_healthz_needs_no_key(client: FlaskClient) -> None:
 
 def test_api_is_disabled_without_a_key(database_url: str) -> None:
     from bot.app import create_app
-    from tests.conftest import make_settings
+    from tests.support.harness import make_settings
 
     client = create_app(make_settings(database_url, API_KEY=None)).test_client()
     response = client.get(f"/api/subscribers/{ALICE}", headers={"Authorization": "Bearer "})

@@ -54,13 +54,6 @@ BEN = "+12125550102"
 SAMPLE = ROOT / "data" / "sample_subscribers.csv"
 
 
-@pytest.fixture
-def db(database_url: str) -> Iterator[Engine]:
-    db = make_engine(database_url)
-    yield db
-    db.dispose()
-
-
 def run_import(db: Engine, text: str, *, skip_bad: bool = False) -> ImportReport:
     reader = csv.DictReader(io.StringIO(text))
     return import_subscribers(

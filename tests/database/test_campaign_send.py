@@ -19,7 +19,7 @@ from bot.domain.vocabulary import SubscriberStatus as S
 from bot.sending.gateways.fake import FakeGateway
 from bot.services import Services, build_services
 from bot.store.models import Link, Message, Subscriber
-from tests.conftest import make_settings
+from tests.support.harness import make_settings
 
 NOW = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)  # 13:00 in New York, 10:00 in Los Angeles
 LA, NY = "+12135550101", "+12125550102"
@@ -47,9 +47,10 @@ def write_campaign(flows_dir: Path, send_at: str = "now") -> None:
 
 
 @pytest.fixture
-def flows_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "flows"
-    (folder / "campaigns").mkdir(parents=True)
+def flows_dir(flows_dir: Path) -> Path:
+    """The shared flows folder with the campaign under test."""
+    folder = flows_dir
+    (folder / "campaigns").mkdir()
     write_campaign(folder)
     return folder
 

@@ -23,7 +23,7 @@ from bot.domain.vocabulary import ConsentKind, Direction, MessageStatus, Subscri
 from bot.sending.gateways.fake import FakeGateway
 from bot.store.db import transaction
 from bot.store.models import Click, ConsentEvent, Event, Link, Message, Subscriber
-from tests.conftest import API_KEY, make_settings
+from tests.support.harness import API_KEY, make_settings
 
 _COLUMNS = Message.__table__.c  # type: ignore[attr-defined]
 needs_campaign_columns = pytest.mark.skipif(
@@ -151,9 +151,10 @@ def test_order_amount(data: Any, amount: Decimal | None) -> None:
 
 
 @pytest.fixture
-def flows_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "flows"
-    (folder / "campaigns").mkdir(parents=True)
+def flows_dir(flows_dir: Path) -> Path:
+    """The shared flows folder with the winter and spring sales."""
+    folder = flows_dir
+    (folder / "campaigns").mkdir()
     (folder / "campaigns" / "winter_sale.yaml").write_text(WINTER_SALE)
     (folder / "campaigns" / "spring_sale.yaml").write_text(SPRING_SALE)
     return folder

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from textwrap import dedent
@@ -20,7 +19,6 @@ from bot.campaigns.preview import Pricing, describe, format_duration, preview_ca
 from bot.cli import main
 from bot.domain.vocabulary import SubscriberStatus
 from bot.engine.templates import parse_template
-from bot.store.db import make_engine
 from bot.store.models import Subscriber
 from tests.support.paths import SHIPPED_FLOWS
 
@@ -271,13 +269,6 @@ def test_the_split_follows_the_weights(weights: tuple[float, ...]) -> None:
 # --- audience and preview on both databases ---------------------------------------------------
 
 
-@pytest.fixture
-def db(database_url: str) -> Iterator[Engine]:
-    db = make_engine(database_url)
-    yield db
-    db.dispose()
-
-
 PEOPLE = [
     # phone, status, first name, zone, tags, attributes
     (
@@ -440,9 +431,10 @@ def test_durations_read_like_people_write_them(seconds: float, expected: str) ->
 
 
 @pytest.fixture
-def flows_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "flows"
-    (folder / "campaigns").mkdir(parents=True)
+def flows_dir(flows_dir: Path) -> Path:
+    """The shared flows folder with the NPS flow and a sale campaign for VIPs."""
+    folder = flows_dir
+    (folder / "campaigns").mkdir()
     (folder / "nps.yaml").write_text((SHIPPED_FLOWS / "nps.yaml").read_text())
     (folder / "campaigns" / "sale.yaml").write_text(
         f'campaign: sale\ndescription: Boots\nsegment: {{tags: [vip]}}\nvariants: "{OK_TEXT}"\n'

@@ -13,8 +13,8 @@ from bot.settings import Settings
 from bot.store.models import Conversation, Message, Subscriber
 from bot.testing.clock import FakeClock
 from bot.timers.scheduler import ClockLock
-from tests.conftest import make_settings
-from tests.process.test_flow_service import START, FlowApp, write
+from tests.support.flow_app import START, FlowApp, write
+from tests.support.harness import make_settings
 from tests.support.paths import SHIPPED_FLOWS
 from tests.support.sms import ALICE, BOB, reply_to
 
@@ -66,13 +66,6 @@ def open_chat() -> Iterator[Callable[..., Chat]]:
     yield opened
     for chat in chats:
         chat.session.close()
-
-
-@pytest.fixture
-def flows_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "flows"
-    folder.mkdir()
-    return folder
 
 
 def test_wait_leaves_everyone_else_alone(database_url: str, open_chat: Callable[..., Chat]) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from time import monotonic, sleep
 from typing import Any
@@ -39,13 +38,6 @@ MESSAGES = Message.__table__
 # Noon in San Francisco: texts queued now are judged by the send policy in daylight.
 START = datetime(2024, 5, 1, 19, 0, tzinfo=UTC)
 SENDER = "+15550000000"
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Engine]:
-    db = make_engine(database_url)
-    yield db
-    db.dispose()
 
 
 @pytest.fixture

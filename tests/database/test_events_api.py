@@ -9,7 +9,7 @@ from sqlmodel import Session, func, select
 from bot.app import create_app, services_of
 from bot.sending.gateways.fake import FakeGateway
 from bot.store.models import Conversation, Event, Message
-from tests.conftest import API_KEY, make_settings
+from tests.support.harness import API_KEY, make_settings
 from tests.support.paths import SHIPPED_FLOWS
 from tests.support.sms import ALICE
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.store.models import Conversation
-from tests.process.test_flow_service import ASK_FLOW, FlowApp, write
+from tests.support.flow_app import ASK_FLOW, FlowApp, write
 from tests.support.paths import SHIPPED_FLOWS
 from tests.support.sms import ALICE
 
@@ -25,13 +25,6 @@ steps:
 @pytest.fixture
 def shipped(database_url: str) -> FlowApp:
     return FlowApp(database_url, SHIPPED_FLOWS)
-
-
-@pytest.fixture
-def flows_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "flows"
-    folder.mkdir()
-    return folder
 
 
 def flows_of(app: FlowApp) -> list[str]:

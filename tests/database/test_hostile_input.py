@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from bot.store.models import Click, ConsentEvent, Conversation, Message, Subscriber, UnansweredText
-from tests.database.test_inbox import Inbox, post
+from tests.support.inbox import Inbox, post
 from tests.support.sms import ALICE
 
 MAX_ROW_ID = 2**63 - 1  # the largest BIGINT
@@ -62,7 +62,7 @@ def _form(values: dict[str, str | None]) -> dict[str, str]:
 
 def test_the_webhook_never_fails_and_a_refusal_stores_nothing(database_url: str) -> None:
     inbox = Inbox(database_url, TWILIO_AUTH_TOKEN=AUTH_TOKEN)
-    client = inbox.client()
+    client = inbox.new_client()
 
     @given(
         sid=st.none() | sids,

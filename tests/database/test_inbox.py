@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import update
 from sqlmodel import Session, select
-from werkzeug.test import TestResponse
 
 from bot.accounts.agents import (
     AgentError,
@@ -22,71 +19,14 @@ from bot.accounts.agents import (
     list_agents,
     set_disabled,
 )
-from bot.app import create_app, services_of
 from bot.cli import main
 from bot.domain.vocabulary import Delivery, Purpose, SubscriberStatus
-from bot.sending.gateways.fake import FakeGateway
 from bot.sending.outbox import queue_text
-from bot.services import Services
 from bot.store.db import transaction
-from bot.store.models import Agent, Conversation, LoginAttempt, Message, Subscriber
+from bot.store.models import Agent, LoginAttempt, Message, Subscriber
 from bot.store.subscribers import change_status, claim_subscriber
-from bot.testing.clock import FakeClock
-from tests.conftest import make_settings
-from tests.support.paths import SHIPPED_FLOWS
+from tests.support.inbox import NOON_IN_SF, PASSWORD, Inbox, login, post, token
 from tests.support.sms import ALICE, BOB, reply_to, text
-
-NOON_IN_SF = datetime(2026, 1, 5, 20, 0, tzinfo=UTC)
-PASSWORD = "correct horse battery"
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-class Inbox:
-    """The app with the shipped flows, a fake clock and gateway, an admin and two agents."""
-
-    def __init__(self, database_url: str, **settings: object) -> None:
-        self.clock = FakeClock(NOON_IN_SF)
-        self.gateway = FakeGateway()
-        self.app: Flask = create_app(
-            make_settings(
-                database_url, **{"FLOWS_DIR": SHIPPED_FLOWS, "SEND_RATE": 1000, **settings}
-            ),
-            gateway=self.gateway,
-            clock=self.clock,
-        )
-        self.app.config["TESTING"] = True
-        self.services: Services = services_of(self.app)
-        db = self.services.db
-        now = self.services.conversations.clock()
-        self.ada = create_agent(db, "ada@acme.test", "Ada", PASSWORD, is_admin=True, now=now)
-        self.dana = create_agent(db, "dana@acme.test", "Dana", PASSWORD, now=now)
-        self.eli = create_agent(db, "eli@acme.test", "Eli", PASSWORD, now=now)
-
-    def client(self) -> FlaskClient:
-        return self.app.test_client()
-
-    def logged_in(self, email: str) -> FlaskClient:
-        client = self.client()
-        response = login(client, email, PASSWORD)
-        assert response.status_code == 302, response.get_data(as_text=True)
-        return client
-
-    def handed_off(self) -> int:
-        """A customer gives a low rating and asks for a human: the chat waits in the queue."""
-        customer = self.client()
-        for body in ("FEEDBACK", "1", "The box was crushed", "yes please"):
-            reply_to(customer, body)
-        with Session(self.services.db) as session:
-            chat = session.scalars(select(Conversation).where(Conversation.phone == ALICE)).one()
-            assert chat.handled_by == "waiting_for_agent"
-            assert chat.id is not None
-            return chat.id
-
-    def conversation(self, conversation_id: int) -> Conversation:
-        with Session(self.services.db) as session:
-            chat = session.get(Conversation, conversation_id)
-            assert chat is not None
-            return chat
 
 
 @pytest.fixture
@@ -94,29 +34,11 @@ def inbox(database_url: str) -> Inbox:
     return Inbox(database_url)
 
 
-def token(client: FlaskClient, path: str = "/inbox/login") -> str:
-    """The CSRF token of the session, as the page at `path` carries it."""
-    page = client.get(path)
-    match = CSRF_FIELD.search(page.get_data(as_text=True))
-    assert match, page.get_data(as_text=True)
-    return match.group(1)
-
-
-def login(client: FlaskClient, email: str, password: str, **extra: str) -> TestResponse:
-    form = {"email": email, "password": password, "csrf_token": token(client), **extra}
-    return client.post("/inbox/login", data=form)
-
-
-def post(client: FlaskClient, path: str, **form: str) -> TestResponse:
-    """A form post with the session's CSRF token, as the inbox's pages send it."""
-    return client.post(path, data={"csrf_token": token(client, "/inbox/"), **form})
-
-
 # Logging in
 
 
 def test_an_agent_logs_in_and_sees_the_queue(inbox: Inbox) -> None:
-    client = inbox.client()
+    client = inbox.new_client()
     response = login(client, "Dana@Acme.test ", PASSWORD)
     assert response.status_code == 302 and response.location == "/inbox/"
     page = client.get("/inbox/")
@@ -126,12 +48,12 @@ def test_an_agent_logs_in_and_sees_the_queue(inbox: Inbox) -> None:
 
 
 def test_the_site_root_leads_to_the_inbox(inbox: Inbox) -> None:
-    response = inbox.client().get("/")
+    response = inbox.new_client().get("/")
     assert response.status_code == 302 and response.location == "/inbox/"
 
 
 def test_a_wrong_password_is_refused(inbox: Inbox) -> None:
-    client = inbox.client()
+    client = inbox.new_client()
     response = login(client, "dana@acme.test", "not the password at all")
     assert response.status_code == 401
     assert "Wrong email or password." in response.get_data(as_text=True)
@@ -141,13 +63,13 @@ def test_a_wrong_password_is_refused(inbox: Inbox) -> None:
 
 
 def test_login_goes_back_to_the_page_asked_for_but_never_to_another_site(inbox: Inbox) -> None:
-    first = inbox.client().get("/inbox/conversations?q=ali")
+    first = inbox.new_client().get("/inbox/conversations?q=ali")
     assert first.status_code == 302
     assert first.location == "/inbox/login?next=/inbox/conversations?q%3Dali"
-    back = login(inbox.client(), "dana@acme.test", PASSWORD, next="/inbox/conversations?q=ali")
+    back = login(inbox.new_client(), "dana@acme.test", PASSWORD, next="/inbox/conversations?q=ali")
     assert back.location == "/inbox/conversations?q=ali"
     for elsewhere in ("https://evil.test/inbox/", "//evil.test/inbox/", "/twilio/sms", "/\\evil"):
-        away = login(inbox.client(), "dana@acme.test", PASSWORD, next=elsewhere)
+        away = login(inbox.new_client(), "dana@acme.test", PASSWORD, next=elsewhere)
         assert away.location == "/inbox/", elsewhere
 
 
@@ -157,9 +79,9 @@ def test_a_disabled_agent_cannot_log_in_and_their_session_ends(inbox: Inbox) -> 
     set_disabled(inbox.services.db, "dana@acme.test", True, now=NOON_IN_SF)
     response = client.get("/inbox/")
     assert response.status_code == 302 and response.location.startswith("/inbox/login")
-    assert login(inbox.client(), "dana@acme.test", PASSWORD).status_code == 401
+    assert login(inbox.new_client(), "dana@acme.test", PASSWORD).status_code == 401
     set_disabled(inbox.services.db, "dana@acme.test", False, now=NOON_IN_SF)
-    assert login(inbox.client(), "dana@acme.test", PASSWORD).status_code == 302
+    assert login(inbox.new_client(), "dana@acme.test", PASSWORD).status_code == 302
 
 
 def test_logging_out_ends_the_session(inbox: Inbox) -> None:
@@ -176,7 +98,7 @@ def test_a_session_expires_after_twelve_hours(inbox: Inbox) -> None:
 
 
 def test_five_wrong_passwords_pause_logins_for_that_email(inbox: Inbox) -> None:
-    client = inbox.client()
+    client = inbox.new_client()
     for _ in range(5):
         assert login(client, "dana@acme.test", "wrong password!!").status_code == 401
     refused = login(client, "dana@acme.test", PASSWORD)  # even the right password
@@ -184,7 +106,7 @@ def test_five_wrong_passwords_pause_logins_for_that_email(inbox: Inbox) -> None:
     assert "Too many attempts, try again in 15 minutes." in refused.get_data(as_text=True)
     assert login(client, "eli@acme.test", PASSWORD).status_code == 302  # others are not locked
     inbox.clock.advance(timedelta(minutes=15, seconds=1))
-    assert login(inbox.client(), "dana@acme.test", PASSWORD).status_code == 302
+    assert login(inbox.new_client(), "dana@acme.test", PASSWORD).status_code == 302
 
 
 def test_rate_limits_per_email_and_per_address(inbox: Inbox) -> None:
@@ -252,20 +174,20 @@ JSON_ROUTES = [
 def test_every_page_without_a_session_goes_to_the_login(
     inbox: Inbox, method: str, path: str
 ) -> None:
-    response = inbox.client().open(path, method=method, data={"body": "hi"})
+    response = inbox.new_client().open(path, method=method, data={"body": "hi"})
     assert response.status_code == 302
     assert response.location.startswith("/inbox/login?next=")
 
 
 @pytest.mark.parametrize(("method", "path"), JSON_ROUTES)
 def test_json_routes_without_a_session_answer_401(inbox: Inbox, method: str, path: str) -> None:
-    response = inbox.client().open(path, method=method, json={"text": "hi"})
+    response = inbox.new_client().open(path, method=method, json={"text": "hi"})
     assert response.status_code == 401
     assert response.get_json() == {"error": "log in to the inbox first"}
 
 
 def test_a_forged_session_cookie_is_not_a_session(inbox: Inbox) -> None:
-    client = inbox.client()
+    client = inbox.new_client()
     client.set_cookie("session", "eyJhZ2VudF9pZCI6MX0.forged.signature", domain="localhost")
     assert client.get("/inbox/").status_code == 302
 
@@ -290,7 +212,7 @@ def test_a_post_without_the_csrf_token_changes_nothing(inbox: Inbox) -> None:
 
 
 def test_the_login_form_needs_its_csrf_token_too(inbox: Inbox) -> None:
-    client = inbox.client()
+    client = inbox.new_client()
     client.get("/inbox/login")
     form = {"email": "dana@acme.test", "password": PASSWORD}
     assert client.post("/inbox/login", data=form).status_code == 400
@@ -298,7 +220,7 @@ def test_the_login_form_needs_its_csrf_token_too(inbox: Inbox) -> None:
 
 
 def test_the_csrf_token_changes_at_login(inbox: Inbox) -> None:
-    client = inbox.client()
+    client = inbox.new_client()
     before = token(client)
     login(client, "dana@acme.test", PASSWORD)
     after = token(client, "/inbox/")
@@ -310,7 +232,7 @@ def test_the_csrf_token_changes_at_login(inbox: Inbox) -> None:
 
 
 def test_the_session_cookie_is_http_only_and_same_site(inbox: Inbox) -> None:
-    response = inbox.client().get("/inbox/login")
+    response = inbox.new_client().get("/inbox/login")
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
@@ -321,12 +243,12 @@ def test_the_session_cookie_is_http_only_and_same_site(inbox: Inbox) -> None:
 
 def test_the_session_cookie_is_secure_behind_https(database_url: str) -> None:
     inbox = Inbox(database_url, PUBLIC_URL="https://sms.acme.test")
-    cookie = inbox.client().get("/inbox/login").headers["Set-Cookie"]
+    cookie = inbox.new_client().get("/inbox/login").headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie
 
 
 def test_the_webhook_sets_no_cookie(inbox: Inbox) -> None:
-    assert "Set-Cookie" not in text(inbox.client(), "HELP").headers
+    assert "Set-Cookie" not in text(inbox.new_client(), "HELP").headers
 
 
 # Pages
@@ -334,7 +256,7 @@ def test_the_webhook_sets_no_cookie(inbox: Inbox) -> None:
 
 def test_a_customers_markup_is_shown_as_text(inbox: Inbox) -> None:
     conversation_id = inbox.handed_off()
-    reply_to(inbox.client(), "<script>alert(1)</script>")
+    reply_to(inbox.new_client(), "<script>alert(1)</script>")
     client = inbox.logged_in("dana@acme.test")
     for path in (f"/inbox/conversations/{conversation_id}", "/inbox/", "/inbox/conversations"):
         page = client.get(path).get_data(as_text=True)
@@ -390,7 +312,7 @@ def test_the_queue_says_when_texts_wait_on_the_provider_and_since_when(inbox: In
 
 def test_conversations_are_searchable(inbox: Inbox) -> None:
     inbox.handed_off()
-    reply_to(inbox.client(), "SURVEY", phone=BOB)
+    reply_to(inbox.new_client(), "SURVEY", phone=BOB)
     client = inbox.logged_in("dana@acme.test")
     everyone = client.get("/inbox/conversations").get_data(as_text=True)
     assert ALICE in everyone and BOB in everyone
@@ -438,7 +360,7 @@ def test_after_stop_the_chat_ends_and_the_agent_cannot_text(inbox: Inbox) -> Non
     page = f"/inbox/conversations/{conversation_id}"
     dana = inbox.logged_in("dana@acme.test")
     post(dana, f"{page}/take")
-    reply_to(inbox.client(), "STOP")
+    reply_to(inbox.new_client(), "STOP")
     response = post(dana, f"{page}/reply", body="Are you still there?")
     assert response.status_code == 409
     assert "Ended (opted out)" in response.get_data(as_text=True)
@@ -471,7 +393,7 @@ def test_events_report_new_texts_and_who_has_the_chat(inbox: Inbox) -> None:
     last_id = everything["messages"][-1]["id"]
     assert everything["conversation"]["label"] == "Waiting for an agent"
     assert everything["conversation"]["can_take"] is True
-    reply_to(inbox.client(), "<b>hello?</b>")
+    reply_to(inbox.new_client(), "<b>hello?</b>")
     post(client, f"/inbox/conversations/{conversation_id}/take")
     news = client.get(f"{url}?after={last_id}").get_json()
     assert [(m["kind"], m["body"]) for m in news["messages"]] == [("customer", "<b>hello?</b>")]
@@ -515,7 +437,7 @@ def test_the_poll_keeps_the_header_true_after_a_hand_back_and_a_stop(inbox: Inbo
     assert after["summary"] == "not subscribed · flow feedback"
     assert (after["handoff_reason"], after["hint"]) == (None, "This conversation has ended.")
 
-    reply_to(inbox.client(), "STOP")
+    reply_to(inbox.new_client(), "STOP")
     stopped = eli.get(f"{page}/events?after=0").get_json()["conversation"]
     assert stopped["summary"] == "opted out · flow feedback"
     assert stopped["hint"] == "This number opted out: it cannot be texted."
@@ -528,7 +450,7 @@ def test_stop_while_an_agent_has_the_chat_takes_the_reply_box_away(inbox: Inbox)
     dana = inbox.logged_in("dana@acme.test")
     post(dana, f"{page}/take")
     assert dana.get(f"{page}/events?after=0").get_json()["conversation"]["can_reply"] is True
-    reply_to(inbox.client(), "STOP")
+    reply_to(inbox.new_client(), "STOP")
     state = dana.get(f"{page}/events?after=0").get_json()["conversation"]
     assert state["label"] == "Ended (opted out)"
     assert (state["can_reply"], state["mine"], state["can_take"]) == (False, False, False)
@@ -599,7 +521,7 @@ def test_only_admins_manage_agents(inbox: Inbox) -> None:
     assert eli.get("/inbox/").status_code == 302  # Eli's session ended
     assert "Eli is disabled." in ada.get("/inbox/agents").get_data(as_text=True)
     post(ada, f"/inbox/agents/{inbox.eli.id}/enable")
-    assert login(inbox.client(), "eli@acme.test", PASSWORD).status_code == 302
+    assert login(inbox.new_client(), "eli@acme.test", PASSWORD).status_code == 302
 
     post(ada, f"/inbox/agents/{inbox.ada.id}/disable")
     assert "You cannot disable yourself." in ada.get("/inbox/agents").get_data(as_text=True)

@@ -14,8 +14,8 @@ from werkzeug.test import TestResponse
 
 from bot.domain.vocabulary import Direction, MessageStatus
 from bot.store.models import Message
-from tests.conftest import API_KEY
-from tests.database.test_inbox import Inbox, post
+from tests.support.harness import API_KEY
+from tests.support.inbox import Inbox, post
 from tests.support.sms import ALICE, reply_to
 from tests.support.sms import text as send_text
 
@@ -44,7 +44,7 @@ def _each(cases: list[str], answer: Callable[[str], TestResponse], status: int) 
 
 
 def _a_conversation(inbox: Inbox) -> int:
-    reply_to(inbox.client(), "FEEDBACK")
+    reply_to(inbox.new_client(), "FEEDBACK")
     with inbox.services.db.connect() as connection:
         return connection.execute(text("SELECT max(id) FROM conversation")).scalar_one()
 
@@ -72,7 +72,7 @@ def test_the_inbox_poll_takes_only_a_message_id_as_after(inbox: Inbox, agent: Fl
 
 def test_the_api_pages_past_32_bit_message_ids(inbox: Inbox) -> None:
     """`after` up to the documented maximum; a message whose id needs 64 bits is listed."""
-    client = inbox.client()
+    client = inbox.new_client()
     messages = "/api/messages?phone=%2B14155550100&after="
     _each([str(MAX_ROW_ID), PAST_32_BITS], lambda n: client.get(messages + n, headers=BEARER), 200)
     big_id = 2**40
@@ -101,7 +101,7 @@ def test_growing_tables_count_past_32_bits(inbox: Inbox) -> None:
         pytest.skip("SQLite's INTEGER PRIMARY KEY is 64-bit by construction")
     with db.begin() as connection:
         connection.execute(text(f"ALTER SEQUENCE message_id_seq RESTART WITH {2**31 + 7}"))
-    reply_to(inbox.client(), "HELP")
+    reply_to(inbox.new_client(), "HELP")
     with Session(db) as session:
         assert max(session.scalars(select(MESSAGES.c.id)).all()) > 2**31
 
@@ -118,7 +118,7 @@ def test_a_nul_in_any_parameter_is_a_400(inbox: Inbox, agent: FlaskClient) -> No
         "/api/flows/welcome%00/results",
         "/api/messages?phone=%2B14155550100%00",
     ]
-    client = inbox.client()
+    client = inbox.new_client()
     _each(api, lambda path: client.get(path, headers=BEARER), 400)
     response = client.get(api[0], headers=BEARER)
     assert response.json == {
@@ -131,7 +131,7 @@ def test_a_control_character_in_next_goes_to_the_queue(inbox: Inbox, agent: Flas
     for next_url in ("/inbox/%0d%0aX-Evil:%201", "/inbox/%0aabc", "/inbox/%09"):
         response = agent.get(f"/inbox/login?next={next_url}")
         assert response.status_code == 302 and response.location == "/inbox/"
-        page = inbox.client().get(f"/inbox/login?next={next_url}")
+        page = inbox.new_client().get(f"/inbox/login?next={next_url}")
         assert page.status_code == 200
         assert 'name="next" value="/inbox/"' in page.get_data(as_text=True)
 
@@ -155,17 +155,17 @@ def test_an_inbound_text_that_cannot_be_stored_is_a_400_and_stores_nothing(inbox
         ({"NumMedia": "٣"}, "NumMedia"),
     ]
     for form, field in cases:
-        response = send_text(inbox.client(), "hello", **form)
+        response = send_text(inbox.new_client(), "hello", **form)
         assert response.status_code == 400, response.get_data(as_text=True)
         assert response.json is not None and response.json["field"] == field
     assert _message_count(inbox) == 0
-    assert reply_to(inbox.client(), "HELP", sid="S" * 64)  # the column's length is taken
+    assert reply_to(inbox.new_client(), "HELP", sid="S" * 64)  # the column's length is taken
 
 
 def test_a_status_callback_that_cannot_be_stored_is_a_400_and_changes_nothing(
     inbox: Inbox,
 ) -> None:
-    reply_to(inbox.client(), "HELP")
+    reply_to(inbox.new_client(), "HELP")
     with inbox.services.db.connect() as connection:
         before = connection.execute(select(MESSAGES)).all()
     cases = [
@@ -176,7 +176,7 @@ def test_a_status_callback_that_cannot_be_stored_is_a_400_and_changes_nothing(
         ({"MessageSid": "SMx", "ErrorCode": "-1"}, "?mid=2", "ErrorCode"),
     ]
     for form, query, field in cases:
-        response = inbox.client().post(
+        response = inbox.new_client().post(
             f"/twilio/status{query}", data={"MessageStatus": "failed", **form}
         )
         assert response.status_code == 400, response.get_data(as_text=True)
@@ -188,7 +188,7 @@ def test_a_status_callback_that_cannot_be_stored_is_a_400_and_changes_nothing(
 def test_a_queued_text_whose_id_needs_64_bits_can_be_marked_done(
     inbox: Inbox, agent: FlaskClient
 ) -> None:
-    reply_to(inbox.client(), "Where is my parcel? It has been a week.")
+    reply_to(inbox.new_client(), "Where is my parcel? It has been a week.")
     big_id = 2**40
     with inbox.services.db.begin() as connection:
         connection.execute(text("UPDATE unanswered_text SET id = :id"), {"id": big_id})

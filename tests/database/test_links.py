@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
@@ -27,7 +26,7 @@ from bot.sending.links import CLICK_ROWS_PER_LINK, CLICK_WINDOW
 from bot.services import build_services
 from bot.store.models import Click, Link, Message
 from bot.testing.clock import FakeClock, let_time_pass
-from tests.conftest import API_KEY, make_settings
+from tests.support.harness import API_KEY, AppHarness, make_settings
 from tests.support.paths import SHIPPED_FLOWS
 from tests.support.sms import ALICE, BOB, reply_to
 
@@ -72,32 +71,14 @@ def test_find_urls(text: str, urls: list[str]) -> None:
     assert [text[start:end] for start, end in find_urls(text)] == urls
 
 
-class LinkApp:
-    """An app with the sale flow, PUBLIC_URL set unless told otherwise, and a fake gateway."""
+class LinkApp(AppHarness):
+    """An app with the sale flow, PUBLIC_URL set unless told otherwise."""
 
     def __init__(self, database_url: str, flows_dir: Path, **overrides: object) -> None:
         (flows_dir / "sale.yaml").write_text(SALE_FLOW)
-        settings = make_settings(
-            database_url, FLOWS_DIR=flows_dir, **{"PUBLIC_URL": PUBLIC_URL, **overrides}
+        super().__init__(
+            database_url, now=NOW, flows_dir=flows_dir, **{"PUBLIC_URL": PUBLIC_URL, **overrides}
         )
-        self.clock = FakeClock(NOW)
-        self.app: Flask = create_app(settings, gateway=FakeGateway(), clock=self.clock)
-        self.client: FlaskClient = self.app.test_client()
-        self.db = services_of(self.app).db
-
-    def rows(self, model: type) -> list:  # type: ignore[type-arg]
-        with Session(self.db) as session:
-            return list(session.scalars(select(model).order_by(model.id)))
-
-    def dispose(self) -> None:
-        self.db.dispose()
-
-
-@pytest.fixture
-def flows_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "flows"
-    folder.mkdir()
-    return folder
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ from bot.accounts.agents import (
 )
 from bot.accounts.sessions import start_session
 from bot.cli import main
-from tests.database.test_inbox import NOON_IN_SF, PASSWORD, Inbox, login, token
 from tests.database.test_signature import AUTH_TOKEN, PUBLIC_URL, inbound_form, sign
+from tests.support.inbox import NOON_IN_SF, PASSWORD, Inbox, login, token
 from tests.support.sms import replies
 
 WRONG = "a wrong password guess"
@@ -127,7 +127,7 @@ def test_a_new_address_waits_at_most_the_longest_delay(inbox: Inbox) -> None:
 
 
 def test_the_login_page_says_when_to_try_again(inbox: Inbox) -> None:
-    client = inbox.client()
+    client = inbox.new_client()
     for _ in range(MAX_FAILURES_PER_PAIR):
         assert login(client, "dana@acme.test", WRONG).status_code == 401
     paused = login(client, "dana@acme.test", PASSWORD)
@@ -177,7 +177,7 @@ def test_bot_agents_unlock_needs_an_email_or_an_address(cli: CliRunner) -> None:
 
 def test_behind_trusted_proxies_limits_see_the_real_address(database_url: str) -> None:
     inbox = Inbox(database_url, TRUSTED_PROXIES=1)
-    client = inbox.client()
+    client = inbox.new_client()
     for _ in range(MAX_FAILURES_PER_PAIR):
         assert login_from(client, "203.0.113.5", WRONG).status_code == 401
     assert login_from(client, "203.0.113.5").status_code == 429
@@ -185,7 +185,7 @@ def test_behind_trusted_proxies_limits_see_the_real_address(database_url: str) -
 
 
 def test_without_trusted_proxies_a_forwarded_address_is_ignored(inbox: Inbox) -> None:
-    client = inbox.client()
+    client = inbox.new_client()
     for _ in range(MAX_FAILURES_PER_PAIR):
         assert login(client, "dana@acme.test", WRONG).status_code == 401
     # A guesser cannot escape the limit by claiming to be someone else.
@@ -210,7 +210,7 @@ def test_webhook_signatures_still_hold_behind_trusted_proxies(database_url: str)
         "X-Forwarded-Proto": "https",
         "X-Forwarded-Host": "sms.acme.example",
     }
-    response = inbox.client().post("/twilio/sms", data=form, headers=proxied)
+    response = inbox.new_client().post("/twilio/sms", data=form, headers=proxied)
     assert response.status_code == 200 and len(replies(response)) == 1
     forged = {**proxied, "X-Twilio-Signature": sign("http://localhost/twilio/sms", form)}
-    assert inbox.client().post("/twilio/sms", data=form, headers=forged).status_code == 403
+    assert inbox.new_client().post("/twilio/sms", data=form, headers=forged).status_code == 403

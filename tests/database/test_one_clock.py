@@ -22,7 +22,7 @@ from bot.domain.vocabulary import HandledBy
 from bot.sending.gateways.fake import FakeGateway
 from bot.store.models import Conversation, Message, UtcDateTime
 from bot.testing.clock import FakeClock
-from tests.conftest import API_KEY, make_settings
+from tests.support.harness import API_KEY, make_settings
 from tests.support.paths import ROOT
 from tests.support.sms import ALICE, BOB, reply_to
 

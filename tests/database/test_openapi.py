@@ -17,7 +17,7 @@ from bot.app import create_app, services_of
 from bot.sending.gateways.fake import FakeGateway
 from bot.web.api import MAX_PAGE, openapi
 from bot.web.limits import MAX_ROW_ID
-from tests.conftest import API_KEY, make_settings
+from tests.support.harness import API_KEY, make_settings
 from tests.support.paths import SHIPPED_FLOWS
 from tests.support.sms import ALICE
 

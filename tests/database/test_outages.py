@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +25,6 @@ from bot.sending.dispatcher import Dispatcher
 from bot.sending.gateways.base import Gateway, OutboundText, SendOutcome, SendResult
 from bot.sending.gateways.fake import FakeGateway
 from bot.sending.outbox import Waiting, waiting_on_provider
-from bot.store.db import make_engine
 from bot.store.models import Message
 from bot.testing.clock import FakeClock
 from bot.twilio.fake_server import FakeTwilioServer
@@ -37,13 +36,6 @@ START = datetime(2024, 5, 1, 16, 0, tzinfo=UTC)  # noon in New York: inside send
 SENDER = "+15550000000"
 RATE = 10  # segments a second: a toll-free number
 PEOPLE = [f"+1415555{number:04d}" for number in range(100)]
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Engine]:
-    db = make_engine(database_url)
-    yield db
-    db.dispose()
 
 
 @pytest.fixture

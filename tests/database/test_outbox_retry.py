@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from bot.sending.dispatcher import Dispatcher
 from bot.sending.gateways.fake import FakeGateway
 from bot.sending.outbox import queue_text
 from bot.sending.requeue import RetryReport, Selection, retry_failed
-from bot.store.db import make_engine, transaction
+from bot.store.db import transaction
 from bot.store.models import Message, Subscriber, utcnow
 from bot.store.subscribers import change_status, claim_subscriber
 from bot.testing.clock import FakeClock
@@ -31,13 +30,6 @@ ALL_DAY = "00:00-24:00"  # the command runs on the wall clock: no quiet hours to
 FAILED_AT = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)  # 10:00 in New York
 NOON_IN_NEW_YORK = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)
 RULES = PolicyRules(sending_hours=parse_window(ALL_DAY), promotional_per_day=None)
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Engine]:
-    db = make_engine(database_url)
-    yield db
-    db.dispose()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from bot.app import create_app, services_of
 from bot.cli import main
 from bot.sending.gateways.fake import FakeGateway
 from bot.testing.clock import FakeClock
-from tests.conftest import API_KEY, make_settings
+from tests.support.harness import API_KEY, make_settings
 from tests.support.paths import SHIPPED_FLOWS
 from tests.support.sms import ALICE, BOB, reply_to
 

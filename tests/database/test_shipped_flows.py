@@ -10,7 +10,7 @@ from bot.authoring.flow_tests import FlowTestRunner, ScriptOutcome
 from bot.conversations.flow_registry import check_files, flow_files
 from bot.domain.keywords import default_vocabulary
 from bot.engine.parser import ParsedFile
-from tests.conftest import make_settings
+from tests.support.harness import make_settings
 from tests.support.paths import SHIPPED_FLOWS
 
 EXPECTED_FLOWS = {"welcome", "nps", "feedback", "abandoned_cart"}

@@ -10,8 +10,8 @@ from twilio.request_validator import RequestValidator
 from bot.app import create_app
 from bot.sending.gateways.fake import FakeGateway
 from bot.store.models import Message
-from tests.conftest import make_settings, next_sid
-from tests.support.sms import ALICE, replies
+from tests.support.harness import make_settings
+from tests.support.sms import ALICE, next_sid, replies
 
 AUTH_TOKEN = "0123456789abcdef0123456789abcdef"
 PUBLIC_URL = "https://sms.acme.example"

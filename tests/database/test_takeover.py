@@ -5,11 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
-from bot.app import create_app, services_of
 from bot.conversations.takeover import (
     TakeoverError,
     agent_reply,
@@ -21,28 +18,19 @@ from bot.conversations.takeover import (
     take_over,
     waiting_people,
 )
-from bot.sending.gateways.fake import FakeGateway
-from bot.services import Services
 from bot.store.db import transaction
-from bot.store.models import Agent, Conversation, Message
-from bot.testing.clock import FakeClock, let_time_pass
-from tests.conftest import make_settings
-from tests.support.paths import SHIPPED_FLOWS
-from tests.support.sms import ALICE, BOB, reply_to
+from bot.store.models import Agent, Message
+from tests.support.harness import AppHarness
+from tests.support.sms import BOB
 
 NOON_IN_SF = datetime(2026, 1, 5, 20, 0, tzinfo=UTC)
 
 
-class Desk:
-    """The app with the shipped flows, two agents, a fake clock and gateway."""
+class Desk(AppHarness):
+    """The app with the shipped flows and two agents."""
 
     def __init__(self, database_url: str) -> None:
-        self.clock = FakeClock(NOON_IN_SF)
-        self.gateway = FakeGateway()
-        settings = make_settings(database_url, FLOWS_DIR=SHIPPED_FLOWS, SEND_RATE=1000)
-        self.app: Flask = create_app(settings, gateway=self.gateway, clock=self.clock)
-        self.client: FlaskClient = self.app.test_client()
-        self.services: Services = services_of(self.app)
+        super().__init__(database_url, now=NOON_IN_SF, SEND_RATE=1000)
         self.dana = self._agent("dana@acme.test", "Dana")
         self.eli = self._agent("eli@acme.test", "Eli")
 
@@ -61,20 +49,11 @@ class Desk:
                 .returning(Agent.__table__.c.id)
             ).scalar_one()
 
-    def text(self, body: str, phone: str = ALICE) -> list[str]:
-        return reply_to(self.client, body, phone=phone)
-
     def handed_off(self) -> int:
         for body in ("FEEDBACK", "1", "The box was crushed", "yes please"):
             self.text(body)
         [item] = inbox_queue(self.services, self.dana)
         return item.conversation_id
-
-    def conversation(self, conversation_id: int) -> Conversation:
-        with Session(self.services.db) as session:
-            row = session.get(Conversation, conversation_id)
-            assert row is not None
-            return row
 
     def sent(self) -> list[str]:
         return [text.body for text in self.gateway.outbox]
@@ -123,7 +102,7 @@ def test_handing_back_resumes_the_flow_where_it_says(desk: Desk) -> None:
     conversation_id = desk.handed_off()
     take_over(desk.services, conversation_id=conversation_id, agent_id=desk.dana)
     hand_back(desk.services, conversation_id=conversation_id, agent_id=desk.dana)
-    let_time_pass(desk.services, desk.clock, timedelta(seconds=1))
+    desk.let_time_pass(timedelta(seconds=1))
     assert desk.sent()[-1] == "Thank you for your feedback!"  # the handoff step's `next`
     assert desk.conversation(conversation_id).end_reason == "completed"
     assert "recommend us" in desk.text("SURVEY")[0]  # and the bot answers the next text
@@ -133,11 +112,11 @@ def test_timers_wait_during_a_takeover_and_fire_after_it(desk: Desk) -> None:
     desk.text("SURVEY")  # a question with a 1-day timeout
     [conversation] = [row for row in recent_conversations(desk.services, None)]
     take_over(desk.services, conversation_id=conversation.conversation_id, agent_id=desk.dana)
-    let_time_pass(desk.services, desk.clock, timedelta(days=1, hours=1))
+    desk.let_time_pass(timedelta(days=1, hours=1))
     assert not any("Got a second" in body for body in desk.sent())
     assert desk.conversation(conversation.conversation_id).wake_kind == "timeout"  # still set
     hand_back(desk.services, conversation_id=conversation.conversation_id, agent_id=desk.dana)
-    let_time_pass(desk.services, desk.clock, timedelta(seconds=1))
+    desk.let_time_pass(timedelta(seconds=1))
     assert "Got a second" in desk.sent()[-1]
 
 

@@ -13,7 +13,7 @@ from bot.app import create_app, services_of
 from bot.domain.vocabulary import MessageStatus, SubscriberStatus
 from bot.store.models import Message, Subscriber
 from bot.twilio.fake_server import FakeTwilioServer
-from tests.conftest import API_KEY, make_settings
+from tests.support.harness import API_KEY, make_settings
 from tests.support.sms import ALICE
 
 ACCOUNT_SID = "AC" + "a" * 32

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from bot.conversations.takeover import release_idle
 from bot.store.models import Conversation, Message, UnansweredText
 from bot.testing.clock import let_time_pass
-from tests.database.test_inbox import Inbox, post
+from tests.support.inbox import Inbox, post
 from tests.support.sms import ALICE, BOB, reply_to
 
 WELCOME_ACK = "Thanks for your message! Someone from Acme will text you back shortly."
@@ -40,7 +40,7 @@ class Desk(Inbox):
     """The inbox app, plus what a customer texts and what is in the queue."""
 
     def text(self, body: str, phone: str = ALICE, **extra: str) -> list[str]:
-        return reply_to(self.client(), body, phone=phone, **extra)
+        return reply_to(self.new_client(), body, phone=phone, **extra)
 
     def subscribe(self, phone: str = ALICE) -> list[str]:
         """JOIN and confirm: the welcome series starts, and waits a day."""
@@ -78,7 +78,7 @@ def custom_desk(database_url: str, tmp_path: Path, **settings: object) -> Desk:
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "drip.yaml").write_text(DRIP_FLOW, encoding="utf-8")
-    return Desk(database_url, FLOWS_DIR=flows, **settings)
+    return Desk(database_url, flows_dir=flows, **settings)
 
 
 def test_a_question_during_the_welcome_series_reaches_an_agent_and_the_series_goes_on(

@@ -8,8 +8,7 @@ from sqlmodel import Session, func, select
 
 from bot.domain.vocabulary import MessageStatus
 from bot.store.models import ConsentEvent, Message, Subscriber
-from tests.conftest import next_sid
-from tests.support.sms import ALICE, BRAND_NUMBER, replies, reply_to, text
+from tests.support.sms import ALICE, BRAND_NUMBER, next_sid, replies, reply_to, text
 
 
 def count_rows(session: Session) -> tuple[int, int, int]:

@@ -34,7 +34,7 @@ from bot.timers.scheduler import (
     tick,
     timer_work,
 )
-from tests.conftest import make_settings
+from tests.support.harness import make_settings
 from tests.support.paths import SHIPPED_FLOWS
 from tests.support.processes import BIN
 from tests.support.sms import reply_to

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from bot.domain.vocabulary import Delivery, MessageStatus, Purpose, SubscriberStatus
 from bot.sending.dispatcher import Dispatcher, Reconciled
 from bot.sending.outbox import queue_text
-from bot.store.db import make_engine, transaction
+from bot.store.db import transaction
 from bot.store.models import Message, utcnow
 from bot.store.subscribers import change_status, claim_subscriber
 from bot.twilio.fake_server import FakeTwilioServer
@@ -48,13 +48,6 @@ def server() -> Iterator[FakeTwilioServer]:
         # but the worker has not heard back: the case reconciliation exists for.
         running.delay_seconds = 0.03
         yield running
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Engine]:
-    db = make_engine(database_url)
-    yield db
-    db.dispose()
 
 
 def test_killed_workers_send_every_text_exactly_once(

@@ -9,89 +9,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from bot.app import create_app, services_of
-from bot.sending.gateways.fake import FakeGateway
 from bot.store.conversations import claim, end_conversation
 from bot.store.db import transaction
 from bot.store.models import Answer, Conversation, Message, Subscriber, UnansweredText
-from bot.testing.clock import FakeClock, let_time_pass
-from tests.conftest import make_settings
+from tests.support.flow_app import ASK_FLOW, START, FlowApp, write
 from tests.support.paths import SHIPPED_FLOWS
 from tests.support.processes import free_port
-from tests.support.sms import ALICE, BOB, reply_to
+from tests.support.sms import ALICE, BOB
 
-START = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
 DEFAULT_ACK = "Thanks for your message! A person will get back to you shortly."
-
-ASK_FLOW = """\
-flow: quiz
-triggers:
-  keywords: [QUIZ]
-steps:
-  - id: color
-    ask: "Favourite colour? Reply red or blue."
-    expect: choice
-    options: [red, blue]
-  - id: size
-    ask: "Which size? Reply S or L."
-    expect: choice
-    options: [S, L]
-  - end: "Thanks!"
-"""
-
-
-class FlowApp:
-    """An app over a flows folder the test can edit, with a fake clock and gateway."""
-
-    def __init__(self, database_url: str, flows_dir: Path, **overrides: object) -> None:
-        self.clock = FakeClock(START)
-        self.gateway = FakeGateway()
-        settings = make_settings(database_url, FLOWS_DIR=flows_dir, **overrides)
-        self.app: Flask = create_app(settings, gateway=self.gateway, clock=self.clock)
-        self.client: FlaskClient = self.app.test_client()
-        self.services = services_of(self.app)
-
-    def text(self, body: str) -> list[str]:
-        """What the phone gets back: the webhook's answer, then texts sent meanwhile (an
-        action's, which come after the answer through the outbox)."""
-        before = len(self.gateway.outbox)
-        answer = reply_to(self.client, body)
-        # An action runs on the app's action pool once the webhook has answered: let it finish.
-        assert self.services.action_pool.wait_idle(30.0), "an action never finished"
-        return answer + [text.body for text in self.gateway.outbox[before:]]
-
-    def wait(self, duration: timedelta) -> list[str]:
-        before = len(self.gateway.outbox)
-        let_time_pass(self.services, self.clock, duration)
-        return [text.body for text in self.gateway.outbox[before:]]
-
-    def rows(self, model: type) -> list:  # type: ignore[type-arg]
-        with Session(self.services.db) as session:
-            return list(session.scalars(select(model).order_by(model.id)))
-
-    def reload(self) -> None:
-        self.services.flows.reload()
-
-
-@pytest.fixture
-def flows_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "flows"
-    folder.mkdir()
-    return folder
 
 
 @pytest.fixture
 def shipped(database_url: str) -> FlowApp:
     return FlowApp(database_url, SHIPPED_FLOWS)
-
-
-def write(folder: Path, name: str, text: str) -> None:
-    (folder / name).write_text(text, encoding="utf-8")
 
 
 def test_a_keyword_starts_a_flow_and_answers_are_stored(shipped: FlowApp) -> None:

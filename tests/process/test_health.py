@@ -21,7 +21,7 @@ from bot.sending.gateways.fake import FakeGateway
 from bot.store.db import make_engine, transaction
 from bot.store.migrate import current_head
 from bot.store.schema import database_problem
-from tests.conftest import make_settings
+from tests.support.harness import make_settings
 
 BOT = str(Path(sys.executable).with_name("bot"))
 NOBODY_LISTENS = "postgresql+psycopg://postgres@127.0.0.1:1/x"

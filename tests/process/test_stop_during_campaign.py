@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from time import monotonic
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from twilio.request_validator import RequestValidator
 
 from bot.domain.vocabulary import MessageStatus
-from bot.store.db import make_engine
 from bot.store.models import Message
 from bot.twilio.fake_server import FakeTwilioServer
 from tests.support.outbox_rows import queue_campaign
@@ -40,13 +37,6 @@ CAMPAIGN = "flash_sale"
 # Noon in California: the texts are queued in sending hours, wherever and whenever CI runs.
 QUEUED_AT = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)
 STOP_WORDS = ("STOP", "stop", "Stop please", "UNSUBSCRIBE", "please stop texting me", "cancel")
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Engine]:
-    db = make_engine(database_url)
-    yield db
-    db.dispose()
 
 
 def test_no_text_reaches_a_number_after_its_stop_was_answered(

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
 import xml.etree.ElementTree as ElementTree
 
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.conftest import next_sid
-
 ALICE = "+14155550100"
 BOB = "+14155550101"
 BRAND_NUMBER = "+14155559999"
+
+
+def next_sid() -> str:
+    """A fresh Twilio-shaped MessageSid."""
+    return f"SM{uuid.uuid4().hex}"
 
 
 def text(
