@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,9 +9,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from bot.accounts.agents import create_agent
-from bot.app import create_app, services_of
+from bot.app import services_of
 from bot.domain.vocabulary import MessageStatus
-from bot.sending.gateways.fake import FakeGateway
+from bot.settings import Settings
 from tests.database.test_campaign_stats import HOUR, SPRING_SALE, T0, Store
 from tests.support.harness import make_settings
 from tests.support.inbox import PASSWORD, login
@@ -37,22 +36,22 @@ ESCAPED = "&lt;b&gt;bold&lt;/b&gt;"
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    folder = tmp_path / "flows"
-    (folder / "campaigns").mkdir(parents=True)
-    (folder / "campaigns" / "spring_sale.yaml").write_text(SPRING_SALE)
-    (folder / "quiz.yaml").write_text(QUIZ)
-    app = create_app(
-        make_settings(database_url, FLOWS_DIR=folder, PRICE_PER_SEGMENT=0.01),
-        gateway=FakeGateway(),
-    )
-    app.config["TESTING"] = True
+def settings(database_url: str, flows_dir: Path) -> Settings:
+    """The shared `app` runs a sale and a quiz, with a segment's price."""
+    (flows_dir / "campaigns").mkdir()
+    (flows_dir / "campaigns" / "spring_sale.yaml").write_text(SPRING_SALE)
+    (flows_dir / "quiz.yaml").write_text(QUIZ)
+    return make_settings(database_url, FLOWS_DIR=flows_dir, PRICE_PER_SEGMENT=0.01)
+
+
+@pytest.fixture
+def app(app: Flask) -> Flask:
+    """The shared app with an agent to log in as."""
     services = services_of(app)
     create_agent(
         services.db, "dana@acme.test", "Dana", PASSWORD, now=services.conversations.clock()
     )
-    yield app
-    services_of(app).db.dispose()
+    return app
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -16,11 +15,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.engine import Engine
 
-from bot.app import create_app, services_of
+from bot.app import services_of
 from bot.campaigns.conversions import Attribution, attributions, order_amount
 from bot.campaigns.stats import VariantStats, pick_winner, two_proportion_z_test
 from bot.domain.vocabulary import ConsentKind, Direction, MessageStatus, SubscriberStatus
-from bot.sending.gateways.fake import FakeGateway
+from bot.settings import Settings
 from bot.store.db import transaction
 from bot.store.models import Click, ConsentEvent, Event, Link, Message, Subscriber
 from tests.support.harness import API_KEY, make_settings
@@ -161,16 +160,14 @@ def flows_dir(flows_dir: Path) -> Path:
 
 
 @pytest.fixture
-def app(database_url: str, flows_dir: Path) -> Iterator[Flask]:
-    settings = make_settings(database_url, FLOWS_DIR=flows_dir, PRICE_PER_SEGMENT=0.01)
-    app = create_app(settings, gateway=FakeGateway())
-    app.config["TESTING"] = True
-    yield app
-    services_of(app).db.dispose()
+def settings(database_url: str, flows_dir: Path) -> Settings:
+    """The shared `app` and `client` fixtures run on these: the sales, and a segment's price."""
+    return make_settings(database_url, FLOWS_DIR=flows_dir, PRICE_PER_SEGMENT=0.01)
 
 
 @pytest.fixture
 def db(app: Flask) -> Engine:
+    """The app's own engine, so a test reads what the app wrote through the same pool."""
     return services_of(app).db
 
 

@@ -6,8 +6,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlmodel import Session, func, select
 
-from bot.app import create_app, services_of
-from bot.sending.gateways.fake import FakeGateway
+from bot.app import services_of
+from bot.settings import Settings
 from bot.store.models import Conversation, Event, Message
 from tests.support.harness import API_KEY, make_settings
 from tests.support.paths import SHIPPED_FLOWS
@@ -17,9 +17,9 @@ AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 
 @pytest.fixture
-def client(database_url: str) -> FlaskClient:
-    settings = make_settings(database_url, FLOWS_DIR=SHIPPED_FLOWS)
-    return create_app(settings, gateway=FakeGateway()).test_client()
+def settings(database_url: str) -> Settings:
+    """The shared `client` fixture runs the shipped flows, which the events start."""
+    return make_settings(database_url, FLOWS_DIR=SHIPPED_FLOWS)
 
 
 def count(client: FlaskClient, model: type) -> int:
