@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import functools
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bot.accounts.agents import hash_password
 from bot.app import create_app, services_of
 from bot.sending.gateways.fake import FakeGateway
 from bot.settings import Settings
-from tests.databases import PostgresDatabase, SqliteTemplate, postgres_server_url
-
-API_KEY = "test-api-key"
-NO_FLOWS = Path(__file__).parent / "no-flows"  # tests see flows only when they ask for them
-SHIPPED_FLOWS = Path(__file__).parent.parent / "flows"
-# scrypt costs 0.1-0.2 s a hash: tests that set up agents hash their one password once a run.
-hash_once = functools.cache(hash_password)
+from bot.store.db import make_engine
+from tests.support.databases import PostgresDatabase, SqliteTemplate, postgres_server_url
+from tests.support.harness import make_settings
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -59,20 +53,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
     return request.getfixturevalue("postgres_database").fresh()
 
 
-def make_settings(database_url: str, **overrides: object) -> Settings:
-    """Settings for tests: no .env file, no environment, a known brand and API key."""
-    values: dict[str, object] = {
-        "DATABASE_URL": database_url,
-        "BRAND_NAME": "Acme",
-        "SUPPORT_CONTACT": "help@acme.test",
-        "API_KEY": API_KEY,
-        "GATEWAY": "console",
-        "FLOWS_DIR": NO_FLOWS,
-        **overrides,
-    }
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return make_settings(database_url)
@@ -104,6 +84,18 @@ def session(app: Flask) -> Iterator[Session]:
         yield session
 
 
-def next_sid() -> str:
-    """A fresh Twilio-shaped MessageSid."""
-    return f"SM{uuid.uuid4().hex}"
+@pytest.fixture
+def db(database_url: str) -> Iterator[Engine]:
+    """An engine on the test database, for tests that drive the store without the app."""
+    db = make_engine(database_url)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def flows_dir(tmp_path: Path) -> Path:
+    """An empty flows folder the test writes its flows into; a file's own `flows_dir` fixture
+    may take this one and add files to it."""
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    return folder

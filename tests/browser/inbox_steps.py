@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from playwright.sync_api import expect
 
 from bot.accounts.agents import create_agent
-from tests.conftest import hash_once
-from tests.sms import ALICE
+from tests.support.inbox import hash_once
+from tests.support.sms import ALICE
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page

@@ -21,14 +21,15 @@ from tests.browser.inbox_steps import (
     open_the_waiting_chat,
     texts,
 )
-from tests.sms import ALICE
+from tests.support.paths import ROOT
+from tests.support.sms import ALICE
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
     from tests.browser.conftest import LiveServer
 
-DOC_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOC_SCREENSHOTS = ROOT / "docs" / "screenshots"
 SCRIPT = "<script>window.pwned=1</script>"
 
 

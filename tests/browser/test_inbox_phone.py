@@ -21,7 +21,7 @@ from tests.browser.inbox_steps import (
     log_in,
     open_the_waiting_chat,
 )
-from tests.sms import BOB
+from tests.support.sms import BOB
 
 if TYPE_CHECKING:
     from collections.abc import Callable

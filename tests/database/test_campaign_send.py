@@ -1,0 +1,248 @@
+"""Sending a campaign: queued through the outbox in batches, pausable, never twice to one person."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from bot.campaigns.assign import assign_variant
+from bot.campaigns.send import load_campaign, pause_campaign, send_campaign, send_status
+from bot.cli import main
+from bot.domain.vocabulary import CampaignSendStatus, MessageStatus
+from bot.domain.vocabulary import SubscriberStatus as S
+from bot.sending.gateways.fake import FakeGateway
+from bot.services import Services, build_services
+from bot.store.models import Link, Message, Subscriber
+from tests.support.harness import make_settings
+
+NOW = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)  # 13:00 in New York, 10:00 in Los Angeles
+LA, NY = "+12135550101", "+12125550102"
+PEOPLE = [
+    # phone, status, first name, tags
+    (LA, S.SUBSCRIBED, "Ann", ["vip"]),
+    (NY, S.SUBSCRIBED, None, ["vip", "boots"]),
+    ("+16175550103", S.SUBSCRIBED, "Cy", []),  # not in the segment
+    ("+16175550104", S.UNSUBSCRIBED, "Di", ["vip"]),  # opted out
+    ("+16175550105", S.PENDING, "Ed", ["vip"]),  # never confirmed
+]
+TEXT = "{brand}: boots 20% off, {first_name|friend}! https://acme.test/boots Reply STOP to opt out."
+CAMPAIGN = f"""\
+campaign: sale
+segment: {{tags: [vip]}}
+send_at: SEND_AT
+variants:
+  - {{name: a, text: "{TEXT}"}}
+  - {{name: b, text: "{TEXT} Hurry!"}}
+"""
+
+
+def write_campaign(flows_dir: Path, send_at: str = "now") -> None:
+    (flows_dir / "campaigns" / "sale.yaml").write_text(CAMPAIGN.replace("SEND_AT", send_at))
+
+
+@pytest.fixture
+def flows_dir(flows_dir: Path) -> Path:
+    """The shared flows folder with the campaign under test."""
+    folder = flows_dir
+    (folder / "campaigns").mkdir()
+    write_campaign(folder)
+    return folder
+
+
+@pytest.fixture
+def gateway() -> FakeGateway:
+    return FakeGateway(clock=lambda: NOW)
+
+
+@pytest.fixture
+def services(database_url: str, flows_dir: Path, gateway: FakeGateway) -> Iterator[Services]:
+    settings = make_settings(
+        database_url, FLOWS_DIR=flows_dir, PUBLIC_URL="https://parley.test", SEND_RATE=1000
+    )
+    built = build_services(settings, gateway=gateway, clock=lambda: NOW)
+    yield built
+    built.db.dispose()
+
+
+def seed(db: Engine, people: list[tuple[str, S, str | None, list[str]]] = PEOPLE) -> None:
+    rows = [
+        {
+            "phone": phone,
+            "status": status,
+            "first_name": name,
+            "tags": tags,
+            "attributes": {},
+            "created_at": NOW,
+            "updated_at": NOW,
+        }
+        for phone, status, name, tags in people
+    ]
+    with db.begin() as connection:
+        connection.execute(insert(Subscriber.__table__), rows)  # type: ignore[attr-defined]
+
+
+def campaign_texts(db: Engine) -> list[Message]:
+    table = Message.__table__  # type: ignore[attr-defined]
+    with db.connect() as connection:
+        rows = connection.execute(
+            select(table).where(table.c.campaign == "sale").order_by(table.c.id)
+        ).all()
+    return [Message(**row._mapping) for row in rows]
+
+
+def test_the_segment_gets_one_text_each_with_its_variant(services: Services) -> None:
+    seed(services.db)
+    seen: list[tuple[int, int]] = []
+    report = send_campaign(services, "sale", progress=lambda d, t: seen.append((d, t)), now=NOW)
+    assert (report.recipients, report.queued, report.skipped) == (2, 2, 0)
+    assert (report.deferred, report.suppressed, report.paused) == (0, 0, False)
+    assert seen[0] == (0, 2) and seen[-1] == (2, 2)
+    texts = campaign_texts(services.db)
+    assert [t.phone for t in texts] == [LA, NY]
+    variants = load_campaign(services.settings, "sale").variants
+    for text in texts:
+        assert text.variant == assign_variant("sale", text.phone, variants).name
+        assert text.status is MessageStatus.PENDING and text.send_after is None
+        assert text.purpose == "promotional" and text.delivery == "outbox"
+    assert texts[0].body.startswith("Acme: boots 20% off, Ann! https://parley.test/l/")
+    assert texts[1].body.startswith("Acme: boots 20% off, friend! https://parley.test/l/")
+    assert send_status(services, "sale") is CampaignSendStatus.DONE
+
+
+def test_links_are_tracked_for_the_campaign_and_the_dispatcher_sends(
+    services: Services, gateway: FakeGateway
+) -> None:
+    seed(services.db)
+    send_campaign(services, "sale", now=NOW)
+    links = Link.__table__  # type: ignore[attr-defined]
+    with services.db.connect() as connection:
+        found = connection.execute(select(links.c.phone, links.c.campaign, links.c.url)).all()
+    assert sorted(found) == sorted(
+        [(LA, "sale", "https://acme.test/boots"), (NY, "sale", "https://acme.test/boots")]
+    )
+    assert services.dispatcher.run_once(now=NOW) == 2
+    assert sorted(text.to for text in gateway.outbox) == sorted([LA, NY])
+    assert all("/l/" in text.body for text in gateway.outbox)
+
+
+def test_a_second_run_queues_nothing_new(services: Services) -> None:
+    seed(services.db)
+    send_campaign(services, "sale", now=NOW)
+    again = send_campaign(services, "sale", now=NOW)
+    assert (again.recipients, again.queued, again.skipped) == (2, 0, 2)
+    assert len(campaign_texts(services.db)) == 2
+
+
+def test_the_database_refuses_a_second_text_of_a_campaign(services: Services) -> None:
+    seed(services.db)
+    send_campaign(services, "sale", now=NOW)
+    table = Message.__table__  # type: ignore[attr-defined]
+    row = {
+        column: value
+        for column, value in campaign_texts(services.db)[0].model_dump().items()
+        if column not in {"id", "provider_sid"}
+    }
+    with pytest.raises(IntegrityError), services.db.begin() as connection:
+        connection.execute(insert(table), row)
+    with services.db.begin() as connection:  # other campaigns and plain texts are free
+        connection.execute(insert(table), {**row, "campaign": "other"})
+        connection.execute(insert(table), {**row, "campaign": None})
+        connection.execute(insert(table), {**row, "campaign": None})
+
+
+def test_pause_stops_after_the_batch_and_send_resumes_without_duplicates(
+    services: Services,
+) -> None:
+    many = [(f"+1617555{n:04d}", S.SUBSCRIBED, None, ["vip"]) for n in range(1000, 1025)]
+    seed(services.db, many)
+
+    def pause_after_first_batch(done: int, total: int) -> None:
+        if done:
+            pause_campaign(services, "sale")
+
+    first = send_campaign(services, "sale", progress=pause_after_first_batch, batch=10, now=NOW)
+    assert first.paused and first.queued == 10
+    assert send_status(services, "sale") is CampaignSendStatus.PAUSED
+    rest = send_campaign(services, "sale", batch=10, now=NOW)
+    assert not rest.paused and (rest.queued, rest.skipped) == (15, 10)
+    phones = [text.phone for text in campaign_texts(services.db)]
+    assert sorted(phones) == sorted(phone for phone, *_ in many)
+    assert send_status(services, "sale") is CampaignSendStatus.DONE
+
+
+def test_a_local_send_time_is_ten_in_each_recipients_zone(
+    services: Services, flows_dir: Path
+) -> None:
+    write_campaign(flows_dir, send_at='"2026-12-01 10:00"')
+    seed(services.db)
+    report = send_campaign(services, "sale", now=NOW)
+    assert (report.queued, report.deferred) == (2, 0)
+    due = {text.phone: text.send_after for text in campaign_texts(services.db)}
+    assert due == {
+        LA: datetime(2026, 12, 1, 18, 0, tzinfo=UTC),
+        NY: datetime(2026, 12, 1, 15, 0, tzinfo=UTC),
+    }
+    assert services.dispatcher.run_once(now=NOW) == 0  # not yet
+    assert services.dispatcher.run_once(now=NOW + timedelta(days=1)) == 2
+
+
+def test_quiet_hours_still_apply_on_top(services: Services) -> None:
+    seed(services.db)
+    night = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)  # 23:00 in New York, 20:00 in Los Angeles
+    report = send_campaign(services, "sale", now=night)
+    assert report.queued + report.deferred == 2 and report.deferred >= 1
+
+
+# --- the commands -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_env(
+    services: Services, database_url: str, flows_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> CliRunner:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("FLOWS_DIR", str(flows_dir))
+    monkeypatch.setenv("BRAND_NAME", "Acme")
+    monkeypatch.setenv("GATEWAY", "console")
+    return CliRunner()
+
+
+def test_cli_sends_pauses_and_reports(services: Services, cli_env: CliRunner) -> None:
+    seed(services.db)
+    nothing = cli_env.invoke(main, ["campaign", "pause", "sale"])
+    assert nothing.exit_code == 1
+    assert nothing.output == "Error: campaign 'sale' has not been sent yet: nothing to pause\n"
+    sent = cli_env.invoke(main, ["campaign", "send", "sale"])
+    assert sent.exit_code == 0, sent.output
+    assert "Queueing sale" in sent.output
+    # The command runs on the wall clock: at night the texts are deferred rather than queued.
+    assert "sale: 2 people in the segment; " in sent.output
+    assert "0 skipped (already sent), 0 suppressed by policy," in sent.output
+    again = cli_env.invoke(main, ["campaign", "send", "sale"])
+    assert again.exit_code == 0, again.output
+    assert "0 queued, 2 skipped (already sent)" in again.output
+    done = cli_env.invoke(main, ["campaign", "pause", "sale"])
+    assert done.exit_code == 1
+    assert "already queued in full" in done.output
+
+
+def test_cli_refuses_unknown_and_broken_campaigns(
+    services: Services, cli_env: CliRunner, flows_dir: Path
+) -> None:
+    (flows_dir / "campaigns" / "broken.yaml").write_text("campaign: broken\nvariants: []\n")
+    unknown = cli_env.invoke(main, ["campaign", "send", "nope"])
+    assert unknown.exit_code == 1
+    assert unknown.output == (
+        "Error: no campaign named 'nope' that passes the check (known: sale);"
+        " see `bot flows check`\n"
+    )
+    broken = cli_env.invoke(main, ["campaign", "send", "broken"])
+    assert broken.exit_code == 1
+    assert broken.output.startswith("Error: campaign 'broken' (")
+    assert broken.output.endswith("has errors; see `bot flows check`\n")

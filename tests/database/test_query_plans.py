@@ -1,0 +1,55 @@
+"""The webhook's reads find their rows through indexes: no full scan as the tables grow.
+
+SQLite's plans are checked (PostgreSQL scans tiny tables whatever the indexes, so its plans
+say nothing here). Reads only: SQLite lists foreign-key checks in an INSERT's plan that a plain
+insert never runs.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.sending.outbox import _RECENT_PROMOTIONAL
+from bot.store.conversations import _ACTIVE, _CLAIM_AT_ONCE, _LAST_STARTED
+from bot.store.db import make_engine, transaction
+from bot.store.driver_sql import DriverStatement
+from bot.store.subscribers import _LOCK_EXISTING
+from tests.support.databases import SqliteTemplate
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+HOT_PATH: list[tuple[str, DriverStatement, dict[str, Any]]] = [
+    ("a turn's claim", _CLAIM_AT_ONCE, {"phone": "+14155550100"}),
+    ("the active conversation", _ACTIVE, {"subscriber_id": 1}),
+    ("the subscriber", _LOCK_EXISTING, {"phone": "+14155550100"}),
+    ("when a flow last started", _LAST_STARTED, {"subscriber_id": 1, "flow": "welcome"}),
+    ("recent promotional texts", _RECENT_PROMOTIONAL, {"phone": "+14155550100", "since": NOW}),
+]
+
+
+@pytest.mark.parametrize(("what", "statement", "params"), HOT_PATH, ids=[h[0] for h in HOT_PATH])
+def test_hot_path_statements_never_scan_a_table(
+    what: str,
+    statement: DriverStatement,
+    params: dict[str, Any],
+    sqlite_template: SqliteTemplate,
+    tmp_path: Path,
+) -> None:
+    db = make_engine(sqlite_template.fresh(tmp_path))
+    with transaction(db) as connection:
+        plan = statement.explain(connection, params)
+    scans = [step for step in plan if step.startswith("SCAN")]
+    assert scans == [], f"{what}: {plan}"
+
+
+def test_when_a_flow_last_started_is_read_from_one_index_alone(
+    sqlite_template: SqliteTemplate, tmp_path: Path
+) -> None:
+    """Not from every conversation of the flow (the welcome series has one per subscriber)."""
+    db = make_engine(sqlite_template.fresh(tmp_path))
+    with transaction(db) as connection:
+        plan = _LAST_STARTED.explain(connection, {"subscriber_id": 1, "flow": "welcome"})
+    assert any("COVERING INDEX ix_conversation_subscriber_flow" in step for step in plan), plan

@@ -1,0 +1,37 @@
+"""docs/architecture.md is the map a newcomer reads: every room is on it, and its rules hold."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.paths import ROOT
+
+MAP = (ROOT / "docs" / "architecture.md").read_text()
+
+
+def test_every_room_is_on_the_map() -> None:
+    rooms = sorted(
+        f"`bot/{folder.name}/`"
+        for folder in (ROOT / "bot").iterdir()
+        if (folder / "__init__.py").exists()
+    )
+    assert [room for room in rooms if room not in MAP] == []
+
+
+def test_top_level_keeps_only_its_entry_modules() -> None:
+    # The rooms hold the work; bot/ itself only wires it together.
+    modules = sorted(path.name for path in (ROOT / "bot").glob("*.py"))
+    assert modules == ["__init__.py", "__main__.py", "app.py", "services.py", "settings.py"]
+
+
+def test_the_house_rules_hold() -> None:
+    # import-linter: the engine and the domain import no infrastructure; rooms depend downwards.
+    checked = subprocess.run(
+        [str(Path(sys.executable).with_name("lint-imports")), "--no-cache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stdout[-3000:]

@@ -1,0 +1,367 @@
+"""The clock: one per deployment, and timers that came due while it was down fire once."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from apscheduler.schedulers.base import BaseScheduler
+from flask import Flask
+from sqlalchemy import event
+from sqlmodel import Session, select
+
+from bot.app import create_app, services_of
+from bot.domain.vocabulary import HandledBy
+from bot.sending.gateways.fake import FakeGateway
+from bot.store import timer_alarm
+from bot.store.db import make_engine, transaction
+from bot.store.models import Conversation
+from bot.testing.clock import FakeClock
+from bot.timers import scheduler as clock_process
+from bot.timers.scheduler import (
+    TICK_JOB_ID,
+    ClockBusy,
+    ClockLock,
+    build_scheduler,
+    tick,
+    timer_work,
+)
+from tests.support.harness import make_settings
+from tests.support.paths import SHIPPED_FLOWS
+from tests.support.processes import BIN
+from tests.support.sms import reply_to
+
+START = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
+
+
+def test_a_second_lock_is_refused_until_the_first_is_released(database_url: str) -> None:
+    db = make_engine(database_url)
+    first, second = ClockLock(db), ClockLock(db)
+    first.acquire(wait=False)
+    with pytest.raises(ClockBusy):
+        second.acquire(wait=False)
+    first.release()
+    second.acquire(wait=False)
+    second.release()
+    db.dispose()
+
+
+def test_timers_that_came_due_while_down_fire_once_on_start(database_url: str) -> None:
+    settings = make_settings(database_url, FLOWS_DIR=SHIPPED_FLOWS)
+    before = create_app(settings, gateway=FakeGateway(), clock=FakeClock(START))
+    reply_to(before.test_client(), "SURVEY")
+    services_of(before).db.dispose()  # the process stops; two days pass
+
+    gateway = FakeGateway()
+    after = create_app(settings, gateway=gateway, clock=FakeClock(START + timedelta(days=2)))
+    services = services_of(after)
+    for _ in range(3):  # the clock's first tick, and the ones after it
+        services.dispatcher.send(services.conversations.fire_due_timers())
+    assert [text.body.split("?")[0] for text in gateway.outbox] == ["Acme: Got a second"]
+    with Session(services.db) as session:
+        [conversation] = session.scalars(select(Conversation))
+    assert (conversation.step, conversation.wakes_at) == ("nudge", None)  # fired, moved on
+
+
+# --- sleeping until the next due timer ------------------------------------------------------------
+
+LATER = """\
+flow: later
+triggers:
+  keywords: [LATER]
+steps:
+  - send: "Back in a moment."
+  - id: pause
+    wait: 45s
+  - end: "Back again."
+"""
+HUMAN = """\
+flow: human
+triggers:
+  keywords: [HUMAN]
+steps:
+  - id: to_a_human
+    handoff: "A teammate will text you."
+  - end: "Bye."
+"""
+LONG_SLEEP = timedelta(hours=1)  # the cap, long enough that any wake-up earlier is a due timer
+FLOW_WAIT = timedelta(seconds=45)
+
+
+def timer_app(database_url: str, tmp_path: Path, clock: FakeClock) -> Flask:
+    flows = tmp_path / "flows"
+    flows.mkdir(exist_ok=True)
+    (flows / "later.yaml").write_text(LATER, encoding="utf-8")
+    (flows / "human.yaml").write_text(HUMAN, encoding="utf-8")
+    settings = make_settings(database_url, FLOWS_DIR=flows, AGENT_IDLE_MINUTES=30)
+    return create_app(settings, gateway=FakeGateway(clock=clock), clock=clock)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[Flask]:
+    app = timer_app(database_url, tmp_path, clock)
+    yield app
+    services_of(app).db.dispose()
+
+
+def paused_scheduler(app: Flask, clock: FakeClock) -> BaseScheduler:
+    """The real scheduler and job, never running on its own: the test plays APScheduler's part,
+    running `tick` at the job's next run time, on the fake clock."""
+    scheduler = build_scheduler(
+        timer_work(services_of(app)), blocking=False, max_sleep=LONG_SLEEP, wall=clock
+    )
+    scheduler.start(paused=True)
+    return scheduler
+
+
+def next_run(scheduler: BaseScheduler) -> datetime:
+    job = scheduler.get_job(TICK_JOB_ID)
+    assert job is not None and job.next_run_time is not None
+    return job.next_run_time  # type: ignore[no-any-return]
+
+
+def run_when_due(scheduler: BaseScheduler, clock: FakeClock) -> None:
+    """What APScheduler does at the job's next run time."""
+    clock.set(max(clock(), next_run(scheduler)))
+    tick()
+
+
+def sent(app: Flask, clock: FakeClock) -> list[str]:
+    services = services_of(app)
+    while services.dispatcher.run_once(clock()):
+        pass
+    gateway = services.gateway
+    assert isinstance(gateway, FakeGateway)
+    return [text.body for text in gateway.outbox]
+
+
+class StatementCounter:
+    """Counts the SQL statements an engine runs."""
+
+    def __init__(self, app: Flask) -> None:
+        self.count = 0
+        event.listen(services_of(app).db, "before_cursor_execute", self._seen)
+
+    def _seen(self, *_args: object) -> None:
+        self.count += 1
+
+
+def test_the_clock_sleeps_until_a_timer_is_due_then_fires_it(app: Flask, clock: FakeClock) -> None:
+    assert reply_to(app.test_client(), "LATER") == ["Back in a moment."]
+    scheduler = paused_scheduler(app, clock)
+    try:
+        assert next_run(scheduler) == START  # the first tick runs at once
+        run_when_due(scheduler, clock)
+        assert next_run(scheduler) == START + FLOW_WAIT  # not a second later: the due time
+        statements = StatementCounter(app)
+        clock.advance(FLOW_WAIT - timedelta(seconds=1))
+        assert statements.count == 0  # a polling clock would have run 44 ticks by now
+        run_when_due(scheduler, clock)
+        assert clock() == START + FLOW_WAIT
+        assert sent(app, clock)[-1] == "Back again."
+        assert next_run(scheduler) == START + FLOW_WAIT + LONG_SLEEP  # nothing left: the cap
+        assert clock_process._plan is not None and clock_process._plan.runs == 2
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_a_timer_set_sooner_in_this_process_wakes_the_clock_at_once(
+    app: Flask, clock: FakeClock
+) -> None:
+    scheduler = paused_scheduler(app, clock)
+    try:
+        run_when_due(scheduler, clock)
+        assert next_run(scheduler) == START + LONG_SLEEP  # nothing to do: sleep the cap
+        clock.advance(timedelta(seconds=10))
+        reply_to(app.test_client(), "LATER")  # the web app of `bot serve` sets a timer
+        assert next_run(scheduler) == START + timedelta(seconds=10) + FLOW_WAIT
+        run_when_due(scheduler, clock)
+        assert sent(app, clock)[-1] == "Back again."
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_the_clock_wakes_when_an_idle_takeover_goes_back_to_the_bot(
+    app: Flask, clock: FakeClock
+) -> None:
+    from bot.accounts.agents import create_agent
+    from bot.conversations.takeover import take_over
+
+    services = services_of(app)
+    reply_to(app.test_client(), "HUMAN")
+    agent = create_agent(services.db, "ada@acme.test", "Ada", "a long password!", now=clock())
+    with Session(services.db) as session:
+        [conversation] = session.scalars(select(Conversation))
+    take_over(services, conversation_id=conversation.id, agent_id=agent.id)
+    scheduler = paused_scheduler(app, clock)
+    try:
+        run_when_due(scheduler, clock)
+        # release_idle wants idle for longer than AGENT_IDLE_MINUTES: just after, not at it.
+        assert next_run(scheduler) == START + timedelta(minutes=30, microseconds=1)
+        run_when_due(scheduler, clock)
+        with Session(services.db) as session:
+            assert session.get(Conversation, conversation.id).handled_by is HandledBy.BOT
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_a_restarted_clock_fires_the_overdue_timer_at_once_and_only_once(
+    database_url: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    before = timer_app(database_url, tmp_path, clock)
+    reply_to(before.test_client(), "LATER")
+    scheduler = paused_scheduler(before, clock)
+    run_when_due(scheduler, clock)
+    assert next_run(scheduler) == START + FLOW_WAIT
+    scheduler.shutdown(wait=False)  # the process stops before the timer; two days pass
+    services_of(before).db.dispose()
+
+    clock.advance(timedelta(days=2))
+    after = timer_app(database_url, tmp_path, clock)
+    scheduler = paused_scheduler(after, clock)
+    try:
+        assert next_run(scheduler) == clock()  # at once: the plan lives in the database
+        run_when_due(scheduler, clock)
+        run_when_due(scheduler, clock)
+        assert sent(after, clock) == ["Back again."]
+        assert next_run(scheduler) == clock() + LONG_SLEEP
+    finally:
+        scheduler.shutdown(wait=False)
+        services_of(after).db.dispose()
+
+
+def test_only_a_committed_timer_rings_the_alarm(database_url: str) -> None:
+    db = make_engine(database_url)
+    rung: list[datetime] = []
+    unlisten = timer_alarm.listen(db, rung.append)
+    with pytest.raises(RuntimeError), transaction(db) as connection:
+        timer_alarm.timer_set(connection, START)
+        raise RuntimeError("the turn failed")
+    assert rung == []
+    with transaction(db) as connection:
+        timer_alarm.timer_set(connection, START)
+        assert rung == []  # not before the commit: the clock would look and find nothing
+    assert rung == [START]
+    unlisten()
+    with transaction(db) as connection:
+        timer_alarm.timer_set(connection, START)
+    assert rung == [START]
+    db.dispose()
+
+
+def test_the_running_scheduler_wakes_for_an_alarm_rung_from_another_thread(
+    app: Flask, clock: FakeClock
+) -> None:
+    """APScheduler itself, on the wall's time: it sleeps the cap unless the alarm moves it."""
+    ticked = threading.Event()
+    work = timer_work(services_of(app))
+
+    def fire() -> int:
+        ticked.set()
+        return work.fire()
+
+    scheduler = build_scheduler(
+        dataclasses.replace(work, fire=fire), blocking=False, max_sleep=LONG_SLEEP
+    )
+    scheduler.start()
+    try:
+        assert ticked.wait(timeout=60), "the first tick never ran"
+        ticked.clear()
+        with transaction(services_of(app).db) as connection:
+            timer_alarm.timer_set(connection, clock())  # due now, on the services' clock
+        assert ticked.wait(timeout=60), "the alarm did not wake the clock"
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+class ClockProcess:
+    """`bot clock` as a subprocess, with its output read line by line."""
+
+    def __init__(self, database_url: str, *args: str) -> None:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "FLOWS_DIR": str(SHIPPED_FLOWS),
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.process = subprocess.Popen(
+            [str(BIN / "bot"), "clock", *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def wait_for(self, words: str, timeout: float = 120) -> str:
+        deadline = time.monotonic() + timeout
+        seen = []
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            seen.append(line)
+            if words in line:
+                return line
+        raise AssertionError(f"{words!r} never appeared in:\n{''.join(seen)}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def migrated(database_url: str) -> str:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    subprocess.run([str(BIN / "bot"), "db", "upgrade"], env=env, check=True, capture_output=True)
+    return database_url
+
+
+def test_only_one_clock_runs_and_a_waiting_one_takes_over(
+    database_url: str, tmp_path: Path
+) -> None:
+    url = migrated(database_url)
+    first = ClockProcess(url)
+    waiting: ClockProcess | None = None
+    try:
+        first.wait_for("Clock running")
+        refused = subprocess.run(
+            [str(BIN / "bot"), "clock", "--no-wait"],
+            env={**os.environ, "DATABASE_URL": url, "FLOWS_DIR": str(SHIPPED_FLOWS)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert refused.returncode == 1
+        assert "another clock is already running" in refused.stderr
+        waiting = ClockProcess(url)
+        waiting.wait_for("waiting to take over")
+        first.stop()
+        waiting.wait_for("Clock running")
+    finally:
+        first.stop()
+        if waiting is not None:
+            waiting.stop()

@@ -1,0 +1,71 @@
+"""`bot serve` and gunicorn as a user runs them: real processes, real HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from sqlmodel import Session, func, select
+
+from bot.domain.vocabulary import Direction
+from bot.store.db import make_engine
+from bot.store.models import Message
+from tests.support.processes import BIN, free_port, post_form, running
+
+
+def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("TWILIO_", "DATABASE_URL", "API_KEY", "PUBLIC_URL", "GATEWAY"))
+    }
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path}/bot.store.db", BRAND_NAME="Acme", **extra)
+    subprocess.run([BIN / "bot", "db", "upgrade"], env=env, check=True, capture_output=True)
+    return env
+
+
+def test_bot_serve_answers_help_like_the_readme_says(tmp_path: Path) -> None:
+    port = free_port()
+    env = environment(tmp_path, PORT=str(port))
+    base_url = f"http://127.0.0.1:{port}"
+    with running([str(BIN / "bot"), "serve"], env, base_url) as server:
+        status, body = post_form(
+            f"{base_url}/twilio/sms", {"From": "+14155550100", "Body": "HELP", "MessageSid": "SM1"}
+        )
+        server.terminate()
+        output = server.communicate(timeout=20)[0]
+    assert status == 200
+    assert body.startswith('<?xml version="1.0" encoding="UTF-8"?><Response><Message')
+    assert "Acme: Help at" in body and "Reply STOP to opt out." in body
+    assert "DEVELOPMENT MODE" in output  # no auth token: said loudly at start-up
+
+
+def test_several_gunicorn_workers_share_sqlite_without_locking_errors(tmp_path: Path) -> None:
+    port = free_port()
+    env = environment(tmp_path)
+    base_url = f"http://127.0.0.1:{port}"
+    command = [str(BIN / "gunicorn"), "webhook:app", "--bind", f"127.0.0.1:{port}", "-w", "4"]
+    texts = 200
+    with running(command, env, base_url):
+
+        def send(index: int) -> int:
+            form = {
+                "MessageSid": f"SM{uuid.uuid4().hex}",
+                "From": f"+1415555{index % 50:04d}",
+                "Body": ("JOIN", "Y", "HELP", "STOP")[index % 4],
+            }
+            return post_form(f"{base_url}/twilio/sms", form)[0]
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            statuses = list(pool.map(send, range(texts)))
+    assert statuses == [200] * texts
+    db = make_engine(env["DATABASE_URL"])
+    with Session(db) as session:
+        inbound = session.exec(
+            select(func.count()).select_from(Message).where(Message.direction == Direction.INBOUND)
+        ).one()
+    db.dispose()
+    assert inbound == texts

@@ -1,0 +1,89 @@
+"""The one app harness: the real app on a test database, with a fake clock and a fake gateway.
+
+Test files that need more (agents, a customer who already joined, an action server) subclass
+`AppHarness` and add only what is theirs, so the wiring cannot drift between copies.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlmodel import Session
+
+from bot.app import create_app, services_of
+from bot.sending.gateways.fake import FakeGateway
+from bot.services import Services
+from bot.settings import Settings
+from bot.store.models import Conversation
+from bot.testing.clock import FakeClock, let_time_pass
+from tests.support.paths import SHIPPED_FLOWS, SUPPORT
+from tests.support.sms import ALICE, reply_to
+
+API_KEY = "test-api-key"
+NO_FLOWS = SUPPORT / "no-flows"  # does not exist: tests see flows only when they ask for them
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    """Settings for tests: no .env file, no environment, a known brand and API key."""
+    values: dict[str, object] = {
+        "DATABASE_URL": database_url,
+        "BRAND_NAME": "Acme",
+        "SUPPORT_CONTACT": "help@acme.test",
+        "API_KEY": API_KEY,
+        "GATEWAY": "console",
+        "FLOWS_DIR": NO_FLOWS,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+class AppHarness:
+    """The app over `flows_dir` (the shipped flows unless told), on a fake clock starting at
+    `now`; the gateway stamps held texts with that clock when `gateway_on_clock` is set."""
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        now: datetime,
+        flows_dir: Path = SHIPPED_FLOWS,
+        gateway_on_clock: bool = False,
+        **settings: object,
+    ) -> None:
+        self.clock = FakeClock(now)
+        self.gateway = FakeGateway(clock=self.clock) if gateway_on_clock else FakeGateway()
+        self.app: Flask = create_app(
+            make_settings(database_url, FLOWS_DIR=flows_dir, **settings),
+            gateway=self.gateway,
+            clock=self.clock,
+        )
+        self.client: FlaskClient = self.app.test_client()
+        self.services: Services = services_of(self.app)
+        self.db = self.services.db
+
+    def text(self, body: str, phone: str = ALICE) -> list[str]:
+        """What the webhook answered to a text from `phone`."""
+        return reply_to(self.client, body, phone=phone)
+
+    def let_time_pass(self, duration: timedelta) -> None:
+        """Move the fake clock on, firing the timers and sends that came due meanwhile."""
+        let_time_pass(self.services, self.clock, duration)
+
+    def rows(self, model: type) -> list[Any]:
+        """Every row of `model`'s table, oldest first."""
+        with Session(self.db) as session:
+            return list(session.scalars(select(model).order_by(model.id)))  # type: ignore[attr-defined]
+
+    def conversation(self, conversation_id: int) -> Conversation:
+        with Session(self.db) as session:
+            row = session.get(Conversation, conversation_id)
+            assert row is not None
+            return row
+
+    def dispose(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,120 @@
+"""Run Parley as a user does: real processes on free local ports."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.support.paths import ROOT
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_healthy(base_url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    """Poll /healthz until it answers 200, or fail with what the process printed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            raise AssertionError(f"server exited with {process.returncode}:\n{output}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.1)
+    raise AssertionError(f"{base_url} did not become healthy in {timeout} s")
+
+
+@contextmanager
+def running(command: list[str], env: dict[str, str], base_url: str) -> Iterator[subprocess.Popen]:
+    """Start a server process, wait for it to be healthy, and stop it afterwards."""
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_until_healthy(base_url, process)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def post_form(
+    url: str, form: dict[str, str], headers: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """POST a form and return (status, body), error statuses included."""
+    data = urllib.parse.urlencode(form).encode()
+    request = urllib.request.Request(url, data=data, headers=headers or {}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+@contextmanager
+def started(command: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
+    """A long-running child (a worker, a clock) writing its log to a file; killed if still up."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process.log_path = log_path  # type: ignore[attr-defined]
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def wait_until(
+    condition: Callable[[], bool],
+    processes: Sequence[subprocess.Popen],
+    *,
+    what: str,
+    timeout: float = 120.0,
+) -> None:
+    """Wait for `condition`, failing early with a child's log if one of `processes` died.
+
+    The timeout is a safety net for a hung run, far beyond what a busy machine needs.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        for process in processes:
+            if process.poll() is not None:
+                raise AssertionError(
+                    f"{process.args} exited with {process.returncode} while waiting for {what}:\n"
+                    + _log_of(process)
+                )
+        if time.monotonic() > deadline:
+            logs = "\n".join(_log_of(process) for process in processes)
+            raise AssertionError(f"still waiting for {what} after {timeout} s:\n{logs}")
+        time.sleep(0.005)
+
+
+def _log_of(process: subprocess.Popen) -> str:
+    log_path = getattr(process, "log_path", None)
+    return log_path.read_text(errors="replace")[-5000:] if log_path else ""
