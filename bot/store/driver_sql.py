@@ -10,7 +10,7 @@ runs inside the caller's SQLAlchemy transaction on the same DBAPI connection. Dr
 re-raised as SQLAlchemy's exceptions, so callers catch `IntegrityError` as they always did.
 Everything off the hot path keeps using `Connection.execute`.
 
-Public API only (sqlalchemy has no upper bound; tests/test_no_private_api.py guards it): the
+Public API only (sqlalchemy has no upper bound; tests/unit/test_no_private_api.py guards it): the
 compiled statement's documented attributes (`string`, `positiontup`, `binds`, `insert_prefetch`,
 `construct_params`), the types' `dialect_impl(...).bind_processor / result_processor`, the
 statement's `exported_columns`, and the DBAPI connection from `Connection.connection`.

@@ -66,7 +66,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     # On SQLite a timestamp is text. SQLAlchemy formats and parses it in Python, through two
     # layers of processors, a dozen times per webhook turn; datetime's own C isoformat and
-    # fromisoformat write and read the very same text (tests/test_timestamps.py) in one step.
+    # fromisoformat write and read the very same text (tests/database/test_timestamps.py) in one
+    # step.
     def bind_processor(self, dialect: Dialect) -> Any:
         if dialect.name == "sqlite":
             return _sqlite_text_of
