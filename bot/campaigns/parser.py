@@ -15,9 +15,9 @@ from bot.domain.segments import count_segments
 from bot.domain.yamlsource import LocatedDict, LocatedList
 from bot.engine.checker import (
     OPT_OUT_WORDING,
-    _gsm_lookalike,
-    _TypicalVariables,
-    _ucs2_message,
+    TypicalVariables,
+    gsm_lookalike,
+    ucs2_message,
     url_lints,
 )
 from bot.engine.expressions import Expression, ExpressionError, parse_expression
@@ -331,7 +331,7 @@ class _Reader:
 
 def text_lints(template: Template, *, brand: str) -> Iterator[str]:
     """What the flow checker would warn about a promotional text: length, UCS-2, no opt-out."""
-    rendered = template.render(_TypicalVariables(brand))
+    rendered = template.render(TypicalVariables(brand))
     info = count_segments(rendered)
     if info.segments > MAX_SEGMENTS:
         yield (
@@ -340,8 +340,8 @@ def text_lints(template: Template, *, brand: str) -> Iterator[str]:
         )
     culprits = [char for char in info.culprits if char in template.source]
     if culprits:
-        as_gsm7 = count_segments(_gsm_lookalike(rendered)).segments
-        yield _ucs2_message(culprits, info.segments, as_gsm7)
+        as_gsm7 = count_segments(gsm_lookalike(rendered)).segments
+        yield ucs2_message(culprits, info.segments, as_gsm7)
     yield from url_lints(template)
     if not OPT_OUT_WORDING.search(template.source):
         yield "promotional text does not say how to opt out (add e.g. 'Reply STOP to opt out')"

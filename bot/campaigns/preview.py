@@ -91,7 +91,7 @@ def preview_campaign(
             summary.longest.units,
         ):
             summary.longest = info
-        segments_by_start[_start(campaign, recipient, default_zone, now)] += info.segments
+        segments_by_start[start_for(campaign, recipient, default_zone, now)] += info.segments
     total_segments = sum(summary.segments for summary in variants.values())
     preview = Preview(
         campaign=campaign,
@@ -118,7 +118,7 @@ def preview_campaign(
     )
 
 
-def _start(
+def start_for(
     campaign: Campaign, recipient: Recipient, default_zone: str, now: datetime
 ) -> tuple[datetime, str]:
     """When this person's text may go out (UTC) and the zone that decides it."""

@@ -15,7 +15,7 @@ from bot.campaigns.assign import assign_variant
 from bot.campaigns.audience import Recipient, audience, matches
 from bot.campaigns.model import Campaign
 from bot.campaigns.parser import read_campaigns
-from bot.campaigns.preview import _start as start_for
+from bot.campaigns.preview import start_for
 from bot.domain.policy import PolicyRules
 from bot.domain.vocabulary import (
     CampaignSendStatus,

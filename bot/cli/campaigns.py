@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 import click
 
 from bot.cli.common import (
-    _require_migrated,
-    _settings,
     clock,
     main,
+    require_migrated,
+    settings_or_exit,
 )
 from bot.settings import Settings
 
@@ -35,7 +35,7 @@ def campaign_list() -> None:
     """The campaigns that pass the check, with their variants and reply flow."""
     from bot.campaigns.parser import read_campaigns
 
-    settings = _settings()
+    settings = settings_or_exit()
     parsed = read_campaigns(settings.FLOWS_DIR, brand=settings.BRAND_NAME)
     if not parsed:
         click.echo(f"no campaign files in {settings.FLOWS_DIR / 'campaigns'}")
@@ -58,7 +58,7 @@ def campaign_preview(name: str) -> None:
     from bot.campaigns.preview import Pricing, describe, preview_campaign
     from bot.store.db import make_engine
 
-    settings = _settings()
+    settings = settings_or_exit()
     known = _campaigns(settings)
     if name not in known:
         listed = ", ".join(sorted(known)) or "none"
@@ -66,7 +66,7 @@ def campaign_preview(name: str) -> None:
             f"no campaign named {name!r} that passes the check (known: {listed});"
             " see `bot flows check`"
         )
-    _require_migrated(settings)
+    require_migrated(settings)
     found = known[name]
     db = make_engine(settings.DATABASE_URL)
     try:
@@ -93,12 +93,12 @@ def campaign_send(name: str, batch: int) -> None:
     from bot.campaigns.send import CampaignNotFound, load_campaign, send_campaign
     from bot.services import build_services
 
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         load_campaign(settings, name)
     except CampaignNotFound as error:
         raise click.ClickException(str(error)) from None
-    _require_migrated(settings)
+    require_migrated(settings)
     services = build_services(settings)
     try:
         with click.progressbar(length=0, label=f"Queueing {name}", show_pos=True) as bar:
@@ -127,12 +127,12 @@ def campaign_pause(name: str) -> None:
     from bot.domain.vocabulary import CampaignSendStatus
     from bot.services import build_services
 
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         load_campaign(settings, name)
     except CampaignNotFound as error:
         raise click.ClickException(str(error)) from None
-    _require_migrated(settings)
+    require_migrated(settings)
     services = build_services(settings)
     try:
         status = pause_campaign(services, name)

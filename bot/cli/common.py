@@ -23,14 +23,14 @@ EXPORT_PROGRESS_EVERY = 10_000  # rows between progress lines when exporting to 
 clock = utcnow  # commands that need no services run on the default clock: the wall's
 
 
-def _settings() -> Settings:
+def settings_or_exit() -> Settings:
     try:
         return load_settings()
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
 
 
-def _configure_logging(verbose: bool = False) -> None:
+def configure_logging(verbose: bool = False) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -40,7 +40,7 @@ def _configure_logging(verbose: bool = False) -> None:
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
-def _require_migrated(settings: Settings, *, writes: bool = True) -> None:
+def require_migrated(settings: Settings, *, writes: bool = True) -> None:
     """Stop with one line naming the cause unless the database is ready (and takes writes)."""
     from bot.store.schema import schema_problem
 
@@ -145,7 +145,7 @@ def _replaced_atomically(path: Path) -> Iterator[IO[str]]:
             raise
 
 
-def _redacted(database_url: str) -> str:
+def redacted(database_url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(database_url).render_as_string(hide_password=True)
@@ -155,6 +155,6 @@ def migrated_engine(*, writes: bool = True) -> tuple[Settings, Engine]:
     """The settings and an engine on a database at the newest migration (else a clear error)."""
     from bot.store.db import make_engine
 
-    settings = _settings()
-    _require_migrated(settings, writes=writes)
+    settings = settings_or_exit()
+    require_migrated(settings, writes=writes)
     return settings, make_engine(settings.DATABASE_URL)

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 import click
 
 from bot.cli.common import (
-    _require_migrated,
-    _settings,
     main,
+    require_migrated,
+    settings_or_exit,
     write_export,
 )
 from bot.settings import Settings
@@ -86,7 +86,7 @@ def flows_check(paths: tuple[Path, ...]) -> None:
     from bot.campaigns.parser import check_campaigns
     from bot.engine.problems import Severity
 
-    settings = _settings()
+    settings = settings_or_exit()
     parsed = _checked(paths, settings)
     problems = sorted(problem for item in parsed for problem in item.problems)
     folders = [path for path in paths if path.is_dir()] if paths else [settings.FLOWS_DIR]
@@ -111,7 +111,7 @@ def flows_test(paths: tuple[Path, ...]) -> None:
     from bot.authoring.flow_tests import FlowTestRunner
     from bot.engine.problems import Severity
 
-    settings = _settings()
+    settings = settings_or_exit()
     parsed = _checked(paths, settings)
     broken = [p for item in parsed for p in item.problems if p.severity is Severity.ERROR]
     for problem in broken:
@@ -164,8 +164,8 @@ def export_answers(flow_name: str, output: Path | None) -> None:
     from bot.conversations.results import EXPORT_COLUMNS, answer_rows, has_answers
     from bot.store.db import make_engine
 
-    settings = _settings()
-    _require_migrated(settings, writes=False)
+    settings = settings_or_exit()
+    require_migrated(settings, writes=False)
     db = make_engine(settings.DATABASE_URL)
     try:
         with db.connect() as connection:

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 import click
 
 from bot.cli.common import (
-    _configure_logging,
-    _redacted,
-    _require_migrated,
-    _settings,
+    configure_logging,
     main,
+    redacted,
+    require_migrated,
+    settings_or_exit,
 )
 
 if TYPE_CHECKING:
@@ -37,15 +37,15 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     from bot.app import services_of
     from bot.timers.scheduler import ClockBusy, ClockLock, build_scheduler, timer_work
 
-    _configure_logging()
-    settings = _settings()
-    _require_migrated(settings)
+    configure_logging()
+    settings = settings_or_exit()
+    require_migrated(settings)
     app = _web_app(settings)
     host = host or settings.HOST
     port = port or settings.PORT
     click.echo(
         f"Parley for {settings.BRAND_NAME} on http://{host}:{port}  "
-        f"(database {_redacted(settings.DATABASE_URL)}, gateway {settings.GATEWAY})"
+        f"(database {redacted(settings.DATABASE_URL)}, gateway {settings.GATEWAY})"
     )
     services = services_of(app)
     lock = ClockLock(services.db)
@@ -88,9 +88,9 @@ def clock(wait: bool) -> None:
     from bot.app import services_of
     from bot.timers.scheduler import ClockBusy, ClockLock, build_scheduler, timer_work
 
-    _configure_logging()
-    settings = _settings()
-    _require_migrated(settings)
+    configure_logging()
+    settings = settings_or_exit()
+    require_migrated(settings)
     services = services_of(_web_app(settings))
     lock = ClockLock(services.db)
     try:
@@ -99,7 +99,7 @@ def clock(wait: bool) -> None:
         raise click.ClickException(f"{error}; this clock is not needed (exit)") from None
     except KeyboardInterrupt:
         return
-    click.echo(f"Clock running against {_redacted(settings.DATABASE_URL)}; Ctrl-C stops it.")
+    click.echo(f"Clock running against {redacted(settings.DATABASE_URL)}; Ctrl-C stops it.")
     try:
         build_scheduler(timer_work(services), blocking=True).start()
     except (KeyboardInterrupt, SystemExit):
@@ -133,12 +133,12 @@ def upgrade() -> None:
     from bot.store.migrate import upgrade as run_upgrade
     from bot.store.schema import classify
 
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         run_upgrade(settings.DATABASE_URL)
     except SQLAlchemyError as error:
         raise click.ClickException(classify(error).message()) from None
-    click.echo(f"{_redacted(settings.DATABASE_URL)} is at revision {current_head()}")
+    click.echo(f"{redacted(settings.DATABASE_URL)} is at revision {current_head()}")
 
 
 @main.command()
@@ -151,8 +151,8 @@ def chat(phone: str) -> None:
     from bot.authoring.chat import ChatSession
     from bot.domain.phones import InvalidPhone, normalise_phone
 
-    settings = _settings()
-    _require_migrated(settings)
+    settings = settings_or_exit()
+    require_migrated(settings)
     try:
         sender = normalise_phone(phone, settings.DEFAULT_COUNTRY)
     except InvalidPhone as error:
@@ -192,9 +192,9 @@ def worker(reconcile_every: float) -> None:
     from bot.services import build_dispatcher, build_gateway
     from bot.store.db import make_engine
 
-    _configure_logging()
-    settings = _settings()
-    _require_migrated(settings)
+    configure_logging()
+    settings = settings_or_exit()
+    require_migrated(settings)
     log = logging.getLogger("bot.worker")
     db = make_engine(settings.DATABASE_URL)
     dispatcher = build_dispatcher(settings, db=db, gateway=build_gateway(settings))
@@ -219,7 +219,7 @@ def worker(reconcile_every: float) -> None:
         dispatcher.id,
         dispatcher.gateway.name,
         settings.SEND_RATE,
-        _redacted(settings.DATABASE_URL),
+        redacted(settings.DATABASE_URL),
         reconcile_every,
     )
     loop.start()

@@ -260,7 +260,7 @@ class _FlowChecks:
 
     def _text_lints(self) -> Iterator[Problem]:
         texts = list(self._texts())
-        variables = _TypicalVariables(self.brand)
+        variables = TypicalVariables(self.brand)
         for template, line in texts:
             rendered = template.render(variables)
             info = count_segments(rendered)
@@ -273,8 +273,8 @@ class _FlowChecks:
                 )
             culprits = [char for char in info.culprits if char in template.source]
             if culprits:
-                single = count_segments(_gsm_lookalike(rendered)).segments
-                yield self.warning(line, _ucs2_message(culprits, info.segments, single))
+                single = count_segments(gsm_lookalike(rendered)).segments
+                yield self.warning(line, ucs2_message(culprits, info.segments, single))
             for message in url_lints(template):
                 yield self.warning(line, message)
         says_stop = any(OPT_OUT_WORDING.search(template.source) for template, _ in texts)
@@ -300,7 +300,7 @@ def _falls_through(step: Step) -> bool:
     return not (isinstance(step, BranchStep) and step.cases[-1].condition is None)
 
 
-class _TypicalVariables(dict[str, Any]):
+class TypicalVariables(dict[str, Any]):
     """Typical values for any name a template might use."""
 
     def __init__(self, brand: str) -> None:
@@ -316,13 +316,14 @@ class _TypicalVariables(dict[str, Any]):
 _LOOKALIKES = {"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "..."}
 
 
-def _gsm_lookalike(text: str) -> str:
+def gsm_lookalike(text: str) -> str:
     """The text with typographic characters replaced and others dropped: what GSM-7 would cost."""
     swapped = "".join(_LOOKALIKES.get(char, char) for char in text)
     return "".join(char for char in swapped if count_segments(char).encoding.value == "GSM-7")
 
 
-def _ucs2_message(culprits: list[str], segments: int, without: int) -> str:
+def ucs2_message(culprits: list[str], segments: int, without: int) -> str:
+    """The warning for a text that UCS-2 characters make cost `segments` instead of `without`."""
     names = ", ".join(
         f"{char} ({unicodedata.name(char, f'U+{ord(char):04X}')})" for char in culprits[:3]
     )

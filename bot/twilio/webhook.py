@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from bot.conversations.flows import PendingAction
 from bot.conversations.service import InboundResult, SidInUse
@@ -12,6 +12,7 @@ from bot.sending.status_updates import apply_status_update
 from bot.twilio.forms import FORM_TYPES, BadField, parse_inbound, parse_status
 from bot.twilio.signature import twilio_signed
 from bot.twilio.twiml import TwimlMessage, messaging_response
+from bot.web import context
 from bot.web.errors import problem
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ def _forms_only() -> tuple[Response, int] | None:
 @twilio_signed
 def inbound_sms() -> Response | tuple[Response, int]:
     """A customer's text: answer with TwiML."""
-    parley = current_app.extensions["parley"]
+    parley = context.services()
     try:
         sms = parse_inbound(
             request.form,
@@ -54,7 +55,7 @@ def inbound_sms() -> Response | tuple[Response, int]:
 
 def _after_answer(result: InboundResult, action: PendingAction) -> None:
     """Call the turn's custom action once the webhook has answered, and send what it says."""
-    parley = current_app.extensions["parley"]
+    parley = context.services()
     # Off the request thread: a sync worker waiting on an action server answers nobody else.
     # A failure, a full pool or a crash loses nothing: the action step's timer calls again.
     parley.action_pool.submit(
@@ -72,13 +73,13 @@ def status_callback() -> Response | tuple[Response, int]:
     except BadField as error:
         return problem(400, error.message, field=error.field)
     if update is not None:
-        parley = current_app.extensions["parley"]
+        parley = context.services()
         apply_status_update(db=parley.db, update_=update, now=parley.conversations.clock())
     return Response(status=204)
 
 
 def _twiml(result: InboundResult) -> str:
-    public_url = current_app.extensions["parley"].settings.PUBLIC_URL
+    public_url = context.services().settings.PUBLIC_URL
     # Twilio reports each reply's fate to `action`; `mid` ties the report to our row.
     return messaging_response(
         TwimlMessage(

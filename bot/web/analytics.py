@@ -13,7 +13,7 @@ from bot.campaigns.parser import read_campaigns
 from bot.campaigns.stats import CampaignStats, campaign_stats, has_messages
 from bot.conversations.results import flow_results, flow_summaries
 from bot.store.tables import MESSAGES
-from bot.web import inbox
+from bot.web import context, inbox
 from bot.web.charts import COLORS, Series, bar_chart, funnel_chart, percent
 from bot.web.csrf import csrf_token
 
@@ -23,9 +23,9 @@ bp = Blueprint("analytics", __name__, url_prefix="/inbox")
 @bp.before_request
 def _require_agent() -> BaseResponse | None:
     """The same rule as the inbox: only a logged-in, enabled agent sees these pages."""
-    g.agent = inbox._logged_in_agent()
+    g.agent = context.logged_in_agent()
     if g.agent is None:
-        return redirect(url_for("inbox.login", next=inbox._here()))
+        return redirect(url_for("inbox.login", next=context.here()))
     return None
 
 
@@ -51,7 +51,7 @@ def _error_page(error: HTTPException) -> tuple[str, int]:
 def campaigns() -> str:
     """Every campaign, from its file or its texts, with sends, clicks, conversions, revenue."""
     files = _campaign_files()
-    with inbox._services().db.connect() as connection:
+    with context.services().db.connect() as connection:
         stored = connection.execute(
             select(MESSAGES.c.campaign).where(MESSAGES.c.campaign.is_not(None)).distinct()
         ).scalars()
@@ -64,7 +64,7 @@ def campaigns() -> str:
 def campaign(name: str) -> str:
     """One campaign: a row per variant, conversion and click rates charted, the winner."""
     files = _campaign_files()
-    with inbox._services().db.connect() as connection:
+    with context.services().db.connect() as connection:
         if name not in files and not has_messages(connection, name):
             abort(404, description=f"No campaign is named {name!r}.")
         stats = _stats(connection, name, files.get(name, []))
@@ -88,7 +88,7 @@ def campaign(name: str) -> str:
 @bp.get("/flows")
 def flows() -> str:
     """Every flow in force with its conversation counts."""
-    parley = inbox._services()
+    parley = context.services()
     with parley.db.connect() as connection:
         summaries = flow_summaries(connection, parley.flows.catalog())
     return render_template("inbox/flows.html", flows=summaries)
@@ -97,7 +97,7 @@ def flows() -> str:
 @bp.get("/flows/<name>")
 def flow(name: str) -> str:
     """One flow's funnel: who reached each step and who dropped out there."""
-    parley = inbox._services()
+    parley = context.services()
     found = parley.flows.catalog().flows.get(name)
     if found is None:
         abort(404, description=f"No flow named {name!r} is in force.")
@@ -115,7 +115,7 @@ def flow(name: str) -> str:
 
 def _campaign_files() -> dict[str, list[str]]:
     """The campaigns defined in files, by name, with their variant names in file order."""
-    parley = inbox._services()
+    parley = context.services()
     settings = parley.settings
     parsed = read_campaigns(
         settings.FLOWS_DIR, brand=settings.BRAND_NAME, flow_names=parley.flows.catalog().flows
@@ -128,7 +128,7 @@ def _campaign_files() -> dict[str, list[str]]:
 
 
 def _stats(connection: Any, name: str, variant_names: list[str]) -> CampaignStats:
-    settings = inbox._services().settings
+    settings = context.services().settings
     return campaign_stats(
         connection,
         name,

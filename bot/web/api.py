@@ -8,7 +8,7 @@ from importlib.resources import files
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session, select
 
@@ -22,6 +22,7 @@ from bot.domain.spreadsheet import csv_writer
 from bot.store.models import ConsentEvent, Message, Subscriber
 from bot.store.subscribers import get_subscriber
 from bot.store.tables import CONSENT_EVENTS, MESSAGES
+from bot.web import context
 from bot.web.auth import require_api_key
 from bot.web.errors import InvalidInput, problem
 from bot.web.json_values import MAX_DEPTH, problem_in
@@ -73,7 +74,7 @@ PUBLIC_ENDPOINTS = frozenset({"api.openapi_document"})
 def _authenticate() -> tuple[Response, int] | None:
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    return require_api_key(request, current_app.extensions["parley"].settings.API_KEY)
+    return require_api_key(request, context.services().settings.API_KEY)
 
 
 @bp.get("/openapi.json")
@@ -95,7 +96,7 @@ def openapi() -> dict[str, Any]:
 def create_subscriber() -> tuple[Response, int]:
     """Sign a number up from a web form; it gets the double opt-in text."""
     signup = _parse_json(SignupRequest)
-    parley = current_app.extensions["parley"]
+    parley = context.services()
     phone = _phone(signup.phone, "phone")
     try:
         result = sign_up(
@@ -124,7 +125,7 @@ def create_subscriber() -> tuple[Response, int]:
 def post_event() -> tuple[Response, int]:
     """Store an event and run the flows it concerns; an `id` seen before changes nothing."""
     event = _parse_json(EventRequest)
-    parley = current_app.extensions["parley"]
+    parley = context.services()
     outcome = parley.conversations.handle_event(
         _phone(event.phone, "phone"),
         event.type,
@@ -154,7 +155,7 @@ def _run_action(parley: Services, outcome: EventOutcome) -> None:
 def show_subscriber(phone: str) -> tuple[Response, int]:
     """A subscriber's status, attributes and consent ledger."""
     phone = _phone(phone, "phone")
-    with Session(current_app.extensions["parley"].db) as session:
+    with Session(context.services().db) as session:
         subscriber = get_subscriber(session=session, phone=phone)
         if subscriber is None:
             return problem(404, f"no subscriber with phone {phone}")
@@ -171,7 +172,7 @@ def list_messages() -> tuple[Response, int]:
     phone = _phone(raw_phone, "phone")
     limit = int_arg("limit", default=200, low=1, high=MAX_PAGE)
     after = int_arg("after", default=0, low=0, high=MAX_ROW_ID)
-    with Session(current_app.extensions["parley"].db) as session:
+    with Session(context.services().db) as session:
         rows = session.scalars(
             select(Message)
             .where(MESSAGES.c.phone == phone, MESSAGES.c.id > after)
@@ -184,7 +185,7 @@ def list_messages() -> tuple[Response, int]:
 @bp.get("/flows")
 def list_flows() -> tuple[Response, int]:
     """The flows in force, with their triggers and how many conversations each has had."""
-    parley = current_app.extensions["parley"]
+    parley = context.services()
     with parley.db.connect() as connection:
         return jsonify({"flows": flow_summaries(connection, parley.flows.catalog())}), 200
 
@@ -192,7 +193,7 @@ def list_flows() -> tuple[Response, int]:
 @bp.get("/flows/<name>/results")
 def show_flow_results(name: str) -> tuple[Response, int]:
     """One flow's funnel, step by step, and the distribution of its answers."""
-    parley = current_app.extensions["parley"]
+    parley = context.services()
     flow = parley.flows.catalog().flows.get(name)
     if flow is None:
         return problem(404, f"no flow named {name!r} is in force")
@@ -225,7 +226,7 @@ def campaign_stats_csv(name: str) -> Response | tuple[Response, int]:
 
 
 def _campaign_stats(name: str) -> CampaignStats | None:
-    parley = current_app.extensions["parley"]
+    parley = context.services()
     settings = parley.settings
     parsed = read_campaigns(
         settings.FLOWS_DIR, brand=settings.BRAND_NAME, flow_names=parley.flows.catalog().flows
@@ -267,7 +268,7 @@ def _parse_json(model: type[ModelT]) -> ModelT:
 
 def _phone(raw: str, field: str) -> str:
     try:
-        return normalise_phone(raw, current_app.extensions["parley"].settings.DEFAULT_COUNTRY)
+        return normalise_phone(raw, context.services().settings.DEFAULT_COUNTRY)
     except InvalidPhone as error:
         raise InvalidInput(field, f"{field}: {error}") from None
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 
 from bot.store.schema import database_problem
+from bot.web import context
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +17,7 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
     """No authentication: says only whether the database can serve, or the word for why not."""
-    problem = database_problem(current_app.extensions["parley"].db)
+    problem = database_problem(context.services().db)
     if problem is not None:
         log.error("health check: %s", problem.message())
         return jsonify({"status": "error", "database": str(problem.trouble)}), 503

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -10,7 +9,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     g,
     jsonify,
@@ -37,7 +35,6 @@ from bot.accounts.sessions import (
     EndReason,
     end_agent_sessions,
     end_session,
-    session_agent,
     start_session,
 )
 from bot.conversations.takeover import (
@@ -59,21 +56,20 @@ from bot.engine.answers import show_answer
 from bot.engine.durations import format_duration
 from bot.sending.outbox import MAX_TEXT_CHARS, waiting_on_provider
 from bot.store.db import transaction
-from bot.store.models import Agent
 from bot.store.tables import AGENTS, ANSWERS, CONVERSATIONS, MESSAGES, SUBSCRIBERS
 from bot.store.tables import CONSENT_EVENTS as CONSENT
+from bot.web import context
 from bot.web.chat_state import chat_state
 from bot.web.csrf import csrf_ok, csrf_token, renew_csrf_token
 from bot.web.errors import problem
 from bot.web.limits import MAX_ROW_ID, int_arg
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    pass
 
 INBOX_PREFIX = "/inbox"
 bp = Blueprint("inbox", __name__, url_prefix=INBOX_PREFIX)
 
-SESSION_TOKEN = "session"  # the cookie's key for the token of the agent_session row
 PUBLIC_ENDPOINTS = frozenset({"inbox.login"})
 JSON_ENDPOINTS = frozenset({"inbox.segments", "inbox.events"})
 MAX_SEGMENT_TEXT = 10_000  # the live counter's input; more is not a draft but an attack
@@ -92,25 +88,17 @@ SECURITY_HEADERS = {
 }
 
 
-def _services() -> Services:
-    return current_app.extensions["parley"]
-
-
-def _now() -> datetime:
-    return _services().conversations.clock()
-
-
 @bp.before_request
 def _require_agent() -> BaseResponse | tuple[BaseResponse, int] | None:
     """Every page but the login needs an enabled agent; every POST needs the CSRF token."""
     g.agent = None
     if request.endpoint not in PUBLIC_ENDPOINTS:
-        g.agent = _logged_in_agent()
+        g.agent = context.logged_in_agent()
         if g.agent is None:
-            session.pop(SESSION_TOKEN, None)
+            session.pop(context.SESSION_TOKEN, None)
             if request.endpoint in JSON_ENDPOINTS:
                 return problem(401, "log in to the inbox first")
-            return redirect(url_for("inbox.login", next=_here()))
+            return redirect(url_for("inbox.login", next=context.here()))
     if request.method == "POST" and not csrf_ok():
         abort(400, description="csrf")
     return None
@@ -154,14 +142,16 @@ def login() -> BaseResponse | tuple[str, int] | str:
     """The login form, and logging in with it."""
     next_url = _safe_next(request.values.get("next"))
     if request.method == "GET":
-        if _logged_in_agent() is not None:
+        if context.logged_in_agent() is not None:
             return redirect(next_url)
         csrf_token()
         return render_template("inbox/login.html", next=next_url, email="", error=None)
     email = request.form.get("email", "")
     password = request.form.get("password", "")
     try:
-        agent = authenticate(_services().db, email, password, _client_address(), _now())
+        agent = authenticate(
+            context.services().db, email, password, _client_address(), context.now()
+        )
     except TooManyAttempts as error:
         return _login_failed(str(error), email, next_url, 429, retry_after=error.seconds)
     if agent is None:
@@ -174,15 +164,20 @@ def login() -> BaseResponse | tuple[str, int] | str:
 @bp.post("/logout")
 def logout() -> BaseResponse:
     """End this browser's session: a copy of its cookie opens nothing from now on."""
-    end_session(_services().db, session.get(SESSION_TOKEN), EndReason.LOGOUT, now=_now())
+    end_session(
+        context.services().db,
+        session.get(context.SESSION_TOKEN),
+        EndReason.LOGOUT,
+        now=context.now(),
+    )
     return _logged_out("You are logged out.")
 
 
 @bp.post("/logout-everywhere")
 def logout_everywhere() -> BaseResponse:
     """End every session of this agent, on every browser and device."""
-    with transaction(_services().db) as connection:
-        end_agent_sessions(connection, g.agent.id, EndReason.LOGOUT_EVERYWHERE, now=_now())
+    with transaction(context.services().db) as connection:
+        end_agent_sessions(connection, g.agent.id, EndReason.LOGOUT_EVERYWHERE, now=context.now())
     return _logged_out("You are logged out everywhere.")
 
 
@@ -196,12 +191,12 @@ def account() -> BaseResponse | tuple[str, int] | str:
         return _account_refused("The new passwords do not match.", 422)
     try:
         change_password(
-            _services().db,
+            context.services().db,
             g.agent.id,
             request.form.get("current_password", ""),
             new,
             _client_address(),
-            _now(),
+            context.now(),
         )
     except TooManyAttempts as error:
         return _account_refused(str(error), 429)
@@ -216,11 +211,11 @@ def account() -> BaseResponse | tuple[str, int] | str:
 @bp.get("/")
 def queue() -> str:
     """Chats waiting for a human, oldest first, and the chats this agent holds."""
-    items = inbox_queue(_services(), g.agent.id)
+    items = inbox_queue(context.services(), g.agent.id)
     waiting = [item for item in items if item.handled_by is HandledBy.WAITING_FOR_AGENT]
     mine = [item for item in items if item.handled_by is HandledBy.AGENT]
-    people = waiting_people(_services())
-    with _services().db.connect() as connection:
+    people = waiting_people(context.services())
+    with context.services().db.connect() as connection:
         provider = waiting_on_provider(connection)
     return render_template(
         "inbox/queue.html",
@@ -228,7 +223,7 @@ def queue() -> str:
         mine=mine,
         people=people,
         provider=provider,
-        retry_window=format_duration(_services().settings.SEND_RETRY_WINDOW),
+        retry_window=format_duration(context.services().settings.SEND_RETRY_WINDOW),
     )
 
 
@@ -236,14 +231,14 @@ def queue() -> str:
 def conversations() -> str:
     """Recent conversations, active and ended, newest first; `q` searches phone or first name."""
     query = request.args.get("q", "").strip()[:100]
-    items = recent_conversations(_services(), query or None)
+    items = recent_conversations(context.services(), query or None)
     return render_template("inbox/conversations.html", items=items, query=query)
 
 
 @bp.get("/conversations/<id:conversation_id>")
 def conversation(conversation_id: int, *, draft: str = "", error: str | None = None) -> str:
     """One subscriber's whole history, with the takeover buttons and the reply box."""
-    with _services().db.connect() as connection:
+    with context.services().db.connect() as connection:
         chat = _conversation_or_404(connection, conversation_id)
         subscriber = connection.execute(
             select(SUBSCRIBERS).where(SUBSCRIBERS.c.id == chat.subscriber_id)
@@ -290,7 +285,7 @@ def conversation(conversation_id: int, *, draft: str = "", error: str | None = N
 def events(conversation_id: int) -> tuple[Response, int]:
     """What changed since the page loaded: new texts, delivery statuses, who has the chat."""
     after = int_arg("after", default=0, low=0, high=MAX_ROW_ID)
-    with _services().db.connect() as connection:
+    with context.services().db.connect() as connection:
         chat = _conversation_or_404(connection, conversation_id)
         messages = _messages(connection, chat.phone, after=after)
         statuses = connection.execute(
@@ -311,7 +306,7 @@ def events(conversation_id: int) -> tuple[Response, int]:
 def take(conversation_id: int) -> BaseResponse:
     """Take the chat over: the bot goes quiet until it is handed back."""
     try:
-        take_over(_services(), conversation_id=conversation_id, agent_id=g.agent.id)
+        take_over(context.services(), conversation_id=conversation_id, agent_id=g.agent.id)
     except TakeoverError as error:
         flash(str(error), "error")
     else:
@@ -323,7 +318,7 @@ def take(conversation_id: int) -> BaseResponse:
 def give_back(conversation_id: int) -> BaseResponse:
     """Give the chat back to the bot."""
     try:
-        hand_back(_services(), conversation_id=conversation_id, agent_id=g.agent.id)
+        hand_back(context.services(), conversation_id=conversation_id, agent_id=g.agent.id)
     except TakeoverError as error:
         flash(str(error), "error")
     else:
@@ -341,7 +336,9 @@ def reply(conversation_id: int) -> BaseResponse | tuple[str, int]:
         )
         return conversation(conversation_id, draft=body, error=problem_text), 422
     try:
-        agent_reply(_services(), conversation_id=conversation_id, agent_id=g.agent.id, body=body)
+        agent_reply(
+            context.services(), conversation_id=conversation_id, agent_id=g.agent.id, body=body
+        )
     except (TakeoverError, ReplyRefused) as error:
         return conversation(conversation_id, draft=body, error=str(error)), 409
     return redirect(url_for("inbox.conversation", conversation_id=conversation_id))
@@ -351,7 +348,7 @@ def reply(conversation_id: int) -> BaseResponse | tuple[str, int]:
 def take_text(text_id: int) -> BaseResponse:
     """Take over the chat of someone whose text waits in the queue, to answer them."""
     try:
-        conversation_id = take_from_queue(_services(), text_id=text_id, agent_id=g.agent.id)
+        conversation_id = take_from_queue(context.services(), text_id=text_id, agent_id=g.agent.id)
     except TakeoverError as error:
         flash(str(error), "error")
         return redirect(url_for("inbox.queue"))
@@ -363,7 +360,7 @@ def take_text(text_id: int) -> BaseResponse:
 def text_done(text_id: int) -> BaseResponse:
     """Take a person's texts (up to this one) out of the queue: they need no answer."""
     try:
-        mark_done(_services(), text_id=text_id, agent_id=g.agent.id)
+        mark_done(context.services(), text_id=text_id, agent_id=g.agent.id)
     except TakeoverError as error:
         flash(str(error), "error")
     else:
@@ -398,7 +395,7 @@ def segments() -> tuple[Response, int]:
 def agents() -> str:
     """Admins: every agent, with a button to disable or enable each."""
     _require_admin()
-    return render_template("inbox/agents.html", agents=list_agents(_services().db))
+    return render_template("inbox/agents.html", agents=list_agents(context.services().db))
 
 
 @bp.post("/agents/<id:agent_id>/disable")
@@ -418,11 +415,11 @@ def _set_disabled(agent_id: int, *, disabled: bool) -> BaseResponse:
     if disabled and agent_id == g.agent.id:
         flash("You cannot disable yourself.", "error")
         return redirect(url_for("inbox.agents"))
-    target = next((a for a in list_agents(_services().db) if a.id == agent_id), None)
+    target = next((a for a in list_agents(context.services().db) if a.id == agent_id), None)
     if target is None:
         abort(404, description="There is no such agent.")
     try:
-        set_disabled(_services().db, target.email, disabled, now=_now())
+        set_disabled(context.services().db, target.email, disabled, now=context.now())
     except AgentError as error:
         flash(str(error), "error")
     else:
@@ -435,19 +432,14 @@ def _require_admin() -> None:
         abort(403, description="Only an admin can manage agents.")
 
 
-def _logged_in_agent() -> Agent | None:
-    # Read on every request: an ended session, or a disabled agent, is refused at once.
-    return session_agent(_services().db, session.get(SESSION_TOKEN), now=_now())
-
-
 def _start_session(agent_id: int) -> None:
     session.clear()  # nothing from before the login survives it (no session fixation)
-    session[SESSION_TOKEN] = start_session(
-        _services().db,
+    session[context.SESSION_TOKEN] = start_session(
+        context.services().db,
         agent_id,
         user_agent=request.headers.get("User-Agent"),
         remote_addr=_client_address(),
-        now=_now(),
+        now=context.now(),
     )
     renew_csrf_token()
 
@@ -465,11 +457,6 @@ def _client_address() -> str:
 
 def _account_refused(message: str, status: int) -> tuple[str, int]:
     return render_template("inbox/account.html", error=message), status
-
-
-def _here() -> str:
-    query = request.query_string.decode("utf-8", "replace")
-    return f"{request.path}?{query}" if query else request.path
 
 
 def _safe_next(raw: str | None) -> str:

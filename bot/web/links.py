@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, redirect, request
+from flask import Blueprint, Response, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from bot.sending.links import follow
 from bot.store.db import transaction
+from bot.web import context
 
 bp = Blueprint("links", __name__)
 
@@ -23,7 +24,7 @@ NOT_FOUND_PAGE = """<!doctype html>
 @bp.get("/l/<path:code>")
 def follow_link(code: str) -> BaseResponse:
     """No authentication: a 302 to the link's URL, or a small 404 page for an unknown code."""
-    services = current_app.extensions["parley"]
+    services = context.services()
     with transaction(services.db) as connection:
         url = follow(
             connection,
