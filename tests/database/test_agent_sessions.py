@@ -14,7 +14,7 @@ from bot.accounts.agents import set_disabled
 from bot.accounts.sessions import LAST_SEEN_EVERY, SESSION_IDLE
 from bot.cli import main
 from bot.store.models import AgentSession
-from bot.web.inbox import SESSION_TOKEN
+from bot.web.context import SESSION_TOKEN
 from tests.support.inbox import PASSWORD, Inbox, login, post
 
 NEW_PASSWORD = "a brand new passphrase"
