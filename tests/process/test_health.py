@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
 from bot.app import create_app, services_of
 from bot.cli import main
 from bot.sending.gateways.fake import FakeGateway
-from bot.store.db import make_engine, transaction
+from bot.store.db import CONNECT_TIMEOUT_S, make_engine, transaction
 from bot.store.migrate import current_head
 from bot.store.schema import database_problem
 from tests.support.harness import make_settings
@@ -174,14 +174,26 @@ def test_a_login_the_server_refuses_is_named(runner: CliRunner, database_url: st
     assert result.output.startswith("Error: the database refused the login: ")
 
 
+@pytest.mark.parametrize(
+    ("query", "asked_for"), [("", str(CONNECT_TIMEOUT_S)), ("?connect_timeout=3", "3")]
+)
 def test_a_server_that_accepts_and_never_answers_is_unreachable_not_a_hang(
-    monkeypatch: pytest.MonkeyPatch,
+    query: str, asked_for: str
 ) -> None:
     # A host that drops packets: the connection opens, the server never says a word.
-    monkeypatch.setattr("bot.store.db.CONNECT_TIMEOUT_S", 1)  # the default is 10 s; spare the suite
+    timeouts: list[str | None] = []
     with socket.create_server(("127.0.0.1", 0)) as silent:
         port = silent.getsockname()[1]
-        db = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/x")
+        db = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/x{query}")
+
+        @event.listens_for(db, "do_connect")
+        def _shorten(dialect: object, record: object, args: object, cparams: dict) -> None:
+            timeouts.append(
+                None if "connect_timeout" not in cparams else str(cparams["connect_timeout"])
+            )
+            cparams["connect_timeout"] = 1  # what libpq was asked for is recorded; spare the suite
+
         problem = database_problem(db)
         db.dispose()
+    assert timeouts and set(timeouts) == {asked_for}  # the default, or the URL's own
     assert problem is not None and problem.trouble == "unreachable"
