@@ -1,1 +1,1 @@
-"""Conversations: texts, events, timers, takeovers and sign-ups in; effects applied in one place."""
+"""Conversations: texts, events, timers, takeovers and sign-ups in; effects applied in apply.py."""

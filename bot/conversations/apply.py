@@ -1,4 +1,10 @@
-"""Turns effects into rows (status changes, consent entries, texts) in the caller's transaction."""
+"""The one place effects become rows: a turn's texts, consent, profile, answers and flow row.
+
+Keywords (`bot.domain.compliance`), flows (`bot.engine`), actions, agents' replies, sign-ups
+and texts no step could take all reach the database as effects applied here, in the turn's
+transaction. Who holds a chat (take over, hand back) is the inbox's bookkeeping, written by
+`takeover.py`; delivery states are the dispatcher's (`bot.sending`).
+"""
 
 from __future__ import annotations
 
@@ -6,63 +12,253 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.engine import Connection
-
-from bot.domain.effects import ChangeStatus, Effect, RecordConsent, Send
-from bot.domain.policy import DEFAULT_RULES, PolicyRules
-from bot.domain.vocabulary import Delivery
+from bot.conversations.turn import Turn
+from bot.conversations.unanswered import record_unanswered
+from bot.domain.effects import (
+    CancelTimers,
+    ChangeStatus,
+    ChangeTags,
+    EndFlow,
+    EnterStep,
+    FillFirstName,
+    FlowEffect,
+    HandOff,
+    QueueForAgents,
+    RecordAnswer,
+    RecordConsent,
+    ScheduleTimer,
+    Send,
+    SetAttributes,
+)
+from bot.domain.vocabulary import HandledBy, TimerKind
+from bot.engine.state import FlowState
 from bot.sending.outbox import queue_text
+from bot.store.conversations import (
+    ActiveConversation,
+    Wake,
+    end_conversation,
+    open_conversation,
+    record_answer,
+    record_visits,
+    save_profile,
+    save_state,
+)
 from bot.store.messages import QueuedText
-from bot.store.subscribers import SubscriberRow, change_status, record_consent
+from bot.store.subscribers import change_status, fill_first_name, record_consent
 
-
-@dataclass(frozen=True)
-class EffectContext:
-    """Where the effects come from: consent source and text, the inbound text, how replies leave."""
-
-    source: str
-    delivery: Delivery
-    now: datetime  # when it all happens (the service's clock)
-    consent_text: str | None = None
-    inbound_id: int | None = None
-    rules: PolicyRules = DEFAULT_RULES
+AnyEffect = FlowEffect | ChangeStatus | RecordConsent | FillFirstName | QueueForAgents
 
 
 def apply_effects(
-    connection: Connection,
-    subscriber: SubscriberRow,
-    effects: Iterable[Effect],
-    context: EffectContext,
+    turn: Turn,
+    effects: Iterable[AnyEffect],
+    *,
+    flow: str | None = None,  # the flow that asked (its texts' links and answers name it)
+    conversation_id: int | None = None,  # where answers and step visits are recorded
 ) -> list[QueuedText]:
-    """Apply effects in order (a status change comes before the texts it governs)."""
+    """Apply effects in order (a status change comes before the texts it governs).
+
+    Returns the texts queued, which `turn.queued` also gains. Effects that steer flows rather
+    than rows (start a flow, call an action) are the host's, and those about the flow's own
+    row are `apply_flow_turn`'s: both are passed over here.
+    """
     queued: list[QueuedText] = []
+    subscriber = turn.subscriber
+    profile_changed = False
+    visits: list[str] = []
     for effect in effects:
         match effect:
+            case Send():
+                queued.append(_queue(turn, effect, flow))
             case ChangeStatus(status=status):
-                change_status(connection, subscriber, status, context.now)
+                change_status(turn.connection, subscriber, status, turn.now)
             case RecordConsent(kind=kind, keyword=keyword):
                 record_consent(
-                    connection,
+                    turn.connection,
                     subscriber,
                     kind=kind,
-                    source=context.source,
-                    now=context.now,
+                    source=turn.source,
+                    now=turn.now,
                     keyword=keyword,
-                    text=context.consent_text,
-                    message_id=context.inbound_id,
+                    text=turn.consent_text,
+                    message_id=turn.inbound_id,
                 )
-            case Send(body=body, purpose=purpose, media_urls=media_urls):
-                queued.append(
-                    queue_text(
-                        connection,
-                        subscriber,
-                        body=body,
-                        purpose=purpose,
-                        delivery=context.delivery,
-                        now=context.now,
-                        rules=context.rules,
-                        media_urls=media_urls,
-                        in_reply_to_id=context.inbound_id,
-                    )
+            case FillFirstName(name=name):
+                fill_first_name(turn.connection, subscriber, name, turn.now)
+            case SetAttributes(values=values):
+                subscriber.attributes.update(values)
+                profile_changed = True
+            case ChangeTags(add=add, remove=remove):
+                tags = [tag for tag in subscriber.tags if tag not in remove]
+                tags.extend(tag for tag in add if tag not in tags)
+                subscriber.tags[:] = tags
+                profile_changed = True
+            case RecordAnswer(step=step, name=name, value=value):
+                assert flow is not None and conversation_id is not None, "an answer needs its flow"
+                record_answer(
+                    turn.connection,
+                    conversation_id=conversation_id,
+                    subscriber_id=subscriber.id,
+                    phone=subscriber.phone,
+                    flow=flow,
+                    step=step,
+                    name=name,
+                    value=value,
+                    now=turn.now,
                 )
+            case EnterStep(step=step):
+                visits.append(step)
+            case QueueForAgents():
+                _queue_for_agents(turn, effect, queued[-1] if queued else None)
+    if visits:
+        assert flow is not None and conversation_id is not None, "a visit needs its flow"
+        record_visits(turn.connection, conversation_id, flow, visits, turn.now)
+    if profile_changed:
+        save_profile(turn.connection, subscriber, turn.now)
+    turn.queued.extend(queued)
     return queued
+
+
+def apply_flow_turn(
+    turn: Turn,
+    *,
+    flow: str,
+    state: FlowState | None,  # where the flow now stands; None: it ended
+    effects: Iterable[FlowEffect],
+    conversation: ActiveConversation | None,  # None: the effects open a new conversation
+    opening_state: FlowState | None = None,  # a new conversation's state if `state` is None
+) -> int:
+    """Write one flow's turn: its conversation row (opened, moved on or ended), then its
+    effects; returns the conversation's id and leaves `turn.conversation` current."""
+    effects = tuple(effects)
+    row = _RowChanges.of(effects, conversation)
+    if conversation is None:
+        written = state or opening_state
+        assert written is not None, "a new conversation needs a state"
+        # Written once, as the first turn left it: no insert-then-update.
+        conversation_id = _open(turn, written, row)
+    else:
+        conversation_id = conversation.id
+    apply_effects(turn, effects, flow=flow, conversation_id=conversation_id)
+    if conversation is not None:
+        _save(turn, conversation, state, row)
+    return conversation_id
+
+
+def end_active(turn: Turn, reason: str) -> None:
+    """End the turn's active conversation (STOP, an interruption, a removed flow)."""
+    if turn.conversation is not None:
+        end_conversation(turn.connection, turn.conversation.id, reason, turn.now)
+        turn.conversation = None
+
+
+def _queue(turn: Turn, send: Send, flow: str | None) -> QueuedText:
+    """Log a text as the send policy decides; URLs within its brand spans become links."""
+    return queue_text(
+        turn.connection,
+        turn.subscriber,
+        body=send.body,
+        purpose=send.purpose,
+        delivery=turn.delivery,
+        now=turn.now,
+        rules=turn.rules,
+        media_urls=send.media_urls,
+        in_reply_to_id=turn.inbound_id,
+        flow=flow,
+        agent_id=turn.agent_id,
+        replying=turn.replying,
+        brand_spans=send.brand_spans,
+        public_url=turn.public_url,
+    )
+
+
+def _queue_for_agents(turn: Turn, effect: QueueForAgents, last: QueuedText | None) -> None:
+    assert turn.inbound_id is not None, "only a text someone sent can wait for a human"
+    acknowledgement = last if effect.acknowledged and last is not None else None
+    record_unanswered(
+        turn.connection,
+        message_id=turn.inbound_id,
+        subscriber_id=turn.subscriber.id,
+        phone=turn.subscriber.phone,
+        flow=effect.flow,
+        step=effect.step,
+        context=effect.context,
+        acknowledgement_id=(
+            None if acknowledgement is None or acknowledgement.suppressed else acknowledgement.id
+        ),
+        now=turn.now,
+    )
+
+
+def _open(turn: Turn, state: FlowState, row: _RowChanges) -> int:
+    conversation_id = open_conversation(
+        turn.connection,
+        subscriber=turn.subscriber,
+        state=state,
+        now=turn.now,
+        expires_at=row.expires_at,
+        wake=row.wake,
+        handoff_reason=row.handoff_reason,
+        end_reason=row.end_reason,
+    )
+    # A flow that ended in its first turn leaves an ended row and no active conversation.
+    turn.conversation = (
+        None
+        if row.end_reason is not None
+        else ActiveConversation(
+            conversation_id,
+            state.flow,
+            HandledBy.BOT if row.handoff_reason is None else HandledBy.WAITING_FOR_AGENT,
+            state,
+            turn.subscriber.phone,
+            row.expires_at,
+            row.wake,
+        )
+    )
+    return conversation_id
+
+
+def _save(
+    turn: Turn, conversation: ActiveConversation, state: FlowState | None, row: _RowChanges
+) -> None:
+    if row.end_reason is not None or state is None:
+        end_conversation(turn.connection, conversation.id, row.end_reason or "completed", turn.now)
+        turn.conversation = None
+        return
+    conversation.state = state
+    conversation.expires_at = row.expires_at
+    conversation.wake = row.wake
+    save_state(turn.connection, conversation, turn.now, handoff_reason=row.handoff_reason)
+    turn.conversation = conversation
+
+
+@dataclass(frozen=True)
+class _RowChanges:
+    """What a turn's effects do to the conversation row itself."""
+
+    expires_at: datetime | None  # a paused flow waits for an answer only until this
+    wake: Wake | None
+    handoff_reason: str | None
+    end_reason: str | None
+
+    @classmethod
+    def of(
+        cls, effects: Iterable[FlowEffect], conversation: ActiveConversation | None
+    ) -> _RowChanges:
+        wake = conversation.wake if conversation is not None else None
+        expires_at = None
+        handoff_reason = end_reason = None
+        for effect in effects:
+            match effect:
+                case ScheduleTimer(kind=TimerKind.EXPIRY, due_at=due_at):
+                    expires_at = due_at
+                case ScheduleTimer(kind=kind, due_at=due_at):
+                    wake = Wake(kind, due_at)
+                case CancelTimers(kind=kind):
+                    if wake is not None and kind in (None, wake.kind):
+                        wake = None
+                case HandOff(reason=reason):
+                    handoff_reason = reason
+                case EndFlow(reason=reason):
+                    end_reason = reason
+        return cls(expires_at, wake, handoff_reason, end_reason)

@@ -1,57 +1,30 @@
-"""Runs flows for the conversation service: routes texts and events, applies the effects."""
+"""Runs flows for the conversation service: routes texts, events, timers and action results."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from bot.actions.base import ActionError, ActionRequest, ActionResult, ActionRunner
+from bot.conversations.apply import apply_effects, apply_flow_turn, end_active
 from bot.conversations.flow_registry import FlowRegistry
-from bot.conversations.unanswered import Situation, has_open, last_conversation, record_unanswered
+from bot.conversations.turn import GaveUp, PendingAction, Turn
+from bot.conversations.unanswered import has_open, last_conversation
 from bot.domain.compliance import ComplianceTexts
-from bot.domain.effects import (
-    CallAction,
-    CancelTimers,
-    ChangeTags,
-    EndFlow,
-    EnterStep,
-    HandOff,
-    RecordAnswer,
-    ScheduleTimer,
-    Send,
-    SetAttributes,
-    StartFlow,
-)
+from bot.domain.effects import CallAction, EndFlow, QueueForAgents, Send, SetAttributes, StartFlow
 from bot.domain.pleasantries import needs_a_human
-from bot.domain.policy import DEFAULT_RULES, PolicyRules
 from bot.domain.urls import Span
-from bot.domain.vocabulary import Delivery, HandledBy, Purpose, SubscriberStatus
+from bot.domain.vocabulary import HandledBy, Purpose, SubscriberStatus
 from bot.engine import runtime
 from bot.engine.inputs import ActionCompleted, EventArrived, Input, Reply
 from bot.engine.model import RESTART_ALWAYS, Flow
-from bot.engine.state import FlowState
+from bot.engine.state import FlowState, Origin, Waiting
 from bot.engine.steps.action import ActionStep
-from bot.engine.steps.base import Waiting
 from bot.engine.templates import Filled
-from bot.sending.outbox import queue_text
-from bot.store.conversations import (
-    ActiveConversation,
-    Wake,
-    end_conversation,
-    last_started,
-    open_conversation,
-    record_answer,
-    record_visits,
-    save_profile,
-    save_state,
-)
+from bot.store.conversations import ActiveConversation, last_started
 from bot.store.messages import QueuedText, latest_inbound_text
-from bot.store.subscribers import SubscriberRow
 
 log = logging.getLogger(__name__)
 
@@ -59,59 +32,11 @@ HUMAN_FLOW = "inbox"  # the conversation an agent opens to talk with someone out
 MAX_CHAINED_FLOWS = 5  # start_flow chains deeper than this are a mistake, not a feature
 
 
-@dataclass(frozen=True)
-class PendingAction:
-    """An action a stored turn left its conversation waiting for: call it, then complete it."""
-
-    conversation_id: int
-    flow: str
-    step: str
-    request: ActionRequest
-    wake: Wake  # the conversation's timer while it waits: tells this call from a later one
-    inbound: tuple[int, str] | None = None  # the text the turn answered: its id and body
-    depth: int = 0  # how deep in start_flow chains the flow that calls it is
-
-
-@dataclass(frozen=True)
-class GaveUp:
-    """A flow that ended because it could not take the person's text: who a human answers for."""
-
-    flow: str
-    state: FlowState  # where it stood when the text came
-    reason: str  # "no valid answer", "flow removed"
-
-
-@dataclass
-class Turn:
-    """One transaction's worth of flow work: where texts go and what was queued.
-
-    `conversation` is the subscriber's active conversation, read with the subscriber's lock
-    (see conversations.claim); the host keeps it current as flows start, move and end.
-    """
-
-    connection: Connection
-    subscriber: SubscriberRow
-    delivery: Delivery
-    now: datetime
-    inbound_id: int | None = None
-    rules: PolicyRules = DEFAULT_RULES
-    queued: list[QueuedText] = field(default_factory=list)
-    public_url: str | None = None  # where tracked links point; None leaves URLs as written
-    conversation: ActiveConversation | None = None
-    text: str | None = None  # the text this turn answers; None for a timer or an event
-    action: PendingAction | None = None  # an action to call once the turn is stored
-    gave_up: GaveUp | None = None  # the flow this turn's text ended without being understood
-
-    def waiting_action(self) -> PendingAction | None:
-        """The action the turn left its conversation waiting for, unless it moved on since."""
-        action, conversation = self.action, self.conversation
-        if action is None or conversation is None or conversation.id != action.conversation_id:
-            return None  # that flow ended (or was interrupted) later in the turn
-        return action
-
-
 class FlowHost:
-    """The one place flow effects become rows, outbox texts and timers."""
+    """Decides which flow a text, event, timer or action result goes to, and runs it.
+
+    The engine answers with effects; `bot.conversations.apply` writes them.
+    """
 
     def __init__(
         self,
@@ -140,13 +65,13 @@ class FlowHost:
         if active is not None:
             flow = catalog.flows.get(active.flow)
             if by_keyword is not None and (flow is None or flow.settings.interruptible):
-                self._end(turn, f"interrupted by {by_keyword.name}")
+                end_active(turn, f"interrupted by {by_keyword.name}")
                 self.start(turn, by_keyword)
                 return True
             if flow is None:
                 turn.gave_up = GaveUp(active.flow, active.state, "flow removed")
-                self._end(turn, "flow removed")
-                turn.queued.append(self._send(turn, runtime.FLOW_CHANGED_TEXT, Purpose.REPLY))
+                end_active(turn, "flow removed")
+                self._say(turn, runtime.FLOW_CHANGED_TEXT, Purpose.REPLY)
                 return False
             return self.resume(turn, flow, active, Reply(text))
         flow = by_keyword or self._startable(turn, catalog.for_intent(text))
@@ -177,8 +102,8 @@ class FlowHost:
                         current.name,
                     )
                     continue
-                self._end(turn, f"interrupted by {flow.name}")
-            self.start(turn, flow, origin="event", event=data)
+                end_active(turn, f"interrupted by {flow.name}")
+            self.start(turn, flow, origin=Origin.EVENT, event=data)
             active = turn.conversation
 
     def may_start(self, turn: Turn, flow: Flow, event: str | None = None) -> bool:
@@ -201,7 +126,7 @@ class FlowHost:
         text: str,
         *,
         with_media: bool = False,
-        situation: Situation | None = None,  # None: worked out from the turn
+        situation: QueueForAgents | None = None,  # None: worked out from the turn
     ) -> None:
         """Queue a text no step could take for the agents, and tell the person (once).
 
@@ -210,26 +135,22 @@ class FlowHost:
         """
         if not with_media and not needs_a_human(text):
             return
-        assert turn.inbound_id is not None, "only a text someone sent can wait for a human"
-        subscriber = turn.subscriber
-        acknowledgement_id = None
+        situation = situation or self._situation(turn)
         # One acknowledgement per open item: a second text before an agent came gets none.
-        if subscriber.status is not SubscriberStatus.UNSUBSCRIBED and not has_open(
-            turn.connection, subscriber.id
+        acknowledgement = None
+        if turn.subscriber.status is not SubscriberStatus.UNSUBSCRIBED and not has_open(
+            turn.connection, turn.subscriber.id
         ):
-            acknowledgement_id = self._acknowledge(turn)
-        record_unanswered(
-            turn.connection,
-            message_id=turn.inbound_id,
-            subscriber_id=subscriber.id,
-            phone=subscriber.phone,
-            situation=situation or self._situation(turn),
-            acknowledgement_id=acknowledgement_id,
-            now=turn.now,
-        )
+            acknowledgement = self._acknowledgement(turn)
+        if acknowledgement is None:
+            apply_effects(turn, (situation,))
+            return
+        flow, send = acknowledgement
+        apply_effects(turn, (send, replace(situation, acknowledged=True)), flow=flow)
 
-    def _acknowledge(self, turn: Turn) -> int | None:
-        """Text the wording the person's flow (or the operator) chose; the message id, if sent."""
+    def _acknowledgement(self, turn: Turn) -> tuple[str | None, Send] | None:
+        """The text the person's flow (or the operator) chose to say a human will answer, and
+        the flow that chose it; None when the operator chose silence."""
         # A flow that just gave up on the text still chose how its people are answered.
         where = turn.conversation or turn.gave_up
         flow = self.registry.catalog().flows.get(where.flow) if where is not None else None
@@ -239,47 +160,35 @@ class FlowHost:
         if body is None:
             flow, body = None, Filled.written(self.unexpected_reply)
         if not body.text:
-            return None  # the operator chose silence
-        queued = self._send(
-            turn,
-            body.text,
-            Purpose.REPLY,
-            flow=flow.name if flow else None,
-            brand_spans=body.brand_spans,
-        )
-        turn.queued.append(queued)
-        return None if queued.suppressed else queued.id
+            return None
+        send = Send(body.text, Purpose.REPLY, brand_spans=body.brand_spans)
+        return (flow.name if flow else None), send
 
-    def _situation(self, turn: Turn) -> Situation:
+    def _situation(self, turn: Turn) -> QueueForAgents:
         """Where the person stood, for the agent who picks the text up."""
         active = turn.conversation
         if active is not None:
             step = active.state.step
-            return Situation(active.flow, step, f"sent while {active.flow} waited at {step}")
+            return QueueForAgents(active.flow, step, f"sent while {active.flow} waited at {step}")
         if turn.gave_up is not None:
             flow, step = turn.gave_up.flow, turn.gave_up.state.step
-            return Situation(flow, step, f"{flow} ended on it at {step}: {turn.gave_up.reason}")
+            context = f"{flow} ended on it at {step}: {turn.gave_up.reason}"
+            return QueueForAgents(flow, step, context)
         flow, step, ended = last_conversation(turn.connection, turn.subscriber.id)
         if not flow:
-            return Situation(None, None, "no flow understood it")
-        return Situation(flow, step, f"no flow understood it; {flow} had ended ({ended})")
+            return QueueForAgents(None, None, "no flow understood it")
+        return QueueForAgents(flow, step, f"no flow understood it; {flow} had ended ({ended})")
 
     def end_active(self, turn: Turn, reason: str) -> None:
         """End whatever flow the subscriber is in (STOP), timers and all."""
-        if turn.conversation is not None:
-            self._end(turn, reason)
-
-    def _end(self, turn: Turn, reason: str) -> None:
-        assert turn.conversation is not None
-        end_conversation(turn.connection, turn.conversation.id, reason, turn.now)
-        turn.conversation = None
+        end_active(turn, reason)
 
     def start(
         self,
         turn: Turn,
         flow: Flow,
         *,
-        origin: str = "person",
+        origin: Origin = Origin.PERSON,
         event: Mapping[str, Any] | None = None,
         depth: int = 0,
     ) -> None:
@@ -325,126 +234,29 @@ class FlowHost:
         outcome: runtime.Outcome,
         depth: int,
         *,
-        origin: str = "person",
+        origin: Origin = Origin.PERSON,
         event: Mapping[str, Any] | None = None,
     ) -> None:
-        row = _RowChanges.of(outcome, conversation)
         if conversation is None:
-            # Written once, as the first turn left it: no insert-then-update.
             state = outcome.state or runtime.initial_state(
                 flow, turn.now, origin=origin, event=event
             )
-            conversation_id = self._open(turn, state, row)
         else:
             state = conversation.state  # as the turn found it: origin and event stay put
-            conversation_id = conversation.id
-        connection = turn.connection
-        action: CallAction | None = None
-        next_flow: str | None = None
-        profile_changed = False
-        visits: list[str] = []
-        for effect in outcome.effects:
-            match effect:
-                case Send(
-                    body=body, purpose=purpose, media_urls=media_urls, brand_spans=brand_spans
-                ):
-                    turn.queued.append(
-                        queue_text(
-                            connection,
-                            turn.subscriber,
-                            body=body,
-                            purpose=purpose,
-                            delivery=turn.delivery,
-                            now=turn.now,
-                            rules=turn.rules,
-                            media_urls=media_urls,
-                            in_reply_to_id=turn.inbound_id,
-                            flow=flow.name,
-                            brand_spans=brand_spans,
-                            public_url=turn.public_url,
-                        )
-                    )
-                case SetAttributes(values=values):
-                    turn.subscriber.attributes.update(values)
-                    profile_changed = True
-                case ChangeTags(add=add, remove=remove):
-                    tags = [tag for tag in turn.subscriber.tags if tag not in remove]
-                    tags.extend(tag for tag in add if tag not in tags)
-                    turn.subscriber.tags[:] = tags
-                    profile_changed = True
-                case RecordAnswer(step=step, name=name, value=value):
-                    record_answer(
-                        connection,
-                        conversation_id=conversation_id,
-                        subscriber_id=turn.subscriber.id,
-                        phone=turn.subscriber.phone,
-                        flow=flow.name,
-                        step=step,
-                        name=name,
-                        value=value,
-                        now=turn.now,
-                    )
-                case EnterStep(step=step):
-                    visits.append(step)
-                case CallAction():
-                    action = effect
-                case StartFlow(name=name):
-                    next_flow = name
-        record_visits(connection, conversation_id, flow.name, visits, turn.now)
-        if conversation is not None:
-            self._save(turn, conversation, outcome.state, row)
-        if profile_changed:
-            save_profile(connection, turn.subscriber, turn.now)
+        apply_flow_turn(
+            turn,
+            flow=flow.name,
+            state=outcome.state,
+            effects=outcome.effects,
+            conversation=conversation,
+            opening_state=state,
+        )
+        action = next((e for e in outcome.effects if isinstance(e, CallAction)), None)
+        next_flow = next((e.name for e in outcome.effects if isinstance(e, StartFlow)), None)
         if action is not None and turn.conversation is not None:
             self._await_action(turn, flow, turn.conversation, action, depth)
         if next_flow is not None:
             self._chain(turn, flow, next_flow, depth, state)
-
-    def _open(self, turn: Turn, state: FlowState, row: _RowChanges) -> int:
-        conversation_id = open_conversation(
-            turn.connection,
-            subscriber=turn.subscriber,
-            state=state,
-            now=turn.now,
-            expires_at=row.expires_at,
-            wake=row.wake,
-            handoff_reason=row.handoff_reason,
-            end_reason=row.end_reason,
-        )
-        # A flow that ended in its first turn leaves an ended row and no active conversation.
-        turn.conversation = (
-            None
-            if row.end_reason is not None
-            else ActiveConversation(
-                conversation_id,
-                state.flow,
-                HandledBy.BOT if row.handoff_reason is None else HandledBy.WAITING_FOR_AGENT,
-                state,
-                turn.subscriber.phone,
-                row.expires_at,
-                row.wake,
-            )
-        )
-        return conversation_id
-
-    def _save(
-        self,
-        turn: Turn,
-        conversation: ActiveConversation,
-        state: FlowState | None,
-        row: _RowChanges,
-    ) -> None:
-        if row.end_reason is not None or state is None:
-            end_conversation(
-                turn.connection, conversation.id, row.end_reason or "completed", turn.now
-            )
-            turn.conversation = None
-            return
-        conversation.state = state
-        conversation.expires_at = row.expires_at
-        conversation.wake = row.wake
-        save_state(turn.connection, conversation, turn.now, handoff_reason=row.handoff_reason)
-        turn.conversation = conversation
 
     def _await_action(
         self,
@@ -504,17 +316,16 @@ class FlowHost:
             return
         if isinstance(outcome, ActionError):
             log.error("flow %s step %s: %s", flow.name, pending.step, outcome)
-            self._end(turn, f"action {pending.request.action} failed")
+            end_active(turn, f"action {pending.request.action} failed")
             return
         purpose = runtime.purpose_for(flow, conversation.state.origin)
         # Pictures the action sent go with its last text (an MMS), or alone without one.
         bodies = list(outcome.texts) or ([""] if outcome.media_urls else [])
         for position, body in enumerate(bodies, 1):
             media = outcome.media_urls if position == len(bodies) else ()
-            turn.queued.append(self._send(turn, body, purpose, flow=flow.name, media_urls=media))
+            self._say(turn, body, purpose, flow=flow.name, media_urls=media)
         if outcome.slot_updates:
-            turn.subscriber.attributes.update(outcome.slot_updates)
-            save_profile(turn.connection, turn.subscriber, turn.now)
+            apply_effects(turn, (SetAttributes(outcome.slot_updates),))
         completed = ActionCompleted(pending.step, outcome.slot_updates)
         self.resume(turn, flow, conversation, completed, pending.depth)
 
@@ -534,7 +345,7 @@ class FlowHost:
         # transactional standing go with it.
         self.start(turn, target, origin=started_by.origin, event=started_by.event, depth=depth + 1)
 
-    def _send(
+    def _say(
         self,
         turn: Turn,
         body: str,
@@ -544,51 +355,9 @@ class FlowHost:
         media_urls: tuple[str, ...] = (),
         brand_spans: tuple[Span, ...] = (),
     ) -> QueuedText:
-        """Queue a text of this turn; URLs within `brand_spans` become tracked links."""
-        return queue_text(
-            turn.connection,
-            turn.subscriber,
-            body=body,
-            purpose=purpose,
-            delivery=turn.delivery,
-            now=turn.now,
-            rules=turn.rules,
-            media_urls=media_urls,
-            in_reply_to_id=turn.inbound_id,
-            flow=flow,
-            brand_spans=brand_spans,
-            public_url=turn.public_url,
-        )
-
-
-@dataclass(frozen=True)
-class _RowChanges:
-    """What a turn's effects do to the conversation row itself."""
-
-    expires_at: datetime | None  # a paused flow waits for an answer only until this
-    wake: Wake | None
-    handoff_reason: str | None
-    end_reason: str | None
-
-    @classmethod
-    def of(cls, outcome: runtime.Outcome, conversation: ActiveConversation | None) -> _RowChanges:
-        wake = conversation.wake if conversation is not None else None
-        expires_at = None
-        handoff_reason = end_reason = None
-        for effect in outcome.effects:
-            match effect:
-                case ScheduleTimer(kind="expiry", due_at=due_at):
-                    expires_at = due_at
-                case ScheduleTimer(kind=kind, due_at=due_at):
-                    wake = Wake(kind, due_at)
-                case CancelTimers(kind=kind):
-                    if wake is not None and kind in (None, wake.kind):
-                        wake = None
-                case HandOff(reason=reason):
-                    handoff_reason = reason
-                case EndFlow(reason=reason):
-                    end_reason = reason
-        return cls(expires_at, wake, handoff_reason, end_reason)
+        """Queue one text of this turn; URLs within `brand_spans` become tracked links."""
+        (queued,) = apply_effects(turn, (Send(body, purpose, media_urls, brand_spans),), flow=flow)
+        return queued
 
 
 def _waits_for(conversation: ActiveConversation, flow: Flow, pending: PendingAction) -> bool:
@@ -598,7 +367,7 @@ def _waits_for(conversation: ActiveConversation, flow: Flow, pending: PendingAct
         conversation.id == pending.conversation_id
         and conversation.handled_by is HandledBy.BOT
         and conversation.state.step == pending.step
-        and conversation.state.waiting == Waiting.ACTION.value
+        and conversation.state.waiting is Waiting.ACTION
         and conversation.wake == pending.wake
         and isinstance(step, ActionStep)
         and step.name == pending.request.action

@@ -11,14 +11,16 @@ from typing import Any
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine
 
-from bot.conversations.apply import EffectContext, apply_effects
+from bot.conversations.apply import apply_effects, end_active
 from bot.conversations.events import store_event
-from bot.conversations.flows import FlowHost, PendingAction, Turn
+from bot.conversations.flows import FlowHost
+from bot.conversations.signup import SignupResult, signup_effects
+from bot.conversations.turn import PendingAction, Turn
 from bot.domain.compliance import ComplianceTexts, handle_keyword
 from bot.domain.inbound import InboundSms
 from bot.domain.keywords import KeywordKind, KeywordMatch, Vocabulary, classify
 from bot.domain.policy import DEFAULT_RULES, PolicyRules
-from bot.domain.vocabulary import Delivery, HandledBy, MessageStatus, SubscriberStatus
+from bot.domain.vocabulary import Delivery, HandledBy, MessageStatus, SubscriberStatus, TimerKind
 from bot.engine.inputs import TimerFired
 from bot.sending.handover import wait_for_texts_in_flight
 from bot.sending.outbox import move_to_outbox
@@ -82,7 +84,8 @@ class InboundResult:
 
 
 class ConversationService:
-    """Keywords first (STOP wins, in every state), then flows; the only writer of effects."""
+    """Texts, events, timers, actions and sign-ups in: keywords first (STOP wins, in every
+    state), then flows; every turn's effects applied by `bot.conversations.apply`."""
 
     def __init__(
         self,
@@ -149,11 +152,28 @@ class ConversationService:
                 if claimed is None:
                     log.info("%s: the conversation ended meanwhile", pending.request.describe())
                     break
-                turn = self._turn(claimed, Delivery.OUTBOX, now, pending.inbound)
+                turn = self.turn(claimed, Delivery.OUTBOX, now, pending.inbound)
                 self.flows.complete_action(turn, pending, outcome)
             outbox.extend(_pending_ids(turn.queued))
             pending = turn.waiting_action()
         return outbox
+
+    def sign_up(
+        self, phone: str, *, source: str, consent_text: str, first_name: str | None = None
+    ) -> SignupResult:
+        """Make the number PENDING and queue the double opt-in text; repeat signups send nothing.
+
+        Raises OptedOutBySms for a number that opted out by text.
+        """
+        with transaction(self.db) as connection:
+            now = self.clock()
+            claimed = claim(connection, phone, now)
+            turn = self.turn(claimed, Delivery.OUTBOX, now, source=source)
+            turn.consent_text = consent_text
+            status_before = turn.subscriber.status
+            apply_effects(turn, signup_effects(status_before, self.texts, first_name))
+        created = turn.subscriber.status is not status_before  # a repeat changes no status
+        return SignupResult(created, tuple(_pending_ids(turn.queued)))
 
     def handle_event(
         self,
@@ -181,7 +201,7 @@ class ConversationService:
             if not receipt.new:
                 return EventOutcome(receipt.id, duplicate=True, message_ids=[])
             claimed = claim(connection, phone, now)
-            turn = self._turn(claimed, Delivery.OUTBOX, now)
+            turn = self.turn(claimed, Delivery.OUTBOX, now)
             if self.flows is not None:
                 self.flows.on_event(turn, event_type, data)
         if not call_action:
@@ -215,6 +235,7 @@ class ConversationService:
             raise
         except Exception:
             log.exception("conversation %d failed at its timer; ending it", conversation_id)
+            # Straight to the row, not through a turn: reading the row may be what failed.
             with transaction(self.db) as connection:
                 end_conversation(connection, conversation_id, FAILED_REASON, now)
             return []
@@ -247,7 +268,7 @@ class ConversationService:
                 or conversation.handled_by is not HandledBy.BOT
             ):
                 return []  # answered in the meantime, or an agent has the chat
-            turn = self._wake(claimed, TimerFired("expiry", None), now)
+            turn = self._wake(claimed, TimerFired(TimerKind.EXPIRY, None), now)
         return self._after(turn)
 
     def _wake(self, claimed: Claimed, event: TimerFired, now: datetime) -> Turn | None:
@@ -255,10 +276,10 @@ class ConversationService:
         if conversation is None or self.flows is None:
             return None
         flow = self.flows.registry.catalog().flows.get(conversation.flow)
+        turn = self.turn(claimed, Delivery.OUTBOX, now)
         if flow is None:
-            end_conversation(claimed.connection, conversation.id, "flow removed", now)
+            end_active(turn, "flow removed")
             return None
-        turn = self._turn(claimed, Delivery.OUTBOX, now)
         self.flows.resume(turn, flow, conversation, event)
         return turn
 
@@ -268,13 +289,16 @@ class ConversationService:
             return []
         return _pending_ids(turn.queued) + self.run_actions(turn.waiting_action())
 
-    def _turn(
+    def turn(
         self,
         claimed: Claimed,
         delivery: Delivery,
         now: datetime,
         inbound: tuple[int, str] | None = None,  # the text being answered: its id and body
+        *,
+        source: str = "sms",  # where a consent change in the turn comes from
     ) -> Turn:
+        """A turn for the claimed subscriber, with this service's send rules and link base."""
         return Turn(
             claimed.connection,
             claimed.subscriber,
@@ -285,6 +309,8 @@ class ConversationService:
             public_url=self.public_url,
             conversation=claimed.conversation,
             text=inbound[1] if inbound else None,
+            source=source,
+            consent_text=inbound[1] if inbound else None,
         )
 
     def _earlier_answer(self, connection: Connection, sms: InboundSms) -> tuple[QueuedText, ...]:
@@ -307,26 +333,13 @@ class ConversationService:
         outcome = handle_keyword(
             match, subscriber.status, self.texts, provider_replied=sms.opt_out_type is not None
         )
-        queued = apply_effects(
-            connection,
-            subscriber,
-            outcome.effects,
-            EffectContext(
-                source="sms",
-                delivery=Delivery.TWIML,
-                consent_text=sms.body,
-                inbound_id=inbound_id,
-                now=now,
-                rules=self.rules,
-            ),
-        )
+        turn = self.turn(claimed, Delivery.TWIML, now, (inbound_id, sms.body))
+        apply_effects(turn, outcome.effects)
         action = None
         if self.flows is not None:
-            turn = self._turn(claimed, Delivery.TWIML, now, (inbound_id, sms.body))
             self._route_to_flows(turn, sms, match, outcome.handled, status_before)
-            queued.extend(turn.queued)
             action = turn.waiting_action()
-        replies = tuple(text for text in queued if not text.suppressed)
+        replies = tuple(text for text in turn.queued if not text.suppressed)
         if action is None:
             return InboundResult(replies)
         # The action's texts can only come after this commit, so not in the webhook's answer:

@@ -17,15 +17,17 @@ from typing import TYPE_CHECKING
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Connection
 
-from bot.conversations.flows import HUMAN_FLOW, PendingAction, Turn
+from bot.conversations.apply import apply_effects, apply_flow_turn, end_active
+from bot.conversations.flows import HUMAN_FLOW
+from bot.conversations.turn import PendingAction
 from bot.conversations.unanswered import (
     UNANSWERED,
     OpenText,
-    Situation,
     close_open,
     open_texts,
     subscriber_of,
 )
+from bot.domain.effects import HandOff, QueueForAgents, ScheduleTimer, Send
 from bot.domain.vocabulary import (
     ConversationStatus,
     Delivery,
@@ -33,19 +35,15 @@ from bot.domain.vocabulary import (
     HandledBy,
     Purpose,
     SubscriberStatus,
+    TimerKind,
 )
 from bot.engine.inputs import HandedBack
-from bot.engine.state import FlowState
-from bot.engine.steps.base import Waiting
-from bot.sending.outbox import queue_text
+from bot.engine.state import FlowState, Waiting
 from bot.store.conversations import (
     CONVERSATIONS,
     Claimed,
     claim,
     claim_conversation,
-    end_conversation,
-    open_conversation,
-    save_state,
 )
 from bot.store.db import transaction
 from bot.store.tables import AGENTS, MESSAGES, SUBSCRIBERS, AnyRow, AnySelect
@@ -103,13 +101,12 @@ def take_from_queue(services: Services, *, text_id: int, agent_id: int) -> int:
         claimed = claim(connection, owner[1], now)
         conversation = claimed.conversation
         if conversation is None:
-            state = FlowState(HUMAN_FLOW, "-", None, Waiting.AGENT.value, now)
-            conversation_id = open_conversation(
-                connection,
-                subscriber=claimed.subscriber,
-                state=state,
-                now=now,
-                handoff_reason="taken from the queue",
+            conversation_id = apply_flow_turn(
+                services.conversations.turn(claimed, Delivery.OUTBOX, now),
+                flow=HUMAN_FLOW,
+                state=FlowState(HUMAN_FLOW, "-", None, Waiting.AGENT, now),
+                effects=(HandOff("taken from the queue"),),
+                conversation=None,
             )
         else:
             conversation_id = conversation.id
@@ -202,17 +199,10 @@ def agent_reply(services: Services, *, conversation_id: int, agent_id: int, body
         subscriber = claimed.subscriber
         if subscriber.status is SubscriberStatus.UNSUBSCRIBED:
             raise ReplyRefused("This number opted out: it cannot be texted.")
-        queued = queue_text(
-            connection,
-            subscriber,
-            body=text,
-            purpose=Purpose.REPLY,
-            delivery=Delivery.OUTBOX,
-            now=now,
-            rules=services.conversations.rules,
-            agent_id=agent_id,
-            replying=_customer_just_wrote(connection, subscriber.phone, now),
-        )
+        turn = services.conversations.turn(claimed, Delivery.OUTBOX, now)
+        turn.agent_id = agent_id
+        turn.replying = _customer_just_wrote(connection, subscriber.phone, now)
+        (queued,) = apply_effects(turn, (Send(text, Purpose.REPLY),))
         if queued.suppressed:
             raise ReplyRefused("The send policy refused this text.")
         connection.execute(
@@ -273,18 +263,9 @@ def _queue_unseen(
         .order_by(MESSAGES.c.id)
     ).all()
     context = f"arrived while {agent} held the chat; released idle"
-    situation = Situation(conversation.flow, conversation.state.step, context)
+    situation = QueueForAgents(conversation.flow, conversation.state.step, context)
     for text in unseen:
-        turn = Turn(
-            connection,
-            claimed.subscriber,
-            Delivery.OUTBOX,
-            now,
-            inbound_id=text.id,
-            rules=services.conversations.rules,
-            public_url=services.conversations.public_url,
-            conversation=conversation,
-        )
+        turn = services.conversations.turn(claimed, Delivery.OUTBOX, now, (text.id, text.body))
         flows.ask_for_human(turn, text.body, with_media=bool(text.media_urls), situation=situation)
 
 
@@ -429,24 +410,22 @@ def _give_to_bot(services: Services, claimed: Claimed, now: datetime) -> Pending
     conversation.handled_by = HandledBy.BOT
     flows = services.conversations.flows
     flow = flows.registry.catalog().flows.get(conversation.flow) if flows else None
+    turn = services.conversations.turn(claimed, Delivery.OUTBOX, now)
     if flow is None or flows is None:
-        end_conversation(connection, conversation.id, "handed back", now)
+        end_active(turn, "handed back")
         return None
-    if conversation.state.waiting == Waiting.AGENT.value:
-        turn = Turn(
-            connection,
-            claimed.subscriber,
-            Delivery.OUTBOX,
-            now,
-            rules=services.conversations.rules,
-            public_url=services.conversations.public_url,
-            conversation=conversation,
-        )
+    if conversation.state.waiting is Waiting.AGENT:
         # Its texts wait in the outbox for the dispatchers, like any follow-up.
         flows.resume(turn, flow, conversation, HandedBack())
         return turn.waiting_action()
-    if conversation.state.waiting == Waiting.ANSWER.value:
+    if conversation.state.waiting is Waiting.ANSWER:
         # The person was talking to a human: the flow's patience starts again now.
-        conversation.expires_at = now + flow.settings.expires_after
-        save_state(connection, conversation, now)
+        patience = ScheduleTimer(TimerKind.EXPIRY, None, now + flow.settings.expires_after)
+        apply_flow_turn(
+            turn,
+            flow=flow.name,
+            state=conversation.state,
+            effects=(patience,),
+            conversation=conversation,
+        )
     return None

@@ -21,15 +21,6 @@ QUEUE_LIMIT = 500  # open texts the inbox lists at once, oldest first
 
 
 @dataclass(frozen=True)
-class Situation:
-    """Where the person stood when the bot could not take their text."""
-
-    flow: str | None
-    step: str | None
-    context: str  # for the agent: "sent while welcome waited at wait_a_day"
-
-
-@dataclass(frozen=True)
 class OpenText:
     """One open unanswered text, as the inbox lists it."""
 
@@ -65,19 +56,21 @@ def record_unanswered(
     message_id: int,
     subscriber_id: int,
     phone: str,
-    situation: Situation,
+    flow: str | None,
+    step: str | None,
+    context: str,
     acknowledgement_id: int | None,
     now: datetime,
 ) -> None:
-    """Put a text in the agents' queue."""
+    """Put a text in the agents' queue (see `QueueForAgents`, the effect that asks for it)."""
     connection.execute(
         UNANSWERED.insert().values(
             message_id=message_id,
             subscriber_id=subscriber_id,
             phone=phone,
-            flow=situation.flow,
-            step=situation.step,
-            context=situation.context[:160],
+            flow=flow,
+            step=step,
+            context=context[:160],
             acknowledgement_id=acknowledgement_id,
             created_at=now,
         )

@@ -1,4 +1,7 @@
-"""Effects: what the domain asks the host to do. Only the conversation service applies them."""
+"""Effects: what the domain, the flow engine and the conversation service ask to happen.
+
+Nothing here touches a database: `bot.conversations.apply` is the one place effects become rows.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.urls import Span
-from bot.domain.vocabulary import ConsentKind, Purpose, SubscriberStatus
+from bot.domain.vocabulary import ConsentKind, Purpose, SubscriberStatus, TimerKind
 
 
 @dataclass(frozen=True)
@@ -40,17 +43,38 @@ class RecordConsent:
     keyword: str | None = None
 
 
-Effect = Send | ChangeStatus | RecordConsent
+@dataclass(frozen=True)
+class FillFirstName:
+    """The person gave a first name off-SMS (a web form): keep it unless one is on record."""
+
+    name: str
 
 
-# Effects the flow engine asks for; the conversation service applies them.
+@dataclass(frozen=True)
+class QueueForAgents:
+    """Put the text this turn answers in the agents' queue: no step could take it.
+
+    `acknowledged`: the text queued just before this effect (in the same batch) told the person
+    someone will answer; the queue keeps its id so an agent sees what was said.
+    """
+
+    flow: str | None  # where the person stood: the flow and step, if any
+    step: str | None
+    context: str  # for the agent: "sent while welcome waited at wait_a_day"
+    acknowledged: bool = False
+
+
+Effect = Send | ChangeStatus | RecordConsent | FillFirstName | QueueForAgents
+
+
+# Effects the flow engine asks for; besides these it may Send.
 
 
 @dataclass(frozen=True)
 class ScheduleTimer:
     """Resume the conversation at `due_at`; a conversation has at most one timer per kind."""
 
-    kind: str  # "wait", "timeout" (an unanswered question), "expiry" (an abandoned flow)
+    kind: TimerKind
     step: str | None
     due_at: datetime
 
@@ -59,7 +83,7 @@ class ScheduleTimer:
 class CancelTimers:
     """Drop the conversation's pending timers (of one kind, or all)."""
 
-    kind: str | None = None
+    kind: TimerKind | None = None
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,15 @@ class ConversationStatus(StrEnum):
     ENDED = "ended"
 
 
+class TimerKind(StrEnum):
+    """Why a conversation wakes up on its own."""
+
+    WAIT = "wait"  # a `wait` step's delay is over
+    TIMEOUT = "timeout"  # a question went unanswered for its timeout
+    EXPIRY = "expiry"  # a flow waiting for an answer gave up (its `expires_after`)
+    ACTION = "action"  # an action step's call stands guard: it is retried after a crash
+
+
 class HandledBy(StrEnum):
     BOT = "bot"
     WAITING_FOR_AGENT = "waiting_for_agent"  # a flow handed off; nobody has taken it yet

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.domain.vocabulary import TimerKind
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -18,7 +20,7 @@ class Reply:
 class TimerFired:
     """A timer the flow set came due."""
 
-    kind: str  # wait, timeout, expiry
+    kind: TimerKind
     step: str | None
 
 

@@ -17,11 +17,11 @@ from bot.domain.effects import (
     Send,
     SetAttributes,
 )
-from bot.domain.vocabulary import Purpose
+from bot.domain.vocabulary import Purpose, TimerKind
 from bot.engine.inputs import EventArrived, Input, Reply, TimerFired
 from bot.engine.model import Flow
-from bot.engine.state import FlowState
-from bot.engine.steps.base import END, Finish, Next, Step, Transition, Waiting
+from bot.engine.state import FlowState, Origin, Waiting
+from bot.engine.steps.base import END, Finish, Next, Step, Transition
 from bot.engine.templates import Filled, Template
 
 MAX_STEPS_PER_TURN = 100  # a flow that loops without waiting is stopped, not left spinning
@@ -62,11 +62,11 @@ class Outcome:
     understood: bool = True
 
 
-def purpose_for(flow: Flow | None, origin: str) -> Purpose:
+def purpose_for(flow: Flow | None, origin: Origin) -> Purpose:
     """Marketing flows are promotional; others answer the person, or inform after events."""
     if flow is not None and flow.settings.promotional:
         return Purpose.PROMOTIONAL
-    return Purpose.TRANSACTIONAL if origin == "event" else Purpose.REPLY
+    return Purpose.TRANSACTIONAL if origin is Origin.EVENT else Purpose.REPLY
 
 
 class Run:
@@ -114,10 +114,10 @@ class Run:
         """Say a fixed wording of Parley's own."""
         self.effects.append(Send(body, self.purpose, media_urls, Filled.written(body).brand_spans))
 
-    def set_timer(self, kind: str, step: str | None, after: timedelta) -> None:
+    def set_timer(self, kind: TimerKind, step: str | None, after: timedelta) -> None:
         self.effects.append(ScheduleTimer(kind, step, self.now + after))
 
-    def cancel_timers(self, kind: str | None = None) -> None:
+    def cancel_timers(self, kind: TimerKind | None = None) -> None:
         self.effects.append(CancelTimers(kind))
 
     def save_answer(self, step: Step, name: str, value: Any) -> None:
@@ -133,7 +133,7 @@ class Run:
 
 
 def initial_state(
-    flow: Flow, now: datetime, *, origin: str, event: Mapping[str, Any] | None
+    flow: Flow, now: datetime, *, origin: Origin, event: Mapping[str, Any] | None
 ) -> FlowState:
     """A conversation of this flow before its first step."""
     return FlowState(
@@ -147,7 +147,7 @@ def initial_state(
     )
 
 
-def start(flow: Flow, context: Context, *, origin: str = "person") -> Outcome:
+def start(flow: Flow, context: Context, *, origin: Origin = Origin.PERSON) -> Outcome:
     """Begin the flow at its first step."""
     state = initial_state(flow, context.now, origin=origin, event=context.event)
     run = Run(flow, state, context)
@@ -160,12 +160,12 @@ def resume(flow: Flow, state: FlowState, event: Input, context: Context) -> Outc
     run = Run(flow, state, context)
     if isinstance(event, EventArrived) and event.type in flow.settings.cancel_on:
         return _finish(run, f"cancelled by {event.type}")
-    if isinstance(event, TimerFired) and event.kind == "expiry":
-        if state.waiting != Waiting.ANSWER.value or event.step not in (None, state.step):
+    if isinstance(event, TimerFired) and event.kind is TimerKind.EXPIRY:
+        if state.waiting is not Waiting.ANSWER or event.step not in (None, state.step):
             return Outcome(state, ())  # a stale expiry: the flow has moved on since
         return _finish(run, "expired")
     step = flow.step(state.step)
-    if step is None or step.waits_for is None or step.waits_for.value != state.waiting:
+    if step is None or step.waits_for is None or step.waits_for is not state.waiting:
         # The marketer removed (or reshaped) the step this person was on: end politely.
         run.say_text(FLOW_CHANGED_TEXT)
         return _finish(run, "flow changed", understood=not isinstance(event, Reply))
@@ -210,11 +210,11 @@ def _follow(run: Run, step: Step, transition: Transition) -> Outcome:
     if isinstance(transition, Finish):
         return _finish(run, transition.reason, understood=transition.understood)
     if transition.waiting is Waiting.ANSWER:
-        run.set_timer("expiry", step.id, run.flow.settings.expires_after)
+        run.set_timer(TimerKind.EXPIRY, step.id, run.flow.settings.expires_after)
     state = run.state.with_changes(
         version=run.flow.version,
         step=step.id,
-        waiting=transition.waiting.value,
+        waiting=transition.waiting,
         retries=run.retries,
         answers=run.answers,
     )

@@ -4,7 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
+
+
+class Waiting(StrEnum):
+    """What a paused flow waits for."""
+
+    ANSWER = "answer"
+    TIMER = "timer"
+    ACTION = "action"
+    AGENT = "agent"  # a human has the conversation; the flow goes on when they hand it back
+
+
+class Origin(StrEnum):
+    """Why a flow started: it decides whether its texts answer the person or inform them."""
+
+    PERSON = "person"  # a keyword or an intent the person texted
+    EVENT = "event"  # an event (an order shipped, a signup confirmed)
 
 
 @dataclass(frozen=True)
@@ -14,9 +31,9 @@ class FlowState:
     flow: str
     version: str
     step: str | None  # the step the flow is paused on
-    waiting: str | None  # what it waits for (see steps.base.Waiting)
+    waiting: Waiting | None  # what it waits for
     started_at: datetime
-    origin: str = "person"  # person (keyword, intent) or event: decides the texts' purpose
+    origin: Origin = Origin.PERSON
     retries: int = 0
     answers: dict[str, Any] = field(default_factory=dict)
     event: dict[str, Any] = field(default_factory=dict)  # the data of the event that started it
@@ -43,4 +60,12 @@ class FlowState:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FlowState:
         """The state stored by to_json()."""
-        return cls(**{**data, "started_at": datetime.fromisoformat(data["started_at"])})
+        waiting = data.get("waiting")
+        return cls(
+            **{
+                **data,
+                "started_at": datetime.fromisoformat(data["started_at"]),
+                "waiting": None if waiting is None else Waiting(waiting),
+                "origin": Origin(data.get("origin", Origin.PERSON)),
+            }
+        )

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, literal_column, select, update
 from sqlalchemy.engine import Connection
 
-from bot.domain.vocabulary import ConversationStatus, HandledBy
+from bot.domain.vocabulary import ConversationStatus, HandledBy, TimerKind
 from bot.engine.state import FlowState
 from bot.store.driver_sql import DriverStatement
 from bot.store.subscribers import SubscriberRow, add_subscriber, claim_subscriber
@@ -22,7 +22,7 @@ from bot.store.timer_alarm import timer_set
 class Wake:
     """A flow's timer: resume the conversation with `kind` (wait, timeout) at `due_at`."""
 
-    kind: str
+    kind: TimerKind
     due_at: datetime
 
 
@@ -150,7 +150,7 @@ def claim_conversation(
 
 
 def _active(row: Any, phone: str) -> ActiveConversation:
-    wake = None if row.wakes_at is None else Wake(row.wake_kind, row.wakes_at)
+    wake = None if row.wakes_at is None else Wake(TimerKind(row.wake_kind), row.wakes_at)
     return ActiveConversation(
         row.id,
         row.flow,

@@ -120,6 +120,20 @@ def change_status(
     subscriber.status = status
 
 
+def fill_first_name(
+    connection: Connection, subscriber: SubscriberRow, name: str, now: datetime
+) -> None:
+    """Store a first name the person gave, unless one is on record (theirs wins)."""
+    if subscriber.first_name:
+        return
+    connection.execute(
+        update(SUBSCRIBERS)
+        .where(SUBSCRIBERS.c.id == subscriber.id, SUBSCRIBERS.c.first_name.is_(None))
+        .values(first_name=name, updated_at=now)
+    )
+    subscriber.first_name = name
+
+
 _INSERT_CONSENT = DriverStatement(CONSENT_EVENTS.insert())
 
 

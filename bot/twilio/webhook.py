@@ -6,8 +6,8 @@ import logging
 
 from flask import Blueprint, Response, request
 
-from bot.conversations.flows import PendingAction
 from bot.conversations.service import InboundResult, SidInUse
+from bot.conversations.turn import PendingAction
 from bot.sending.status_updates import apply_status_update
 from bot.twilio.forms import FORM_TYPES, BadField, parse_inbound, parse_status
 from bot.twilio.signature import twilio_signed

@@ -16,7 +16,7 @@ from bot.campaigns.parser import read_campaigns
 from bot.campaigns.stats import CampaignStats, campaign_stats, csv_rows, has_messages, stats_json
 from bot.conversations.results import flow_results, flow_summaries
 from bot.conversations.service import EventOutcome
-from bot.conversations.signup import OptedOutBySms, sign_up
+from bot.conversations.signup import OptedOutBySms
 from bot.domain.phones import InvalidPhone, normalise_phone
 from bot.domain.spreadsheet import csv_writer
 from bot.store.models import ConsentEvent, Message, Subscriber
@@ -99,13 +99,10 @@ def create_subscriber() -> tuple[Response, int]:
     parley = context.services()
     phone = _phone(signup.phone, "phone")
     try:
-        result = sign_up(
-            db=parley.db,
-            texts=parley.texts,
-            phone=phone,
+        result = parley.conversations.sign_up(
+            phone,
             source=signup.source,
             consent_text=signup.consent_text,
-            now=parley.conversations.clock(),
             first_name=signup.first_name,
         )
     except OptedOutBySms:

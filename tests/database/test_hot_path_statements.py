@@ -13,7 +13,13 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.conversations.events import store_event
 from bot.domain.inbound import InboundSms
-from bot.domain.vocabulary import ConversationStatus, HandledBy, MessageStatus, SubscriberStatus
+from bot.domain.vocabulary import (
+    ConversationStatus,
+    HandledBy,
+    MessageStatus,
+    SubscriberStatus,
+    TimerKind,
+)
 from bot.engine.state import FlowState
 from bot.store.conversations import (
     Wake,
@@ -49,7 +55,7 @@ def test_a_claim_reads_back_what_was_written_with_its_types(database_url: str) -
             state=survey_state(),
             now=WHEN,
             expires_at=expires,
-            wake=Wake("wait", WHEN + timedelta(days=1)),
+            wake=Wake(TimerKind.WAIT, WHEN + timedelta(days=1)),
         )
     with transaction(db) as connection:
         claimed = claim(connection, PHONE, WHEN)
@@ -60,7 +66,7 @@ def test_a_claim_reads_back_what_was_written_with_its_types(database_url: str) -
     assert active.handled_by is HandledBy.BOT
     assert active.state == survey_state()
     assert active.expires_at == expires and active.expires_at.tzinfo is UTC
-    assert active.wake == Wake("wait", WHEN + timedelta(days=1))
+    assert active.wake == Wake(TimerKind.WAIT, WHEN + timedelta(days=1))
 
 
 def test_column_defaults_fill_what_the_caller_leaves_out(database_url: str) -> None:

@@ -376,6 +376,7 @@ def test_after_an_outage_longer_than_the_window_the_campaign_goes_out_once_to_ea
         dispatcher_id="worker:1",
         clock=clock,
         retry_window=timedelta(minutes=10),
+        rules=RULES,  # the wall clock's hour must not hold the campaign for the morning
     )
     while clock() < down.down_until:
         clock.advance(timedelta(seconds=dispatcher.run_round(clock())))

@@ -48,7 +48,7 @@ from bot.domain.effects import (
     SetAttributes,
     StartFlow,
 )
-from bot.domain.vocabulary import Purpose
+from bot.domain.vocabulary import Purpose, TimerKind
 from bot.domain.yamlsource import load_yaml
 from bot.engine.durations import format_duration, parse_duration
 from bot.engine.inputs import (
@@ -62,7 +62,7 @@ from bot.engine.inputs import (
 from bot.engine.model import Flow
 from bot.engine.parser import parse_flow
 from bot.engine.runtime import Context, Outcome, resume, start
-from bot.engine.state import FlowState
+from bot.engine.state import FlowState, Origin
 from tests.support.paths import SUPPORT
 
 CASES = SUPPORT / "engine_cases"
@@ -114,10 +114,14 @@ def compact_effect(effect: FlowEffect, now: datetime) -> dict[str, Any]:
             return {"send": detail}
         case ScheduleTimer(kind=kind, step=step, due_at=due_at):
             return {
-                "schedule": {"kind": kind, "step": step, "after": format_duration(due_at - now)}
+                "schedule": {
+                    "kind": kind.value,
+                    "step": step,
+                    "after": format_duration(due_at - now),
+                }
             }
         case CancelTimers(kind=kind):
-            return {"cancel_timers": kind or "all"}
+            return {"cancel_timers": kind.value if kind else "all"}
         case SetAttributes(values=values):
             return {"set_attributes": plain(values)}
         case ChangeTags(add=add, remove=remove):
@@ -164,7 +168,7 @@ def to_input(turn: Mapping[str, Any]) -> Input:
     if "reply" in turn:
         return Reply(str(turn["reply"]))
     if "timer" in turn:
-        return TimerFired(turn["timer"]["kind"], turn["timer"].get("step"))
+        return TimerFired(TimerKind(turn["timer"]["kind"]), turn["timer"].get("step"))
     if "event" in turn:
         return EventArrived(turn["event"]["type"], turn["event"].get("data") or {})
     if "action_done" in turn:
@@ -192,7 +196,7 @@ class Conversation:
         if "start" in turn:
             options = turn["start"] or {}
             context = Context(now=now, event=options.get("event"), **self.context)
-            outcome = start(self.flow, context, origin=options.get("origin", "person"))
+            outcome = start(self.flow, context, origin=Origin(options.get("origin", "person")))
         else:
             assert self.state is not None
             outcome = resume(

@@ -22,13 +22,14 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.domain.effects import CallAction
+from bot.domain.vocabulary import TimerKind
 from bot.engine.inputs import ActionCompleted, Input, TimerFired
-from bot.engine.steps.base import Finish, Next, Pause, Step, StepReader, Transition, Waiting
+from bot.engine.state import Waiting
+from bot.engine.steps.base import Finish, Next, Pause, Step, StepReader, Transition
 
 if TYPE_CHECKING:
     from bot.engine.runtime import Run
 
-ACTION_TIMER = "action"  # the timer kind that stands guard while an action runs
 # A result comes within seconds (the action server's own timeout is 5 s); one missing after
 # this long never comes: the host died mid-call, or an agent had the chat when it came.
 ACTION_PATIENCE = timedelta(minutes=2)
@@ -54,10 +55,10 @@ class ActionStep(Step):
 
     def resume(self, run: Run, event: Input) -> Transition:
         if isinstance(event, ActionCompleted):
-            run.cancel_timers(ACTION_TIMER)
+            run.cancel_timers(TimerKind.ACTION)
             run.attributes.update(event.slot_updates)
             return Next()
-        if isinstance(event, TimerFired) and event.kind == ACTION_TIMER:
+        if isinstance(event, TimerFired) and event.kind == TimerKind.ACTION:
             if run.retries + 1 >= MAX_ACTION_CALLS:
                 return Finish(f"action {self.name} never answered")
             run.retries += 1
@@ -66,7 +67,7 @@ class ActionStep(Step):
 
     def _call(self, run: Run) -> Transition:
         run.emit(CallAction(self.name, self.id))
-        run.set_timer(ACTION_TIMER, self.id, ACTION_PATIENCE)
+        run.set_timer(TimerKind.ACTION, self.id, ACTION_PATIENCE)
         return Pause(Waiting.ACTION)
 
 

@@ -25,9 +25,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from bot.domain.vocabulary import TimerKind
 from bot.engine.answers import AnswerKind, AnswerSpec, Valid, describe, validate_answer
 from bot.engine.inputs import Input, Reply, TimerFired
-from bot.engine.steps.base import Finish, Next, Pause, Step, StepReader, Transition, Waiting
+from bot.engine.state import Waiting
+from bot.engine.steps.base import Finish, Next, Pause, Step, StepReader, Transition
 from bot.engine.templates import Template
 
 if TYPE_CHECKING:
@@ -73,11 +75,11 @@ class AskStep(Step):
     def enter(self, run: Run) -> Transition:
         run.say(self.question)
         if self.timeout is not None:
-            run.set_timer("timeout", self.id, self.timeout)
+            run.set_timer(TimerKind.TIMEOUT, self.id, self.timeout)
         return Pause(Waiting.ANSWER)
 
     def resume(self, run: Run, event: Input) -> Transition:
-        if isinstance(event, TimerFired) and event.kind == "timeout":
+        if isinstance(event, TimerFired) and event.kind is TimerKind.TIMEOUT:
             return Next(self.on_timeout) if self.on_timeout else Finish("no answer")
         if not isinstance(event, Reply):
             return Pause(Waiting.ANSWER)
@@ -85,12 +87,12 @@ class AskStep(Step):
         if isinstance(result, Valid):
             run.save_answer(self, self.save_as, result.value)
             if self.timeout is not None:
-                run.cancel_timers("timeout")
+                run.cancel_timers(TimerKind.TIMEOUT)
             return Next()
         run.retries += 1
         if run.retries > self.max_retries:
             if self.timeout is not None:
-                run.cancel_timers("timeout")
+                run.cancel_timers(TimerKind.TIMEOUT)
             if self.on_invalid:
                 return Next(self.on_invalid)
             return Finish("no valid answer", understood=False)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.domain.yamlsource import LocatedDict, LocatedList
 from bot.engine.durations import DurationError, parse_duration
 from bot.engine.expressions import Expression, ExpressionError, parse_expression
 from bot.engine.problems import FlowFileError
+from bot.engine.state import Waiting
 from bot.engine.templates import Template, TemplateError, parse_template
 
 if TYPE_CHECKING:
@@ -25,15 +25,6 @@ COMMON_KEYS = frozenset({"id", "next"})
 def auto_step_id(position: int) -> str:
     """The id of a step written without one: step1, step2 … by its place in the flow."""
     return f"step{position + 1}"
-
-
-class Waiting(StrEnum):
-    """What a paused flow waits for."""
-
-    ANSWER = "answer"
-    TIMER = "timer"
-    ACTION = "action"
-    AGENT = "agent"  # a human has the conversation; the flow goes on when they hand it back
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from bot.domain.effects import HandOff
 from bot.engine.inputs import HandedBack, Input
-from bot.engine.steps.base import Next, Pause, Step, StepReader, Transition, Waiting
+from bot.engine.state import Waiting
+from bot.engine.steps.base import Next, Pause, Step, StepReader, Transition
 from bot.engine.templates import Template
 
 if TYPE_CHECKING:

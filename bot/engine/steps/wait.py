@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from bot.domain.vocabulary import TimerKind
 from bot.engine.inputs import Input, TimerFired
-from bot.engine.steps.base import Next, Pause, Step, StepReader, Transition, Waiting
+from bot.engine.state import Waiting
+from bot.engine.steps.base import Next, Pause, Step, StepReader, Transition
 
 if TYPE_CHECKING:
     from bot.engine.runtime import Run
@@ -29,11 +31,11 @@ class WaitStep(Step):
     waits_for = Waiting.TIMER
 
     def enter(self, run: Run) -> Transition:
-        run.set_timer("wait", self.id, self.duration)
+        run.set_timer(TimerKind.WAIT, self.id, self.duration)
         return Pause(Waiting.TIMER)
 
     def resume(self, run: Run, event: Input) -> Transition:
-        if isinstance(event, TimerFired) and event.kind == "wait":
+        if isinstance(event, TimerFired) and event.kind is TimerKind.WAIT:
             return Next()
         return Pause(Waiting.TIMER)  # a reply while waiting does not hurry the flow
 
