@@ -20,7 +20,7 @@ from bot.domain.vocabulary import (
     SubscriberStatus,
     TimerKind,
 )
-from bot.engine.state import FlowState
+from bot.engine.state import FlowState, Waiting
 from bot.store.conversations import (
     Wake,
     claim,
@@ -41,7 +41,7 @@ PHONE = "+14155550100"
 
 
 def survey_state() -> FlowState:
-    return FlowState("nps", "v1", "score", "text", WHEN, answers={"score": 9})
+    return FlowState("nps", "v1", "score", Waiting.ANSWER, WHEN, answers={"score": 9})
 
 
 def test_a_claim_reads_back_what_was_written_with_its_types(database_url: str) -> None:
