@@ -92,6 +92,12 @@ class CampaignStats:
         return round(row.segments * self.price_per_segment, 6)
 
 
+def campaigns_with_texts(connection: Connection) -> set[str]:
+    """The names of the campaigns that have any text stored."""
+    query = select(MESSAGES.c.campaign).where(MESSAGES.c.campaign.is_not(None)).distinct()
+    return {name for name in connection.execute(query).scalars() if name}
+
+
 def has_messages(connection: Connection, campaign: str) -> bool:
     """Whether any text of this campaign is stored."""
     query = select(MESSAGES.c.id).where(MESSAGES.c.campaign == campaign).limit(1)

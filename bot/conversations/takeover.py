@@ -1,7 +1,8 @@
-"""Agents and the bot sharing a conversation: take over, reply, hand back; the inbox's lists.
+"""Agents and the bot sharing a conversation: take over, reply, hand back, release idle chats.
 
 Texts no step could take wait in the queue (bot/conversations/unanswered.py) until an agent
-takes the chat over, replies to the person, or marks them done.
+takes the chat over, replies to the person, or marks them done. What the inbox lists is read
+in `inbox_lists.py`.
 
 While an agent holds a chat the bot is quiet and the conversation's timers wait (the clock skips
 them); STOP still works. Handing back resumes the flow where its `handoff` step says, or leaves
@@ -10,11 +11,10 @@ it waiting as it was; a chat left idle with an agent goes back to the bot by its
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Connection
 
 from bot.conversations.apply import apply_effects, apply_flow_turn, end_active
@@ -22,9 +22,7 @@ from bot.conversations.flows import HUMAN_FLOW
 from bot.conversations.turn import PendingAction
 from bot.conversations.unanswered import (
     UNANSWERED,
-    OpenText,
     close_open,
-    open_texts,
     subscriber_of,
 )
 from bot.domain.effects import HandOff, QueueForAgents, ScheduleTimer, Send
@@ -46,7 +44,7 @@ from bot.store.conversations import (
     claim_conversation,
 )
 from bot.store.db import transaction
-from bot.store.tables import AGENTS, MESSAGES, SUBSCRIBERS, AnyRow, AnySelect
+from bot.store.tables import AGENTS, MESSAGES
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -60,22 +58,6 @@ class TakeoverError(Exception):
 
 class ReplyRefused(Exception):
     """The text may not be sent (the number opted out); says why."""
-
-
-@dataclass(frozen=True)
-class InboxItem:
-    """One line of the inbox."""
-
-    conversation_id: int
-    phone: str
-    first_name: str | None
-    flow: str
-    handled_by: HandledBy
-    agent_name: str | None
-    reason: str | None
-    last_text: str | None
-    updated_at: datetime
-    status: ConversationStatus
 
 
 def take_over(services: Services, *, conversation_id: int, agent_id: int) -> None:
@@ -133,42 +115,6 @@ def mark_done(services: Services, *, text_id: int, agent_id: int) -> int:
             agent_id=agent_id,
             up_to=text_id,
         )
-
-
-@dataclass(frozen=True)
-class WaitingPerson:
-    """Someone whose texts no step could take, as the queue shows them: one line each."""
-
-    texts: tuple[OpenText, ...]  # oldest first
-    conversation_id: int | None  # their latest conversation (where the history is), if any
-
-    @property
-    def first(self) -> OpenText:
-        return self.texts[0]
-
-    @property
-    def last(self) -> OpenText:
-        return self.texts[-1]
-
-
-def waiting_people(services: Services) -> list[WaitingPerson]:
-    """People with texts no step could take, whoever has waited longest first."""
-    with services.db.connect() as connection:
-        texts = open_texts(connection)
-        by_person: dict[int, list[OpenText]] = {}
-        for text in texts:
-            by_person.setdefault(text.subscriber_id, []).append(text)
-        latest = dict(
-            connection.execute(
-                select(CONVERSATIONS.c.subscriber_id, func.max(CONVERSATIONS.c.id))
-                .where(CONVERSATIONS.c.subscriber_id.in_(list(by_person)))
-                .group_by(CONVERSATIONS.c.subscriber_id)
-            ).all()
-        )
-    return [
-        WaitingPerson(tuple(person_texts), latest.get(subscriber_id))
-        for subscriber_id, person_texts in by_person.items()
-    ]
 
 
 def hand_back(services: Services, *, conversation_id: int, agent_id: int) -> None:
@@ -267,72 +213,6 @@ def _queue_unseen(
     for text in unseen:
         turn = services.conversations.turn(claimed, Delivery.OUTBOX, now, (text.id, text.body))
         flows.ask_for_human(turn, text.body, with_media=bool(text.media_urls), situation=situation)
-
-
-def inbox_queue(services: Services, agent_id: int) -> list[InboxItem]:
-    """Chats waiting for a human (oldest first), then the ones this agent holds."""
-    waiting = CONVERSATIONS.c.handled_by == HandledBy.WAITING_FOR_AGENT
-    mine = and_(CONVERSATIONS.c.handled_by == HandledBy.AGENT, CONVERSATIONS.c.agent_id == agent_id)
-    with services.db.connect() as connection:
-        rows = connection.execute(
-            _items()
-            .where(CONVERSATIONS.c.status == ConversationStatus.ACTIVE, or_(waiting, mine))
-            .order_by(CONVERSATIONS.c.handled_by.desc(), CONVERSATIONS.c.updated_at)
-        ).all()
-        return [_item(connection, row) for row in rows]
-
-
-def recent_conversations(services: Services, query: str | None, limit: int = 50) -> list[InboxItem]:
-    """Recent conversations, newest first; `query` matches a phone or a first name."""
-    statement = _items().order_by(CONVERSATIONS.c.updated_at.desc()).limit(limit)
-    if query and query.strip():
-        needle = f"%{query.strip().lower()}%"
-        digits = "".join(char for char in query if char.isdigit())
-        conditions = [SUBSCRIBERS.c.first_name.ilike(needle)]
-        if digits:
-            conditions.append(CONVERSATIONS.c.phone.like(f"%{digits}%"))
-        statement = statement.where(or_(*conditions))
-    with services.db.connect() as connection:
-        return [_item(connection, row) for row in connection.execute(statement).all()]
-
-
-def _items() -> AnySelect:
-    return (
-        select(
-            CONVERSATIONS.c.id,
-            CONVERSATIONS.c.phone,
-            SUBSCRIBERS.c.first_name,
-            CONVERSATIONS.c.flow,
-            CONVERSATIONS.c.handled_by,
-            AGENTS.c.name.label("agent_name"),
-            CONVERSATIONS.c.handoff_reason,
-            CONVERSATIONS.c.updated_at,
-            CONVERSATIONS.c.status,
-        )
-        .join(SUBSCRIBERS, SUBSCRIBERS.c.id == CONVERSATIONS.c.subscriber_id)
-        .outerjoin(AGENTS, AGENTS.c.id == CONVERSATIONS.c.agent_id)
-    )
-
-
-def _item(connection: Connection, row: AnyRow) -> InboxItem:
-    last_text = connection.execute(
-        select(MESSAGES.c.body)
-        .where(MESSAGES.c.phone == row.phone, MESSAGES.c.direction == Direction.INBOUND)
-        .order_by(MESSAGES.c.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-    return InboxItem(
-        conversation_id=row.id,
-        phone=row.phone,
-        first_name=row.first_name,
-        flow=row.flow,
-        handled_by=row.handled_by,
-        agent_name=row.agent_name,
-        reason=row.handoff_reason,
-        last_text=last_text,
-        updated_at=row.updated_at,
-        status=row.status,
-    )
 
 
 def _take(connection: Connection, conversation_id: int, agent_id: int, now: datetime) -> bool:

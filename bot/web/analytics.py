@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, g, redirect, render_template, url_for
-from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from bot.campaigns.parser import read_campaigns
-from bot.campaigns.stats import CampaignStats, campaign_stats, has_messages
+from bot.campaigns.stats import (
+    CampaignStats,
+    campaign_stats,
+    campaigns_with_texts,
+    has_messages,
+)
 from bot.conversations.results import flow_results, flow_summaries
-from bot.store.tables import MESSAGES
 from bot.web import context, inbox
 from bot.web.charts import COLORS, Series, bar_chart, funnel_chart, percent
 from bot.web.csrf import csrf_token
@@ -52,10 +55,7 @@ def campaigns() -> str:
     """Every campaign, from its file or its texts, with sends, clicks, conversions, revenue."""
     files = _campaign_files()
     with context.services().db.connect() as connection:
-        stored = connection.execute(
-            select(MESSAGES.c.campaign).where(MESSAGES.c.campaign.is_not(None)).distinct()
-        ).scalars()
-        names = sorted(set(files) | {name for name in stored if name})
+        names = sorted(set(files) | campaigns_with_texts(connection))
         rows = [_stats(connection, name, files.get(name, [])) for name in names]
     return render_template("inbox/campaigns.html", rows=rows)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import (
@@ -18,8 +18,6 @@ from flask import (
     session,
     url_for,
 )
-from sqlalchemy import select
-from sqlalchemy.engine import Connection
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -37,44 +35,43 @@ from bot.accounts.sessions import (
     end_session,
     start_session,
 )
+from bot.conversations.inbox_lists import (
+    HISTORY_LIMIT,
+    conversation_news,
+    conversation_page,
+    inbox_queue,
+    recent_conversations,
+    texts_waiting_on_provider,
+    waiting_people,
+)
 from bot.conversations.takeover import (
     ReplyRefused,
     TakeoverError,
     agent_reply,
     hand_back,
-    inbox_queue,
     mark_done,
-    recent_conversations,
     take_from_queue,
     take_over,
-    waiting_people,
 )
-from bot.conversations.unanswered import open_texts
 from bot.domain.segments import count_segments
 from bot.domain.vocabulary import Direction, HandledBy
 from bot.engine.answers import show_answer
 from bot.engine.durations import format_duration
-from bot.sending.outbox import MAX_TEXT_CHARS, waiting_on_provider
+from bot.sending.outbox import MAX_TEXT_CHARS
 from bot.store.db import transaction
-from bot.store.tables import AGENTS, ANSWERS, CONVERSATIONS, MESSAGES, SUBSCRIBERS
-from bot.store.tables import CONSENT_EVENTS as CONSENT
 from bot.web import context
 from bot.web.chat_state import chat_state
 from bot.web.csrf import csrf_ok, csrf_token, renew_csrf_token
 from bot.web.errors import problem
 from bot.web.limits import MAX_ROW_ID, int_arg
 
-if TYPE_CHECKING:
-    pass
-
 INBOX_PREFIX = "/inbox"
 bp = Blueprint("inbox", __name__, url_prefix=INBOX_PREFIX)
 
 PUBLIC_ENDPOINTS = frozenset({"inbox.login"})
 JSON_ENDPOINTS = frozenset({"inbox.segments", "inbox.events"})
+NO_SUCH_CONVERSATION = "There is no such conversation."
 MAX_SEGMENT_TEXT = 10_000  # the live counter's input; more is not a draft but an attack
-HISTORY_LIMIT = 500  # the newest texts shown for one number
-STATUS_WINDOW = 50  # recent texts whose delivery status a poll reports again
 SECURITY_HEADERS = {
     # Only our own files run: a customer's text can never become a script.
     "Content-Security-Policy": (
@@ -211,18 +208,16 @@ def account() -> BaseResponse | tuple[str, int] | str:
 @bp.get("/")
 def queue() -> str:
     """Chats waiting for a human, oldest first, and the chats this agent holds."""
-    items = inbox_queue(context.services(), g.agent.id)
+    db = context.services().db
+    items = inbox_queue(db, g.agent.id)
     waiting = [item for item in items if item.handled_by is HandledBy.WAITING_FOR_AGENT]
     mine = [item for item in items if item.handled_by is HandledBy.AGENT]
-    people = waiting_people(context.services())
-    with context.services().db.connect() as connection:
-        provider = waiting_on_provider(connection)
     return render_template(
         "inbox/queue.html",
         waiting=waiting,
         mine=mine,
-        people=people,
-        provider=provider,
+        people=waiting_people(db),
+        provider=texts_waiting_on_provider(db),
         retry_window=format_duration(context.services().settings.SEND_RETRY_WINDOW),
     )
 
@@ -231,48 +226,27 @@ def queue() -> str:
 def conversations() -> str:
     """Recent conversations, active and ended, newest first; `q` searches phone or first name."""
     query = request.args.get("q", "").strip()[:100]
-    items = recent_conversations(context.services(), query or None)
+    items = recent_conversations(context.services().db, query or None)
     return render_template("inbox/conversations.html", items=items, query=query)
 
 
 @bp.get("/conversations/<id:conversation_id>")
 def conversation(conversation_id: int, *, draft: str = "", error: str | None = None) -> str:
     """One subscriber's whole history, with the takeover buttons and the reply box."""
-    with context.services().db.connect() as connection:
-        chat = _conversation_or_404(connection, conversation_id)
-        subscriber = connection.execute(
-            select(SUBSCRIBERS).where(SUBSCRIBERS.c.id == chat.subscriber_id)
-        ).one()
-        messages = _messages(connection, chat.phone, after=None)
-        answers = connection.execute(
-            select(ANSWERS).where(ANSWERS.c.phone == chat.phone).order_by(ANSWERS.c.id)
-        ).all()
-        consent = connection.execute(
-            select(CONSENT)
-            .where(CONSENT.c.subscriber_id == chat.subscriber_id)
-            .order_by(CONSENT.c.id)
-        ).all()
-        others = connection.execute(
-            select(CONVERSATIONS.c.id, CONVERSATIONS.c.flow, CONVERSATIONS.c.status)
-            .where(
-                CONVERSATIONS.c.subscriber_id == chat.subscriber_id,
-                CONVERSATIONS.c.id != conversation_id,
-            )
-            .order_by(CONVERSATIONS.c.id.desc())
-            .limit(20)
-        ).all()
-        state = chat_state(chat, g.agent.id)
-        unanswered = open_texts(connection, chat.subscriber_id)
+    page = conversation_page(context.services().db, conversation_id)
+    if page is None:
+        abort(404, description=NO_SUCH_CONVERSATION)
+    messages = [_message(row) for row in page.texts]
     return render_template(
         "inbox/conversation.html",
-        chat=chat,
-        state=state,
-        subscriber=subscriber,
+        chat=page.chat,
+        state=chat_state(page.chat, g.agent.id),
+        subscriber=page.subscriber,
         messages=messages,
-        answers=answers,
-        consent=consent,
-        others=others,
-        unanswered=unanswered,
+        answers=page.answers,
+        consent=page.consent,
+        others=page.others,
+        unanswered=page.unanswered,
         last_id=messages[-1]["id"] if messages else 0,
         draft=draft,
         error=error,
@@ -285,20 +259,14 @@ def conversation(conversation_id: int, *, draft: str = "", error: str | None = N
 def events(conversation_id: int) -> tuple[Response, int]:
     """What changed since the page loaded: new texts, delivery statuses, who has the chat."""
     after = int_arg("after", default=0, low=0, high=MAX_ROW_ID)
-    with context.services().db.connect() as connection:
-        chat = _conversation_or_404(connection, conversation_id)
-        messages = _messages(connection, chat.phone, after=after)
-        statuses = connection.execute(
-            select(MESSAGES.c.id, MESSAGES.c.status)
-            .where(MESSAGES.c.phone == chat.phone, MESSAGES.c.direction == Direction.OUTBOUND)
-            .order_by(MESSAGES.c.id.desc())
-            .limit(STATUS_WINDOW)
-        ).all()
-        body = {
-            "messages": messages,
-            "statuses": {str(row.id): str(row.status) for row in statuses},
-            "conversation": chat_state(chat, g.agent.id).as_json(),
-        }
+    news = conversation_news(context.services().db, conversation_id, after=after)
+    if news is None:
+        abort(404, description=NO_SUCH_CONVERSATION)
+    body = {
+        "messages": [_message(row) for row in news.texts],
+        "statuses": {str(text_id): str(status) for text_id, status in news.statuses.items()},
+        "conversation": chat_state(news.chat, g.agent.id).as_json(),
+    }
     return jsonify(body), 200
 
 
@@ -480,37 +448,6 @@ def _login_failed(
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
     return response
-
-
-def _conversation_or_404(connection: Connection, conversation_id: int) -> Any:
-    row = connection.execute(
-        select(
-            CONVERSATIONS,
-            AGENTS.c.name.label("agent_name"),
-            SUBSCRIBERS.c.status.label("subscriber_status"),
-        )
-        .outerjoin(AGENTS, AGENTS.c.id == CONVERSATIONS.c.agent_id)
-        .join(SUBSCRIBERS, SUBSCRIBERS.c.id == CONVERSATIONS.c.subscriber_id)
-        .where(CONVERSATIONS.c.id == conversation_id)
-    ).first()
-    if row is None:
-        abort(404, description="There is no such conversation.")
-    return row
-
-
-def _messages(connection: Connection, phone: str, *, after: int | None) -> list[dict[str, Any]]:
-    """A number's texts, oldest first, as the page and the poll show them."""
-    statement = (
-        select(MESSAGES, AGENTS.c.name.label("agent_name"))
-        .outerjoin(AGENTS, AGENTS.c.id == MESSAGES.c.agent_id)
-        .where(MESSAGES.c.phone == phone)
-        .order_by(MESSAGES.c.id.desc())
-        .limit(HISTORY_LIMIT)
-    )
-    if after is not None:
-        statement = statement.where(MESSAGES.c.id > after)
-    rows = reversed(connection.execute(statement).all())
-    return [_message(row) for row in rows]
 
 
 def _message(row: Any) -> dict[str, Any]:

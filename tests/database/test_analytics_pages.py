@@ -113,6 +113,15 @@ def test_campaign_list_shows_totals(agent: FlaskClient, seeded: None) -> None:
     ]
 
 
+def test_campaign_list_shows_a_campaign_known_only_from_its_texts(
+    app: Flask, agent: FlaskClient
+) -> None:
+    Store(services_of(app).db).text("+14155550401", at=T0, campaign="old_promo")
+    page = agent.get("/inbox/campaigns").get_data(as_text=True)
+    assert 'href="/inbox/campaigns/old_promo"' in page  # no file defines it any more
+    assert 'href="/inbox/campaigns/spring_sale"' in page  # and the file's, with no text yet
+
+
 def test_campaign_page_shows_variants_chart_and_winner(agent: FlaskClient, seeded: None) -> None:
     response = agent.get("/inbox/campaigns/spring_sale")
     assert response.status_code == 200

@@ -7,16 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session, select
 
+from bot.conversations.inbox_lists import inbox_queue, recent_conversations, waiting_people
 from bot.conversations.takeover import (
     TakeoverError,
     agent_reply,
     hand_back,
-    inbox_queue,
-    recent_conversations,
     release_idle,
     take_from_queue,
     take_over,
-    waiting_people,
 )
 from bot.store.db import transaction
 from bot.store.models import Agent, Message
@@ -52,7 +50,7 @@ class Desk(AppHarness):
     def handed_off(self) -> int:
         for body in ("FEEDBACK", "1", "The box was crushed", "yes please"):
             self.text(body)
-        [item] = inbox_queue(self.services, self.dana)
+        [item] = inbox_queue(self.services.db, self.dana)
         return item.conversation_id
 
     def sent(self) -> list[str]:
@@ -66,7 +64,7 @@ def desk(database_url: str) -> Desk:
 
 def test_a_handoff_waits_in_the_queue_with_its_reason(desk: Desk) -> None:
     conversation_id = desk.handed_off()
-    [item] = inbox_queue(desk.services, desk.dana)
+    [item] = inbox_queue(desk.services.db, desk.dana)
     assert (item.conversation_id, item.handled_by, item.reason) == (
         conversation_id,
         "waiting_for_agent",
@@ -110,7 +108,7 @@ def test_handing_back_resumes_the_flow_where_it_says(desk: Desk) -> None:
 
 def test_timers_wait_during_a_takeover_and_fire_after_it(desk: Desk) -> None:
     desk.text("SURVEY")  # a question with a 1-day timeout
-    [conversation] = [row for row in recent_conversations(desk.services, None)]
+    [conversation] = [row for row in recent_conversations(desk.services.db, None)]
     take_over(desk.services, conversation_id=conversation.conversation_id, agent_id=desk.dana)
     desk.let_time_pass(timedelta(days=1, hours=1))
     assert not any("Got a second" in body for body in desk.sent())
@@ -164,23 +162,23 @@ def test_a_text_no_flow_understands_goes_to_the_queue_until_an_agent_handles_it(
     assert desk.text("do you ship to Canada?", phone=BOB) == [
         "Thanks for your message! A person will get back to you shortly."
     ]
-    [person] = waiting_people(desk.services)
+    [person] = waiting_people(desk.services.db)
     assert (person.first.phone, person.first.context, person.first.body) == (
         BOB,
         "no flow understood it",
         "do you ship to Canada?",
     )
     assert "recommend us" in desk.text("SURVEY", phone=BOB)[0]  # a keyword still starts a flow
-    [still] = waiting_people(desk.services)  # and the question still waits for a human
+    [still] = waiting_people(desk.services.db)  # and the question still waits for a human
     assert still.first.body == "do you ship to Canada?"
     conversation_id = take_from_queue(desk.services, text_id=still.last.id, agent_id=desk.dana)
     assert desk.conversation(conversation_id).flow == "nps"  # the survey's chat, now Dana's
-    assert waiting_people(desk.services) == []
+    assert waiting_people(desk.services.db) == []
 
 
 def test_recent_conversations_search_by_phone_and_name(desk: Desk) -> None:
     desk.text("SURVEY")
     desk.text("FEEDBACK", phone=BOB)
-    assert len(recent_conversations(desk.services, None)) == 2
-    assert [item.phone for item in recent_conversations(desk.services, "0101")] == [BOB]
-    assert recent_conversations(desk.services, "nobody") == []
+    assert len(recent_conversations(desk.services.db, None)) == 2
+    assert [item.phone for item in recent_conversations(desk.services.db, "0101")] == [BOB]
+    assert recent_conversations(desk.services.db, "nobody") == []

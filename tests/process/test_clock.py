@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from apscheduler.schedulers.base import BaseScheduler
 from flask import Flask
-from sqlalchemy import event
 from sqlmodel import Session, select
 
 from bot.app import create_app, services_of
@@ -38,6 +37,7 @@ from tests.support.harness import make_settings
 from tests.support.paths import SHIPPED_FLOWS
 from tests.support.processes import BIN
 from tests.support.sms import reply_to
+from tests.support.statements import StatementCounter
 
 START = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
 
@@ -148,17 +148,6 @@ def sent(app: Flask, clock: FakeClock) -> list[str]:
     return [text.body for text in gateway.outbox]
 
 
-class StatementCounter:
-    """Counts the SQL statements an engine runs."""
-
-    def __init__(self, app: Flask) -> None:
-        self.count = 0
-        event.listen(services_of(app).db, "before_cursor_execute", self._seen)
-
-    def _seen(self, *_args: object) -> None:
-        self.count += 1
-
-
 def test_the_clock_sleeps_until_a_timer_is_due_then_fires_it(app: Flask, clock: FakeClock) -> None:
     assert reply_to(app.test_client(), "LATER") == ["Back in a moment."]
     scheduler = paused_scheduler(app, clock)
@@ -166,7 +155,7 @@ def test_the_clock_sleeps_until_a_timer_is_due_then_fires_it(app: Flask, clock: 
         assert next_run(scheduler) == START  # the first tick runs at once
         run_when_due(scheduler, clock)
         assert next_run(scheduler) == START + FLOW_WAIT  # not a second later: the due time
-        statements = StatementCounter(app)
+        statements = StatementCounter(services_of(app).db)
         clock.advance(FLOW_WAIT - timedelta(seconds=1))
         assert statements.count == 0  # a polling clock would have run 44 ticks by now
         run_when_due(scheduler, clock)

@@ -1,0 +1,16 @@
+"""Count the SQL statements an engine runs: a page or a tick that should not query per row."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, event
+
+
+class StatementCounter:
+    """Counts the statements `db` sends to the database from now on."""
+
+    def __init__(self, db: Engine) -> None:
+        self.count = 0
+        event.listen(db, "before_cursor_execute", self._seen)
+
+    def _seen(self, *_args: object) -> None:
+        self.count += 1
