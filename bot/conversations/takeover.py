@@ -40,13 +40,12 @@ from bot.domain.vocabulary import (
 from bot.engine.inputs import HandedBack
 from bot.engine.state import FlowState, Waiting
 from bot.store.conversations import (
-    CONVERSATIONS,
     Claimed,
     claim,
     claim_conversation,
 )
 from bot.store.db import transaction
-from bot.store.tables import AGENTS, MESSAGES, SUBSCRIBERS, AnyRow, AnySelect
+from bot.store.tables import AGENTS, CONVERSATIONS, MESSAGES, SUBSCRIBERS, AnyRow, AnySelect
 
 if TYPE_CHECKING:
     from bot.services import Services

@@ -38,12 +38,11 @@ from bot.sending.outbox import queue_text
 from bot.store.db import make_engine, transaction
 from bot.store.models import Answer, Conversation, Event, Message
 from bot.store.subscribers import (
-    CONSENT_EVENTS,
-    SUBSCRIBERS,
     change_status,
     claim_subscriber,
     record_consent,
 )
+from bot.store.tables import CONSENT_EVENTS, SUBSCRIBERS
 from tests.support.paths import ROOT
 
 NOW = datetime(2026, 1, 10, 15, 0, tzinfo=UTC)

@@ -27,14 +27,13 @@ from bot.sending.gateways.console import ConsoleGateway
 from bot.sending.gateways.fake import FakeGateway
 from bot.sending.outbox import queue_text
 from bot.store.db import make_engine, transaction
-from bot.store.models import Message
 from bot.store.subscribers import change_status, claim_subscriber
+from bot.store.tables import MESSAGES
 from bot.testing.clock import FakeClock
 from bot.twilio.fake_server import FakeTwilioServer
 from bot.twilio.gateway import TwilioGateway
 from tests.support.sms import ALICE, BOB
 
-MESSAGES = Message.__table__
 # Noon in San Francisco: texts queued now are judged by the send policy in daylight.
 START = datetime(2024, 5, 1, 19, 0, tzinfo=UTC)
 SENDER = "+15550000000"

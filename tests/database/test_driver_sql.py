@@ -11,9 +11,8 @@ from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
 from bot.domain.vocabulary import Delivery, Direction, MessageStatus, Purpose
 from bot.store.db import dialect_insert, make_engine, transaction
 from bot.store.driver_sql import DriverStatement
-from bot.store.models import Message
+from bot.store.tables import MESSAGES
 
-MESSAGES = Message.__table__
 WHEN = datetime(2026, 11, 25, 9, 30, 15, 123456, tzinfo=UTC)
 INSERT = DriverStatement(MESSAGES.insert().returning(MESSAGES.c.id))
 BY_PHONE = DriverStatement(

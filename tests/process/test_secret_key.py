@@ -22,15 +22,14 @@ from bot.app import create_app, services_of
 from bot.cli import main
 from bot.store.db import make_engine, transaction
 from bot.store.migrate import upgrade
-from bot.store.models import Setting
 from bot.store.secret_key import NO_SECRET_KEY, NoSecretKey
+from bot.store.tables import SETTINGS
 from tests.process.test_serve import environment
 from tests.support.databases import PostgresDatabase
 from tests.support.harness import make_settings
 from tests.support.inbox import CSRF_FIELD, NOON_IN_SF, PASSWORD, login
 from tests.support.processes import BIN, free_port, running
 
-SETTINGS = Setting.__table__
 PAGE_LOADS = 20
 
 
