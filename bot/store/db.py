@@ -10,7 +10,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, event, exc
+from sqlalchemy import Table, create_engine, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 if sys.platform == "win32":  # no fcntl: SQLite's busy timeout alone serialises writers there
@@ -19,7 +19,6 @@ else:
     import fcntl
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.sql.base import Executable
-from sqlmodel import create_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # SQLite copies its write-ahead log back into the database (a checkpoint) from inside the
