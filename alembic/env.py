@@ -6,7 +6,7 @@ from sqlmodel import SQLModel
 
 import bot.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from alembic import context
-from bot.store.db import make_engine
+from bot.store.db import make_db
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -28,8 +28,8 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = make_engine(_database_url())
-    with engine.connect() as connection:
+    db = make_db(_database_url())
+    with db.connect() as connection:
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
@@ -37,7 +37,7 @@ def run_migrations_online() -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
-    engine.dispose()
+    db.dispose()
 
 
 if context.is_offline_mode():

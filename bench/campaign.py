@@ -38,7 +38,7 @@ from bot.sending.gateways.fake import FakeGateway  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.store.db import transaction  # noqa: E402
 from bot.store.migrate import upgrade  # noqa: E402
-from bot.store.models import Message, Subscriber  # noqa: E402
+from bot.store.tables import MESSAGES, SUBSCRIBERS  # noqa: E402
 from bot.testing.clock import FakeClock  # noqa: E402
 
 NAME = "bench_sale"
@@ -58,8 +58,6 @@ variants:
 # Monday 18:00 UTC: daytime in every US zone, so no text is held back by quiet hours.
 NOW = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
 SEED_BATCH = 5_000
-MESSAGES = Message.__table__
-SUBSCRIBERS = Subscriber.__table__
 
 
 def phone_of(index: int) -> str:

@@ -27,7 +27,7 @@ from bot.domain.vocabulary import Delivery, Purpose, SubscriberStatus
 from bot.sending.dispatcher import Dispatcher
 from bot.sending.gateways.base import OutboundText, SendResult
 from bot.sending.outbox import queue_text
-from bot.store.db import make_engine, transaction
+from bot.store.db import make_db, transaction
 from bot.store.migrate import upgrade
 from bot.store.models import utcnow
 from bot.store.subscribers import change_status, claim_subscriber
@@ -85,8 +85,8 @@ class Run:
         )
 
 
-def queue(engine_url: str, count: int) -> None:
-    db = make_engine(engine_url)
+def queue(database_url: str, count: int) -> None:
+    db = make_db(database_url)
     now = utcnow()  # the dispatchers it measures run on the wall clock
     with transaction(db) as connection:
         connection.execute(text("DELETE FROM message"))
@@ -110,7 +110,7 @@ def queue(engine_url: str, count: int) -> None:
 def run(database_url: str, server: FakeTwilioServer, rate: float, seconds: float) -> Run:
     count = int(rate * seconds)
     queue(database_url, count)
-    db = make_engine(database_url)
+    db = make_db(database_url)
     gateway = RecordingGateway(
         TwilioGateway(
             server.account_sid, server.auth_token, from_number=SENDER, api_base_url=server.base_url
@@ -166,7 +166,7 @@ def report(run: Run) -> str:
 
 
 def _is_empty(database_url: str) -> bool:
-    db = make_engine(database_url)
+    db = make_db(database_url)
     try:
         with db.connect() as connection:
             return not connection.scalar(text("SELECT count(*) FROM message"))

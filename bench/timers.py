@@ -31,10 +31,9 @@ from bot.domain.vocabulary import ConversationStatus, HandledBy, SubscriberStatu
 from bot.engine.state import FlowState  # noqa: E402
 from bot.sending.gateways.fake import FakeGateway  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from bot.store.conversations import CONVERSATIONS  # noqa: E402
 from bot.store.db import transaction  # noqa: E402
 from bot.store.migrate import upgrade  # noqa: E402
-from bot.store.models import Subscriber  # noqa: E402
+from bot.store.tables import CONVERSATIONS, SUBSCRIBERS  # noqa: E402
 from bot.testing.clock import FakeClock  # noqa: E402
 
 FLOW = """\
@@ -52,14 +51,13 @@ BATCH = 5_000
 
 def park(services, count: int, version: str) -> None:  # type: ignore[no-untyped-def]
     """`count` subscribers, each in the nudge flow, waiting on a timer that is due."""
-    subscribers = Subscriber.__table__
     state = FlowState("nudge", version, "pause", "timer", START).to_json()
     for offset in range(0, count, BATCH):
         size = min(BATCH, count - offset)
         phones = [f"+1415{offset + index:07d}" for index in range(size)]
         with transaction(services.db) as connection:
             connection.execute(
-                subscribers.insert(),
+                SUBSCRIBERS.insert(),
                 [
                     {"phone": phone, "status": SubscriberStatus.SUBSCRIBED, "attributes": {},
                      "tags": [], "created_at": START, "updated_at": START}
@@ -68,8 +66,8 @@ def park(services, count: int, version: str) -> None:  # type: ignore[no-untyped
             )  # fmt: skip
             ids = dict(
                 connection.execute(
-                    select(subscribers.c.phone, subscribers.c.id).where(
-                        subscribers.c.phone.in_(phones)
+                    select(SUBSCRIBERS.c.phone, SUBSCRIBERS.c.id).where(
+                        SUBSCRIBERS.c.phone.in_(phones)
                     )
                 ).all()
             )

@@ -1,4 +1,4 @@
-"""Wires settings into the objects the edges use: engine, gateway, conversation service."""
+"""Wires settings into the objects the edges use: the db, gateway, conversation service."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from bot.sending.dispatcher import Dispatcher
 from bot.sending.gateways.base import Gateway
 from bot.sending.gateways.console import ConsoleGateway
 from bot.settings import GatewayName, Settings
-from bot.store.db import make_engine
+from bot.store.db import make_db
 from bot.store.models import utcnow
 from bot.twilio.gateway import TwilioGateway
 from bot.twilio.webhook import STATUS_CALLBACK_PATH
@@ -54,7 +54,7 @@ def build_services(
     clock: Callable[[], datetime] = utcnow,
 ) -> Services:
     """Build the services from settings; tests pass their own gateway and clock."""
-    db = make_engine(settings.DATABASE_URL)
+    db = make_db(settings.DATABASE_URL)
     gateway = gateway or build_gateway(settings)
     texts = ComplianceTexts(brand=settings.BRAND_NAME, support=settings.SUPPORT_CONTACT)
     vocabulary = load_vocabulary(settings.KEYWORDS_FILE, extra_join=settings.join_keywords)

@@ -15,7 +15,7 @@ from sqlmodel import Session
 from bot.app import create_app, services_of
 from bot.sending.gateways.fake import FakeGateway
 from bot.settings import Settings
-from bot.store.db import make_engine
+from bot.store.db import make_db
 from tests.support.databases import PostgresDatabase, SqliteTemplate, postgres_server_url
 from tests.support.harness import make_settings
 
@@ -86,8 +86,8 @@ def session(app: Flask) -> Iterator[Session]:
 
 @pytest.fixture
 def db(database_url: str) -> Iterator[Engine]:
-    """An engine on the test database, for tests that drive the store without the app."""
-    db = make_engine(database_url)
+    """A db on the test database, for tests that drive the store without the app."""
+    db = make_db(database_url)
     yield db
     db.dispose()
 

@@ -25,7 +25,7 @@ from bot.engine.durations import DurationError, format_duration, parse_duration
 from bot.sending.gateways.base import OutboundText, SendOutcome, SendResult
 from bot.services import build_services
 from bot.settings import Settings
-from bot.store.db import make_engine, transaction
+from bot.store.db import make_db, transaction
 from bot.store.models import utcnow
 from bot.store.tables import MESSAGES, SUBSCRIBERS
 from bot.testing.clock import SettableClock, let_time_pass
@@ -95,13 +95,13 @@ class ChatSession:
 
     def _introduce(self, database_url: str) -> None:
         """Copy this phone's profile from the service's database; say where the chat plays."""
-        service = make_engine(database_url)
+        service_db = make_db(database_url)
         try:
-            status = _copy_subscriber(service, self.services.db, self.phone)
-            running = ClockLock(service).held_elsewhere()
+            status = _copy_subscriber(service_db, self.services.db, self.phone)
+            running = ClockLock(service_db).held_elsewhere()
         finally:
-            service.dispose()
-        shown = service.url.render_as_string(hide_password=True)
+            service_db.dispose()
+        shown = service_db.url.render_as_string(hide_password=True)
         self.say(
             f"(on a scratch database: {self.phone} is new to {shown}; nothing you do here "
             "changes it)"

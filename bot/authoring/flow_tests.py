@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.authoring.scratch import ScratchDatabases
 from bot.domain.inbound import InboundSms
@@ -26,7 +26,6 @@ from bot.sending.gateways.fake import FakeGateway
 from bot.services import Services, build_services
 from bot.settings import Settings
 from bot.store.db import transaction
-from bot.store.models import Subscriber
 from bot.store.subscribers import claim_subscriber
 from bot.store.tables import ANSWERS, SUBSCRIBERS
 from bot.testing.clock import FakeClock, let_time_pass
@@ -192,18 +191,18 @@ class _Conversation:
         return f"line {line}: expected bot text {expected!r}\n      got: {got!r}"
 
     def _expect_state(self, expected: dict[str, Any], line: int) -> Iterator[str]:
-        from sqlmodel import Session, select
-
-        from bot.store.models import Answer
-
-        with Session(self.services.db) as session:
-            subscriber = session.scalars(
-                select(Subscriber).where(SUBSCRIBERS.c.phone == TEST_PHONE)
+        with self.services.db.connect() as connection:
+            subscriber = connection.execute(
+                select(SUBSCRIBERS.c.status, SUBSCRIBERS.c.attributes, SUBSCRIBERS.c.tags).where(
+                    SUBSCRIBERS.c.phone == TEST_PHONE
+                )
             ).one()
             answers = {
                 answer.name: answer.value
-                for answer in session.scalars(
-                    select(Answer).where(ANSWERS.c.phone == TEST_PHONE).order_by(ANSWERS.c.id)
+                for answer in connection.execute(
+                    select(ANSWERS.c.name, ANSWERS.c.value)
+                    .where(ANSWERS.c.phone == TEST_PHONE)
+                    .order_by(ANSWERS.c.id)
                 )
             }
             actual = {

@@ -10,7 +10,7 @@ import click
 from bot.cli.common import (
     clock,
     main,
-    migrated_engine,
+    migrated_db,
 )
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def agents_add(email: str, name: str, admin: bool, password_stdin: bool) -> None
     from bot.accounts.agents import AgentError, create_agent
 
     password = _read_password(password_stdin)
-    db = migrated_engine()[1]
+    db = migrated_db()[1]
     try:
         agent = create_agent(db, email, name, password, admin, now=clock())
     except AgentError as error:
@@ -52,7 +52,7 @@ def agents_list() -> None:
     """Every agent: email, name, role, status, last login."""
     from bot.accounts.agents import list_agents
 
-    db = migrated_engine()[1]
+    db = migrated_db()[1]
     try:
         everyone = list_agents(db)
     finally:
@@ -94,7 +94,7 @@ def agents_set_password(email: str, password_stdin: bool) -> None:
     from bot.accounts.agents import AgentError, set_password
 
     password = _read_password(password_stdin)
-    db = migrated_engine()[1]
+    db = migrated_db()[1]
     try:
         agent = set_password(db, email, password, now=clock())
     except AgentError as error:
@@ -111,7 +111,7 @@ def agents_unlock(email: str | None, address: str | None) -> None:
     """Forget failed logins: of EMAIL, of --address, or of that pair when both are given."""
     from bot.accounts.agents import AgentError, unlock
 
-    db = migrated_engine()[1]
+    db = migrated_db()[1]
     try:
         forgotten = unlock(db, email=email, remote_addr=address)
     except AgentError as error:
@@ -133,7 +133,7 @@ def _read_password(from_stdin: bool) -> str:
 def _set_agent_disabled(email: str, *, disabled: bool) -> None:
     from bot.accounts.agents import AgentError, set_disabled
 
-    db = migrated_engine()[1]
+    db = migrated_db()[1]
     try:
         agent = set_disabled(db, email, disabled, now=clock())
     except AgentError as error:

@@ -56,7 +56,7 @@ def campaign_preview(name: str) -> None:
     """Who would get campaign NAME, sample texts, segments, cost and time to send."""
     from bot.campaigns.audience import audience
     from bot.campaigns.preview import Pricing, describe, preview_campaign
-    from bot.store.db import make_engine
+    from bot.store.db import make_db
 
     settings = settings_or_exit()
     known = _campaigns(settings)
@@ -68,7 +68,7 @@ def campaign_preview(name: str) -> None:
         )
     require_migrated(settings)
     found = known[name]
-    db = make_engine(settings.DATABASE_URL)
+    db = make_db(settings.DATABASE_URL)
     try:
         with db.connect() as connection:
             preview = preview_campaign(

@@ -151,10 +151,10 @@ def redacted(database_url: str) -> str:
     return make_url(database_url).render_as_string(hide_password=True)
 
 
-def migrated_engine(*, writes: bool = True) -> tuple[Settings, Engine]:
-    """The settings and an engine on a database at the newest migration (else a clear error)."""
-    from bot.store.db import make_engine
+def migrated_db(*, writes: bool = True) -> tuple[Settings, Engine]:
+    """The settings and the db of a database at the newest migration (else a clear error)."""
+    from bot.store.db import make_db
 
     settings = settings_or_exit()
     require_migrated(settings, writes=writes)
-    return settings, make_engine(settings.DATABASE_URL)
+    return settings, make_db(settings.DATABASE_URL)

@@ -162,11 +162,11 @@ def export() -> None:
 def export_answers(flow_name: str, output: Path | None) -> None:
     """Write a flow's answers as CSV, oldest first."""
     from bot.conversations.results import EXPORT_COLUMNS, answer_rows, has_answers
-    from bot.store.db import make_engine
+    from bot.store.db import make_db
 
     settings = settings_or_exit()
     require_migrated(settings, writes=False)
-    db = make_engine(settings.DATABASE_URL)
+    db = make_db(settings.DATABASE_URL)
     try:
         with db.connect() as connection:
             if not has_answers(connection, flow_name) and flow_name not in _flow_names(

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from bot.cli.common import clock, main, migrated_engine
+from bot.cli.common import clock, main, migrated_db
 
 _MOMENT_FORMS = (
     "an ISO date or time (2026-11-30, 2026-11-30T14:00, …T14:00-05:00) or a time ago (2h, 1d)"
@@ -85,7 +85,7 @@ def outbox_retry(
         raise click.BadParameter(
             f"{until.isoformat()} is not after --since {since.isoformat()}", param_hint="--until"
         )
-    settings, db = migrated_engine()
+    settings, db = migrated_db()
     try:
         if campaign is not None:
             with db.connect() as connection:

@@ -190,13 +190,13 @@ def worker(reconcile_every: float) -> None:
     import threading
 
     from bot.services import build_dispatcher, build_gateway
-    from bot.store.db import make_engine
+    from bot.store.db import make_db
 
     configure_logging()
     settings = settings_or_exit()
     require_migrated(settings)
     log = logging.getLogger("bot.worker")
-    db = make_engine(settings.DATABASE_URL)
+    db = make_db(settings.DATABASE_URL)
     dispatcher = build_dispatcher(settings, db=db, gateway=build_gateway(settings))
     stop = threading.Event()
 

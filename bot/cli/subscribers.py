@@ -11,7 +11,7 @@ import click
 from bot.cli.common import (
     clock,
     main,
-    migrated_engine,
+    migrated_db,
     write_export,
 )
 from bot.settings import Settings
@@ -47,7 +47,7 @@ def subscribers_import(file: Path, skip_bad: bool) -> None:
 
     from bot.privacy.bulk import ImportRaced, import_subscribers
 
-    settings, db = migrated_engine()
+    settings, db = migrated_db()
     try:
         with file.open(encoding="utf-8-sig", newline="") as stream:
             reader = csv.DictReader(stream)
@@ -94,7 +94,7 @@ def subscribers_export(output: Path | None) -> None:
     """Write every subscriber as CSV, with their latest consent event."""
     from bot.privacy.bulk import EXPORT_COLUMNS, export_subscribers
 
-    _, db = migrated_engine(writes=False)  # a read-only replica can be exported from
+    _, db = migrated_db(writes=False)  # a read-only replica can be exported from
     try:
         rows = ([row[name] for name in EXPORT_COLUMNS] for row in export_subscribers(db))
         write_export(EXPORT_COLUMNS, rows, output, noun="subscribers")
@@ -110,7 +110,7 @@ def subscribers_show(phone: str) -> None:
 
     from bot.privacy.bulk import subscriber_record
 
-    settings, db = migrated_engine(writes=False)
+    settings, db = migrated_db(writes=False)
     number = _phone_argument(phone, settings)
     try:
         record = subscriber_record(db, number)
@@ -128,7 +128,7 @@ def subscribers_erase(phone: str, yes: bool) -> None:
     """Erase a person's data; the number stays opted out and is never texted again."""
     from bot.privacy.bulk import erase_subscriber
 
-    settings, db = migrated_engine()
+    settings, db = migrated_db()
     try:
         number = _phone_argument(phone, settings)
         if not yes:

@@ -8,7 +8,6 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Select, Text, case, cast, distinct, func, not_, or_, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
 from bot.conversations.flow_registry import FlowCatalog
 from bot.domain.vocabulary import ConversationStatus
@@ -30,8 +29,6 @@ LATEST_TEXTS = 20  # free-text questions show their latest answers, not a tally
 FREE_TEXT = frozenset({AnswerKind.TEXT, AnswerKind.EMAIL})
 EXPORT_BATCH = 1000  # rows fetched from the database at a time while exporting
 
-Database = Connection | Session  # both run Core selects with .execute()
-
 
 class AnswerRow(NamedTuple):
     """One answer, as an export writes it."""
@@ -48,12 +45,12 @@ class AnswerRow(NamedTuple):
 EXPORT_COLUMNS = AnswerRow._fields
 
 
-def flow_summaries(db: Database, catalog: FlowCatalog) -> list[dict[str, Any]]:
+def flow_summaries(connection: Connection, catalog: FlowCatalog) -> list[dict[str, Any]]:
     """Each flow in force, by name: what it is, what starts it, and how it has done."""
     names = sorted(catalog.flows)
-    conversations = _conversation_counts(db, names)
+    conversations = _conversation_counts(connection, names)
     answers = _counts_by_key(
-        db,
+        connection,
         select(ANSWERS.c.flow, func.count())
         .where(ANSWERS.c.flow.in_(names))
         .group_by(ANSWERS.c.flow),
@@ -78,24 +75,24 @@ def flow_summaries(db: Database, catalog: FlowCatalog) -> list[dict[str, Any]]:
     return summaries
 
 
-def flow_results(db: Database, flow: Flow) -> dict[str, Any]:
+def flow_results(connection: Connection, flow: Flow) -> dict[str, Any]:
     """One flow's funnel (reached and dropped out per step, in file order) and its answers."""
     reached = _counts_by_key(
-        db,
+        connection,
         select(VISITS.c.step, func.count(distinct(VISITS.c.conversation_id)))
         .where(VISITS.c.flow == flow.name)
         .group_by(VISITS.c.step),
     )
     answered = _counts_by_key(
-        db,
+        connection,
         select(ANSWERS.c.step, func.count())
         .where(ANSWERS.c.flow == flow.name)
         .group_by(ANSWERS.c.step),
     )
-    dropped_out = _dropped_out(db, flow.name)
+    dropped_out = _dropped_out(connection, flow.name)
     return {
         "flow": flow.name,
-        **_conversation_counts(db, [flow.name]).get(flow.name, _NO_CONVERSATIONS),
+        **_conversation_counts(connection, [flow.name]).get(flow.name, _NO_CONVERSATIONS),
         "steps": [
             {
                 "step": step.id,
@@ -106,13 +103,13 @@ def flow_results(db: Database, flow: Flow) -> dict[str, Any]:
             }
             for step in flow.steps
         ],
-        "answers": _distributions(db, flow),
+        "answers": _distributions(connection, flow),
     }
 
 
-def answer_rows(db: Database, flow_name: str) -> Iterator[AnswerRow]:
-    """A flow's answers, oldest first, fetched in batches (consume it before `db` closes)."""
-    result = db.execute(
+def answer_rows(connection: Connection, flow_name: str) -> Iterator[AnswerRow]:
+    """A flow's answers, oldest first, in batches (consume it while `connection` is open)."""
+    result = connection.execute(
         select(
             ANSWERS.c.created_at,
             ANSWERS.c.phone,
@@ -138,10 +135,10 @@ def answer_rows(db: Database, flow_name: str) -> Iterator[AnswerRow]:
         )
 
 
-def has_answers(db: Database, flow_name: str) -> bool:
+def has_answers(connection: Connection, flow_name: str) -> bool:
     """Whether any answer to this flow is stored (the flow file may be gone since)."""
     return (
-        db.execute(select(ANSWERS.c.id).where(ANSWERS.c.flow == flow_name).limit(1)).first()
+        connection.execute(select(ANSWERS.c.id).where(ANSWERS.c.flow == flow_name).limit(1)).first()
         is not None
     )
 
@@ -154,8 +151,8 @@ def answer_text(value: Any) -> str:
 _NO_CONVERSATIONS: Mapping[str, int] = {"started": 0, "completed": 0, "active": 0}
 
 
-def _conversation_counts(db: Database, names: Iterable[str]) -> dict[str, dict[str, int]]:
-    rows = db.execute(
+def _conversation_counts(connection: Connection, names: Iterable[str]) -> dict[str, dict[str, int]]:
+    rows = connection.execute(
         select(
             CONVERSATIONS.c.flow,
             func.count(),
@@ -171,7 +168,7 @@ def _conversation_counts(db: Database, names: Iterable[str]) -> dict[str, dict[s
     }
 
 
-def _dropped_out(db: Database, flow_name: str) -> dict[str, int]:
+def _dropped_out(connection: Connection, flow_name: str) -> dict[str, int]:
     # Visits of one conversation are written one turn at a time under its row lock, so the
     # highest id is the step it was on when it ended.
     last_visit = (
@@ -181,7 +178,7 @@ def _dropped_out(db: Database, flow_name: str) -> dict[str, int]:
         .subquery()
     )
     return _counts_by_key(
-        db,
+        connection,
         select(VISITS.c.step, func.count())
         .select_from(last_visit)
         .join(VISITS, VISITS.c.id == last_visit.c.visit_id)
@@ -194,18 +191,18 @@ def _dropped_out(db: Database, flow_name: str) -> dict[str, int]:
     )
 
 
-def _counts_by_key(db: Database, statement: Select[str, int]) -> dict[str, int]:
-    return {key: count for key, count in db.execute(statement)}
+def _counts_by_key(connection: Connection, statement: Select[str, int]) -> dict[str, int]:
+    return {key: count for key, count in connection.execute(statement)}
 
 
-def _distributions(db: Database, flow: Flow) -> dict[str, Any]:
+def _distributions(connection: Connection, flow: Flow) -> dict[str, Any]:
     """Per question: a {value: count} tally, or the latest answers for free text."""
     questions = [step for step in flow.steps if isinstance(step, AskStep)]
     tallied = [step.id for step in questions if step.spec.kind not in FREE_TEXT]
     # Grouped on the stored JSON text: PostgreSQL's json type cannot be compared, its text can.
     stored = cast(ANSWERS.c.value, Text)
     tallies: dict[str, dict[str, int]] = {step_id: {} for step_id in tallied}
-    rows = db.execute(
+    rows = connection.execute(
         select(ANSWERS.c.step, stored, func.count())
         .where(ANSWERS.c.flow == flow.name, ANSWERS.c.step.in_(tallied))
         .group_by(ANSWERS.c.step, stored)
@@ -218,14 +215,14 @@ def _distributions(db: Database, flow: Flow) -> dict[str, Any]:
     distributions: dict[str, Any] = {}
     for step in questions:
         if step.spec.kind in FREE_TEXT:
-            distributions[step.id] = _latest_answers(db, flow.name, step.id)
+            distributions[step.id] = _latest_answers(connection, flow.name, step.id)
         else:
             distributions[step.id] = tallies[step.id]
     return distributions
 
 
-def _latest_answers(db: Database, flow_name: str, step_id: str) -> list[str]:
-    values = db.execute(
+def _latest_answers(connection: Connection, flow_name: str, step_id: str) -> list[str]:
+    values = connection.execute(
         select(ANSWERS.c.value)
         .where(ANSWERS.c.flow == flow_name, ANSWERS.c.step == step_id)
         .order_by(ANSWERS.c.created_at.desc(), ANSWERS.c.id.desc())

@@ -20,11 +20,7 @@ from sqlalchemy.engine import Connection
 from bot.conversations.apply import apply_effects, apply_flow_turn, end_active
 from bot.conversations.flows import HUMAN_FLOW
 from bot.conversations.turn import PendingAction
-from bot.conversations.unanswered import (
-    UNANSWERED,
-    close_open,
-    subscriber_of,
-)
+from bot.conversations.unanswered import close_open, subscriber_of
 from bot.domain.effects import HandOff, QueueForAgents, ScheduleTimer, Send
 from bot.domain.vocabulary import (
     ConversationStatus,
@@ -38,13 +34,13 @@ from bot.domain.vocabulary import (
 from bot.engine.inputs import HandedBack
 from bot.engine.state import FlowState, Waiting
 from bot.store.conversations import (
-    CONVERSATIONS,
     Claimed,
     claim,
     claim_conversation,
 )
 from bot.store.db import transaction
-from bot.store.tables import AGENTS, MESSAGES
+from bot.store.tables import AGENTS, CONVERSATIONS, MESSAGES
+from bot.store.tables import UNANSWERED_TEXTS as UNANSWERED
 
 if TYPE_CHECKING:
     from bot.services import Services

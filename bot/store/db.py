@@ -1,4 +1,4 @@
-"""Database engines and transactions, for SQLite and PostgreSQL alike."""
+"""The database handle (`db`, a SQLAlchemy Engine) and transactions, for SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, event, exc
+from sqlalchemy import Table, create_engine, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 if sys.platform == "win32":  # no fcntl: SQLite's busy timeout alone serialises writers there
@@ -19,7 +19,6 @@ else:
     import fcntl
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.sql.base import Executable
-from sqlmodel import create_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # SQLite copies its write-ahead log back into the database (a checkpoint) from inside the
@@ -35,11 +34,11 @@ _AFTER_COMMIT = "parley_after_commit"  # connection.info key: callbacks for afte
 CONNECT_TIMEOUT_S = 10  # seconds; a DATABASE_URL's own ?connect_timeout= wins
 
 
-def make_engine(database_url: str, **options: Any) -> Engine:
-    """An engine tuned for its backend; creates the SQLite file's folder when missing."""
+def make_db(database_url: str, **options: Any) -> Engine:
+    """A db (SQLAlchemy Engine) tuned for its backend; makes the SQLite file's folder if missing."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(database_url, sqlite_path(url.database, url.query), **options)
+        return _sqlite_db(database_url, sqlite_path(url.database, url.query), **options)
     options.setdefault("pool_pre_ping", True)
     if "connect_timeout" not in url.query:
         # libpq waits for ever on a host that drops packets; /healthz and commands must answer.
@@ -54,7 +53,7 @@ def sqlite_path(database: str | None, query: Mapping[str, Any]) -> str | None:
     return database
 
 
-def _sqlite_engine(database_url: str, path: str | None, **options: Any) -> Engine:
+def _sqlite_db(database_url: str, path: str | None, **options: Any) -> Engine:
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = create_engine(
@@ -125,7 +124,7 @@ def driver_connection(connection: Connection) -> Any:
 
 
 def is_sqlite(db: Engine) -> bool:
-    """Whether the engine speaks to SQLite (no row locks, one writer at a time)."""
+    """Whether the db speaks to SQLite (no row locks, one writer at a time)."""
     return db.dialect.name == "sqlite"
 
 

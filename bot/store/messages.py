@@ -1,4 +1,4 @@
-"""The message log's inbound side: record a text once, find what we answered it with."""
+"""The message log: record an inbound text once, find what we answered it with, read a number's."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from bot.domain.segments import count_segments
 from bot.domain.vocabulary import Delivery, Direction, MessageStatus
 from bot.store.db import dialect_insert
 from bot.store.driver_sql import DriverStatement
-from bot.store.tables import MESSAGES
+from bot.store.tables import MESSAGES, AnyRow
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,18 @@ def latest_inbound_text(connection: Connection, phone: str) -> str | None:
         .order_by(MESSAGES.c.id.desc())
         .limit(1)
     ).scalar_one_or_none()
+
+
+def messages_after(connection: Connection, phone: str, *, after: int, limit: int) -> list[AnyRow]:
+    """One number's texts (every column of MESSAGES) with ids above `after`, oldest first."""
+    return list(
+        connection.execute(
+            select(MESSAGES)
+            .where(MESSAGES.c.phone == phone, MESSAGES.c.id > after)
+            .order_by(MESSAGES.c.id)
+            .limit(limit)
+        )
+    )
 
 
 def twiml_replies_to(connection: Connection, inbound_id: int) -> tuple[QueuedText, ...]:

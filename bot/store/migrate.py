@@ -24,10 +24,10 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the schema up to `revision`; at the head, store a SECRET_KEY unless one is."""
     command.upgrade(alembic_config(database_url), revision)
     if revision == "head":
-        from bot.store.db import make_engine
+        from bot.store.db import make_db
         from bot.store.secret_key import ensure_secret_key
 
-        db = make_engine(database_url)
+        db = make_db(database_url)
         try:
             ensure_secret_key(db)
         finally:

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from bot.store.db import make_engine
+from bot.store.db import make_db
 from bot.store.migrate import current_head
 
 
@@ -140,8 +140,8 @@ def _revision_problem(connection: Connection) -> DatabaseProblem | None:
 
 
 def schema_problem(database_url: str, *, writes: bool = True) -> DatabaseProblem | None:
-    """`database_problem` for a URL (an engine of its own, disposed of afterwards)."""
-    db = make_engine(database_url)
+    """`database_problem` for a URL (a db of its own, disposed of afterwards)."""
+    db = make_db(database_url)
     try:
         return database_problem(db, writes=writes)
     finally:

@@ -9,13 +9,11 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.selectable import ExecutableReturnsRows
-from sqlmodel import Session
 
 from bot.domain.vocabulary import ConsentKind, SubscriberStatus
 from bot.store.db import dialect_insert
 from bot.store.driver_sql import DriverStatement
-from bot.store.models import Subscriber
-from bot.store.tables import CONSENT_EVENTS, SUBSCRIBERS
+from bot.store.tables import CONSENT_EVENTS, SUBSCRIBERS, AnyRow
 
 
 @dataclass
@@ -44,9 +42,20 @@ class SubscriberRow:
         )
 
 
-def get_subscriber(*, session: Session, phone: str) -> Subscriber | None:
-    """The subscriber with this E.164 number, if any."""
-    return session.scalars(select(Subscriber).where(SUBSCRIBERS.c.phone == phone)).first()
+def get_subscriber(connection: Connection, phone: str) -> AnyRow | None:
+    """The subscriber with this E.164 number (every column of SUBSCRIBERS), if any."""
+    return connection.execute(select(SUBSCRIBERS).where(SUBSCRIBERS.c.phone == phone)).first()
+
+
+def consent_ledger(connection: Connection, subscriber_id: int) -> list[AnyRow]:
+    """A subscriber's consent entries (every column of CONSENT_EVENTS), oldest first."""
+    return list(
+        connection.execute(
+            select(CONSENT_EVENTS)
+            .where(CONSENT_EVENTS.c.subscriber_id == subscriber_id)
+            .order_by(CONSENT_EVENTS.c.id)
+        )
+    )
 
 
 _PROFILE = (

@@ -18,7 +18,7 @@ from bot.store.db import after_commit
 
 OnTimerSet = Callable[[datetime], None]
 
-# Keyed by engine: two apps in one process (tests) keep their clocks apart.
+# Keyed by db (the Engine): two apps in one process (tests) keep their clocks apart.
 _listeners: weakref.WeakKeyDictionary[Engine, list[OnTimerSet]] = weakref.WeakKeyDictionary()
 
 

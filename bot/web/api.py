@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import yaml
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, Field, ValidationError
-from sqlmodel import Session, select
+from sqlalchemy.engine import Connection
 
 from bot.campaigns.parser import read_campaigns
 from bot.campaigns.stats import CampaignStats, campaign_stats, csv_rows, has_messages, stats_json
@@ -19,9 +19,9 @@ from bot.conversations.service import EventOutcome
 from bot.conversations.signup import OptedOutBySms
 from bot.domain.phones import InvalidPhone, normalise_phone
 from bot.domain.spreadsheet import csv_writer
-from bot.store.models import ConsentEvent, Message, Subscriber
-from bot.store.subscribers import get_subscriber
-from bot.store.tables import CONSENT_EVENTS, MESSAGES
+from bot.store.messages import messages_after
+from bot.store.subscribers import consent_ledger, get_subscriber
+from bot.store.tables import AnyRow
 from bot.web import context
 from bot.web.auth import require_api_key
 from bot.web.errors import InvalidInput, problem
@@ -112,10 +112,10 @@ def create_subscriber() -> tuple[Response, int]:
             field="phone",
         )
     parley.dispatcher.send(result.message_ids)
-    with Session(parley.db) as session:
-        subscriber = get_subscriber(session=session, phone=phone)
+    with parley.db.connect() as connection:
+        subscriber = get_subscriber(connection, phone)
         assert subscriber is not None
-        return jsonify(_subscriber_json(session, subscriber)), 201 if result.created else 200
+        return jsonify(_subscriber_json(connection, subscriber)), 201 if result.created else 200
 
 
 @bp.post("/events")
@@ -152,11 +152,11 @@ def _run_action(parley: Services, outcome: EventOutcome) -> None:
 def show_subscriber(phone: str) -> tuple[Response, int]:
     """A subscriber's status, attributes and consent ledger."""
     phone = _phone(phone, "phone")
-    with Session(context.services().db) as session:
-        subscriber = get_subscriber(session=session, phone=phone)
+    with context.services().db.connect() as connection:
+        subscriber = get_subscriber(connection, phone)
         if subscriber is None:
             return problem(404, f"no subscriber with phone {phone}")
-        return jsonify(_subscriber_json(session, subscriber)), 200
+        return jsonify(_subscriber_json(connection, subscriber)), 200
 
 
 @bp.get("/messages")
@@ -169,14 +169,9 @@ def list_messages() -> tuple[Response, int]:
     phone = _phone(raw_phone, "phone")
     limit = int_arg("limit", default=200, low=1, high=MAX_PAGE)
     after = int_arg("after", default=0, low=0, high=MAX_ROW_ID)
-    with Session(context.services().db) as session:
-        rows = session.scalars(
-            select(Message)
-            .where(MESSAGES.c.phone == phone, MESSAGES.c.id > after)
-            .order_by(MESSAGES.c.id)
-            .limit(limit)
-        ).all()
-        return jsonify({"phone": phone, "messages": [_message_json(m) for m in rows]}), 200
+    with context.services().db.connect() as connection:
+        rows = messages_after(connection, phone, after=after, limit=limit)
+    return jsonify({"phone": phone, "messages": [_message_json(row) for row in rows]}), 200
 
 
 @bp.get("/flows")
@@ -270,12 +265,8 @@ def _phone(raw: str, field: str) -> str:
         raise InvalidInput(field, f"{field}: {error}") from None
 
 
-def _subscriber_json(session: Session, subscriber: Subscriber) -> dict[str, Any]:
-    ledger = session.scalars(
-        select(ConsentEvent)
-        .where(CONSENT_EVENTS.c.subscriber_id == subscriber.id)
-        .order_by(CONSENT_EVENTS.c.id)
-    ).all()
+def _subscriber_json(connection: Connection, subscriber: AnyRow) -> dict[str, Any]:
+    ledger = consent_ledger(connection, subscriber.id)
     return {
         "phone": subscriber.phone,
         "status": subscriber.status,
@@ -298,7 +289,7 @@ def _subscriber_json(session: Session, subscriber: Subscriber) -> dict[str, Any]
     }
 
 
-def _message_json(message: Message) -> dict[str, Any]:
+def _message_json(message: AnyRow) -> dict[str, Any]:
     return {
         "id": message.id,
         "direction": message.direction,

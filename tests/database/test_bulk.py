@@ -35,15 +35,14 @@ from bot.privacy.bulk import (
     subscriber_record,
 )
 from bot.sending.outbox import queue_text
-from bot.store.db import make_engine, transaction
+from bot.store.db import make_db, transaction
 from bot.store.models import Answer, Conversation, Event, Message
 from bot.store.subscribers import (
-    CONSENT_EVENTS,
-    SUBSCRIBERS,
     change_status,
     claim_subscriber,
     record_consent,
 )
+from bot.store.tables import CONSENT_EVENTS, SUBSCRIBERS
 from tests.support.paths import ROOT
 
 NOW = datetime(2026, 1, 10, 15, 0, tzinfo=UTC)
@@ -527,7 +526,7 @@ def test_cli_export_makes_what_a_spreadsheet_would_run_inert(
             writer.writerow([row["phone"], row["first_name"], row["tags"], "web-form", "Yes"])
     result = runner.invoke(main, ["subscribers", "import", str(again)])
     assert result.output.strip() == "imported 0, merged 2, refused 0"
-    stored = subscribers(make_engine(os.environ["DATABASE_URL"]))
+    stored = subscribers(make_db(os.environ["DATABASE_URL"]))
     assert sorted(stored) == sorted([ADA, BEN])
     assert stored[ADA]["first_name"] == HOSTILE and stored[ADA]["tags"] == ["@SUM(A1)", "vip"]
     assert stored[BEN]["first_name"] == "-2+3" and stored[BEN]["tags"] == ["-5"]

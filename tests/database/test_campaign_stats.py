@@ -167,7 +167,7 @@ def settings(database_url: str, flows_dir: Path) -> Settings:
 
 @pytest.fixture
 def db(app: Flask) -> Engine:
-    """The app's own engine, so a test reads what the app wrote through the same pool."""
+    """The app's own db, so a test reads what the app wrote through the same pool."""
     return services_of(app).db
 
 

@@ -79,8 +79,8 @@ def test_carrier_opt_out_marks_the_number_unsubscribed(
     services_of(app).dispatcher.send([message_id])
     message = stored(session, message_id)
     assert message.status is MessageStatus.FAILED and message.error_code == 21610
-    session.rollback()
-    subscriber = get_subscriber(session=session, phone=ALICE)
+    with services_of(app).db.connect() as connection:
+        subscriber = get_subscriber(connection, ALICE)
     assert subscriber is not None and subscriber.status is SubscriberStatus.UNSUBSCRIBED
 
 

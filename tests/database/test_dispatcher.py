@@ -26,15 +26,14 @@ from bot.sending.gateways.base import OutboundText, ProviderLookupError, SendOut
 from bot.sending.gateways.console import ConsoleGateway
 from bot.sending.gateways.fake import FakeGateway
 from bot.sending.outbox import queue_text
-from bot.store.db import make_engine, transaction
-from bot.store.models import Message
+from bot.store.db import make_db, transaction
 from bot.store.subscribers import change_status, claim_subscriber
+from bot.store.tables import MESSAGES
 from bot.testing.clock import FakeClock
 from bot.twilio.fake_server import FakeTwilioServer
 from bot.twilio.gateway import TwilioGateway
 from tests.support.sms import ALICE, BOB
 
-MESSAGES = Message.__table__
 # Noon in San Francisco: texts queued now are judged by the send policy in daylight.
 START = datetime(2024, 5, 1, 19, 0, tzinfo=UTC)
 SENDER = "+15550000000"
@@ -690,10 +689,10 @@ def test_concurrent_dispatchers_never_send_a_row_twice(
     bodies = [f"text {number}" for number in range(60)]
     for body in bodies:
         queue(db, body)
-    engines = [make_engine(database_url) for _ in range(2)]
+    worker_dbs = [make_db(database_url) for _ in range(2)]
     dispatchers = [
-        Dispatcher(db=e, gateway=gateway, dispatcher_id=f"worker:{n}", batch_size=4)
-        for n, e in enumerate(engines)
+        Dispatcher(db=worker_db, gateway=gateway, dispatcher_id=f"worker:{n}", batch_size=4)
+        for n, worker_db in enumerate(worker_dbs)
     ]
     start = threading.Barrier(len(dispatchers))
     errors: list[BaseException] = []
@@ -711,8 +710,8 @@ def test_concurrent_dispatchers_never_send_a_row_twice(
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    for e in engines:
-        e.dispose()
+    for worker_db in worker_dbs:
+        worker_db.dispose()
 
     assert errors == []
     assert sorted(sent.body for sent in gateway.attempts) == sorted(bodies)  # each exactly once
@@ -728,7 +727,7 @@ def test_a_claim_skips_rows_another_dispatcher_has_locked(
     if not database_url.startswith("postgresql"):
         pytest.skip("row locks are PostgreSQL's; SQLite has one writer at a time")
     ids = [queue(db, f"text {number}") for number in range(4)]
-    other = make_engine(database_url)
+    other = make_db(database_url)
     claimed: list[ClaimedText] = []
     try:
         with other.begin() as connection:

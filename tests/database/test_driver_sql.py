@@ -9,11 +9,10 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
 
 from bot.domain.vocabulary import Delivery, Direction, MessageStatus, Purpose
-from bot.store.db import dialect_insert, make_engine, transaction
+from bot.store.db import dialect_insert, make_db, transaction
 from bot.store.driver_sql import DriverStatement
-from bot.store.models import Message
+from bot.store.tables import MESSAGES
 
-MESSAGES = Message.__table__
 WHEN = datetime(2026, 11, 25, 9, 30, 15, 123456, tzinfo=UTC)
 INSERT = DriverStatement(MESSAGES.insert().returning(MESSAGES.c.id))
 BY_PHONE = DriverStatement(
@@ -39,7 +38,7 @@ def outbound(phone: str = "+14155550100", **overrides: object) -> dict[str, obje
 
 
 def test_rows_come_back_as_connection_execute_returns_them(database_url: str) -> None:
-    db = make_engine(database_url)
+    db = make_db(database_url)
     with transaction(db) as connection:
         message_id = INSERT.run(connection, outbound()).scalar_one()
         ours = BY_PHONE.run(connection, {"phone": "+14155550100"}).one()
@@ -53,7 +52,7 @@ def test_rows_come_back_as_connection_execute_returns_them(database_url: str) ->
 
 
 def test_column_defaults_fill_what_the_caller_leaves_out(database_url: str) -> None:
-    db = make_engine(database_url)
+    db = make_db(database_url)
     with transaction(db) as connection:
         INSERT.run(connection, outbound())
         row = connection.execute(select(MESSAGES.c.attempts, MESSAGES.c.segments)).one()
@@ -61,7 +60,7 @@ def test_column_defaults_fill_what_the_caller_leaves_out(database_url: str) -> N
 
 
 def test_many_rows_in_one_call_and_updates_with_named_parameters(database_url: str) -> None:
-    db = make_engine(database_url)
+    db = make_db(database_url)
     insert_plain = DriverStatement(MESSAGES.insert())
     mark = DriverStatement(
         update(MESSAGES)
@@ -80,7 +79,7 @@ def test_many_rows_in_one_call_and_updates_with_named_parameters(database_url: s
 
 
 def test_a_dialect_specific_statement_is_built_per_dialect(database_url: str) -> None:
-    db = make_engine(database_url)
+    db = make_db(database_url)
     upsert = DriverStatement(
         lambda dialect: (
             dialect_insert(dialect, MESSAGES)
@@ -96,7 +95,7 @@ def test_a_dialect_specific_statement_is_built_per_dialect(database_url: str) ->
 
 
 def test_driver_errors_are_sqlalchemy_errors_and_roll_back(database_url: str) -> None:
-    db = make_engine(database_url)
+    db = make_db(database_url)
     with pytest.raises(IntegrityError, match="phone"), transaction(db) as connection:
         INSERT.run(connection, outbound())
         INSERT.run(connection, outbound(phone=None))
@@ -105,7 +104,7 @@ def test_driver_errors_are_sqlalchemy_errors_and_roll_back(database_url: str) ->
 
 
 def test_one_says_how_many_rows_it_found(database_url: str) -> None:
-    db = make_engine(database_url)
+    db = make_db(database_url)
     with transaction(db) as connection:
         with pytest.raises(NoResultFound, match="got none"):
             BY_PHONE.run(connection, {"phone": "+14155550100"}).one()
@@ -116,7 +115,7 @@ def test_one_says_how_many_rows_it_found(database_url: str) -> None:
 
 
 def test_expanding_in_parameters_are_refused_with_a_reason(database_url: str) -> None:
-    db = make_engine(database_url)
+    db = make_db(database_url)
     statuses = (MessageStatus.SENT, MessageStatus.FAILED)
     statement = DriverStatement(select(MESSAGES.c.id).where(MESSAGES.c.status.in_(statuses)))
     with transaction(db) as connection, pytest.raises(ValueError, match="expanding IN"):

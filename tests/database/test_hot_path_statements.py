@@ -31,7 +31,7 @@ from bot.store.conversations import (
     record_visits,
     save_state,
 )
-from bot.store.db import make_engine, transaction
+from bot.store.db import make_db, transaction
 from bot.store.messages import record_inbound
 from bot.store.subscribers import add_subscriber, change_status
 from bot.store.tables import ANSWERS, CONVERSATIONS, MESSAGES, STEP_VISITS
@@ -45,7 +45,7 @@ def survey_state() -> FlowState:
 
 
 def test_a_claim_reads_back_what_was_written_with_its_types(database_url: str) -> None:
-    db = make_engine(database_url)
+    db = make_db(database_url)
     expires = WHEN + timedelta(hours=1, microseconds=7)
     with transaction(db) as connection:
         subscriber = add_subscriber(connection, PHONE, WHEN)
@@ -70,7 +70,7 @@ def test_a_claim_reads_back_what_was_written_with_its_types(database_url: str) -
 
 
 def test_column_defaults_fill_what_the_caller_leaves_out(database_url: str) -> None:
-    db = make_engine(database_url)
+    db = make_db(database_url)
     with transaction(db) as connection:
         record_inbound(connection, InboundSms("SM1", PHONE, "Hello"), WHEN)
         row = connection.execute(select(MESSAGES.c.attempts, MESSAGES.c.status)).one()
@@ -78,7 +78,7 @@ def test_column_defaults_fill_what_the_caller_leaves_out(database_url: str) -> N
 
 
 def test_an_update_sets_only_the_columns_it_is_given(database_url: str) -> None:
-    db = make_engine(database_url)
+    db = make_db(database_url)
     later = WHEN + timedelta(minutes=5)
     with transaction(db) as connection:
         subscriber = add_subscriber(connection, PHONE, WHEN)
@@ -100,7 +100,7 @@ def test_an_update_sets_only_the_columns_it_is_given(database_url: str) -> None:
 
 
 def test_many_rows_go_in_one_call_and_json_values_round_trip(database_url: str) -> None:
-    db = make_engine(database_url)
+    db = make_db(database_url)
     with transaction(db) as connection:
         subscriber = add_subscriber(connection, PHONE, WHEN)
         conversation_id = open_conversation(
@@ -127,7 +127,7 @@ def test_many_rows_go_in_one_call_and_json_values_round_trip(database_url: str) 
 
 
 def test_on_conflict_is_written_for_each_database(database_url: str) -> None:
-    db = make_engine(database_url)
+    db = make_db(database_url)
     with transaction(db) as connection:
         first = record_inbound(connection, InboundSms("SM1", PHONE, "Hello"), WHEN)
         again = record_inbound(connection, InboundSms("SM1", PHONE, "Hello"), WHEN)
@@ -142,7 +142,7 @@ def test_on_conflict_is_written_for_each_database(database_url: str) -> None:
 
 
 def test_a_failed_statement_raises_sqlalchemys_error_and_rolls_back(database_url: str) -> None:
-    db = make_engine(database_url)
+    db = make_db(database_url)
     with pytest.raises(IntegrityError, match=r"(?i)foreign key"), transaction(db) as connection:
         record_inbound(connection, InboundSms("SM1", PHONE, "Hello"), WHEN)
         record_visits(connection, 404, "nps", ["ask"], WHEN)  # no such conversation

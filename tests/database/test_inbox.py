@@ -566,9 +566,9 @@ def test_bot_agents_add_list_disable_enable(runner: CliRunner, tmp_path: Path) -
     assert "dana@acme.test\tDana\tagent\tdisabled" in runner.invoke(main, ["agents", "list"]).output
     assert runner.invoke(main, ["agents", "enable", "DANA@acme.test"]).exit_code == 0
 
-    from bot.store.db import make_engine
+    from bot.store.db import make_db
 
-    db = make_engine(f"sqlite:///{tmp_path}/bot.store.db")
+    db = make_db(f"sqlite:///{tmp_path}/bot.store.db")
     try:
         agent = authenticate(db, "dana@acme.test", PASSWORD, "127.0.0.1", NOON_IN_SF)
         assert agent is not None and agent.name == "Dana"

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from werkzeug.test import TestResponse
 
 from bot.domain.vocabulary import Direction, MessageStatus
-from bot.store.models import Message
+from bot.store.tables import MESSAGES
 from tests.support.harness import API_KEY
 from tests.support.inbox import Inbox, post
 from tests.support.sms import ALICE, reply_to
@@ -23,7 +23,6 @@ MAX_ROW_ID = 2**63 - 1  # the largest BIGINT
 BEARER = {"Authorization": f"Bearer {API_KEY}"}
 PAST_64_BITS = str(MAX_ROW_ID + 1)
 PAST_32_BITS = str(2**31)
-MESSAGES = Message.__table__
 NOW = datetime(2026, 1, 5, 20, 0, tzinfo=UTC)
 
 

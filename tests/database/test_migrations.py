@@ -10,13 +10,13 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, SQLModel, select
 
 from alembic import command
-from bot.store.db import make_engine
+from bot.store.db import make_db
 from bot.store.migrate import alembic_config, current_head, upgrade
 from bot.store.models import Conversation, Link, Message, UnansweredText
 
 
 def test_models_and_migrations_agree(database_url: str) -> None:
-    db = make_engine(database_url)
+    db = make_db(database_url)
     with db.connect() as connection:
         context = MigrationContext.configure(connection)
         assert context.get_current_revision() == current_head()
@@ -37,7 +37,7 @@ def test_follow_ups_in_flight_survive_the_move_of_timers_onto_conversations(
     """0007: a pending timer becomes its conversation's wakes_at; fired ones are history."""
     due = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
     command.downgrade(alembic_config(database_url), "0006")
-    db = make_engine(database_url)
+    db = make_db(database_url)
     # SQLite keeps naive UTC text, as the models write it.
     stored = due if db.dialect.name == "postgresql" else due.strftime("%Y-%m-%d %H:%M:%S.%f")
     with db.begin() as connection:
@@ -67,7 +67,7 @@ def test_follow_ups_in_flight_survive_the_move_of_timers_onto_conversations(
     db.dispose()
 
     upgrade(database_url)
-    db = make_engine(database_url)
+    db = make_db(database_url)
     with Session(db) as session:
         conversation = session.scalars(select(Conversation)).one()
     db.dispose()
@@ -80,7 +80,7 @@ def test_a_text_of_unknown_fate_from_before_the_hand_over_stamp_is_still_looked_
     """0008: an UNKNOWN row may have reached the provider; it must never pass as unsent."""
     handed = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
     command.downgrade(alembic_config(database_url), "0007")
-    db = make_engine(database_url)
+    db = make_db(database_url)
     stored = handed if db.dialect.name == "postgresql" else handed.strftime("%Y-%m-%d %H:%M:%S.%f")
     with db.begin() as connection:
         connection.execute(
@@ -95,7 +95,7 @@ def test_a_text_of_unknown_fate_from_before_the_hand_over_stamp_is_still_looked_
     db.dispose()
 
     upgrade(database_url)
-    db = make_engine(database_url)
+    db = make_db(database_url)
     with Session(db) as session:
         message = session.get(Message, 5)
     db.dispose()
@@ -109,7 +109,7 @@ def test_texts_waiting_in_the_old_inbox_conversations_move_to_the_queue(
     """0010: an "inbox" conversation waiting for an agent becomes an open unanswered text."""
     at = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
     command.downgrade(alembic_config(database_url), "0007")
-    db = make_engine(database_url)
+    db = make_db(database_url)
     stored = at if db.dialect.name == "postgresql" else at.strftime("%Y-%m-%d %H:%M:%S.%f")
     with db.begin() as connection:
         for subscriber_id, phone in ((1, "+14155550100"), (2, "+14155550101")):
@@ -152,7 +152,7 @@ def test_texts_waiting_in_the_old_inbox_conversations_move_to_the_queue(
     db.dispose()
 
     upgrade(database_url)
-    db = make_engine(database_url)
+    db = make_db(database_url)
     with Session(db) as session:
         [waiting] = session.scalars(select(UnansweredText)).all()
         conversations = {row.id: row for row in session.scalars(select(Conversation))}
@@ -167,7 +167,7 @@ def test_clicks_from_before_the_count_are_counted(database_url: str) -> None:
     """0013: a link's existing click rows become its click count and its last click."""
     first, last = datetime(2026, 1, 5, 18, 0, tzinfo=UTC), datetime(2026, 1, 6, 9, 30, tzinfo=UTC)
     command.downgrade(alembic_config(database_url), "0012")
-    db = make_engine(database_url)
+    db = make_db(database_url)
     with db.begin() as connection:
         connection.execute(
             text(
@@ -184,7 +184,7 @@ def test_clicks_from_before_the_count_are_counted(database_url: str) -> None:
     db.dispose()
 
     upgrade(database_url)
-    db = make_engine(database_url)
+    db = make_db(database_url)
     with Session(db) as session:
         links = session.scalars(select(Link).order_by(Link.id)).all()
     db.dispose()

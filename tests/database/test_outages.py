@@ -25,13 +25,12 @@ from bot.sending.dispatcher import Dispatcher
 from bot.sending.gateways.base import Gateway, OutboundText, SendOutcome, SendResult
 from bot.sending.gateways.fake import FakeGateway
 from bot.sending.outbox import Waiting, waiting_on_provider
-from bot.store.models import Message
+from bot.store.tables import MESSAGES
 from bot.testing.clock import FakeClock
 from bot.twilio.fake_server import FakeTwilioServer
 from bot.twilio.gateway import TwilioGateway
 from tests.support.outbox_rows import queue_campaign
 
-MESSAGES = Message.__table__
 START = datetime(2024, 5, 1, 16, 0, tzinfo=UTC)  # noon in New York: inside sending hours
 SENDER = "+15550000000"
 RATE = 10  # segments a second: a toll-free number

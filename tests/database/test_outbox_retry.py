@@ -20,11 +20,11 @@ from bot.sending.gateways.fake import FakeGateway
 from bot.sending.outbox import queue_text
 from bot.sending.requeue import RetryReport, Selection, retry_failed
 from bot.store.db import transaction
-from bot.store.models import Message, Subscriber, utcnow
+from bot.store.models import Subscriber, utcnow
 from bot.store.subscribers import change_status, claim_subscriber
+from bot.store.tables import MESSAGES
 from bot.testing.clock import FakeClock
 
-MESSAGES = Message.__table__
 ANN, BEN, CY, DI = "+12125550101", "+12125550102", "+12125550103", "+12125550104"
 ALL_DAY = "00:00-24:00"  # the command runs on the wall clock: no quiet hours to trip on
 FAILED_AT = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)  # 10:00 in New York

@@ -15,7 +15,7 @@ import pytest
 
 from bot.sending.outbox import _RECENT_PROMOTIONAL
 from bot.store.conversations import _ACTIVE, _CLAIM_AT_ONCE, _LAST_STARTED
-from bot.store.db import make_engine, transaction
+from bot.store.db import make_db, transaction
 from bot.store.driver_sql import DriverStatement
 from bot.store.subscribers import _LOCK_EXISTING
 from tests.support.databases import SqliteTemplate
@@ -38,7 +38,7 @@ def test_hot_path_statements_never_scan_a_table(
     sqlite_template: SqliteTemplate,
     tmp_path: Path,
 ) -> None:
-    db = make_engine(sqlite_template.fresh(tmp_path))
+    db = make_db(sqlite_template.fresh(tmp_path))
     with transaction(db) as connection:
         plan = statement.explain(connection, params)
     scans = [step for step in plan if step.startswith("SCAN")]
@@ -49,7 +49,7 @@ def test_when_a_flow_last_started_is_read_from_one_index_alone(
     sqlite_template: SqliteTemplate, tmp_path: Path
 ) -> None:
     """Not from every conversation of the flow (the welcome series has one per subscriber)."""
-    db = make_engine(sqlite_template.fresh(tmp_path))
+    db = make_db(sqlite_template.fresh(tmp_path))
     with transaction(db) as connection:
         plan = _LAST_STARTED.explain(connection, {"subscriber_id": 1, "flow": "welcome"})
     assert any("COVERING INDEX ix_conversation_subscriber_flow" in step for step in plan), plan

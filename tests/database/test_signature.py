@@ -104,7 +104,7 @@ def test_without_a_token_signatures_are_not_required(client: FlaskClient) -> Non
     assert response.status_code == 200
 
 
-SETTINGS = "X-Twilio-Webhooks-Signature-Settings"
+SIGNATURE_SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
 
 
 def test_a_sha256_signature_named_in_the_settings_header_is_answered(database_url: str) -> None:
@@ -112,9 +112,14 @@ def test_a_sha256_signature_named_in_the_settings_header_is_answered(database_ur
     form = inbound_form()
     url = "http://localhost/twilio/sms"
     signature = RequestValidator(AUTH_TOKEN).compute_signature(url, form, "HMAC_SHA256")
-    headers = {"X-Twilio-Signature": signature, SETTINGS: "key=k1,algorithm=HMAC_SHA256"}
+    headers = {
+        "X-Twilio-Signature": signature,
+        SIGNATURE_SETTINGS_HEADER: "key=k1,algorithm=HMAC_SHA256",
+    }
     assert len(replies(client.post("/twilio/sms", data=form, headers=headers))) == 1
-    headers[SETTINGS] = "algorithm=HMAC_SHA1"  # the same signature under another algorithm
+    headers[SIGNATURE_SETTINGS_HEADER] = (
+        "algorithm=HMAC_SHA1"  # the same signature under another algorithm
+    )
     assert client.post("/twilio/sms", data=form, headers=headers).status_code == 403
 
 
@@ -122,7 +127,7 @@ def test_an_unknown_signature_algorithm_is_refused_not_an_error(database_url: st
     client = signed_client(database_url)
     form = inbound_form()
     headers = {"X-Twilio-Signature": sign("http://localhost/twilio/sms", form)}
-    headers[SETTINGS] = "algorithm=HMAC_MD5"
+    headers[SIGNATURE_SETTINGS_HEADER] = "algorithm=HMAC_MD5"
     response = client.post("/twilio/sms", data=form, headers=headers)
     assert response.status_code == 403
     assert stored_messages(client) == 0

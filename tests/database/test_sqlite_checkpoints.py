@@ -9,12 +9,12 @@ from pathlib import Path
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
-from bot.store.db import WAL_CHECKPOINT_EVERY, make_engine, transaction
+from bot.store.db import WAL_CHECKPOINT_EVERY, make_db, transaction
 
 
-def sqlite_engine(tmp_path: Path) -> tuple[Engine, Path]:
+def sqlite_db(tmp_path: Path) -> tuple[Engine, Path]:
     database = tmp_path / "parley.db"
-    db = make_engine(f"sqlite:///{database}")
+    db = make_db(f"sqlite:///{database}")
     with transaction(db) as connection:
         connection.execute(text("CREATE TABLE note (body TEXT)"))
     return db, database
@@ -40,7 +40,7 @@ def writer_lock_is_free(database: Path) -> bool:
 def test_checkpoints_run_after_the_writers_turn_so_no_writer_waits_for_one(
     tmp_path: Path,
 ) -> None:
-    db, database = sqlite_engine(tmp_path)
+    db, database = sqlite_db(tmp_path)
     lock_free_at_checkpoint: list[bool] = []
 
     @event.listens_for(db, "connect")
@@ -58,7 +58,7 @@ def test_checkpoints_run_after_the_writers_turn_so_no_writer_waits_for_one(
 
 
 def test_the_log_stays_short_under_a_long_stream_of_writes(tmp_path: Path) -> None:
-    db, database = sqlite_engine(tmp_path)
+    db, database = sqlite_db(tmp_path)
     write_notes(db, 1_000)
 
     # About two 4 KiB pages a write: without checkpoints the log would hold all 1 000 (8 MB);

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, insert, select, text
 from sqlalchemy.dialects import sqlite
 
-from bot.store.db import make_engine
+from bot.store.db import make_db
 from bot.store.models import UtcDateTime
 
 MOMENTS = [
@@ -40,7 +40,7 @@ def test_timestamps_come_back_as_the_same_instant_in_utc(database_url: str) -> N
         Column("id", Integer, primary_key=True),
         Column("at", UtcDateTime()),
     )
-    db = make_engine(database_url)
+    db = make_db(database_url)
     try:
         with db.begin() as connection:
             table.create(connection)

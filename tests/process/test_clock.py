@@ -21,7 +21,7 @@ from bot.app import create_app, services_of
 from bot.domain.vocabulary import HandledBy
 from bot.sending.gateways.fake import FakeGateway
 from bot.store import timer_alarm
-from bot.store.db import make_engine, transaction
+from bot.store.db import make_db, transaction
 from bot.store.models import Conversation
 from bot.testing.clock import FakeClock
 from bot.timers import scheduler as clock_process
@@ -43,7 +43,7 @@ START = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
 
 
 def test_a_second_lock_is_refused_until_the_first_is_released(database_url: str) -> None:
-    db = make_engine(database_url)
+    db = make_db(database_url)
     first, second = ClockLock(db), ClockLock(db)
     first.acquire(wait=False)
     with pytest.raises(ClockBusy):
@@ -233,7 +233,7 @@ def test_a_restarted_clock_fires_the_overdue_timer_at_once_and_only_once(
 
 
 def test_only_a_committed_timer_rings_the_alarm(database_url: str) -> None:
-    db = make_engine(database_url)
+    db = make_db(database_url)
     rung: list[datetime] = []
     unlisten = timer_alarm.listen(db, rung.append)
     with pytest.raises(RuntimeError), transaction(db) as connection:

@@ -25,13 +25,13 @@ from bot.domain.vocabulary import Delivery, MessageStatus, Purpose, SubscriberSt
 from bot.sending.dispatcher import Dispatcher, Reconciled
 from bot.sending.outbox import queue_text
 from bot.store.db import transaction
-from bot.store.models import Message, utcnow
+from bot.store.models import utcnow
 from bot.store.subscribers import change_status, claim_subscriber
+from bot.store.tables import MESSAGES
 from bot.twilio.fake_server import FakeTwilioServer
 from bot.twilio.gateway import TwilioGateway
 from tests.support.processes import started, wait_until
 
-MESSAGES = Message.__table__
 SENDER = "+15550000000"
 TEXTS = 60
 PHONES = [f"+1415555{number:04d}" for number in range(6)]

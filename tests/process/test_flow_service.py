@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import update
-from sqlmodel import Session
 
 from bot.store.conversations import claim, end_conversation
 from bot.store.db import transaction
 from bot.store.models import Answer, Conversation, Message, Subscriber, UnansweredText
+from bot.store.subscribers import get_subscriber
 from tests.support.flow_app import ASK_FLOW, START, FlowApp, write
 from tests.support.paths import SHIPPED_FLOWS
 from tests.support.processes import free_port
@@ -201,11 +201,9 @@ def test_an_action_runs_in_process(database_url: str, flows_dir: Path, coupon_se
     uttered, closing = app.text("GIFT")
     code = closing.removeprefix("Enjoy ").removesuffix("!")
     assert code.startswith("SAVE-") and uttered.startswith(f"Your code is {code}")
-    with Session(app.services.db) as session:
-        from bot.store.subscribers import get_subscriber
-
-        subscriber = get_subscriber(session=session, phone=ALICE)
-        assert subscriber is not None and subscriber.attributes["coupon_code"] == code
+    with app.services.db.connect() as connection:
+        subscriber = get_subscriber(connection, ALICE)
+    assert subscriber is not None and subscriber.attributes["coupon_code"] == code
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from bot.app import create_app, services_of
 from bot.cli import main
 from bot.sending.gateways.fake import FakeGateway
-from bot.store.db import CONNECT_TIMEOUT_S, make_engine, transaction
+from bot.store.db import CONNECT_TIMEOUT_S, make_db, transaction
 from bot.store.migrate import current_head
 from bot.store.schema import database_problem
 from tests.support.harness import make_settings
@@ -37,7 +37,7 @@ def read_only(database_url: str) -> str:
 
 
 def set_revision(database_url: str, revision: str | None) -> None:
-    db = make_engine(database_url)
+    db = make_db(database_url)
     with transaction(db) as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
     db.dispose()
@@ -86,7 +86,7 @@ def test_a_database_nobody_answers_for_is_not_healthy() -> None:
 
 
 def test_the_write_probe_changes_nothing(database_url: str) -> None:
-    db = make_engine(database_url)
+    db = make_db(database_url)
     try:
         assert database_problem(db) is None
         with db.connect() as connection:
@@ -184,7 +184,7 @@ def test_a_server_that_accepts_and_never_answers_is_unreachable_not_a_hang(
     timeouts: list[str | None] = []
     with socket.create_server(("127.0.0.1", 0)) as silent:
         port = silent.getsockname()[1]
-        db = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/x{query}")
+        db = make_db(f"postgresql+psycopg://postgres@127.0.0.1:{port}/x{query}")
 
         @event.listens_for(db, "do_connect")
         def _shorten(dialect: object, record: object, args: object, cparams: dict) -> None:

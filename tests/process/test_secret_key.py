@@ -20,17 +20,16 @@ from sqlalchemy.engine import make_url
 from bot.accounts.agents import create_agent
 from bot.app import create_app, services_of
 from bot.cli import main
-from bot.store.db import make_engine, transaction
+from bot.store.db import make_db, transaction
 from bot.store.migrate import upgrade
-from bot.store.models import Setting
 from bot.store.secret_key import NO_SECRET_KEY, NoSecretKey
+from bot.store.tables import SETTINGS
 from tests.process.test_serve import environment
 from tests.support.databases import PostgresDatabase
 from tests.support.harness import make_settings
 from tests.support.inbox import CSRF_FIELD, NOON_IN_SF, PASSWORD, login
 from tests.support.processes import BIN, free_port, running
 
-SETTINGS = Setting.__table__
 PAGE_LOADS = 20
 
 
@@ -41,14 +40,14 @@ def app_on(database_url: str, **settings: object) -> Flask:
 
 
 def forget_the_stored_key(database_url: str) -> None:
-    db = make_engine(database_url)
+    db = make_db(database_url)
     with transaction(db) as connection:
         connection.execute(delete(SETTINGS))
     db.dispose()
 
 
 def stored_keys(database_url: str) -> list[str]:
-    db = make_engine(database_url)
+    db = make_db(database_url)
     with db.connect() as connection:
         keys = list(connection.execute(select(SETTINGS.c.value)).scalars())
     db.dispose()
@@ -146,7 +145,7 @@ def test_the_procfiles_gunicorn_keeps_an_agent_logged_in(tmp_path: Path) -> None
     """Four workers and no SECRET_KEY, as the README runs them: every page stays logged in."""
     port = free_port()
     env = environment(tmp_path)
-    db = make_engine(env["DATABASE_URL"])
+    db = make_db(env["DATABASE_URL"])
     create_agent(db, "dana@acme.test", "Dana", PASSWORD, now=NOON_IN_SF)
     db.dispose()
     base_url = f"http://127.0.0.1:{port}"

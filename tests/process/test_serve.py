@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlmodel import Session, func, select
 
 from bot.domain.vocabulary import Direction
-from bot.store.db import make_engine
+from bot.store.db import make_db
 from bot.store.models import Message
 from tests.support.processes import BIN, free_port, post_form, running
 
@@ -62,7 +62,7 @@ def test_several_gunicorn_workers_share_sqlite_without_locking_errors(tmp_path: 
         with ThreadPoolExecutor(max_workers=16) as pool:
             statuses = list(pool.map(send, range(texts)))
     assert statuses == [200] * texts
-    db = make_engine(env["DATABASE_URL"])
+    db = make_db(env["DATABASE_URL"])
     with Session(db) as session:
         inbound = session.exec(
             select(func.count()).select_from(Message).where(Message.direction == Direction.INBOUND)

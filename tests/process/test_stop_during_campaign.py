@@ -20,12 +20,11 @@ from sqlalchemy.engine import Engine
 from twilio.request_validator import RequestValidator
 
 from bot.domain.vocabulary import MessageStatus
-from bot.store.models import Message
+from bot.store.tables import MESSAGES
 from bot.twilio.fake_server import FakeTwilioServer
 from tests.support.outbox_rows import queue_campaign
 from tests.support.processes import BIN, free_port, post_form, running, started, wait_until
 
-MESSAGES = Message.__table__
 SENDER = "+15550000000"
 BRAND = "Acme"
 RECIPIENTS = 150

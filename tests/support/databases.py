@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
-from bot.store.db import make_engine
+from bot.store.db import make_db
 from bot.store.migrate import upgrade
 from bot.store.secret_key import ensure_secret_key
 
@@ -47,14 +47,14 @@ class PostgresDatabase:
 
     def __init__(self, server_url: str) -> None:
         self.name = f"parley_test_{uuid.uuid4().hex[:12]}"
-        self.admin = make_engine(server_url, isolation_level="AUTOCOMMIT")
+        self.admin = make_db(server_url, isolation_level="AUTOCOMMIT")
         with self.admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{self.name}"'))
         self.url = (
             make_url(server_url).set(database=self.name).render_as_string(hide_password=False)
         )
         upgrade(self.url)
-        self.db = make_engine(self.url)
+        self.db = make_db(self.url)
 
     def fresh(self) -> str:
         tables = ", ".join(f'"{table.name}"' for table in SQLModel.metadata.sorted_tables)

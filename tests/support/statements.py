@@ -1,4 +1,4 @@
-"""Count the SQL statements an engine runs: a page or a tick that should not query per row."""
+"""Count the SQL statements a db runs: a page or a tick that should not query per row."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import pytest
 from bot.sending.gateways.fake import FakeGateway
 from bot.services import build_dispatcher
 from bot.settings import ConfigError, GatewayName, load_settings
-from bot.store.db import make_engine
+from bot.store.db import make_db
 
 TWILIO = {"TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "TWILIO_AUTH_TOKEN": "t" * 32}
 
@@ -139,7 +139,7 @@ def test_send_max_attempts_still_starts_but_warns_that_it_is_deprecated(
 ) -> None:
     monkeypatch.setenv("SEND_MAX_ATTEMPTS", "3")
     settings = load_settings()
-    db = make_engine("sqlite://")
+    db = make_db("sqlite://")
     try:
         dispatcher = build_dispatcher(settings, db=db, gateway=FakeGateway())
     finally:
