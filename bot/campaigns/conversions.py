@@ -11,8 +11,10 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Interval, and_, func, literal, select
 from sqlalchemy.engine import Connection
 
-from bot.domain.vocabulary import Direction
+from bot.conversations.events import StoredEvent
+from bot.domain.vocabulary import Direction, WebhookEventType
 from bot.store.tables import CLICKS, EVENTS, LINKS, MESSAGES
+from bot.store.webhook_events import record_webhook_event
 
 ORDER_EVENT = "order_placed"
 DEFAULT_ATTRIBUTION_DAYS = 7.0
@@ -58,6 +60,42 @@ def attributions(
         variant = touch[1] if by == "receipt" else _variant(connection, touch[0], phone, touch[2])
         found.append(Attribution(event_id, phone, touch[0], variant, amount, by))
     return found
+
+
+def tell_attributed_order(
+    connection: Connection, event: StoredEvent, *, days: float = DEFAULT_ATTRIBUTION_DAYS
+) -> None:
+    """An order just stored is credited as `attributions` would credit it now, and webhooks hear
+    of it (`order.attributed`); an order no campaign touched tells nothing.
+
+    Stats still compute attribution when asked (a click recorded late can change them); the
+    event tells what was known when the order arrived.
+    """
+    if event.type != ORDER_EVENT:
+        return
+    credited = next(
+        (
+            found
+            for found in attributions(connection, since=event.received_at, days=days)
+            if found.event_id == event.id
+        ),
+        None,
+    )
+    if credited is None:
+        return
+    record_webhook_event(
+        connection,
+        WebhookEventType.ORDER_ATTRIBUTED,
+        phone=event.phone,
+        data={
+            "order_id": event.external_id,
+            "amount": str(credited.amount),
+            "campaign": credited.campaign,
+            "variant": credited.variant,
+            "by": credited.by,
+        },
+        now=event.received_at,
+    )
 
 
 def order_amount(data: Any) -> Decimal | None:

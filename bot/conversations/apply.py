@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bot.conversations.turn import Turn
 from bot.conversations.unanswered import record_unanswered
@@ -29,13 +30,21 @@ from bot.domain.effects import (
     ScheduleTimer,
     Send,
     SetAttributes,
+    SetEmail,
 )
-from bot.domain.vocabulary import HandledBy, TimerKind
+from bot.domain.vocabulary import (
+    ConsentKind,
+    HandledBy,
+    SubscriberStatus,
+    TimerKind,
+    WebhookEventType,
+)
 from bot.engine.state import FlowState
 from bot.sending.outbox import queue_text
 from bot.store.conversations import (
     ActiveConversation,
     Wake,
+    answers_of,
     end_conversation,
     open_conversation,
     record_answer,
@@ -44,9 +53,16 @@ from bot.store.conversations import (
     save_state,
 )
 from bot.store.messages import QueuedText
-from bot.store.subscribers import change_status, fill_first_name, record_consent
+from bot.store.subscribers import change_status, fill_first_name, record_consent, set_email
+from bot.store.webhook_events import record_webhook_event
 
 AnyEffect = FlowEffect | ChangeStatus | RecordConsent | FillFirstName | QueueForAgents
+COMPLETED = "completed"  # the end reason of a flow that reached its end
+# The consent entry that tells receivers of a status change: (kind, new status) → event.
+_CONSENT_NEWS = {
+    (ConsentKind.OPT_IN, SubscriberStatus.SUBSCRIBED): WebhookEventType.SUBSCRIBED,
+    (ConsentKind.OPT_OUT, SubscriberStatus.UNSUBSCRIBED): WebhookEventType.OPTED_OUT,
+}
 
 
 def apply_effects(
@@ -65,12 +81,14 @@ def apply_effects(
     queued: list[QueuedText] = []
     subscriber = turn.subscriber
     profile_changed = False
+    status_changed = False  # in this batch: its consent entry tells webhooks
     visits: list[str] = []
     for effect in effects:
         match effect:
             case Send():
                 queued.append(_queue(turn, effect, flow))
             case ChangeStatus(status=status):
+                status_changed = status_changed or subscriber.status is not status
                 change_status(turn.connection, subscriber, status, turn.now)
             case RecordConsent(kind=kind, keyword=keyword):
                 record_consent(
@@ -83,6 +101,9 @@ def apply_effects(
                     text=turn.consent_text,
                     message_id=turn.inbound_id,
                 )
+                news = _CONSENT_NEWS.get((kind, subscriber.status))
+                if news is not None and status_changed:
+                    _tell(turn, news, subscriber.event_data(source=turn.source, keyword=keyword))
             case FillFirstName(name=name):
                 fill_first_name(turn.connection, subscriber, name, turn.now)
             case SetAttributes(values=values):
@@ -106,6 +127,10 @@ def apply_effects(
                     value=value,
                     now=turn.now,
                 )
+                answer = {"flow": flow, "step": step, "name": name, "value": value}
+                _tell(turn, WebhookEventType.ANSWER_RECORDED, answer)
+            case SetEmail(address=address):
+                set_email(turn.connection, subscriber, address, turn.now)
             case EnterStep(step=step):
                 visits.append(step)
             case QueueForAgents():
@@ -142,6 +167,11 @@ def apply_flow_turn(
     apply_effects(turn, effects, flow=flow, conversation_id=conversation_id)
     if conversation is not None:
         _save(turn, conversation, state, row)
+    if row.handoff_reason is not None:
+        _tell(turn, WebhookEventType.HANDOFF, {"flow": flow, "reason": row.handoff_reason})
+    if row.end_reason == COMPLETED:
+        answers = answers_of(turn.connection, conversation_id)
+        _tell(turn, WebhookEventType.FLOW_COMPLETED, {"flow": flow, "answers": answers})
     return conversation_id
 
 
@@ -150,6 +180,12 @@ def end_active(turn: Turn, reason: str) -> None:
     if turn.conversation is not None:
         end_conversation(turn.connection, turn.conversation.id, reason, turn.now)
         turn.conversation = None
+
+
+def _tell(turn: Turn, event_type: WebhookEventType, data: dict[str, Any]) -> None:
+    """Record a webhook event about the turn's person, in the turn's transaction."""
+    phone = turn.subscriber.phone
+    record_webhook_event(turn.connection, event_type, phone=phone, data=data, now=turn.now)
 
 
 def _queue(turn: Turn, send: Send, flow: str | None) -> QueuedText:
@@ -222,7 +258,7 @@ def _save(
     turn: Turn, conversation: ActiveConversation, state: FlowState | None, row: _RowChanges
 ) -> None:
     if row.end_reason is not None or state is None:
-        end_conversation(turn.connection, conversation.id, row.end_reason or "completed", turn.now)
+        end_conversation(turn.connection, conversation.id, row.end_reason or COMPLETED, turn.now)
         turn.conversation = None
         return
     conversation.state = state

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,22 @@ def _insert(dialect: str) -> ExecutableReturnsRows:
 
 
 _INSERT = DriverStatement(_insert)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event just stored, for what else it means (an order is credited to a campaign)."""
+
+    id: int
+    type: str
+    phone: str
+    data: Mapping[str, Any]
+    external_id: str | None
+    received_at: datetime
+
+
+# Called in the transaction that stored a new event (not a retried id).
+EventListener = Callable[[Connection, StoredEvent], None]
 
 
 def store_event(

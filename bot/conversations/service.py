@@ -12,7 +12,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine
 
 from bot.conversations.apply import apply_effects, end_active
-from bot.conversations.events import store_event
+from bot.conversations.events import EventListener, StoredEvent, store_event
 from bot.conversations.flows import FlowHost
 from bot.conversations.signup import SignupResult, signup_effects
 from bot.conversations.turn import PendingAction, Turn
@@ -97,6 +97,7 @@ class ConversationService:
         clock: Callable[[], datetime] = utcnow,
         rules: PolicyRules = DEFAULT_RULES,
         public_url: str | None = None,
+        on_stored_event: EventListener | None = None,
     ) -> None:
         self.db = db
         self.vocabulary = vocabulary
@@ -105,6 +106,8 @@ class ConversationService:
         self.clock = clock
         self.rules = rules
         self.public_url = public_url  # flow texts' URLs become tracked links on it
+        # What else a new event means, decided above this room (orders: bot.campaigns).
+        self.on_stored_event = on_stored_event
 
     def handle_inbound(self, sms: InboundSms) -> InboundResult:
         """Record the text and answer it; a MessageSid seen before changes nothing."""
@@ -200,6 +203,9 @@ class ConversationService:
             )
             if not receipt.new:
                 return EventOutcome(receipt.id, duplicate=True, message_ids=[])
+            if self.on_stored_event is not None:
+                stored = StoredEvent(receipt.id, event_type, phone, data, external_id, now)
+                self.on_stored_event(connection, stored)
             claimed = claim(connection, phone, now)
             turn = self.turn(claimed, Delivery.OUTBOX, now)
             if self.flows is not None:

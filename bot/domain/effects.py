@@ -112,6 +112,13 @@ class RecordAnswer:
 
 
 @dataclass(frozen=True)
+class SetEmail:
+    """The person gave an e-mail address (an `expect: email` answer): it joins their profile."""
+
+    address: str
+
+
+@dataclass(frozen=True)
 class EnterStep:
     """The conversation reached a step (for the funnel)."""
 
@@ -156,6 +163,7 @@ FlowEffect = (
     | SetAttributes
     | ChangeTags
     | RecordAnswer
+    | SetEmail
     | EnterStep
     | HandOff
     | CallAction

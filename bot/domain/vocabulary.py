@@ -81,3 +81,26 @@ class HandledBy(StrEnum):
     BOT = "bot"
     WAITING_FOR_AGENT = "waiting_for_agent"  # a flow handed off; nobody has taken it yet
     AGENT = "agent"
+
+
+class WebhookEventType(StrEnum):
+    """What an outbound webhook tells a receiver (README, "Webhooks")."""
+
+    SUBSCRIBED = "subscriber.subscribed"
+    OPTED_OUT = "subscriber.opted_out"
+    ERASED = "subscriber.erased"
+    ANSWER_RECORDED = "answer.recorded"
+    FLOW_COMPLETED = "flow.completed"
+    HANDOFF = "conversation.handoff"
+    LINK_CLICKED = "link.clicked"
+    ORDER_ATTRIBUTED = "order.attributed"
+    MESSAGE_FAILED = "message.failed"
+
+
+class DeliveryStatus(StrEnum):
+    """Where one event stands with one webhook endpoint."""
+
+    PENDING = "pending"  # to be posted (again), once the person's earlier events are settled
+    DELIVERED = "delivered"  # the receiver answered 2xx
+    GAVE_UP = "gave_up"  # still failing after WEBHOOK_RETRY_WINDOW; `bot webhooks retry`
+    DROPPED = "dropped"  # never posted: the person's data was erased first

@@ -24,9 +24,10 @@ from bot.domain.vocabulary import (
     Direction,
     MessageStatus,
     SubscriberStatus,
+    WebhookEventType,
 )
 from bot.store.db import dialect_insert, transaction
-from bot.store.subscribers import claim_subscriber
+from bot.store.subscribers import SubscriberRow, claim_subscriber
 from bot.store.tables import (
     ANSWERS,
     CONSENT_EVENTS,
@@ -35,6 +36,11 @@ from bot.store.tables import (
     MESSAGES,
     SUBSCRIBERS,
     max_length,
+)
+from bot.store.webhook_events import (
+    forget_webhook_events,
+    record_webhook_event,
+    record_webhook_events,
 )
 
 BATCH_ROWS = 1000  # rows per transaction with skip_bad; also the size of IN (…) lookups
@@ -337,6 +343,7 @@ def _stored(connection: Connection, phones: list[str]) -> dict[str, Any]:
                 SUBSCRIBERS.c.timezone,
                 SUBSCRIBERS.c.attributes,
                 SUBSCRIBERS.c.tags,
+                SUBSCRIBERS.c.email,
             )
             .where(SUBSCRIBERS.c.phone.in_(chunk))
             .with_for_update()
@@ -440,6 +447,34 @@ def _import_batch(
             for row in accepted
         ],
     )
+    _tell_subscribed(connection, accepted, profiles, stored, ids, now)
+
+
+def _tell_subscribed(
+    connection: Connection,
+    accepted: list[_Row],
+    profiles: dict[str, dict[str, Any]],
+    stored: dict[str, Any],
+    ids: dict[str, int],
+    now: datetime,
+) -> None:
+    """Webhooks hear of the people the import subscribed (not of those subscribed before)."""
+    sources = {row.phone: row.consent_source for row in accepted}  # the last row's, per person
+    subscribed = []
+    for phone, profile in profiles.items():
+        before = stored.get(phone)
+        if before is not None and before.status == SubscriberStatus.SUBSCRIBED:
+            continue
+        person = SubscriberRow(
+            id=ids[phone],
+            phone=phone,
+            status=SubscriberStatus.SUBSCRIBED,
+            first_name=profile["first_name"],
+            tags=profile["tags"],
+            email=before.email if before is not None else None,
+        )
+        subscribed.append((phone, person.event_data(source=sources[phone], keyword=None)))
+    record_webhook_events(connection, WebhookEventType.SUBSCRIBED, subscribed, now=now)
 
 
 def _write_profiles(
@@ -614,6 +649,7 @@ def erase_subscriber(db: Engine, phone: str, now: datetime) -> bool:
                 timezone=None,
                 attributes={},
                 tags=[],
+                email=None,
                 updated_at=now,
             )
         )
@@ -669,6 +705,10 @@ def erase_subscriber(db: Engine, phone: str, now: datetime) -> bool:
                 created_at=now,
             )
         )
+        forget_webhook_events(connection, phone, now)
+        # The address goes with it: the e-mail tool finds the person to erase by it.
+        erased = {"email": subscriber.email}
+        record_webhook_event(connection, WebhookEventType.ERASED, phone=phone, data=erased, now=now)
     return True
 
 

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,6 +46,7 @@ from bot.store.db import transaction
 from bot.store.models import utcnow
 from bot.store.subscribers import opt_out_by_carrier
 from bot.store.tables import MESSAGES, AnyRow
+from bot.store.webhook_events import record_text_failed
 
 log = logging.getLogger(__name__)
 
@@ -149,16 +150,28 @@ _RELEASE = (
         updated_at=bindparam("released_at"),
     )
 )
+# Where a text came from, for the `message.failed` webhook event.
+_ORIGIN = (MESSAGES.c.flow, MESSAGES.c.campaign)
 _LOCK_ONE = (
     select(
-        MESSAGES.c.status, MESSAGES.c.provider_sid, MESSAGES.c.attempts, MESSAGES.c.retrying_since
+        MESSAGES.c.status,
+        MESSAGES.c.provider_sid,
+        MESSAGES.c.attempts,
+        MESSAGES.c.retrying_since,
+        *_ORIGIN,
     )
     .where(MESSAGES.c.id == bindparam("message_id"))
     .with_for_update()
 )
 _HANDED_AT = func.coalesce(MESSAGES.c.sent_at, MESSAGES.c.updated_at)
 _UNKNOWN_SINCE = (
-    select(*_CLAIM_COLUMNS, MESSAGES.c.sent_at, MESSAGES.c.handed_over_at, MESSAGES.c.updated_at)
+    select(
+        *_CLAIM_COLUMNS,
+        MESSAGES.c.sent_at,
+        MESSAGES.c.handed_over_at,
+        MESSAGES.c.updated_at,
+        *_ORIGIN,
+    )
     .where(MESSAGES.c.status == MessageStatus.UNKNOWN, _HANDED_AT <= bindparam("cutoff"))
     .order_by(MESSAGES.c.id)
     .limit(bindparam("limit"))
@@ -205,6 +218,13 @@ _EXPIRE = (
             ERROR_MESSAGE_MAX,
         ),
     )
+    .returning(
+        MESSAGES.c.id,
+        MESSAGES.c.phone,
+        MESSAGES.c.error_code,
+        MESSAGES.c.error_message,
+        *_ORIGIN,
+    )
 )
 
 
@@ -238,9 +258,16 @@ def default_dispatcher_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[-64:]
 
 
-def backoff(attempts: int, rng: random.Random) -> timedelta:
-    """How long to wait after the n-th retryable failure: 5 s, 10 s, 20 s, 30 s …, jittered."""
-    ceiling = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** max(0, attempts - 1))
+def backoff(
+    attempts: int,
+    rng: random.Random,
+    *,
+    first: timedelta = BACKOFF_FIRST,
+    cap: timedelta = BACKOFF_CAP,
+) -> timedelta:
+    """How long to wait after the n-th retryable failure: 5 s, 10 s, 20 s, 30 s …, jittered
+    (by default; webhooks wait longer)."""
+    ceiling = min(cap, first * 2 ** max(0, attempts - 1))
     # "Equal jitter": never less than half the step, so retries still back off, yet dispatchers
     # throttled together do not all come back in the same instant.
     return ceiling * (0.5 + rng.random() / 2)
@@ -394,7 +421,7 @@ class Dispatcher:
         now = now or self.clock()
         window = format_duration(self.retry_window)
         with transaction(self.db) as connection:
-            expired = connection.execute(
+            failed = connection.execute(
                 _EXPIRE,
                 {
                     "cutoff": now - self.retry_window,
@@ -402,7 +429,11 @@ class Dispatcher:
                     "reason": f"gave up: the provider still failed it after the {window} retry"
                     " window; last error: ",
                 },
-            ).rowcount
+            ).all()
+            for row in failed:
+                errors = {"error_code": row.error_code, "error_message": row.error_message}
+                _tell_failed(connection, row.id, row.phone, row, now, errors)
+        expired = len(failed)
         if expired:
             log.warning("%d texts failed: the provider failed them for over %s", expired, window)
         return expired
@@ -592,6 +623,8 @@ class Dispatcher:
             values = self._values_after(current, result, handed_over_at)
             if values:
                 _set(connection, message_id, updated_at=self.clock(), **values)
+            if values.get("status") is MessageStatus.FAILED:
+                _tell_failed(connection, message_id, phone, current, self.clock(), values)
             if result.outcome is SendOutcome.OPTED_OUT:
                 opt_out_by_carrier(connection, phone, message_id, self.clock())
         status = values.get("status", current.status)
@@ -740,11 +773,37 @@ class Dispatcher:
         )
         try:
             with transaction(self.db) as connection:
-                return connection.execute(statement).rowcount == 1
+                settled = connection.execute(statement).rowcount == 1
+                if settled and values.get("status") is MessageStatus.FAILED:
+                    _tell_failed(connection, row.id, row.phone, row, self.clock(), values)
+                return settled
         except IntegrityError:
             # Another reconciler matched the provider's message to a twin row just now.
             log.warning("message %s: provider sid already taken; trying again later", row.id)
             return False
+
+
+def _tell_failed(
+    connection: Connection,
+    message_id: int,
+    phone: str,
+    origin: AnyRow,  # the text's row, with its flow and campaign
+    now: datetime,
+    errors: Mapping[str, Any],  # the error code and message written with FAILED
+) -> None:
+    """The text failed for good: webhooks hear of it, in the transaction that says so."""
+    fitted = _fitted(dict(errors))
+    record_text_failed(
+        connection,
+        message_id=message_id,
+        phone=phone,
+        status=MessageStatus.FAILED,
+        error_code=fitted.get("error_code"),
+        error_message=fitted.get("error_message"),
+        flow=origin.flow,
+        campaign=origin.campaign,
+        now=now,
+    )
 
 
 def _error_text(result: SendResult) -> str:

@@ -14,7 +14,9 @@ from sqlalchemy.sql import ColumnElement
 
 from bot.domain.link_previews import is_link_preview
 from bot.domain.urls import Span, urls_written_by_brand
+from bot.domain.vocabulary import WebhookEventType
 from bot.store.tables import CLICKS, LINKS
+from bot.store.webhook_events import record_webhook_event
 
 CODE_LENGTH = 7  # 62**7 ≈ 3.5e12 codes: unguessable enough, and short enough for a segment
 CODE_ALPHABET = string.digits + string.ascii_letters
@@ -137,22 +139,36 @@ def follow(
 ) -> str | None:
     """Count a click on a code and return where it leads; None for a code that does not exist.
 
-    A link-preview fetcher is sent on too, but it is not a click.
+    A link-preview fetcher is sent on too, but it is not a click. A counted click is told to
+    webhooks (`link.clicked`).
     """
     if not _CODE.fullmatch(code):
         return None
-    link = connection.execute(select(LINKS.c.id, LINKS.c.url).where(LINKS.c.code == code)).first()
+    link = connection.execute(
+        select(LINKS.c.id, LINKS.c.url, LINKS.c.phone, LINKS.c.flow, LINKS.c.campaign).where(
+            LINKS.c.code == code
+        )
+    ).first()
     if link is None:
         return None
-    if not is_link_preview(user_agent):
-        _count_click(connection, link.id, user_agent=user_agent, now=now)
+    if not is_link_preview(user_agent) and _count_click(
+        connection, link.id, user_agent=user_agent, now=now
+    ):
+        record_webhook_event(
+            connection,
+            WebhookEventType.LINK_CLICKED,
+            phone=link.phone,
+            data={"url": link.url, "flow": link.flow, "campaign": link.campaign},
+            now=now,
+        )
     return link.url
 
 
 def _count_click(
     connection: Connection, link_id: int, *, user_agent: str | None, now: datetime
-) -> None:
-    """Count a click unless one was counted within CLICK_WINDOW; keep a bounded history."""
+) -> bool:
+    """Count a click unless one was counted within CLICK_WINDOW (a repeat: False); keep a
+    bounded history."""
     # One conditional UPDATE is the check and the count: it holds the link's row until commit,
     # so of many parallel fetches (PostgreSQL re-reads the row after the lock) one counts.
     counted = connection.execute(
@@ -167,7 +183,7 @@ def _count_click(
         .values(clicks=LINKS.c.clicks + 1, last_clicked_at=now)
     ).rowcount
     if not counted:
-        return
+        return False
     values = {
         "link_id": link_id,
         "clicked_at": now,
@@ -181,3 +197,4 @@ def _count_click(
     else:
         # The last click must stay true (an order is credited to it): the newest row moves on.
         connection.execute(update(CLICKS).where(CLICKS.c.id == newest).values(values))
+    return True

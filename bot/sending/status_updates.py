@@ -14,8 +14,10 @@ from bot.domain.vocabulary import Direction, MessageStatus
 from bot.store.db import transaction
 from bot.store.subscribers import opt_out_by_carrier
 from bot.store.tables import MESSAGES
+from bot.store.webhook_events import record_text_failed
 
 CARRIER_OPT_OUT_ERROR = 21610
+NOT_DELIVERED = (MessageStatus.FAILED, MessageStatus.UNDELIVERED)  # told as `message.failed`
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,18 @@ def apply_status_update(*, db: Engine, update_: StatusUpdate, now: datetime) -> 
         if values:
             connection.execute(
                 update(MESSAGES).where(MESSAGES.c.id == message.id).values(updated_at=now, **values)
+            )
+        if values.get("status") in NOT_DELIVERED:
+            record_text_failed(
+                connection,
+                message_id=message.id,
+                phone=message.phone,
+                status=update_.status,
+                error_code=update_.error_code,
+                error_message=message.error_message,
+                flow=message.flow,
+                campaign=message.campaign,
+                now=now,
             )
         return "status" in values
 

@@ -80,6 +80,7 @@ _SUBSCRIBER_COLUMNS = (
     SUBSCRIBERS.c.timezone,
     SUBSCRIBERS.c.attributes,
     SUBSCRIBERS.c.tags,
+    SUBSCRIBERS.c.email,
 )
 # Written into the SQL, not bound: when a bound value decides whether a partial index applies
 # (here "WHERE status = 'active'"), SQLite plans the statement again on every execution, which
@@ -357,6 +358,16 @@ def record_answer(
             "created_at": now,
         },
     )
+
+
+def answers_of(connection: Connection, conversation_id: int) -> dict[str, Any]:
+    """A conversation's answers by name (a name answered twice: the later answer)."""
+    rows = connection.execute(
+        select(ANSWERS.c.name, ANSWERS.c.value)
+        .where(ANSWERS.c.conversation_id == conversation_id)
+        .order_by(ANSWERS.c.id)
+    )
+    return {row.name: row.value for row in rows}
 
 
 _INSERT_VISIT = DriverStatement(VISITS.insert())

@@ -26,6 +26,7 @@ from bot.domain.vocabulary import (
     ConsentKind,
     ConversationStatus,
     Delivery,
+    DeliveryStatus,
     Direction,
     HandledBy,
     MessageStatus,
@@ -130,6 +131,8 @@ class Subscriber(SQLModel, table=True):
     timezone: str | None = Field(default=None, max_length=64)
     attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # The address the person gave a flow's `expect: email` question (their latest), if any.
+    email: str | None = Field(default=None, max_length=254)
     created_at: datetime = _timestamp(nullable=False)
     updated_at: datetime = _timestamp(nullable=False)
 
@@ -408,3 +411,65 @@ class Click(SQLModel, table=True):
     link_id: int = Field(foreign_key="link.id", sa_type=ROW_ID, index=True)
     clicked_at: datetime = _timestamp(nullable=False)
     user_agent: str | None = Field(default=None, max_length=255)
+
+
+class WebhookEvent(SQLModel, table=True):
+    """Something outbound webhooks tell, written in the transaction of the change it tells of.
+
+    The worker routes it to the endpoints that want its type (a `webhook_delivery` row each)
+    and deletes it when none does; `routed_at` is None until then.
+    """
+
+    __tablename__ = "webhook_event"
+    __table_args__ = (
+        Index(
+            "ix_webhook_event_unrouted",
+            "phone",
+            sqlite_where=text("routed_at IS NULL"),
+            postgresql_where=text("routed_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)  # a person's order
+    public_id: str = Field(max_length=40, unique=True)  # the body's "id": evt_…
+    type: str = Field(max_length=40)
+    phone: str = Field(max_length=20, index=True)  # whose event: deliveries keep their order
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _timestamp(nullable=False)
+    routed_at: datetime | None = _timestamp(nullable=True)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event on its way to one endpoint: posted, retried with backoff, or given up."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        # A person's queue at an endpoint: what is due, and whether an earlier event still waits.
+        Index(
+            "ix_webhook_delivery_queue",
+            "endpoint",
+            "phone",
+            "event_id",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ux_webhook_delivery_event_endpoint", "event_id", "endpoint", unique=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    event_id: int = Field(foreign_key="webhook_event.id", sa_type=ROW_ID)
+    endpoint: str = Field(max_length=64)  # its name in flows/webhooks.yaml ("default": WEBHOOK_URL)
+    phone: str = Field(max_length=20)
+    status: DeliveryStatus = _enum(DeliveryStatus, 12, nullable=False)
+    attempts: int = 0
+    next_attempt_at: datetime | None = _timestamp(nullable=True)  # None: as soon as it is next
+    # When the receiver first failed it: it is given up WEBHOOK_RETRY_WINDOW after this.
+    retrying_since: datetime | None = _timestamp(nullable=True)
+    # The worker posting it, and until when its claim holds (a crashed worker's claim runs out).
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = _timestamp(nullable=True)
+    response_status: int | None = None  # the receiver's last HTTP status
+    last_error: str | None = Field(default=None, max_length=500)
+    delivered_at: datetime | None = _timestamp(nullable=True)
+    created_at: datetime = _timestamp(nullable=False)
+    updated_at: datetime = _timestamp(nullable=False)

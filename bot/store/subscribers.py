@@ -10,10 +10,11 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
-from bot.domain.vocabulary import ConsentKind, SubscriberStatus
+from bot.domain.vocabulary import ConsentKind, SubscriberStatus, WebhookEventType
 from bot.store.db import dialect_insert
 from bot.store.driver_sql import DriverStatement
 from bot.store.tables import CONSENT_EVENTS, SUBSCRIBERS, AnyRow
+from bot.store.webhook_events import record_webhook_event
 
 
 @dataclass
@@ -27,10 +28,12 @@ class SubscriberRow:
     timezone: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
+    email: str | None = None
 
     @classmethod
     def read(cls, subscriber_id: int, phone: str, row: Any) -> SubscriberRow:
-        """From a row with the profile columns (status, first_name, timezone, attributes, tags)."""
+        """From a row with the profile columns (status, first_name, timezone, attributes, tags,
+        email)."""
         return cls(
             id=subscriber_id,
             phone=phone,
@@ -39,7 +42,19 @@ class SubscriberRow:
             timezone=row.timezone,
             attributes=dict(row.attributes or {}),
             tags=list(row.tags or []),
+            email=row.email,
         )
+
+    def event_data(self, **more: Any) -> dict[str, Any]:
+        """What a `subscriber.*` webhook event says about the person, and `more`."""
+        return {
+            "phone": self.phone,
+            "status": self.status.value,
+            "first_name": self.first_name,
+            "email": self.email,
+            "tags": list(self.tags),
+            **more,
+        }
 
 
 def get_subscriber(connection: Connection, phone: str) -> AnyRow | None:
@@ -65,6 +80,7 @@ _PROFILE = (
     SUBSCRIBERS.c.timezone,
     SUBSCRIBERS.c.attributes,
     SUBSCRIBERS.c.tags,
+    SUBSCRIBERS.c.email,
 )
 
 
@@ -143,6 +159,20 @@ def fill_first_name(
     subscriber.first_name = name
 
 
+def set_email(
+    connection: Connection, subscriber: SubscriberRow, address: str, now: datetime
+) -> None:
+    """Keep the e-mail address the person gave (their latest wins)."""
+    if subscriber.email == address:
+        return
+    connection.execute(
+        update(SUBSCRIBERS)
+        .where(SUBSCRIBERS.c.id == subscriber.id)
+        .values(email=address, updated_at=now)
+    )
+    subscriber.email = address
+
+
 _INSERT_CONSENT = DriverStatement(CONSENT_EVENTS.insert())
 
 
@@ -189,4 +219,11 @@ def opt_out_by_carrier(
         now=now,
         keyword="21610",
         message_id=message_id,
+    )
+    record_webhook_event(
+        connection,
+        WebhookEventType.OPTED_OUT,
+        phone=phone,
+        data=subscriber.event_data(source="carrier", keyword="21610"),
+        now=now,
     )

@@ -26,6 +26,8 @@ from bot.store.models import (
     StepVisit,
     Subscriber,
     UnansweredText,
+    WebhookDelivery,
+    WebhookEvent,
 )
 
 # A row, or a select, of any columns: SQLAlchemy 2.1 types them by their columns' types, and
@@ -66,3 +68,5 @@ SETTINGS = _table_of(Setting)
 STEP_VISITS = _table_of(StepVisit)
 SUBSCRIBERS = _table_of(Subscriber)
 UNANSWERED_TEXTS = _table_of(UnansweredText)
+WEBHOOK_DELIVERIES = _table_of(WebhookDelivery)
+WEBHOOK_EVENTS = _table_of(WebhookEvent)

@@ -274,6 +274,7 @@ def _subscriber_json(connection: Connection, subscriber: AnyRow) -> dict[str, An
         "timezone": subscriber.timezone,
         "attributes": subscriber.attributes,
         "tags": subscriber.tags,
+        "email": subscriber.email,
         "created_at": subscriber.created_at.isoformat(),
         "updated_at": subscriber.updated_at.isoformat(),
         "consent": [

@@ -46,6 +46,7 @@ from bot.domain.effects import (
     ScheduleTimer,
     Send,
     SetAttributes,
+    SetEmail,
     StartFlow,
 )
 from bot.domain.vocabulary import Purpose, TimerKind
@@ -129,6 +130,8 @@ def compact_effect(effect: FlowEffect, now: datetime) -> dict[str, Any]:
             return {"tags": {key: value for key, value in tags.items() if value}}
         case RecordAnswer(step=step, name=name, value=value):
             return {"answer": {"step": step, "name": name, "value": plain(value)}}
+        case SetEmail(address=address):
+            return {"email": address}
         case EnterStep(step=step):
             return {"enter": step}
         case HandOff(reason=reason):

@@ -15,7 +15,8 @@
 ```
 For `expect: choice`, list `options: [Small, Medium, Large]`; people may answer with the
 option, its number (2) or its letter (b). `expect: text` takes `max_length` (default 500);
-`expect: rating` takes `max` (default 5; stars and "4/5" count).
+`expect: rating` takes `max` (default 5; stars and "4/5" count). An `expect: email` answer also
+becomes the person's e-mail address (the profile's `email`, told to webhooks).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from bot.domain.effects import SetEmail
 from bot.domain.vocabulary import TimerKind
 from bot.engine.answers import AnswerKind, AnswerSpec, Valid, describe, validate_answer
 from bot.engine.inputs import Input, Reply, TimerFired
@@ -86,6 +88,8 @@ class AskStep(Step):
         result = validate_answer(event.text, self.spec, today=run.now.date())
         if isinstance(result, Valid):
             run.save_answer(self, self.save_as, result.value)
+            if self.spec.kind is AnswerKind.EMAIL:
+                run.emit(SetEmail(str(result.value)))
             if self.timeout is not None:
                 run.cancel_timers(TimerKind.TIMEOUT)
             return Next()
