@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from sqlalchemy.engine import Engine
 from bot.actions.background import ActionPool
 from bot.actions.base import ActionError, ActionRunner
 from bot.actions.factory import build_action_runner
+from bot.campaigns.conversions import tell_attributed_order
 from bot.conversations.flow_registry import FlowRegistry
 from bot.conversations.flows import FlowHost
 from bot.conversations.service import ConversationService
@@ -28,6 +30,8 @@ from bot.store.db import make_db
 from bot.store.models import utcnow
 from bot.twilio.gateway import TwilioGateway
 from bot.twilio.webhook import STATUS_CALLBACK_PATH
+from bot.webhooks.delivery import WebhookSender
+from bot.webhooks.endpoints import EndpointSource
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +92,9 @@ def build_services(
             clock=clock,
             rules=settings.policy_rules,
             public_url=settings.PUBLIC_URL,
+            on_stored_event=functools.partial(
+                tell_attributed_order, days=settings.ATTRIBUTION_DAYS
+            ),
         ),
         dispatcher=build_dispatcher(settings, db=db, gateway=gateway, clock=clock),
     )
@@ -128,6 +135,24 @@ def build_dispatcher(
         retry_window=settings.SEND_RETRY_WINDOW,
         clock=clock,
         rules=settings.policy_rules,
+    )
+
+
+def build_webhook_sender(
+    settings: Settings, *, db: Engine, clock: Callable[[], datetime] = utcnow
+) -> WebhookSender:
+    """The outbound webhooks' worker: WEBHOOK_URL and FLOWS_DIR/webhooks.yaml's endpoints
+    (the file is read again when it changes), retried for WEBHOOK_RETRY_WINDOW."""
+    endpoints = EndpointSource(
+        settings.FLOWS_DIR,
+        webhook_url=settings.WEBHOOK_URL,
+        webhook_secret=settings.WEBHOOK_SECRET,
+    )
+    return WebhookSender(
+        db=db,
+        endpoints=endpoints.current,
+        clock=clock,
+        retry_window=settings.WEBHOOK_RETRY_WINDOW,
     )
 
 

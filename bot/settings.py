@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError
 from bot.domain.policy import PolicyRules, is_known_zone, parse_regional_hours, parse_window
 from bot.engine.durations import DurationError, format_duration, parse_duration
 from bot.sending.outage import DEFAULT_RETRY_WINDOW, MAX_RETRY_WINDOW
+from bot.webhooks.delivery import DEFAULT_RETRY_WINDOW as DEFAULT_WEBHOOK_RETRY_WINDOW
 
 
 class ConfigError(Exception):
@@ -78,6 +79,11 @@ class Settings(BaseSettings):
     PRICE_PER_SEGMENT: float = Field(default=0.0079, gt=0)
     CURRENCY: str = "USD"
     ATTRIBUTION_DAYS: float = Field(default=7, gt=0)  # an order counts for a campaign this long
+    # Outbound webhooks (README, "Webhooks"): one endpoint here, or more in FLOWS_DIR's
+    # webhooks.yaml; events a receiver keeps failing are retried this long.
+    WEBHOOK_URL: str | None = None
+    WEBHOOK_SECRET: str | None = None
+    WEBHOOK_RETRY_WINDOW: timedelta = DEFAULT_WEBHOOK_RETRY_WINDOW
 
     @field_validator(
         "TWILIO_ACCOUNT_SID",
@@ -90,6 +96,8 @@ class Settings(BaseSettings):
         "SECRET_KEY",
         "KEYWORDS_FILE",
         "GATEWAY",
+        "WEBHOOK_URL",
+        "WEBHOOK_SECRET",
         mode="before",
     )
     @classmethod
@@ -108,7 +116,7 @@ class Settings(BaseSettings):
             raise ValueError("only sqlite:/// and postgresql:// URLs are supported")
         return value
 
-    @field_validator("PUBLIC_URL", "TWILIO_API_URL", "ACTION_SERVER_URL")
+    @field_validator("PUBLIC_URL", "TWILIO_API_URL", "ACTION_SERVER_URL", "WEBHOOK_URL")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
@@ -131,6 +139,22 @@ class Settings(BaseSettings):
                 " (a text that late is no longer worth sending); use at most 10h"
             )
         return window
+
+    @field_validator("WEBHOOK_RETRY_WINDOW", mode="before")
+    @classmethod
+    def _webhook_retry_window(cls, value: object) -> object:
+        if isinstance(value, timedelta):
+            return value
+        try:
+            return parse_duration(value)
+        except DurationError as error:
+            raise ValueError(str(error)) from None
+
+    @model_validator(mode="after")
+    def _webhook_url_has_a_secret(self) -> Settings:
+        if self.WEBHOOK_URL and not self.WEBHOOK_SECRET:
+            raise ValueError("WEBHOOK_SECRET is required with WEBHOOK_URL (it signs the events)")
+        return self
 
     @field_validator("DEFAULT_COUNTRY")
     @classmethod

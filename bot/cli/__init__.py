@@ -7,6 +7,7 @@ from bot.cli import (  # noqa: F401  (registers them)
     outbox,
     running,
     subscribers,
+    webhooks,
 )
 from bot.cli.common import main
 

@@ -82,9 +82,11 @@ def _checked(paths: tuple[Path, ...], settings: Settings) -> list[ParsedFile]:
 @flows.command("check")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def flows_check(paths: tuple[Path, ...]) -> None:
-    """Check flow files (default: FLOWS_DIR); prints file:line: message, exits 1 on errors."""
+    """Check flow files (default: FLOWS_DIR), with its campaigns and webhooks files; prints
+    file:line: message, exits 1 on errors."""
     from bot.campaigns.parser import check_campaigns
     from bot.engine.problems import Severity
+    from bot.webhooks.endpoints import check_webhooks_file
 
     settings = settings_or_exit()
     parsed = _checked(paths, settings)
@@ -92,6 +94,7 @@ def flows_check(paths: tuple[Path, ...]) -> None:
     folders = [path for path in paths if path.is_dir()] if paths else [settings.FLOWS_DIR]
     for folder in folders:  # campaign files live in FLOWS_DIR/campaigns
         problems += check_campaigns(folder, brand=settings.BRAND_NAME)
+        problems += check_webhooks_file(folder)
     for problem in problems:
         click.echo(str(problem))
     errors = sum(problem.severity is Severity.ERROR for problem in problems)

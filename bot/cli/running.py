@@ -35,6 +35,7 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     from waitress import serve as waitress_serve
 
     from bot.app import services_of
+    from bot.services import build_webhook_sender
     from bot.timers.scheduler import ClockBusy, ClockLock, build_scheduler, timer_work
 
     configure_logging()
@@ -66,6 +67,11 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
         daemon=True,
     )
     sender.start()
+    webhooks = build_webhook_sender(settings, db=services.db, clock=services.conversations.clock)
+    poster = threading.Thread(
+        target=webhooks.run_forever, args=(stop_sending,), name="parley-webhooks", daemon=True
+    )
+    poster.start()
     try:
         waitress_serve(app, host=host, port=port, threads=threads, ident="parley")
     finally:
@@ -73,6 +79,7 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         sender.join(timeout=10)
+        poster.join(timeout=10)
         lock.release()
 
 
@@ -185,11 +192,12 @@ def chat(phone: str) -> None:
     help="Seconds between passes that settle texts whose fate is unknown.",
 )
 def worker(reconcile_every: float) -> None:
-    """An outbox dispatcher (the Procfile's `worker`): run any number, on any machine."""
+    """An outbox dispatcher and webhook sender (the Procfile's `worker`): run any number, on any
+    machine."""
     import signal
     import threading
 
-    from bot.services import build_dispatcher, build_gateway
+    from bot.services import build_dispatcher, build_gateway, build_webhook_sender
     from bot.store.db import make_db
 
     configure_logging()
@@ -198,19 +206,22 @@ def worker(reconcile_every: float) -> None:
     log = logging.getLogger("bot.worker")
     db = make_db(settings.DATABASE_URL)
     dispatcher = build_dispatcher(settings, db=db, gateway=build_gateway(settings))
+    webhooks = build_webhook_sender(settings, db=db)
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: object) -> None:
         log.info("%s: finishing the text in hand, then stopping", signal.Signals(signum).name)
         stop.set()
 
-    # The loop runs in a thread so that the main thread, idle in join(), takes the signals.
+    # The loops run in threads so that the main thread, idle in join(), takes the signals;
+    # webhooks have their own, so a slow receiver never holds up a text.
     loop = threading.Thread(
         target=dispatcher.run_forever,
         args=(stop,),
         kwargs={"reconcile_every": reconcile_every},
         name="dispatcher",
     )
+    poster = threading.Thread(target=webhooks.run_forever, args=(stop,), name="webhooks")
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     log.info(
@@ -223,11 +234,13 @@ def worker(reconcile_every: float) -> None:
         reconcile_every,
     )
     loop.start()
+    poster.start()
     try:
-        while loop.is_alive():
+        while loop.is_alive() and poster.is_alive():
             loop.join(0.5)
     finally:
         stop.set()
         loop.join()
+        poster.join()
         db.dispose()
     log.info("worker %s stopped", dispatcher.id)

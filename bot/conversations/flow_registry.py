@@ -15,6 +15,7 @@ from bot.engine.intents import IntentMatcher
 from bot.engine.model import Flow
 from bot.engine.parser import ParsedFile, read_flow_file
 from bot.engine.problems import Problem, Severity
+from bot.webhooks.endpoints import WEBHOOKS_FILE
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,8 @@ TESTS_SUFFIXES = (".tests.yaml", ".tests.yml")  # a flow's scripts beside it, no
 
 
 def flow_files(directory: Path) -> list[Path]:
-    """The flow files in a folder (not its sub-folders), in name order."""
+    """The flow files in a folder (not its sub-folders), in name order; not the webhooks
+    file that may sit beside them."""
     if not directory.is_dir():
         return []
     return sorted(
@@ -31,6 +33,7 @@ def flow_files(directory: Path) -> list[Path]:
         for path in directory.iterdir()
         if path.suffix in FLOW_SUFFIXES
         and not path.name.endswith(TESTS_SUFFIXES)
+        and path.name != WEBHOOKS_FILE
         and path.is_file()
         and not path.name.startswith(".")
     )

@@ -1,0 +1,1 @@
+"""Outbound webhooks: where events go, how they are signed, and the worker that delivers them."""
