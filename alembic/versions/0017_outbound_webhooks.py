@@ -49,7 +49,14 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_webhook_event_phone"), ["phone"], unique=False)
         batch_op.create_index(
             "ix_webhook_event_unrouted",
-            ["phone"],
+            ["id"],
+            unique=False,
+            sqlite_where=UNROUTED,
+            postgresql_where=UNROUTED,
+        )
+        batch_op.create_index(
+            "ix_webhook_event_unrouted_phone",
+            ["phone", "id"],
             unique=False,
             sqlite_where=UNROUTED,
             postgresql_where=UNROUTED,
@@ -88,6 +95,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("webhook_delivery", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_webhook_delivery_pending",
+            ["event_id"],
+            unique=False,
+            sqlite_where=PENDING,
+            postgresql_where=PENDING,
+        )
         batch_op.create_index(
             "ix_webhook_delivery_queue",
             ["endpoint", "phone", "event_id"],

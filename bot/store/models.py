@@ -422,9 +422,19 @@ class WebhookEvent(SQLModel, table=True):
 
     __tablename__ = "webhook_event"
     __table_args__ = (
+        # Events not routed yet are a handful at any moment, however many were ever recorded:
+        # what the worker routes next, oldest first …
         Index(
             "ix_webhook_event_unrouted",
+            "id",
+            sqlite_where=text("routed_at IS NULL"),
+            postgresql_where=text("routed_at IS NULL"),
+        ),
+        # … and whether a person has one before the event a claim would post.
+        Index(
+            "ix_webhook_event_unrouted_phone",
             "phone",
+            "id",
             sqlite_where=text("routed_at IS NULL"),
             postgresql_where=text("routed_at IS NULL"),
         ),
@@ -444,7 +454,9 @@ class WebhookDelivery(SQLModel, table=True):
 
     __tablename__ = "webhook_delivery"
     __table_args__ = (
-        # A person's queue at an endpoint: what is due, and whether an earlier event still waits.
+        # The pending deliveries, oldest event first (what a claim looks through) …
+        _when_status("ix_webhook_delivery_pending", "event_id", "pending"),
+        # … and a person's queue at an endpoint: does an earlier event of theirs still wait?
         Index(
             "ix_webhook_delivery_queue",
             "endpoint",

@@ -20,13 +20,15 @@ from bot.domain.vocabulary import DeliveryStatus, Direction, WebhookEventType
 from bot.privacy.bulk import erase_subscriber
 from bot.sending.links import shorten_links
 from bot.services import build_webhook_sender
-from bot.store.db import transaction
+from bot.store.db import make_db, transaction
+from bot.store.driver_sql import DriverStatement
 from bot.store.tables import MESSAGES, WEBHOOK_DELIVERIES, WEBHOOK_EVENTS
 from bot.store.webhook_events import record_webhook_event
 from bot.testing.clock import FakeClock
-from bot.webhooks.delivery import BACKOFF_CAP, CLAIM_LEASE, WebhookSender
+from bot.webhooks.delivery import _DUE, _UNROUTED_EVENTS, BACKOFF_CAP, CLAIM_LEASE, WebhookSender
 from bot.webhooks.endpoints import ALL_EVENTS, Endpoint, Endpoints
 from bot.webhooks.queue import Filters, requeue_given_up
+from tests.support.databases import SqliteTemplate
 from tests.support.harness import API_KEY, AppHarness
 from tests.support.paths import ROOT
 from tests.support.sms import ALICE, BOB
@@ -508,3 +510,28 @@ def test_bot_webhooks_list_and_retry(cli: CliRunner, db: Engine, receiver: Webho
     assert "+14155550101 → crm: delivered 2026-12-04 20:00:00 (3 attempts)" in delivered.output
     none = cli.invoke(main, ["webhooks", "list", "--type", "link.clicked"])
     assert none.output == "no webhook deliveries\n"
+
+
+# What the workers read every round, idle or not: only rows that wait, never the history.
+WORKER_READS = [
+    ("routing", _UNROUTED_EVENTS, {}),
+    ("a claim", _DUE, {"now": NOW, "limit": 10}),
+]
+WAITING_ONLY = ("ix_webhook_event_unrouted", "ix_webhook_delivery_pending")  # partial indexes
+
+
+@pytest.mark.parametrize(("what", "statement", "params"), WORKER_READS, ids=["route", "claim"])
+def test_the_workers_read_what_waits_never_the_history(
+    what: str,
+    statement: Any,
+    params: dict[str, Any],
+    sqlite_template: SqliteTemplate,
+    tmp_path: Path,
+) -> None:
+    db = make_db(sqlite_template.fresh(tmp_path))
+    with transaction(db) as connection:
+        plan = DriverStatement(statement).explain(connection, params)
+    db.dispose()
+    scans = [step for step in plan if step.startswith("SCAN")]
+    assert all(step.endswith(WAITING_ONLY) for step in scans), f"{what}: {plan}"
+    assert all(step.startswith(("SCAN", "SEARCH", "CORRELATED")) for step in plan), plan
