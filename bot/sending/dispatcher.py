@@ -258,6 +258,20 @@ def default_dispatcher_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[-64:]
 
 
+def run_rounds(stop: threading.Event, one_round: Callable[[], float], what: str) -> None:
+    """A worker's loop: rounds until `stop` is set, each followed by the pause it returns (in
+    seconds); a round that fails is logged and tried again after ERROR_PAUSE_SECONDS."""
+    while not stop.is_set():
+        try:
+            pause = one_round()
+        except Exception:
+            log.exception("%s round failed; trying again in %s s", what, ERROR_PAUSE_SECONDS)
+            stop.wait(ERROR_PAUSE_SECONDS)
+            continue
+        if pause > 0:
+            stop.wait(pause)
+
+
 def backoff(
     attempts: int,
     rng: random.Random,
@@ -372,20 +386,17 @@ class Dispatcher:
     ) -> None:
         """The worker loop: send until `stop` is set, reconciling every `reconcile_every` s."""
         next_reconcile = monotonic()
-        while not stop.is_set():
-            try:
-                if reconcile_every is not None and monotonic() >= next_reconcile:
-                    next_reconcile = monotonic() + reconcile_every
-                    report = self.reconcile()
-                    if report.total:
-                        log.info("reconciled: %s", report)
-                pause = self.run_round(stop=stop, idle_seconds=idle_seconds)
-            except Exception:
-                log.exception("dispatch round failed; trying again in %s s", ERROR_PAUSE_SECONDS)
-                stop.wait(ERROR_PAUSE_SECONDS)
-                continue
-            if pause > 0:
-                stop.wait(pause)
+
+        def one_round() -> float:
+            nonlocal next_reconcile
+            if reconcile_every is not None and monotonic() >= next_reconcile:
+                next_reconcile = monotonic() + reconcile_every
+                report = self.reconcile()
+                if report.total:
+                    log.info("reconciled: %s", report)
+            return self.run_round(stop=stop, idle_seconds=idle_seconds)
+
+        run_rounds(stop, one_round, "dispatch")
 
     def run_round(
         self,

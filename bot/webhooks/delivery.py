@@ -30,7 +30,7 @@ from sqlalchemy.sql import ColumnElement
 from bot.domain.vocabulary import DeliveryStatus
 from bot.engine.durations import format_duration
 from bot.sending.dispatcher import backoff as jittered_backoff
-from bot.sending.dispatcher import default_dispatcher_id
+from bot.sending.dispatcher import default_dispatcher_id, run_rounds
 from bot.store.db import transaction
 from bot.store.models import utcnow
 from bot.store.tables import WEBHOOK_DELIVERIES, WEBHOOK_EVENTS, AnyRow
@@ -49,7 +49,6 @@ ROUTE_BATCH = 500
 BACKOFF_FIRST = timedelta(seconds=10)  # then 20 s, 40 s … an hour, an hour, …
 BACKOFF_CAP = timedelta(hours=1)
 IDLE_SECONDS = 1.0  # the worker's nap when nothing is due
-ERROR_PAUSE_SECONDS = 5.0
 ERROR_MAX = 500  # WebhookDelivery.last_error's length
 ANSWER_SHOWN = 200  # characters of a failing receiver's answer kept for `bot webhooks list`
 USER_AGENT = "Parley-Webhooks/1"
@@ -208,15 +207,7 @@ class WebhookSender:
 
     def run_forever(self, stop: threading.Event, *, idle_seconds: float = IDLE_SECONDS) -> None:
         """The worker's webhook loop: deliver until `stop` is set."""
-        while not stop.is_set():
-            try:
-                pause = self.run_round(stop=stop, idle_seconds=idle_seconds)
-            except Exception:
-                log.exception("webhook round failed; trying again in %s s", ERROR_PAUSE_SECONDS)
-                stop.wait(ERROR_PAUSE_SECONDS)
-                continue
-            if pause > 0:
-                stop.wait(pause)
+        run_rounds(stop, lambda: self.run_round(stop=stop, idle_seconds=idle_seconds), "webhook")
 
     def run_round(
         self,

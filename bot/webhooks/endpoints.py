@@ -246,15 +246,16 @@ class EndpointSource:
         self.webhook_url = webhook_url
         self.webhook_secret = webhook_secret
         self.environ = environ
-        self._stamp: tuple[int, int] | None = None
+        self._read = False
+        self._text: str | None = None  # the file as last read (None: there was none)
         self._good: Endpoints | None = None
         self._lock = threading.Lock()
 
     def current(self) -> Endpoints | None:
         with self._lock:
-            stamp = _stamp(webhooks_file(self.flows_dir))
-            if stamp != self._stamp:
-                self._stamp = stamp
+            text = _text_of(webhooks_file(self.flows_dir))
+            if not self._read or text != self._text:  # a small file: reading it is the check
+                self._read, self._text = True, text
                 self._load()
             return self._good
 
@@ -280,9 +281,8 @@ def _names(endpoints: Iterable[Endpoint]) -> str:
     return ", ".join(f"{endpoint.name} ({endpoint.url})" for endpoint in endpoints) or "none"
 
 
-def _stamp(path: Path) -> tuple[int, int]:
+def _text_of(path: Path) -> str | None:
     try:
-        stat = path.stat()
+        return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return (0, 0)
-    return (stat.st_mtime_ns, stat.st_size)
+        return None
