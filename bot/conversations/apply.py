@@ -1,4 +1,5 @@
-"""The one place effects become rows: a turn's texts, consent, profile, answers and flow row.
+"""The one place effects become rows: a turn's texts, consent, profile, answers and flow row,
+and the webhook events that tell of them (`bot.store.webhook_events`).
 
 Keywords (`bot.domain.compliance`), flows (`bot.engine`), actions, agents' replies, sign-ups
 and texts no step could take all reach the database as effects applied here, in the turn's

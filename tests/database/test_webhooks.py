@@ -30,9 +30,8 @@ from bot.webhooks.endpoints import ALL_EVENTS, Endpoint, Endpoints
 from bot.webhooks.queue import Filters, requeue_given_up
 from tests.support.databases import SqliteTemplate
 from tests.support.harness import API_KEY, AppHarness
-from tests.support.paths import ROOT
 from tests.support.sms import ALICE, BOB
-from tests.support.webhook_receiver import WebhookReceiver
+from tests.support.webhook_receiver import WebhookReceiver, documented_verify
 
 NOW = datetime(2026, 12, 4, 18, 0, tzinfo=UTC)  # 10:00 in San Francisco
 SECRET = "whsec_test_4b1d"
@@ -57,16 +56,6 @@ steps:
     handoff: "A teammate will text you shortly."
     reason: asked for a person
 """
-
-
-def documented_verify() -> Any:
-    """The `verify` function of README's "Verifying the signature", as a receiver copies it."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("### Verifying the signature", 1)[1]
-    code = section.split("```python\n", 1)[1].split("```", 1)[0]
-    namespace: dict[str, Any] = {}
-    exec(code, namespace)  # the snippet as printed, nothing added
-    return namespace["verify"]
 
 
 @pytest.fixture

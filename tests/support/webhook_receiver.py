@@ -13,7 +13,18 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.support.paths import ROOT
 from tests.support.processes import free_port
+
+
+def documented_verify() -> Any:
+    """The `verify` function of README's "Verifying the signature", as a receiver copies it."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### Verifying the signature", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # the snippet as printed, nothing added
+    return namespace["verify"]
 
 
 @dataclass(frozen=True)

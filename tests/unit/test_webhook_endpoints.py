@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.cli import main
 from bot.conversations.flow_registry import flow_files
@@ -25,6 +28,7 @@ from bot.webhooks.endpoints import (
     load_endpoints,
 )
 from bot.webhooks.signature import signature
+from tests.support.webhook_receiver import documented_verify
 
 GOOD = """\
 endpoints:
@@ -166,3 +170,27 @@ def test_bot_flows_check_checks_the_webhooks_file(
         f"{path}:9: warning: secret_env: the variable MAIL_SECRET is not set",
         "0 flow files: 1 error, 1 warning",
     ]
+
+
+@given(
+    body=st.binary(max_size=2000), secret=st.text(min_size=1, max_size=64), at=st.integers(0, 2**33)
+)
+def test_the_documented_check_accepts_our_signature_and_nothing_else(
+    body: bytes, secret: str, at: int
+) -> None:
+    verify = documented_verify()
+    header = signature(secret, at, body)
+    assert verify(body, header, secret, now=at)
+    assert not verify(body + b"x", header, secret, now=at)
+    assert not verify(body, header, secret + "x", now=at)
+    assert not verify(body, header.replace("t=", "t=1"), secret, now=at)
+
+
+@given(text=st.text(max_size=400))
+def test_any_webhooks_file_loads_or_names_its_problems(text: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "webhooks.yaml").write_text(text, encoding="utf-8", errors="replace")
+        try:
+            load_endpoints(Path(folder), environ=SECRETS)
+        except WebhooksFileError as error:
+            assert error.problems and all(p.line >= 1 for p in error.problems)
