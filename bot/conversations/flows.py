@@ -15,7 +15,6 @@ from bot.conversations.unanswered import has_open, last_conversation
 from bot.domain.compliance import ComplianceTexts
 from bot.domain.effects import CallAction, EndFlow, QueueForAgents, Send, SetAttributes, StartFlow
 from bot.domain.pleasantries import needs_a_human
-from bot.domain.urls import Span
 from bot.domain.vocabulary import HandledBy, Purpose, SubscriberStatus
 from bot.engine import runtime
 from bot.engine.inputs import ActionCompleted, EventArrived, Input, Reply
@@ -24,7 +23,7 @@ from bot.engine.state import FlowState, Origin, Waiting
 from bot.engine.steps.action import ActionStep
 from bot.engine.templates import Filled
 from bot.store.conversations import ActiveConversation, last_started
-from bot.store.messages import QueuedText, latest_inbound_text
+from bot.store.messages import latest_inbound_text
 
 log = logging.getLogger(__name__)
 
@@ -353,11 +352,9 @@ class FlowHost:
         *,
         flow: str | None = None,
         media_urls: tuple[str, ...] = (),
-        brand_spans: tuple[Span, ...] = (),
-    ) -> QueuedText:
-        """Queue one text of this turn; URLs within `brand_spans` become tracked links."""
-        (queued,) = apply_effects(turn, (Send(body, purpose, media_urls, brand_spans),), flow=flow)
-        return queued
+    ) -> None:
+        """Queue a text of Parley's own or an action's, as written (no tracked links)."""
+        apply_effects(turn, (Send(body, purpose, media_urls),), flow=flow)
 
 
 def _waits_for(conversation: ActiveConversation, flow: Flow, pending: PendingAction) -> bool:
