@@ -172,7 +172,7 @@ def test_events_and_stored_state_are_checked(
         (
             script("typo", "usr: REMIND"),
             "usr: REMIND",
-            "unknown conversation line 'usr' (use user, bot, wait, event, expect)",
+            "unknown conversation line 'usr' (use user, bot, wait, event, expect, http)",
         ),
         (
             script("bad wait", "wait: soon"),
