@@ -142,14 +142,18 @@ class HttpStep(CallingStep):
             return HttpAnswered(self.id, failure=failure)
         if (self.save or self.save_attributes) and not reply.is_json:
             return HttpAnswered(self.id, failure=f"the answer (HTTP {reply.status}) is not JSON")
-        saved: list[dict[str, Any]] = []
-        for fields in (self.save, self.save_attributes):
-            values = {name: read_json_path(reply.document, path) for name, path in fields}
-            missing = [".".join(path) for name, path in fields if values[name] is MISSING]
-            if missing:
-                return HttpAnswered(self.id, failure=f"the answer has no {', '.join(missing)}")
-            saved.append(values)
-        answers, attributes = saved
+        answers, attributes = (
+            {name: read_json_path(reply.document, path) for name, path in fields}
+            for fields in (self.save, self.save_attributes)
+        )
+        missing = [
+            ".".join(path)
+            for values, fields in ((answers, self.save), (attributes, self.save_attributes))
+            for name, path in fields
+            if values[name] is MISSING
+        ]
+        if missing:
+            return HttpAnswered(self.id, failure=f"the answer has no {', '.join(missing)}")
         return HttpAnswered(self.id, answers, attributes)
 
     def resume(self, run: Run, event: Input) -> Transition:
