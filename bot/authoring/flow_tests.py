@@ -1,7 +1,8 @@
 """`bot flows test`: run the scripted conversations flow files carry, on a scratch database.
 
 The script drives the real conversation service (keywords, flows, send policy, timers) with a fake
-clock and a fake gateway, so a test shows what a phone would see.
+clock and a fake gateway, and answers `http` steps' calls from its `http:` lines (no network), so
+a test shows what a phone would see.
 """
 
 from __future__ import annotations
