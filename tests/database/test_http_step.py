@@ -24,11 +24,10 @@ from bot.engine.steps.calls import ACTION_PATIENCE
 from bot.store.db import is_sqlite, sqlite_path
 from bot.store.tables import ANSWERS, CONVERSATIONS, SUBSCRIBERS
 from tests.support.harness import API_KEY, AppHarness
-from tests.support.sms import ALICE, next_sid, reply_to
+from tests.support.sms import ALICE, next_sid
 from tests.support.web_server import Answer, Call, WebServer
 
 NOON_IN_SF = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)
-GENEROUS = 30.0  # seconds to wait for something that takes milliseconds
 TOKEN = "shop-token-123"
 BEFORE = "One moment, looking it up."
 SORRY = "Sorry, we cannot look that up now."
@@ -85,17 +84,6 @@ class ShopApp(AppHarness):
         super().__init__(
             database_url, now=NOON_IN_SF, flows_dir=flows_dir, gateway_on_clock=True, SEND_RATE=1000
         )
-
-    def text(self, body: str, phone: str = ALICE) -> list[str]:
-        """The webhook's answer (a client per call: tests text from several threads)."""
-        return reply_to(self.app.test_client(), body, phone=phone)
-
-    def settle(self) -> None:
-        """Wait until the calls the web requests handed to the action pool have been made."""
-        assert self.services.action_pool.wait_idle(GENEROUS), "a call never finished"
-
-    def sent_to(self, phone: str) -> list[str]:
-        return [text.body for text in self.gateway.outbox if text.to == phone]
 
     def answers(self) -> dict[str, Any]:
         with self.db.connect() as connection:
