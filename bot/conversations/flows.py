@@ -1,4 +1,4 @@
-"""Runs flows for the conversation service: routes texts, events, timers and action results."""
+"""Runs flows for the conversation service: routes texts, events, timers and call results."""
 
 from __future__ import annotations
 
@@ -8,12 +8,22 @@ from dataclasses import replace
 from typing import Any
 
 from bot.actions.base import ActionError, ActionRequest, ActionResult, ActionRunner
+from bot.actions.http_calls import HttpCaller
 from bot.conversations.apply import apply_effects, apply_flow_turn, end_active
 from bot.conversations.flow_registry import FlowRegistry
 from bot.conversations.turn import GaveUp, PendingAction, Turn
 from bot.conversations.unanswered import has_open, last_conversation
 from bot.domain.compliance import ComplianceTexts
-from bot.domain.effects import CallAction, EndFlow, QueueForAgents, Send, SetAttributes, StartFlow
+from bot.domain.effects import (
+    CallAction,
+    CallHttp,
+    EndFlow,
+    QueueForAgents,
+    Send,
+    SetAttributes,
+    StartFlow,
+)
+from bot.domain.http_calls import HttpReply, HttpRequest
 from bot.domain.pleasantries import needs_a_human
 from bot.domain.vocabulary import HandledBy, Purpose, SubscriberStatus
 from bot.engine import runtime
@@ -21,6 +31,8 @@ from bot.engine.inputs import ActionCompleted, EventArrived, Input, Reply
 from bot.engine.model import RESTART_ALWAYS, Flow
 from bot.engine.state import FlowState, Origin, Waiting
 from bot.engine.steps.action import ActionStep
+from bot.engine.steps.base import Step
+from bot.engine.steps.http import HttpStep
 from bot.engine.templates import Filled
 from bot.store.conversations import ActiveConversation, last_started
 from bot.store.messages import latest_inbound_text
@@ -32,7 +44,7 @@ MAX_CHAINED_FLOWS = 5  # start_flow chains deeper than this are a mistake, not a
 
 
 class FlowHost:
-    """Decides which flow a text, event, timer or action result goes to, and runs it.
+    """Decides which flow a text, event, timer or call result goes to, and runs it.
 
     The engine answers with effects; `bot.conversations.apply` writes them.
     """
@@ -44,11 +56,13 @@ class FlowHost:
         texts: ComplianceTexts,
         actions: ActionRunner | None,
         unexpected_reply: str,  # the default acknowledgement (settings.UNEXPECTED_REPLY)
+        http: HttpCaller | None = None,  # makes http steps' calls
     ) -> None:
         self.registry = registry
         self.texts = texts
         self.actions = actions
         self.unexpected_reply = unexpected_reply  # "" for none
+        self.http = http
 
     def on_text(self, turn: Turn, text: str) -> bool:
         """Give a text that is not a consent keyword to flows; False when no flow could take it.
@@ -250,25 +264,45 @@ class FlowHost:
             conversation=conversation,
             opening_state=state,
         )
-        action = next((e for e in outcome.effects if isinstance(e, CallAction)), None)
+        call = next((e for e in outcome.effects if isinstance(e, CallAction | CallHttp)), None)
         next_flow = next((e.name for e in outcome.effects if isinstance(e, StartFlow)), None)
-        if action is not None and turn.conversation is not None:
-            self._await_action(turn, flow, turn.conversation, action, depth)
+        if call is not None and turn.conversation is not None:
+            self._await_call(turn, flow, turn.conversation, call, depth)
         if next_flow is not None:
             self._chain(turn, flow, next_flow, depth, state)
 
-    def _await_action(
+    def _await_call(
         self,
         turn: Turn,
         flow: Flow,
         conversation: ActiveConversation,
-        action: CallAction,
+        call: CallAction | CallHttp,
         depth: int,
     ) -> None:
         """Leave the call for after the commit: a write transaction must not wait on a network."""
-        assert conversation.wake is not None  # the action step's timer: see steps/action.py
+        assert conversation.wake is not None  # the calling step's timer: see steps/calls.py
+        request = (
+            call.request
+            if isinstance(call, CallHttp)
+            else self._action_request(turn, flow, conversation, call)
+        )
+        inbound = None if turn.inbound_id is None else (turn.inbound_id, turn.text or "")
+        turn.action = PendingAction(
+            conversation.id,
+            flow.name,
+            call.step,
+            turn.subscriber.phone,
+            request,
+            conversation.wake,
+            inbound,
+            depth,
+        )
+
+    def _action_request(
+        self, turn: Turn, flow: Flow, conversation: ActiveConversation, action: CallAction
+    ) -> ActionRequest:
         profile = turn.subscriber
-        request = ActionRequest(
+        return ActionRequest(
             action=action.name,
             phone=profile.phone,
             slots={
@@ -285,13 +319,13 @@ class FlowHost:
             flow=flow.name,
             step=action.step,
         )
-        inbound = None if turn.inbound_id is None else (turn.inbound_id, turn.text or "")
-        turn.action = PendingAction(
-            conversation.id, flow.name, action.step, request, conversation.wake, inbound, depth
-        )
 
-    def call_action(self, pending: PendingAction) -> ActionResult | ActionError:
-        """Run the action (a network call, for an action server): never inside a transaction."""
+    def call_action(self, pending: PendingAction) -> ActionResult | ActionError | HttpReply:
+        """Make the call (a network call, mostly): never inside a transaction."""
+        if isinstance(pending.request, HttpRequest):
+            if self.http is None:
+                return HttpReply.failed("no http caller is configured")
+            return self.http.call(pending.request)
         try:
             if self.actions is None:
                 raise ActionError(f"no action runner is configured for {pending.request.action!r}")
@@ -300,9 +334,9 @@ class FlowHost:
             return error
 
     def complete_action(
-        self, turn: Turn, pending: PendingAction, outcome: ActionResult | ActionError
+        self, turn: Turn, pending: PendingAction, outcome: ActionResult | ActionError | HttpReply
     ) -> None:
-        """Send the action's texts, keep its slots and go on, if the flow still waits for it.
+        """Apply a call's result and go on, if the flow still waits for it.
 
         A flow that moved on during the call (STOP, an agent took the chat, the step was edited
         away, a later call was made) drops the result; a flow still on the step but with an
@@ -310,12 +344,21 @@ class FlowHost:
         """
         conversation = turn.conversation
         flow = self.registry.catalog().flows.get(pending.flow)
-        if conversation is None or flow is None or not _waits_for(conversation, flow, pending):
-            log.info("%s: the flow moved on; result dropped", pending.request.describe())
+        step = flow.step(pending.step) if flow is not None else None
+        if conversation is None or flow is None or not _waits_for(conversation, step, pending):
+            log.info("%s: the flow moved on; result dropped", pending.describe())
             return
+        if isinstance(outcome, HttpReply):
+            assert isinstance(step, HttpStep)  # _waits_for saw to it
+            answered = step.read(outcome)
+            if answered.failure is not None:
+                log.warning("%s failed: %s", pending.describe(), answered.failure)
+            self.resume(turn, flow, conversation, answered, pending.depth)
+            return
+        assert isinstance(step, ActionStep)  # _waits_for saw to it
         if isinstance(outcome, ActionError):
             log.error("flow %s step %s: %s", flow.name, pending.step, outcome)
-            end_active(turn, f"action {pending.request.action} failed")
+            end_active(turn, f"action {step.name} failed")
             return
         purpose = runtime.purpose_for(flow, conversation.state.origin)
         # Pictures the action sent go with its last text (an MMS), or alone without one.
@@ -357,15 +400,20 @@ class FlowHost:
         apply_effects(turn, (Send(body, purpose, media_urls),), flow=flow)
 
 
-def _waits_for(conversation: ActiveConversation, flow: Flow, pending: PendingAction) -> bool:
-    """Whether the conversation is still on the action step, waiting for this very call."""
-    step = flow.step(pending.step)
+def _waits_for(conversation: ActiveConversation, step: Step | None, pending: PendingAction) -> bool:
+    """Whether the conversation is still on the calling step, waiting for this very call."""
     return (
         conversation.id == pending.conversation_id
         and conversation.handled_by is HandledBy.BOT
         and conversation.state.step == pending.step
         and conversation.state.waiting is Waiting.ACTION
         and conversation.wake == pending.wake
-        and isinstance(step, ActionStep)
-        and step.name == pending.request.action
+        and _makes(step, pending.request)
     )
+
+
+def _makes(step: Step | None, request: ActionRequest | HttpRequest) -> bool:
+    """Whether `step` (as the flow now reads) is one that makes this kind of call."""
+    if isinstance(request, HttpRequest):
+        return isinstance(step, HttpStep)
+    return isinstance(step, ActionStep) and step.name == request.action

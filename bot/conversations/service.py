@@ -59,8 +59,8 @@ class SidInUse(Exception):
 class EventOutcome:
     """What became of an event: our id for it, whether it was a retry, the texts it queued.
 
-    With `call_action=False`, a flow that reached a custom action leaves it in `action`, for
-    the caller to run (`run_actions`) once it has answered.
+    With `call_action=False`, a flow that reached a call (a custom action, an http step) leaves
+    it in `action`, for the caller to make (`run_actions`) once it has answered.
     """
 
     event_id: int
@@ -73,8 +73,9 @@ class EventOutcome:
 class InboundResult:
     """What the webhook answers; a retry of the same MessageSid gets the same replies.
 
-    A turn that reached a custom action answers with no text: its texts so far wait in the
-    outbox (`outbox`), and `after_answer` sends them, calls the `action`, and sends its texts.
+    A turn that reached a call (a custom action, an http step) answers with no text: its texts
+    so far wait in the outbox (`outbox`), and `after_answer` sends them, makes the call
+    (`action`), and sends what follows.
     """
 
     replies: tuple[QueuedText, ...]
@@ -129,19 +130,20 @@ class ConversationService:
             log.warning("%s opted out while a text to them hung at the provider", phone)
 
     def after_answer(self, result: InboundResult, send: Callable[[list[int]], None]) -> None:
-        """Once the webhook's answer is made: send the turn's texts, call its action, send on."""
+        """Once the webhook's answer is made: send the turn's texts, make its call, send on."""
         if result.action is None:
             return
         send(list(result.outbox))  # first: what the flow said before the action, in order
         send(self.run_actions(result.action))
 
     def run_actions(self, pending: PendingAction | None) -> list[int]:
-        """Call the action a stored turn waits for, and any its result leads to; returns the
-        outbox rows they queued.
+        """Make the call (a custom action, an http step's) a stored turn waits for, and any its
+        result leads to; returns the outbox rows they queued.
 
         No transaction is open during a call: on SQLite one holds the writer lock every process
-        shares, so a slow action server would stall every webhook. Each result is applied in a
-        transaction of its own, if the conversation still waits for it (see complete_action).
+        shares, so a slow action server or shop would stall every webhook. Each result is
+        applied in a transaction of its own, if the conversation still waits for it (see
+        complete_action).
         """
         outbox: list[int] = []
         while pending is not None and self.flows is not None:
@@ -150,7 +152,7 @@ class ConversationService:
                 now = self.clock()
                 claimed = claim_conversation(connection, pending.conversation_id, now)
                 if claimed is None:
-                    log.info("%s: the conversation ended meanwhile", pending.request.describe())
+                    log.info("%s: the conversation ended meanwhile", pending.describe())
                     break
                 turn = self.turn(claimed, Delivery.OUTBOX, now, pending.inbound)
                 self.flows.complete_action(turn, pending, outcome)

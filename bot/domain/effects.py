@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.domain.http_calls import HttpRequest
 from bot.domain.urls import Span
 from bot.domain.vocabulary import ConsentKind, Purpose, SubscriberStatus, TimerKind
 
@@ -135,6 +136,14 @@ class CallAction:
 
 
 @dataclass(frozen=True)
+class CallHttp:
+    """Call a URL (an `http` step); the host resumes the flow with what it answered."""
+
+    step: str
+    request: HttpRequest
+
+
+@dataclass(frozen=True)
 class StartFlow:
     """End this flow and start another."""
 
@@ -159,6 +168,7 @@ FlowEffect = (
     | EnterStep
     | HandOff
     | CallAction
+    | CallHttp
     | StartFlow
     | EndFlow
 )

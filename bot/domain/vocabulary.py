@@ -74,7 +74,7 @@ class TimerKind(StrEnum):
     WAIT = "wait"  # a `wait` step's delay is over
     TIMEOUT = "timeout"  # a question went unanswered for its timeout
     EXPIRY = "expiry"  # a flow waiting for an answer gave up (its `expires_after`)
-    ACTION = "action"  # an action step's call stands guard: it is retried after a crash
+    ACTION = "action"  # an action or http step's call stands guard: retried after a crash
 
 
 class HandledBy(StrEnum):
