@@ -18,6 +18,8 @@ from bot.domain.effects import (
     CancelTimers,
     ChangeStatus,
     ChangeTags,
+    DropAttributes,
+    Effect,
     EndFlow,
     EnterStep,
     FillFirstName,
@@ -29,6 +31,8 @@ from bot.domain.effects import (
     ScheduleTimer,
     Send,
     SetAttributes,
+    SetFirstName,
+    SetTimezone,
 )
 from bot.domain.vocabulary import HandledBy, TimerKind
 from bot.engine.state import FlowState
@@ -44,9 +48,14 @@ from bot.store.conversations import (
     save_state,
 )
 from bot.store.messages import QueuedText
-from bot.store.subscribers import change_status, fill_first_name, record_consent
+from bot.store.subscribers import (
+    change_status,
+    fill_first_name,
+    record_consent,
+    save_name_and_timezone,
+)
 
-AnyEffect = FlowEffect | ChangeStatus | RecordConsent | FillFirstName | QueueForAgents
+AnyEffect = FlowEffect | Effect
 
 
 def apply_effects(
@@ -64,7 +73,7 @@ def apply_effects(
     """
     queued: list[QueuedText] = []
     subscriber = turn.subscriber
-    profile_changed = False
+    profile_changed = name_or_zone_changed = False
     visits: list[str] = []
     for effect in effects:
         match effect:
@@ -85,8 +94,18 @@ def apply_effects(
                 )
             case FillFirstName(name=name):
                 fill_first_name(turn.connection, subscriber, name, turn.now)
+            case SetFirstName(name=name):
+                subscriber.first_name = name
+                name_or_zone_changed = True
+            case SetTimezone(zone=zone):
+                subscriber.timezone = zone
+                name_or_zone_changed = True
             case SetAttributes(values=values):
                 subscriber.attributes.update(values)
+                profile_changed = True
+            case DropAttributes(names=names):
+                for name in names:
+                    subscriber.attributes.pop(name, None)
                 profile_changed = True
             case ChangeTags(add=add, remove=remove):
                 tags = [tag for tag in subscriber.tags if tag not in remove]
@@ -115,6 +134,8 @@ def apply_effects(
         record_visits(turn.connection, conversation_id, flow, visits, turn.now)
     if profile_changed:
         save_profile(turn.connection, subscriber, turn.now)
+    if name_or_zone_changed:
+        save_name_and_timezone(turn.connection, subscriber, turn.now)
     turn.queued.extend(queued)
     return queued
 
@@ -169,6 +190,7 @@ def _queue(turn: Turn, send: Send, flow: str | None) -> QueuedText:
         replying=turn.replying,
         brand_spans=send.brand_spans,
         public_url=turn.public_url,
+        external_id=send.external_id,
     )
 
 

@@ -25,6 +25,7 @@ from bot.domain.effects import (
 )
 from bot.domain.http_calls import HttpReply, HttpRequest
 from bot.domain.pleasantries import needs_a_human
+from bot.domain.policy import decide_consent
 from bot.domain.vocabulary import HandledBy, Purpose, SubscriberStatus
 from bot.engine import runtime
 from bot.engine.inputs import ActionCompleted, EventArrived, Input, Reply
@@ -121,13 +122,36 @@ class FlowHost:
 
     def may_start(self, turn: Turn, flow: Flow, event: str | None = None) -> bool:
         """Whether a trigger (`event`; None for a text) may start `flow` for this person now."""
-        rule = flow.triggers.restart_for(event)
-        if rule == RESTART_ALWAYS:
-            return True  # nothing to look up
-        if rule.allows(last_started(turn.connection, turn.subscriber.id, flow.name), turn.now):
+        held_back = _restart_refusal(turn, flow, event)
+        if held_back is None:
             return True
-        log.info("%s: %s not started again (its restart rule)", turn.subscriber.phone, flow.name)
+        log.info("%s: %s not started again (%s)", turn.subscriber.phone, flow.name, held_back)
         return False
+
+    def start_on_request(self, turn: Turn, flow: Flow, data: Mapping[str, Any]) -> str | None:
+        """Start `flow` for the person because the brand's systems ask; None if it started,
+        else why not.
+
+        It starts as an event starts a flow (its texts inform, unless the flow is promotional)
+        when the send policy's consent rule lets its texts through, no human has the chat, the
+        flow the person is in may be interrupted, and the flow's restart rule allows it.
+        """
+        consent = decide_consent(runtime.purpose_for(flow, Origin.EVENT), turn.subscriber.status)
+        if not consent.allowed:
+            return f"the send policy would suppress its texts ({consent.reason})"
+        active = turn.conversation
+        if active is not None and active.handled_by is not HandledBy.BOT:
+            waiting = active.handled_by is HandledBy.WAITING_FOR_AGENT
+            return "the chat waits for an agent" if waiting else "an agent has taken the chat over"
+        current = self.registry.catalog().flows.get(active.flow) if active else None
+        if current is not None and not current.settings.interruptible:
+            return f"the person is in {current.name}, which may not be interrupted"
+        held_back = _restart_refusal(turn, flow, None)
+        if held_back is not None:
+            return held_back
+        end_active(turn, f"interrupted by {flow.name}")
+        self.start(turn, flow, origin=Origin.EVENT, event=data)
+        return None
 
     def _startable(self, turn: Turn, flow: Flow | None) -> Flow | None:
         """The flow a text's keyword or intent names, unless its restart rule holds it back."""
@@ -398,6 +422,21 @@ class FlowHost:
     ) -> None:
         """Queue a text of Parley's own or an action's, as written (no tracked links)."""
         apply_effects(turn, (Send(body, purpose, media_urls),), flow=flow)
+
+
+def _restart_refusal(turn: Turn, flow: Flow, event: str | None) -> str | None:
+    """Why the flow's restart rule holds back a start by `event` (None: a text), if it does."""
+    rule = flow.triggers.restart_for(event)
+    if rule == RESTART_ALWAYS:
+        return None  # nothing to look up
+    last = last_started(turn.connection, turn.subscriber.id, flow.name)
+    if last is None or rule.allows(last, turn.now):
+        return None
+    started = f"{flow.name} started for this person at {last:%Y-%m-%d %H:%M} UTC"
+    if rule.after is None:
+        return f"{started} and starts once per person (its restart rule)"
+    again = last + rule.after
+    return f"{started}; its restart rule allows the next start at {again:%Y-%m-%d %H:%M} UTC"
 
 
 def _waits_for(conversation: ActiveConversation, step: Step | None, pending: PendingAction) -> bool:

@@ -14,26 +14,43 @@ from sqlalchemy.engine import Connection, Engine
 from bot.conversations.apply import apply_effects, end_active
 from bot.conversations.events import store_event
 from bot.conversations.flows import FlowHost
+from bot.conversations.requests import (
+    FlowStart,
+    OptedOut,
+    ProfilePatch,
+    SentText,
+    UnknownNumber,
+    earlier_text,
+)
 from bot.conversations.signup import SignupResult, signup_effects
 from bot.conversations.turn import PendingAction, Turn
 from bot.domain.compliance import ComplianceTexts, handle_keyword
+from bot.domain.effects import Send
 from bot.domain.inbound import InboundSms
 from bot.domain.keywords import KeywordKind, KeywordMatch, Vocabulary, classify
 from bot.domain.policy import DEFAULT_RULES, PolicyRules
 from bot.domain.vocabulary import Delivery, HandledBy, MessageStatus, SubscriberStatus, TimerKind
 from bot.engine.inputs import TimerFired
+from bot.engine.model import Flow
 from bot.sending.handover import wait_for_texts_in_flight
 from bot.sending.outbox import move_to_outbox
 from bot.store.conversations import (
     Claimed,
     claim,
     claim_conversation,
+    claim_known,
     due_timers,
     end_conversation,
     expired_conversations,
 )
 from bot.store.db import transaction
-from bot.store.messages import QueuedText, inbound_id_by_sid, record_inbound, twiml_replies_to
+from bot.store.messages import (
+    QueuedText,
+    inbound_id_by_sid,
+    record_inbound,
+    text_by_external_id,
+    twiml_replies_to,
+)
 from bot.store.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -176,6 +193,68 @@ class ConversationService:
             apply_effects(turn, signup_effects(status_before, self.texts, first_name))
         created = turn.subscriber.status is not status_before  # a repeat changes no status
         return SignupResult(created, tuple(_pending_ids(turn.queued)))
+
+    def send_text(self, phone: str, send: Send) -> SentText:
+        """Queue one text the brand's systems ask for, through the send policy.
+
+        A known number only (UnknownNumber), never one that opted out (OptedOut). With an
+        `external_id`, a retry queues nothing and gets the first answer, and an id given to a
+        different text is refused (IdInUse); two requests with one id at once queue one text.
+        """
+        try:
+            return self._send_text(phone, send)
+        except exc.IntegrityError:
+            if send.external_id is None:
+                raise
+            # The same id, for another number, committed meanwhile: the second look finds it.
+            return self._send_text(phone, send)
+
+    def _send_text(self, phone: str, send: Send) -> SentText:
+        with transaction(self.db) as connection:
+            now = self.clock()
+            earlier = self._text_with_id(connection, phone, send)
+            if earlier is not None:
+                return earlier
+            claimed = claim_known(connection, phone)
+            if claimed is None:
+                raise UnknownNumber(phone)
+            # Looked for again under the person's lock: a request with this id for this number
+            # may have committed while this one waited for the lock.
+            earlier = self._text_with_id(connection, phone, send)
+            if earlier is not None:
+                return earlier
+            if claimed.subscriber.status is SubscriberStatus.UNSUBSCRIBED:
+                raise OptedOut(phone)
+            (queued,) = apply_effects(self.turn(claimed, Delivery.OUTBOX, now), (send,))
+        return SentText(queued.id, queued.decision)
+
+    @staticmethod
+    def _text_with_id(connection: Connection, phone: str, send: Send) -> SentText | None:
+        if send.external_id is None:
+            return None
+        row = text_by_external_id(connection, send.external_id)
+        return None if row is None else earlier_text(row, phone, send)
+
+    def start_flow(self, phone: str, flow: Flow, data: Mapping[str, Any]) -> FlowStart:
+        """Start a flow for a known number because the brand's systems ask (UnknownNumber if
+        nobody has it); the outcome says whether it started, and if not, why."""
+        assert self.flows is not None, "flows start only where flows are configured"
+        with transaction(self.db) as connection:
+            now = self.clock()
+            claimed = claim_known(connection, phone)
+            if claimed is None:
+                raise UnknownNumber(phone)
+            turn = self.turn(claimed, Delivery.OUTBOX, now)
+            refusal = self.flows.start_on_request(turn, flow, data)
+        return FlowStart(refusal, _pending_ids(turn.queued), turn.waiting_action())
+
+    def update_profile(self, phone: str, patch: ProfilePatch) -> None:
+        """Change a known person's profile (UnknownNumber if nobody has the number)."""
+        with transaction(self.db) as connection:
+            claimed = claim_known(connection, phone)
+            if claimed is None:
+                raise UnknownNumber(phone)
+            apply_effects(self.turn(claimed, Delivery.OUTBOX, self.clock()), patch.effects())
 
     def handle_event(
         self,

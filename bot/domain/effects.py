@@ -27,6 +27,7 @@ class Send:
     purpose: Purpose
     media_urls: tuple[str, ...] = ()
     brand_spans: tuple[Span, ...] = ()
+    external_id: str | None = None  # an API client's id for the text: one text per id
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,37 @@ class QueueForAgents:
     acknowledged: bool = False
 
 
-Effect = Send | ChangeStatus | RecordConsent | FillFirstName | QueueForAgents
+@dataclass(frozen=True)
+class SetFirstName:
+    """The brand's systems set the person's first name (None: forget it), over any on record."""
+
+    name: str | None
+
+
+@dataclass(frozen=True)
+class SetTimezone:
+    """The brand's systems set the person's IANA time zone (None: forget it, go by the number)."""
+
+    zone: str | None
+
+
+@dataclass(frozen=True)
+class DropAttributes:
+    """Forget these of the subscriber's attributes."""
+
+    names: tuple[str, ...]
+
+
+Effect = (
+    Send
+    | ChangeStatus
+    | RecordConsent
+    | FillFirstName
+    | QueueForAgents
+    | SetFirstName
+    | SetTimezone
+    | DropAttributes
+)
 
 
 # Effects the flow engine asks for; besides these it may Send.

@@ -165,7 +165,10 @@ triggers:
 
 A keyword whose flow may not start again is an ordinary text (an answer to the flow in
 progress, or a text for a human); an event that may not start it leaves the person's current
-flow alone. A `start_flow` step starts its flow whatever `restart` says."""
+flow alone. A `start_flow` step starts its flow whatever `restart` says. Your systems may also
+start a flow for one person (`POST /api/flows/<name>/start`, see the README's API for
+integrators): that start keeps the `restart` rule as written (with none, it may start the flow
+every time) and never ends a flow that is not `interruptible`."""
 
 
 def _settings() -> str:

@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from bot.domain.moments import parse_moment
 from bot.domain.phones import InvalidPhone, normalise_phone
 from bot.domain.spreadsheet import restored
 from bot.domain.vocabulary import (
@@ -254,7 +255,7 @@ def _parse_row(
     consent_at = now
     if known.get("consent_at"):
         try:
-            consent_at = _parse_moment(known["consent_at"])
+            consent_at = parse_moment(known["consent_at"])
         except ValueError:
             refusals.append(
                 Refusal(
@@ -294,14 +295,6 @@ def _is_timezone(name: str) -> bool:
     except (ZoneInfoNotFoundError, ValueError):
         return False
     return True
-
-
-def _parse_moment(text: str) -> datetime:
-    """An ISO date or date-time; a moment without an offset is taken as UTC."""
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def _batches_by_phone(rows: list[_Row]) -> Iterator[list[_Row]]:

@@ -169,6 +169,15 @@ class Message(SQLModel, table=True):
             sqlite_where=text("campaign IS NOT NULL"),
             postgresql_where=text("campaign IS NOT NULL"),
         ),
+        # One text per id an API client gave (POST /api/messages): the database itself refuses
+        # a second, so two requests with one id at once queue one text.
+        Index(
+            "ux_message_external_id",
+            "external_id",
+            unique=True,
+            sqlite_where=text("external_id IS NOT NULL"),
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
@@ -201,6 +210,11 @@ class Message(SQLModel, table=True):
     # Stamped by the last consent check, just before the gateway call: while the text is still
     # UNKNOWN with this stamp, a STOP to its number waits for the provider's answer.
     handed_over_at: datetime | None = _timestamp(nullable=True)
+    # A text an API client asked for: the client's id for it, and what the send policy decided
+    # when it was queued (its own column: status, send_after and error_message move on later),
+    # which a retry with the same id is answered with.
+    external_id: str | None = Field(default=None, max_length=128)
+    decision: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = _timestamp(nullable=False)
     updated_at: datetime = _timestamp(nullable=False)
 

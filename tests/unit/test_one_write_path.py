@@ -17,6 +17,7 @@ ROW_WRITERS = (
     "change_status",
     "record_consent",
     "fill_first_name",
+    "save_name_and_timezone",
     "save_profile",
     "record_answer",
     "record_visits",
