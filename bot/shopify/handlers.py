@@ -90,7 +90,11 @@ def _start_reminders(services: Services, checkout: Checkout) -> Handled:
             return Handled(Status.IGNORED, "its order came first: no reminders")
         phone = _first(connection, checkout.phones, subscribed=True)
     if phone is None:
-        return Handled(Status.IGNORED, f"no subscriber among {', '.join(checkout.phones)}")
+        # Their numbers are not kept: they are nobody Parley texts.
+        log.info("checkout %s: nobody subscribed among %s", checkout.token, checkout.phones)
+        return Handled(
+            Status.IGNORED, f"nobody subscribed among its {len(checkout.phones)} numbers"
+        )
     outcome = services.conversations.handle_event(
         phone, CART_EVENT, checkout.event_data(), external_id=cart_event_id(checkout.token)
     )
@@ -156,7 +160,7 @@ def _customer(services: Services, customer: Customer) -> Handled:
         known = get_subscriber(connection, phone) is not None
     if not known and not (confirmed(consent) or needs_confirmation(consent) or withdrawn(consent)):
         state = consent.state if consent else "none"
-        return Handled(Status.IGNORED, f"not an SMS subscriber (consent {state})", phone)
+        return Handled(Status.IGNORED, f"not an SMS subscriber (consent {state})")
     notes: list[str] = []
     message_ids: list[int] = []
     consent_words = consent.words() if consent is not None else None

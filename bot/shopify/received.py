@@ -148,12 +148,11 @@ def finish(db: Engine, claimed: Claimed, handled: Handled, now: datetime) -> Non
     values = {
         "status": handled.status,
         "outcome": handled.outcome[:OUTCOME_CHARS],
+        "phone": handled.phone,  # whom the work concerned; none for someone Parley never texts
         "body": None,
         "next_attempt_at": None,
         "handled_at": now,
     }
-    if handled.phone is not None:
-        values["phone"] = handled.phone
     with transaction(db) as connection:
         connection.execute(update(_TABLE).where(_TABLE.c.id == claimed.id).values(**values))
 
