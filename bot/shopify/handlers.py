@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 CART_EVENT = "cart_abandoned"  # what the shipped abandoned_cart flow is triggered by
 CHECKOUT_COMPLETED_EVENT = "checkout_completed"  # ends it, as order_placed does
+OPTED_OUT = "not subscribed: the number opted out; only its owner can rejoin, by texting START"
 
 
 def cart_event_id(token: str) -> str:
@@ -98,13 +99,7 @@ def _start_reminders(services: Services, checkout: Checkout) -> Handled:
     outcome = services.conversations.handle_event(
         phone, CART_EVENT, checkout.event_data(), external_id=cart_event_id(checkout.token)
     )
-    if outcome.duplicate:
-        return Handled(
-            Status.DONE, f"{CART_EVENT} already posted (event {outcome.event_id})", phone
-        )
-    return Handled(
-        Status.DONE, f"{CART_EVENT} posted (event {outcome.event_id})", phone, _ids(outcome)
-    )
+    return _posted(CART_EVENT, outcome, phone)
 
 
 def _end_reminders(services: Services, checkout: Checkout) -> Handled:
@@ -119,23 +114,16 @@ def _end_reminders(services: Services, checkout: Checkout) -> Handled:
         {"checkout_token": checkout.token, "source": SOURCE},
         external_id=f"shopify:checkout-completed:{checkout.token}",
     )
-    return Handled(
-        Status.DONE,
-        f"{CHECKOUT_COMPLETED_EVENT} posted (event {outcome.event_id})",
-        phone,
-        _ids(outcome),
-    )
+    return _posted(CHECKOUT_COMPLETED_EVENT, outcome, phone)
 
 
 def _order(services: Services, order: Order) -> Handled:
     """An order ends its checkout's reminders and is credited to campaigns (order_placed)."""
     with services.db.connect() as connection:
-        # Whose reminders run for its checkout, else the first number we know of.
-        phone = (
-            None
-            if order.checkout_token is None
-            else event_phone(connection, cart_event_id(order.checkout_token))
-        )
+        # Whose reminders its checkout started, else the first of its numbers we know.
+        phone = None
+        if order.checkout_token is not None:
+            phone = event_phone(connection, cart_event_id(order.checkout_token))
         phone = phone or _first(connection, order.phones, subscribed=False)
     if phone is None:
         # Nobody Parley texts: no reminders to end, no campaign to credit, no row to create.
@@ -143,19 +131,13 @@ def _order(services: Services, order: Order) -> Handled:
     outcome = services.conversations.handle_event(
         phone, ORDER_EVENT, order.event_data(), external_id=f"shopify:order:{order.order_id}"
     )
-    amount = f", amount {order.amount}" if order.amount is not None else ", no amount"
-    return Handled(
-        Status.DONE,
-        f"{ORDER_EVENT} posted (event {outcome.event_id}{amount})",
-        phone,
-        _ids(outcome),
-    )
+    amount = f"amount {order.amount}" if order.amount is not None else "no amount"
+    return _posted(ORDER_EVENT, outcome, phone, amount)
 
 
 def _customer(services: Services, customer: Customer) -> Handled:
     """SMS consent kept in sync; first name, tags and state into the profile."""
     phone, consent = customer.phone, customer.consent
-    assert phone is not None  # topics.read leaves out customers without one
     with services.db.connect() as connection:
         known = get_subscriber(connection, phone) is not None
     if not known and not (confirmed(consent) or needs_confirmation(consent) or withdrawn(consent)):
@@ -164,14 +146,13 @@ def _customer(services: Services, customer: Customer) -> Handled:
     notes: list[str] = []
     message_ids: list[int] = []
     consent_words = consent.words() if consent is not None else None
-    if needs_confirmation(consent):
-        assert consent_words is not None
+    if consent_words is not None and needs_confirmation(consent):
         try:
             signup = services.conversations.sign_up(
                 phone, source=SOURCE, consent_text=consent_words, first_name=customer.first_name
             )
         except OptedOutBySms:
-            notes.append("opted out: only its owner can rejoin, by texting START")
+            notes.append(OPTED_OUT)
         else:
             message_ids.extend(signup.message_ids)
             if signup.created:
@@ -182,7 +163,7 @@ def _customer(services: Services, customer: Customer) -> Handled:
     message_ids.extend(update.message_ids)
     notes.extend(described(update.effects))
     if confirmed(consent) and update.status is SubscriberStatus.UNSUBSCRIBED:
-        notes.append("not subscribed: the number opted out; only its owner can rejoin (START)")
+        notes.append(OPTED_OUT)
     return Handled(Status.DONE, "; ".join(notes) or "nothing changed", phone, tuple(message_ids))
 
 
@@ -240,5 +221,13 @@ def _first(connection: Connection, phones: tuple[str, ...], *, subscribed: bool)
     return None
 
 
-def _ids(outcome: EventOutcome) -> tuple[int, ...]:
-    return tuple(outcome.message_ids)
+def _posted(event_type: str, outcome: EventOutcome, phone: str, note: str = "") -> Handled:
+    """An event the work posted (or had posted at an earlier try, or delivery)."""
+    already = "already " if outcome.duplicate else ""
+    detail = f", {note}" if note else ""
+    return Handled(
+        Status.DONE,
+        f"{event_type} {already}posted (event {outcome.event_id}{detail})",
+        phone,
+        tuple(outcome.message_ids),
+    )

@@ -108,7 +108,7 @@ class Customer:
     """customers/create and customers/update: consent and profile."""
 
     customer_id: str | None
-    phone: str | None
+    phone: str
     consent: SmsConsent | None
     first_name: str | None
     tags: tuple[str, ...]
