@@ -17,6 +17,7 @@ from bot.conversations.flows import FlowHost
 from bot.conversations.signup import SignupResult, signup_effects
 from bot.conversations.turn import PendingAction, Turn
 from bot.domain.compliance import ComplianceTexts, handle_keyword
+from bot.domain.effects import ChangeStatus
 from bot.domain.inbound import InboundSms
 from bot.domain.keywords import KeywordKind, KeywordMatch, Vocabulary, classify
 from bot.domain.policy import DEFAULT_RULES, PolicyRules
@@ -176,15 +177,15 @@ class ConversationService:
 
         Raises OptedOutBySms for a number that opted out by text.
         """
-        with transaction(self.db) as connection:
-            now = self.clock()
-            claimed = claim(connection, phone, now)
-            turn = self.turn(claimed, Delivery.OUTBOX, now, source=source)
-            turn.consent_text = consent_text
-            status_before = turn.subscriber.status
-            apply_effects(turn, signup_effects(status_before, self.texts, first_name))
-        created = turn.subscriber.status is not status_before  # a repeat changes no status
-        return SignupResult(created, tuple(_pending_ids(turn.queued)))
+        update = self.update_person(
+            phone,
+            lambda person: signup_effects(person.status, self.texts, first_name),
+            source=source,
+            consent_text=consent_text,
+        )
+        # A repeat changes no status.
+        created = any(isinstance(effect, ChangeStatus) for effect in update.effects)
+        return SignupResult(created, tuple(update.message_ids))
 
     def update_person(
         self,
