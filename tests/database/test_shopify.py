@@ -22,6 +22,7 @@ from bot.campaigns.send import send_campaign
 from bot.cli import main
 from bot.domain.vocabulary import ConsentKind, ConversationStatus, ShopifyWebhookStatus
 from bot.domain.vocabulary import SubscriberStatus as Status
+from bot.privacy.bulk import erase_subscriber, subscriber_record
 from bot.shopify import received
 from bot.shopify.processing import handle_due
 from bot.shopify.verify import signature_of
@@ -485,3 +486,23 @@ def test_a_customer_the_shop_never_asked_about_texts_is_not_stored(shop: Shopify
     assert shop.deliver("customers/create", customer).status_code == 200
     assert person(shop) is None
     assert shop.webhooks()[0].outcome == "not an SMS subscriber (consent not_subscribed)"
+
+
+def test_an_erasure_takes_what_the_shop_sent_and_is_not_handled_yet(shop: ShopifyApp) -> None:
+    subscribe_alice(shop)
+    shop.services.action_pool.shutdown()
+    assert shop.deliver("checkouts/create", payload("checkout")).status_code == 200
+    record = subscriber_record(shop.db, ALICE)
+    assert record is not None and [row["topic"] for row in record["shopify_webhooks"]] == [
+        "checkouts/create"
+    ]
+    assert erase_subscriber(shop.db, ALICE, shop.clock())
+    assert shop.webhooks()[0].body is None
+    shop.clock.advance(received.FIRST_TRY_GRACE)
+    assert handle_due(shop.services) == 1
+    [row] = shop.webhooks()
+    assert (row.status, row.outcome) == (
+        ShopifyWebhookStatus.IGNORED,
+        "its data was erased before it was handled",
+    )
+    assert events(shop, "cart_abandoned") == []
