@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 from bot.shopify import received
 from bot.shopify.handlers import handle
 from bot.shopify.received import Claimed
-from bot.timers.scheduler import Chore
 
 if TYPE_CHECKING:
     from bot.services import Services
+    from bot.timers.scheduler import Chore
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ def handle_due(services: Services, *, limit: int = CLOCK_BATCH) -> int:
 
 def clock_chore(services: Services) -> Chore:
     """The clock's part: retry what is due, and wake when the next webhook's try comes due."""
+    from bot.timers.scheduler import Chore  # the clock's; a web process never needs APScheduler
 
     def next_due(limit: datetime) -> datetime | None:
         with services.db.connect() as connection:

@@ -7,7 +7,9 @@ test notification a 200, both storing nothing; the customer's SMS consent is kep
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -506,3 +508,31 @@ def test_an_erasure_takes_what_the_shop_sent_and_is_not_handled_yet(shop: Shopif
         "its data was erased before it was handled",
     )
     assert events(shop, "cart_abandoned") == []
+
+
+def test_one_delivery_sent_many_times_at_once_is_stored_and_handled_once(shop: ShopifyApp) -> None:
+    """Shopify retrying while the first try is still on its way: 20 at one moment, on threads."""
+    subscribe_alice(shop)
+    body = json.dumps(payload("checkout")).encode()
+    sent = headers("checkouts/create", body)
+    senders = 20
+    start = threading.Barrier(senders)
+    answers: list[tuple[int, bool]] = []
+
+    def send() -> None:
+        client = shop.app.test_client()
+        start.wait()  # all at once
+        response = client.post("/shopify/webhooks", data=body, headers=sent)
+        answers.append((response.status_code, bool(response.json and response.json["duplicate"])))
+
+    threads = [threading.Thread(target=send) for _ in range(senders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert shop.services.action_pool.wait_idle(30.0)
+    assert sorted(answers) == [(200, False)] + [(200, True)] * (senders - 1)
+    [row] = shop.webhooks()
+    assert (row.status, row.attempts) == (ShopifyWebhookStatus.DONE, 1)
+    assert len(events(shop, "cart_abandoned")) == 1
+    assert len(conversations(shop)) == 1
