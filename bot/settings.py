@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     PRICE_PER_SEGMENT: float = Field(default=0.0079, gt=0)
     CURRENCY: str = "USD"
     ATTRIBUTION_DAYS: float = Field(default=7, gt=0)  # an order counts for a campaign this long
+    # The key Shopify signs its webhooks with; unset, POST /shopify/webhooks answers 503.
+    SHOPIFY_WEBHOOK_SECRET: str | None = None
 
     @field_validator(
         "TWILIO_ACCOUNT_SID",
@@ -93,6 +95,7 @@ class Settings(BaseSettings):
         "SECRET_KEY",
         "KEYWORDS_FILE",
         "GATEWAY",
+        "SHOPIFY_WEBHOOK_SECRET",
         mode="before",
     )
     @classmethod

@@ -1,7 +1,7 @@
 """texts an API client asks for: its id for each (one text per id) and the policy's decision
 
 Revision ID: 0019
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-10
 
 `POST /api/messages` takes the client's own id for a text, so a client may retry safely: the
@@ -21,7 +21,7 @@ from alembic import op
 
 revision: str = "0019"
 # The lead re-chains at merge time: this follows 0018 on main.
-down_revision: str | None = "0015"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine
 
-from bot.conversations.apply import apply_effects, end_active
+from bot.conversations.apply import AnyEffect, apply_effects, end_active
 from bot.conversations.events import store_event
 from bot.conversations.flows import FlowHost
 from bot.conversations.requests import (
@@ -25,7 +25,7 @@ from bot.conversations.requests import (
 from bot.conversations.signup import SignupResult, signup_effects
 from bot.conversations.turn import PendingAction, Turn
 from bot.domain.compliance import ComplianceTexts, handle_keyword
-from bot.domain.effects import Send
+from bot.domain.effects import ChangeStatus, Send
 from bot.domain.inbound import InboundSms
 from bot.domain.keywords import KeywordKind, KeywordMatch, Vocabulary, classify
 from bot.domain.policy import DEFAULT_RULES, PolicyRules
@@ -52,6 +52,7 @@ from bot.store.messages import (
     twiml_replies_to,
 )
 from bot.store.models import utcnow
+from bot.store.subscribers import SubscriberRow
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,16 @@ class EventOutcome:
     duplicate: bool
     message_ids: list[int]
     action: PendingAction | None = None
+
+
+@dataclass(frozen=True)
+class PersonUpdate:
+    """What another system's decision did to a person: the effects applied, where their
+    consent now stands, the texts queued."""
+
+    effects: tuple[AnyEffect, ...]
+    status: SubscriberStatus
+    message_ids: list[int]
 
 
 @dataclass(frozen=True)
@@ -184,15 +195,46 @@ class ConversationService:
 
         Raises OptedOutBySms for a number that opted out by text.
         """
+        update = self.update_person(
+            phone,
+            lambda person: signup_effects(person.status, self.texts, first_name),
+            source=source,
+            consent_text=consent_text,
+        )
+        # A repeat changes no status.
+        created = any(isinstance(effect, ChangeStatus) for effect in update.effects)
+        return SignupResult(created, tuple(update.message_ids))
+
+    def update_person(
+        self,
+        phone: str,
+        decide: Callable[[SubscriberRow], Sequence[AnyEffect]],
+        *,
+        source: str,
+        consent_text: str | None = None,
+    ) -> PersonUpdate:
+        """Apply what another system (the shop) decided for a person, in one turn.
+
+        `decide` sees the person as they stand, locked, so its effects (consent, profile) can
+        depend on that: a repeat of the same news changes nothing. Consent entries name
+        `source` and keep `consent_text`. An opt-out ends the person's flow, as STOP does; a
+        subscription starts the flows of the `subscribed` event, as a confirmed JOIN does.
+        """
         with transaction(self.db) as connection:
             now = self.clock()
             claimed = claim(connection, phone, now)
             turn = self.turn(claimed, Delivery.OUTBOX, now, source=source)
             turn.consent_text = consent_text
             status_before = turn.subscriber.status
-            apply_effects(turn, signup_effects(status_before, self.texts, first_name))
-        created = turn.subscriber.status is not status_before  # a repeat changes no status
-        return SignupResult(created, tuple(_pending_ids(turn.queued)))
+            effects = tuple(decide(turn.subscriber))
+            apply_effects(turn, effects)
+            status = turn.subscriber.status
+            if self.flows is not None and status is not status_before:
+                if status is SubscriberStatus.UNSUBSCRIBED:
+                    self.flows.end_active(turn, "opted out")
+                elif status is SubscriberStatus.SUBSCRIBED:
+                    self.flows.on_event(turn, SUBSCRIBED_EVENT, {})
+        return PersonUpdate(effects, status, self._after(turn))
 
     def send_text(self, phone: str, send: Send) -> SentText:
         """Queue one text the brand's systems ask for, through the send policy.

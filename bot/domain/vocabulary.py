@@ -81,3 +81,12 @@ class HandledBy(StrEnum):
     BOT = "bot"
     WAITING_FOR_AGENT = "waiting_for_agent"  # a flow handed off; nobody has taken it yet
     AGENT = "agent"
+
+
+class ShopifyWebhookStatus(StrEnum):
+    """Where a webhook Shopify delivered stands (`bot.shopify`)."""
+
+    PENDING = "pending"  # stored and answered; its work is still to do (or to retry)
+    DONE = "done"  # its work is done
+    IGNORED = "ignored"  # nothing Parley could do with it (no phone, a topic it does not use …)
+    FAILED = "failed"  # its work failed every retry: see the outcome and the log

@@ -34,6 +34,7 @@ from bot.store.tables import (
     CONVERSATIONS,
     EVENTS,
     MESSAGES,
+    SHOPIFY_WEBHOOKS,
     SUBSCRIBERS,
     max_length,
 )
@@ -576,6 +577,12 @@ def subscriber_record(db: Engine, phone: str) -> dict[str, Any] | None:
             "events": _rows(
                 connection, select(EVENTS).where(EVENTS.c.phone == phone).order_by(EVENTS.c.id)
             ),
+            "shopify_webhooks": _rows(
+                connection,
+                select(SHOPIFY_WEBHOOKS)
+                .where(SHOPIFY_WEBHOOKS.c.phone == phone)
+                .order_by(SHOPIFY_WEBHOOKS.c.id),
+            ),
             "conversations": _rows(
                 connection,
                 select(CONVERSATIONS)
@@ -585,7 +592,8 @@ def subscriber_record(db: Engine, phone: str) -> dict[str, Any] | None:
             if subscriber_id is not None
             else [],
         }
-    held = any(record[key] for key in ("profile", "consent", "messages", "answers", "events"))
+    kinds = ("profile", "consent", "messages", "answers", "events", "shopify_webhooks")
+    held = any(record[key] for key in kinds)
     return record if held else None
 
 
@@ -627,6 +635,10 @@ def erase_subscriber(db: Engine, phone: str, now: datetime) -> bool:
         )
         connection.execute(update(ANSWERS).where(ANSWERS.c.phone == phone).values(value=None))
         connection.execute(update(EVENTS).where(EVENTS.c.phone == phone).values(data={}))
+        # What the shop sent about them and is not handled yet goes too (handled ones kept none).
+        connection.execute(
+            update(SHOPIFY_WEBHOOKS).where(SHOPIFY_WEBHOOKS.c.phone == phone).values(body=None)
+        )
         conversations = connection.execute(
             select(CONVERSATIONS.c.id, CONVERSATIONS.c.status).where(
                 CONVERSATIONS.c.subscriber_id == subscriber.id
@@ -663,6 +675,29 @@ def erase_subscriber(db: Engine, phone: str, now: datetime) -> bool:
             )
         )
     return True
+
+
+def erased_already(connection: Connection, phone: str) -> bool:
+    """Whether the number's latest consent entry is its erasure: nothing came since."""
+    latest = connection.execute(
+        select(CONSENT_EVENTS.c.source)
+        .where(CONSENT_EVENTS.c.phone == phone)
+        .order_by(CONSENT_EVENTS.c.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return latest == ERASURE_SOURCE
+
+
+def erase_events(db: Engine, external_ids: Sequence[str]) -> int:
+    """Blank the data of the events stored under these ids (another system's records of a
+    person, such as their orders); returns how many there were."""
+    erased = 0
+    with transaction(db) as connection:
+        for chunk in _chunks(list(external_ids)):
+            erased += connection.execute(
+                update(EVENTS).where(EVENTS.c.external_id.in_(chunk)).values(data={})
+            ).rowcount
+    return erased
 
 
 def _holds_anything(connection: Connection, phone: str) -> bool:
