@@ -1,26 +1,30 @@
 """Inbound benchmark: signed texts through Parley's full path vs a bare Flask app, same gunicorn.
 
-Usage: python bench/inbound.py [--requests N] [--concurrency C] [--workers W] [--database-url URL]
+Usage: python bench/inbound.py [--mix flows|keywords] [--requests N] [--concurrency C]
+       [--workers W] [--rounds R] [--database-url URL]
 
-Both apps run under gunicorn with the same settings; the same client sends the same signed
-requests to each in one run. What matters is the ratio (full path / bare), not the absolute
-numbers, which depend on the machine.
+Both apps run under gunicorn with the same settings, and wrk (a compiled load generator, so the
+client is never the ceiling) sends each the same signed webhooks in one run. Every target gets
+exactly N requests per round: wrk's -d is only a time limit, and the run ends when the last
+answer arrives. C connections, one per wrk thread, each sending its numbers' texts in order.
+The ratio (full path / bare) is what compares across machines; the absolute numbers say how
+fast each side was on this one.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
+import json
+import math
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -28,6 +32,9 @@ from urllib.parse import urlencode
 from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parent.parent
+REPLAY_SCRIPT = Path(__file__).resolve().parent / "inbound_replay.lua"
+READY_HOOK = Path(__file__).resolve().parent / "gunicorn_ready.py"
+WRK_MISSING = "bench/inbound.py needs wrk, a compiled HTTP load generator: apt-get install -y wrk"
 AUTH_TOKEN = "bench" + "0" * 27
 # What each number texts, in order. "flows": a survey (three flow steps), a double opt-in (which
 # starts the welcome flow) and an opt-out. "keywords": consent keywords and small talk only.
@@ -38,22 +45,27 @@ MIXES = {
 
 
 @dataclass(frozen=True)
+class SignedText:
+    """One inbound webhook as Twilio would post it: the url-encoded form and its signature."""
+
+    form: str
+    signature: str
+
+
+@dataclass(frozen=True)
 class Result:
-    """Throughput and latency of one target."""
+    """Throughput, latency and failures of one target in one round, as wrk measured them."""
 
     name: str
     requests: int
     seconds: float
-    latencies_ms: Sequence[float]
+    p50_ms: float
+    p99_ms: float
     failures: int
 
     @property
     def throughput(self) -> float:
         return self.requests / self.seconds
-
-    def percentile(self, fraction: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def free_port() -> int:
@@ -62,83 +74,108 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def signed_requests(
-    count: int, port: int, batch: str, bodies: Sequence[str]
-) -> list[tuple[bytes, dict[str, str]]]:
-    """Distinct texts from many numbers, each signed as Twilio signs them."""
+def people_texting(count: int, bodies: Sequence[str]) -> int:
+    """How many numbers `count` texts of the mix come from."""
+    return math.ceil(count / len(bodies))
+
+
+def conversations(
+    count: int, url: str, batch: str, first_number: int, bodies: Sequence[str]
+) -> list[list[SignedText]]:
+    """`count` texts, each number's in mix order from `first_number` on, signed for `url`."""
     validator = RequestValidator(AUTH_TOKEN)
-    url = f"http://127.0.0.1:{port}/twilio/sms"
-    prepared = []
+    texts: list[list[SignedText]] = []
     for index in range(count):
+        if index % len(bodies) == 0:
+            texts.append([])
         form = {
             "MessageSid": f"SM{batch}{index:030x}",
             "AccountSid": "AC" + "0" * 32,
-            "From": f"+1415555{index // len(bodies) % 10_000:04d}",
+            "From": f"+1415{5_550_000 + first_number + index // len(bodies):07d}",
             "To": "+14155559999",
             "Body": bodies[index % len(bodies)],
             "NumMedia": "0",
         }
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Twilio-Signature": validator.compute_signature(url, form),
-        }
-        prepared.append((urlencode(form).encode(), headers))
-    return prepared
+        texts[-1].append(SignedText(urlencode(form), validator.compute_signature(url, form)))
+    return texts
 
 
-def start_gunicorn(app: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen:
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        app,
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-    ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process
-        except OSError:
-            time.sleep(0.1)
+def by_connection(
+    people: Sequence[Sequence[SignedText]], connections: int
+) -> list[list[SignedText]]:
+    """Deal whole numbers to connections in turn, so one connection sends each number's texts."""
+    queues: list[list[SignedText]] = [[] for _ in range(min(connections, len(people)))]
+    for index, texts in enumerate(people):
+        queues[index % len(queues)].extend(texts)
+    return queues
+
+
+def start_gunicorn(
+    app: str, port: int, workers: int, env: dict[str, str], ready_dir: Path
+) -> subprocess.Popen:
+    """Start `app` under gunicorn and return once every worker has loaded it."""
+    ready_dir.mkdir(parents=True)
+    command = [sys.executable, "-m", "gunicorn", app, "--config", str(READY_HOOK)]
+    command += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
+    command += ["--log-level", "warning"]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env={**env, "PARLEY_BENCH_READY_DIR": str(ready_dir)}
+    )
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and process.poll() is None:
+        if len(list(ready_dir.iterdir())) >= workers:
+            return process
+        time.sleep(0.1)
     process.kill()
-    raise SystemExit(f"gunicorn {app} did not start on port {port}")
+    raise SystemExit(f"gunicorn {app} did not start {workers} workers on port {port}")
 
 
-def fire(name: str, port: int, prepared: list, concurrency: int, timeout: float = 30) -> Result:
-    """Send every request once, `concurrency` at a time, and time each."""
-    latencies: list[float] = []
-    failures = 0
-    lock = threading.Lock()
-    done = 0
-
-    def one(request: tuple[bytes, dict[str, str]]) -> None:
-        nonlocal failures, done
-        body, headers = request
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-        started = time.perf_counter()
-        connection.request("POST", "/twilio/sms", body=body, headers=headers)
-        response = connection.getresponse()
-        response.read()
-        elapsed = (time.perf_counter() - started) * 1000
-        connection.close()
-        with lock:
-            latencies.append(elapsed)
-            failures += response.status != 200
-            done += 1
-            if done % max(1, len(prepared) // 4) == 0:
-                print(f"  {name}: {done}/{len(prepared)}", file=sys.stderr, flush=True)
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(one, prepared))
-    return Result(name, len(prepared), time.perf_counter() - started, latencies, failures)
+def replay(
+    name: str,
+    url: str,
+    queues: Sequence[Sequence[SignedText]],
+    workdir: Path,
+    time_limit_s: int,
+) -> Result:
+    """Have wrk send every queue in order over a connection of its own; read its figures."""
+    workdir.mkdir(parents=True)
+    for connection, queue in enumerate(queues):
+        lines = "".join(f"{text.signature}\t{text.form}\n" for text in queue)
+        (workdir / f"requests-{connection}.tsv").write_text(lines)
+    # One thread per connection: wrk's script cannot tell a thread's connections apart, and
+    # only a connection of its own keeps a number's texts in order.
+    threads = str(len(queues))
+    # Where a finished connection's last reconnect goes: a listener that never accepts.
+    parking = socket.create_server(("127.0.0.1", 0), backlog=len(queues))
+    parking_port = str(parking.getsockname()[1])
+    command = ["wrk", "-t", threads, "-c", threads, "-d", f"{time_limit_s}s"]
+    command += ["--timeout", "30s", "-s", str(REPLAY_SCRIPT), url]
+    command += [str(workdir), parking_port]
+    figures = None
+    finished = 0
+    with parking, subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as wrk:
+        assert wrk.stdout is not None
+        for line in wrk.stdout:
+            if line == "replay: connection finished\n":
+                finished += 1
+                if finished == len(queues):
+                    # wrk sleeps out -d even when every thread has stopped; the interrupt ends
+                    # the sleep, and its summary then counts only the time the run took.
+                    wrk.send_signal(signal.SIGINT)
+            elif line.startswith("replay: {"):
+                figures = json.loads(line.removeprefix("replay: "))
+    if wrk.returncode != 0 or figures is None:
+        raise SystemExit(f"wrk failed on {name} (exit {wrk.returncode}): {' '.join(command)}")
+    expected = sum(len(queue) for queue in queues)
+    unanswered = expected - figures["answered"]  # only if the time limit cut the run short
+    return Result(
+        name,
+        figures["answered"],
+        figures["microseconds"] / 1e6,
+        figures["p50_us"] / 1000,
+        figures["p99_us"] / 1000,
+        figures["non_2xx"] + figures["socket_errors"] + unanswered,
+    )
 
 
 def migrate(database_url: str, env: dict[str, str]) -> None:
@@ -152,51 +189,90 @@ def migrate(database_url: str, env: dict[str, str]) -> None:
 
 
 def run_target(
-    name: str, app: str, args: argparse.Namespace, env: dict[str, str], round_number: int
+    name: str,
+    app: str,
+    args: argparse.Namespace,
+    env: dict[str, str],
+    round_number: int,
+    workdir: Path,
 ) -> Result:
     port = free_port()
-    process = start_gunicorn(app, port, args.workers, env)
+    url = f"http://127.0.0.1:{port}/twilio/sms"
+    process = start_gunicorn(app, port, args.workers, env, workdir / "ready")
     try:
         bodies = MIXES[args.mix]
-        warmup = signed_requests(args.warmup, port, f"W{round_number}", bodies)
-        # The port opens before the workers have imported the app, which on a loaded machine
-        # takes longer than a request's timeout: the warm-up waits for them.
-        fire(f"{name} warm-up", port, warmup, 4, timeout=600)
-        prepared = signed_requests(args.requests, port, f"R{round_number}", bodies)
-        return fire(name, port, prepared, args.concurrency)
+        # Each round texts from numbers of its own, so every round starts every conversation
+        # afresh; both targets get the same numbers.
+        warmup_people = people_texting(args.warmup, bodies)
+        first_number = round_number * (warmup_people + people_texting(args.requests, bodies))
+        warmup = conversations(args.warmup, url, f"W{round_number}", first_number, bodies)
+        replay(
+            f"{name} warm-up",
+            url,
+            by_connection(warmup, 4),
+            workdir / "warmup",
+            args.time_limit,
+        )
+        measured = conversations(
+            args.requests, url, f"R{round_number}", first_number + warmup_people, bodies
+        )
+        result = replay(
+            name,
+            url,
+            by_connection(measured, args.concurrency),
+            workdir / "measured",
+            args.time_limit,
+        )
     finally:
         process.terminate()
         process.wait(timeout=30)
+    print(f"  {format_row(result)}", file=sys.stderr, flush=True)
+    return result
+
+
+def format_row(result: Result) -> str:
+    return (
+        f"{result.name:<12}{result.throughput:>10.1f}{result.p50_ms:>10.2f}"
+        f"{result.p99_ms:>10.2f}{result.failures:>8}"
+    )
 
 
 def report(full: Result, bare: Result, args: argparse.Namespace) -> str:
     lines = [
-        f"inbound benchmark ({args.mix}): {args.requests} signed texts, "
-        f"concurrency {args.concurrency}, "
+        f"inbound benchmark ({args.mix}): {args.requests} signed texts per round, "
+        f"wrk with {args.concurrency} connections, "
         f"gunicorn --workers {args.workers}, {os.cpu_count()} cores, "
         f"median of {args.rounds} rounds",
         f"{'target':<12}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'failed':>8}",
+        format_row(full),
+        format_row(bare),
+        f"ratio full/bare throughput: {full.throughput / bare.throughput:.2f} "
+        "(goal: at least 0.50)",
     ]
-    for result in (full, bare):
-        lines.append(
-            f"{result.name:<12}{result.throughput:>10.1f}{result.percentile(0.5):>10.2f}"
-            f"{result.percentile(0.99):>10.2f}{result.failures:>8}"
-        )
-    ratio = full.throughput / bare.throughput
-    lines.append(f"ratio full/bare throughput: {ratio:.2f} (goal: at least 0.50)")
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=2000, help="texts per target per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--mix", choices=sorted(MIXES), default="flows", help="what people text")
     parser.add_argument("--warmup", type=int, default=50)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--concurrency", type=int, default=8, help="wrk connections (one wrk thread each)"
+    )
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument(
+        "--time-limit",
+        type=int,
+        default=600,
+        help="seconds wrk may take for one target's requests before it stops (wrk's -d)",
+    )
     args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print(WRK_MISSING, file=sys.stderr)
+        return 2
 
     scratch = Path(tempfile.mkdtemp(prefix="parley-bench-"))
     database_url = args.database_url or f"sqlite:///{scratch}/bench.db"
@@ -217,8 +293,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Alternate the targets so a noisy neighbour hurts both alike; report the median round.
         for round_number in range(args.rounds):
             print(f"round {round_number + 1}/{args.rounds}", file=sys.stderr, flush=True)
-            fulls.append(run_target("parley", "webhook:app", args, env, round_number))
-            bares.append(run_target("bare flask", "bench.bare_app:app", args, env, round_number))
+            workdir = scratch / f"round-{round_number}"
+            fulls.append(
+                run_target("parley", "webhook:app", args, env, round_number, workdir / "parley")
+            )
+            bares.append(
+                run_target(
+                    "bare flask", "bench.bare_app:app", args, env, round_number, workdir / "bare"
+                )
+            )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     full, bare = median_round(fulls), median_round(bares)

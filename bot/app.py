@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from bot.sending.gateways.base import Gateway
 from bot.services import Services, build_services
 from bot.settings import Settings, load_settings
+from bot.shopify import webhook as shopify
 from bot.store.models import utcnow
 from bot.store.secret_key import NoSecretKey, secret_key
 from bot.twilio import webhook as sms
@@ -67,7 +68,7 @@ def create_app(
     app.extensions["parley"] = services
     register_error_handlers(app)
     register_input_limits(app)  # before the blueprints: their routes use its `id` converter
-    for blueprint in (sms.bp, api.bp, health.bp, inbox.bp, analytics.bp, links.bp):
+    for blueprint in (sms.bp, shopify.bp, api.bp, health.bp, inbox.bp, analytics.bp, links.bp):
         app.register_blueprint(blueprint)
     app.add_url_rule("/", "index", _index)
     _warn_about_development_mode(services)

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from bot.actions.background import ActionPool
 from bot.actions.base import ActionError, ActionRunner
 from bot.actions.factory import build_action_runner
+from bot.actions.http_calls import HttpCaller, WebCaller
 from bot.campaigns.conversions import tell_attributed_order
 from bot.conversations.flow_registry import FlowRegistry
 from bot.conversations.flows import FlowHost
@@ -56,8 +57,10 @@ def build_services(
     *,
     gateway: Gateway | None = None,
     clock: Callable[[], datetime] = utcnow,
+    http: HttpCaller | None = None,
 ) -> Services:
-    """Build the services from settings; tests pass their own gateway and clock."""
+    """Build the services from settings; tests pass their own gateway, clock and http caller
+    (`bot flows test` answers http steps from its scripts)."""
     db = make_db(settings.DATABASE_URL)
     gateway = gateway or build_gateway(settings)
     texts = ComplianceTexts(brand=settings.BRAND_NAME, support=settings.SUPPORT_CONTACT)
@@ -70,6 +73,7 @@ def build_services(
         brand=settings.BRAND_NAME,
         vocabulary=vocabulary,
         action_names=_action_names(actions),
+        secrets=settings.flow_secrets,
         check_interval=settings.FLOWS_RELOAD_SECONDS,
     )
     flows = FlowHost(
@@ -77,6 +81,7 @@ def build_services(
         texts=texts,
         actions=actions,
         unexpected_reply=settings.UNEXPECTED_REPLY.strip(),
+        http=http or WebCaller(settings.flow_secrets),
     )
     return Services(
         settings=settings,

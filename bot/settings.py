@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
+from collections import ChainMap
 from datetime import timedelta
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
+from dotenv import dotenv_values
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.domain.http_calls import Secrets
 from bot.domain.policy import PolicyRules, is_known_zone, parse_regional_hours, parse_window
 from bot.engine.durations import DurationError, format_duration, parse_duration
 from bot.sending.outage import DEFAULT_RETRY_WINDOW, MAX_RETRY_WINDOW
@@ -79,6 +82,8 @@ class Settings(BaseSettings):
     PRICE_PER_SEGMENT: float = Field(default=0.0079, gt=0)
     CURRENCY: str = "USD"
     ATTRIBUTION_DAYS: float = Field(default=7, gt=0)  # an order counts for a campaign this long
+    # The key Shopify signs its webhooks with; unset, POST /shopify/webhooks answers 503.
+    SHOPIFY_WEBHOOK_SECRET: str | None = None
     # Outbound webhooks (README, "Webhooks"): one endpoint here, or more in FLOWS_DIR's
     # webhooks.yaml; events a receiver keeps failing are retried this long.
     WEBHOOK_URL: str | None = None
@@ -96,6 +101,7 @@ class Settings(BaseSettings):
         "SECRET_KEY",
         "KEYWORDS_FILE",
         "GATEWAY",
+        "SHOPIFY_WEBHOOK_SECRET",
         "WEBHOOK_URL",
         "WEBHOOK_SECRET",
         mode="before",
@@ -225,6 +231,18 @@ class Settings(BaseSettings):
             promotional_per_day=self.PROMOTIONAL_PER_DAY or None,
             over_cap=self.OVER_CAP,
         )
+
+    @cached_property
+    def flow_secrets(self) -> Secrets:
+        """Where http flow steps read `${NAME}`: the environment when the call is made, then
+        the `.env` file; never one of these settings, which a flow must not send anywhere."""
+        env_file = Path(str(self.model_config.get("env_file") or ".env"))
+        from_file = {
+            name: value
+            for name, value in (dotenv_values(env_file) if env_file.is_file() else {}).items()
+            if value is not None
+        }
+        return Secrets(ChainMap(os.environ, from_file), frozenset(type(self).model_fields))
 
     @property
     def signatures_required(self) -> bool:

@@ -18,8 +18,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0017"
-# 0016 (Shopify webhooks) comes first on main; this branch was cut before it existed.
-down_revision: str | None = "0015"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,13 +1,16 @@
 """`bot flows test`: run the scripted conversations flow files carry, on a scratch database.
 
 The script drives the real conversation service (keywords, flows, send policy, timers) with a fake
-clock and a fake gateway, so a test shows what a phone would see.
+clock and a fake gateway, and answers `http` steps' calls from its `http:` lines (no network), so
+a test shows what a phone would see.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,6 +20,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from bot.authoring.scratch import ScratchDatabases
+from bot.domain.http_calls import HttpReply, HttpRequest
 from bot.domain.inbound import InboundSms
 from bot.domain.vocabulary import SubscriberStatus
 from bot.domain.yamlsource import LocatedDict, LocatedList, YamlError, load_yaml
@@ -33,7 +37,8 @@ from bot.testing.clock import FakeClock, let_time_pass
 TEST_PHONE = "+14155550123"
 # 10:00 in San Francisco on a Monday: inside everyone's sending hours.
 DEFAULT_START = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
-LINE_KINDS = ("user", "bot", "wait", "event", "expect")
+LINE_KINDS = ("user", "bot", "wait", "event", "expect", "http")
+HTTP_STUB_KEYS = ("url", "method", "status", "json", "timeout")
 
 
 @dataclass(frozen=True)
@@ -122,29 +127,74 @@ class FlowTestRunner:
         settings = self.base_settings.model_copy(
             update={"DATABASE_URL": f"sqlite:///{database}", "FLOWS_DIR": self.flows_dir}
         )
-        services = build_services(settings, gateway=gateway, clock=clock)
+        http = ScriptedHttp()
+        services = build_services(settings, gateway=gateway, clock=clock, http=http)
         try:
             _prepare_subscriber(services, script.subscriber)
-            yield from _Conversation(services, clock, gateway).play(script.lines)
+            yield from _Conversation(services, clock, gateway, http).play(script.lines)
         finally:
             services.db.dispose()
             database.unlink(missing_ok=True)
 
 
+@dataclass(frozen=True)
+class HttpStub:
+    """An `http:` line: what the next call answers, and what it must look like."""
+
+    line: int
+    reply: HttpReply | None  # None: no answer, the call times out
+    url: str | None = None  # exact, or /regex/
+    method: str | None = None
+
+
+class ScriptedHttp:
+    """Answers http steps' calls from a script's `http:` lines, in order, with no network."""
+
+    def __init__(self) -> None:
+        self.waiting: deque[HttpStub] = deque()
+        # What went wrong, with the http: line it concerns (None: the line that led to a call).
+        self.problems: list[tuple[int | None, str]] = []
+
+    def call(self, request: HttpRequest) -> HttpReply:
+        called = f"{request.method} {request.url}"
+        if not self.waiting:
+            self.problems.append(
+                (
+                    None,
+                    f"the flow called {called}, but no http: line answers it "
+                    "(write one before the line that leads to the call)",
+                )
+            )
+            return HttpReply.failed("the test script has no http: answer for this call")
+        stub = self.waiting.popleft()
+        if stub.url is not None and not _matches(stub.url, request.url):
+            self.problems.append(
+                (stub.line, f"expected a call to {stub.url!r}\n      got: {called}")
+            )
+        if stub.method is not None and stub.method.upper() != request.method:
+            self.problems.append((stub.line, f"expected a {stub.method.upper()}, got: {called}"))
+        return stub.reply or HttpReply.timed_out(request.timeout)
+
+
 class _Conversation:
-    def __init__(self, services: Services, clock: FakeClock, gateway: FakeGateway) -> None:
+    def __init__(
+        self, services: Services, clock: FakeClock, gateway: FakeGateway, http: ScriptedHttp
+    ) -> None:
         self.services = services
         self.clock = clock
         self.gateway = gateway
+        self.http = http
         self.heard: list[str] = []  # bot texts not yet matched by a `bot:` line
         self.seen = 0  # how many of the gateway's texts are already in `heard`
 
     def play(self, lines: list[tuple[str, Any, int]]) -> Iterator[str]:
         for kind, value, line in lines:
-            if kind != "bot" and kind != "expect" and self.heard:
+            if kind not in {"bot", "expect", "http"} and self.heard:
                 yield f"line {line}: unexpected bot text before this line: {self.heard[0]!r}"
                 self.heard.clear()
-            if kind == "user":
+            if kind == "http":
+                self.http.waiting.append(value)
+            elif kind == "user":
                 self._user(str(value))
             elif kind == "wait":
                 self._wait(value)
@@ -156,8 +206,13 @@ class _Conversation:
                     yield failure
             elif kind == "expect":
                 yield from self._expect_state(value, line)
+            for stub_line, problem in self.http.problems:
+                yield f"line {stub_line or line}: {problem}"
+            self.http.problems.clear()
         for text in self.heard:
             yield f"end of script: unexpected bot text {text!r}"
+        for stub in self.http.waiting:
+            yield f"line {stub.line}: no call took this http: answer"
 
     def _user(self, text: str) -> None:
         sms = InboundSms(message_sid=f"SMtest{uuid.uuid4().hex}", from_phone=TEST_PHONE, body=text)
@@ -307,6 +362,8 @@ def _line(item: Any, line: int) -> tuple[str, Any, int]:
         if not isinstance(value, dict) or "type" not in value:
             raise ScriptError("event needs a type, e.g. event: order_placed", line)
         return kind, {"type": str(value["type"]), "data": dict(value.get("data") or {})}, line
+    if kind == "http":
+        return kind, _http_stub(value, line), line
     if kind == "expect":
         if not isinstance(value, dict):
             raise ScriptError("expect takes a mapping: status, attributes, tags, answers", line)
@@ -314,3 +371,25 @@ def _line(item: Any, line: int) -> tuple[str, Any, int]:
     if value is None:
         raise ScriptError(f"{kind}: needs a text", line)
     return kind, str(value), line
+
+
+def _http_stub(value: Any, line: int) -> HttpStub:
+    """`http: timeout`, or `http: {status: 200, json: {…}}` with an optional url and method."""
+    if value == "timeout":
+        return HttpStub(line, None)
+    if not isinstance(value, dict) or not set(value) <= set(HTTP_STUB_KEYS):
+        raise ScriptError(
+            "http takes timeout, or a mapping of status and json (and url, method to check the "
+            "call), e.g. http: {status: 200, json: {order: {status: shipped}}}",
+            line,
+        )
+    status = value.get("status", 200)
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        raise ScriptError(f"http: status {status!r} is not an HTTP status such as 200", line)
+    try:  # what a URL could answer: plain JSON
+        document = json.loads(json.dumps(value["json"])) if "json" in value else None
+    except (TypeError, ValueError):
+        raise ScriptError("http: json must be plain JSON (quote dates and times)", line) from None
+    url, method = value.get("url"), value.get("method")
+    reply = None if value.get("timeout") else HttpReply(status, document, is_json="json" in value)
+    return HttpStub(line, reply, None if url is None else str(url), method and str(method))

@@ -6,6 +6,7 @@ from bot.cli import (  # noqa: F401  (registers them)
     flows,
     outbox,
     running,
+    shopify,
     subscribers,
     webhooks,
 )

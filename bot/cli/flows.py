@@ -74,6 +74,7 @@ def _checked(paths: tuple[Path, ...], settings: Settings) -> list[ParsedFile]:
         brand=settings.BRAND_NAME,
         vocabulary=load_vocabulary(settings.KEYWORDS_FILE, extra_join=settings.join_keywords),
         action_names=action_names,
+        secrets=settings.flow_secrets,
     )
     wanted = {str(path) for path in requested}
     return [item for item in checked if item.file in wanted]

@@ -19,7 +19,9 @@ from bot.cli.common import (
 if TYPE_CHECKING:
     from flask import Flask
 
+    from bot.services import Services
     from bot.settings import Settings
+    from bot.timers.scheduler import TimerWork
 
 RECONCILE_SECONDS = 30.0  # how often a dispatcher looks up texts whose fate is unknown
 
@@ -36,7 +38,7 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
 
     from bot.app import services_of
     from bot.services import build_webhook_sender
-    from bot.timers.scheduler import ClockBusy, ClockLock, build_scheduler, timer_work
+    from bot.timers.scheduler import ClockBusy, ClockLock, build_scheduler
 
     configure_logging()
     settings = settings_or_exit()
@@ -56,7 +58,7 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     except ClockBusy:
         click.echo("A separate `bot clock` is running: this process will not fire timers.")
     else:
-        scheduler = build_scheduler(timer_work(services), blocking=False)
+        scheduler = build_scheduler(_clock_work(services), blocking=False)
         scheduler.start()
     stop_sending = threading.Event()
     sender = threading.Thread(
@@ -93,7 +95,7 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
 def clock(wait: bool) -> None:
     """The scheduler alone (the Procfile's `clock`): exactly one per deployment."""
     from bot.app import services_of
-    from bot.timers.scheduler import ClockBusy, ClockLock, build_scheduler, timer_work
+    from bot.timers.scheduler import ClockBusy, ClockLock, build_scheduler
 
     configure_logging()
     settings = settings_or_exit()
@@ -108,11 +110,19 @@ def clock(wait: bool) -> None:
         return
     click.echo(f"Clock running against {redacted(settings.DATABASE_URL)}; Ctrl-C stops it.")
     try:
-        build_scheduler(timer_work(services), blocking=True).start()
+        build_scheduler(_clock_work(services), blocking=True).start()
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
         lock.release()
+
+
+def _clock_work(services: Services) -> TimerWork:
+    """The clock's work: due timers and idle takeovers, and Shopify webhooks to (re)try."""
+    from bot.shopify.processing import clock_chore
+    from bot.timers.scheduler import timer_work
+
+    return timer_work(services, [clock_chore(services)])
 
 
 def _web_app(settings: Settings) -> Flask:

@@ -20,6 +20,8 @@ from bot.domain.effects import (
     CancelTimers,
     ChangeStatus,
     ChangeTags,
+    DropAttributes,
+    Effect,
     EndFlow,
     EnterStep,
     FillFirstName,
@@ -32,6 +34,8 @@ from bot.domain.effects import (
     Send,
     SetAttributes,
     SetEmail,
+    SetFirstName,
+    SetTimezone,
 )
 from bot.domain.vocabulary import (
     ConsentKind,
@@ -54,10 +58,16 @@ from bot.store.conversations import (
     save_state,
 )
 from bot.store.messages import QueuedText
-from bot.store.subscribers import change_status, fill_first_name, record_consent, set_email
+from bot.store.subscribers import (
+    change_status,
+    fill_first_name,
+    record_consent,
+    save_name_and_timezone,
+    set_email,
+)
 from bot.store.webhook_events import record_webhook_event
 
-AnyEffect = FlowEffect | ChangeStatus | RecordConsent | FillFirstName | QueueForAgents
+AnyEffect = FlowEffect | Effect
 COMPLETED = "completed"  # the end reason of a flow that reached its end
 # The consent entry that tells receivers of a status change: (kind, new status) → event.
 _CONSENT_NEWS = {
@@ -81,8 +91,9 @@ def apply_effects(
     """
     queued: list[QueuedText] = []
     subscriber = turn.subscriber
-    profile_changed = False
+    profile_changed = name_or_zone_changed = False
     status_changed = False  # in this batch: its consent entry tells webhooks
+    consent_news: list[tuple[WebhookEventType, str | None]] = []  # and its keyword
     visits: list[str] = []
     for effect in effects:
         match effect:
@@ -104,11 +115,21 @@ def apply_effects(
                 )
                 news = _CONSENT_NEWS.get((kind, subscriber.status))
                 if news is not None and status_changed:
-                    _tell(turn, news, subscriber.event_data(source=turn.source, keyword=keyword))
+                    consent_news.append((news, keyword))
             case FillFirstName(name=name):
                 fill_first_name(turn.connection, subscriber, name, turn.now)
+            case SetFirstName(name=name):
+                subscriber.first_name = name
+                name_or_zone_changed = True
+            case SetTimezone(zone=zone):
+                subscriber.timezone = zone
+                name_or_zone_changed = True
             case SetAttributes(values=values):
                 subscriber.attributes.update(values)
+                profile_changed = True
+            case DropAttributes(names=names):
+                for name in names:
+                    subscriber.attributes.pop(name, None)
                 profile_changed = True
             case ChangeTags(add=add, remove=remove):
                 tags = [tag for tag in subscriber.tags if tag not in remove]
@@ -141,6 +162,11 @@ def apply_effects(
         record_visits(turn.connection, conversation_id, flow, visits, turn.now)
     if profile_changed:
         save_profile(turn.connection, subscriber, turn.now)
+    if name_or_zone_changed:
+        save_name_and_timezone(turn.connection, subscriber, turn.now)
+    for news, keyword in consent_news:
+        # Told once the batch is applied: with the profile that came with the consent.
+        _tell(turn, news, subscriber.event_data(source=turn.source, keyword=keyword))
     turn.queued.extend(queued)
     return queued
 
@@ -206,6 +232,7 @@ def _queue(turn: Turn, send: Send, flow: str | None) -> QueuedText:
         replying=turn.replying,
         brand_spans=send.brand_spans,
         public_url=turn.public_url,
+        external_id=send.external_id,
     )
 
 

@@ -75,3 +75,10 @@ def store_event(
         select(EVENTS.c.id).where(EVENTS.c.external_id == external_id)
     ).scalar_one()
     return EventReceipt(earlier, new=False)
+
+
+def event_phone(connection: Connection, external_id: str) -> str | None:
+    """The number the event stored under this external id was about, if there is one."""
+    return connection.execute(
+        select(EVENTS.c.phone).where(EVENTS.c.external_id == external_id)
+    ).scalar_one_or_none()

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.domain.http_calls import Secrets
 from bot.domain.keywords import Vocabulary, normalise
 from bot.engine.checker import check_flow, check_flow_set
 from bot.engine.intents import IntentMatcher
@@ -45,13 +46,20 @@ def check_files(
     brand: str,
     vocabulary: Vocabulary,
     action_names: frozenset[str] | None = None,
+    secrets: Secrets | None = None,
 ) -> list[ParsedFile]:
     """Parse and check flow files; each ParsedFile lists all its problems."""
     parsed = [read_flow_file(path) for path in paths]
     for item in parsed:
         if item.flow is not None:
             item.problems.extend(
-                check_flow(item.flow, brand=brand, vocabulary=vocabulary, action_names=action_names)
+                check_flow(
+                    item.flow,
+                    brand=brand,
+                    vocabulary=vocabulary,
+                    action_names=action_names,
+                    secrets=secrets,
+                )
             )
     by_file = {item.file: item for item in parsed}
     for problem in check_flow_set(item for item in parsed if not _has_errors(item)):
@@ -112,6 +120,7 @@ class FlowRegistry:
         brand: str,
         vocabulary: Vocabulary,
         action_names: frozenset[str] | None = None,
+        secrets: Secrets | None = None,  # where http steps' ${NAME} are read
         check_interval: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -119,6 +128,7 @@ class FlowRegistry:
         self.brand = brand
         self.vocabulary = vocabulary
         self.action_names = action_names
+        self.secrets = secrets
         self.check_interval = check_interval
         self.monotonic = monotonic
         self.problems: list[Problem] = []
@@ -153,7 +163,11 @@ class FlowRegistry:
         self._snapshot = snapshot
         try:
             parsed = check_files(
-                paths, brand=self.brand, vocabulary=self.vocabulary, action_names=self.action_names
+                paths,
+                brand=self.brand,
+                vocabulary=self.vocabulary,
+                action_names=self.action_names,
+                secrets=self.secrets,
             )
         except Exception:
             # A bug of ours in the checker must not take the flows in force down with it (nor

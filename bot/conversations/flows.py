@@ -1,4 +1,4 @@
-"""Runs flows for the conversation service: routes texts, events, timers and action results."""
+"""Runs flows for the conversation service: routes texts, events, timers and call results."""
 
 from __future__ import annotations
 
@@ -8,23 +8,35 @@ from dataclasses import replace
 from typing import Any
 
 from bot.actions.base import ActionError, ActionRequest, ActionResult, ActionRunner
+from bot.actions.http_calls import HttpCaller
 from bot.conversations.apply import apply_effects, apply_flow_turn, end_active
 from bot.conversations.flow_registry import FlowRegistry
 from bot.conversations.turn import GaveUp, PendingAction, Turn
 from bot.conversations.unanswered import has_open, last_conversation
 from bot.domain.compliance import ComplianceTexts
-from bot.domain.effects import CallAction, EndFlow, QueueForAgents, Send, SetAttributes, StartFlow
+from bot.domain.effects import (
+    CallAction,
+    CallHttp,
+    EndFlow,
+    QueueForAgents,
+    Send,
+    SetAttributes,
+    StartFlow,
+)
+from bot.domain.http_calls import HttpReply, HttpRequest
 from bot.domain.pleasantries import needs_a_human
-from bot.domain.urls import Span
+from bot.domain.policy import decide_consent
 from bot.domain.vocabulary import HandledBy, Purpose, SubscriberStatus
 from bot.engine import runtime
 from bot.engine.inputs import ActionCompleted, EventArrived, Input, Reply
 from bot.engine.model import RESTART_ALWAYS, Flow
 from bot.engine.state import FlowState, Origin, Waiting
 from bot.engine.steps.action import ActionStep
+from bot.engine.steps.base import Step
+from bot.engine.steps.http import HttpStep
 from bot.engine.templates import Filled
 from bot.store.conversations import ActiveConversation, last_started
-from bot.store.messages import QueuedText, latest_inbound_text
+from bot.store.messages import latest_inbound_text
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +45,7 @@ MAX_CHAINED_FLOWS = 5  # start_flow chains deeper than this are a mistake, not a
 
 
 class FlowHost:
-    """Decides which flow a text, event, timer or action result goes to, and runs it.
+    """Decides which flow a text, event, timer or call result goes to, and runs it.
 
     The engine answers with effects; `bot.conversations.apply` writes them.
     """
@@ -45,11 +57,13 @@ class FlowHost:
         texts: ComplianceTexts,
         actions: ActionRunner | None,
         unexpected_reply: str,  # the default acknowledgement (settings.UNEXPECTED_REPLY)
+        http: HttpCaller | None = None,  # makes http steps' calls
     ) -> None:
         self.registry = registry
         self.texts = texts
         self.actions = actions
         self.unexpected_reply = unexpected_reply  # "" for none
+        self.http = http
 
     def on_text(self, turn: Turn, text: str) -> bool:
         """Give a text that is not a consent keyword to flows; False when no flow could take it.
@@ -108,13 +122,36 @@ class FlowHost:
 
     def may_start(self, turn: Turn, flow: Flow, event: str | None = None) -> bool:
         """Whether a trigger (`event`; None for a text) may start `flow` for this person now."""
-        rule = flow.triggers.restart_for(event)
-        if rule == RESTART_ALWAYS:
-            return True  # nothing to look up
-        if rule.allows(last_started(turn.connection, turn.subscriber.id, flow.name), turn.now):
+        held_back = _restart_refusal(turn, flow, event)
+        if held_back is None:
             return True
-        log.info("%s: %s not started again (its restart rule)", turn.subscriber.phone, flow.name)
+        log.info("%s: %s not started again (%s)", turn.subscriber.phone, flow.name, held_back)
         return False
+
+    def start_on_request(self, turn: Turn, flow: Flow, data: Mapping[str, Any]) -> str | None:
+        """Start `flow` for the person because the brand's systems ask; None if it started,
+        else why not.
+
+        It starts as an event starts a flow (its texts inform, unless the flow is promotional)
+        when the send policy's consent rule lets its texts through, no human has the chat, the
+        flow the person is in may be interrupted, and the flow's restart rule allows it.
+        """
+        consent = decide_consent(runtime.purpose_for(flow, Origin.EVENT), turn.subscriber.status)
+        if not consent.allowed:
+            return f"the send policy would suppress its texts ({consent.reason})"
+        active = turn.conversation
+        if active is not None and active.handled_by is not HandledBy.BOT:
+            waiting = active.handled_by is HandledBy.WAITING_FOR_AGENT
+            return "the chat waits for an agent" if waiting else "an agent has taken the chat over"
+        current = self.registry.catalog().flows.get(active.flow) if active else None
+        if current is not None and not current.settings.interruptible:
+            return f"the person is in {current.name}, which may not be interrupted"
+        held_back = _restart_refusal(turn, flow, None)
+        if held_back is not None:
+            return held_back
+        end_active(turn, f"interrupted by {flow.name}")
+        self.start(turn, flow, origin=Origin.EVENT, event=data)
+        return None
 
     def _startable(self, turn: Turn, flow: Flow | None) -> Flow | None:
         """The flow a text's keyword or intent names, unless its restart rule holds it back."""
@@ -251,25 +288,45 @@ class FlowHost:
             conversation=conversation,
             opening_state=state,
         )
-        action = next((e for e in outcome.effects if isinstance(e, CallAction)), None)
+        call = next((e for e in outcome.effects if isinstance(e, CallAction | CallHttp)), None)
         next_flow = next((e.name for e in outcome.effects if isinstance(e, StartFlow)), None)
-        if action is not None and turn.conversation is not None:
-            self._await_action(turn, flow, turn.conversation, action, depth)
+        if call is not None and turn.conversation is not None:
+            self._await_call(turn, flow, turn.conversation, call, depth)
         if next_flow is not None:
             self._chain(turn, flow, next_flow, depth, state)
 
-    def _await_action(
+    def _await_call(
         self,
         turn: Turn,
         flow: Flow,
         conversation: ActiveConversation,
-        action: CallAction,
+        call: CallAction | CallHttp,
         depth: int,
     ) -> None:
         """Leave the call for after the commit: a write transaction must not wait on a network."""
-        assert conversation.wake is not None  # the action step's timer: see steps/action.py
+        assert conversation.wake is not None  # the calling step's timer: see steps/calls.py
+        request = (
+            call.request
+            if isinstance(call, CallHttp)
+            else self._action_request(turn, flow, conversation, call)
+        )
+        inbound = None if turn.inbound_id is None else (turn.inbound_id, turn.text or "")
+        turn.action = PendingAction(
+            conversation.id,
+            flow.name,
+            call.step,
+            turn.subscriber.phone,
+            request,
+            conversation.wake,
+            inbound,
+            depth,
+        )
+
+    def _action_request(
+        self, turn: Turn, flow: Flow, conversation: ActiveConversation, action: CallAction
+    ) -> ActionRequest:
         profile = turn.subscriber
-        request = ActionRequest(
+        return ActionRequest(
             action=action.name,
             phone=profile.phone,
             slots={
@@ -286,13 +343,13 @@ class FlowHost:
             flow=flow.name,
             step=action.step,
         )
-        inbound = None if turn.inbound_id is None else (turn.inbound_id, turn.text or "")
-        turn.action = PendingAction(
-            conversation.id, flow.name, action.step, request, conversation.wake, inbound, depth
-        )
 
-    def call_action(self, pending: PendingAction) -> ActionResult | ActionError:
-        """Run the action (a network call, for an action server): never inside a transaction."""
+    def call_action(self, pending: PendingAction) -> ActionResult | ActionError | HttpReply:
+        """Make the call (a network call, mostly): never inside a transaction."""
+        if isinstance(pending.request, HttpRequest):
+            if self.http is None:
+                return HttpReply.failed("no http caller is configured")
+            return self.http.call(pending.request)
         try:
             if self.actions is None:
                 raise ActionError(f"no action runner is configured for {pending.request.action!r}")
@@ -301,9 +358,9 @@ class FlowHost:
             return error
 
     def complete_action(
-        self, turn: Turn, pending: PendingAction, outcome: ActionResult | ActionError
+        self, turn: Turn, pending: PendingAction, outcome: ActionResult | ActionError | HttpReply
     ) -> None:
-        """Send the action's texts, keep its slots and go on, if the flow still waits for it.
+        """Apply a call's result and go on, if the flow still waits for it.
 
         A flow that moved on during the call (STOP, an agent took the chat, the step was edited
         away, a later call was made) drops the result; a flow still on the step but with an
@@ -311,12 +368,21 @@ class FlowHost:
         """
         conversation = turn.conversation
         flow = self.registry.catalog().flows.get(pending.flow)
-        if conversation is None or flow is None or not _waits_for(conversation, flow, pending):
-            log.info("%s: the flow moved on; result dropped", pending.request.describe())
+        step = flow.step(pending.step) if flow is not None else None
+        if conversation is None or flow is None or not _waits_for(conversation, step, pending):
+            log.info("%s: the flow moved on; result dropped", pending.describe())
             return
+        if isinstance(outcome, HttpReply):
+            assert isinstance(step, HttpStep)  # _waits_for saw to it
+            answered = step.read(outcome)
+            if answered.failure is not None:
+                log.warning("%s failed: %s", pending.describe(), answered.failure)
+            self.resume(turn, flow, conversation, answered, pending.depth)
+            return
+        assert isinstance(step, ActionStep)  # _waits_for saw to it
         if isinstance(outcome, ActionError):
             log.error("flow %s step %s: %s", flow.name, pending.step, outcome)
-            end_active(turn, f"action {pending.request.action} failed")
+            end_active(turn, f"action {step.name} failed")
             return
         purpose = runtime.purpose_for(flow, conversation.state.origin)
         # Pictures the action sent go with its last text (an MMS), or alone without one.
@@ -353,22 +419,40 @@ class FlowHost:
         *,
         flow: str | None = None,
         media_urls: tuple[str, ...] = (),
-        brand_spans: tuple[Span, ...] = (),
-    ) -> QueuedText:
-        """Queue one text of this turn; URLs within `brand_spans` become tracked links."""
-        (queued,) = apply_effects(turn, (Send(body, purpose, media_urls, brand_spans),), flow=flow)
-        return queued
+    ) -> None:
+        """Queue a text of Parley's own or an action's, as written (no tracked links)."""
+        apply_effects(turn, (Send(body, purpose, media_urls),), flow=flow)
 
 
-def _waits_for(conversation: ActiveConversation, flow: Flow, pending: PendingAction) -> bool:
-    """Whether the conversation is still on the action step, waiting for this very call."""
-    step = flow.step(pending.step)
+def _restart_refusal(turn: Turn, flow: Flow, event: str | None) -> str | None:
+    """Why the flow's restart rule holds back a start by `event` (None: a text), if it does."""
+    rule = flow.triggers.restart_for(event)
+    if rule == RESTART_ALWAYS:
+        return None  # nothing to look up
+    last = last_started(turn.connection, turn.subscriber.id, flow.name)
+    if last is None or rule.allows(last, turn.now):
+        return None
+    started = f"{flow.name} started for this person at {last:%Y-%m-%d %H:%M} UTC"
+    if rule.after is None:
+        return f"{started} and starts once per person (its restart rule)"
+    again = last + rule.after
+    return f"{started}; its restart rule allows the next start at {again:%Y-%m-%d %H:%M} UTC"
+
+
+def _waits_for(conversation: ActiveConversation, step: Step | None, pending: PendingAction) -> bool:
+    """Whether the conversation is still on the calling step, waiting for this very call."""
     return (
         conversation.id == pending.conversation_id
         and conversation.handled_by is HandledBy.BOT
         and conversation.state.step == pending.step
         and conversation.state.waiting is Waiting.ACTION
         and conversation.wake == pending.wake
-        and isinstance(step, ActionStep)
-        and step.name == pending.request.action
+        and _makes(step, pending.request)
     )
+
+
+def _makes(step: Step | None, request: ActionRequest | HttpRequest) -> bool:
+    """Whether `step` (as the flow now reads) is one that makes this kind of call."""
+    if isinstance(request, HttpRequest):
+        return isinstance(step, HttpStep)
+    return isinstance(step, ActionStep) and step.name == request.action

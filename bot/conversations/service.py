@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,30 +11,48 @@ from typing import Any
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine
 
-from bot.conversations.apply import apply_effects, end_active
+from bot.conversations.apply import AnyEffect, apply_effects, end_active
 from bot.conversations.events import EventListener, StoredEvent, store_event
 from bot.conversations.flows import FlowHost
+from bot.conversations.requests import (
+    FlowStart,
+    OptedOut,
+    ProfilePatch,
+    SentText,
+    UnknownNumber,
+    earlier_text,
+)
 from bot.conversations.signup import SignupResult, signup_effects
 from bot.conversations.turn import PendingAction, Turn
 from bot.domain.compliance import ComplianceTexts, handle_keyword
+from bot.domain.effects import ChangeStatus, Send
 from bot.domain.inbound import InboundSms
 from bot.domain.keywords import KeywordKind, KeywordMatch, Vocabulary, classify
 from bot.domain.policy import DEFAULT_RULES, PolicyRules
 from bot.domain.vocabulary import Delivery, HandledBy, MessageStatus, SubscriberStatus, TimerKind
 from bot.engine.inputs import TimerFired
+from bot.engine.model import Flow
 from bot.sending.handover import wait_for_texts_in_flight
 from bot.sending.outbox import move_to_outbox
 from bot.store.conversations import (
     Claimed,
     claim,
     claim_conversation,
+    claim_known,
     due_timers,
     end_conversation,
     expired_conversations,
 )
 from bot.store.db import transaction
-from bot.store.messages import QueuedText, inbound_id_by_sid, record_inbound, twiml_replies_to
+from bot.store.messages import (
+    QueuedText,
+    inbound_id_by_sid,
+    record_inbound,
+    text_by_external_id,
+    twiml_replies_to,
+)
 from bot.store.models import utcnow
+from bot.store.subscribers import SubscriberRow
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +77,8 @@ class SidInUse(Exception):
 class EventOutcome:
     """What became of an event: our id for it, whether it was a retry, the texts it queued.
 
-    With `call_action=False`, a flow that reached a custom action leaves it in `action`, for
-    the caller to run (`run_actions`) once it has answered.
+    With `call_action=False`, a flow that reached a call (a custom action, an http step) leaves
+    it in `action`, for the caller to make (`run_actions`) once it has answered.
     """
 
     event_id: int
@@ -70,11 +88,22 @@ class EventOutcome:
 
 
 @dataclass(frozen=True)
+class PersonUpdate:
+    """What another system's decision did to a person: the effects applied, where their
+    consent now stands, the texts queued."""
+
+    effects: tuple[AnyEffect, ...]
+    status: SubscriberStatus
+    message_ids: list[int]
+
+
+@dataclass(frozen=True)
 class InboundResult:
     """What the webhook answers; a retry of the same MessageSid gets the same replies.
 
-    A turn that reached a custom action answers with no text: its texts so far wait in the
-    outbox (`outbox`), and `after_answer` sends them, calls the `action`, and sends its texts.
+    A turn that reached a call (a custom action, an http step) answers with no text: its texts
+    so far wait in the outbox (`outbox`), and `after_answer` sends them, makes the call
+    (`action`), and sends what follows.
     """
 
     replies: tuple[QueuedText, ...]
@@ -132,19 +161,20 @@ class ConversationService:
             log.warning("%s opted out while a text to them hung at the provider", phone)
 
     def after_answer(self, result: InboundResult, send: Callable[[list[int]], None]) -> None:
-        """Once the webhook's answer is made: send the turn's texts, call its action, send on."""
+        """Once the webhook's answer is made: send the turn's texts, make its call, send on."""
         if result.action is None:
             return
         send(list(result.outbox))  # first: what the flow said before the action, in order
         send(self.run_actions(result.action))
 
     def run_actions(self, pending: PendingAction | None) -> list[int]:
-        """Call the action a stored turn waits for, and any its result leads to; returns the
-        outbox rows they queued.
+        """Make the call (a custom action, an http step's) a stored turn waits for, and any its
+        result leads to; returns the outbox rows they queued.
 
         No transaction is open during a call: on SQLite one holds the writer lock every process
-        shares, so a slow action server would stall every webhook. Each result is applied in a
-        transaction of its own, if the conversation still waits for it (see complete_action).
+        shares, so a slow action server or shop would stall every webhook. Each result is
+        applied in a transaction of its own, if the conversation still waits for it (see
+        complete_action).
         """
         outbox: list[int] = []
         while pending is not None and self.flows is not None:
@@ -153,7 +183,7 @@ class ConversationService:
                 now = self.clock()
                 claimed = claim_conversation(connection, pending.conversation_id, now)
                 if claimed is None:
-                    log.info("%s: the conversation ended meanwhile", pending.request.describe())
+                    log.info("%s: the conversation ended meanwhile", pending.describe())
                     break
                 turn = self.turn(claimed, Delivery.OUTBOX, now, pending.inbound)
                 self.flows.complete_action(turn, pending, outcome)
@@ -168,15 +198,108 @@ class ConversationService:
 
         Raises OptedOutBySms for a number that opted out by text.
         """
+        update = self.update_person(
+            phone,
+            lambda person: signup_effects(person.status, self.texts, first_name),
+            source=source,
+            consent_text=consent_text,
+        )
+        # A repeat changes no status.
+        created = any(isinstance(effect, ChangeStatus) for effect in update.effects)
+        return SignupResult(created, tuple(update.message_ids))
+
+    def update_person(
+        self,
+        phone: str,
+        decide: Callable[[SubscriberRow], Sequence[AnyEffect]],
+        *,
+        source: str,
+        consent_text: str | None = None,
+    ) -> PersonUpdate:
+        """Apply what another system (the shop) decided for a person, in one turn.
+
+        `decide` sees the person as they stand, locked, so its effects (consent, profile) can
+        depend on that: a repeat of the same news changes nothing. Consent entries name
+        `source` and keep `consent_text`. An opt-out ends the person's flow, as STOP does; a
+        subscription starts the flows of the `subscribed` event, as a confirmed JOIN does.
+        """
         with transaction(self.db) as connection:
             now = self.clock()
             claimed = claim(connection, phone, now)
             turn = self.turn(claimed, Delivery.OUTBOX, now, source=source)
             turn.consent_text = consent_text
             status_before = turn.subscriber.status
-            apply_effects(turn, signup_effects(status_before, self.texts, first_name))
-        created = turn.subscriber.status is not status_before  # a repeat changes no status
-        return SignupResult(created, tuple(_pending_ids(turn.queued)))
+            effects = tuple(decide(turn.subscriber))
+            apply_effects(turn, effects)
+            status = turn.subscriber.status
+            if self.flows is not None and status is not status_before:
+                if status is SubscriberStatus.UNSUBSCRIBED:
+                    self.flows.end_active(turn, "opted out")
+                elif status is SubscriberStatus.SUBSCRIBED:
+                    self.flows.on_event(turn, SUBSCRIBED_EVENT, {})
+        return PersonUpdate(effects, status, self._after(turn))
+
+    def send_text(self, phone: str, send: Send) -> SentText:
+        """Queue one text the brand's systems ask for, through the send policy.
+
+        A known number only (UnknownNumber), never one that opted out (OptedOut). With an
+        `external_id`, a retry queues nothing and gets the first answer, and an id given to a
+        different text is refused (IdInUse); two requests with one id at once queue one text.
+        """
+        try:
+            return self._send_text(phone, send)
+        except exc.IntegrityError:
+            if send.external_id is None:
+                raise
+            # The same id, for another number, committed meanwhile: the second look finds it.
+            return self._send_text(phone, send)
+
+    def _send_text(self, phone: str, send: Send) -> SentText:
+        with transaction(self.db) as connection:
+            now = self.clock()
+            earlier = self._text_with_id(connection, phone, send)
+            if earlier is not None:
+                return earlier
+            claimed = claim_known(connection, phone)
+            if claimed is None:
+                raise UnknownNumber(phone)
+            # Looked for again under the person's lock: a request with this id for this number
+            # may have committed while this one waited for the lock.
+            earlier = self._text_with_id(connection, phone, send)
+            if earlier is not None:
+                return earlier
+            if claimed.subscriber.status is SubscriberStatus.UNSUBSCRIBED:
+                raise OptedOut(phone)
+            (queued,) = apply_effects(self.turn(claimed, Delivery.OUTBOX, now), (send,))
+        return SentText(queued.id, queued.decision)
+
+    @staticmethod
+    def _text_with_id(connection: Connection, phone: str, send: Send) -> SentText | None:
+        if send.external_id is None:
+            return None
+        row = text_by_external_id(connection, send.external_id)
+        return None if row is None else earlier_text(row, phone, send)
+
+    def start_flow(self, phone: str, flow: Flow, data: Mapping[str, Any]) -> FlowStart:
+        """Start a flow for a known number because the brand's systems ask (UnknownNumber if
+        nobody has it); the outcome says whether it started, and if not, why."""
+        assert self.flows is not None, "flows start only where flows are configured"
+        with transaction(self.db) as connection:
+            now = self.clock()
+            claimed = claim_known(connection, phone)
+            if claimed is None:
+                raise UnknownNumber(phone)
+            turn = self.turn(claimed, Delivery.OUTBOX, now)
+            refusal = self.flows.start_on_request(turn, flow, data)
+        return FlowStart(refusal, _pending_ids(turn.queued), turn.waiting_action())
+
+    def update_profile(self, phone: str, patch: ProfilePatch) -> None:
+        """Change a known person's profile (UnknownNumber if nobody has the number)."""
+        with transaction(self.db) as connection:
+            claimed = claim_known(connection, phone)
+            if claimed is None:
+                raise UnknownNumber(phone)
+            apply_effects(self.turn(claimed, Delivery.OUTBOX, self.clock()), patch.effects())
 
     def handle_event(
         self,

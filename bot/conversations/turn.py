@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.engine import Connection
 
 from bot.actions.base import ActionRequest
+from bot.domain.http_calls import HttpRequest
 from bot.domain.policy import DEFAULT_RULES, PolicyRules
 from bot.domain.vocabulary import Delivery
 from bot.engine.state import FlowState
@@ -18,15 +19,24 @@ from bot.store.subscribers import SubscriberRow
 
 @dataclass(frozen=True)
 class PendingAction:
-    """An action a stored turn left its conversation waiting for: call it, then complete it."""
+    """A call a stored turn left its conversation waiting for (a custom action, or an `http`
+    step's URL): make it with no transaction open, then complete it."""
 
     conversation_id: int
     flow: str
     step: str
-    request: ActionRequest
+    phone: str
+    request: ActionRequest | HttpRequest
     wake: Wake  # the conversation's timer while it waits: tells this call from a later one
     inbound: tuple[int, str] | None = None  # the text the turn answered: its id and body
     depth: int = 0  # how deep in start_flow chains the flow that calls it is
+
+    def describe(self) -> str:
+        """What is called, and by which flow and step, for logs."""
+        if isinstance(self.request, HttpRequest):
+            where = f"flow '{self.flow}', step '{self.step}'"
+            return f"http call {self.request.describe()} ({where})"
+        return self.request.describe()
 
 
 @dataclass(frozen=True)
@@ -61,11 +71,11 @@ class Turn:
     consent_text: str | None = None  # the words that gave or withdrew consent, for the ledger
     agent_id: int | None = None  # the agent whose texts these are, for an agent's reply
     replying: bool | None = None  # None: a turn answering a text (inbound_id) replies
-    action: PendingAction | None = None  # an action to call once the turn is stored
+    action: PendingAction | None = None  # a call to make once the turn is stored
     gave_up: GaveUp | None = None  # the flow this turn's text ended without being understood
 
     def waiting_action(self) -> PendingAction | None:
-        """The action the turn left its conversation waiting for, unless it moved on since."""
+        """The call the turn left its conversation waiting for, unless it moved on since."""
         action, conversation = self.action, self.conversation
         if action is None or conversation is None or conversation.id != action.conversation_id:
             return None  # that flow ended (or was interrupted) later in the turn

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.domain.http_calls import HttpRequest
 from bot.domain.urls import Span
 from bot.domain.vocabulary import ConsentKind, Purpose, SubscriberStatus, TimerKind
 
@@ -26,6 +27,7 @@ class Send:
     purpose: Purpose
     media_urls: tuple[str, ...] = ()
     brand_spans: tuple[Span, ...] = ()
+    external_id: str | None = None  # an API client's id for the text: one text per id
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,37 @@ class QueueForAgents:
     acknowledged: bool = False
 
 
-Effect = Send | ChangeStatus | RecordConsent | FillFirstName | QueueForAgents
+@dataclass(frozen=True)
+class SetFirstName:
+    """The brand's systems set the person's first name (None: forget it), over any on record."""
+
+    name: str | None
+
+
+@dataclass(frozen=True)
+class SetTimezone:
+    """The brand's systems set the person's IANA time zone (None: forget it, go by the number)."""
+
+    zone: str | None
+
+
+@dataclass(frozen=True)
+class DropAttributes:
+    """Forget these of the subscriber's attributes."""
+
+    names: tuple[str, ...]
+
+
+Effect = (
+    Send
+    | ChangeStatus
+    | RecordConsent
+    | FillFirstName
+    | QueueForAgents
+    | SetFirstName
+    | SetTimezone
+    | DropAttributes
+)
 
 
 # Effects the flow engine asks for; besides these it may Send.
@@ -142,6 +174,14 @@ class CallAction:
 
 
 @dataclass(frozen=True)
+class CallHttp:
+    """Call a URL (an `http` step); the host resumes the flow with what it answered."""
+
+    step: str
+    request: HttpRequest
+
+
+@dataclass(frozen=True)
 class StartFlow:
     """End this flow and start another."""
 
@@ -167,6 +207,7 @@ FlowEffect = (
     | EnterStep
     | HandOff
     | CallAction
+    | CallHttp
     | StartFlow
     | EndFlow
 )

@@ -38,6 +38,24 @@ class Decision:
     def allowed(self) -> bool:
         return self.verdict is Verdict.SEND
 
+    def to_json(self) -> dict[str, str | None]:
+        """The decision as stored with a text (`message.decision`)."""
+        return {
+            "verdict": self.verdict.value,
+            "reason": self.reason,
+            "send_at": None if self.send_at is None else self.send_at.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, stored: Mapping[str, str | None]) -> Decision:
+        """A decision as `to_json` stored it."""
+        send_at = stored.get("send_at")
+        return cls(
+            Verdict(str(stored["verdict"])),
+            stored.get("reason"),
+            None if send_at is None else datetime.fromisoformat(send_at),
+        )
+
 
 SEND = Decision(Verdict.SEND)
 

@@ -74,13 +74,22 @@ class TimerKind(StrEnum):
     WAIT = "wait"  # a `wait` step's delay is over
     TIMEOUT = "timeout"  # a question went unanswered for its timeout
     EXPIRY = "expiry"  # a flow waiting for an answer gave up (its `expires_after`)
-    ACTION = "action"  # an action step's call stands guard: it is retried after a crash
+    ACTION = "action"  # an action or http step's call stands guard: retried after a crash
 
 
 class HandledBy(StrEnum):
     BOT = "bot"
     WAITING_FOR_AGENT = "waiting_for_agent"  # a flow handed off; nobody has taken it yet
     AGENT = "agent"
+
+
+class ShopifyWebhookStatus(StrEnum):
+    """Where a webhook Shopify delivered stands (`bot.shopify`)."""
+
+    PENDING = "pending"  # stored and answered; its work is still to do (or to retry)
+    DONE = "done"  # its work is done
+    IGNORED = "ignored"  # nothing Parley could do with it (no phone, a topic it does not use …)
+    FAILED = "failed"  # its work failed every retry: see the outcome and the log
 
 
 class WebhookEventType(StrEnum):

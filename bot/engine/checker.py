@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from bot.domain.http_calls import Secret, Secrets
 from bot.domain.keywords import KeywordKind, Vocabulary, classify, default_vocabulary, normalise
 from bot.domain.segments import count_segments
 from bot.engine.loops import loops
@@ -16,6 +17,7 @@ from bot.engine.problems import Problem, Severity, article
 from bot.engine.runtime import BRAND_NAMES
 from bot.engine.steps.base import END, Step, auto_step_id
 from bot.engine.steps.branch import BranchStep
+from bot.engine.steps.http import HttpStep
 from bot.engine.templates import Template
 
 BUILT_IN_NAMES = frozenset({"brand", "support", "phone", "first_name", "attributes", "event"})
@@ -35,6 +37,10 @@ TYPICAL_VALUES: Mapping[str, Any] = {
     "coupon_code": "SAVE-X7K2QD",
 }
 TYPICAL_UNKNOWN = "something typical"
+# Headers that carry credentials, by name; and what a credential written out looks like.
+CREDENTIAL_HEADER = re.compile(r"auth|token|secret|key|password|signature|cookie", re.IGNORECASE)
+TOKEN_LIKE = re.compile(r"(?=[A-Za-z0-9_\-]*\d)(?=[A-Za-z0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{20,}")
+_SCHEME_WORD = re.compile(r"^\s*[A-Za-z-]+\s+$")  # "Bearer " before a ${SECRET}
 
 
 def check_flow(
@@ -43,9 +49,14 @@ def check_flow(
     brand: str = "Parley",
     vocabulary: Vocabulary | None = None,
     action_names: frozenset[str] | None = None,
+    secrets: Secrets | None = None,
 ) -> list[Problem]:
-    """Every problem in one flow: errors first by line, then warnings."""
-    checks = _FlowChecks(flow, brand, vocabulary or default_vocabulary(), action_names)
+    """Every problem in one flow: errors first by line, then warnings.
+
+    With `secrets`, the `${NAME}` an http step's headers name are looked up: Parley's own
+    settings are errors, variables not set are warnings.
+    """
+    checks = _FlowChecks(flow, brand, vocabulary or default_vocabulary(), action_names, secrets)
     return sorted(checks.run(), key=lambda problem: (problem.severity, problem.line))
 
 
@@ -101,11 +112,13 @@ class _FlowChecks:
         brand: str,
         vocabulary: Vocabulary,
         action_names: frozenset[str] | None,
+        secrets: Secrets | None = None,
     ) -> None:
         self.flow = flow
         self.brand = brand
         self.vocabulary = vocabulary
         self.action_names = action_names
+        self.secrets = secrets
         self.known_names = self._known_names()
         self.positions: dict[str, int] = {}
         for position, step in enumerate(flow.steps):
@@ -126,6 +139,7 @@ class _FlowChecks:
         yield from self._reserved_keywords()
         yield from self._restart_without_a_trigger()
         yield from self._unknown_actions()
+        yield from self._http_secrets()
         yield from self._text_lints()
 
     def _known_names(self) -> frozenset[str]:
@@ -211,7 +225,8 @@ class _FlowChecks:
 
     def _unknown_names(self) -> Iterator[Problem]:
         known = ", ".join(sorted(self.known_names))
-        for template, line in self._texts():
+        filled = [template for step in self.flow.steps for template in step.data_templates()]
+        for template, line in [*self._texts(), *filled]:
             for name in sorted(template.names - self.known_names):
                 yield self.error(line, f"unknown template variable {{{name}}} (known: {known})")
         for step in self.flow.steps:
@@ -258,6 +273,28 @@ class _FlowChecks:
                 known = ", ".join(sorted(self.action_names)) or "none"
                 yield self.error(step.line, f"unknown action {name!r} (known: {known})")
 
+    def _http_secrets(self) -> Iterator[Problem]:
+        for step in self.flow.steps:
+            if not isinstance(step, HttpStep):
+                continue
+            for name, value in step.headers:
+                if _written_out_secret(name, value):
+                    yield self.warning(
+                        step.line,
+                        f"http: header {name} holds a secret written out: flow files live in "
+                        f"git; write it as ${{SHOP_TOKEN}} and set SHOP_TOKEN in the environment",
+                    )
+            if self.secrets is None:
+                continue
+            for secret in dict.fromkeys(step.secrets()):
+                problem = self.secrets.problem_with(secret.name)
+                if problem is None:
+                    continue
+                if secret.name in self.secrets.reserved:
+                    yield self.error(step.line, f"http: {problem}")
+                else:
+                    yield self.warning(step.line, f"http: {problem}, so the call will fail")
+
     def _text_lints(self) -> Iterator[Problem]:
         texts = list(self._texts())
         variables = TypicalVariables(self.brand)
@@ -292,6 +329,24 @@ def url_lints(template: Template) -> Iterator[str]:
             f"{{{placeholder.name}}} runs into a URL: a URL with a person's value in it goes out"
             " as plain text, never as a tracked link (put a space between them)"
         )
+
+
+def _written_out_secret(name: str, value: tuple[Template | Secret, ...]) -> bool:
+    """Whether a header's value has a credential in the text written out (not a `${NAME}`, not
+    a person's `{value}`)."""
+    literal = "".join(
+        part.render_encoded({}, lambda _: "\0") if isinstance(part, Template) else "\0"
+        for part in value
+    )
+    if TOKEN_LIKE.search(literal):
+        return True
+    if not CREDENTIAL_HEADER.search(name):
+        return False
+    # "Bearer ${SHOP_TOKEN}" writes only its scheme out; "Bearer abc123" writes the secret.
+    pieces = literal.split("\0")
+    if len(pieces) > 1 and _SCHEME_WORD.match(pieces[0]):
+        pieces[0] = ""
+    return any(piece.strip() for piece in pieces)
 
 
 def _falls_through(step: Step) -> bool:

@@ -1,4 +1,4 @@
-"""What can wake a paused flow: a reply, a timer, an action's result, an event."""
+"""What can wake a paused flow: a reply, a timer, an action's or a call's result, an event."""
 
 from __future__ import annotations
 
@@ -33,6 +33,16 @@ class ActionCompleted:
 
 
 @dataclass(frozen=True)
+class HttpAnswered:
+    """An `http` step's call came back: the fields read from the answer, or why it failed."""
+
+    step: str
+    answers: Mapping[str, Any] = field(default_factory=dict)
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    failure: str | None = None  # None: the call served; else why not, for the log
+
+
+@dataclass(frozen=True)
 class EventArrived:
     """The brand's systems reported something (order_placed …)."""
 
@@ -45,4 +55,4 @@ class HandedBack:
     """The agent who took the conversation over gave it back to the bot."""
 
 
-Input = Reply | TimerFired | ActionCompleted | EventArrived | HandedBack
+Input = Reply | TimerFired | ActionCompleted | HttpAnswered | EventArrived | HandedBack

@@ -165,7 +165,10 @@ triggers:
 
 A keyword whose flow may not start again is an ordinary text (an answer to the flow in
 progress, or a text for a human); an event that may not start it leaves the person's current
-flow alone. A `start_flow` step starts its flow whatever `restart` says."""
+flow alone. A `start_flow` step starts its flow whatever `restart` says. Your systems may also
+start a flow for one person (`POST /api/flows/<name>/start`, see the README's API for
+integrators): that start keeps the `restart` rule as written (with none, it may start the flow
+every time) and never ends a flow that is not `interruptible`."""
 
 
 def _settings() -> str:
@@ -226,8 +229,9 @@ def _templates_and_conditions() -> str:
     return f"""## Templates and conditions
 
 Texts are templates: `{{first_name|there}}` is the subscriber's first name, or "there" when it is
-unknown. A template may name the built-ins ({names}), the answers saved by `ask` steps, the
-attributes a `set` step or an `action` provides, and the attributes listed under `attributes:`.
+unknown. A template may name the built-ins ({names}), the answers saved by `ask` and `http`
+steps, the attributes a `set`, `action` or `http` step provides, and the attributes listed under
+`attributes:`.
 Dotted names reach inside: `{{event.cart_url}}`, `{{attributes.tier}}`. Write `{{{{` and `}}}}`
 for literal braces. `bot flows check` rejects a name that is none of these. Values read as
 people write them: `yes`/`no`, `12.5`, a list as `shoes, socks`, a mapping as `size: M, qty: 2`.
@@ -265,9 +269,26 @@ with a fake clock, so `wait: 1d` passes instantly.
 | `wait: 1d` | time passes; timers that come due fire in order |
 | `event: order_placed` or `event: {type: …, data: {…}}` | the brand's systems post an event |
 | `expect: {status, attributes, tags, answers}` | what is stored now (only the keys given) |
+| `http: {status: 200, json: {…}}` or `http: timeout` | what the next `http` step's call answers |
 
 A test may start with `subscriber: {status: subscribed, first_name: Ann, attributes: {…}}` and
 `start: 2026-01-05 18:00` (UTC; the default is a Monday morning in the US).
+
+Tests call no URL. An `http:` line answers the next call an `http` step makes, so write it
+before the line that leads to the call; calls take the lines in order. `status` defaults to 200;
+`json` is the body (none: an empty answer); `timeout` (alone, or `timeout: true`) answers
+nothing, as a URL that does not answer in time. `url:` (exact or `/regex/`, as the flow fills
+it in, values encoded) and `method:` check the call. A call no line answers fails the test, and
+so does a line no call takes. Secrets (`${NAME}`) need not be set to test.
+
+```yaml
+- http: {url: '/orders\\?phone=%2B1/', status: 200, json: {order: {status: shipped}}}
+- user: STATUS
+- bot: Your order is shipped.
+- http: timeout
+- user: STATUS
+- bot: /cannot look that up/
+```
 
 ## Commands
 

@@ -13,7 +13,7 @@ class Waiting(StrEnum):
 
     ANSWER = "answer"
     TIMER = "timer"
-    ACTION = "action"
+    ACTION = "action"  # the host is making an action or http step's call
     AGENT = "agent"  # a human has the conversation; the flow goes on when they hand it back
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -76,6 +76,20 @@ class Template:
         return "".join(
             part if isinstance(part, str) else part.render(variables) for part in self._parts
         )
+
+    def render_encoded(self, variables: Mapping[str, object], encode: Callable[[str], str]) -> str:
+        """The text with each placeholder's value passed through `encode` (for a URL, say)."""
+        return "".join(
+            part if isinstance(part, str) else encode(part.render(variables))
+            for part in self._parts
+        )
+
+    @property
+    def sole_placeholder(self) -> Placeholder | None:
+        """The placeholder when the template is exactly one, without a default: `{total}`."""
+        if len(self._parts) == 1 and isinstance(self._parts[0], Placeholder):
+            return self._parts[0] if self._parts[0].default is None else None
+        return None
 
     def fill(self, variables: Mapping[str, object], *, trusted: Collection[str]) -> Filled:
         """The rendered text, noting which stretches the brand wrote.

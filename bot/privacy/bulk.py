@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from bot.domain.moments import parse_moment
 from bot.domain.phones import InvalidPhone, normalise_phone
 from bot.domain.spreadsheet import restored
 from bot.domain.vocabulary import (
@@ -34,6 +35,7 @@ from bot.store.tables import (
     CONVERSATIONS,
     EVENTS,
     MESSAGES,
+    SHOPIFY_WEBHOOKS,
     SUBSCRIBERS,
     max_length,
 )
@@ -260,7 +262,7 @@ def _parse_row(
     consent_at = now
     if known.get("consent_at"):
         try:
-            consent_at = _parse_moment(known["consent_at"])
+            consent_at = parse_moment(known["consent_at"])
         except ValueError:
             refusals.append(
                 Refusal(
@@ -300,14 +302,6 @@ def _is_timezone(name: str) -> bool:
     except (ZoneInfoNotFoundError, ValueError):
         return False
     return True
-
-
-def _parse_moment(text: str) -> datetime:
-    """An ISO date or date-time; a moment without an offset is taken as UTC."""
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def _batches_by_phone(rows: list[_Row]) -> Iterator[list[_Row]]:
@@ -618,6 +612,12 @@ def subscriber_record(db: Engine, phone: str) -> dict[str, Any] | None:
             "events": _rows(
                 connection, select(EVENTS).where(EVENTS.c.phone == phone).order_by(EVENTS.c.id)
             ),
+            "shopify_webhooks": _rows(
+                connection,
+                select(SHOPIFY_WEBHOOKS)
+                .where(SHOPIFY_WEBHOOKS.c.phone == phone)
+                .order_by(SHOPIFY_WEBHOOKS.c.id),
+            ),
             "conversations": _rows(
                 connection,
                 select(CONVERSATIONS)
@@ -627,7 +627,8 @@ def subscriber_record(db: Engine, phone: str) -> dict[str, Any] | None:
             if subscriber_id is not None
             else [],
         }
-    held = any(record[key] for key in ("profile", "consent", "messages", "answers", "events"))
+    kinds = ("profile", "consent", "messages", "answers", "events", "shopify_webhooks")
+    held = any(record[key] for key in kinds)
     return record if held else None
 
 
@@ -670,6 +671,10 @@ def erase_subscriber(db: Engine, phone: str, now: datetime) -> bool:
         )
         connection.execute(update(ANSWERS).where(ANSWERS.c.phone == phone).values(value=None))
         connection.execute(update(EVENTS).where(EVENTS.c.phone == phone).values(data={}))
+        # What the shop sent about them and is not handled yet goes too (handled ones kept none).
+        connection.execute(
+            update(SHOPIFY_WEBHOOKS).where(SHOPIFY_WEBHOOKS.c.phone == phone).values(body=None)
+        )
         conversations = connection.execute(
             select(CONVERSATIONS.c.id, CONVERSATIONS.c.status).where(
                 CONVERSATIONS.c.subscriber_id == subscriber.id
@@ -710,6 +715,29 @@ def erase_subscriber(db: Engine, phone: str, now: datetime) -> bool:
         erased = {"email": subscriber.email}
         record_webhook_event(connection, WebhookEventType.ERASED, phone=phone, data=erased, now=now)
     return True
+
+
+def erased_already(connection: Connection, phone: str) -> bool:
+    """Whether the number's latest consent entry is its erasure: nothing came since."""
+    latest = connection.execute(
+        select(CONSENT_EVENTS.c.source)
+        .where(CONSENT_EVENTS.c.phone == phone)
+        .order_by(CONSENT_EVENTS.c.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return latest == ERASURE_SOURCE
+
+
+def erase_events(db: Engine, external_ids: Sequence[str]) -> int:
+    """Blank the data of the events stored under these ids (another system's records of a
+    person, such as their orders); returns how many there were."""
+    erased = 0
+    with transaction(db) as connection:
+        for chunk in _chunks(list(external_ids)):
+            erased += connection.execute(
+                update(EVENTS).where(EVENTS.c.external_id.in_(chunk)).values(data={})
+            ).rowcount
+    return erased
 
 
 def _holds_anything(connection: Connection, phone: str) -> bool:

@@ -57,6 +57,7 @@ def queue_text(
     campaign: str | None = None,
     variant: str | None = None,
     not_before: datetime | None = None,
+    external_id: str | None = None,
 ) -> QueuedText:
     """Log an outbound text as the send policy decides.
 
@@ -66,7 +67,8 @@ def queue_text(
     or campaign text; compliance texts and agent replies have none) become this person's
     tracked links on `public_url` first, so the segments counted are the segments sent. A
     campaign text names its campaign and variant; `not_before` (a scheduled campaign) holds it
-    in the outbox till then, and the policy judges it as of that moment.
+    in the outbox till then, and the policy judges it as of that moment. A text an API client
+    gave an `external_id` keeps it (one text per id) with the policy's decision, for a retry.
     """
     link_ids: list[int] = []
     if brand_spans:
@@ -109,9 +111,14 @@ def queue_text(
     else:
         status = MessageStatus.PENDING
     segments = count_segments(body)
+    # Only given when there is one: the statement every other text runs stays as it was.
+    client_columns = (
+        {} if external_id is None else {"external_id": external_id, "decision": decision.to_json()}
+    )
     message_id = _INSERT_OUTBOUND.run(
         connection,
         {
+            **client_columns,
             "phone": subscriber.phone,
             "direction": Direction.OUTBOUND,
             "body": body,
@@ -135,7 +142,7 @@ def queue_text(
         },
     ).scalar_one()
     attach_message(connection, link_ids, message_id)
-    return QueuedText(message_id, body, status, media_urls, send_after)
+    return QueuedText(message_id, body, status, media_urls, send_after, decision)
 
 
 def send_context(

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from bot.domain.vocabulary import ConversationStatus, HandledBy, TimerKind
 from bot.engine.state import FlowState
 from bot.store.driver_sql import DriverStatement
-from bot.store.subscribers import SubscriberRow, add_subscriber, claim_subscriber
+from bot.store.subscribers import SubscriberRow, add_subscriber, lock_subscriber
 from bot.store.tables import ANSWERS, CONVERSATIONS, SUBSCRIBERS
 from bot.store.tables import STEP_VISITS as VISITS
 from bot.store.timer_alarm import timer_set
@@ -126,13 +126,23 @@ def claim(connection: Connection, phone: str, now: datetime) -> Claimed:
     Every writer of a conversation claims its subscriber first (two texts from one person are
     handled one after the other; the clock and the inbox queue behind them in the same order).
     """
+    claimed = claim_known(connection, phone)
+    if claimed is None:  # first contact
+        return Claimed(connection, add_subscriber(connection, phone, now), None)
+    return claimed
+
+
+def claim_known(connection: Connection, phone: str) -> Claimed | None:
+    """As `claim`, for a number already stored; None (and nothing written) for an unknown one."""
     if connection.dialect.name != "sqlite":
-        subscriber = claim_subscriber(connection, phone, now)
+        subscriber = lock_subscriber(connection, phone)
+        if subscriber is None:
+            return None
         row = _ACTIVE.run(connection, {"subscriber_id": subscriber.id}).first()
         return Claimed(connection, subscriber, None if row is None else _active(row, phone))
     row = _CLAIM_AT_ONCE.run(connection, {"phone": phone}).first()
-    if row is None:  # first contact
-        return Claimed(connection, add_subscriber(connection, phone, now), None)
+    if row is None:
+        return None
     subscriber = SubscriberRow.read(row.subscriber_id, phone, row)
     return Claimed(connection, subscriber, None if row.id is None else _active(row, phone))
 

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 from bot.domain.inbound import InboundSms
+from bot.domain.policy import SEND, Decision
 from bot.domain.segments import count_segments
 from bot.domain.vocabulary import Delivery, Direction, MessageStatus
 from bot.store.db import dialect_insert
@@ -26,6 +27,7 @@ class QueuedText:
     status: MessageStatus
     media_urls: tuple[str, ...] = ()
     send_after: datetime | None = None  # deferred by the policy until then
+    decision: Decision = SEND  # what the send policy decided, and why not now
 
     @property
     def suppressed(self) -> bool:
@@ -104,3 +106,17 @@ def twiml_replies_to(connection: Connection, inbound_id: int) -> tuple[QueuedTex
         .order_by(MESSAGES.c.id)
     )
     return tuple(QueuedText(row.id, row.body, row.status, tuple(row.media_urls)) for row in rows)
+
+
+def text_by_external_id(connection: Connection, external_id: str) -> AnyRow | None:
+    """The text an API client gave this id (id, phone, body, media_urls, purpose, decision)."""
+    return connection.execute(
+        select(
+            MESSAGES.c.id,
+            MESSAGES.c.phone,
+            MESSAGES.c.body,
+            MESSAGES.c.media_urls,
+            MESSAGES.c.purpose,
+            MESSAGES.c.decision,
+        ).where(MESSAGES.c.external_id == external_id)
+    ).first()

@@ -31,6 +31,7 @@ from bot.domain.vocabulary import (
     HandledBy,
     MessageStatus,
     Purpose,
+    ShopifyWebhookStatus,
     SubscriberStatus,
 )
 
@@ -172,6 +173,15 @@ class Message(SQLModel, table=True):
             sqlite_where=text("campaign IS NOT NULL"),
             postgresql_where=text("campaign IS NOT NULL"),
         ),
+        # One text per id an API client gave (POST /api/messages): the database itself refuses
+        # a second, so two requests with one id at once queue one text.
+        Index(
+            "ux_message_external_id",
+            "external_id",
+            unique=True,
+            sqlite_where=text("external_id IS NOT NULL"),
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
@@ -204,6 +214,11 @@ class Message(SQLModel, table=True):
     # Stamped by the last consent check, just before the gateway call: while the text is still
     # UNKNOWN with this stamp, a STOP to its number waits for the provider's answer.
     handed_over_at: datetime | None = _timestamp(nullable=True)
+    # A text an API client asked for: the client's id for it, and what the send policy decided
+    # when it was queued (its own column: status, send_after and error_message move on later),
+    # which a retry with the same id is answered with.
+    external_id: str | None = Field(default=None, max_length=128)
+    decision: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = _timestamp(nullable=False)
     updated_at: datetime = _timestamp(nullable=False)
 
@@ -411,6 +426,34 @@ class Click(SQLModel, table=True):
     link_id: int = Field(foreign_key="link.id", sa_type=ROW_ID, index=True)
     clicked_at: datetime = _timestamp(nullable=False)
     user_agent: str | None = Field(default=None, max_length=255)
+
+
+class ShopifyWebhook(SQLModel, table=True):
+    """A webhook Shopify delivered, kept once per X-Shopify-Webhook-Id (`bot.shopify`).
+
+    Stored before Shopify is answered; its work is done after the answer, and retried from this
+    row (`next_attempt_at`) if the process doing it dies or fails. The body holds the shop's
+    data about a person, so it is kept only until the work is done.
+    """
+
+    __tablename__ = "shopify_webhook"
+    __table_args__ = (_when_status("ix_shopify_webhook_due", "next_attempt_at", "pending"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    webhook_id: str = Field(max_length=128, unique=True)  # a retry by Shopify repeats it
+    topic: str = Field(max_length=64)
+    shop_domain: str | None = Field(default=None, max_length=255)
+    status: ShopifyWebhookStatus = _enum(ShopifyWebhookStatus, 8, nullable=False)
+    outcome: str | None = Field(default=None, max_length=500)  # what was done, or why not
+    phone: str | None = Field(default=None, max_length=20, index=True)  # whom it was about
+    # The checkout a checkouts/* or orders/create webhook is about: an order that came first
+    # keeps a late checkout from starting reminders.
+    checkout_token: str | None = Field(default=None, max_length=128, index=True)
+    body: str | None = Field(default=None, sa_column=Column(Text))  # as sent, until handled
+    attempts: int = 0
+    next_attempt_at: datetime | None = _timestamp(nullable=True)  # when a pending one is retried
+    received_at: datetime = _timestamp(nullable=False)
+    handled_at: datetime | None = _timestamp(nullable=True)
 
 
 class WebhookEvent(SQLModel, table=True):

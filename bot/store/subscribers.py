@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
@@ -64,13 +65,56 @@ def get_subscriber(connection: Connection, phone: str) -> AnyRow | None:
 
 def consent_ledger(connection: Connection, subscriber_id: int) -> list[AnyRow]:
     """A subscriber's consent entries (every column of CONSENT_EVENTS), oldest first."""
-    return list(
-        connection.execute(
+    return consent_ledgers(connection, [subscriber_id])[subscriber_id]
+
+
+def consent_ledgers(
+    connection: Connection, subscriber_ids: Sequence[int]
+) -> dict[int, list[AnyRow]]:
+    """Several subscribers' consent entries in one query, each list oldest first."""
+    ledgers: dict[int, list[AnyRow]] = {subscriber_id: [] for subscriber_id in subscriber_ids}
+    if ledgers:
+        entries = connection.execute(
             select(CONSENT_EVENTS)
-            .where(CONSENT_EVENTS.c.subscriber_id == subscriber_id)
+            .where(CONSENT_EVENTS.c.subscriber_id.in_(ledgers))
             .order_by(CONSENT_EVENTS.c.id)
         )
-    )
+        for entry in entries:
+            ledgers[entry.subscriber_id].append(entry)
+    return ledgers
+
+
+@dataclass(frozen=True)
+class SubscriberFilter:
+    """Which subscribers a listing holds; every condition given must hold."""
+
+    status: SubscriberStatus | None = None
+    tag: str | None = None
+    updated_since: datetime | None = None  # changed at or after this moment
+
+
+# A JSON array's elements as rows, per dialect: SQLite's json_each, PostgreSQL's (for json, not
+# jsonb) json_array_elements_text; both name the column `value`.
+_ELEMENTS = {"sqlite": func.json_each, "postgresql": func.json_array_elements_text}
+
+
+def subscribers_after(
+    connection: Connection, after: int, limit: int, where: SubscriberFilter = SubscriberFilter()
+) -> list[AnyRow]:
+    """Up to `limit` subscribers (every column) with an id above `after`, in id order.
+
+    Paged by id, which never changes: a row updated while a client pages through is listed
+    once, where it always was.
+    """
+    query = select(SUBSCRIBERS).where(SUBSCRIBERS.c.id > after)
+    if where.status is not None:
+        query = query.where(SUBSCRIBERS.c.status == where.status)
+    if where.updated_since is not None:
+        query = query.where(SUBSCRIBERS.c.updated_at >= where.updated_since)
+    if where.tag is not None:
+        tags = _ELEMENTS[connection.dialect.name](SUBSCRIBERS.c.tags).table_valued("value")
+        query = query.where(select(tags.c.value).where(tags.c.value == where.tag).exists())
+    return list(connection.execute(query.order_by(SUBSCRIBERS.c.id).limit(limit)))
 
 
 _PROFILE = (
@@ -102,10 +146,13 @@ _LOCK_EXISTING = DriverStatement(
 def claim_subscriber(connection: Connection, phone: str, now: datetime) -> SubscriberRow:
     """The subscriber with this number, created as NEW on first contact, locked till commit."""
     # Most texts come from people we know: a locking read writes nothing (the upsert would).
+    return lock_subscriber(connection, phone) or add_subscriber(connection, phone, now)
+
+
+def lock_subscriber(connection: Connection, phone: str) -> SubscriberRow | None:
+    """The subscriber with this number, locked till commit; None (nothing written) if unknown."""
     existing = _LOCK_EXISTING.run(connection, {"phone": phone}).first()
-    if existing is not None:
-        return SubscriberRow.read(existing.id, phone, existing)
-    return add_subscriber(connection, phone, now)
+    return None if existing is None else SubscriberRow.read(existing.id, phone, existing)
 
 
 def add_subscriber(connection: Connection, phone: str, now: datetime) -> SubscriberRow:
@@ -171,6 +218,17 @@ def set_email(
         .values(email=address, updated_at=now)
     )
     subscriber.email = address
+
+
+def save_name_and_timezone(
+    connection: Connection, subscriber: SubscriberRow, now: datetime
+) -> None:
+    """Store the subscriber's first name and time zone as the brand's systems set them."""
+    connection.execute(
+        update(SUBSCRIBERS)
+        .where(SUBSCRIBERS.c.id == subscriber.id)
+        .values(first_name=subscriber.first_name, timezone=subscriber.timezone, updated_at=now)
+    )
 
 
 _INSERT_CONSENT = DriverStatement(CONSENT_EVENTS.insert())

@@ -23,6 +23,7 @@ from bot.store.models import (
     LoginAttempt,
     Message,
     Setting,
+    ShopifyWebhook,
     StepVisit,
     Subscriber,
     UnansweredText,
@@ -65,6 +66,7 @@ LINKS = _table_of(Link)
 LOGIN_ATTEMPTS = _table_of(LoginAttempt)
 MESSAGES = _table_of(Message)
 SETTINGS = _table_of(Setting)
+SHOPIFY_WEBHOOKS = _table_of(ShopifyWebhook)
 STEP_VISITS = _table_of(StepVisit)
 SUBSCRIBERS = _table_of(Subscriber)
 UNANSWERED_TEXTS = _table_of(UnansweredText)

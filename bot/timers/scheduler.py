@@ -21,7 +21,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -149,6 +149,14 @@ class ClockLock:
 
     def _lock_path(self) -> str:
         return f"{self.db.url.database}.clock-lock"
+
+
+@dataclass(frozen=True)
+class Chore:
+    """More work for the clock's ticks, beside the timers: do what is due, say when next."""
+
+    fire: Callable[[], int]  # do what came due; returns how much it did
+    next_due: Callable[[datetime], datetime | None]  # the earliest due moment up to a limit
 
 
 @dataclass(frozen=True)
@@ -287,9 +295,9 @@ def build_scheduler(
     return scheduler
 
 
-def timer_work(services: Services) -> TimerWork:
-    """What each tick does: fire due timers and give idle takeovers back to the bot; and when
-    the next of those comes due. Dispatchers send the texts this queues."""
+def timer_work(services: Services, chores: Sequence[Chore] = ()) -> TimerWork:
+    """What each tick does: fire due timers, give idle takeovers back to the bot and do the
+    `chores`; and when the next of those comes due. Dispatchers send the texts this queues."""
     from bot.conversations.takeover import release_idle
     from bot.store.conversations import earliest_agent_activity, next_wake_up
 
@@ -297,6 +305,7 @@ def timer_work(services: Services) -> TimerWork:
 
     def fire() -> int:
         fired = len(services.conversations.fire_due_timers())
+        fired += sum(chore.fire() for chore in chores)
         return fired + release_idle(services, idle_after=idle_after)
 
     def next_due(limit: datetime) -> datetime | None:
@@ -306,6 +315,7 @@ def timer_work(services: Services) -> TimerWork:
         if agent_active_at is not None:
             # release_idle takes chats idle for strictly longer than idle_after.
             due.append(agent_active_at + idle_after + timedelta(microseconds=1))
+        due.extend(chore.next_due(limit) for chore in chores)
         return min((moment for moment in due if moment is not None), default=None)
 
     return TimerWork(fire=fire, next_due=next_due, now=services.conversations.clock, db=services.db)

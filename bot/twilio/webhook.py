@@ -54,13 +54,14 @@ def inbound_sms() -> Response | tuple[Response, int]:
 
 
 def _after_answer(result: InboundResult, action: PendingAction) -> None:
-    """Call the turn's custom action once the webhook has answered, and send what it says."""
+    """Make the turn's call (a custom action, an http step's) once the webhook has answered,
+    and send what follows."""
     parley = context.services()
     # Off the request thread: a sync worker waiting on an action server answers nobody else.
-    # A failure, a full pool or a crash loses nothing: the action step's timer calls again.
+    # A failure, a full pool or a crash loses nothing: the calling step's timer calls again.
     parley.action_pool.submit(
         lambda: parley.conversations.after_answer(result, parley.dispatcher.send),
-        f"custom action after the answer to {action.request.phone}",
+        f"{action.describe()} after the answer to {action.phone}",
     )
 
 

@@ -9,12 +9,10 @@ The action server here is a real HTTP server that holds each call until the test
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +28,11 @@ from bot.domain.vocabulary import Direction
 from bot.engine.runtime import FLOW_CHANGED_TEXT
 from bot.engine.steps.action import ACTION_PATIENCE
 from bot.store.models import Conversation, Message, Subscriber
-from tests.support.harness import API_KEY, AppHarness
+from tests.support.harness import API_KEY, GENEROUS, AppHarness
 from tests.support.sms import ALICE, BOB, next_sid, reply_to
+from tests.support.web_server import HOLD_LIMIT, Answer, WebServer
 
 NOON_IN_SF = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)
-GENEROUS = 30.0  # seconds to wait for something that takes milliseconds
-HOLD_LIMIT = 60.0  # the server answers by itself after this, so a failed test cannot hang
 
 ORDER_FLOW = """\
 flow: order
@@ -67,84 +64,33 @@ UTTERED = "Your order has shipped."
 CLOSING = "Status: shipped. Reply HELP for help."
 
 
-class HeldActionServer:
-    """A Rasa action server's webhook that holds every call until `release` is set."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-        self.called = threading.Event()
-        self.release = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/webhook"
-
-    def __enter__(self) -> HeldActionServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.release.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        held = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                call = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                held.calls.append(call)
-                held.called.set()
-                held.release.wait(HOLD_LIMIT)
-                body = json.dumps(
-                    {
-                        "events": [{"event": "slot", "name": "order_status", "value": "shipped"}],
-                        "responses": [{"text": UTTERED}],
-                    }
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_args: object) -> None:
-                pass
-
-        return Handler
+# What the action server answers to each call it is let to answer.
+ACTION_ANSWER = {
+    "events": [{"event": "slot", "name": "order_status", "value": "shipped"}],
+    "responses": [{"text": UTTERED}],
+}
 
 
 class ActionApp(AppHarness):
     """The app with the order flows and the held action server."""
 
-    def __init__(self, database_url: str, flows_dir: Path, server: HeldActionServer) -> None:
+    def __init__(self, database_url: str, flows_dir: Path, server: WebServer) -> None:
         super().__init__(
             database_url,
             now=NOON_IN_SF,
             flows_dir=flows_dir,
             gateway_on_clock=True,
-            ACTION_SERVER_URL=server.url,
+            ACTION_SERVER_URL=server.url("/webhook"),
             SEND_RATE=1000,
         )
         # The real client, with room for however long a test holds the server (default 5 s).
         flows = self.services.conversations.flows
         assert flows is not None
-        flows.actions = RemoteActionRunner(server.url, timeout=HOLD_LIMIT * 2)
+        flows.actions = RemoteActionRunner(server.url("/webhook"), timeout=HOLD_LIMIT * 2)
 
     def text(self, body: str, phone: str = ALICE) -> list[str]:
         """The webhook's answer (a client per call: tests text from several threads)."""
         return reply_to(self.app.test_client(), body, phone=phone)
-
-    def settle(self) -> None:
-        """Wait until the actions the web requests handed to the action pool have run."""
-        assert self.services.action_pool.wait_idle(GENEROUS), "an action never finished"
-
-    def sent_to(self, phone: str) -> list[str]:
-        return [text.body for text in self.gateway.outbox if text.to == phone]
 
     def latest_conversation(self) -> Any:
         table = Conversation.__table__
@@ -160,13 +106,14 @@ class ActionApp(AppHarness):
 
 
 @pytest.fixture
-def held() -> Iterator[HeldActionServer]:
-    with HeldActionServer() as server:
+def held() -> Iterator[WebServer]:
+    """A Rasa action server's webhook that holds every call until `release` is set."""
+    with WebServer({"/webhook": lambda _call: Answer(200, ACTION_ANSWER, hold=True)}) as server:
         yield server
 
 
 @pytest.fixture
-def orders(database_url: str, tmp_path: Path, held: HeldActionServer) -> Iterator[ActionApp]:
+def orders(database_url: str, tmp_path: Path, held: WebServer) -> Iterator[ActionApp]:
     folder = tmp_path / "flows"
     folder.mkdir()
     (folder / "order.yaml").write_text(ORDER_FLOW, encoding="utf-8")
@@ -198,7 +145,7 @@ TRIGGERS: dict[str, Callable[[ActionApp], None]] = {
 }
 
 
-def _while_held(held: HeldActionServer, work: Callable[[], Any]) -> Any:
+def _while_held(held: WebServer, work: Callable[[], Any]) -> Any:
     """Run `work` while the action server holds Alice's call; then let the server answer."""
     assert held.called.wait(GENEROUS), "the action was never called"
     with ThreadPoolExecutor(1) as pool:
@@ -211,7 +158,7 @@ def _while_held(held: HeldActionServer, work: Callable[[], Any]) -> Any:
 
 @pytest.mark.parametrize("trigger", sorted(TRIGGERS))
 def test_other_people_are_answered_while_an_action_server_holds_a_call(
-    orders: ActionApp, held: HeldActionServer, trigger: str
+    orders: ActionApp, held: WebServer, trigger: str
 ) -> None:
     if trigger == "timer":
         assert orders.text("LATER") == []
@@ -229,7 +176,7 @@ def test_other_people_are_answered_while_an_action_server_holds_a_call(
 
 
 def test_the_webhook_answers_before_the_action_and_everyone_else_is_answered_meanwhile(
-    orders: ActionApp, held: HeldActionServer
+    orders: ActionApp, held: WebServer
 ) -> None:
     with ThreadPoolExecutor(1) as pool:
         # Waiting for Alice's answer here, not for the action: it must come while the call is held.
@@ -246,9 +193,7 @@ def test_the_webhook_answers_before_the_action_and_everyone_else_is_answered_mea
     assert len(held.calls) == 1
 
 
-def test_an_event_is_accepted_before_its_action_answers(
-    orders: ActionApp, held: HeldActionServer
-) -> None:
+def test_an_event_is_accepted_before_its_action_answers(orders: ActionApp, held: WebServer) -> None:
     body = {"type": "order_question", "phone": ALICE, "data": {}}
     post = orders.app.test_client().post
     auth = {"Authorization": f"Bearer {API_KEY}"}
@@ -265,7 +210,7 @@ def test_an_event_is_accepted_before_its_action_answers(
 
 
 def test_an_action_that_finds_every_action_thread_busy_is_called_by_the_clock(
-    orders: ActionApp, held: HeldActionServer
+    orders: ActionApp, held: WebServer
 ) -> None:
     held.release.set()  # the server answers at once
     gate = threading.Event()
@@ -282,7 +227,7 @@ def test_an_action_that_finds_every_action_thread_busy_is_called_by_the_clock(
     assert len(held.calls) == 1
 
 
-def test_a_stop_during_the_action_wins(orders: ActionApp, held: HeldActionServer) -> None:
+def test_a_stop_during_the_action_wins(orders: ActionApp, held: WebServer) -> None:
     with ThreadPoolExecutor(1) as pool:
         alice = pool.submit(orders.text, "ORDER")
         [confirmation] = _while_held(held, lambda: orders.text("STOP"))
@@ -304,7 +249,7 @@ def test_a_stop_during_the_action_wins(orders: ActionApp, held: HeldActionServer
 
 
 def test_an_agent_who_takes_the_chat_during_the_action_gets_it_quiet_and_the_flow_goes_on_after(
-    orders: ActionApp, held: HeldActionServer
+    orders: ActionApp, held: WebServer
 ) -> None:
     services = orders.services
     agent = create_agent(
@@ -332,7 +277,7 @@ def _take_over(orders: ActionApp, agent_id: int) -> int:
 
 
 def test_a_flow_edited_during_the_action_drops_the_result_and_says_goodbye(
-    orders: ActionApp, held: HeldActionServer, tmp_path: Path
+    orders: ActionApp, held: WebServer, tmp_path: Path
 ) -> None:
     edited = ORDER_FLOW.split("  - id: lookup")[0] + '  - end: "Order status by phone only."\n'
     with ThreadPoolExecutor(1) as pool:
@@ -352,7 +297,7 @@ def _edit(orders: ActionApp, path: Path, text: str) -> None:
 
 
 def test_a_crash_between_the_commit_and_the_result_is_made_good_by_the_clock(
-    orders: ActionApp, held: HeldActionServer
+    orders: ActionApp, held: WebServer
 ) -> None:
     held.release.set()  # the server answers at once
     sms = InboundSms(message_sid=next_sid(), from_phone=ALICE, body="ORDER")

@@ -15,7 +15,9 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from bot.app import create_app, services_of
 from bot.sending.gateways.fake import FakeGateway
-from bot.web.api import MAX_PAGE, openapi
+from bot.sending.outbox import MAX_TEXT_CHARS
+from bot.web.api import MAX_PAGE, SUBSCRIBERS_PAGE, openapi
+from bot.web.api_bodies import MAX_MEDIA
 from bot.web.limits import MAX_ROW_ID
 from tests.support.harness import API_KEY, make_settings
 from tests.support.paths import SHIPPED_FLOWS
@@ -61,6 +63,25 @@ def test_the_limits_a_client_can_hit_are_in_the_document() -> None:
     assert parameters["after"]["maximum"] == MAX_ROW_ID
     signup = openapi()["components"]["schemas"]["SignupRequest"]["properties"]
     assert signup["first_name"]["anyOf"][0]["maxLength"] == 100
+    listing = {
+        p["name"]: p["schema"] for p in openapi()["paths"]["/api/subscribers"]["get"]["parameters"]
+    }
+    assert (listing["limit"]["maximum"], listing["limit"]["default"]) == (
+        MAX_PAGE,
+        SUBSCRIBERS_PAGE,
+    )
+    assert listing["after"]["maximum"] == MAX_ROW_ID
+    text = openapi()["components"]["schemas"]["MessageRequest"]["properties"]
+    assert text["body"]["maxLength"] == MAX_TEXT_CHARS
+    assert text["media_urls"]["maxItems"] == MAX_MEDIA
+
+
+def test_the_bodies_a_body_nests_are_in_the_document() -> None:
+    schemas = openapi()["components"]["schemas"]
+    assert schemas["ProfileChanges"]["properties"]["tags"]["$ref"] == (
+        "#/components/schemas/TagChanges"
+    )
+    assert "TagChanges" in schemas
 
 
 @pytest.fixture

@@ -23,7 +23,15 @@ from bot.domain.vocabulary import MessageStatus
 from bot.store.tables import MESSAGES
 from bot.twilio.fake_server import FakeTwilioServer
 from tests.support.outbox_rows import queue_campaign
-from tests.support.processes import BIN, free_port, post_form, running, started, wait_until
+from tests.support.processes import (
+    BIN,
+    free_port,
+    post_form,
+    running,
+    started,
+    twilio_environment,
+    wait_until,
+)
 
 SENDER = "+15550000000"
 BRAND = "Acme"
@@ -50,7 +58,7 @@ def test_no_text_reaches_a_number_after_its_stop_was_answered(
         # The network's delay: a text checked and handed over is a while on its way, and the
         # answer a while on its way back. A STOP may land in either window.
         twilio.latency_seconds = twilio.delay_seconds = 0.05
-        env = environment(database_url, twilio)
+        env = twilio_environment(database_url, twilio, brand=BRAND, sender=SENDER, send_rate=RATE)
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
         web = [str(BIN / "gunicorn"), "webhook:app", "--bind", f"127.0.0.1:{port}", "-w", "2"]
@@ -103,25 +111,6 @@ def test_no_text_reaches_a_number_after_its_stop_was_answered(
     assert withdrawn + len(sent_to) == RECIPIENTS
     assert withdrawn > 0, "no STOP met a claimed text: the test proved nothing"
     print(f"\n{len(answered)} STOPs, {withdrawn} texts kept back, 0 after a STOP")
-
-
-def environment(database_url: str, twilio: FakeTwilioServer) -> dict[str, str]:
-    inherited = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("TWILIO_", "DATABASE_URL", "PUBLIC_URL", "GATEWAY", "SEND_"))
-    }
-    return {
-        **inherited,
-        "DATABASE_URL": database_url,
-        "BRAND_NAME": BRAND,
-        "GATEWAY": "twilio",
-        "TWILIO_ACCOUNT_SID": twilio.account_sid,
-        "TWILIO_AUTH_TOKEN": twilio.auth_token,
-        "TWILIO_FROM": SENDER,
-        "TWILIO_API_URL": twilio.base_url,
-        "SEND_RATE": str(RATE),
-    }
 
 
 def post_signed(base_url: str, phone: str, body: str, env: dict[str, str]) -> tuple[int, str]:

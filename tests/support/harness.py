@@ -25,6 +25,7 @@ from tests.support.paths import SHIPPED_FLOWS, SUPPORT
 from tests.support.sms import ALICE, reply_to
 
 API_KEY = "test-api-key"
+GENEROUS = 30.0  # seconds to wait for something that takes milliseconds
 NO_FLOWS = SUPPORT / "no-flows"  # does not exist: tests see flows only when they ask for them
 
 
@@ -69,6 +70,15 @@ class AppHarness:
     def text(self, body: str, phone: str = ALICE) -> list[str]:
         """What the webhook answered to a text from `phone`."""
         return reply_to(self.client, body, phone=phone)
+
+    def settle(self) -> None:
+        """Wait until the calls (custom actions, http steps) that web requests handed to the
+        action pool have been made and applied."""
+        assert self.services.action_pool.wait_idle(GENEROUS), "a call never finished"
+
+    def sent_to(self, phone: str) -> list[str]:
+        """The bodies of the texts the gateway sent to `phone`, in order."""
+        return [text.body for text in self.gateway.outbox if text.to == phone]
 
     def let_time_pass(self, duration: timedelta) -> None:
         """Move the fake clock on, firing the timers and sends that came due meanwhile."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from bot.twilio.fake_server import FakeTwilioServer
 from tests.support.paths import ROOT
 
 BIN = Path(sys.executable).parent
@@ -61,6 +63,29 @@ def running(command: list[str], env: dict[str, str], base_url: str) -> Iterator[
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def twilio_environment(
+    database_url: str, twilio: FakeTwilioServer, *, brand: str, sender: str, send_rate: int
+) -> dict[str, str]:
+    """The environment of a Parley process that sends through the fake Twilio server; none of
+    the developer's own Twilio, database or sending settings leak in."""
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("TWILIO_", "DATABASE_URL", "PUBLIC_URL", "GATEWAY", "SEND_"))
+    }
+    return {
+        **inherited,
+        "DATABASE_URL": database_url,
+        "BRAND_NAME": brand,
+        "GATEWAY": "twilio",
+        "TWILIO_ACCOUNT_SID": twilio.account_sid,
+        "TWILIO_AUTH_TOKEN": twilio.auth_token,
+        "TWILIO_FROM": sender,
+        "TWILIO_API_URL": twilio.base_url,
+        "SEND_RATE": str(send_rate),
+    }
 
 
 def post_form(

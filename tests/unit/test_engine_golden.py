@@ -9,6 +9,8 @@ and what it must produce:
     - timer: {kind: timeout, step: ask_x}
     - event: {type: order_placed, data: {}}
     - action_done: {step: coupon, slots: {coupon_code: SAVE10}}
+    - http_answered: {step: lookup, status: 200, json: {order: {status: shipped}}}
+    - http_answered: {step: lookup, problem: "no answer within 5 s"}
     - handed_back: {}
 
 with optional `at: 1d` (the turn's time, from the case's fixed start), optional `flow:` (an
@@ -17,7 +19,7 @@ edited flow document that replaces the old one from this turn on, as after a dep
 does not compare effects), `state:` (`ended`, or `{step, waiting, retries}`, plus `answers`
 when given) and `taken:` (false when the step cannot take the reply: a human should read
 it). Like the host, the runner stores what `set_attributes` and an action's slots set, so
-later turns see them.
+later turns see them, and reads an http step's answer with the step (`HttpStep.read`).
 A case may set `xfail: "BUG: …"` to record a known engine bug (strict: it must still fail).
 """
 
@@ -36,6 +38,7 @@ import yaml
 
 from bot.domain.effects import (
     CallAction,
+    CallHttp,
     CancelTimers,
     ChangeTags,
     EndFlow,
@@ -49,6 +52,7 @@ from bot.domain.effects import (
     SetEmail,
     StartFlow,
 )
+from bot.domain.http_calls import HttpReply
 from bot.domain.vocabulary import Purpose, TimerKind
 from bot.domain.yamlsource import load_yaml
 from bot.engine.durations import format_duration, parse_duration
@@ -64,13 +68,16 @@ from bot.engine.model import Flow
 from bot.engine.parser import parse_flow
 from bot.engine.runtime import Context, Outcome, resume, start
 from bot.engine.state import FlowState, Origin
+from bot.engine.steps.http import HttpStep
 from tests.support.paths import SUPPORT
 
 CASES = SUPPORT / "engine_cases"
 CASE_NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday afternoon
 CASE_KEYS = frozenset({"description", "flow", "context", "turns", "xfail"})
 CONTEXT_KEYS = frozenset({"attributes", "first_name", "brand", "support", "phone"})
-INPUT_KEYS = frozenset({"start", "reply", "timer", "event", "action_done", "handed_back"})
+INPUT_KEYS = frozenset(
+    {"start", "reply", "timer", "event", "action_done", "http_answered", "handed_back"}
+)
 TURN_KEYS = INPUT_KEYS | {"at", "flow", "expect", "state", "taken"}
 
 
@@ -138,6 +145,15 @@ def compact_effect(effect: FlowEffect, now: datetime) -> dict[str, Any]:
             return {"handoff": reason}
         case CallAction(name=name):
             return {"call_action": name}
+        case CallHttp(request=request):
+            call: dict[str, Any] = {"request": f"{request.method} {request.url}"}
+            if request.headers:
+                call["headers"] = {
+                    name: "".join(map(str, value)) for name, value in request.headers
+                }
+            if request.body is not None:
+                call["body"] = request.body
+            return {"call_http": call}
         case StartFlow(name=name):
             return {"start_flow": name}
         case EndFlow(reason=reason):
@@ -166,7 +182,7 @@ def compact_state(state: FlowState | None, expected: Any) -> Any:
     return shown
 
 
-def to_input(turn: Mapping[str, Any]) -> Input:
+def to_input(turn: Mapping[str, Any], flow: Flow) -> Input:
     """The input a (non-start) turn hands the paused flow."""
     if "reply" in turn:
         return Reply(str(turn["reply"]))
@@ -177,6 +193,14 @@ def to_input(turn: Mapping[str, Any]) -> Input:
     if "action_done" in turn:
         done = turn["action_done"]
         return ActionCompleted(done["step"], done.get("slots") or {})
+    if "http_answered" in turn:
+        answered = turn["http_answered"]
+        step = flow.step(answered["step"])
+        assert isinstance(step, HttpStep), f"{answered['step']} is not an http step"
+        if "problem" in answered:
+            return step.read(HttpReply.failed(answered["problem"]))
+        document = answered.get("json")
+        return step.read(HttpReply(answered.get("status", 200), document, "json" in answered))
     return HandedBack()
 
 
@@ -203,7 +227,7 @@ class Conversation:
         else:
             assert self.state is not None
             outcome = resume(
-                self.flow, self.state, to_input(turn), Context(now=now, **self.context)
+                self.flow, self.state, to_input(turn, self.flow), Context(now=now, **self.context)
             )
         for effect in outcome.effects:
             if isinstance(effect, SetAttributes):

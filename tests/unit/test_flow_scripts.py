@@ -172,7 +172,7 @@ def test_events_and_stored_state_are_checked(
         (
             script("typo", "usr: REMIND"),
             "usr: REMIND",
-            "unknown conversation line 'usr' (use user, bot, wait, event, expect)",
+            "unknown conversation line 'usr' (use user, bot, wait, event, expect, http)",
         ),
         (
             script("bad wait", "wait: soon"),
@@ -191,8 +191,27 @@ def test_events_and_stored_state_are_checked(
             "subscriber status 'vip' is not one of new, pending, subscribed, unsubscribed",
         ),
         ("  - name: no lines\n", "name: no lines", "a test needs a name and a conversation: list"),
+        (
+            script("bad http", "http: {status: 200, answer: {}}"),
+            "http: {status: 200, answer",
+            "http takes timeout, or a mapping of status and json (and url, method to check the "
+            "call), e.g. http: {status: 200, json: {order: {status: shipped}}}",
+        ),
+        (
+            script("bad http status", "http: {status: 42}"),
+            "http: {status: 42}",
+            "http: status 42 is not an HTTP status such as 200",
+        ),
     ],
-    ids=["unknown line", "bad duration", "event without type", "bad status", "no conversation"],
+    ids=[
+        "unknown line",
+        "bad duration",
+        "event without type",
+        "bad status",
+        "no conversation",
+        "bad http",
+        "bad http status",
+    ],
 )
 def test_a_malformed_script_is_named_with_its_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tests: str, marker: str, message: str
@@ -288,3 +307,89 @@ def test_warnings_alone_do_not_fail_the_check(
     assert result.exit_code == 0, result.output
     assert "UCS-2" in result.output
     assert result.output.endswith("1 flow file: 0 errors, 1 warning\n")
+
+
+# A lookup in the shop: `bot flows test` answers its call from the script's http: lines.
+STATUS = """\
+flow: reminder
+triggers:
+  keywords: [STATUS]
+steps:
+  - id: lookup
+    http:
+      url: "https://shop.example/api/orders?phone={phone}"
+      headers: {Authorization: "Bearer ${SHOP_TOKEN}"}
+      save: {status: order.status}
+      save_attributes: {tier: customer.tier}
+    on_failure: sorry
+  - end: "Your order is {status}."
+  - id: sorry
+    end: "Sorry, we cannot look that up now."
+"""
+SHIPPED = "http: {status: 200, json: {order: {status: shipped}, customer: {tier: gold}}}"
+
+
+def test_http_lines_answer_the_calls_in_order_without_a_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = flows_folder(
+        tmp_path,
+        script(
+            "found, then the shop is slow",
+            "http: {url: '/orders\\?phone=%2B14155550123$/', method: GET, "
+            "json: {order: {status: shipped}, customer: {tier: gold}}}",
+            "user: STATUS",
+            "bot: Your order is shipped.",
+            "expect: {answers: {status: shipped}, attributes: {tier: gold}}",
+            "http: timeout",
+            "user: STATUS",
+            "bot: Sorry, we cannot look that up now.",
+            "http: {status: 404}",
+            "user: STATUS",
+            "bot: /cannot look that up/",
+        ),
+        flow=STATUS,
+    )
+    result = run(folder, monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "1 passed, 0 failed"
+
+
+def test_a_call_no_line_answers_and_a_line_no_call_takes_fail_the_script(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = flows_folder(
+        tmp_path,
+        script("unanswered", "user: STATUS", "bot: /cannot look that up/")
+        + script("unused", SHIPPED, "user: HELP", "bot: /./"),
+        flow=STATUS,
+    )
+    result = run(folder, monkeypatch)
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[1] == (
+        f"    line {line_of(folder, 'user: STATUS')}: the flow called GET "
+        "https://shop.example/api/orders?phone=%2B14155550123, but no http: line answers it "
+        "(write one before the line that leads to the call)"
+    )
+    assert lines[3] == f"    line {line_of(folder, SHIPPED)}: no call took this http: answer"
+    assert lines[-1] == "0 passed, 2 failed"
+
+
+def test_an_http_line_may_check_the_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = "http: {url: 'https://shop.example/api/orders', method: POST, status: 200}"
+    folder = flows_folder(
+        tmp_path,
+        script("wrong call", expected, "user: STATUS", "bot: /cannot look that up/"),
+        flow=STATUS,
+    )
+    result = run(folder, monkeypatch)
+    assert result.exit_code == 1
+    line = line_of(folder, expected)
+    called = "GET https://shop.example/api/orders?phone=%2B14155550123"
+    assert result.output.splitlines()[1:] == [
+        f"    line {line}: expected a call to 'https://shop.example/api/orders'",
+        f"      got: {called}",
+        f"    line {line}: expected a POST, got: {called}",
+        "0 passed, 1 failed",
+    ]

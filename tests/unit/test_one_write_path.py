@@ -18,6 +18,7 @@ ROW_WRITERS = (
     "record_consent",
     "fill_first_name",
     "set_email",
+    "save_name_and_timezone",
     "save_profile",
     "record_answer",
     "record_visits",

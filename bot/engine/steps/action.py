@@ -18,26 +18,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from bot.domain.effects import CallAction
+from bot.domain.effects import CallAction, FlowEffect
 from bot.domain.vocabulary import TimerKind
-from bot.engine.inputs import ActionCompleted, Input, TimerFired
+from bot.engine.inputs import ActionCompleted, Input
 from bot.engine.state import Waiting
-from bot.engine.steps.base import Finish, Next, Pause, Step, StepReader, Transition
+from bot.engine.steps.base import Finish, Next, Pause, StepReader, Transition
+from bot.engine.steps.calls import ACTION_PATIENCE, MAX_ACTION_CALLS, CallingStep
 
 if TYPE_CHECKING:
     from bot.engine.runtime import Run
 
-# A result comes within seconds (the action server's own timeout is 5 s); one missing after
-# this long never comes: the host died mid-call, or an agent had the chat when it came.
-ACTION_PATIENCE = timedelta(minutes=2)
-MAX_ACTION_CALLS = 3
+__all__ = ["ACTION_PATIENCE", "MAX_ACTION_CALLS", "ActionStep", "parse"]
 
 
 @dataclass(frozen=True)
-class ActionStep(Step):
+class ActionStep(CallingStep):
     """Ask the host to run an action, and go on with its results."""
 
     name: str
@@ -45,29 +42,23 @@ class ActionStep(Step):
 
     kind = "action"
     keys = frozenset({"provides"})
-    waits_for = Waiting.ACTION  # for a moment: while the host calls the action
 
     def defines(self) -> Iterator[str]:
         yield from self.provides
 
-    def enter(self, run: Run) -> Transition:
-        return self._call(run)
+    def call(self, run: Run) -> FlowEffect:
+        return CallAction(self.name, self.id)
+
+    def never_answered(self, run: Run) -> Transition:
+        return Finish(f"action {self.name} never answered")
 
     def resume(self, run: Run, event: Input) -> Transition:
         if isinstance(event, ActionCompleted):
             run.cancel_timers(TimerKind.ACTION)
             run.attributes.update(event.slot_updates)
             return Next()
-        if isinstance(event, TimerFired) and event.kind == TimerKind.ACTION:
-            if run.retries + 1 >= MAX_ACTION_CALLS:
-                return Finish(f"action {self.name} never answered")
-            run.retries += 1
-            return self._call(run)
-        return Pause(Waiting.ACTION)
-
-    def _call(self, run: Run) -> Transition:
-        run.emit(CallAction(self.name, self.id))
-        run.set_timer(TimerKind.ACTION, self.id, ACTION_PATIENCE)
+        if self.is_guard(event):
+            return self.call_again(run)
         return Pause(Waiting.ACTION)
 
 

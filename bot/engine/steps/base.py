@@ -93,6 +93,10 @@ class Step:
         """Texts this step sends."""
         return iter(())
 
+    def data_templates(self) -> Iterator[tuple[Template, int]]:
+        """Templates this step fills in but never texts (an `http` step's URL and body)."""
+        return iter(())
+
     def expressions(self) -> Iterator[tuple[Expression, int]]:
         """Conditions this step evaluates."""
         return iter(())

@@ -1,0 +1,114 @@
+"""CPU per inbound text: the whole app in one process, no server and no client in the way.
+
+Usage: python bench/cpu_per_text.py [--texts N] [--warmup N] [--mix flows|keywords]
+       [--checkout DIR ...]
+
+Signed texts (the same mixes as bench/inbound.py) go through Flask's test client into the app
+on a fresh SQLite database; each request's `time.thread_time` is taken, and the median printed.
+CPU time, unlike req/s under gunicorn, hardly moves with what else the machine is doing, so
+this is the figure to compare two versions of the code by.
+
+With `--checkout`, each directory (a `git worktree` of another commit, say) is measured in a
+subprocess of its own, alternately, `--rounds` times: only public interfaces are used (the
+`bot db upgrade` command, `create_app`, `/twilio/sms`), so older commits run it too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+URL = "http://localhost/twilio/sms"  # what Flask's test client serves, and so what is signed
+
+
+def _inbound_module():  # type: ignore[no-untyped-def]  # a script's sibling, loaded by path
+    spec = importlib.util.spec_from_file_location("inbound_bench", HERE / "inbound.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def measure(texts: int, warmup: int, mix: str) -> dict[str, float]:
+    """Run in this process against the `bot` on sys.path; returns the median in ms."""
+    inbound = _inbound_module()
+    bodies = inbound.MIXES[mix]
+    with tempfile.TemporaryDirectory() as scratch:
+        os.environ.update(
+            DATABASE_URL=f"sqlite:///{scratch}/bench.db",
+            GATEWAY="console",
+            SECRET_KEY="bench-" + "0" * 26,
+            TWILIO_AUTH_TOKEN=inbound.AUTH_TOKEN,
+        )
+        subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], check=True)
+        from bot.app import create_app
+
+        client = create_app().test_client()
+        people = inbound.conversations(warmup + texts, URL, "cpu", 0, bodies)
+        spent: list[float] = []
+        for person in people:
+            for text in person:
+                started = time.thread_time()
+                answer = client.post(
+                    "/twilio/sms",
+                    data=text.form,
+                    content_type="application/x-www-form-urlencoded",
+                    headers={"X-Twilio-Signature": text.signature},
+                )
+                spent.append(time.thread_time() - started)
+                if answer.status_code != 200:
+                    raise SystemExit(f"/twilio/sms answered {answer.status_code}")
+    measured = spent[warmup:]
+    return {"median_ms": statistics.median(measured) * 1000, "texts": len(measured)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--texts", type=int, default=1440)
+    parser.add_argument("--warmup", type=int, default=120)
+    parser.add_argument("--mix", choices=("flows", "keywords"), default="flows")
+    parser.add_argument("--checkout", action="append", type=Path, default=[])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="print one JSON line (for --checkout)")
+    args = parser.parse_args()
+    if not args.checkout:
+        result = measure(args.texts, args.warmup, args.mix)
+        if args.json:
+            print(json.dumps(result))
+        else:
+            print(f"{args.mix}: {result['median_ms']:.3f} ms CPU per text (median of {args.texts})")
+        return
+    medians: dict[Path, list[float]] = {checkout: [] for checkout in args.checkout}
+    for round_number in range(1, args.rounds + 1):
+        for checkout in args.checkout:
+            command = [sys.executable, __file__, "--json", "--texts", str(args.texts)]
+            command += ["--warmup", str(args.warmup), "--mix", args.mix]
+            flows = str(checkout / "flows")
+            run = subprocess.run(
+                command,
+                cwd=checkout,
+                env={**os.environ, "PYTHONPATH": str(checkout), "FLOWS_DIR": flows},
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            median = json.loads(run.stdout.strip().splitlines()[-1])["median_ms"]
+            medians[checkout].append(median)
+            print(f"round {round_number}/{args.rounds} {checkout}: {median:.3f} ms", flush=True)
+    for checkout, values in medians.items():
+        listed = " / ".join(f"{value:.3f}" for value in values)
+        print(f"{checkout}: {listed} ms (median {statistics.median(values):.3f})")
+
+
+if __name__ == "__main__":
+    main()
