@@ -39,7 +39,7 @@ class Settings(BaseSettings):
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True
     )
 
-    DATABASE_URL: str = "sqlite:///data/bot.store.db"
+    DATABASE_URL: str = "sqlite:///data/bot.db"
     HOST: str = "127.0.0.1"
     PORT: int = Field(default=5000, ge=1, le=65535)
     BRAND_NAME: str = "Parley"

@@ -534,7 +534,7 @@ def test_only_admins_manage_agents(inbox: Inbox) -> None:
 @pytest.fixture
 def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/bot.store.db")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/bot.db")
     runner = CliRunner()
     assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
     return runner
@@ -568,7 +568,7 @@ def test_bot_agents_add_list_disable_enable(runner: CliRunner, tmp_path: Path) -
 
     from bot.store.db import make_db
 
-    db = make_db(f"sqlite:///{tmp_path}/bot.store.db")
+    db = make_db(f"sqlite:///{tmp_path}/bot.db")
     try:
         agent = authenticate(db, "dana@acme.test", PASSWORD, "127.0.0.1", NOON_IN_SF)
         assert agent is not None and agent.name == "Dana"

@@ -19,7 +19,7 @@ BOT = str(Path(sys.executable).with_name("bot"))
 @pytest.fixture
 def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/bot.store.db")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/bot.db")
     monkeypatch.setenv("BRAND_NAME", "Acme")
     return CliRunner()
 
@@ -116,3 +116,13 @@ def test_chat_walks_through_a_flow_with_time_and_events(
         "(/wait: cannot read 'soon' as a duration; write it like 30s, 15m, 2h, 1d, 1w, 1d 12h"
         " or 90 minutes)",
     ]
+
+
+@pytest.mark.parametrize("module", ["bot.twilio.fake_server", "bot.testing.fake_twilio"])
+def test_the_fake_twilio_server_starts_by_its_name_and_by_its_old_one(module: str) -> None:
+    # The README named `bot.testing.fake_twilio` before the move into rooms: it still works.
+    run = subprocess.run(
+        [sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    assert "--port" in run.stdout

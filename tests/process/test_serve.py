@@ -22,7 +22,7 @@ def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
         for name, value in os.environ.items()
         if not name.startswith(("TWILIO_", "DATABASE_URL", "API_KEY", "PUBLIC_URL", "GATEWAY"))
     }
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path}/bot.store.db", BRAND_NAME="Acme", **extra)
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path}/bot.db", BRAND_NAME="Acme", **extra)
     subprocess.run([BIN / "bot", "db", "upgrade"], env=env, check=True, capture_output=True)
     return env
 

@@ -22,7 +22,7 @@ def _in_an_empty_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings()
-    assert settings.DATABASE_URL == "sqlite:///data/bot.store.db"
+    assert settings.DATABASE_URL == "sqlite:///data/bot.db"
     assert (settings.HOST, settings.PORT) == ("127.0.0.1", 5000)
     assert settings.GATEWAY is GatewayName.CONSOLE
     assert settings.FLOWS_DIR == Path("flows")
