@@ -93,6 +93,7 @@ def apply_effects(
     subscriber = turn.subscriber
     profile_changed = name_or_zone_changed = False
     status_changed = False  # in this batch: its consent entry tells webhooks
+    email_changed = False
     consent_news: list[tuple[WebhookEventType, str | None]] = []  # and its keyword
     visits: list[str] = []
     for effect in effects:
@@ -152,6 +153,7 @@ def apply_effects(
                 answer = {"flow": flow, "step": step, "name": name, "value": value}
                 _tell(turn, WebhookEventType.ANSWER_RECORDED, answer)
             case SetEmail(address=address):
+                email_changed = email_changed or subscriber.email != address
                 set_email(turn.connection, subscriber, address, turn.now)
             case EnterStep(step=step):
                 visits.append(step)
@@ -164,6 +166,9 @@ def apply_effects(
         save_profile(turn.connection, subscriber, turn.now)
     if name_or_zone_changed:
         save_name_and_timezone(turn.connection, subscriber, turn.now)
+    if email_changed:
+        # The e-mail tool hears of a new address now, not at the person's next opt-out.
+        _tell(turn, WebhookEventType.UPDATED, subscriber.event_data(changed=["email"]))
     for news, keyword in consent_news:
         # Told once the batch is applied: with the profile that came with the consent.
         _tell(turn, news, subscriber.event_data(source=turn.source, keyword=keyword))

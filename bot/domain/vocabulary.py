@@ -98,6 +98,7 @@ class WebhookEventType(StrEnum):
     SUBSCRIBED = "subscriber.subscribed"
     OPTED_OUT = "subscriber.opted_out"
     ERASED = "subscriber.erased"
+    UPDATED = "subscriber.updated"  # the profile an e-mail tool keeps changed (the e-mail address)
     ANSWER_RECORDED = "answer.recorded"
     FLOW_COMPLETED = "flow.completed"
     HANDOFF = "conversation.handoff"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 from flask import Blueprint, Response, jsonify, request
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, StrictInt, StrictStr, ValidationError
 
 from bot.campaigns.parser import read_campaigns
 from bot.campaigns.stats import CampaignStats, campaign_stats, csv_rows, has_messages, stats_json
@@ -72,7 +72,7 @@ class EventRequest(BaseModel):
     type: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     phone: str = Field(min_length=1, max_length=40)
     data: dict[str, Any] = Field(default_factory=dict)
-    id: str | int | None = Field(
+    id: StrictStr | StrictInt | None = Field(
         default=None, description="your id for the event: 1 to 128 characters written as text"
     )
 

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from bot.conversations.requests import KEEP, ProfilePatch
@@ -52,7 +61,8 @@ class MessageRequest(_Strict):
     purpose: Literal["transactional", "promotional"]
     media_urls: list[MediaUrl] = Field(default_factory=list, max_length=MAX_MEDIA)
     body: str = Field(max_length=MAX_TEXT_CHARS)
-    id: str | int | None = Field(default=None, description=_ID_DESCRIPTION)
+    # Strict: `true` is not the id 1, nor 1.0 the id "1" (pydantic's lax mode would take both).
+    id: StrictStr | StrictInt | None = Field(default=None, description=_ID_DESCRIPTION)
 
     @field_validator("body")
     @classmethod

@@ -176,6 +176,16 @@ def test_the_same_id_for_another_text_is_refused(
     assert [m.external_id for m in app.rows(Message) if m.external_id] == ["k-1"]
 
 
+@pytest.mark.parametrize("odd", [True, 1.0, [1]])
+def test_an_id_that_is_neither_text_nor_a_whole_number_is_refused(
+    app: IntegratorApp, odd: Any
+) -> None:
+    app.subscribe()
+    response = app.message(id=odd)  # `true` would otherwise be stored as the id "1"
+    assert response.status_code == 422 and response.json["field"] == "id"
+    assert [m.external_id for m in app.rows(Message) if m.external_id] == []
+
+
 def test_texts_without_an_id_are_each_sent(app: IntegratorApp) -> None:
     app.subscribe()
     app.message()

@@ -137,11 +137,12 @@ def test_join_y_an_answer_a_click_and_stop_arrive_signed_and_in_order(
     assert [event["type"] for event in events] == [
         "subscriber.subscribed",
         "answer.recorded",
+        "subscriber.updated",
         "flow.completed",
         "link.clicked",
         "subscriber.opted_out",
     ]
-    subscribed, answer, completed, click, opted_out = (event["data"] for event in events)
+    subscribed, answer, updated, completed, click, opted_out = (event["data"] for event in events)
     assert subscribed == {
         "phone": ALICE,
         "status": "subscribed",
@@ -158,6 +159,8 @@ def test_join_y_an_answer_a_click_and_stop_arrive_signed_and_in_order(
         "name": "email",
         "value": "Ann.Lee@example.com",
     }
+    # The e-mail tool hears of the address when it is given.
+    assert (updated["email"], updated["changed"]) == ("Ann.Lee@example.com", ["email"])
     assert completed == {
         "phone": ALICE,
         "flow": "survey",
@@ -175,7 +178,7 @@ def test_join_y_an_answer_a_click_and_stop_arrive_signed_and_in_order(
         "sms",
         "STOP",
     )
-    assert len({event["id"] for event in events}) == 5
+    assert len({event["id"] for event in events}) == 6
     assert all(event["id"].startswith("evt_") for event in events)
     assert events[0]["created_at"] == "2026-12-04T18:00:00.000Z"
 
@@ -192,7 +195,7 @@ def test_join_y_an_answer_a_click_and_stop_arrive_signed_and_in_order(
         f"/api/subscribers/{ALICE}", headers={"Authorization": f"Bearer {API_KEY}"}
     )
     assert profile.get_json()["email"] == "Ann.Lee@example.com"
-    assert delivery_states(parley.db) == {DeliveryStatus.DELIVERED: 5}
+    assert delivery_states(parley.db) == {DeliveryStatus.DELIVERED: 6}
 
 
 def test_a_receiver_that_was_down_gets_every_event_afterwards_each_once(
@@ -330,11 +333,12 @@ def test_erasure_drops_what_waits_and_tells_receivers_to_erase(
     assert {row.type: row.data for row in kept if row.type != "subscriber.erased"} == {
         "subscriber.subscribed": {"phone": ALICE},
         "answer.recorded": {"phone": ALICE},
+        "subscriber.updated": {"phone": ALICE},
         "flow.completed": {"phone": ALICE},
     }
     assert delivery_states(parley.db) == {
         DeliveryStatus.DELIVERED: 2,
-        DeliveryStatus.DROPPED: 2,
+        DeliveryStatus.DROPPED: 3,
     }
 
 

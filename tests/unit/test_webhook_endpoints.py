@@ -62,6 +62,7 @@ def test_a_file_lists_endpoints_with_their_events_and_secrets(tmp_path: Path) ->
         WebhookEventType.SUBSCRIBED,
         WebhookEventType.OPTED_OUT,
         WebhookEventType.ERASED,
+        WebhookEventType.UPDATED,  # "subscriber.*": the e-mail tool hears of new addresses
     }
     assert default.events == ALL_EVENTS and default.url == "https://all.example/hook"
     assert (crm.secret, mail.secret) == ("whsec_crm", "whsec_mail")
