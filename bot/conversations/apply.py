@@ -49,7 +49,6 @@ from bot.sending.outbox import queue_text
 from bot.store.conversations import (
     ActiveConversation,
     Wake,
-    answers_of,
     end_conversation,
     open_conversation,
     record_answer,
@@ -202,7 +201,9 @@ def apply_flow_turn(
     if row.handoff_reason is not None:
         _tell(turn, WebhookEventType.HANDOFF, {"flow": flow, "reason": row.handoff_reason})
     if row.end_reason == COMPLETED:
-        answers = answers_of(turn.connection, conversation_id)
+        # The state held every earlier answer; this turn's are its effects (no read-back).
+        answers = dict(conversation.state.answers) if conversation is not None else {}
+        answers.update((e.name, e.value) for e in effects if isinstance(e, RecordAnswer))
         _tell(turn, WebhookEventType.FLOW_COMPLETED, {"flow": flow, "answers": answers})
     return conversation_id
 

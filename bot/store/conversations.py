@@ -370,16 +370,6 @@ def record_answer(
     )
 
 
-def answers_of(connection: Connection, conversation_id: int) -> dict[str, Any]:
-    """A conversation's answers by name (a name answered twice: the later answer)."""
-    rows = connection.execute(
-        select(ANSWERS.c.name, ANSWERS.c.value)
-        .where(ANSWERS.c.conversation_id == conversation_id)
-        .order_by(ANSWERS.c.id)
-    )
-    return {row.name: row.value for row in rows}
-
-
 _INSERT_VISIT = DriverStatement(VISITS.insert())
 
 

@@ -47,6 +47,19 @@ steps:
     expect: email
   - end: "Thanks, we'll write to {email}."
 """
+FIT_FLOW = """\
+flow: fit
+triggers:
+  keywords: [FIT]
+steps:
+  - id: size
+    ask: "Your size, 1 to 5?"
+    expect: number
+  - id: shoe
+    ask: "And your shoe size?"
+    expect: number
+  - end: "Thanks!"
+"""
 HANDOFF_FLOW = """\
 flow: concierge
 triggers:
@@ -70,6 +83,7 @@ class WebhookApp(AppHarness):
     def __init__(self, database_url: str, flows_dir: Path, receiver: WebhookReceiver) -> None:
         (flows_dir / "survey.yaml").write_text(SURVEY_FLOW)
         (flows_dir / "concierge.yaml").write_text(HANDOFF_FLOW)
+        (flows_dir / "fit.yaml").write_text(FIT_FLOW)
         super().__init__(
             database_url,
             now=NOW,
@@ -340,6 +354,22 @@ def test_erasure_drops_what_waits_and_tells_receivers_to_erase(
         DeliveryStatus.DELIVERED: 2,
         DeliveryStatus.DROPPED: 3,
     }
+
+
+def test_a_completed_flow_tells_every_answer_given_over_its_turns(
+    parley: WebhookApp, receiver: WebhookReceiver
+) -> None:
+    for text in ("JOIN", "Y", "FIT", "3", "9"):
+        parley.text(text)
+    parley.deliver()
+
+    events = receiver.events()
+    answers = {
+        e["data"]["name"]: e["data"]["value"] for e in events if e["type"] == "answer.recorded"
+    }
+    [completed] = [e["data"] for e in events if e["type"] == "flow.completed"]
+    assert set(answers) == {"size", "shoe"}  # one answered a turn before the flow ended
+    assert completed == {"phone": ALICE, "flow": "fit", "answers": answers}
 
 
 def test_a_handoff_a_failed_text_and_an_attributed_order_are_told(
