@@ -63,6 +63,11 @@ def build_services(
     (`bot flows test` answers http steps from its scripts)."""
     db = make_db(settings.DATABASE_URL)
     gateway = gateway or build_gateway(settings)
+    for rule in settings.sending_rules.overrides:
+        # Said at every start: a loosened legal rule must never go unnoticed.
+        log.warning(
+            "%s: %s overrides a shipped sending rule: %s", rule.where, rule.name, rule.override
+        )
     texts = ComplianceTexts(brand=settings.BRAND_NAME, support=settings.SUPPORT_CONTACT)
     vocabulary = load_vocabulary(settings.KEYWORDS_FILE, extra_join=settings.join_keywords)
     actions = build_action_runner(

@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.domain.http_calls import Secrets
 from bot.domain.policy import PolicyRules, is_known_zone, parse_regional_hours, parse_window
+from bot.domain.sending_rules import RULES_FILE, RuleBook, RulesFileError, load_rule_book
 from bot.engine.durations import DurationError, format_duration, parse_duration
 from bot.sending.outage import DEFAULT_RETRY_WINDOW, MAX_RETRY_WINDOW
 from bot.webhooks.delivery import DEFAULT_RETRY_WINDOW as DEFAULT_WEBHOOK_RETRY_WINDOW
@@ -78,6 +79,9 @@ class Settings(BaseSettings):
     DEFAULT_TIMEZONE: str = "America/New_York"  # for recipients whose zone is unknown
     PROMOTIONAL_PER_DAY: int = Field(default=3, ge=0)  # per rolling 24 h; 0: no cap
     OVER_CAP: Literal["defer", "skip"] = "defer"
+    # The operator's own sending rules, beside the shipped ones (README, "Compliance, by
+    # construction"); unset: FLOWS_DIR/sending_rules.yaml when there is one.
+    SENDING_RULES_FILE: Path | None = None
     # What one SMS segment costs, for campaign previews: 0.0079 is Twilio's US price.
     PRICE_PER_SEGMENT: float = Field(default=0.0079, gt=0)
     CURRENCY: str = "USD"
@@ -202,6 +206,15 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _sending_rules_load(self) -> Settings:
+        # Refused at start-up, naming file:line, rather than texting by rules half read.
+        try:
+            load_rule_book(self.sending_rules_file)
+        except RulesFileError as error:
+            raise ValueError(f"SENDING_RULES_FILE: {error}") from None
+        return self
+
+    @model_validator(mode="after")
     def _gateway_has_credentials(self) -> Settings:
         if self.GATEWAY is None:
             has_twilio = bool(self.TWILIO_ACCOUNT_SID and self.TWILIO_AUTH_TOKEN)
@@ -221,15 +234,26 @@ class Settings(BaseSettings):
         """The brand's own JOIN keywords."""
         return tuple(word.strip() for word in self.JOIN_KEYWORDS.split(",") if word.strip())
 
+    @property
+    def sending_rules_file(self) -> Path:
+        """Where the operator's sending rules are: SENDING_RULES_FILE, else in FLOWS_DIR."""
+        return self.SENDING_RULES_FILE or self.FLOWS_DIR / RULES_FILE
+
+    @cached_property
+    def sending_rules(self) -> RuleBook:
+        """The law's rules for marketing texts: the shipped ones with the operator's file."""
+        return load_rule_book(self.sending_rules_file)
+
     @cached_property
     def policy_rules(self) -> PolicyRules:
-        """The send policy's quiet hours and frequency cap."""
+        """The send policy's quiet hours, frequency cap and the law's rules by place."""
         return PolicyRules(
             sending_hours=parse_window(self.SENDING_HOURS),
             regional_hours=parse_regional_hours(self.SENDING_HOURS_BY_REGION),
             default_zone=self.DEFAULT_TIMEZONE,
             promotional_per_day=self.PROMOTIONAL_PER_DAY or None,
             over_cap=self.OVER_CAP,
+            place_rules=self.sending_rules,
         )
 
     @cached_property

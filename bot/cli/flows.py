@@ -19,6 +19,7 @@ from bot.settings import Settings
 
 if TYPE_CHECKING:
     from bot.engine.parser import ParsedFile
+    from bot.engine.problems import Problem
 
 
 @main.group()
@@ -83,8 +84,8 @@ def _checked(paths: tuple[Path, ...], settings: Settings) -> list[ParsedFile]:
 @flows.command("check")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def flows_check(paths: tuple[Path, ...]) -> None:
-    """Check flow files (default: FLOWS_DIR), with its campaigns and webhooks files; prints
-    file:line: message, exits 1 on errors."""
+    """Check flow files (default: FLOWS_DIR), with its campaigns, webhooks and sending rules
+    files; prints file:line: message, exits 1 on errors."""
     from bot.campaigns.parser import check_campaigns
     from bot.engine.problems import Severity
     from bot.webhooks.endpoints import check_webhooks_file
@@ -96,6 +97,7 @@ def flows_check(paths: tuple[Path, ...]) -> None:
     for folder in folders:  # campaign files live in FLOWS_DIR/campaigns
         problems += check_campaigns(folder, brand=settings.BRAND_NAME)
         problems += check_webhooks_file(folder)
+        problems += _sending_rules_problems(folder, settings)
     for problem in problems:
         click.echo(str(problem))
     errors = sum(problem.severity is Severity.ERROR for problem in problems)
@@ -106,6 +108,24 @@ def flows_check(paths: tuple[Path, ...]) -> None:
     )
     if errors:
         sys.exit(1)
+
+
+def _sending_rules_problems(folder: Path, settings: Settings) -> list[Problem]:
+    """The sending rules file's problems; an override of a shipped rule is a warning."""
+    from bot.domain.sending_rules import RULES_FILE, check_rules_file
+    from bot.engine.problems import Problem, Severity
+
+    in_force = folder.resolve() == settings.FLOWS_DIR.resolve()
+    path = settings.sending_rules_file if in_force else folder / RULES_FILE
+    return [
+        Problem(
+            found.file,
+            found.line,
+            found.message,
+            Severity.WARNING if found.warning else Severity.ERROR,
+        )
+        for found in check_rules_file(path)[1]
+    ]
 
 
 @flows.command("test")

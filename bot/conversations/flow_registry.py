@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot.domain.http_calls import Secrets
 from bot.domain.keywords import Vocabulary, normalise
+from bot.domain.sending_rules import RULES_FILE
 from bot.engine.checker import check_flow, check_flow_set
 from bot.engine.intents import IntentMatcher
 from bot.engine.model import Flow
@@ -26,7 +27,7 @@ TESTS_SUFFIXES = (".tests.yaml", ".tests.yml")  # a flow's scripts beside it, no
 
 def flow_files(directory: Path) -> list[Path]:
     """The flow files in a folder (not its sub-folders), in name order; not the webhooks
-    file that may sit beside them."""
+    and sending rules files that may sit beside them."""
     if not directory.is_dir():
         return []
     return sorted(
@@ -34,7 +35,7 @@ def flow_files(directory: Path) -> list[Path]:
         for path in directory.iterdir()
         if path.suffix in FLOW_SUFFIXES
         and not path.name.endswith(TESTS_SUFFIXES)
-        and path.name != WEBHOOKS_FILE
+        and path.name not in (WEBHOOKS_FILE, RULES_FILE)
         and path.is_file()
         and not path.name.startswith(".")
     )

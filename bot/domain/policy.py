@@ -1,7 +1,9 @@
 """The one send policy every outbound text passes. Pure: values in, a verdict out.
 
 Consent first, then quiet hours in the recipient's local time, then the promotional frequency
-cap. A text held by quiet hours or the cap is deferred to the earliest allowed moment, never
+cap. A promotional text is also held to the law of each place its recipient is in (their
+state's hours, days without marketing and caps: `sending_rules.py`); the strictest rule wins.
+A text held by quiet hours, a rule or the cap is deferred to the earliest allowed moment, never
 dropped; only a misconfiguration (no sending hours at all) or `over_cap="skip"` suppresses it.
 """
 
@@ -14,10 +16,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.vocabulary import Purpose, SubscriberStatus
+
+if TYPE_CHECKING:  # sending_rules builds on this module's windows
+    from bot.domain.sending_rules import PlaceRule, RuleBook
 
 
 class Verdict(StrEnum):
@@ -33,6 +38,8 @@ class Decision:
     verdict: Verdict
     reason: str | None = None
     send_at: datetime | None = None  # DEFER only: the earliest allowed moment (aware UTC)
+    # DEFER only: the rule that held it ("Florida hours", "SENDING_HOURS", …); not stored.
+    rule: str | None = field(default=None, compare=False)
 
     @property
     def allowed(self) -> bool:
@@ -132,6 +139,19 @@ class PolicyRules:
     default_zone: str = "America/New_York"  # when nothing is known about the recipient
     promotional_per_day: int | None = 3  # per rolling 24 h; None: no cap
     over_cap: Literal["defer", "skip"] = "defer"
+    # The law's rules by place (sending_rules.py); None: the shipped rules alone.
+    place_rules: RuleBook | None = field(default=None, compare=False)
+
+    def rules_for(self, places: tuple[str, ...]) -> tuple[PlaceRule, ...]:
+        """The rules a recipient in these places is held to."""
+        if not places:
+            return ()
+        book = self.place_rules
+        if book is None:
+            from bot.domain.sending_rules import shipped_rule_book
+
+            book = shipped_rule_book()
+        return book.for_places(places)
 
     def __post_init__(self) -> None:
         regional = {_place_key(place): window for place, window in self.regional_hours.items()}
@@ -158,6 +178,9 @@ class SendContext:
     now: datetime  # aware
     zones: tuple[str, ...] = ()  # the recipient's IANA zone(s); several when the region spans zones
     country: str | None = None  # ISO country of the number, for regional_hours
+    # Where the law follows them: their country and state ("US", "US-FL"); several when
+    # their number's area spans states, and then every one's rules hold.
+    places: tuple[str, ...] = ()
     replying: bool = False  # an immediate answer to a text the person just sent
     # When promotional texts went to them; the caller passes the last 24 h (older ones are ignored).
     recent_promotional: tuple[datetime, ...] = ()
@@ -196,7 +219,7 @@ def decide_consent(purpose: Purpose, recipient_status: SubscriberStatus) -> Deci
 
 
 def decide(context: SendContext, rules: PolicyRules = DEFAULT_RULES) -> Decision:
-    """Consent, then quiet hours in the recipient's local time, then the promotional cap."""
+    """Consent, then quiet hours in the recipient's local time, then the promotional caps."""
     consent = decide_consent(context.purpose, context.recipient_status)
     if not consent.allowed:
         return consent
@@ -206,29 +229,48 @@ def decide(context: SendContext, rules: PolicyRules = DEFAULT_RULES) -> Decision
     now = context.now.astimezone(UTC)
     earliest = now
     reasons: list[str] = []
-    cap = rules.promotional_per_day
-    if context.purpose is Purpose.PROMOTIONAL and cap is not None:
+    held_by: str | None = None
+    place_rules = _place_rules(context, rules)
+    caps: list[tuple[int, PlaceRule | None]] = []
+    if context.purpose is Purpose.PROMOTIONAL and rules.promotional_per_day is not None:
+        caps.append((rules.promotional_per_day, None))
+    caps += [(rule.per_24h, rule) for rule in place_rules if rule.per_24h is not None]
+    for cap, place_rule in caps:
         cap_lifts_at = _cap_lifts_at(now, context.recent_promotional, cap)
-        if cap_lifts_at is not None:
+        if cap_lifts_at is None:
+            continue
+        if place_rule is None:
             texts = "text" if cap == 1 else "texts"
-            cap_reason = f"frequency cap: {cap} promotional {texts} in 24 h"
+            reasons.append(f"frequency cap: {cap} promotional {texts} in 24 h")
             if rules.over_cap == "skip":
-                return Decision(Verdict.SUPPRESS, cap_reason)
-            earliest = cap_lifts_at
-            reasons.append(cap_reason)
-    return _within_sending_hours(context, rules, now, earliest, reasons)
+                return Decision(Verdict.SUPPRESS, reasons[-1])
+            name = "PROMOTIONAL_PER_DAY"
+        else:  # the law's caps defer, whatever OVER_CAP says: a text is never dropped by them
+            reasons.append(place_rule.reason_on(now.date()))
+            name = place_rule.name
+        if cap_lifts_at > earliest:
+            earliest, held_by = cap_lifts_at, name
+    return _within_sending_hours(context, rules, now, earliest, reasons, held_by, place_rules)
 
 
 def decide_sending_hours(context: SendContext, rules: PolicyRules = DEFAULT_RULES) -> Decision:
     """Sending hours alone, for a text already queued: may it leave now, in the recipient's time?
 
     The dispatcher asks this when it claims a text that waited (an outage, a retry): quiet
-    hours may have begun meanwhile. Consent is checked apart; the cap was counted at queueing.
+    hours, or a day without marketing, may have begun meanwhile. Consent is checked apart; the
+    caps were counted at queueing.
     """
     if context.replying or context.purpose not in _HELD_BY_QUIET_HOURS:
         return SEND
     now = context.now.astimezone(UTC)
-    return _within_sending_hours(context, rules, now, now, [])
+    return _within_sending_hours(context, rules, now, now, [], None, _place_rules(context, rules))
+
+
+def _place_rules(context: SendContext, rules: PolicyRules) -> tuple[PlaceRule, ...]:
+    """The law's rules for this text: marketing texts only, in every place of the recipient."""
+    if context.purpose is not Purpose.PROMOTIONAL:
+        return ()
+    return rules.rules_for(context.places)
 
 
 def _within_sending_hours(
@@ -237,23 +279,26 @@ def _within_sending_hours(
     now: datetime,
     earliest: datetime,
     reasons: list[str],
+    held_by: str | None,
+    place_rules: tuple[PlaceRule, ...],
 ) -> Decision:
-    """SEND if `earliest` is now and inside the recipient's hours, else when it may go."""
+    """SEND if `earliest` is now and inside all the recipient's hours, else when it may go."""
     try:
-        windows = _recipient_windows(context, rules)
+        hours = _recipient_hours(context, rules, place_rules)
     except _NoSendingHours as problem:
         return Decision(Verdict.SUPPRESS, str(problem))
-    opening = _earliest_opening(earliest, windows)
+    opening = _earliest_opening(earliest, hours)
     if opening is None:
-        places = ", ".join(name for name, _, _ in windows)
+        places = ", ".join(dict.fromkeys(held.zone_name for held in hours))
         return Decision(Verdict.SUPPRESS, f"no sending hours shared by all of {places}")
-    send_at, held_in = opening
-    if held_in is not None:
-        local_opening = send_at.astimezone(ZoneInfo(held_in))
-        reasons.append(f"quiet hours in {held_in} until {local_opening:%H:%M}")
+    send_at, held = opening
+    if held is not None:
+        holding, day = held
+        reasons.append(holding.reason(day, send_at))
+        held_by = holding.rule
     if send_at <= now:
         return SEND
-    return Decision(Verdict.DEFER, "; then ".join(reasons), send_at=send_at)
+    return Decision(Verdict.DEFER, "; then ".join(reasons), send_at=send_at, rule=held_by)
 
 
 def parse_window(text: str) -> Window:
@@ -307,15 +352,35 @@ def _cap_lifts_at(
     return counted[len(counted) - cap].astimezone(UTC) + _CAP_PERIOD
 
 
-def _recipient_windows(
-    context: SendContext, rules: PolicyRules
-) -> list[tuple[str, ZoneInfo, Window]]:
-    """Each of the recipient's zones with the window that applies there."""
+@dataclass(frozen=True)
+class _Hours:
+    """Hours a text must fall in, in one of the recipient's zones: the operator's window, or
+    the days and hours of one of the law's rules."""
+
+    zone_name: str
+    zone: ZoneInfo
+    rule: str  # what holds a text outside them: "SENDING_HOURS", or the rule's name
+    window: Window | None = None  # the operator's, every day
+    place_rule: PlaceRule | None = None
+
+    def window_on(self, day: date) -> Window | None:
+        return self.window if self.place_rule is None else self.place_rule.window_on(day)
+
+    def reason(self, day: date, opening: datetime) -> str:
+        if self.place_rule is not None:
+            return self.place_rule.reason_on(day)
+        return f"quiet hours in {self.zone_name} until {opening.astimezone(self.zone):%H:%M}"
+
+
+def _recipient_hours(
+    context: SendContext, rules: PolicyRules, place_rules: tuple[PlaceRule, ...]
+) -> list[_Hours]:
+    """Each of the recipient's zones with the operator's window there, then the law's hours."""
     names = [name for name in dict.fromkeys(context.zones) if is_known_zone(name)]
     if not names:
         names = [rules.default_zone]
     country = context.country.upper() if context.country else None
-    windows = []
+    hours = []
     for name in names:
         window: Window | None = rules.sending_hours
         for place in (country, name):
@@ -326,40 +391,55 @@ def _recipient_windows(
             raise _NoSendingHours(
                 f"no sending hours in {name}: the configured windows don't overlap"
             )
-        windows.append((name, ZoneInfo(name), window))
-    return windows
+        hours.append(_Hours(name, ZoneInfo(name), "SENDING_HOURS", window=window))
+    hours += [
+        _Hours(name, ZoneInfo(name), rule.name, place_rule=rule)
+        for rule in place_rules
+        if rule.aspect != "cap"
+        for name in names
+    ]
+    return hours
 
 
 def _earliest_opening(
-    earliest: datetime, windows: list[tuple[str, ZoneInfo, Window]]
-) -> tuple[datetime, str | None] | None:
-    """The first moment from `earliest` inside every zone's window, and the zone that held it.
+    earliest: datetime, hours: list[_Hours]
+) -> tuple[datetime, tuple[_Hours, date] | None] | None:
+    """The first moment from `earliest` inside all `hours`, and which held it back on what day.
 
-    Jumps from window opening to window opening rather than stepping minute by minute; each
-    jump moves strictly forward, so the search ends at the horizon at the latest.
+    Jumps from opening to opening rather than stepping minute by minute; each jump moves
+    strictly forward, so the search ends at the horizon at the latest.
     """
     moment = earliest
-    held_in: str | None = None
+    held: tuple[_Hours, date] | None = None
     while moment <= earliest + _SEARCH_HORIZON:
-        for name, zone, window in windows:
-            if moment.astimezone(zone).time() not in window:
-                moment = _next_opening(moment, zone, window)
-                held_in = name
+        for candidate in hours:
+            local = moment.astimezone(candidate.zone)
+            window = candidate.window_on(local.date())
+            if window is None or local.time() not in window:
+                opening = _next_opening(moment, candidate)
+                if opening is None:
+                    return None
+                moment, held = opening, (candidate, local.date())
                 break
         else:
-            return moment, held_in
+            return moment, held
     return None
 
 
-def _next_opening(moment: datetime, zone: ZoneInfo, window: Window) -> datetime:
-    """The first instant after `moment` at which `window` opens in `zone` (aware UTC)."""
-    local = moment.astimezone(zone)
-    day = local.date() if local.time() < window.start else local.date() + timedelta(days=1)
-    while True:
-        opening = _opening_on(day, window.start, zone, after=moment)
-        if opening is not None:
-            return opening
+_MAX_CLOSED_DAYS = 14  # days without any hours in a row, past which a rule never opens
+
+
+def _next_opening(moment: datetime, hours: _Hours) -> datetime | None:
+    """The first instant after `moment` at which `hours` open (aware UTC), if within reach."""
+    day = moment.astimezone(hours.zone).date()
+    for _ in range(_MAX_CLOSED_DAYS):
+        window = hours.window_on(day)
+        if window is not None:
+            opening = _opening_on(day, window.start, hours.zone, after=moment)
+            if opening is not None:
+                return opening
         day += timedelta(days=1)
+    return None
 
 
 def _opening_on(day: date, start: time, zone: ZoneInfo, *, after: datetime) -> datetime | None:

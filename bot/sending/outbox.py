@@ -11,6 +11,7 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bot.domain import policy
+from bot.domain.recipient_places import places_for
 from bot.domain.recipient_zones import country_of, zones_for
 from bot.domain.segments import count_segments
 from bot.domain.urls import Span
@@ -161,6 +162,7 @@ def send_context(
         now=now,
         zones=_zones(subscriber.phone, subscriber.timezone, subscriber.attributes),
         country=country_of(subscriber.phone),
+        places=places_for(subscriber.phone, subscriber.attributes.get("state")),
         replying=replying,
         recent_promotional=_recent_promotional(connection, subscriber.phone, now) if capped else (),
     )
@@ -189,6 +191,7 @@ def sending_hours_at_claim(
         now=now,
         zones=_zones(phone, timezone, attributes or {}),
         country=country_of(phone),
+        places=places_for(phone, (attributes or {}).get("state")),
         replying=replying,
     )
     return policy.decide_sending_hours(context, rules)
