@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -12,8 +12,11 @@ from zoneinfo import ZoneInfo
 from bot.campaigns.assign import assign_variant
 from bot.campaigns.audience import Recipient
 from bot.campaigns.model import Campaign
-from bot.domain.recipient_zones import zones_for
+from bot.domain import policy
+from bot.domain.recipient_places import places_for
+from bot.domain.recipient_zones import country_of, zones_for
 from bot.domain.segments import SegmentInfo, count_segments
+from bot.domain.vocabulary import Purpose, SubscriberStatus
 
 SAMPLES_PER_VARIANT = 3
 
@@ -52,6 +55,8 @@ class Preview:
     ends_at: datetime | None = None
     first_zone: str | None = None  # where a local send_at comes first, and last
     last_zone: str | None = None
+    # How many texts each rule would hold past their start ("Florida hours": 12).
+    deferred: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def cost(self) -> float:
@@ -71,12 +76,15 @@ def preview_campaign(
     pricing: Pricing,
     default_zone: str,
     now: datetime,
+    rules: policy.PolicyRules = policy.DEFAULT_RULES,
 ) -> Preview:
-    """Render every recipient's text once and add up what sending would take."""
+    """Render every recipient's text once and add up what sending would take, and which
+    rules of the send policy would make texts wait."""
     variants = {
         variant.name: VariantPreview(variant.name, variant.weight) for variant in campaign.variants
     }
     segments_by_start: Counter[tuple[datetime, str]] = Counter()
+    deferred: Counter[str] = Counter()
     for recipient in recipients:
         variant = assign_variant(campaign.name, recipient.phone, campaign.variants)
         text = variant.text.render(recipient.template_variables(brand=brand, support=support))
@@ -91,7 +99,11 @@ def preview_campaign(
             summary.longest.units,
         ):
             summary.longest = info
-        segments_by_start[start_for(campaign, recipient, default_zone, now)] += info.segments
+        begins = start_for(campaign, recipient, default_zone, now)
+        segments_by_start[begins] += info.segments
+        held_by = _held_by(recipient, begins[0], rules)
+        if held_by is not None:
+            deferred[held_by] += 1
     total_segments = sum(summary.segments for summary in variants.values())
     preview = Preview(
         campaign=campaign,
@@ -99,6 +111,7 @@ def preview_campaign(
         variants=tuple(variants.values()),
         recipients=sum(summary.recipients for summary in variants.values()),
         segments=total_segments,
+        deferred=dict(deferred.most_common()),
     )
     if not segments_by_start:
         return preview
@@ -129,6 +142,23 @@ def start_for(
     return max(
         (campaign.send_at.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC), zone) for zone in zones
     )
+
+
+def _held_by(recipient: Recipient, start: datetime, rules: policy.PolicyRules) -> str | None:
+    """The rule that would hold this person's text at its start (their hours and days; caps
+    depend on what else they get, so they are not counted here)."""
+    decision = policy.decide(
+        policy.SendContext(
+            purpose=Purpose.PROMOTIONAL,
+            recipient_status=SubscriberStatus.SUBSCRIBED,
+            now=start,
+            zones=zones_for(recipient.phone, recipient.timezone),
+            country=country_of(recipient.phone),
+            places=places_for(recipient.phone, recipient.attributes.get("state")),
+        ),
+        rules,
+    )
+    return decision.rule if decision.verdict is policy.Verdict.DEFER else None
 
 
 def format_duration(seconds: float) -> str:
@@ -172,6 +202,9 @@ def describe(preview: Preview) -> str:
         f"Time to send: {format_duration(preview.send_seconds)} at {pricing.send_rate:g} segments/s"
     )
     lines.extend(_timing(preview))
+    if preview.deferred:
+        lines.append("Texts that wait for their recipient's hours, by the rule that holds them:")
+        lines.extend(f"  {rule}: {count:,}" for rule, count in preview.deferred.items())
     if campaign.reply_flow:
         lines.append(f"Replies go to flow {campaign.reply_flow}")
     lines.append(f"Send it with: bot campaign send {campaign.name}")

@@ -79,6 +79,7 @@ def campaign_preview(name: str) -> None:
                 pricing=Pricing(settings.PRICE_PER_SEGMENT, settings.CURRENCY, settings.SEND_RATE),
                 default_zone=settings.DEFAULT_TIMEZONE,
                 now=clock(),
+                rules=settings.policy_rules,
             )
     finally:
         db.dispose()

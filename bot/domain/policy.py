@@ -291,11 +291,15 @@ def _within_sending_hours(
     if opening is None:
         places = ", ".join(dict.fromkeys(held.zone_name for held in hours))
         return Decision(Verdict.SUPPRESS, f"no sending hours shared by all of {places}")
-    send_at, held = opening
-    if held is not None:
-        holding, day = held
-        reasons.append(holding.reason(day, send_at))
-        held_by = holding.rule
+    send_at, holds = opening
+    # Each of the law's rules that held it is named; of the operator's hours, the last.
+    for index, (holding, day) in enumerate(holds):
+        if holding.place_rule is not None or index == len(holds) - 1:
+            reason = holding.reason(day, send_at)
+            if reason not in reasons:
+                reasons.append(reason)
+    if holds and held_by is None:
+        held_by = holds[0][0].rule  # what held it first: the rule the text waits for
     if send_at <= now:
         return SEND
     return Decision(Verdict.DEFER, "; then ".join(reasons), send_at=send_at, rule=held_by)
@@ -403,14 +407,15 @@ def _recipient_hours(
 
 def _earliest_opening(
     earliest: datetime, hours: list[_Hours]
-) -> tuple[datetime, tuple[_Hours, date] | None] | None:
-    """The first moment from `earliest` inside all `hours`, and which held it back on what day.
+) -> tuple[datetime, list[tuple[_Hours, date]]] | None:
+    """The first moment from `earliest` inside all `hours`, and what held it back on what
+    day, in order.
 
     Jumps from opening to opening rather than stepping minute by minute; each jump moves
     strictly forward, so the search ends at the horizon at the latest.
     """
     moment = earliest
-    held: tuple[_Hours, date] | None = None
+    held: list[tuple[_Hours, date]] = []
     while moment <= earliest + _SEARCH_HORIZON:
         for candidate in hours:
             local = moment.astimezone(candidate.zone)
@@ -419,7 +424,8 @@ def _earliest_opening(
                 opening = _next_opening(moment, candidate)
                 if opening is None:
                     return None
-                moment, held = opening, (candidate, local.date())
+                moment = opening
+                held.append((candidate, local.date()))
                 break
         else:
             return moment, held
