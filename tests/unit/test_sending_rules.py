@@ -220,9 +220,7 @@ def test_loosening_a_shipped_rule_without_an_override_is_refused_at_its_line(
 
 
 def test_an_override_with_its_reason_loosens_the_rule_and_says_so(tmp_path: Path) -> None:
-    path = rules_file(
-        tmp_path, LOOSER_FLORIDA + '    override: "only texts to our own staff"\n'
-    )
+    path = rules_file(tmp_path, LOOSER_FLORIDA + '    override: "only texts to our own staff"\n')
 
     book, problems = check_rules_file(path)
 
