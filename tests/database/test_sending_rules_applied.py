@@ -17,47 +17,25 @@ from sqlalchemy.engine import Engine
 from bot.app import create_app, services_of
 from bot.cli import main
 from bot.domain.policy import PolicyRules
-from bot.domain.vocabulary import Delivery, MessageStatus, Purpose, SubscriberStatus
+from bot.domain.vocabulary import MessageStatus
 from bot.sending.dispatcher import Dispatcher
 from bot.sending.gateways.fake import FakeGateway
-from bot.sending.outbox import queue_text
-from bot.store.db import transaction
-from bot.store.subscribers import change_status, claim_subscriber
 from bot.store.tables import MESSAGES
 from bot.testing.clock import FakeClock
 from tests.support.harness import make_settings
+from tests.support.outbox_rows import queue_promotion
+from tests.support.sending_rules import LOOSER_FLORIDA, OVERRIDE
+
+
+def promote(db: Engine, at: datetime, rules: PolicyRules, body: str = "20% off") -> int:
+    """Queue one promotion to the Florida number, as a flow or campaign does."""
+    return queue_promotion(db, MIAMI, at=at, rules=rules, body=body)
+
 
 MIAMI = "+13055550100"  # area code 305: Florida; no stored zone or state
 EASTERN = ZoneInfo("America/New_York")
 AFTERNOON = datetime(2026, 12, 1, 14, 0, tzinfo=EASTERN)
 FLORIDA_HOURS = "Fla. Stat. § 501.616(6)(a): 08:00-20:00"
-
-LOOSER_FLORIDA = """\
-US-FL:
-  name: Florida
-  hours:
-    every_day: "08:00-21:00"
-    source: "counsel's memo"
-    checked: "2026-11-30"
-"""
-OVERRIDE = '    override: "texts to our own staff only"\n'
-
-
-def promote(db: Engine, now: datetime, rules: PolicyRules, body: str = "20% off") -> int:
-    """Queue one promotion to the Florida number, as a flow or campaign does."""
-    with transaction(db) as connection:
-        subscriber = claim_subscriber(connection, MIAMI, now)
-        change_status(connection, subscriber, SubscriberStatus.SUBSCRIBED, now)
-        queued = queue_text(
-            connection,
-            subscriber,
-            body=body,
-            purpose=Purpose.PROMOTIONAL,
-            delivery=Delivery.OUTBOX,
-            now=now,
-            rules=rules,
-        )
-        return queued.id
 
 
 def row(db: Engine, message_id: int) -> Any:
@@ -126,7 +104,7 @@ def test_an_override_is_logged_at_every_start(
     database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "ours.yaml"
-    path.write_text(LOOSER_FLORIDA.replace("  hours:\n", "  hours:\n" + OVERRIDE), "utf-8")
+    path.write_text(LOOSER_FLORIDA + OVERRIDE, "utf-8")
     settings = make_settings(database_url, SENDING_RULES_FILE=path)
 
     with caplog.at_level(logging.WARNING, logger="bot.services"):

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
+from bot.domain.policy import PolicyRules
 from bot.domain.vocabulary import Delivery, Purpose, SubscriberStatus
 from bot.sending.outbox import queue_text
 from bot.store.db import transaction
@@ -29,3 +30,21 @@ def queue_campaign(db: Engine, phones: list[str], *, name: str, at: datetime) ->
                 campaign=name,
                 variant="a",
             )
+
+
+def queue_promotion(
+    db: Engine, phone: str, *, at: datetime, rules: PolicyRules, body: str = "20% off"
+) -> int:
+    """One promotional text to a subscribed person, judged by `rules` as a flow's text is."""
+    with transaction(db) as connection:
+        subscriber = claim_subscriber(connection, phone, at)
+        change_status(connection, subscriber, SubscriberStatus.SUBSCRIBED, at)
+        return queue_text(
+            connection,
+            subscriber,
+            body=body,
+            purpose=Purpose.PROMOTIONAL,
+            delivery=Delivery.OUTBOX,
+            now=at,
+            rules=rules,
+        ).id

@@ -27,6 +27,7 @@ from bot.domain.sending_rules import (
 from bot.domain.vocabulary import Purpose, SubscriberStatus
 from bot.settings import ConfigError, load_settings
 from tests.support.paths import ROOT
+from tests.support.sending_rules import LOOSER_FLORIDA, OVERRIDE
 
 MIAMI = "+13055550100"  # area code 305: Florida
 SAN_FRANCISCO = "+14155550100"  # 415: California
@@ -194,17 +195,6 @@ def rules_file(tmp_path: Path, text: str) -> Path:
     return path
 
 
-LOOSER_FLORIDA = """\
-# our lawyers say so
-US-FL:
-  name: Florida
-  hours:
-    every_day: "08:00-21:00"
-    source: "counsel's memo"
-    checked: "2026-11-30"
-"""
-
-
 def test_loosening_a_shipped_rule_without_an_override_is_refused_at_its_line(
     tmp_path: Path,
 ) -> None:
@@ -214,19 +204,19 @@ def test_loosening_a_shipped_rule_without_an_override_is_refused_at_its_line(
         load_settings(SENDING_RULES_FILE=str(path))
 
     message = str(refused.value)
-    assert f"{path}:4: Florida hours is looser than the shipped rule" in message
+    assert f"{path}:3: Florida hours is looser than the shipped rule" in message
     assert "08:00-21:00 on monday where it allows 08:00-20:00" in message
     assert "override:" in message
 
 
 def test_an_override_with_its_reason_loosens_the_rule_and_says_so(tmp_path: Path) -> None:
-    path = rules_file(tmp_path, LOOSER_FLORIDA + '    override: "only texts to our own staff"\n')
+    path = rules_file(tmp_path, LOOSER_FLORIDA + OVERRIDE)
 
     book, problems = check_rules_file(path)
 
     assert [str(problem) for problem in problems] == [
-        f"{path}:4: warning: Florida hours overrides the shipped rule"
-        " (Fla. Stat. § 501.616(6)(a)): only texts to our own staff"
+        f"{path}:3: warning: Florida hours overrides the shipped rule"
+        " (Fla. Stat. § 501.616(6)(a)): texts to our own staff only"
     ]
     evening = datetime(2026, 12, 1, 20, 30, tzinfo=EASTERN)
     assert decide(promotion(MIAMI, evening), PolicyRules(place_rules=book)).allowed
