@@ -46,6 +46,7 @@ class JoinPage:
     wording: str
     incentive: str
     sms_link: str | None
+    keyword: str
 
     @classmethod
     def of(cls, settings: Settings) -> JoinPage:
@@ -56,6 +57,7 @@ class JoinPage:
             wording=consent_wording(settings.JOIN_CONSENT_TEXT, brand=settings.BRAND_NAME),
             incentive=settings.JOIN_INCENTIVE.strip(),
             sms_link=sms_link(number, keyword) if number else None,
+            keyword=keyword,
         )
 
 
@@ -66,7 +68,7 @@ def _security_headers(response: Response) -> Response:
     framers = origins or "'none'"
     response.headers.setdefault(
         "Content-Security-Policy",
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
         f"base-uri 'none'; frame-ancestors {framers}",
     )
     if not origins:

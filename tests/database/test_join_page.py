@@ -179,9 +179,7 @@ def test_a_number_that_opted_out_by_text_is_told_how_to_rejoin(
 
 @pytest.fixture
 def limited(database_url: str) -> Iterator[AppHarness]:
-    harness = AppHarness(
-        database_url, now=NOW, JOIN_LIMIT_PER_NUMBER=2, JOIN_LIMIT_PER_ADDRESS=3
-    )
+    harness = AppHarness(database_url, now=NOW, JOIN_LIMIT_PER_NUMBER=2, JOIN_LIMIT_PER_ADDRESS=3)
     yield harness
     harness.dispose()
 
