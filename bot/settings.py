@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dotenv import dotenv_values
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -152,11 +158,11 @@ class Settings(BaseSettings):
 
     @field_validator("JOIN_SMS_NUMBER")
     @classmethod
-    def _join_number(cls, value: str | None) -> str | None:
+    def _join_number(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None or SHORT_CODE.match(value.strip()):
             return value.strip() if value else None
         try:
-            return normalise_phone(value, "US")
+            return normalise_phone(value, info.data.get("DEFAULT_COUNTRY", "US"))
         except InvalidPhone as error:
             raise ValueError(str(error)) from None
 

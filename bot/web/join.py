@@ -102,9 +102,11 @@ def sign_up() -> tuple[str, int] | Response:
     """Sign the number up: the double opt-in text goes out, and the page says to look for it."""
     page = _page()
     if not public_form_ok(wording_digest(page.wording)):
-        # An old form, another site's, or one that showed other words: show the page afresh.
-        error = "This form had expired. Please check the box again and send it."
-        return _form(page, tag=_field("source"), error=error, values=_values()), 400
+        # An old form, another site's, or one that showed other words: show the page afresh,
+        # the box unticked, for the person to agree to the words it shows now.
+        error = "This form had expired. Please tick the box again and send it."
+        values = {**_values(), "consent": ""}
+        return _form(page, tag=_field("source"), error=error, values=values), 400
     values = _values()
     problem = _check(values)
     if problem is not None:

@@ -130,6 +130,7 @@ def test_a_form_that_showed_other_words_is_refused(
         )
         assert response.status_code == 400
         assert consent_shown(response.text) == "Acme texts: " + WORDING  # the new words
+        assert "checked" not in response.text  # to be agreed to afresh
         assert _counts(client) == [0, 0, 0]
     finally:
         services_of(app).db.dispose()
