@@ -17,7 +17,7 @@ from bot.shopify import webhook as shopify
 from bot.store.models import utcnow
 from bot.store.secret_key import NoSecretKey, secret_key
 from bot.twilio import webhook as sms
-from bot.web import analytics, api, health, inbox, links
+from bot.web import analytics, api, health, inbox, join, links
 from bot.web.errors import register_error_handlers
 from bot.web.limits import register_input_limits
 from bot.web.sessions import BrowserOnlySessions
@@ -68,7 +68,8 @@ def create_app(
     app.extensions["parley"] = services
     register_error_handlers(app)
     register_input_limits(app)  # before the blueprints: their routes use its `id` converter
-    for blueprint in (sms.bp, shopify.bp, api.bp, health.bp, inbox.bp, analytics.bp, links.bp):
+    edges = (sms.bp, shopify.bp, api.bp, health.bp, inbox.bp, analytics.bp, links.bp, join.bp)
+    for blueprint in edges:
         app.register_blueprint(blueprint)
     app.add_url_rule("/", "index", _index)
     _warn_about_development_mode(services)

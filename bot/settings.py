@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections import ChainMap
 from datetime import timedelta
 from enum import StrEnum
@@ -11,17 +12,30 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dotenv import dotenv_values
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.domain.http_calls import Secrets
+from bot.domain.phones import InvalidPhone, normalise_phone
 from bot.domain.policy import PolicyRules, is_known_zone, parse_regional_hours, parse_window
 from bot.domain.sending_rules import RULES_FILE, RuleBook, RulesFileError, load_rule_book
+from bot.domain.signup_page import DEFAULT_CONSENT_TEXT
 from bot.engine.durations import DurationError, format_duration, parse_duration
 from bot.sending.outage import DEFAULT_RETRY_WINDOW, MAX_RETRY_WINDOW
 from bot.webhooks.delivery import DEFAULT_RETRY_WINDOW as DEFAULT_WEBHOOK_RETRY_WINDOW
+
+# A site that may frame the sign-up page: a scheme and a host (a leading *. for subdomains),
+# maybe a port; nothing a Content-Security-Policy header could be split or widened with.
+SHORT_CODE = re.compile(r"^[0-9]{3,8}$")  # a short code, texted as it is written
+EMBED_ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
 class ConfigError(Exception):
@@ -93,6 +107,18 @@ class Settings(BaseSettings):
     WEBHOOK_URL: str | None = None
     WEBHOOK_SECRET: str | None = None
     WEBHOOK_RETRY_WINDOW: timedelta = DEFAULT_WEBHOOK_RETRY_WINDOW
+    # The sign-up page, /join (README, "Grow your list"): the consent wording beside its
+    # checkbox ({brand} is filled in; the ledger keeps exactly what was shown), the incentive
+    # it promises (empty: none), the number its "text JOIN" link and QR code open (else
+    # TWILIO_FROM), and the sites that may show it in an iframe (origins, space-separated).
+    JOIN_CONSENT_TEXT: str = Field(default=DEFAULT_CONSENT_TEXT, min_length=20, max_length=2000)
+    JOIN_INCENTIVE: str = Field(default="", max_length=200)
+    JOIN_SMS_NUMBER: str | None = None
+    JOIN_EMBED_ORIGINS: str = ""
+    # Sign-ups the page takes per hour from one address (a shop's own tablet shares one) and
+    # for one number (each may send a text).
+    JOIN_LIMIT_PER_ADDRESS: int = Field(default=30, ge=1)
+    JOIN_LIMIT_PER_NUMBER: int = Field(default=3, ge=1)
 
     @field_validator(
         "TWILIO_ACCOUNT_SID",
@@ -108,6 +134,7 @@ class Settings(BaseSettings):
         "SHOPIFY_WEBHOOK_SECRET",
         "WEBHOOK_URL",
         "WEBHOOK_SECRET",
+        "JOIN_SMS_NUMBER",
         mode="before",
     )
     @classmethod
@@ -132,6 +159,26 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if value else value
+
+    @field_validator("JOIN_SMS_NUMBER")
+    @classmethod
+    def _join_number(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or SHORT_CODE.match(value.strip()):
+            return value.strip() if value else None
+        try:
+            return normalise_phone(value, info.data.get("DEFAULT_COUNTRY", "US"))
+        except InvalidPhone as error:
+            raise ValueError(str(error)) from None
+
+    @field_validator("JOIN_EMBED_ORIGINS")
+    @classmethod
+    def _embed_origins(cls, value: str) -> str:
+        for origin in value.split():
+            if not EMBED_ORIGIN.match(origin):
+                raise ValueError(
+                    f"{origin!r} is not a site's origin (https://shop.example.com, no path)"
+                )
+        return " ".join(value.split())
 
     @field_validator("SEND_RETRY_WINDOW", mode="before")
     @classmethod
@@ -267,6 +314,11 @@ class Settings(BaseSettings):
             if value is not None
         }
         return Secrets(ChainMap(os.environ, from_file), frozenset(type(self).model_fields))
+
+    @property
+    def join_number(self) -> str | None:
+        """The number the sign-up page's "text JOIN" link and QR code open, if there is one."""
+        return self.JOIN_SMS_NUMBER or self.TWILIO_FROM
 
     @property
     def signatures_required(self) -> bool:

@@ -374,6 +374,17 @@ class LoginAttempt(SQLModel, table=True):
     created_at: datetime = _timestamp(nullable=False, index=True)
 
 
+class SignupAttempt(SQLModel, table=True):
+    """A sign-up on the public page, kept briefly to limit sign-ups per address and per number."""
+
+    __tablename__ = "signup_attempt"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    remote_addr: str = Field(max_length=64, index=True)
+    phone: str = Field(max_length=20, index=True)
+    created_at: datetime = _timestamp(nullable=False, index=True)
+
+
 class AgentSession(SQLModel, table=True):
     """An agent logged in on one browser; the cookie holds a token, the row only its hash."""
 

@@ -24,6 +24,7 @@ from bot.store.models import (
     Message,
     Setting,
     ShopifyWebhook,
+    SignupAttempt,
     StepVisit,
     Subscriber,
     UnansweredText,
@@ -67,6 +68,7 @@ LOGIN_ATTEMPTS = _table_of(LoginAttempt)
 MESSAGES = _table_of(Message)
 SETTINGS = _table_of(Setting)
 SHOPIFY_WEBHOOKS = _table_of(ShopifyWebhook)
+SIGNUP_ATTEMPTS = _table_of(SignupAttempt)
 STEP_VISITS = _table_of(StepVisit)
 SUBSCRIBERS = _table_of(Subscriber)
 UNANSWERED_TEXTS = _table_of(UnansweredText)

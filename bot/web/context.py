@@ -39,3 +39,8 @@ def here() -> str:
     """This request's path and query: where a login sends the agent back to."""
     query = request.query_string.decode("utf-8", "replace")
     return f"{request.path}?{query}" if query else request.path
+
+
+def client_address() -> str:
+    """The client's address; behind TRUSTED_PROXIES, ProxyFix has put the real one here."""
+    return request.remote_addr or "unknown"

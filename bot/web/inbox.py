@@ -147,7 +147,7 @@ def login() -> BaseResponse | tuple[str, int] | str:
     password = request.form.get("password", "")
     try:
         agent = authenticate(
-            context.services().db, email, password, _client_address(), context.now()
+            context.services().db, email, password, context.client_address(), context.now()
         )
     except TooManyAttempts as error:
         return _login_failed(str(error), email, next_url, 429, retry_after=error.seconds)
@@ -192,7 +192,7 @@ def account() -> BaseResponse | tuple[str, int] | str:
             g.agent.id,
             request.form.get("current_password", ""),
             new,
-            _client_address(),
+            context.client_address(),
             context.now(),
         )
     except TooManyAttempts as error:
@@ -406,7 +406,7 @@ def _start_session(agent_id: int) -> None:
         context.services().db,
         agent_id,
         user_agent=request.headers.get("User-Agent"),
-        remote_addr=_client_address(),
+        remote_addr=context.client_address(),
         now=context.now(),
     )
     renew_csrf_token()
@@ -416,11 +416,6 @@ def _logged_out(message: str) -> BaseResponse:
     session.clear()
     flash(message, "info")
     return redirect(url_for("inbox.login"))
-
-
-def _client_address() -> str:
-    """The client's address; behind TRUSTED_PROXIES, ProxyFix has put the real one here."""
-    return request.remote_addr or "unknown"
 
 
 def _account_refused(message: str, status: int) -> tuple[str, int]:

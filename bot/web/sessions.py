@@ -8,7 +8,8 @@ from itsdangerous import URLSafeTimedSerializer
 
 from bot.store.secret_key import DatabaseUnreachable, NoSecretKey, secret_key
 
-STATELESS_PREFIXES = ("/twilio/", "/api/", "/healthz", "/l/")
+# The sign-up page keeps no session either: its form carries a signed token of its own.
+STATELESS_PREFIXES = ("/twilio/", "/api/", "/healthz", "/l/", "/join")
 
 
 class BrowserOnlySessions(SecureCookieSessionInterface):
@@ -24,10 +25,17 @@ class BrowserOnlySessions(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
-        # A process that started while the database was down has no key yet: ask again now.
-        if not app.secret_key:
-            try:
-                app.secret_key = secret_key(None, app.extensions["parley"].db)
-            except (NoSecretKey, DatabaseUnreachable):
-                return None  # Flask answers with a NullSession; nothing is signed with no key
+        if app_secret_key(app) is None:
+            return None  # Flask answers with a NullSession; nothing is signed with no key
         return super().get_signing_serializer(app)
+
+
+def app_secret_key(app: Flask) -> str | bytes | None:
+    """The app's signing key; a process that started while the database was down has none
+    yet, so it asks again now. None while there is still none."""
+    if not app.secret_key:
+        try:
+            app.secret_key = secret_key(None, app.extensions["parley"].db)
+        except (NoSecretKey, DatabaseUnreachable):
+            return None
+    return app.secret_key

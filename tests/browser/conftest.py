@@ -106,12 +106,21 @@ def browser_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteT
 
 
 @pytest.fixture
-def live_server(browser_sqlite_template: SqliteTemplate, tmp_path: Path) -> Iterator[LiveServer]:
+def live_settings() -> dict[str, object]:
+    """Settings a test module adds to the live server's (override it in the module)."""
+    return {}
+
+
+@pytest.fixture
+def live_server(
+    browser_sqlite_template: SqliteTemplate, tmp_path: Path, live_settings: dict[str, object]
+) -> Iterator[LiveServer]:
     """The real app with the shipped flows on a fresh SQLite database, served in a thread."""
     settings = make_settings(
         browser_sqlite_template.fresh(tmp_path),
         FLOWS_DIR=SHIPPED_FLOWS,
         SECRET_KEY=SECRET_KEY,
+        **live_settings,
     )
     gateway = FakeGateway()
     app = create_app(settings, gateway=gateway)

@@ -21,6 +21,7 @@ from tests.browser.inbox_steps import (
     log_in,
     open_the_waiting_chat,
 )
+from tests.browser.layout import assert_fits
 from tests.support.sms import BOB
 
 if TYPE_CHECKING:
@@ -34,27 +35,6 @@ DANA = "dana@acme.test"
 ELI = "eli@acme.test"
 NAV_LINKS = ["Queue", "Conversations", "Campaigns", "Flows", "Agents"]
 
-# Elements that reach past the screen's edges, unless a box that scrolls sideways holds them
-# (a wide table in its own scrolling box is fine: the page itself must not scroll sideways).
-CUT_OFF = """() => {
-  const width = document.documentElement.clientWidth;
-  const scrolls = (node) => ["auto", "scroll"].includes(getComputedStyle(node).overflowX);
-  const inScrollBox = (node) => {
-    for (let up = node.parentElement; up; up = up.parentElement) {
-      if (up === document.body || up === document.documentElement) return false;
-      if (scrolls(up)) return true;
-    }
-    return false;
-  };
-  return [...document.body.querySelectorAll("*")]
-    .filter((node) => {
-      const box = node.getBoundingClientRect();
-      return box.width > 0 && (box.left < -1 || box.right > width + 1) && !inScrollBox(node);
-    })
-    .map((node) => node.tagName.toLowerCase() + (node.className ? "." + node.className : "")
-      + " " + (node.textContent || "").trim().slice(0, 40));
-}"""
-
 
 @pytest.fixture
 def ada(live_server: LiveServer) -> str:
@@ -65,13 +45,6 @@ def ada(live_server: LiveServer) -> str:
 @pytest.fixture
 def two_agents(live_server: LiveServer) -> tuple[str, str]:
     return add_agent(live_server, "Dana", DANA), add_agent(live_server, "Eli", ELI)
-
-
-def assert_fits(page: Page) -> None:
-    """No sideways scrolling of the page and nothing past its edges."""
-    sizes = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert sizes[0] <= sizes[1], f"{page.url}: the page is {sizes[0]} px wide on {sizes[1]} px"
-    assert page.evaluate(CUT_OFF) == [], f"{page.url}: cut off"
 
 
 def assert_nav_usable(page: Page) -> None:

@@ -1,5 +1,6 @@
-"""Hypothesis against the webhook (signed with Twilio's own RequestValidator) and the inbox (as
-a logged-in agent): whatever the parameters, no 5xx, and a refused request stores nothing."""
+"""Hypothesis against the webhook (signed with Twilio's own RequestValidator), the inbox (as
+a logged-in agent) and the public sign-up page: whatever the parameters, no 5xx, and a refused
+request stores nothing."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.store.models import Click, ConsentEvent, Conversation, Message, Subscriber, UnansweredText
 from tests.support.inbox import Inbox, post
+from tests.support.join import hidden_fields
 from tests.support.sms import ALICE
 
 MAX_ROW_ID = 2**63 - 1  # the largest BIGINT
@@ -165,3 +167,50 @@ def test_the_inbox_never_fails_whatever_its_parameters(database_url: str) -> Non
             assert _rows(inbox) == before
 
     forms()
+
+
+def test_the_sign_up_page_never_fails_and_a_refusal_stores_nothing(database_url: str) -> None:
+    inbox = Inbox(database_url, TWILIO_FROM="+14155559999", JOIN_LIMIT_PER_NUMBER=2)
+    client = inbox.new_client()
+    token = hidden_fields(client.get("/join").text)["csrf_token"]
+    tokens = st.sampled_from([token, token[:-2], token + "x", "", "a.b.c"]) | words
+
+    @given(
+        csrf=st.none() | tokens,
+        phone=st.none() | phones,
+        first_name=maybe,
+        consent=st.none() | st.sampled_from(["yes", "on", ""]) | words,
+        source=maybe | st.sampled_from(["instagram", "Shop_2"]),
+        query=maybe,
+        address=st.sampled_from(["192.0.2.1", "192.0.2.2", "2001:db8::1"]),
+    )
+    @EXAMPLES
+    def sign_ups(
+        csrf: str | None,
+        phone: str | None,
+        first_name: str | None,
+        consent: str | None,
+        source: str | None,
+        query: str | None,
+        address: str,
+    ) -> None:
+        before = _rows(inbox)
+        form = _form(
+            {
+                "csrf_token": csrf,
+                "phone": phone,
+                "first_name": first_name,
+                "consent": consent,
+                "source": source,
+            }
+        )
+        path = "/join" + ("" if query is None else "?" + urlencode({"source": query}))
+        environ = {"REMOTE_ADDR": address}
+        page = client.get(path, environ_base=environ)
+        assert page.status_code < 500, page.get_data(as_text=True)
+        response = client.post("/join", data=form, environ_base=environ)
+        assert response.status_code < 500, response.get_data(as_text=True)
+        if response.status_code >= 400:
+            assert _rows(inbox) == before
+
+    sign_ups()
