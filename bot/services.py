@@ -63,7 +63,11 @@ def build_services(
     (`bot flows test` answers http steps from its scripts)."""
     db = make_db(settings.DATABASE_URL)
     gateway = gateway or build_gateway(settings)
-    texts = ComplianceTexts(brand=settings.BRAND_NAME, support=settings.SUPPORT_CONTACT)
+    texts = ComplianceTexts(
+        brand=settings.BRAND_NAME,
+        support=settings.SUPPORT_CONTACT,
+        incentive=settings.INCENTIVE,
+    )
     vocabulary = load_vocabulary(settings.KEYWORDS_FILE, extra_join=settings.join_keywords)
     actions = build_action_runner(
         action_server_url=settings.ACTION_SERVER_URL, package=settings.ACTIONS_PACKAGE
