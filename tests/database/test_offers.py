@@ -114,11 +114,16 @@ def test_an_opted_out_number_that_texts_win_gets_nothing(shipped: FlowApp) -> No
     assert flows_of(shipped) == ["welcome"]
 
 
-def test_the_coupon_comes_once_per_person_across_stop_start_and_join(
-    database_url: str, flows_dir: Path
-) -> None:
+@pytest.fixture
+def welcomes_every_join(database_url: str, flows_dir: Path) -> FlowApp:
     write(flows_dir, "welcome.yaml", EVERY_JOIN_WELCOME)
-    app = FlowApp(database_url, flows_dir)
+    return FlowApp(database_url, flows_dir)
+
+
+def test_the_coupon_comes_once_per_person_across_stop_start_and_join(
+    welcomes_every_join: FlowApp,
+) -> None:
+    app = welcomes_every_join
     app.text("JOIN")
     assert app.text("Y")[1:] == ["Welcome to Acme! Reply STOP to opt out.", CODE_TEXT]
     app.text("STOP")
