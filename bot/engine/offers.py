@@ -4,7 +4,7 @@
 offers:
   - keyword: WIN                        # one word; any case; the whole text or its first word
     offer: a chance to win a $500 gift card   # named in the invitation a non-subscriber gets
-    reply: "{brand}: You're in the draw for a $500 gift card! 10% off meanwhile: {coupon_code}. Reply STOP to opt out."
+    reply: "{brand}: You're in the draw! 10% off meanwhile: {coupon_code}. Reply STOP to opt out."
     coupon: true                        # optional: their own code, as {coupon_code} in the reply
   - keyword: SPRING
     offer: 15% off the spring collection
