@@ -68,7 +68,11 @@ def build_services(
         log.warning(
             "%s: %s overrides a shipped sending rule: %s", rule.where, rule.name, rule.override
         )
-    texts = ComplianceTexts(brand=settings.BRAND_NAME, support=settings.SUPPORT_CONTACT)
+    texts = ComplianceTexts(
+        brand=settings.BRAND_NAME,
+        support=settings.SUPPORT_CONTACT,
+        incentive=settings.INCENTIVE,
+    )
     vocabulary = load_vocabulary(settings.KEYWORDS_FILE, extra_join=settings.join_keywords)
     actions = build_action_runner(
         action_server_url=settings.ACTION_SERVER_URL, package=settings.ACTIONS_PACKAGE

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     ACTIONS_PACKAGE: str = "actions"  # the package of in-process rasa-sdk actions
     KEYWORDS_FILE: Path | None = None
     JOIN_KEYWORDS: str = ""  # comma-separated brand keywords that start a double opt-in
+    # What joining gets a person, in a few words ("10% off your first order"): the double opt-in
+    # invitation and the /join page name it; the welcome flow's coupon step gives it. "": none.
+    INCENTIVE: str = ""
     MAX_BODY_CHARS: int = Field(default=1600, ge=1)
     SENDING_HOURS: str = "08:00-21:00"  # recipients' local hours for promotional texts
     SENDING_HOURS_BY_REGION: str = ""  # stricter windows: US=08:00-20:00,America/Chicago=…

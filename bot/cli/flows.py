@@ -18,6 +18,7 @@ from bot.cli.common import (
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from bot.domain.keywords import Vocabulary
     from bot.engine.parser import ParsedFile
     from bot.engine.problems import Problem
 
@@ -43,25 +44,16 @@ def _flow_paths(paths: tuple[Path, ...], settings: Settings) -> list[Path]:
     return chosen
 
 
-def _checked(paths: tuple[Path, ...], settings: Settings) -> list[ParsedFile]:
+def _checked(
+    paths: tuple[Path, ...], settings: Settings, action_names: frozenset[str] | None
+) -> list[ParsedFile]:
     """The requested flow files, checked among every flow of their folders.
 
     Whether a keyword is taken or a start_flow target exists depends on the flows beside a
     file, as the service loads them, not on which files were named on the command line.
     """
-    from bot.actions.base import ActionError
-    from bot.actions.factory import build_action_runner
     from bot.conversations.flow_registry import check_files, flow_files
-    from bot.domain.keywords import load_vocabulary
 
-    runner = build_action_runner(
-        action_server_url=settings.ACTION_SERVER_URL, package=settings.ACTIONS_PACKAGE
-    )
-    try:
-        action_names = runner.names()
-    except ActionError as error:
-        click.echo(f"warning: cannot list custom actions: {error}", err=True)
-        action_names = None
     requested = _flow_paths(paths, settings)
     named = {path.resolve() for path in requested}
     neighbours = {
@@ -73,7 +65,7 @@ def _checked(paths: tuple[Path, ...], settings: Settings) -> list[ParsedFile]:
     checked = check_files(
         [*requested, *sorted(neighbours)],
         brand=settings.BRAND_NAME,
-        vocabulary=load_vocabulary(settings.KEYWORDS_FILE, extra_join=settings.join_keywords),
+        vocabulary=_vocabulary(settings),
         action_names=action_names,
         secrets=settings.flow_secrets,
     )
@@ -81,23 +73,70 @@ def _checked(paths: tuple[Path, ...], settings: Settings) -> list[ParsedFile]:
     return [item for item in checked if item.file in wanted]
 
 
+def _vocabulary(settings: Settings) -> Vocabulary:
+    from bot.domain.keywords import load_vocabulary
+
+    return load_vocabulary(settings.KEYWORDS_FILE, extra_join=settings.join_keywords)
+
+
+def _action_names(settings: Settings) -> frozenset[str] | None:
+    """The custom actions flows may call; None (and a warning) when they cannot be listed."""
+    from bot.actions.base import ActionError
+    from bot.actions.factory import build_action_runner
+
+    runner = build_action_runner(
+        action_server_url=settings.ACTION_SERVER_URL, package=settings.ACTIONS_PACKAGE
+    )
+    try:
+        return runner.names()
+    except ActionError as error:
+        click.echo(f"warning: cannot list custom actions: {error}", err=True)
+        return None
+
+
+def _offer_problems(
+    folder: Path,
+    settings: Settings,
+    checked: list[ParsedFile],
+    action_names: frozenset[str] | None,
+) -> list[Problem]:
+    """The problems of the folder's offers file, against the folder's flows."""
+    from bot.conversations.flow_registry import check_files, check_offers, flow_files
+
+    vocabulary = _vocabulary(settings)
+    names = {item.file for item in checked}
+    others = [path for path in flow_files(folder) if str(path) not in names]
+    parsed = [*checked, *check_files(others, brand=settings.BRAND_NAME, vocabulary=vocabulary)]
+    flows = {item.flow.name: item.flow for item in parsed if item.flow is not None}
+    offers = check_offers(
+        folder,
+        flows,
+        brand=settings.BRAND_NAME,
+        vocabulary=vocabulary,
+        action_names=action_names,
+    )
+    return offers.problems
+
+
 @flows.command("check")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def flows_check(paths: tuple[Path, ...]) -> None:
-    """Check flow files (default: FLOWS_DIR), with its campaigns, webhooks and sending rules
-    files; prints file:line: message, exits 1 on errors."""
+    """Check flow files (default: FLOWS_DIR), with its campaigns, webhooks, offers and sending
+    rules files; prints file:line: message, exits 1 on errors."""
     from bot.campaigns.parser import check_campaigns
     from bot.engine.problems import Severity
     from bot.webhooks.endpoints import check_webhooks_file
 
     settings = settings_or_exit()
-    parsed = _checked(paths, settings)
+    action_names = _action_names(settings)
+    parsed = _checked(paths, settings, action_names)
     problems = sorted(problem for item in parsed for problem in item.problems)
     folders = [path for path in paths if path.is_dir()] if paths else [settings.FLOWS_DIR]
     for folder in folders:  # campaign files live in FLOWS_DIR/campaigns
         problems += check_campaigns(folder, brand=settings.BRAND_NAME)
         problems += check_webhooks_file(folder)
         problems += _sending_rules_problems(folder, settings)
+        problems += _offer_problems(folder, settings, parsed, action_names)
     for problem in problems:
         click.echo(str(problem))
     errors = sum(problem.severity is Severity.ERROR for problem in problems)
@@ -136,7 +175,7 @@ def flows_test(paths: tuple[Path, ...]) -> None:
     from bot.engine.problems import Severity
 
     settings = settings_or_exit()
-    parsed = _checked(paths, settings)
+    parsed = _checked(paths, settings, _action_names(settings))
     broken = [p for item in parsed for p in item.problems if p.severity is Severity.ERROR]
     for problem in broken:
         click.echo(str(problem))

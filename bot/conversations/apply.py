@@ -56,6 +56,7 @@ from bot.store.conversations import (
     save_profile,
     save_state,
 )
+from bot.store.issued_once import issue_once
 from bot.store.messages import QueuedText
 from bot.store.subscribers import (
     change_status,
@@ -206,6 +207,11 @@ def apply_flow_turn(
         answers.update((e.name, e.value) for e in effects if isinstance(e, RecordAnswer))
         _tell(turn, WebhookEventType.FLOW_COMPLETED, {"flow": flow, "answers": answers})
     return conversation_id
+
+
+def claim_once_per_person(turn: Turn, key: str) -> bool:
+    """Claim what the person may get only once (a welcome coupon); False if they had it."""
+    return issue_once(turn.connection, subscriber_id=turn.subscriber.id, key=key, now=turn.now)
 
 
 def end_active(turn: Turn, reason: str) -> None:

@@ -15,6 +15,7 @@ from bot.domain.sending_rules import RULES_FILE
 from bot.engine.checker import check_flow, check_flow_set
 from bot.engine.intents import IntentMatcher
 from bot.engine.model import Flow
+from bot.engine.offers import OFFERS_FILE, Offer, OffersFile, parse_offers
 from bot.engine.parser import ParsedFile, read_flow_file
 from bot.engine.problems import Problem, Severity
 from bot.webhooks.endpoints import WEBHOOKS_FILE
@@ -26,8 +27,8 @@ TESTS_SUFFIXES = (".tests.yaml", ".tests.yml")  # a flow's scripts beside it, no
 
 
 def flow_files(directory: Path) -> list[Path]:
-    """The flow files in a folder (not its sub-folders), in name order; not the webhooks
-    and sending rules files that may sit beside them."""
+    """The flow files in a folder (not its sub-folders), in name order; not the webhooks,
+    offers and sending rules files that may sit beside them."""
     if not directory.is_dir():
         return []
     return sorted(
@@ -35,7 +36,7 @@ def flow_files(directory: Path) -> list[Path]:
         for path in directory.iterdir()
         if path.suffix in FLOW_SUFFIXES
         and not path.name.endswith(TESTS_SUFFIXES)
-        and path.name not in (WEBHOOKS_FILE, RULES_FILE)
+        and path.name not in (WEBHOOKS_FILE, OFFERS_FILE, RULES_FILE)
         and path.is_file()
         and not path.name.startswith(".")
     )
@@ -68,6 +69,30 @@ def check_files(
     return parsed
 
 
+def check_offers(
+    directory: Path,
+    flows: Mapping[str, Flow],
+    *,
+    brand: str,
+    vocabulary: Vocabulary,
+    action_names: frozenset[str] | None = None,
+) -> OffersFile:
+    """Read and check the folder's offers file against its flows; no file, no offers."""
+    path = directory / OFFERS_FILE
+    if not path.is_file():
+        return OffersFile(str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return OffersFile(str(path), problems=[Problem(str(path), 1, f"cannot read: {error}")])
+    offers = parse_offers(text, str(path), flows=flows, vocabulary=vocabulary)
+    for flow in offers.flows:  # a reply offer's texts are linted as any flow's
+        offers.problems.extend(
+            check_flow(flow, brand=brand, vocabulary=vocabulary, action_names=action_names)
+        )
+    return offers
+
+
 def _has_errors(parsed: ParsedFile) -> bool:
     return parsed.flow is None or any(p.severity is Severity.ERROR for p in parsed.problems)
 
@@ -80,9 +105,13 @@ class FlowCatalog:
     keywords: Mapping[str, str] = field(default_factory=dict)  # normalised keyword -> flow
     events: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     intents: IntentMatcher = field(default_factory=lambda: IntentMatcher(()))
+    offers: Mapping[str, Offer] = field(default_factory=dict)  # normalised keyword -> offer
 
     @classmethod
-    def of(cls, flows: Mapping[str, Flow]) -> FlowCatalog:
+    def of(cls, flows: Mapping[str, Flow], offers: OffersFile | None = None) -> FlowCatalog:
+        """The catalog of these flows, with the offers' keywords and reply offers' flows."""
+        if offers is not None:
+            flows = {**flows, **{flow.name: flow for flow in offers.flows}}
         keywords = {
             normalise(keyword): flow.name
             for flow in flows.values()
@@ -93,13 +122,21 @@ class FlowCatalog:
             for event in flow.triggers.events:
                 events.setdefault(event, []).append(flow.name)
         intents = IntentMatcher.build((flow.name, flow.triggers.intents) for flow in flows.values())
-        return cls(dict(flows), keywords, {k: tuple(v) for k, v in events.items()}, intents)
+        by_keyword = {normalise(offer.keyword): offer for offer in offers.offers} if offers else {}
+        keywords.update((words, offer.flow) for words, offer in by_keyword.items())
+        events_by_type = {k: tuple(v) for k, v in events.items()}
+        return cls(dict(flows), keywords, events_by_type, intents, by_keyword)
 
     def for_keyword(self, text: str) -> Flow | None:
         """The flow a message starts by keyword: the whole message, or its first word."""
         words = normalise(text)
         name = self.keywords.get(words) or self.keywords.get(words.split(" ", 1)[0])
         return self.flows.get(name) if name else None
+
+    def for_offer(self, text: str) -> Offer | None:
+        """The keyword offer a message asks for: the whole message, or its first word."""
+        words = normalise(text)
+        return self.offers.get(words) or self.offers.get(words.split(" ", 1)[0])
 
     def for_intent(self, text: str) -> Flow | None:
         """The flow whose example phrases the message resembles."""
@@ -134,6 +171,7 @@ class FlowRegistry:
         self.monotonic = monotonic
         self.problems: list[Problem] = []
         self._good: dict[Path, Flow] = {}
+        self._good_offers: OffersFile | None = None
         self._snapshot: dict[Path, tuple[int, int]] | None = None
         self._catalog = FlowCatalog()
         self._next_check = 0.0
@@ -158,7 +196,8 @@ class FlowRegistry:
 
     def _reload_if_changed(self) -> None:
         paths = flow_files(self.directory)
-        snapshot = {path: _stamp(path) for path in paths}
+        offers_path = self.directory / OFFERS_FILE
+        snapshot = {path: _stamp(path) for path in [*paths, offers_path]}
         if snapshot == self._snapshot:
             return
         self._snapshot = snapshot
@@ -193,8 +232,29 @@ class FlowRegistry:
             if problem.severity is Severity.WARNING:
                 log.warning("%s", problem)
         self._good = good
-        self._catalog = FlowCatalog.of({flow.name: flow for flow in good.values()})
+        flows = {flow.name: flow for flow in good.values()}
+        offers = self._offers(flows)
+        self._catalog = FlowCatalog.of(flows, offers)
         log.info("flows in force: %s", ", ".join(sorted(self._catalog.flows)) or "none")
+
+    def _offers(self, flows: Mapping[str, Flow]) -> OffersFile | None:
+        """The offers file in force: a broken one keeps its last good version, as flows do."""
+        offers = check_offers(
+            self.directory,
+            flows,
+            brand=self.brand,
+            vocabulary=self.vocabulary,
+            action_names=self.action_names,
+        )
+        self.problems.extend(offers.problems)
+        errors = [p for p in offers.problems if p.severity is Severity.ERROR]
+        for problem in offers.problems:
+            log.log(logging.ERROR if problem in errors else logging.WARNING, "offers: %s", problem)
+        if not errors:
+            self._good_offers = offers
+        elif self._good_offers is not None:
+            log.warning("%s: keeping the last good offers", offers.file)
+        return self._good_offers
 
 
 def _stamp(path: Path) -> tuple[int, int]:

@@ -9,7 +9,12 @@ from typing import Any
 
 from bot.actions.base import ActionError, ActionRequest, ActionResult, ActionRunner
 from bot.actions.http_calls import HttpCaller
-from bot.conversations.apply import apply_effects, apply_flow_turn, end_active
+from bot.conversations.apply import (
+    apply_effects,
+    apply_flow_turn,
+    claim_once_per_person,
+    end_active,
+)
 from bot.conversations.flow_registry import FlowRegistry
 from bot.conversations.turn import GaveUp, PendingAction, Turn
 from bot.conversations.unanswered import has_open, last_conversation
@@ -30,6 +35,7 @@ from bot.domain.vocabulary import HandledBy, Purpose, SubscriberStatus
 from bot.engine import runtime
 from bot.engine.inputs import ActionCompleted, EventArrived, Input, Reply
 from bot.engine.model import RESTART_ALWAYS, Flow
+from bot.engine.offers import Offer
 from bot.engine.state import FlowState, Origin, Waiting
 from bot.engine.steps.action import ActionStep
 from bot.engine.steps.base import Step
@@ -37,6 +43,7 @@ from bot.engine.steps.http import HttpStep
 from bot.engine.templates import Filled
 from bot.store.conversations import ActiveConversation, last_started
 from bot.store.messages import latest_inbound_text
+from bot.store.subscribers import requested_with
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +126,28 @@ class FlowHost:
                 end_active(turn, f"interrupted by {flow.name}")
             self.start(turn, flow, origin=Origin.EVENT, event=data)
             active = turn.conversation
+
+    def offer_for(self, text: str) -> Offer | None:
+        """The keyword offer a text asks for (WIN), if it names one."""
+        return self.registry.catalog().for_offer(text)
+
+    def start_offer_joined_for(self, turn: Turn) -> bool:
+        """Start the offer a person just confirmed their subscription for (they texted its
+        keyword, were invited, replied Y); False when they joined for no offer.
+
+        The offer takes the place of the `subscribed` flows (the welcome series): one
+        conversation at a time, and it is what they asked for.
+        """
+        keyword = requested_with(turn.connection, turn.subscriber.id)
+        catalog = self.registry.catalog()
+        offer = catalog.for_offer(keyword) if keyword else None
+        flow = catalog.flows.get(offer.flow) if offer is not None else None
+        if flow is None:
+            return False
+        if self.may_start(turn, flow):
+            end_active(turn, f"interrupted by {flow.name}")
+            self.start(turn, flow)
+        return True
 
     def may_start(self, turn: Turn, flow: Flow, event: str | None = None) -> bool:
         """Whether a trigger (`event`; None for a text) may start `flow` for this person now."""
@@ -303,8 +332,22 @@ class FlowHost:
         call: CallAction | CallHttp,
         depth: int,
     ) -> None:
-        """Leave the call for after the commit: a write transaction must not wait on a network."""
+        """Leave the call for after the commit: a write transaction must not wait on a network.
+
+        A call made once per person that this person had already is not made: the flow goes
+        on at once, as if the action had answered with nothing.
+        """
         assert conversation.wake is not None  # the calling step's timer: see steps/calls.py
+        if (
+            isinstance(call, CallAction)
+            and call.once_per_person
+            and not claim_once_per_person(turn, call.name)
+        ):
+            log.info(
+                "%s: had %s once already; %s goes on", turn.subscriber.phone, call.name, flow.name
+            )
+            self.resume(turn, flow, conversation, ActionCompleted(call.step, {}), depth)
+            return
         request = (
             call.request
             if isinstance(call, CallHttp)

@@ -24,7 +24,7 @@ from bot.conversations.requests import (
 )
 from bot.conversations.signup import SignupResult, signup_effects
 from bot.conversations.turn import PendingAction, Turn
-from bot.domain.compliance import ComplianceTexts, handle_keyword
+from bot.domain.compliance import ComplianceTexts, handle_keyword, invite_to_offer
 from bot.domain.effects import ChangeStatus, Send
 from bot.domain.inbound import InboundSms
 from bot.domain.keywords import KeywordKind, KeywordMatch, Vocabulary, classify
@@ -462,6 +462,12 @@ class ConversationService:
         outcome = handle_keyword(
             match, subscriber.status, self.texts, provider_replied=sms.opt_out_type is not None
         )
+        offer = None
+        if not outcome.handled and subscriber.status is not SubscriberStatus.SUBSCRIBED:
+            offer = self.flows.offer_for(sms.body) if self.flows is not None else None
+        if offer is not None:
+            # Not silence: someone not (yet) subscribed who texts WIN is invited to join.
+            outcome = invite_to_offer(offer.keyword, offer.promise, subscriber.status, self.texts)
         turn = self.turn(claimed, Delivery.TWIML, now, (inbound_id, sms.body))
         apply_effects(turn, outcome.effects)
         action = None
@@ -492,6 +498,7 @@ class ConversationService:
         elif (
             turn.subscriber.status is SubscriberStatus.SUBSCRIBED
             and status_before is not SubscriberStatus.SUBSCRIBED
+            and not self.flows.start_offer_joined_for(turn)
         ):
             self.flows.on_event(turn, SUBSCRIBED_EVENT, {})
 

@@ -15,6 +15,9 @@ class ComplianceTexts:
 
     brand: str
     support: str
+    # What joining gets a person ("10% off your first order", INCENTIVE): the invitation to
+    # confirm names it; the welcome flow's once-per-person coupon gives it.
+    incentive: str = ""
 
     def help(self) -> str:
         return (
@@ -28,9 +31,12 @@ class ComplianceTexts:
             "Reply START to resubscribe."
         )
 
-    def confirm_join(self) -> str:
+    def confirm_join(self, reward: str | None = None) -> str:
+        """The double opt-in invitation, naming what confirming gets (an offer, the incentive)."""
+        reward = (reward or self.incentive).strip()
+        gets = f" and get {reward}" if reward else ""
         return (
-            f"{self.brand}: Reply Y to confirm you want recurring marketing texts. "
+            f"{self.brand}: Reply Y to confirm you want recurring marketing texts{gets}. "
             "Msg & data rates may apply. Reply HELP for help, STOP to cancel."
         )
 
@@ -88,14 +94,34 @@ def _opt_out(
     )
 
 
-def _join(match: KeywordMatch, status: SubscriberStatus, texts: ComplianceTexts) -> KeywordOutcome:
+def invite_to_offer(
+    keyword: str, promise: str, status: SubscriberStatus, texts: ComplianceTexts
+) -> KeywordOutcome:
+    """What a keyword offer's word does for someone who is not subscribed: a new or pending
+    number is invited to join (the double opt-in, naming the offer; the ledger keeps the
+    keyword, so the offer follows the Y); an opted-out number gets nothing.
+
+    Nothing reaches a number after its STOP but the one confirmation (and Twilio refuses any
+    text to it until START), so an offer cannot even invite it back.
+    """
+    if status is SubscriberStatus.UNSUBSCRIBED:
+        return KeywordOutcome()
+    return _join(KeywordMatch(KeywordKind.JOIN, keyword, None), status, texts, promise)
+
+
+def _join(
+    match: KeywordMatch,
+    status: SubscriberStatus,
+    texts: ComplianceTexts,
+    reward: str | None = None,
+) -> KeywordOutcome:
     if status is SubscriberStatus.SUBSCRIBED:
         return KeywordOutcome((Send(texts.already_subscribed(), Purpose.COMPLIANCE),))
     return KeywordOutcome(
         (
             ChangeStatus(SubscriberStatus.PENDING),
             RecordConsent(ConsentKind.OPT_IN_REQUESTED, match.keyword),
-            Send(texts.confirm_join(), Purpose.COMPLIANCE),
+            Send(texts.confirm_join(reward), Purpose.COMPLIANCE),
         )
     )
 

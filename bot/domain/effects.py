@@ -171,6 +171,8 @@ class CallAction:
 
     name: str
     step: str
+    # The step's first call, for a step that calls once per person: the host claims it first.
+    once_per_person: bool = False
 
 
 @dataclass(frozen=True)

@@ -339,6 +339,22 @@ class StepVisit(SQLModel, table=True):
     created_at: datetime = _timestamp(nullable=False)
 
 
+class IssuedOnce(SQLModel, table=True):
+    """Something a person gets once in their life (a welcome coupon): one row per person and key.
+
+    The unique pair is the guarantee: two turns that both try to issue it (two confirmations
+    at once, a rejoin) cannot both insert, whatever they read before.
+    """
+
+    __tablename__ = "issued_once"
+    __table_args__ = (Index("ux_issued_once_person_key", "subscriber_id", "key", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    subscriber_id: int = Field(foreign_key="subscriber.id")
+    key: str = Field(max_length=140)  # the action's name: action_issue_coupon
+    issued_at: datetime = _timestamp(nullable=False)
+
+
 class Event(SQLModel, table=True):
     """Something the brand's systems reported (cart_abandoned, order_placed …), kept as sent."""
 

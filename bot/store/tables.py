@@ -19,6 +19,7 @@ from bot.store.models import (
     ConsentEvent,
     Conversation,
     Event,
+    IssuedOnce,
     Link,
     LoginAttempt,
     Message,
@@ -63,6 +64,7 @@ CLICKS = _table_of(Click)
 CONSENT_EVENTS = _table_of(ConsentEvent)
 CONVERSATIONS = _table_of(Conversation)
 EVENTS = _table_of(Event)
+ISSUED_ONCE = _table_of(IssuedOnce)
 LINKS = _table_of(Link)
 LOGIN_ATTEMPTS = _table_of(LoginAttempt)
 MESSAGES = _table_of(Message)

@@ -111,11 +111,12 @@ def test_a_flow_nobody_ran_has_an_empty_funnel(client: FlaskClient) -> None:
     results = client.get("/api/flows/welcome/results", headers=AUTH).json
     assert (results["started"], results["completed"], results["active"]) == (0, 0, 0)
     assert [step["step"] for step in results["steps"]] == [
-        "step1",
+        "welcome_coupon",
+        "step2",
         "wait_a_day",
         "interest",
-        "step4",
         "step5",
+        "step6",
         "done",
     ]
     assert all(
@@ -144,7 +145,8 @@ def test_flow_list_shows_every_shipped_flow_with_its_counts(
     response = client.get("/api/flows", headers=AUTH)
     assert response.status_code == 200
     flows = {flow["name"]: flow for flow in response.json["flows"]}
-    assert sorted(flows) == ["abandoned_cart", "feedback", "nps", "welcome"]
+    # The shipped WIN offer is a reply offer: it runs, and counts, as a flow of its own.
+    assert sorted(flows) == ["abandoned_cart", "feedback", "nps", "offer_win", "welcome"]
     counts = {
         name: (flow["started"], flow["completed"], flow["active"], flow["answers"])
         for name, flow in flows.items()
@@ -153,6 +155,7 @@ def test_flow_list_shows_every_shipped_flow_with_its_counts(
         "abandoned_cart": (0, 0, 0, 0),
         "feedback": (1, 1, 0, 2),
         "nps": (6, 3, 1, 7),
+        "offer_win": (0, 0, 0, 0),
         "welcome": (0, 0, 0, 0),
     }
     assert flows["nps"]["triggers"] == {

@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
+from actions.coupons import DEV_SECRET, coupon_code
 from bot.campaigns.conversions import attributions
 from bot.campaigns.send import send_campaign
 from bot.cli import main
@@ -87,7 +88,7 @@ def test_a_shop_plays_its_part(shop: ShopifyApp) -> None:
     assert (alice.first_name, alice.tags, alice.attributes) == (
         "Ann",
         ["vip", "boots"],
-        {"state": "CA"},
+        {"state": "CA", "coupon_code": coupon_code(ALICE, "default", DEV_SECRET)},
     )
     [(kind, source, words)] = ledger(shop)
     assert (kind, source) == (ConsentKind.OPT_IN, "shopify")
@@ -459,7 +460,7 @@ def test_a_second_try_is_not_taken_while_the_first_runs(shop: ShopifyApp) -> Non
 def test_subscribing_at_the_shop_starts_the_welcome_series(shop: ShopifyApp) -> None:
     assert shop.deliver("customers/create", payload("customer")).status_code == 200
     [welcome] = texts_to(shop)
-    assert welcome.startswith("Welcome to Acme, Ann!")
+    assert welcome.startswith("Welcome to Acme, Ann! Here is 10% off your first order: SAVE-")
 
 
 def test_the_profile_follows_the_shop(shop: ShopifyApp) -> None:

@@ -43,9 +43,12 @@ class Desk(Inbox):
         return reply_to(self.new_client(), body, phone=phone, **extra)
 
     def subscribe(self, phone: str = ALICE) -> list[str]:
-        """JOIN and confirm: the welcome series starts, and waits a day."""
+        """JOIN and confirm: the welcome series makes the coupon, texts it, and waits a day."""
         self.text("JOIN", phone)
-        return self.text("Y", phone)
+        before = len(self.gateway.outbox)
+        answered = self.text("Y", phone)
+        self.settle()  # the coupon action, after the answer
+        return answered + [text.body for text in self.gateway.outbox[before:]]
 
     def open_texts(self) -> list[UnansweredText]:
         return [text for text in self._unanswered() if text.handled_at is None]

@@ -26,6 +26,7 @@ ROW_WRITERS = (
     "save_state",
     "end_conversation",
     "record_unanswered",
+    "issue_once",
 )
 # Writers that are not a person's turn, each for its reason.
 ELSEWHERE = {

@@ -3,6 +3,7 @@
 ```yaml
 - action: action_issue_coupon
   provides: [coupon_code]       # slots it sets, usable as {coupon_code} in later texts
+  once_per_person: true         # optional: called for a person once ever (a welcome coupon)
 ```
 It sees the phone as the sender id; `first_name`, the attributes and the answers as slots; and
 the subscriber's latest text. Texts it utters are sent (pictures with its last text); the slots
@@ -12,6 +13,12 @@ The action runs once the person's text is answered, so its texts follow the flow
 by a moment, through the outbox. If Parley restarts while an action runs, the action is called
 again two minutes later (three calls at most, then the flow ends): write actions so that calling
 twice is harmless, as the coupon example does (the same person gets the same code).
+
+With `once_per_person: true` the step calls its action for a person once in their life,
+whichever flow's step does: the action's name is claimed for the person before the call, and
+a person who had it already (a rejoin after STOP and START, a second confirmation at the same
+moment, an offer's coupon after the welcome's) goes on to the next step without a call, so
+without the action's texts and slots.
 """
 
 from __future__ import annotations
@@ -39,15 +46,17 @@ class ActionStep(CallingStep):
 
     name: str
     provides: tuple[str, ...] = ()
+    once_per_person: bool = False  # the host claims it for the person before calling
 
     kind = "action"
-    keys = frozenset({"provides"})
+    keys = frozenset({"provides", "once_per_person"})
 
     def defines(self) -> Iterator[str]:
         yield from self.provides
 
     def call(self, run: Run) -> FlowEffect:
-        return CallAction(self.name, self.id)
+        # Only the first call claims: a call made again (the host died mid-call) is the same one.
+        return CallAction(self.name, self.id, self.once_per_person and run.retries == 0)
 
     def never_answered(self, run: Run) -> Transition:
         return Finish(f"action {self.name} never answered")
@@ -65,4 +74,12 @@ class ActionStep(CallingStep):
 def parse(reader: StepReader) -> ActionStep:
     name = reader.text()
     assert name is not None
-    return ActionStep(**reader.common(), name=name.strip(), provides=reader.strings("provides"))
+    once = reader.value("once_per_person", False)
+    if not isinstance(once, bool):
+        raise reader.fail("once_per_person must be true or false", "once_per_person")
+    return ActionStep(
+        **reader.common(),
+        name=name.strip(),
+        provides=reader.strings("provides"),
+        once_per_person=once,
+    )
