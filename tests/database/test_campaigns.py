@@ -71,9 +71,9 @@ CASES = [
             wieght: 5
         """,
         "c.yaml:2: unknown key 'audience' (known: campaign, description, reply_flow, segment,"
-        " send_at, variants)",
+        " send_at, test, variants)",
         "c.yaml:4: unknown segment key 'tag' (known: attributes, tags, where)",
-        "c.yaml:7: unknown variant key 'wieght' (known: name, text, weight)",
+        "c.yaml:7: unknown variant key 'wieght' (known: media, name, text, weight)",
     ),
     case(
         "no variants",
@@ -103,8 +103,8 @@ CASES = [
         f"""
         campaign: sale
         variants:
-          - {{name: a, text: "{OK_TEXT}"}}
-          - {{name: a, text: "{OK_TEXT}"}}
+          - {{name: a, weight: 1, text: "{OK_TEXT}"}}
+          - {{name: a, weight: 1, text: "{OK_TEXT}"}}
         """,
         "c.yaml:4: variant name 'a' is already used on line 3",
     ),
@@ -192,8 +192,8 @@ CASES = [
         f"""
         campaign: sale
         variants:
-          - text: "{OK_TEXT} https://acme.test/{{attributes.ref}}"
-          - text: "{OK_TEXT} https://acme.test/boots"
+          - {{weight: 1, text: "{OK_TEXT} https://acme.test/{{attributes.ref}}"}}
+          - {{weight: 1, text: "{OK_TEXT} https://acme.test/boots"}}
         """,
         "c.yaml:3: warning: variant 'a': {attributes.ref} runs into a URL: a URL with a person's"
         " value in it goes out as plain text, never as a tracked link (put a space between them)",
@@ -203,8 +203,8 @@ CASES = [
         f"""
         campaign: sale
         variants:
-          - text: "{OK_TEXT} It’s on!"
-          - text: "{OK_TEXT}{" Boots, boots, boots and more boots for winter." * 12}"
+          - {{weight: 1, text: "{OK_TEXT} It’s on!"}}
+          - {{weight: 1, text: "{OK_TEXT}{" Boots, boots, boots and more boots for winter." * 12}"}}
         """,
         "c.yaml:3: warning: variant 'a': ’ (RIGHT SINGLE QUOTATION MARK) turns this text into"
         " UCS-2: 70 characters a segment instead of 160",
@@ -324,7 +324,7 @@ def seed(db: Engine) -> None:
 def campaign(
     segment: str, *, send_at: str = "now", texts: tuple[str, ...] = (OK_TEXT,)
 ) -> Campaign:
-    listed = "\n".join(f'  - text: "{text}"' for text in texts)
+    listed = "\n".join(f'  - {{weight: 1, text: "{text}"}}' for text in texts)
     text = f"campaign: sale\nsegment: {segment}\nsend_at: {send_at}\nvariants:\n{listed}\n"
     parsed = parse_campaign(text, "c.yaml")
     assert parsed.campaign is not None, parsed.problems
