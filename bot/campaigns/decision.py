@@ -36,7 +36,7 @@ NO_WINNER_RULE = (
 
 
 @dataclass(frozen=True)
-class TestState:
+class SplitState:
     """Where a campaign's test split stands, for `bot campaign status`, the API and the inbox."""
 
     status: CampaignSendStatus | None
@@ -45,7 +45,7 @@ class TestState:
     decided_at: datetime | None
 
 
-def test_state(connection: Connection, name: str) -> TestState:
+def split_state(connection: Connection, name: str) -> SplitState:
     """The campaign's send status, its decision timer and its decision (None when never sent)."""
     row = connection.execute(
         select(SENDS.c.status, SENDS.c.decide_at, SENDS.c.decision, SENDS.c.decided_at).where(
@@ -53,12 +53,12 @@ def test_state(connection: Connection, name: str) -> TestState:
         )
     ).first()
     if row is None:
-        return TestState(None, None, None, None)
+        return SplitState(None, None, None, None)
     status = CampaignSendStatus(row.status)
-    return TestState(status, row.decide_at, row.decision, row.decided_at)
+    return SplitState(status, row.decide_at, row.decision, row.decided_at)
 
 
-def test_json(state: TestState) -> dict[str, Any] | None:
+def split_json(state: SplitState) -> dict[str, Any] | None:
     """The test split as JSON: when the decision is due, and the decision once taken."""
     if state.decide_at is None and state.decision is None:
         return None

@@ -133,7 +133,7 @@ def campaign_send(name: str, batch: int) -> None:
 @click.argument("name")
 def campaign_status(name: str) -> None:
     """Where sending campaign NAME stands, and its test split's decision."""
-    from bot.campaigns.decision import test_state
+    from bot.campaigns.decision import split_state
     from bot.store.db import make_db
 
     settings = settings_or_exit()
@@ -141,7 +141,7 @@ def campaign_status(name: str) -> None:
     db = make_db(settings.DATABASE_URL)
     try:
         with db.connect() as connection:
-            state = test_state(connection, name)
+            state = split_state(connection, name)
     finally:
         db.dispose()
     if state.status is None:

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, abort, g, redirect, render_template, url_
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
-from bot.campaigns.decision import test_state
+from bot.campaigns.decision import split_state
 from bot.campaigns.parser import read_campaigns
 from bot.campaigns.stats import (
     CampaignStats,
@@ -69,7 +69,7 @@ def campaign(name: str) -> str:
         if name not in files and not has_messages(connection, name):
             abort(404, description=f"No campaign is named {name!r}.")
         stats = _stats(connection, name, files.get(name, []))
-        test = test_state(connection, name)
+        test = split_state(connection, name)
     labels = [_variant_label(row.variant) for row in stats.variants]
     chart = bar_chart(
         f"Conversion and click rate per variant of {name}",

@@ -13,7 +13,7 @@ import yaml
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, Field, StrictInt, StrictStr, ValidationError
 
-from bot.campaigns.decision import test_json, test_state
+from bot.campaigns.decision import split_json, split_state
 from bot.campaigns.parser import read_campaigns
 from bot.campaigns.stats import CampaignStats, campaign_stats, csv_rows, has_messages, stats_json
 from bot.conversations.requests import IdInUse, OptedOut, UnknownNumber
@@ -325,7 +325,7 @@ def show_campaign_stats(name: str) -> tuple[Response, int]:
     if stats is None:
         return problem(404, f"no campaign named {name!r}: no campaign file and no texts sent")
     with context.services().db.connect() as connection:
-        test = test_json(test_state(connection, name))
+        test = split_json(split_state(connection, name))
     return jsonify({**stats_json(stats), "test": test}), 200
 
 

@@ -138,6 +138,12 @@ def test_campaign_page_shows_variants_chart_and_winner(agent: FlaskClient, seede
     assert BOLD not in page and ESCAPED in page
 
 
+def test_a_never_sent_campaign_names_no_winner(agent: FlaskClient) -> None:
+    page = agent.get("/inbox/campaigns/spring_sale").get_data(as_text=True)
+    assert "Winner:" not in page and "leads" not in page
+    assert "No winner yet:" in page and "too few sends to compare" in page
+
+
 def test_campaign_page_says_how_many_texts_wait_on_the_provider(
     app: Flask, agent: FlaskClient, seeded: None
 ) -> None:

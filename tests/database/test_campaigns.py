@@ -99,6 +99,54 @@ CASES = [
         "c.yaml:7: variant 'c': weight must be a positive number",
     ),
     case(
+        "between two variants each needs its weight",
+        f"""
+        campaign: sale
+        variants:
+          - {{name: a, weight: 1, text: "{OK_TEXT}"}}
+          - {{name: b, text: "{OK_TEXT}"}}
+        """,
+        "c.yaml:4: variant 'b' needs weight: (e.g. weight: 50)",
+    ),
+    case(
+        "media: https URLs, at most ten",
+        f"""
+        campaign: sale
+        variants:
+          - name: a
+            weight: 1
+            text: "{OK_TEXT}"
+            media: [http://cdn.acme.test/boots.jpg]
+          - name: b
+            weight: 1
+            text: "{OK_TEXT}"
+            media: {[f"https://cdn.acme.test/{n}.jpg" for n in range(11)]}
+          - {{name: c, weight: 1, text: "{OK_TEXT}", media: "ftp://x"}}
+          - {{name: d, weight: 1, text: "{OK_TEXT}", media: []}}
+        """,
+        "c.yaml:6: variant 'a': media: http://cdn.acme.test/boots.jpg must use https://"
+        " (Twilio fetches media over the internet; use TLS)",
+        "c.yaml:10: variant 'b': media: 11 URLs; a text carries at most 10",
+        "c.yaml:11: variant 'c': media: 'ftp://x' is not an https URL such as"
+        " https://cdn.example.com/boots.jpg",
+        "c.yaml:12: variant 'd': media: give a list of https URLs, e.g."
+        " [https://cdn.example.com/boots.jpg]",
+    ),
+    case(
+        "a test split: a percentage, a duration, clicks or conversions, two variants",
+        f"""
+        campaign: sale
+        test: {{split: 120%, wait: 4, pick_by: opens, when: later}}
+        variants:
+          - {{name: a, weight: 1, text: "{OK_TEXT}"}}
+        """,
+        "c.yaml:2: unknown test key 'when' (known: pick_by, split, wait)",
+        "c.yaml:2: test: a test split needs at least two variants to pick from",
+        "c.yaml:2: test: split '120%' must be a percentage between 1% and 99% (e.g. split: 20%)",
+        "c.yaml:2: test: wait: '4' has no unit; add one, e.g. 4m or 4h (units: s, m, h, d, w)",
+        "c.yaml:2: test: pick_by 'opens' must be clicks or conversions",
+    ),
+    case(
         "two variants with one name",
         f"""
         campaign: sale
