@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from bot.cli import main
 from bot.domain.vocabulary import SubscriberStatus
 from bot.engine.templates import parse_template
 from bot.store.models import Subscriber
-from tests.support.paths import SHIPPED_FLOWS
+from tests.support.paths import ROOT, SHIPPED_FLOWS
 
 FLOWS = frozenset({"nps", "feedback"})
 OK_TEXT = "{brand}: boots 20% off, {first_name|friend}! Reply STOP to opt out."
@@ -283,6 +284,20 @@ def test_the_shipped_campaigns_check_clean() -> None:
     assert [problem for item in parsed for problem in item.problems] == []
     winter = parsed[1].campaign
     assert winter is not None and winter.reply_flow == "nps"
+
+
+def test_the_sample_vips_fall_into_both_variants_of_the_demo_campaign() -> None:
+    demo = read_campaigns(SHIPPED_FLOWS, brand="Parley")[0].campaign
+    assert demo is not None and demo.name == "vip_preview"
+    with (ROOT / "data" / "sample_subscribers.csv").open(encoding="utf-8") as sample:
+        vips = [
+            "+1" + "".join(ch for ch in row["phone"] if ch.isdigit())[-10:]
+            for row in csv.DictReader(sample)
+            if "vip" in row["tags"].split(";")
+        ]
+    assert len(vips) == 4  # the README's walkthrough says so
+    got = Counter(assign_variant(demo.name, phone, demo.variants).name for phone in vips)
+    assert got == {"short": 2, "warm": 2}
 
 
 # --- assignment -------------------------------------------------------------------------------
