@@ -157,7 +157,8 @@ class _Reader:
         send_at = self._send_at()
         variants = self._variants()
         reply_flow = self._reply_flow()
-        test = self._test(len(variants))
+        written = self.doc.get("variants")
+        test = self._test(len(written) if isinstance(written, list) else 1)
         for variant in variants:
             self._lint(variant)
         if name is None or segment is None or not variants:

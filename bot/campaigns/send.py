@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -145,8 +145,13 @@ def send_campaign(
         after_id = last_id
         progress(report.recipients, max(total, report.recipients))
     test = campaign.test if report.testing else None
-    decide_at = None if test is None else clock() + test.wait
-    _finish(services, campaign.name, recipients=report.recipients, now=clock(), decide_at=decide_at)
+    _finish(
+        services,
+        campaign.name,
+        recipients=report.recipients,
+        now=clock(),
+        wait=None if test is None else test.wait,
+    )
     return report
 
 
@@ -336,7 +341,7 @@ def _finish(
     *,
     recipients: int,
     now: datetime,
-    decide_at: datetime | None = None,
+    wait: timedelta | None = None,
 ) -> None:
     """Everyone this run may text is queued: done, or testing until the decision is due."""
     with transaction(services.db) as connection:
@@ -352,13 +357,21 @@ def _finish(
             update(SENDS)
             .where(SENDS.c.campaign == name, SENDS.c.status == CampaignSendStatus.QUEUED)
             .values(
-                status=CampaignSendStatus.DONE if decide_at is None else CampaignSendStatus.TESTING,
+                status=CampaignSendStatus.DONE if wait is None else CampaignSendStatus.TESTING,
                 recipients=recipients,
                 queued=queued,
                 finished_at=now,
             )
         )
-        if decide_at is not None:  # the first test run sets the timer; a resume keeps it
+        if wait is not None:  # the first test run sets the timer; a resume keeps it
+            # The wait starts once the last test text may go: quiet hours or a send_at can
+            # hold them till the morning, and a winner picked before they went means nothing.
+            last_due = connection.execute(
+                select(func.max(MESSAGES.c.send_after)).where(
+                    MESSAGES.c.campaign == name, MESSAGES.c.status == MessageStatus.PENDING
+                )
+            ).scalar_one_or_none()
+            decide_at = max(now, last_due or now) + wait
             connection.execute(
                 update(SENDS)
                 .where(SENDS.c.campaign == name, SENDS.c.decide_at.is_(None))

@@ -293,3 +293,14 @@ def test_the_decision_shows_in_status_api_and_inbox(
 def state_of(services: Services) -> SplitState:
     with services.db.connect() as connection:
         return split_state(connection, "sale")
+
+
+def test_the_wait_starts_when_the_test_texts_may_go_out(database_url: str, flows_dir: Path) -> None:
+    write(flows_dir, campaign_file(test=SPLIT))
+    night = FakeClock(datetime(2026, 11, 30, 6, 0, tzinfo=UTC))  # 01:00 in Boston: quiet hours
+    services = services_for(database_url, flows_dir, night)
+    seed(services.db, vips(20))
+    assert send_campaign(services, "sale").deferred
+    # Held till 08:00 in Boston (13:00 UTC), then the four hours of the test.
+    assert state_of(services).decide_at == datetime(2026, 11, 30, 17, 0, tzinfo=UTC)
+    services.db.dispose()
