@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     SENDING_RULES_FILE: Path | None = None
     # What one SMS segment costs, for campaign previews: 0.0079 is Twilio's US price.
     PRICE_PER_SEGMENT: float = Field(default=0.0079, gt=0)
+    # What one MMS costs (a text with media: priced per message, not per segment): Twilio's US.
+    PRICE_PER_MMS: float = Field(default=0.0200, gt=0)
     CURRENCY: str = "USD"
     ATTRIBUTION_DAYS: float = Field(default=7, gt=0)  # an order counts for a campaign this long
     # The key Shopify signs its webhooks with; unset, POST /shopify/webhooks answers 503.

@@ -26,3 +26,8 @@ def assign_variant(campaign: str, phone: str, variants: Sequence[Variant]) -> Va
             return variant
         point -= variant.weight
     return variants[-1]  # float rounding at the very top of the range
+
+
+def in_test_split(campaign: str, phone: str, share: float) -> bool:
+    """Whether this person is in the campaign's test split (a hash apart from the variant's)."""
+    return bucket(f"{campaign}\x00test", phone) < share

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import StrEnum
 
 from bot.engine.expressions import Expression
 from bot.engine.templates import Template
@@ -26,6 +27,24 @@ class Variant:
     weight: float
     text: Template
     line: int
+    media: tuple[str, ...] = ()  # https URLs: each text of this variant goes out as an MMS
+
+
+class PickBy(StrEnum):
+    """What a test split's winner is picked by: people who clicked, or who converted."""
+
+    CLICKS = "clicks"
+    CONVERSIONS = "conversions"
+
+
+@dataclass(frozen=True)
+class SplitTest:
+    """Send `share` of the segment first across the variants, wait, then the winner to the rest."""
+
+    share: float  # in (0, 1): the part of the segment in the test
+    wait: timedelta  # from the end of queueing the test to the decision
+    pick_by: PickBy
+    line: int
 
 
 @dataclass(frozen=True)
@@ -39,3 +58,4 @@ class Campaign:
     send_at: datetime | None  # None: now; else a wall-clock time in each recipient's own zone
     variants: tuple[Variant, ...]
     reply_flow: str | None = None
+    test: SplitTest | None = None

@@ -9,8 +9,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.campaigns.model import Campaign, Segment, Variant
+from bot.campaigns.model import Campaign, PickBy, Segment, SplitTest, Variant
 from bot.conversations.flow_registry import FLOW_SUFFIXES, flow_files
+from bot.domain.media import media_problems
 from bot.domain.segments import count_segments
 from bot.domain.yamlsource import LocatedDict, LocatedList
 from bot.engine.checker import (
@@ -20,6 +21,7 @@ from bot.engine.checker import (
     ucs2_message,
     url_lints,
 )
+from bot.engine.durations import DurationError, parse_duration
 from bot.engine.expressions import Expression, ExpressionError, parse_expression
 from bot.engine.model import FlowSettings
 from bot.engine.parser import FLOW_NAME, read_flow_file
@@ -28,10 +30,11 @@ from bot.engine.templates import Template, TemplateError, parse_template
 
 CAMPAIGNS_FOLDER = "campaigns"  # inside FLOWS_DIR; the flow loader reads top-level files only
 TOP_LEVEL_KEYS = frozenset(
-    {"campaign", "description", "segment", "send_at", "variants", "reply_flow"}
+    {"campaign", "description", "segment", "send_at", "variants", "reply_flow", "test"}
 )
 SEGMENT_KEYS = frozenset({"tags", "attributes", "where"})
-VARIANT_KEYS = frozenset({"name", "weight", "text"})
+VARIANT_KEYS = frozenset({"name", "weight", "text", "media"})
+TEST_KEYS = frozenset({"split", "wait", "pick_by"})
 TEMPLATE_NAMES = frozenset({"brand", "first_name", "phone", "support", "attributes"})
 SEND_AT_FORMS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M")
 MAX_SEGMENTS = FlowSettings().max_segments
@@ -154,6 +157,8 @@ class _Reader:
         send_at = self._send_at()
         variants = self._variants()
         reply_flow = self._reply_flow()
+        written = self.doc.get("variants")
+        test = self._test(len(written) if isinstance(written, list) else 1)
         for variant in variants:
             self._lint(variant)
         if name is None or segment is None or not variants:
@@ -166,6 +171,7 @@ class _Reader:
             send_at=send_at,
             variants=tuple(variants),
             reply_flow=reply_flow,
+            test=test,
         )
 
     def _name(self, default_name: str) -> str | None:
@@ -252,10 +258,11 @@ class _Reader:
         if not isinstance(nodes, LocatedList) or not nodes:
             self.error(line, "a campaign needs variants: a list with at least one text")
             return []
+        alone = len(nodes) == 1  # nothing to split: a single text needs no weight
         variants: list[Variant] = []
         names: dict[str, int] = {}
         for index, (node, item_line) in enumerate(zip(nodes, nodes.item_lines, strict=True)):
-            variant = self._variant(node, item_line, index)
+            variant = self._variant(node, item_line, index, alone=alone)
             if variant is None:
                 continue
             if variant.name in names:
@@ -268,7 +275,7 @@ class _Reader:
             variants.append(variant)
         return variants
 
-    def _variant(self, node: Any, line: int, index: int) -> Variant | None:
+    def _variant(self, node: Any, line: int, index: int, *, alone: bool) -> Variant | None:
         if isinstance(node, str):
             node = {"text": node}
         if not isinstance(node, dict):
@@ -278,7 +285,11 @@ class _Reader:
             self.unknown_keys(node, VARIANT_KEYS, "variant ")
         line_of = node.line_of if isinstance(node, LocatedDict) else (lambda _key: line)
         name = str(node.get("name", chr(ord("a") + index) if index < 26 else index + 1))
-        weight = node.get("weight", 1)
+        # Between two or more variants each says its share: a forgotten one is no silent 1.
+        weight = node.get("weight", 1 if alone else None)
+        if weight is None:
+            self.error(line, f"variant {name!r} needs weight: (e.g. weight: 50)")
+            return None
         if (
             isinstance(weight, bool)
             or not isinstance(weight, int | float)
@@ -307,9 +318,55 @@ class _Reader:
                 f"unknown template variable {{{unknown_name}}} (known: {known}; "
                 f"write {{attributes.{unknown_name}}} for an attribute)",
             )
-        if unknown:
+        media = self._media(node, line_of("media"), name)
+        if unknown or media is None:
             return None
-        return Variant(name, float(weight), template, text_line)
+        return Variant(name, float(weight), template, text_line, media)
+
+    def _media(self, node: dict[str, Any], line: int, name: str) -> tuple[str, ...] | None:
+        """A variant's MMS media: https URLs within Twilio's count; None after an error."""
+        if "media" not in node:
+            return ()
+        problems = media_problems(node["media"])
+        for problem in problems:
+            self.error(line, f"variant {name!r}: {problem}")
+        if problems:
+            return None
+        urls = node["media"]
+        return tuple(url.strip() for url in ([urls] if isinstance(urls, str) else urls))
+
+    def _test(self, variants: int) -> SplitTest | None:
+        """`test: {split: 20%, wait: 4h, pick_by: clicks}`: the test split sent before the rest."""
+        section = self.doc.get("test")
+        if section is None:
+            return None
+        line = self.doc.line_of("test")
+        if not isinstance(section, LocatedDict):
+            self.error(line, "test must be a mapping like {split: 20%, wait: 4h, pick_by: clicks}")
+            return None
+        self.unknown_keys(section, TEST_KEYS, "test ")
+        if variants < 2:
+            self.error(line, "test: a test split needs at least two variants to pick from")
+        share = _percent(section.get("split"))
+        if share is None:
+            self.error(
+                section.line_of("split"),
+                f"test: split {section.get('split')!r} must be a percentage between 1% and 99%"
+                " (e.g. split: 20%)",
+            )
+        try:
+            wait = parse_duration(section.get("wait"))
+        except DurationError as error:
+            self.error(section.line_of("wait"), f"test: wait: {error}")
+            wait = None
+        pick_by = section.get("pick_by", PickBy.CLICKS.value)
+        if pick_by not in {choice.value for choice in PickBy}:
+            known = " or ".join(choice.value for choice in PickBy)
+            self.error(section.line_of("pick_by"), f"test: pick_by {pick_by!r} must be {known}")
+            return None
+        if share is None or wait is None or variants < 2:
+            return None
+        return SplitTest(share, wait, PickBy(pick_by), line)
 
     def _reply_flow(self) -> str | None:
         value = self.doc.get("reply_flow")
@@ -327,6 +384,19 @@ class _Reader:
     def _lint(self, variant: Variant) -> None:
         for message in text_lints(variant.text, brand=self.brand):
             self.warning(variant.line, f"variant {variant.name!r}: {message}")
+
+
+def _percent(value: object) -> float | None:
+    """ "20%" or 20 as the share 0.2; None unless strictly between 0 and 100 percent."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        value = value.strip().removesuffix("%").strip()
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number / 100 if 0 < number < 100 and math.isfinite(number) else None
 
 
 def text_lints(template: Template, *, brand: str) -> Iterator[str]:

@@ -17,6 +17,7 @@ from bot.domain.recipient_places import places_for
 from bot.domain.recipient_zones import country_of, zones_for
 from bot.domain.segments import SegmentInfo, count_segments
 from bot.domain.vocabulary import Purpose, SubscriberStatus
+from bot.engine.durations import format_duration as format_wait
 
 SAMPLES_PER_VARIANT = 3
 
@@ -28,7 +29,8 @@ class VariantPreview:
     name: str
     weight: float
     recipients: int = 0
-    segments: int = 0
+    segments: int = 0  # of its SMS texts
+    mms: int = 0  # texts with media: one MMS each, priced per text
     samples: list[str] = field(default_factory=list)
     longest: SegmentInfo | None = None
 
@@ -40,6 +42,7 @@ class Pricing:
     price_per_segment: float
     currency: str
     send_rate: float  # segments a second
+    price_per_mms: float = 0.0  # one text with media, whatever its length
 
 
 @dataclass(frozen=True)
@@ -57,14 +60,17 @@ class Preview:
     last_zone: str | None = None
     # How many texts each rule would hold past their start ("Florida hours": 12).
     deferred: Mapping[str, int] = field(default_factory=dict)
+    mms: int = 0
 
     @property
     def cost(self) -> float:
-        return self.segments * self.pricing.price_per_segment
+        pricing = self.pricing
+        return self.segments * pricing.price_per_segment + self.mms * pricing.price_per_mms
 
     @property
     def send_seconds(self) -> float:
-        return self.segments / self.pricing.send_rate
+        # The sender paces an MMS as one message.
+        return (self.segments + self.mms) / self.pricing.send_rate
 
 
 def preview_campaign(
@@ -91,7 +97,10 @@ def preview_campaign(
         info = count_segments(text)
         summary = variants[variant.name]
         summary.recipients += 1
-        summary.segments += info.segments
+        if variant.media:
+            summary.mms += 1
+        else:
+            summary.segments += info.segments
         if len(summary.samples) < SAMPLES_PER_VARIANT:
             summary.samples.append(text)
         if summary.longest is None or (info.segments, info.units) > (
@@ -100,7 +109,8 @@ def preview_campaign(
         ):
             summary.longest = info
         begins = start_for(campaign, recipient, default_zone, now)
-        segments_by_start[begins] += info.segments
+        # An MMS is one message against the sender's rate, whatever its text's length.
+        segments_by_start[begins] += 1 if variant.media else info.segments
         held_by = _held_by(recipient, begins[0], rules)
         if held_by is not None:
             deferred[held_by] += 1
@@ -112,6 +122,7 @@ def preview_campaign(
         recipients=sum(summary.recipients for summary in variants.values()),
         segments=total_segments,
         deferred=dict(deferred.most_common()),
+        mms=sum(summary.mms for summary in variants.values()),
     )
     if not segments_by_start:
         return preview
@@ -186,6 +197,9 @@ def describe(preview: Preview) -> str:
             f"Variant {variant.name} (weight {variant.weight:g}):"
             f" {variant.recipients:,} people ({share})"
         )
+        if variant.mms:
+            media = _media_count(campaign, variant.name)
+            lines.append(f"  MMS with {media}: {variant.mms:,} texts")
         if variant.longest is not None:
             info = variant.longest
             lines.append(
@@ -194,10 +208,16 @@ def describe(preview: Preview) -> str:
             )
         for sample in variant.samples:
             lines.append(f"  sample: {sample}")
+    mms = (
+        f"; MMS: {preview.mms:,} at {pricing.price_per_mms:g} {pricing.currency} each"
+        if preview.mms
+        else ""
+    )
     lines.append(
-        f"Segments: {preview.segments:,}; cost about {preview.cost:,.2f} {pricing.currency}"
+        f"Segments: {preview.segments:,}{mms}; cost about {preview.cost:,.2f} {pricing.currency}"
         f" at {pricing.price_per_segment:g} {pricing.currency} a segment"
     )
+    lines.extend(_test_plan(campaign))
     lines.append(
         f"Time to send: {format_duration(preview.send_seconds)} at {pricing.send_rate:g} segments/s"
     )
@@ -209,6 +229,21 @@ def describe(preview: Preview) -> str:
         lines.append(f"Replies go to flow {campaign.reply_flow}")
     lines.append(f"Send it with: bot campaign send {campaign.name}")
     return "\n".join(lines)
+
+
+def _media_count(campaign: Campaign, name: str) -> str:
+    count = next(len(v.media) for v in campaign.variants if v.name == name)
+    return f"{count} media file{'s' if count != 1 else ''}"
+
+
+def _test_plan(campaign: Campaign) -> list[str]:
+    test = campaign.test
+    if test is None:
+        return []
+    return [
+        f"Test split: {test.share:.0%} of them first, across the variants; after"
+        f" {format_wait(test.wait)} the winner by {test.pick_by.value} goes to the rest"
+    ]
 
 
 def _segment_text(campaign: Campaign) -> str:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.campaigns.assign import assign_variant
+from bot.campaigns.assign import assign_variant, in_test_split
 from bot.campaigns.audience import Recipient, audience, matches
-from bot.campaigns.model import Campaign
+from bot.campaigns.model import Campaign, Variant
 from bot.campaigns.parser import read_campaigns
 from bot.campaigns.preview import start_for
 from bot.domain.policy import PolicyRules
@@ -51,7 +51,9 @@ class SendReport:
     deferred: int = 0  # new texts the policy held back (quiet hours, frequency cap)
     suppressed: int = 0  # new rows the policy refused (consent); never sent, never retried
     skipped: int = 0  # people who already have this campaign's text
+    held: int = 0  # people outside the test split: they get the winner once it is picked
     paused: bool = False  # stopped by `pause_campaign` before everyone was done
+    testing: bool = False  # only the test split was sent; the clock picks the winner later
 
     @property
     def new(self) -> int:
@@ -103,6 +105,8 @@ def send_campaign(
     clock = services.conversations.clock if now is None else lambda: now
     with db.connect() as connection:
         total = sum(1 for _ in audience(connection, campaign.segment))
+        choose = variant_chooser(campaign, _winner(connection, campaign.name))
+    report.testing = campaign.test is not None and choose.testing
     _mark(services, campaign.name, CampaignSendStatus.QUEUED, now=clock())
     progress(0, total)
     after_id = 0
@@ -125,6 +129,7 @@ def send_campaign(
                         default_zone=settings.DEFAULT_TIMEZONE,
                         public_url=settings.PUBLIC_URL,
                         rules=settings.policy_rules,
+                        choose=choose,
                     )
                 break
             except IntegrityError:
@@ -133,14 +138,65 @@ def send_campaign(
             except CampaignPaused:
                 report.paused = True
                 return report
-        for name in ("recipients", "queued", "deferred", "suppressed", "skipped"):
+        for name in ("recipients", "queued", "deferred", "suppressed", "skipped", "held"):
             setattr(report, name, getattr(report, name) + getattr(tally, name))
         if last_id is None:
             break
         after_id = last_id
         progress(report.recipients, max(total, report.recipients))
-    _finish(services, campaign.name, recipients=report.recipients, now=clock())
+    test = campaign.test if report.testing else None
+    _finish(
+        services,
+        campaign.name,
+        recipients=report.recipients,
+        now=clock(),
+        wait=None if test is None else test.wait,
+    )
     return report
+
+
+@dataclass(frozen=True)
+class VariantChooser:
+    """Who gets which variant in this run: everyone by weight, the test split, or the winner."""
+
+    campaign: Campaign
+    winner: Variant | None  # picked after the test: what everyone without a text gets
+    testing: bool  # a test split not decided yet: only its people are sent to
+
+    def __call__(self, phone: str) -> Variant | None:
+        """This person's variant, or None while they wait for the test's winner."""
+        if self.winner is not None:
+            return self.winner
+        test = self.campaign.test
+        if (
+            self.testing
+            and test is not None
+            and not in_test_split(self.campaign.name, phone, test.share)
+        ):
+            return None
+        return assign_variant(self.campaign.name, phone, self.campaign.variants)
+
+
+def variant_chooser(campaign: Campaign, winner: str | None) -> VariantChooser:
+    """The chooser for a run, given the test's decided winner (None: not decided)."""
+    if campaign.test is None:
+        return VariantChooser(campaign, None, testing=False)
+    picked = next((v for v in campaign.variants if v.name == winner), None)
+    if winner is not None and picked is None:
+        # The file lost the winning variant since: the decision still stands for who got what,
+        # but the rest cannot be sent a variant that no longer exists.
+        raise CampaignNotFound(
+            f"campaign {campaign.name!r}: its test picked variant {winner!r}, which the file no"
+            " longer has; put it back to send the rest"
+        )
+    return VariantChooser(campaign, picked, testing=picked is None)
+
+
+def _winner(connection: Connection, name: str) -> str | None:
+    decision = connection.execute(
+        select(SENDS.c.decision).where(SENDS.c.campaign == name)
+    ).scalar_one_or_none()
+    return decision.get("variant") if isinstance(decision, dict) else None
 
 
 def pause_campaign(services: Services, name: str) -> CampaignSendStatus | None:
@@ -148,7 +204,10 @@ def pause_campaign(services: Services, name: str) -> CampaignSendStatus | None:
     with transaction(services.db) as connection:
         connection.execute(
             update(SENDS)
-            .where(SENDS.c.campaign == name, SENDS.c.status == CampaignSendStatus.QUEUED)
+            .where(
+                SENDS.c.campaign == name,
+                SENDS.c.status.in_([CampaignSendStatus.QUEUED, CampaignSendStatus.TESTING]),
+            )
             .values(status=CampaignSendStatus.PAUSED)
         )
         return _status(connection, name)
@@ -173,6 +232,7 @@ def _queue_batch(
     default_zone: str,
     public_url: str | None,
     rules: PolicyRules,
+    choose: VariantChooser,
 ) -> int | None:
     """Queue texts for the next `limit` subscribed people after `after_id`; the last id seen."""
     rows = connection.execute(
@@ -216,7 +276,10 @@ def _queue_batch(
         if recipient.phone in have_it:
             tally.skipped += 1
             continue
-        variant = assign_variant(campaign.name, recipient.phone, campaign.variants)
+        variant = choose(recipient.phone)
+        if variant is None:
+            tally.held += 1
+            continue
         filled = variant.text.fill(
             recipient.template_variables(brand=brand, support=support), trusted=BRAND_NAMES
         )
@@ -242,6 +305,7 @@ def _queue_batch(
             campaign=campaign.name,
             variant=variant.name,
             not_before=starts_at,
+            media_urls=variant.media,
         )
         if queued.status is MessageStatus.SUPPRESSED:
             tally.suppressed += 1
@@ -271,7 +335,15 @@ def _mark(services: Services, name: str, status: CampaignSendStatus, *, now: dat
         )
 
 
-def _finish(services: Services, name: str, *, recipients: int, now: datetime) -> None:
+def _finish(
+    services: Services,
+    name: str,
+    *,
+    recipients: int,
+    now: datetime,
+    wait: timedelta | None = None,
+) -> None:
+    """Everyone this run may text is queued: done, or testing until the decision is due."""
     with transaction(services.db) as connection:
         queued = connection.execute(
             select(func.count())
@@ -285,9 +357,23 @@ def _finish(services: Services, name: str, *, recipients: int, now: datetime) ->
             update(SENDS)
             .where(SENDS.c.campaign == name, SENDS.c.status == CampaignSendStatus.QUEUED)
             .values(
-                status=CampaignSendStatus.DONE,
+                status=CampaignSendStatus.DONE if wait is None else CampaignSendStatus.TESTING,
                 recipients=recipients,
                 queued=queued,
                 finished_at=now,
             )
         )
+        if wait is not None:  # the first test run sets the timer; a resume keeps it
+            # The wait starts once the last test text may go: quiet hours or a send_at can
+            # hold them till the morning, and a winner picked before they went means nothing.
+            last_due = connection.execute(
+                select(func.max(MESSAGES.c.send_after)).where(
+                    MESSAGES.c.campaign == name, MESSAGES.c.status == MessageStatus.PENDING
+                )
+            ).scalar_one_or_none()
+            decide_at = max(now, last_due or now) + wait
+            connection.execute(
+                update(SENDS)
+                .where(SENDS.c.campaign == name, SENDS.c.decide_at.is_(None))
+                .values(decide_at=decide_at)
+            )

@@ -12,6 +12,7 @@ from sqlalchemy import Select, case, distinct, func, select
 from sqlalchemy.engine import Connection
 
 from bot.campaigns.conversions import DEFAULT_ATTRIBUTION_DAYS, attributions, within_days
+from bot.campaigns.model import PickBy
 from bot.domain.vocabulary import ConsentKind, Direction, MessageStatus
 from bot.sending.outbox import WAITING_ON_PROVIDER
 from bot.store.tables import CLICKS, LINKS, MESSAGES
@@ -37,6 +38,7 @@ CSV_COLUMNS = (
     "cost",
     "conversion_rate",
     "waiting_on_provider",
+    "mms",
 )
 
 
@@ -53,7 +55,8 @@ class VariantStats:
     opted_out: int = 0
     converted: int = 0
     revenue: Decimal = Decimal(0)
-    segments: int = 0
+    segments: int = 0  # of the texts sent as SMS (an MMS is priced per text, not segment)
+    mms: int = 0  # texts sent with media
     waiting_on_provider: int = 0  # in the outbox after the provider failed them (an outage)
 
     @property
@@ -61,12 +64,21 @@ class VariantStats:
         """Converted people per text sent (0 when nothing was sent)."""
         return self.converted / self.sent if self.sent else 0.0
 
+    def successes(self, by: PickBy) -> int:
+        """The people who count as a success when comparing by `by`."""
+        return self.clicked if by is PickBy.CLICKS else self.converted
+
+    def rate(self, by: PickBy) -> float:
+        """Successes per text sent (0 when nothing was sent)."""
+        return self.successes(by) / self.sent if self.sent else 0.0
+
 
 @dataclass(frozen=True)
 class Winner:
-    """The A/B verdict: the best variant by conversion rate and how sure we can be."""
+    """The A/B verdict: the winner (None without enough data), the leader, how sure we can be."""
 
     variant: str | None
+    leading: str | None = None  # the best rate so far, winner or not
     against: str | None = None  # the variant the verdict is weakest against
     z: float | None = None
     p_value: float | None = None
@@ -86,10 +98,11 @@ class CampaignStats:
     currency: str
     response_days: float
     attribution_days: float
+    price_per_mms: float = 0.0
 
     def cost(self, row: VariantStats) -> float:
-        """What a row's texts cost: segments handed over times the price of one."""
-        return round(row.segments * self.price_per_segment, 6)
+        """What a row's texts cost: SMS segments and MMS texts handed over, times their prices."""
+        return round(row.segments * self.price_per_segment + row.mms * self.price_per_mms, 6)
 
 
 def campaigns_with_texts(connection: Connection) -> set[str]:
@@ -113,6 +126,7 @@ def campaign_stats(
     currency: str,
     attribution_days: float = DEFAULT_ATTRIBUTION_DAYS,
     response_days: float = RESPONSE_DAYS,
+    price_per_mms: float = 0.0,
 ) -> CampaignStats:
     """Count what a campaign's texts led to; `variant_names` (from its file) come first."""
     rows: dict[str | None, VariantStats] = {name: VariantStats(name) for name in variant_names}
@@ -120,9 +134,12 @@ def campaign_stats(
     def row(name: str | None) -> VariantStats:
         return rows.setdefault(name, VariantStats(name))
 
-    for name, sent, segments, delivered, failed, waiting in connection.execute(_sends(campaign)):
+    for name, sent, segments, mms, delivered, failed, waiting in connection.execute(
+        _sends(campaign)
+    ):
         target = row(name)
         target.sent, target.segments = int(sent or 0), int(segments or 0)
+        target.mms = int(mms or 0)
         target.delivered, target.failed = int(delivered or 0), int(failed or 0)
         target.waiting_on_provider = int(waiting or 0)
     recipients = _recipients(campaign)
@@ -150,6 +167,7 @@ def campaign_stats(
         currency=currency,
         response_days=response_days,
         attribution_days=attribution_days,
+        price_per_mms=price_per_mms,
     )
 
 
@@ -174,38 +192,51 @@ def pick_winner(
     min_sent: int = MIN_SENT_PER_VARIANT,
     min_conversions: int = MIN_CONVERSIONS,
     alpha: float = SIGNIFICANCE,
+    by: PickBy = PickBy.CONVERSIONS,
 ) -> Winner | None:
-    """The variant with the best conversion rate, tested against every other (None with one)."""
+    """The variant with the best rate (conversions, or clicks), tested against every other.
+
+    None with fewer than two variants. Without enough data no winner is named (`variant` is
+    None); `leading` says which rate is best so far, and `reason` what is missing.
+    """
     if len(variants) < 2:
         return None
-    best = max(variants, key=lambda v: (v.conversion_rate, v.sent))
+    # Ties go to the first variant (file order): max keeps the first of equals.
+    best = max(variants, key=lambda v: v.rate(by))
+    leading = best.variant if best.sent else None
     few = [v for v in variants if v.sent < min_sent]
     if few:
         names = ", ".join(str(v.variant) for v in few)
         return Winner(
-            best.variant,
+            None,
+            leading,
             reason=f"too few sends to compare: {names} sent fewer than {min_sent} texts each",
         )
-    conversions = sum(v.converted for v in variants)
-    if conversions < min_conversions:
+    successes = sum(v.successes(by) for v in variants)
+    if successes < min_conversions:
         return Winner(
-            best.variant,
-            reason=f"too few conversions to compare: {conversions} (at least {min_conversions})",
+            None,
+            leading,
+            reason=f"too few {by.value} to compare: {successes} (at least {min_conversions})",
         )
     # The claim "best beats them all" is only as strong as its weakest comparison.
     verdicts = [
-        (*two_proportion_z_test(best.converted, best.sent, other.converted, other.sent), other)
+        (
+            *two_proportion_z_test(best.successes(by), best.sent, other.successes(by), other.sent),
+            other,
+        )
         for other in variants
         if other is not best
     ]
     z, p_value, weakest = max(verdicts, key=lambda verdict: verdict[1])
     significant = p_value < alpha
+    better = "converts better" if by is PickBy.CONVERSIONS else "gets more clicks"
     reason = (
-        f"{best.variant} converts better than {weakest.variant} (p = {p_value:.4f} < {alpha})"
+        f"{best.variant} {better} than {weakest.variant} (p = {p_value:.4f} < {alpha})"
         if significant
         else f"no significant difference from {weakest.variant} (p = {p_value:.4f} ≥ {alpha})"
     )
-    return Winner(best.variant, weakest.variant, z, p_value, significant, reason)
+    return Winner(best.variant, leading, weakest.variant, z, p_value, significant, reason)
 
 
 def stats_json(stats: CampaignStats) -> dict[str, Any]:
@@ -215,6 +246,7 @@ def stats_json(stats: CampaignStats) -> dict[str, Any]:
         "campaign": stats.campaign,
         "currency": stats.currency,
         "price_per_segment": stats.price_per_segment,
+        "price_per_mms": stats.price_per_mms,
         "response_days": stats.response_days,
         "attribution_days": stats.attribution_days,
         "totals": _row_json(stats, stats.total),
@@ -223,6 +255,7 @@ def stats_json(stats: CampaignStats) -> dict[str, Any]:
         if winner is None
         else {
             "variant": winner.variant,
+            "leading": winner.leading,
             "against": winner.against,
             "z": winner.z,
             "p_value": winner.p_value,
@@ -252,6 +285,7 @@ def _row_json(stats: CampaignStats, row: VariantStats) -> dict[str, Any]:
         "converted": row.converted,
         "revenue": float(row.revenue),
         "segments": row.segments,
+        "mms": row.mms,
         "cost": stats.cost(row),
         "conversion_rate": round(row.conversion_rate, 6),
         "waiting_on_provider": row.waiting_on_provider,
@@ -268,11 +302,14 @@ def _campaign_texts(campaign: str) -> list[Any]:
 
 def _sends(campaign: str) -> Select[Any]:
     handed_over = MESSAGES.c.sent_at.is_not(None)
+    # json_array_length: the same function on SQLite and PostgreSQL (the column is json there).
+    has_media = func.json_array_length(MESSAGES.c.media_urls) > 0
     return (
         select(
             MESSAGES.c.variant,
             _count_if(handed_over),
-            func.sum(case((handed_over, MESSAGES.c.segments), else_=0)),
+            func.sum(case((handed_over & ~has_media, MESSAGES.c.segments), else_=0)),
+            _count_if(handed_over & has_media),
             _count_if(MESSAGES.c.status == MessageStatus.DELIVERED),
             _count_if(MESSAGES.c.status.in_(FAILED)),
             _count_if(WAITING_ON_PROVIDER),

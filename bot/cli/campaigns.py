@@ -76,7 +76,12 @@ def campaign_preview(name: str) -> None:
                 audience(connection, found.segment),
                 brand=settings.BRAND_NAME,
                 support=settings.SUPPORT_CONTACT,
-                pricing=Pricing(settings.PRICE_PER_SEGMENT, settings.CURRENCY, settings.SEND_RATE),
+                pricing=Pricing(
+                    settings.PRICE_PER_SEGMENT,
+                    settings.CURRENCY,
+                    settings.SEND_RATE,
+                    price_per_mms=settings.PRICE_PER_MMS,
+                ),
                 default_zone=settings.DEFAULT_TIMEZONE,
                 now=clock(),
                 rules=settings.policy_rules,
@@ -116,8 +121,52 @@ def campaign_send(name: str, batch: int) -> None:
         f" {report.skipped:,} skipped (already sent), {report.suppressed:,} suppressed by policy,"
         f" {report.deferred:,} deferred (quiet hours or frequency cap)"
     )
+    if report.held:
+        click.echo(
+            f"test split sent; {report.held:,} people wait for the winner, which the clock"
+            f" picks when the test's wait is over (`bot campaign status {name}`)"
+        )
     if report.paused:
         click.echo(f"paused: run `bot campaign send {name}` to resume")
+
+
+@campaign.command("status")
+@click.argument("name")
+def campaign_status(name: str) -> None:
+    """Where sending campaign NAME stands, and its test split's decision."""
+    from bot.campaigns.decision import split_state
+    from bot.store.db import make_db
+
+    settings = settings_or_exit()
+    require_migrated(settings)
+    db = make_db(settings.DATABASE_URL)
+    try:
+        with db.connect() as connection:
+            state = split_state(connection, name)
+    finally:
+        db.dispose()
+    if state.status is None:
+        raise click.ClickException(f"campaign {name!r} has not been sent yet")
+    click.echo(f"{name}: {state.status.value}")
+    if state.decide_at is not None and state.decision is None:
+        click.echo(f"test split sent; the winner is picked at {state.decide_at:%Y-%m-%d %H:%M} UTC")
+    if state.decision is not None:
+        click.echo(describe_decision(state.decision))
+
+
+def describe_decision(decision: dict[str, object]) -> str:
+    """A test split's decision in two lines: which variant and why, then the numbers."""
+    numbers = decision.get("numbers")
+    by = str(decision.get("pick_by"))
+    counts = "; ".join(
+        f"{row.get('variant')}: {row.get(by)} of {row.get('sent')} sent"
+        for row in (numbers if isinstance(numbers, list) else [])
+        if isinstance(row, dict)
+    )
+    return (
+        f"decided {decision.get('decided_at')}: {decision.get('variant')} goes to the rest"
+        f" ({decision.get('reason')})\n{by}: {counts}"
+    )
 
 
 @campaign.command("pause")

@@ -118,11 +118,13 @@ def clock(wait: bool) -> None:
 
 
 def _clock_work(services: Services) -> TimerWork:
-    """The clock's work: due timers and idle takeovers, and Shopify webhooks to (re)try."""
+    """The clock's work: due timers and idle takeovers, Shopify webhooks to (re)try, and
+    campaign test splits to decide."""
+    from bot.campaigns.decision import decision_chore
     from bot.shopify.processing import clock_chore
     from bot.timers.scheduler import timer_work
 
-    return timer_work(services, [clock_chore(services)])
+    return timer_work(services, [clock_chore(services), decision_chore(services)])
 
 
 def _web_app(settings: Settings) -> Flask:

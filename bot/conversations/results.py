@@ -14,6 +14,7 @@ from bot.domain.vocabulary import ConversationStatus
 from bot.engine.answers import AnswerKind
 from bot.engine.model import Flow
 from bot.engine.steps.ask import AskStep
+from bot.engine.steps.split import SplitStep
 from bot.store.tables import ANSWERS, CONVERSATIONS
 from bot.store.tables import STEP_VISITS as VISITS
 
@@ -104,7 +105,35 @@ def flow_results(connection: Connection, flow: Flow) -> dict[str, Any]:
             for step in flow.steps
         ],
         "answers": _distributions(connection, flow),
+        "splits": _splits(connection, flow),
     }
+
+
+def _splits(connection: Connection, flow: Flow) -> list[dict[str, Any]]:
+    """Each `split` step's branches: their weight and the people (runs) who went down each."""
+    results = []
+    for step in flow.steps:
+        if not isinstance(step, SplitStep):
+            continue
+        through = select(VISITS.c.conversation_id).where(
+            VISITS.c.flow == flow.name, VISITS.c.step == step.id
+        )
+        taken = _counts_by_key(
+            connection,
+            select(VISITS.c.step, func.count(distinct(VISITS.c.conversation_id)))
+            .where(
+                VISITS.c.flow == flow.name,
+                VISITS.c.step.in_([arm.target for arm in step.arms]),
+                VISITS.c.conversation_id.in_(through),
+            )
+            .group_by(VISITS.c.step),
+        )
+        branches = [
+            {"goto": arm.target, "weight": arm.weight, "people": taken.get(arm.target, 0)}
+            for arm in step.arms
+        ]
+        results.append({"step": step.id, "branches": branches})
+    return results
 
 
 def answer_rows(connection: Connection, flow_name: str) -> Iterator[AnswerRow]:

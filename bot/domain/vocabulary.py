@@ -60,6 +60,7 @@ class Delivery(StrEnum):
 class CampaignSendStatus(StrEnum):
     QUEUED = "queued"  # being queued into the outbox (or stopped by a crash: run send again)
     PAUSED = "paused"  # stopped between batches; `bot campaign send` resumes it
+    TESTING = "testing"  # the test split is queued; the clock decides at decide_at, then sends on
     DONE = "done"  # everyone in the segment has their text in the outbox
 
 

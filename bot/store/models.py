@@ -235,6 +235,11 @@ class CampaignSend(SQLModel, table=True):
     queued: int = 0  # campaign texts in the outbox (every run's)
     started_at: datetime = _timestamp(nullable=False)
     finished_at: datetime | None = _timestamp(nullable=True)
+    # A test split's timer: the clock picks the winner once decide_at comes due, and keeps
+    # the decision (which, why, the numbers) with when it was taken.
+    decide_at: datetime | None = _timestamp(nullable=True)
+    decision: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    decided_at: datetime | None = _timestamp(nullable=True)
 
 
 class Conversation(SQLModel, table=True):

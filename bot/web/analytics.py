@@ -8,6 +8,7 @@ from flask import Blueprint, Response, abort, g, redirect, render_template, url_
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
+from bot.campaigns.decision import split_state
 from bot.campaigns.parser import read_campaigns
 from bot.campaigns.stats import (
     CampaignStats,
@@ -68,6 +69,7 @@ def campaign(name: str) -> str:
         if name not in files and not has_messages(connection, name):
             abort(404, description=f"No campaign is named {name!r}.")
         stats = _stats(connection, name, files.get(name, []))
+        test = split_state(connection, name)
     labels = [_variant_label(row.variant) for row in stats.variants]
     chart = bar_chart(
         f"Conversion and click rate per variant of {name}",
@@ -82,7 +84,9 @@ def campaign(name: str) -> str:
         ],
         fmt=percent,
     )
-    return render_template("inbox/campaign.html", stats=stats, chart=chart, label=_variant_label)
+    return render_template(
+        "inbox/campaign.html", stats=stats, chart=chart, label=_variant_label, test=test
+    )
 
 
 @bp.get("/flows")
@@ -134,6 +138,7 @@ def _stats(connection: Any, name: str, variant_names: list[str]) -> CampaignStat
         name,
         variant_names=variant_names,
         price_per_segment=settings.PRICE_PER_SEGMENT,
+        price_per_mms=settings.PRICE_PER_MMS,
         currency=settings.CURRENCY,
         attribution_days=settings.ATTRIBUTION_DAYS,
     )

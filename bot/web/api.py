@@ -13,6 +13,7 @@ import yaml
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, Field, StrictInt, StrictStr, ValidationError
 
+from bot.campaigns.decision import split_json, split_state
 from bot.campaigns.parser import read_campaigns
 from bot.campaigns.stats import CampaignStats, campaign_stats, csv_rows, has_messages, stats_json
 from bot.conversations.requests import IdInUse, OptedOut, UnknownNumber
@@ -323,7 +324,9 @@ def show_campaign_stats(name: str) -> tuple[Response, int]:
     stats = _campaign_stats(name)
     if stats is None:
         return problem(404, f"no campaign named {name!r}: no campaign file and no texts sent")
-    return jsonify(stats_json(stats)), 200
+    with context.services().db.connect() as connection:
+        test = split_json(split_state(connection, name))
+    return jsonify({**stats_json(stats), "test": test}), 200
 
 
 @bp.get("/campaigns/<name>/stats.csv")
@@ -356,6 +359,7 @@ def _campaign_stats(name: str) -> CampaignStats | None:
             name,
             variant_names=[variant.name for variant in found.variants] if found else (),
             price_per_segment=settings.PRICE_PER_SEGMENT,
+            price_per_mms=settings.PRICE_PER_MMS,
             currency=settings.CURRENCY,
             attribution_days=settings.ATTRIBUTION_DAYS,
         )

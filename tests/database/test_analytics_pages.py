@@ -131,9 +131,17 @@ def test_campaign_page_shows_variants_chart_and_winner(agent: FlaskClient, seede
     assert "<title>early, click rate: 33.3%</title>" in page
     assert "<title>late, conversion rate: 0.0%</title>" in page
     assert "42.50 USD" in page
-    assert "Winner: <strong>early</strong>" in page
-    assert "too few sends to compare" in page  # with so few texts there is no p-value yet
+    # With so few texts there is no p-value yet: no winner is named, only who leads.
+    assert "Winner:" not in page
+    assert "No winner yet (<strong>early</strong> leads)" in page
+    assert "too few sends to compare" in page
     assert BOLD not in page and ESCAPED in page
+
+
+def test_a_never_sent_campaign_names_no_winner(agent: FlaskClient) -> None:
+    page = agent.get("/inbox/campaigns/spring_sale").get_data(as_text=True)
+    assert "Winner:" not in page and "leads" not in page
+    assert "No winner yet:" in page and "too few sends to compare" in page
 
 
 def test_campaign_page_says_how_many_texts_wait_on_the_provider(

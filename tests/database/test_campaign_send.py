@@ -37,8 +37,8 @@ campaign: sale
 segment: {{tags: [vip]}}
 send_at: SEND_AT
 variants:
-  - {{name: a, text: "{TEXT}"}}
-  - {{name: b, text: "{TEXT} Hurry!"}}
+  - {{name: a, weight: 1, text: "{TEXT}"}}
+  - {{name: b, weight: 1, text: "{TEXT} Hurry!"}}
 """
 
 

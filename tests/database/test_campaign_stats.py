@@ -49,8 +49,8 @@ variants:
 SPRING_SALE = """\
 campaign: spring_sale
 variants:
-  - {name: early, text: "{brand}: spring is here. Reply STOP to opt out."}
-  - {name: late, text: "{brand}: spring is nearly over. Reply STOP to opt out."}
+  - {name: early, weight: 1, text: "{brand}: spring is here. Reply STOP to opt out."}
+  - {name: late, weight: 1, text: "{brand}: spring is nearly over. Reply STOP to opt out."}
 """
 
 
@@ -119,7 +119,7 @@ def test_too_little_data_says_so(variants: list[VariantStats], reason: str) -> N
     winner = pick_winner(variants)
     assert winner is not None
     assert winner.reason == reason
-    assert (winner.p_value, winner.significant) == (None, False)
+    assert (winner.variant, winner.p_value, winner.significant) == (None, None, False)
 
 
 def test_one_variant_has_no_winner() -> None:
@@ -447,6 +447,7 @@ EXPECTED_A = {
     "cost": 0.04,
     "conversion_rate": 0.333333,
     "waiting_on_provider": 1,
+    "mms": 0,
 }
 EXPECTED_B = {
     "variant": "b",
@@ -462,6 +463,7 @@ EXPECTED_B = {
     "cost": 0.05,
     "conversion_rate": 0.666667,
     "waiting_on_provider": 0,
+    "mms": 0,
 }
 EXPECTED_TOTALS = {
     "variant": None,
@@ -477,6 +479,7 @@ EXPECTED_TOTALS = {
     "cost": 0.09,
     "conversion_rate": 0.5,
     "waiting_on_provider": 1,
+    "mms": 0,
 }
 
 
@@ -488,18 +491,22 @@ def test_stats_api(client: FlaskClient, seeded: dict[str, int]) -> None:
         "campaign": "winter_sale",
         "currency": "USD",
         "price_per_segment": 0.01,
+        "price_per_mms": 0.02,
         "response_days": 7.0,
         "attribution_days": 7.0,
         "totals": EXPECTED_TOTALS,
         "variants": [EXPECTED_A, EXPECTED_B],
+        # Too few texts to tell: no winner is named, only who leads.
         "winner": {
-            "variant": "b",
+            "variant": None,
+            "leading": "b",
             "against": None,
             "z": None,
             "p_value": None,
             "significant": False,
             "reason": "too few sends to compare: a, b sent fewer than 30 texts each",
         },
+        "test": None,
     }
 
 
@@ -523,6 +530,7 @@ def test_a_campaign_file_with_no_texts_yet(client: FlaskClient) -> None:
     assert all(row["sent"] == 0 and row["revenue"] == 0 for row in body["variants"])
     assert body["totals"]["sent"] == 0
     assert body["winner"]["reason"].startswith("too few sends")
+    assert (body["winner"]["variant"], body["winner"]["leading"]) == (None, None)
 
 
 @needs_campaign_columns

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from bot.cli import main
 from bot.domain.vocabulary import SubscriberStatus
 from bot.engine.templates import parse_template
 from bot.store.models import Subscriber
-from tests.support.paths import SHIPPED_FLOWS
+from tests.support.paths import ROOT, SHIPPED_FLOWS
 
 FLOWS = frozenset({"nps", "feedback"})
 OK_TEXT = "{brand}: boots 20% off, {first_name|friend}! Reply STOP to opt out."
@@ -71,9 +72,9 @@ CASES = [
             wieght: 5
         """,
         "c.yaml:2: unknown key 'audience' (known: campaign, description, reply_flow, segment,"
-        " send_at, variants)",
+        " send_at, test, variants)",
         "c.yaml:4: unknown segment key 'tag' (known: attributes, tags, where)",
-        "c.yaml:7: unknown variant key 'wieght' (known: name, text, weight)",
+        "c.yaml:7: unknown variant key 'wieght' (known: media, name, text, weight)",
     ),
     case(
         "no variants",
@@ -99,12 +100,60 @@ CASES = [
         "c.yaml:7: variant 'c': weight must be a positive number",
     ),
     case(
+        "between two variants each needs its weight",
+        f"""
+        campaign: sale
+        variants:
+          - {{name: a, weight: 1, text: "{OK_TEXT}"}}
+          - {{name: b, text: "{OK_TEXT}"}}
+        """,
+        "c.yaml:4: variant 'b' needs weight: (e.g. weight: 50)",
+    ),
+    case(
+        "media: https URLs, at most ten",
+        f"""
+        campaign: sale
+        variants:
+          - name: a
+            weight: 1
+            text: "{OK_TEXT}"
+            media: [http://cdn.acme.test/boots.jpg]
+          - name: b
+            weight: 1
+            text: "{OK_TEXT}"
+            media: {[f"https://cdn.acme.test/{n}.jpg" for n in range(11)]}
+          - {{name: c, weight: 1, text: "{OK_TEXT}", media: "ftp://x"}}
+          - {{name: d, weight: 1, text: "{OK_TEXT}", media: []}}
+        """,
+        "c.yaml:6: variant 'a': media: http://cdn.acme.test/boots.jpg must use https://"
+        " (Twilio fetches media over the internet; use TLS)",
+        "c.yaml:10: variant 'b': media: 11 URLs; a text carries at most 10",
+        "c.yaml:11: variant 'c': media: 'ftp://x' is not an https URL such as"
+        " https://cdn.example.com/boots.jpg",
+        "c.yaml:12: variant 'd': media: give a list of https URLs, e.g."
+        " [https://cdn.example.com/boots.jpg]",
+    ),
+    case(
+        "a test split: a percentage, a duration, clicks or conversions, two variants",
+        f"""
+        campaign: sale
+        test: {{split: 120%, wait: 4, pick_by: opens, when: later}}
+        variants:
+          - {{name: a, weight: 1, text: "{OK_TEXT}"}}
+        """,
+        "c.yaml:2: unknown test key 'when' (known: pick_by, split, wait)",
+        "c.yaml:2: test: a test split needs at least two variants to pick from",
+        "c.yaml:2: test: split '120%' must be a percentage between 1% and 99% (e.g. split: 20%)",
+        "c.yaml:2: test: wait: '4' has no unit; add one, e.g. 4m or 4h (units: s, m, h, d, w)",
+        "c.yaml:2: test: pick_by 'opens' must be clicks or conversions",
+    ),
+    case(
         "two variants with one name",
         f"""
         campaign: sale
         variants:
-          - {{name: a, text: "{OK_TEXT}"}}
-          - {{name: a, text: "{OK_TEXT}"}}
+          - {{name: a, weight: 1, text: "{OK_TEXT}"}}
+          - {{name: a, weight: 1, text: "{OK_TEXT}"}}
         """,
         "c.yaml:4: variant name 'a' is already used on line 3",
     ),
@@ -192,8 +241,8 @@ CASES = [
         f"""
         campaign: sale
         variants:
-          - text: "{OK_TEXT} https://acme.test/{{attributes.ref}}"
-          - text: "{OK_TEXT} https://acme.test/boots"
+          - {{weight: 1, text: "{OK_TEXT} https://acme.test/{{attributes.ref}}"}}
+          - {{weight: 1, text: "{OK_TEXT} https://acme.test/boots"}}
         """,
         "c.yaml:3: warning: variant 'a': {attributes.ref} runs into a URL: a URL with a person's"
         " value in it goes out as plain text, never as a tracked link (put a space between them)",
@@ -203,8 +252,8 @@ CASES = [
         f"""
         campaign: sale
         variants:
-          - text: "{OK_TEXT} It’s on!"
-          - text: "{OK_TEXT}{" Boots, boots, boots and more boots for winter." * 12}"
+          - {{weight: 1, text: "{OK_TEXT} It’s on!"}}
+          - {{weight: 1, text: "{OK_TEXT}{" Boots, boots, boots and more boots for winter." * 12}"}}
         """,
         "c.yaml:3: warning: variant 'a': ’ (RIGHT SINGLE QUOTATION MARK) turns this text into"
         " UCS-2: 70 characters a segment instead of 160",
@@ -235,6 +284,20 @@ def test_the_shipped_campaigns_check_clean() -> None:
     assert [problem for item in parsed for problem in item.problems] == []
     winter = parsed[1].campaign
     assert winter is not None and winter.reply_flow == "nps"
+
+
+def test_the_sample_vips_fall_into_both_variants_of_the_demo_campaign() -> None:
+    demo = read_campaigns(SHIPPED_FLOWS, brand="Parley")[0].campaign
+    assert demo is not None and demo.name == "vip_preview"
+    with (ROOT / "data" / "sample_subscribers.csv").open(encoding="utf-8") as sample:
+        vips = [
+            "+1" + "".join(ch for ch in row["phone"] if ch.isdigit())[-10:]
+            for row in csv.DictReader(sample)
+            if "vip" in row["tags"].split(";")
+        ]
+    assert len(vips) == 4  # the README's walkthrough says so
+    got = Counter(assign_variant(demo.name, phone, demo.variants).name for phone in vips)
+    assert got == {"short": 2, "warm": 2}
 
 
 # --- assignment -------------------------------------------------------------------------------
@@ -324,7 +387,7 @@ def seed(db: Engine) -> None:
 def campaign(
     segment: str, *, send_at: str = "now", texts: tuple[str, ...] = (OK_TEXT,)
 ) -> Campaign:
-    listed = "\n".join(f'  - text: "{text}"' for text in texts)
+    listed = "\n".join(f'  - {{weight: 1, text: "{text}"}}' for text in texts)
     text = f"campaign: sale\nsegment: {segment}\nsend_at: {send_at}\nvariants:\n{listed}\n"
     parsed = parse_campaign(text, "c.yaml")
     assert parsed.campaign is not None, parsed.problems

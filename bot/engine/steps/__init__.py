@@ -5,12 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import ModuleType
 
-from bot.engine.steps import action, ask, branch, end, goto, handoff, http, send, start_flow, wait
+from bot.engine.steps import (
+    action,
+    ask,
+    branch,
+    end,
+    goto,
+    handoff,
+    http,
+    send,
+    split,
+    start_flow,
+    wait,
+)
 from bot.engine.steps import set as set_step
 from bot.engine.steps.base import COMMON_KEYS, Step, StepParser
 
 _MODULES: tuple[ModuleType, ...] = (
-    send, ask, branch, set_step, wait, handoff, action, http, goto, start_flow, end,
+    send, ask, branch, split, set_step, wait, handoff, action, http, goto, start_flow, end,
 )  # fmt: skip
 
 
