@@ -33,6 +33,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer
 
 from bot.domain.segments import count_segments
+from bot.twilio.phone import status_callback_form
 from bot.twilio.signature import signed_request
 
 log = logging.getLogger(__name__)
@@ -372,16 +373,7 @@ class FakeTwilioServer:
         """Queue the callbacks of one text; a thread posts them after the create is answered."""
         statuses = ("undelivered",) if to in self.undeliverable else DELIVERY_STATUSES
         for status in statuses:
-            form = {
-                "AccountSid": self.account_sid,
-                "MessageSid": sid,
-                "SmsSid": sid,
-                "MessageStatus": status,
-                "SmsStatus": status,
-                "To": to,
-                "From": sender,
-                "ApiVersion": API_VERSION,
-            }
+            form = status_callback_form(self.account_sid, sid, status, sender=sender, to=to)
             if status == "undelivered":
                 form["ErrorCode"] = "30003"  # Twilio's "unreachable destination handset"
             self._to_report.put((url, form))

@@ -80,15 +80,9 @@ class Phone:
             signed_as = urljoin(f"{self.public_url or self.base_url}{INBOUND_PATH}", action)
             sid = "SM" + uuid.uuid4().hex
             for status in REPLY_STATUSES:
-                form = {
-                    "AccountSid": self.account_sid,
-                    "MessageSid": sid,
-                    "SmsSid": sid,
-                    "MessageStatus": status,
-                    "SmsStatus": status,
-                    "From": self.to,
-                    "To": self.number,
-                }
+                form = status_callback_form(
+                    self.account_sid, sid, status, sender=self.to, to=self.number
+                )
                 self._post(target, form, signed_as)
                 reports.append(Delivered(target, status))
         return tuple(reports)
@@ -106,6 +100,22 @@ class Phone:
             raise PhoneError(
                 f"nothing answers at {url} ({reason}): is `bot serve` running there?"
             ) from None
+
+
+def status_callback_form(
+    account_sid: str, sid: str, status: str, *, sender: str, to: str
+) -> dict[str, str]:
+    """The form Twilio posts to a text's status callback."""
+    return {
+        "AccountSid": account_sid,
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "MessageStatus": status,
+        "SmsStatus": status,
+        "From": sender,
+        "To": to,
+        "ApiVersion": "2010-04-01",
+    }
 
 
 def reply_actions(twiml: str) -> list[str]:

@@ -1237,3 +1237,18 @@ def test_start_flow_suggests_the_nearest_flow() -> None:
     assert [str(p) for p in found] == [
         "menu.yaml:3: start_flow: no flow named 'suport' (did you mean 'support'?)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        ("- sned: hi", f"t.yaml:3: unknown step type 'sned' (did you mean 'send'?) ({STEP_TYPES})"),
+        (
+            "- send: hi\n    nxet: x",
+            "t.yaml:4: unknown key 'nxet' (did you mean 'next'?) in a send step"
+            " (known: id, media, next, send)",
+        ),
+    ],
+)
+def test_a_misspelt_step_suggests_the_nearest_word(step: str, expected: str) -> None:
+    assert problems(f"flow: t\nsteps:\n  {step}\n") == [expected]
