@@ -26,6 +26,7 @@ from bot.domain.vocabulary import SubscriberStatus
 from bot.domain.yamlsource import LocatedDict, LocatedList, YamlError, load_yaml
 from bot.engine.durations import DurationError, parse_duration
 from bot.engine.parser import ParsedFile
+from bot.engine.problems import Problem, did_you_mean
 from bot.sending.gateways.fake import FakeGateway
 from bot.services import Services, build_services
 from bot.settings import Settings
@@ -76,16 +77,55 @@ class ScriptError(ValueError):
         self.line = line
 
 
+class TestsFileError(ValueError):
+    """A `<name>.tests.yaml` cannot be read; names that file, not the flow's."""
+
+    def __init__(self, file: Path, message: str, line: int, column: int = 0) -> None:
+        super().__init__(message)
+        self.problem = Problem(str(file), line, message, column=column)
+
+
 def tests_of(parsed: ParsedFile) -> tuple[Path | None, Any]:
-    """The tests of a flow file: its own `tests:` or a sibling `<name>.tests.yaml`."""
+    """The tests of a flow file: its own `tests:` or a sibling `<name>.tests.yaml`.
+
+    Raises TestsFileError when the sibling is no YAML or holds no `tests:`.
+    """
     path = Path(parsed.file)
     sibling = path.with_name(f"{path.stem}.tests.yaml")
     if parsed.flow is not None and parsed.flow.tests is not None:
         return path, parsed.flow.tests
-    if sibling.is_file():
+    if not sibling.is_file():
+        return None, None
+    try:
         document = load_yaml(sibling.read_text(encoding="utf-8"))
-        return sibling, document.get("tests") if isinstance(document, LocatedDict) else None
-    return None, None
+    except YamlError as error:
+        raise TestsFileError(sibling, error.message, error.line, error.column) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise TestsFileError(sibling, f"cannot read the file: {error}", 1) from None
+    if not isinstance(document, LocatedDict) or "tests" not in document:
+        keys = document if isinstance(document, LocatedDict) else ()
+        hint = did_you_mean(next(iter(keys), ""), ["tests"]) if keys else ""
+        raise TestsFileError(sibling, f"a tests file holds `tests:`, a list of scripts{hint}", 1)
+    return sibling, document["tests"]
+
+
+def check_tests(parsed: ParsedFile) -> list[Problem]:
+    """What is wrong with a flow's scripts as written, each against the file that holds it."""
+    try:
+        source, tests = tests_of(parsed)
+    except TestsFileError as error:
+        return [error.problem]
+    if source is None:
+        return []
+    if not isinstance(tests, LocatedList):
+        return [Problem(str(source), 1, "tests must be a list of scripts")]
+    problems = []
+    for node, line in zip(tests, tests.item_lines, strict=True):
+        try:
+            _script(node, line)
+        except ScriptError as error:
+            problems.append(Problem(str(source), error.line, f"tests: {error}"))
+    return problems
 
 
 class FlowTestRunner:
@@ -103,8 +143,9 @@ class FlowTestRunner:
         """Run every script of one flow file."""
         try:
             source, tests = tests_of(parsed)
-        except YamlError as error:
-            yield ScriptOutcome(parsed.file, error.line, "tests", (error.message,))
+        except TestsFileError as error:
+            problem = error.problem
+            yield ScriptOutcome(problem.file, problem.line, "tests", (problem.message,))
             return
         if tests is None:
             return

@@ -15,9 +15,11 @@ from bot.domain.media import media_problems
 from bot.domain.segments import count_segments
 from bot.domain.yamlsource import LocatedDict, LocatedList
 from bot.engine.checker import (
+    BRAND_ADVICE,
     OPT_OUT_WORDING,
     TypicalVariables,
     gsm_lookalike,
+    names_the_brand,
     ucs2_message,
     url_lints,
 )
@@ -25,7 +27,7 @@ from bot.engine.durations import DurationError, parse_duration
 from bot.engine.expressions import Expression, ExpressionError, parse_expression
 from bot.engine.model import FlowSettings
 from bot.engine.parser import FLOW_NAME, read_flow_file
-from bot.engine.problems import Problem, Severity, load_document
+from bot.engine.problems import Problem, Severity, did_you_mean, load_document
 from bot.engine.templates import Template, TemplateError, parse_template
 
 CAMPAIGNS_FOLDER = "campaigns"  # inside FLOWS_DIR; the flow loader reads top-level files only
@@ -378,12 +380,25 @@ class _Reader:
             return None
         if self.flow_names is not None and value not in self.flow_names:
             known = ", ".join(sorted(self.flow_names)) or "none"
-            self.error(line, f"reply_flow: no flow named {value!r} (known: {known})")
+            self.error(
+                line,
+                f"reply_flow: no flow named {value!r}{did_you_mean(value, self.flow_names)} "
+                f"(known: {known})",
+            )
         return value
 
     def _lint(self, variant: Variant) -> None:
         for message in text_lints(variant.text, brand=self.brand):
             self.warning(variant.line, f"variant {variant.name!r}: {message}")
+        self._lint_sender(variant)
+
+    def _lint_sender(self, variant: Variant) -> None:
+        if not names_the_brand(variant.text, self.brand):
+            self.warning(
+                variant.line,
+                f"variant {variant.name!r}: promotional text does not name the brand "
+                f"({BRAND_ADVICE})",
+            )
 
 
 def _percent(value: object) -> float | None:

@@ -8,6 +8,7 @@ from bot.cli import (  # noqa: F401  (registers them)
     running,
     shopify,
     subscribers,
+    texting,
     webhooks,
 )
 from bot.cli.common import main

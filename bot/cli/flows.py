@@ -123,6 +123,7 @@ def _offer_problems(
 def flows_check(paths: tuple[Path, ...]) -> None:
     """Check flow files (default: FLOWS_DIR), with its campaigns, webhooks, offers and sending
     rules files; prints file:line: message, exits 1 on errors."""
+    from bot.authoring.flow_tests import check_tests
     from bot.campaigns.parser import check_campaigns
     from bot.engine.problems import Severity
     from bot.webhooks.endpoints import check_webhooks_file
@@ -131,6 +132,7 @@ def flows_check(paths: tuple[Path, ...]) -> None:
     action_names = _action_names(settings)
     parsed = _checked(paths, settings, action_names)
     problems = sorted(problem for item in parsed for problem in item.problems)
+    problems += [problem for item in parsed for problem in check_tests(item)]
     folders = [path for path in paths if path.is_dir()] if paths else [settings.FLOWS_DIR]
     for folder in folders:  # campaign files live in FLOWS_DIR/campaigns
         problems += check_campaigns(folder, brand=settings.BRAND_NAME)

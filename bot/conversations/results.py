@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from bot.conversations.flow_registry import FlowCatalog
 from bot.domain.vocabulary import ConversationStatus
 from bot.engine.answers import AnswerKind
+from bot.engine.labels import step_label
 from bot.engine.model import Flow
 from bot.engine.steps.ask import AskStep
 from bot.engine.steps.split import SplitStep
@@ -91,12 +92,14 @@ def flow_results(connection: Connection, flow: Flow) -> dict[str, Any]:
         .group_by(ANSWERS.c.step),
     )
     dropped_out = _dropped_out(connection, flow.name)
+    distributions = _distributions(connection, flow)
     return {
         "flow": flow.name,
         **_conversation_counts(connection, [flow.name]).get(flow.name, _NO_CONVERSATIONS),
         "steps": [
             {
                 "step": step.id,
+                "label": step_label(flow, step),
                 "kind": step.kind,
                 "reached": reached.get(step.id, 0),
                 "dropped_out": dropped_out.get(step.id, 0),
@@ -104,8 +107,19 @@ def flow_results(connection: Connection, flow: Flow) -> dict[str, Any]:
             }
             for step in flow.steps
         ],
-        "answers": _distributions(connection, flow),
+        "answers": distributions,
         "splits": _splits(connection, flow),
+        "questions": [
+            {
+                "step": step.id,
+                "question": step.question.source,
+                "save_as": step.save_as,
+                "expect": step.spec.kind.value,
+                "answers": distributions[step.id],
+            }
+            for step in flow.steps
+            if isinstance(step, AskStep)
+        ],
     }
 
 

@@ -9,12 +9,13 @@ import yaml
 
 
 class YamlError(ValueError):
-    """The text is not valid YAML; `line` is 1-based."""
+    """The text is not valid YAML; `line` and `column` are 1-based (column 0: unknown)."""
 
-    def __init__(self, message: str, line: int) -> None:
+    def __init__(self, message: str, line: int, column: int = 0) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
+        self.column = column
 
 
 class LocatedDict(dict[str, Any]):
@@ -115,12 +116,40 @@ def load_yaml(text: str, *, scalars_as_text: bool = False) -> Any:
         raise YamlError("bad YAML: nested too deeply", 1) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else 1
-        raise YamlError(f"bad YAML: {error.problem or error.context}", line) from None
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 0)
+        said = f"bad YAML: {error.problem or error.context}"
+        raise YamlError(f"{said}{_advice(error)}", line, column) from None
     except yaml.YAMLError as error:
         raise YamlError(f"bad YAML: {error}", 1) from None
     _refuse_expansion_past(MAX_VALUES, document)
     return document
+
+
+# PyYAML's wording of the mistakes people make most, and what to do about each.
+_QUOTE_THE_COLON = "; a value with ': ' in it must be quoted, e.g. send: \"Hi: your order shipped\""
+_INDENTATION = (
+    "; check the indentation: keys of one mapping and items of one list start in the same "
+    "column, indented with spaces"
+)
+_ADVICE = (
+    ("mapping values are not allowed here", _QUOTE_THE_COLON),
+    ("found character '\\t'", "; indent with spaces, not tabs"),
+    ("did not find expected key", _INDENTATION),
+    ("expected <block end>", _INDENTATION),
+    ("did not find expected '-' indicator", _INDENTATION),
+    ("found unexpected end of stream", "; a quote is opened and never closed"),
+    ("did not find expected ',' or ']'", "; a [list] is not closed, or an item needs quotes"),
+    ("did not find expected ',' or '}'", "; a {mapping} is not closed, or a value needs quotes"),
+)
+
+
+def _advice(error: yaml.MarkedYAMLError) -> str:
+    """What to do about a YAML syntax error, for the mistakes people make most."""
+    said = f"{error.context or ''} {error.problem or ''}"
+    for wording, advice in _ADVICE:
+        if wording in said:
+            return advice
+    return ""
 
 
 def _refuse_expansion_past(budget: int, document: Any) -> None:

@@ -10,11 +10,13 @@ from typing import Any
 from bot.domain.http_calls import Secret, Secrets
 from bot.domain.keywords import KeywordKind, Vocabulary, classify, default_vocabulary, normalise
 from bot.domain.segments import count_segments
+from bot.engine.answers import AnswerKind
 from bot.engine.loops import loops
 from bot.engine.model import Flow
 from bot.engine.parser import ParsedFile
-from bot.engine.problems import Problem, Severity, article
+from bot.engine.problems import Problem, Severity, article, did_you_mean
 from bot.engine.runtime import BRAND_NAMES
+from bot.engine.steps.ask import AskStep
 from bot.engine.steps.base import END, Step, auto_step_id
 from bot.engine.steps.branch import BranchStep
 from bot.engine.steps.http import HttpStep
@@ -96,9 +98,44 @@ def check_flow_set(files: Iterable[ParsedFile]) -> list[Problem]:
             target = getattr(step, "flow", None)
             if step.kind == "start_flow" and target not in names:
                 problems.append(
-                    Problem(flow.file, step.line, f"start_flow: no flow named {target!r}")
+                    Problem(
+                        flow.file,
+                        step.line,
+                        f"start_flow: no flow named {target!r}{did_you_mean(str(target), names)}",
+                    )
                 )
+    problems.extend(_shadowed_options(flows))
     return problems
+
+
+def _shadowed_options(flows: list[Flow]) -> Iterator[Problem]:
+    """A trigger keyword that is also an answer another flow asks for takes that answer away:
+    "Reply AGENT" would start the AGENT flow instead of answering (an interruptible flow gives
+    way to any flow's keyword, on the whole reply or its first word)."""
+    options: dict[str, tuple[Flow, AskStep, str]] = {}
+    for flow in flows:
+        if not flow.settings.interruptible:
+            continue
+        for step in flow.steps:
+            if isinstance(step, AskStep) and step.spec.kind is AnswerKind.CHOICE:
+                for option in step.spec.options:
+                    said = normalise(option)
+                    options.setdefault(said, (flow, step, option))
+                    options.setdefault(said.split(" ", 1)[0], (flow, step, option))
+    for flow in flows:
+        for keyword in flow.triggers.keywords:
+            taken = options.get(normalise(keyword))
+            if taken is None or taken[0].name == flow.name:
+                continue
+            other, question, option = taken
+            yield Problem(
+                flow.file,
+                _keywords_line(flow),
+                f"trigger keyword {keyword!r} takes the answer {option!r} away from flow "
+                f"{other.name!r} ({other.file}:{question.line}): a person who replies {option} "
+                f"there would start {flow.name!r} instead; choose another keyword, or set "
+                f"interruptible: false in {other.name!r}",
+            )
 
 
 def _keywords_line(flow: Flow) -> int:
@@ -136,6 +173,7 @@ class _FlowChecks:
         yield from self._unreachable()
         yield from self._loops_without_a_pause()
         yield from self._unknown_names()
+        yield from self._choices_never_answered()
         yield from self._reserved_keywords()
         yield from self._restart_without_a_trigger()
         yield from self._unknown_actions()
@@ -151,13 +189,27 @@ class _FlowChecks:
         for step in self.flow.steps:
             if step.id in seen:
                 yield self.error(
-                    step.line, f"step id {step.id!r} is already used on line {seen[step.id]}"
+                    step.line,
+                    f"step id {step.id!r} is already used on line {seen[step.id]}: "
+                    "give each step its own id",
                 )
             seen.setdefault(step.id, step.line)
 
+    def _ids_are_unique(self) -> bool:
+        # With one id on two steps, jumps and order cannot tell which is meant: reachability
+        # and loops would report the confusion four ways. The duplicate is the one error.
+        return len(self.positions) == len(self.flow.steps)
+
     def _missing_targets(self) -> Iterator[Problem]:
         for target, line in self._broken_jumps():
-            yield self.error(line, f"jump to a step that does not exist: {target!r}")
+            yield self.error(
+                line,
+                f"jump to a step that does not exist: {target!r}"
+                f"{did_you_mean(target, self._written_ids())}",
+            )
+
+    def _written_ids(self) -> list[str]:
+        return [step.id for step in self.flow.steps if self._has_written_id(step.id)]
 
     def _broken_jumps(self) -> Iterator[tuple[str, int]]:
         for step in self.flow.steps:
@@ -166,7 +218,7 @@ class _FlowChecks:
                     yield target, line
 
     def _unreachable(self) -> Iterator[Problem]:
-        if any(self._broken_jumps()):
+        if any(self._broken_jumps()) or not self._ids_are_unique():
             return  # where a broken jump was meant to go is unknown: fix it first, then look
         reached = self._reachable()
         for step in self.flow.steps:
@@ -192,6 +244,8 @@ class _FlowChecks:
 
     def _loops_without_a_pause(self) -> Iterator[Problem]:
         """A loop of steps none of which waits would text the person over and over."""
+        if not self._ids_are_unique():
+            return
         # A step that waits breaks any loop through it: leave those steps out of the graph.
         graph = {
             step.id: list(self._successors(step)) for step in self.flow.steps if not step.waits
@@ -228,11 +282,47 @@ class _FlowChecks:
         filled = [template for step in self.flow.steps for template in step.data_templates()]
         for template, line in [*self._texts(), *filled]:
             for name in sorted(template.names - self.known_names):
-                yield self.error(line, f"unknown template variable {{{name}}} (known: {known})")
+                yield self.error(
+                    line,
+                    f"unknown template variable {{{name}}}"
+                    f"{did_you_mean(name, self.known_names)} (known: {known})",
+                )
         for step in self.flow.steps:
             for expression, line in step.expressions():
                 for name in sorted(expression.names - self.known_names):
-                    yield self.error(line, f"unknown name {name!r} in condition (known: {known})")
+                    yield self.error(
+                        line,
+                        f"unknown name {name!r} in condition"
+                        f"{did_you_mean(name, self.known_names)} (known: {known})",
+                    )
+
+    def _choices_never_answered(self) -> Iterator[Problem]:
+        """`confirm == "AGNET"` never holds when the answer is one of AGENT, CANCEL."""
+        options = self._choice_options()
+        for step in self.flow.steps:
+            for expression, line in step.expressions():
+                for name, text in sorted(expression.compared):
+                    allowed = options.get(name)
+                    if allowed is None or text in allowed:
+                        continue
+                    yield self.error(
+                        line,
+                        f"{name} is never {text!r}: it holds one of the options "
+                        f"{', '.join(allowed)}{did_you_mean(text, allowed)}",
+                    )
+
+    def _choice_options(self) -> dict[str, tuple[str, ...]]:
+        """Each name that only choice questions save, with the options it may hold."""
+        options: dict[str, tuple[str, ...]] = {}
+        other: set[str] = set(self.flow.attributes) | BUILT_IN_NAMES
+        for step in self.flow.steps:
+            for name in step.defines():
+                if isinstance(step, AskStep) and step.spec.kind is AnswerKind.CHOICE:
+                    known = [*options.get(name, ()), *step.spec.options]
+                    options[name] = tuple(dict.fromkeys(known))
+                else:
+                    other.add(name)
+        return {name: allowed for name, allowed in options.items() if name not in other}
 
     def _texts(self) -> Iterator[tuple[Template, int]]:
         """Every text the flow may send, with its line: its steps' and its unexpected_reply."""
@@ -271,7 +361,11 @@ class _FlowChecks:
             name = getattr(step, "name", None)
             if step.kind == "action" and name not in self.action_names:
                 known = ", ".join(sorted(self.action_names)) or "none"
-                yield self.error(step.line, f"unknown action {name!r} (known: {known})")
+                yield self.error(
+                    step.line,
+                    f"unknown action {name!r}{did_you_mean(str(name), self.action_names)} "
+                    f"(known: {known})",
+                )
 
     def _http_secrets(self) -> Iterator[Problem]:
         for step in self.flow.steps:
@@ -320,6 +414,20 @@ class _FlowChecks:
                 texts[0][1],
                 "promotional flow: no text says how to opt out (add e.g. 'Reply STOP to opt out')",
             )
+        says_who = any(names_the_brand(template, self.brand) for template, _ in texts)
+        if self.flow.settings.promotional and texts and not says_who:
+            yield self.warning(
+                texts[0][1], f"promotional flow: no text names the brand ({BRAND_ADVICE})"
+            )
+
+
+# CTIA's Messaging Principles ask every marketing text to identify its sender.
+BRAND_ADVICE = "start it with '{brand}: ' so people know who is texting"
+
+
+def names_the_brand(template: Template, brand: str) -> bool:
+    """Whether a text says who sends it: `{brand}`, or the brand written out (any case)."""
+    return "brand" in template.names or (bool(brand) and brand.lower() in template.source.lower())
 
 
 def url_lints(template: Template) -> Iterator[str]:

@@ -12,7 +12,7 @@ import math
 import operator
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple, TypeGuard
 
 MAX_SOURCE_LENGTH = 500
@@ -46,6 +46,9 @@ class Expression:
     source: str
     names: frozenset[str]  # the top-level variable names it reads
     _evaluate: Evaluator = field(repr=False, compare=False)
+    # (variable, text) for each `name == "text"` (or !=, in, not in a list of texts): the
+    # checker tells a text that is none of a choice's options from a real one.
+    compared: frozenset[tuple[str, str]] = frozenset()
 
     def evaluate(self, variables: Variables) -> object:
         """The expression's value; missing names are null and type mismatches never raise."""
@@ -318,6 +321,7 @@ _COMPARISONS: dict[str, Callable[[object, object], bool]] = {
     "in": _member,
     "not in": _not_member,
 }
+_EQUALITIES = frozenset({"==", "!=", "in", "not in"})
 _ARITHMETIC: dict[str, tuple[int, Callable[[object, object], object]]] = {
     "+": (_SUM, _add),
     "-": (_SUM, _numeric(operator.sub)),
@@ -370,6 +374,8 @@ _CLOSERS = {"(": ")", "[": "]"}
 class _Node:
     evaluate: Evaluator
     depth: int
+    variable: str | None = None  # a plain name such as `confirm` (not `event.amount`)
+    texts: tuple[str, ...] = ()  # a string constant, or a list of them
 
 
 def _describe(token: _Token) -> str:
@@ -388,6 +394,7 @@ class _Parser:
         self.index = 0
         self.nesting = 0
         self.names: set[str] = set()
+        self.compared: set[tuple[str, str]] = set()
 
     @property
     def peek(self) -> _Token:
@@ -506,6 +513,8 @@ class _Parser:
             self.consume_operator(operator_text)
             compares.append(_COMPARISONS[operator_text])
             operands.append(self.expression(_COMPARE))
+            if operator_text in _EQUALITIES:
+                self.note_comparison(operands[-2], operands[-1], operator_text)
         evaluators = tuple(operand.evaluate for operand in operands)
         steps = tuple(zip(compares, evaluators[1:], strict=True))
         head = evaluators[0]
@@ -521,6 +530,13 @@ class _Parser:
 
         return self.node(evaluate, operands, column)
 
+    def note_comparison(self, left: _Node, right: _Node, operator_text: str) -> None:
+        # `"AGENT" in confirm` looks inside the answer: only `confirm in [...]` names options.
+        pairs = [(left, right)] if "in" in operator_text else [(left, right), (right, left)]
+        for named, constant in pairs:
+            if named.variable is not None:
+                self.compared.update((named.variable, text) for text in constant.texts)
+
     def arithmetic(self, operator_text: str, left: _Node) -> _Node:
         token = self.advance()
         power, compute = _ARITHMETIC[operator_text]
@@ -534,7 +550,9 @@ class _Parser:
 
     def prefix(self) -> _Node:
         token = self.advance()
-        if token.kind in ("number", "string"):
+        if token.kind == "string":
+            return _Node(lambda variables: token.value, 1, texts=(str(token.value),))
+        if token.kind == "number":
             return _constant(token.value)
         if token.kind == "op":
             if token.text == "-":
@@ -550,9 +568,10 @@ class _Parser:
             if token.text == "[":
                 items = self.sequence(token)
                 evaluators = tuple(item.evaluate for item in items)
-                return self.node(
+                listed = self.node(
                     lambda variables: [item(variables) for item in evaluators], items, token.column
                 )
+                return replace(listed, texts=tuple(text for item in items for text in item.texts))
         if token.kind == "name":
             if token.text in _CONSTANTS:
                 return _constant(_CONSTANTS[token.text])
@@ -586,7 +605,7 @@ class _Parser:
         self.names.add(path[0])
         if len(path) == 1:
             key = path[0]
-            return _Node(lambda variables: variables.get(key), 1)
+            return _Node(lambda variables: variables.get(key), 1, variable=key)
         keys = tuple(path)
         return _Node(lambda variables: lookup(variables, keys), 1)
 
@@ -653,4 +672,6 @@ def parse_expression(source: str) -> Expression:
         raise ExpressionError("empty expression", 0)
     parser = _Parser(source)
     root = parser.parse()
-    return Expression(source, frozenset(parser.names), root.evaluate)
+    return Expression(
+        source, frozenset(parser.names), root.evaluate, compared=frozenset(parser.compared)
+    )

@@ -12,7 +12,7 @@ from typing import Any
 from bot.domain.yamlsource import LocatedDict, LocatedList
 from bot.engine.durations import DurationError, parse_duration
 from bot.engine.model import RESTART_ALWAYS, RESTART_NEVER, Flow, FlowSettings, Restart, Triggers
-from bot.engine.problems import FlowFileError, Problem, article, load_document
+from bot.engine.problems import FlowFileError, Problem, article, did_you_mean, load_document
 from bot.engine.steps import STEP_TYPES
 from bot.engine.steps.base import Step, StepReader
 from bot.engine.templates import Template, TemplateError, parse_template
@@ -204,7 +204,8 @@ class _Builder:
         if len(kinds) != 1:
             unknown = [key for key in node if key not in STEP_TYPES and key not in {"id", "next"}]
             if not kinds and unknown:
-                message = f"unknown step type {unknown[0]!r} ({_known(STEP_TYPES)})"
+                nearest = did_you_mean(unknown[0], STEP_TYPES)
+                message = f"unknown step type {unknown[0]!r}{nearest} ({_known(STEP_TYPES)})"
             elif not kinds:
                 message = f"the step has no type ({_known(STEP_TYPES)})"
             else:
@@ -215,8 +216,10 @@ class _Builder:
         for key in node:
             if key not in step_type.allowed_keys:
                 allowed = _known(step_type.allowed_keys)
+                nearest = did_you_mean(key, step_type.allowed_keys)
                 self.problem(
-                    node.line_of(key), f"unknown key {key!r} in a {step_type.kind} step ({allowed})"
+                    node.line_of(key),
+                    f"unknown key {key!r}{nearest} in a {step_type.kind} step ({allowed})",
                 )
         reader = StepReader(node, step_type.kind, index)
         try:

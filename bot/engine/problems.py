@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -23,10 +25,12 @@ class Problem:
     line: int
     message: str
     severity: Severity = Severity.ERROR
+    column: int = 0  # 1-based; 0 when only the line is known
 
     def __str__(self) -> str:
         prefix = "" if self.severity is Severity.ERROR else "warning: "
-        return f"{self.file}:{self.line}: {prefix}{self.message}"
+        where = f"{self.line}:{self.column}" if self.column else str(self.line)
+        return f"{self.file}:{where}: {prefix}{self.message}"
 
 
 class FlowFileError(Exception):
@@ -43,6 +47,13 @@ def article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
 
 
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """ " (did you mean 'score'?)" for the known name nearest a typo, or "" when none is near."""
+    candidates = {candidate.lower(): candidate for candidate in known}
+    nearest = difflib.get_close_matches(name.lower(), candidates, n=1, cutoff=0.6)
+    return f" (did you mean {candidates[nearest[0]]!r}?)" if nearest else ""
+
+
 def load_document(text: str, file: str, shape: str) -> tuple[LocatedDict | None, list[Problem]]:
     """A YAML file's top-level mapping, or the problem that says why there is none."""
     from bot.domain.yamlsource import LocatedDict, YamlError, load_yaml
@@ -50,7 +61,7 @@ def load_document(text: str, file: str, shape: str) -> tuple[LocatedDict | None,
     try:
         document = load_yaml(text)
     except YamlError as error:
-        return None, [Problem(file, error.line, error.message)]
+        return None, [Problem(file, error.line, error.message, column=error.column)]
     if not isinstance(document, LocatedDict):
         return None, [Problem(file, 1, shape)]
     return document, []

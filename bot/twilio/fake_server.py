@@ -13,6 +13,8 @@ patching it, then look at what the server received:
 from __future__ import annotations
 
 import contextlib
+import logging
+import queue
 import socket
 import threading
 import time
@@ -31,6 +33,10 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer
 
 from bot.domain.segments import count_segments
+from bot.twilio.phone import status_callback_form
+from bot.twilio.signature import signed_request
+
+log = logging.getLogger(__name__)
 
 # What socketserver hands a request handler: a TCP socket (or a datagram and its socket).
 _Connection: TypeAlias = socket.socket | tuple[bytes, socket.socket]
@@ -92,6 +98,20 @@ class Arrival:
 
 
 @dataclass(frozen=True)
+class StatusReport:
+    """A status callback the server posted, and what the app answered (0: no answer)."""
+
+    url: str
+    sid: str
+    status: str
+    answered: int
+
+
+# What a handset reports after a text is accepted, in the order Twilio posts it.
+DELIVERY_STATUSES = ("sent", "delivered")
+
+
+@dataclass(frozen=True)
 class _StoredMessage:
     resource: dict[str, Any]
     date_sent: datetime
@@ -111,6 +131,14 @@ class FakeTwilioServer:
         self.auth_token = auth_token
         self.clock = clock
         self.opted_out: set[str] = set()  # numbers that answer 21610, as after a STOP
+        # Post signed status callbacks (sent, delivered) to a text's StatusCallback, as Twilio
+        # does; numbers in `undeliverable` get "undelivered" (error 30003) instead.
+        self.report_delivery = True
+        self.undeliverable: set[str] = set()
+        self._reports: list[StatusReport] = []
+        self._to_report: queue.Queue[tuple[str, dict[str, str]] | None] = queue.Queue()
+        self._reports_changed = threading.Condition()
+        self._reporter: threading.Thread | None = None
         self.delay_seconds = 0.0  # added before each response leaves, after the work is done
         self.latency_seconds = 0.0  # the network's: before a request reaches "Twilio" at all
         self._answers_released = threading.Event()
@@ -150,6 +178,19 @@ class FakeTwilioServer:
         """When each accepted text reached the server (time.monotonic), in order of arrival."""
         with self._lock:
             return list(self._arrivals)
+
+    @property
+    def status_reports(self) -> list[StatusReport]:
+        """The status callbacks posted so far, in order."""
+        with self._reports_changed:
+            return list(self._reports)
+
+    def wait_for_reports(self, count: int, timeout: float = 60.0) -> list[StatusReport]:
+        """Wait until `count` status callbacks have been posted (and answered or refused)."""
+        with self._reports_changed:
+            if not self._reports_changed.wait_for(lambda: len(self._reports) >= count, timeout):
+                raise TimeoutError(f"{len(self._reports)} status callbacks, not {count}")
+            return list(self._reports)
 
     def fail_next(
         self, *, status: int, code: int | None = None, message: str | None = None
@@ -208,6 +249,10 @@ class FakeTwilioServer:
             daemon=True,
         )
         self._thread.start()
+        self._reporter = threading.Thread(
+            target=self._report_statuses, name="fake-twilio-status", daemon=True
+        )
+        self._reporter.start()
         return self
 
     def _count_connection(self, change: int) -> None:
@@ -224,6 +269,10 @@ class FakeTwilioServer:
             self._server.server_close()
             self._thread.join()
         self._server = self._thread = None
+        if self._reporter is not None:
+            self._to_report.put(None)
+            self._reporter.join()
+            self._reporter = None
 
     def __enter__(self) -> Self:
         return self.start()
@@ -313,7 +362,32 @@ class FakeTwilioServer:
             self._received.append({**params, "sid": sid})
             self._arrivals.append(Arrival(to=to, body=body or "", monotonic=arrived_at))
             self._stored.append(_StoredMessage(resource=resource, date_sent=now))
+        callback = form.get("StatusCallback")
+        if callback and self.report_delivery:
+            self._queue_reports(callback, sid, to, sender or "")
         return _json(201, resource)
+
+    # -- status callbacks -----------------------------------------------------------------------
+
+    def _queue_reports(self, url: str, sid: str, to: str, sender: str) -> None:
+        """Queue the callbacks of one text; a thread posts them after the create is answered."""
+        statuses = ("undelivered",) if to in self.undeliverable else DELIVERY_STATUSES
+        for status in statuses:
+            form = status_callback_form(self.account_sid, sid, status, sender=sender, to=to)
+            if status == "undelivered":
+                form["ErrorCode"] = "30003"  # Twilio's "unreachable destination handset"
+            self._to_report.put((url, form))
+
+    def _report_statuses(self) -> None:
+        """Post queued callbacks one at a time, in order, signed with the auth token."""
+        while (item := self._to_report.get()) is not None:
+            url, form = item
+            answered = _post_signed(url, form, self.auth_token)
+            with self._reports_changed:
+                self._reports.append(
+                    StatusReport(url, form["MessageSid"], form["MessageStatus"], answered)
+                )
+                self._reports_changed.notify_all()
 
     def _list_messages(self, account_sid: str) -> Response:
         args = request.args
@@ -372,6 +446,19 @@ def _parse_date_filter(value: str | None) -> datetime | None:
     raise ValueError(f"DateSent> {value!r} is not YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ")
 
 
+def _post_signed(url: str, form: dict[str, str], auth_token: str) -> int:
+    """POST a form as Twilio does (X-Twilio-Signature); the HTTP status, 0 when unreachable."""
+    try:
+        with urllib.request.urlopen(signed_request(url, form, auth_token), timeout=10) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        log.warning("status callback to %s answered %s", url, error.code)
+        return error.code
+    except (OSError, ValueError) as error:
+        log.warning("status callback to %s failed: %s", url, error)
+        return 0
+
+
 def _json(status: int, payload: dict[str, Any]) -> Response:
     response = jsonify(payload)
     response.status_code = status
@@ -408,13 +495,17 @@ def main(argv: list[str] | None = None) -> None:
         "TWILIO_FROM=+15005550006. Ctrl-C stops it.",
         flush=True,
     )
-    shown = 0
+    shown = reported = 0
     try:
         while True:
             time.sleep(0.5)
             for message in server.messages[shown:]:
                 print(f"{message['sid']} to {message.get('To')}: {message.get('Body')}", flush=True)
             shown = len(server.messages)
+            for report in server.status_reports[reported:]:
+                answer = report.answered or "no answer"
+                print(f"{report.sid} {report.status} -> {report.url} ({answer})", flush=True)
+                reported += 1
     except KeyboardInterrupt:
         server.stop()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, g, redirect, render_template, url_for
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -110,11 +111,24 @@ def flow(name: str) -> str:
     steps = results["steps"]
     chart = funnel_chart(
         f"Funnel of {name}",
-        [step["step"] for step in steps],
+        [step["label"] for step in steps],
         [step["reached"] for step in steps],
         [step["dropped_out"] for step in steps],
     )
-    return render_template("inbox/flow.html", results=results, chart=chart)
+    questions = [(question, _answers_chart(question)) for question in results["questions"]]
+    return render_template("inbox/flow.html", results=results, chart=chart, questions=questions)
+
+
+def _answers_chart(question: dict[str, Any]) -> Markup | None:
+    """A question's answers as bars, most given first; None for free text (listed instead)."""
+    tally = question["answers"]
+    if not isinstance(tally, dict) or not tally:
+        return None
+    return bar_chart(
+        f"Answers to {question['question']}",
+        list(tally),
+        [Series("answers", list(tally.values()), COLORS[1])],
+    )
 
 
 def _campaign_files() -> dict[str, list[str]]:

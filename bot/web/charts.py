@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 
 ROW_HEIGHT = 22  # one bar's row
-LABEL_WIDTH = 160  # the column of labels left of the bars
+LABEL_WIDTH = 160  # the column of labels left of the bars, at least
+LABEL_CHAR_WIDTH = 7  # about what one character of a 12px sans-serif label takes
 BAR_WIDTH = 360  # the longest bar
 VALUE_WIDTH = 90  # the column of values right of the bars
 GAP = 6  # between two bars of one group, and between label, bars and value
@@ -32,6 +33,11 @@ def percent(value: float) -> str:
 def plain(value: float) -> str:
     """A count as it is, without a trailing ".0"."""
     return f"{value:g}" if value != int(value) else str(int(value))
+
+
+def label_width(labels: Sequence[str]) -> int:
+    """The column of labels: wide enough for the longest, so none is cut off at the left."""
+    return max([LABEL_WIDTH, *(LABEL_CHAR_WIDTH * len(label) + GAP for label in labels)])
 
 
 def bar_length(value: float, largest: float, width: float = BAR_WIDTH) -> float:
@@ -61,7 +67,8 @@ def bar_chart(
     group = len(series) * ROW_HEIGHT + GAP
     legend = ROW_HEIGHT if len(series) > 1 else 0
     height = legend + len(labels) * group + GAP
-    width = LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH + 2 * GAP
+    label_x = label_width(labels)
+    width = label_x + BAR_WIDTH + VALUE_WIDTH + 2 * GAP
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
@@ -69,7 +76,7 @@ def bar_chart(
         f"<title>{escape(title)}</title>",
     ]
     if legend:
-        x = LABEL_WIDTH + GAP
+        x = label_x + GAP
         for one in series:
             parts.append(
                 f'<rect x="{x}" y="4" width="12" height="12" fill="{escape(one.color)}"/>'
@@ -79,7 +86,7 @@ def bar_chart(
     for index, label in enumerate(labels):
         top = legend + GAP + index * group
         parts.append(
-            f'<text x="{LABEL_WIDTH}" y="{top + len(series) * ROW_HEIGHT / 2 + 4}" '
+            f'<text x="{label_x}" y="{top + len(series) * ROW_HEIGHT / 2 + 4}" '
             f'text-anchor="end">{escape(label)}</text>'
         )
         for row, one in enumerate(series):
@@ -88,9 +95,9 @@ def bar_chart(
             length = bar_length(value, largest)
             parts.append(
                 f"<g><title>{escape(label)}, {escape(one.name)}: {escape(fmt(value))}</title>"
-                f'<rect x="{LABEL_WIDTH + GAP}" y="{y + 2}" width="{length}" '
+                f'<rect x="{label_x + GAP}" y="{y + 2}" width="{length}" '
                 f'height="{ROW_HEIGHT - 4}" fill="{escape(one.color)}"/>'
-                f'<text x="{LABEL_WIDTH + 2 * GAP + length}" y="{y + ROW_HEIGHT / 2 + 4}">'
+                f'<text x="{label_x + 2 * GAP + length}" y="{y + ROW_HEIGHT / 2 + 4}">'
                 f"{escape(fmt(value))}</text></g>"
             )
     parts.append("</svg>")
@@ -104,17 +111,18 @@ def funnel_chart(
     if not len(steps) == len(reached) == len(dropped):
         raise ValueError("steps, reached and dropped need one value each per step")
     largest = max(reached, default=0)
-    width = LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH * 2 + 2 * GAP
+    label_x = label_width(steps)
+    width = label_x + BAR_WIDTH + VALUE_WIDTH * 2 + 2 * GAP
     height = ROW_HEIGHT + len(steps) * ROW_HEIGHT + GAP
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'font-family="sans-serif" font-size="12">',
         f"<title>{escape(title)}</title>",
-        f'<rect x="{LABEL_WIDTH + GAP}" y="4" width="12" height="12" fill="{COLORS[0]}"/>'
-        f'<text x="{LABEL_WIDTH + GAP + 16}" y="14">reached</text>'
-        f'<rect x="{LABEL_WIDTH + GAP + 90}" y="4" width="12" height="12" fill="{COLORS[2]}"/>'
-        f'<text x="{LABEL_WIDTH + GAP + 106}" y="14">dropped out</text>',
+        f'<rect x="{label_x + GAP}" y="4" width="12" height="12" fill="{COLORS[0]}"/>'
+        f'<text x="{label_x + GAP + 16}" y="14">reached</text>'
+        f'<rect x="{label_x + GAP + 90}" y="4" width="12" height="12" fill="{COLORS[2]}"/>'
+        f'<text x="{label_x + GAP + 106}" y="14">dropped out</text>',
     ]
     for index, step in enumerate(steps):
         y = ROW_HEIGHT + index * ROW_HEIGHT
@@ -124,13 +132,13 @@ def funnel_chart(
         stayed = round(full - part, 2)
         parts.append(
             f"<g><title>{escape(step)}: {came} reached, {left} dropped out</title>"
-            f'<text x="{LABEL_WIDTH}" y="{y + ROW_HEIGHT / 2 + 4}" text-anchor="end">'
+            f'<text x="{label_x}" y="{y + ROW_HEIGHT / 2 + 4}" text-anchor="end">'
             f"{escape(step)}</text>"
-            f'<rect x="{LABEL_WIDTH + GAP}" y="{y + 2}" width="{stayed}" '
+            f'<rect x="{label_x + GAP}" y="{y + 2}" width="{stayed}" '
             f'height="{ROW_HEIGHT - 4}" fill="{COLORS[0]}"/>'
-            f'<rect x="{LABEL_WIDTH + GAP + stayed}" y="{y + 2}" width="{part}" '
+            f'<rect x="{label_x + GAP + stayed}" y="{y + 2}" width="{part}" '
             f'height="{ROW_HEIGHT - 4}" fill="{COLORS[2]}"/>'
-            f'<text x="{LABEL_WIDTH + 2 * GAP + full}" y="{y + ROW_HEIGHT / 2 + 4}">'
+            f'<text x="{label_x + 2 * GAP + full}" y="{y + ROW_HEIGHT / 2 + 4}">'
             f"{came} reached, {left} left</text></g>"
         )
     parts.append("</svg>")

@@ -13,7 +13,7 @@ from bot.app import services_of
 from bot.domain.vocabulary import MessageStatus
 from bot.settings import Settings
 from tests.database.test_campaign_stats import HOUR, SPRING_SALE, T0, Store
-from tests.support.harness import make_settings
+from tests.support.harness import API_KEY, make_settings
 from tests.support.inbox import PASSWORD, login
 from tests.support.sms import ALICE, BOB, reply_to
 
@@ -31,6 +31,24 @@ steps:
     send: "Thanks!"
   - end: true
 """
+# Steps without ids, a choice and a free-text question: what the flow page names and charts.
+TASTING = """\
+flow: tasting
+triggers:
+  keywords: [TASTE]
+steps:
+  - send: "Welcome to the Acme tasting, glad you are here"
+  - id: pick
+    ask: "Which wine did you like best?"
+    expect: choice
+    options: [Red, White, Rosé]
+  - id: why
+    ask: "What did you like about it?"
+    expect: text
+  - set:
+      add_tags: [tasted]
+  - end: "Cheers!"
+"""
 BOLD = "<b>bold</b>"
 ESCAPED = "&lt;b&gt;bold&lt;/b&gt;"
 
@@ -41,6 +59,7 @@ def settings(database_url: str, flows_dir: Path) -> Settings:
     (flows_dir / "campaigns").mkdir()
     (flows_dir / "campaigns" / "spring_sale.yaml").write_text(SPRING_SALE)
     (flows_dir / "quiz.yaml").write_text(QUIZ)
+    (flows_dir / "tasting.yaml").write_text(TASTING)
     return make_settings(database_url, FLOWS_DIR=flows_dir, PRICE_PER_SEGMENT=0.01)
 
 
@@ -199,3 +218,56 @@ def test_unknown_names_are_a_404_page(agent: FlaskClient, path: str) -> None:
     page = response.get_data(as_text=True)
     assert "Not Found" in page and "Back to the inbox" in page
     assert "<b>" not in page
+
+
+def test_flow_page_charts_each_questions_answers_under_its_wording(
+    app: Flask, agent: FlaskClient
+) -> None:
+    client = app.test_client()
+    for phone, choice, why in ((ALICE, "1", "Fruity"), (BOB, "red", "Smooth")):
+        reply_to(client, "TASTE", phone=phone)
+        reply_to(client, choice, phone=phone)
+        reply_to(client, why, phone=phone)
+    reply_to(client, "TASTE", phone="+14155550199")
+    reply_to(client, "White", phone="+14155550199")
+
+    page = agent.get("/inbox/flows/tasting").get_data(as_text=True)
+
+    # Steps without an id are named by what they do, in the order of the flow.
+    labels = ["send: Welcome to the Acme tasting…", "pick", "why", "set +tasted", "end: Cheers!"]
+    places = [page.index(f"<td>{label}</td>") for label in labels]
+    assert places == sorted(places)
+    assert "<title>send: Welcome to the Acme tasting…: 3 reached, 0 dropped out</title>" in page
+    assert "step1" not in page
+    # Each question under its wording, a choice as a chart of its answers, free text listed.
+    assert "<h3>Which wine did you like best?</h3>" in page
+    assert "<title>Answers to Which wine did you like best?</title>" in page
+    assert "<title>Red, answers: 2</title>" in page
+    assert "<title>White, answers: 1</title>" in page
+    assert "<h3>What did you like about it?</h3>" in page
+    assert "<li>Fruity</li>" in page and "<li>Smooth</li>" in page
+
+
+def test_flow_results_api_keys_answers_by_question(app: Flask) -> None:
+    client = app.test_client()
+    reply_to(client, "TASTE", phone=ALICE)
+    reply_to(client, "2", phone=ALICE)
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    results = client.get("/api/flows/tasting/results", headers=auth).get_json()
+    assert results["steps"][0]["label"] == "send: Welcome to the Acme tasting…"
+    assert results["questions"] == [
+        {
+            "step": "pick",
+            "question": "Which wine did you like best?",
+            "save_as": "pick",
+            "expect": "choice",
+            "answers": {"White": 1},
+        },
+        {
+            "step": "why",
+            "question": "What did you like about it?",
+            "save_as": "why",
+            "expect": "text",
+            "answers": [],
+        },
+    ]

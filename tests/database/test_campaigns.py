@@ -58,7 +58,7 @@ CASES = [
         variants:
           - text: "hi
         """,
-        "c.yaml:4: bad YAML: found unexpected end of stream",
+        "c.yaml:4:1: bad YAML: found unexpected end of stream; a quote is opened and never closed",
     ),
     case(
         "unknown keys, at every level",
@@ -215,7 +215,7 @@ CASES = [
         variants: "{OK_TEXT}"
         reply_flow: npx
         """,
-        "c.yaml:3: reply_flow: no flow named 'npx' (known: feedback, nps)",
+        "c.yaml:3: reply_flow: no flow named 'npx' (did you mean 'nps'?) (known: feedback, nps)",
     ),
     case(
         "a bad campaign name",
@@ -235,6 +235,17 @@ CASES = [
         """,
         "c.yaml:3: warning: variant 'a': promotional text does not say how to opt out"
         " (add e.g. 'Reply STOP to opt out')",
+    ),
+    case(
+        "a variant that never names the brand is a warning; the brand written out is enough",
+        """
+        campaign: sale
+        variants:
+          - text: "Boots 20% off! Reply STOP to opt out."
+          - text: "Parley: boots 20% off! Reply STOP to opt out."
+        """,
+        "c.yaml:3: warning: variant 'a': promotional text does not name the brand (start it with"
+        " '{brand}: ' so people know who is texting)",
     ),
     case(
         "a person's value in a URL is a warning",

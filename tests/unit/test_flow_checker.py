@@ -56,7 +56,9 @@ PARSE_CASES = [
           - send: hi
            - send: there
         """,
-        "t.yaml:4: bad YAML: expected <block end>, but found '<block sequence start>'",
+        "t.yaml:4:4: bad YAML: expected <block end>, but found '<block sequence start>'; check the"
+        " indentation: keys of one mapping and items of one list start in the same column,"
+        " indented with spaces",
     ),
     case(
         "bad YAML: an unclosed quote",
@@ -65,7 +67,7 @@ PARSE_CASES = [
         steps:
           - send: "hi
         """,
-        "t.yaml:4: bad YAML: found unexpected end of stream",
+        "t.yaml:4:1: bad YAML: found unexpected end of stream; a quote is opened and never closed",
     ),
     case(
         "bad YAML: a key given twice",
@@ -557,7 +559,7 @@ CHECK_CASES = [
           - id: hello
             send: ho
         """,
-        "t.yaml:5: step id 'hello' is already used on line 3",
+        "t.yaml:5: step id 'hello' is already used on line 3: give each step its own id",
     ),
     case(
         "errors come first by line, then warnings",
@@ -566,7 +568,7 @@ CHECK_CASES = [
         settings:
           promotional: true
         steps:
-          - send: "Sale!"
+          - send: "{brand}: Sale!"
           - send: "Hi {nickname}"
           - goto: nowhere
         """,
@@ -664,7 +666,7 @@ LINT_CASES = [
         steps:
           - id: pause
             wait: 1h
-          - send: "Big sale this weekend!"
+          - send: "{brand}: Big sale this weekend!"
           - send: "Last day of the sale!"
         """,
         "t.yaml:7: warning: promotional flow: no text says how to opt out "
@@ -677,7 +679,7 @@ LINT_CASES = [
         settings:
           promotional: true
         steps:
-          - send: "Big sale this weekend!"
+          - send: "Big sale this weekend at Parley!"
           - send: "Last day! Reply STOP to opt out."
         """,
     ),
@@ -710,7 +712,7 @@ LINT_CASES = [
         settings:
           promotional: true
         steps:
-          - send: "Stop by our store this weekend for 20% off!"
+          - send: "{brand}: Stop by our store this weekend for 20% off!"
         """,
         "t.yaml:5: warning: promotional flow: no text says how to opt out "
         "(add e.g. 'Reply STOP to opt out')",
@@ -1027,3 +1029,226 @@ def test_restart_on_a_flow_nothing_triggers_is_a_warning() -> None:
         "t.yaml:3: warning: restart has no effect: nothing triggers this flow (a start_flow step "
         "starts it whatever restart says)"
     ]
+
+
+# Issue 15 item 7: the checker tells the marketer what a typo will do, and what to write.
+SUGGESTION_CASES = [
+    case(
+        "a choice compared with a value that is none of its options",
+        """
+        flow: t
+        steps:
+          - id: confirm
+            ask: "Reply AGENT for a person or CANCEL"
+            expect: choice
+            options: [AGENT, CANCEL]
+          - branch:
+              - if: confirm == "AGNET"
+                goto: person
+              - else: bye
+          - id: person
+            handoff: "Connecting you"
+          - id: bye
+            end: Bye
+        """,
+        "t.yaml:8: confirm is never 'AGNET': it holds one of the options AGENT, CANCEL"
+        " (did you mean 'AGENT'?)",
+    ),
+    case(
+        "a choice listed with `in`, one value misspelt in another case",
+        """
+        flow: t
+        steps:
+          - id: size
+            ask: "Which size?"
+            expect: choice
+            options: [Small, Large]
+          - branch:
+              - if: size in ["Small", "large"]
+                goto: thanks
+          - id: thanks
+            end: Thanks
+        """,
+        "t.yaml:8: size is never 'large': it holds one of the options Small, Large"
+        " (did you mean 'Large'?)",
+    ),
+    case(
+        "a choice compared with its options as written: nothing to say",
+        """
+        flow: t
+        steps:
+          - id: size
+            ask: "Which size?"
+            expect: choice
+            options: [Small, Large]
+          - branch:
+              - if: size != "Small" and "Large" == size
+                goto: thanks
+          - id: thanks
+            end: Thanks
+        """,
+    ),
+    case(
+        "a typo in a jump: the nearest step id",
+        """
+        flow: t
+        steps:
+          - goto: thnaks
+          - id: thanks
+            end: Thanks
+        """,
+        "t.yaml:3: jump to a step that does not exist: 'thnaks' (did you mean 'thanks'?)",
+    ),
+    case(
+        "a typo in a variable and in a condition: the nearest name",
+        """
+        flow: t
+        steps:
+          - id: score
+            ask: "0-10?"
+            expect: number
+          - branch:
+              - if: scroe > 8
+                goto: thanks
+          - id: thanks
+            end: "Thanks {frist_name}"
+        """,
+        f"t.yaml:7: unknown name 'scroe' in condition (did you mean 'score'?) ({KNOWN_NAMES}"
+        ", score)".replace("phone, support, score", "phone, score, support"),
+        "t.yaml:9: unknown template variable {frist_name} (did you mean 'first_name'?)"
+        f" ({KNOWN_NAMES}, score)".replace("phone, support, score", "phone, score, support"),
+    ),
+    case(
+        "a duplicated step id is one error, not four",
+        """
+        flow: t
+        steps:
+          - id: hello
+            send: Hi
+          - id: q
+            ask: "Age?"
+            expect: number
+          - id: q
+            ask: "Name?"
+          - id: hello
+            send: Bye
+          - branch:
+              - if: q > 3
+                goto: hello
+          - end: done
+        """,
+        "t.yaml:8: step id 'q' is already used on line 5: give each step its own id",
+        "t.yaml:10: step id 'hello' is already used on line 3: give each step its own id",
+    ),
+    case(
+        "bad YAML: a value with ': ' unquoted, with line and column",
+        """
+        flow: t
+        steps:
+          - send: Hi: your order shipped
+        """,
+        "t.yaml:3:13: bad YAML: mapping values are not allowed here; a value with ': ' in it must"
+        ' be quoted, e.g. send: "Hi: your order shipped"',
+    ),
+    case(
+        "bad YAML: a tab",
+        "flow: t\nsteps:\n\t- send: hi\n",
+        "t.yaml:3:1: bad YAML: found character '\\t' that cannot start any token; indent with"
+        " spaces, not tabs",
+    ),
+]
+BRAND_WARNING = (
+    "warning: promotional flow: no text names the brand (start it with '{brand}: ' so people"
+    " know who is texting)"
+)
+BRAND_CASES = [
+    case(
+        "a promotional flow that never names the brand",
+        """
+        flow: t
+        settings:
+          promotional: true
+        steps:
+          - send: "20% off boots this week! Reply STOP to opt out."
+        """,
+        f"t.yaml:5: {BRAND_WARNING}",
+    ),
+    case(
+        "the brand written out, in any case, names it",
+        """
+        flow: t
+        settings:
+          promotional: true
+        steps:
+          - send: "PARLEY sale: 20% off boots! Reply STOP to opt out."
+        """,
+    ),
+    case(
+        "a transactional flow need not name the brand",
+        """
+        flow: t
+        steps:
+          - send: "Your order has shipped."
+        """,
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SUGGESTION_CASES + BRAND_CASES)
+def test_what_a_typo_will_do(text: str, expected: list[str]) -> None:
+    assert problems(text) == expected
+
+
+SUPPORT = """
+flow: support
+triggers:
+  keywords: [HELPME]
+steps:
+  - id: confirm
+    ask: "Reply AGENT for a person, or CANCEL"
+    expect: choice
+    options: [AGENT, CANCEL]
+  - id: person
+    handoff: Connecting you
+"""
+AGENT = """
+flow: agent
+triggers:
+  keywords: [Agent]
+steps:
+  - send: "An agent will text you"
+"""
+
+
+def test_a_keyword_that_swallows_another_flows_answer() -> None:
+    found = check_flow_set(parsed_files({"support.yaml": SUPPORT, "agent.yaml": AGENT}))
+    assert [str(problem) for problem in found] == [
+        "agent.yaml:3: trigger keyword 'Agent' takes the answer 'AGENT' away from flow 'support'"
+        " (support.yaml:5): a person who replies AGENT there would start 'agent' instead; choose"
+        " another keyword, or set interruptible: false in 'support'"
+    ]
+    patient = SUPPORT.replace("steps:", "settings:\n  interruptible: false\nsteps:")
+    assert check_flow_set(parsed_files({"support.yaml": patient, "agent.yaml": AGENT})) == []
+
+
+def test_start_flow_suggests_the_nearest_flow() -> None:
+    menu = "flow: menu\nsteps:\n  - start_flow: suport\n"
+    found = check_flow_set(parsed_files({"support.yaml": SUPPORT, "menu.yaml": menu}))
+    assert [str(p) for p in found] == [
+        "menu.yaml:3: start_flow: no flow named 'suport' (did you mean 'support'?)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        ("- sned: hi", f"t.yaml:3: unknown step type 'sned' (did you mean 'send'?) ({STEP_TYPES})"),
+        (
+            "- send: hi\n    nxet: x",
+            "t.yaml:4: unknown key 'nxet' (did you mean 'next'?) in a send step"
+            " (known: id, media, next, send)",
+        ),
+    ],
+)
+def test_a_misspelt_step_suggests_the_nearest_word(step: str, expected: str) -> None:
+    assert problems(f"flow: t\nsteps:\n  {step}\n") == [expected]

@@ -393,3 +393,48 @@ def test_an_http_line_may_check_the_call(tmp_path: Path, monkeypatch: pytest.Mon
         f"    line {line}: expected a POST, got: {called}",
         "0 passed, 1 failed",
     ]
+
+
+@pytest.mark.parametrize(
+    ("written", "line", "message"),
+    [
+        pytest.param(
+            "tests:\n" + script("bad indent", "user: REMIND") + "       - bot: /tomorrow/\n",
+            6,
+            ":8: bad YAML: expected <block end>, but found '<block sequence start>'; check the"
+            " indentation",
+            id="bad YAML, with its line and column",
+        ),
+        pytest.param(
+            "test:\n" + script("misnamed", "user: REMIND"),
+            1,
+            ": a tests file holds `tests:`, a list of scripts (did you mean 'tests'?)",
+            id="no tests: key",
+        ),
+        pytest.param(
+            "tests:\n  - name: no conversation\n",
+            2,
+            ": tests: a test needs a name and a conversation: list",
+            id="a script without its conversation",
+        ),
+    ],
+)
+def test_a_broken_tests_file_is_blamed_not_its_flow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, written: str, line: int, message: str
+) -> None:
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    (folder / "reminder.yaml").write_text(REMINDER, encoding="utf-8")
+    sibling = folder / "reminder.tests.yaml"
+    sibling.write_text(written, encoding="utf-8")
+
+    checked = run(folder, monkeypatch, "check")
+    assert checked.exit_code == 1, checked.output
+    first = checked.output.splitlines()[0]
+    assert first.startswith(f"{sibling}:{line}"), checked.output
+    assert message in first
+
+    tested = run(folder, monkeypatch)
+    assert tested.exit_code == 1
+    assert tested.output.startswith(f"FAIL {sibling}:{line}: "), tested.output
+    assert str(folder / "reminder.yaml") not in tested.output
