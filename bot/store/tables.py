@@ -22,6 +22,7 @@ from bot.store.models import (
     Link,
     LoginAttempt,
     Message,
+    SendPace,
     Setting,
     ShopifyWebhook,
     StepVisit,
@@ -65,6 +66,7 @@ EVENTS = _table_of(Event)
 LINKS = _table_of(Link)
 LOGIN_ATTEMPTS = _table_of(LoginAttempt)
 MESSAGES = _table_of(Message)
+SEND_PACES = _table_of(SendPace)
 SETTINGS = _table_of(Setting)
 SHOPIFY_WEBHOOKS = _table_of(ShopifyWebhook)
 STEP_VISITS = _table_of(StepVisit)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.domain.pacing import Pacer
+from bot.domain.pacing import MICROSECONDS, Pacer
 from bot.testing.clock import FakeClock
 
 
@@ -21,9 +21,12 @@ def pacer(time: FakeClock, rate: float, burst: int = 1) -> Pacer:
 
 
 def max_in_any_second(stamps: list[tuple[float, int]]) -> int:
-    """The most cost spent in any window [t, t + 1 s) that starts at a hand-over."""
+    """The most cost spent in any window [t, t + 1 s) that starts at a hand-over, on the
+    pacer's own grid of whole microseconds (a float sum of sleeps strays a hair off it)."""
+    ticks = [(round(moment * MICROSECONDS), cost) for moment, cost in stamps]
     return max(
-        sum(cost for moment, cost in stamps if start <= moment < start + 1.0) for start, _ in stamps
+        sum(cost for moment, cost in ticks if start <= moment < start + MICROSECONDS)
+        for start, _ in ticks
     )
 
 
