@@ -21,7 +21,7 @@ from bot.conversations.flows import FlowHost
 from bot.conversations.service import ConversationService
 from bot.domain.compliance import ComplianceTexts
 from bot.domain.keywords import load_vocabulary
-from bot.domain.pacing import Pace, Pacer
+from bot.domain.pacing import Pace, Pacer, below_the_limit
 from bot.engine.durations import format_duration
 from bot.sending.dispatcher import Dispatcher
 from bot.sending.gateways.base import Gateway
@@ -161,7 +161,7 @@ def build_pace(settings: Settings, *, db: Engine, gateway: Gateway) -> Pace:
         )
     else:
         bucket = DatabaseBucket(db, sender)
-    return SharedPace(bucket, rate=settings.SEND_RATE)
+    return SharedPace(bucket, rate=below_the_limit(settings.SEND_RATE))
 
 
 def build_webhook_sender(
