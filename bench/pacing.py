@@ -367,7 +367,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--kill-of", type=int, default=3, help="workers in the run where one is killed (0: none)"
     )
-    parser.add_argument("--pace-store", default="database", choices=["database", "redis", "process"])
+    parser.add_argument(
+        "--pace-store", default="database", choices=["database", "redis", "process"]
+    )
     parser.add_argument(
         "--database-url",
         default=None,

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql.base import Executable
 
 from bot.domain.pacing import (
+    HEADROOM,
     MICROSECONDS,
     Slot,
     check_bucket,
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 
 REDIS_KEY_PREFIX = "parley:send_pace:"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# A wake this late is more than the pace's headroom absorbs over a second (bot.domain.pacing).
+LATE_WAKE_US = int(HEADROOM / 2 * MICROSECONDS)
 
 
 class BucketStore(Protocol):
@@ -79,7 +82,14 @@ class SharedPace:
         """Reserve a slot and sleep until it; returns the seconds slept."""
         slot = self.take(cost)
         # From after the reservation: waiting for the store is part of the wait.
-        return sleep_until(slot, microseconds(self._clock()) / MICROSECONDS, self._sleep)
+        waited = sleep_until(slot, microseconds(self._clock()) / MICROSECONDS, self._sleep)
+        woke = microseconds(self._clock())
+        if woke - slot.at > LATE_WAKE_US:
+            # Woken late (a busy CPU): the slots after ours were spaced from the one we missed,
+            # so they would bunch with this text. The bucket moves on from when it really goes,
+            # as a bucket in one process would; the time lost is the sender's, never borrowed.
+            self.store.move_on(woke + step(cost, self.rate), 0)
+        return waited
 
 
 def microseconds(moment: datetime) -> int:

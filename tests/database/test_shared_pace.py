@@ -113,3 +113,26 @@ def test_workers_at_once_are_granted_every_slot_once_in_redis(redis_client: Redi
         assert_back_to_back(granted, first=microseconds(clock()))
     finally:
         redis_client.delete(RedisBucket(redis_client, sender).key)
+
+
+class OnceLateClock(FakeClock):
+    """A fake clock whose first sleep ends late, as on a busy CPU."""
+
+    lateness = timedelta(milliseconds=15)  # less than a slot (20 ms), so no slot is skipped
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds + self.lateness.total_seconds())
+        self.lateness = timedelta(0)
+
+
+def test_a_worker_woken_late_moves_the_pace_on_from_when_it_really_sends(db: Engine) -> None:
+    clock = OnceLateClock(datetime(2026, 11, 30, 6, 0, tzinfo=UTC))
+    pace = SharedPace(DatabaseBucket(db, SENDER), rate=RATE, sleep=clock.sleep, clock=clock)
+    sent = []
+    for _ in range(RATE * 2):
+        pace.acquire()
+        sent.append(microseconds(clock()))
+    # The second text left 15 ms late; the next did not catch up into its second.
+    assert (
+        max(sum(1 for at in sent if start <= at < start + MICROSECONDS) for start in sent) <= RATE
+    )
