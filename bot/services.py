@@ -21,12 +21,13 @@ from bot.conversations.flows import FlowHost
 from bot.conversations.service import ConversationService
 from bot.domain.compliance import ComplianceTexts
 from bot.domain.keywords import load_vocabulary
-from bot.domain.pacing import Pacer
+from bot.domain.pacing import Pace, Pacer, below_the_limit
 from bot.engine.durations import format_duration
 from bot.sending.dispatcher import Dispatcher
 from bot.sending.gateways.base import Gateway
 from bot.sending.gateways.console import ConsoleGateway
-from bot.settings import GatewayName, Settings
+from bot.sending.shared_pace import DatabaseBucket, RedisBucket, SharedPace
+from bot.settings import GatewayName, PaceStore, Settings
 from bot.store.db import make_db
 from bot.store.models import utcnow
 from bot.twilio.gateway import TwilioGateway
@@ -145,11 +146,31 @@ def build_dispatcher(
         db=db,
         gateway=gateway,
         status_callback_url=status_url,
-        pacer=Pacer(settings.SEND_RATE, clock=time.monotonic, sleep=time.sleep),
+        pacer=build_pace(settings, db=db, gateway=gateway),
         retry_window=settings.SEND_RETRY_WINDOW,
         clock=clock,
         rules=settings.policy_rules,
     )
+
+
+def build_pace(settings: Settings, *, db: Engine, gateway: Gateway) -> Pace:
+    """SEND_RATE for the sender, shared by every worker through PACE_STORE (README, "Running in
+    production"), or this process's own bucket with PACE_STORE=process."""
+    store = settings.pace_store
+    if store is PaceStore.PROCESS:
+        return Pacer(settings.SEND_RATE, clock=time.monotonic, sleep=time.sleep)
+    # One bucket per sender: workers sending from different numbers do not slow each other.
+    sender = settings.TWILIO_MESSAGING_SERVICE_SID or settings.TWILIO_FROM or gateway.name
+    if store is PaceStore.REDIS:
+        import redis  # only deployments that pace through Redis load its client
+
+        assert settings.REDIS_URL  # the settings refuse PACE_STORE=redis without it
+        bucket: DatabaseBucket | RedisBucket = RedisBucket(
+            redis.Redis.from_url(settings.REDIS_URL), sender
+        )
+    else:
+        bucket = DatabaseBucket(db, sender)
+    return SharedPace(bucket, rate=below_the_limit(settings.SEND_RATE))
 
 
 def build_webhook_sender(

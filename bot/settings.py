@@ -47,6 +47,14 @@ class GatewayName(StrEnum):
     TWILIO = "twilio"
 
 
+class PaceStore(StrEnum):
+    """Where the workers of a deployment keep the sender's token bucket (PACE_STORE)."""
+
+    DATABASE = "database"  # one row per sender: every worker on DATABASE_URL shares it
+    REDIS = "redis"  # one key per sender on REDIS_URL
+    PROCESS = "process"  # each process alone: only right with a single worker
+
+
 class Settings(BaseSettings):
     """Every knob Parley reads, with its default. Field names are the variable names."""
 
@@ -67,6 +75,10 @@ class Settings(BaseSettings):
     TWILIO_API_URL: str | None = None  # a stand-in for api.twilio.com: a fake in tests, a proxy
     # The sender's rate in segments a second: 1 for a long code, 10 toll-free, 100 a short code.
     SEND_RATE: float = Field(default=1.0, gt=0)
+    # Where every worker takes its hand-over slots from, so that together they keep SEND_RATE:
+    # the database by default, Redis when REDIS_URL is set, or `process` (each on its own).
+    PACE_STORE: PaceStore | None = None
+    REDIS_URL: str | None = None
     # How long a text the provider keeps failing (5xx, timeouts, an outage) is retried.
     SEND_RETRY_WINDOW: timedelta = DEFAULT_RETRY_WINDOW
     SEND_MAX_ATTEMPTS: int = Field(default=5, ge=1)  # deprecated: SEND_RETRY_WINDOW decides
@@ -140,6 +152,8 @@ class Settings(BaseSettings):
         "WEBHOOK_URL",
         "WEBHOOK_SECRET",
         "JOIN_SMS_NUMBER",
+        "PACE_STORE",
+        "REDIS_URL",
         mode="before",
     )
     @classmethod
@@ -211,6 +225,26 @@ class Settings(BaseSettings):
             return parse_duration(value)
         except DurationError as error:
             raise ValueError(str(error)) from None
+
+    @field_validator("REDIS_URL")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @model_validator(mode="after")
+    def _redis_pace_has_a_url(self) -> Settings:
+        if self.PACE_STORE is PaceStore.REDIS and not self.REDIS_URL:
+            raise ValueError("PACE_STORE=redis needs REDIS_URL (redis://host:6379/0)")
+        return self
+
+    @property
+    def pace_store(self) -> PaceStore:
+        """PACE_STORE, else Redis where REDIS_URL is set, else the database."""
+        if self.PACE_STORE is not None:
+            return self.PACE_STORE
+        return PaceStore.REDIS if self.REDIS_URL else PaceStore.DATABASE
 
     @model_validator(mode="after")
     def _webhook_url_has_a_secret(self) -> Settings:

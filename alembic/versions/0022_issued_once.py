@@ -1,7 +1,7 @@
 """what a person gets only once (a welcome coupon): one row per person and key
 
 Revision ID: 0022
-Revises: 0019
+Revises: 0021
 Create Date: 2026-11-30
 
 An `action` step marked `once_per_person` (the welcome flow's coupon) claims a row here before
@@ -17,7 +17,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0022"
-down_revision: str | None = "0019"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """a campaign's test split: when its winner is picked, and the decision
 
 Revision ID: 0023
-Revises: 0019
+Revises: 0022
 Create Date: 2026-11-30
 
 A campaign file may send a test split first and the winner to the rest later. The wait is a
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0023"
-down_revision: str | None = "0019"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from flask import Flask
 
     from bot.services import Services
-    from bot.settings import Settings
+    from bot.settings import PaceStore, Settings
     from bot.timers.scheduler import TimerWork
 
 RECONCILE_SECONDS = 30.0  # how often a dispatcher looks up texts whose fate is unknown
@@ -195,6 +195,15 @@ def chat(phone: str) -> None:
         session.close()
 
 
+def pace_told(store: PaceStore) -> str:
+    """Whose pace SEND_RATE is, for the worker's first log line."""
+    from bot.settings import PaceStore
+
+    if store is PaceStore.PROCESS:
+        return "this process's own pace: PACE_STORE=process"
+    return f"one pace for every worker, kept in the {store}"
+
+
 @main.command()
 @click.option(
     "--reconcile-every",
@@ -237,11 +246,12 @@ def worker(reconcile_every: float) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     log.info(
-        "worker %s: sending through the %s gateway at %s segments/s from %s; "
+        "worker %s: sending through the %s gateway at %s segments/s (%s) from %s; "
         "reconciling every %s s",
         dispatcher.id,
         dispatcher.gateway.name,
         settings.SEND_RATE,
+        pace_told(settings.pace_store),
         redacted(settings.DATABASE_URL),
         reconcile_every,
     )

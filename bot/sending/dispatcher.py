@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain import policy
-from bot.domain.pacing import Pacer
+from bot.domain.pacing import Pace
 from bot.domain.statuses import advances, parse_provider_status
 from bot.domain.vocabulary import MessageStatus, Purpose
 from bot.engine.durations import format_duration
@@ -297,7 +297,7 @@ class Dispatcher:
         gateway: Gateway,
         status_callback_url: str | None = None,
         dispatcher_id: str | None = None,
-        pacer: Pacer | None = None,
+        pacer: Pace | None = None,
         max_attempts: int | None = None,
         batch_size: int | None = None,
         clock: Callable[[], datetime] = utcnow,

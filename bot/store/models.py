@@ -430,6 +430,19 @@ class Setting(SQLModel, table=True):
     value: str = Field(sa_column=Column(Text, nullable=False))
 
 
+class SendPace(SQLModel, table=True):
+    """A sender's token bucket, shared by every worker: the moment it is next free.
+
+    Whole microseconds since the epoch on the injected clock (sums of whole numbers are exact),
+    moved on atomically by each hand-over's reservation.
+    """
+
+    __tablename__ = "send_pace"
+
+    sender: str = Field(max_length=64, primary_key=True)  # the From number or service SID
+    next_free_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 class Link(SQLModel, table=True):
     """A tracked short link: one recipient's copy of a URL a flow or campaign sent."""
 

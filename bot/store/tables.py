@@ -23,6 +23,7 @@ from bot.store.models import (
     Link,
     LoginAttempt,
     Message,
+    SendPace,
     Setting,
     ShopifyWebhook,
     SignupAttempt,
@@ -68,6 +69,7 @@ ISSUED_ONCE = _table_of(IssuedOnce)
 LINKS = _table_of(Link)
 LOGIN_ATTEMPTS = _table_of(LoginAttempt)
 MESSAGES = _table_of(Message)
+SEND_PACES = _table_of(SendPace)
 SETTINGS = _table_of(Setting)
 SHOPIFY_WEBHOOKS = _table_of(ShopifyWebhook)
 SIGNUP_ATTEMPTS = _table_of(SignupAttempt)

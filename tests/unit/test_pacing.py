@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bot.domain.pacing import Pacer
+from bot.domain.pacing import MICROSECONDS, Pacer, reserve
 from bot.testing.clock import FakeClock
 
 
@@ -21,9 +24,12 @@ def pacer(time: FakeClock, rate: float, burst: int = 1) -> Pacer:
 
 
 def max_in_any_second(stamps: list[tuple[float, int]]) -> int:
-    """The most cost spent in any window [t, t + 1 s) that starts at a hand-over."""
+    """The most cost spent in any window [t, t + 1 s) that starts at a hand-over, on the
+    pacer's own grid of whole microseconds (a float sum of sleeps strays a hair off it)."""
+    ticks = [(round(moment * MICROSECONDS), cost) for moment, cost in stamps]
     return max(
-        sum(cost for moment, cost in stamps if start <= moment < start + 1.0) for start, _ in stamps
+        sum(cost for moment, cost in ticks if start <= moment < start + MICROSECONDS)
+        for start, _ in ticks
     )
 
 
@@ -88,3 +94,91 @@ def test_nonsense_is_refused(rate: float, burst: int, cost: int, message: str) -
     time = fake_time()
     with pytest.raises(ValueError, match=message):
         pacer(time, rate=rate, burst=burst).acquire(cost)
+
+
+# -- the shared bucket's arithmetic: any interleaving of takers ----------------------------------
+
+
+@st.composite
+def interleavings(draw: st.DrawFn) -> tuple[int, int, list[tuple[int, int, int]]]:
+    """A rate, a burst, and reservations in the order the store applied them: (taker, the
+    taker's pause before it in microseconds, cost)."""
+    rate = draw(st.integers(min_value=1, max_value=120))
+    burst = draw(st.integers(min_value=1, max_value=4))
+    takers = draw(st.integers(min_value=1, max_value=6))
+    steps = draw(
+        st.lists(
+            st.tuples(
+                st.integers(min_value=0, max_value=takers - 1),
+                st.sampled_from([0, 0, 1, 999, 10_000, 400_000, 3_000_000]),
+                st.sampled_from([1, 1, 1, 2, 3]),
+            ),
+            min_size=1,
+            max_size=150,
+        )
+    )
+    return rate, burst, steps
+
+
+def most_cost_in_a_second(slots: list[tuple[int, int]]) -> int:
+    """The most cost granted in any window [t, t + 1 s) that starts at a slot (microseconds)."""
+    return max(
+        sum(cost for moment, cost in slots if start <= moment < start + MICROSECONDS)
+        for start, _ in slots
+    )
+
+
+@given(interleavings())
+@settings(max_examples=300, deadline=None)
+def test_no_interleaving_of_takers_puts_more_than_rate_and_burst_in_a_second(
+    case: tuple[int, int, list[tuple[int, int, int]]],
+) -> None:
+    rate, burst, steps = case
+    next_free: int | None = None  # the one number the store keeps
+    ready = {}  # when each taker, back from its last hand-over and its pause, reserves again
+    granted: list[tuple[int, int]] = []
+    for taker, pause, cost in steps:
+        # Takers read their clocks before the store serialises them: `now` need not grow.
+        now = ready.get(taker, 0) + pause
+        slot = reserve(next_free, now, cost, rate, burst)
+        assert slot.at >= now  # nobody is told to go in the past
+        next_free = slot.next_free
+        ready[taker] = slot.at
+        granted.append((slot.at, cost))
+    # A window holds the rate, plus what the burst lets go early, plus a text dearer than one
+    # segment that found the bucket full: with one-segment texts and a burst of 1, the rate.
+    assert most_cost_in_a_second(granted) <= rate + burst - 2 + max(cost for _, _, cost in steps)
+
+
+@given(
+    rate=st.integers(min_value=1, max_value=200),
+    takers=st.integers(min_value=1, max_value=8),
+    order=st.randoms(use_true_random=False),
+)
+@settings(deadline=None)  # a busy machine is no failure
+def test_busy_takers_together_get_the_whole_rate(
+    rate: int, takers: int, order: random.Random
+) -> None:
+    next_free = None
+    ready = [0] * takers
+    slots = []
+    for _ in range(rate * 3 + 1):
+        taker = order.randrange(takers)  # whoever the store serves next
+        slot = reserve(next_free, ready[taker], 1, rate)
+        next_free, ready[taker] = slot.next_free, slot.at
+        slots.append(slot.at)
+    # No gap opens between the takers' slots: three seconds' worth take three seconds (the
+    # step rounded up to a whole microsecond).
+    assert 3 * MICROSECONDS <= max(slots) - min(slots) <= 3 * MICROSECONDS + 3 * rate
+
+
+def test_a_taker_that_stops_leaves_no_gap() -> None:
+    """No leases: when one of two takers dies, the other's next slot follows at once."""
+    rate, next_free = 10, None
+    ready = {"a": 0, "b": 0}  # each reserves again once it has handed over at its last slot
+    slots = []
+    for taker in ["a", "b"] * 5 + ["b"] * 5:  # "a" is killed after its fifth text
+        slot = reserve(next_free, ready[taker], 1, rate)
+        next_free, ready[taker] = slot.next_free, slot.at
+        slots.append(slot.at)
+    assert [later - earlier for earlier, later in itertools.pairwise(slots)] == [100_000] * 14

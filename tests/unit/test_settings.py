@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain.pacing import Pacer
 from bot.sending.gateways.fake import FakeGateway
+from bot.sending.shared_pace import DatabaseBucket, RedisBucket, SharedPace
 from bot.services import build_dispatcher
-from bot.settings import ConfigError, GatewayName, load_settings
+from bot.settings import ConfigError, GatewayName, PaceStore, load_settings
 from bot.store.db import make_db
 
 TWILIO = {"TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "TWILIO_AUTH_TOKEN": "t" * 32}
@@ -147,3 +149,57 @@ def test_send_max_attempts_still_starts_but_warns_that_it_is_deprecated(
     assert dispatcher.retry_window == timedelta(hours=4)
     assert "SEND_MAX_ATTEMPTS is deprecated" in caplog.text
     assert "SEND_RETRY_WINDOW (4h)" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("environment", "store", "pace"),
+    [
+        pytest.param({}, PaceStore.DATABASE, DatabaseBucket, id="default"),
+        pytest.param(
+            {"REDIS_URL": "redis://127.0.0.1:6379/0"}, PaceStore.REDIS, RedisBucket, id="redis-url"
+        ),
+        pytest.param(
+            {"REDIS_URL": "redis://127.0.0.1:6379/0", "PACE_STORE": "database"},
+            PaceStore.DATABASE,
+            DatabaseBucket,
+            id="database-chosen",
+        ),
+        pytest.param({"PACE_STORE": "process"}, PaceStore.PROCESS, Pacer, id="one-process"),
+    ],
+)
+def test_workers_share_one_pace_in_the_database_or_redis_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], store: PaceStore, pace: type
+) -> None:
+    for name, value in {**environment, "SEND_RATE": "10"}.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert settings.pace_store is store
+    db = make_db("sqlite://")  # building the pace connects to nothing
+    try:
+        dispatcher = build_dispatcher(settings, db=db, gateway=FakeGateway())
+    finally:
+        db.dispose()
+    bucket = (
+        dispatcher.pacer.store if isinstance(dispatcher.pacer, SharedPace) else dispatcher.pacer
+    )
+    assert isinstance(bucket, pace)
+    # Shared slots run 1 % below the limit: room for the hand-over's latency to vary.
+    assert dispatcher.pacer is not None and 9.8 <= dispatcher.pacer.rate <= 10
+
+
+@pytest.mark.parametrize(
+    ("environment", "message"),
+    [
+        ({"PACE_STORE": "redis"}, "PACE_STORE=redis needs REDIS_URL"),
+        ({"PACE_STORE": "memcached"}, "PACE_STORE"),
+        ({"REDIS_URL": "127.0.0.1:6379"}, "REDIS_URL (got '127.0.0.1:6379'): must start with"),
+    ],
+)
+def test_a_pace_store_that_cannot_work_stops_start_up(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], message: str
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert message in str(error.value)

@@ -1,0 +1,156 @@
+"""One pace for every worker: the sender's token bucket in a database row or a Redis key.
+
+Each hand-over reserves its slot with one atomic step on the shared bucket (an upsert of the
+sender's `send_pace` row, or a Lua script in Redis) and sleeps until it: any number of
+`bot worker`s together keep to SEND_RATE. No worker holds a lease or a share, so when one dies
+the others' next reservations take its place at once; it loses at most the one slot it held.
+The arithmetic is `bot.domain.pacing`'s; only where the one number lives differs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy import BigInteger, bindparam, case
+from sqlalchemy.engine import Engine
+from sqlalchemy.sql.base import Executable
+
+from bot.domain.pacing import (
+    HEADROOM,
+    MICROSECONDS,
+    Slot,
+    check_bucket,
+    check_cost,
+    sleep_until,
+    slot_before,
+    step,
+)
+from bot.store.db import dialect_insert, prepared, transaction
+from bot.store.models import utcnow
+from bot.store.tables import SEND_PACES
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+REDIS_KEY_PREFIX = "parley:send_pace:"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# A wake this late is more than the pace's headroom absorbs over a second (bot.domain.pacing).
+LATE_WAKE_US = int(HEADROOM / 2 * MICROSECONDS)
+
+
+class BucketStore(Protocol):
+    """Where a shared bucket's one number lives."""
+
+    def move_on(self, now: int, step: int) -> int:
+        """Atomically: next_free = max(next_free, now) + step (now + step for a new bucket);
+        returns the new next_free."""
+        ...
+
+
+class SharedPace:
+    """A token bucket that any number of processes take slots from, kept in `store`."""
+
+    def __init__(
+        self,
+        store: BucketStore,
+        *,
+        rate: float,
+        burst: int = 1,
+        clock: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
+        check_bucket(rate, burst)
+        self.store = store
+        self.rate = float(rate)
+        self.burst = burst
+        # Workers on several machines compare these moments: their clocks must agree (NTP).
+        self._clock = clock
+        self._sleep = sleep
+
+    def take(self, cost: int = 1) -> Slot:
+        """Reserve the next slot for `cost` segments; `Slot.at` is when it may be handed over
+        (microseconds since the epoch on the clock)."""
+        check_cost(cost)
+        now = microseconds(self._clock())
+        next_free = self.store.move_on(now, step(cost, self.rate))
+        return slot_before(next_free, now, cost, self.rate, self.burst)
+
+    def acquire(self, cost: int = 1) -> float:
+        """Reserve a slot and sleep until it; returns the seconds slept."""
+        slot = self.take(cost)
+        # From after the reservation: waiting for the store is part of the wait.
+        waited = sleep_until(slot, microseconds(self._clock()) / MICROSECONDS, self._sleep)
+        woke = microseconds(self._clock())
+        if woke - slot.at > LATE_WAKE_US:
+            # Woken late (a busy CPU): the slots after ours were spaced from the one we missed,
+            # so they would bunch with this text. The bucket moves on from when it really goes,
+            # as a bucket in one process would; the time lost is the sender's, never borrowed.
+            self.store.move_on(woke + step(cost, self.rate), 0)
+        return waited
+
+
+def microseconds(moment: datetime) -> int:
+    """Whole microseconds since the epoch, exactly (a float timestamp would round)."""
+    return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+def _reserve(dialect: str) -> Executable:
+    insert = dialect_insert(dialect, SEND_PACES)
+    now = bindparam("now", type_=BigInteger())
+    moved = bindparam("step", type_=BigInteger())
+    free = SEND_PACES.c.next_free_us
+    # One statement: on PostgreSQL the conflicting row is locked and re-read, on SQLite the
+    # writer's turn serialises, so two workers never reserve the same slot.
+    return (
+        insert.values(sender=bindparam("sender"), next_free_us=now + moved)
+        .on_conflict_do_update(
+            index_elements=["sender"],
+            set_={"next_free_us": case((free > now, free), else_=now) + moved},
+        )
+        .returning(free)
+    )
+
+
+_RESERVE = prepared(_reserve)
+
+
+class DatabaseBucket:
+    """The bucket in the sender's `send_pace` row: every worker on DATABASE_URL shares it."""
+
+    def __init__(self, db: Engine, sender: str) -> None:
+        self.db = db
+        self.sender = sender
+
+    def move_on(self, now: int, step: int) -> int:
+        with transaction(self.db) as connection:
+            next_free = connection.execute(
+                _RESERVE(connection), {"sender": self.sender, "now": now, "step": step}
+            ).scalar_one()
+        return int(next_free)
+
+
+# Redis runs a script alone: GET, compare, SET happen with no other client in between. Lua's
+# numbers are doubles, exact for whole microseconds until the year 2255; '%.0f' writes them whole.
+_MOVE_ON = """
+local now = tonumber(ARGV[1])
+local free = tonumber(redis.call('GET', KEYS[1]) or ARGV[1])
+if free < now then free = now end
+free = free + tonumber(ARGV[2])
+redis.call('SET', KEYS[1], string.format('%.0f', free))
+return string.format('%.0f', free)
+"""
+
+
+class RedisBucket:
+    """The bucket in a Redis key per sender: every worker on REDIS_URL shares it."""
+
+    def __init__(self, client: Redis, sender: str) -> None:
+        self.client = client
+        self.key = f"{REDIS_KEY_PREFIX}{sender}"
+        self._script = client.register_script(_MOVE_ON)
+
+    def move_on(self, now: int, step: int) -> int:
+        return int(self._script(keys=[self.key], args=[now, step]))
