@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from flask import Flask
 from sqlmodel import Session, select
 
-from bot.app import services_of
+from bot.app import create_app, services_of
 from bot.domain.vocabulary import Delivery, MessageStatus, Purpose, SubscriberStatus
 from bot.sending.gateways.base import SendOutcome
 from bot.sending.gateways.fake import FakeGateway
 from bot.sending.outbox import queue_text
+from bot.settings import Settings
 from bot.store.db import transaction
 from bot.store.models import Message
 from bot.store.subscribers import change_status, claim_subscriber, get_subscriber
+from bot.testing.clock import FakeClock
+from tests.support.inbox import NOON_IN_SF
 from tests.support.sms import ALICE
+
+
+@pytest.fixture
+def app(settings: Settings, gateway: FakeGateway) -> Iterator[Flask]:
+    """The app at noon in the US: promotions here go out at once, whenever the suite runs
+    (on the real clock they waited for New York's morning at night, and these tests failed)."""
+    app = create_app(settings, gateway=gateway, clock=FakeClock(NOON_IN_SF))
+    app.config["TESTING"] = True
+    yield app
+    services_of(app).db.dispose()
 
 
 def queue(app: Flask, *, purpose: Purpose, status: SubscriberStatus, body: str = "Hi") -> int:
