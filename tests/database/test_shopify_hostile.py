@@ -66,6 +66,7 @@ def shop(database_url: str) -> Iterator[ShopifyApp]:
     app = ShopifyApp(database_url, now=NOW)
     reply_to(app.client, "JOIN")  # someone the webhooks can concern
     reply_to(app.client, "Y")
+    app.settle()  # the welcome's coupon step, after the answer: done before anything is counted
     yield app
     app.dispose()
 
