@@ -33,8 +33,8 @@ class Variant:
 class PickBy(StrEnum):
     """What a test split's winner is picked by: people who clicked, or who converted."""
 
-    CLICKS = "clicks"
-    CONVERSIONS = "conversions"
+    CLICK = "clicks"
+    CONVERSION = "conversions"
 
 
 @dataclass(frozen=True)

@@ -361,7 +361,7 @@ class _Reader:
         except DurationError as error:
             self.error(section.line_of("wait"), f"test: wait: {error}")
             wait = None
-        pick_by = section.get("pick_by", PickBy.CLICKS.value)
+        pick_by = section.get("pick_by", PickBy.CLICK.value)
         if pick_by not in {choice.value for choice in PickBy}:
             known = " or ".join(choice.value for choice in PickBy)
             self.error(section.line_of("pick_by"), f"test: pick_by {pick_by!r} must be {known}")

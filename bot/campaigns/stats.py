@@ -66,7 +66,7 @@ class VariantStats:
 
     def successes(self, by: PickBy) -> int:
         """The people who count as a success when comparing by `by`."""
-        return self.clicked if by is PickBy.CLICKS else self.converted
+        return self.clicked if by is PickBy.CLICK else self.converted
 
     def rate(self, by: PickBy) -> float:
         """Successes per text sent (0 when nothing was sent)."""
@@ -192,7 +192,7 @@ def pick_winner(
     min_sent: int = MIN_SENT_PER_VARIANT,
     min_conversions: int = MIN_CONVERSIONS,
     alpha: float = SIGNIFICANCE,
-    by: PickBy = PickBy.CONVERSIONS,
+    by: PickBy = PickBy.CONVERSION,
 ) -> Winner | None:
     """The variant with the best rate (conversions, or clicks), tested against every other.
 
@@ -230,7 +230,7 @@ def pick_winner(
     ]
     z, p_value, weakest = max(verdicts, key=lambda verdict: verdict[1])
     significant = p_value < alpha
-    better = "converts better" if by is PickBy.CONVERSIONS else "gets more clicks"
+    better = "converts better" if by is PickBy.CONVERSION else "gets more clicks"
     reason = (
         f"{best.variant} {better} than {weakest.variant} (p = {p_value:.4f} < {alpha})"
         if significant

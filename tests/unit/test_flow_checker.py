@@ -21,7 +21,9 @@ ACTIONS = frozenset({"action_issue_coupon"})
 ID_HINT = "people wait on it, and the id keeps them in place when you edit the flow"
 RESERVED = "keyword that always means the same thing to carriers"
 KNOWN_NAMES = "known: attributes, brand, event, first_name, phone, support"
-STEP_TYPES = "known: action, ask, branch, end, goto, handoff, http, send, set, start_flow, wait"
+STEP_TYPES = (
+    "known: action, ask, branch, end, goto, handoff, http, send, set, split, start_flow, wait"
+)
 DURATION_FORMS = "write it like 30s, 15m, 2h, 1d, 1w, 1d 12h or 90 minutes"
 LONG_TEXT = "Hi {first_name}! " + "Our spring sale is on now with great deals in store. " * 9
 PLACEHOLDER_TEXT = (
