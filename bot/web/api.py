@@ -413,9 +413,13 @@ def _status_arg(name: str) -> SubscriberStatus | None:
 
 def _moment_arg(name: str) -> datetime | None:
     """The query parameter `name` as an ISO 8601 moment (UTC without an offset), or None."""
-    raw = request.args.get(name, "").strip()
-    if not raw:
+    if name not in request.args:
         return None
+    raw = request.args[name].strip()
+    if not raw:  # as the schema says: a moment or nothing, and an empty one filters nothing
+        raise InvalidInput(
+            name, f"{name} is empty: leave it out, or give a time such as 2026-03-01"
+        )
     try:
         # An unencoded "+" of an offset ("…T10:00:00+02:00") arrives as a space.
         return parse_moment(_UNENCODED_PLUS.sub(r"\1+\2", raw))

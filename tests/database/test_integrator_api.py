@@ -431,6 +431,7 @@ def test_no_subscribers_is_an_empty_last_page(app: IntegratorApp) -> None:
     [
         ("status=gone", "status"),
         ("updated_since=yesterday", "updated_since"),
+        ("updated_since=", "updated_since"),
         ("updated_since=0001-01-01T00:00:00%2B05:00", "updated_since"),
         ("limit=0", "limit"),
         ("limit=1001", "limit"),
