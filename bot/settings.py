@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     JOIN_KEYWORDS: str = ""  # comma-separated brand keywords that start a double opt-in
     # What joining gets a person, in a few words ("10% off your first order"): the double opt-in
     # invitation and the /join page name it; the welcome flow's coupon step gives it. "": none.
-    INCENTIVE: str = ""
+    INCENTIVE: str = Field(default="", max_length=200)
     MAX_BODY_CHARS: int = Field(default=1600, ge=1)
     SENDING_HOURS: str = "08:00-21:00"  # recipients' local hours for promotional texts
     SENDING_HOURS_BY_REGION: str = ""  # stricter windows: US=08:00-20:00,America/Chicago=…
@@ -125,11 +125,9 @@ class Settings(BaseSettings):
     WEBHOOK_SECRET: str | None = None
     WEBHOOK_RETRY_WINDOW: timedelta = DEFAULT_WEBHOOK_RETRY_WINDOW
     # The sign-up page, /join (README, "Grow your list"): the consent wording beside its
-    # checkbox ({brand} is filled in; the ledger keeps exactly what was shown), the incentive
-    # it promises (empty: none), the number its "text JOIN" link and QR code open (else
+    # checkbox ({brand} is filled in; the ledger keeps exactly what was shown), the number its "text JOIN" link and QR code open (else
     # TWILIO_FROM), and the sites that may show it in an iframe (origins, space-separated).
     JOIN_CONSENT_TEXT: str = Field(default=DEFAULT_CONSENT_TEXT, min_length=20, max_length=2000)
-    JOIN_INCENTIVE: str = Field(default="", max_length=200)
     JOIN_SMS_NUMBER: str | None = None
     JOIN_EMBED_ORIGINS: str = ""
     # Sign-ups the page takes per hour from one address (a shop's own tablet shares one) and

@@ -25,10 +25,11 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bot.domain.keywords import KeywordKind, Vocabulary, classify, normalise
 from bot.domain.yamlsource import LocatedDict, LocatedList
-from bot.engine.model import Flow, FlowSettings, Triggers
+from bot.engine.model import Flow, FlowSettings, Restart, Triggers
 from bot.engine.problems import Problem, article, load_document
 from bot.engine.steps.action import ActionStep
 from bot.engine.steps.base import Step
@@ -39,6 +40,7 @@ OFFERS_FILE = "offers.yaml"  # in FLOWS_DIR, beside the flows (not a flow itself
 OFFER_KEYS = frozenset({"keyword", "offer", "reply", "flow", "coupon"})
 COUPON_ACTION = "action_create_coupon"  # the person's own code, for {coupon_code} (no text)
 COUPON_SLOT = "coupon_code"
+OFFER_RESTART = Restart(timedelta(days=1))  # a reply offer, at most once a day per person
 _KEYWORD = re.compile(r"[A-Za-z0-9]{1,20}")
 _SHAPE = "an offers file holds `offers:`, a list of {keyword, offer, reply or flow}"
 
@@ -251,7 +253,13 @@ def _reply_flow(
         file=file,
         version=version,
         description=f"the {keyword} offer",
-        triggers=Triggers(keywords=(keyword,), lines={"keywords": item.line_of("keyword")}),
+        triggers=Triggers(
+            keywords=(keyword,),
+            # It answers the person's own text, so no quiet hours or caps hold it (they asked):
+            # once a day at most, or a keyword texted over and over would be a promotion each time.
+            restart=OFFER_RESTART,
+            lines={"keywords": item.line_of("keyword")},
+        ),
         settings=FlowSettings(promotional=True),
         steps=tuple(steps),
     )

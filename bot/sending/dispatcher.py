@@ -568,7 +568,8 @@ class Dispatcher:
                 media_urls=tuple(row.media_urls or ()),
                 status_callback_url=self._callback_url(row.id),
             ),
-            segments=max(1, row.segments or 1),
+            # Twilio counts an MMS as one message against the rate, however long its text.
+            segments=1 if row.media_urls else max(1, row.segments or 1),
             attempts=row.attempts or 0,
             purpose=row.purpose,
         )

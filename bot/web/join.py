@@ -39,7 +39,7 @@ DEFAULT_KEYWORD = "JOIN"
 class JoinPage:
     """What the page shows: the brand, the consent wording, the incentive, the texting link.
 
-    `incentive` is the hook for offers: JOIN_INCENTIVE today, whatever fills it tomorrow.
+    `incentive` is INCENTIVE, the same words the double opt-in invitation names.
     """
 
     brand: str
@@ -55,7 +55,7 @@ class JoinPage:
         return cls(
             brand=settings.BRAND_NAME,
             wording=consent_wording(settings.JOIN_CONSENT_TEXT, brand=settings.BRAND_NAME),
-            incentive=settings.JOIN_INCENTIVE.strip(),
+            incentive=settings.INCENTIVE.strip(),
             sms_link=sms_link(number, keyword) if number else None,
             keyword=keyword,
         )

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.layout import assert_fits
+from tests.support.processes import wait_until
 from tests.support.sms import ALICE, BRAND_NUMBER
 from tests.support.web_server import Answer, WebServer
 
@@ -37,7 +38,7 @@ def shop_origin(shop: WebServer) -> str:
 def live_settings(shop: WebServer) -> dict[str, object]:
     return {
         "TWILIO_FROM": BRAND_NUMBER,
-        "JOIN_INCENTIVE": INCENTIVE,
+        "INCENTIVE": INCENTIVE,
         "JOIN_EMBED_ORIGINS": shop_origin(shop),
     }
 
@@ -89,7 +90,13 @@ def test_a_person_signs_up_on_a_phone_and_gets_the_double_opt_in_text(
     assert_fits(phone)
     [sent] = live_server.gateway.outbox  # sent before the page answered
     assert sent.to == ALICE and "Reply Y to confirm" in sent.body
-    subscribed, welcome = live_server.text("Y")
+    # The welcome makes a coupon (an action) after the webhook's answer: the confirmation and
+    # the welcome come through the outbox, in that order.
+    assert live_server.text("Y") == []
+    wait_until(
+        lambda: len(live_server.gateway.outbox) == 3, [], what="the confirmation and the welcome"
+    )
+    _, subscribed, welcome = (text.body for text in live_server.gateway.outbox)
     assert subscribed.startswith("Acme: You are subscribed!")
     assert "Alice" in welcome  # the first name typed on the page
     assert blocked == []

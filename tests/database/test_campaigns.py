@@ -241,8 +241,8 @@ CASES = [
         """
         campaign: sale
         variants:
-          - text: "Boots 20% off! Reply STOP to opt out."
-          - text: "Parley: boots 20% off! Reply STOP to opt out."
+          - {weight: 1, text: "Boots 20% off! Reply STOP to opt out."}
+          - {weight: 1, text: "Parley: boots 20% off! Reply STOP to opt out."}
         """,
         "c.yaml:3: warning: variant 'a': promotional text does not name the brand (start it with"
         " '{brand}: ' so people know who is texting)",

@@ -288,6 +288,26 @@ def test_a_three_segment_text_costs_three_seconds_at_one_a_second(
     assert [row.sent_at for row in _rows(db)] == [START, START + timedelta(seconds=3)]
 
 
+def test_an_mms_costs_one_message_whatever_its_texts_length(
+    db: Engine, gateway: FakeGateway, time: FakeClock
+) -> None:
+    # Twilio counts an MMS as one message against the sender's rate; it is not split in segments.
+    dispatcher = dispatcher_for(db, gateway, time, rate=1)
+    mms = queue(db, "y" * 400)
+    with transaction(db) as connection:
+        connection.execute(
+            update(MESSAGES)
+            .where(MESSAGES.c.id == mms)
+            .values(media_urls=["https://cdn.example/boots.jpg"])
+        )
+    queue(db, "short")
+
+    while dispatcher.run_once():
+        pass
+
+    assert [row.sent_at for row in _rows(db)] == [START, START + timedelta(seconds=1)]
+
+
 def test_a_paced_dispatcher_claims_about_a_seconds_worth(
     db: Engine, gateway: FakeGateway, time: FakeClock
 ) -> None:

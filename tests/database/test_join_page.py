@@ -33,7 +33,7 @@ def settings(database_url: str) -> Settings:
     return make_settings(
         database_url,
         TWILIO_FROM=BRAND_NUMBER,
-        JOIN_INCENTIVE="15% off your first order",
+        INCENTIVE="15% off your first order",
         JOIN_CONSENT_TEXT=WORDING.replace("Acme", "{brand}"),
     )
 

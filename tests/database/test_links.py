@@ -340,7 +340,7 @@ def test_a_name_that_is_a_url_is_greeted_as_text(database_url: str) -> None:
         assert services_of(app).action_pool.wait_idle(30.0)  # the coupon, after the answer
         texts = answered + [text.body for text in gateway.outbox]
         [welcome] = [text for text in texts if text.startswith("Welcome")]
-        assert welcome.startswith(f"Welcome to Acme, {EVIL}! Here is 10% off")
+        assert welcome.startswith(f"Welcome to Acme, {EVIL}! Your code for your first order")
         assert "/l/" not in " ".join(texts)
         with Session(services_of(app).db) as session:
             assert session.scalars(select(Link)).all() == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -99,7 +100,7 @@ def test_join_without_an_offer_gets_the_welcome_and_names_the_incentive(
     assert "Reply Y to confirm you want recurring marketing texts and get 10% off your " in (
         invitation
     )
-    assert f"10% off your first order: {ALICE_CODE}." in app.text("Y")[1]
+    assert f"Your code for your first order: {ALICE_CODE}." in app.text("Y")[1]
     assert flows_of(app) == ["welcome"]
 
 
@@ -182,3 +183,16 @@ def test_two_confirmations_at_once_text_one_code(postgres_database: PostgresData
     texted = [row.body for row in app.rows(Message) if row.direction == Direction.OUTBOUND]
     assert [body for body in texted if ALICE_CODE in body] == [WIN_REPLY]
     assert len(app.rows(IssuedOnce)) == 1
+
+
+def test_a_reply_offer_comes_once_a_day_however_often_the_keyword_is_texted(
+    shipped: FlowApp,
+) -> None:
+    # It answers the person's own text, so no cap holds it: its own restart rule must.
+    shipped.text("JOIN")
+    shipped.text("Y")
+    assert shipped.text("WIN") == [WIN_REPLY]
+    for _ in range(4):
+        assert WIN_REPLY not in shipped.text("WIN")
+    shipped.let_time_pass(timedelta(days=1))
+    assert shipped.text("WIN") == [WIN_REPLY]

@@ -461,7 +461,7 @@ def test_a_second_try_is_not_taken_while_the_first_runs(shop: ShopifyApp) -> Non
 def test_subscribing_at_the_shop_starts_the_welcome_series(shop: ShopifyApp) -> None:
     assert shop.deliver("customers/create", payload("customer")).status_code == 200
     [welcome] = texts_to(shop)
-    assert welcome.startswith("Welcome to Acme, Ann! Here is 10% off your first order: SAVE-")
+    assert welcome.startswith("Welcome to Acme, Ann! Your code for your first order: SAVE-")
 
 
 def test_the_profile_follows_the_shop(shop: ShopifyApp) -> None:

@@ -22,7 +22,7 @@ triggers:
 settings:
   promotional: true
 steps:
-  - send: "Acme: 15% off the spring collection. Reply STOP to opt out."
+  - send: "{brand}: 15% off the spring collection. Reply STOP to opt out."
 """
 GOOD = """\
 offers:
@@ -115,7 +115,7 @@ def test_a_good_file_has_offers_and_no_problems() -> None:
             "offers.yaml:1: an offers file holds `offers:`, a list of {keyword, "
             "offer, reply or flow}",
         ),
-        ("offers:\n  - keyword: WIN\n   offer: x\n", "offers.yaml:3: bad YAML"),
+        ("offers:\n  - keyword: WIN\n   offer: x\n", "offers.yaml:3:4: bad YAML"),
     ],
 )
 def test_each_mistake_is_named_with_its_line(text: str, expected: str) -> None:
@@ -133,6 +133,8 @@ def test_a_reply_offer_is_linted_as_a_flow_text(tmp_path: Path) -> None:
         "brand, event, first_name, phone, support)",
         f"{tmp_path}/offers.yaml:4: warning: promotional flow: no text says how to opt out "
         "(add e.g. 'Reply STOP to opt out')",
+        f"{tmp_path}/offers.yaml:4: warning: promotional flow: no text names the brand (start it "
+        "with '{brand}: ' so people know who is texting)",
     ]
 
 
