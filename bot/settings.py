@@ -125,8 +125,9 @@ class Settings(BaseSettings):
     WEBHOOK_SECRET: str | None = None
     WEBHOOK_RETRY_WINDOW: timedelta = DEFAULT_WEBHOOK_RETRY_WINDOW
     # The sign-up page, /join (README, "Grow your list"): the consent wording beside its
-    # checkbox ({brand} is filled in; the ledger keeps exactly what was shown), the number its "text JOIN" link and QR code open (else
-    # TWILIO_FROM), and the sites that may show it in an iframe (origins, space-separated).
+    # checkbox ({brand} is filled in; the ledger keeps exactly what was shown), the number its
+    # "text JOIN" link and QR code open (else TWILIO_FROM), and the sites that may show it in an
+    # iframe (origins, space-separated). What it promises is INCENTIVE's.
     JOIN_CONSENT_TEXT: str = Field(default=DEFAULT_CONSENT_TEXT, min_length=20, max_length=2000)
     JOIN_SMS_NUMBER: str | None = None
     JOIN_EMBED_ORIGINS: str = ""
