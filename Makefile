@@ -3,9 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Two pytest processes per core (pytest-xdist): the process and browser tests mostly wait on
-# their children, so one per core leaves the cores idle. `make test PYTEST_ARGS=` runs in one.
-PYTEST_ARGS ?= -n $(shell echo $$(( $$(nproc) * 2 ))) --dist worksteal
+# One pytest process per core (pytest-xdist); `make test PYTEST_ARGS=` runs in one process.
+PYTEST_ARGS ?= -n auto --dist worksteal
 
 .PHONY: run test lint bench clean
 
