@@ -15,12 +15,12 @@ people who took each branch.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.domain.weighted import pick_weighted, stable_point
 from bot.domain.yamlsource import LocatedDict
 from bot.engine.problems import FlowFileError
 from bot.engine.steps.base import Next, Step, StepReader, Transition
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from bot.engine.runtime import Run
 
 PIN_PREFIX = "split_"  # the attribute that pins a person's branch: split_<step id>
-_SCALE = 2**64
 
 
 @dataclass(frozen=True)
@@ -62,14 +61,8 @@ class SplitStep(Step):
 
     def draw(self, phone: str, flow: str, run_key: str) -> str:
         """The branch for this person in this run: a stable hash picks a weighted bucket."""
-        seed = f"{phone}\x00{flow}\x00{run_key}\x00{self.id}".encode()
-        point = int.from_bytes(hashlib.sha256(seed).digest()[:8], "big") / _SCALE
-        point *= sum(arm.weight for arm in self.arms)
-        for arm in self.arms:
-            if point < arm.weight:
-                return arm.target
-            point -= arm.weight
-        return self.arms[-1].target  # float rounding at the very top of the range
+        point = stable_point(phone, flow, run_key, self.id)
+        return pick_weighted(point, self.arms, lambda arm: arm.weight).target
 
 
 def parse(reader: StepReader) -> SplitStep:
