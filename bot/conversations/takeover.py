@@ -37,8 +37,10 @@ from bot.store.conversations import (
     Claimed,
     claim,
     claim_conversation,
+    claim_known,
 )
 from bot.store.db import transaction
+from bot.store.messages import QueuedText
 from bot.store.tables import AGENTS, CONVERSATIONS, MESSAGES
 from bot.store.tables import UNANSWERED_TEXTS as UNANSWERED
 
@@ -54,6 +56,9 @@ class TakeoverError(Exception):
 
 class ReplyRefused(Exception):
     """The text may not be sent (the number opted out); says why."""
+
+
+OPTED_OUT = "This number opted out: it cannot be texted."
 
 
 def take_over(services: Services, *, conversation_id: int, agent_id: int) -> None:
@@ -128,9 +133,7 @@ def hand_back(services: Services, *, conversation_id: int, agent_id: int) -> Non
 
 def agent_reply(services: Services, *, conversation_id: int, agent_id: int, body: str) -> None:
     """Text the customer as the agent, through the send policy."""
-    text = body.strip()
-    if not text:
-        raise ReplyRefused("Write something first.")
+    text = _draft(body)
     now = services.conversations.clock()
     with transaction(services.db) as connection:
         claimed = claim_conversation(connection, conversation_id, now)
@@ -138,24 +141,85 @@ def agent_reply(services: Services, *, conversation_id: int, agent_id: int, body
             raise TakeoverError(_why_not(connection, conversation_id))
         if not _holds(connection, conversation_id, agent_id):
             raise TakeoverError("Take the chat over before replying.")
-        subscriber = claimed.subscriber
-        if subscriber.status is SubscriberStatus.UNSUBSCRIBED:
-            raise ReplyRefused("This number opted out: it cannot be texted.")
-        turn = services.conversations.turn(claimed, Delivery.OUTBOX, now)
-        turn.agent_id = agent_id
-        turn.replying = _customer_just_wrote(connection, subscriber.phone, now)
-        (queued,) = apply_effects(turn, (Send(text, Purpose.REPLY),))
-        if queued.suppressed:
-            raise ReplyRefused("The send policy refused this text.")
-        connection.execute(
-            update(CONVERSATIONS)
-            .where(CONVERSATIONS.c.id == conversation_id)
-            .values(agent_active_at=now, updated_at=now)
-        )
-        close_open(
-            connection, subscriber_id=subscriber.id, now=now, outcome="replied", agent_id=agent_id
+        replying = _customer_just_wrote(connection, claimed.subscriber.phone, now)
+        queued = _send_as_agent(
+            services, claimed, conversation_id, agent_id, Send(text, Purpose.REPLY), now, replying
         )
     services.dispatcher.send([queued.id])
+
+
+def start_chat(services: Services, *, phone: str, agent_id: int, body: str) -> int:
+    """Text a contact first, as the agent, who then holds their chat as after a take-over;
+    returns the conversation.
+
+    A support text: transactional, so quiet hours do not hold it, but consent does (an opted-out
+    number is refused). Someone outside any flow gets a conversation of their own with the
+    agent; someone in a flow has that conversation taken over, unless another agent holds it.
+    """
+    text = _draft(body)
+    now = services.conversations.clock()
+    with transaction(services.db) as connection:
+        claimed = claim_known(connection, phone)
+        if claimed is None:
+            raise TakeoverError("There is no such contact.")
+        if claimed.conversation is None:
+            conversation_id = apply_flow_turn(
+                services.conversations.turn(claimed, Delivery.OUTBOX, now),
+                flow=HUMAN_FLOW,
+                state=FlowState(HUMAN_FLOW, "-", None, Waiting.AGENT, now),
+                effects=(),
+                conversation=None,
+            )
+        else:
+            conversation_id = claimed.conversation.id
+        if not _take(connection, conversation_id, agent_id, now):
+            raise TakeoverError(_why_not(connection, conversation_id))
+        support = Send(text, Purpose.TRANSACTIONAL)
+        queued = _send_as_agent(services, claimed, conversation_id, agent_id, support, now)
+    services.dispatcher.send([queued.id])
+    return conversation_id
+
+
+def _draft(body: str) -> str:
+    text = body.strip()
+    if not text:
+        raise ReplyRefused("Write something first.")
+    return text
+
+
+def _send_as_agent(
+    services: Services,
+    claimed: Claimed,
+    conversation_id: int,
+    agent_id: int,
+    send: Send,
+    now: datetime,
+    replying: bool = False,
+) -> QueuedText:
+    """Queue the agent's text in the claimed person's turn; refused (and the transaction with
+    it) when the number opted out or the send policy says no. Their waiting texts are handled."""
+    subscriber = claimed.subscriber
+    if subscriber.status is SubscriberStatus.UNSUBSCRIBED:
+        raise ReplyRefused(OPTED_OUT)
+    turn = services.conversations.turn(claimed, Delivery.OUTBOX, now)
+    turn.agent_id = agent_id
+    turn.replying = replying
+    (queued,) = apply_effects(turn, (send,))
+    if queued.suppressed:
+        raise ReplyRefused("The send policy refused this text.")
+    claimed.connection.execute(
+        update(CONVERSATIONS)
+        .where(CONVERSATIONS.c.id == conversation_id)
+        .values(agent_active_at=now, updated_at=now)
+    )
+    close_open(
+        claimed.connection,
+        subscriber_id=subscriber.id,
+        now=now,
+        outcome="replied",
+        agent_id=agent_id,
+    )
+    return queued
 
 
 def release_idle(services: Services, *, idle_after: timedelta) -> int:

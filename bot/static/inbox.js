@@ -8,9 +8,6 @@
 
   var list = document.getElementById("messages");
   var replyForm = document.getElementById("reply-form");
-  if (!list) {
-    return;
-  }
 
   function csrfToken() {
     var field = document.querySelector("input[name=csrf_token]");
@@ -140,7 +137,9 @@
       });
   }
 
-  setInterval(poll, POLL_MS);
+  if (list) {
+    setInterval(poll, POLL_MS); // a conversation page; a contact's page has only the counter
+  }
 
   if (!replyForm) {
     return;

@@ -147,7 +147,8 @@ class ConsentEvent(SQLModel, table=True):
     subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
     phone: str = Field(max_length=20)
     kind: ConsentKind = _enum(ConsentKind, 20, nullable=False)
-    source: str = Field(max_length=40)  # sms, web, api, carrier, twilio-advanced-opt-out …
+    # sms, web, api, carrier, twilio-advanced-opt-out, agent:<email> (an agent recorded it) …
+    source: str = Field(max_length=300)
     keyword: str | None = Field(default=None, max_length=40)
     # The exact words the person saw (a web form's consent text) or sent (their text).
     text: str | None = Field(default=None, sa_column=Column(Text))

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 from bot.domain.vocabulary import ConsentKind, SubscriberStatus, WebhookEventType
@@ -117,9 +118,14 @@ def subscribers_after(
     if where.updated_since is not None:
         query = query.where(SUBSCRIBERS.c.updated_at >= where.updated_since)
     if where.tag is not None:
-        tags = _ELEMENTS[connection.dialect.name](SUBSCRIBERS.c.tags).table_valued("value")
-        query = query.where(select(tags.c.value).where(tags.c.value == where.tag).exists())
+        query = query.where(has_tag(connection, where.tag))
     return list(connection.execute(query.order_by(SUBSCRIBERS.c.id).limit(limit)))
+
+
+def has_tag(connection: Connection, tag: str) -> ColumnElement[bool]:
+    """The condition that a subscriber's tags hold `tag` (exactly), on either engine."""
+    tags = _ELEMENTS[connection.dialect.name](SUBSCRIBERS.c.tags).table_valued("value")
+    return select(tags.c.value).where(tags.c.value == tag).exists()
 
 
 _PROFILE = (

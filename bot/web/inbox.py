@@ -59,7 +59,7 @@ from bot.engine.answers import show_answer
 from bot.engine.durations import format_duration
 from bot.sending.outbox import MAX_TEXT_CHARS
 from bot.store.db import transaction
-from bot.web import context
+from bot.web import contacts, context
 from bot.web.chat_state import chat_state
 from bot.web.csrf import csrf_ok, csrf_token, renew_csrf_token
 from bot.web.errors import problem
@@ -67,6 +67,7 @@ from bot.web.limits import MAX_ROW_ID, int_arg
 
 INBOX_PREFIX = "/inbox"
 bp = Blueprint("inbox", __name__, url_prefix=INBOX_PREFIX)
+bp.register_blueprint(contacts.bp)  # /inbox/contacts: under the inbox's rules (login, CSRF)
 
 PUBLIC_ENDPOINTS = frozenset({"inbox.login"})
 JSON_ENDPOINTS = frozenset({"inbox.segments", "inbox.events"})
