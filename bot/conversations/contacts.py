@@ -15,7 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bot.domain.phones import InvalidPhone, normalise_phone
 from bot.domain.vocabulary import ConversationStatus, Direction
-from bot.store.subscribers import consent_ledger, has_tag
+from bot.store.subscribers import LARGEST_SUBSCRIBER_ID, consent_ledger, has_tag
 from bot.store.tables import (
     AGENTS,
     ANSWERS,
@@ -95,7 +95,8 @@ def search_contacts(
     Paged by id (keyset): a contact added while an agent pages through never shifts a page.
     """
     statement = select(SUBSCRIBERS).order_by(SUBSCRIBERS.c.id.desc()).limit(limit + 1)
-    if before is not None:
+    # PostgreSQL refuses a number past the 32-bit id; every id is below one that large anyway.
+    if before is not None and before <= LARGEST_SUBSCRIBER_ID:
         statement = statement.where(SUBSCRIBERS.c.id < before)
     with db.connect() as connection:
         if search.text:
@@ -107,6 +108,8 @@ def search_contacts(
 
 def contact_page(db: Engine, subscriber_id: int) -> ContactPage | None:
     """Everything the contact page shows about one person; None if there is no such person."""
+    if subscriber_id > LARGEST_SUBSCRIBER_ID:
+        return None  # PostgreSQL would refuse the number: no subscriber has it
     with db.connect() as connection:
         subscriber = connection.execute(
             select(SUBSCRIBERS).where(SUBSCRIBERS.c.id == subscriber_id)
@@ -171,6 +174,8 @@ def contact_page(db: Engine, subscriber_id: int) -> ContactPage | None:
 
 def contact_phone(db: Engine, subscriber_id: int) -> str | None:
     """The number of the contact with this id, or None if there is none."""
+    if subscriber_id > LARGEST_SUBSCRIBER_ID:
+        return None
     with db.connect() as connection:
         return connection.execute(
             select(SUBSCRIBERS.c.phone).where(SUBSCRIBERS.c.id == subscriber_id)

@@ -99,7 +99,7 @@ class SubscriberFilter:
 _ELEMENTS = {"sqlite": func.json_each, "postgresql": func.json_array_elements_text}
 
 
-_LARGEST_SUBSCRIBER_ID = 2**31 - 1  # subscriber.id is a 32-bit integer on PostgreSQL
+LARGEST_SUBSCRIBER_ID = 2**31 - 1  # subscriber.id is a 32-bit integer on PostgreSQL
 
 
 def subscribers_after(
@@ -110,7 +110,7 @@ def subscribers_after(
     Paged by id, which never changes: a row updated while a client pages through is listed
     once, where it always was.
     """
-    if after >= _LARGEST_SUBSCRIBER_ID:
+    if after >= LARGEST_SUBSCRIBER_ID:
         return []  # PostgreSQL refuses a bigger number against the 32-bit id: no row is above
     query = select(SUBSCRIBERS).where(SUBSCRIBERS.c.id > after)
     if where.status is not None:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 DANA = "dana@acme.test"
 ELI = "eli@acme.test"
-NAV_LINKS = ["Queue", "Conversations", "Campaigns", "Flows", "Agents"]
+NAV_LINKS = ["Queue", "Conversations", "Contacts", "Campaigns", "Flows", "Agents"]
 
 
 @pytest.fixture

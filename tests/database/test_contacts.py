@@ -113,10 +113,14 @@ def test_every_contact_is_listed_newest_first_fifty_a_page(inbox: Inbox, dana: F
     assert found(dana, "212555") == everyone[:50]
 
 
-def test_a_bad_page_is_a_clear_422(dana: FlaskClient) -> None:
+def test_a_bad_page_is_a_clear_422_and_a_huge_one_starts_at_the_top(
+    inbox: Inbox, dana: FlaskClient
+) -> None:
     response = dana.get("/inbox/contacts?before=soon")
     assert response.status_code == 422
     assert "before" in response.get_data(as_text=True)
+    everyone = [f"/inbox/contacts/{row.id}" for row in reversed(inbox.rows(Subscriber))]
+    assert found(dana, "", before="9223372036854775807") == everyone
 
 
 # A contact's page
@@ -134,6 +138,7 @@ def test_the_contact_page_shows_profile_ledger_texts_and_more(
 
 def test_an_unknown_contact_is_a_404(dana: FlaskClient) -> None:
     assert dana.get("/inbox/contacts/999999").status_code == 404
+    assert dana.get("/inbox/contacts/9223372036854775807").status_code == 404  # past 32 bits
     for action in ("text", "tags", "opt-out", "erase"):
         response = post(dana, f"/inbox/contacts/999999/{action}", body="hi", add="x", confirm="yes")
         assert response.status_code in (403, 404), action
