@@ -29,7 +29,8 @@ def inbox(database_url: str) -> Inbox:
     inbox.text("HELP", phone=ALICE)
     inbox.text("HELP", phone=BOB)
     inbox.text("STOP", phone=CAROL)
-    profile = ProfilePatch(first_name="Alice", attributes={"state": "CA"}, add_tags=("vip",))
+    attributes = {"state": "CA", "orders.count": 3}
+    profile = ProfilePatch(first_name="Alice", attributes=attributes, add_tags=("vip",))
     inbox.services.conversations.update_profile(ALICE, profile)
     return inbox
 
@@ -70,10 +71,13 @@ def test_a_phone_in_any_format_finds_the_contact(
         ("ali", ALICE),  # a first name, in part, in any case
         ("vip", ALICE),  # a tag
         ("state=ca", ALICE),  # an attribute
+        ("orders.count = 3", ALICE),  # a number, under a name with a dot
         ("0101", BOB),
         ("state=NY", None),
         ("a_ice", None),  # LIKE's wildcards are plain characters
         ("%", None),
+        ('we"ird.$[0]=1', None),  # an attribute name is a name, never a JSON path
+        ("=CA", None),
     ],
 )
 def test_search_by_name_tag_and_attribute(
