@@ -4,11 +4,13 @@ on the conversation page, and a filter on the conversations list."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from bot.store.models import ConversationLabel, Label
 from tests.support.inbox import Inbox, post
+from tests.support.paths import SHIPPED_FLOWS
 from tests.support.sms import BOB
 
 SCRIPT = "<script>alert(1)</script>"
@@ -106,3 +108,14 @@ def test_every_team_route_needs_a_login_and_every_post_its_csrf_token(inbox: Inb
                 forged = dana.post(path, data={"label": "vip", "body": "x", "name": "abc"})
                 assert forged.status_code == 400, path
     assert inbox.rows(ConversationLabel) == [] and inbox.rows(Label) == []
+
+
+def test_a_labels_description_is_shown_as_text(database_url: str, tmp_path: Path) -> None:
+    (tmp_path / "feedback.yaml").write_text((SHIPPED_FLOWS / "feedback.yaml").read_text())
+    (tmp_path / "labels.yaml").write_text(f"labels:\n  - name: vip\n    description: '{SCRIPT}'\n")
+    inbox = Inbox(database_url, flows_dir=tmp_path)
+    conversation_id = inbox.handed_off()
+    dana = inbox.logged_in("dana@acme.test")
+    for path in ("/inbox/labels", f"/inbox/conversations/{conversation_id}"):
+        page = dana.get(path).get_data(as_text=True)
+        assert SCRIPT not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page, path
