@@ -19,10 +19,13 @@ from bot.campaigns.conversions import tell_attributed_order
 from bot.conversations.flow_registry import FlowRegistry
 from bot.conversations.flows import FlowHost
 from bot.conversations.service import ConversationService
+from bot.conversations.team_files import FileInForce, file_labels, saved_replies
 from bot.domain.compliance import ComplianceTexts
 from bot.domain.keywords import load_vocabulary
 from bot.domain.pacing import Pace, Pacer, below_the_limit
+from bot.engine.conversation_labels import LabelsFile
 from bot.engine.durations import format_duration
+from bot.engine.saved_replies import RepliesFile
 from bot.sending.dispatcher import Dispatcher
 from bot.sending.gateways.base import Gateway
 from bot.sending.gateways.console import ConsoleGateway
@@ -49,6 +52,9 @@ class Services:
     flows: FlowRegistry
     conversations: ConversationService
     dispatcher: Dispatcher
+    # The inbox's files beside the flows: saved replies and labels (FLOWS_DIR).
+    replies: FileInForce[RepliesFile]
+    labels: FileInForce[LabelsFile]
     # Web requests hand custom actions to it, so a slow action server holds no request thread.
     action_pool: ActionPool = field(default_factory=ActionPool)
 
@@ -112,6 +118,8 @@ def build_services(
             ),
         ),
         dispatcher=build_dispatcher(settings, db=db, gateway=gateway, clock=clock),
+        replies=saved_replies(settings.FLOWS_DIR),
+        labels=file_labels(settings.FLOWS_DIR),
     )
 
 

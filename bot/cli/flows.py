@@ -121,10 +121,11 @@ def _offer_problems(
 @flows.command("check")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def flows_check(paths: tuple[Path, ...]) -> None:
-    """Check flow files (default: FLOWS_DIR), with its campaigns, webhooks, offers and sending
-    rules files; prints file:line: message, exits 1 on errors."""
+    """Check flow files (default: FLOWS_DIR), with its campaigns, webhooks, offers, sending
+    rules, saved replies and labels files; prints file:line: message, exits 1 on errors."""
     from bot.authoring.flow_tests import check_tests
     from bot.campaigns.parser import check_campaigns
+    from bot.conversations.team_files import check_labels, check_replies
     from bot.engine.problems import Severity
     from bot.webhooks.endpoints import check_webhooks_file
 
@@ -139,6 +140,7 @@ def flows_check(paths: tuple[Path, ...]) -> None:
         problems += check_webhooks_file(folder)
         problems += _sending_rules_problems(folder, settings)
         problems += _offer_problems(folder, settings, parsed, action_names)
+        problems += check_replies(folder).problems + check_labels(folder).problems
     for problem in problems:
         click.echo(str(problem))
     errors = sum(problem.severity is Severity.ERROR for problem in problems)

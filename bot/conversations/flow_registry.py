@@ -13,11 +13,13 @@ from bot.domain.http_calls import Secrets
 from bot.domain.keywords import Vocabulary, normalise
 from bot.domain.sending_rules import RULES_FILE
 from bot.engine.checker import check_flow, check_flow_set
+from bot.engine.conversation_labels import LABELS_FILE
 from bot.engine.intents import IntentMatcher
 from bot.engine.model import Flow
 from bot.engine.offers import OFFERS_FILE, Offer, OffersFile, parse_offers
 from bot.engine.parser import ParsedFile, read_flow_file
 from bot.engine.problems import Problem, Severity
+from bot.engine.saved_replies import REPLIES_FILE
 from bot.webhooks.endpoints import WEBHOOKS_FILE
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,7 @@ TESTS_SUFFIXES = (".tests.yaml", ".tests.yml")  # a flow's scripts beside it, no
 
 def flow_files(directory: Path) -> list[Path]:
     """The flow files in a folder (not its sub-folders), in name order; not the webhooks,
-    offers and sending rules files that may sit beside them."""
+    offers, sending rules, saved replies and labels files that may sit beside them."""
     if not directory.is_dir():
         return []
     return sorted(
@@ -36,7 +38,7 @@ def flow_files(directory: Path) -> list[Path]:
         for path in directory.iterdir()
         if path.suffix in FLOW_SUFFIXES
         and not path.name.endswith(TESTS_SUFFIXES)
-        and path.name not in (WEBHOOKS_FILE, OFFERS_FILE, RULES_FILE)
+        and path.name not in (WEBHOOKS_FILE, OFFERS_FILE, RULES_FILE, REPLIES_FILE, LABELS_FILE)
         and path.is_file()
         and not path.name.startswith(".")
     )

@@ -19,6 +19,7 @@ from bot.sending.outbox import Waiting, waiting_on_provider
 from bot.store.tables import (
     AGENTS,
     ANSWERS,
+    CONVERSATION_LABELS,
     CONVERSATIONS,
     MESSAGES,
     SUBSCRIBERS,
@@ -101,10 +102,20 @@ def inbox_queue(db: Engine, agent_id: int) -> list[InboxItem]:
 
 
 def recent_conversations(
-    db: Engine, query: str | None, limit: int = RECENT_LIMIT
+    db: Engine, query: str | None, limit: int = RECENT_LIMIT, *, label: str | None = None
 ) -> list[InboxItem]:
-    """Recent conversations, newest first; `query` matches a phone or a first name."""
+    """Recent conversations, newest first; `query` matches a phone or a first name, `label`
+    keeps the conversations that carry it."""
     statement = _items().order_by(CONVERSATIONS.c.updated_at.desc()).limit(limit)
+    if label is not None:
+        statement = statement.where(
+            select(CONVERSATION_LABELS.c.id)
+            .where(
+                CONVERSATION_LABELS.c.conversation_id == CONVERSATIONS.c.id,
+                CONVERSATION_LABELS.c.label == label,
+            )
+            .exists()
+        )
     if query and query.strip():
         needle = f"%{query.strip().lower()}%"
         digits = "".join(char for char in query if char.isdigit())
@@ -195,6 +206,16 @@ def conversation_news(db: Engine, conversation_id: int, *, after: int) -> Conver
             texts=_texts(connection, chat.phone, after=after),
             statuses={row.id: row.status for row in statuses},
         )
+
+
+def person_in(db: Engine, conversation_id: int) -> AnyRow | None:
+    """The subscriber a conversation is with (what a saved reply is filled in with)."""
+    with db.connect() as connection:
+        return connection.execute(
+            select(SUBSCRIBERS)
+            .join(CONVERSATIONS, CONVERSATIONS.c.subscriber_id == SUBSCRIBERS.c.id)
+            .where(CONVERSATIONS.c.id == conversation_id)
+        ).first()
 
 
 def _items() -> AnySelect:

@@ -574,3 +574,64 @@ class WebhookDelivery(SQLModel, table=True):
     delivered_at: datetime | None = _timestamp(nullable=True)
     created_at: datetime = _timestamp(nullable=False)
     updated_at: datetime = _timestamp(nullable=False)
+
+
+class ConversationNote(SQLModel, table=True):
+    """An agent's private note on a conversation: shown to agents only, never texted."""
+
+    __tablename__ = "conversation_note"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    conversation_id: int = Field(foreign_key="conversation.id", sa_type=ROW_ID)
+    # The page shows a person's whole history, so their notes are read by person.
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    agent_id: int = Field(foreign_key="agent.id")
+    body: str = Field(max_length=2000)
+    created_at: datetime = _timestamp(nullable=False)
+
+
+class NoteMention(SQLModel, table=True):
+    """A colleague named with `@name` in a note: unread until they mark it read."""
+
+    __tablename__ = "note_mention"
+    __table_args__ = (
+        Index("ux_note_mention_note_agent", "note_id", "agent_id", unique=True),
+        # An agent's unread mentions (the queue page shows them).
+        Index(
+            "ix_note_mention_unread",
+            "agent_id",
+            sqlite_where=text("read_at IS NULL"),
+            postgresql_where=text("read_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    note_id: int = Field(foreign_key="conversation_note.id", sa_type=ROW_ID)
+    agent_id: int = Field(foreign_key="agent.id")  # the agent mentioned
+    created_at: datetime = _timestamp(nullable=False)
+    read_at: datetime | None = _timestamp(nullable=True)
+
+
+class Label(SQLModel, table=True):
+    """A label an admin created in the inbox (the labels file's need no row)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=32, unique=True)
+    created_by: int = Field(foreign_key="agent.id")
+    created_at: datetime = _timestamp(nullable=False)
+
+
+class ConversationLabel(SQLModel, table=True):
+    """A label on a conversation, by name: a label from the file or one an admin created."""
+
+    __tablename__ = "conversation_label"
+    __table_args__ = (
+        Index("ux_conversation_label", "conversation_id", "label", unique=True),
+        Index("ix_conversation_label_label", "label", "conversation_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    conversation_id: int = Field(foreign_key="conversation.id", sa_type=ROW_ID)
+    label: str = Field(max_length=32)
+    added_by: int = Field(foreign_key="agent.id")
+    added_at: datetime = _timestamp(nullable=False)

@@ -18,11 +18,15 @@ from bot.store.models import (
     Click,
     ConsentEvent,
     Conversation,
+    ConversationLabel,
+    ConversationNote,
     Event,
     IssuedOnce,
+    Label,
     Link,
     LoginAttempt,
     Message,
+    NoteMention,
     SendPace,
     Setting,
     ShopifyWebhook,
@@ -64,11 +68,15 @@ CAMPAIGN_SENDS = _table_of(CampaignSend)
 CLICKS = _table_of(Click)
 CONSENT_EVENTS = _table_of(ConsentEvent)
 CONVERSATIONS = _table_of(Conversation)
+CONVERSATION_LABELS = _table_of(ConversationLabel)
+CONVERSATION_NOTES = _table_of(ConversationNote)
 EVENTS = _table_of(Event)
 ISSUED_ONCE = _table_of(IssuedOnce)
+LABELS = _table_of(Label)
 LINKS = _table_of(Link)
 LOGIN_ATTEMPTS = _table_of(LoginAttempt)
 MESSAGES = _table_of(Message)
+NOTE_MENTIONS = _table_of(NoteMention)
 SEND_PACES = _table_of(SendPace)
 SETTINGS = _table_of(Setting)
 SHOPIFY_WEBHOOKS = _table_of(ShopifyWebhook)

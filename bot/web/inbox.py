@@ -59,7 +59,7 @@ from bot.engine.answers import show_answer
 from bot.engine.durations import format_duration
 from bot.sending.outbox import MAX_TEXT_CHARS
 from bot.store.db import transaction
-from bot.web import contacts, context
+from bot.web import contacts, context, team
 from bot.web.chat_state import chat_state
 from bot.web.csrf import csrf_ok, csrf_token, renew_csrf_token
 from bot.web.errors import problem
@@ -68,9 +68,10 @@ from bot.web.limits import MAX_ROW_ID, int_arg
 INBOX_PREFIX = "/inbox"
 bp = Blueprint("inbox", __name__, url_prefix=INBOX_PREFIX)
 bp.register_blueprint(contacts.bp)  # /inbox/contacts: under the inbox's rules (login, CSRF)
+bp.register_blueprint(team.bp)  # notes, saved replies, labels: behind the same login and CSRF
 
 PUBLIC_ENDPOINTS = frozenset({"inbox.login"})
-JSON_ENDPOINTS = frozenset({"inbox.segments", "inbox.events"})
+JSON_ENDPOINTS = frozenset({"inbox.segments", "inbox.events"}) | team.JSON_ENDPOINTS
 NO_SUCH_CONVERSATION = "There is no such conversation."
 MAX_SEGMENT_TEXT = 10_000  # the live counter's input; more is not a draft but an attack
 SECURITY_HEADERS = {
@@ -220,15 +221,19 @@ def queue() -> str:
         people=waiting_people(db),
         provider=texts_waiting_on_provider(db),
         retry_window=format_duration(context.services().settings.SEND_RETRY_WINDOW),
+        **team.queue_extras(),
     )
 
 
 @bp.get("/conversations")
 def conversations() -> str:
-    """Recent conversations, active and ended, newest first; `q` searches phone or first name."""
+    """Recent conversations, active and ended, newest first; `q` searches phone or first name,
+    `label` keeps those with that label."""
     query = request.args.get("q", "").strip()[:100]
-    items = recent_conversations(context.services().db, query or None)
-    return render_template("inbox/conversations.html", items=items, query=query)
+    items = recent_conversations(context.services().db, query or None, label=team.chosen_label())
+    return render_template(
+        "inbox/conversations.html", items=items, query=query, **team.conversations_extras()
+    )
 
 
 @bp.get("/conversations/<id:conversation_id>")
@@ -253,6 +258,7 @@ def conversation(conversation_id: int, *, draft: str = "", error: str | None = N
         error=error,
         max_reply_chars=MAX_TEXT_CHARS,
         history_limit=HISTORY_LIMIT,
+        **team.conversation_extras(page, messages),
     )
 
 
