@@ -557,7 +557,9 @@ def percentiles(latencies: dict[str, list[float]]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="how long traffic runs")
-    parser.add_argument("--rate", type=float, default=5.0, help="requests a second, all clients")
+    parser.add_argument(
+        "--rate", type=float, default=5.0, help="texts and events a second, all clients"
+    )
     parser.add_argument("--clients", type=int, default=4, help="people texting at once")
     parser.add_argument("--sample-seconds", type=float, default=5.0, help="RSS sampling period")
     parser.add_argument(

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 
 WIDTH, HEIGHT = 900, 420
-LEFT, RIGHT, TOP, BOTTOM = 60, 230, 30, 50  # margins: the legend sits on the right
+LEFT, RIGHT, TOP, BOTTOM = 60, 230, 44, 50  # margins: the legend sits on the right
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 
 Points = Sequence[tuple[float, float]]  # (seconds since the start, MB)
