@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # One pytest process per core (pytest-xdist); `make test PYTEST_ARGS=` runs in one process.
 PYTEST_ARGS ?= -n auto --dist worksteal
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench soak clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/inbound.py
+
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -23,10 +23,10 @@ from werkzeug.serving import make_server
 from bot.app import create_app, services_of
 from bot.sending.gateways.fake import FakeGateway
 from bot.services import Services
+from bot.testing.processes import post_form
 from tests.support.databases import SqliteTemplate
 from tests.support.harness import make_settings
 from tests.support.paths import SHIPPED_FLOWS
-from tests.support.processes import post_form
 from tests.support.sms import ALICE, BRAND_NUMBER, next_sid
 
 if TYPE_CHECKING:

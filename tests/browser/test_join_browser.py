@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import pytest
 from playwright.sync_api import expect
 
+from bot.testing.processes import wait_until
 from tests.browser.layout import assert_fits
-from tests.support.processes import wait_until
 from tests.support.sms import ALICE, BRAND_NUMBER
 from tests.support.web_server import Answer, WebServer
 

@@ -23,7 +23,7 @@ from bot.actions.factory import build_action_runner
 from bot.actions.local import LocalActionRunner
 from bot.actions.protocol import action_result
 from bot.actions.remote import RemoteActionRunner
-from tests.support.processes import ROOT, free_port
+from bot.testing.processes import ROOT, free_port
 
 SECRET = "test-coupon-secret"
 PHONE = "+15551234567"

@@ -19,8 +19,8 @@ from bot.domain.vocabulary import SubscriberStatus
 from bot.store.db import transaction
 from bot.store.subscribers import change_status, claim_subscriber
 from bot.store.tables import MESSAGES
+from bot.testing.processes import BIN, free_port, running, twilio_environment
 from bot.twilio.fake_server import FakeTwilioServer
-from tests.support.processes import BIN, free_port, running, twilio_environment
 from tests.support.sms import ALICE, BOB
 
 API_KEY = "retry-test-key"

@@ -24,6 +24,7 @@ from bot.store import timer_alarm
 from bot.store.db import make_db, transaction
 from bot.store.models import Conversation
 from bot.testing.clock import FakeClock
+from bot.testing.processes import BIN
 from bot.timers import scheduler as clock_process
 from bot.timers.scheduler import (
     TICK_JOB_ID,
@@ -35,7 +36,6 @@ from bot.timers.scheduler import (
 )
 from tests.support.harness import make_settings
 from tests.support.paths import SHIPPED_FLOWS
-from tests.support.processes import BIN
 from tests.support.sms import reply_to
 from tests.support.statements import StatementCounter
 

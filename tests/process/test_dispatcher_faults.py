@@ -22,8 +22,8 @@ from sqlalchemy.engine import Engine
 from bot.domain.vocabulary import MessageStatus
 from bot.sending.dispatcher import Dispatcher, Reconciled
 from bot.store.tables import MESSAGES
+from bot.testing.processes import started, wait_until
 from bot.twilio.fake_server import FakeTwilioServer
-from tests.support.processes import started, wait_until
 from tests.support.workers import WORKER, count, queue_texts, twilio_gateway, worker_env
 
 KILLS = 6

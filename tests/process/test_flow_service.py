@@ -15,9 +15,9 @@ from bot.store.conversations import claim, end_conversation
 from bot.store.db import transaction
 from bot.store.models import Answer, Conversation, Message, Subscriber, UnansweredText
 from bot.store.subscribers import get_subscriber
+from bot.testing.processes import free_port
 from tests.support.flow_app import ASK_FLOW, START, FlowApp, write
 from tests.support.paths import SHIPPED_FLOWS
-from tests.support.processes import free_port
 from tests.support.sms import ALICE, BOB
 
 DEFAULT_ACK = "Thanks for your message! A person will get back to you shortly."

@@ -24,11 +24,11 @@ from bot.store.db import make_db, transaction
 from bot.store.migrate import upgrade
 from bot.store.secret_key import NO_SECRET_KEY, NoSecretKey
 from bot.store.tables import SETTINGS
+from bot.testing.processes import BIN, free_port, running
 from tests.process.test_serve import environment
 from tests.support.databases import PostgresDatabase
 from tests.support.harness import make_settings
 from tests.support.inbox import CSRF_FIELD, NOON_IN_SF, PASSWORD, login
-from tests.support.processes import BIN, free_port, running
 
 PAGE_LOADS = 20
 

@@ -13,7 +13,7 @@ from sqlmodel import Session, func, select
 from bot.domain.vocabulary import Direction
 from bot.store.db import make_db
 from bot.store.models import Message
-from tests.support.processes import BIN, free_port, post_form, running
+from bot.testing.processes import BIN, free_port, post_form, running
 
 
 def environment(tmp_path: Path, **extra: str) -> dict[str, str]:

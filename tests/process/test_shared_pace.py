@@ -22,8 +22,8 @@ from sqlalchemy.engine import Engine
 from bench.pacing import busiest_second
 from bot.domain.vocabulary import MessageStatus
 from bot.store.tables import MESSAGES
+from bot.testing.processes import started, wait_until
 from bot.twilio.fake_server import FakeTwilioServer
-from tests.support.processes import started, wait_until
 from tests.support.workers import WORKER, count, queue_texts, worker_env
 
 # Slow enough for two workers on a busy machine to keep up with it each: pacing themselves

@@ -15,8 +15,8 @@ from bot.store.db import make_db
 from bot.store.migrate import upgrade
 from bot.store.models import utcnow
 from bot.store.tables import EVENTS, SHOPIFY_WEBHOOKS, SUBSCRIBERS
+from bot.testing.processes import BIN, started, wait_until
 from tests.support.paths import SHIPPED_FLOWS
-from tests.support.processes import BIN, started, wait_until
 from tests.support.shopify import SHOP, payload
 from tests.support.sms import ALICE
 

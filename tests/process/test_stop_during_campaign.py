@@ -21,9 +21,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.domain.vocabulary import MessageStatus
 from bot.store.tables import MESSAGES
-from bot.twilio.fake_server import FakeTwilioServer
-from tests.support.outbox_rows import queue_campaign
-from tests.support.processes import (
+from bot.testing.processes import (
     BIN,
     free_port,
     post_form,
@@ -32,6 +30,8 @@ from tests.support.processes import (
     twilio_environment,
     wait_until,
 )
+from bot.twilio.fake_server import FakeTwilioServer
+from tests.support.outbox_rows import queue_campaign
 
 SENDER = "+15550000000"
 BRAND = "Acme"

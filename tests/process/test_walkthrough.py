@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from bot.testing.processes import BIN, free_port, running, twilio_environment, wait_until
 from bot.twilio.fake_server import FakeTwilioServer
-from tests.support.processes import BIN, free_port, running, twilio_environment, wait_until
 from tests.support.sms import ALICE
 
 API_KEY = "walkthrough-key"

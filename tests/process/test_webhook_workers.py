@@ -15,7 +15,7 @@ from bot.store.db import transaction
 from bot.store.models import utcnow
 from bot.store.tables import WEBHOOK_DELIVERIES
 from bot.store.webhook_events import record_webhook_event
-from tests.support.processes import started, wait_until
+from bot.testing.processes import started, wait_until
 from tests.support.webhook_receiver import WebhookReceiver
 
 WORKER = [sys.executable, "-m", "bot", "worker"]

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from bot.testing.processes import free_port
 from tests.support.paths import ROOT
-from tests.support.processes import free_port
 
 
 def documented_verify() -> Any:

@@ -1,4 +1,4 @@
-"""Run Parley as a user does: real processes on free local ports."""
+"""Run Parley as a user does: real processes on free local ports (for tests and benchmarks)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bot.twilio.fake_server import FakeTwilioServer
-from tests.support.paths import ROOT
 
+ROOT = Path(__file__).resolve().parents[2]  # the repository: flows/, actions/, webhook.py
 BIN = Path(sys.executable).parent
 
 
@@ -131,7 +131,7 @@ def wait_until(
         for process in processes:
             if process.poll() is not None:
                 raise AssertionError(
-                    f"{process.args} exited with {process.returncode} while waiting for {what}:\n"
+                    f"{process.args!r} exited with {process.returncode} while waiting for {what}:\n"
                     + _log_of(process)
                 )
         if time.monotonic() > deadline:
