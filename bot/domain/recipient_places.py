@@ -2,7 +2,7 @@
 
 Their stored state wins (`attributes["state"]`, which the Shopify consent sync fills with the
 province code; a full name such as "Florida" works too); else the state of their number's area
-code, as phonenumbers' geocoder names it.
+code, as phonenumbers' geocoder names it (a table made from it: `area_code_states.py`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import functools
 
 import holidays
 import phonenumbers
-from phonenumbers import geocoder
 
+from bot.domain.area_code_states import AREA_CODE_STATES, PREFIX_STATES
 from bot.domain.recipient_zones import country_of
 
 # "Florida" -> "FL", from the holidays package, which names every US state and territory.
@@ -39,25 +39,27 @@ def _state_code(country: str, stored: object) -> str | None:
     text = stored.strip()
     if country != "US":  # a province code as the shop stored it ("ON")
         return text.upper() if len(text) <= 3 and text.isalnum() else None
-    code = text.upper() if text.upper() in _US_STATES else _US_STATE_CODES.get(text.casefold())
-    return code
+    return us_state_code(text)
 
 
-@functools.lru_cache(maxsize=65_536)  # the geocoder is slow; the same people recur
+def us_state_code(name: str) -> str | None:
+    """A US state's code from its code or name, in any case: "fl", "Florida" -> "FL"."""
+    return name.upper() if name.upper() in _US_STATES else _US_STATE_CODES.get(name.casefold())
+
+
+@functools.lru_cache(maxsize=65_536)  # parsing is the cost; the same people recur
 def number_states(phone: str) -> tuple[str, ...]:
-    """The US state(s) of a number's area code ("+13055550100" -> ("FL",)); () when unknown."""
+    """The US state of a number's area code ("+13055550100" -> ("FL",)); () when unknown."""
     try:
         number = phonenumbers.parse(phone, None)
     except phonenumbers.NumberParseException:
         return ()
     if phonenumbers.region_code_for_number(number) != "US":
         return ()
-    # "Florida", or "Miami, FL" where the area is known to the city.
-    described = geocoder.description_for_number(number, "en")
-    codes = []
-    for part in described.split(","):
-        word = part.strip()
-        code = word if word in _US_STATES else _US_STATE_CODES.get(word.casefold())
-        if code:
-            codes.append(code)
-    return tuple(codes[-1:])  # the state is the last part named
+    digits = str(number.national_number)
+    # The few exchanges the geocoder places apart from their area code: longest prefix first.
+    for end in range(len(digits), 3, -1):
+        if (state := PREFIX_STATES.get(digits[:end])) is not None:
+            return (state,)
+    state = AREA_CODE_STATES.get(digits[:3])
+    return (state,) if state else ()
