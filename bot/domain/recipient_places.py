@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import functools
 
-import holidays
 import phonenumbers
-from phonenumbers import geocoder
 
 from bot.domain.recipient_zones import country_of
 
-# "Florida" -> "FL", from the holidays package, which names every US state and territory.
-_US_STATE_CODES = {name.casefold(): code for name, code in holidays.US.subdivisions_aliases.items()}
-# How phonenumbers' geocoder names two places apart from their plain names.
-_US_STATE_CODES |= {"washington state": "WA", "washington d.c.": "DC"}
-_US_STATES = frozenset(holidays.US.subdivisions)
+
+@functools.cache
+def _us_states() -> tuple[frozenset[str], dict[str, str]]:
+    """The US state codes, and "florida" -> "FL" for every name of one.
+
+    From the holidays package, which names every US state and territory; imported on first use
+    because loading it (and the geocoder below) is a fifth of the start-up of every `bot` process.
+    """
+    import holidays
+
+    names = {name.casefold(): code for name, code in holidays.US.subdivisions_aliases.items()}
+    # How phonenumbers' geocoder names two places apart from their plain names.
+    names |= {"washington state": "WA", "washington d.c.": "DC"}
+    return frozenset(holidays.US.subdivisions), names
 
 
 def places_for(phone: str, stored_state: object = None) -> tuple[str, ...]:
@@ -39,7 +46,8 @@ def _state_code(country: str, stored: object) -> str | None:
     text = stored.strip()
     if country != "US":  # a province code as the shop stored it ("ON")
         return text.upper() if len(text) <= 3 and text.isalnum() else None
-    code = text.upper() if text.upper() in _US_STATES else _US_STATE_CODES.get(text.casefold())
+    states, names = _us_states()
+    code = text.upper() if text.upper() in states else names.get(text.casefold())
     return code
 
 
@@ -52,12 +60,15 @@ def number_states(phone: str) -> tuple[str, ...]:
         return ()
     if phonenumbers.region_code_for_number(number) != "US":
         return ()
+    from phonenumbers import geocoder  # slow to import: only a process that needs it does
+
     # "Florida", or "Miami, FL" where the area is known to the city.
     described = geocoder.description_for_number(number, "en")
+    states, names = _us_states()
     codes = []
     for part in described.split(","):
         word = part.strip()
-        code = word if word in _US_STATES else _US_STATE_CODES.get(word.casefold())
+        code = word if word in states else names.get(word.casefold())
         if code:
             codes.append(code)
     return tuple(codes[-1:])  # the state is the last part named
