@@ -19,7 +19,14 @@ from typing import Any
 import pytest
 
 from bot.twilio.fake_server import FakeTwilioServer
-from tests.support.processes import BIN, free_port, running, twilio_environment, wait_until
+from tests.support.processes import (
+    BIN,
+    HUNG_AFTER,
+    free_port,
+    running,
+    twilio_environment,
+    wait_until,
+)
 from tests.support.sms import ALICE
 
 API_KEY = "walkthrough-key"
@@ -50,7 +57,7 @@ class Service:
             env={**self.env, **env},
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=HUNG_AFTER,
             check=False,
         )
 
