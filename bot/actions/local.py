@@ -10,13 +10,13 @@ import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
-
-from rasa_sdk.executor import ActionExecutor
-from rasa_sdk.interfaces import ActionExecutionRejection
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.actions.base import ActionError, ActionRequest, ActionResult
 from bot.actions.protocol import action_call, action_result
+
+if TYPE_CHECKING:
+    from rasa_sdk.executor import ActionExecutor
 
 T = TypeVar("T")
 
@@ -36,6 +36,8 @@ class LocalActionRunner:
 
     def run(self, request: ActionRequest) -> ActionResult:
         """Run one action and translate its events and messages."""
+        from rasa_sdk.interfaces import ActionExecutionRejection
+
         executor = self._loaded()
         if request.action not in executor.actions:
             known = ", ".join(sorted(executor.actions)) or "none"
@@ -60,6 +62,10 @@ class LocalActionRunner:
             return self._executor
 
     def _load(self) -> ActionExecutor:
+        # rasa_sdk (and the sanic it brings) is imported here, on first use: it was 8% of the
+        # start-up of every `bot` process, most of which (workers, most commands) run no action.
+        from rasa_sdk.executor import ActionExecutor
+
         self._make_importable()
         executor = ActionExecutor()
         try:

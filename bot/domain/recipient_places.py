@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import functools
 
-import holidays
 import phonenumbers
 
 from bot.domain.area_code_states import AREA_CODE_STATES, PREFIX_STATES
 from bot.domain.recipient_zones import country_of
 
-# "Florida" -> "FL", from the holidays package, which names every US state and territory.
-_US_STATE_CODES = {name.casefold(): code for name, code in holidays.US.subdivisions_aliases.items()}
-# How phonenumbers' geocoder names two places apart from their plain names.
-_US_STATE_CODES |= {"washington state": "WA", "washington d.c.": "DC"}
-_US_STATES = frozenset(holidays.US.subdivisions)
+
+@functools.cache
+def _us_states() -> tuple[frozenset[str], dict[str, str]]:
+    """The US state codes, and "florida" -> "FL" for every name of one.
+
+    From the holidays package, which names every US state and territory; imported on first use
+    because loading it was a tenth of the start-up of every `bot` process.
+    """
+    import holidays
+
+    names = {name.casefold(): code for name, code in holidays.US.subdivisions_aliases.items()}
+    # How phonenumbers' geocoder names two places apart from their plain names.
+    names |= {"washington state": "WA", "washington d.c.": "DC"}
+    return frozenset(holidays.US.subdivisions), names
 
 
 def places_for(phone: str, stored_state: object = None) -> tuple[str, ...]:
@@ -44,7 +52,8 @@ def _state_code(country: str, stored: object) -> str | None:
 
 def us_state_code(name: str) -> str | None:
     """A US state's code from its code or name, in any case: "fl", "Florida" -> "FL"."""
-    return name.upper() if name.upper() in _US_STATES else _US_STATE_CODES.get(name.casefold())
+    states, names = _us_states()
+    return name.upper() if name.upper() in states else names.get(name.casefold())
 
 
 @functools.lru_cache(maxsize=65_536)  # parsing is the cost; the same people recur

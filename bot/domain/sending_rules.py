@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
-
-import holidays
+from typing import TYPE_CHECKING, Any, Literal
 
 from bot.domain.policy import END_OF_DAY, Window, parse_window
 from bot.domain.yamlsource import LocatedDict, YamlError, load_yaml
+
+if TYPE_CHECKING:
+    import holidays
 
 SHIPPED_FILE = Path(__file__).with_name("sending_rules.yaml")
 RULES_FILE = SHIPPED_FILE.name  # the operator's, in FLOWS_DIR by default (not a flow itself)
@@ -140,6 +141,8 @@ class RuleBook:
 @functools.cache
 def _calendar(place: str) -> holidays.HolidayBase:
     """The public holidays of a country ("US") or of a state with its country's ("US-LA")."""
+    import holidays  # slow to import: only a process that sends marketing texts needs it
+
     country, _, subdivision = place.partition("-")
     return holidays.country_holidays(country, subdiv=subdivision or None)
 

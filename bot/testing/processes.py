@@ -17,6 +17,9 @@ from bot.twilio.fake_server import FakeTwilioServer
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: flows/, actions/, webhook.py
 BIN = Path(sys.executable).parent
+# How long a wait on a child may last before the run counts as hung: a safety net, never a
+# measure. With every core busy (load 18 on 2 cores) one `bot` start-up took over 60 s.
+HUNG_AFTER = 600.0
 
 
 def free_port() -> int:
@@ -26,7 +29,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_until_healthy(base_url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+def wait_until_healthy(
+    base_url: str, process: subprocess.Popen, timeout: float = HUNG_AFTER
+) -> None:
     """Poll /healthz until it answers 200, or fail with what the process printed."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -120,7 +125,7 @@ def wait_until(
     processes: Sequence[subprocess.Popen],
     *,
     what: str,
-    timeout: float = 120.0,
+    timeout: float = HUNG_AFTER,
 ) -> None:
     """Wait for `condition`, failing early with a child's log if one of `processes` died.
 

@@ -23,7 +23,7 @@ from bot.actions.factory import build_action_runner
 from bot.actions.local import LocalActionRunner
 from bot.actions.protocol import action_result
 from bot.actions.remote import RemoteActionRunner
-from bot.testing.processes import ROOT, free_port
+from bot.testing.processes import HUNG_AFTER, ROOT, free_port
 
 SECRET = "test-coupon-secret"
 PHONE = "+15551234567"
@@ -260,7 +260,7 @@ def start_action_server(package: str, port: int, log: Path) -> subprocess.Popen[
 
 
 def wait_for_health(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + HUNG_AFTER
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"action server exited:\n{log.read_text()}")

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
+from bot.testing.processes import HUNG_AFTER
 from tests.support.paths import SHIPPED_FLOWS
 
 BOT = str(Path(sys.executable).with_name("bot"))
@@ -58,7 +59,12 @@ def test_chat_with_a_bad_phone_names_the_option(runner: CliRunner) -> None:
 def test_a_bad_setting_is_one_line_and_no_traceback(tmp_path: Path) -> None:
     environment = {**os.environ, "PORT": "abc", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
     result = subprocess.run(
-        [BOT, "serve"], env=environment, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        [BOT, "serve"],
+        env=environment,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=HUNG_AFTER,
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
@@ -122,7 +128,7 @@ def test_chat_walks_through_a_flow_with_time_and_events(
 def test_the_fake_twilio_server_starts_by_its_name_and_by_its_old_one(module: str) -> None:
     # The README named `bot.testing.fake_twilio` before the move into rooms: it still works.
     run = subprocess.run(
-        [sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=HUNG_AFTER
     )
     assert run.returncode == 0, run.stderr
     assert "--port" in run.stdout

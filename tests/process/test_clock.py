@@ -24,7 +24,7 @@ from bot.store import timer_alarm
 from bot.store.db import make_db, transaction
 from bot.store.models import Conversation
 from bot.testing.clock import FakeClock
-from bot.testing.processes import BIN
+from bot.testing.processes import BIN, HUNG_AFTER
 from bot.timers import scheduler as clock_process
 from bot.timers.scheduler import (
     TICK_JOB_ID,
@@ -267,11 +267,11 @@ def test_the_running_scheduler_wakes_for_an_alarm_rung_from_another_thread(
     )
     scheduler.start()
     try:
-        assert ticked.wait(timeout=60), "the first tick never ran"
+        assert ticked.wait(timeout=HUNG_AFTER), "the first tick never ran"
         ticked.clear()
         with transaction(services_of(app).db) as connection:
             timer_alarm.timer_set(connection, clock())  # due now, on the services' clock
-        assert ticked.wait(timeout=60), "the alarm did not wake the clock"
+        assert ticked.wait(timeout=HUNG_AFTER), "the alarm did not wake the clock"
     finally:
         scheduler.shutdown(wait=False)
 
@@ -301,7 +301,7 @@ class ClockProcess:
         for line in self.process.stdout:
             self.lines.put(line)
 
-    def wait_for(self, words: str, timeout: float = 120) -> str:
+    def wait_for(self, words: str, timeout: float = HUNG_AFTER) -> str:
         deadline = time.monotonic() + timeout
         seen = []
         while time.monotonic() < deadline:
@@ -342,7 +342,7 @@ def test_only_one_clock_runs_and_a_waiting_one_takes_over(
             env={**os.environ, "DATABASE_URL": url, "FLOWS_DIR": str(SHIPPED_FLOWS)},
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=HUNG_AFTER,
         )
         assert refused.returncode == 1
         assert "another clock is already running" in refused.stderr

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from bot.domain.vocabulary import MessageStatus
 from bot.sending.dispatcher import Dispatcher, Reconciled
 from bot.store.tables import MESSAGES
-from bot.testing.processes import started, wait_until
+from bot.testing.processes import HUNG_AFTER, started, wait_until
 from bot.twilio.fake_server import FakeTwilioServer
 from tests.support.workers import WORKER, count, queue_texts, twilio_gateway, worker_env
 
@@ -86,7 +86,7 @@ def test_killed_workers_send_every_text_exactly_once(
             what="one more text at Twilio",
         )
         worker.send_signal(signal.SIGTERM)
-        assert worker.wait(timeout=60) == 0, log_path.read_text()
+        assert worker.wait(timeout=HUNG_AFTER) == 0, log_path.read_text()
     its_own = f"{socket.gethostname()}:{worker.pid}"
     assert count(db, MessageStatus.UNKNOWN, claimed_by=its_own) == 0
 

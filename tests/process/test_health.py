@@ -21,6 +21,7 @@ from bot.sending.gateways.fake import FakeGateway
 from bot.store.db import CONNECT_TIMEOUT_S, make_db, transaction
 from bot.store.migrate import current_head
 from bot.store.schema import database_problem
+from bot.testing.processes import HUNG_AFTER
 from tests.support.harness import make_settings
 
 BOT = str(Path(sys.executable).with_name("bot"))
@@ -99,7 +100,12 @@ def run_bot(command: list[str], database_url: str, cwd: Path) -> subprocess.Comp
     """The real `bot` command, as an operator runs it."""
     environment = {**os.environ, "DATABASE_URL": database_url, "BRAND_NAME": "Acme"}
     return subprocess.run(
-        [BOT, *command], env=environment, cwd=cwd, capture_output=True, text=True, timeout=60
+        [BOT, *command],
+        env=environment,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=HUNG_AFTER,
     )
 
 

@@ -24,7 +24,7 @@ from bot.store.db import make_db, transaction
 from bot.store.migrate import upgrade
 from bot.store.secret_key import NO_SECRET_KEY, NoSecretKey
 from bot.store.tables import SETTINGS
-from bot.testing.processes import BIN, free_port, running
+from bot.testing.processes import BIN, HUNG_AFTER, free_port, running
 from tests.process.test_serve import environment
 from tests.support.databases import PostgresDatabase
 from tests.support.harness import make_settings
@@ -172,7 +172,7 @@ def test_gunicorn_without_a_key_stops_with_one_line(tmp_path: Path) -> None:
     env = environment(tmp_path)
     forget_the_stored_key(env["DATABASE_URL"])
     command = [str(BIN / "gunicorn"), "webhook:app", "--bind", f"127.0.0.1:{free_port()}"]
-    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=HUNG_AFTER)
     assert finished.returncode != 0
     assert f"parley: {NO_SECRET_KEY}\n" in finished.stderr
     assert "Traceback" not in finished.stderr

@@ -13,7 +13,7 @@ from sqlmodel import Session, func, select
 from bot.domain.vocabulary import Direction
 from bot.store.db import make_db
 from bot.store.models import Message
-from bot.testing.processes import BIN, free_port, post_form, running
+from bot.testing.processes import BIN, HUNG_AFTER, free_port, post_form, running
 
 
 def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -36,7 +36,7 @@ def test_bot_serve_answers_help_like_the_readme_says(tmp_path: Path) -> None:
             f"{base_url}/twilio/sms", {"From": "+14155550100", "Body": "HELP", "MessageSid": "SM1"}
         )
         server.terminate()
-        output = server.communicate(timeout=20)[0]
+        output = server.communicate(timeout=HUNG_AFTER)[0]
     assert status == 200
     assert body.startswith('<?xml version="1.0" encoding="UTF-8"?><Response><Message')
     assert "Acme: Help at" in body and "Reply STOP to opt out." in body

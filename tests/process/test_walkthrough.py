@@ -12,12 +12,20 @@ import json
 import subprocess
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from bot.testing.processes import BIN, free_port, running, twilio_environment, wait_until
+from bot.testing.processes import (
+    BIN,
+    HUNG_AFTER,
+    free_port,
+    running,
+    twilio_environment,
+    wait_until,
+)
 from bot.twilio.fake_server import FakeTwilioServer
 from tests.support.sms import ALICE
 
@@ -49,7 +57,7 @@ class Service:
             env={**self.env, **env},
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=HUNG_AFTER,
             check=False,
         )
 
@@ -59,24 +67,45 @@ class Service:
         return {m["body"]: m["status"] for m in found if m["direction"] == "outbound"}
 
 
-@pytest.fixture
-def service(database_url: str) -> Iterator[Service]:
+@contextmanager
+def walkthrough_env(database_url: str) -> Iterator[tuple[dict[str, str], FakeTwilioServer]]:
+    """The environment of the README's walkthrough, with its fake Twilio server running."""
     port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
     with FakeTwilioServer() as twilio:
         env = {
             **twilio_environment(database_url, twilio, brand="Acme", sender=SENDER, send_rate=100),
             "PORT": str(port),
-            "PUBLIC_URL": base_url,  # where Twilio (here: the fake) posts status callbacks
+            "PUBLIC_URL": f"http://127.0.0.1:{port}",  # where the fake posts status callbacks
             "API_KEY": API_KEY,
         }
+        yield env, twilio
+
+
+@pytest.fixture
+def service(database_url: str) -> Iterator[Service]:
+    with walkthrough_env(database_url) as (env, twilio):
+        base_url = env["PUBLIC_URL"]
         with running([str(BIN / "bot"), "serve"], env, base_url):
             yield Service(base_url, env, twilio)
+
+
+@pytest.fixture
+def stopped_service(database_url: str) -> Iterator[Service]:
+    """The walkthrough's environment with no `bot serve` started: nothing listens at its URL."""
+    with walkthrough_env(database_url) as (env, twilio):
+        yield Service(env["PUBLIC_URL"], env, twilio)
 
 
 def test_bot_text_texts_the_service_signed_and_reports_its_replies_delivered(
     service: Service,
 ) -> None:
+    # Signed with another token first: refused, and it stores nothing (one `bot serve` for both).
+    refused = service.text(ALICE, "JOIN", TWILIO_AUTH_TOKEN="not-the-token")
+    assert refused.returncode == 1
+    assert "answered 403" in refused.stderr and "X-Twilio-Signature" in refused.stderr
+    assert refused.stdout == ""
+    assert service.statuses(ALICE) == {}
+
     joined = service.text(ALICE, "JOIN")
     assert joined.returncode == 0, joined.stderr
     assert joined.stdout.startswith('<?xml version="1.0" encoding="UTF-8"?><Response><Message')
@@ -103,15 +132,8 @@ def test_bot_text_texts_the_service_signed_and_reports_its_replies_delivered(
     assert service.api(f"/api/subscribers/{ALICE}")["status"] == "unsubscribed"
 
 
-def test_bot_text_signed_with_another_token_is_refused(service: Service) -> None:
-    refused = service.text(ALICE, "JOIN", TWILIO_AUTH_TOKEN="not-the-token")
-    assert refused.returncode == 1
-    assert "answered 403" in refused.stderr and "X-Twilio-Signature" in refused.stderr
-    assert refused.stdout == ""
-
-
-def test_bot_text_says_when_nothing_listens(service: Service) -> None:
-    nobody = service.text(ALICE, "JOIN", PUBLIC_URL=f"http://127.0.0.1:{free_port()}")
+def test_bot_text_says_when_nothing_listens(stopped_service: Service) -> None:
+    nobody = stopped_service.text(ALICE, "JOIN")
     assert nobody.returncode == 1
     assert "is `bot serve` running there?" in nobody.stderr
     assert "Traceback" not in nobody.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import uuid
@@ -57,11 +58,27 @@ class PostgresDatabase:
         self.db = make_db(self.url)
 
     def fresh(self) -> str:
-        tables = ", ".join(f'"{table.name}"' for table in SQLModel.metadata.sorted_tables)
+        """Empty every table and restart every sequence, as TRUNCATE … RESTART IDENTITY would.
+
+        DELETE rather than TRUNCATE: a test leaves a few rows, and TRUNCATE makes new files for
+        all 21 tables each time (1.2 s a test on a busy server, against 0.07 s for this).
+        """
         with self.db.begin() as connection:
-            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            connection.exec_driver_sql(self._emptying)
         ensure_secret_key(self.db)  # as `bot db upgrade` leaves a database
         return self.url
+
+    @functools.cached_property
+    def _emptying(self) -> str:
+        """One round trip: children before parents, then every sequence back to its start."""
+        deletes = [
+            f'DELETE FROM "{table.name}"' for table in reversed(SQLModel.metadata.sorted_tables)
+        ]
+        restart = (
+            "SELECT setval((quote_ident(schemaname) || '.' || quote_ident(sequencename))::regclass,"
+            " start_value, false) FROM pg_sequences WHERE schemaname = current_schema()"
+        )
+        return "; ".join([*deletes, restart])
 
     def drop(self) -> None:
         self.db.dispose()
