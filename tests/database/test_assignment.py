@@ -14,10 +14,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from bot.accounts.presence import set_available
+from bot.cli import main
 from bot.conversations.assignment import assign_waiting, next_away
 from bot.store.tables import ASSIGNMENTS, CONVERSATIONS, SUBSCRIBERS
 from tests.support.inbox import NOON_IN_SF, Inbox, post
@@ -302,3 +304,16 @@ def test_the_clock_sees_nothing_to_do_without_assignments(team: Team) -> None:
     with team.db.connect() as connection:
         due = next_away(connection, now=team.clock(), away_after=timedelta(minutes=15))
     assert due is not None and team.clock() < due <= team.clock() + timedelta(minutes=15)
+
+
+def test_flows_check_names_a_mistake_in_the_hours_file_at_its_line(
+    flows_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hours_file = flows_dir / "business_hours.yaml"
+    hours_file.write_text(HOURS.replace('"09:00-17:00"', '"9 to 5"', 1), "utf-8")
+    monkeypatch.setenv("FLOWS_DIR", str(flows_dir))
+
+    result = CliRunner().invoke(main, ["flows", "check"])
+
+    assert result.exit_code == 1
+    assert f"{hours_file}:5: hours: tuesday: expected HH:MM-HH:MM" in result.output
