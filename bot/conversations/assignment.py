@@ -92,15 +92,10 @@ def assign_by_hand(
     colleague's name. A chat the asking agent holds goes to the colleague with it."""
     with transaction(db) as connection:
         _lock_agents(connection)
-        chat = connection.execute(
-            select(
-                CONVERSATIONS.c.subscriber_id,
-                CONVERSATIONS.c.status,
-                CONVERSATIONS.c.handled_by,
-                CONVERSATIONS.c.agent_id,
-            ).where(CONVERSATIONS.c.id == conversation_id)
-        ).first()
-        if chat is None:
+        subscriber_id = connection.execute(
+            select(CONVERSATIONS.c.subscriber_id).where(CONVERSATIONS.c.id == conversation_id)
+        ).scalar_one_or_none()
+        if subscriber_id is None:
             raise AssignError("There is no such conversation.")
         target = None
         if to_agent is not None:
@@ -109,16 +104,15 @@ def assign_by_hand(
             ).scalar_one_or_none()
             if target is None:
                 raise AssignError("There is no such agent, or their account is disabled.")
-        subscriber_id = chat.subscriber_id
         held_by = _held(connection).get(subscriber_id)
         if held_by is not None and held_by != by_agent:
             raise AssignError("Another agent has this chat: only they can pass it on.")
         if held_by is None and subscriber_id not in _needs(connection):
             raise AssignError("Nobody is waiting here: there is nothing to assign.")
+        if held_by is not None and to_agent is None:
+            raise AssignError("You have this chat: hand it back first, or give it to a colleague.")
         connection.execute(delete(ASSIGNMENTS).where(ASSIGNMENTS.c.subscriber_id == subscriber_id))
         if to_agent is None:
-            if held_by is not None:
-                raise AssignError("Hand the chat back first, or give it to a colleague.")
             return None
         if held_by is not None:
             try:
@@ -199,6 +193,8 @@ def _sweep(
 ) -> dict[int, int]:
     """Drop finished items and those of agents gone away; follow a chat taken over by another
     agent. Returns what stays assigned: subscriber id -> agent."""
+    # A colleague's choice stays while its agent is away, but not once their account is off.
+    disabled = set(connection.execute(select(AGENTS.c.id).where(AGENTS.c.disabled)).scalars())
     kept: dict[int, int] = {}
     for row in connection.execute(select(ASSIGNMENTS)).all():
         holder = held.get(row.subscriber_id)
@@ -207,7 +203,8 @@ def _sweep(
             connection.execute(update(ASSIGNMENTS).where(mine).values(agent_id=holder))
             kept[row.subscriber_id] = holder
         elif holder is None and (
-            row.subscriber_id not in needs or (row.agent_id not in available and not row.by_hand)
+            row.subscriber_id not in needs
+            or (row.agent_id not in available and (not row.by_hand or row.agent_id in disabled))
         ):
             connection.execute(delete(ASSIGNMENTS).where(mine))
         else:

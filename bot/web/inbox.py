@@ -473,6 +473,7 @@ def _set_disabled(agent_id: int, *, disabled: bool) -> BaseResponse:
         flash(str(error), "error")
     else:
         flash(f"{target.name} is {'disabled' if disabled else 'enabled'}.", "info")
+        _assign_round()  # a disabled agent is away: their round-robin chats go round again
     return redirect(url_for("inbox.agents"))
 
 

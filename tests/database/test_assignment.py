@@ -317,3 +317,15 @@ def test_flows_check_names_a_mistake_in_the_hours_file_at_its_line(
 
     assert result.exit_code == 1
     assert f"{hours_file}:5: hours: tuesday: expected HH:MM-HH:MM" in result.output
+
+
+def test_disabling_an_agent_sends_even_their_by_hand_chats_round_again(team: Team) -> None:
+    team.available(team.dana_client)
+    chat = team.handed_off()
+    post(team.dana_client, f"/inbox/conversations/{chat}/assign", agent_id=str(team.eli.id))
+    assert team.assigned() == {ALICE: "Eli"}
+    admin = team.logged_in("ada@acme.test")
+
+    assert post(admin, f"/inbox/agents/{team.eli.id}/disable").status_code == 302
+
+    assert team.assigned() == {ALICE: "Dana"}
