@@ -19,6 +19,7 @@ their capacity, nor one person to two agents.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ from bot.store.tables import AGENT_SESSIONS as SESSIONS
 from bot.store.tables import AGENTS, ASSIGNMENTS, CONVERSATIONS
 from bot.store.tables import UNANSWERED_TEXTS as UNANSWERED
 
+log = logging.getLogger(__name__)
 _NEVER = datetime.min.replace(tzinfo=UTC)
 MAX_CAPACITY = 100  # open chats one agent may be given: more is a typo, not a person
 
@@ -69,8 +71,14 @@ def assign_waiting(db: Engine, *, now: datetime, away_after: timedelta) -> int:
 
 
 def assign_now(db: Engine, *, clock: Callable[[], datetime], away_after: timedelta) -> int:
-    """A round at the clock's present moment (the hook the conversation service calls)."""
-    return assign_waiting(db, now=clock(), away_after=away_after)
+    """A round at the clock's present moment (the hook the conversation service calls after a
+    turn that queued someone commits): a failure is logged, never the text's failure; the
+    next round (the clock's tick, any agent's action) gives the person out."""
+    try:
+        return assign_waiting(db, now=clock(), away_after=away_after)
+    except Exception:
+        log.exception("assignment round failed; the next one will give the waiting out")
+        return 0
 
 
 def set_capacity(db: Engine, agent_id: int, capacity: int) -> None:
