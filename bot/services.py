@@ -16,6 +16,7 @@ from bot.actions.base import ActionError, ActionRunner
 from bot.actions.factory import build_action_runner
 from bot.actions.http_calls import HttpCaller, WebCaller
 from bot.campaigns.conversions import tell_attributed_order
+from bot.conversations.assignment import assign_now
 from bot.conversations.flow_registry import FlowRegistry
 from bot.conversations.flows import FlowHost
 from bot.conversations.service import ConversationService
@@ -98,6 +99,20 @@ def build_services(
         actions=actions,
         unexpected_reply=settings.UNEXPECTED_REPLY.strip(),
         http=http or WebCaller(settings.flow_secrets),
+        away_after=settings.agent_away_after,
+    )
+    conversations = ConversationService(
+        db=db,
+        vocabulary=vocabulary,
+        texts=texts,
+        flows=flows,
+        clock=clock,
+        rules=settings.policy_rules,
+        public_url=settings.PUBLIC_URL,
+        on_stored_event=functools.partial(tell_attributed_order, days=settings.ATTRIBUTION_DAYS),
+    )
+    conversations.assign = functools.partial(
+        assign_now, db, clock=clock, away_after=settings.agent_away_after
     )
     return Services(
         settings=settings,
@@ -105,18 +120,7 @@ def build_services(
         gateway=gateway,
         texts=texts,
         flows=registry,
-        conversations=ConversationService(
-            db=db,
-            vocabulary=vocabulary,
-            texts=texts,
-            flows=flows,
-            clock=clock,
-            rules=settings.policy_rules,
-            public_url=settings.PUBLIC_URL,
-            on_stored_event=functools.partial(
-                tell_attributed_order, days=settings.ATTRIBUTION_DAYS
-            ),
-        ),
+        conversations=conversations,
         dispatcher=build_dispatcher(settings, db=db, gateway=gateway, clock=clock),
         replies=saved_replies(settings.FLOWS_DIR),
         labels=file_labels(settings.FLOWS_DIR),

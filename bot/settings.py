@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     # the agents' queue), unless their flow sets `unexpected_reply`; empty: say nothing.
     UNEXPECTED_REPLY: str = "Thanks for your message! A person will get back to you shortly."
     AGENT_IDLE_MINUTES: float = Field(default=30, gt=0)  # an idle takeover goes back to the bot
+    # An available agent without a request for this long counts as away (assignment).
+    AGENT_AWAY_MINUTES: float = Field(default=15, gt=0)
     ACTION_SERVER_URL: str | None = None  # a Rasa action server; else actions run in-process
     ACTIONS_PACKAGE: str = "actions"  # the package of in-process rasa-sdk actions
     KEYWORDS_FILE: Path | None = None
@@ -318,6 +320,11 @@ class Settings(BaseSettings):
     def join_keywords(self) -> tuple[str, ...]:
         """The brand's own JOIN keywords."""
         return tuple(word.strip() for word in self.JOIN_KEYWORDS.split(",") if word.strip())
+
+    @property
+    def agent_away_after(self) -> timedelta:
+        """How long an available agent may go without a request before they count as away."""
+        return timedelta(minutes=self.AGENT_AWAY_MINUTES)
 
     @property
     def sending_rules_file(self) -> Path:

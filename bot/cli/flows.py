@@ -122,7 +122,8 @@ def _offer_problems(
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def flows_check(paths: tuple[Path, ...]) -> None:
     """Check flow files (default: FLOWS_DIR), with its campaigns, webhooks, offers, sending
-    rules, saved replies and labels files; prints file:line: message, exits 1 on errors."""
+    rules, saved replies, labels and business hours files; prints file:line: message, exits 1
+    on errors."""
     from bot.authoring.flow_tests import check_tests
     from bot.campaigns.parser import check_campaigns
     from bot.conversations.team_files import check_labels, check_replies
@@ -139,6 +140,7 @@ def flows_check(paths: tuple[Path, ...]) -> None:
         problems += check_campaigns(folder, brand=settings.BRAND_NAME)
         problems += check_webhooks_file(folder)
         problems += _sending_rules_problems(folder, settings)
+        problems += _business_hours_problems(folder)
         problems += _offer_problems(folder, settings, parsed, action_names)
         problems += check_replies(folder).problems + check_labels(folder).problems
     for problem in problems:
@@ -169,6 +171,14 @@ def _sending_rules_problems(folder: Path, settings: Settings) -> list[Problem]:
         )
         for found in check_rules_file(path)[1]
     ]
+
+
+def _business_hours_problems(folder: Path) -> list[Problem]:
+    """The business hours file's problems (file:line), if the folder has one."""
+    from bot.domain.business_hours import check_hours_file
+    from bot.engine.problems import Problem
+
+    return [Problem(p.file, p.line, p.message) for p in check_hours_file(folder).problems]
 
 
 @flows.command("test")

@@ -201,6 +201,7 @@ def apply_flow_turn(
         _save(turn, conversation, state, row)
     if row.handoff_reason is not None:
         _tell(turn, WebhookEventType.HANDOFF, {"flow": flow, "reason": row.handoff_reason})
+        turn.ask_for_assignment()
     if row.end_reason == COMPLETED:
         # The state held every earlier answer; this turn's are its effects (no read-back).
         answers = dict(conversation.state.answers) if conversation is not None else {}
@@ -264,6 +265,7 @@ def _queue_for_agents(turn: Turn, effect: QueueForAgents, last: QueuedText | Non
         ),
         now=turn.now,
     )
+    turn.ask_for_assignment()
 
 
 def _open(turn: Turn, state: FlowState, row: _RowChanges) -> int:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.domain.business_hours import HOURS_FILE, BusinessHours, check_hours_file
 from bot.domain.http_calls import Secrets
 from bot.domain.keywords import Vocabulary, normalise
 from bot.domain.sending_rules import RULES_FILE
@@ -30,7 +31,8 @@ TESTS_SUFFIXES = (".tests.yaml", ".tests.yml")  # a flow's scripts beside it, no
 
 def flow_files(directory: Path) -> list[Path]:
     """The flow files in a folder (not its sub-folders), in name order; not the webhooks,
-    offers, sending rules, saved replies and labels files that may sit beside them."""
+    offers, sending rules, saved replies, labels and business hours files that may sit beside
+    them."""
     if not directory.is_dir():
         return []
     return sorted(
@@ -38,7 +40,8 @@ def flow_files(directory: Path) -> list[Path]:
         for path in directory.iterdir()
         if path.suffix in FLOW_SUFFIXES
         and not path.name.endswith(TESTS_SUFFIXES)
-        and path.name not in (WEBHOOKS_FILE, OFFERS_FILE, RULES_FILE, REPLIES_FILE, LABELS_FILE)
+        and path.name
+        not in (WEBHOOKS_FILE, OFFERS_FILE, RULES_FILE, REPLIES_FILE, LABELS_FILE, HOURS_FILE)
         and path.is_file()
         and not path.name.startswith(".")
     )
@@ -108,9 +111,15 @@ class FlowCatalog:
     events: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     intents: IntentMatcher = field(default_factory=lambda: IntentMatcher(()))
     offers: Mapping[str, Offer] = field(default_factory=dict)  # normalised keyword -> offer
+    hours: BusinessHours | None = None  # the team's business hours, if the folder gives them
 
     @classmethod
-    def of(cls, flows: Mapping[str, Flow], offers: OffersFile | None = None) -> FlowCatalog:
+    def of(
+        cls,
+        flows: Mapping[str, Flow],
+        offers: OffersFile | None = None,
+        hours: BusinessHours | None = None,
+    ) -> FlowCatalog:
         """The catalog of these flows, with the offers' keywords and reply offers' flows."""
         if offers is not None:
             flows = {**flows, **{flow.name: flow for flow in offers.flows}}
@@ -127,7 +136,7 @@ class FlowCatalog:
         by_keyword = {normalise(offer.keyword): offer for offer in offers.offers} if offers else {}
         keywords.update((words, offer.flow) for words, offer in by_keyword.items())
         events_by_type = {k: tuple(v) for k, v in events.items()}
-        return cls(dict(flows), keywords, events_by_type, intents, by_keyword)
+        return cls(dict(flows), keywords, events_by_type, intents, by_keyword, hours)
 
     def for_keyword(self, text: str) -> Flow | None:
         """The flow a message starts by keyword: the whole message, or its first word."""
@@ -174,6 +183,7 @@ class FlowRegistry:
         self.problems: list[Problem] = []
         self._good: dict[Path, Flow] = {}
         self._good_offers: OffersFile | None = None
+        self._good_hours: BusinessHours | None = None
         self._snapshot: dict[Path, tuple[int, int]] | None = None
         self._catalog = FlowCatalog()
         self._next_check = 0.0
@@ -198,8 +208,8 @@ class FlowRegistry:
 
     def _reload_if_changed(self) -> None:
         paths = flow_files(self.directory)
-        offers_path = self.directory / OFFERS_FILE
-        snapshot = {path: _stamp(path) for path in [*paths, offers_path]}
+        extras = [self.directory / OFFERS_FILE, self.directory / HOURS_FILE]
+        snapshot = {path: _stamp(path) for path in [*paths, *extras]}
         if snapshot == self._snapshot:
             return
         self._snapshot = snapshot
@@ -236,7 +246,7 @@ class FlowRegistry:
         self._good = good
         flows = {flow.name: flow for flow in good.values()}
         offers = self._offers(flows)
-        self._catalog = FlowCatalog.of(flows, offers)
+        self._catalog = FlowCatalog.of(flows, offers, self._hours())
         log.info("flows in force: %s", ", ".join(sorted(self._catalog.flows)) or "none")
 
     def _offers(self, flows: Mapping[str, Flow]) -> OffersFile | None:
@@ -257,6 +267,18 @@ class FlowRegistry:
         elif self._good_offers is not None:
             log.warning("%s: keeping the last good offers", offers.file)
         return self._good_offers
+
+    def _hours(self) -> BusinessHours | None:
+        """The business hours in force: a broken file keeps its last good version."""
+        checked = check_hours_file(self.directory)
+        self.problems.extend(Problem(p.file, p.line, p.message) for p in checked.problems)
+        for problem in checked.problems:
+            log.error("business hours: %s", problem)
+        if not checked.problems:
+            self._good_hours = checked.hours
+        elif self._good_hours is not None:
+            log.warning("%s: keeping the last good business hours", checked.file)
+        return self._good_hours
 
 
 def _stamp(path: Path) -> tuple[int, int]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
+from bot.accounts.presence import available_agents
 from bot.actions.base import ActionError, ActionRequest, ActionResult, ActionRunner
 from bot.actions.http_calls import HttpCaller
 from bot.conversations.apply import (
@@ -46,6 +48,7 @@ from bot.store.messages import latest_inbound_text
 from bot.store.subscribers import requested_with
 
 log = logging.getLogger(__name__)
+DEFAULT_AWAY_AFTER = timedelta(minutes=15)  # settings.AGENT_AWAY_MINUTES' default
 
 HUMAN_FLOW = "inbox"  # the conversation an agent opens to talk with someone outside any flow
 MAX_CHAINED_FLOWS = 5  # start_flow chains deeper than this are a mistake, not a feature
@@ -65,12 +68,14 @@ class FlowHost:
         actions: ActionRunner | None,
         unexpected_reply: str,  # the default acknowledgement (settings.UNEXPECTED_REPLY)
         http: HttpCaller | None = None,  # makes http steps' calls
+        away_after: timedelta = DEFAULT_AWAY_AFTER,  # settings.AGENT_AWAY_MINUTES
     ) -> None:
         self.registry = registry
         self.texts = texts
         self.actions = actions
         self.unexpected_reply = unexpected_reply  # "" for none
         self.http = http
+        self.away_after = away_after
 
     def on_text(self, turn: Turn, text: str) -> bool:
         """Give a text that is not a consent keyword to flows; False when no flow could take it.
@@ -224,11 +229,21 @@ class FlowHost:
         if flow is not None and where is not None:
             body = runtime.unexpected_reply(flow, where.state, self._context(turn))
         if body is None:
-            flow, body = None, Filled.written(self.unexpected_reply)
+            flow, body = None, Filled.written(self._operator_reply(turn))
         if not body.text:
             return None
         send = Send(body.text, Purpose.REPLY, brand_spans=body.brand_spans)
         return (flow.name if flow else None), send
+
+    def _operator_reply(self, turn: Turn) -> str:
+        """UNEXPECTED_REPLY; or, out of business hours with nobody available, when the team is
+        back ("Thanks! Our team is back Monday at 9:00 AM (PT); we'll reply then.")."""
+        hours = self.registry.catalog().hours
+        if not self.unexpected_reply or hours is None or hours.is_open(turn.now):
+            return self.unexpected_reply
+        if available_agents(turn.connection, now=turn.now, away_after=self.away_after):
+            return self.unexpected_reply
+        return hours.back_text(turn.now) or self.unexpected_reply
 
     def _situation(self, turn: Turn) -> QueueForAgents:
         """Where the person stood, for the agent who picks the text up."""

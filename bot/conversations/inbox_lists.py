@@ -13,12 +13,14 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection, Engine
 
+from bot.conversations.assignment import assignees
 from bot.conversations.unanswered import OpenText, open_texts
 from bot.domain.vocabulary import ConversationStatus, Direction, HandledBy, MessageStatus
 from bot.sending.outbox import Waiting, waiting_on_provider
 from bot.store.tables import (
     AGENTS,
     ANSWERS,
+    ASSIGNMENTS,
     CONVERSATION_LABELS,
     CONVERSATIONS,
     MESSAGES,
@@ -32,6 +34,7 @@ RECENT_LIMIT = 50  # conversations the recent list shows
 HISTORY_LIMIT = 500  # the newest texts shown for one number
 STATUS_WINDOW = 50  # recent texts whose delivery status a poll reports again
 OTHER_CONVERSATIONS_LIMIT = 20  # a person's other conversations listed beside one
+ASSIGNEES = AGENTS.alias("assignee")  # the agent a person is assigned to, beside who holds it
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class InboxItem:
     last_text: str | None
     updated_at: datetime
     status: ConversationStatus
+    assignee_id: int | None = None  # who on the team answers this person (assignment.py)
+    assignee_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,8 @@ class WaitingPerson:
 
     texts: tuple[OpenText, ...]  # oldest first
     conversation_id: int | None  # their latest conversation (where the history is), if any
+    assignee_id: int | None = None
+    assignee_name: str | None = None
 
     @property
     def first(self) -> OpenText:
@@ -64,6 +71,38 @@ class WaitingPerson:
     @property
     def last(self) -> OpenText:
         return self.texts[-1]
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """The queue's lines for one tab (mine, unassigned, all)."""
+
+    waiting: list[InboxItem]  # chats waiting on a handoff
+    people: list[WaitingPerson]  # people with texts no step could take
+
+    def __len__(self) -> int:
+        return len(self.waiting) + len(self.people)
+
+
+QUEUE_VIEWS = ("mine", "unassigned", "all")
+
+
+def queue_views(
+    waiting: list[InboxItem], people: list[WaitingPerson], agent_id: int
+) -> dict[str, QueueView]:
+    """The queue as each tab shows it: assigned to this agent, to nobody, or everything."""
+    tests = {
+        "mine": lambda assignee: assignee == agent_id,
+        "unassigned": lambda assignee: assignee is None,
+        "all": lambda assignee: True,
+    }
+    return {
+        view: QueueView(
+            [item for item in waiting if test(item.assignee_id)],
+            [person for person in people if test(person.assignee_id)],
+        )
+        for view, test in tests.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -140,8 +179,13 @@ def waiting_people(db: Engine) -> list[WaitingPerson]:
                 .group_by(CONVERSATIONS.c.subscriber_id)
             ).all()
         )
+        assigned = assignees(connection)
     return [
-        WaitingPerson(tuple(person_texts), latest.get(subscriber_id))
+        WaitingPerson(
+            tuple(person_texts),
+            latest.get(subscriber_id),
+            *assigned.get(subscriber_id, (None, None)),
+        )
         for subscriber_id, person_texts in by_person.items()
     ]
 
@@ -240,9 +284,13 @@ def _items() -> AnySelect:
             last_text.label("last_text"),
             CONVERSATIONS.c.updated_at,
             CONVERSATIONS.c.status,
+            ASSIGNMENTS.c.agent_id.label("assignee_id"),
+            ASSIGNEES.c.name.label("assignee_name"),
         )
         .join(SUBSCRIBERS, SUBSCRIBERS.c.id == CONVERSATIONS.c.subscriber_id)
         .outerjoin(AGENTS, AGENTS.c.id == CONVERSATIONS.c.agent_id)
+        .outerjoin(ASSIGNMENTS, ASSIGNMENTS.c.subscriber_id == CONVERSATIONS.c.subscriber_id)
+        .outerjoin(ASSIGNEES, ASSIGNEES.c.id == ASSIGNMENTS.c.agent_id)
     )
 
 
@@ -258,19 +306,26 @@ def _item(row: AnyRow) -> InboxItem:
         last_text=row.last_text,
         updated_at=row.updated_at,
         status=row.status,
+        assignee_id=row.assignee_id,
+        assignee_name=row.assignee_name,
     )
 
 
 def _chat(connection: Connection, conversation_id: int) -> AnyRow | None:
-    """A conversation with who holds it (`agent_name`) and its person's `subscriber_status`."""
+    """A conversation with who holds it (`agent_name`), its person's `subscriber_status` and
+    who on the team answers them (`assignee_id`, `assignee_name`)."""
     return connection.execute(
         select(
             CONVERSATIONS,
             AGENTS.c.name.label("agent_name"),
             SUBSCRIBERS.c.status.label("subscriber_status"),
+            ASSIGNMENTS.c.agent_id.label("assignee_id"),
+            ASSIGNEES.c.name.label("assignee_name"),
         )
         .outerjoin(AGENTS, AGENTS.c.id == CONVERSATIONS.c.agent_id)
         .join(SUBSCRIBERS, SUBSCRIBERS.c.id == CONVERSATIONS.c.subscriber_id)
+        .outerjoin(ASSIGNMENTS, ASSIGNMENTS.c.subscriber_id == CONVERSATIONS.c.subscriber_id)
+        .outerjoin(ASSIGNEES, ASSIGNEES.c.id == ASSIGNMENTS.c.agent_id)
         .where(CONVERSATIONS.c.id == conversation_id)
     ).first()
 

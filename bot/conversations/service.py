@@ -137,6 +137,8 @@ class ConversationService:
         self.public_url = public_url  # flow texts' URLs become tracked links on it
         # What else a new event means, decided above this room (orders: bot.campaigns).
         self.on_stored_event = on_stored_event
+        # Gives waiting people to available agents; set by the wiring (bot/services.py).
+        self.assign: Callable[[], object] | None = None
 
     def handle_inbound(self, sms: InboundSms) -> InboundResult:
         """Record the text and answer it; a MessageSid seen before changes nothing."""
@@ -440,6 +442,7 @@ class ConversationService:
             text=inbound[1] if inbound else None,
             source=source,
             consent_text=inbound[1] if inbound else None,
+            assign=self.assign,
         )
 
     def _earlier_answer(self, connection: Connection, sms: InboundSms) -> tuple[QueuedText, ...]:

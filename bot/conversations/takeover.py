@@ -108,7 +108,7 @@ def mark_done(services: Services, *, text_id: int, agent_id: int) -> int:
         owner = subscriber_of(connection, text_id)
         if owner is None:
             raise TakeoverError("There is no such text in the queue.")
-        return close_open(
+        done = close_open(
             connection,
             subscriber_id=owner[0],
             now=now,
@@ -116,6 +116,8 @@ def mark_done(services: Services, *, text_id: int, agent_id: int) -> int:
             agent_id=agent_id,
             up_to=text_id,
         )
+    _slot_freed(services)
+    return done
 
 
 def hand_back(services: Services, *, conversation_id: int, agent_id: int) -> None:
@@ -128,6 +130,7 @@ def hand_back(services: Services, *, conversation_id: int, agent_id: int) -> Non
         if not _holds(connection, conversation_id, agent_id):
             raise TakeoverError("Only the agent who has this chat can hand it back.")
         action = _give_to_bot(services, claimed, now)
+    _slot_freed(services)
     services.conversations.run_actions(action)  # a flow that goes on to an action: after commit
 
 
@@ -222,6 +225,24 @@ def _send_as_agent(
     return queued
 
 
+def pass_on(
+    connection: Connection, subscriber_id: int, from_agent: int, to_agent: int, now: datetime
+) -> None:
+    """The agent holding a person's chat gives it to a colleague, who holds it from now on."""
+    moved = connection.execute(
+        update(CONVERSATIONS)
+        .where(
+            CONVERSATIONS.c.subscriber_id == subscriber_id,
+            CONVERSATIONS.c.status == ConversationStatus.ACTIVE,
+            CONVERSATIONS.c.handled_by == HandledBy.AGENT,
+            CONVERSATIONS.c.agent_id == from_agent,
+        )
+        .values(agent_id=to_agent, agent_active_at=now, updated_at=now)
+    ).rowcount
+    if not moved:
+        raise TakeoverError("This chat is no longer yours to pass on.")
+
+
 def release_idle(services: Services, *, idle_after: timedelta) -> int:
     """Hand back every chat its agent has left idle for `idle_after`; returns how many."""
     now = services.conversations.clock()
@@ -241,9 +262,17 @@ def release_idle(services: Services, *, idle_after: timedelta) -> int:
             if claimed is not None:
                 _queue_unseen(services, claimed, agent or "an agent", agent_active_at, now)
                 actions.append(_give_to_bot(services, claimed, now))
+    if idle:
+        _slot_freed(services)
     for action in actions:
         services.conversations.run_actions(action)
     return len(idle)
+
+
+def _slot_freed(services: Services) -> None:
+    """A chat left an agent's hands: waiting people may go to whoever has room now."""
+    if services.conversations.assign is not None:
+        services.conversations.assign()
 
 
 def _queue_unseen(

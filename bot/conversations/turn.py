@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -13,6 +14,7 @@ from bot.domain.policy import DEFAULT_RULES, PolicyRules
 from bot.domain.vocabulary import Delivery
 from bot.engine.state import FlowState
 from bot.store.conversations import ActiveConversation, Wake
+from bot.store.db import after_commit
 from bot.store.messages import QueuedText
 from bot.store.subscribers import SubscriberRow
 
@@ -73,6 +75,16 @@ class Turn:
     replying: bool | None = None  # None: a turn answering a text (inbound_id) replies
     action: PendingAction | None = None  # a call to make once the turn is stored
     gave_up: GaveUp | None = None  # the flow this turn's text ended without being understood
+    # Gives waiting people to available agents (assignment.py); run once the turn commits,
+    # if the turn put someone in the queue.
+    assign: Callable[[], object] | None = None
+    assign_asked: bool = False
+
+    def ask_for_assignment(self) -> None:
+        """Someone joined the agents' queue: assign them once this turn is committed."""
+        if self.assign is not None and not self.assign_asked:
+            self.assign_asked = True
+            after_commit(self.connection, self.assign)
 
     def waiting_action(self) -> PendingAction | None:
         """The call the turn left its conversation waiting for, unless it moved on since."""

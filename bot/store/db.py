@@ -146,7 +146,7 @@ def transaction(db: Engine) -> Iterator[Connection]:
             callback()
 
 
-def after_commit(connection: Connection, callback: Callable[[], None]) -> None:
+def after_commit(connection: Connection, callback: Callable[[], object]) -> None:
     """Run `callback` once the transaction() of `connection` commits; never if it rolls back."""
     connection.info.setdefault(_AFTER_COMMIT, []).append(callback)
 

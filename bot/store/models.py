@@ -383,6 +383,25 @@ class Agent(SQLModel, table=True):
     disabled: bool = False
     created_at: datetime = _timestamp(nullable=False)
     last_login_at: datetime | None = _timestamp(nullable=True)
+    # Assignment (bot/conversations/assignment.py): the agent's own toggle, how many open chats
+    # an admin lets round robin give them, and when it last gave them one (ties go to the
+    # agent who waited longest).
+    available: bool = False
+    capacity: int = 5
+    last_assigned_at: datetime | None = _timestamp(nullable=True)
+
+
+class Assignment(SQLModel, table=True):
+    """Who on the team answers a person who needs a human: one row while they need one.
+
+    Keyed by the person, not a conversation: their queue item may be a flow's handoff, texts
+    no step could take, or both. The row goes when nothing of theirs waits for a human.
+    """
+
+    subscriber_id: int = Field(foreign_key="subscriber.id", primary_key=True)
+    agent_id: int = Field(foreign_key="agent.id", index=True)
+    by_hand: bool = False  # a colleague chose this agent: it stays while they are away
+    assigned_at: datetime = _timestamp(nullable=False)
 
 
 class LoginAttempt(SQLModel, table=True):

@@ -14,6 +14,7 @@ from bot.store.models import (
     Agent,
     AgentSession,
     Answer,
+    Assignment,
     CampaignSend,
     Click,
     ConsentEvent,
@@ -63,6 +64,7 @@ def _table_of(model: type) -> Table:
 
 AGENTS = _table_of(Agent)
 AGENT_SESSIONS = _table_of(AgentSession)
+ASSIGNMENTS = _table_of(Assignment)
 ANSWERS = _table_of(Answer)
 CAMPAIGN_SENDS = _table_of(CampaignSend)
 CLICKS = _table_of(Click)

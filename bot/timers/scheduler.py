@@ -298,20 +298,27 @@ def build_scheduler(
 def timer_work(services: Services, chores: Sequence[Chore] = ()) -> TimerWork:
     """What each tick does: fire due timers, give idle takeovers back to the bot and do the
     `chores`; and when the next of those comes due. Dispatchers send the texts this queues."""
+    from bot.conversations.assignment import assign_waiting, next_away
     from bot.conversations.takeover import release_idle
     from bot.store.conversations import earliest_agent_activity, next_wake_up
 
     idle_after = timedelta(minutes=services.settings.AGENT_IDLE_MINUTES)
+    away_after = services.settings.agent_away_after
 
     def fire() -> int:
         fired = len(services.conversations.fire_due_timers())
         fired += sum(chore.fire() for chore in chores)
-        return fired + release_idle(services, idle_after=idle_after)
+        fired += release_idle(services, idle_after=idle_after)
+        # Agents who went idle are away now: what round robin gave them goes round again.
+        assign_waiting(services.db, now=services.conversations.clock(), away_after=away_after)
+        return fired
 
     def next_due(limit: datetime) -> datetime | None:
         with services.db.connect() as connection:
             due = [next_wake_up(connection, limit)]
             agent_active_at = earliest_agent_activity(connection)
+            now = services.conversations.clock()
+            due.append(next_away(connection, now=now, away_after=away_after))
         if agent_active_at is not None:
             # release_idle takes chats idle for strictly longer than idle_after.
             due.append(agent_active_at + idle_after + timedelta(microseconds=1))

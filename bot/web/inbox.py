@@ -29,17 +29,27 @@ from bot.accounts.agents import (
     list_agents,
     set_disabled,
 )
+from bot.accounts.presence import available_agents, set_available
 from bot.accounts.sessions import (
     EndReason,
     end_agent_sessions,
     end_session,
     start_session,
 )
+from bot.conversations.assignment import (
+    MAX_CAPACITY,
+    AssignError,
+    assign_by_hand,
+    assign_waiting,
+    set_capacity,
+)
 from bot.conversations.inbox_lists import (
     HISTORY_LIMIT,
+    QUEUE_VIEWS,
     conversation_news,
     conversation_page,
     inbox_queue,
+    queue_views,
     recent_conversations,
     texts_waiting_on_provider,
     waiting_people,
@@ -63,7 +73,7 @@ from bot.web import contacts, context, team
 from bot.web.chat_state import chat_state
 from bot.web.csrf import csrf_ok, csrf_token, renew_csrf_token
 from bot.web.errors import problem
-from bot.web.limits import MAX_ROW_ID, int_arg
+from bot.web.limits import MAX_ROW_ID, int_arg, whole_number
 
 INBOX_PREFIX = "/inbox"
 bp = Blueprint("inbox", __name__, url_prefix=INBOX_PREFIX)
@@ -157,6 +167,7 @@ def login() -> BaseResponse | tuple[str, int] | str:
         return _login_failed("Wrong email or password.", email, next_url, 401)
     assert agent.id is not None  # a stored agent always has its id
     _start_session(agent.id)
+    _assign_round()  # an agent who left available is back: waiting people may go to them
     return redirect(next_url)
 
 
@@ -209,16 +220,23 @@ def account() -> BaseResponse | tuple[str, int] | str:
 
 @bp.get("/")
 def queue() -> str:
-    """Chats waiting for a human, oldest first, and the chats this agent holds."""
+    """Chats waiting for a human, oldest first, and the chats this agent holds; `view` shows
+    those assigned to this agent (mine), to nobody (unassigned) or everything (all)."""
+    view = request.args.get("view", "all")
+    if view not in QUEUE_VIEWS:
+        abort(400, description=f"view: one of {', '.join(QUEUE_VIEWS)}, not {view[:20]!r}")
     db = context.services().db
     items = inbox_queue(db, g.agent.id)
     waiting = [item for item in items if item.handled_by is HandledBy.WAITING_FOR_AGENT]
     mine = [item for item in items if item.handled_by is HandledBy.AGENT]
+    views = queue_views(waiting, waiting_people(db), g.agent.id)
     return render_template(
         "inbox/queue.html",
-        waiting=waiting,
+        view=view,
+        views=views,
+        waiting=views[view].waiting,
         mine=mine,
-        people=waiting_people(db),
+        people=views[view].people,
         provider=texts_waiting_on_provider(db),
         retry_window=format_duration(context.services().settings.SEND_RETRY_WINDOW),
         **team.queue_extras(),
@@ -253,6 +271,7 @@ def conversation(conversation_id: int, *, draft: str = "", error: str | None = N
         consent=page.consent,
         others=page.others,
         unanswered=page.unanswered,
+        colleagues=[each for each in list_agents(context.services().db) if not each.disabled],
         last_id=messages[-1]["id"] if messages else 0,
         draft=draft,
         error=error,
@@ -299,6 +318,41 @@ def give_back(conversation_id: int) -> BaseResponse:
     else:
         flash("Handed back to the bot.", "info")
     return redirect(url_for("inbox.conversation", conversation_id=conversation_id))
+
+
+@bp.post("/conversations/<id:conversation_id>/assign")
+def assign(conversation_id: int) -> BaseResponse:
+    """Give the person to a colleague (a chat you hold goes with it), or back to round robin."""
+    to_agent = _form_number("agent_id", low=1, high=MAX_ROW_ID)  # empty: round robin
+    try:
+        name = assign_by_hand(
+            context.services().db,
+            conversation_id=conversation_id,
+            to_agent=to_agent,
+            by_agent=g.agent.id,
+            now=context.now(),
+        )
+    except AssignError as error:
+        flash(str(error), "error")
+    else:
+        flash(f"Assigned to {name}." if name else "Back to round robin.", "info")
+        _assign_round()
+    return redirect(url_for("inbox.conversation", conversation_id=conversation_id))
+
+
+@bp.post("/availability")
+def availability() -> BaseResponse:
+    """The agent's toggle: available for new chats, or away (their round-robin chats go on)."""
+    available = request.form.get("available") == "1"
+    set_available(context.services().db, g.agent.id, available)
+    _assign_round()
+    flash(
+        "You are available: new chats come to you."
+        if available
+        else "You are away: no new chats come to you.",
+        "info",
+    )
+    return redirect(_safe_next(request.form.get("next")))
 
 
 @bp.post("/conversations/<id:conversation_id>/reply")
@@ -370,7 +424,34 @@ def segments() -> tuple[Response, int]:
 def agents() -> str:
     """Admins: every agent, with a button to disable or enable each."""
     _require_admin()
-    return render_template("inbox/agents.html", agents=list_agents(context.services().db))
+    services = context.services()
+    with services.db.connect() as connection:
+        available = available_agents(
+            connection, now=context.now(), away_after=services.settings.agent_away_after
+        )
+    return render_template(
+        "inbox/agents.html",
+        agents=list_agents(services.db),
+        available=available,
+        max_capacity=MAX_CAPACITY,
+        away_minutes=f"{services.settings.AGENT_AWAY_MINUTES:g}",
+    )
+
+
+@bp.post("/agents/<id:agent_id>/capacity")
+def agent_capacity(agent_id: int) -> BaseResponse:
+    """Admins: how many open chats round robin may give an agent."""
+    _require_admin()
+    capacity = _form_number("capacity", low=0, high=MAX_CAPACITY)
+    if capacity is None:
+        abort(422, description=f"capacity: a whole number from 0 to {MAX_CAPACITY}")
+    try:
+        set_capacity(context.services().db, agent_id, capacity)
+    except AssignError as error:
+        abort(404, description=str(error))
+    flash(f"Capacity set to {capacity}.", "info")
+    _assign_round()
+    return redirect(url_for("inbox.agents"))
 
 
 @bp.post("/agents/<id:agent_id>/disable")
@@ -399,7 +480,22 @@ def _set_disabled(agent_id: int, *, disabled: bool) -> BaseResponse:
         flash(str(error), "error")
     else:
         flash(f"{target.name} is {'disabled' if disabled else 'enabled'}.", "info")
+        _assign_round()  # a disabled agent is away: their round-robin chats go round again
     return redirect(url_for("inbox.agents"))
+
+
+def _form_number(name: str, *, low: int, high: int) -> int | None:
+    """A form field as a whole number in [low, high], None when empty; 422 naming it if not."""
+    try:
+        return whole_number(request.form.get(name), low=low, high=high)
+    except ValueError as error:
+        abort(422, description=f"{name}: {error}")
+
+
+def _assign_round() -> None:
+    """Availability or a slot changed: give waiting people to whoever has room now."""
+    services = context.services()
+    assign_waiting(services.db, now=context.now(), away_after=services.settings.agent_away_after)
 
 
 def _require_admin() -> None:
@@ -421,6 +517,7 @@ def _start_session(agent_id: int) -> None:
 
 def _logged_out(message: str) -> BaseResponse:
     session.clear()
+    _assign_round()  # a logged-out agent is away: their round-robin chats go round again
     flash(message, "info")
     return redirect(url_for("inbox.login"))
 

@@ -1,0 +1,270 @@
+"""Assignment: who on the team answers each person waiting for a human.
+
+A queue item is a person who needs a human: their chat waits on a flow's `handoff`, or texts
+of theirs no step could take are open. Round robin gives each item to an available agent with
+a free slot (fewest open assigned chats first, ties to whoever was given one least recently),
+up to the capacity an admin set. An item stays assigned while its agent holds the chat after
+taking it over; it goes when nothing of that person's waits and nobody holds their chat, which
+frees the slot.
+
+Assignment is not takeover: an assigned chat is still the bot's until its agent takes it over.
+An agent is available when they said so, have a live session and made a request in the last
+`away_after`; an agent who goes away loses the items round robin gave them (not those a
+colleague gave them by hand, nor chats they hold), and those go round again.
+
+Every round locks the agent rows first (FOR UPDATE, in id order; SQLite has one writer), so two
+web processes assigning at once count the same open chats and never give one agent more than
+their capacity, nor one person to two agents.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from bot.accounts.presence import available_agents
+from bot.conversations.takeover import TakeoverError, pass_on
+from bot.domain.vocabulary import ConversationStatus, HandledBy
+from bot.store.db import transaction
+from bot.store.tables import AGENT_SESSIONS as SESSIONS
+from bot.store.tables import AGENTS, ASSIGNMENTS, CONVERSATIONS
+from bot.store.tables import UNANSWERED_TEXTS as UNANSWERED
+
+log = logging.getLogger(__name__)
+_NEVER = datetime.min.replace(tzinfo=UTC)
+MAX_CAPACITY = 100  # open chats one agent may be given: more is a typo, not a person
+
+
+class AssignError(Exception):
+    """The chat cannot be assigned as asked; says why."""
+
+
+@dataclass
+class _Candidate:
+    """An available agent as a round sees them."""
+
+    id: int
+    capacity: int
+    open: int
+    last_assigned_at: datetime | None
+    given: int = 0  # when this round gave them one (1, 2 …): ties within a round
+
+    def order(self) -> tuple[int, datetime, int, int]:
+        return (self.open, self.last_assigned_at or _NEVER, self.given, self.id)
+
+
+def assign_waiting(db: Engine, *, now: datetime, away_after: timedelta) -> int:
+    """One round: drop finished items, take back items of agents gone away, and give waiting
+    items to available agents with free slots; returns how many were given."""
+    with transaction(db) as connection:
+        _lock_agents(connection)
+        available = available_agents(connection, now=now, away_after=away_after)
+        needs = _needs(connection)
+        held = _held(connection)
+        assigned = _sweep(connection, needs, held, available)
+        return _give(connection, needs, held, assigned, available, now)
+
+
+def assign_now(db: Engine, *, clock: Callable[[], datetime], away_after: timedelta) -> int:
+    """A round at the clock's present moment (the hook the conversation service calls after a
+    turn that queued someone commits): a failure is logged, never the text's failure; the
+    next round (the clock's tick, any agent's action) gives the person out."""
+    try:
+        return assign_waiting(db, now=clock(), away_after=away_after)
+    except Exception:
+        log.exception("assignment round failed; the next one will give the waiting out")
+        return 0
+
+
+def set_capacity(db: Engine, agent_id: int, capacity: int) -> None:
+    """Admins: how many open chats round robin may give this agent (0: none)."""
+    if not 0 <= capacity <= MAX_CAPACITY:
+        raise AssignError(f"A capacity is a whole number from 0 to {MAX_CAPACITY}.")
+    with transaction(db) as connection:
+        found = connection.execute(
+            update(AGENTS).where(AGENTS.c.id == agent_id).values(capacity=capacity)
+        ).rowcount
+    if not found:
+        raise AssignError("There is no such agent.")
+
+
+def assign_by_hand(
+    db: Engine, *, conversation_id: int, to_agent: int | None, by_agent: int, now: datetime
+) -> str | None:
+    """Give a conversation's person to a colleague (None: back to round robin); returns the
+    colleague's name. A chat the asking agent holds goes to the colleague with it."""
+    with transaction(db) as connection:
+        _lock_agents(connection)
+        subscriber_id = connection.execute(
+            select(CONVERSATIONS.c.subscriber_id).where(CONVERSATIONS.c.id == conversation_id)
+        ).scalar_one_or_none()
+        if subscriber_id is None:
+            raise AssignError("There is no such conversation.")
+        target = None
+        if to_agent is not None:
+            target = connection.execute(
+                select(AGENTS.c.name).where(AGENTS.c.id == to_agent, AGENTS.c.disabled.is_(False))
+            ).scalar_one_or_none()
+            if target is None:
+                raise AssignError("There is no such agent, or their account is disabled.")
+        held_by = _held(connection).get(subscriber_id)
+        if held_by is not None and held_by != by_agent:
+            raise AssignError("Another agent has this chat: only they can pass it on.")
+        if held_by is None and subscriber_id not in _needs(connection):
+            raise AssignError("Nobody is waiting here: there is nothing to assign.")
+        if held_by is not None and to_agent is None:
+            raise AssignError("You have this chat: hand it back first, or give it to a colleague.")
+        connection.execute(delete(ASSIGNMENTS).where(ASSIGNMENTS.c.subscriber_id == subscriber_id))
+        if to_agent is None:
+            return None
+        if held_by is not None:
+            try:
+                pass_on(connection, subscriber_id, by_agent, to_agent, now)
+            except TakeoverError as error:
+                raise AssignError(str(error)) from None
+        connection.execute(
+            insert(ASSIGNMENTS).values(
+                subscriber_id=subscriber_id, agent_id=to_agent, by_hand=True, assigned_at=now
+            )
+        )
+        return target
+
+
+def next_away(connection: Connection, *, now: datetime, away_after: timedelta) -> datetime | None:
+    """When the next agent holding items round robin gave them goes away by idleness (a
+    moment for the clock to wake at and give those items round again); None: nobody."""
+    last_seen = connection.execute(
+        select(func.max(SESSIONS.c.last_seen_at))
+        .join(ASSIGNMENTS, ASSIGNMENTS.c.agent_id == SESSIONS.c.agent_id)
+        .where(SESSIONS.c.ended_at.is_(None), ASSIGNMENTS.c.by_hand.is_(False))
+        .group_by(SESSIONS.c.agent_id)
+    ).scalars()
+    ahead = [moment + away_after for moment in last_seen if moment + away_after > now]
+    return min(ahead, default=None)
+
+
+def assignees(connection: Connection) -> dict[int, tuple[int, str]]:
+    """Who answers whom: subscriber id -> (agent id, agent name)."""
+    rows = connection.execute(
+        select(ASSIGNMENTS.c.subscriber_id, AGENTS.c.id, AGENTS.c.name).join(
+            AGENTS, AGENTS.c.id == ASSIGNMENTS.c.agent_id
+        )
+    )
+    return {row.subscriber_id: (row.id, row.name) for row in rows}
+
+
+def _lock_agents(connection: Connection) -> None:
+    """Serialise rounds: every assigning transaction locks the agent rows, in id order."""
+    connection.execute(select(AGENTS.c.id).order_by(AGENTS.c.id).with_for_update()).all()
+
+
+def _needs(connection: Connection) -> dict[int, datetime]:
+    """People waiting for a human, with since when: a handoff, or open unanswered texts."""
+    needs: dict[int, datetime] = {}
+    handoffs = connection.execute(
+        select(CONVERSATIONS.c.subscriber_id, CONVERSATIONS.c.updated_at).where(
+            CONVERSATIONS.c.status == ConversationStatus.ACTIVE,
+            CONVERSATIONS.c.handled_by == HandledBy.WAITING_FOR_AGENT,
+        )
+    )
+    texts = connection.execute(
+        select(UNANSWERED.c.subscriber_id, func.min(UNANSWERED.c.created_at))
+        .where(UNANSWERED.c.handled_at.is_(None))
+        .group_by(UNANSWERED.c.subscriber_id)
+    )
+    for subscriber_id, since in [*handoffs, *texts]:
+        needs[subscriber_id] = min(since, needs.get(subscriber_id, since))
+    return needs
+
+
+def _held(connection: Connection) -> dict[int, int]:
+    """People whose chat an agent holds: subscriber id -> the agent."""
+    rows = connection.execute(
+        select(CONVERSATIONS.c.subscriber_id, CONVERSATIONS.c.agent_id).where(
+            CONVERSATIONS.c.status == ConversationStatus.ACTIVE,
+            CONVERSATIONS.c.handled_by == HandledBy.AGENT,
+        )
+    )
+    return {row.subscriber_id: row.agent_id for row in rows}
+
+
+def _sweep(
+    connection: Connection,
+    needs: Mapping[int, datetime],
+    held: Mapping[int, int],
+    available: set[int],
+) -> dict[int, int]:
+    """Drop finished items and those of agents gone away; follow a chat taken over by another
+    agent. Returns what stays assigned: subscriber id -> agent."""
+    # A colleague's choice stays while its agent is away, but not once their account is off.
+    disabled = set(connection.execute(select(AGENTS.c.id).where(AGENTS.c.disabled)).scalars())
+    kept: dict[int, int] = {}
+    for row in connection.execute(select(ASSIGNMENTS)).all():
+        holder = held.get(row.subscriber_id)
+        mine = ASSIGNMENTS.c.subscriber_id == row.subscriber_id
+        if holder is not None and holder != row.agent_id:
+            connection.execute(update(ASSIGNMENTS).where(mine).values(agent_id=holder))
+            kept[row.subscriber_id] = holder
+        elif holder is None and (
+            row.subscriber_id not in needs
+            or (row.agent_id not in available and (not row.by_hand or row.agent_id in disabled))
+        ):
+            connection.execute(delete(ASSIGNMENTS).where(mine))
+        else:
+            kept[row.subscriber_id] = row.agent_id
+    return kept
+
+
+def _give(
+    connection: Connection,
+    needs: Mapping[int, datetime],
+    held: Mapping[int, int],
+    assigned: Mapping[int, int],
+    available: set[int],
+    now: datetime,
+) -> int:
+    """Give waiting items, oldest first, to the available agents with free slots."""
+    if not available:
+        return 0
+    open_counts: dict[int, int] = {}
+    for agent_id in assigned.values():
+        open_counts[agent_id] = open_counts.get(agent_id, 0) + 1
+    candidates = [
+        _Candidate(row.id, row.capacity, open_counts.get(row.id, 0), row.last_assigned_at)
+        for row in connection.execute(
+            select(AGENTS.c.id, AGENTS.c.capacity, AGENTS.c.last_assigned_at).where(
+                AGENTS.c.id.in_(sorted(available))
+            )
+        )
+    ]
+    waiting = sorted(
+        (since, subscriber_id)
+        for subscriber_id, since in needs.items()
+        if subscriber_id not in assigned and subscriber_id not in held
+    )
+    given = 0
+    for _since, subscriber_id in waiting:
+        free = [candidate for candidate in candidates if candidate.open < candidate.capacity]
+        if not free:
+            break
+        chosen = min(free, key=_Candidate.order)
+        connection.execute(
+            insert(ASSIGNMENTS).values(
+                subscriber_id=subscriber_id, agent_id=chosen.id, by_hand=False, assigned_at=now
+            )
+        )
+        given += 1
+        chosen.open += 1
+        chosen.last_assigned_at = now
+        chosen.given = given
+    for candidate in candidates:
+        if candidate.last_assigned_at == now:
+            connection.execute(
+                update(AGENTS).where(AGENTS.c.id == candidate.id).values(last_assigned_at=now)
+            )
+    return given
