@@ -1,6 +1,6 @@
 """CPU per inbound text: the whole app in one process, no server and no client in the way.
 
-Usage: python bench/cpu_per_text.py [--texts N] [--warmup N] [--mix flows|keywords]
+Usage: python bench/cpu_per_text.py [--texts N] [--warmup N] [--mix flows|keywords|burst]
        [--checkout DIR ...]
 
 Signed texts (the same mixes as bench/inbound.py) go through Flask's test client into the app
@@ -42,7 +42,7 @@ def _inbound_module():  # type: ignore[no-untyped-def]  # a script's sibling, lo
 def measure(texts: int, warmup: int, mix: str) -> dict[str, float]:
     """Run in this process against the `bot` on sys.path; returns the median in ms."""
     inbound = _inbound_module()
-    bodies = inbound.MIXES[mix]
+    scripts = inbound.MIXES[mix]
     with tempfile.TemporaryDirectory() as scratch:
         os.environ.update(
             DATABASE_URL=f"sqlite:///{scratch}/bench.db",
@@ -54,7 +54,7 @@ def measure(texts: int, warmup: int, mix: str) -> dict[str, float]:
         from bot.app import create_app
 
         client = create_app().test_client()
-        people = inbound.conversations(warmup + texts, URL, "cpu", 0, bodies)
+        people = inbound.conversations(warmup + texts, URL, "cpu", 0, scripts)
         spent: list[float] = []
         for person in people:
             for text in person:
@@ -76,7 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, default=1440)
     parser.add_argument("--warmup", type=int, default=120)
-    parser.add_argument("--mix", choices=("flows", "keywords"), default="flows")
+    parser.add_argument("--mix", choices=("burst", "flows", "keywords"), default="flows")
     parser.add_argument("--checkout", action="append", type=Path, default=[])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print one JSON line (for --checkout)")

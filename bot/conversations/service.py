@@ -32,12 +32,13 @@ from bot.domain.policy import DEFAULT_RULES, PolicyRules
 from bot.domain.vocabulary import Delivery, HandledBy, MessageStatus, SubscriberStatus, TimerKind
 from bot.engine.inputs import TimerFired
 from bot.engine.model import Flow
-from bot.sending.handover import wait_for_texts_in_flight
+from bot.sending.handover import texts_in_flight, wait_for_texts_in_flight
 from bot.sending.outbox import move_to_outbox
 from bot.store.conversations import (
     Claimed,
     claim,
     claim_conversation,
+    claim_for_text,
     claim_known,
     due_timers,
     end_conversation,
@@ -47,7 +48,6 @@ from bot.store.db import transaction
 from bot.store.messages import (
     QueuedText,
     inbound_id_by_sid,
-    record_inbound,
     text_by_external_id,
     twiml_replies_to,
 )
@@ -146,12 +146,17 @@ class ConversationService:
         match = self._classify(sms)
         with transaction(self.db) as connection:
             now = self.clock()
-            inbound_id = record_inbound(connection, sms, now)
-            if inbound_id is None:
+            claimed = claim_for_text(connection, sms, now)
+            if claimed is None:
                 result = InboundResult(self._earlier_answer(connection, sms), duplicate=True)
             else:
-                result = self._answer(connection, sms, match, inbound_id, now)
-        if match.kind is KeywordKind.OPT_OUT:
+                result = self._answer(sms, match, *claimed, now)
+            # Asked while the STOP holds the person: nearly always no, and then final, so the
+            # answer needs no transaction of its own after the commit to make sure.
+            in_flight = match.kind is KeywordKind.OPT_OUT and texts_in_flight(
+                connection, sms.from_phone, now
+            )
+        if in_flight:
             self._let_texts_in_flight_land(sms.from_phone)
         return result
 
@@ -453,13 +458,13 @@ class ConversationService:
 
     def _answer(
         self,
-        connection: Connection,
         sms: InboundSms,
         match: KeywordMatch,
         inbound_id: int,
+        claimed: Claimed,
         now: datetime,
     ) -> InboundResult:
-        claimed = claim(connection, sms.from_phone, now)
+        connection = claimed.connection
         subscriber = claimed.subscriber
         status_before = subscriber.status
         outcome = handle_keyword(

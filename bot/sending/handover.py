@@ -113,6 +113,19 @@ def last_check(
     return None
 
 
+def texts_in_flight(
+    connection: Connection, phone: str, now: datetime, limit: timedelta = IN_FLIGHT_LIMIT
+) -> bool:
+    """Whether a text to `phone` is in the provider's hands (stamped, its fate not yet known).
+
+    Asked inside a STOP's own transaction, once it holds the person (SQLite's writer lock, or
+    their row FOR UPDATE), the answer is final when it is no: every hand-over before the STOP
+    is committed and visible, and every one after it will see the opt-out.
+    """
+    busy = connection.execute(_IN_FLIGHT, {"phone": phone, "since": now - limit}).first()
+    return busy is not None
+
+
 def wait_for_texts_in_flight(
     db: Engine,
     phone: str,
@@ -132,10 +145,8 @@ def wait_for_texts_in_flight(
     pause = _FIRST_POLL_SECONDS
     while True:
         with db.connect() as connection:
-            busy = connection.execute(
-                _IN_FLIGHT, {"phone": phone, "since": clock() - limit}
-            ).first()
-        if busy is None:
+            busy = texts_in_flight(connection, phone, clock(), limit)
+        if not busy:
             return True
         if monotonic() >= deadline:
             return False

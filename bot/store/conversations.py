@@ -9,10 +9,12 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, literal_column, select, update
 from sqlalchemy.engine import Connection
 
+from bot.domain.inbound import InboundSms
 from bot.domain.vocabulary import ConversationStatus, HandledBy, TimerKind
 from bot.engine.state import FlowState
-from bot.store.driver_sql import DriverStatement
-from bot.store.subscribers import SubscriberRow, add_subscriber, lock_subscriber
+from bot.store.driver_sql import DriverStatement, run_together
+from bot.store.messages import INSERT_INBOUND, inbound_row, record_inbound
+from bot.store.subscribers import LOCK_SUBSCRIBER, SubscriberRow, add_subscriber, lock_subscriber
 from bot.store.tables import ANSWERS, CONVERSATIONS, SUBSCRIBERS
 from bot.store.tables import STEP_VISITS as VISITS
 from bot.store.timer_alarm import timer_set
@@ -105,6 +107,16 @@ _ACTIVE = DriverStatement(
         CONVERSATIONS.c.subscriber_id == bindparam("subscriber_id"), _IS_ACTIVE
     )
 )
+# The same, found by number, for a claim sent together with the lock (claim_for_text).
+_ACTIVE_BY_PHONE = DriverStatement(
+    select(*_CONVERSATION_COLUMNS).where(
+        CONVERSATIONS.c.subscriber_id
+        == select(SUBSCRIBERS.c.id)
+        .where(SUBSCRIBERS.c.phone == bindparam("phone"))
+        .scalar_subquery(),
+        _IS_ACTIVE,
+    )
+)
 _PHONE_OF = DriverStatement(
     select(CONVERSATIONS.c.phone).where(CONVERSATIONS.c.id == bindparam("conversation_id"))
 )
@@ -145,6 +157,41 @@ def claim_known(connection: Connection, phone: str) -> Claimed | None:
         return None
     subscriber = SubscriberRow.read(row.subscriber_id, phone, row)
     return Claimed(connection, subscriber, None if row.id is None else _active(row, phone))
+
+
+def claim_for_text(
+    connection: Connection, sms: InboundSms, now: datetime
+) -> tuple[int, Claimed] | None:
+    """Store an inbound text once and claim its sender (as `claim`): the text's id and the
+    claim; None, and nothing written, for a MessageSid already stored.
+
+    On PostgreSQL the text, the sender's lock and their active conversation go in one round
+    trip: each statement still runs after the one before, so the conversation is read once
+    the lock is held.
+    """
+    phone = sms.from_phone
+    if connection.dialect.name == "sqlite":
+        inbound_id = record_inbound(connection, sms, now)
+        return None if inbound_id is None else (inbound_id, claim(connection, phone, now))
+    inserted, locked, active = run_together(
+        connection,
+        [
+            (INSERT_INBOUND, inbound_row(sms, now)),
+            (LOCK_SUBSCRIBER, {"phone": phone}),
+            (_ACTIVE_BY_PHONE, {"phone": phone}),
+        ],
+    )
+    inbound_id = inserted.scalar_one_or_none()
+    if inbound_id is None:
+        return None
+    subscriber = locked.first()
+    if subscriber is None:  # first contact
+        return inbound_id, Claimed(connection, add_subscriber(connection, phone, now), None)
+    row = active.first()
+    conversation = None if row is None else _active(row, phone)
+    return inbound_id, Claimed(
+        connection, SubscriberRow.read(subscriber.id, phone, subscriber), conversation
+    )
 
 
 def claim_conversation(

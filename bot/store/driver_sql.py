@@ -106,6 +106,17 @@ class DriverStatement:
         finally:
             cursor.close()
 
+    def _send(self, connection: Connection, params: Mapping[str, Any]) -> _Sent:
+        """Execute without reading the rows yet (run_together reads them)."""
+        compiled = self._compile(connection.dialect, params)
+        cursor = driver_connection(connection).cursor()
+        try:
+            cursor.execute(compiled.sql, _bind(compiled, params))
+        except connection.dialect.loaded_dbapi.Error as error:
+            cursor.close()
+            raise _wrapped(compiled, params, error, connection.dialect) from error
+        return _Sent(compiled, params, cursor)
+
     def run_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Execute once per parameter set, in one driver call (no rows come back)."""
         if not rows:
@@ -136,6 +147,50 @@ class DriverStatement:
         if compiled is None:
             compiled = self._compiled[key] = _compile(self._build(dialect.name), dialect, params)
         return compiled
+
+
+@dataclass(frozen=True)
+class _Sent:
+    compiled: _Compiled
+    params: Mapping[str, Any]
+    cursor: Any
+
+    def rows(self, dialect: Dialect) -> Rows:
+        try:
+            row_type = self.compiled.row_type
+            if row_type is None:
+                return Rows([])
+            readers = self.compiled.readers
+            return Rows([_read(row_type, readers, row) for row in self.cursor.fetchall()])
+        except dialect.loaded_dbapi.Error as error:
+            raise _wrapped(self.compiled, self.params, error, dialect) from error
+        finally:
+            self.cursor.close()
+
+
+def run_together(
+    connection: Connection, statements: Sequence[tuple[DriverStatement, Mapping[str, Any]]]
+) -> list[Rows]:
+    """Run statements in order and return each one's rows: on PostgreSQL in one round trip
+    (psycopg's pipeline mode: sent together, answered together), elsewhere one by one.
+
+    Each statement still runs on its own, in order, so a later one sees what an earlier one
+    wrote or waited for (a row lock, under READ COMMITTED).
+    """
+    driver = driver_connection(connection)
+    if not hasattr(driver, "pipeline"):
+        return [statement.run(connection, params) for statement, params in statements]
+    sent: list[_Sent] = []
+    try:
+        with driver.pipeline():
+            sent.extend(statement._send(connection, params) for statement, params in statements)
+    except connection.dialect.loaded_dbapi.Error as error:
+        # The pipeline's sync raised it: name the first statement that has no result.
+        failed = next((one for one in sent if one.cursor.pgresult is None), sent[-1])
+        for one in sent:
+            one.cursor.close()
+        raise _wrapped(failed.compiled, failed.params, error, connection.dialect) from error
+    return [one.rows(connection.dialect) for one in sent]
 
 
 def _compile(

@@ -42,13 +42,19 @@ def _insert_inbound(dialect: str) -> ExecutableReturnsRows:
     )
 
 
-_INSERT_INBOUND = DriverStatement(_insert_inbound)
+INSERT_INBOUND = DriverStatement(_insert_inbound)
 
 
 def record_inbound(connection: Connection, sms: InboundSms, now: datetime) -> int | None:
     """Store the inbound text; None when its MessageSid is already stored (a retry)."""
+    return INSERT_INBOUND.run(connection, inbound_row(sms, now)).scalar_one_or_none()
+
+
+def inbound_row(sms: InboundSms, now: datetime) -> dict[str, object]:
+    """INSERT_INBOUND's parameters for this text (it returns the new id, or no row for a
+    MessageSid already stored)."""
     segments = count_segments(sms.body)
-    row = {
+    return {
         "phone": sms.from_phone,
         "direction": Direction.INBOUND,
         "body": sms.body,
@@ -60,7 +66,6 @@ def record_inbound(connection: Connection, sms: InboundSms, now: datetime) -> in
         "created_at": now,
         "updated_at": now,
     }
-    return _INSERT_INBOUND.run(connection, row).scalar_one_or_none()
 
 
 def inbound_id_by_sid(connection: Connection, message_sid: str) -> int | None:

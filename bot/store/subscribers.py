@@ -149,7 +149,7 @@ def _claim(dialect: str) -> ExecutableReturnsRows:
 
 
 _CLAIM = DriverStatement(_claim)
-_LOCK_EXISTING = DriverStatement(
+LOCK_SUBSCRIBER = DriverStatement(
     select(*_PROFILE).where(SUBSCRIBERS.c.phone == bindparam("phone")).with_for_update()
 )
 
@@ -162,7 +162,7 @@ def claim_subscriber(connection: Connection, phone: str, now: datetime) -> Subsc
 
 def lock_subscriber(connection: Connection, phone: str) -> SubscriberRow | None:
     """The subscriber with this number, locked till commit; None (nothing written) if unknown."""
-    existing = _LOCK_EXISTING.run(connection, {"phone": phone}).first()
+    existing = LOCK_SUBSCRIBER.run(connection, {"phone": phone}).first()
     return None if existing is None else SubscriberRow.read(existing.id, phone, existing)
 
 

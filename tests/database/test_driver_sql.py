@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
 
 from bot.domain.vocabulary import Delivery, Direction, MessageStatus, Purpose
 from bot.store.db import dialect_insert, make_db, transaction
-from bot.store.driver_sql import DriverStatement
+from bot.store.driver_sql import DriverStatement, run_together
 from bot.store.tables import MESSAGES
 
 WHEN = datetime(2026, 11, 25, 9, 30, 15, 123456, tzinfo=UTC)
@@ -101,6 +101,30 @@ def test_driver_errors_are_sqlalchemy_errors_and_roll_back(database_url: str) ->
         INSERT.run(connection, outbound(phone=None))
     with transaction(db) as connection:
         assert BY_PHONE.run(connection, {"phone": "+14155550100"}).first() is None
+
+
+def test_statements_run_together_in_order_each_seeing_those_before(database_url: str) -> None:
+    db = make_db(database_url)
+    phone = {"phone": "+14155550100"}
+    with transaction(db) as connection:
+        first, second, found = run_together(
+            connection, [(INSERT, outbound()), (INSERT, outbound()), (BY_PHONE, phone)]
+        )
+    ids = [first.scalar_one(), second.scalar_one()]
+    assert [row.id for row in found] == ids and ids[0] < ids[1]
+    assert [row.status for row in found] == [MessageStatus.PENDING] * 2
+
+
+def test_a_statement_failing_among_others_fails_them_all_as_sqlalchemy_says(
+    database_url: str,
+) -> None:
+    db = make_db(database_url)
+    phone = {"phone": "+14155550100"}
+    failing = [(INSERT, outbound()), (INSERT, outbound(phone=None)), (BY_PHONE, phone)]
+    with pytest.raises(IntegrityError, match="phone"), transaction(db) as connection:
+        run_together(connection, failing)
+    with transaction(db) as connection:
+        assert BY_PHONE.run(connection, phone).first() is None
 
 
 def test_one_says_how_many_rows_it_found(database_url: str) -> None:

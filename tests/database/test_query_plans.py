@@ -14,17 +14,18 @@ from typing import Any
 import pytest
 
 from bot.sending.outbox import _RECENT_PROMOTIONAL
-from bot.store.conversations import _ACTIVE, _CLAIM_AT_ONCE, _LAST_STARTED
+from bot.store.conversations import _ACTIVE, _ACTIVE_BY_PHONE, _CLAIM_AT_ONCE, _LAST_STARTED
 from bot.store.db import make_db, transaction
 from bot.store.driver_sql import DriverStatement
-from bot.store.subscribers import _LOCK_EXISTING
+from bot.store.subscribers import LOCK_SUBSCRIBER
 from tests.support.databases import SqliteTemplate
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 HOT_PATH: list[tuple[str, DriverStatement, dict[str, Any]]] = [
     ("a turn's claim", _CLAIM_AT_ONCE, {"phone": "+14155550100"}),
     ("the active conversation", _ACTIVE, {"subscriber_id": 1}),
-    ("the subscriber", _LOCK_EXISTING, {"phone": "+14155550100"}),
+    ("the active conversation, by number", _ACTIVE_BY_PHONE, {"phone": "+14155550100"}),
+    ("the subscriber", LOCK_SUBSCRIBER, {"phone": "+14155550100"}),
     ("when a flow last started", _LAST_STARTED, {"subscriber_id": 1, "flow": "welcome"}),
     ("recent promotional texts", _RECENT_PROMOTIONAL, {"phone": "+14155550100", "since": NOW}),
 ]
