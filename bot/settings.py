@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     # the agents' queue), unless their flow sets `unexpected_reply`; empty: say nothing.
     UNEXPECTED_REPLY: str = "Thanks for your message! A person will get back to you shortly."
     AGENT_IDLE_MINUTES: float = Field(default=30, gt=0)  # an idle takeover goes back to the bot
+    # Ask "How did we do?" (the `csat` flow) when an agent hands a chat back: the hand-back
+    # form's box starts ticked when this is on; an agent may untick it for one chat.
+    CSAT_AFTER_HAND_BACK: bool = False
     ACTION_SERVER_URL: str | None = None  # a Rasa action server; else actions run in-process
     ACTIONS_PACKAGE: str = "actions"  # the package of in-process rasa-sdk actions
     KEYWORDS_FILE: Path | None = None

@@ -46,6 +46,7 @@ from bot.domain.vocabulary import (
 )
 from bot.engine.state import FlowState
 from bot.sending.outbox import queue_text
+from bot.store.agent_chats import chat_queued
 from bot.store.conversations import (
     ActiveConversation,
     Wake,
@@ -200,6 +201,12 @@ def apply_flow_turn(
     if conversation is not None:
         _save(turn, conversation, state, row)
     if row.handoff_reason is not None:
+        chat_queued(
+            turn.connection,
+            subscriber_id=turn.subscriber.id,
+            conversation_id=conversation_id,
+            now=turn.now,
+        )
         _tell(turn, WebhookEventType.HANDOFF, {"flow": flow, "reason": row.handoff_reason})
     if row.end_reason == COMPLETED:
         # The state held every earlier answer; this turn's are its effects (no read-back).
@@ -262,6 +269,12 @@ def _queue_for_agents(turn: Turn, effect: QueueForAgents, last: QueuedText | Non
         acknowledgement_id=(
             None if acknowledgement is None or acknowledgement.suppressed else acknowledgement.id
         ),
+        now=turn.now,
+    )
+    chat_queued(
+        turn.connection,
+        subscriber_id=turn.subscriber.id,
+        conversation_id=turn.conversation.id if turn.conversation is not None else None,
         now=turn.now,
     )
 

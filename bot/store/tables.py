@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapper
 
 from bot.store.models import (
     Agent,
+    AgentChat,
     AgentSession,
     Answer,
     CampaignSend,
@@ -59,6 +60,7 @@ def _table_of(model: type) -> Table:
 
 AGENTS = _table_of(Agent)
 AGENT_SESSIONS = _table_of(AgentSession)
+AGENT_CHATS = _table_of(AgentChat)
 ANSWERS = _table_of(Answer)
 CAMPAIGN_SENDS = _table_of(CampaignSend)
 CLICKS = _table_of(Click)

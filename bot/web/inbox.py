@@ -45,6 +45,7 @@ from bot.conversations.inbox_lists import (
     waiting_people,
 )
 from bot.conversations.takeover import (
+    CSAT_FLOW,
     ReplyRefused,
     TakeoverError,
     agent_reply,
@@ -252,6 +253,7 @@ def conversation(conversation_id: int, *, draft: str = "", error: str | None = N
         error=error,
         max_reply_chars=MAX_TEXT_CHARS,
         history_limit=HISTORY_LIMIT,
+        rating_question=_rating_question(),
     )
 
 
@@ -284,9 +286,15 @@ def take(conversation_id: int) -> BaseResponse:
 
 @bp.post("/conversations/<id:conversation_id>/hand-back")
 def give_back(conversation_id: int) -> BaseResponse:
-    """Give the chat back to the bot."""
+    """Give the chat back to the bot; with the box ticked, the person is asked to rate it."""
+    ask_rating = request.form.get("ask_rating") == "yes"
     try:
-        hand_back(context.services(), conversation_id=conversation_id, agent_id=g.agent.id)
+        hand_back(
+            context.services(),
+            conversation_id=conversation_id,
+            agent_id=g.agent.id,
+            ask_rating=ask_rating,
+        )
     except TakeoverError as error:
         flash(str(error), "error")
     else:
@@ -393,6 +401,14 @@ def _set_disabled(agent_id: int, *, disabled: bool) -> BaseResponse:
     else:
         flash(f"{target.name} is {'disabled' if disabled else 'enabled'}.", "info")
     return redirect(url_for("inbox.agents"))
+
+
+def _rating_question() -> dict[str, bool] | None:
+    """The hand-back form's "ask for a rating" box: None when no `csat` flow is in force."""
+    parley = context.services()
+    if CSAT_FLOW not in parley.flows.catalog().flows:
+        return None
+    return {"ticked": parley.settings.CSAT_AFTER_HAND_BACK}
 
 
 def _require_admin() -> None:
