@@ -146,7 +146,7 @@ def test_flow_list_shows_every_shipped_flow_with_its_counts(
     assert response.status_code == 200
     flows = {flow["name"]: flow for flow in response.json["flows"]}
     # The shipped WIN offer is a reply offer: it runs, and counts, as a flow of its own.
-    assert sorted(flows) == ["abandoned_cart", "feedback", "nps", "offer_win", "welcome"]
+    assert sorted(flows) == ["abandoned_cart", "csat", "feedback", "nps", "offer_win", "welcome"]
     counts = {
         name: (flow["started"], flow["completed"], flow["active"], flow["answers"])
         for name, flow in flows.items()
