@@ -153,6 +153,7 @@ def test_flow_list_shows_every_shipped_flow_with_its_counts(
     }
     assert counts == {
         "abandoned_cart": (0, 0, 0, 0),
+        "csat": (0, 0, 0, 0),
         "feedback": (1, 1, 0, 2),
         "nps": (6, 3, 1, 7),
         "offer_win": (0, 0, 0, 0),
