@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.conversations.turn import Turn
-from bot.conversations.unanswered import record_unanswered
+from bot.conversations.unanswered import has_open, record_unanswered
 from bot.domain.effects import (
     CancelTimers,
     ChangeStatus,
@@ -46,7 +46,7 @@ from bot.domain.vocabulary import (
 )
 from bot.engine.state import FlowState
 from bot.sending.outbox import queue_text
-from bot.store.agent_chats import chat_queued
+from bot.store.agent_chats import chat_closed, chat_queued
 from bot.store.conversations import (
     ActiveConversation,
     Wake,
@@ -224,7 +224,14 @@ def claim_once_per_person(turn: Turn, key: str) -> bool:
 def end_active(turn: Turn, reason: str) -> None:
     """End the turn's active conversation (STOP, an interruption, a removed flow)."""
     if turn.conversation is not None:
-        end_conversation(turn.connection, turn.conversation.id, reason, turn.now)
+        connection, subscriber_id = turn.connection, turn.subscriber.id
+        # A chat waiting for (or held by) an agent leaves the queue with its conversation,
+        # unless texts of the person's still wait there.
+        if turn.conversation.handled_by is not HandledBy.BOT and not has_open(
+            connection, subscriber_id
+        ):
+            chat_closed(connection, subscriber_id=subscriber_id, now=turn.now, outcome=reason)
+        end_conversation(connection, turn.conversation.id, reason, turn.now)
         turn.conversation = None
 
 

@@ -178,6 +178,18 @@ def test_the_queue_per_day(seeded: Desk) -> None:
     ]
 
 
+def test_a_stop_takes_a_waiting_chat_out_of_the_queue(desk: Desk) -> None:
+    desk.hand_off(ALICE)
+    desk.hand_off(BOB)
+    desk.text("STOP", ALICE)
+    desk.clock.advance(timedelta(days=2))
+    rows = csv_of(desk.as_dana, "queue")
+    assert [(row["day"], row["joined"], row["waiting_at_end"]) for row in rows] == [
+        ("2026-01-05", "2", "1"),  # Bob still waits
+        ("2026-01-06", "0", "1"),
+    ]
+
+
 def test_one_agents_numbers(seeded: Desk) -> None:
     eli = seeded.eli.id
     rows = csv_of(seeded.as_dana, "first-response", f"{DAY}&agent={eli}")
