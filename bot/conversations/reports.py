@@ -134,7 +134,12 @@ def ratings(connection: Connection, period: Period) -> list[Ratings]:
     )
     by_agent: dict[str, list[int]] = defaultdict(list)
     for row in rows:
-        if isinstance(row.value, int | float) and row.value in RATINGS:
+        # JSON keeps what was saved; only a whole 1-5 is a rating (True is not a 1).
+        if (
+            not isinstance(row.value, bool)
+            and isinstance(row.value, int | float)
+            and row.value in RATINGS
+        ):
             by_agent[row.agent].append(int(row.value))
     everyone = [score for scores in by_agent.values() for score in scores]
     return [

@@ -26,7 +26,7 @@ from bot.store.models import Agent
 from bot.web import context, inbox
 from bot.web.charts import COLORS, Series, bar_chart, funnel_chart, percent
 from bot.web.csrf import csrf_token
-from bot.web.reports import REPORTS, BadPeriod, Period, period_from
+from bot.web.report_views import REPORTS, BadPeriod, Period, period_from
 
 bp = Blueprint("analytics", __name__, url_prefix="/inbox")
 
