@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     AGENT_IDLE_MINUTES: float = Field(default=30, gt=0)  # an idle takeover goes back to the bot
     # An available agent without a request for this long counts as away (assignment).
     AGENT_AWAY_MINUTES: float = Field(default=15, gt=0)
+    # Ask "How did we do?" (the `csat` flow) when an agent hands a chat back: the hand-back
+    # form's box starts ticked when this is on; an agent may untick it for one chat.
+    CSAT_AFTER_HAND_BACK: bool = False
     ACTION_SERVER_URL: str | None = None  # a Rasa action server; else actions run in-process
     ACTIONS_PACKAGE: str = "actions"  # the package of in-process rasa-sdk actions
     KEYWORDS_FILE: Path | None = None

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.conversations.turn import Turn
-from bot.conversations.unanswered import record_unanswered
+from bot.conversations.unanswered import has_open, record_unanswered
 from bot.domain.effects import (
     CancelTimers,
     ChangeStatus,
@@ -46,6 +46,7 @@ from bot.domain.vocabulary import (
 )
 from bot.engine.state import FlowState
 from bot.sending.outbox import queue_text
+from bot.store.agent_chats import chat_closed, chat_queued
 from bot.store.conversations import (
     ActiveConversation,
     Wake,
@@ -200,6 +201,12 @@ def apply_flow_turn(
     if conversation is not None:
         _save(turn, conversation, state, row)
     if row.handoff_reason is not None:
+        chat_queued(
+            turn.connection,
+            subscriber_id=turn.subscriber.id,
+            conversation_id=conversation_id,
+            now=turn.now,
+        )
         _tell(turn, WebhookEventType.HANDOFF, {"flow": flow, "reason": row.handoff_reason})
         turn.ask_for_assignment()
     if row.end_reason == COMPLETED:
@@ -218,7 +225,14 @@ def claim_once_per_person(turn: Turn, key: str) -> bool:
 def end_active(turn: Turn, reason: str) -> None:
     """End the turn's active conversation (STOP, an interruption, a removed flow)."""
     if turn.conversation is not None:
-        end_conversation(turn.connection, turn.conversation.id, reason, turn.now)
+        connection, subscriber_id = turn.connection, turn.subscriber.id
+        # A chat waiting for (or held by) an agent leaves the queue with its conversation,
+        # unless texts of the person's still wait there.
+        if turn.conversation.handled_by is not HandledBy.BOT and not has_open(
+            connection, subscriber_id
+        ):
+            chat_closed(connection, subscriber_id=subscriber_id, now=turn.now, outcome=reason)
+        end_conversation(connection, turn.conversation.id, reason, turn.now)
         turn.conversation = None
 
 
@@ -263,6 +277,12 @@ def _queue_for_agents(turn: Turn, effect: QueueForAgents, last: QueuedText | Non
         acknowledgement_id=(
             None if acknowledgement is None or acknowledgement.suppressed else acknowledgement.id
         ),
+        now=turn.now,
+    )
+    chat_queued(
+        turn.connection,
+        subscriber_id=turn.subscriber.id,
+        conversation_id=turn.conversation.id if turn.conversation is not None else None,
         now=turn.now,
     )
     turn.ask_for_assignment()

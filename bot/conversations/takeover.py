@@ -7,6 +7,11 @@ in `inbox_lists.py`.
 While an agent holds a chat the bot is quiet and the conversation's timers wait (the clock skips
 them); STOP still works. Handing back resumes the flow where its `handoff` step says, or leaves
 it waiting as it was; a chat left idle with an agent goes back to the bot by itself.
+
+Each step is also noted on the person's `agent_chat` row (`bot/store/agent_chats.py`), what the
+reports measure. On hand-back the agent may have the bot ask "How did we do?" (`CSAT_FLOW`):
+it is asked as a reply to the person (held by quiet hours, never to an opted-out number), and
+only when the chat ends no flow, so it never cuts a flow short.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ from sqlalchemy.engine import Connection
 
 from bot.conversations.apply import apply_effects, apply_flow_turn, end_active
 from bot.conversations.flows import HUMAN_FLOW
-from bot.conversations.turn import PendingAction
-from bot.conversations.unanswered import close_open, subscriber_of
+from bot.conversations.turn import PendingAction, Turn
+from bot.conversations.unanswered import close_open, has_open, subscriber_of
 from bot.domain.effects import HandOff, QueueForAgents, ScheduleTimer, Send
+from bot.domain.policy import decide_consent
 from bot.domain.vocabulary import (
     ConversationStatus,
     Delivery,
@@ -33,6 +39,7 @@ from bot.domain.vocabulary import (
 )
 from bot.engine.inputs import HandedBack
 from bot.engine.state import FlowState, Waiting
+from bot.store.agent_chats import chat_answered, chat_closed, chat_taken, rating_asked
 from bot.store.conversations import (
     Claimed,
     claim,
@@ -47,6 +54,7 @@ from bot.store.tables import UNANSWERED_TEXTS as UNANSWERED
 if TYPE_CHECKING:
     from bot.services import Services
 
+CSAT_FLOW = "csat"  # the flow that asks a person to rate a chat just handed back (flows/csat.yaml)
 JUST_SENT = timedelta(hours=1)  # an agent's answer within this of the customer's text is a reply
 
 
@@ -67,7 +75,23 @@ def take_over(services: Services, *, conversation_id: int, agent_id: int) -> Non
     with transaction(services.db) as connection:
         if not _take(connection, conversation_id, agent_id, now):
             raise TakeoverError(_why_not(connection, conversation_id))
-        _close_for(connection, conversation_id, now, "taken over", agent_id)
+        subscriber_id = connection.execute(
+            select(CONVERSATIONS.c.subscriber_id).where(CONVERSATIONS.c.id == conversation_id)
+        ).scalar_one()
+        close_open(
+            connection,
+            subscriber_id=subscriber_id,
+            now=now,
+            outcome="taken over",
+            agent_id=agent_id,
+        )
+        chat_taken(
+            connection,
+            subscriber_id=subscriber_id,
+            conversation_id=conversation_id,
+            agent_id=agent_id,
+            now=now,
+        )
 
 
 def take_from_queue(services: Services, *, text_id: int, agent_id: int) -> int:
@@ -98,6 +122,13 @@ def take_from_queue(services: Services, *, text_id: int, agent_id: int) -> int:
         close_open(
             connection, subscriber_id=owner[0], now=now, outcome="taken over", agent_id=agent_id
         )
+        chat_taken(
+            connection,
+            subscriber_id=owner[0],
+            conversation_id=conversation_id,
+            agent_id=agent_id,
+            now=now,
+        )
     return conversation_id
 
 
@@ -116,12 +147,26 @@ def mark_done(services: Services, *, text_id: int, agent_id: int) -> int:
             agent_id=agent_id,
             up_to=text_id,
         )
+        if not has_open(connection, owner[0]):  # nothing of theirs waits any more
+            chat_closed(
+                connection,
+                subscriber_id=owner[0],
+                now=now,
+                outcome="marked done",
+                only_if_untaken=True,
+            )
     _slot_freed(services)
     return done
 
 
-def hand_back(services: Services, *, conversation_id: int, agent_id: int) -> None:
-    """Give the chat back to the bot: a flow parked on a handoff goes on; timers resume."""
+def hand_back(
+    services: Services, *, conversation_id: int, agent_id: int, ask_rating: bool = False
+) -> None:
+    """Give the chat back to the bot: a flow parked on a handoff goes on; timers resume.
+
+    With `ask_rating`, the person is then asked to rate the chat (`CSAT_FLOW`), if nothing
+    else is going on with them.
+    """
     now = services.conversations.clock()
     with transaction(services.db) as connection:
         claimed = claim_conversation(connection, conversation_id, now)
@@ -129,7 +174,12 @@ def hand_back(services: Services, *, conversation_id: int, agent_id: int) -> Non
             raise TakeoverError("This conversation has ended.")
         if not _holds(connection, conversation_id, agent_id):
             raise TakeoverError("Only the agent who has this chat can hand it back.")
-        action = _give_to_bot(services, claimed, now)
+        chat = chat_closed(
+            connection, subscriber_id=claimed.subscriber.id, now=now, outcome="handed back"
+        )
+        turn, action = _give_to_bot(services, claimed, now)
+        if ask_rating and chat is not None and action is None:
+            _ask_rating(services, turn, chat_id=chat[0])
     _slot_freed(services)
     services.conversations.run_actions(action)  # a flow that goes on to an action: after commit
 
@@ -210,6 +260,7 @@ def _send_as_agent(
     (queued,) = apply_effects(turn, (send,))
     if queued.suppressed:
         raise ReplyRefused("The send policy refused this text.")
+    chat_answered(claimed.connection, subscriber_id=subscriber.id, agent_id=agent_id, now=now)
     claimed.connection.execute(
         update(CONVERSATIONS)
         .where(CONVERSATIONS.c.id == conversation_id)
@@ -260,8 +311,16 @@ def release_idle(services: Services, *, idle_after: timedelta) -> int:
         for conversation_id, agent_active_at, agent in idle:
             claimed = claim_conversation(connection, conversation_id, now)
             if claimed is not None:
+                # Closed first: a text queued now opens the person's next wait. No rating is
+                # asked: the agent did not finish the chat, and the person may be waiting.
+                chat_closed(
+                    connection,
+                    subscriber_id=claimed.subscriber.id,
+                    now=now,
+                    outcome="released idle",
+                )
                 _queue_unseen(services, claimed, agent or "an agent", agent_active_at, now)
-                actions.append(_give_to_bot(services, claimed, now))
+                actions.append(_give_to_bot(services, claimed, now)[1])
     if idle:
         _slot_freed(services)
     for action in actions:
@@ -324,16 +383,6 @@ def _take(connection: Connection, conversation_id: int, agent_id: int, now: date
     )
 
 
-def _close_for(
-    connection: Connection, conversation_id: int, now: datetime, outcome: str, agent_id: int
-) -> None:
-    """The agent has this person's chat: their texts waiting in the queue are handled."""
-    subscriber_id = connection.execute(
-        select(CONVERSATIONS.c.subscriber_id).where(CONVERSATIONS.c.id == conversation_id)
-    ).scalar_one()
-    close_open(connection, subscriber_id=subscriber_id, now=now, outcome=outcome, agent_id=agent_id)
-
-
 def _holds(connection: Connection, conversation_id: int, agent_id: int) -> bool:
     row = connection.execute(
         select(CONVERSATIONS.c.handled_by, CONVERSATIONS.c.agent_id).where(
@@ -366,8 +415,11 @@ def _customer_just_wrote(connection: Connection, phone: str, now: datetime) -> b
     return last is not None and now - last <= JUST_SENT
 
 
-def _give_to_bot(services: Services, claimed: Claimed, now: datetime) -> PendingAction | None:
-    """Hand the chat back; returns the action the flow went on to, to call after the commit."""
+def _give_to_bot(
+    services: Services, claimed: Claimed, now: datetime
+) -> tuple[Turn, PendingAction | None]:
+    """Hand the chat back; returns its turn, and the action the flow went on to (to call
+    after the commit)."""
     conversation = claimed.conversation
     assert conversation is not None  # claim_conversation returns only active conversations
     connection = claimed.connection
@@ -382,11 +434,11 @@ def _give_to_bot(services: Services, claimed: Claimed, now: datetime) -> Pending
     turn = services.conversations.turn(claimed, Delivery.OUTBOX, now)
     if flow is None or flows is None:
         end_active(turn, "handed back")
-        return None
+        return turn, None
     if conversation.state.waiting is Waiting.AGENT:
         # Its texts wait in the outbox for the dispatchers, like any follow-up.
         flows.resume(turn, flow, conversation, HandedBack())
-        return turn.waiting_action()
+        return turn, turn.waiting_action()
     if conversation.state.waiting is Waiting.ANSWER:
         # The person was talking to a human: the flow's patience starts again now.
         patience = ScheduleTimer(TimerKind.EXPIRY, None, now + flow.settings.expires_after)
@@ -397,4 +449,22 @@ def _give_to_bot(services: Services, claimed: Claimed, now: datetime) -> Pending
             effects=(patience,),
             conversation=conversation,
         )
-    return None
+    return turn, None
+
+
+def _ask_rating(services: Services, turn: Turn, *, chat_id: int) -> None:
+    """Start the rating question for a chat just handed back, when it may be asked now.
+
+    Not when the person is still in a flow (the hand-back resumed one) or has opted out, nor
+    when no `csat` flow is in force.
+    """
+    flows = services.conversations.flows
+    flow = flows.registry.catalog().flows.get(CSAT_FLOW) if flows is not None else None
+    if flows is None or flow is None or turn.conversation is not None:
+        return
+    # Asked as a reply to the chat the person started: any number not opted out may get it.
+    if not decide_consent(Purpose.REPLY, turn.subscriber.status).allowed:
+        return
+    flows.start(turn, flow)
+    if turn.conversation is not None:
+        rating_asked(turn.connection, chat_id=chat_id, conversation_id=turn.conversation.id)

@@ -319,6 +319,41 @@ class UnansweredText(SQLModel, table=True):
     outcome: str | None = Field(default=None, max_length=80)
 
 
+class AgentChat(SQLModel, table=True):
+    """A person's time with the agents: queued, taken, first answered, handed back.
+
+    The raw material of the reports (`bot/conversations/reports.py`): a row opens when a text
+    or a flow's handoff puts the person in the queue (or an agent takes a chat nobody queued),
+    and closes when the chat goes back to the bot or the queue item is marked done.
+    """
+
+    __tablename__ = "agent_chat"
+    __table_args__ = (
+        # A person's open chat: at most one at a time, found by their id.
+        Index(
+            "ix_agent_chat_open",
+            "subscriber_id",
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    subscriber_id: int = Field(foreign_key="subscriber.id")
+    conversation_id: int | None = Field(default=None, foreign_key="conversation.id", sa_type=ROW_ID)
+    # When the person started waiting for a human; None for a chat taken before it was queued.
+    queued_at: datetime | None = _timestamp(nullable=True, index=True)
+    agent_id: int | None = Field(default=None, foreign_key="agent.id")  # who took or answered it
+    taken_at: datetime | None = _timestamp(nullable=True)
+    first_reply_at: datetime | None = _timestamp(nullable=True)  # the agent's first text
+    closed_at: datetime | None = _timestamp(nullable=True)
+    outcome: str | None = Field(default=None, max_length=40)  # handed back, released idle …
+    # The rating question (flows/csat.yaml) asked on hand-back: its answer is this agent's.
+    csat_conversation_id: int | None = Field(
+        default=None, foreign_key="conversation.id", sa_type=ROW_ID
+    )
+
+
 class Answer(SQLModel, table=True):
     """A validated answer to a flow's question."""
 

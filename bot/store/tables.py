@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapper
 
 from bot.store.models import (
     Agent,
+    AgentChat,
     AgentSession,
     Answer,
     Assignment,
@@ -65,6 +66,7 @@ def _table_of(model: type) -> Table:
 AGENTS = _table_of(Agent)
 AGENT_SESSIONS = _table_of(AgentSession)
 ASSIGNMENTS = _table_of(Assignment)
+AGENT_CHATS = _table_of(AgentChat)
 ANSWERS = _table_of(Answer)
 CAMPAIGN_SENDS = _table_of(CampaignSend)
 CLICKS = _table_of(Click)

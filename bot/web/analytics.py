@@ -1,14 +1,17 @@
-"""Analytics pages of the agent inbox: campaign results and flow funnels, with SVG charts."""
+"""Analytics pages of the agent inbox: campaign results, flow funnels and the agents' reports,
+with SVG charts."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
-from flask import Blueprint, Response, abort, g, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
+from bot.accounts.agents import list_agents
 from bot.campaigns.decision import split_state
 from bot.campaigns.parser import read_campaigns
 from bot.campaigns.stats import (
@@ -18,9 +21,12 @@ from bot.campaigns.stats import (
     has_messages,
 )
 from bot.conversations.results import flow_results, flow_summaries
+from bot.domain.spreadsheet import csv_writer
+from bot.store.models import Agent
 from bot.web import context, inbox
 from bot.web.charts import COLORS, Series, bar_chart, funnel_chart, percent
 from bot.web.csrf import csrf_token
+from bot.web.report_views import REPORTS, BadPeriod, Period, period_from
 
 bp = Blueprint("analytics", __name__, url_prefix="/inbox")
 
@@ -117,6 +123,52 @@ def flow(name: str) -> str:
     )
     questions = [(question, _answers_chart(question)) for question in results["questions"]]
     return render_template("inbox/flow.html", results=results, chart=chart, questions=questions)
+
+
+@bp.get("/reports")
+def reports() -> str:
+    """Every agent's (admins too): response and resolution times, ratings, the queue per day."""
+    period, agents = _period()
+    now = context.now()
+    with context.services().db.connect() as connection:
+        charts = [
+            (name, report.title, report.chart(connection, period, now))
+            for name, report in REPORTS.items()
+        ]
+    return render_template("inbox/reports.html", period=period, agents=agents, charts=charts)
+
+
+@bp.get("/reports/<report>.csv")
+def report_csv(report: str) -> Response:
+    """One report's numbers, as its chart shows them, for a spreadsheet."""
+    found = REPORTS.get(report)
+    if found is None:
+        abort(404, description=f"No report is named {report!r}; there are {', '.join(REPORTS)}.")
+    period, _ = _period()
+    with context.services().db.connect() as connection:
+        rows = found.rows(connection, period, context.now())
+    buffer = io.StringIO()
+    writer = csv_writer(buffer, lineterminator="\n")
+    writer.writerow(found.columns)
+    writer.writerows(rows)
+    name = f"{report}-{period.first}-{period.last}.csv"
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _period() -> tuple[Period, list[Agent]]:
+    """The period the query string asks for, and every agent (for the agent picker)."""
+    agents = list_agents(context.services().db)
+    try:
+        period = period_from(
+            request.args, context.now().date(), [a.id for a in agents if a.id is not None]
+        )
+    except BadPeriod as error:
+        abort(400, description=f"{error}.")
+    return period, agents
 
 
 def _answers_chart(question: dict[str, Any]) -> Markup | None:

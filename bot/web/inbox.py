@@ -55,6 +55,7 @@ from bot.conversations.inbox_lists import (
     waiting_people,
 )
 from bot.conversations.takeover import (
+    CSAT_FLOW,
     ReplyRefused,
     TakeoverError,
     agent_reply,
@@ -278,6 +279,7 @@ def conversation(conversation_id: int, *, draft: str = "", error: str | None = N
         max_reply_chars=MAX_TEXT_CHARS,
         history_limit=HISTORY_LIMIT,
         **team.conversation_extras(page, messages),
+        rating_question=_rating_question(),
     )
 
 
@@ -310,9 +312,15 @@ def take(conversation_id: int) -> BaseResponse:
 
 @bp.post("/conversations/<id:conversation_id>/hand-back")
 def give_back(conversation_id: int) -> BaseResponse:
-    """Give the chat back to the bot."""
+    """Give the chat back to the bot; with the box ticked, the person is asked to rate it."""
+    ask_rating = request.form.get("ask_rating") == "yes"
     try:
-        hand_back(context.services(), conversation_id=conversation_id, agent_id=g.agent.id)
+        hand_back(
+            context.services(),
+            conversation_id=conversation_id,
+            agent_id=g.agent.id,
+            ask_rating=ask_rating,
+        )
     except TakeoverError as error:
         flash(str(error), "error")
     else:
@@ -496,6 +504,14 @@ def _assign_round() -> None:
     """Availability or a slot changed: give waiting people to whoever has room now."""
     services = context.services()
     assign_waiting(services.db, now=context.now(), away_after=services.settings.agent_away_after)
+
+
+def _rating_question() -> dict[str, bool] | None:
+    """The hand-back form's "ask for a rating" box: None when no `csat` flow is in force."""
+    parley = context.services()
+    if CSAT_FLOW not in parley.flows.catalog().flows:
+        return None
+    return {"ticked": parley.settings.CSAT_AFTER_HAND_BACK}
 
 
 def _require_admin() -> None:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 DANA = "dana@acme.test"
 ELI = "eli@acme.test"
-NAV_LINKS = ["Queue", "Conversations", "Contacts", "Campaigns", "Flows", "Agents"]
+NAV_LINKS = ["Queue", "Conversations", "Contacts", "Campaigns", "Flows", "Reports", "Agents"]
 
 
 @pytest.fixture
@@ -85,6 +85,7 @@ def every_page(conversation: str) -> list[str]:
         "/inbox/campaigns/winter_sale",
         "/inbox/flows",
         "/inbox/flows/feedback",
+        "/inbox/reports",
         "/inbox/conversations/999999",  # the error page
     ]
 

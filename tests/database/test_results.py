@@ -146,13 +146,14 @@ def test_flow_list_shows_every_shipped_flow_with_its_counts(
     assert response.status_code == 200
     flows = {flow["name"]: flow for flow in response.json["flows"]}
     # The shipped WIN offer is a reply offer: it runs, and counts, as a flow of its own.
-    assert sorted(flows) == ["abandoned_cart", "feedback", "nps", "offer_win", "welcome"]
+    assert sorted(flows) == ["abandoned_cart", "csat", "feedback", "nps", "offer_win", "welcome"]
     counts = {
         name: (flow["started"], flow["completed"], flow["active"], flow["answers"])
         for name, flow in flows.items()
     }
     assert counts == {
         "abandoned_cart": (0, 0, 0, 0),
+        "csat": (0, 0, 0, 0),
         "feedback": (1, 1, 0, 2),
         "nps": (6, 3, 1, 7),
         "offer_win": (0, 0, 0, 0),

@@ -13,7 +13,7 @@ from bot.engine.parser import ParsedFile
 from tests.support.harness import make_settings
 from tests.support.paths import SHIPPED_FLOWS
 
-EXPECTED_FLOWS = {"welcome", "nps", "feedback", "abandoned_cart"}
+EXPECTED_FLOWS = {"welcome", "nps", "feedback", "abandoned_cart", "csat"}
 
 
 @pytest.fixture(scope="module")

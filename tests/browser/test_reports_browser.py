@@ -1,0 +1,58 @@
+"""The reports page on a phone: a chat handed back with a rating shows in every report."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from playwright.sync_api import expect
+
+from tests.browser.inbox_steps import (
+    add_agent,
+    ask_for_a_human,
+    button,
+    log_in,
+    open_the_waiting_chat,
+)
+from tests.browser.layout import assert_fits
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+    from tests.browser.conftest import LiveServer
+
+REPORTS = ["first-response", "resolution", "csat", "queue"]
+
+
+def test_the_reports_fit_a_phone_and_follow_the_agent_picked(
+    phone: Page, live_server: LiveServer
+) -> None:
+    add_agent(live_server, "Dana")
+    log_in(phone)
+    ask_for_a_human(live_server)
+    open_the_waiting_chat(phone)
+    button(phone, "take over").click()
+    phone.get_by_label(re.compile("reply", re.IGNORECASE)).fill("A new box is on its way.")
+    button(phone, "send").click()
+    phone.get_by_label('Ask "How did we do?"').check()
+    button(phone, "hand back").click()
+    expect(phone.locator(".flash")).to_contain_text("Handed back")
+    live_server.text("4")  # the customer rates the chat
+
+    phone.get_by_role("navigation").get_by_role("link", name="Reports", exact=True).click()
+    expect(phone).to_have_url(re.compile(r"/inbox/reports$"))
+    for name in REPORTS:
+        section = phone.locator(f"#report-{name}")
+        expect(section.locator("svg")).to_be_visible()
+        expect(section.get_by_role("link", name="Download CSV")).to_be_visible()
+    expect(phone.locator("#report-csat svg")).to_contain_text("4.00")
+    assert_fits(phone)
+
+    phone.get_by_label("Agent").select_option(label="Dana")
+    button(phone, "show").click()
+    expect(phone).to_have_url(re.compile(r"agent=\d+"))
+    expect(phone.locator("#report-csat svg")).to_contain_text("Dana (1)")
+    assert_fits(phone)
+    with phone.expect_download() as download:
+        phone.locator("#report-csat").get_by_role("link", name="Download CSV").click()
+    assert download.value.suggested_filename.startswith("csat-")
