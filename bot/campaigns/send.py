@@ -19,13 +19,12 @@ from bot.campaigns.preview import start_for
 from bot.domain.policy import PolicyRules
 from bot.domain.vocabulary import (
     CampaignSendStatus,
-    Delivery,
     MessageStatus,
     Purpose,
     SubscriberStatus,
 )
 from bot.engine.runtime import BRAND_NAMES
-from bot.sending.outbox import queue_text
+from bot.sending.outbox import Draft, queue_texts
 from bot.settings import Settings
 from bot.store.db import dialect_insert, transaction
 from bot.store.subscribers import SubscriberRow
@@ -271,6 +270,8 @@ def _queue_batch(
             )
         ).scalars()
     )
+    drafts: list[Draft] = []
+    starts: list[datetime] = []
     for row, recipient in people:
         tally.recipients += 1
         if recipient.phone in have_it:
@@ -284,29 +285,36 @@ def _queue_batch(
             recipient.template_variables(brand=brand, support=support), trusted=BRAND_NAMES
         )
         starts_at, _zone = start_for(campaign, recipient, default_zone, now)
-        queued = queue_text(
-            connection,
-            SubscriberRow(
-                id=row.id,
-                phone=row.phone,
-                status=row.status,
-                first_name=row.first_name,
-                timezone=row.timezone,
-                attributes=dict(recipient.attributes),
-                tags=list(recipient.tags),
-            ),
-            body=filled.text,
-            purpose=Purpose.PROMOTIONAL,
-            delivery=Delivery.OUTBOX,
-            now=now,
-            rules=rules,
-            brand_spans=filled.brand_spans,
-            public_url=public_url,
-            campaign=campaign.name,
-            variant=variant.name,
-            not_before=starts_at,
-            media_urls=variant.media,
+        starts.append(starts_at)
+        subscriber = SubscriberRow(
+            id=row.id,
+            phone=row.phone,
+            status=row.status,
+            first_name=row.first_name,
+            timezone=row.timezone,
+            attributes=dict(recipient.attributes),
+            tags=list(recipient.tags),
         )
+        drafts.append(
+            Draft(
+                subscriber,
+                filled.text,
+                brand_spans=filled.brand_spans,
+                variant=variant.name,
+                not_before=starts_at,
+                media_urls=variant.media,
+            )
+        )
+    queued_texts = queue_texts(
+        connection,
+        drafts,
+        purpose=Purpose.PROMOTIONAL,
+        now=now,
+        rules=rules,
+        public_url=public_url,
+        campaign=campaign.name,
+    )
+    for queued, starts_at in zip(queued_texts, starts, strict=True):
         if queued.status is MessageStatus.SUPPRESSED:
             tally.suppressed += 1
         elif queued.send_after is not None and queued.send_after > starts_at:

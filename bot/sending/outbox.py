@@ -16,7 +16,7 @@ from bot.domain.recipient_zones import country_of, zones_for
 from bot.domain.segments import count_segments
 from bot.domain.urls import Span
 from bot.domain.vocabulary import Delivery, Direction, MessageStatus, Purpose, SubscriberStatus
-from bot.sending.links import attach_message, shorten_links
+from bot.sending.links import LinkDraft, attach_message, shorten_links, shorten_links_in_batch
 from bot.store.driver_sql import DriverStatement
 from bot.store.messages import QueuedText
 from bot.store.subscribers import SubscriberRow
@@ -87,63 +87,187 @@ def queue_text(
         # An action's texts answer the person's text too, though they leave by the outbox.
         replying = delivery is Delivery.TWIML or in_reply_to_id is not None
     judged_at = now if not_before is None else max(not_before, now)
-    scheduled = judged_at > now
+    recent = (
+        _recent_promotional(connection, subscriber.phone, judged_at)
+        if _capped(purpose, replying)
+        else ()
+    )
+    decision = _decide(body, _context(subscriber, purpose, judged_at, replying, recent), rules)
+    row = _message_row(
+        subscriber.phone,
+        body,
+        decision,
+        purpose=purpose,
+        delivery=delivery,
+        now=now,
+        not_before=not_before,
+        media_urls=media_urls,
+        in_reply_to_id=in_reply_to_id,
+        flow=flow,
+        agent_id=agent_id,
+        campaign=campaign,
+        variant=variant,
+    )
+    # Only given when there is one: the statement every other text runs stays as it was.
+    if external_id is not None:
+        row |= {"external_id": external_id, "decision": decision.to_json()}
+    message_id = _INSERT_OUTBOUND.run(connection, row).scalar_one()
+    attach_message(connection, link_ids, message_id)
+    return QueuedText(message_id, body, row["status"], media_urls, row["send_after"], decision)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One person's text for `queue_texts`: what `queue_text` takes that is theirs alone."""
+
+    subscriber: SubscriberRow
+    body: str
+    brand_spans: Sequence[Span] = ()
+    variant: str | None = None
+    not_before: datetime | None = None
+    media_urls: tuple[str, ...] = ()
+
+
+def queue_texts(
+    connection: Connection,
+    drafts: Sequence[Draft],
+    *,
+    purpose: Purpose,
+    now: datetime,
+    rules: policy.PolicyRules = policy.DEFAULT_RULES,
+    public_url: str | None = None,
+    flow: str | None = None,
+    campaign: str | None = None,
+) -> list[QueuedText]:
+    """`queue_text` for many outbox texts that answer nobody (a campaign's), in a few statements.
+
+    Each draft gets the rows `queue_text` would give it, judged by the same code: one SELECT
+    of the batch's recent promotional texts, one of its existing links, one INSERT of its
+    messages and one of its new links, however many people. Identical policy questions (no
+    recent texts, same zones, places and moment) are answered once.
+    """
+    if not drafts:
+        return []
+    links = shorten_links_in_batch(
+        connection,
+        [LinkDraft(d.body, d.brand_spans, d.subscriber.phone) for d in drafts],
+        public_url=public_url,
+        flow=flow,
+        campaign=campaign,
+        now=now,
+    )
+    judged = [now if d.not_before is None else max(d.not_before, now) for d in drafts]
+    recent = (
+        _recent_promotional_of(connection, [d.subscriber.phone for d in drafts], judged)
+        if _capped(purpose, replying=False)
+        else {}
+    )
+    decisions: dict[tuple[policy.SendContext, bool], policy.Decision] = {}
+    rows, decided = [], []
+    for draft, body, judged_at in zip(drafts, links.bodies, judged, strict=True):
+        phone = draft.subscriber.phone
+        context = _context(draft.subscriber, purpose, judged_at, False, recent.get(phone, ()))
+        key = (context, len(body) > MAX_TEXT_CHARS)
+        decision = decisions.get(key)
+        if decision is None:
+            decision = decisions[key] = _decide(body, context, rules)
+        decided.append(decision)
+        rows.append(
+            _message_row(
+                phone,
+                body,
+                decision,
+                purpose=purpose,
+                delivery=Delivery.OUTBOX,
+                now=now,
+                not_before=draft.not_before,
+                media_urls=draft.media_urls,
+                flow=flow,
+                campaign=campaign,
+                variant=draft.variant,
+            )
+        )
+    # Returned in the order given (SQLAlchemy's "insertmanyvalues"): ids line up with rows.
+    message_ids = list(
+        connection.execute(
+            MESSAGES.insert().returning(MESSAGES.c.id, sort_by_parameter_order=True), rows
+        ).scalars()
+    )
+    links.store(connection, message_ids)
+    return [
+        QueuedText(id_, row["body"], row["status"], draft.media_urls, row["send_after"], decision)
+        for id_, row, draft, decision in zip(message_ids, rows, drafts, decided, strict=True)
+    ]
+
+
+def _capped(purpose: Purpose, replying: bool) -> bool:
+    """Whether the frequency caps count this text: promotional, not an answer."""
+    return purpose is Purpose.PROMOTIONAL and not replying
+
+
+def _decide(body: str, context: policy.SendContext, rules: policy.PolicyRules) -> policy.Decision:
+    """The policy's decision on this text, or SUPPRESS for a body no provider takes."""
     if len(body) > MAX_TEXT_CHARS:
         # Twilio refuses it (error 21617); a template filled with someone's huge event data
         # must not become hundreds of segments either. Logged, with the reason, never sent.
-        decision = policy.Decision(
+        return policy.Decision(
             policy.Verdict.SUPPRESS, f"longer than {MAX_TEXT_CHARS} characters ({len(body)})"
         )
-    else:
-        decision = policy.decide(
-            send_context(connection, subscriber, purpose=purpose, now=judged_at, replying=replying),
-            rules,
-        )
+    return policy.decide(context, rules)
+
+
+def _message_row(
+    phone: str,
+    body: str,
+    decision: policy.Decision,
+    *,
+    purpose: Purpose,
+    delivery: Delivery,
+    now: datetime,
+    not_before: datetime | None,
+    media_urls: tuple[str, ...],
+    in_reply_to_id: int | None = None,
+    flow: str | None,
+    agent_id: int | None = None,
+    campaign: str | None,
+    variant: str | None,
+) -> dict[str, Any]:
+    """The message row for a text the policy decided on: its status, delivery and due time."""
     send_after = None
     if decision.verdict is policy.Verdict.SUPPRESS:
         status = MessageStatus.SUPPRESSED
     elif decision.verdict is policy.Verdict.DEFER:
         # Held back: it cannot ride in the TwiML answer, so it waits in the outbox.
         status, delivery, send_after = MessageStatus.PENDING, Delivery.OUTBOX, decision.send_at
-    elif scheduled:
+    elif not_before is not None and not_before > now:  # scheduled: held in the outbox till then
         status, delivery, send_after = MessageStatus.PENDING, Delivery.OUTBOX, not_before
     elif delivery is Delivery.TWIML:
         status = MessageStatus.ACCEPTED
     else:
         status = MessageStatus.PENDING
     segments = count_segments(body)
-    # Only given when there is one: the statement every other text runs stays as it was.
-    client_columns = (
-        {} if external_id is None else {"external_id": external_id, "decision": decision.to_json()}
-    )
-    message_id = _INSERT_OUTBOUND.run(
-        connection,
-        {
-            **client_columns,
-            "phone": subscriber.phone,
-            "direction": Direction.OUTBOUND,
-            "body": body,
-            "media_urls": list(media_urls),
-            "segments": segments.segments,
-            "encoding": str(segments.encoding),
-            "status": status,
-            "purpose": purpose,
-            "delivery": delivery,
-            "in_reply_to_id": in_reply_to_id,
-            "error_message": decision.reason,
-            "flow": flow,
-            "campaign": campaign,
-            "variant": variant,
-            "agent_id": agent_id,
-            "send_after": send_after,
-            # A TwiML reply is handed to the provider with the webhook's answer: sent now.
-            "sent_at": now if status is MessageStatus.ACCEPTED else None,
-            "created_at": now,
-            "updated_at": now,
-        },
-    ).scalar_one()
-    attach_message(connection, link_ids, message_id)
-    return QueuedText(message_id, body, status, media_urls, send_after, decision)
+    return {
+        "phone": phone,
+        "direction": Direction.OUTBOUND,
+        "body": body,
+        "media_urls": list(media_urls),
+        "segments": segments.segments,
+        "encoding": str(segments.encoding),
+        "status": status,
+        "purpose": purpose,
+        "delivery": delivery,
+        "in_reply_to_id": in_reply_to_id,
+        "error_message": decision.reason,
+        "flow": flow,
+        "campaign": campaign,
+        "variant": variant,
+        "agent_id": agent_id,
+        "send_after": send_after,
+        # A TwiML reply is handed to the provider with the webhook's answer: sent now.
+        "sent_at": now if status is MessageStatus.ACCEPTED else None,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def send_context(
@@ -155,7 +279,20 @@ def send_context(
     replying: bool,
 ) -> policy.SendContext:
     """What the send policy needs to know about this text and its recipient, right now."""
-    capped = purpose is Purpose.PROMOTIONAL and not replying
+    recent = (
+        _recent_promotional(connection, subscriber.phone, now) if _capped(purpose, replying) else ()
+    )
+    return _context(subscriber, purpose, now, replying, recent)
+
+
+def _context(
+    subscriber: SubscriberRow,
+    purpose: Purpose,
+    now: datetime,
+    replying: bool,
+    recent_promotional: tuple[datetime, ...],
+) -> policy.SendContext:
+    """The policy's question about a text to `subscriber`, given their recent promotional texts."""
     return policy.SendContext(
         purpose=purpose,
         recipient_status=subscriber.status,
@@ -164,7 +301,7 @@ def send_context(
         country=country_of(subscriber.phone),
         places=places_for(subscriber.phone, subscriber.attributes.get("state")),
         replying=replying,
-        recent_promotional=_recent_promotional(connection, subscriber.phone, now) if capped else (),
+        recent_promotional=recent_promotional,
     )
 
 
@@ -204,13 +341,17 @@ def _zones(phone: str, timezone: str | None, attributes: Mapping[str, Any]) -> t
 
 
 _NOT_GOING_OUT = (MessageStatus.SUPPRESSED, MessageStatus.FAILED, MessageStatus.UNDELIVERED)
+_RECENT_MOMENT = func.coalesce(MESSAGES.c.sent_at, MESSAGES.c.send_after, MESSAGES.c.created_at)
+_RECENT_FILTER = (
+    MESSAGES.c.direction == Direction.OUTBOUND,
+    MESSAGES.c.purpose == Purpose.PROMOTIONAL,
+    # Spelled out rather than NOT IN: driver statements take no expanding parameters.
+    *(MESSAGES.c.status != status for status in _NOT_GOING_OUT),
+)
 _RECENT_PROMOTIONAL = DriverStatement(
-    select(func.coalesce(MESSAGES.c.sent_at, MESSAGES.c.send_after, MESSAGES.c.created_at)).where(
+    select(_RECENT_MOMENT).where(
         MESSAGES.c.phone == bindparam("phone"),
-        MESSAGES.c.direction == Direction.OUTBOUND,
-        MESSAGES.c.purpose == Purpose.PROMOTIONAL,
-        # Spelled out rather than NOT IN: driver statements take no expanding parameters.
-        *(MESSAGES.c.status != status for status in _NOT_GOING_OUT),
+        *_RECENT_FILTER,
         # An old text sent again (`bot outbox retry`) is due anew: its send_after counts.
         or_(MESSAGES.c.created_at > bindparam("since"), MESSAGES.c.send_after > bindparam("since")),
     )
@@ -219,10 +360,43 @@ _RECENT_PROMOTIONAL = DriverStatement(
 
 def _recent_promotional(connection: Connection, phone: str, now: datetime) -> tuple[datetime, ...]:
     """When promotional texts went (or are due to go) to this number in the last day or so."""
-    # Rows queued up to a day before `now` may be deferred to within the window: look back 2 d.
-    since = now - timedelta(days=2)
-    moments = _RECENT_PROMOTIONAL.run(connection, {"phone": phone, "since": since}).scalars()
+    moments = _RECENT_PROMOTIONAL.run(connection, {"phone": phone, "since": _since(now)}).scalars()
     return tuple(_aware(moment) for moment in moments)
+
+
+def _since(now: datetime) -> datetime:
+    # Rows queued up to a day before `now` may be deferred to within the window: look back 2 d.
+    return now - timedelta(days=2)
+
+
+def _recent_promotional_of(
+    connection: Connection, phones: Sequence[str], judged: Sequence[datetime]
+) -> dict[str, tuple[datetime, ...]]:
+    """`_recent_promotional` for many numbers in one SELECT, each as of its own moment."""
+    earliest = {phone: _since(moment) for phone, moment in zip(phones, judged, strict=True)}
+    # The same question as _RECENT_PROMOTIONAL, for every number from the earliest moment on;
+    # each number's own window is applied below.
+    rows = connection.execute(
+        select(
+            MESSAGES.c.phone,
+            _RECENT_MOMENT,
+            MESSAGES.c.created_at,
+            MESSAGES.c.send_after,
+        ).where(
+            MESSAGES.c.phone.in_(earliest),
+            *_RECENT_FILTER,
+            or_(
+                MESSAGES.c.created_at > min(earliest.values()),
+                MESSAGES.c.send_after > min(earliest.values()),
+            ),
+        )
+    )
+    found: dict[str, list[datetime]] = {}
+    for phone, moment, created_at, send_after in rows:
+        since = earliest[phone]
+        if _aware(created_at) > since or (send_after is not None and _aware(send_after) > since):
+            found.setdefault(phone, []).append(_aware(moment))
+    return {phone: tuple(moments) for phone, moments in found.items()}
 
 
 def _aware(moment: datetime) -> datetime:
