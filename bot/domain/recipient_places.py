@@ -7,12 +7,11 @@ code, as phonenumbers' geocoder names it.
 
 from __future__ import annotations
 
-import functools
-
 import holidays
 import phonenumbers
 from phonenumbers import geocoder
 
+from bot.domain.phones import by_exchange
 from bot.domain.recipient_zones import country_of
 
 # "Florida" -> "FL", from the holidays package, which names every US state and territory.
@@ -43,7 +42,7 @@ def _state_code(country: str, stored: object) -> str | None:
     return code
 
 
-@functools.lru_cache(maxsize=65_536)  # the geocoder is slow; the same people recur
+@by_exchange  # the geocoder is slow; the same people and exchanges recur
 def number_states(phone: str) -> tuple[str, ...]:
     """The US state(s) of a number's area code ("+13055550100" -> ("FL",)); () when unknown."""
     try:

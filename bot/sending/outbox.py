@@ -187,17 +187,28 @@ def queue_texts(
                 variant=draft.variant,
             )
         )
-    # Returned in the order given (SQLAlchemy's "insertmanyvalues"): ids line up with rows.
-    message_ids = list(
-        connection.execute(
-            MESSAGES.insert().returning(MESSAGES.c.id, sort_by_parameter_order=True), rows
-        ).scalars()
-    )
+    message_ids = _insert_messages(connection, rows)
     links.store(connection, message_ids)
     return [
         QueuedText(id_, row["body"], row["status"], draft.media_urls, row["send_after"], decision)
         for id_, row, draft, decision in zip(message_ids, rows, drafts, decided, strict=True)
     ]
+
+
+def _insert_messages(connection: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Store the rows in one executemany; their ids, in the rows' order."""
+    phones = [row["phone"] for row in rows]
+    if len(set(phones)) < len(phones):
+        # Returned in the order given (SQLAlchemy's "insertmanyvalues"); on SQLite that is a
+        # statement per row, so it is kept for batches that text a number twice.
+        statement = MESSAGES.insert().returning(MESSAGES.c.id, sort_by_parameter_order=True)
+        return list(connection.execute(statement, rows).scalars())
+    # One number, one row: the ids come back in one multi-row INSERT, in any order.
+    returned = connection.execute(
+        MESSAGES.insert().returning(MESSAGES.c.id, MESSAGES.c.phone), rows
+    )
+    id_of = {phone: message_id for message_id, phone in returned}
+    return [id_of[phone] for phone in phones]
 
 
 def _capped(purpose: Purpose, replying: bool) -> bool:
