@@ -12,7 +12,7 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.campaigns.assign import assign_variant, in_test_split
-from bot.campaigns.audience import Recipient, audience, matches
+from bot.campaigns.audience import Recipient, audience_size, matches
 from bot.campaigns.model import Campaign, Variant
 from bot.campaigns.parser import read_campaigns
 from bot.campaigns.preview import start_for
@@ -103,7 +103,7 @@ def send_campaign(
     report = SendReport(campaign.name)
     clock = services.conversations.clock if now is None else lambda: now
     with db.connect() as connection:
-        total = sum(1 for _ in audience(connection, campaign.segment))
+        total = audience_size(connection, campaign.segment)
         choose = variant_chooser(campaign, _winner(connection, campaign.name))
     report.testing = campaign.test is not None and choose.testing
     _mark(services, campaign.name, CampaignSendStatus.QUEUED, now=clock())

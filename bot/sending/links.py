@@ -141,7 +141,14 @@ def shorten_links_in_batch(
 ) -> BatchLinks:
     """`shorten_links` for many texts at once: one SELECT of the links people already have,
     codes minted up front (one SELECT proves them unused), and the new links left to write."""
-    spans = [_tracked_spans(d.text, d.brand_spans, public_url) for d in drafts]
+    # A campaign's texts repeat (the same variant and first name): find each one's URLs once.
+    found_in: dict[tuple[str, tuple[Span, ...]], list[Span]] = {}
+    spans = []
+    for draft in drafts:
+        text_key = (draft.text, tuple(draft.brand_spans))
+        if text_key not in found_in:
+            found_in[text_key] = _tracked_spans(draft.text, draft.brand_spans, public_url)
+        spans.append(found_in[text_key])
     wanted = {
         (draft.phone, draft.text[start:end])
         for draft, found in zip(drafts, spans, strict=True)

@@ -11,6 +11,7 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bot.domain import policy
+from bot.domain.phones import exchange_of
 from bot.domain.recipient_places import places_for
 from bot.domain.recipient_zones import country_of, zones_for
 from bot.domain.segments import count_segments
@@ -163,10 +164,13 @@ def queue_texts(
         else {}
     )
     decisions: dict[tuple[policy.SendContext, bool], policy.Decision] = {}
+    where = Where()
     rows, decided = [], []
     for draft, body, judged_at in zip(drafts, links.bodies, judged, strict=True):
         phone = draft.subscriber.phone
-        context = _context(draft.subscriber, purpose, judged_at, False, recent.get(phone, ()))
+        context = _context(
+            draft.subscriber, purpose, judged_at, False, recent.get(phone, ()), where
+        )
         key = (context, len(body) > MAX_TEXT_CHARS)
         decision = decisions.get(key)
         if decision is None:
@@ -302,18 +306,57 @@ def _context(
     now: datetime,
     replying: bool,
     recent_promotional: tuple[datetime, ...],
+    where: Where | None = None,
 ) -> policy.SendContext:
     """The policy's question about a text to `subscriber`, given their recent promotional texts."""
+    zones, country, places = _where(subscriber) if where is None else where(subscriber)
     return policy.SendContext(
         purpose=purpose,
         recipient_status=subscriber.status,
         now=now,
-        zones=_zones(subscriber.phone, subscriber.timezone, subscriber.attributes),
-        country=country_of(subscriber.phone),
-        places=places_for(subscriber.phone, subscriber.attributes.get("state")),
+        zones=zones,
+        country=country,
+        places=places,
         replying=replying,
         recent_promotional=recent_promotional,
     )
+
+
+Place = tuple[tuple[str, ...], str | None, tuple[str, ...]]  # zones, country, places
+
+
+def _where(subscriber: SubscriberRow) -> Place:
+    """Where the policy judges a text to them: their zones, country and places."""
+    phone, attributes = subscriber.phone, subscriber.attributes
+    return (
+        _zones(phone, subscriber.timezone, attributes),
+        country_of(phone),
+        places_for(phone, attributes.get("state")),
+    )
+
+
+class Where:
+    """`_where` for a batch: people of one exchange, zone and state are in the same place."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, object, object, object], Place] = {}
+
+    def __call__(self, subscriber: SubscriberRow) -> Place:
+        attributes = subscriber.attributes
+        key = (
+            exchange_of(subscriber.phone),
+            subscriber.timezone,
+            attributes.get("timezone"),
+            attributes.get("state"),
+        )
+        try:
+            return self._known[key]
+        except KeyError:
+            pass
+        except TypeError:  # an attribute that is a list or a map: no shortcut
+            return _where(subscriber)
+        place = self._known[key] = _where(subscriber)
+        return place
 
 
 def sending_hours_at_claim(
