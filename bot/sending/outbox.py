@@ -145,10 +145,13 @@ def queue_texts(
     Each draft gets the rows `queue_text` would give it, judged by the same code: one SELECT
     of the batch's recent promotional texts, one of its existing links, one INSERT of its
     messages and one of its new links, however many people. Identical policy questions (no
-    recent texts, same zones, places and moment) are answered once.
+    recent texts, same zones, places and moment) are answered once. One text per number: a
+    second would not count the first in its frequency cap, as `queue_text` one by one does.
     """
     if not drafts:
         return []
+    if len({draft.subscriber.phone for draft in drafts}) < len(drafts):
+        raise ValueError("queue_texts takes one text per number; queue the others after")
     links = shorten_links_in_batch(
         connection,
         [LinkDraft(d.body, d.brand_spans, d.subscriber.phone) for d in drafts],
@@ -200,19 +203,14 @@ def queue_texts(
 
 
 def _insert_messages(connection: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Store the rows in one executemany; their ids, in the rows' order."""
-    phones = [row["phone"] for row in rows]
-    if len(set(phones)) < len(phones):
-        # Returned in the order given (SQLAlchemy's "insertmanyvalues"); on SQLite that is a
-        # statement per row, so it is kept for batches that text a number twice.
-        statement = MESSAGES.insert().returning(MESSAGES.c.id, sort_by_parameter_order=True)
-        return list(connection.execute(statement, rows).scalars())
-    # One number, one row: the ids come back in one multi-row INSERT, in any order.
+    """Store the rows (one per number) in one multi-row INSERT; their ids, in the rows' order."""
+    # The ids come back in any order (in order would be a statement per row on SQLite):
+    # each is matched to its row by the number, which is the batch's own.
     returned = connection.execute(
         MESSAGES.insert().returning(MESSAGES.c.id, MESSAGES.c.phone), rows
     )
     id_of = {phone: message_id for message_id, phone in returned}
-    return [id_of[phone] for phone in phones]
+    return [id_of[row["phone"]] for row in rows]
 
 
 def _capped(purpose: Purpose, replying: bool) -> bool:

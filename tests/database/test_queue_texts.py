@@ -1,4 +1,4 @@
-"""A batch of texts queued at once gets the rows `queue_text` gives each one, in a few statements."""
+"""A batch of texts queued at once gets the rows `queue_text` gives each, in a few statements."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, select
@@ -251,3 +252,17 @@ def test_a_batch_runs_the_same_statements_however_many_people(db: Engine) -> Non
     few, many = statements(3, first=0), statements(120, first=5000)
     assert few == many
     assert many <= 6  # recent texts, links, codes, messages, new links, reused links
+
+
+def test_a_batch_texts_each_number_once(db: Engine) -> None:
+    """A second text to a number must count the first in its cap: one by one, not in a batch."""
+    person = SubscriberRow(1, "+12125550101", S.SUBSCRIBED)
+    with db.connect() as connection, connection.begin():
+        with pytest.raises(ValueError, match="one text per number"):
+            queue_texts(
+                connection,
+                [Draft(person, "Hi"), Draft(person, "Hi again")],
+                purpose=Purpose.PROMOTIONAL,
+                now=NOW,
+            )
+        assert connection.execute(select(MESSAGES.c.id)).all() == []
