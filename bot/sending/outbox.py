@@ -203,7 +203,16 @@ def queue_texts(
 
 
 def _insert_messages(connection: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Store the rows (one per number) in one multi-row INSERT; their ids, in the rows' order."""
+    """Store the rows (one per number) in one INSERT; their ids, in the rows' order."""
+    if connection.dialect.name == "postgresql":
+        # INSERT ... RETURNING is sent as one statement of 20 parameters a row, which costs
+        # four times a plain executemany (psycopg's pipeline) in the client and the server:
+        # the ids are drawn from the table's sequence first, in one SELECT, and given.
+        ids = list(connection.execute(_NEXT_MESSAGE_IDS, {"count": len(rows)}).scalars())
+        connection.execute(
+            MESSAGES.insert(), [row | {"id": id_} for row, id_ in zip(rows, ids, strict=True)]
+        )
+        return ids
     # The ids come back in any order (in order would be a statement per row on SQLite):
     # each is matched to its row by the number, which is the batch's own.
     returned = connection.execute(
@@ -211,6 +220,12 @@ def _insert_messages(connection: Connection, rows: Sequence[dict[str, Any]]) -> 
     )
     id_of = {phone: message_id for message_id, phone in returned}
     return [id_of[row["phone"]] for row in rows]
+
+
+# PostgreSQL: `count` fresh message ids, as the column's default would draw them.
+_NEXT_MESSAGE_IDS = select(
+    func.nextval(func.pg_get_serial_sequence(MESSAGES.name, MESSAGES.c.id.name))
+).select_from(func.generate_series(1, bindparam("count")))
 
 
 def _capped(purpose: Purpose, replying: bool) -> bool:
