@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, String, bindparam, cast, func, select, true, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
 from bot.campaigns.assign import assign_variant, in_test_split
@@ -262,14 +263,7 @@ def _queue_batch(
         )
         if matches(campaign.segment, recipient):
             people.append((row, recipient))
-    have_it = set(
-        connection.execute(
-            select(MESSAGES.c.phone).where(
-                MESSAGES.c.campaign == campaign.name,
-                MESSAGES.c.phone.in_([recipient.phone for _, recipient in people]),
-            )
-        ).scalars()
-    )
+    have_it = _have_it(connection, campaign.name, [recipient.phone for _, recipient in people])
     drafts: list[Draft] = []
     starts: list[datetime] = []
     for row, recipient in people:
@@ -322,6 +316,33 @@ def _queue_batch(
         else:
             tally.queued += 1
     return rows[-1].id
+
+
+def _have_it(connection: Connection, campaign: str, phones: list[str]) -> set[str]:
+    """Which of these numbers already have a text of this campaign."""
+    if connection.dialect.name != "postgresql":
+        return set(
+            connection.execute(
+                select(MESSAGES.c.phone).where(
+                    MESSAGES.c.campaign == campaign, MESSAGES.c.phone.in_(phones)
+                )
+            ).scalars()
+        )
+    # A campaign's name is rare in the planner's statistics while its run fills the table, so
+    # `campaign = :name AND phone IN (...)` reads every row the run has written so far (100,000
+    # people: quadratic). One probe of the (campaign, phone) index per number instead: a
+    # LATERAL ... LIMIT 1 cannot be turned into a join that scans the campaign.
+    wanted = (
+        func.unnest(cast(bindparam("phones"), ARRAY(String))).table_valued("phone").render_derived()
+    )
+    found = (
+        select(MESSAGES.c.id)
+        .where(MESSAGES.c.campaign == campaign, MESSAGES.c.phone == wanted.c.phone)
+        .limit(1)
+        .lateral()
+    )
+    query = select(wanted.c.phone).select_from(wanted.join(found, true()))
+    return set(connection.execute(query, {"phones": phones}).scalars())
 
 
 def _status(connection: Connection, name: str) -> CampaignSendStatus | None:
