@@ -8,8 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, String, bindparam, cast, func, select, true, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.campaigns.assign import assign_variant, in_test_split
@@ -27,7 +26,7 @@ from bot.domain.vocabulary import (
 from bot.engine.runtime import BRAND_NAMES
 from bot.sending.outbox import Draft, queue_texts
 from bot.settings import Settings
-from bot.store.db import dialect_insert, transaction
+from bot.store.db import dialect_insert, transaction, where_in
 from bot.store.subscribers import SubscriberRow
 from bot.store.tables import CAMPAIGN_SENDS as SENDS
 from bot.store.tables import MESSAGES, SUBSCRIBERS
@@ -320,29 +319,14 @@ def _queue_batch(
 
 def _have_it(connection: Connection, campaign: str, phones: list[str]) -> set[str]:
     """Which of these numbers already have a text of this campaign."""
-    if connection.dialect.name != "postgresql":
-        return set(
-            connection.execute(
-                select(MESSAGES.c.phone).where(
-                    MESSAGES.c.campaign == campaign, MESSAGES.c.phone.in_(phones)
-                )
-            ).scalars()
-        )
-    # A campaign's name is rare in the planner's statistics while its run fills the table, so
-    # `campaign = :name AND phone IN (...)` reads every row the run has written so far (100,000
-    # people: quadratic). One probe of the (campaign, phone) index per number instead: a
-    # LATERAL ... LIMIT 1 cannot be turned into a join that scans the campaign.
-    wanted = (
-        func.unnest(cast(bindparam("phones"), ARRAY(String))).table_valued("phone").render_derived()
+    # By number: a campaign's name is rare in the planner's statistics while its run fills the
+    # table, and `campaign = :name` first would read every row the run has written so far.
+    query = select(MESSAGES.c.phone).where(MESSAGES.c.campaign == campaign)
+    return set(
+        connection.execute(
+            where_in(query, MESSAGES.c.phone, phones, connection.dialect.name)
+        ).scalars()
     )
-    found = (
-        select(MESSAGES.c.id)
-        .where(MESSAGES.c.campaign == campaign, MESSAGES.c.phone == wanted.c.phone)
-        .limit(1)
-        .lateral()
-    )
-    query = select(wanted.c.phone).select_from(wanted.join(found, true()))
-    return set(connection.execute(query, {"phones": phones}).scalars())
 
 
 def _status(connection: Connection, name: str) -> CampaignSendStatus | None:

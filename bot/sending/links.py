@@ -17,6 +17,7 @@ from sqlalchemy.sql import ColumnElement
 from bot.domain.link_previews import is_link_preview
 from bot.domain.urls import Span, urls_written_by_brand
 from bot.domain.vocabulary import WebhookEventType
+from bot.store.db import where_in
 from bot.store.tables import CLICKS, LINKS
 from bot.store.webhook_events import record_webhook_event
 
@@ -191,18 +192,15 @@ def _existing_links(
     campaign: str | None,
 ) -> dict[tuple[str, str], tuple[int | None, str]]:
     """The link (id, code) each (phone, URL) already has for this flow or campaign."""
-    rows = connection.execute(
-        select(LINKS.c.id, LINKS.c.code, LINKS.c.phone, LINKS.c.url)
-        .where(
-            LINKS.c.phone.in_({phone for phone, _ in wanted}),
-            LINKS.c.url.in_({url for _, url in wanted}),
-            _same(LINKS.c.flow, flow),
-            _same(LINKS.c.campaign, campaign),
-        )
-        .order_by(LINKS.c.id)
+    query = select(LINKS.c.id, LINKS.c.code, LINKS.c.phone, LINKS.c.url).where(
+        LINKS.c.url.in_({url for _, url in wanted}),
+        _same(LINKS.c.flow, flow),
+        _same(LINKS.c.campaign, campaign),
     )
+    phones = {phone for phone, _ in wanted}
+    rows = connection.execute(where_in(query, LINKS.c.phone, phones, connection.dialect.name))
     found: dict[tuple[str, str], tuple[int | None, str]] = {}
-    for row in rows:
+    for row in sorted(rows, key=lambda row: row.id):
         if (row.phone, row.url) in wanted:
             found.setdefault((row.phone, row.url), (row.id, row.code))  # the oldest, as one by one
     return found
@@ -261,7 +259,7 @@ def _fresh_codes(connection: Connection, count: int) -> list[str]:
         candidates = {_random_code() for _ in range(count - len(codes))} - codes
         if candidates:
             taken = connection.execute(
-                select(LINKS.c.code).where(LINKS.c.code.in_(candidates))
+                where_in(select(LINKS.c.code), LINKS.c.code, candidates, connection.dialect.name)
             ).scalars()
             codes |= candidates - set(taken)
         if len(codes) == count:

@@ -18,6 +18,7 @@ from bot.domain.segments import count_segments
 from bot.domain.urls import Span
 from bot.domain.vocabulary import Delivery, Direction, MessageStatus, Purpose, SubscriberStatus
 from bot.sending.links import LinkDraft, attach_message, shorten_links, shorten_links_in_batch
+from bot.store.db import where_in
 from bot.store.driver_sql import DriverStatement
 from bot.store.messages import QueuedText
 from bot.store.subscribers import SubscriberRow
@@ -443,21 +444,19 @@ def _recent_promotional_of(
     earliest = {phone: _since(moment) for phone, moment in zip(phones, judged, strict=True)}
     # The same question as _RECENT_PROMOTIONAL, for every number from the earliest moment on;
     # each number's own window is applied below.
-    rows = connection.execute(
-        select(
-            MESSAGES.c.phone,
-            _RECENT_MOMENT,
-            MESSAGES.c.created_at,
-            MESSAGES.c.send_after,
-        ).where(
-            MESSAGES.c.phone.in_(earliest),
-            *_RECENT_FILTER,
-            or_(
-                MESSAGES.c.created_at > min(earliest.values()),
-                MESSAGES.c.send_after > min(earliest.values()),
-            ),
-        )
+    query = select(
+        MESSAGES.c.phone,
+        _RECENT_MOMENT,
+        MESSAGES.c.created_at,
+        MESSAGES.c.send_after,
+    ).where(
+        *_RECENT_FILTER,
+        or_(
+            MESSAGES.c.created_at > min(earliest.values()),
+            MESSAGES.c.send_after > min(earliest.values()),
+        ),
     )
+    rows = connection.execute(where_in(query, MESSAGES.c.phone, earliest, connection.dialect.name))
     found: dict[str, list[datetime]] = {}
     for phone, moment, created_at, send_after in rows:
         since = earliest[phone]
