@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import MetaData, create_engine, func, select, text  # noqa: E402
 
 from bot.app import create_app, services_of  # noqa: E402
 from bot.campaigns.assign import assign_variant  # noqa: E402
@@ -153,11 +153,29 @@ def count_rows(services) -> int:  # type: ignore[no-untyped-def]
         ).scalar_one()
 
 
+def empty(url: str) -> None:
+    """Drop every table in the database at `url` (PostgreSQL: its public schema)."""
+    db = create_engine(url)
+    with db.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        else:
+            reflected = MetaData()
+            reflected.reflect(connection)
+            reflected.drop_all(connection)
+    db.dispose()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=500, help="rows per transaction")
-    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="default: a fresh SQLite file per run; a database given is EMPTIED before each run",
+    )
     args = parser.parse_args(argv)
     logging.disable(logging.WARNING)
     scratch = Path(tempfile.mkdtemp(prefix="parley-campaign-"))
@@ -167,6 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         (scratch / "flows" / "campaigns" / f"{NAME}.yaml").write_text(CAMPAIGN)
         for label in ("baseline", "parley"):
             url = args.database_url or f"sqlite:///{scratch}/{label}.db"
+            if args.database_url:
+                empty(url)  # the baseline and Parley each start from an empty database
             upgrade(url)
             settings = Settings(
                 _env_file=None,

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from bot.campaigns.model import Segment
 from bot.domain.vocabulary import SubscriberStatus
@@ -85,6 +85,16 @@ def matches(segment: Segment, recipient: Recipient) -> bool:
 def audience(connection: Connection, segment: Segment) -> Iterator[Recipient]:
     """The subscribed people in the segment, in id order."""
     return (recipient for recipient in subscribed(connection) if matches(segment, recipient))
+
+
+def audience_size(connection: Connection, segment: Segment) -> int:
+    """How many subscribed people are in the segment (counted by the database when it is all)."""
+    if segment.tags or segment.attributes or segment.where is not None:
+        return sum(1 for _ in audience(connection, segment))
+    # Everyone subscribed matches an empty segment: no need to read every row to count them.
+    return connection.execute(
+        select(func.count()).where(SUBSCRIBERS.c.status == SubscriberStatus.SUBSCRIBED)
+    ).scalar_one()
 
 
 def _same(actual: object, wanted: object) -> bool:

@@ -12,22 +12,21 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.campaigns.assign import assign_variant, in_test_split
-from bot.campaigns.audience import Recipient, audience, matches
+from bot.campaigns.audience import Recipient, audience_size, matches
 from bot.campaigns.model import Campaign, Variant
 from bot.campaigns.parser import read_campaigns
 from bot.campaigns.preview import start_for
 from bot.domain.policy import PolicyRules
 from bot.domain.vocabulary import (
     CampaignSendStatus,
-    Delivery,
     MessageStatus,
     Purpose,
     SubscriberStatus,
 )
 from bot.engine.runtime import BRAND_NAMES
-from bot.sending.outbox import queue_text
+from bot.sending.outbox import Draft, queue_texts
 from bot.settings import Settings
-from bot.store.db import dialect_insert, transaction
+from bot.store.db import dialect_insert, transaction, where_in
 from bot.store.subscribers import SubscriberRow
 from bot.store.tables import CAMPAIGN_SENDS as SENDS
 from bot.store.tables import MESSAGES, SUBSCRIBERS
@@ -104,7 +103,7 @@ def send_campaign(
     report = SendReport(campaign.name)
     clock = services.conversations.clock if now is None else lambda: now
     with db.connect() as connection:
-        total = sum(1 for _ in audience(connection, campaign.segment))
+        total = audience_size(connection, campaign.segment)
         choose = variant_chooser(campaign, _winner(connection, campaign.name))
     report.testing = campaign.test is not None and choose.testing
     _mark(services, campaign.name, CampaignSendStatus.QUEUED, now=clock())
@@ -263,14 +262,9 @@ def _queue_batch(
         )
         if matches(campaign.segment, recipient):
             people.append((row, recipient))
-    have_it = set(
-        connection.execute(
-            select(MESSAGES.c.phone).where(
-                MESSAGES.c.campaign == campaign.name,
-                MESSAGES.c.phone.in_([recipient.phone for _, recipient in people]),
-            )
-        ).scalars()
-    )
+    have_it = _have_it(connection, campaign.name, [recipient.phone for _, recipient in people])
+    drafts: list[Draft] = []
+    starts: list[datetime] = []
     for row, recipient in people:
         tally.recipients += 1
         if recipient.phone in have_it:
@@ -284,29 +278,36 @@ def _queue_batch(
             recipient.template_variables(brand=brand, support=support), trusted=BRAND_NAMES
         )
         starts_at, _zone = start_for(campaign, recipient, default_zone, now)
-        queued = queue_text(
-            connection,
-            SubscriberRow(
-                id=row.id,
-                phone=row.phone,
-                status=row.status,
-                first_name=row.first_name,
-                timezone=row.timezone,
-                attributes=dict(recipient.attributes),
-                tags=list(recipient.tags),
-            ),
-            body=filled.text,
-            purpose=Purpose.PROMOTIONAL,
-            delivery=Delivery.OUTBOX,
-            now=now,
-            rules=rules,
-            brand_spans=filled.brand_spans,
-            public_url=public_url,
-            campaign=campaign.name,
-            variant=variant.name,
-            not_before=starts_at,
-            media_urls=variant.media,
+        starts.append(starts_at)
+        subscriber = SubscriberRow(
+            id=row.id,
+            phone=row.phone,
+            status=row.status,
+            first_name=row.first_name,
+            timezone=row.timezone,
+            attributes=dict(recipient.attributes),
+            tags=list(recipient.tags),
         )
+        drafts.append(
+            Draft(
+                subscriber,
+                filled.text,
+                brand_spans=filled.brand_spans,
+                variant=variant.name,
+                not_before=starts_at,
+                media_urls=variant.media,
+            )
+        )
+    queued_texts = queue_texts(
+        connection,
+        drafts,
+        purpose=Purpose.PROMOTIONAL,
+        now=now,
+        rules=rules,
+        public_url=public_url,
+        campaign=campaign.name,
+    )
+    for queued, starts_at in zip(queued_texts, starts, strict=True):
         if queued.status is MessageStatus.SUPPRESSED:
             tally.suppressed += 1
         elif queued.send_after is not None and queued.send_after > starts_at:
@@ -314,6 +315,18 @@ def _queue_batch(
         else:
             tally.queued += 1
     return rows[-1].id
+
+
+def _have_it(connection: Connection, campaign: str, phones: list[str]) -> set[str]:
+    """Which of these numbers already have a text of this campaign."""
+    # By number: a campaign's name is rare in the planner's statistics while its run fills the
+    # table, and `campaign = :name` first would read every row the run has written so far.
+    query = select(MESSAGES.c.phone).where(MESSAGES.c.campaign == campaign)
+    return set(
+        connection.execute(
+            where_in(query, MESSAGES.c.phone, phones, connection.dialect.name)
+        ).scalars()
+    )
 
 
 def _status(connection: Connection, name: str) -> CampaignSendStatus | None:

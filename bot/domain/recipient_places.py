@@ -12,6 +12,7 @@ import functools
 import phonenumbers
 
 from bot.domain.area_code_states import AREA_CODE_STATES, PREFIX_STATES
+from bot.domain.phones import by_exchange
 from bot.domain.recipient_zones import country_of
 
 
@@ -56,7 +57,7 @@ def us_state_code(name: str) -> str | None:
     return name.upper() if name.upper() in states else names.get(name.casefold())
 
 
-@functools.lru_cache(maxsize=65_536)  # parsing is the cost; the same people recur
+@by_exchange  # parsing is the cost; the same people and exchanges recur
 def number_states(phone: str) -> tuple[str, ...]:
     """The US state of a number's area code ("+13055550100" -> ("FL",)); () when unknown."""
     try:

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import functools
-
 import phonenumbers
 
-from bot.domain.phones import region_timezones
+from bot.domain.phones import by_exchange, region_timezones
 from bot.domain.policy import is_known_zone
 
 
-@functools.lru_cache(maxsize=65_536)  # phonenumbers' lookups are slow; the same people recur
 def zones_for(phone: str, timezone: str | None) -> tuple[str, ...]:
     """The recipient's IANA zones: their own valid zone, else every zone their number spans."""
     own = (timezone or "").strip()
     if own and is_known_zone(own):
         return (own,)
+    return _number_zones(phone)
+
+
+@by_exchange  # phonenumbers' lookups are slow; the same people and exchanges recur
+def _number_zones(phone: str) -> tuple[str, ...]:
     try:
         zones = region_timezones(phone)
     except phonenumbers.NumberParseException:
@@ -23,7 +25,7 @@ def zones_for(phone: str, timezone: str | None) -> tuple[str, ...]:
     return tuple(zone for zone in zones if is_known_zone(zone))
 
 
-@functools.lru_cache(maxsize=65_536)
+@by_exchange
 def country_of(phone: str) -> str | None:
     """The ISO country of an E.164 number ("+14155550100" -> "US"), or None when unknown."""
     try:

@@ -6,15 +6,18 @@ import re
 import secrets
 import string
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 from bot.domain.link_previews import is_link_preview
 from bot.domain.urls import Span, urls_written_by_brand
 from bot.domain.vocabulary import WebhookEventType
+from bot.store.db import where_in
 from bot.store.tables import CLICKS, LINKS
 from bot.store.webhook_events import record_webhook_event
 
@@ -24,6 +27,7 @@ LINK_PATH = "/l/"
 USER_AGENT_LIMIT = 255
 _CODE = re.compile(rf"[0-9A-Za-z]{{{CODE_LENGTH}}}")
 _MINT_ATTEMPTS = 5
+_CODES = len(CODE_ALPHABET) ** CODE_LENGTH
 # A person's repeat taps (a double tap, a browser that loads a page twice, back and forth) fall
 # within a minute of the first and are one click; a later visit is a new one.
 CLICK_WINDOW = timedelta(minutes=1)
@@ -51,25 +55,155 @@ def shorten_links(
     The same person, URL and flow (or campaign) always get the same code, so a retried step or a
     second reminder with the same URL mints nothing new. Without a public URL nothing changes.
     """
-    if not public_url:
-        return text, []
-    spans = urls_written_by_brand(text, brand_spans)
+    spans = _tracked_spans(text, brand_spans, public_url)
     if not spans:
         return text, []
+    links = [
+        _link_for(connection, text[start:end], phone=phone, flow=flow, campaign=campaign, now=now)
+        for start, end in spans
+    ]
+    body = _rewrite(text, spans, public_url or "", [code for _, code in links])
+    return body, list(dict.fromkeys(link_id for link_id, _ in links))
+
+
+def _tracked_spans(text: str, brand_spans: Sequence[Span], public_url: str | None) -> list[Span]:
+    """Where the URLs that become tracked links are in `text` (none without a public URL)."""
+    if not public_url or not brand_spans:
+        return []
+    return urls_written_by_brand(text, brand_spans)
+
+
+def _rewrite(text: str, spans: Sequence[Span], public_url: str, codes: Sequence[str]) -> str:
+    """`text` with the URL at each span replaced by the tracked link with its code."""
     base = public_url.rstrip("/") + LINK_PATH
     pieces: list[str] = []
-    link_ids: list[int] = []
     position = 0
-    for start, end in spans:
-        link_id, code = _link_for(
-            connection, text[start:end], phone=phone, flow=flow, campaign=campaign, now=now
-        )
+    for (start, end), code in zip(spans, codes, strict=True):
         pieces.extend((text[position:start], base, code))
-        if link_id not in link_ids:
-            link_ids.append(link_id)
         position = end
     pieces.append(text[position:])
-    return "".join(pieces), link_ids
+    return "".join(pieces)
+
+
+@dataclass(frozen=True)
+class LinkDraft:
+    """One text's URLs to track, before any link exists: whose, and where in the text."""
+
+    text: str
+    brand_spans: Sequence[Span]
+    phone: str
+
+
+@dataclass
+class BatchLinks:
+    """The tracked links of a batch of texts, planned in a few statements.
+
+    `bodies` are the texts as sent. The links do not exist yet: once the texts are stored,
+    `store(connection, message_ids)` writes the new ones with their message in one statement
+    (and notes the message on reused links that have none), so no text waits on its link.
+    """
+
+    bodies: list[str]
+    _new: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    _reused: dict[tuple[str, str], int] = field(default_factory=dict)
+    _first_text: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def store(self, connection: Connection, message_ids: Sequence[int]) -> None:
+        """Write the new links, each with the first text it went out in."""
+        if self._new:
+            connection.execute(
+                LINKS.insert(),
+                [
+                    {**link, "message_id": message_ids[self._first_text[key]]}
+                    for key, link in self._new.items()
+                ],
+            )
+        attach = [
+            {"link_id": link_id, "first_message": message_ids[self._first_text[key]]}
+            for key, link_id in self._reused.items()
+        ]
+        if attach:
+            connection.execute(
+                update(LINKS)
+                .where(LINKS.c.id == bindparam("link_id"), LINKS.c.message_id.is_(None))
+                .values(message_id=bindparam("first_message")),
+                attach,
+            )
+
+
+def shorten_links_in_batch(
+    connection: Connection,
+    drafts: Sequence[LinkDraft],
+    *,
+    public_url: str | None,
+    flow: str | None = None,
+    campaign: str | None = None,
+    now: datetime,
+) -> BatchLinks:
+    """`shorten_links` for many texts at once: one SELECT of the links people already have,
+    codes minted up front (one SELECT proves them unused), and the new links left to write."""
+    # A campaign's texts repeat (the same variant and first name): find each one's URLs once.
+    found_in: dict[tuple[str, tuple[Span, ...]], list[Span]] = {}
+    spans = []
+    for draft in drafts:
+        text_key = (draft.text, tuple(draft.brand_spans))
+        if text_key not in found_in:
+            found_in[text_key] = _tracked_spans(draft.text, draft.brand_spans, public_url)
+        spans.append(found_in[text_key])
+    wanted = {
+        (draft.phone, draft.text[start:end])
+        for draft, found in zip(drafts, spans, strict=True)
+        for start, end in found
+    }
+    if not wanted:
+        return BatchLinks([draft.text for draft in drafts])
+    codes = _existing_links(connection, wanted, flow=flow, campaign=campaign)
+    links = BatchLinks([])
+    missing = [key for key in wanted if key not in codes]
+    for key, code in zip(missing, _fresh_codes(connection, len(missing)), strict=True):
+        phone, url = key
+        codes[key] = (None, code)
+        links._new[key] = {
+            "code": code,
+            "url": url,
+            "phone": phone,
+            "flow": flow,
+            "campaign": campaign,
+            "created_at": now,
+        }
+    for index, (draft, found) in enumerate(zip(drafts, spans, strict=True)):
+        keys = [(draft.phone, draft.text[start:end]) for start, end in found]
+        links.bodies.append(
+            _rewrite(draft.text, found, public_url or "", [codes[key][1] for key in keys])
+        )
+        for key in keys:
+            links._first_text.setdefault(key, index)
+            link_id = codes[key][0]
+            if link_id is not None:
+                links._reused[key] = link_id
+    return links
+
+
+def _existing_links(
+    connection: Connection,
+    wanted: set[tuple[str, str]],
+    *,
+    flow: str | None,
+    campaign: str | None,
+) -> dict[tuple[str, str], tuple[int | None, str]]:
+    """The link (id, code) each (phone, URL) already has for this flow or campaign."""
+    query = select(LINKS.c.id, LINKS.c.code, LINKS.c.phone, LINKS.c.url).where(
+        LINKS.c.url.in_({url for _, url in wanted}),
+        _same(LINKS.c.flow, flow),
+        _same(LINKS.c.campaign, campaign),
+    )
+    phones = {phone for phone, _ in wanted}
+    rows = connection.execute(where_in(query, LINKS.c.phone, phones, connection.dialect.name))
+    found: dict[tuple[str, str], tuple[int | None, str]] = {}
+    for row in sorted(rows, key=lambda row: row.id):
+        if (row.phone, row.url) in wanted:
+            found.setdefault((row.phone, row.url), (row.id, row.code))  # the oldest, as one by one
+    return found
 
 
 def _link_for(
@@ -115,12 +249,32 @@ def _same(column: ColumnElement[str | None], value: str | None) -> ColumnElement
 
 def _fresh_code(connection: Connection) -> str:
     """A random code no link has yet (a clash is a one-in-trillions event: try again)."""
+    return _fresh_codes(connection, 1)[0]
+
+
+def _fresh_codes(connection: Connection, count: int) -> list[str]:
+    """`count` random codes, all different, that no link has yet: one SELECT per attempt."""
+    codes: set[str] = set()
     for _ in range(_MINT_ATTEMPTS):
-        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-        taken = connection.execute(select(LINKS.c.id).where(LINKS.c.code == code)).first()
-        if taken is None:
-            return code
+        candidates = {_random_code() for _ in range(count - len(codes))} - codes
+        if candidates:
+            taken = connection.execute(
+                where_in(select(LINKS.c.code), LINKS.c.code, candidates, connection.dialect.name)
+            ).scalars()
+            codes |= candidates - set(taken)
+        if len(codes) == count:
+            return list(codes)
     raise RuntimeError("could not mint an unused link code")  # pragma: no cover
+
+
+def _random_code() -> str:
+    """CODE_LENGTH characters of CODE_ALPHABET, each uniform: one draw below 62**7, in base 62."""
+    number = secrets.randbelow(_CODES)
+    characters = []
+    for _ in range(CODE_LENGTH):
+        number, digit = divmod(number, len(CODE_ALPHABET))
+        characters.append(CODE_ALPHABET[digit])
+    return "".join(characters)
 
 
 def attach_message(connection: Connection, link_ids: Iterable[int], message_id: int) -> None:

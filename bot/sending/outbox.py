@@ -11,12 +11,14 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bot.domain import policy
+from bot.domain.phones import exchange_of
 from bot.domain.recipient_places import places_for
 from bot.domain.recipient_zones import country_of, zones_for
 from bot.domain.segments import count_segments
 from bot.domain.urls import Span
 from bot.domain.vocabulary import Delivery, Direction, MessageStatus, Purpose, SubscriberStatus
-from bot.sending.links import attach_message, shorten_links
+from bot.sending.links import LinkDraft, attach_message, shorten_links, shorten_links_in_batch
+from bot.store.db import where_in
 from bot.store.driver_sql import DriverStatement
 from bot.store.messages import QueuedText
 from bot.store.subscribers import SubscriberRow
@@ -87,63 +89,214 @@ def queue_text(
         # An action's texts answer the person's text too, though they leave by the outbox.
         replying = delivery is Delivery.TWIML or in_reply_to_id is not None
     judged_at = now if not_before is None else max(not_before, now)
-    scheduled = judged_at > now
+    recent = (
+        _recent_promotional(connection, subscriber.phone, judged_at)
+        if _capped(purpose, replying)
+        else ()
+    )
+    decision = _decide(body, _context(subscriber, purpose, judged_at, replying, recent), rules)
+    row = _message_row(
+        subscriber.phone,
+        body,
+        decision,
+        purpose=purpose,
+        delivery=delivery,
+        now=now,
+        not_before=not_before,
+        media_urls=media_urls,
+        in_reply_to_id=in_reply_to_id,
+        flow=flow,
+        agent_id=agent_id,
+        campaign=campaign,
+        variant=variant,
+    )
+    # Only given when there is one: the statement every other text runs stays as it was.
+    if external_id is not None:
+        row |= {"external_id": external_id, "decision": decision.to_json()}
+    message_id = _INSERT_OUTBOUND.run(connection, row).scalar_one()
+    attach_message(connection, link_ids, message_id)
+    return QueuedText(message_id, body, row["status"], media_urls, row["send_after"], decision)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One person's text for `queue_texts`: what `queue_text` takes that is theirs alone."""
+
+    subscriber: SubscriberRow
+    body: str
+    brand_spans: Sequence[Span] = ()
+    variant: str | None = None
+    not_before: datetime | None = None
+    media_urls: tuple[str, ...] = ()
+
+
+def queue_texts(
+    connection: Connection,
+    drafts: Sequence[Draft],
+    *,
+    purpose: Purpose,
+    now: datetime,
+    rules: policy.PolicyRules = policy.DEFAULT_RULES,
+    public_url: str | None = None,
+    flow: str | None = None,
+    campaign: str | None = None,
+) -> list[QueuedText]:
+    """`queue_text` for many outbox texts that answer nobody (a campaign's), in a few statements.
+
+    Each draft gets the rows `queue_text` would give it, judged by the same code: one SELECT
+    of the batch's recent promotional texts, one of its existing links, one INSERT of its
+    messages and one of its new links, however many people. Identical policy questions (no
+    recent texts, same zones, places and moment) are answered once. One text per number: a
+    second would not count the first in its frequency cap, as `queue_text` one by one does.
+    """
+    if not drafts:
+        return []
+    if len({draft.subscriber.phone for draft in drafts}) < len(drafts):
+        raise ValueError("queue_texts takes one text per number; queue the others after")
+    links = shorten_links_in_batch(
+        connection,
+        [LinkDraft(d.body, d.brand_spans, d.subscriber.phone) for d in drafts],
+        public_url=public_url,
+        flow=flow,
+        campaign=campaign,
+        now=now,
+    )
+    judged = [now if d.not_before is None else max(d.not_before, now) for d in drafts]
+    recent = (
+        _recent_promotional_of(connection, [d.subscriber.phone for d in drafts], judged)
+        if _capped(purpose, replying=False)
+        else {}
+    )
+    decisions: dict[tuple[policy.SendContext, bool], policy.Decision] = {}
+    where = Where()
+    rows, decided = [], []
+    for draft, body, judged_at in zip(drafts, links.bodies, judged, strict=True):
+        phone = draft.subscriber.phone
+        context = _context(
+            draft.subscriber, purpose, judged_at, False, recent.get(phone, ()), where
+        )
+        key = (context, len(body) > MAX_TEXT_CHARS)
+        decision = decisions.get(key)
+        if decision is None:
+            decision = decisions[key] = _decide(body, context, rules)
+        decided.append(decision)
+        rows.append(
+            _message_row(
+                phone,
+                body,
+                decision,
+                purpose=purpose,
+                delivery=Delivery.OUTBOX,
+                now=now,
+                not_before=draft.not_before,
+                media_urls=draft.media_urls,
+                flow=flow,
+                campaign=campaign,
+                variant=draft.variant,
+            )
+        )
+    message_ids = _insert_messages(connection, rows)
+    links.store(connection, message_ids)
+    return [
+        QueuedText(id_, row["body"], row["status"], draft.media_urls, row["send_after"], decision)
+        for id_, row, draft, decision in zip(message_ids, rows, drafts, decided, strict=True)
+    ]
+
+
+def _insert_messages(connection: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Store the rows (one per number) in one INSERT; their ids, in the rows' order."""
+    if connection.dialect.name == "postgresql":
+        # INSERT ... RETURNING is sent as one statement of 20 parameters a row, which costs
+        # four times a plain executemany (psycopg's pipeline) in the client and the server:
+        # the ids are drawn from the table's sequence first, in one SELECT, and given.
+        ids = list(connection.execute(_NEXT_MESSAGE_IDS, {"count": len(rows)}).scalars())
+        connection.execute(
+            MESSAGES.insert(), [row | {"id": id_} for row, id_ in zip(rows, ids, strict=True)]
+        )
+        return ids
+    # The ids come back in any order (in order would be a statement per row on SQLite):
+    # each is matched to its row by the number, which is the batch's own.
+    returned = connection.execute(
+        MESSAGES.insert().returning(MESSAGES.c.id, MESSAGES.c.phone), rows
+    )
+    id_of = {phone: message_id for message_id, phone in returned}
+    return [id_of[row["phone"]] for row in rows]
+
+
+# PostgreSQL: `count` fresh message ids, as the column's default would draw them.
+_NEXT_MESSAGE_IDS = select(
+    func.nextval(func.pg_get_serial_sequence(MESSAGES.name, MESSAGES.c.id.name))
+).select_from(func.generate_series(1, bindparam("count")))
+
+
+def _capped(purpose: Purpose, replying: bool) -> bool:
+    """Whether the frequency caps count this text: promotional, not an answer."""
+    return purpose is Purpose.PROMOTIONAL and not replying
+
+
+def _decide(body: str, context: policy.SendContext, rules: policy.PolicyRules) -> policy.Decision:
+    """The policy's decision on this text, or SUPPRESS for a body no provider takes."""
     if len(body) > MAX_TEXT_CHARS:
         # Twilio refuses it (error 21617); a template filled with someone's huge event data
         # must not become hundreds of segments either. Logged, with the reason, never sent.
-        decision = policy.Decision(
+        return policy.Decision(
             policy.Verdict.SUPPRESS, f"longer than {MAX_TEXT_CHARS} characters ({len(body)})"
         )
-    else:
-        decision = policy.decide(
-            send_context(connection, subscriber, purpose=purpose, now=judged_at, replying=replying),
-            rules,
-        )
+    return policy.decide(context, rules)
+
+
+def _message_row(
+    phone: str,
+    body: str,
+    decision: policy.Decision,
+    *,
+    purpose: Purpose,
+    delivery: Delivery,
+    now: datetime,
+    not_before: datetime | None,
+    media_urls: tuple[str, ...],
+    in_reply_to_id: int | None = None,
+    flow: str | None,
+    agent_id: int | None = None,
+    campaign: str | None,
+    variant: str | None,
+) -> dict[str, Any]:
+    """The message row for a text the policy decided on: its status, delivery and due time."""
     send_after = None
     if decision.verdict is policy.Verdict.SUPPRESS:
         status = MessageStatus.SUPPRESSED
     elif decision.verdict is policy.Verdict.DEFER:
         # Held back: it cannot ride in the TwiML answer, so it waits in the outbox.
         status, delivery, send_after = MessageStatus.PENDING, Delivery.OUTBOX, decision.send_at
-    elif scheduled:
+    elif not_before is not None and not_before > now:  # scheduled: held in the outbox till then
         status, delivery, send_after = MessageStatus.PENDING, Delivery.OUTBOX, not_before
     elif delivery is Delivery.TWIML:
         status = MessageStatus.ACCEPTED
     else:
         status = MessageStatus.PENDING
     segments = count_segments(body)
-    # Only given when there is one: the statement every other text runs stays as it was.
-    client_columns = (
-        {} if external_id is None else {"external_id": external_id, "decision": decision.to_json()}
-    )
-    message_id = _INSERT_OUTBOUND.run(
-        connection,
-        {
-            **client_columns,
-            "phone": subscriber.phone,
-            "direction": Direction.OUTBOUND,
-            "body": body,
-            "media_urls": list(media_urls),
-            "segments": segments.segments,
-            "encoding": str(segments.encoding),
-            "status": status,
-            "purpose": purpose,
-            "delivery": delivery,
-            "in_reply_to_id": in_reply_to_id,
-            "error_message": decision.reason,
-            "flow": flow,
-            "campaign": campaign,
-            "variant": variant,
-            "agent_id": agent_id,
-            "send_after": send_after,
-            # A TwiML reply is handed to the provider with the webhook's answer: sent now.
-            "sent_at": now if status is MessageStatus.ACCEPTED else None,
-            "created_at": now,
-            "updated_at": now,
-        },
-    ).scalar_one()
-    attach_message(connection, link_ids, message_id)
-    return QueuedText(message_id, body, status, media_urls, send_after, decision)
+    return {
+        "phone": phone,
+        "direction": Direction.OUTBOUND,
+        "body": body,
+        "media_urls": list(media_urls),
+        "segments": segments.segments,
+        "encoding": str(segments.encoding),
+        "status": status,
+        "purpose": purpose,
+        "delivery": delivery,
+        "in_reply_to_id": in_reply_to_id,
+        "error_message": decision.reason,
+        "flow": flow,
+        "campaign": campaign,
+        "variant": variant,
+        "agent_id": agent_id,
+        "send_after": send_after,
+        # A TwiML reply is handed to the provider with the webhook's answer: sent now.
+        "sent_at": now if status is MessageStatus.ACCEPTED else None,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def send_context(
@@ -155,17 +308,69 @@ def send_context(
     replying: bool,
 ) -> policy.SendContext:
     """What the send policy needs to know about this text and its recipient, right now."""
-    capped = purpose is Purpose.PROMOTIONAL and not replying
+    recent = (
+        _recent_promotional(connection, subscriber.phone, now) if _capped(purpose, replying) else ()
+    )
+    return _context(subscriber, purpose, now, replying, recent)
+
+
+def _context(
+    subscriber: SubscriberRow,
+    purpose: Purpose,
+    now: datetime,
+    replying: bool,
+    recent_promotional: tuple[datetime, ...],
+    where: Where | None = None,
+) -> policy.SendContext:
+    """The policy's question about a text to `subscriber`, given their recent promotional texts."""
+    zones, country, places = _where(subscriber) if where is None else where(subscriber)
     return policy.SendContext(
         purpose=purpose,
         recipient_status=subscriber.status,
         now=now,
-        zones=_zones(subscriber.phone, subscriber.timezone, subscriber.attributes),
-        country=country_of(subscriber.phone),
-        places=places_for(subscriber.phone, subscriber.attributes.get("state")),
+        zones=zones,
+        country=country,
+        places=places,
         replying=replying,
-        recent_promotional=_recent_promotional(connection, subscriber.phone, now) if capped else (),
+        recent_promotional=recent_promotional,
     )
+
+
+Place = tuple[tuple[str, ...], str | None, tuple[str, ...]]  # zones, country, places
+
+
+def _where(subscriber: SubscriberRow) -> Place:
+    """Where the policy judges a text to them: their zones, country and places."""
+    phone, attributes = subscriber.phone, subscriber.attributes
+    return (
+        _zones(phone, subscriber.timezone, attributes),
+        country_of(phone),
+        places_for(phone, attributes.get("state")),
+    )
+
+
+class Where:
+    """`_where` for a batch: people of one exchange, zone and state are in the same place."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, object, object, object], Place] = {}
+
+    def __call__(self, subscriber: SubscriberRow) -> Place:
+        attributes = subscriber.attributes
+        key = (
+            exchange_of(subscriber.phone),
+            subscriber.timezone,
+            attributes.get("timezone"),
+            attributes.get("state"),
+        )
+        try:
+            return self._known[key]
+        except KeyError:
+            pass
+        except TypeError:  # an attribute that is a list or a map: no shortcut
+            return _where(subscriber)
+        place = self._known[key] = _where(subscriber)
+        return place
 
 
 def sending_hours_at_claim(
@@ -204,13 +409,17 @@ def _zones(phone: str, timezone: str | None, attributes: Mapping[str, Any]) -> t
 
 
 _NOT_GOING_OUT = (MessageStatus.SUPPRESSED, MessageStatus.FAILED, MessageStatus.UNDELIVERED)
+_RECENT_MOMENT = func.coalesce(MESSAGES.c.sent_at, MESSAGES.c.send_after, MESSAGES.c.created_at)
+_RECENT_FILTER = (
+    MESSAGES.c.direction == Direction.OUTBOUND,
+    MESSAGES.c.purpose == Purpose.PROMOTIONAL,
+    # Spelled out rather than NOT IN: driver statements take no expanding parameters.
+    *(MESSAGES.c.status != status for status in _NOT_GOING_OUT),
+)
 _RECENT_PROMOTIONAL = DriverStatement(
-    select(func.coalesce(MESSAGES.c.sent_at, MESSAGES.c.send_after, MESSAGES.c.created_at)).where(
+    select(_RECENT_MOMENT).where(
         MESSAGES.c.phone == bindparam("phone"),
-        MESSAGES.c.direction == Direction.OUTBOUND,
-        MESSAGES.c.purpose == Purpose.PROMOTIONAL,
-        # Spelled out rather than NOT IN: driver statements take no expanding parameters.
-        *(MESSAGES.c.status != status for status in _NOT_GOING_OUT),
+        *_RECENT_FILTER,
         # An old text sent again (`bot outbox retry`) is due anew: its send_after counts.
         or_(MESSAGES.c.created_at > bindparam("since"), MESSAGES.c.send_after > bindparam("since")),
     )
@@ -219,10 +428,41 @@ _RECENT_PROMOTIONAL = DriverStatement(
 
 def _recent_promotional(connection: Connection, phone: str, now: datetime) -> tuple[datetime, ...]:
     """When promotional texts went (or are due to go) to this number in the last day or so."""
-    # Rows queued up to a day before `now` may be deferred to within the window: look back 2 d.
-    since = now - timedelta(days=2)
-    moments = _RECENT_PROMOTIONAL.run(connection, {"phone": phone, "since": since}).scalars()
+    moments = _RECENT_PROMOTIONAL.run(connection, {"phone": phone, "since": _since(now)}).scalars()
     return tuple(_aware(moment) for moment in moments)
+
+
+def _since(now: datetime) -> datetime:
+    # Rows queued up to a day before `now` may be deferred to within the window: look back 2 d.
+    return now - timedelta(days=2)
+
+
+def _recent_promotional_of(
+    connection: Connection, phones: Sequence[str], judged: Sequence[datetime]
+) -> dict[str, tuple[datetime, ...]]:
+    """`_recent_promotional` for many numbers in one SELECT, each as of its own moment."""
+    earliest = {phone: _since(moment) for phone, moment in zip(phones, judged, strict=True)}
+    # The same question as _RECENT_PROMOTIONAL, for every number from the earliest moment on;
+    # each number's own window is applied below.
+    query = select(
+        MESSAGES.c.phone,
+        _RECENT_MOMENT,
+        MESSAGES.c.created_at,
+        MESSAGES.c.send_after,
+    ).where(
+        *_RECENT_FILTER,
+        or_(
+            MESSAGES.c.created_at > min(earliest.values()),
+            MESSAGES.c.send_after > min(earliest.values()),
+        ),
+    )
+    rows = connection.execute(where_in(query, MESSAGES.c.phone, earliest, connection.dialect.name))
+    found: dict[str, list[datetime]] = {}
+    for phone, moment, created_at, send_after in rows:
+        since = earliest[phone]
+        if _aware(created_at) > since or (send_after is not None and _aware(send_after) > since):
+            found.setdefault(phone, []).append(_aware(moment))
+    return {phone: tuple(moments) for phone, moments in found.items()}
 
 
 def _aware(moment: datetime) -> datetime:

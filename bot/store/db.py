@@ -5,13 +5,27 @@ from __future__ import annotations
 import os
 import sys
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, create_engine, event, exc
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    Table,
+    cast,
+    create_engine,
+    event,
+    exc,
+    func,
+    literal,
+    select,
+    true,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 
 if sys.platform == "win32":  # no fcntl: SQLite's busy timeout alone serialises writers there
     fcntl = None
@@ -170,6 +184,29 @@ def prepared(build: Callable[[str], Executable]) -> Callable[[Connection], Execu
 def dialect_insert(dialect: str, table: Table) -> Any:
     """An INSERT that can say ON CONFLICT, for a dialect by name."""
     return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+def where_in(
+    query: Select[Any], column: ColumnElement[str], values: Collection[str], dialect: str
+) -> Select[Any]:
+    """`query` for the rows whose `column` is one of `values`, each found by its index.
+
+    SQLite: `column IN (...)`. PostgreSQL: the planner judges an IN list of hundreds of values
+    by the table's statistics, and a table that has grown since they were taken (a campaign
+    run fills it; no autovacuum) gets a whole-table scan per statement, quadratic over a run.
+    A probe per value instead (unnest, then a LATERAL subquery that OFFSET 0 keeps from being
+    flattened into a join) reads only the rows asked for. Same columns and rows, order not
+    kept; a value given twice is asked once, as IN does.
+    """
+    if dialect != "postgresql":
+        return query.where(column.in_(values))
+    wanted = (
+        func.unnest(cast(literal(sorted(set(values)), ARRAY(String)), ARRAY(String)))
+        .table_valued("value")
+        .render_derived()
+    )
+    probe = query.where(column == wanted.c.value).offset(0).lateral()
+    return select(*probe.c).select_from(wanted.join(probe, true()))
 
 
 def _writer_turn(db: Engine) -> Any:
