@@ -106,7 +106,7 @@ def _require_agent() -> BaseResponse | tuple[BaseResponse, int] | None:
     """Every page but the login needs an enabled agent; every POST needs the CSRF token."""
     g.agent = None
     if request.endpoint not in PUBLIC_ENDPOINTS:
-        g.agent = context.logged_in_agent()
+        g.agent = context.logged_in_agent(touch=request.endpoint not in notices.PASSIVE_ENDPOINTS)
         if g.agent is None:
             session.pop(context.SESSION_TOKEN, None)
             if request.endpoint in JSON_ENDPOINTS:

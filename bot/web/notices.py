@@ -18,6 +18,9 @@ from bot.web import context
 bp = Blueprint("notices", __name__)
 
 JSON_ENDPOINTS = frozenset({"inbox.notices.events"})
+# A tab left open polls on its own: that is not the agent at their desk, so these requests
+# keep nobody available (AGENT_AWAY_MINUTES) nor their session from idling out.
+PASSIVE_ENDPOINTS = frozenset({"inbox.notices.events"})
 
 
 def unread() -> Notices | None:

@@ -175,3 +175,21 @@ def test_the_mentions_page_lists_unread_mentions_and_marking_one_read_stays_ther
         post(eli, f"/inbox/mentions/{mention.id}/read", next="https://evil.test/").location
         == "/inbox/"
     )
+
+
+def test_a_tab_left_open_and_polling_does_not_keep_its_agent_available(inbox: Inbox) -> None:
+    dana, eli = inbox.logged_in("dana@acme.test"), inbox.logged_in("eli@acme.test")
+    available(dana)
+    available(eli)
+    # Both tabs poll for longer than AGENT_AWAY_MINUTES; only Eli also opens a page. (Were
+    # both present, the tie would go to Dana, the lower id.)
+    for _ in range(4):
+        inbox.clock.advance(inbox.services.settings.agent_away_after / 3)
+        feed(dana)
+        feed(eli)
+        assert eli.get("/inbox/").status_code == 200
+
+    inbox.handed_off()
+
+    assert feed(eli)["counts"]["queue"] == 1  # at his desk: round robin gives him the person
+    assert feed(dana)["counts"]["queue"] == 0  # away by idleness, polling or not
