@@ -10,6 +10,7 @@ colleague); a mention when the agent marks it read.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.engine import Engine
@@ -27,7 +28,7 @@ class Notice:
     """One thing an agent has not seen to yet."""
 
     key: str  # the same while it is unread: a browser notifies of each key once
-    kind: str  # "assigned" or "mention"
+    kind: Literal["assigned", "mention"]
     conversation_id: int | None
     title: str
     body: str
