@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 BEN = "ben@acme.test"
 NOTE = "@ben she sent photos of the crushed box: a free return?"
-# The page's notifications, as the browser is asked to show them (a headless Chromium shows
-# none on a screen): the real Notification is still made, with the permission granted.
+# The page's notifications and beeps, as the browser is asked for them (a headless Chromium
+# shows and plays nothing): the real Notification and tone are still made.
 RECORD_NOTIFICATIONS = """
 window.shownNotifications = [];
 const RealNotification = window.Notification;
@@ -41,6 +41,12 @@ Object.defineProperty(window.Notification, "permission", {
   get: () => RealNotification.permission,
 });
 window.Notification.requestPermission = () => RealNotification.requestPermission();
+window.beeps = 0;
+const makeTone = AudioContext.prototype.createOscillator;
+AudioContext.prototype.createOscillator = function () {
+  window.beeps += 1;
+  return makeTone.call(this);
+};
 """
 
 
@@ -63,8 +69,9 @@ def test_an_assigned_chat_and_a_mention_reach_an_opted_in_agent(
     button(ben, "^away$").click()  # available: round robin gives him the next person waiting
     ben.goto("/inbox/account")
     ben.get_by_label("Show a browser notification").check()
+    ben.get_by_label("Play a sound").check()
     button(ben, "save notifications").click()
-    expect(ben.get_by_role("status")).to_contain_text("You get notifications for new chats")
+    expect(ben.get_by_role("status")).to_contain_text("notifications and a sound for new chats")
 
     ben.goto("/inbox/")
     expect(ben).to_have_title("Queue · Parley")
@@ -80,6 +87,7 @@ def test_an_assigned_chat_and_a_mention_reach_an_opted_in_agent(
     expect(ben.locator("#badge-mentions")).to_be_hidden()
     (assigned,) = shown(ben, 1)
     assert assigned["title"] == "A chat is assigned to you"
+    assert ben.evaluate("window.beeps") == 1
 
     ana = open_page()
     log_in(ana)
@@ -92,6 +100,7 @@ def test_an_assigned_chat_and_a_mention_reach_an_opted_in_agent(
     expect(ben.locator("#badge-mentions")).to_have_text("1")
     mention = shown(ben, 2)[1]
     assert mention == {"title": "Ana Agent mentioned you", "body": f"{ALICE}: {NOTE}"}
+    assert ben.evaluate("window.beeps") == 2
     assert not ana.title().startswith("(")  # Ana, neither named nor assigned, has no news
 
     # Read: the count goes down, and the reloaded page announces nothing again.
@@ -103,5 +112,5 @@ def test_an_assigned_chat_and_a_mention_reach_an_opted_in_agent(
     expect(ben.locator("#badge-mentions")).to_be_hidden()
     with ben.expect_response(re.compile(r"/inbox/events$"), timeout=TIMEOUT_MS):
         pass  # a poll of the reloaded page
-    assert ben.evaluate("window.shownNotifications") == []
+    assert ben.evaluate("[window.shownNotifications, window.beeps]") == [[], 0]
     expect(ben).to_have_title("(1) Mentions · Parley")
