@@ -206,6 +206,16 @@ def list_agents(db: Engine) -> list[Agent]:
     return [_agent(row._mapping) for row in rows]
 
 
+def set_notifications(db: Engine, agent_id: int, *, desktop: bool, sound: bool) -> None:
+    """The agent's own choice: a browser notification, a beep, both or neither for news."""
+    with transaction(db) as connection:
+        connection.execute(
+            update(AGENTS)
+            .where(AGENTS.c.id == agent_id)
+            .values(notify_desktop=desktop, notify_sound=sound)
+        )
+
+
 def set_disabled(db: Engine, email: str, disabled: bool, *, now: datetime) -> Agent:
     """Disable (every session of theirs ends at once) or re-enable an agent, by email."""
     email = normalise_email(email)

@@ -66,10 +66,11 @@ def start_session(
     return token
 
 
-def session_agent(db: Engine, token: object, *, now: datetime) -> Agent | None:
+def session_agent(db: Engine, token: object, *, now: datetime, touch: bool = True) -> Agent | None:
     """The enabled agent whose live session this token opens, else None.
 
-    A page load costs one read; "last seen" is written at most once per LAST_SEEN_EVERY.
+    A page load costs one read; "last seen" is written at most once per LAST_SEEN_EVERY, and
+    never when `touch` is False (a background poll is not the agent at their desk).
     """
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
         return None
@@ -94,7 +95,7 @@ def session_agent(db: Engine, token: object, *, now: datetime) -> Agent | None:
     if ended is not None:
         _end_where(db, SESSIONS.c.id == row.session_id, ended, now)
         return None
-    if now - row.last_seen_at >= LAST_SEEN_EVERY:
+    if touch and now - row.last_seen_at >= LAST_SEEN_EVERY:
         with transaction(db) as connection:
             connection.execute(
                 update(SESSIONS).where(SESSIONS.c.id == row.session_id).values(last_seen_at=now)

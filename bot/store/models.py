@@ -424,6 +424,10 @@ class Agent(SQLModel, table=True):
     available: bool = False
     capacity: int = 5
     last_assigned_at: datetime | None = _timestamp(nullable=True)
+    # Notifications the agent opted in to (bot/static/notify.js): a browser notification and a
+    # beep when a chat is assigned to them or a colleague mentions them. Off until they ask.
+    notify_desktop: bool = False
+    notify_sound: bool = False
 
 
 class Assignment(SQLModel, table=True):

@@ -25,7 +25,6 @@ from bot.domain.spreadsheet import csv_writer
 from bot.store.models import Agent
 from bot.web import context, inbox
 from bot.web.charts import COLORS, Series, bar_chart, funnel_chart, percent
-from bot.web.csrf import csrf_token
 from bot.web.report_views import REPORTS, BadPeriod, Period, period_from
 
 bp = Blueprint("analytics", __name__, url_prefix="/inbox")
@@ -47,9 +46,7 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
-@bp.context_processor
-def _template_globals() -> dict[str, Any]:
-    return {"csrf_token": csrf_token, "agent": g.get("agent")}
+bp.context_processor(inbox.template_globals)  # the same header: agent, badges, CSRF
 
 
 @bp.errorhandler(HTTPException)

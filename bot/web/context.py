@@ -27,12 +27,13 @@ def now() -> datetime:
     return services().conversations.clock()
 
 
-def logged_in_agent() -> Agent | None:
+def logged_in_agent(*, touch: bool = True) -> Agent | None:
     """The enabled agent this request's session belongs to, else None.
 
-    Read on every request: an ended session, or a disabled agent, is refused at once.
+    Read on every request: an ended session, or a disabled agent, is refused at once. With
+    `touch` False the request does not count as the agent's activity (presence, idle expiry).
     """
-    return session_agent(services().db, session.get(SESSION_TOKEN), now=now())
+    return session_agent(services().db, session.get(SESSION_TOKEN), now=now(), touch=touch)
 
 
 def here() -> str:

@@ -70,7 +70,7 @@ from bot.engine.answers import show_answer
 from bot.engine.durations import format_duration
 from bot.sending.outbox import MAX_TEXT_CHARS
 from bot.store.db import transaction
-from bot.web import contacts, context, team
+from bot.web import contacts, context, notice_views, team
 from bot.web.chat_state import chat_state
 from bot.web.csrf import csrf_ok, csrf_token, renew_csrf_token
 from bot.web.errors import problem
@@ -80,9 +80,14 @@ INBOX_PREFIX = "/inbox"
 bp = Blueprint("inbox", __name__, url_prefix=INBOX_PREFIX)
 bp.register_blueprint(contacts.bp)  # /inbox/contacts: under the inbox's rules (login, CSRF)
 bp.register_blueprint(team.bp)  # notes, saved replies, labels: behind the same login and CSRF
+bp.register_blueprint(notice_views.bp)  # /inbox/events: the agent's counts and news, same rules
 
 PUBLIC_ENDPOINTS = frozenset({"inbox.login"})
-JSON_ENDPOINTS = frozenset({"inbox.segments", "inbox.events"}) | team.JSON_ENDPOINTS
+JSON_ENDPOINTS = (
+    frozenset({"inbox.segments", "inbox.events"})
+    | team.JSON_ENDPOINTS
+    | notice_views.JSON_ENDPOINTS
+)
 NO_SUCH_CONVERSATION = "There is no such conversation."
 MAX_SEGMENT_TEXT = 10_000  # the live counter's input; more is not a draft but an attack
 SECURITY_HEADERS = {
@@ -103,7 +108,9 @@ def _require_agent() -> BaseResponse | tuple[BaseResponse, int] | None:
     """Every page but the login needs an enabled agent; every POST needs the CSRF token."""
     g.agent = None
     if request.endpoint not in PUBLIC_ENDPOINTS:
-        g.agent = context.logged_in_agent()
+        g.agent = context.logged_in_agent(
+            touch=request.endpoint not in notice_views.PASSIVE_ENDPOINTS
+        )
         if g.agent is None:
             session.pop(context.SESSION_TOKEN, None)
             if request.endpoint in JSON_ENDPOINTS:
@@ -122,8 +129,9 @@ def _security_headers(response: Response) -> Response:
 
 
 @bp.context_processor
-def _template_globals() -> dict[str, Any]:
-    return {"csrf_token": csrf_token, "agent": g.get("agent")}
+def template_globals() -> dict[str, Any]:
+    """What every inbox page's template may use (the analytics pages share it)."""
+    return {"csrf_token": csrf_token, "agent": g.get("agent"), "unread": notice_views.unread}
 
 
 # Every page of the inbox (the analytics pages too) shows an answer as a person writes it.

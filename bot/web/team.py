@@ -116,13 +116,20 @@ def note(conversation_id: int) -> BaseResponse:
     return redirect(url_for("inbox.conversation", conversation_id=conversation_id))
 
 
+@bp.get("/mentions")
+def mentions() -> str:
+    """The agent's unread mentions, newest first (the navigation's Mentions badge counts them)."""
+    return render_template("inbox/mentions.html", **queue_extras())
+
+
 @bp.post("/mentions/<id:mention_id>/read")
 def mention_read(mention_id: int) -> BaseResponse:
-    """Mark one of your mentions read: it leaves your queue page."""
+    """Mark one of your mentions read: it leaves your queue and mentions pages."""
     mark_mention_read(
         context.services().db, mention_id=mention_id, agent_id=g.agent.id, now=context.now()
     )
-    return redirect(url_for("inbox.queue"))
+    back = url_for("inbox.team.mentions")
+    return redirect(back if request.form.get("next") == back else url_for("inbox.queue"))
 
 
 @bp.get("/conversations/<id:conversation_id>/replies/<shortcut>")

@@ -269,6 +269,7 @@ def test_a_customers_markup_is_shown_as_text(inbox: Inbox) -> None:
 OWN_SCRIPTS = {
     '<script src="/static/inbox.js" defer>',
     '<script src="/static/replies.js" defer>',  # saved replies in the reply box
+    '<script src="/static/notify.js" defer>',  # every page: counts and notifications
 }
 
 
