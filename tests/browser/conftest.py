@@ -26,7 +26,7 @@ from bot.services import Services
 from bot.testing.processes import post_form
 from tests.support.databases import SqliteTemplate
 from tests.support.harness import make_settings
-from tests.support.paths import SHIPPED_FLOWS
+from tests.support.paths import ROOT, SHIPPED_FLOWS
 from tests.support.sms import ALICE, BRAND_NUMBER, next_sid
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ VIEWPORT = {"width": 1280, "height": 800}
 PHONE_VIEWPORT = {"width": 390, "height": 844}  # a current iPhone's screen, in CSS pixels
 SECRET_KEY = "browser-test-secret-key"
 TIMEOUT_MS = 10_000  # a local page that takes longer than this is broken, not slow
+DOC_SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
 def _missing_requirement() -> str | None:
@@ -184,3 +185,15 @@ def page(open_page: Callable[..., Page]) -> Page:
 def phone(open_page: Callable[..., Page]) -> Page:
     """A fresh context and page at a phone's size."""
     return open_page(PHONE_VIEWPORT)
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Where the pictures go: the README's own with UPDATE_SCREENSHOTS=1, else a scratch folder.
+
+    A plain test run leaves the working tree as it found it, and still takes every picture, so a
+    picture that cannot be taken fails the run.
+    """
+    folder = DOC_SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

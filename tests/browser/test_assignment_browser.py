@@ -12,6 +12,7 @@ from tests.browser.inbox_steps import add_agent, button, log_in
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from playwright.sync_api import Page
 
@@ -32,7 +33,7 @@ def mine(page: Page) -> Page:
 
 
 def test_two_agents_share_the_people_waiting_and_pass_one_on(
-    open_page: Callable[..., Page], live_server: LiveServer
+    open_page: Callable[..., Page], live_server: LiveServer, screenshots: Path
 ) -> None:
     add_agent(live_server, "Ana Agent", "ana@acme.test")
     add_agent(live_server, "Ben Agent", "ben@acme.test")
@@ -54,6 +55,7 @@ def test_two_agents_share_the_people_waiting_and_pass_one_on(
     anas = [phone for phone in PEOPLE if ana.get_by_text(phone).count()]
     bens = [phone for phone in PEOPLE if ben.get_by_text(phone).count()]
     assert sorted(anas + bens) == sorted(PEOPLE) and len(anas) == 2
+    ana.screenshot(path=screenshots / "queue-tabs.png")
 
     # Ana takes one of hers over, then passes it to Ben, who holds it from then on.
     ana.get_by_role("button", name=re.compile("take over", re.IGNORECASE)).first.click()

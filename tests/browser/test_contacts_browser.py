@@ -16,6 +16,7 @@ from tests.support.sms import BOB
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from playwright.sync_api import Page
 
@@ -26,7 +27,10 @@ CAROL = "+14155550102"
 
 @pytest.mark.parametrize("viewport", [VIEWPORT, PHONE_VIEWPORT], ids=["desktop", "phone"])
 def test_find_a_contact_and_text_them(
-    open_page: Callable[..., Page], live_server: LiveServer, viewport: dict[str, int]
+    open_page: Callable[..., Page],
+    live_server: LiveServer,
+    viewport: dict[str, int],
+    screenshots: Path,
 ) -> None:
     live_server.text("HELP", phone=BOB)
     live_server.text("STOP", phone=CAROL)  # opted out, never in a conversation
@@ -54,6 +58,8 @@ def test_find_a_contact_and_text_them(
     box.fill("Hi Bob, your parcel left today.")
     expect(page.locator("#segment-info")).to_have_text("1 segment · GSM-7 · 129 characters left")
     assert_fits(page)
+    if viewport == VIEWPORT:
+        page.screenshot(path=screenshots / "contact.png")
     button(page, "send").click()
 
     expect(page).to_have_url(re.compile(r"/inbox/conversations/\d+$"))

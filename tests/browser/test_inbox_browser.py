@@ -5,7 +5,6 @@ A customer is played by posting Twilio's form to the live server; the agent by C
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +20,6 @@ from tests.browser.inbox_steps import (
     open_the_waiting_chat,
     texts,
 )
-from tests.support.paths import ROOT
 from tests.support.sms import ALICE
 
 if TYPE_CHECKING:
@@ -29,19 +27,7 @@ if TYPE_CHECKING:
 
     from tests.browser.conftest import LiveServer
 
-DOC_SCREENSHOTS = ROOT / "docs" / "screenshots"
 SCRIPT = "<script>window.pwned=1</script>"
-
-
-@pytest.fixture
-def screenshots(tmp_path: Path) -> Path:
-    """Where the pictures go: the README's own with UPDATE_SCREENSHOTS=1, else a scratch folder.
-
-    A plain test run leaves the working tree as it found it.
-    """
-    folder = DOC_SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture

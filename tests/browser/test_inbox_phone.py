@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import PHONE_VIEWPORT
 from tests.browser.inbox_steps import (
     add_agent,
     ask_for_a_human,
@@ -33,7 +34,19 @@ if TYPE_CHECKING:
 
 DANA = "dana@acme.test"
 ELI = "eli@acme.test"
-NAV_LINKS = ["Queue", "Conversations", "Contacts", "Campaigns", "Flows", "Reports", "Agents"]
+NAV_LINKS = [
+    "Queue",
+    "Mentions",
+    "Conversations",
+    "Contacts",
+    "Campaigns",
+    "Flows",
+    "Labels",
+    "Reports",
+    "Agents",
+]
+# Long words that would push a card past a phone's edge if it did not wrap them.
+NOTE = "@ada the customer-sent-photos-of-the-crushed-box-and-the-torn-lid: a free return?"
 
 
 @pytest.fixture
@@ -51,7 +64,9 @@ def assert_nav_usable(page: Page) -> None:
     """Every link of the navigation is on screen and would take a tap (nothing covers it)."""
     width = page.viewport_size["width"] if page.viewport_size else 0
     for name in NAV_LINKS:
-        link = page.get_by_role("navigation").get_by_role("link", name=name, exact=True)
+        # A badge's count is part of the link's name ("Mentions 1").
+        named = re.compile(rf"^{name}( \d+)?$")
+        link = page.get_by_role("navigation").get_by_role("link", name=named)
         expect(link).to_be_visible()
         box = link.bounding_box()
         assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= width, name
@@ -74,12 +89,22 @@ def expect_ended_without_reload(page: Page, label: str | re.Pattern[str], hint: 
     assert page.evaluate("window.stillTheSamePage") is True
 
 
-def every_page(conversation: str) -> list[str]:
+def every_page(conversation: str, contact: str) -> list[str]:
     """Every page of the inbox; the conversation's, the queue's and the campaign's have tables."""
     return [
         "/inbox/",
+        "/inbox/?view=mine",
+        "/inbox/?view=unassigned",
+        "/inbox/?view=all",
+        "/inbox/mentions",
         "/inbox/conversations",
+        "/inbox/conversations?label=vip",
         conversation,
+        "/inbox/contacts",
+        "/inbox/contacts?q=0101",
+        contact,
+        "/inbox/labels",
+        "/inbox/account",
         "/inbox/agents",
         "/inbox/campaigns",
         "/inbox/campaigns/winter_sale",
@@ -90,14 +115,33 @@ def every_page(conversation: str) -> list[str]:
     ]
 
 
-def test_every_inbox_page_fits_a_phone(phone: Page, live_server: LiveServer, ada: str) -> None:
+def test_every_inbox_page_fits_a_phone(
+    open_page: Callable[..., Page], phone: Page, live_server: LiveServer, ada: str
+) -> None:
     phone.goto("/inbox/login")
     assert_fits(phone)
     log_in(phone)
     ask_for_a_human(live_server, comment="The box was crushed and the lid was torn " * 3)
     live_server.text("wheres-my-order-number-1234567890-please-answer-asap", phone=BOB)
     open_the_waiting_chat(phone)
-    for path in every_page(urlsplit(phone.url).path):
+    conversation = urlsplit(phone.url).path
+    # A colleague's note mentions Ada, so her mentions list has something to lay out.
+    add_agent(live_server, "Dana", DANA)
+    dana = open_page(PHONE_VIEWPORT)
+    log_in(dana, DANA)
+    dana.goto(conversation)
+    dana.get_by_label(re.compile("private note", re.IGNORECASE)).fill(NOTE)
+    button(dana, "add note").click()
+    expect(dana.get_by_role("status").filter(has_text="Mentioned: Ada Admin")).to_be_visible()
+    assert_fits(dana)
+    phone.reload()
+    phone.get_by_label("Label to add").select_option("vip")
+    button(phone, "add label").click()
+    expect(phone.locator("#labels-on")).to_contain_text("vip")
+    phone.goto("/inbox/contacts")
+    contact = phone.get_by_role("link", name=BOB).get_attribute("href") or ""
+    assert re.search(r"/inbox/contacts/\d+$", contact), contact
+    for path in every_page(conversation, contact):
         phone.goto(path)
         assert_fits(phone)
         assert_nav_usable(phone)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from playwright.sync_api import expect
 
+from tests.browser.conftest import VIEWPORT
 from tests.browser.inbox_steps import (
     add_agent,
     ask_for_a_human,
@@ -17,6 +18,8 @@ from tests.browser.inbox_steps import (
 from tests.browser.layout import assert_fits
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from playwright.sync_api import Page
 
     from tests.browser.conftest import LiveServer
@@ -25,7 +28,7 @@ REPORTS = ["first-response", "resolution", "csat", "queue"]
 
 
 def test_the_reports_fit_a_phone_and_follow_the_agent_picked(
-    phone: Page, live_server: LiveServer
+    phone: Page, live_server: LiveServer, screenshots: Path
 ) -> None:
     add_agent(live_server, "Dana")
     log_in(phone)
@@ -56,3 +59,6 @@ def test_the_reports_fit_a_phone_and_follow_the_agent_picked(
     with phone.expect_download() as download:
         phone.locator("#report-csat").get_by_role("link", name="Download CSV").click()
     assert download.value.suggested_filename.startswith("csat-")
+
+    phone.set_viewport_size(VIEWPORT)  # the README's picture, at desktop width
+    phone.screenshot(path=screenshots / "reports.png", full_page=True)

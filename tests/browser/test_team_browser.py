@@ -20,6 +20,8 @@ from tests.browser.inbox_steps import (
 from tests.support.sms import ALICE
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from playwright.sync_api import Page
 
     from tests.browser.conftest import LiveServer
@@ -29,7 +31,7 @@ NOTE = "@ben she sent photos of the crushed box: a free return?"
 
 
 def test_a_mention_reaches_a_colleague_who_answers_with_a_saved_reply(
-    open_page: Callable[..., Page], live_server: LiveServer
+    open_page: Callable[..., Page], live_server: LiveServer, screenshots: Path
 ) -> None:
     add_agent(live_server, "Ana Agent")
     add_agent(live_server, "Ben Baker", BEN)
@@ -60,6 +62,7 @@ def test_a_mention_reaches_a_colleague_who_answers_with_a_saved_reply(
     expect(box).to_have_value(re.compile(r"^Hi there, you can return or exchange anything"))
     expect(ben.locator("#segment-info")).to_contain_text(" segment")  # counted as typed
     sent = box.input_value()
+    ben.screenshot(path=screenshots / "team.png")
     button(ben, "send").click()
     expect(texts(ben).get_by_text(sent)).to_be_visible()
     assert [(text.to, text.body) for text in live_server.gateway.outbox] == [(ALICE, sent)]
