@@ -13,6 +13,7 @@ import threading
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -113,8 +114,17 @@ def live_settings() -> dict[str, object]:
 
 
 @pytest.fixture
+def live_clock() -> Callable[[], datetime] | None:
+    """The live server's clock: the real one, unless a test module overrides this fixture."""
+    return None
+
+
+@pytest.fixture
 def live_server(
-    browser_sqlite_template: SqliteTemplate, tmp_path: Path, live_settings: dict[str, object]
+    browser_sqlite_template: SqliteTemplate,
+    tmp_path: Path,
+    live_settings: dict[str, object],
+    live_clock: Callable[[], datetime] | None,
 ) -> Iterator[LiveServer]:
     """The real app with the shipped flows on a fresh SQLite database, served in a thread."""
     settings = make_settings(
@@ -124,7 +134,7 @@ def live_server(
         **live_settings,
     )
     gateway = FakeGateway()
-    app = create_app(settings, gateway=gateway)
+    app = create_app(settings, gateway=gateway, clock=live_clock)
     server = make_server("127.0.0.1", 0, app, threaded=True)  # port 0: the OS picks a free one
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
