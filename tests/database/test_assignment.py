@@ -21,6 +21,8 @@ from sqlalchemy import select
 from bot.accounts.presence import set_available
 from bot.cli import main
 from bot.conversations.assignment import assign_waiting, next_away
+from bot.store.db import transaction
+from bot.store.subscribers import opt_out_by_carrier
 from bot.store.tables import AGENT_CHATS, ASSIGNMENTS, CONVERSATIONS, SUBSCRIBERS
 from tests.support.inbox import NOON_IN_SF, Inbox, post
 from tests.support.paths import SHIPPED_FLOWS
@@ -155,6 +157,18 @@ def test_a_stop_takes_a_person_with_open_texts_out_of_assignment(team: Team) -> 
     with team.db.connect() as connection:
         outcomes = connection.execute(select(AGENT_CHATS.c.outcome)).scalars().all()
     assert outcomes == ["opted out"]  # not waiting forever in the reports
+
+
+def test_a_carriers_opt_out_takes_a_waiting_person_out_too(team: Team) -> None:
+    team.available(team.dana_client)
+    team.asks(PEOPLE[0])
+    with transaction(team.db) as connection:  # the dispatcher hears 21610 from Twilio
+        opt_out_by_carrier(connection, PEOPLE[0], None, team.clock())
+    team.available(team.dana_client)
+    assert team.assigned() == {}
+    with team.db.connect() as connection:
+        outcomes = connection.execute(select(AGENT_CHATS.c.outcome)).scalars().all()
+    assert outcomes == ["opted out"]
 
 
 def test_an_agent_who_goes_away_hands_their_waiting_people_round_again(team: Team) -> None:
