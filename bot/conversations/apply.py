@@ -102,6 +102,14 @@ def apply_effects(
             case Send():
                 queued.append(_queue(turn, effect, flow))
             case ChangeStatus(status=status):
+                if status is SubscriberStatus.UNSUBSCRIBED and subscriber.status is not status:
+                    # Nobody may text them now: they leave the agents' queue, texts and all.
+                    chat_closed(
+                        turn.connection,
+                        subscriber_id=subscriber.id,
+                        now=turn.now,
+                        outcome="opted out",
+                    )
                 status_changed = status_changed or subscriber.status is not status
                 change_status(turn.connection, subscriber, status, turn.now)
             case RecordConsent(kind=kind, keyword=keyword):

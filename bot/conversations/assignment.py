@@ -29,10 +29,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.accounts.presence import available_agents
 from bot.conversations.takeover import TakeoverError, pass_on
-from bot.domain.vocabulary import ConversationStatus, HandledBy
+from bot.domain.vocabulary import ConversationStatus, HandledBy, SubscriberStatus
 from bot.store.db import transaction
 from bot.store.tables import AGENT_SESSIONS as SESSIONS
-from bot.store.tables import AGENTS, ASSIGNMENTS, CONVERSATIONS
+from bot.store.tables import AGENTS, ASSIGNMENTS, CONVERSATIONS, SUBSCRIBERS
 from bot.store.tables import UNANSWERED_TEXTS as UNANSWERED
 
 log = logging.getLogger(__name__)
@@ -164,17 +164,24 @@ def _lock_agents(connection: Connection) -> None:
 
 
 def _needs(connection: Connection) -> dict[int, datetime]:
-    """People waiting for a human, with since when: a handoff, or open unanswered texts."""
+    """People waiting for a human, with since when: a handoff, or open unanswered texts.
+
+    Not those who opted out: nobody may text them, so there is nothing to give an agent.
+    """
     needs: dict[int, datetime] = {}
+    opted_out = select(SUBSCRIBERS.c.id).where(
+        SUBSCRIBERS.c.status == SubscriberStatus.UNSUBSCRIBED
+    )
     handoffs = connection.execute(
         select(CONVERSATIONS.c.subscriber_id, CONVERSATIONS.c.updated_at).where(
             CONVERSATIONS.c.status == ConversationStatus.ACTIVE,
             CONVERSATIONS.c.handled_by == HandledBy.WAITING_FOR_AGENT,
+            CONVERSATIONS.c.subscriber_id.not_in(opted_out),
         )
     )
     texts = connection.execute(
         select(UNANSWERED.c.subscriber_id, func.min(UNANSWERED.c.created_at))
-        .where(UNANSWERED.c.handled_at.is_(None))
+        .where(UNANSWERED.c.handled_at.is_(None), UNANSWERED.c.subscriber_id.not_in(opted_out))
         .group_by(UNANSWERED.c.subscriber_id)
     )
     for subscriber_id, since in [*handoffs, *texts]:
@@ -231,8 +238,10 @@ def _give(
     """Give waiting items, oldest first, to the available agents with free slots."""
     if not available:
         return 0
+    # A slot is taken by every chat the agent has: those assigned, and those they hold with no
+    # assignment (taken from the queue unassigned, or a contact they texted first).
     open_counts: dict[int, int] = {}
-    for agent_id in assigned.values():
+    for agent_id in {**held, **assigned}.values():
         open_counts[agent_id] = open_counts.get(agent_id, 0) + 1
     candidates = [
         _Candidate(row.id, row.capacity, open_counts.get(row.id, 0), row.last_assigned_at)

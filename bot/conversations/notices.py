@@ -16,7 +16,7 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.engine import Engine
 
 from bot.conversations.notes import MENTIONS_SHOWN, unread_mentions
-from bot.domain.vocabulary import ConversationStatus, HandledBy
+from bot.domain.vocabulary import ConversationStatus, HandledBy, SubscriberStatus
 from bot.store.tables import ASSIGNMENTS, CONVERSATIONS, NOTE_MENTIONS, SUBSCRIBERS, AnyRow
 from bot.store.tables import UNANSWERED_TEXTS as UNANSWERED
 
@@ -103,7 +103,12 @@ def _assigned_waiting(db: Engine, agent_id: int) -> list[AnyRow]:
             latest_chat.label("conversation_id"),
         )
         .join(SUBSCRIBERS, SUBSCRIBERS.c.id == person)
-        .where(ASSIGNMENTS.c.agent_id == agent_id, or_(waiting, open_texts), ~held)
+        .where(
+            ASSIGNMENTS.c.agent_id == agent_id,
+            or_(waiting, open_texts),
+            ~held,
+            SUBSCRIBERS.c.status != SubscriberStatus.UNSUBSCRIBED,  # opted out: nobody may text
+        )
         .order_by(ASSIGNMENTS.c.assigned_at.desc(), person)
     )
     with db.connect() as connection:

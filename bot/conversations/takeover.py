@@ -39,7 +39,13 @@ from bot.domain.vocabulary import (
 )
 from bot.engine.inputs import HandedBack
 from bot.engine.state import FlowState, Waiting
-from bot.store.agent_chats import chat_answered, chat_closed, chat_taken, rating_asked
+from bot.store.agent_chats import (
+    chat_answered,
+    chat_closed,
+    chat_passed_on,
+    chat_taken,
+    rating_asked,
+)
 from bot.store.conversations import (
     Claimed,
     claim,
@@ -227,6 +233,13 @@ def start_chat(services: Services, *, phone: str, agent_id: int, body: str) -> i
             conversation_id = claimed.conversation.id
         if not _take(connection, conversation_id, agent_id, now):
             raise TakeoverError(_why_not(connection, conversation_id))
+        chat_taken(
+            connection,
+            subscriber_id=claimed.subscriber.id,
+            conversation_id=conversation_id,
+            agent_id=agent_id,
+            now=now,
+        )
         support = Send(text, Purpose.TRANSACTIONAL)
         queued = _send_as_agent(services, claimed, conversation_id, agent_id, support, now)
     services.dispatcher.send([queued.id])
@@ -292,6 +305,7 @@ def pass_on(
     ).rowcount
     if not moved:
         raise TakeoverError("This chat is no longer yours to pass on.")
+    chat_passed_on(connection, subscriber_id=subscriber_id, to_agent=to_agent)
 
 
 def release_idle(services: Services, *, idle_after: timedelta) -> int:

@@ -13,9 +13,10 @@ from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from bot.conversations.unanswered import close_open
 from bot.domain.moments import parse_moment
 from bot.domain.phones import InvalidPhone, normalise_phone
 from bot.domain.spreadsheet import restored
@@ -27,14 +28,19 @@ from bot.domain.vocabulary import (
     SubscriberStatus,
     WebhookEventType,
 )
+from bot.store.agent_chats import chat_closed
 from bot.store.db import dialect_insert, transaction
 from bot.store.subscribers import SubscriberRow, claim_subscriber
 from bot.store.tables import (
     ANSWERS,
+    ASSIGNMENTS,
     CONSENT_EVENTS,
+    CONVERSATION_LABELS,
+    CONVERSATION_NOTES,
     CONVERSATIONS,
     EVENTS,
     MESSAGES,
+    NOTE_MENTIONS,
     SHOPIFY_WEBHOOKS,
     SUBSCRIBERS,
     max_length,
@@ -626,6 +632,19 @@ def subscriber_record(db: Engine, phone: str) -> dict[str, Any] | None:
             )
             if subscriber_id is not None
             else [],
+            # What the team wrote about them is theirs to see too.
+            "notes": _rows(
+                connection,
+                select(
+                    CONVERSATION_NOTES.c.conversation_id,
+                    CONVERSATION_NOTES.c.body,
+                    CONVERSATION_NOTES.c.created_at,
+                )
+                .where(CONVERSATION_NOTES.c.subscriber_id == subscriber_id)
+                .order_by(CONVERSATION_NOTES.c.id),
+            )
+            if subscriber_id is not None
+            else [],
         }
     kinds = ("profile", "consent", "messages", "answers", "events", "shopify_webhooks")
     held = any(record[key] for key in kinds)
@@ -694,6 +713,7 @@ def erase_subscriber(db: Engine, phone: str, now: datetime) -> bool:
             connection.execute(
                 update(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation.id).values(**values)
             )
+        _erase_team_work(connection, subscriber.id, now)
         connection.execute(
             update(CONSENT_EVENTS)
             .where(CONSENT_EVENTS.c.phone == phone, CONSENT_EVENTS.c.text.is_not(None))
@@ -715,6 +735,29 @@ def erase_subscriber(db: Engine, phone: str, now: datetime) -> bool:
         erased = {"email": subscriber.email}
         record_webhook_event(connection, WebhookEventType.ERASED, phone=phone, data=erased, now=now)
     return True
+
+
+def _erase_team_work(connection: Connection, subscriber_id: int, now: datetime) -> None:
+    """What the team wrote about the person goes, and nothing of theirs waits for a human.
+
+    Notes are deleted, not blanked: a note is free text about the person, and an empty one
+    (with its mentions) would still tell colleagues "see this erased person". The chat rows the
+    reports count are closed, not deleted: they hold no personal data, only times.
+    """
+    notes = select(CONVERSATION_NOTES.c.id).where(
+        CONVERSATION_NOTES.c.subscriber_id == subscriber_id
+    )
+    connection.execute(delete(NOTE_MENTIONS).where(NOTE_MENTIONS.c.note_id.in_(notes)))
+    connection.execute(
+        delete(CONVERSATION_NOTES).where(CONVERSATION_NOTES.c.subscriber_id == subscriber_id)
+    )
+    theirs = select(CONVERSATIONS.c.id).where(CONVERSATIONS.c.subscriber_id == subscriber_id)
+    connection.execute(
+        delete(CONVERSATION_LABELS).where(CONVERSATION_LABELS.c.conversation_id.in_(theirs))
+    )
+    close_open(connection, subscriber_id=subscriber_id, now=now, outcome="erased")
+    chat_closed(connection, subscriber_id=subscriber_id, now=now, outcome="erased")
+    connection.execute(delete(ASSIGNMENTS).where(ASSIGNMENTS.c.subscriber_id == subscriber_id))
 
 
 def erased_already(connection: Connection, phone: str) -> bool:

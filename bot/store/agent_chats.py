@@ -83,6 +83,16 @@ def chat_answered(
     )
 
 
+def chat_passed_on(connection: Connection, *, subscriber_id: int, to_agent: int) -> None:
+    """The agent holding the chat gave it to a colleague: the reports and the rating credit
+    the colleague, who finishes it."""
+    connection.execute(
+        update(CHATS)
+        .where(CHATS.c.subscriber_id == subscriber_id, _IS_OPEN)
+        .values(agent_id=to_agent)
+    )
+
+
 def chat_closed(
     connection: Connection,
     *,

@@ -13,6 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 from bot.domain.vocabulary import ConsentKind, SubscriberStatus, WebhookEventType
+from bot.store.agent_chats import chat_closed
 from bot.store.db import dialect_insert
 from bot.store.driver_sql import DriverStatement
 from bot.store.tables import CONSENT_EVENTS, SUBSCRIBERS, AnyRow
@@ -280,6 +281,8 @@ def opt_out_by_carrier(
     if subscriber.status is SubscriberStatus.UNSUBSCRIBED:
         return
     change_status(connection, subscriber, SubscriberStatus.UNSUBSCRIBED, now)
+    # Nobody may text them now: their chat leaves the agents' queue, as after a STOP.
+    chat_closed(connection, subscriber_id=subscriber.id, now=now, outcome="opted out")
     record_consent(
         connection,
         subscriber,

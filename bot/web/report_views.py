@@ -28,6 +28,10 @@ from bot.web.charts import COLORS, Series, bar_chart
 
 DEFAULT_DAYS = 7  # the page opens on the last week
 MAX_DAYS = 366  # a year of days is as many bars as a chart can show
+# The days a report may ask for: near date.min or date.max a period's bounds (and the default
+# `from`, a week before `to`) are not dates any more, and no chat is that old or that new.
+EARLIEST = date(1970, 1, 1)
+LATEST = date(9998, 12, 31)
 
 
 class BadPeriod(ValueError):
@@ -56,9 +60,12 @@ def _day(args: Mapping[str, str], name: str, default: date) -> date:
     if not raw:
         return default
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise BadPeriod(f"{name}: {raw[:40]!r} is not a date such as 2026-01-31") from None
+    if not EARLIEST <= day <= LATEST:
+        raise BadPeriod(f"{name}: {raw!r} is not between {EARLIEST} and {LATEST}")
+    return day
 
 
 def minutes(value: float) -> str:

@@ -21,7 +21,9 @@ from sqlalchemy import select
 from bot.accounts.presence import set_available
 from bot.cli import main
 from bot.conversations.assignment import assign_waiting, next_away
-from bot.store.tables import ASSIGNMENTS, CONVERSATIONS, SUBSCRIBERS
+from bot.store.db import transaction
+from bot.store.subscribers import opt_out_by_carrier
+from bot.store.tables import AGENT_CHATS, ASSIGNMENTS, CONVERSATIONS, SUBSCRIBERS
 from tests.support.inbox import NOON_IN_SF, Inbox, post
 from tests.support.paths import SHIPPED_FLOWS
 from tests.support.sms import ALICE, reply_to
@@ -129,6 +131,44 @@ def test_capacity_caps_an_agent_and_a_freed_slot_takes_the_next(team: Team) -> N
     assert post(team.dana_client, done_url).status_code == 302  # Mark done: the slot frees
 
     assert team.assigned() == {PEOPLE[1]: "Dana"}
+
+
+def test_a_chat_held_without_an_assignment_takes_a_slot(team: Team) -> None:
+    admin = team.logged_in("ada@acme.test")
+    assert post(admin, f"/inbox/agents/{team.dana.id}/capacity", capacity="1").status_code == 302
+    conversation_id = team.handed_off()  # nobody is available: Alice is not assigned
+    assert post(team.dana_client, f"/inbox/conversations/{conversation_id}/take").status_code == 302
+    team.available(team.dana_client)
+    team.asks(PEOPLE[0])
+    assert team.assigned() == {}  # Dana's one slot is Alice's chat
+
+
+def test_a_stop_takes_a_person_with_open_texts_out_of_assignment(team: Team) -> None:
+    team.available(team.dana_client)
+    team.asks(PEOPLE[0])
+    assert team.assigned() == {PEOPLE[0]: "Dana"}
+    counts = team.dana_client.get("/inbox/events").get_json()["counts"]
+    assert counts["queue"] == 1
+
+    team.asks(PEOPLE[0], "STOP")
+    team.available(team.dana_client)  # any action of hers runs a round
+    assert team.assigned() == {}
+    assert team.dana_client.get("/inbox/events").get_json()["counts"]["queue"] == 0
+    with team.db.connect() as connection:
+        outcomes = connection.execute(select(AGENT_CHATS.c.outcome)).scalars().all()
+    assert outcomes == ["opted out"]  # not waiting forever in the reports
+
+
+def test_a_carriers_opt_out_takes_a_waiting_person_out_too(team: Team) -> None:
+    team.available(team.dana_client)
+    team.asks(PEOPLE[0])
+    with transaction(team.db) as connection:  # the dispatcher hears 21610 from Twilio
+        opt_out_by_carrier(connection, PEOPLE[0], None, team.clock())
+    team.available(team.dana_client)
+    assert team.assigned() == {}
+    with team.db.connect() as connection:
+        outcomes = connection.execute(select(AGENT_CHATS.c.outcome)).scalars().all()
+    assert outcomes == ["opted out"]
 
 
 def test_an_agent_who_goes_away_hands_their_waiting_people_round_again(team: Team) -> None:

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from bot.store.models import Conversation, Message, UnansweredText
+from bot.store.models import Conversation, Message, Subscriber, UnansweredText
 from tests.support.inbox import Inbox, post
 from tests.support.sms import ALICE, BOB
 
@@ -224,6 +224,10 @@ def test_a_range_before_the_chats_shows_nothing(seeded: Desk) -> None:
         ("from=2020-01-01&to=2026-01-05", "at most 366 days"),
         ("agent=999", "agent: no agent has the id '999'"),
         ("agent=x", "agent: no agent has the id 'x'"),
+        ("from=9999-12-31&to=9999-12-31", "to: '9999-12-31' is not between"),
+        ("from=9999-12-30", "from: '9999-12-30' is not between"),
+        ("from=0001-01-01&to=0001-01-02", "to: '0001-01-02' is not between"),
+        ("to=0001-01-03", "to: '0001-01-03' is not between"),
     ],
 )
 def test_a_bad_period_is_refused_by_name(desk: Desk, query: str, says: str) -> None:
@@ -231,6 +235,42 @@ def test_a_bad_period_is_refused_by_name(desk: Desk, query: str, says: str) -> N
         response = desk.as_dana.get(f"{path}?{query}")
         assert response.status_code == 400
         assert says in html.unescape(response.get_data(as_text=True))
+
+
+def test_a_chat_passed_on_counts_for_the_colleague_who_finished_it(desk: Desk) -> None:
+    chat = desk.hand_off(ALICE)
+    take(desk.as_dana, chat)
+    dana = desk.as_dana
+    done(post(dana, f"/inbox/conversations/{chat}/assign", agent_id=str(desk.eli.id)))
+    desk.minutes(10)
+    reply(desk.as_eli, chat)
+    hand_back(desk.as_eli, chat)
+    desk.text("5", ALICE)
+    assert by_agent(csv_of(dana, "csat"), "ratings", "rated_5") == {
+        "Eli": ("1", "1"),
+        "All agents": ("1", "1"),
+    }
+    assert by_agent(csv_of(dana, "first-response"), "chats", "median_minutes") == {
+        "Eli": ("1", "10.0"),
+        "All agents": ("1", "10.0"),
+    }
+
+
+def test_a_chat_an_agent_starts_is_reported_and_rated(desk: Desk) -> None:
+    desk.text("JOIN", ALICE)
+    desk.minutes(60)
+    dana = desk.as_dana
+    alice = next(row.id for row in desk.rows(Subscriber) if row.phone == ALICE)
+    started = done(post(dana, f"/inbox/contacts/{alice}/text", body="Hi, about your order"))
+    chat = int(started.headers["Location"].rsplit("/", 1)[1])
+    desk.minutes(20)
+    hand_back(desk.as_dana, chat)
+    desk.text("4", ALICE)
+    assert by_agent(csv_of(dana, "csat"), "ratings", "average") == {
+        "Dana": ("1", "4.0"),
+        "All agents": ("1", "4.0"),
+    }
+    # Nobody queued it, so it has no queue time: resolution and first response skip it.
 
 
 def test_an_unknown_report_is_a_404(desk: Desk) -> None:
