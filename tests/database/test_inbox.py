@@ -25,7 +25,7 @@ from bot.sending.outbox import queue_text
 from bot.store.db import transaction
 from bot.store.models import Agent, LoginAttempt, Message, Subscriber
 from bot.store.subscribers import change_status, claim_subscriber
-from tests.support.inbox import NOON_IN_SF, PASSWORD, Inbox, login, post, token
+from tests.support.inbox import NOON_IN_SF, OWN_SCRIPTS, PASSWORD, Inbox, login, post, token
 from tests.support.sms import ALICE, BOB, reply_to, text
 
 
@@ -264,13 +264,6 @@ def test_a_customers_markup_is_shown_as_text(inbox: Inbox) -> None:
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page, path
         # The only scripts are our own files.
         assert set(re.findall(r"<script[^>]*>", page)) <= OWN_SCRIPTS, path
-
-
-OWN_SCRIPTS = {
-    '<script src="/static/inbox.js" defer>',
-    '<script src="/static/replies.js" defer>',  # saved replies in the reply box
-    '<script src="/static/notify.js" defer>',  # every page: counts and notifications
-}
 
 
 def test_the_queue_lists_who_waits_and_why(inbox: Inbox) -> None:

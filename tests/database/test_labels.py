@@ -93,7 +93,8 @@ def test_every_team_route_needs_a_login_and_every_post_its_csrf_token(inbox: Inb
     rules = [
         rule for rule in inbox.app.url_map.iter_rules() if rule.endpoint.startswith("inbox.team.")
     ]
-    assert len(rules) == 6  # notes, mention read, saved reply, labels, label add, remove
+    # notes, mention read, the mentions page, saved reply, labels, label add, remove
+    assert len(rules) == 7
     conversation_id = inbox.handed_off()
     dana = inbox.logged_in("dana@acme.test")
     for rule in rules:

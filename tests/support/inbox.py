@@ -21,6 +21,14 @@ NOON_IN_SF = datetime(2026, 1, 5, 20, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
 # scrypt costs 0.1-0.2 s a hash: the agents tests set up hash their one password once a run.
 hash_once = functools.cache(hash_password)
+# The inbox's own script tags: a page holding any other <script> ran something it should not.
+OWN_SCRIPTS = frozenset(
+    {
+        '<script src="/static/inbox.js" defer>',
+        '<script src="/static/replies.js" defer>',  # saved replies in the reply box
+        '<script src="/static/notify.js" defer>',  # every page: counts and notifications
+    }
+)
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
