@@ -14,7 +14,7 @@ from bot.engine.answers import AnswerKind
 from bot.engine.loops import loops
 from bot.engine.model import Flow
 from bot.engine.parser import ParsedFile
-from bot.engine.problems import Problem, Severity, article, did_you_mean
+from bot.engine.problems import Problem, Severity, article, did_you_mean, unknown_variable
 from bot.engine.runtime import BRAND_NAMES
 from bot.engine.steps.ask import AskStep
 from bot.engine.steps.base import END, Step, auto_step_id
@@ -278,15 +278,11 @@ class _FlowChecks:
             yield following
 
     def _unknown_names(self) -> Iterator[Problem]:
-        known = ", ".join(sorted(self.known_names))
         filled = [template for step in self.flow.steps for template in step.data_templates()]
         for template, line in [*self._texts(), *filled]:
             for name in sorted(template.names - self.known_names):
-                yield self.error(
-                    line,
-                    f"unknown template variable {{{name}}}"
-                    f"{did_you_mean(name, self.known_names)} (known: {known})",
-                )
+                yield self.error(line, unknown_variable(name, self.known_names))
+        known = ", ".join(sorted(self.known_names))
         for step in self.flow.steps:
             for expression, line in step.expressions():
                 for name in sorted(expression.names - self.known_names):

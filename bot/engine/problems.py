@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -52,6 +52,12 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     candidates = {candidate.lower(): candidate for candidate in known}
     nearest = difflib.get_close_matches(name.lower(), candidates, n=1, cutoff=0.6)
     return f" (did you mean {candidates[nearest[0]]!r}?)" if nearest else ""
+
+
+def unknown_variable(name: str, known: Collection[str]) -> str:
+    """What a flow or saved-reply check says of a `{name}` no template may use."""
+    listed = ", ".join(sorted(known))
+    return f"unknown template variable {{{name}}}{did_you_mean(name, known)} (known: {listed})"
 
 
 def load_document(text: str, file: str, shape: str) -> tuple[LocatedDict | None, list[Problem]]:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.domain.yamlsource import LocatedDict, LocatedList
-from bot.engine.problems import Problem, did_you_mean, load_document
+from bot.engine.problems import Problem, did_you_mean, load_document, unknown_variable
 from bot.engine.templates import Template, TemplateError, parse_template
 
 REPLIES_FILE = "replies.yaml"  # in FLOWS_DIR, beside the flows (not a flow itself)
@@ -144,12 +144,7 @@ class _Reader:
         except TemplateError as error:
             self.problem(line, f"text: {error.message}")
             return None
-        known = ", ".join(sorted(REPLY_NAMES))
         unknown = sorted(template.names - REPLY_NAMES)
         for name in unknown:
-            self.problem(
-                line,
-                f"unknown template variable {{{name}}}"
-                f"{did_you_mean(name, REPLY_NAMES)} (known: {known})",
-            )
+            self.problem(line, unknown_variable(name, REPLY_NAMES))
         return None if unknown else template
