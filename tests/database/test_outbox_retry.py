@@ -124,7 +124,8 @@ def status(db: Engine, *message_ids: int) -> list[MessageStatus]:
 def dispatch_all(db: Engine) -> FakeGateway:
     """What a worker does next: send every due text."""
     gateway = FakeGateway()
-    dispatcher = Dispatcher(db=db, gateway=gateway, dispatcher_id="worker:1")
+    # The wall clock's hour must not hold a promotional text for the recipient's morning.
+    dispatcher = Dispatcher(db=db, gateway=gateway, dispatcher_id="worker:1", rules=RULES)
     while dispatcher.run_once():
         pass
     return gateway
