@@ -59,6 +59,12 @@ class Services:
     # Web requests hand custom actions to it, so a slow action server holds no request thread.
     action_pool: ActionPool = field(default_factory=ActionPool)
 
+    def close(self) -> None:
+        """Let the action threads finish what they took, then close the database's
+        connections: nothing this process started writes after it has closed."""
+        self.action_pool.shutdown(wait=True)
+        self.db.dispose()
+
 
 def build_services(
     settings: Settings,

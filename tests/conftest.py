@@ -68,7 +68,7 @@ def app(settings: Settings, gateway: FakeGateway) -> Iterator[Flask]:
     app = create_app(settings, gateway=gateway)
     app.config["TESTING"] = True
     yield app
-    services_of(app).db.dispose()
+    services_of(app).close()
 
 
 @pytest.fixture

@@ -148,7 +148,7 @@ def live_server(
     finally:
         server.shutdown()
         thread.join(timeout=10)
-        services_of(app).db.dispose()
+        services_of(app).close()
 
 
 # Package scope, not session: the sync API keeps an asyncio loop running in this thread while

@@ -122,7 +122,7 @@ def orders(database_url: str, tmp_path: Path, held: WebServer) -> Iterator[Actio
     yield app
     held.release.set()
     app.services.action_pool.shutdown()
-    app.services.db.dispose()
+    app.services.close()
 
 
 def _by_text(app: ActionApp) -> None:

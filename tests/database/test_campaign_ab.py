@@ -156,7 +156,7 @@ def test_an_mms_campaigns_texts_carry_their_media_to_twilio(
     # An MMS is priced per text; the SMS variant per segment (one each here).
     assert (a.mms, a.segments, stats.cost(a)) == (a.sent, 0, pytest.approx(a.sent * 0.05))
     assert (b.mms, b.segments, stats.cost(b)) == (0, b.sent, pytest.approx(b.sent * 0.01))
-    services.db.dispose()
+    services.close()
 
 
 def test_the_preview_prices_mms_per_text(flows_dir: Path) -> None:
@@ -222,7 +222,7 @@ def test_a_test_split_sends_the_winner_to_the_rest(
     again = send_campaign(services, "sale")  # resend safe: nothing new
     assert (again.queued, again.skipped) == (0, 400)
     assert decide_due(services) == 0
-    services.db.dispose()
+    services.close()
 
 
 def test_no_significant_winner_goes_by_the_better_rate_and_pausing_holds_the_rest(
@@ -250,7 +250,7 @@ def test_no_significant_winner_goes_by_the_better_rate_and_pausing_holds_the_res
     got = texts(services)
     assert len(got) == 20
     assert decide_due(services) == 0  # decided once
-    services.db.dispose()
+    services.close()
 
 
 def test_the_decision_shows_in_status_api_and_inbox(
@@ -286,8 +286,8 @@ def test_the_decision_shows_in_status_api_and_inbox(
     assert login(inbox, "dana@acme.test", PASSWORD).status_code == 302
     page = " ".join(inbox.get("/inbox/campaigns/sale").get_data(as_text=True).split())
     assert "Decided 2026-11-30 22:00 UTC by clicks: <strong>a</strong> went to the rest" in page
-    services_of(app).db.dispose()
-    services.db.dispose()
+    services_of(app).close()
+    services.close()
 
 
 def state_of(services: Services) -> SplitState:
@@ -303,4 +303,4 @@ def test_the_wait_starts_when_the_test_texts_may_go_out(database_url: str, flows
     assert send_campaign(services, "sale").deferred
     # Held till 08:00 in Boston (13:00 UTC), then the four hours of the test.
     assert state_of(services).decide_at == datetime(2026, 11, 30, 17, 0, tzinfo=UTC)
-    services.db.dispose()
+    services.close()

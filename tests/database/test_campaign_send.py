@@ -67,7 +67,7 @@ def services(database_url: str, flows_dir: Path, gateway: FakeGateway) -> Iterat
     )
     built = build_services(settings, gateway=gateway, clock=lambda: NOW)
     yield built
-    built.db.dispose()
+    built.close()
 
 
 def seed(db: Engine, people: list[tuple[str, S, str | None, list[str]]] = PEOPLE) -> None:

@@ -29,7 +29,7 @@ def app(settings: Settings, gateway: FakeGateway) -> Iterator[Flask]:
     app = create_app(settings, gateway=gateway, clock=FakeClock(NOON_IN_SF))
     app.config["TESTING"] = True
     yield app
-    services_of(app).db.dispose()
+    services_of(app).close()
 
 
 def queue(app: Flask, *, purpose: Purpose, status: SubscriberStatus, body: str = "Hi") -> int:

@@ -133,7 +133,7 @@ def test_a_form_that_showed_other_words_is_refused(
         assert "checked" not in response.text  # to be agreed to afresh
         assert _counts(client) == [0, 0, 0]
     finally:
-        services_of(app).db.dispose()
+        services_of(app).close()
 
 
 @pytest.mark.parametrize(
@@ -218,7 +218,7 @@ def test_one_address_gets_so_many_sign_ups_an_hour_across_processes(
         # Someone else, elsewhere, is not held back by this address.
         assert sign_up(limited.client, phone=numbers[3], address="192.0.2.9").status_code == 200
     finally:
-        services_of(other_process).db.dispose()
+        services_of(other_process).close()
 
 
 def test_behind_a_trusted_proxy_the_limit_counts_the_client(database_url: str) -> None:
@@ -260,7 +260,7 @@ def test_without_a_number_there_is_no_text_link_and_no_qr_code(database_url: str
         missing = client.get("/join/qr.svg")
         assert missing.status_code == 404 and "JOIN_SMS_NUMBER" in missing.text
     finally:
-        services_of(app).db.dispose()
+        services_of(app).close()
 
 
 def test_only_the_named_shops_may_frame_the_page(database_url: str, client: FlaskClient) -> None:
@@ -276,4 +276,4 @@ def test_only_the_named_shops_may_frame_the_page(database_url: str, client: Flas
         assert framed["Content-Security-Policy"].endswith(f"frame-ancestors {shop}")
         assert "X-Frame-Options" not in framed
     finally:
-        services_of(app).db.dispose()
+        services_of(app).close()

@@ -270,7 +270,7 @@ def test_the_cart_reminders_carry_one_tracked_link(database_url: str) -> None:
         assert (link.url, link.flow) == ("https://shop.example/c/42", "abandoned_cart")
         assert all(row.segments == count_segments(row.body).segments for row in rows)
     finally:
-        services.db.dispose()
+        services.close()
 
 
 EVIL = "https://evil.example/login"
@@ -345,7 +345,7 @@ def test_a_name_that_is_a_url_is_greeted_as_text(database_url: str) -> None:
         with Session(services_of(app).db) as session:
             assert session.scalars(select(Link)).all() == []
     finally:
-        services_of(app).db.dispose()
+        services_of(app).close()
 
 
 def test_a_url_with_a_persons_value_in_it_is_left_as_written(
@@ -406,4 +406,4 @@ def test_an_imported_attribute_that_is_a_url_stays_text_in_a_campaign(
             ("https://acme.test/boots", "boots")
         ]
     finally:
-        services.db.dispose()
+        services.close()

@@ -172,7 +172,7 @@ def journey_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
         clock=clock,
     )
     yield app
-    services_of(app).db.dispose()
+    services_of(app).close()
 
 
 def _every_stored_time(app: Flask) -> list[tuple[str, str, datetime]]:

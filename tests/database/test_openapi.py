@@ -93,7 +93,7 @@ def api_app(database_url: str) -> Iterator[Flask]:
     )
     app.config["TESTING"] = True
     yield app
-    services_of(app).db.dispose()
+    services_of(app).close()
 
 
 OPERATIONS = sorted((path, method) for path, item in openapi()["paths"].items() for method in item)

@@ -43,7 +43,7 @@ def app(database_url: str, clock: FakeClock) -> Iterator[Flask]:
     app = create_app(settings, gateway=FakeGateway(), clock=clock)
     app.config["TESTING"] = True
     yield app
-    services_of(app).db.dispose()
+    services_of(app).close()
 
 
 def wait(app: Flask, clock: FakeClock, delta: timedelta) -> None:
@@ -176,7 +176,7 @@ def test_without_flow_files_the_list_is_empty(database_url: str) -> None:
         response = app.test_client().get("/api/flows", headers=AUTH)
         assert (response.status_code, response.json) == (200, {"flows": []})
     finally:
-        services_of(app).db.dispose()
+        services_of(app).close()
 
 
 def test_an_unknown_flow_is_404(client: FlaskClient) -> None:

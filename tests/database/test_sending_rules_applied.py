@@ -109,7 +109,7 @@ def test_an_override_is_logged_at_every_start(
 
     with caplog.at_level(logging.WARNING, logger="bot.services"):
         app = create_app(settings, gateway=FakeGateway())
-    services_of(app).db.dispose()
+    services_of(app).close()
 
     assert f"{path}:3: Florida hours overrides a shipped sending rule:" in caplog.text
     assert "texts to our own staff only" in caplog.text

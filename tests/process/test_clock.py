@@ -58,7 +58,7 @@ def test_timers_that_came_due_while_down_fire_once_on_start(database_url: str) -
     settings = make_settings(database_url, FLOWS_DIR=SHIPPED_FLOWS)
     before = create_app(settings, gateway=FakeGateway(), clock=FakeClock(START))
     reply_to(before.test_client(), "SURVEY")
-    services_of(before).db.dispose()  # the process stops; two days pass
+    services_of(before).close()  # the process stops; two days pass
 
     gateway = FakeGateway()
     after = create_app(settings, gateway=gateway, clock=FakeClock(START + timedelta(days=2)))
@@ -114,7 +114,7 @@ def clock() -> FakeClock:
 def app(database_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[Flask]:
     app = timer_app(database_url, tmp_path, clock)
     yield app
-    services_of(app).db.dispose()
+    services_of(app).close()
 
 
 def paused_scheduler(app: Flask, clock: FakeClock) -> BaseScheduler:
@@ -216,7 +216,7 @@ def test_a_restarted_clock_fires_the_overdue_timer_at_once_and_only_once(
     run_when_due(scheduler, clock)
     assert next_run(scheduler) == START + FLOW_WAIT
     scheduler.shutdown(wait=False)  # the process stops before the timer; two days pass
-    services_of(before).db.dispose()
+    services_of(before).close()
 
     clock.advance(timedelta(days=2))
     after = timer_app(database_url, tmp_path, clock)
@@ -229,7 +229,7 @@ def test_a_restarted_clock_fires_the_overdue_timer_at_once_and_only_once(
         assert next_run(scheduler) == clock() + LONG_SLEEP
     finally:
         scheduler.shutdown(wait=False)
-        services_of(after).db.dispose()
+        services_of(after).close()
 
 
 def test_only_a_committed_timer_rings_the_alarm(database_url: str) -> None:

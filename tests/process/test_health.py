@@ -61,7 +61,7 @@ def healthz(database_url: str) -> tuple[int, object]:
         response = client.get("/healthz")
         return response.status_code, response.get_json()
     finally:
-        services_of(app).db.dispose()
+        services_of(app).close()
 
 
 def test_a_healthy_database_is_ok(database_url: str) -> None:

@@ -96,4 +96,4 @@ class AppHarness:
             return row
 
     def dispose(self) -> None:
-        self.db.dispose()
+        self.services.close()
