@@ -1,7 +1,7 @@
 """CPU per inbound text: the whole app in one process, no server and no client in the way.
 
 Usage: python bench/cpu_per_text.py [--texts N] [--warmup N] [--mix flows|keywords|burst]
-       [--checkout DIR ...]
+       [--checkout DIR ...] [--profile FILE]
 
 Signed texts (the same mixes as bench/inbound.py) go through Flask's test client into the app
 on a fresh SQLite database; each request's `time.thread_time` is taken, and the median printed.
@@ -16,6 +16,7 @@ subprocess of its own, alternately, `--rounds` times: only public interfaces are
 from __future__ import annotations
 
 import argparse
+import cProfile
 import importlib.util
 import json
 import os
@@ -39,7 +40,7 @@ def _inbound_module():  # type: ignore[no-untyped-def]  # a script's sibling, lo
     return module
 
 
-def measure(texts: int, warmup: int, mix: str) -> dict[str, float]:
+def measure(texts: int, warmup: int, mix: str, profile: Path | None = None) -> dict[str, float]:
     """Run in this process against the `bot` on sys.path; returns the median in ms."""
     inbound = _inbound_module()
     scripts = inbound.MIXES[mix]
@@ -56,8 +57,12 @@ def measure(texts: int, warmup: int, mix: str) -> dict[str, float]:
         client = create_app().test_client()
         people = inbound.conversations(warmup + texts, URL, "cpu", 0, scripts)
         spent: list[float] = []
+        # CPU time, not wall time: the machine's other load must not enter the profile.
+        profiler = cProfile.Profile(time.thread_time)
         for person in people:
             for text in person:
+                if profile is not None and len(spent) == warmup:
+                    profiler.enable()
                 started = time.thread_time()
                 answer = client.post(
                     "/twilio/sms",
@@ -68,6 +73,9 @@ def measure(texts: int, warmup: int, mix: str) -> dict[str, float]:
                 spent.append(time.thread_time() - started)
                 if answer.status_code != 200:
                     raise SystemExit(f"/twilio/sms answered {answer.status_code}")
+        profiler.disable()
+        if profile is not None:
+            profiler.dump_stats(profile)
     measured = spent[warmup:]
     return {"median_ms": statistics.median(measured) * 1000, "texts": len(measured)}
 
@@ -80,9 +88,10 @@ def main() -> None:
     parser.add_argument("--checkout", action="append", type=Path, default=[])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print one JSON line (for --checkout)")
+    parser.add_argument("--profile", type=Path, help="write cProfile stats of the measured texts")
     args = parser.parse_args()
     if not args.checkout:
-        result = measure(args.texts, args.warmup, args.mix)
+        result = measure(args.texts, args.warmup, args.mix, args.profile)
         if args.json:
             print(json.dumps(result))
         else:
