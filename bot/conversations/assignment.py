@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine, Row
 
-from bot.accounts.presence import available_agents
+from bot.accounts.presence import IS_AVAILABLE, presence_params
 from bot.conversations.takeover import TakeoverError, pass_on
 from bot.domain.vocabulary import ConversationStatus, HandledBy, SubscriberStatus
 from bot.store.db import transaction
@@ -63,9 +63,8 @@ def assign_waiting(db: Engine, *, now: datetime, away_after: timedelta) -> int:
     """One round: drop finished items, take back items of agents gone away, and give waiting
     items to available agents with free slots; returns how many were given."""
     with transaction(db) as connection:
-        _lock_agents(connection)
-        available = available_agents(connection, now=now, away_after=away_after)
-        items = connection.execute(select(ASSIGNMENTS)).all()
+        available = _lock_agents_on_duty(connection, now=now, away_after=away_after)
+        items = connection.execute(_ASSIGNED).all()
         if not available and not items:
             # Nobody to give to and nothing given to sweep: the round has no work. Every text
             # that queues someone runs a round, and reading the whole queue (below) grows with
@@ -165,9 +164,26 @@ def assignees(connection: Connection) -> dict[int, tuple[int, str]]:
     return {row.subscriber_id: (row.id, row.name) for row in rows}
 
 
+# Built once: every question that queues someone runs a round, and building a statement per
+# call costs more than running it.
+_LOCK = select(AGENTS.c.id).order_by(AGENTS.c.id).with_for_update()
+_LOCK_ON_DUTY = (
+    select(AGENTS.c.id, IS_AVAILABLE.label("available")).order_by(AGENTS.c.id).with_for_update()
+)
+_ASSIGNED = select(ASSIGNMENTS)
+
+
 def _lock_agents(connection: Connection) -> None:
     """Serialise rounds: every assigning transaction locks the agent rows, in id order."""
-    connection.execute(select(AGENTS.c.id).order_by(AGENTS.c.id).with_for_update()).all()
+    connection.execute(_LOCK).all()
+
+
+def _lock_agents_on_duty(
+    connection: Connection, *, now: datetime, away_after: timedelta
+) -> set[int]:
+    """_lock_agents, and in the same statement, which of them are available now."""
+    rows = connection.execute(_LOCK_ON_DUTY, presence_params(now, away_after))
+    return {row.id for row in rows if row.available}
 
 
 def _needs(connection: Connection) -> dict[int, datetime]:
