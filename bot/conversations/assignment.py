@@ -20,14 +20,15 @@ their capacity, nor one person to two agents.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, Row
 
-from bot.accounts.presence import available_agents
+from bot.accounts.presence import IS_AVAILABLE, presence_params
 from bot.conversations.takeover import TakeoverError, pass_on
 from bot.domain.vocabulary import ConversationStatus, HandledBy, SubscriberStatus
 from bot.store.db import transaction
@@ -62,11 +63,16 @@ def assign_waiting(db: Engine, *, now: datetime, away_after: timedelta) -> int:
     """One round: drop finished items, take back items of agents gone away, and give waiting
     items to available agents with free slots; returns how many were given."""
     with transaction(db) as connection:
-        _lock_agents(connection)
-        available = available_agents(connection, now=now, away_after=away_after)
+        available = _lock_agents_on_duty(connection, now=now, away_after=away_after)
+        items = connection.execute(_ASSIGNED).all()
+        if not available and not items:
+            # Nobody to give to and nothing given to sweep: the round has no work. Every text
+            # that queues someone runs a round, and reading the whole queue (below) grows with
+            # it: a burst of questions with no agent on duty would cost more with every text.
+            return 0
         needs = _needs(connection)
         held = _held(connection)
-        assigned = _sweep(connection, needs, held, available)
+        assigned = _sweep(connection, items, needs, held, available)
         return _give(connection, needs, held, assigned, available, now)
 
 
@@ -158,9 +164,26 @@ def assignees(connection: Connection) -> dict[int, tuple[int, str]]:
     return {row.subscriber_id: (row.id, row.name) for row in rows}
 
 
+# Built once: every question that queues someone runs a round, and building a statement per
+# call costs more than running it.
+_LOCK = select(AGENTS.c.id).order_by(AGENTS.c.id).with_for_update()
+_LOCK_ON_DUTY = (
+    select(AGENTS.c.id, IS_AVAILABLE.label("available")).order_by(AGENTS.c.id).with_for_update()
+)
+_ASSIGNED = select(ASSIGNMENTS)
+
+
 def _lock_agents(connection: Connection) -> None:
     """Serialise rounds: every assigning transaction locks the agent rows, in id order."""
-    connection.execute(select(AGENTS.c.id).order_by(AGENTS.c.id).with_for_update()).all()
+    connection.execute(_LOCK).all()
+
+
+def _lock_agents_on_duty(
+    connection: Connection, *, now: datetime, away_after: timedelta
+) -> set[int]:
+    """_lock_agents, and in the same statement, which of them are available now."""
+    rows = connection.execute(_LOCK_ON_DUTY, presence_params(now, away_after))
+    return {row.id for row in rows if row.available}
 
 
 def _needs(connection: Connection) -> dict[int, datetime]:
@@ -202,16 +225,17 @@ def _held(connection: Connection) -> dict[int, int]:
 
 def _sweep(
     connection: Connection,
+    items: Sequence[Row[Any]],
     needs: Mapping[int, datetime],
     held: Mapping[int, int],
     available: set[int],
 ) -> dict[int, int]:
-    """Drop finished items and those of agents gone away; follow a chat taken over by another
-    agent. Returns what stays assigned: subscriber id -> agent."""
+    """Drop finished `items` (assignment rows) and those of agents gone away; follow a chat taken
+    over by another agent. Returns what stays assigned: subscriber id -> agent."""
     # A colleague's choice stays while its agent is away, but not once their account is off.
     disabled = set(connection.execute(select(AGENTS.c.id).where(AGENTS.c.disabled)).scalars())
     kept: dict[int, int] = {}
-    for row in connection.execute(select(ASSIGNMENTS)).all():
+    for row in items:
         holder = held.get(row.subscriber_id)
         mine = ASSIGNMENTS.c.subscriber_id == row.subscriber_id
         if holder is not None and holder != row.agent_id:

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from bot.domain.vocabulary import ConversationStatus
+from bot.store.driver_sql import DriverStatement
 from bot.store.models import MAX_ROW_ID
 from bot.store.tables import CONVERSATIONS, MESSAGES, SUBSCRIBERS
 from bot.store.tables import UNANSWERED_TEXTS as UNANSWERED
@@ -36,18 +37,26 @@ class OpenText:
     created_at: datetime
 
 
-# Off the webhook's hot path (only texts the bot cannot take come here): plain Core.
 _IS_OPEN = UNANSWERED.c.handled_at.is_(None)
+_OF_PERSON = UNANSWERED.c.subscriber_id == bindparam("subscriber_id")
+# Driver statements (bot/store/driver_sql.py): every text no step can take comes here, on the
+# webhook's path, and in a burst of new numbers (a TV spot) that is half the texts.
+_HAS_OPEN = DriverStatement(select(UNANSWERED.c.id).where(_OF_PERSON, _IS_OPEN).limit(1))
+_INSERT = DriverStatement(UNANSWERED.insert())
+_LAST_ENDED = DriverStatement(
+    select(CONVERSATIONS.c.flow, CONVERSATIONS.c.step, CONVERSATIONS.c.end_reason)
+    .where(
+        CONVERSATIONS.c.subscriber_id == bindparam("subscriber_id"),
+        CONVERSATIONS.c.status == ConversationStatus.ENDED,
+    )
+    .order_by(CONVERSATIONS.c.id.desc())
+    .limit(1)
+)
 
 
 def has_open(connection: Connection, subscriber_id: int) -> bool:
     """Whether the person already has a text waiting for a human (and was acknowledged)."""
-    found = connection.execute(
-        select(UNANSWERED.c.id)
-        .where(UNANSWERED.c.subscriber_id == subscriber_id, _IS_OPEN)
-        .limit(1)
-    ).first()
-    return found is not None
+    return _HAS_OPEN.run(connection, {"subscriber_id": subscriber_id}).first() is not None
 
 
 def record_unanswered(
@@ -63,31 +72,24 @@ def record_unanswered(
     now: datetime,
 ) -> None:
     """Put a text in the agents' queue (see `QueueForAgents`, the effect that asks for it)."""
-    connection.execute(
-        UNANSWERED.insert().values(
-            message_id=message_id,
-            subscriber_id=subscriber_id,
-            phone=phone,
-            flow=flow,
-            step=step,
-            context=context[:160],
-            acknowledgement_id=acknowledgement_id,
-            created_at=now,
-        )
+    _INSERT.run(
+        connection,
+        {
+            "message_id": message_id,
+            "subscriber_id": subscriber_id,
+            "phone": phone,
+            "flow": flow,
+            "step": step,
+            "context": context[:160],
+            "acknowledgement_id": acknowledgement_id,
+            "created_at": now,
+        },
     )
 
 
 def last_conversation(connection: Connection, subscriber_id: int) -> tuple[str, str | None, str]:
     """The flow, step and end reason of the person's latest ended conversation, if any."""
-    row = connection.execute(
-        select(CONVERSATIONS.c.flow, CONVERSATIONS.c.step, CONVERSATIONS.c.end_reason)
-        .where(
-            CONVERSATIONS.c.subscriber_id == subscriber_id,
-            CONVERSATIONS.c.status == ConversationStatus.ENDED,
-        )
-        .order_by(CONVERSATIONS.c.id.desc())
-        .limit(1)
-    ).first()
+    row = _LAST_ENDED.run(connection, {"subscriber_id": subscriber_id}).first()
     return (row.flow, row.step, row.end_reason or "ended") if row is not None else ("", None, "")
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.domain import policy
 from bot.domain.vocabulary import MessageStatus, Purpose, SubscriberStatus
+from bot.store.driver_sql import DriverStatement
 from bot.store.tables import MESSAGES, SUBSCRIBERS
 
 # How long a STOP waits at most for texts in flight: the gateway's HTTP timeout. A request that
@@ -68,7 +69,8 @@ _WITHDRAW = (
         updated_at=bindparam("now"),
     )
 )
-_IN_FLIGHT = (
+# A driver statement (bot/store/driver_sql.py): every STOP asks it, on the webhook's path.
+_IN_FLIGHT = DriverStatement(
     select(MESSAGES.c.id)
     .where(
         MESSAGES.c.phone == bindparam("phone"),
@@ -122,7 +124,7 @@ def texts_in_flight(
     their row FOR UPDATE), the answer is final when it is no: every hand-over before the STOP
     is committed and visible, and every one after it will see the opt-out.
     """
-    busy = connection.execute(_IN_FLIGHT, {"phone": phone, "since": now - limit}).first()
+    busy = _IN_FLIGHT.run(connection, {"phone": phone, "since": now - limit}).first()
     return busy is not None
 
 

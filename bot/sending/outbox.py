@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, null, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bot.domain import policy
@@ -479,18 +479,22 @@ def next_send_after(connection: Connection, limit: datetime) -> datetime | None:
     return None if moment is None else _aware(moment)
 
 
+# On the webhook's path (a turn that reaches a call): a driver statement, a row at a time.
+_TO_OUTBOX = DriverStatement(
+    update(MESSAGES)
+    .where(MESSAGES.c.id == bindparam("message_id"), MESSAGES.c.delivery == Delivery.TWIML)
+    # NULL written into the SQL: a driver statement's fixed values leave None out.
+    .values(delivery=Delivery.OUTBOX, status=MessageStatus.PENDING, sent_at=null())
+)
+
+
 def move_to_outbox(connection: Connection, texts: Sequence[QueuedText]) -> list[int]:
     """Take TwiML replies out of the webhook's answer: they wait in the outbox instead, in order.
 
     Their policy verdict stands (they were judged as replies); returns their ids.
     """
     ids = [text.id for text in texts if text.status is MessageStatus.ACCEPTED]
-    if ids:
-        connection.execute(
-            update(MESSAGES)
-            .where(MESSAGES.c.id.in_(ids), MESSAGES.c.delivery == Delivery.TWIML)
-            .values(delivery=Delivery.OUTBOX, status=MessageStatus.PENDING, sent_at=None)
-        )
+    _TO_OUTBOX.run_many(connection, [{"message_id": message_id} for message_id in ids])
     return ids
 
 

@@ -8,18 +8,33 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
+from bot.store.driver_sql import DriverStatement
 from bot.store.tables import AGENT_CHATS as CHATS
 
 _IS_OPEN = CHATS.c.closed_at.is_(None)
+_OF_PERSON = CHATS.c.subscriber_id == bindparam("subscriber_id")
+
+# Driver statements (bot/store/driver_sql.py): a question nobody's step can take queues its
+# sender, and a STOP closes their chat, on the webhook's path.
+_OPEN = DriverStatement(select(CHATS.c.id, CHATS.c.agent_id).where(_OF_PERSON, _IS_OPEN).limit(1))
+_OPEN_UNTAKEN = DriverStatement(
+    select(CHATS.c.id, CHATS.c.agent_id)
+    .where(_OF_PERSON, _IS_OPEN, CHATS.c.taken_at.is_(None))
+    .limit(1)
+)
+_INSERT = DriverStatement(CHATS.insert())
+_CLOSE = DriverStatement(
+    update(CHATS)
+    .where(CHATS.c.id == bindparam("chat_id"))
+    .values(closed_at=bindparam("closed_at"), outcome=bindparam("outcome"))
+)
 
 
 def _open_id(connection: Connection, subscriber_id: int) -> int | None:
-    return connection.execute(
-        select(CHATS.c.id).where(CHATS.c.subscriber_id == subscriber_id, _IS_OPEN).limit(1)
-    ).scalar_one_or_none()
+    return _OPEN.run(connection, {"subscriber_id": subscriber_id}).scalar_one_or_none()
 
 
 def chat_queued(
@@ -28,10 +43,9 @@ def chat_queued(
     """The person waits for a human: open their chat, unless one is open already."""
     open_id = _open_id(connection, subscriber_id)
     if open_id is None:
-        connection.execute(
-            CHATS.insert().values(
-                subscriber_id=subscriber_id, conversation_id=conversation_id, queued_at=now
-            )
+        _INSERT.run(
+            connection,
+            {"subscriber_id": subscriber_id, "conversation_id": conversation_id, "queued_at": now},
         )
     elif conversation_id is not None:
         connection.execute(
@@ -102,15 +116,11 @@ def chat_closed(
     only_if_untaken: bool = False,  # marked done: a chat an agent holds stays open
 ) -> tuple[int, int | None] | None:
     """Close the person's open chat; its id and agent, or None when none was open."""
-    conditions = [CHATS.c.subscriber_id == subscriber_id, _IS_OPEN]
-    if only_if_untaken:
-        conditions.append(CHATS.c.taken_at.is_(None))
-    row = connection.execute(select(CHATS.c.id, CHATS.c.agent_id).where(*conditions)).first()
+    find = _OPEN_UNTAKEN if only_if_untaken else _OPEN
+    row = find.run(connection, {"subscriber_id": subscriber_id}).first()
     if row is None:
         return None
-    connection.execute(
-        update(CHATS).where(CHATS.c.id == row.id).values(closed_at=now, outcome=outcome[:40])
-    )
+    _CLOSE.run(connection, {"chat_id": row.id, "closed_at": now, "outcome": outcome[:40]})
     return row.id, row.agent_id
 
 

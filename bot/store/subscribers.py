@@ -301,21 +301,25 @@ def opt_out_by_carrier(
     )
 
 
+# Asked by every confirmation (Y) on the webhook's path: a driver statement.
+_STANDING_REQUEST = DriverStatement(
+    select(CONSENT_EVENTS.c.kind, CONSENT_EVENTS.c.keyword)
+    .where(
+        CONSENT_EVENTS.c.subscriber_id == bindparam("subscriber_id"),
+        CONSENT_EVENTS.c.kind != ConsentKind.OPT_IN,
+    )
+    .order_by(CONSENT_EVENTS.c.id.desc())
+    .limit(1)
+)
+
+
 def requested_with(connection: Connection, subscriber_id: int) -> str | None:
     """The keyword of the person's standing request to join (JOIN, an offer's WIN), if any.
 
     The latest ledger entry that is not a confirmation: a request (its keyword, None for a web
     form) unless an opt-out came after it (STOP, then START, asked for no offer).
     """
-    row = connection.execute(
-        select(CONSENT_EVENTS.c.kind, CONSENT_EVENTS.c.keyword)
-        .where(
-            CONSENT_EVENTS.c.subscriber_id == subscriber_id,
-            CONSENT_EVENTS.c.kind != ConsentKind.OPT_IN,
-        )
-        .order_by(CONSENT_EVENTS.c.id.desc())
-        .limit(1)
-    ).first()
+    row = _STANDING_REQUEST.run(connection, {"subscriber_id": subscriber_id}).first()
     if row is None or row.kind != ConsentKind.OPT_IN_REQUESTED:
         return None
     keyword: str | None = row.keyword

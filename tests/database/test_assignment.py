@@ -27,6 +27,7 @@ from bot.store.tables import AGENT_CHATS, ASSIGNMENTS, CONVERSATIONS, SUBSCRIBER
 from tests.support.inbox import NOON_IN_SF, Inbox, post
 from tests.support.paths import SHIPPED_FLOWS
 from tests.support.sms import ALICE, reply_to
+from tests.support.statements import StatementCounter
 
 QUESTION = "Where is my order #4411?"
 DEFAULT_ACK = "Thanks for your message! A person will get back to you shortly."
@@ -115,6 +116,19 @@ def test_nobody_available_leaves_people_unassigned_until_someone_is(team: Team) 
     assert (
         team.eli_client.get("/inbox/?view=unassigned").get_data(as_text=True).count(PEOPLE[0]) == 0
     )
+
+
+def test_with_nobody_on_duty_a_round_does_not_read_the_queue(team: Team) -> None:
+    for phone in PEOPLE[:5]:
+        team.asks(phone)  # each question runs a round after its turn
+    counter = StatementCounter(team.db)
+
+    given = assign_waiting(team.db, now=team.clock(), away_after=timedelta(minutes=15))
+
+    # The agents locked with who is available, what is assigned: a burst of questions with
+    # nobody on duty must not read the whole queue again for every text.
+    assert (given, counter.count) == (0, 2)
+    assert team.assigned() == {}
 
 
 def test_capacity_caps_an_agent_and_a_freed_slot_takes_the_next(team: Team) -> None:
