@@ -18,7 +18,7 @@ from bot.domain.segments import count_segments
 from bot.domain.urls import Span
 from bot.domain.vocabulary import Delivery, Direction, MessageStatus, Purpose, SubscriberStatus
 from bot.sending.links import LinkDraft, attach_message, shorten_links, shorten_links_in_batch
-from bot.store.db import where_in
+from bot.store.db import fresh_ids, where_in
 from bot.store.driver_sql import DriverStatement
 from bot.store.messages import QueuedText
 from bot.store.subscribers import SubscriberRow
@@ -204,29 +204,18 @@ def queue_texts(
 
 
 def _insert_messages(connection: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Store the rows (one per number) in one INSERT; their ids, in the rows' order."""
-    if connection.dialect.name == "postgresql":
-        # INSERT ... RETURNING is sent as one statement of 20 parameters a row, which costs
-        # four times a plain executemany (psycopg's pipeline) in the client and the server:
-        # the ids are drawn from the table's sequence first, in one SELECT, and given.
-        ids = list(connection.execute(_NEXT_MESSAGE_IDS, {"count": len(rows)}).scalars())
-        connection.execute(
-            MESSAGES.insert(), [row | {"id": id_} for row, id_ in zip(rows, ids, strict=True)]
-        )
-        return ids
-    # The ids come back in any order (in order would be a statement per row on SQLite):
-    # each is matched to its row by the number, which is the batch's own.
-    returned = connection.execute(
-        MESSAGES.insert().returning(MESSAGES.c.id, MESSAGES.c.phone), rows
+    """Store the rows (one per number) in one executemany; their ids, in the rows' order."""
+    # The ids are drawn first and given: INSERT ... RETURNING is a statement of 20 parameters
+    # a row that SQLAlchemy renders and binds in Python (on SQLite about as much as the rest of
+    # the person's text), while a plain executemany on the driver's cursor is its C loop.
+    ids = fresh_ids(connection, MESSAGES, len(rows))
+    _INSERT_MESSAGE.run_many(
+        connection, [row | {"id": id_} for row, id_ in zip(rows, ids, strict=True)]
     )
-    id_of = {phone: message_id for message_id, phone in returned}
-    return [id_of[row["phone"]] for row in rows]
+    return ids
 
 
-# PostgreSQL: `count` fresh message ids, as the column's default would draw them.
-_NEXT_MESSAGE_IDS = select(
-    func.nextval(func.pg_get_serial_sequence(MESSAGES.name, MESSAGES.c.id.name))
-).select_from(func.generate_series(1, bindparam("count")))
+_INSERT_MESSAGE = DriverStatement(MESSAGES.insert())
 
 
 def _capped(purpose: Purpose, replying: bool) -> bool:
