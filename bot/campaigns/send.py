@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,6 +24,7 @@ from bot.domain.vocabulary import (
     SubscriberStatus,
 )
 from bot.engine.runtime import BRAND_NAMES
+from bot.engine.templates import Filled
 from bot.sending.outbox import Draft, queue_texts
 from bot.settings import Settings
 from bot.store.db import dialect_insert, transaction, where_in
@@ -265,6 +266,7 @@ def _queue_batch(
     have_it = _have_it(connection, campaign.name, [recipient.phone for _, recipient in people])
     drafts: list[Draft] = []
     starts: list[datetime] = []
+    fill = FilledTexts()
     for row, recipient in people:
         tally.recipients += 1
         if recipient.phone in have_it:
@@ -274,9 +276,7 @@ def _queue_batch(
         if variant is None:
             tally.held += 1
             continue
-        filled = variant.text.fill(
-            recipient.template_variables(brand=brand, support=support), trusted=BRAND_NAMES
-        )
+        filled = fill(variant, recipient.template_variables(brand=brand, support=support))
         starts_at, _zone = start_for(campaign, recipient, default_zone, now)
         starts.append(starts_at)
         subscriber = SubscriberRow(
@@ -315,6 +315,35 @@ def _queue_batch(
         else:
             tally.queued += 1
     return rows[-1].id
+
+
+class FilledTexts:
+    """One campaign's variants' texts filled in, each once per distinct set of values it reads.
+
+    A campaign's texts repeat (one variant, one first name): most people's text is one
+    already filled for someone else in their batch.
+    """
+
+    def __init__(self) -> None:
+        self._filled: dict[tuple[object, ...], Filled] = {}
+
+    def __call__(self, variant: Variant, variables: Mapping[str, object]) -> Filled:
+        """`variant.text.fill(variables)`, with the brand's own names trusted."""
+        template = variant.text
+        # By type too: True, 1 and 1.0 are one key but read "yes", "1" and "1".
+        read = tuple(
+            (value.__class__, value)
+            for value in (variables.get(name) for name in template.placeholder_roots)
+        )
+        try:
+            return self._filled[(variant.name, read)]
+        except KeyError:
+            filled = self._filled[(variant.name, read)] = template.fill(
+                variables, trusted=BRAND_NAMES
+            )
+            return filled
+        except TypeError:  # a map or a list among the values: filled each time
+            return template.fill(variables, trusted=BRAND_NAMES)
 
 
 def _have_it(connection: Connection, campaign: str, phones: list[str]) -> set[str]:

@@ -24,9 +24,10 @@ def pick_weighted(point: float, items: Sequence[Item], weight: Callable[[Item], 
     """The item whose share of the total weight holds `point` (in [0, 1))."""
     if not items:
         raise ValueError("nothing to pick from")
-    remaining = point * sum(weight(item) for item in items)
-    for item in items:
-        if remaining < weight(item):
+    weights = [weight(item) for item in items]
+    remaining = point * sum(weights)
+    for item, share in zip(items, weights, strict=True):
+        if remaining < share:
             return item
-        remaining -= weight(item)
+        remaining -= share
     return items[-1]  # float rounding at the very top of the range

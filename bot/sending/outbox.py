@@ -167,17 +167,20 @@ def queue_texts(
         if _capped(purpose, replying=False)
         else {}
     )
-    decisions: dict[tuple[policy.SendContext, bool], policy.Decision] = {}
+    # The policy's answer depends on nothing else than this key: people of one place, status
+    # and moment with no recent texts (most of a campaign) ask one question, built once.
+    decisions: dict[tuple[Any, ...], policy.Decision] = {}
     where = Where()
     rows, decided = [], []
     for draft, body, judged_at in zip(drafts, links.bodies, judged, strict=True):
-        phone = draft.subscriber.phone
-        context = _context(
-            draft.subscriber, purpose, judged_at, False, recent.get(phone, ()), where
-        )
-        key = (context, len(body) > MAX_TEXT_CHARS)
+        subscriber = draft.subscriber
+        phone = subscriber.phone
+        place = where(subscriber)
+        recent_texts = recent.get(phone, ())
+        key = (subscriber.status, place, judged_at, recent_texts, len(body) > MAX_TEXT_CHARS)
         decision = decisions.get(key)
         if decision is None:
+            context = _context(subscriber, purpose, judged_at, False, recent_texts, place)
             decision = decisions[key] = _decide(body, context, rules)
         decided.append(decision)
         rows.append(
@@ -309,10 +312,10 @@ def _context(
     now: datetime,
     replying: bool,
     recent_promotional: tuple[datetime, ...],
-    where: Where | None = None,
+    place: Place | None = None,  # where they are, when the caller knows already
 ) -> policy.SendContext:
     """The policy's question about a text to `subscriber`, given their recent promotional texts."""
-    zones, country, places = _where(subscriber) if where is None else where(subscriber)
+    zones, country, places = _where(subscriber) if place is None else place
     return policy.SendContext(
         purpose=purpose,
         recipient_status=subscriber.status,
