@@ -330,17 +330,13 @@ class FilledTexts:
     def __call__(self, variant: Variant, variables: Mapping[str, object]) -> Filled:
         """`variant.text.fill(variables)`, with the brand's own names trusted."""
         template = variant.text
+        values = [variables.get(name) for name in template.placeholder_roots]
         # By type too: True, 1 and 1.0 are one key but read "yes", "1" and "1".
-        read = tuple(
-            (value.__class__, value)
-            for value in (variables.get(name) for name in template.placeholder_roots)
-        )
+        key = (variant.name, *values, *map(type, values))
         try:
-            return self._filled[(variant.name, read)]
+            return self._filled[key]
         except KeyError:
-            filled = self._filled[(variant.name, read)] = template.fill(
-                variables, trusted=BRAND_NAMES
-            )
+            filled = self._filled[key] = template.fill(variables, trusted=BRAND_NAMES)
             return filled
         except TypeError:  # a map or a list among the values: filled each time
             return template.fill(variables, trusted=BRAND_NAMES)

@@ -18,7 +18,7 @@ from bot.domain.link_previews import is_link_preview
 from bot.domain.urls import Span, urls_written_by_brand
 from bot.domain.vocabulary import WebhookEventType
 from bot.store.db import where_in
-from bot.store.driver_sql import DriverStatement
+from bot.store.driver_sql import BulkInsert
 from bot.store.tables import CLICKS, LINKS
 from bot.store.webhook_events import record_webhook_event
 
@@ -34,7 +34,7 @@ CLICK_WINDOW = timedelta(minutes=1)
 # Click rows kept per link: far more than a person clicks their own link; a script cannot grow
 # the table past it (link.clicks keeps counting).
 CLICK_ROWS_PER_LINK = 50
-_INSERT_LINK = DriverStatement(LINKS.insert())
+_INSERT_LINKS = BulkInsert(LINKS)
 
 
 def shorten_links(
@@ -112,7 +112,7 @@ class BatchLinks:
     def store(self, connection: Connection, message_ids: Sequence[int]) -> None:
         """Write the new links, each with the first text it went out in."""
         if self._new:
-            _INSERT_LINK.run_many(
+            _INSERT_LINKS.run(
                 connection,
                 [
                     {**link, "message_id": message_ids[self._first_text[key]]}

@@ -19,7 +19,7 @@ from bot.domain.urls import Span
 from bot.domain.vocabulary import Delivery, Direction, MessageStatus, Purpose, SubscriberStatus
 from bot.sending.links import LinkDraft, attach_message, shorten_links, shorten_links_in_batch
 from bot.store.db import fresh_ids, where_in
-from bot.store.driver_sql import DriverStatement
+from bot.store.driver_sql import BulkInsert, DriverStatement
 from bot.store.messages import QueuedText
 from bot.store.subscribers import SubscriberRow
 from bot.store.tables import MESSAGES
@@ -210,15 +210,15 @@ def _insert_messages(connection: Connection, rows: Sequence[dict[str, Any]]) -> 
     """Store the rows (one per number) in one executemany; their ids, in the rows' order."""
     # The ids are drawn first and given: INSERT ... RETURNING is a statement of 20 parameters
     # a row that SQLAlchemy renders and binds in Python (on SQLite about as much as the rest of
-    # the person's text), while a plain executemany on the driver's cursor is its C loop.
+    # the person's text), while a bulk insert is the driver's C loop (or COPY).
     ids = fresh_ids(connection, MESSAGES, len(rows))
-    _INSERT_MESSAGE.run_many(
+    _INSERT_MESSAGES.run(
         connection, [row | {"id": id_} for row, id_ in zip(rows, ids, strict=True)]
     )
     return ids
 
 
-_INSERT_MESSAGE = DriverStatement(MESSAGES.insert())
+_INSERT_MESSAGES = BulkInsert(MESSAGES)
 
 
 def _capped(purpose: Purpose, replying: bool) -> bool:
@@ -433,7 +433,8 @@ def _recent_promotional_of(
     connection: Connection, phones: Sequence[str], judged: Sequence[datetime]
 ) -> dict[str, tuple[datetime, ...]]:
     """`_recent_promotional` for many numbers in one SELECT, each as of its own moment."""
-    earliest = {phone: _since(moment) for phone, moment in zip(phones, judged, strict=True)}
+    since = {moment: _since(moment) for moment in set(judged)}  # a batch has a moment or two
+    earliest = {phone: since[moment] for phone, moment in zip(phones, judged, strict=True)}
     # The same question as _RECENT_PROMOTIONAL, for every number from the earliest moment on;
     # each number's own window is applied below.
     query = select(
