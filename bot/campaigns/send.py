@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Text, cast, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.campaigns.assign import assign_variant, in_test_split
@@ -242,8 +243,9 @@ def _queue_batch(
             SUBSCRIBERS.c.status,
             SUBSCRIBERS.c.first_name,
             SUBSCRIBERS.c.timezone,
-            SUBSCRIBERS.c.attributes,
-            SUBSCRIBERS.c.tags,
+            # As text: most people's are "{}" and "[]", decoded once a batch (_Profiles).
+            cast(SUBSCRIBERS.c.attributes, Text).label("attributes"),
+            cast(SUBSCRIBERS.c.tags, Text).label("tags"),
         )
         .where(SUBSCRIBERS.c.status == SubscriberStatus.SUBSCRIBED, SUBSCRIBERS.c.id > after_id)
         .order_by(SUBSCRIBERS.c.id)
@@ -252,14 +254,14 @@ def _queue_batch(
     if not rows:
         return None
     people = []
+    profiles = _Profiles()
     for row in rows:
-        attributes = row.attributes if isinstance(row.attributes, dict) else {}
         recipient = Recipient(
             phone=row.phone,
             first_name=row.first_name,
             timezone=row.timezone,
-            attributes=attributes,
-            tags=tuple(str(tag) for tag in row.tags or ()),
+            attributes=profiles.attributes(row.attributes),
+            tags=profiles.tags(row.tags),
         )
         if matches(campaign.segment, recipient):
             people.append((row, recipient))
@@ -315,6 +317,36 @@ def _queue_batch(
         else:
             tally.queued += 1
     return rows[-1].id
+
+
+class _Profiles:
+    """People's attributes and tags from their JSON text, each distinct text decoded once.
+
+    The values are shared between the people with the same text: read, never changed
+    (a SubscriberRow takes copies).
+    """
+
+    def __init__(self) -> None:
+        self._attributes: dict[str | None, Mapping[str, Any]] = {}
+        self._tags: dict[str | None, tuple[str, ...]] = {}
+
+    def attributes(self, text: str | None) -> Mapping[str, Any]:
+        """The attributes map ({} for anything else)."""
+        try:
+            return self._attributes[text]
+        except KeyError:
+            value = json.loads(text) if text else None
+            found = self._attributes[text] = value if isinstance(value, dict) else {}
+            return found
+
+    def tags(self, text: str | None) -> tuple[str, ...]:
+        """The tags, as text."""
+        try:
+            return self._tags[text]
+        except KeyError:
+            value = json.loads(text) if text else None
+            found = self._tags[text] = tuple(str(tag) for tag in value or ())
+            return found
 
 
 class FilledTexts:

@@ -271,7 +271,7 @@ def _message_row(
         "phone": phone,
         "direction": Direction.OUTBOUND,
         "body": body,
-        "media_urls": list(media_urls),
+        "media_urls": media_urls,  # a tuple: one JSON text per batch, bound once (BulkInsert)
         "segments": segments.segments,
         "encoding": str(segments.encoding),
         "status": status,
