@@ -76,14 +76,35 @@ def _tracked_spans(text: str, brand_spans: Sequence[Span], public_url: str | Non
 
 def _rewrite(text: str, spans: Sequence[Span], public_url: str, codes: Sequence[str]) -> str:
     """`text` with the URL at each span replaced by the tracked link with its code."""
-    base = public_url.rstrip("/") + LINK_PATH
-    pieces: list[str] = []
-    position = 0
-    for (start, end), code in zip(spans, codes, strict=True):
-        pieces.extend((text[position:start], base, code))
-        position = end
-    pieces.append(text[position:])
-    return "".join(pieces)
+    return _Copies.of(text, spans, public_url).with_codes(codes)
+
+
+@dataclass(frozen=True)
+class _Copies:
+    """A text's tracked URLs and the text around them: each person's copy, given their codes."""
+
+    urls: tuple[str, ...]
+    around: tuple[str, ...]  # one more than urls; each but the last ends with the link's base
+
+    @classmethod
+    def of(cls, text: str, spans: Sequence[Span], public_url: str) -> _Copies:
+        base = public_url.rstrip("/") + LINK_PATH
+        around: list[str] = []
+        position = 0
+        for start, end in spans:
+            around.append(text[position:start] + base)
+            position = end
+        around.append(text[position:])
+        return cls(tuple(text[start:end] for start, end in spans), tuple(around))
+
+    def with_codes(self, codes: Sequence[str]) -> str:
+        """The text with the i-th URL replaced by the link with the i-th code."""
+        if len(codes) == 1:  # a campaign's usual text: one URL
+            return self.around[0] + codes[0] + self.around[1]
+        pieces = [self.around[0]]
+        for code, after in zip(codes, self.around[1:], strict=True):
+            pieces += (code, after)
+        return "".join(pieces)
 
 
 @dataclass(frozen=True)
@@ -144,17 +165,19 @@ def shorten_links_in_batch(
     """`shorten_links` for many texts at once: one SELECT of the links people already have,
     codes minted up front (one SELECT proves them unused), and the new links left to write."""
     # A campaign's texts repeat (the same variant and first name): find each one's URLs once.
-    found_in: dict[tuple[str, tuple[Span, ...]], list[Span]] = {}
-    spans = []
+    copies_of: dict[tuple[str, tuple[Span, ...]], _Copies] = {}
+    copies = []
     for draft in drafts:
         text_key = (draft.text, tuple(draft.brand_spans))
-        if text_key not in found_in:
-            found_in[text_key] = _tracked_spans(draft.text, draft.brand_spans, public_url)
-        spans.append(found_in[text_key])
+        found = copies_of.get(text_key)
+        if found is None:
+            spans = _tracked_spans(draft.text, draft.brand_spans, public_url)
+            found = copies_of[text_key] = _Copies.of(draft.text, spans, public_url or "")
+        copies.append(found)
     wanted = {
-        (draft.phone, draft.text[start:end])
-        for draft, found in zip(drafts, spans, strict=True)
-        for start, end in found
+        (draft.phone, url)
+        for draft, found in zip(drafts, copies, strict=True)
+        for url in found.urls
     }
     if not wanted:
         return BatchLinks([draft.text for draft in drafts])
@@ -172,11 +195,12 @@ def shorten_links_in_batch(
             "campaign": campaign,
             "created_at": now,
         }
-    for index, (draft, found) in enumerate(zip(drafts, spans, strict=True)):
-        keys = [(draft.phone, draft.text[start:end]) for start, end in found]
-        links.bodies.append(
-            _rewrite(draft.text, found, public_url or "", [codes[key][1] for key in keys])
-        )
+    for index, (draft, found) in enumerate(zip(drafts, copies, strict=True)):
+        if not found.urls:
+            links.bodies.append(draft.text)
+            continue
+        keys = [(draft.phone, url) for url in found.urls]
+        links.bodies.append(found.with_codes([codes[key][1] for key in keys]))
         for key in keys:
             links._first_text.setdefault(key, index)
             link_id = codes[key][0]
