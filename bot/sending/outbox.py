@@ -433,8 +433,8 @@ def _recent_promotional_of(
     connection: Connection, phones: Sequence[str], judged: Sequence[datetime]
 ) -> dict[str, tuple[datetime, ...]]:
     """`_recent_promotional` for many numbers in one SELECT, each as of its own moment."""
-    since = {moment: _since(moment) for moment in set(judged)}  # a batch has a moment or two
-    earliest = {phone: since[moment] for phone, moment in zip(phones, judged, strict=True)}
+    since_of = {moment: _since(moment) for moment in set(judged)}  # a batch has a moment or two
+    earliest = {phone: since_of[moment] for phone, moment in zip(phones, judged, strict=True)}
     # The same question as _RECENT_PROMOTIONAL, for every number from the earliest moment on;
     # each number's own window is applied below.
     query = select(

@@ -310,7 +310,9 @@ class _Binder:
             (name, make) for name, make in compiled.defaults.items() if name not in given
         ]
         given.update(name for name, _ in self._defaults)
-        self._binders = [(name, process, {}) for name, process in compiled.binders if name in given]
+        self._binders: list[tuple[str, Processor, dict[tuple[type, Any], Any]]] = [
+            (name, process, {}) for name, process in compiled.binders if name in given
+        ]
         positions = compiled.positions
         self._order: Callable[[dict[str, Any]], Any] | None = None
         if positions is not None:
