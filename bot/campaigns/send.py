@@ -255,26 +255,23 @@ def _queue_batch(
         return None
     people = []
     profiles = _Profiles()
-    for row in rows:
+    for id_, phone, status, first_name, timezone, attributes, tags in rows:
         recipient = Recipient(
-            phone=row.phone,
-            first_name=row.first_name,
-            timezone=row.timezone,
-            attributes=profiles.attributes(row.attributes),
-            tags=profiles.tags(row.tags),
+            phone, first_name, timezone, profiles.attributes(attributes), profiles.tags(tags)
         )
         if matches(campaign.segment, recipient):
-            people.append((row, recipient))
-    have_it = _have_it(connection, campaign.name, [recipient.phone for _, recipient in people])
+            people.append((id_, status, recipient))
+    have_it = _have_it(connection, campaign.name, [recipient.phone for *_, recipient in people])
     drafts: list[Draft] = []
     starts: list[datetime] = []
     fill = FilledTexts()
-    for row, recipient in people:
-        tally.recipients += 1
-        if recipient.phone in have_it:
+    tally.recipients += len(people)
+    for id_, status, recipient in people:
+        phone = recipient.phone
+        if phone in have_it:
             tally.skipped += 1
             continue
-        variant = choose(recipient.phone)
+        variant = choose(phone)
         if variant is None:
             tally.held += 1
             continue
@@ -282,22 +279,22 @@ def _queue_batch(
         starts_at, _zone = start_for(campaign, recipient, default_zone, now)
         starts.append(starts_at)
         subscriber = SubscriberRow(
-            id=row.id,
-            phone=row.phone,
-            status=row.status,
-            first_name=row.first_name,
-            timezone=row.timezone,
-            attributes=dict(recipient.attributes),
-            tags=list(recipient.tags),
+            id_,
+            phone,
+            status,
+            recipient.first_name,
+            recipient.timezone,
+            dict(recipient.attributes),
+            list(recipient.tags),
         )
         drafts.append(
             Draft(
                 subscriber,
                 filled.text,
-                brand_spans=filled.brand_spans,
-                variant=variant.name,
-                not_before=starts_at,
-                media_urls=variant.media,
+                filled.brand_spans,
+                variant.name,
+                starts_at,
+                variant.media,
             )
         )
     queued_texts = queue_texts(
