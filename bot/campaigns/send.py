@@ -6,13 +6,14 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Text, cast, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.campaigns.assign import assign_variant, in_test_split
+from bot.campaigns.assign import in_test_split, variant_assigner
 from bot.campaigns.audience import Recipient, audience_size, matches
 from bot.campaigns.model import Campaign, Variant
 from bot.campaigns.parser import read_campaigns
@@ -175,7 +176,11 @@ class VariantChooser:
             and not in_test_split(self.campaign.name, phone, test.share)
         ):
             return None
-        return assign_variant(self.campaign.name, phone, self.campaign.variants)
+        return self._assign(phone)
+
+    @cached_property
+    def _assign(self) -> Callable[[str], Variant]:
+        return variant_assigner(self.campaign.name, self.campaign.variants)
 
 
 def variant_chooser(campaign: Campaign, winner: str | None) -> VariantChooser:
