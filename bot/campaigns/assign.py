@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bot.campaigns.model import Variant
-from bot.domain.weighted import pick_weighted, stable_point
+from bot.domain.weighted import stable_point, weighted_picker
 
 
 def bucket(campaign: str, phone: str) -> float:
@@ -15,9 +15,15 @@ def bucket(campaign: str, phone: str) -> float:
 
 def assign_variant(campaign: str, phone: str, variants: Sequence[Variant]) -> Variant:
     """The variant this person gets; the same person always gets the same one."""
+    return variant_assigner(campaign, variants)(phone)
+
+
+def variant_assigner(campaign: str, variants: Sequence[Variant]) -> Callable[[str], Variant]:
+    """`assign_variant` for many people of one campaign, the weights read once."""
     if not variants:
         raise ValueError("a campaign needs at least one variant")
-    return pick_weighted(bucket(campaign, phone), variants, lambda variant: variant.weight)
+    pick = weighted_picker(variants, lambda variant: variant.weight)
+    return lambda phone: pick(bucket(campaign, phone))
 
 
 def in_test_split(campaign: str, phone: str, share: float) -> bool:

@@ -74,7 +74,7 @@ def matches(segment: Segment, recipient: Recipient) -> bool:
     """Whether the person is in the segment: every tag, every attribute, and the condition."""
     # Tags and attributes are JSON columns, queried differently by SQLite and PostgreSQL; in
     # Python the rule is one and the same on both, and a streamed pass is quick enough.
-    if not set(segment.tags) <= set(recipient.tags):
+    if segment.tags and not set(segment.tags) <= set(recipient.tags):
         return False
     for name, wanted in segment.attributes.items():
         if not _same(recipient.attributes.get(name), wanted):

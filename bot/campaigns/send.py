@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Text, cast, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.campaigns.assign import assign_variant, in_test_split
+from bot.campaigns.assign import in_test_split, variant_assigner
 from bot.campaigns.audience import Recipient, audience_size, matches
 from bot.campaigns.model import Campaign, Variant
 from bot.campaigns.parser import read_campaigns
@@ -24,6 +26,7 @@ from bot.domain.vocabulary import (
     SubscriberStatus,
 )
 from bot.engine.runtime import BRAND_NAMES
+from bot.engine.templates import Filled
 from bot.sending.outbox import Draft, queue_texts
 from bot.settings import Settings
 from bot.store.db import dialect_insert, transaction, where_in
@@ -173,7 +176,11 @@ class VariantChooser:
             and not in_test_split(self.campaign.name, phone, test.share)
         ):
             return None
-        return assign_variant(self.campaign.name, phone, self.campaign.variants)
+        return self._assign(phone)
+
+    @cached_property
+    def _assign(self) -> Callable[[str], Variant]:
+        return variant_assigner(self.campaign.name, self.campaign.variants)
 
 
 def variant_chooser(campaign: Campaign, winner: str | None) -> VariantChooser:
@@ -241,8 +248,9 @@ def _queue_batch(
             SUBSCRIBERS.c.status,
             SUBSCRIBERS.c.first_name,
             SUBSCRIBERS.c.timezone,
-            SUBSCRIBERS.c.attributes,
-            SUBSCRIBERS.c.tags,
+            # As text: most people's are "{}" and "[]", decoded once a batch (_Profiles).
+            cast(SUBSCRIBERS.c.attributes, Text).label("attributes"),
+            cast(SUBSCRIBERS.c.tags, Text).label("tags"),
         )
         .where(SUBSCRIBERS.c.status == SubscriberStatus.SUBSCRIBED, SUBSCRIBERS.c.id > after_id)
         .order_by(SUBSCRIBERS.c.id)
@@ -251,51 +259,47 @@ def _queue_batch(
     if not rows:
         return None
     people = []
-    for row in rows:
-        attributes = row.attributes if isinstance(row.attributes, dict) else {}
+    profiles = _Profiles()
+    for id_, phone, status, first_name, timezone, attributes, tags in rows:
         recipient = Recipient(
-            phone=row.phone,
-            first_name=row.first_name,
-            timezone=row.timezone,
-            attributes=attributes,
-            tags=tuple(str(tag) for tag in row.tags or ()),
+            phone, first_name, timezone, profiles.attributes(attributes), profiles.tags(tags)
         )
         if matches(campaign.segment, recipient):
-            people.append((row, recipient))
-    have_it = _have_it(connection, campaign.name, [recipient.phone for _, recipient in people])
+            people.append((id_, status, recipient))
+    have_it = _have_it(connection, campaign.name, [recipient.phone for *_, recipient in people])
     drafts: list[Draft] = []
     starts: list[datetime] = []
-    for row, recipient in people:
-        tally.recipients += 1
-        if recipient.phone in have_it:
+    fill = FilledTexts()
+    tally.recipients += len(people)
+    for id_, status, recipient in people:
+        phone = recipient.phone
+        if phone in have_it:
             tally.skipped += 1
             continue
-        variant = choose(recipient.phone)
+        variant = choose(phone)
         if variant is None:
             tally.held += 1
             continue
-        filled = variant.text.fill(
-            recipient.template_variables(brand=brand, support=support), trusted=BRAND_NAMES
-        )
+        filled = fill(variant, recipient.template_variables(brand=brand, support=support))
         starts_at, _zone = start_for(campaign, recipient, default_zone, now)
         starts.append(starts_at)
         subscriber = SubscriberRow(
-            id=row.id,
-            phone=row.phone,
-            status=row.status,
-            first_name=row.first_name,
-            timezone=row.timezone,
-            attributes=dict(recipient.attributes),
-            tags=list(recipient.tags),
+            id_,
+            phone,
+            status,
+            recipient.first_name,
+            recipient.timezone,
+            dict(recipient.attributes),
+            list(recipient.tags),
         )
         drafts.append(
             Draft(
                 subscriber,
                 filled.text,
-                brand_spans=filled.brand_spans,
-                variant=variant.name,
-                not_before=starts_at,
-                media_urls=variant.media,
+                filled.brand_spans,
+                variant.name,
+                starts_at,
+                variant.media,
             )
         )
     queued_texts = queue_texts(
@@ -315,6 +319,61 @@ def _queue_batch(
         else:
             tally.queued += 1
     return rows[-1].id
+
+
+class _Profiles:
+    """People's attributes and tags from their JSON text, each distinct text decoded once.
+
+    The values are shared between the people with the same text: read, never changed
+    (a SubscriberRow takes copies).
+    """
+
+    def __init__(self) -> None:
+        self._attributes: dict[str | None, Mapping[str, Any]] = {}
+        self._tags: dict[str | None, tuple[str, ...]] = {}
+
+    def attributes(self, text: str | None) -> Mapping[str, Any]:
+        """The attributes map ({} for anything else)."""
+        try:
+            return self._attributes[text]
+        except KeyError:
+            value = json.loads(text) if text else None
+            found = self._attributes[text] = value if isinstance(value, dict) else {}
+            return found
+
+    def tags(self, text: str | None) -> tuple[str, ...]:
+        """The tags, as text."""
+        try:
+            return self._tags[text]
+        except KeyError:
+            value = json.loads(text) if text else None
+            found = self._tags[text] = tuple(str(tag) for tag in value or ())
+            return found
+
+
+class FilledTexts:
+    """One campaign's variants' texts filled in, each once per distinct set of values it reads.
+
+    A campaign's texts repeat (one variant, one first name): most people's text is one
+    already filled for someone else in their batch.
+    """
+
+    def __init__(self) -> None:
+        self._filled: dict[tuple[object, ...], Filled] = {}
+
+    def __call__(self, variant: Variant, variables: Mapping[str, object]) -> Filled:
+        """`variant.text.fill(variables)`, with the brand's own names trusted."""
+        template = variant.text
+        values = [variables.get(name) for name in template.placeholder_roots]
+        # By type too: True, 1 and 1.0 are one key but read "yes", "1" and "1".
+        key = (variant.name, *values, *map(type, values))
+        try:
+            return self._filled[key]
+        except KeyError:
+            filled = self._filled[key] = template.fill(variables, trusted=BRAND_NAMES)
+            return filled
+        except TypeError:  # a map or a list among the values: filled each time
+            return template.fill(variables, trusted=BRAND_NAMES)
 
 
 def _have_it(connection: Connection, campaign: str, phones: list[str]) -> set[str]:

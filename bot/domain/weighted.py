@@ -22,11 +22,26 @@ def stable_point(*parts: str) -> float:
 
 def pick_weighted(point: float, items: Sequence[Item], weight: Callable[[Item], float]) -> Item:
     """The item whose share of the total weight holds `point` (in [0, 1))."""
+    return weighted_picker(items, weight)(point)
+
+
+def weighted_picker(
+    items: Sequence[Item], weight: Callable[[Item], float]
+) -> Callable[[float], Item]:
+    """`pick_weighted` over these items for any point, the weights read once (a campaign draws
+    for every person)."""
     if not items:
         raise ValueError("nothing to pick from")
-    remaining = point * sum(weight(item) for item in items)
-    for item in items:
-        if remaining < weight(item):
-            return item
-        remaining -= weight(item)
-    return items[-1]  # float rounding at the very top of the range
+    shares = [(item, weight(item)) for item in items]
+    total = sum(share for _, share in shares)
+    last = items[-1]
+
+    def pick(point: float) -> Item:
+        remaining = point * total
+        for item, share in shares:
+            if remaining < share:
+                return item
+            remaining -= share
+        return last  # float rounding at the very top of the range
+
+    return pick

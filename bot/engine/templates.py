@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 
 from bot.domain.urls import Span, urls_touching
 from bot.engine.expressions import IDENTIFIER, SourceError, lookup
@@ -69,7 +70,12 @@ class Template:
     @property
     def names(self) -> frozenset[str]:
         """The top-level variable names the template reads."""
-        return frozenset(placeholder.path[0] for placeholder in self.placeholders)
+        return frozenset(self.placeholder_roots)
+
+    @cached_property  # read for every text a campaign fills
+    def placeholder_roots(self) -> tuple[str, ...]:
+        """The top-level variable names the template reads, in order, each once."""
+        return tuple(dict.fromkeys(placeholder.path[0] for placeholder in self.placeholders))
 
     def render(self, variables: Mapping[str, object]) -> str:
         """The text with every placeholder filled in from `variables`."""

@@ -8,7 +8,7 @@ import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
@@ -18,6 +18,7 @@ from bot.domain.link_previews import is_link_preview
 from bot.domain.urls import Span, urls_written_by_brand
 from bot.domain.vocabulary import WebhookEventType
 from bot.store.db import where_in
+from bot.store.driver_sql import BulkInsert
 from bot.store.tables import CLICKS, LINKS
 from bot.store.webhook_events import record_webhook_event
 
@@ -27,13 +28,13 @@ LINK_PATH = "/l/"
 USER_AGENT_LIMIT = 255
 _CODE = re.compile(rf"[0-9A-Za-z]{{{CODE_LENGTH}}}")
 _MINT_ATTEMPTS = 5
-_CODES = len(CODE_ALPHABET) ** CODE_LENGTH
 # A person's repeat taps (a double tap, a browser that loads a page twice, back and forth) fall
 # within a minute of the first and are one click; a later visit is a new one.
 CLICK_WINDOW = timedelta(minutes=1)
 # Click rows kept per link: far more than a person clicks their own link; a script cannot grow
 # the table past it (link.clicks keeps counting).
 CLICK_ROWS_PER_LINK = 50
+_INSERT_LINKS = BulkInsert(LINKS)
 
 
 def shorten_links(
@@ -75,18 +76,38 @@ def _tracked_spans(text: str, brand_spans: Sequence[Span], public_url: str | Non
 
 def _rewrite(text: str, spans: Sequence[Span], public_url: str, codes: Sequence[str]) -> str:
     """`text` with the URL at each span replaced by the tracked link with its code."""
-    base = public_url.rstrip("/") + LINK_PATH
-    pieces: list[str] = []
-    position = 0
-    for (start, end), code in zip(spans, codes, strict=True):
-        pieces.extend((text[position:start], base, code))
-        position = end
-    pieces.append(text[position:])
-    return "".join(pieces)
+    return _Copies.of(text, spans, public_url).with_codes(codes)
 
 
 @dataclass(frozen=True)
-class LinkDraft:
+class _Copies:
+    """A text's tracked URLs and the text around them: each person's copy, given their codes."""
+
+    urls: tuple[str, ...]
+    around: tuple[str, ...]  # one more than urls; each but the last ends with the link's base
+
+    @classmethod
+    def of(cls, text: str, spans: Sequence[Span], public_url: str) -> _Copies:
+        base = public_url.rstrip("/") + LINK_PATH
+        around: list[str] = []
+        position = 0
+        for start, end in spans:
+            around.append(text[position:start] + base)
+            position = end
+        around.append(text[position:])
+        return cls(tuple(text[start:end] for start, end in spans), tuple(around))
+
+    def with_codes(self, codes: Sequence[str]) -> str:
+        """The text with the i-th URL replaced by the link with the i-th code."""
+        if len(codes) == 1:  # a campaign's usual text: one URL
+            return self.around[0] + codes[0] + self.around[1]
+        pieces = [self.around[0]]
+        for code, after in zip(codes, self.around[1:], strict=True):
+            pieces += (code, after)
+        return "".join(pieces)
+
+
+class LinkDraft(NamedTuple):  # a tuple: a batch makes one per person, at a third of the cost
     """One text's URLs to track, before any link exists: whose, and where in the text."""
 
     text: str
@@ -111,8 +132,8 @@ class BatchLinks:
     def store(self, connection: Connection, message_ids: Sequence[int]) -> None:
         """Write the new links, each with the first text it went out in."""
         if self._new:
-            connection.execute(
-                LINKS.insert(),
+            _INSERT_LINKS.run(
+                connection,
                 [
                     {**link, "message_id": message_ids[self._first_text[key]]}
                     for key, link in self._new.items()
@@ -143,17 +164,19 @@ def shorten_links_in_batch(
     """`shorten_links` for many texts at once: one SELECT of the links people already have,
     codes minted up front (one SELECT proves them unused), and the new links left to write."""
     # A campaign's texts repeat (the same variant and first name): find each one's URLs once.
-    found_in: dict[tuple[str, tuple[Span, ...]], list[Span]] = {}
-    spans = []
+    copies_of: dict[tuple[str, tuple[Span, ...]], _Copies] = {}
+    copies = []
     for draft in drafts:
         text_key = (draft.text, tuple(draft.brand_spans))
-        if text_key not in found_in:
-            found_in[text_key] = _tracked_spans(draft.text, draft.brand_spans, public_url)
-        spans.append(found_in[text_key])
+        found = copies_of.get(text_key)
+        if found is None:
+            spans = _tracked_spans(draft.text, draft.brand_spans, public_url)
+            found = copies_of[text_key] = _Copies.of(draft.text, spans, public_url or "")
+        copies.append(found)
     wanted = {
-        (draft.phone, draft.text[start:end])
-        for draft, found in zip(drafts, spans, strict=True)
-        for start, end in found
+        (draft.phone, url)
+        for draft, found in zip(drafts, copies, strict=True)
+        for url in found.urls
     }
     if not wanted:
         return BatchLinks([draft.text for draft in drafts])
@@ -171,11 +194,12 @@ def shorten_links_in_batch(
             "campaign": campaign,
             "created_at": now,
         }
-    for index, (draft, found) in enumerate(zip(drafts, spans, strict=True)):
-        keys = [(draft.phone, draft.text[start:end]) for start, end in found]
-        links.bodies.append(
-            _rewrite(draft.text, found, public_url or "", [codes[key][1] for key in keys])
-        )
+    for index, (draft, found) in enumerate(zip(drafts, copies, strict=True)):
+        if not found.urls:
+            links.bodies.append(draft.text)
+            continue
+        keys = [(draft.phone, url) for url in found.urls]
+        links.bodies.append(found.with_codes([codes[key][1] for key in keys]))
         for key in keys:
             links._first_text.setdefault(key, index)
             link_id = codes[key][0]
@@ -256,7 +280,7 @@ def _fresh_codes(connection: Connection, count: int) -> list[str]:
     """`count` random codes, all different, that no link has yet: one SELECT per attempt."""
     codes: set[str] = set()
     for _ in range(_MINT_ATTEMPTS):
-        candidates = {_random_code() for _ in range(count - len(codes))} - codes
+        candidates = set(_random_codes(count - len(codes))) - codes
         if candidates:
             taken = connection.execute(
                 where_in(select(LINKS.c.code), LINKS.c.code, candidates, connection.dialect.name)
@@ -267,14 +291,23 @@ def _fresh_codes(connection: Connection, count: int) -> list[str]:
     raise RuntimeError("could not mint an unused link code")  # pragma: no cover
 
 
-def _random_code() -> str:
-    """CODE_LENGTH characters of CODE_ALPHABET, each uniform: one draw below 62**7, in base 62."""
-    number = secrets.randbelow(_CODES)
-    characters = []
-    for _ in range(CODE_LENGTH):
-        number, digit = divmod(number, len(CODE_ALPHABET))
-        characters.append(CODE_ALPHABET[digit])
-    return "".join(characters)
+# A random byte below 248 (= 4 x 62) names a character of CODE_ALPHABET uniformly (its value
+# modulo 62); the 8 above are dropped. Both steps are one C call over a whole batch's bytes.
+_USABLE_BYTES = 4 * len(CODE_ALPHABET)
+_UNUSABLE_BYTES = bytes(range(_USABLE_BYTES, 256))
+_TO_CHARACTER = bytes.maketrans(bytes(range(_USABLE_BYTES)), (CODE_ALPHABET * 4).encode())
+
+
+def _random_codes(count: int) -> list[str]:
+    """`count` codes of CODE_LENGTH characters of CODE_ALPHABET, each character uniform."""
+    wanted = count * CODE_LENGTH
+    characters = b""
+    while len(characters) < wanted:
+        # 1/32 of the bytes are dropped: ask a little more than needed, and again if short.
+        drawn = secrets.token_bytes((wanted - len(characters)) * 33 // 32 + 16)
+        characters += drawn.translate(None, _UNUSABLE_BYTES)
+    text = characters[:wanted].translate(_TO_CHARACTER).decode()
+    return [text[start : start + CODE_LENGTH] for start in range(0, wanted, CODE_LENGTH)]
 
 
 def attach_message(connection: Connection, link_ids: Iterable[int], message_id: int) -> None:

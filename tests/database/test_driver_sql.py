@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
 
 from bot.domain.vocabulary import Delivery, Direction, MessageStatus, Purpose
 from bot.store.db import dialect_insert, make_db, transaction
-from bot.store.driver_sql import DriverStatement, run_together
+from bot.store.driver_sql import BulkInsert, DriverStatement, run_together
 from bot.store.tables import MESSAGES
 
 WHEN = datetime(2026, 11, 25, 9, 30, 15, 123456, tzinfo=UTC)
@@ -144,3 +144,43 @@ def test_expanding_in_parameters_are_refused_with_a_reason(database_url: str) ->
     statement = DriverStatement(select(MESSAGES.c.id).where(MESSAGES.c.status.in_(statuses)))
     with transaction(db) as connection, pytest.raises(ValueError, match="expanding IN"):
         statement.run(connection)
+
+
+ALL_COLUMNS = select(MESSAGES).order_by(MESSAGES.c.id)
+
+
+@pytest.mark.parametrize("how", ["run_many", "bulk"])
+def test_many_rows_are_stored_as_an_insert_stores_them(database_url: str, how: str) -> None:
+    # Values repeated down a column (bound once) beside ones that differ, lists and None:
+    # each row keeps its own.
+    rows = [
+        outbound(id=10 + index, body=body, media_urls=media, send_after=after, sent_at=None)
+        for index, (body, media, after) in enumerate(
+            [
+                ("Hello", ["https://acme.test/a.png"], None),
+                ("Hello", [], WHEN),
+                ("Bye", ["https://acme.test/b.png"], datetime(2026, 11, 26, tzinfo=UTC)),
+            ]
+        )
+    ]
+    db = make_db(database_url)
+    with transaction(db) as connection:
+        connection.execute(MESSAGES.insert(), rows)
+        expected = [{**row._mapping, "id": row.id + 10} for row in connection.execute(ALL_COLUMNS)]
+        moved = [{**row, "id": row["id"] + 10} for row in rows]
+        if how == "bulk":
+            BulkInsert(MESSAGES).run(connection, moved)
+        else:
+            DriverStatement(MESSAGES.insert()).run_many(connection, moved)
+        stored = [
+            dict(row._mapping) for row in connection.execute(ALL_COLUMNS.where(MESSAGES.c.id >= 20))
+        ]
+    assert stored == expected
+
+
+def test_a_bulk_insert_that_breaks_a_rule_is_an_integrity_error(database_url: str) -> None:
+    db = make_db(database_url)
+    with pytest.raises(IntegrityError), transaction(db) as connection:
+        BulkInsert(MESSAGES).run(connection, [outbound(campaign="sale"), outbound(campaign="sale")])
+    with transaction(db) as connection:
+        assert BY_PHONE.run(connection, {"phone": "+14155550100"}).first() is None
