@@ -95,7 +95,7 @@ class DriverStatement:
         """Execute once with these parameters; returns the rows (empty for plain DML)."""
         params = params or {}
         compiled = self._compile(connection.dialect, params)
-        cursor = driver_connection(connection).cursor()
+        cursor = _cursor(connection, compiled.sql, params, many=False)
         try:
             cursor.execute(compiled.sql, _bind(compiled, params))
             row_type = compiled.row_type
@@ -110,7 +110,7 @@ class DriverStatement:
     def _send(self, connection: Connection, params: Mapping[str, Any]) -> _Sent:
         """Execute without reading the rows yet (run_together reads them)."""
         compiled = self._compile(connection.dialect, params)
-        cursor = driver_connection(connection).cursor()
+        cursor = _cursor(connection, compiled.sql, params, many=False)
         try:
             cursor.execute(compiled.sql, _bind(compiled, params))
         except connection.dialect.loaded_dbapi.Error as error:
@@ -124,7 +124,7 @@ class DriverStatement:
             return
         compiled = self._compile(connection.dialect, rows[0])
         bind = _Binder(compiled, rows[0].keys())
-        cursor = driver_connection(connection).cursor()
+        cursor = _cursor(connection, compiled.sql, rows, many=True)
         try:
             cursor.executemany(compiled.sql, [bind(row) for row in rows])
         except connection.dialect.loaded_dbapi.Error as error:
@@ -179,7 +179,7 @@ class BulkInsert:
         columns = ", ".join(quote.quote(self._table.c[key].name) for key in keys)
         sql = f"COPY {quote.format_table(self._table)} ({columns}) FROM STDIN"
         in_order = itemgetter(*keys) if len(keys) > 1 else lambda values: (values[keys[0]],)
-        cursor = driver_connection(connection).cursor()
+        cursor = _cursor(connection, sql, rows, many=True)
         try:
             with cursor.copy(sql) as copy:
                 for values in bound:
@@ -190,6 +190,17 @@ class BulkInsert:
             ) from error
         finally:
             cursor.close()
+
+
+def _cursor(connection: Connection, sql: str, params: Any, *, many: bool) -> Any:
+    """A driver cursor for one statement, announced as SQLAlchemy announces its own: the
+    connection's before_cursor_execute listeners (SQL logging, tracing, the tests' statement
+    counters) see every statement, not only those SQLAlchemy runs itself."""
+    cursor = driver_connection(connection).cursor()
+    announce = connection.dispatch.before_cursor_execute
+    if announce:  # no listener, as in production by default: nothing to call
+        announce(connection, cursor, sql, params, None, many)
+    return cursor
 
 
 @dataclass(frozen=True)
