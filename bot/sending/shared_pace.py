@@ -19,8 +19,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql.base import Executable
 
 from bot.domain.pacing import (
-    HEADROOM,
     MICROSECONDS,
+    HeldSlots,
     Slot,
     check_bucket,
     check_cost,
@@ -37,8 +37,6 @@ if TYPE_CHECKING:
 
 REDIS_KEY_PREFIX = "parley:send_pace:"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# A wake this late is more than the pace's headroom absorbs over a second (bot.domain.pacing).
-LATE_WAKE_US = int(HEADROOM / 2 * MICROSECONDS)
 
 
 class BucketStore(Protocol):
@@ -69,6 +67,7 @@ class SharedPace:
         # Workers on several machines compare these moments: their clocks must agree (NTP).
         self._clock = clock
         self._sleep = sleep
+        self._held = HeldSlots()
 
     def take(self, cost: int = 1) -> Slot:
         """Reserve the next slot for `cost` segments; `Slot.at` is when it may be handed over
@@ -81,15 +80,23 @@ class SharedPace:
     def acquire(self, cost: int = 1) -> float:
         """Reserve a slot and sleep until it; returns the seconds slept."""
         slot = self.take(cost)
+        self._held.hold(slot)
         # From after the reservation: waiting for the store is part of the wait.
         waited = sleep_until(slot, microseconds(self._clock()) / MICROSECONDS, self._sleep)
-        woke = microseconds(self._clock())
-        if woke - slot.at > LATE_WAKE_US:
-            # Woken late (a busy CPU): the slots after ours were spaced from the one we missed,
-            # so they would bunch with this text. The bucket moves on from when it really goes,
-            # as a bucket in one process would; the time lost is the sender's, never borrowed.
-            self.store.move_on(woke + step(cost, self.rate), 0)
+        self._move_on_if_late()  # woken late (a busy CPU)
         return waited
+
+    def depart(self) -> None:
+        """This thread's text leaves now (`Pace.depart`): after the last consent check, whose
+        transaction can wait on other workers' writes."""
+        self._move_on_if_late()
+        self._held.release()
+
+    def _move_on_if_late(self) -> None:
+        late = self._held.late(microseconds(self._clock()))
+        if late:
+            # next_free + late, atomically: the slots other workers reserved meanwhile stay.
+            self.store.move_on(0, late)
 
 
 def microseconds(moment: datetime) -> int:

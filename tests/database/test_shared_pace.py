@@ -81,6 +81,26 @@ def test_each_sender_has_a_pace_of_its_own(db: Engine) -> None:
     assert short_code.take().at == microseconds(clock())  # not behind the long code's queue
 
 
+def slot_after_a_late_departure(store_for: Callable[[], BucketStore]) -> int:
+    """Worker one's text leaves 15 ms after its slot, while worker two holds the next slot:
+    the slot a third worker is then granted, less worker one's."""
+    clock = a_clock()
+    first, second, third = (
+        SharedPace(store_for(), rate=RATE, clock=clock, sleep=clock.sleep) for _ in range(3)
+    )
+    first.acquire()
+    left = microseconds(clock())
+    second.take()  # reserved ahead, before the first text left
+    clock.advance(timedelta(milliseconds=15))  # the last consent check waited on a writer
+    first.depart()
+    return third.take().at - left
+
+
+def test_a_late_text_moves_on_the_slots_no_worker_holds_yet(db: Engine) -> None:
+    # Two slots after the late text left, not after its slot: a second from it holds RATE.
+    assert slot_after_a_late_departure(lambda: DatabaseBucket(db, SENDER)) == 15_000 + 40_000
+
+
 def test_an_idle_bucket_saves_nothing_up(db: Engine) -> None:
     clock = a_clock()
     pace = SharedPace(DatabaseBucket(db, SENDER), rate=RATE, clock=clock)
@@ -136,3 +156,14 @@ def test_a_worker_woken_late_moves_the_pace_on_from_when_it_really_sends(db: Eng
     assert (
         max(sum(1 for at in sent if start <= at < start + MICROSECONDS) for start in sent) <= RATE
     )
+
+
+def test_a_late_text_moves_on_the_slots_no_worker_holds_yet_in_redis(
+    redis_client: Redis,
+) -> None:
+    sender = f"test-{uuid.uuid4()}"
+    try:
+        moved = slot_after_a_late_departure(lambda: RedisBucket(redis_client, sender))
+        assert moved == 15_000 + 40_000
+    finally:
+        redis_client.delete(RedisBucket(redis_client, sender).key)
