@@ -97,8 +97,12 @@ def slot_before(next_free: int, now: int, cost: int, rate_per_second: float, bur
     than the burst waits for a full bucket and leaves it in debt.
     """
     start = next_free - step(cost, rate_per_second)
-    early = (burst - min(cost, burst)) * step(1, rate_per_second)
-    return Slot(at=max(now, start - early), next_free=next_free)
+    return Slot(at=max(now, start - head_start(cost, rate_per_second, burst)), next_free=next_free)
+
+
+def head_start(cost: int, rate_per_second: float, burst: int) -> int:
+    """How long before its turn in the bucket a taker of `cost` may go: what the burst spares."""
+    return (burst - min(cost, burst)) * step(1, rate_per_second)
 
 
 def reserve(
