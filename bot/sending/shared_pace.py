@@ -172,6 +172,12 @@ class DatabaseBucket:
         return int(next_free)
 
     def take_if_due(self, now: int, step: int, ahead: int) -> tuple[bool, int]:
+        # Most calls come before the turn (a worker back from its last text): a read says so
+        # without a write transaction, which on SQLite every other writer would wait for.
+        with self.db.connect() as connection:
+            seen = connection.execute(_NEXT_FREE, {"sender": self.sender}).scalar()
+        if seen is not None and seen > now + ahead:
+            return False, int(seen)
         with transaction(self.db) as connection:
             taken = connection.execute(
                 _RESERVE_IF_DUE(connection),
@@ -179,7 +185,7 @@ class DatabaseBucket:
             ).scalar()
             if taken is not None:
                 return True, int(taken)
-            # Not due: when it will be (a later value than the one compared is only later).
+            # Taken by another meanwhile: when the next is due (a later value is only later).
             return False, int(connection.execute(_NEXT_FREE, {"sender": self.sender}).scalar_one())
 
 
