@@ -118,11 +118,10 @@ class HeldSlots:
     """The slot each thread holds from its reservation until its text leaves.
 
     A text that leaves more than LATE_TOLERANCE_US after its slot would bunch with the slots
-    after it, so the bucket moves on by what it is late beyond that: the slots not yet taken keep
-    their spacing from when it really left, less the tolerance the headroom absorbs (as for a
-    text a little late, which moves nothing). Slots other takers already hold stay put; with any
-    number of them the moved-on slots keep a rate's worth of texts a second apart. The time lost
-    is the sender's, never borrowed.
+    after it, so the bucket moves on by its whole lateness: the slots not yet taken keep their
+    spacing from when it really left. Slots other takers already hold stay put; with any number
+    of them the moved-on slots keep a rate's worth of texts a second apart. The time lost is the
+    sender's, never borrowed.
     """
 
     def __init__(self) -> None:
@@ -137,7 +136,7 @@ class HeldSlots:
         slot: Slot | None = getattr(self._local, "slot", None)
         if slot is None or now - slot.at <= LATE_TOLERANCE_US:
             return 0
-        more: int = now - slot.at - LATE_TOLERANCE_US - self._local.moved
+        more: int = now - slot.at - self._local.moved
         self._local.moved += more
         return more
 

@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bot.domain.pacing import LATE_TOLERANCE_US, MICROSECONDS, below_the_limit
+from bot.domain.pacing import MICROSECONDS
 from bot.sending.shared_pace import (
     BucketStore,
     DatabaseBucket,
@@ -97,10 +97,8 @@ def slot_after_a_late_departure(store_for: Callable[[], BucketStore]) -> int:
 
 
 def test_a_late_text_moves_on_the_slots_no_worker_holds_yet(db: Engine) -> None:
-    # Two slots after the late text left (less the tolerance the headroom absorbs), not two
-    # after its slot.
-    moved = slot_after_a_late_departure(lambda: DatabaseBucket(db, SENDER))
-    assert moved == 15_000 - LATE_TOLERANCE_US + 40_000
+    # Two slots after the late text left, not after its slot: a second from it holds RATE.
+    assert slot_after_a_late_departure(lambda: DatabaseBucket(db, SENDER)) == 15_000 + 40_000
 
 
 def due_takes_at_once(store_for: Callable[[], BucketStore], now: int) -> list[tuple[bool, int]]:
@@ -200,11 +198,7 @@ class OnceLateClock(FakeClock):
 
 def test_a_worker_woken_late_moves_the_pace_on_from_when_it_really_sends(db: Engine) -> None:
     clock = OnceLateClock(datetime(2026, 11, 30, 6, 0, tzinfo=UTC))
-    # Paced below the limit, as every worker is (bot.services.build_pace): the headroom is what
-    # lets a text leave up to LATE_TOLERANCE_US late and move nothing on.
-    pace = SharedPace(
-        DatabaseBucket(db, SENDER), rate=below_the_limit(RATE), sleep=clock.sleep, clock=clock
-    )
+    pace = SharedPace(DatabaseBucket(db, SENDER), rate=RATE, sleep=clock.sleep, clock=clock)
     sent = []
     for _ in range(RATE * 2):
         pace.acquire()
@@ -221,7 +215,7 @@ def test_a_late_text_moves_on_the_slots_no_worker_holds_yet_in_redis(
     sender = f"test-{uuid.uuid4()}"
     try:
         moved = slot_after_a_late_departure(lambda: RedisBucket(redis_client, sender))
-        assert moved == 15_000 - LATE_TOLERANCE_US + 40_000
+        assert moved == 15_000 + 40_000
     finally:
         redis_client.delete(RedisBucket(redis_client, sender).key)
 
