@@ -62,6 +62,12 @@ class Run:
     twice: int = 0  # texts that reached Twilio more than once
     latency: Sequence[float] = ()  # seconds from each hand-over stamp to its arrival, sorted
     handed: Sequence[float] = ()  # the workers' hand-over stamps (wall clock): the pace itself
+    wall_minus_monotonic: float = 0.0  # puts `stamps` on the wall clock's seconds
+
+    @property
+    def busiest_clock_second(self) -> int:
+        """The most arrivals in one second of the wall clock (a provider counting per second)."""
+        return busiest_clock_second([moment + self.wall_minus_monotonic for moment in self.stamps])
 
     @property
     def achieved(self) -> float:
@@ -108,6 +114,12 @@ def busiest_second(stamps: Sequence[float]) -> int:
             end += 1
         most = max(most, end - start)
     return most
+
+
+def busiest_clock_second(stamps: Sequence[float]) -> int:
+    """The most stamps in any window [n, n + 1 s), n a whole second: easier to meet than
+    `busiest_second`, which the goal is judged by."""
+    return max(Counter(int(moment) for moment in stamps).values(), default=0)
 
 
 def queue(db: Engine, count: int, label: str) -> None:
@@ -246,6 +258,7 @@ def run(
         twice=sum(1 for times in arrived.values() if times > 1),
         latency=latency,
         handed=sorted(handed.values()),
+        wall_minus_monotonic=wall_minus_monotonic,
     )
 
 
@@ -292,7 +305,8 @@ def report(run: Run) -> str:
         f"{run.stamps[-1] - run.stamps[0]:.2f} s",
         f"  achieved rate   {run.achieved:8.2f}/s  ({run.achieved / run.rate - 1:+.2%})",
         f"  busiest second  {run.busiest_second:8d}    (limit {run.rate:g}; at the workers'"
-        f" hand-over stamps {busiest_second(run.handed)})",
+        f" hand-over stamps {busiest_second(run.handed)}; in whole clock seconds"
+        f" {run.busiest_clock_second})",
         f"  shares          {' / '.join(str(share) for share in run.shares)}",
     ]
     if run.after_kill is not None:
@@ -319,7 +333,8 @@ def _ms(ordered: Sequence[float], quantile: float) -> str:
 def summary(runs: Sequence[Run]) -> str:
     """One table row a run, for docs/benchmarks.md."""
     rows = [
-        "| rate | workers | achieved | busiest 1-s window (at hand-over) | shares | goal |",
+        "| rate | workers | achieved | busiest 1-s window (at hand-over; clock second) | shares"
+        " | goal |",
         "|---" * 6 + "|",
     ]
     for run in runs:
@@ -328,7 +343,7 @@ def summary(runs: Sequence[Run]) -> str:
         rows.append(
             f"| {run.rate:g}/s | {workers} | {run.achieved:.2f}/s"
             f" ({run.achieved / run.rate - 1:+.1%}){after} | {run.busiest_second}"
-            f" ({busiest_second(run.handed)}) |"
+            f" ({busiest_second(run.handed)}; {run.busiest_clock_second}) |"
             f" {' / '.join(str(share) for share in run.shares)} |"
             f" {'met' if run.met else 'MISSED'} |"
         )

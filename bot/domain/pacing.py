@@ -27,12 +27,20 @@ class Pace(Protocol):
         """Block until `cost` segments may be handed over; returns the seconds waited."""
         ...
 
+    def depart(self) -> None:
+        """The text of this thread's last `acquire` leaves now: if that is late, the slots not
+        yet taken move on by as much."""
+        ...
+
 
 MICROSECONDS = 1_000_000  # a second; the bucket counts whole microseconds
 # Shared slots are exact, so a text that leaves late (a busy CPU, a slow last consent check) can
 # land in the same second as the ones after it. Pacing 1 % below the rate leaves 10 ms a second
 # for the hand-over's own latency to vary, and still keeps within 2 % of the rate.
 HEADROOM = 0.01
+# A text leaving this long after its slot still fits the headroom (half of it: the other half is
+# for the request's own way to the provider); a later one moves the pace on (`HeldSlots`).
+LATE_TOLERANCE_US = int(HEADROOM / 2 * MICROSECONDS)
 
 
 def below_the_limit(rate_per_second: float) -> float:
@@ -89,8 +97,12 @@ def slot_before(next_free: int, now: int, cost: int, rate_per_second: float, bur
     than the burst waits for a full bucket and leaves it in debt.
     """
     start = next_free - step(cost, rate_per_second)
-    early = (burst - min(cost, burst)) * step(1, rate_per_second)
-    return Slot(at=max(now, start - early), next_free=next_free)
+    return Slot(at=max(now, start - head_start(cost, rate_per_second, burst)), next_free=next_free)
+
+
+def head_start(cost: int, rate_per_second: float, burst: int) -> int:
+    """How long before its turn in the bucket a taker of `cost` may go: what the burst spares."""
+    return (burst - min(cost, burst)) * step(1, rate_per_second)
 
 
 def reserve(
@@ -100,6 +112,37 @@ def reserve(
     check_cost(cost)
     moved = advance(next_free, now, cost, rate_per_second)
     return slot_before(moved, now, cost, rate_per_second, burst)
+
+
+class HeldSlots:
+    """The slot each thread holds from its reservation until its text leaves.
+
+    A text that leaves more than LATE_TOLERANCE_US after its slot would bunch with the slots
+    after it, so the bucket moves on by its whole lateness: the slots not yet taken keep their
+    spacing from when it really left. Slots other takers already hold stay put; with any number
+    of them the moved-on slots keep a rate's worth of texts a second apart. The time lost is the
+    sender's, never borrowed.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def hold(self, slot: Slot) -> None:
+        self._local.slot = slot
+        self._local.moved = 0
+
+    def late(self, now: int) -> int:
+        """How much further to move the bucket on for this thread's text at `now` (0: none)."""
+        slot: Slot | None = getattr(self._local, "slot", None)
+        if slot is None or now - slot.at <= LATE_TOLERANCE_US:
+            return 0
+        more: int = now - slot.at - self._local.moved
+        self._local.moved += more
+        return more
+
+    def release(self) -> None:
+        """The text has left: later lateness is its request's, no longer the pace's."""
+        self._local.slot = None
 
 
 class Pacer:
@@ -126,6 +169,7 @@ class Pacer:
         self._next_free: int | None = None
         # Dispatcher threads of one process share the sender's rate, so they share one bucket.
         self._lock = threading.Lock()
+        self._held = HeldSlots()
 
     def acquire(self, cost: int = 1) -> float:
         """Block until `cost` tokens may be spent, spend them; returns the seconds waited."""
@@ -133,8 +177,23 @@ class Pacer:
             now = self._clock()
             slot = reserve(self._next_free, round(now * MICROSECONDS), cost, self.rate, self.burst)
             self._next_free = slot.next_free
+        self._held.hold(slot)
         # Sleeping outside the lock: the next taker reserves the slot after ours meanwhile.
-        return sleep_until(slot, now, self._sleep)
+        waited = sleep_until(slot, now, self._sleep)
+        self._move_on_if_late()  # woken late
+        return waited
+
+    def depart(self) -> None:
+        """This thread's text leaves now (`Pace.depart`)."""
+        self._move_on_if_late()
+        self._held.release()
+
+    def _move_on_if_late(self) -> None:
+        late = self._held.late(round(self._clock() * MICROSECONDS))
+        if late:
+            with self._lock:
+                assert self._next_free is not None  # a slot was held, so the bucket was used
+                self._next_free += late
 
 
 def sleep_until(slot: Slot, now: float, sleep: Callable[[float], object]) -> float:

@@ -597,6 +597,8 @@ class Dispatcher:
         if kept_back is not None:
             log.info("message %s not handed over: %s", claimed.message_id, kept_back)
             return None
+        if self.pacer is not None:
+            self.pacer.depart()  # a text leaving late moves the pace on (bot.domain.pacing)
         result = self.gateway.send(claimed.text)
         return self._record(claimed, result, handed_over_at)
 

@@ -220,6 +220,37 @@ def test_a_stop_while_a_claimed_text_waits_its_turn_keeps_that_text_here(
     assert withdrawn.handed_over_at is None
 
 
+class WatchingPace:
+    """A pace that lets every text go at once and notes, as each one departs, whether its last
+    consent check has stamped it and whether the gateway has it yet."""
+
+    rate = 1.0
+
+    def __init__(self, db: Engine, gateway: FakeGateway, message_id: int) -> None:
+        self.db, self.gateway, self.message_id = db, gateway, message_id
+        self.departures: list[tuple[bool, int]] = []
+
+    def acquire(self, cost: int = 1) -> float:
+        return 0.0
+
+    def depart(self) -> None:
+        checked = row(self.db, self.message_id).handed_over_at is not None
+        self.departures.append((checked, len(self.gateway.attempts)))
+
+
+def test_the_pace_hears_a_text_leave_after_its_last_check_and_before_the_provider_has_it(
+    db: Engine, gateway: FakeGateway, time: FakeClock
+) -> None:
+    """A last check that ran late moves the pace on (bot.domain.pacing): the pace must hear of
+    the departure after that check, right before the request."""
+    message_id = queue(db)
+    pace = WatchingPace(db, gateway, message_id)
+    dispatcher = Dispatcher(db=db, gateway=gateway, dispatcher_id="test:1", pacer=pace, clock=time)
+    assert dispatcher.run_once() == 1
+    assert pace.departures == [(True, 0)]
+    assert len(gateway.attempts) == 1
+
+
 def test_a_promotion_that_waited_into_the_night_waits_for_the_morning(
     db: Engine, dispatcher: Dispatcher, gateway: FakeGateway, time: FakeClock
 ) -> None:

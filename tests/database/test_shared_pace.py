@@ -81,6 +81,77 @@ def test_each_sender_has_a_pace_of_its_own(db: Engine) -> None:
     assert short_code.take().at == microseconds(clock())  # not behind the long code's queue
 
 
+def slot_after_a_late_departure(store_for: Callable[[], BucketStore]) -> int:
+    """Worker one's text leaves 15 ms after its slot, while worker two holds the next slot:
+    the slot a third worker is then granted, less worker one's."""
+    clock = a_clock()
+    first, second, third = (
+        SharedPace(store_for(), rate=RATE, clock=clock, sleep=clock.sleep) for _ in range(3)
+    )
+    first.acquire()
+    left = microseconds(clock())
+    second.take()  # reserved ahead, before the first text left
+    clock.advance(timedelta(milliseconds=15))  # the last consent check waited on a writer
+    first.depart()
+    return third.take().at - left
+
+
+def test_a_late_text_moves_on_the_slots_no_worker_holds_yet(db: Engine) -> None:
+    # Two slots after the late text left, not after its slot: a second from it holds RATE.
+    assert slot_after_a_late_departure(lambda: DatabaseBucket(db, SENDER)) == 15_000 + 40_000
+
+
+def due_takes_at_once(store_for: Callable[[], BucketStore], now: int) -> list[tuple[bool, int]]:
+    """TAKERS takers, at one standing moment, each try TAKES times to take a slot due within
+    25 ms of it from a bucket of RATE (a slot every 20 ms)."""
+    start = threading.Barrier(TAKERS)
+
+    def taker() -> list[tuple[bool, int]]:
+        store = store_for()
+        start.wait()
+        return [store.take_if_due(now, MICROSECONDS // RATE, 25_000) for _ in range(TAKES)]
+
+    with ThreadPoolExecutor(TAKERS) as pool:
+        runs = [pool.submit(taker) for _ in range(TAKERS)]
+        return [answer for run in runs for answer in run.result()]
+
+
+def assert_only_due_slots_taken(answers: list[tuple[bool, int]], now: int) -> None:
+    # The slots at now and now + 20 ms, once each; then the bucket stands at now + 40 ms.
+    assert sorted(free for taken, free in answers if taken) == [now + 20_000, now + 40_000]
+    assert {free for taken, free in answers if not taken} == {now + 40_000}
+
+
+def test_workers_at_once_take_only_the_slots_nearly_due_each_once(db: Engine) -> None:
+    now = microseconds(a_clock()())
+    assert_only_due_slots_taken(due_takes_at_once(lambda: DatabaseBucket(db, SENDER), now), now)
+
+
+class Killed(Exception):
+    """SIGKILL, as far as the worker's own code is concerned."""
+
+
+def slot_after_a_worker_killed_while_waiting(store_for: Callable[[], BucketStore]) -> int:
+    """At 10 a second, one worker sends; a second is killed while it waits for the next slot;
+    how long after the first text a third worker's goes."""
+    clock = a_clock()
+    first = microseconds(clock())
+    SharedPace(store_for(), rate=10, clock=clock, sleep=clock.sleep).acquire()
+
+    def killed(seconds: float) -> None:
+        raise Killed
+
+    with pytest.raises(Killed):
+        SharedPace(store_for(), rate=10, clock=clock, sleep=killed).acquire()
+    SharedPace(store_for(), rate=10, clock=clock, sleep=clock.sleep).acquire()
+    return microseconds(clock()) - first
+
+
+def test_a_worker_killed_while_it_waits_leaves_no_gap(db: Engine) -> None:
+    # The next slot, 100 ms on: the killed worker had reserved nothing yet.
+    assert slot_after_a_worker_killed_while_waiting(lambda: DatabaseBucket(db, SENDER)) == 100_000
+
+
 def test_an_idle_bucket_saves_nothing_up(db: Engine) -> None:
     clock = a_clock()
     pace = SharedPace(DatabaseBucket(db, SENDER), rate=RATE, clock=clock)
@@ -136,3 +207,33 @@ def test_a_worker_woken_late_moves_the_pace_on_from_when_it_really_sends(db: Eng
     assert (
         max(sum(1 for at in sent if start <= at < start + MICROSECONDS) for start in sent) <= RATE
     )
+
+
+def test_a_late_text_moves_on_the_slots_no_worker_holds_yet_in_redis(
+    redis_client: Redis,
+) -> None:
+    sender = f"test-{uuid.uuid4()}"
+    try:
+        moved = slot_after_a_late_departure(lambda: RedisBucket(redis_client, sender))
+        assert moved == 15_000 + 40_000
+    finally:
+        redis_client.delete(RedisBucket(redis_client, sender).key)
+
+
+def test_workers_at_once_take_only_the_slots_nearly_due_in_redis(redis_client: Redis) -> None:
+    now = microseconds(a_clock()())
+    sender = f"test-{uuid.uuid4()}"
+    try:
+        answers = due_takes_at_once(lambda: RedisBucket(redis_client, sender), now)
+        assert_only_due_slots_taken(answers, now)
+    finally:
+        redis_client.delete(RedisBucket(redis_client, sender).key)
+
+
+def test_a_worker_killed_while_it_waits_leaves_no_gap_in_redis(redis_client: Redis) -> None:
+    sender = f"test-{uuid.uuid4()}"
+    try:
+        gap = slot_after_a_worker_killed_while_waiting(lambda: RedisBucket(redis_client, sender))
+        assert gap == 100_000
+    finally:
+        redis_client.delete(RedisBucket(redis_client, sender).key)

@@ -182,3 +182,22 @@ def test_a_taker_that_stops_leaves_no_gap() -> None:
         next_free, ready[taker] = slot.next_free, slot.at
         slots.append(slot.at)
     assert [later - earlier for earlier, later in itertools.pairwise(slots)] == [100_000] * 14
+
+
+@pytest.mark.parametrize(
+    ("check_took", "next_slot"),
+    [
+        (0.003, 0.020),  # within the headroom's tolerance: the rate loses nothing
+        (0.015, 0.035),  # later: the next slot keeps its spacing from when the text left
+    ],
+)
+def test_a_text_that_leaves_late_moves_the_next_slot_on(
+    check_took: float, next_slot: float
+) -> None:
+    time = fake_time()
+    bucket = pacer(time, rate=50)  # a slot every 20 ms
+    bucket.acquire()
+    time.sleep(check_took)  # the last consent check, between the slot and the request
+    bucket.depart()
+    bucket.acquire()
+    assert time.monotonic() == pytest.approx(next_slot)
