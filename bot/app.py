@@ -8,8 +8,10 @@ from datetime import datetime
 
 from flask import Flask, redirect, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.security import check_password_hash
 from werkzeug.wrappers import Response
 
+from bot.accounts.agents import PasswordCheck
 from bot.sending.gateways.base import Gateway
 from bot.services import Services, build_services
 from bot.settings import Settings, load_settings
@@ -32,6 +34,7 @@ def create_app(
     *,
     gateway: Gateway | None = None,
     clock: Callable[[], datetime] | None = None,
+    check_password: PasswordCheck = check_password_hash,
 ) -> Flask:
     """Build the Flask app; `webhook.py` calls this with no arguments.
 
@@ -39,7 +42,9 @@ def create_app(
     a database that does not answer yet is asked again when the first session needs the key.
     """
     settings = settings or load_settings()
-    services = build_services(settings, gateway=gateway, clock=clock or utcnow)
+    services = build_services(
+        settings, gateway=gateway, clock=clock or utcnow, check_password=check_password
+    )
     try:
         key = secret_key(settings.SECRET_KEY, services.db)
     except NoSecretKey:

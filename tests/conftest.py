@@ -18,6 +18,7 @@ from bot.settings import Settings
 from bot.store.db import make_db
 from tests.support.databases import PostgresDatabase, SqliteTemplate, postgres_server_url
 from tests.support.harness import make_settings
+from tests.support.passwords import check_once
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -65,7 +66,7 @@ def gateway() -> FakeGateway:
 
 @pytest.fixture
 def app(settings: Settings, gateway: FakeGateway) -> Iterator[Flask]:
-    app = create_app(settings, gateway=gateway)
+    app = create_app(settings, gateway=gateway, check_password=check_once)
     app.config["TESTING"] = True
     yield app
     services_of(app).db.dispose()

@@ -21,6 +21,7 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.store.models import Conversation
 from bot.testing.clock import FakeClock, let_time_pass
+from tests.support.passwords import check_once
 from tests.support.paths import SHIPPED_FLOWS, SUPPORT
 from tests.support.sms import ALICE, reply_to
 
@@ -62,6 +63,7 @@ class AppHarness:
             make_settings(database_url, FLOWS_DIR=flows_dir, **settings),
             gateway=self.gateway,
             clock=self.clock,
+            check_password=check_once,
         )
         self.client: FlaskClient = self.app.test_client()
         self.services: Services = services_of(self.app)
