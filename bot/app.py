@@ -20,6 +20,7 @@ from bot.store.models import utcnow
 from bot.store.secret_key import NoSecretKey, secret_key
 from bot.twilio import webhook as sms
 from bot.web import analytics, api, health, inbox, join, links
+from bot.web.compiled_templates import COMPILED_TEMPLATES
 from bot.web.errors import register_error_handlers
 from bot.web.limits import register_input_limits
 from bot.web.sessions import BrowserOnlySessions
@@ -62,6 +63,7 @@ def create_app(
         SESSION_COOKIE_SECURE=(settings.PUBLIC_URL or "").startswith("https"),
     )
     app.session_interface = BrowserOnlySessions()
+    app.jinja_options = {**app.jinja_options, "bytecode_cache": COMPILED_TEMPLATES}
     if settings.TRUSTED_PROXIES:
         # Each trusted hop appends to X-Forwarded-*: believe that many, so login limits and
         # logs see the client, not the proxy. Webhook signatures still use PUBLIC_URL.
