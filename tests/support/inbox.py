@@ -37,9 +37,7 @@ class Inbox(AppHarness):
     def __init__(
         self, database_url: str, flows_dir: Path = SHIPPED_FLOWS, **settings: object
     ) -> None:
-        super().__init__(
-            database_url, now=NOON_IN_SF, flows_dir=flows_dir, **{"SEND_RATE": 1000, **settings}
-        )
+        super().__init__(database_url, now=NOON_IN_SF, flows_dir=flows_dir, **settings)
         self.app.config["TESTING"] = True
         db = self.db
         now = self.services.conversations.clock()
