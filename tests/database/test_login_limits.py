@@ -19,13 +19,12 @@ from bot.accounts.agents import (
     MAX_FAILURES_PER_ADDRESS,
     MAX_FAILURES_PER_PAIR,
     TooManyAttempts,
-    authenticate,
 )
 from bot.accounts.sessions import start_session
 from bot.cli import main
 from tests.database.test_signature import AUTH_TOKEN, PUBLIC_URL, inbound_form, sign
 from tests.support.inbox import NOON_IN_SF, PASSWORD, Inbox, login, token
-from tests.support.passwords import check_once
+from tests.support.passwords import authenticate, check_once
 from tests.support.sms import replies
 
 WRONG = "a wrong password guess"
