@@ -8,8 +8,10 @@ from datetime import datetime
 
 from flask import Flask, redirect, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.security import check_password_hash
 from werkzeug.wrappers import Response
 
+from bot.accounts.agents import PasswordCheck
 from bot.sending.gateways.base import Gateway
 from bot.services import Services, build_services
 from bot.settings import Settings, load_settings
@@ -18,6 +20,7 @@ from bot.store.models import utcnow
 from bot.store.secret_key import NoSecretKey, secret_key
 from bot.twilio import webhook as sms
 from bot.web import analytics, api, health, inbox, join, links
+from bot.web.compiled_templates import COMPILED_TEMPLATES
 from bot.web.errors import register_error_handlers
 from bot.web.limits import register_input_limits
 from bot.web.sessions import BrowserOnlySessions
@@ -32,6 +35,7 @@ def create_app(
     *,
     gateway: Gateway | None = None,
     clock: Callable[[], datetime] | None = None,
+    check_password: PasswordCheck = check_password_hash,
 ) -> Flask:
     """Build the Flask app; `webhook.py` calls this with no arguments.
 
@@ -39,7 +43,9 @@ def create_app(
     a database that does not answer yet is asked again when the first session needs the key.
     """
     settings = settings or load_settings()
-    services = build_services(settings, gateway=gateway, clock=clock or utcnow)
+    services = build_services(
+        settings, gateway=gateway, clock=clock or utcnow, check_password=check_password
+    )
     try:
         key = secret_key(settings.SECRET_KEY, services.db)
     except NoSecretKey:
@@ -57,6 +63,7 @@ def create_app(
         SESSION_COOKIE_SECURE=(settings.PUBLIC_URL or "").startswith("https"),
     )
     app.session_interface = BrowserOnlySessions()
+    app.jinja_options = {**app.jinja_options, "bytecode_cache": COMPILED_TEMPLATES}
     if settings.TRUSTED_PROXIES:
         # Each trusted hop appends to X-Forwarded-*: believe that many, so login limits and
         # logs see the client, not the proxy. Webhook signatures still use PUBLIC_URL.

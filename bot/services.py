@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
+from werkzeug.security import check_password_hash
 
+from bot.accounts.agents import PasswordCheck
 from bot.actions.background import ActionPool
 from bot.actions.base import ActionError, ActionRunner
 from bot.actions.factory import build_action_runner
@@ -58,6 +60,9 @@ class Services:
     labels: FileInForce[LabelsFile]
     # Web requests hand custom actions to it, so a slow action server holds no request thread.
     action_pool: ActionPool = field(default_factory=ActionPool)
+    # How a login's password is checked against its stored hash (scrypt); tests pass a
+    # remembering one, as one scrypt costs 0.1-0.2 s of CPU.
+    check_password: PasswordCheck = check_password_hash
 
     def close(self) -> None:
         """Let the action threads finish what they took, then close the database's
@@ -72,9 +77,10 @@ def build_services(
     gateway: Gateway | None = None,
     clock: Callable[[], datetime] = utcnow,
     http: HttpCaller | None = None,
+    check_password: PasswordCheck = check_password_hash,
 ) -> Services:
-    """Build the services from settings; tests pass their own gateway, clock and http caller
-    (`bot flows test` answers http steps from its scripts)."""
+    """Build the services from settings; tests pass their own gateway, clock, http caller
+    (`bot flows test` answers http steps from its scripts) and password check."""
     db = make_db(settings.DATABASE_URL)
     gateway = gateway or build_gateway(settings)
     for rule in settings.sending_rules.overrides:
@@ -130,6 +136,7 @@ def build_services(
         dispatcher=build_dispatcher(settings, db=db, gateway=gateway, clock=clock),
         replies=saved_replies(settings.FLOWS_DIR),
         labels=file_labels(settings.FLOWS_DIR),
+        check_password=check_password,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,33 @@ from bot.settings import Settings
 from bot.store.db import make_db
 from tests.support.databases import PostgresDatabase, SqliteTemplate, postgres_server_url
 from tests.support.harness import make_settings
+from tests.support.passwords import check_once
+
+# Tests that start processes or a browser: seconds each, against milliseconds for the rest.
+SLOW_FOLDERS = ("process", "browser")
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own reordering, so that nothing undoes this
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deal the slow test files out to the xdist workers, each worker's first.
+
+    pytest-xdist (worksteal) hands each worker one contiguous slice of the collection, then a
+    worker that runs dry steals the end of another's queue. In collection order every slow file
+    fell in the first worker's slice, and the run ended on the last slow tests while the other
+    worker waited. Here slice i starts with every i-th slow file (whole files, so their module
+    fixtures start once) and the quick tests fill the rest, so the end of each queue is quick
+    tests that stealing can balance.
+    """
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    slow = [item for item in items if item.path.parent.name in SLOW_FOLDERS]
+    quick = iter([item for item in items if item.path.parent.name not in SLOW_FOLDERS])
+    file_number = {path: number for number, path in enumerate(dict.fromkeys(i.path for i in slow))}
+    ordered: list[pytest.Item] = []
+    for worker in range(workers):
+        ordered += [item for item in slow if file_number[item.path] % workers == worker]
+        slice_end = len(items) * (worker + 1) // workers
+        ordered += itertools.islice(quick, max(0, slice_end - len(ordered)))
+    items[:] = [*ordered, *quick]
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -65,7 +93,7 @@ def gateway() -> FakeGateway:
 
 @pytest.fixture
 def app(settings: Settings, gateway: FakeGateway) -> Iterator[Flask]:
-    app = create_app(settings, gateway=gateway)
+    app = create_app(settings, gateway=gateway, check_password=check_once)
     app.config["TESTING"] = True
     yield app
     services_of(app).close()

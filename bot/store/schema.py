@@ -17,7 +17,6 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot.store.db import make_db
-from bot.store.migrate import current_head
 
 
 class Trouble(StrEnum):
@@ -74,6 +73,10 @@ class DatabaseProblem:
 @functools.cache
 def _head() -> str | None:
     # Reading the migration scripts costs milliseconds; they do not change while we run.
+    # Alembic loads here, not at import: every web, worker and clock process imports this
+    # module, and loading alembic cost each of them 0.1 s of CPU for a check few ever make.
+    from bot.store.migrate import current_head
+
     return current_head()
 
 

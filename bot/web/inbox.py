@@ -167,8 +167,14 @@ def login() -> BaseResponse | tuple[str, int] | str:
     email = request.form.get("email", "")
     password = request.form.get("password", "")
     try:
+        services = context.services()
         agent = authenticate(
-            context.services().db, email, password, context.client_address(), context.now()
+            services.db,
+            email,
+            password,
+            context.client_address(),
+            context.now(),
+            check_password=services.check_password,
         )
     except TooManyAttempts as error:
         return _login_failed(str(error), email, next_url, 429, retry_after=error.seconds)
@@ -209,13 +215,15 @@ def account() -> BaseResponse | tuple[str, int] | str:
     if new != request.form.get("confirm_password", ""):
         return _account_refused("The new passwords do not match.", 422)
     try:
+        services = context.services()
         change_password(
-            context.services().db,
+            services.db,
             g.agent.id,
             request.form.get("current_password", ""),
             new,
             context.client_address(),
             context.now(),
+            check_password=services.check_password,
         )
     except TooManyAttempts as error:
         return _account_refused(str(error), 429)

@@ -27,6 +27,7 @@ from bot.services import Services
 from bot.testing.processes import post_form
 from tests.support.databases import SqliteTemplate
 from tests.support.harness import make_settings
+from tests.support.passwords import check_once
 from tests.support.paths import ROOT, SHIPPED_FLOWS
 from tests.support.sms import ALICE, BRAND_NUMBER, next_sid
 
@@ -134,7 +135,7 @@ def live_server(
         **live_settings,
     )
     gateway = FakeGateway()
-    app = create_app(settings, gateway=gateway, clock=live_clock)
+    app = create_app(settings, gateway=gateway, clock=live_clock, check_password=check_once)
     server = make_server("127.0.0.1", 0, app, threaded=True)  # port 0: the OS picks a free one
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from playwright.sync_api import expect
 
 from bot.accounts.agents import create_agent
-from tests.support.inbox import hash_once
+from tests.support.passwords import hash_once
 from tests.support.sms import ALICE
 
 if TYPE_CHECKING:

@@ -29,6 +29,7 @@ from bot.engine.runtime import FLOW_CHANGED_TEXT
 from bot.engine.steps.action import ACTION_PATIENCE
 from bot.store.models import Conversation, Message, Subscriber
 from tests.support.harness import API_KEY, GENEROUS, AppHarness
+from tests.support.passwords import hash_once
 from tests.support.sms import ALICE, BOB, next_sid, reply_to
 from tests.support.web_server import HOLD_LIMIT, Answer, WebServer
 
@@ -253,7 +254,12 @@ def test_an_agent_who_takes_the_chat_during_the_action_gets_it_quiet_and_the_flo
 ) -> None:
     services = orders.services
     agent = create_agent(
-        services.db, "ada@acme.test", "Ada", "a long password!", now=orders.clock()
+        services.db,
+        "ada@acme.test",
+        "Ada",
+        "a long password!",
+        now=orders.clock(),
+        hasher=hash_once,
     )
     with ThreadPoolExecutor(1) as pool:
         alice = pool.submit(orders.text, "ORDER")

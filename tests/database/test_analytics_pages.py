@@ -15,6 +15,7 @@ from bot.settings import Settings
 from tests.database.test_campaign_stats import HOUR, SPRING_SALE, T0, Store
 from tests.support.harness import API_KEY, make_settings
 from tests.support.inbox import PASSWORD, login
+from tests.support.passwords import hash_once
 from tests.support.sms import ALICE, BOB, reply_to
 
 QUIZ = """\
@@ -68,7 +69,12 @@ def app(app: Flask) -> Flask:
     """The shared app with an agent to log in as."""
     services = services_of(app)
     create_agent(
-        services.db, "dana@acme.test", "Dana", PASSWORD, now=services.conversations.clock()
+        services.db,
+        "dana@acme.test",
+        "Dana",
+        PASSWORD,
+        now=services.conversations.clock(),
+        hasher=hash_once,
     )
     return app
 

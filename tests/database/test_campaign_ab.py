@@ -33,6 +33,7 @@ from bot.twilio.fake_server import FakeTwilioServer
 from tests.database.test_campaign_send import seed
 from tests.support.harness import API_KEY, make_settings
 from tests.support.inbox import PASSWORD, login
+from tests.support.passwords import check_once, hash_once
 
 NOW = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)  # 13:00 in New York: inside sending hours
 TEXT = "{brand}: boots 20% off! https://acme.test/boots Reply STOP to opt out."
@@ -273,7 +274,7 @@ def test_the_decision_shows_in_status_api_and_inbox(
     assert "sale: done\ndecided 2026-11-30T22:00:00+00:00: a goes to the rest" in decided.output
     assert "clicks: a: 0 of 0 sent; b: 0 of 0 sent" in decided.output
 
-    app: Flask = create_app(services.settings)
+    app: Flask = create_app(services.settings, check_password=check_once)
     body = (
         app.test_client()
         .get("/api/campaigns/sale/stats", headers={"Authorization": f"Bearer {API_KEY}"})
@@ -281,7 +282,7 @@ def test_the_decision_shows_in_status_api_and_inbox(
     )
     assert body["test"]["decision"]["variant"] == "a"
     assert body["test"]["decided_at"] == "2026-11-30T22:00:00+00:00"
-    create_agent(services.db, "dana@acme.test", "Dana", PASSWORD, now=clock())
+    create_agent(services.db, "dana@acme.test", "Dana", PASSWORD, now=clock(), hasher=hash_once)
     inbox = app.test_client()
     assert login(inbox, "dana@acme.test", PASSWORD).status_code == 302
     page = " ".join(inbox.get("/inbox/campaigns/sale").get_data(as_text=True).split())

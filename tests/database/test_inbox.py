@@ -14,7 +14,6 @@ from sqlmodel import Session, select
 from bot.accounts.agents import (
     AgentError,
     TooManyAttempts,
-    authenticate,
     create_agent,
     list_agents,
     set_disabled,
@@ -26,6 +25,7 @@ from bot.store.db import transaction
 from bot.store.models import Agent, LoginAttempt, Message, Subscriber
 from bot.store.subscribers import change_status, claim_subscriber
 from tests.support.inbox import NOON_IN_SF, OWN_SCRIPTS, PASSWORD, Inbox, login, post, token
+from tests.support.passwords import authenticate
 from tests.support.sms import ALICE, BOB, reply_to, text
 
 

@@ -11,7 +11,6 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
-from werkzeug.security import check_password_hash
 from werkzeug.test import TestResponse
 
 from bot.accounts.agents import (
@@ -20,12 +19,12 @@ from bot.accounts.agents import (
     MAX_FAILURES_PER_ADDRESS,
     MAX_FAILURES_PER_PAIR,
     TooManyAttempts,
-    authenticate,
 )
 from bot.accounts.sessions import start_session
 from bot.cli import main
 from tests.database.test_signature import AUTH_TOKEN, PUBLIC_URL, inbound_form, sign
 from tests.support.inbox import NOON_IN_SF, PASSWORD, Inbox, login, token
+from tests.support.passwords import authenticate, check_once
 from tests.support.sms import replies
 
 WRONG = "a wrong password guess"
@@ -33,7 +32,7 @@ PARALLEL = 40
 
 
 class CountedCheck:
-    """werkzeug's password check, counting how many passwords were really tried."""
+    """The password check, counting how many passwords were really tried."""
 
     def __init__(self) -> None:
         self.calls = 0
@@ -42,7 +41,7 @@ class CountedCheck:
     def __call__(self, stored_hash: str, password: str) -> bool:
         with self._lock:
             self.calls += 1
-        return check_password_hash(stored_hash, password)
+        return check_once(stored_hash, password)
 
 
 @pytest.fixture

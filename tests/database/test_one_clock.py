@@ -23,6 +23,7 @@ from bot.sending.gateways.fake import FakeGateway
 from bot.store.models import Conversation, Message, UtcDateTime
 from bot.testing.clock import FakeClock
 from tests.support.harness import API_KEY, make_settings
+from tests.support.passwords import hash_once
 from tests.support.paths import ROOT
 from tests.support.sms import ALICE, BOB, reply_to
 
@@ -195,7 +196,9 @@ def _journey(app: Flask, client: FlaskClient) -> None:
     assert reply_to(client, "Y")
     assert reply_to(client, "QUIZ") == ["Favourite colour? Reply red or blue."]
     assert reply_to(client, "red") == ["A teammate will text you."]
-    agent = create_agent(services.db, "ada@acme.test", "Ada", "a long password!", now=now())
+    agent = create_agent(
+        services.db, "ada@acme.test", "Ada", "a long password!", now=now(), hasher=hash_once
+    )
     conversation_id = _active_conversation(app, ALICE)
     take_over(services, conversation_id=conversation_id, agent_id=agent.id)
     agent_reply(services, conversation_id=conversation_id, agent_id=agent.id, body="Hi, Ada here")

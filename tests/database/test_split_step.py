@@ -16,6 +16,7 @@ from bot.engine.steps.split import SplitStep
 from tests.support.flow_app import FlowApp, write
 from tests.support.harness import API_KEY, make_settings
 from tests.support.inbox import PASSWORD, login
+from tests.support.passwords import hash_once
 
 COUPON = "Acme: here is 10% off: SAVE10. Reply STOP to opt out."
 PLAIN = "Acme: thanks for asking about offers! Reply STOP to opt out."
@@ -75,7 +76,9 @@ def test_branch_counts_in_the_results_api_and_page(database_url: str, flows_dir:
             ],
         }
     ]
-    create_agent(app.services.db, "dana@acme.test", "Dana", PASSWORD, now=app.clock())
+    create_agent(
+        app.services.db, "dana@acme.test", "Dana", PASSWORD, now=app.clock(), hasher=hash_once
+    )
     inbox = app.client.application.test_client()
     assert login(inbox, "dana@acme.test", PASSWORD).status_code == 302
     page = " ".join(inbox.get("/inbox/flows/offer").get_data(as_text=True).split())

@@ -35,6 +35,7 @@ from bot.timers.scheduler import (
     timer_work,
 )
 from tests.support.harness import make_settings
+from tests.support.passwords import hash_once
 from tests.support.paths import SHIPPED_FLOWS
 from tests.support.sms import reply_to
 from tests.support.statements import StatementCounter
@@ -191,7 +192,9 @@ def test_the_clock_wakes_when_an_idle_takeover_goes_back_to_the_bot(
 
     services = services_of(app)
     reply_to(app.test_client(), "HUMAN")
-    agent = create_agent(services.db, "ada@acme.test", "Ada", "a long password!", now=clock())
+    agent = create_agent(
+        services.db, "ada@acme.test", "Ada", "a long password!", now=clock(), hasher=hash_once
+    )
     with Session(services.db) as session:
         [conversation] = session.scalars(select(Conversation))
     take_over(services, conversation_id=conversation.id, agent_id=agent.id)

@@ -29,12 +29,13 @@ from tests.process.test_serve import environment
 from tests.support.databases import PostgresDatabase
 from tests.support.harness import make_settings
 from tests.support.inbox import CSRF_FIELD, NOON_IN_SF, PASSWORD, login
+from tests.support.passwords import check_once, hash_once
 
 PAGE_LOADS = 20
 
 
 def app_on(database_url: str, **settings: object) -> Flask:
-    app = create_app(make_settings(database_url, **settings))
+    app = create_app(make_settings(database_url, **settings), check_password=check_once)
     app.config["TESTING"] = True
     return app
 
@@ -56,7 +57,9 @@ def stored_keys(database_url: str) -> list[str]:
 
 def test_every_process_on_one_database_reads_the_same_cookies(database_url: str) -> None:
     first, second = app_on(database_url), app_on(database_url)
-    create_agent(services_of(first).db, "dana@acme.test", "Dana", PASSWORD, now=NOON_IN_SF)
+    create_agent(
+        services_of(first).db, "dana@acme.test", "Dana", PASSWORD, now=NOON_IN_SF, hasher=hash_once
+    )
     client = first.test_client()
     assert login(client, "dana@acme.test", PASSWORD).status_code == 302
     cookie = client.get_cookie("session")
@@ -134,7 +137,9 @@ def test_a_web_process_started_during_a_database_outage_reads_the_key_once_it_an
     app = app_on(through_relay)  # starts, so /healthz can say why it is unhealthy
     assert app.test_client().get("/healthz").status_code == 503
     relay.open()  # the database is back
-    create_agent(services_of(app).db, "dana@acme.test", "Dana", PASSWORD, now=NOON_IN_SF)
+    create_agent(
+        services_of(app).db, "dana@acme.test", "Dana", PASSWORD, now=NOON_IN_SF, hasher=hash_once
+    )
     client = app.test_client()
     assert login(client, "dana@acme.test", PASSWORD).status_code == 302
     assert client.get("/inbox/").status_code == 200
@@ -146,7 +151,7 @@ def test_the_procfiles_gunicorn_keeps_an_agent_logged_in(tmp_path: Path) -> None
     port = free_port()
     env = environment(tmp_path)
     db = make_db(env["DATABASE_URL"])
-    create_agent(db, "dana@acme.test", "Dana", PASSWORD, now=NOON_IN_SF)
+    create_agent(db, "dana@acme.test", "Dana", PASSWORD, now=NOON_IN_SF, hasher=hash_once)
     db.dispose()
     base_url = f"http://127.0.0.1:{port}"
     command = [str(BIN / "gunicorn"), "webhook:app", "--bind", f"127.0.0.1:{port}", "-w", "4"]

@@ -21,6 +21,7 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.store.models import Conversation
 from bot.testing.clock import FakeClock, let_time_pass
+from tests.support.passwords import check_once
 from tests.support.paths import SHIPPED_FLOWS, SUPPORT
 from tests.support.sms import ALICE, reply_to
 
@@ -30,7 +31,8 @@ NO_FLOWS = SUPPORT / "no-flows"  # does not exist: tests see flows only when the
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
-    """Settings for tests: no .env file, no environment, a known brand and API key."""
+    """Settings for tests: no .env file, no environment, a known brand and API key, and a
+    sending pace no test waits for (tests of the pace set SEND_RATE)."""
     values: dict[str, object] = {
         "DATABASE_URL": database_url,
         "BRAND_NAME": "Acme",
@@ -38,6 +40,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "API_KEY": API_KEY,
         "GATEWAY": "console",
         "FLOWS_DIR": NO_FLOWS,
+        # The pacer waits on the wall clock, not the test's fake one: at the default of one
+        # text a second, tests slept 54 s for real in 10 files (1 s a text after the first).
+        "SEND_RATE": 1000,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -62,6 +67,7 @@ class AppHarness:
             make_settings(database_url, FLOWS_DIR=flows_dir, **settings),
             gateway=self.gateway,
             clock=self.clock,
+            check_password=check_once,
         )
         self.client: FlaskClient = self.app.test_client()
         self.services: Services = services_of(self.app)

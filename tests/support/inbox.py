@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,16 +10,15 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 from werkzeug.test import TestResponse
 
-from bot.accounts.agents import create_agent, hash_password
+from bot.accounts.agents import create_agent
 from bot.store.models import Conversation
 from tests.support.harness import AppHarness
+from tests.support.passwords import hash_once
 from tests.support.paths import SHIPPED_FLOWS
 from tests.support.sms import ALICE, reply_to
 
 NOON_IN_SF = datetime(2026, 1, 5, 20, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
-# scrypt costs 0.1-0.2 s a hash: the agents tests set up hash their one password once a run.
-hash_once = functools.cache(hash_password)
 # The inbox's own script tags: a page holding any other <script> ran something it should not.
 OWN_SCRIPTS = frozenset(
     {
@@ -39,9 +37,7 @@ class Inbox(AppHarness):
     def __init__(
         self, database_url: str, flows_dir: Path = SHIPPED_FLOWS, **settings: object
     ) -> None:
-        super().__init__(
-            database_url, now=NOON_IN_SF, flows_dir=flows_dir, **{"SEND_RATE": 1000, **settings}
-        )
+        super().__init__(database_url, now=NOON_IN_SF, flows_dir=flows_dir, **settings)
         self.app.config["TESTING"] = True
         db = self.db
         now = self.services.conversations.clock()
