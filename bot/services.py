@@ -78,9 +78,12 @@ def build_services(
     clock: Callable[[], datetime] = utcnow,
     http: HttpCaller | None = None,
     check_password: PasswordCheck = check_password_hash,
+    paced: bool = True,
 ) -> Services:
     """Build the services from settings; tests pass their own gateway, clock, http caller
-    (`bot flows test` answers http steps from its scripts) and password check."""
+    (`bot flows test` answers http steps from its scripts) and password check. A simulation
+    on a fake clock (`bot flows test`, `bot chat`) sends unpaced: SEND_RATE is the provider's
+    limit, and waiting for it in real time would only make the simulation slow."""
     db = make_db(settings.DATABASE_URL)
     gateway = gateway or build_gateway(settings)
     for rule in settings.sending_rules.overrides:
@@ -133,7 +136,7 @@ def build_services(
         texts=texts,
         flows=registry,
         conversations=conversations,
-        dispatcher=build_dispatcher(settings, db=db, gateway=gateway, clock=clock),
+        dispatcher=build_dispatcher(settings, db=db, gateway=gateway, clock=clock, paced=paced),
         replies=saved_replies(settings.FLOWS_DIR),
         labels=file_labels(settings.FLOWS_DIR),
         check_password=check_password,
@@ -156,9 +159,10 @@ def build_dispatcher(
     db: Engine,
     gateway: Gateway,
     clock: Callable[[], datetime] = utcnow,
+    paced: bool = True,
 ) -> Dispatcher:
-    """The outbox dispatcher: paced to SEND_RATE, retrying for SEND_RETRY_WINDOW, holding
-    texts for the sending hours they reach."""
+    """The outbox dispatcher: paced to SEND_RATE (unless not `paced`), retrying for
+    SEND_RETRY_WINDOW, holding texts for the sending hours they reach."""
     if "SEND_MAX_ATTEMPTS" in settings.model_fields_set:
         log.warning(
             "SEND_MAX_ATTEMPTS is deprecated and no longer fails texts early: a text the"
@@ -171,7 +175,7 @@ def build_dispatcher(
         db=db,
         gateway=gateway,
         status_callback_url=status_url,
-        pacer=build_pace(settings, db=db, gateway=gateway),
+        pacer=build_pace(settings, db=db, gateway=gateway) if paced else None,
         retry_window=settings.SEND_RETRY_WINDOW,
         clock=clock,
         rules=settings.policy_rules,

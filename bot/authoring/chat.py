@@ -84,6 +84,7 @@ class ChatSession:
             settings.model_copy(update={"DATABASE_URL": f"sqlite:///{database}"}),
             gateway=ChatGateway(say),
             clock=self.clock,
+            paced=False,
         )
         self._explained: set[tuple[int, MessageStatus]] = set()  # held texts already told of
         self._introduce(settings.DATABASE_URL)

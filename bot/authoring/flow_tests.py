@@ -169,7 +169,7 @@ class FlowTestRunner:
             update={"DATABASE_URL": f"sqlite:///{database}", "FLOWS_DIR": self.flows_dir}
         )
         http = ScriptedHttp()
-        services = build_services(settings, gateway=gateway, clock=clock, http=http)
+        services = build_services(settings, gateway=gateway, clock=clock, http=http, paced=False)
         try:
             _prepare_subscriber(services, script.subscriber)
             yield from _Conversation(services, clock, gateway, http).play(script.lines)

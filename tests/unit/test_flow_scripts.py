@@ -6,6 +6,7 @@ which line and what the bot said instead, and a malformed script must be named, 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,40 @@ def test_a_script_that_matches_passes_and_a_day_passes_at_once(
         f"PASS {folder / 'reminder.yaml'}:{line_of(folder, 'name: remind me')}: remind me",
         "1 passed, 0 failed",
     ]
+
+
+NEWS = """\
+flow: news
+triggers:
+  keywords: [NEWS]
+steps:
+  - send: "Three pieces of news in an hour."
+  - id: an_hour
+    wait: 1h
+  - send: "One"
+  - send: "Two"
+  - end: "Three"
+"""
+
+
+def test_a_script_never_waits_for_the_send_rate_in_real_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One text every 1,000 s: paced in real time, the script would take most of an hour.
+    monkeypatch.setenv("SEND_RATE", "0.001")
+    folder = flows_folder(
+        tmp_path,
+        script(
+            "news", "user: NEWS", "bot: /news/", "wait: 1h", "bot: One", "bot: Two", "bot: Three"
+        ),
+        flow=NEWS,
+    )
+    results: list[Result] = []
+    playing = threading.Thread(target=lambda: results.append(run(folder, monkeypatch)), daemon=True)
+    playing.start()
+    playing.join(120)
+    assert results, "the script still waits: a simulation was paced on the wall clock"
+    assert results[0].exit_code == 0, results[0].output
 
 
 def test_a_wrong_bot_line_fails_with_the_line_and_what_the_bot_said(
