@@ -2,11 +2,11 @@
 
 A run makes many short-lived objects a person, so the collector's full collections come often,
 and each scans every object the app holds (about 160 000: modules, compiled statements,
-templates) while finding nothing there to free: about a tenth of a run's CPU. `gc.freeze()`
-moves what is alive at the start into a generation no collection looks at; what the run makes
-is collected as before. It is process-wide but only changes what collections scan, so it is
-safe with other threads; the last run to finish unfreezes, so overlapping runs (two campaigns
-at once, in threads) do not unfreeze each other's start.
+templates) while finding nothing there to free: 1.05 of a 100 000-person run's ~6.6 CPU s on
+SQLite. `gc.freeze()` moves what is alive at the start into a generation no collection looks
+at; what the run makes is collected as before. It is process-wide but only changes what
+collections scan, so it is safe with other threads; the last run to finish unfreezes, so
+overlapping runs (two campaigns at once, in threads) do not unfreeze each other's start.
 """
 
 from __future__ import annotations
