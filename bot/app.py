@@ -93,6 +93,13 @@ def services_of(app: Flask) -> Services:
     return app.extensions["parley"]
 
 
+def close_app(app: object) -> None:
+    """Close a Parley app's services as its process stops (`Services.close`); any other WSGI
+    app (a benchmark's bare one, say) is left alone."""
+    if isinstance(app, Flask) and "parley" in app.extensions:
+        services_of(app).close()
+
+
 def _warn_about_development_mode(services: Services) -> None:
     settings = services.settings
     if not settings.signatures_required:

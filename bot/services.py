@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from bot.conversations.service import ConversationService
 from bot.conversations.team_files import FileInForce, file_labels, saved_replies
 from bot.domain.compliance import ComplianceTexts
 from bot.domain.keywords import load_vocabulary
-from bot.domain.pacing import Pace, Pacer, below_the_limit
+from bot.domain.pacing import Pace, Pacer, below_the_limit, sleep_unless_stopping
 from bot.engine.conversation_labels import LabelsFile
 from bot.engine.durations import format_duration
 from bot.engine.saved_replies import RepliesFile
@@ -65,8 +66,11 @@ class Services:
     check_password: PasswordCheck = check_password_hash
 
     def close(self) -> None:
-        """Let the action threads finish what they took, then close the database's
-        connections: nothing this process started writes after it has closed."""
+        """Stop: the action threads finish the call or text in hand, and leave the texts they
+        have not begun in the outbox for a `bot worker` (not waiting out the send pace for
+        each); then the database's connections close. Nothing this process started writes
+        after it has closed."""
+        self.dispatcher.stopping.set()
         self.action_pool.shutdown(wait=True)
         self.db.dispose()
 
@@ -169,25 +173,31 @@ def build_dispatcher(
             " provider keeps failing is retried for SEND_RETRY_WINDOW (%s); remove the setting",
             format_duration(settings.SEND_RETRY_WINDOW),
         )
+    stopping = threading.Event()  # set by Services.close: waits for the pace end at once
     # REST sends need an absolute callback URL; without PUBLIC_URL, Twilio reports nothing.
     status_url = f"{settings.PUBLIC_URL}{STATUS_CALLBACK_PATH}" if settings.PUBLIC_URL else None
     return Dispatcher(
         db=db,
         gateway=gateway,
         status_callback_url=status_url,
-        pacer=build_pace(settings, db=db, gateway=gateway) if paced else None,
+        pacer=build_pace(settings, db=db, gateway=gateway, stopping=stopping) if paced else None,
+        stopping=stopping,
         retry_window=settings.SEND_RETRY_WINDOW,
         clock=clock,
         rules=settings.policy_rules,
     )
 
 
-def build_pace(settings: Settings, *, db: Engine, gateway: Gateway) -> Pace:
+def build_pace(
+    settings: Settings, *, db: Engine, gateway: Gateway, stopping: threading.Event | None = None
+) -> Pace:
     """SEND_RATE for the sender, shared by every worker through PACE_STORE (README, "Running in
-    production"), or this process's own bucket with PACE_STORE=process."""
+    production"), or this process's own bucket with PACE_STORE=process. Its waits end, raising
+    PaceStopped, once `stopping` is set."""
+    sleep = time.sleep if stopping is None else sleep_unless_stopping(stopping)
     store = settings.pace_store
     if store is PaceStore.PROCESS:
-        return Pacer(settings.SEND_RATE, clock=time.monotonic, sleep=time.sleep)
+        return Pacer(settings.SEND_RATE, clock=time.monotonic, sleep=sleep)
     # One bucket per sender: workers sending from different numbers do not slow each other.
     sender = settings.TWILIO_MESSAGING_SERVICE_SID or settings.TWILIO_FROM or gateway.name
     if store is PaceStore.REDIS:
@@ -199,7 +209,7 @@ def build_pace(settings: Settings, *, db: Engine, gateway: Gateway) -> Pace:
         )
     else:
         bucket = DatabaseBucket(db, sender)
-    return SharedPace(bucket, rate=below_the_limit(settings.SEND_RATE))
+    return SharedPace(bucket, rate=below_the_limit(settings.SEND_RATE), sleep=sleep)
 
 
 def build_webhook_sender(

@@ -196,6 +196,20 @@ class Pacer:
                 self._next_free += late
 
 
+class PaceStopped(Exception):
+    """The process stops: a text still waiting for its slot is not handed over."""
+
+
+def sleep_unless_stopping(stopping: threading.Event) -> Callable[[float], None]:
+    """A pace's sleep that ends at once, raising PaceStopped, when `stopping` is set."""
+
+    def sleep(seconds: float) -> None:
+        if stopping.wait(max(seconds, 0.0)):
+            raise PaceStopped
+
+    return sleep
+
+
 def sleep_until(slot: Slot, now: float, sleep: Callable[[float], object]) -> float:
     """Sleep from `now` (seconds) until the slot; returns the seconds slept."""
     wait = max(0.0, slot.at / MICROSECONDS - now)

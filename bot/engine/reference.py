@@ -260,7 +260,8 @@ def _tests() -> str:
 
 `tests:` (or a file `<flow>.tests.yaml` beside the flow with a `tests:` key) lists scripted
 conversations. `bot flows test` plays each one against the real service on a scratch database,
-with a fake clock, so `wait: 1d` passes instantly.
+with a fake clock, so `wait: 1d` passes instantly; its texts are not paced to `SEND_RATE`
+either (a script of twenty texts takes no twenty seconds).
 
 | line | meaning |
 | --- | --- |

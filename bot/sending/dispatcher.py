@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain import policy
-from bot.domain.pacing import Pace
+from bot.domain.pacing import Pace, PaceStopped
 from bot.domain.statuses import advances, parse_provider_status
 from bot.domain.vocabulary import MessageStatus, Purpose
 from bot.engine.durations import format_duration
@@ -305,6 +305,7 @@ class Dispatcher:
         retry_window: timedelta = DEFAULT_RETRY_WINDOW,
         breaker: OutageBreaker | None = None,
         rules: policy.PolicyRules = policy.DEFAULT_RULES,
+        stopping: threading.Event | None = None,
     ) -> None:
         if max_attempts is not None:
             if max_attempts < 1:
@@ -332,6 +333,9 @@ class Dispatcher:
         self.clock = clock
         self.rng = rng or random.Random()
         self.breaker = breaker or OutageBreaker(rng=self.rng)
+        # Set when the process stops: `send` leaves the texts it has not begun in the outbox,
+        # where a `bot worker` takes them, rather than wait out the pace for each of them.
+        self.stopping = stopping or threading.Event()
         # Webhook threads send through the same dispatcher (`send`) as its worker loop.
         self._breaker_lock = threading.Lock()
         self._next_expiry: datetime | None = None
@@ -339,8 +343,11 @@ class Dispatcher:
     # -- sending --------------------------------------------------------------------------------
 
     def send(self, message_ids: Iterable[int]) -> None:
-        """Send these messages now, if they are still pending and due."""
+        """Send these messages now, if they are still pending and due (and the process is not
+        stopping: then the rest stay pending in the outbox)."""
         for message_id in message_ids:
+            if self.stopping.is_set():
+                return
             self.send_one(message_id)
 
     def send_one(self, message_id: int) -> MessageStatus | None:
@@ -581,7 +588,11 @@ class Dispatcher:
 
     def _hand_over(self, claimed: ClaimedText) -> MessageStatus | None:
         if self.pacer is not None:
-            self.pacer.acquire(claimed.segments)
+            try:
+                self.pacer.acquire(claimed.segments)
+            except PaceStopped:  # the process stops: back to the outbox, for a worker
+                self._release([claimed])
+                return None
         handed_over_at = self.clock()
         # A batch is held for about a second of sends: a STOP may have come in meanwhile. The
         # last check runs after the pacer's wait, right before the text leaves.

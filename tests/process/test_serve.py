@@ -10,10 +10,10 @@ from pathlib import Path
 
 from sqlmodel import Session, func, select
 
-from bot.domain.vocabulary import Direction
+from bot.domain.vocabulary import Direction, MessageStatus
 from bot.store.db import make_db
 from bot.store.models import Message
-from bot.testing.processes import BIN, HUNG_AFTER, free_port, post_form, running
+from bot.testing.processes import BIN, HUNG_AFTER, free_port, post_form, running, wait_until
 
 
 def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -71,3 +71,40 @@ def test_several_gunicorn_workers_share_sqlite_without_locking_errors(tmp_path: 
         ).one()
     db.dispose()
     assert inbound == texts
+
+
+def outbound_statuses(database_url: str) -> list[MessageStatus]:
+    db = make_db(database_url)
+    try:
+        with Session(db) as session:
+            query = select(Message.status).where(Message.direction == Direction.OUTBOUND)
+            return list(session.exec(query))
+    finally:
+        db.dispose()
+
+
+def test_a_stopping_web_worker_leaves_the_texts_it_has_not_sent_to_the_worker(
+    tmp_path: Path,
+) -> None:
+    # One text every 100 s: the welcome's second text waits for its turn in the web worker.
+    env = environment(tmp_path, SEND_RATE="0.01")
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    # gunicorn would wait that long for the worker (its default is 30 s, then SIGKILL).
+    command = [str(BIN / "gunicorn"), "webhook:app", "--bind", f"127.0.0.1:{port}", "-w", "1"]
+    command += ["--graceful-timeout", str(int(HUNG_AFTER))]
+    with running(command, env, base_url) as server:
+        for body in ("JOIN", "Y"):
+            form = {"MessageSid": f"SM{uuid.uuid4().hex}", "From": "+14155550100", "Body": body}
+            assert post_form(f"{base_url}/twilio/sms", form)[0] == 200
+        wait_until(
+            lambda: MessageStatus.SENT in outbound_statuses(env["DATABASE_URL"]),
+            [server],
+            what="the first of the welcome's texts",
+        )
+        server.terminate()
+        # Stopped at once, not after the pace's 100 s (nor gunicorn's kill).
+        assert server.wait(timeout=60) == 0
+    statuses = outbound_statuses(env["DATABASE_URL"])
+    assert MessageStatus.PENDING in statuses  # left in the outbox, for a `bot worker`
+    assert MessageStatus.UNKNOWN not in statuses  # nothing left claimed and unsent
