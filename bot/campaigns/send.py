@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.campaigns.assign import in_test_split, variant_assigner
 from bot.campaigns.audience import Recipient, audience_size, matches
+from bot.campaigns.collector import long_lived_frozen
 from bot.campaigns.model import Campaign, Variant
 from bot.campaigns.parser import read_campaigns
 from bot.campaigns.preview import start_for
@@ -111,41 +112,43 @@ def send_campaign(
     report.testing = campaign.test is not None and choose.testing
     _mark(services, campaign.name, CampaignSendStatus.QUEUED, now=clock())
     progress(0, total)
-    after_id = 0
-    while True:
-        for attempt in range(_CONFLICT_RETRIES + 1):
-            try:
-                with transaction(db) as connection:
-                    if _status(connection, campaign.name) is CampaignSendStatus.PAUSED:
-                        raise CampaignPaused
-                    tally = SendReport(campaign.name)
-                    last_id = _queue_batch(
-                        connection,
-                        campaign,
-                        after_id=after_id,
-                        limit=batch,
-                        tally=tally,
-                        now=clock(),
-                        brand=settings.BRAND_NAME,
-                        support=settings.SUPPORT_CONTACT,
-                        default_zone=settings.DEFAULT_TIMEZONE,
-                        public_url=settings.PUBLIC_URL,
-                        rules=settings.policy_rules,
-                        choose=choose,
-                    )
+    # The run makes short-lived objects by the hundred thousand: see collector.py.
+    with long_lived_frozen():
+        after_id = 0
+        while True:
+            for attempt in range(_CONFLICT_RETRIES + 1):
+                try:
+                    with transaction(db) as connection:
+                        if _status(connection, campaign.name) is CampaignSendStatus.PAUSED:
+                            raise CampaignPaused
+                        tally = SendReport(campaign.name)
+                        last_id = _queue_batch(
+                            connection,
+                            campaign,
+                            after_id=after_id,
+                            limit=batch,
+                            tally=tally,
+                            now=clock(),
+                            brand=settings.BRAND_NAME,
+                            support=settings.SUPPORT_CONTACT,
+                            default_zone=settings.DEFAULT_TIMEZONE,
+                            public_url=settings.PUBLIC_URL,
+                            rules=settings.policy_rules,
+                            choose=choose,
+                        )
+                    break
+                except IntegrityError:
+                    if attempt == _CONFLICT_RETRIES:
+                        raise
+                except CampaignPaused:
+                    report.paused = True
+                    return report
+            for name in ("recipients", "queued", "deferred", "suppressed", "skipped", "held"):
+                setattr(report, name, getattr(report, name) + getattr(tally, name))
+            if last_id is None:
                 break
-            except IntegrityError:
-                if attempt == _CONFLICT_RETRIES:
-                    raise
-            except CampaignPaused:
-                report.paused = True
-                return report
-        for name in ("recipients", "queued", "deferred", "suppressed", "skipped", "held"):
-            setattr(report, name, getattr(report, name) + getattr(tally, name))
-        if last_id is None:
-            break
-        after_id = last_id
-        progress(report.recipients, max(total, report.recipients))
+            after_id = last_id
+            progress(report.recipients, max(total, report.recipients))
     test = campaign.test if report.testing else None
     _finish(
         services,
