@@ -7,27 +7,15 @@ the answer of the real check gives the same answer without paying for it again.
 from __future__ import annotations
 
 import functools
-from datetime import datetime
 
-from sqlalchemy.engine import Engine
 from werkzeug.security import check_password_hash
 
 from bot.accounts import agents
-from bot.store.models import Agent
 
 hash_once = functools.cache(agents.hash_password)
 check_once = functools.cache(check_password_hash)
 
 
-def authenticate(
-    db: Engine,
-    email: str,
-    password: str,
-    remote_addr: str,
-    now: datetime,
-    *,
-    check_password: agents.PasswordCheck = check_once,
-) -> Agent | None:
-    """`bot.accounts.agents.authenticate`, checking with the remembering check unless told: the
-    same limits and answers, without a scrypt for every attempt a test makes."""
-    return agents.authenticate(db, email, password, remote_addr, now, check_password=check_password)
+# `bot.accounts.agents.authenticate` with the remembering check: the same limits and answers,
+# without a scrypt for every attempt a test makes.
+authenticate = functools.partial(agents.authenticate, check_password=check_once)
