@@ -186,14 +186,7 @@ def shorten_links_in_batch(
     for key, code in zip(missing, _fresh_codes(connection, len(missing)), strict=True):
         phone, url = key
         codes[key] = (None, code)
-        links._new[key] = {
-            "code": code,
-            "url": url,
-            "phone": phone,
-            "flow": flow,
-            "campaign": campaign,
-            "created_at": now,
-        }
+        links._new[key] = _link_row(code, url, phone, flow, campaign, now)
     for index, (draft, found) in enumerate(zip(drafts, copies, strict=True)):
         if not found.urls:
             links.bodies.append(draft.text)
@@ -254,17 +247,23 @@ def _link_for(
         return existing.id, existing.code
     code = _fresh_code(connection)
     link_id = connection.execute(
-        LINKS.insert().returning(LINKS.c.id),
-        {
-            "code": code,
-            "url": url,
-            "phone": phone,
-            "flow": flow,
-            "campaign": campaign,
-            "created_at": now,
-        },
+        LINKS.insert().returning(LINKS.c.id), _link_row(code, url, phone, flow, campaign, now)
     ).scalar_one()
     return link_id, code
+
+
+def _link_row(
+    code: str, url: str, phone: str, flow: str | None, campaign: str | None, now: datetime
+) -> dict[str, Any]:
+    """A new tracked link's row (its message is attached once the text is stored)."""
+    return {
+        "code": code,
+        "url": url,
+        "phone": phone,
+        "flow": flow,
+        "campaign": campaign,
+        "created_at": now,
+    }
 
 
 def _same(column: ColumnElement[str | None], value: str | None) -> ColumnElement[bool]:
