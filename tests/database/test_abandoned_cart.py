@@ -28,7 +28,7 @@ class Shop(AppHarness):
     """The app, a subscribed customer, a fake clock, and a log of when each text went out."""
 
     def __init__(self, database_url: str, start: datetime) -> None:
-        super().__init__(database_url, now=start.astimezone(UTC), SEND_RATE=1000)
+        super().__init__(database_url, now=start.astimezone(UTC))
         reply_to(self.client, "JOIN")
         reply_to(self.client, "Y")  # the welcome series starts; a cart event will interrupt it
 

@@ -82,7 +82,6 @@ class ActionApp(AppHarness):
             flows_dir=flows_dir,
             gateway_on_clock=True,
             ACTION_SERVER_URL=server.url("/webhook"),
-            SEND_RATE=1000,
         )
         # The real client, with room for however long a test holds the server (default 5 s).
         flows = self.services.conversations.flows

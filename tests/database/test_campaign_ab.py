@@ -75,7 +75,6 @@ def services_for(
         database_url,
         FLOWS_DIR=flows_dir,
         PUBLIC_URL="https://parley.test",
-        SEND_RATE=1000,
         PROMOTIONAL_PER_DAY=0,
         **overrides,
     )

@@ -62,9 +62,7 @@ def gateway() -> FakeGateway:
 
 @pytest.fixture
 def services(database_url: str, flows_dir: Path, gateway: FakeGateway) -> Iterator[Services]:
-    settings = make_settings(
-        database_url, FLOWS_DIR=flows_dir, PUBLIC_URL="https://parley.test", SEND_RATE=1000
-    )
+    settings = make_settings(database_url, FLOWS_DIR=flows_dir, PUBLIC_URL="https://parley.test")
     built = build_services(settings, gateway=gateway, clock=lambda: NOW)
     yield built
     built.close()

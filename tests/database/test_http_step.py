@@ -81,9 +81,7 @@ class ShopApp(AppHarness):
     def __init__(self, database_url: str, flows_dir: Path, shop: WebServer) -> None:
         for name, text in status_flows(shop.port).items():
             (flows_dir / name).write_text(text, encoding="utf-8")
-        super().__init__(
-            database_url, now=NOON_IN_SF, flows_dir=flows_dir, gateway_on_clock=True, SEND_RATE=1000
-        )
+        super().__init__(database_url, now=NOON_IN_SF, flows_dir=flows_dir, gateway_on_clock=True)
 
     def answers(self) -> dict[str, Any]:
         with self.db.connect() as connection:

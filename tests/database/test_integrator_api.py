@@ -69,10 +69,6 @@ steps:
 class IntegratorApp(FlowApp):
     """The app as an integrator's systems see it: JSON over the API, with the bearer key."""
 
-    def __init__(self, database_url: str, flows_dir: Path) -> None:
-        # The sender's pace would hold each text sent in a request for a second of wall time.
-        super().__init__(database_url, flows_dir, SEND_RATE=1000)
-
     def post(self, path: str, body: Any) -> TestResponse:
         return self.client.post(path, json=body, headers=AUTH)
 

@@ -241,9 +241,7 @@ def test_the_cart_reminders_carry_one_tracked_link(database_url: str) -> None:
     """The shipped flow, through an event and timers: every reminder reuses the person's link."""
     clock = FakeClock(datetime(2026, 1, 5, 18, 0, tzinfo=UTC))  # 10:00 in San Francisco
     gateway = FakeGateway()
-    settings = make_settings(
-        database_url, FLOWS_DIR=SHIPPED_FLOWS, PUBLIC_URL=PUBLIC_URL, SEND_RATE=1000
-    )
+    settings = make_settings(database_url, FLOWS_DIR=SHIPPED_FLOWS, PUBLIC_URL=PUBLIC_URL)
     app = create_app(settings, gateway=gateway, clock=clock)
     services = services_of(app)
     try:

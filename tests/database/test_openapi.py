@@ -88,9 +88,7 @@ def test_the_bodies_a_body_nests_are_in_the_document() -> None:
 
 @pytest.fixture
 def api_app(database_url: str) -> Iterator[Flask]:
-    app = create_app(
-        make_settings(database_url, FLOWS_DIR=SHIPPED_FLOWS, SEND_RATE=1000), gateway=FakeGateway()
-    )
+    app = create_app(make_settings(database_url, FLOWS_DIR=SHIPPED_FLOWS), gateway=FakeGateway())
     app.config["TESTING"] = True
     yield app
     services_of(app).close()

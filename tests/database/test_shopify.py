@@ -41,7 +41,7 @@ SHORT_LINK = re.compile(re.escape(PUBLIC_URL) + r"/l/([0-9A-Za-z]{7})")
 
 @pytest.fixture
 def shop(database_url: str) -> Iterator[ShopifyApp]:
-    app = ShopifyApp(database_url, now=NOW, PUBLIC_URL=PUBLIC_URL, SEND_RATE=1000)
+    app = ShopifyApp(database_url, now=NOW, PUBLIC_URL=PUBLIC_URL)
     yield app
     app.dispose()
 

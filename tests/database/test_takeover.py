@@ -28,7 +28,7 @@ class Desk(AppHarness):
     """The app with the shipped flows and two agents."""
 
     def __init__(self, database_url: str) -> None:
-        super().__init__(database_url, now=NOON_IN_SF, SEND_RATE=1000)
+        super().__init__(database_url, now=NOON_IN_SF)
         self.dana = self._agent("dana@acme.test", "Dana")
         self.eli = self._agent("eli@acme.test", "Eli")
 

@@ -36,7 +36,6 @@ def test_consent_an_order_and_an_erasure_at_the_shop_reach_the_crm(
         database_url,
         now=NOW,
         PUBLIC_URL=PUBLIC_URL,
-        SEND_RATE=1000,
         WEBHOOK_URL=receiver.url,
         WEBHOOK_SECRET=SECRET,
     )
