@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, func, null, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bot.domain import policy
@@ -475,8 +475,7 @@ def next_send_after(connection: Connection, limit: datetime) -> datetime | None:
 _TO_OUTBOX = DriverStatement(
     update(MESSAGES)
     .where(MESSAGES.c.id == bindparam("message_id"), MESSAGES.c.delivery == Delivery.TWIML)
-    # NULL written into the SQL: a driver statement's fixed values leave None out.
-    .values(delivery=Delivery.OUTBOX, status=MessageStatus.PENDING, sent_at=null())
+    .values(delivery=Delivery.OUTBOX, status=MessageStatus.PENDING, sent_at=None)
 )
 
 

@@ -255,6 +255,7 @@ def _compile(
     if compiler.post_compile_params or compiler.literal_execute_params:
         raise ValueError("DriverStatement cannot run expanding IN parameters; spell them out")
     prefetch = [*compiler.insert_prefetch, *compiler.update_prefetch]
+    defaults = {column.key: _default_of(column) for column in prefetch}
     # The processors Connection.execute applies, asked of the types through their public API.
     columns = list(statement.exported_columns.items())
     row_type = namedtuple("Row", [key for key, _c in columns]) if columns else None
@@ -268,12 +269,14 @@ def _compile(
             if compiler.positional and compiler.positiontup is not None
             else None
         ),
+        # Values written into the statement (`.values(sent_at=None)` included), not those a
+        # call must give (a bare bindparam) nor the columns' Python-side defaults.
         fixed={
             name: value
             for name, value in compiler.construct_params(dict(params)).items()
-            if name not in params and value is not None
+            if name not in params and name not in defaults and not compiler.binds[name].required
         },
-        defaults={column.key: _default_of(column) for column in prefetch},
+        defaults=defaults,
         binders=tuple(
             (name, process)
             for name, bind in compiler.binds.items()

@@ -59,6 +59,25 @@ def test_column_defaults_fill_what_the_caller_leaves_out(database_url: str) -> N
     assert (row.attempts, row.segments) == (0, 1)
 
 
+def test_a_none_written_into_the_statement_sets_null(database_url: str) -> None:
+    db = make_db(database_url)
+    unsend = DriverStatement(
+        update(MESSAGES)
+        .where(MESSAGES.c.id == bindparam("message_id"))
+        .values(sent_at=None, error_message=None, status=MessageStatus.PENDING)
+    )
+    with transaction(db) as connection:
+        message_id = INSERT.run(
+            connection, outbound(sent_at=WHEN, error_message="busy", status=MessageStatus.SENT)
+        ).scalar_one()
+        unsend.run(connection, {"message_id": message_id})
+        unsend.run_many(connection, [{"message_id": message_id}])
+        row = connection.execute(
+            select(MESSAGES.c.sent_at, MESSAGES.c.error_message, MESSAGES.c.status)
+        ).one()
+    assert tuple(row) == (None, None, MessageStatus.PENDING)
+
+
 def test_many_rows_in_one_call_and_updates_with_named_parameters(database_url: str) -> None:
     db = make_db(database_url)
     insert_plain = DriverStatement(MESSAGES.insert())
