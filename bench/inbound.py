@@ -1,7 +1,7 @@
 """Inbound benchmark: signed texts through Parley's full path vs a bare Flask app, same gunicorn.
 
 Usage: python bench/inbound.py [--mix flows|keywords|burst] [--requests N] [--concurrency C]
-       [--workers W] [--rounds R] [--database-url URL]
+       [--workers W] [--rounds R] [--database-url URL] [--client wrk|python]
 
 Both apps run under gunicorn with the same settings, and wrk (a compiled load generator, so the
 client is never the ceiling) sends each the same signed webhooks in one run. Every target gets
@@ -10,7 +10,9 @@ answer arrives. C connections, one per wrk thread, each sending its numbers' tex
 Then each target gets N more at half the rate it just reached (each connection paced on a
 clock), where the latency a customer sees under ordinary load is read.
 The ratio (full path / bare) is what compares across machines; the absolute numbers say how
-fast each side was on this one.
+fast each side was on this one. Without wrk, `--client python` (the default then) sends the same
+texts from Python threads (bench/python_client.py): a fallback whose own CPU may be the ceiling,
+and the report says so.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # a script's sibling modules
+import python_client
 
 ROOT = Path(__file__).resolve().parent.parent
 REPLAY_SCRIPT = Path(__file__).resolve().parent / "inbound_replay.lua"
@@ -157,6 +162,28 @@ def replay(
     url: str,
     queues: Sequence[Sequence[SignedText]],
     workdir: Path,
+    args: argparse.Namespace,
+    rate: float | None = None,
+) -> Result:
+    """Send every queue in order over a connection of its own with the chosen client."""
+    if args.client == "wrk":
+        return replay_wrk(name, url, queues, workdir, args.time_limit, rate)
+    figures = python_client.replay(url, queues, rate)
+    return Result(
+        name,
+        figures.answered,
+        figures.seconds,
+        figures.p50_ms,
+        figures.p99_ms,
+        figures.non_2xx + sum(len(queue) for queue in queues) - figures.answered,
+    )
+
+
+def replay_wrk(
+    name: str,
+    url: str,
+    queues: Sequence[Sequence[SignedText]],
+    workdir: Path,
     time_limit_s: int,
     rate: float | None = None,
 ) -> Result:
@@ -247,16 +274,14 @@ def run_target(
 
     try:
         warmup = texts("W", args.warmup, first_number)
-        replay(
-            f"{name} warm-up", url, by_connection(warmup, 4), workdir / "warmup", args.time_limit
-        )
+        replay(f"{name} warm-up", url, by_connection(warmup, 4), workdir / "warmup", args)
         measured = texts("R", args.requests, first_number + warmup_people)
         saturated = replay(
             name,
             url,
             by_connection(measured, args.concurrency),
             workdir / "measured",
-            args.time_limit,
+            args,
         )
         print(f"  {format_row(saturated)}", file=sys.stderr, flush=True)
         paced = texts("P", args.requests, first_number + warmup_people + run_people)
@@ -265,7 +290,7 @@ def run_target(
             url,
             by_connection(paced, args.concurrency),
             workdir / "half-rate",
-            args.time_limit,
+            args,
             rate=saturated.throughput / 2,
         )
         print(f"  {format_row(half_rate)} (at half rate)", file=sys.stderr, flush=True)
@@ -295,7 +320,7 @@ def format_row(result: Result) -> str:
 def report(full: Runs, bare: Runs, args: argparse.Namespace) -> str:
     lines = [
         f"inbound benchmark ({args.mix}): {args.requests} signed texts per round and run, "
-        f"wrk with {args.concurrency} connections, "
+        f"{args.client} with {args.concurrency} connections, "
         f"gunicorn --workers {args.workers}, {os.cpu_count()} cores, "
         f"median of {args.rounds} rounds",
         "as fast as each target goes:",
@@ -309,6 +334,8 @@ def report(full: Runs, bare: Runs, args: argparse.Namespace) -> str:
         format_row(bare.half_rate),
         f"Parley's p99 at half rate: {full.half_rate.p99_ms:.1f} ms (goal: at most 50 ms)",
     ]
+    if args.client == "python":
+        lines.append(python_client.CAVEAT)
     return "\n".join(lines)
 
 
@@ -329,10 +356,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=600,
         help="seconds wrk may take for one target's requests before it stops (wrk's -d)",
     )
+    parser.add_argument(
+        "--client",
+        choices=("wrk", "python"),
+        default="wrk" if shutil.which("wrk") else "python",
+        help="the load generator: wrk (default where installed) or the Python fallback",
+    )
     args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
+    if args.client == "wrk" and shutil.which("wrk") is None:
         print(WRK_MISSING, file=sys.stderr)
         return 2
+    if args.client == "python":
+        print(python_client.CAVEAT, file=sys.stderr)
 
     scratch = Path(tempfile.mkdtemp(prefix="parley-bench-"))
     database_url = args.database_url or f"sqlite:///{scratch}/bench.db"
