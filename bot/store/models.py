@@ -511,9 +511,9 @@ class Link(SQLModel, table=True):
     phone: str = Field(max_length=20, index=True)
     flow: str | None = Field(default=None, max_length=64)
     campaign: str | None = Field(default=None, max_length=64)
-    message_id: int | None = Field(
-        default=None, foreign_key="message.id", sa_type=ROW_ID
-    )  # first text with it
+    # The first text with it. Not a foreign key: written with that text, whose row is never
+    # deleted, and checking it cost PostgreSQL a look-up and a lock a link (alembic 0032).
+    message_id: int | None = Field(default=None, sa_type=ROW_ID)
     created_at: datetime = _timestamp(nullable=False)
     # every counted click (see bot/sending/links.py: repeats and previews do not count)
     clicks: int = 0

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 from sqlmodel import Session, SQLModel, select
 
 from alembic import command
@@ -189,6 +189,45 @@ def test_clicks_from_before_the_count_are_counted(database_url: str) -> None:
         links = session.scalars(select(Link).order_by(Link.id)).all()
     db.dispose()
     assert [(link.clicks, link.last_clicked_at) for link in links] == [(3, last), (0, None)]
+
+
+def test_links_lose_the_key_to_their_message_and_keep_their_clicks(database_url: str) -> None:
+    """0032: no foreign key on link.message_id (PostgreSQL checked it for every campaign link);
+    SQLite copies the table to drop it, and the clicks pointing at its links stay."""
+    at = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
+    command.downgrade(alembic_config(database_url), "0031")
+    db = make_db(database_url)
+    with db.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO message (id, phone, direction, body, media_urls, segments, encoding,"
+                " status, attempts, created_at, updated_at) VALUES (7, '+14155550100',"
+                " 'outbound', 'hi', '[]', 1, 'GSM-7', 'pending', 0, :at, :at)"
+            ),
+            {"at": _as_stored(db, at)},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO link (id, code, url, phone, message_id, created_at, clicks) VALUES"
+                " (1, 'aaaaaaa', 'https://shop.example/', '+14155550100', 7, :at, 1)"
+            ),
+            {"at": _as_stored(db, at)},
+        )
+        connection.execute(
+            text("INSERT INTO click (link_id, clicked_at) VALUES (1, :at)"),
+            {"at": _as_stored(db, at)},
+        )
+    db.dispose()
+
+    upgrade(database_url)
+    db = make_db(database_url)
+    with db.connect() as connection:
+        keys = inspect(connection).get_foreign_keys("link")
+        kept = connection.execute(text("SELECT id, message_id FROM link")).all()
+        clicks = connection.execute(text("SELECT link_id FROM click")).scalars().all()
+    db.dispose()
+    assert [key["referred_table"] for key in keys] == []
+    assert [tuple(row) for row in kept] == [(1, 7)] and clicks == [1]
 
 
 def _as_stored(db: Engine, moment: datetime) -> datetime | str:
