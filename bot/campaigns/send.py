@@ -305,6 +305,7 @@ def _queue_batch(
         rules=rules,
         public_url=public_url,
         campaign=campaign.name,
+        first_of_campaign=True,  # _have_it left out everyone who has its text
     )
     for queued, starts_at in zip(queued_texts, starts, strict=True):
         if queued.status is MessageStatus.SUPPRESSED:

@@ -160,9 +160,14 @@ def shorten_links_in_batch(
     flow: str | None = None,
     campaign: str | None = None,
     now: datetime,
+    no_links_yet: bool = False,
 ) -> BatchLinks:
     """`shorten_links` for many texts at once: one SELECT of the links people already have,
-    codes minted up front (one SELECT proves them unused), and the new links left to write."""
+    codes minted up front (one SELECT proves them unused), and the new links left to write.
+
+    `no_links_yet`: the caller knows none of these people has a link of this flow or campaign
+    (they have no text of it), so none is looked up.
+    """
     # A campaign's texts repeat (the same variant and first name): find each one's URLs once.
     copies_of: dict[tuple[str, tuple[Span, ...]], _Copies] = {}
     copies = []
@@ -180,7 +185,9 @@ def shorten_links_in_batch(
     }
     if not wanted:
         return BatchLinks([draft.text for draft in drafts])
-    codes = _existing_links(connection, wanted, flow=flow, campaign=campaign)
+    codes = (
+        {} if no_links_yet else _existing_links(connection, wanted, flow=flow, campaign=campaign)
+    )
     links = BatchLinks([])
     missing = [key for key in wanted if key not in codes]
     for key, code in zip(missing, _fresh_codes(connection, len(missing)), strict=True):

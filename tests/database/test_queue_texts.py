@@ -256,6 +256,33 @@ def test_a_batch_runs_the_same_statements_however_many_people(db: Engine) -> Non
     assert many == 6
 
 
+def test_a_campaigns_first_texts_look_up_no_links(db: Engine) -> None:
+    """People without the campaign's text have none of its links: one look-up fewer."""
+    crowd = [
+        Person(SubscriberRow(index, f"+1212555{index:04d}", S.SUBSCRIBED), (), False, None,
+               f"Hi {URL}")
+        for index in range(1, 4)
+    ]  # fmt: skip
+    counter = StatementCounter(db)
+    with db.connect() as connection, connection.begin():
+        queue_texts(
+            connection,
+            [draft_of(person, NOW) for person in crowd],
+            purpose=Purpose.PROMOTIONAL,
+            now=NOW,
+            public_url=PUBLIC_URL,
+            campaign=CAMPAIGN,
+            first_of_campaign=True,
+        )
+        # recent texts, codes, the messages' ids, the messages, the new links
+        assert counter.count == 5
+        kept = stored(connection)
+    assert [(text[0], text[1]) for text in kept] == [
+        (person.subscriber.phone, "Hi https://parley.test/l/CODE") for person in crowd
+    ]
+    assert all(text[-2:] == ([URL], True) for text in kept), kept
+
+
 def test_a_batch_texts_each_number_once(db: Engine) -> None:
     """A second text to a number must count the first in its cap: one by one, not in a batch."""
     person = SubscriberRow(1, "+12125550101", S.SUBSCRIBED)
