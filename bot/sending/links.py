@@ -132,13 +132,9 @@ class BatchLinks:
     def store(self, connection: Connection, message_ids: Sequence[int]) -> None:
         """Write the new links, each with the first text it went out in."""
         if self._new:
-            _INSERT_LINKS.run(
-                connection,
-                [
-                    {**link, "message_id": message_ids[self._first_text[key]]}
-                    for key, link in self._new.items()
-                ],
-            )
+            for key, link in self._new.items():  # the rows are this batch's own: set in place
+                link["message_id"] = message_ids[self._first_text[key]]
+            _INSERT_LINKS.run(connection, list(self._new.values()))
         attach = [
             {"link_id": link_id, "first_message": message_ids[self._first_text[key]]}
             for key, link_id in self._reused.items()

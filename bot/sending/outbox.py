@@ -212,14 +212,18 @@ def queue_texts(
 
 
 def _insert_messages(connection: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Store the rows (one per number) in one executemany; their ids, in the rows' order."""
+    """Store the rows (one per number) in one executemany; their ids, in the rows' order.
+
+    Each row gets its "id" (set in place: a copy of each row cost about as much as its
+    binding, 1.7 µs a person).
+    """
     # The ids are drawn first and given: INSERT ... RETURNING is a statement of 20 parameters
     # a row that SQLAlchemy renders and binds in Python (on SQLite about as much as the rest of
     # the person's text), while a bulk insert is the driver's C loop (or COPY).
     ids = fresh_ids(connection, MESSAGES, len(rows))
-    _INSERT_MESSAGES.run(
-        connection, [row | {"id": id_} for row, id_ in zip(rows, ids, strict=True)]
-    )
+    for row, id_ in zip(rows, ids, strict=True):
+        row["id"] = id_
+    _INSERT_MESSAGES.run(connection, rows)
     return ids
 
 
