@@ -51,6 +51,8 @@ def measure(texts: int, warmup: int, mix: str, profile: Path | None = None) -> d
             SECRET_KEY="bench-" + "0" * 26,
             TWILIO_AUTH_TOKEN=inbound.AUTH_TOKEN,
         )
+        if mix not in inbound.WITH_FLOWS:  # as bench/inbound.py runs it: keywords, no flows
+            os.environ["FLOWS_DIR"] = f"{scratch}/no-flows"
         subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], check=True)
         from bot.app import create_app
 
