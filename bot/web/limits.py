@@ -62,7 +62,8 @@ def whole_number(raw: str | None, *, low: int, high: int) -> int | None:
 def unstorable_parameter(req: Request) -> tuple[str, str] | None:
     """(name, problem) for the first path, query or form value no database can store, else None."""
     sources: list[tuple[str, Any]] = list((req.view_args or {}).items())
-    sources += req.args.items(multi=True)
+    if req.query_string:  # a webhook has none: no query to parse into an empty MultiDict
+        sources += req.args.items(multi=True)
     if req.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         sources += req.form.items(multi=True)
     # The clean request (nearly all) in one search; a path's int or float is looked at below.
