@@ -11,10 +11,17 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from typing import Any
 
 MAX_DEPTH = 20  # objects and arrays inside each other; real event data is a few levels deep
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def all_storable(texts: Iterable[str]) -> bool:
+    """Whether no text holds anything `problem_in` would refuse: one search for all of them,
+    since nearly every request is clean (joining cannot make a NUL or a lone surrogate)."""
+    return _UNSTORABLE.search("".join(texts)) is None
 
 
 def problem_in(value: Any, where: str, depth: int = 0) -> str | None:

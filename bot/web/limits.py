@@ -7,6 +7,7 @@ value no database could store is refused with a 4xx at the edge instead of a 500
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
 
 from flask import Flask, Request, Response, request
@@ -14,7 +15,7 @@ from werkzeug.routing import BaseConverter, ValidationError
 
 from bot.store.models import MAX_ROW_ID
 from bot.web.errors import InvalidInput, problem
-from bot.web.json_values import problem_in
+from bot.web.json_values import all_storable, problem_in
 
 MAX_INT32 = 2**31 - 1  # a plain INTEGER column on PostgreSQL
 
@@ -61,9 +62,13 @@ def whole_number(raw: str | None, *, low: int, high: int) -> int | None:
 def unstorable_parameter(req: Request) -> tuple[str, str] | None:
     """(name, problem) for the first path, query or form value no database can store, else None."""
     sources: list[tuple[str, Any]] = list((req.view_args or {}).items())
-    sources += list(req.args.items(multi=True))
+    if req.query_string:  # a webhook has none: no query to parse into an empty MultiDict
+        sources += req.args.items(multi=True)
     if req.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        sources += list(req.form.items(multi=True))
+        sources += req.form.items(multi=True)
+    # The clean request (nearly all) in one search; a path's int or float is looked at below.
+    if all(isinstance(value, str) for _, value in sources) and all_storable(chain(*sources)):
+        return None
     for name, value in sources:
         found = problem_in(name, name) or problem_in(value, name)
         if found:
