@@ -8,6 +8,7 @@ from sqlmodel import Session, func, select
 
 from bot.sending.gateways.fake import FakeGateway
 from bot.store.models import ConsentEvent, Message, Subscriber
+from tests.support.databases import REFUSED_BEFORE_ANY_QUERY
 from tests.support.harness import API_KEY
 from tests.support.sms import ALICE, reply_to
 
@@ -20,6 +21,7 @@ SIGNUP = {
 }
 
 
+@REFUSED_BEFORE_ANY_QUERY
 @pytest.mark.parametrize(
     ("method", "path"),
     [

@@ -30,6 +30,7 @@ from bot.shopify import received
 from bot.shopify.processing import handle_due
 from bot.shopify.verify import signature_of
 from bot.store.tables import CONSENT_EVENTS, CONVERSATIONS, EVENTS, SHOPIFY_WEBHOOKS, SUBSCRIBERS
+from tests.support.databases import REFUSED_BEFORE_ANY_QUERY
 from tests.support.shopify import SECRET, ShopifyApp, headers, payload
 from tests.support.sms import ALICE, BOB, reply_to
 
@@ -161,6 +162,7 @@ def _signed(secret: str = SECRET, body: bytes = BODY) -> str:
     return signature_of(secret, body)
 
 
+@REFUSED_BEFORE_ANY_QUERY
 @pytest.mark.parametrize(
     ("signature", "body"),
     [

@@ -10,6 +10,7 @@ from twilio.request_validator import RequestValidator
 from bot.app import create_app
 from bot.sending.gateways.fake import FakeGateway
 from bot.store.models import Message
+from tests.support.databases import REFUSED_BEFORE_ANY_QUERY
 from tests.support.harness import make_settings
 from tests.support.sms import ALICE, next_sid, replies
 
@@ -44,6 +45,7 @@ def test_valid_signature_is_answered(database_url: str) -> None:
     assert len(replies(response)) == 1
 
 
+@REFUSED_BEFORE_ANY_QUERY
 @pytest.mark.parametrize(
     "tamper",
     [

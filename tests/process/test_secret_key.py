@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import http.cookiejar
 import socket
 import subprocess
 import threading
-import urllib.parse
-import urllib.request
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -24,14 +20,12 @@ from bot.store.db import make_db, transaction
 from bot.store.migrate import upgrade
 from bot.store.secret_key import NO_SECRET_KEY, NoSecretKey
 from bot.store.tables import SETTINGS
-from bot.testing.processes import BIN, HUNG_AFTER, free_port, running
+from bot.testing.processes import BIN, HUNG_AFTER, free_port
 from tests.process.test_serve import environment
 from tests.support.databases import PostgresDatabase
 from tests.support.harness import make_settings
-from tests.support.inbox import CSRF_FIELD, NOON_IN_SF, PASSWORD, login
+from tests.support.inbox import NOON_IN_SF, PASSWORD, login
 from tests.support.passwords import check_once, hash_once
-
-PAGE_LOADS = 20
 
 
 def app_on(database_url: str, **settings: object) -> Flask:
@@ -146,35 +140,8 @@ def test_a_web_process_started_during_a_database_outage_reads_the_key_once_it_an
     assert app.secret_key == stored_keys(through_relay)[0]
 
 
-def test_the_procfiles_gunicorn_keeps_an_agent_logged_in(tmp_path: Path) -> None:
-    """Four workers and no SECRET_KEY, as the README runs them: every page stays logged in."""
-    port = free_port()
-    env = environment(tmp_path)
-    db = make_db(env["DATABASE_URL"])
-    create_agent(db, "dana@acme.test", "Dana", PASSWORD, now=NOON_IN_SF, hasher=hash_once)
-    db.dispose()
-    base_url = f"http://127.0.0.1:{port}"
-    command = [str(BIN / "gunicorn"), "webhook:app", "--bind", f"127.0.0.1:{port}", "-w", "4"]
-    browser = urllib.request.build_opener(
-        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
-    )
-    with running(command, env, base_url):
-        with browser.open(f"{base_url}/inbox/login", timeout=30) as page:
-            match = CSRF_FIELD.search(page.read().decode())
-        assert match
-        form = {"email": "dana@acme.test", "password": PASSWORD, "csrf_token": match.group(1)}
-        data = urllib.parse.urlencode(form).encode()
-        with browser.open(f"{base_url}/inbox/login", data=data, timeout=30) as landed:
-            assert landed.geturl() == f"{base_url}/inbox/"
-        pages = []
-        for _ in range(PAGE_LOADS):
-            with browser.open(f"{base_url}/inbox/", timeout=30) as page:
-                pages.append((page.status, page.geturl()))
-    assert pages == [(200, f"{base_url}/inbox/")] * PAGE_LOADS
-
-
-def test_gunicorn_without_a_key_stops_with_one_line(tmp_path: Path) -> None:
-    env = environment(tmp_path)
+def test_gunicorn_without_a_key_stops_with_one_line(sqlite_url: str) -> None:
+    env = environment(sqlite_url)
     forget_the_stored_key(env["DATABASE_URL"])
     command = [str(BIN / "gunicorn"), "webhook:app", "--bind", f"127.0.0.1:{free_port()}"]
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=HUNG_AFTER)

@@ -8,6 +8,7 @@ import shutil
 import uuid
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
@@ -17,6 +18,11 @@ from bot.store.migrate import upgrade
 from bot.store.secret_key import ensure_secret_key
 
 POSTGRES_ENV = "TEST_DATABASE_URL"
+
+# For a test of a refusal decided before any query runs (a signature, an API key, a query
+# string): the request never reaches the database, so PostgreSQL would only run the same code
+# again. The file's other tests still run on both engines.
+REFUSED_BEFORE_ANY_QUERY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def postgres_server_url() -> str | None:
