@@ -19,7 +19,6 @@ from sqlalchemy import (
     cast,
     create_engine,
     event,
-    exc,
     func,
     literal,
     select,
@@ -33,6 +32,8 @@ else:
     import fcntl
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.sql.base import Executable
+
+from bot.store.driver_sql import commit_with_held, driver_connection, drop_held, send_held
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # SQLite copies its write-ahead log back into the database (a checkpoint) from inside the
@@ -57,7 +58,14 @@ def make_db(database_url: str, **options: Any) -> Engine:
     if "connect_timeout" not in url.query:
         # libpq waits for ever on a host that drops packets; /healthz and commands must answer.
         options.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT_S)
-    return create_engine(database_url, **options)
+    db = create_engine(database_url, **options)
+
+    @event.listens_for(db, "before_cursor_execute")
+    def _held_writes_first(connection: Connection, *_statement: Any) -> None:
+        # Writes DriverStatement.run_later holds go before any statement SQLAlchemy runs.
+        send_held(connection)
+
+    return db
 
 
 def sqlite_path(database: str | None, query: Mapping[str, Any]) -> str | None:
@@ -129,14 +137,6 @@ def _checkpoint_if_due(db: Engine, connection: Connection) -> None:
         driver_connection(connection).execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
-def driver_connection(connection: Connection) -> Any:
-    """The driver's own connection (sqlite3's or psycopg's) under a SQLAlchemy connection."""
-    driver = connection.connection.driver_connection
-    if driver is None:  # the pool let go of it: the connection was invalidated
-        raise exc.ResourceClosedError("the database connection was invalidated")
-    return driver
-
-
 def is_sqlite(db: Engine) -> bool:
     """Whether the db speaks to SQLite (no row locks, one writer at a time)."""
     return db.dialect.name == "sqlite"
@@ -150,10 +150,13 @@ def transaction(db: Engine) -> Iterator[Connection]:
     # starts sooner.
     with db.connect().execution_options(**{WRITE_LOCK_OPTION: True}) as connection:
         try:
-            with _writer_turn(db), connection.begin():
+            with _writer_turn(db), connection.begin() as began:
                 yield connection
+                # On PostgreSQL the writes held for it go with the COMMIT: one round trip.
+                commit_with_held(connection, began)
         finally:
             # Kept on the pooled connection's info: never let them outlive this transaction.
+            drop_held(connection)
             committed = connection.info.pop(_AFTER_COMMIT, ())
         _checkpoint_if_due(db, connection)
         for callback in committed:
