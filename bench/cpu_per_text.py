@@ -221,7 +221,9 @@ def main() -> None:
                 capture_output=True,
                 text=True,
             )
-            result = json.loads(run.stdout.strip().splitlines()[-1])
+            # The last line of ours: the console gateway prints the texts it sends as JSON too.
+            ours = [line for line in run.stdout.splitlines() if '"texts": ' in line]
+            result = json.loads(ours[-1])
             results[checkout].append(result)
             print(
                 f"round {round_number}/{args.rounds} {checkout}: {_described(result)}", flush=True
