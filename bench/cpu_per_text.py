@@ -16,7 +16,8 @@ subprocess of its own, alternately, `--rounds` times: only public interfaces are
 tables are emptied first). `--count` times nothing and counts, per measured text, SQLAlchemy
 transactions, statements sent to the driver and, on PostgreSQL, round trips: a proxy between
 the app and the server counts each time the app speaks after the server answered (statements
-sent together in a pipeline are one). Counts do not move with the machine's load.
+sent together in a pipeline are one; a pre-ping at checkout is not counted, `checkouts` says how
+many there were). Counts do not move with the machine's load.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class _Counts:
         from sqlalchemy.engine import Engine
         from sqlalchemy.pool import Pool
 
-        self.transactions = self.statements = self.round_trips = 0
+        self.transactions = self.statements = self.round_trips = self.checkouts = 0
         self._proxy = proxy
         self._at_checkout: dict[int, int] = {}
         self._thread = threading.get_ident()
@@ -84,6 +85,7 @@ class _Counts:
     def _checked_out(self, driver: Any, *_args: object) -> None:
         # The pre-ping, if any, runs before this: it is counted from the next checkout on.
         if threading.get_ident() == self._thread:
+            self.checkouts += 1
             port = self._port(driver)
             self._at_checkout[port] = self._proxy.by_port.get(port, 0)
 
@@ -152,7 +154,12 @@ def measure(
                     if profile is not None:
                         profiler.enable()
                     if counts is not None:
-                        before = (counts.transactions, counts.statements, counts.round_trips)
+                        before = (
+                            counts.transactions,
+                            counts.statements,
+                            counts.round_trips,
+                            counts.checkouts,
+                        )
                 started = time.thread_time()
                 answer = client.post(
                     "/twilio/sms",
@@ -172,6 +179,8 @@ def measure(
             "transactions": (counts.transactions - before[0]) / len(measured),
             "statements": (counts.statements - before[1]) / len(measured),
             "round_trips": (counts.round_trips - before[2]) / len(measured),
+            # A pool_pre_ping costs one more round trip each, not counted above.
+            "checkouts": (counts.checkouts - before[3]) / len(measured),
             "texts": len(measured),
         }
     return {
@@ -246,7 +255,8 @@ def _described(result: dict[str, float]) -> str:
         return f"{result['median_ms']:.3f} ms CPU per text (mean {result['mean_ms']:.3f})"
     return (
         f"per text {result['transactions']:.2f} transactions, {result['statements']:.2f}"
-        f" statements, {result['round_trips']:.2f} round trips"
+        f" statements, {result['round_trips']:.2f} round trips,"
+        f" {result['checkouts']:.2f} pool checkouts (a pre-ping each, if on)"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import weakref
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
@@ -19,6 +20,7 @@ from sqlalchemy import (
     cast,
     create_engine,
     event,
+    exc,
     func,
     literal,
     select,
@@ -47,6 +49,8 @@ WRITE_LOCK_OPTION = "parley_writes"  # execution option: this transaction will w
 _AFTER_COMMIT = "parley_after_commit"  # connection.info key: callbacks for after the commit
 
 CONNECT_TIMEOUT_S = 10  # seconds; a DATABASE_URL's own ?connect_timeout= wins
+PING_AFTER_IDLE_S = 1.0  # a pooled PostgreSQL connection idle this long is checked before use
+_IDLE_SINCE = "parley_idle_since"  # pool record info key: when it was last checked in
 
 
 def make_db(database_url: str, **options: Any) -> Engine:
@@ -54,11 +58,15 @@ def make_db(database_url: str, **options: Any) -> Engine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_db(database_url, sqlite_path(url.database, url.query), **options)
-    options.setdefault("pool_pre_ping", True)
+    # No ping a checkout: a round trip on every transaction. A connection idle for a while is
+    # checked before use instead (_ping_if_idle), and a text that meets one the server dropped
+    # meanwhile is handled again on a fresh one (ConversationService.handle_inbound).
     if "connect_timeout" not in url.query:
         # libpq waits for ever on a host that drops packets; /healthz and commands must answer.
         options.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT_S)
     db = create_engine(database_url, **options)
+    if not options.get("pool_pre_ping"):
+        _ping_idle_connections(db)
 
     @event.listens_for(db, "before_cursor_execute")
     def _held_writes_first(connection: Connection, *_statement: Any) -> None:
@@ -66,6 +74,31 @@ def make_db(database_url: str, **options: Any) -> Engine:
         send_held(connection)
 
     return db
+
+
+def _ping_idle_connections(db: Engine) -> None:
+    """Check a pooled connection before use only if it sat idle PING_AFTER_IDLE_S or longer.
+
+    A ping on every checkout (pool_pre_ping) is a round trip on every transaction. A busy
+    pool's connections were in use a moment ago; one idle for longer may have been dropped
+    (a restarted server, a proxy's idle timeout): pinged, and replaced if it is gone. A
+    connection that dies while busy raises on its next statement, and is replaced then.
+    """
+
+    @event.listens_for(db, "checkin")
+    def _idle_from(_driver: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(db, "checkout")
+    def _ping_if_idle(driver: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return
+        try:
+            db.dialect.do_ping(driver)
+        except db.dialect.loaded_dbapi.Error as error:
+            # SQLAlchemy's documented way: the pool drops it and checks out another.
+            raise exc.DisconnectionError("the server dropped an idle connection") from error
 
 
 def sqlite_path(database: str | None, query: Mapping[str, Any]) -> str | None:

@@ -114,7 +114,7 @@ class DriverStatement:
                 return Rows([])
             return Rows([_read(row_type, compiled.readers, row) for row in cursor.fetchall()])
         except connection.dialect.loaded_dbapi.Error as error:
-            raise _wrapped(compiled, params, error, connection.dialect) from error
+            raise _wrapped(compiled, params, error, connection) from error
         finally:
             cursor.close()
 
@@ -148,7 +148,7 @@ class DriverStatement:
             cursor.execute(compiled.sql, _bind(compiled, params))
         except connection.dialect.loaded_dbapi.Error as error:
             cursor.close()
-            raise _wrapped(compiled, params, error, connection.dialect) from error
+            raise _wrapped(compiled, params, error, connection) from error
         return _Sent(compiled, params, cursor)
 
     def run_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -162,7 +162,7 @@ class DriverStatement:
         try:
             cursor.executemany(compiled.sql, [bind(row) for row in rows])
         except connection.dialect.loaded_dbapi.Error as error:
-            raise _wrapped(compiled, rows[0], error, connection.dialect) from error
+            raise _wrapped(compiled, rows[0], error, connection) from error
         finally:
             cursor.close()
 
@@ -244,15 +244,15 @@ class _Sent:
     params: Mapping[str, Any]
     cursor: Any
 
-    def rows(self, dialect: Dialect) -> Rows:
+    def rows(self, connection: Connection) -> Rows:
         try:
             row_type = self.compiled.row_type
             if row_type is None:
                 return Rows([])
             readers = self.compiled.readers
             return Rows([_read(row_type, readers, row) for row in self.cursor.fetchall()])
-        except dialect.loaded_dbapi.Error as error:
-            raise _wrapped(self.compiled, self.params, error, dialect) from error
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise _wrapped(self.compiled, self.params, error, connection) from error
         finally:
             self.cursor.close()
 
@@ -281,8 +281,8 @@ def run_together(
         failed = next((one for one in sent if one.cursor.pgresult is None), sent[-1])
         for one in sent:
             one.cursor.close()
-        raise _wrapped(failed.compiled, failed.params, error, connection.dialect) from error
-    return [one.rows(connection.dialect) for one in sent][len(held) :]
+        raise _wrapped(failed.compiled, failed.params, error, connection) from error
+    return [one.rows(connection) for one in sent][len(held) :]
 
 
 def send_held(connection: Connection) -> None:
@@ -433,8 +433,20 @@ def _read(row_type: Callable[..., Any], readers: Sequence[Processor | None], row
 
 
 def _wrapped(
-    compiled: _Compiled, params: Mapping[str, Any], error: Exception, dialect: Dialect
+    compiled: _Compiled, params: Mapping[str, Any], error: Any, connection: Connection
 ) -> exc.StatementError:
+    """The driver's error as SQLAlchemy's; a connection the server dropped is invalidated, as
+    Connection.execute does (the pool opens a new one; `connection_invalidated` says so)."""
+    dialect = connection.dialect
+    driver = connection.connection.driver_connection
+    lost = driver is not None and dialect.is_disconnect(error, driver, None)
+    if lost:
+        connection.invalidate(error)
     return exc.DBAPIError.instance(
-        compiled.sql, dict(params), error, dialect.loaded_dbapi.Error, dialect=dialect
+        compiled.sql,
+        dict(params),
+        error,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=lost,
+        dialect=dialect,
     )
