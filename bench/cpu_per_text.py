@@ -104,7 +104,8 @@ def _empty_tables(database_url: str) -> None:
     engine = create_engine(database_url)
     tables = MetaData()
     tables.reflect(engine)
-    names = [table.name for table in tables.sorted_tables if table.name != "alembic_version"]
+    kept = {"alembic_version", "setting"}  # the schema's version; the key `bot db upgrade` made
+    names = [table.name for table in tables.sorted_tables if table.name not in kept]
     with engine.begin() as connection:
         connection.exec_driver_sql(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
     engine.dispose()
