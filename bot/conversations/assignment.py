@@ -26,12 +26,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.engine import Connection, Engine
 
 from bot.accounts.presence import IS_AVAILABLE, presence_params
 from bot.conversations.takeover import TakeoverError, pass_on
 from bot.domain.vocabulary import ConversationStatus, HandledBy, SubscriberStatus
 from bot.store.db import transaction
+from bot.store.driver_sql import DriverStatement, run_together
 from bot.store.tables import AGENT_SESSIONS as SESSIONS
 from bot.store.tables import AGENTS, ASSIGNMENTS, CONVERSATIONS, SUBSCRIBERS
 from bot.store.tables import UNANSWERED_TEXTS as UNANSWERED
@@ -63,8 +64,12 @@ def assign_waiting(db: Engine, *, now: datetime, away_after: timedelta) -> int:
     """One round: drop finished items, take back items of agents gone away, and give waiting
     items to available agents with free slots; returns how many were given."""
     with transaction(db) as connection:
-        available = _lock_agents_on_duty(connection, now=now, away_after=away_after)
-        items = connection.execute(_ASSIGNED).all()
+        # One round trip on PostgreSQL: the assignments are read once the agents are locked.
+        on_duty, items = run_together(
+            connection,
+            [(_LOCK_ON_DUTY, presence_params(now, away_after)), (_ASSIGNED, {})],
+        )
+        available = {row.id for row in on_duty if row.available}
         if not available and not items:
             # Nobody to give to and nothing given to sweep: the round has no work. Every text
             # that queues someone runs a round, and reading the whole queue (below) grows with
@@ -167,23 +172,15 @@ def assignees(connection: Connection) -> dict[int, tuple[int, str]]:
 # Built once: every question that queues someone runs a round, and building a statement per
 # call costs more than running it.
 _LOCK = select(AGENTS.c.id).order_by(AGENTS.c.id).with_for_update()
-_LOCK_ON_DUTY = (
+_LOCK_ON_DUTY = DriverStatement(
     select(AGENTS.c.id, IS_AVAILABLE.label("available")).order_by(AGENTS.c.id).with_for_update()
 )
-_ASSIGNED = select(ASSIGNMENTS)
+_ASSIGNED = DriverStatement(select(ASSIGNMENTS))
 
 
 def _lock_agents(connection: Connection) -> None:
     """Serialise rounds: every assigning transaction locks the agent rows, in id order."""
     connection.execute(_LOCK).all()
-
-
-def _lock_agents_on_duty(
-    connection: Connection, *, now: datetime, away_after: timedelta
-) -> set[int]:
-    """_lock_agents, and in the same statement, which of them are available now."""
-    rows = connection.execute(_LOCK_ON_DUTY, presence_params(now, away_after))
-    return {row.id for row in rows if row.available}
 
 
 def _needs(connection: Connection) -> dict[int, datetime]:
@@ -225,7 +222,7 @@ def _held(connection: Connection) -> dict[int, int]:
 
 def _sweep(
     connection: Connection,
-    items: Sequence[Row[Any]],
+    items: Sequence[Any],  # assignment rows
     needs: Mapping[int, datetime],
     held: Mapping[int, int],
     available: set[int],

@@ -144,6 +144,20 @@ class ConversationService:
         """Record the text and answer it; a MessageSid seen before changes nothing."""
         # What the words mean needs no database: decided before this writer's turn begins.
         match = self._classify(sms)
+        try:
+            return self._handle_inbound(sms, match)
+        except exc.DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            # The server dropped the connection (a restart, a fail-over): nothing of the turn
+            # is stored, or, if its COMMIT got through, the MessageSid finds it. Twilio does
+            # not send a text again, so it is handled once more, on a new connection; the
+            # pool's others are as suspect, and go too.
+            log.warning("the database connection was lost during a text; handling it again")
+            self.db.dispose(close=False)
+            return self._handle_inbound(sms, match)
+
+    def _handle_inbound(self, sms: InboundSms, match: KeywordMatch) -> InboundResult:
         with transaction(self.db) as connection:
             now = self.clock()
             claimed = claim_for_text(connection, sms, now)

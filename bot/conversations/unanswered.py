@@ -72,7 +72,7 @@ def record_unanswered(
     now: datetime,
 ) -> None:
     """Put a text in the agents' queue (see `QueueForAgents`, the effect that asks for it)."""
-    _INSERT.run(
+    _INSERT.run_later(
         connection,
         {
             "message_id": message_id,

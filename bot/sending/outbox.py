@@ -495,7 +495,7 @@ def move_to_outbox(connection: Connection, texts: Sequence[QueuedText]) -> list[
     Their policy verdict stands (they were judged as replies); returns their ids.
     """
     ids = [text.id for text in texts if text.status is MessageStatus.ACCEPTED]
-    _TO_OUTBOX.run_many(connection, [{"message_id": message_id} for message_id in ids])
+    _TO_OUTBOX.run_many_later(connection, [{"message_id": message_id} for message_id in ids])
     return ids
 
 

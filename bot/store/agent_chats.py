@@ -43,7 +43,7 @@ def chat_queued(
     """The person waits for a human: open their chat, unless one is open already."""
     open_id = _open_id(connection, subscriber_id)
     if open_id is None:
-        _INSERT.run(
+        _INSERT.run_later(
             connection,
             {"subscriber_id": subscriber_id, "conversation_id": conversation_id, "queued_at": now},
         )
@@ -120,7 +120,7 @@ def chat_closed(
     row = find.run(connection, {"subscriber_id": subscriber_id}).first()
     if row is None:
         return None
-    _CLOSE.run(connection, {"chat_id": row.id, "closed_at": now, "outcome": outcome[:40]})
+    _CLOSE.run_later(connection, {"chat_id": row.id, "closed_at": now, "outcome": outcome[:40]})
     return row.id, row.agent_id
 
 

@@ -54,7 +54,7 @@ _SAVE_PROFILE = DriverStatement(
 
 def save_profile(connection: Connection, subscriber: SubscriberRow, now: datetime) -> None:
     """Store the subscriber's changed attributes and tags."""
-    _SAVE_PROFILE.run(
+    _SAVE_PROFILE.run_later(
         connection,
         {
             "subscriber_id": subscriber.id,
@@ -383,7 +383,9 @@ def _update(
     changes: dict[str, Any],
     now: datetime,
 ) -> None:
-    _UPDATE.run(connection, {**changes, "conversation_id": conversation_id, "updated_at": now})
+    _UPDATE.run_later(
+        connection, {**changes, "conversation_id": conversation_id, "updated_at": now}
+    )
 
 
 _INSERT_ANSWER = DriverStatement(ANSWERS.insert())
@@ -402,7 +404,7 @@ def record_answer(
     now: datetime,
 ) -> None:
     """Store a validated answer."""
-    _INSERT_ANSWER.run(
+    _INSERT_ANSWER.run_later(
         connection,
         {
             "conversation_id": conversation_id,
@@ -426,7 +428,7 @@ def record_visits(
     """Note the steps the conversation reached this turn (one round trip for all of them)."""
     if not steps:
         return
-    _INSERT_VISIT.run_many(
+    _INSERT_VISIT.run_many_later(
         connection,
         [
             {"conversation_id": conversation_id, "flow": flow, "step": step, "created_at": now}

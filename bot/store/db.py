@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import weakref
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
@@ -34,6 +35,8 @@ else:
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.sql.base import Executable
 
+from bot.store.driver_sql import commit_with_held, driver_connection, drop_held, send_held
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # SQLite copies its write-ahead log back into the database (a checkpoint) from inside the
 # commit that crosses wal_autocheckpoint pages: a few milliseconds during which, holding the
@@ -46,6 +49,8 @@ WRITE_LOCK_OPTION = "parley_writes"  # execution option: this transaction will w
 _AFTER_COMMIT = "parley_after_commit"  # connection.info key: callbacks for after the commit
 
 CONNECT_TIMEOUT_S = 10  # seconds; a DATABASE_URL's own ?connect_timeout= wins
+PING_AFTER_IDLE_S = 1.0  # a pooled PostgreSQL connection idle this long is checked before use
+_IDLE_SINCE = "parley_idle_since"  # pool record info key: when it was last checked in
 
 
 def make_db(database_url: str, **options: Any) -> Engine:
@@ -53,11 +58,47 @@ def make_db(database_url: str, **options: Any) -> Engine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_db(database_url, sqlite_path(url.database, url.query), **options)
-    options.setdefault("pool_pre_ping", True)
+    # No ping a checkout: a round trip on every transaction. A connection idle for a while is
+    # checked before use instead (_ping_if_idle), and a text that meets one the server dropped
+    # meanwhile is handled again on a fresh one (ConversationService.handle_inbound).
     if "connect_timeout" not in url.query:
         # libpq waits for ever on a host that drops packets; /healthz and commands must answer.
         options.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT_S)
-    return create_engine(database_url, **options)
+    db = create_engine(database_url, **options)
+    if not options.get("pool_pre_ping"):
+        _ping_idle_connections(db)
+
+    @event.listens_for(db, "before_cursor_execute")
+    def _held_writes_first(connection: Connection, *_statement: Any) -> None:
+        # Writes DriverStatement.run_later holds go before any statement SQLAlchemy runs.
+        send_held(connection)
+
+    return db
+
+
+def _ping_idle_connections(db: Engine) -> None:
+    """Check a pooled connection before use only if it sat idle PING_AFTER_IDLE_S or longer.
+
+    A ping on every checkout (pool_pre_ping) is a round trip on every transaction. A busy
+    pool's connections were in use a moment ago; one idle for longer may have been dropped
+    (a restarted server, a proxy's idle timeout): pinged, and replaced if it is gone. A
+    connection that dies while busy raises on its next statement, and is replaced then.
+    """
+
+    @event.listens_for(db, "checkin")
+    def _idle_from(_driver: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(db, "checkout")
+    def _ping_if_idle(driver: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return
+        try:
+            db.dialect.do_ping(driver)
+        except db.dialect.loaded_dbapi.Error as error:
+            # SQLAlchemy's documented way: the pool drops it and checks out another.
+            raise exc.DisconnectionError("the server dropped an idle connection") from error
 
 
 def sqlite_path(database: str | None, query: Mapping[str, Any]) -> str | None:
@@ -129,14 +170,6 @@ def _checkpoint_if_due(db: Engine, connection: Connection) -> None:
         driver_connection(connection).execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
-def driver_connection(connection: Connection) -> Any:
-    """The driver's own connection (sqlite3's or psycopg's) under a SQLAlchemy connection."""
-    driver = connection.connection.driver_connection
-    if driver is None:  # the pool let go of it: the connection was invalidated
-        raise exc.ResourceClosedError("the database connection was invalidated")
-    return driver
-
-
 def is_sqlite(db: Engine) -> bool:
     """Whether the db speaks to SQLite (no row locks, one writer at a time)."""
     return db.dialect.name == "sqlite"
@@ -150,10 +183,13 @@ def transaction(db: Engine) -> Iterator[Connection]:
     # starts sooner.
     with db.connect().execution_options(**{WRITE_LOCK_OPTION: True}) as connection:
         try:
-            with _writer_turn(db), connection.begin():
+            with _writer_turn(db), connection.begin() as began:
                 yield connection
+                # On PostgreSQL the writes held for it go with the COMMIT: one round trip.
+                commit_with_held(connection, began)
         finally:
             # Kept on the pooled connection's info: never let them outlive this transaction.
+            drop_held(connection)
             committed = connection.info.pop(_AFTER_COMMIT, ())
         _checkpoint_if_due(db, connection)
         for callback in committed:

@@ -29,9 +29,18 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
-from bot.store.db import driver_connection
-
 Processor = Callable[[Any], Any]
+# connection.info key: writes held back to go with the transaction's next statement (run_later)
+_HELD = "parley_held_writes"
+_HOLD_AT_MOST = 16  # rows of one run_many_later; a turn writes one to three
+
+
+def driver_connection(connection: Connection) -> Any:
+    """The driver's own connection (sqlite3's or psycopg's) under a SQLAlchemy connection."""
+    driver = connection.connection.driver_connection
+    if driver is None:  # the pool let go of it: the connection was invalidated
+        raise exc.ResourceClosedError("the database connection was invalidated")
+    return driver
 
 
 class Rows(Sequence[Any]):
@@ -94,6 +103,8 @@ class DriverStatement:
     def run(self, connection: Connection, params: Mapping[str, Any] | None = None) -> Rows:
         """Execute once with these parameters; returns the rows (empty for plain DML)."""
         params = params or {}
+        if connection.info.get(_HELD):  # they go first, in the same round trip
+            return run_together(connection, [(self, params)])[0]
         compiled = self._compile(connection.dialect, params)
         cursor = _cursor(connection, compiled.sql, params, many=False)
         try:
@@ -103,9 +114,31 @@ class DriverStatement:
                 return Rows([])
             return Rows([_read(row_type, compiled.readers, row) for row in cursor.fetchall()])
         except connection.dialect.loaded_dbapi.Error as error:
-            raise _wrapped(compiled, params, error, connection.dialect) from error
+            raise _wrapped(compiled, params, error, connection) from error
         finally:
             cursor.close()
+
+    def run_later(self, connection: Connection, params: Mapping[str, Any]) -> None:
+        """Execute with the transaction's next statement, or its COMMIT: on PostgreSQL in that
+        statement's round trip (psycopg's pipeline), elsewhere now.
+
+        For writes whose rows and row count nobody reads. Order is kept: held writes go before
+        any later statement, also one run through `Connection.execute` (`make_db` sees to
+        that). A held write that fails fails that later statement, or the commit, and so the
+        whole transaction, as it would have failed it when run at once.
+        """
+        if connection.dialect.name != "postgresql":  # no round trip to save
+            self.run(connection, params)
+            return
+        connection.info.setdefault(_HELD, []).append((self, params))
+
+    def run_many_later(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """`run_later` for each parameter set (on PostgreSQL; elsewhere, or for a batch, now)."""
+        # A batch (a bulk import's events) goes as executemany: one cursor, not one a row.
+        if connection.dialect.name != "postgresql" or len(rows) > _HOLD_AT_MOST:
+            self.run_many(connection, rows)
+            return
+        connection.info.setdefault(_HELD, []).extend((self, row) for row in rows)
 
     def _send(self, connection: Connection, params: Mapping[str, Any]) -> _Sent:
         """Execute without reading the rows yet (run_together reads them)."""
@@ -115,20 +148,21 @@ class DriverStatement:
             cursor.execute(compiled.sql, _bind(compiled, params))
         except connection.dialect.loaded_dbapi.Error as error:
             cursor.close()
-            raise _wrapped(compiled, params, error, connection.dialect) from error
+            raise _wrapped(compiled, params, error, connection) from error
         return _Sent(compiled, params, cursor)
 
     def run_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Execute once per parameter set, in one driver call (no rows come back)."""
         if not rows:
             return
+        send_held(connection)
         compiled = self._compile(connection.dialect, rows[0])
         bind = _Binder(compiled, rows[0].keys())
         cursor = _cursor(connection, compiled.sql, rows, many=True)
         try:
             cursor.executemany(compiled.sql, [bind(row) for row in rows])
         except connection.dialect.loaded_dbapi.Error as error:
-            raise _wrapped(compiled, rows[0], error, connection.dialect) from error
+            raise _wrapped(compiled, rows[0], error, connection) from error
         finally:
             cursor.close()
 
@@ -168,6 +202,7 @@ class BulkInsert:
         """Insert the rows, all with the keys of the first; nothing comes back."""
         if not rows:
             return
+        send_held(connection)
         dialect = connection.dialect
         if dialect.name != "postgresql":
             self._insert.run_many(connection, rows)
@@ -209,15 +244,15 @@ class _Sent:
     params: Mapping[str, Any]
     cursor: Any
 
-    def rows(self, dialect: Dialect) -> Rows:
+    def rows(self, connection: Connection) -> Rows:
         try:
             row_type = self.compiled.row_type
             if row_type is None:
                 return Rows([])
             readers = self.compiled.readers
             return Rows([_read(row_type, readers, row) for row in self.cursor.fetchall()])
-        except dialect.loaded_dbapi.Error as error:
-            raise _wrapped(self.compiled, self.params, error, dialect) from error
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise _wrapped(self.compiled, self.params, error, connection) from error
         finally:
             self.cursor.close()
 
@@ -229,22 +264,64 @@ def run_together(
     (psycopg's pipeline mode: sent together, answered together), elsewhere one by one.
 
     Each statement still runs on its own, in order, so a later one sees what an earlier one
-    wrote or waited for (a row lock, under READ COMMITTED).
+    wrote or waited for (a row lock, under READ COMMITTED). Writes held by `run_later` go
+    first.
     """
+    held: list[tuple[DriverStatement, Mapping[str, Any]]] = connection.info.pop(_HELD, None) or []
     driver = driver_connection(connection)
     if not hasattr(driver, "pipeline"):
         return [statement.run(connection, params) for statement, params in statements]
     sent: list[_Sent] = []
     try:
         with driver.pipeline():
+            sent.extend(statement._send(connection, params) for statement, params in held)
             sent.extend(statement._send(connection, params) for statement, params in statements)
     except connection.dialect.loaded_dbapi.Error as error:
         # The pipeline's sync raised it: name the first statement that has no result.
         failed = next((one for one in sent if one.cursor.pgresult is None), sent[-1])
         for one in sent:
             one.cursor.close()
-        raise _wrapped(failed.compiled, failed.params, error, connection.dialect) from error
-    return [one.rows(connection.dialect) for one in sent]
+        raise _wrapped(failed.compiled, failed.params, error, connection) from error
+    return [one.rows(connection) for one in sent][len(held) :]
+
+
+def send_held(connection: Connection) -> None:
+    """Send the writes `run_later` holds, if any, in one round trip."""
+    if connection.info.get(_HELD):
+        run_together(connection, [])
+
+
+def drop_held(connection: Connection) -> None:
+    """Forget held writes: their transaction is over (rolled back, if they were never sent)."""
+    connection.info.pop(_HELD, None)
+
+
+def commit_with_held(connection: Connection, transaction: Any) -> None:
+    """Commit `transaction` (the SQLAlchemy transaction begun on `connection`); on
+    PostgreSQL the writes `run_later` holds go with the COMMIT, in one round trip."""
+    held = connection.info.pop(_HELD, None)
+    if not held:
+        transaction.commit()
+        return
+    driver = driver_connection(connection)
+    try:
+        with driver.pipeline():
+            sent = [statement._send(connection, params) for statement, params in held]
+            try:
+                # psycopg queues the COMMIT behind them and syncs: a held write's error stops
+                # the COMMIT and is raised here (SQLAlchemy's IntegrityError &c.).
+                transaction.commit()
+            finally:
+                for one in sent:
+                    one.cursor.close()
+    except Exception:
+        # SQLAlchemy counts the transaction ended by the commit call and would hand the
+        # connection back to the pool as it is: in a failed transaction.
+        try:
+            driver.rollback()
+        except connection.dialect.loaded_dbapi.Error:
+            connection.invalidate()  # the connection itself is gone: the pool opens another
+        raise
 
 
 def _compile(
@@ -356,8 +433,20 @@ def _read(row_type: Callable[..., Any], readers: Sequence[Processor | None], row
 
 
 def _wrapped(
-    compiled: _Compiled, params: Mapping[str, Any], error: Exception, dialect: Dialect
+    compiled: _Compiled, params: Mapping[str, Any], error: Any, connection: Connection
 ) -> exc.StatementError:
+    """The driver's error as SQLAlchemy's; a connection the server dropped is invalidated, as
+    Connection.execute does (the pool opens a new one; `connection_invalidated` says so)."""
+    dialect = connection.dialect
+    driver = connection.connection.driver_connection
+    lost = driver is not None and dialect.is_disconnect(error, driver, None)
+    if lost:
+        connection.invalidate(error)
     return exc.DBAPIError.instance(
-        compiled.sql, dict(params), error, dialect.loaded_dbapi.Error, dialect=dialect
+        compiled.sql,
+        dict(params),
+        error,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=lost,
+        dialect=dialect,
     )

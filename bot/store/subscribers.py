@@ -197,7 +197,7 @@ def change_status(
     """Move the subscriber to a new consent status."""
     if subscriber.status is status:
         return
-    _CHANGE_STATUS.run(
+    _CHANGE_STATUS.run_later(
         connection,
         {"subscriber_id": subscriber.id, "status": status, "updated_at": now},
     )
@@ -258,7 +258,7 @@ def record_consent(
     message_id: int | None = None,
 ) -> None:
     """Append one entry to the consent ledger."""
-    _INSERT_CONSENT.run(
+    _INSERT_CONSENT.run_later(
         connection,
         {
             "subscriber_id": subscriber.id,

@@ -57,7 +57,7 @@ def record_webhook_events(
         }
         for phone, data in about
     ]
-    _INSERT.run_many(connection, rows)
+    _INSERT.run_many_later(connection, rows)
 
 
 def forget_webhook_events(connection: Connection, phone: str, now: datetime) -> None:

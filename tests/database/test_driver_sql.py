@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
 
 from bot.domain.vocabulary import Delivery, Direction, MessageStatus, Purpose
@@ -144,6 +145,57 @@ def test_a_statement_failing_among_others_fails_them_all_as_sqlalchemy_says(
         run_together(connection, failing)
     with transaction(db) as connection:
         assert BY_PHONE.run(connection, phone).first() is None
+
+
+MARK = DriverStatement(
+    update(MESSAGES)
+    .where(MESSAGES.c.id == bindparam("message_id"))
+    .values(status=bindparam("status"))
+)
+
+
+def _status(connection: Connection, message_id: int) -> MessageStatus:
+    query = select(MESSAGES.c.status).where(MESSAGES.c.id == message_id)
+    return connection.execute(query).scalar_one()
+
+
+def test_a_write_run_later_is_seen_by_every_later_statement_and_committed(
+    database_url: str,
+) -> None:
+    db = make_db(database_url)
+    with transaction(db) as connection:
+        message_id = INSERT.run(connection, outbound()).scalar_one()
+        MARK.run_later(connection, {"message_id": message_id, "status": MessageStatus.SENDING})
+        assert _status(connection, message_id) is MessageStatus.SENDING  # Connection.execute
+        MARK.run_later(connection, {"message_id": message_id, "status": MessageStatus.SENT})
+        found = BY_PHONE.run(connection, {"phone": "+14155550100"}).one()  # a driver statement
+        assert found.status is MessageStatus.SENT
+        MARK.run_later(connection, {"message_id": message_id, "status": MessageStatus.DELIVERED})
+    with transaction(db) as connection:  # held to the commit, and committed with it
+        assert _status(connection, message_id) is MessageStatus.DELIVERED
+
+
+def test_a_write_run_later_that_fails_fails_the_transaction_and_the_next_one_runs(
+    database_url: str,
+) -> None:
+    db = make_db(database_url)
+    insert_plain = DriverStatement(MESSAGES.insert())
+    with pytest.raises(IntegrityError, match="phone"), transaction(db) as connection:
+        INSERT.run(connection, outbound())
+        insert_plain.run_later(connection, outbound(phone=None))  # fails at the commit at last
+    with transaction(db) as connection:  # the pooled connection is not left in a failed state
+        assert BY_PHONE.run(connection, {"phone": "+14155550100"}).first() is None
+
+
+def test_writes_held_by_a_transaction_that_rolled_back_are_never_sent(database_url: str) -> None:
+    db = make_db(database_url)
+    with transaction(db) as connection:
+        message_id = INSERT.run(connection, outbound()).scalar_one()
+    with pytest.raises(RuntimeError), transaction(db) as connection:
+        MARK.run_later(connection, {"message_id": message_id, "status": MessageStatus.SENT})
+        raise RuntimeError("the turn failed")
+    with transaction(db) as connection:
+        assert _status(connection, message_id) is MessageStatus.PENDING
 
 
 def test_one_says_how_many_rows_it_found(database_url: str) -> None:

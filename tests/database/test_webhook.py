@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session, func, select
 
 from bot.domain.vocabulary import MessageStatus
@@ -208,3 +210,22 @@ def test_status_mid_that_is_not_a_number_is_400(client: FlaskClient) -> None:
         "/twilio/status?mid=abc", data={"MessageSid": "SM9", "MessageStatus": "sent"}
     )
     assert response.status_code == 400
+
+
+def test_a_text_on_a_connection_the_server_dropped_is_answered_and_stored(
+    database_url: str, client: FlaskClient, session: Session
+) -> None:
+    """A restarted or failed-over PostgreSQL leaves the pool's connections dead: the next
+    text still gets its answer and is stored (Twilio does not send it again)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server to drop a connection")
+    assert reply_to(client, "HELP") != []  # the pool now holds a connection to the server
+    session.rollback()  # and has it back: the session took the same one
+    backend = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    session.rollback()
+    killer = create_engine(database_url, poolclass=NullPool)  # as a restart would
+    with killer.begin() as connection:
+        connection.exec_driver_sql(f"SELECT pg_terminate_backend({int(backend)})")
+    killer.dispose()
+    assert reply_to(client, "JOIN") != []
+    assert count_rows(session)[0] == 4  # both texts and both answers
