@@ -261,7 +261,12 @@ def fresh_ids(connection: Connection, table: Table, count: int) -> list[int]:
         return []
     id_column = table.c.id
     if connection.dialect.name == "postgresql":
-        sequence = func.pg_get_serial_sequence(table.name, id_column.name)
+        # The sequence's name found once (a scalar subquery, run before the rows), as a regclass:
+        # in the select list itself the catalog look-up and the text-to-regclass cast ran for
+        # every id drawn (3-4 ms for 500 ids against 0.4 ms, measured in psql).
+        sequence = select(
+            cast(func.pg_get_serial_sequence(table.name, id_column.name), postgresql.REGCLASS)
+        ).scalar_subquery()
         drawn = select(func.nextval(sequence)).select_from(func.generate_series(1, count))
         return list(connection.execute(drawn).scalars())
     largest = connection.execute(select(func.max(id_column))).scalar_one_or_none() or 0
