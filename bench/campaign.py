@@ -2,6 +2,9 @@
 
 Usage: python bench/campaign.py [--recipients N] [--batch B] [--database-url URL]
 
+B defaults to what `bot campaign send` uses on the database (500 on SQLite, 2000 on PostgreSQL),
+for both targets.
+
 N subscribed people get a campaign (two variants, one URL, send_at now): `send_campaign` reads
 them in batches of B, assigns each a variant, renders the text, makes their tracked link, asks
 the send policy (consent, quiet hours, the frequency cap) and writes the message row, one
@@ -35,7 +38,7 @@ from sqlalchemy import MetaData, create_engine, func, select, text  # noqa: E402
 from bot.app import create_app, services_of  # noqa: E402
 from bot.campaigns.assign import assign_variant  # noqa: E402
 from bot.campaigns.audience import Recipient  # noqa: E402
-from bot.campaigns.send import load_campaign, send_campaign  # noqa: E402
+from bot.campaigns.send import default_batch, load_campaign, send_campaign  # noqa: E402
 from bot.domain.segments import count_segments  # noqa: E402
 from bot.domain.vocabulary import Delivery, Direction, MessageStatus, Purpose, SubscriberStatus  # noqa: E402
 from bot.sending.gateways.fake import FakeGateway  # noqa: E402
@@ -175,7 +178,13 @@ def empty(url: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=500, help="rows per transaction")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="rows per transaction, both targets (default: Parley's own, 500 on SQLite, "
+        "2000 on PostgreSQL)",
+    )
     parser.add_argument(
         "--database-url",
         default=None,
@@ -208,7 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             seed(services, args.recipients)
             run = run_baseline if label == "baseline" else run_parley
-            seconds, cpu[label] = run(services, args.recipients, args.batch)
+            batch = args.batch or default_batch(services.db)
+            seconds, cpu[label] = run(services, args.recipients, batch)
             results[label] = (count_rows(services), seconds)
             services.db.dispose()
     finally:

@@ -93,8 +93,13 @@ def campaign_preview(name: str) -> None:
 
 @campaign.command("send")
 @click.argument("name")
-@click.option("--batch", type=int, default=500, show_default=True, help="People per transaction.")
-def campaign_send(name: str, batch: int) -> None:
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=None,
+    help="People per transaction.  [default: 500 on SQLite, 2000 on PostgreSQL]",
+)
+def campaign_send(name: str, batch: int | None) -> None:
     """Queue campaign NAME for its segment; run it again to resume after a pause."""
     from bot.campaigns.send import CampaignNotFound, load_campaign, send_campaign
     from bot.services import build_services

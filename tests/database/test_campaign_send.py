@@ -205,6 +205,18 @@ def test_quiet_hours_still_apply_on_top(services: Services) -> None:
     assert report.queued + report.deferred == 2 and report.deferred >= 1
 
 
+def test_unless_told_sqlite_queues_500_people_a_transaction_and_postgresql_2000(
+    services: Services, database_url: str
+) -> None:
+    """SQLite's batches hold the writer's turn inbound texts wait for: they stay small."""
+    seed(services.db, [(f"+1617555{n:04d}", S.SUBSCRIBED, None, ["vip"]) for n in range(2_500)])
+    done: list[int] = []
+    report = send_campaign(services, "sale", progress=lambda at, _total: done.append(at), now=NOW)
+    assert report.queued == 2_500
+    first_batch = 500 if database_url.startswith("sqlite") else 2_000
+    assert done[:2] == [0, first_batch]
+
+
 def test_batches_reach_everyone_across_gaps_in_the_ids(services: Services) -> None:
     """People are read by id in windows: gaps (people erased, imports) and people not
     subscribed in between leave nobody out, however small the batch."""
