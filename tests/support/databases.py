@@ -23,6 +23,9 @@ POSTGRES_ENV = "TEST_DATABASE_URL"
 # string): the request never reaches the database, so PostgreSQL would only run the same code
 # again. The file's other tests still run on both engines.
 REFUSED_BEFORE_ANY_QUERY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+# For a test of what only a database server can do (drop a connection, say): its SQLite run
+# would test nothing, so there is none (without TEST_DATABASE_URL it skips, saying why).
+POSTGRESQL_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
 def postgres_server_url() -> str | None:
