@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 import bot.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from alembic import context
 from bot.store.db import make_db
+from bot.store.driver_sql import driver_connection
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -36,7 +37,7 @@ def run_migrations_online() -> None:
             # foreign keys on, dropping a table that others point at (link, by click) fails.
             # Off for the migration (a no-op inside a transaction: set before it begins), and
             # every key is checked once at the end instead, as SQLite's ALTER TABLE page says.
-            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+            driver_connection(connection).execute("PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
