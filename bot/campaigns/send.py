@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 # People per batch, each batch one transaction. On SQLite a batch holds the one writer's turn
 # that every inbound text waits for (~15 ms for 500 people), so batches stay small there;
 # PostgreSQL has no such turn, and a batch's fixed cost (a dozen round trips, two COPYs) is
-# spread over more people: 100 000 people in 4.1 s against 5.5 s with 500 (docs/benchmarks.md).
+# spread over more people: 100 000 people in 3.7-3.9 s against 5.0-5.2 s with 500
+# (docs/benchmarks.md).
 DEFAULT_BATCH = 500
 POSTGRESQL_BATCH = 2_000
 _CONFLICT_RETRIES = 3  # another sender queued someone in this batch first: redo it, skipping them
@@ -122,36 +123,13 @@ def send_campaign(
     with long_lived_frozen():
         window: IdWindow | None = IdWindow(after=0, span=batch)
         while window is not None:
-            for attempt in range(_CONFLICT_RETRIES + 1):
-                try:
-                    with transaction(db) as connection:
-                        if _status(connection, campaign.name) is CampaignSendStatus.PAUSED:
-                            raise CampaignPaused
-                        tally = SendReport(campaign.name)
-                        following = _queue_batch(
-                            connection,
-                            campaign,
-                            window=window,
-                            limit=batch,
-                            tally=tally,
-                            now=clock(),
-                            brand=settings.BRAND_NAME,
-                            support=settings.SUPPORT_CONTACT,
-                            default_zone=settings.DEFAULT_TIMEZONE,
-                            public_url=settings.PUBLIC_URL,
-                            rules=settings.policy_rules,
-                            choose=choose,
-                        )
-                    break
-                except IntegrityError:
-                    if attempt == _CONFLICT_RETRIES:
-                        raise
-                except CampaignPaused:
-                    report.paused = True
-                    return report
+            try:
+                tally, window = _send_batch(services, campaign, choose, window, batch, clock())
+            except CampaignPaused:
+                report.paused = True
+                return report
             for name in ("recipients", "queued", "deferred", "suppressed", "skipped", "held"):
                 setattr(report, name, getattr(report, name) + getattr(tally, name))
-            window = following
             if window is not None:
                 progress(report.recipients, max(total, report.recipients))
     test = campaign.test if report.testing else None
@@ -163,6 +141,48 @@ def send_campaign(
         wait=None if test is None else test.wait,
     )
     return report
+
+
+def _send_batch(
+    services: Services,
+    campaign: Campaign,
+    choose: VariantChooser,
+    window: IdWindow,
+    batch: int,
+    now: datetime,
+) -> tuple[SendReport, IdWindow | None]:
+    """One batch in one transaction: what it did and the window after it (None: done).
+
+    Redone on a unique-key conflict (another sender queued someone first: the redo skips
+    them), up to _CONFLICT_RETRIES times; CampaignPaused if the campaign was paused.
+    """
+    settings = services.settings
+    attempt = 0
+    while True:
+        try:
+            with transaction(services.db) as connection:
+                if _status(connection, campaign.name) is CampaignSendStatus.PAUSED:
+                    raise CampaignPaused
+                tally = SendReport(campaign.name)
+                following = _queue_batch(
+                    connection,
+                    campaign,
+                    window=window,
+                    limit=batch,
+                    tally=tally,
+                    now=now,
+                    brand=settings.BRAND_NAME,
+                    support=settings.SUPPORT_CONTACT,
+                    default_zone=settings.DEFAULT_TIMEZONE,
+                    public_url=settings.PUBLIC_URL,
+                    rules=settings.policy_rules,
+                    choose=choose,
+                )
+            return tally, following
+        except IntegrityError:
+            attempt += 1
+            if attempt > _CONFLICT_RETRIES:
+                raise
 
 
 def default_batch(db: Engine) -> int:
