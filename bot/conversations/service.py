@@ -154,7 +154,7 @@ class ConversationService:
             # not send a text again, so it is handled once more, on a new connection; the
             # pool's others are as suspect, and go too.
             log.warning("the database connection was lost during a text; handling it again")
-            self.db.dispose(close=False)
+            self.db.dispose()
             return self._handle_inbound(sms, match)
 
     def _handle_inbound(self, sms: InboundSms, match: KeywordMatch) -> InboundResult:

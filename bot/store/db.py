@@ -60,7 +60,9 @@ def make_db(database_url: str, **options: Any) -> Engine:
         return _sqlite_db(database_url, sqlite_path(url.database, url.query), **options)
     # No ping a checkout: a round trip on every transaction. A connection idle for a while is
     # checked before use instead (_ping_if_idle), and a text that meets one the server dropped
-    # meanwhile is handled again on a fresh one (ConversationService.handle_inbound).
+    # meanwhile is handled again on a fresh one (ConversationService.handle_inbound); any other
+    # transaction that meets a connection dropped within that second fails once, as one in
+    # flight at a restart does.
     if "connect_timeout" not in url.query:
         # libpq waits for ever on a host that drops packets; /healthz and commands must answer.
         options.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT_S)
@@ -73,7 +75,19 @@ def make_db(database_url: str, **options: Any) -> Engine:
         # Writes DriverStatement.run_later holds go before any statement SQLAlchemy runs.
         send_held(connection)
 
+    # Any commit sends them (transaction() has already, with its COMMIT, in one round trip;
+    # a plain db.begin() has not) and any rollback forgets them: held writes never outlive
+    # their transaction on the pooled connection, whoever began it.
+    event.listen(db, "commit", send_held)
+    event.listen(db, "rollback", _forget_held)
     return db
+
+
+def _forget_held(connection: Connection) -> None:
+    # An invalidated connection (the server dropped it) holds nothing: its info is gone with
+    # it, and reading it would try to reconnect inside the failed transaction.
+    if not connection.invalidated:
+        drop_held(connection)
 
 
 def _ping_idle_connections(db: Engine) -> None:

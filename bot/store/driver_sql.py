@@ -127,7 +127,7 @@ class DriverStatement:
         that). A held write that fails fails that later statement, or the commit, and so the
         whole transaction, as it would have failed it when run at once.
         """
-        if connection.dialect.name != "postgresql":  # no round trip to save
+        if connection.dialect.driver != "psycopg":  # no pipeline, or no round trip to save
             self.run(connection, params)
             return
         connection.info.setdefault(_HELD, []).append((self, params))
@@ -135,7 +135,7 @@ class DriverStatement:
     def run_many_later(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """`run_later` for each parameter set (on PostgreSQL; elsewhere, or for a batch, now)."""
         # A batch (a bulk import's events) goes as executemany: one cursor, not one a row.
-        if connection.dialect.name != "postgresql" or len(rows) > _HOLD_AT_MOST:
+        if connection.dialect.driver != "psycopg" or len(rows) > _HOLD_AT_MOST:
             self.run_many(connection, rows)
             return
         connection.info.setdefault(_HELD, []).extend((self, row) for row in rows)
@@ -270,7 +270,8 @@ def run_together(
     held: list[tuple[DriverStatement, Mapping[str, Any]]] = connection.info.pop(_HELD, None) or []
     driver = driver_connection(connection)
     if not hasattr(driver, "pipeline"):
-        return [statement.run(connection, params) for statement, params in statements]
+        every = [*held, *statements]
+        return [statement.run(connection, params) for statement, params in every][len(held) :]
     sent: list[_Sent] = []
     try:
         with driver.pipeline():

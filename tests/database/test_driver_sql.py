@@ -198,6 +198,22 @@ def test_writes_held_by_a_transaction_that_rolled_back_are_never_sent(database_u
         assert _status(connection, message_id) is MessageStatus.PENDING
 
 
+def test_writes_held_outside_transaction_are_committed_or_forgotten_with_it(
+    database_url: str,
+) -> None:
+    """A plain db.begin() has no commit_with_held: its commit sends them, its rollback drops
+    them, and the pooled connection's next user never sends them."""
+    db = make_db(database_url, pool_size=1, max_overflow=0)  # one connection, used again
+    with db.begin() as connection:
+        message_id = INSERT.run(connection, outbound()).scalar_one()
+        MARK.run_later(connection, {"message_id": message_id, "status": MessageStatus.SENT})
+    with pytest.raises(RuntimeError), db.begin() as connection:
+        MARK.run_later(connection, {"message_id": message_id, "status": MessageStatus.FAILED})
+        raise RuntimeError("rolled back")
+    with db.begin() as connection:
+        assert _status(connection, message_id) is MessageStatus.SENT
+
+
 def test_one_says_how_many_rows_it_found(database_url: str) -> None:
     db = make_db(database_url)
     with transaction(db) as connection:
