@@ -228,7 +228,9 @@ def worker(reconcile_every: float) -> None:
     db = make_db(settings.DATABASE_URL)
     dispatcher = build_dispatcher(settings, db=db, gateway=build_gateway(settings))
     webhooks = build_webhook_sender(settings, db=db)
-    stop = threading.Event()
+    # The dispatcher's own event: setting it also ends a wait for the pace at once, so a text
+    # not yet begun goes back to the outbox instead of holding the stop up for its slot.
+    stop = dispatcher.stopping
 
     def request_stop(signum: int, _frame: object) -> None:
         log.info("%s: finishing the text in hand, then stopping", signal.Signals(signum).name)

@@ -372,7 +372,8 @@ class Dispatcher:
         batch = self.claim_batch(limit or self.batch_size, now or self.clock())
         for index, claimed in enumerate(batch):
             # An outage found mid-batch: the rest goes back untried (a probe batch is one text).
-            if (stop is not None and stop.is_set()) or (index and self.outage is not None):
+            stopping = self.stopping.is_set() or (stop is not None and stop.is_set())
+            if stopping or (index and self.outage is not None):
                 self._release(batch[index:])  # never handed over: back to the outbox
                 return index
             try:

@@ -5,12 +5,14 @@ slot plus what the machine adds (the last consent check's transaction, the reque
 and that can bunch a late text with the next ones. The documented tolerance: on a loaded test
 machine a hand-over may lag its slot by up to SCHEDULING_SLACK, so a 1-second window may hold
 the rate's worth of that much more time. Two workers pacing themselves alone would send twice
-the rate, far beyond it.
+the rate, far beyond it. And a worker told to stop while it waits for its slot stops at once.
 """
 
 from __future__ import annotations
 
 import math
+import signal
+import socket
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +24,7 @@ from sqlalchemy.engine import Engine
 from bench.pacing import busiest_second
 from bot.domain.vocabulary import MessageStatus
 from bot.store.tables import MESSAGES
-from bot.testing.processes import started, wait_until
+from bot.testing.processes import HUNG_AFTER, started, wait_until
 from bot.twilio.fake_server import FakeTwilioServer
 from tests.support.workers import WORKER, count, queue_texts, worker_env
 
@@ -64,3 +66,30 @@ def test_two_workers_together_keep_the_rate_and_send_each_text_once(
     assert len(senders) == WORKERS, f"both workers should have sent: {senders}"
     most = busiest_second([arrival.monotonic for arrival in server.arrivals])
     assert most <= math.ceil(RATE * (1 + SCHEDULING_SLACK)), most
+
+
+@pytest.mark.parametrize("pace_store", ["database", "process"])
+def test_a_worker_stopped_while_it_waits_for_its_slot_stops_at_once(
+    database_url: str, db: Engine, server: FakeTwilioServer, tmp_path: Path, pace_store: str
+) -> None:
+    # One segment every 10 000 s: a worker that slept out its slot after SIGTERM would outlast
+    # HUNG_AFTER, and the test fails there.
+    env = worker_env(database_url, server, SEND_RATE="0.0001", PACE_STORE=pace_store)
+    bodies = queue_texts(db)
+    log = tmp_path / "worker.log"
+    with started(WORKER, env, log) as worker:
+        its_own = f"{socket.gethostname()}:{worker.pid}"
+        wait_until(
+            lambda: (
+                len(server.arrivals) == 1
+                and count(db, MessageStatus.UNKNOWN, claimed_by=its_own) == 1
+            ),
+            [worker],
+            what="the first text at Twilio and the second waiting for its slot",
+        )
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=HUNG_AFTER) == 0, log.read_text()
+
+    assert len(server.arrivals) == 1, "a text left after the stop"
+    assert count(db, MessageStatus.UNKNOWN) == 0, "the waiting text was not handed back"
+    assert count(db, MessageStatus.PENDING) == len(bodies) - 1
