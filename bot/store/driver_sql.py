@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, exc
+from sqlalchemy import Table, exc, null
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.selectable import ExecutableReturnsRows
@@ -158,13 +158,7 @@ class DriverStatement:
         send_held(connection)
         compiled = self._compile(connection.dialect, rows[0])
         bind = _Binder(compiled, rows[0].keys())
-        cursor = _cursor(connection, compiled.sql, rows, many=True)
-        try:
-            cursor.executemany(compiled.sql, [bind(row) for row in rows])
-        except connection.dialect.loaded_dbapi.Error as error:
-            raise _wrapped(compiled, rows[0], error, connection) from error
-        finally:
-            cursor.close()
+        _execute_many(connection, compiled, [bind(row) for row in rows], rows)
 
     def explain(self, connection: Connection, params: Mapping[str, Any]) -> list[str]:
         """The database's plan for this statement with these parameters, a line per step."""
@@ -197,6 +191,8 @@ class BulkInsert:
     def __init__(self, table: Table) -> None:
         self._table = table
         self._insert = DriverStatement(table.insert())
+        # Per set of columns that no row of a batch fills: the INSERT with NULL written in.
+        self._with_nulls: dict[frozenset[str], DriverStatement] = {}
 
     def run(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert the rows, all with the keys of the first; nothing comes back."""
@@ -205,7 +201,7 @@ class BulkInsert:
         send_held(connection)
         dialect = connection.dialect
         if dialect.name != "postgresql":
-            self._insert.run_many(connection, rows)
+            self._execute_many(connection, rows)
             return
         bind = _Binder(self._insert._compile(dialect, rows[0]), rows[0].keys())
         bound = [bind(row) for row in rows]
@@ -213,7 +209,7 @@ class BulkInsert:
         quote = dialect.identifier_preparer
         columns = ", ".join(quote.quote(self._table.c[key].name) for key in keys)
         sql = f"COPY {quote.format_table(self._table)} ({columns}) FROM STDIN"
-        in_order = itemgetter(*keys) if len(keys) > 1 else lambda values: (values[keys[0]],)
+        in_order = _picker(keys)
         cursor = _cursor(connection, sql, rows, many=True)
         try:
             with cursor.copy(sql) as copy:
@@ -225,6 +221,54 @@ class BulkInsert:
             ) from error
         finally:
             cursor.close()
+
+    def _execute_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """executemany, with NULL written into the statement for each column no row fills.
+
+        SQLite's driver adapts every None it binds (about 0.65 µs each, where a str or an int
+        costs nothing), and a campaign's text leaves eight of its columns empty.
+        """
+        dialect = connection.dialect
+        compiled = self._insert._compile(dialect, rows[0])
+        bind = _Binder(compiled, rows[0].keys())
+        bound = [bind(row) for row in rows]
+        positions = compiled.positions
+        if positions is None:  # a driver taking named parameters: bound as they are
+            _execute_many(connection, compiled, bound, rows)
+            return
+        empty = frozenset(
+            name
+            for name, values in zip(positions, zip(*bound, strict=True), strict=True)
+            if values.count(None) == len(values)
+        )
+        if empty:
+            statement = self._with_nulls.get(empty)
+            if statement is None:
+                with_nulls = self._table.insert().values({name: null() for name in empty})
+                statement = self._with_nulls[empty] = DriverStatement(with_nulls)
+            given = dict.fromkeys(key for key in rows[0] if key not in empty)
+            compiled = statement._compile(dialect, given)
+            place = {name: index for index, name in enumerate(positions)}
+            kept = [place[name] for name in compiled.positions or ()]
+            pick = _picker(kept)
+            bound = [pick(values) for values in bound]
+        _execute_many(connection, compiled, bound, rows)
+
+
+def _execute_many(
+    connection: Connection,
+    compiled: _Compiled,
+    bound: Sequence[Any],
+    rows: Sequence[Mapping[str, Any]],
+) -> None:
+    """Run `compiled` once per bound row in one driver call (`rows`: as given, for errors)."""
+    cursor = _cursor(connection, compiled.sql, rows, many=True)
+    try:
+        cursor.executemany(compiled.sql, bound)
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise _wrapped(compiled, rows[0], error, connection) from error
+    finally:
+        cursor.close()
 
 
 def _cursor(connection: Connection, sql: str, params: Any, *, many: bool) -> Any:
@@ -406,10 +450,7 @@ class _Binder:
             (name, process, {}) for name, process in compiled.binders if name in given
         ]
         positions = compiled.positions
-        self._order: Callable[[dict[str, Any]], Any] | None = None
-        if positions is not None:
-            pick = itemgetter(*positions)
-            self._order = pick if len(positions) > 1 else lambda values: (pick(values),)
+        self._order = None if positions is None else _picker(positions)
 
     def __call__(self, params: Mapping[str, Any]) -> Any:
         values = {**self._fixed, **params}
@@ -425,6 +466,16 @@ class _Binder:
             except TypeError:  # a list or a map: processed each time
                 values[name] = process(value)
         return values if self._order is None else self._order(values)
+
+
+def _picker(keys: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function giving the values at `keys` of a row (a mapping or a tuple), as a tuple."""
+    if len(keys) > 1:
+        return itemgetter(*keys)
+    if keys:
+        only = keys[0]
+        return lambda values: (values[only],)
+    return lambda _values: ()
 
 
 def _read(row_type: Callable[..., Any], readers: Sequence[Processor | None], row: Any) -> Any:
