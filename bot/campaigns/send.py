@@ -154,7 +154,8 @@ def _send_batch(
     """One batch in one transaction: what it did and the window after it (None: done).
 
     Redone on a unique-key conflict (another sender queued someone first: the redo skips
-    them), up to _CONFLICT_RETRIES times; CampaignPaused if the campaign was paused.
+    them; or a new link's random code was taken: the redo draws others), up to
+    _CONFLICT_RETRIES times; CampaignPaused if the campaign was paused.
     """
     settings = services.settings
     attempt = 0
@@ -338,6 +339,7 @@ def _queue_batch(
         public_url=public_url,
         campaign=campaign.name,
         first_of_campaign=True,  # _have_it left out everyone who has its text
+        redone_on_conflict=True,  # by _send_batch, which also redraws a clashing link code
     )
     for queued, starts_at in zip(queued_texts, starts, strict=True):
         if queued.status is MessageStatus.SUPPRESSED:

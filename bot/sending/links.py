@@ -157,12 +157,16 @@ def shorten_links_in_batch(
     campaign: str | None = None,
     now: datetime,
     no_links_yet: bool = False,
+    redone_on_conflict: bool = False,
 ) -> BatchLinks:
     """`shorten_links` for many texts at once: one SELECT of the links people already have,
     codes minted up front (one SELECT proves them unused), and the new links left to write.
 
     `no_links_yet`: the caller knows none of these people has a link of this flow or campaign
     (they have no text of it), so none is looked up.
+    `redone_on_conflict`: the caller redoes its whole transaction on a unique-key conflict
+    (IntegrityError), so the new codes are not proved unused first: the link table's unique
+    index refuses a code some link has (a one-in-trillions clash), and the redo draws new ones.
     """
     # A campaign's texts repeat (the same variant and first name): find each one's URLs once.
     copies_of: dict[tuple[str, tuple[Span, ...]], _Copies] = {}
@@ -186,7 +190,12 @@ def shorten_links_in_batch(
     )
     links = BatchLinks([])
     missing = [key for key in wanted if key not in codes]
-    for key, code in zip(missing, _fresh_codes(connection, len(missing)), strict=True):
+    minted = (
+        _distinct_codes(len(missing))
+        if redone_on_conflict
+        else _fresh_codes(connection, len(missing))
+    )
+    for key, code in zip(missing, minted, strict=True):
         phone, url = key
         codes[key] = (None, code)
         links._new[key] = _link_row(code, url, phone, flow, campaign, now)
@@ -276,6 +285,14 @@ def _same(column: ColumnElement[str | None], value: str | None) -> ColumnElement
 def _fresh_code(connection: Connection) -> str:
     """A random code no link has yet (a clash is a one-in-trillions event: try again)."""
     return _fresh_codes(connection, 1)[0]
+
+
+def _distinct_codes(count: int) -> list[str]:
+    """`count` random codes, all different (whether a link has one is not asked)."""
+    codes: set[str] = set()
+    while len(codes) < count:
+        codes.update(_random_codes(count - len(codes)))
+    return list(codes)
 
 
 def _fresh_codes(connection: Connection, count: int) -> list[str]:

@@ -140,6 +140,7 @@ def queue_texts(
     flow: str | None = None,
     campaign: str | None = None,
     first_of_campaign: bool = False,
+    redone_on_conflict: bool = False,
 ) -> list[QueuedText]:
     """`queue_text` for many outbox texts that answer nobody (a campaign's), in a few statements.
 
@@ -152,6 +153,8 @@ def queue_texts(
     `first_of_campaign`: the caller checked that nobody here has a text of `campaign` yet. A
     campaign's links are made only with its texts, which are never deleted, so nobody has one
     of its links either: none is looked up (on PostgreSQL a probe a person, 3-5 ms a batch).
+    `redone_on_conflict`: the caller redoes the transaction on an IntegrityError, so new link
+    codes are left to the unique index to prove unused (`shorten_links_in_batch`).
     """
     if not drafts:
         return []
@@ -165,6 +168,7 @@ def queue_texts(
         campaign=campaign,
         now=now,
         no_links_yet=first_of_campaign and campaign is not None,
+        redone_on_conflict=redone_on_conflict,
     )
     judged = [now if d.not_before is None else max(d.not_before, now) for d in drafts]
     recent = (

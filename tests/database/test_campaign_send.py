@@ -23,6 +23,7 @@ from bot.campaigns.send import (
 from bot.cli import main
 from bot.domain.vocabulary import CampaignSendStatus, MessageStatus
 from bot.domain.vocabulary import SubscriberStatus as S
+from bot.sending import links as links_module
 from bot.sending.gateways.fake import FakeGateway
 from bot.services import Services, build_services
 from bot.store.models import Link, Message, Subscriber
@@ -135,6 +136,38 @@ def test_links_are_tracked_for_the_campaign_and_the_dispatcher_sends(
     assert services.dispatcher.run_once(now=NOW) == 2
     assert sorted(text.to for text in gateway.outbox) == sorted([LA, NY])
     assert all("/l/" in text.body for text in gateway.outbox)
+
+
+def test_a_new_link_code_some_link_already_has_is_drawn_again(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A campaign's codes are not looked up before the insert: the unique index refuses a clash,
+    # and the batch is redone with new codes. The first draw here clashes on purpose.
+    seed(services.db)
+    links = Link.__table__  # type: ignore[attr-defined]
+    with services.db.begin() as connection:
+        connection.execute(
+            insert(links),
+            {"code": "Taken12", "url": "https://acme.test/old", "phone": "+16175550103",
+             "created_at": NOW, "clicks": 0},
+        )  # fmt: skip
+    draw = links_module._random_codes
+    draws: list[int] = []
+
+    def clashing_first(count: int) -> list[str]:
+        draws.append(count)
+        return ["Taken12", *draw(count - 1)] if len(draws) == 1 else draw(count)
+
+    monkeypatch.setattr(links_module, "_random_codes", clashing_first)
+    report = send_campaign(services, "sale", now=NOW)
+
+    assert report.queued == 2 and len(draws) == 2  # the clash was drawn, then drawn again
+    with services.db.connect() as connection:
+        found = dict(connection.execute(select(links.c.code, links.c.url)).all())
+    assert found["Taken12"] == "https://acme.test/old"  # the old link is untouched
+    assert len(found) == 3
+    codes = {text.body.split("/l/")[1].split()[0] for text in campaign_texts(services.db)}
+    assert codes == set(found) - {"Taken12"}  # each text names its own, stored link
 
 
 def test_a_second_run_queues_nothing_new(services: Services) -> None:
