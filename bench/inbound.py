@@ -18,6 +18,7 @@ and the report says so.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -73,10 +74,33 @@ class Result:
     p50_ms: float
     p99_ms: float
     failures: int
+    # The server processes' CPU (all of gunicorn's, from /proc) per answered request, when
+    # measured: unlike req/s it hardly moves with what else the machine runs.
+    cpu_ms: float | None = None
 
     @property
     def throughput(self) -> float:
         return self.requests / self.seconds
+
+
+def server_cpu_seconds(process_group: int) -> float | None:
+    """User and system CPU seconds spent so far by the living processes of `process_group`
+    (gunicorn's arbiter and workers); None without Linux's /proc."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    ticks = 0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # After the command's closing parenthesis: state, ppid, pgrp, …, utime, stime.
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[2]) == process_group:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -276,6 +300,7 @@ def run_target(
         warmup = texts("W", args.warmup, first_number)
         replay(f"{name} warm-up", url, by_connection(warmup, 4), workdir / "warmup", args)
         measured = texts("R", args.requests, first_number + warmup_people)
+        cpu_before = server_cpu_seconds(process.pid)  # its own session: the group is its pid
         saturated = replay(
             name,
             url,
@@ -283,6 +308,10 @@ def run_target(
             workdir / "measured",
             args,
         )
+        cpu_after = server_cpu_seconds(process.pid)
+        if cpu_before is not None and cpu_after is not None and saturated.requests:
+            cpu_ms = (cpu_after - cpu_before) * 1000 / saturated.requests
+            saturated = dataclasses.replace(saturated, cpu_ms=cpu_ms)
         print(f"  {format_row(saturated)}", file=sys.stderr, flush=True)
         paced = texts("P", args.requests, first_number + warmup_people + run_people)
         half_rate = replay(
@@ -311,9 +340,10 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def format_row(result: Result) -> str:
+    cpu = "" if result.cpu_ms is None else f"{result.cpu_ms:>12.3f}"
     return (
         f"{result.name:<12}{result.throughput:>10.1f}{result.p50_ms:>10.2f}"
-        f"{result.p99_ms:>10.2f}{result.failures:>8}"
+        f"{result.p99_ms:>10.2f}{result.failures:>8}{cpu}"
     )
 
 
@@ -324,11 +354,18 @@ def report(full: Runs, bare: Runs, args: argparse.Namespace) -> str:
         f"gunicorn --workers {args.workers}, {os.cpu_count()} cores, "
         f"median of {args.rounds} rounds",
         "as fast as each target goes:",
-        f"{'target':<12}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'failed':>8}",
+        f"{'target':<12}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'failed':>8}{'CPU ms/req':>12}",
         format_row(full.saturated),
         format_row(bare.saturated),
         f"ratio full/bare throughput: "
         f"{full.saturated.throughput / bare.saturated.throughput:.2f} (goal: at least 0.35)",
+    ]
+    if full.saturated.cpu_ms and bare.saturated.cpu_ms:
+        lines.append(
+            "ratio by the servers' CPU per request (bare/full): "
+            f"{bare.saturated.cpu_ms / full.saturated.cpu_ms:.2f}"
+        )
+    lines += [
         "at half each target's saturated rate (req/s: the rate reached):",
         format_row(full.half_rate),
         format_row(bare.half_rate),
