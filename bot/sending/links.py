@@ -299,7 +299,7 @@ def _fresh_codes(connection: Connection, count: int) -> list[str]:
     """`count` random codes, all different, that no link has yet: one SELECT per attempt."""
     codes: set[str] = set()
     for _ in range(_MINT_ATTEMPTS):
-        candidates = set(_random_codes(count - len(codes))) - codes
+        candidates = set(_distinct_codes(count - len(codes))) - codes
         if candidates:
             taken = connection.execute(
                 where_in(select(LINKS.c.code), LINKS.c.code, candidates, connection.dialect.name)
