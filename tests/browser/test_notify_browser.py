@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from tests.browser.conftest import LiveServer
 
 BEN = "ben@acme.test"
+POLL_MS = 4000  # notify.js's POLL_MS
 NOTE = "@ben she sent photos of the crushed box: a free return?"
 # The page's notifications and beeps, as the browser is asked for them (a headless Chromium
 # shows and plays nothing): the real Notification and tone are still made.
@@ -57,6 +58,11 @@ def shown(page: Page, count: int) -> list[dict[str, Any]]:
     return notifications
 
 
+def next_poll(page: Page) -> None:
+    """Moves the page's clock on to its next poll of the news (notify.js polls every 4 s)."""
+    page.clock.fast_forward(POLL_MS)
+
+
 def test_an_assigned_chat_and_a_mention_reach_an_opted_in_agent(
     open_page: Callable[..., Page], live_server: LiveServer
 ) -> None:
@@ -65,6 +71,9 @@ def test_an_assigned_chat_and_a_mention_reach_an_opted_in_agent(
     ben = open_page()
     ben.context.grant_permissions(["notifications"], origin=live_server.base_url)
     ben.context.add_init_script(RECORD_NOTIFICATIONS)
+    # The page's timers on a clock the test moves on: each poll comes when the test says, not
+    # after up to POLL_MS of waiting (time still passes as usual in between).
+    ben.clock.install()
     log_in(ben, BEN)
     button(ben, "^away$").click()  # available: round robin gives him the next person waiting
     ben.goto("/inbox/account")
@@ -81,6 +90,7 @@ def test_an_assigned_chat_and_a_mention_reach_an_opted_in_agent(
     )
 
     ask_for_a_human(live_server)
+    next_poll(ben)
 
     expect(ben).to_have_title("(1) Queue · Parley", timeout=TIMEOUT_MS)
     expect(ben.locator("#badge-queue")).to_have_text("1")
@@ -95,6 +105,7 @@ def test_an_assigned_chat_and_a_mention_reach_an_opted_in_agent(
     ana.get_by_label(re.compile("private note", re.IGNORECASE)).fill(NOTE)
     button(ana, "add note").click()
     expect(ana.get_by_role("status").filter(has_text="Mentioned: Ben Baker")).to_be_visible()
+    next_poll(ben)
 
     expect(ben).to_have_title("(2) Queue · Parley", timeout=TIMEOUT_MS)
     expect(ben.locator("#badge-mentions")).to_have_text("1")
@@ -111,6 +122,6 @@ def test_an_assigned_chat_and_a_mention_reach_an_opted_in_agent(
     expect(ben).to_have_title("(1) Mentions · Parley")
     expect(ben.locator("#badge-mentions")).to_be_hidden()
     with ben.expect_response(re.compile(r"/inbox/events$"), timeout=TIMEOUT_MS):
-        pass  # a poll of the reloaded page
+        next_poll(ben)  # a poll of the reloaded page
     assert ben.evaluate("[window.shownNotifications, window.beeps]") == [[], 0]
     expect(ben).to_have_title("(1) Mentions · Parley")
