@@ -20,7 +20,6 @@ import logging
 import os
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,7 +30,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
-from sqlalchemy import text
+from sqlalchemy import exc, text
 from sqlalchemy.engine import Connection, Engine
 
 from bot.store import timer_alarm
@@ -58,6 +57,11 @@ _ADVISORY_LOCK_HELD = text(
 # The longest the clock sleeps: a timer written by another process (a `web` or a `bot chat`)
 # is fired at most this long after it comes due. This process's own timers wake it at once.
 MAX_SLEEP_SECONDS = 60.0
+# A standby clock's wait for the lock on PostgreSQL is one statement of at most this long, then
+# another on a fresh connection: see ClockLock.acquire.
+TAKE_OVER_WAIT_SECONDS = 30.0
+# The SQLSTATEs of a lock wait that ran out: lock_timeout (ours), statement_timeout (a server's).
+_WAIT_ENDED = frozenset({"55P03", "57014"})
 RETRY_SECONDS = 1.0  # after a failed tick (the database away), or a due moment nothing took
 
 
@@ -76,16 +80,21 @@ class ClockLock:
         self._connection: Connection | None = None
         self._descriptor: int | None = None
 
-    def acquire(self, *, wait: bool, poll_seconds: float = 2.0) -> None:
-        """Take the lock; with wait=False raise ClockBusy at once if another clock has it."""
-        announced = False
-        while not self._try():
-            if not wait:
-                raise ClockBusy("another clock is already running against this database")
-            if not announced:
-                log.warning("another clock is running; waiting to take over when it stops")
-                announced = True
-            time.sleep(poll_seconds)
+    def acquire(self, *, wait: bool, wait_seconds: float = TAKE_OVER_WAIT_SECONDS) -> None:
+        """Take the lock; with wait=False raise ClockBusy at once if another clock has it.
+
+        Waiting, this clock takes over the moment the other one stops or dies: the kernel
+        (flock) or the server (pg_advisory_lock) wakes it, nothing polls. On PostgreSQL each
+        wait lasts at most `wait_seconds`, then starts again on a fresh connection, so that a
+        server restart meanwhile costs one more wait, not the standby.
+        """
+        if self._try():
+            return
+        if not wait:
+            raise ClockBusy("another clock is already running against this database")
+        log.warning("another clock is running; waiting to take over when it stops")
+        while not self._wait_for_lock(wait_seconds):
+            pass
 
     def held_elsewhere(self) -> bool:
         """Whether a clock (`bot serve` or `bot clock`) holds the lock now; `bot chat` warns.
@@ -133,6 +142,35 @@ class ClockLock:
             return True
         connection.close()
         return False
+
+    def _wait_for_lock(self, seconds: float) -> bool:
+        """Block until the lock is ours (True), or on PostgreSQL `seconds` have passed (False)."""
+        if is_sqlite(self.db):
+            descriptor = os.open(self._lock_path(), os.O_RDWR | os.O_CREAT, 0o600)
+            if fcntl is not None:
+                try:
+                    fcntl.flock(descriptor, fcntl.LOCK_EX)
+                except BaseException:  # Ctrl-C while waiting
+                    os.close(descriptor)
+                    raise
+            self._descriptor = descriptor
+            return True
+        connection = self.db.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            # Only this connection's session: it holds the lock from now on, and nothing else.
+            connection.execute(
+                text("SELECT set_config('lock_timeout', :limit, false)"),
+                {"limit": f"{max(1, round(seconds * 1000))}ms"},
+            )
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+        except exc.DBAPIError as error:
+            connection.invalidate()  # its session's lock_timeout must not go back to the pool
+            connection.close()
+            if getattr(error.orig, "sqlstate", None) in _WAIT_ENDED:
+                return False
+            raise
+        self._connection = connection
+        return True
 
     def _try_flock(self) -> bool:
         descriptor = os.open(self._lock_path(), os.O_RDWR | os.O_CREAT, 0o600)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from apscheduler.schedulers.base import BaseScheduler
 from flask import Flask
+from sqlalchemy import Engine, event
 from sqlmodel import Session, select
 
 from bot.app import create_app, services_of
@@ -52,6 +53,69 @@ def test_a_second_lock_is_refused_until_the_first_is_released(database_url: str)
     first.release()
     second.acquire(wait=False)
     second.release()
+    db.dispose()
+
+
+class LockWaits:
+    """Counts the blocking advisory-lock waits `db` starts; wait_for(n) until n have begun."""
+
+    def __init__(self, db: Engine) -> None:
+        self.started = 0
+        self._changed = threading.Condition()
+        event.listen(db, "before_cursor_execute", self._seen)
+
+    def _seen(self, _connection: object, _cursor: object, statement: str, *_rest: object) -> None:
+        if "pg_advisory_lock(" in statement:
+            with self._changed:
+                self.started += 1
+                self._changed.notify_all()
+
+    def wait_for(self, count: int) -> None:
+        with self._changed:
+            assert self._changed.wait_for(lambda: self.started >= count, timeout=HUNG_AFTER)
+
+
+def wait_in_a_thread(lock: ClockLock, wait_seconds: float) -> threading.Thread:
+    """A standby clock waiting for the lock (in a thread: flock and advisory locks are per
+    descriptor and per session, so it waits on the first as another process would)."""
+    waiter = threading.Thread(
+        target=lock.acquire, kwargs={"wait": True, "wait_seconds": wait_seconds}, daemon=True
+    )
+    waiter.start()
+    return waiter
+
+
+def test_a_standby_clock_takes_the_lock_the_moment_it_is_released(database_url: str) -> None:
+    db = make_db(database_url)
+    running, standby = ClockLock(db), ClockLock(db)
+    running.acquire(wait=False)
+    # Its one wait outlasts the hang guard: only a wake-up on release can let it through.
+    waiter = wait_in_a_thread(standby, wait_seconds=HUNG_AFTER * 10)
+    running.release()
+    waiter.join(timeout=HUNG_AFTER)
+    assert not waiter.is_alive(), "the standby did not take over when the lock was released"
+    with pytest.raises(ClockBusy):  # the standby now holds it
+        running.acquire(wait=False)
+    standby.release()
+    db.dispose()
+
+
+def test_a_standby_whose_wait_runs_out_waits_again(database_url: str) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("an flock wait has no time limit: nothing runs out")
+    db = make_db(database_url)
+    running, standby = ClockLock(db), ClockLock(db)
+    running.acquire(wait=False)
+    waits = LockWaits(db)
+    waiter = wait_in_a_thread(standby, wait_seconds=0.01)  # lock_timeout 10 ms, again and again
+    waits.wait_for(3)  # two ran out, on connections of their own
+    assert waiter.is_alive()
+    running.release()
+    waiter.join(timeout=HUNG_AFTER)
+    assert not waiter.is_alive(), "the standby stopped waiting after its wait ran out"
+    with pytest.raises(ClockBusy):
+        running.acquire(wait=False)
+    standby.release()
     db.dispose()
 
 
