@@ -163,10 +163,10 @@ class ClockLock:
                 {"limit": f"{max(1, round(seconds * 1000))}ms"},
             )
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-        except exc.DBAPIError as error:
+        except BaseException as error:  # Ctrl-C too: psycopg cancels the wait, then raises
             connection.invalidate()  # its session's lock_timeout must not go back to the pool
             connection.close()
-            if getattr(error.orig, "sqlstate", None) in _WAIT_ENDED:
+            if isinstance(error, exc.DBAPIError) and _wait_ran_out(error):
                 return False
             raise
         self._connection = connection
@@ -187,6 +187,10 @@ class ClockLock:
 
     def _lock_path(self) -> str:
         return f"{self.db.url.database}.clock-lock"
+
+
+def _wait_ran_out(error: exc.DBAPIError) -> bool:
+    return getattr(error.orig, "sqlstate", None) in _WAIT_ENDED
 
 
 @dataclass(frozen=True)
