@@ -322,12 +322,18 @@ def run_together(
             sent.extend(statement._send(connection, params) for statement, params in held)
             sent.extend(statement._send(connection, params) for statement, params in statements)
     except connection.dialect.loaded_dbapi.Error as error:
-        # The pipeline's sync raised it: name the first statement that has no result.
-        failed = next((one for one in sent if one.cursor.pgresult is None), sent[-1])
+        # The pipeline's sync raised it: name the statement that failed.
+        failed = _failed_in(sent) or sent[-1]
         for one in sent:
             one.cursor.close()
         raise _wrapped(failed.compiled, failed.params, error, connection) from error
     return [one.rows(connection) for one in sent][len(held) :]
+
+
+def _failed_in(sent: Sequence[_Sent]) -> _Sent | None:
+    """Of statements sent in one pipeline whose sync raised, the first without a result (the
+    one that failed: those after it were skipped); None if every one has its result."""
+    return next((one for one in sent if one.cursor.pgresult is None), None)
 
 
 def send_held(connection: Connection) -> None:
@@ -356,6 +362,12 @@ def commit_with_held(connection: Connection, transaction: Any) -> None:
                 # psycopg queues the COMMIT behind them and syncs: a held write's error stops
                 # the COMMIT and is raised here (SQLAlchemy's IntegrityError &c.).
                 transaction.commit()
+            except exc.DBAPIError as error:
+                failed = _failed_in(sent)
+                if failed is None:  # the COMMIT itself failed, and says so
+                    raise
+                # As if it had run at once: the error names the held write, not the COMMIT.
+                raise _wrapped(failed.compiled, failed.params, error.orig, connection) from error
             finally:
                 for one in sent:
                     one.cursor.close()
