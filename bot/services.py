@@ -19,7 +19,7 @@ from bot.actions.base import ActionError, ActionRunner
 from bot.actions.factory import build_action_runner
 from bot.actions.http_calls import HttpCaller, WebCaller
 from bot.campaigns.conversions import tell_attributed_order
-from bot.conversations.assignment import assign_now
+from bot.conversations.assignment import AssignmentRound
 from bot.conversations.flow_registry import FlowRegistry
 from bot.conversations.flows import FlowHost
 from bot.conversations.service import ConversationService
@@ -130,9 +130,7 @@ def build_services(
         public_url=settings.PUBLIC_URL,
         on_stored_event=functools.partial(tell_attributed_order, days=settings.ATTRIBUTION_DAYS),
     )
-    conversations.assign = functools.partial(
-        assign_now, db, clock=clock, away_after=settings.agent_away_after
-    )
+    conversations.assign = AssignmentRound(db, clock=clock, away_after=settings.agent_away_after)
     return Services(
         settings=settings,
         db=db,

@@ -64,12 +64,7 @@ def assign_waiting(db: Engine, *, now: datetime, away_after: timedelta) -> int:
     """One round: drop finished items, take back items of agents gone away, and give waiting
     items to available agents with free slots; returns how many were given."""
     with transaction(db) as connection:
-        # One round trip on PostgreSQL: the assignments are read once the agents are locked.
-        on_duty, items = run_together(
-            connection,
-            [(_LOCK_ON_DUTY, presence_params(now, away_after)), (_ASSIGNED, {})],
-        )
-        available = {row.id for row in on_duty if row.available}
+        available, items = _on_duty(connection, now, away_after)
         if not available and not items:
             # Nobody to give to and nothing given to sweep: the round has no work. Every text
             # that queues someone runs a round, and reading the whole queue (below) grows with
@@ -79,6 +74,45 @@ def assign_waiting(db: Engine, *, now: datetime, away_after: timedelta) -> int:
         held = _held(connection)
         assigned = _sweep(connection, items, needs, held, available)
         return _give(connection, needs, held, assigned, available, now)
+
+
+def _on_duty(
+    connection: Connection, now: datetime, away_after: timedelta
+) -> tuple[set[int], Sequence[Any]]:
+    """The agents available now (their rows locked, on PostgreSQL) and what is assigned."""
+    # One round trip on PostgreSQL: the assignments are read once the agents are locked.
+    on_duty, items = run_together(
+        connection,
+        [(_LOCK_ON_DUTY, presence_params(now, away_after)), (_ASSIGNED, {})],
+    )
+    return {row.id for row in on_duty if row.available}, items
+
+
+class AssignmentRound:
+    """The round a turn that queued someone asks for, run once the turn commits
+    (`ConversationService.assign`), and whether that turn needs one at all."""
+
+    def __init__(self, db: Engine, *, clock: Callable[[], datetime], away_after: timedelta) -> None:
+        self.db = db
+        self.clock = clock
+        self.away_after = away_after
+
+    def __call__(self) -> int:
+        return assign_now(self.db, clock=self.clock, away_after=self.away_after)
+
+    def needed_after(self, connection: Connection, now: datetime) -> bool:
+        """Whether a round after this turn (on `connection`) commits could give anyone out.
+
+        On SQLite the turn holds the only write lock: an agent who becomes available after
+        this read does so in a later transaction, whose own round sees the person queued, so
+        with nobody available and nothing assigned the round would find no work (it was a
+        second write transaction for every question of a burst). On PostgreSQL such a change
+        could commit unseen by both, so the round always runs there.
+        """
+        if connection.dialect.name != "sqlite":
+            return True
+        available, items = _on_duty(connection, now, self.away_after)
+        return bool(available or items)
 
 
 def assign_now(db: Engine, *, clock: Callable[[], datetime], away_after: timedelta) -> int:

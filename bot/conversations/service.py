@@ -23,7 +23,7 @@ from bot.conversations.requests import (
     earlier_text,
 )
 from bot.conversations.signup import SignupResult, signup_effects
-from bot.conversations.turn import PendingAction, Turn
+from bot.conversations.turn import AssignRound, PendingAction, Turn
 from bot.domain.compliance import ComplianceTexts, handle_keyword, invite_to_offer
 from bot.domain.effects import ChangeStatus, Send
 from bot.domain.inbound import InboundSms
@@ -138,7 +138,7 @@ class ConversationService:
         # What else a new event means, decided above this room (orders: bot.campaigns).
         self.on_stored_event = on_stored_event
         # Gives waiting people to available agents; set by the wiring (bot/services.py).
-        self.assign: Callable[[], object] | None = None
+        self.assign: AssignRound | None = None
 
     def handle_inbound(self, sms: InboundSms) -> InboundResult:
         """Record the text and answer it; a MessageSid seen before changes nothing."""

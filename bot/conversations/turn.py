@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy.engine import Connection
 
@@ -17,6 +17,18 @@ from bot.store.conversations import ActiveConversation, Wake
 from bot.store.db import after_commit
 from bot.store.messages import QueuedText
 from bot.store.subscribers import SubscriberRow
+
+
+class AssignRound(Protocol):
+    """Gives waiting people to available agents (bot.conversations.assignment)."""
+
+    def __call__(self) -> object:
+        """Run a round now, in a transaction of its own."""
+        ...
+
+    def needed_after(self, connection: Connection, now: datetime) -> bool:
+        """Whether a round once the turn on `connection` commits could give anyone out."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -77,14 +89,15 @@ class Turn:
     gave_up: GaveUp | None = None  # the flow this turn's text ended without being understood
     # Gives waiting people to available agents (assignment.py); run once the turn commits,
     # if the turn put someone in the queue.
-    assign: Callable[[], object] | None = None
+    assign: AssignRound | None = None
     assign_asked: bool = False
 
     def ask_for_assignment(self) -> None:
         """Someone joined the agents' queue: assign them once this turn is committed."""
         if self.assign is not None and not self.assign_asked:
             self.assign_asked = True
-            after_commit(self.connection, self.assign)
+            if self.assign.needed_after(self.connection, self.now):
+                after_commit(self.connection, self.assign)
 
     def waiting_action(self) -> PendingAction | None:
         """The call the turn left its conversation waiting for, unless it moved on since."""
