@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, exc, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot.accounts.presence import IS_AVAILABLE, presence_params
@@ -103,15 +103,22 @@ class AssignmentRound:
     def needed_after(self, connection: Connection, now: datetime) -> bool:
         """Whether a round after this turn (on `connection`) commits could give anyone out.
 
-        On SQLite the turn holds the only write lock: an agent who becomes available after
-        this read does so in a later transaction, whose own round sees the person queued, so
-        with nobody available and nothing assigned the round would find no work (it was a
-        second write transaction for every question of a burst). On PostgreSQL such a change
-        could commit unseen by both, so the round always runs there.
+        On SQLite the turn holds the only write lock, so the round would see what this read
+        sees, but for changes committed in between: an agent turning available, logging in or
+        freeing a slot runs a round of their own, which sees the person queued. So with
+        nobody available and nothing assigned the round would find no work (it was a second
+        write transaction for every question of a burst). An agent back from idle on their
+        next page load runs no round, here as before: the clock's tick gives the person out.
+        On PostgreSQL a change could commit unseen by both, so the round always runs there.
         """
         if connection.dialect.name != "sqlite":
             return True
-        available, items = _on_duty(connection, now, self.away_after)
+        try:
+            available, items = _on_duty(connection, now, self.away_after)
+        except exc.DBAPIError:
+            # Never the text's failure (as in assign_now): the round after the commit decides.
+            log.exception("could not tell whether an assignment round is needed; running one")
+            return True
         return bool(available or items)
 
 

@@ -20,6 +20,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -85,16 +86,28 @@ class ClockLock:
 
         Waiting, this clock takes over the moment the other one stops or dies: the kernel
         (flock) or the server (pg_advisory_lock) wakes it, nothing polls. On PostgreSQL each
-        wait lasts at most `wait_seconds`, then starts again on a fresh connection, so that a
-        server restart meanwhile costs one more wait, not the standby.
+        wait lasts at most `wait_seconds`, then starts again on a fresh connection; a lost
+        connection (a server restart, a fail-over) is tried again every RETRY_SECONDS until
+        the database is back: a standby outlives the outage it is there for.
         """
         if self._try():
             return
         if not wait:
             raise ClockBusy("another clock is already running against this database")
         log.warning("another clock is running; waiting to take over when it stops")
-        while not self._wait_for_lock(wait_seconds):
-            pass
+        lost = False
+        while True:
+            try:
+                if self._wait_for_lock(wait_seconds):
+                    return
+                lost = False
+            except exc.DBAPIError as error:
+                if not (error.connection_invalidated or isinstance(error, exc.OperationalError)):
+                    raise
+                if not lost:  # once an outage, not once a retry
+                    log.warning("lost the database while waiting to take over; trying again")
+                lost = True
+                time.sleep(RETRY_SECONDS)
 
     def held_elsewhere(self) -> bool:
         """Whether a clock (`bot serve` or `bot clock`) holds the lock now; `bot chat` warns.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import queue
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from apscheduler.schedulers.base import BaseScheduler
 from flask import Flask
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlmodel import Session, select
 
 from bot.app import create_app, services_of
@@ -25,7 +26,7 @@ from bot.store import timer_alarm
 from bot.store.db import make_db, transaction
 from bot.store.models import Conversation
 from bot.testing.clock import FakeClock
-from bot.testing.processes import BIN, HUNG_AFTER
+from bot.testing.processes import BIN, HUNG_AFTER, wait_until
 from bot.timers import scheduler as clock_process
 from bot.timers.scheduler import (
     TICK_JOB_ID,
@@ -76,14 +77,44 @@ class LockWaits:
             assert self._changed.wait_for(lambda: self.started >= count, timeout=HUNG_AFTER)
 
 
+class Announced(logging.Handler):
+    """Sets `seen` once the clock's logger says `words`."""
+
+    def __init__(self, words: str) -> None:
+        super().__init__()
+        self.words = words
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.words in record.getMessage():
+            self.seen.set()
+
+
 def wait_in_a_thread(lock: ClockLock, wait_seconds: float) -> threading.Thread:
-    """A standby clock waiting for the lock (in a thread: flock and advisory locks are per
-    descriptor and per session, so it waits on the first as another process would)."""
-    waiter = threading.Thread(
-        target=lock.acquire, kwargs={"wait": True, "wait_seconds": wait_seconds}, daemon=True
-    )
-    waiter.start()
+    """A standby clock waiting for the lock, once it has found it taken and said it waits (in
+    a thread: flock and advisory locks are per descriptor and per session, so it waits on the
+    running one as another process would)."""
+    announced = Announced("waiting to take over")
+    logger = logging.getLogger(clock_process.__name__)
+    logger.addHandler(announced)
+    try:
+        waiter = threading.Thread(
+            target=lock.acquire, kwargs={"wait": True, "wait_seconds": wait_seconds}, daemon=True
+        )
+        waiter.start()
+        assert announced.seen.wait(timeout=HUNG_AFTER), "the standby never began to wait"
+    finally:
+        logger.removeHandler(announced)
     return waiter
+
+
+def assert_took_over(waiter: threading.Thread, running: ClockLock, standby: ClockLock) -> None:
+    """The standby's wait ended with the lock in its hands."""
+    waiter.join(timeout=HUNG_AFTER)
+    assert not waiter.is_alive(), "the standby did not take over when the lock was released"
+    with pytest.raises(ClockBusy):
+        running.acquire(wait=False)
+    standby.release()
 
 
 def test_a_standby_clock_takes_the_lock_the_moment_it_is_released(database_url: str) -> None:
@@ -93,11 +124,7 @@ def test_a_standby_clock_takes_the_lock_the_moment_it_is_released(database_url: 
     # Its one wait outlasts the hang guard: only a wake-up on release can let it through.
     waiter = wait_in_a_thread(standby, wait_seconds=HUNG_AFTER * 10)
     running.release()
-    waiter.join(timeout=HUNG_AFTER)
-    assert not waiter.is_alive(), "the standby did not take over when the lock was released"
-    with pytest.raises(ClockBusy):  # the standby now holds it
-        running.acquire(wait=False)
-    standby.release()
+    assert_took_over(waiter, running, standby)
     db.dispose()
 
 
@@ -109,13 +136,38 @@ def test_a_standby_whose_wait_runs_out_waits_again(postgres_database: PostgresDa
     waits = LockWaits(db)
     waiter = wait_in_a_thread(standby, wait_seconds=0.01)  # lock_timeout 10 ms, again and again
     waits.wait_for(3)  # two ran out, on connections of their own
-    assert waiter.is_alive()
+    assert waiter.is_alive(), "the standby stopped waiting after its wait ran out"
     running.release()
-    waiter.join(timeout=HUNG_AFTER)
-    assert not waiter.is_alive(), "the standby stopped waiting after its wait ran out"
-    with pytest.raises(ClockBusy):
-        running.acquire(wait=False)
-    standby.release()
+    assert_took_over(waiter, running, standby)
+    db.dispose()
+
+
+_WAITING_FOR_THE_LOCK = text(
+    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
+def test_a_standby_outlives_the_server_ending_its_wait(postgres_database: PostgresDatabase) -> None:
+    db = make_db(postgres_database.fresh())
+    running, standby = ClockLock(db), ClockLock(db)
+    running.acquire(wait=False)
+    waits = LockWaits(db)
+    waiter = wait_in_a_thread(standby, wait_seconds=HUNG_AFTER * 10)
+    with db.connect() as admin:
+
+        def waiting() -> list[int]:
+            return list(admin.execute(_WAITING_FOR_THE_LOCK).scalars())
+
+        wait_until(lambda: bool(waiting()), [], what="the standby's wait at the server")
+        # As a server restart or a fail-over would: its session ends mid-wait.
+        for pid in waiting():
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    # It waits again, on a new connection, or (the fault) gives up.
+    wait_until(lambda: waits.started >= 2 or not waiter.is_alive(), [], what="the next wait")
+    assert waiter.is_alive(), "the standby gave up when its connection was lost"
+    running.release()
+    assert_took_over(waiter, running, standby)
     db.dispose()
 
 
