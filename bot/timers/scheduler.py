@@ -125,7 +125,7 @@ class ClockLock:
                 )
         if not os.path.exists(self._lock_path()):
             return False
-        if not self._try_flock():
+        if not self._flock():
             return True
         self.release()
         return False
@@ -145,7 +145,7 @@ class ClockLock:
 
     def _try(self) -> bool:
         if is_sqlite(self.db):
-            return self._try_flock()
+            return self._flock()
         connection = self.db.connect().execution_options(isolation_level="AUTOCOMMIT")
         got = connection.execute(
             text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
@@ -159,15 +159,7 @@ class ClockLock:
     def _wait_for_lock(self, seconds: float) -> bool:
         """Block until the lock is ours (True), or on PostgreSQL `seconds` have passed (False)."""
         if is_sqlite(self.db):
-            descriptor = os.open(self._lock_path(), os.O_RDWR | os.O_CREAT, 0o600)
-            if fcntl is not None:
-                try:
-                    fcntl.flock(descriptor, fcntl.LOCK_EX)
-                except BaseException:  # Ctrl-C while waiting
-                    os.close(descriptor)
-                    raise
-            self._descriptor = descriptor
-            return True
+            return self._flock(block=True)
         connection = self.db.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
             # Only this connection's session: it holds the lock from now on, and nothing else.
@@ -179,31 +171,29 @@ class ClockLock:
         except BaseException as error:  # Ctrl-C too: psycopg cancels the wait, then raises
             connection.invalidate()  # its session's lock_timeout must not go back to the pool
             connection.close()
-            if isinstance(error, exc.DBAPIError) and _wait_ran_out(error):
-                return False
+            if getattr(getattr(error, "orig", None), "sqlstate", None) in _WAIT_ENDED:
+                return False  # the wait ran out: another, on a fresh connection
             raise
         self._connection = connection
         return True
 
-    def _try_flock(self) -> bool:
+    def _flock(self, *, block: bool = False) -> bool:
+        """Take the lock file's flock: at once or not at all (False), or once it is free."""
         descriptor = os.open(self._lock_path(), os.O_RDWR | os.O_CREAT, 0o600)
-        if fcntl is None:
-            self._descriptor = descriptor
-            return True
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(descriptor)
-            return False
+        if fcntl is not None:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX if block else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(descriptor)
+                return False
+            except BaseException:  # Ctrl-C while it waits
+                os.close(descriptor)
+                raise
         self._descriptor = descriptor
         return True
 
     def _lock_path(self) -> str:
         return f"{self.db.url.database}.clock-lock"
-
-
-def _wait_ran_out(error: exc.DBAPIError) -> bool:
-    return getattr(error.orig, "sqlstate", None) in _WAIT_ENDED
 
 
 @dataclass(frozen=True)

@@ -59,22 +59,20 @@ def test_a_second_lock_is_refused_until_the_first_is_released(database_url: str)
 
 
 class LockWaits:
-    """Counts the blocking advisory-lock waits `db` starts; wait_for(n) until n have begun."""
+    """Counts the blocking advisory-lock waits `db` starts."""
 
     def __init__(self, db: Engine) -> None:
         self.started = 0
-        self._changed = threading.Condition()
         event.listen(db, "before_cursor_execute", self._seen)
 
     def _seen(self, _connection: object, _cursor: object, statement: str, *_rest: object) -> None:
         if "pg_advisory_lock(" in statement:
-            with self._changed:
-                self.started += 1
-                self._changed.notify_all()
+            self.started += 1
 
-    def wait_for(self, count: int) -> None:
-        with self._changed:
-            assert self._changed.wait_for(lambda: self.started >= count, timeout=HUNG_AFTER)
+    def wait_for(self, count: int, waiter: threading.Thread) -> None:
+        """Until `count` waits have begun, or (the fault) the standby stopped waiting."""
+        wait_until(lambda: self.started >= count or not waiter.is_alive(), [], what="a wait")
+        assert waiter.is_alive(), "the standby stopped waiting before it had the lock"
 
 
 class Announced(logging.Handler):
@@ -135,8 +133,7 @@ def test_a_standby_whose_wait_runs_out_waits_again(postgres_database: PostgresDa
     running.acquire(wait=False)
     waits = LockWaits(db)
     waiter = wait_in_a_thread(standby, wait_seconds=0.01)  # lock_timeout 10 ms, again and again
-    waits.wait_for(3)  # two ran out, on connections of their own
-    assert waiter.is_alive(), "the standby stopped waiting after its wait ran out"
+    waits.wait_for(3, waiter)  # two ran out, and it began again on new connections
     running.release()
     assert_took_over(waiter, running, standby)
     db.dispose()
@@ -163,9 +160,7 @@ def test_a_standby_outlives_the_server_ending_its_wait(postgres_database: Postgr
         # As a server restart or a fail-over would: its session ends mid-wait.
         for pid in waiting():
             admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-    # It waits again, on a new connection, or (the fault) gives up.
-    wait_until(lambda: waits.started >= 2 or not waiter.is_alive(), [], what="the next wait")
-    assert waiter.is_alive(), "the standby gave up when its connection was lost"
+    waits.wait_for(2, waiter)  # it waits again, on a new connection
     running.release()
     assert_took_over(waiter, running, standby)
     db.dispose()
