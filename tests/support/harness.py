@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -45,7 +46,23 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "SEND_RATE": 1000,
         **overrides,
     }
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return _GivenSettings(**values)
+
+
+class _GivenSettings(Settings):
+    """Settings from the values a test gives and nothing else: neither the environment nor a
+    .env file is read (skipping those sources is also 2 of the 2.5 ms a `Settings` costs)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
 
 
 class AppHarness:
