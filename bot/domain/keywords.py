@@ -435,10 +435,18 @@ def load_vocabulary(
     path: str | Path | None = None, *, extra_join: Iterable[str] = ()
 ) -> Vocabulary:
     """The shipped lists, extended by the keywords file at `path` and brand JOIN keywords."""
+    if path is None:
+        return _shipped_vocabulary(tuple(extra_join))
     spec = _shipped_spec().copy()
-    if path is not None:
-        spec.update(_read(Path(path)))
+    spec.update(_read(Path(path)))
     return _compile(spec, tuple(extra_join))
+
+
+@functools.cache
+def _shipped_vocabulary(extra_join: tuple[str, ...]) -> Vocabulary:
+    """The shipped lists with these brand keywords, compiled once a process (a Vocabulary is
+    frozen): every app made in one process, as the tests make hundreds, compiles the same."""
+    return _compile(_shipped_spec(), extra_join)
 
 
 @functools.cache
