@@ -19,9 +19,11 @@ from bot.domain.policy import PolicyRules, SendContext, Verdict, decide, decide_
 from bot.domain.recipient_places import places_for
 from bot.domain.recipient_zones import country_of, zones_for
 from bot.domain.sending_rules import (
+    SHIPPED_FILE,
     check_rules_file,
     load_rule_book,
     markdown_table,
+    parse_rules,
     shipped_rule_book,
 )
 from bot.domain.vocabulary import Purpose, SubscriberStatus
@@ -275,6 +277,16 @@ GB:
             "'funday' is neither a weekday",
         ),
         ("US-TX:\n  hours: [\n", 3, "bad YAML"),
+        (
+            "XX:\n  days: {no_marketing_on: [holidays], source: x, checked: y}\n",
+            2,
+            "XX: the holidays package knows no holidays for this place",
+        ),
+        (
+            "US-ZZ:\n  days: {no_marketing_on: [sunday, holidays], source: x, checked: y}\n",
+            2,
+            "US-ZZ: the holidays package knows no holidays for this place",
+        ),
     ],
 )
 def test_a_broken_rules_file_names_file_line_and_what_to_fix(
@@ -287,6 +299,15 @@ def test_a_broken_rules_file_names_file_line_and_what_to_fix(
     assert len(problems) == 1
     assert problems[0].line == line, problems[0]
     assert expected in problems[0].message
+
+
+def test_every_shipped_place_without_marketing_on_holidays_has_a_holiday_calendar() -> None:
+    """The shipped file is read without asking the holidays package (it is slow to load, and
+    most processes never send a marketing text), so this asks it for every such place."""
+    rules, problems = parse_rules(SHIPPED_FILE.read_text(encoding="utf-8"), SHIPPED_FILE.name)
+
+    assert [rule.place for rule in rules if rule.holidays], "no shipped rule to check"
+    assert problems == []
 
 
 # -- what the marketer and the operator see -----------------------------------------------------
