@@ -29,8 +29,10 @@ _ORIGINAL: Callable[[Rule, bool], Builder] | None = getattr(Rule, "_compile_buil
 def install() -> bool:
     """Make Werkzeug reuse compiled URL builders; False where this Werkzeug has none to reuse."""
     original = _ORIGINAL
-    if original is None or getattr(original, "__wrapped__", None) is not None:
-        return original is not None
+    if original is None:
+        return False
+    if getattr(Rule._compile_builder, "__wrapped__", None) is original:
+        return True  # installed already
     compiled: dict[Hashable, Builder] = {}
 
     @functools.wraps(original)
