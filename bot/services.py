@@ -38,7 +38,7 @@ from bot.settings import GatewayName, PaceStore, Settings
 from bot.store.db import make_db
 from bot.store.models import utcnow
 from bot.twilio.gateway import TwilioGateway
-from bot.twilio.webhook import STATUS_CALLBACK_PATH
+from bot.twilio.paths import STATUS_CALLBACK_PATH
 from bot.webhooks.delivery import WebhookSender
 from bot.webhooks.endpoints import EndpointSource
 

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
+from bot.twilio.paths import INBOUND_SMS_PATH
 from bot.twilio.signature import signed_request
 
-INBOUND_PATH = "/twilio/sms"
 TEST_ACCOUNT_SID = "AC" + "0" * 32  # the fake Twilio server's default account
 # What Twilio reports of a reply it hands to the handset, in order.
 REPLY_STATUSES = ("sent", "delivered")
@@ -66,8 +66,8 @@ class Phone:
             "Body": body,
             "NumMedia": "0",
         }
-        url = f"{self.base_url}{INBOUND_PATH}"
-        twiml = self._post(url, form, f"{self.public_url or self.base_url}{INBOUND_PATH}")
+        url = f"{self.base_url}{INBOUND_SMS_PATH}"
+        twiml = self._post(url, form, f"{self.public_url or self.base_url}{INBOUND_SMS_PATH}")
         reports = self._report_replies(twiml, url) if report_delivery else ()
         return Texted(twiml, reports)
 
@@ -77,7 +77,7 @@ class Phone:
         for action in reply_actions(twiml):
             # A relative action is resolved against the webhook's URL, as Twilio does.
             target = urljoin(request_url, action)
-            signed_as = urljoin(f"{self.public_url or self.base_url}{INBOUND_PATH}", action)
+            signed_as = urljoin(f"{self.public_url or self.base_url}{INBOUND_SMS_PATH}", action)
             sid = "SM" + uuid.uuid4().hex
             for status in REPLY_STATUSES:
                 form = status_callback_form(

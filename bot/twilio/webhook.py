@@ -10,6 +10,7 @@ from bot.conversations.service import InboundResult, SidInUse
 from bot.conversations.turn import PendingAction
 from bot.sending.status_updates import apply_status_update
 from bot.twilio.forms import FORM_TYPES, BadField, parse_inbound, parse_status
+from bot.twilio.paths import INBOUND_SMS_PATH, PREFIX, STATUS_CALLBACK_PATH
 from bot.twilio.signature import twilio_signed
 from bot.twilio.twiml import TwimlMessage, messaging_response
 from bot.web import context
@@ -17,9 +18,7 @@ from bot.web.errors import problem
 
 log = logging.getLogger(__name__)
 
-PREFIX = "/twilio"
 bp = Blueprint("twilio", __name__, url_prefix=PREFIX)
-STATUS_CALLBACK_PATH = f"{PREFIX}/status"  # built by hand: url_for costs a lot on the hot path
 
 
 @bp.before_request
@@ -29,7 +28,7 @@ def _forms_only() -> tuple[Response, int] | None:
     return None
 
 
-@bp.post("/sms")
+@bp.post(INBOUND_SMS_PATH.removeprefix(PREFIX))
 @twilio_signed
 def inbound_sms() -> Response | tuple[Response, int]:
     """A customer's text: answer with TwiML."""
