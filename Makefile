@@ -12,13 +12,14 @@ PYTEST_ARGS ?= -n $(TEST_WORKERS) --dist worksteal
 .PHONY: run test lint bench soak clean
 
 # uv (from PyPI, installed by pip) fills a new .venv in ~25 s where pip took 60 s, a sixth of a
-# CI run; where uv cannot be installed, pip does it as before.
+# CI run; where uv cannot be installed or cannot install them, pip does it as before.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "Installing Parley and its dependencies into $(VENV) …"
-	@if $(BIN)/python -m pip install --quiet uv 2>/dev/null; then \
-	  $(BIN)/python -m uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'; \
-	else \
+	@if $(BIN)/python -m pip install --quiet uv 2>/dev/null \
+	  && $(BIN)/python -m uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'; \
+	then :; else \
+	  echo "uv could not install them (it reads no pip.conf: a mirror, a proxy's certificate?); using pip"; \
 	  $(BIN)/python -m pip install --quiet --upgrade pip \
 	  && $(BIN)/python -m pip install --quiet --progress-bar off -e '.[dev]'; \
 	fi

@@ -169,16 +169,20 @@ def parse_rules(
     for place, spec in document.items():
         line = document.line_of(place)
         try:
-            rules.extend(_place_rules(place, spec, file, line))
+            place_rules = _place_rules(place, spec, file, line)
         except _Bad as bad:
             problems.append(RuleProblem(file, bad.line or line, f"{place}: {bad}"))
-    if check_calendars:
-        problems += _places_without_calendars(rules, file)
+            continue
+        rules.extend(place_rules)
+        if check_calendars:
+            problems += _places_without_calendars(place_rules, file)
     return rules, problems
 
 
 def _places_without_calendars(rules: Iterable[PlaceRule], file: str) -> list[RuleProblem]:
-    problems = []
+    """A problem at the rule's line for each rule of days off on holidays whose place the
+    holidays package does not know."""
+    problems: list[RuleProblem] = []
     for rule in rules:
         if not rule.holidays:
             continue

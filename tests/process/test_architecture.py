@@ -35,3 +35,21 @@ def test_the_house_rules_hold() -> None:
         text=True,
     )
     assert checked.returncode == 0, checked.stdout[-3000:]
+
+
+def test_a_worker_or_a_clock_imports_no_web_framework() -> None:
+    # Only web processes need Flask: importing it cost every `bot worker` and clock ~0.1 s at
+    # start (75 modules), which the process tests pay dozens of times a run.
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, bot.cli, bot.services, bot.cli.running;"
+            " print(sorted({m.split('.')[0] for m in sys.modules} & {'flask', 'jinja2'}))",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "[]"

@@ -10,13 +10,16 @@ The generated function depends only on the rule's parsed parts, its defaults (th
 converters) and whether unknown values are appended; it reads the rule's own converters through
 the `self` it is bound to on each call. So one compiled function serves every app with the same
 rule, bound anew to each app's rule as Werkzeug binds it. `_compile_builder` is Werkzeug's
-internal method: where a release renames or changes it, `install` leaves Werkzeug as it is
-(the tests are slower, never wrong), and `tests/unit/test_route_builders.py` says so.
+internal method: where a release renames it or changes its source (checked by hash, so that a
+builder that starts to read something else is never shared), `install` leaves Werkzeug as it
+is (the tests are slower, never wrong), and `tests/unit/test_route_builders.py` says so.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import inspect
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -24,12 +27,16 @@ from werkzeug.routing import Rule
 
 Builder = Callable[..., tuple[str, str]]
 _ORIGINAL: Callable[[Rule, bool], Builder] | None = getattr(Rule, "_compile_builder", None)
+# The sha256 of the `_compile_builder` that _builder_key was checked against (Werkzeug 3.1.9).
+# After an upgrade that changes it, read the new source, make the key cover what it reads, and
+# put the new hash here.
+CHECKED_SOURCE = "a0ec55cf067ff5d5"
 
 
 def install() -> bool:
     """Make Werkzeug reuse compiled URL builders; False where this Werkzeug has none to reuse."""
     original = _ORIGINAL
-    if original is None:
+    if original is None or _source_hash(original) != CHECKED_SOURCE:
         return False
     if getattr(Rule._compile_builder, "__wrapped__", None) is original:
         return True  # installed already
@@ -39,7 +46,7 @@ def install() -> bool:
     def compile_once(self: Rule, append_unknown: bool = True) -> Builder:
         try:
             key = _builder_key(self, append_unknown)
-        except (AttributeError, TypeError):  # a Werkzeug that keeps its parts elsewhere
+        except (AttributeError, TypeError, ValueError):  # a default its converter refuses
             return original(self, append_unknown)
         builder = compiled.get(key)
         if builder is None:
@@ -50,19 +57,18 @@ def install() -> bool:
     return True
 
 
+def _source_hash(method: Callable[..., Any]) -> str:
+    return hashlib.sha256(inspect.getsource(method).encode()).hexdigest()[:16]
+
+
 def _builder_key(rule: Rule, append_unknown: bool) -> Hashable:
-    """Everything Werkzeug reads when it generates a rule's builder."""
+    """Everything Werkzeug reads when it generates a rule's builder: of a default, the text it
+    writes into the builder when the rule's path holds it, else only its name."""
     converters: dict[str, Any] = rule._converters
     defaults = tuple(
         sorted(
-            (name, repr(value), _converter_key(converters.get(name)))
+            (name, converters[name].to_url(value) if name in converters else None)
             for name, value in (rule.defaults or {}).items()
         )
     )
     return (rule.rule, tuple(rule._trace), defaults, append_unknown)
-
-
-def _converter_key(converter: Any) -> Hashable:
-    if converter is None:
-        return None
-    return (type(converter).__module__, type(converter).__qualname__, converter.regex)
