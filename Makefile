@@ -11,7 +11,7 @@ PYTEST_ARGS ?= -n $(TEST_WORKERS) --dist worksteal
 
 .PHONY: run test lint bench soak clean
 
-# uv (from PyPI, installed by pip) fills a new .venv in ~25 s where pip took 60 s, a sixth of a
+# uv (from PyPI, installed by pip) fills a new .venv in ~30 s where pip took ~60 s, a sixth of a
 # CI run; where uv cannot be installed or cannot install them, pip does it as before.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

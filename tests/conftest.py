@@ -22,7 +22,7 @@ from tests.support.harness import make_settings
 from tests.support.passwords import check_once
 from tests.support.route_builders import install as reuse_route_builders
 
-reuse_route_builders()  # before any app is made: ~a fifth of the database tests' CPU
+reuse_route_builders()  # before any app is made: 14-17 % of the database tests' CPU
 
 # Tests that start processes or a browser: seconds each, against milliseconds for the rest.
 SLOW_FOLDERS = ("process", "browser")

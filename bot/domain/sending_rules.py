@@ -83,6 +83,11 @@ class PlaceRule:
     per_24h: int | None = None
     override: str | None = None  # why this rule loosens a shipped one
 
+    def problem(self, message: str, *, warning: bool = False) -> RuleProblem:
+        """A problem reported at this rule's file and line."""
+        file, _, line = self.where.rpartition(":")
+        return RuleProblem(file, int(line), message, warning=warning)
+
     def window_on(self, day: date) -> Window | None:
         """The local hours marketing texts may go out on `day`; None: not at all that day."""
         if day.weekday() in self.days_off or (self.holidays and day in _calendar(self.place)):
@@ -175,11 +180,11 @@ def parse_rules(
             continue
         rules.extend(place_rules)
         if check_calendars:
-            problems += _places_without_calendars(place_rules, file)
+            problems += _places_without_calendars(place_rules)
     return rules, problems
 
 
-def _places_without_calendars(rules: Iterable[PlaceRule], file: str) -> list[RuleProblem]:
+def _places_without_calendars(rules: Iterable[PlaceRule]) -> list[RuleProblem]:
     """A problem at the rule's line for each rule of days off on holidays whose place the
     holidays package does not know."""
     problems: list[RuleProblem] = []
@@ -189,9 +194,9 @@ def _places_without_calendars(rules: Iterable[PlaceRule], file: str) -> list[Rul
         try:
             _calendar(rule.place)
         except NotImplementedError:
-            line = int(rule.where.rpartition(":")[2])
-            message = f"{rule.place}: the holidays package knows no holidays for this place"
-            problems.append(RuleProblem(file, line, message))
+            problems.append(
+                rule.problem(f"{rule.place}: the holidays package knows no holidays for this place")
+            )
     return problems
 
 
@@ -298,27 +303,22 @@ def combine(
     problems: list[RuleProblem] = []
     overrides: list[PlaceRule] = []
     for rule in added:
-        file, _, line = rule.where.rpartition(":")
         base = by_key.get((rule.place, rule.aspect))
         looser = None if base is None else rule.looser_than(base)
         if base is not None and rule.override:
             kept[rule.place].remove(base)
             overrides.append(rule)
             problems.append(
-                RuleProblem(
-                    file,
-                    int(line),
+                rule.problem(
                     f"{rule.name} overrides the shipped rule ({base.source}): {rule.override}",
                     warning=True,
                 )
             )
         elif looser:
             problems.append(
-                RuleProblem(
-                    file,
-                    int(line),
+                rule.problem(
                     f"{rule.name} is looser than the shipped rule ({base.source if base else ''}):"
-                    f" {looser}; to loosen it on purpose, add `override: <why>` to this rule",
+                    f" {looser}; to loosen it on purpose, add `override: <why>` to this rule"
                 )
             )
             continue

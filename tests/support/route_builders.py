@@ -3,7 +3,7 @@
 Werkzeug turns every rule into two small Python functions (its URL builders) when the rule is
 added to an app's map: an `ast` tree compiled with `compile()`, twice for each of Parley's 65
 routes. That is three quarters of `create_app` (~20-45 ms of ~28-58 ms, by the machine's
-speed), and the suite makes ~1 500 apps: about a fifth of the database tests' CPU. A production
+speed), and the suite makes ~1 500 apps: 14-17 % of the SQLite database tests' CPU. A production
 process makes one app, so this is the tests' cost alone, and lives here.
 
 The generated function depends only on the rule's parsed parts, its defaults (through their
@@ -46,7 +46,7 @@ def install() -> bool:
     def compile_once(self: Rule, append_unknown: bool = True) -> Builder:
         try:
             key = _builder_key(self, append_unknown)
-        except (AttributeError, TypeError, ValueError):  # a default its converter refuses
+        except (AttributeError, TypeError, ValueError):  # parts moved, or a default refused
             return original(self, append_unknown)
         builder = compiled.get(key)
         if builder is None:
