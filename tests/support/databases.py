@@ -60,6 +60,7 @@ class PostgresDatabase:
         self.admin = make_db(server_url, isolation_level="AUTOCOMMIT")
         with self.admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{self.name}"'))
+            connection.execute(text(f'ALTER DATABASE "{self.name}" SET synchronous_commit = off'))
         self.url = (
             make_url(server_url).set(database=self.name).render_as_string(hide_password=False)
         )
