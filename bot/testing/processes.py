@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, Any, Protocol
 
 from bot.twilio.fake_server import FakeTwilioServer
 
@@ -22,6 +23,38 @@ BIN = Path(sys.executable).parent
 HUNG_AFTER = 600.0
 
 
+class Child(Protocol):
+    """What the helpers here and their callers use of a started process: subprocess.Popen's
+    methods (the tests' warm-started processes have them too)."""
+
+    args: Any
+    pid: int
+    stdout: IO[Any] | None
+
+    @property
+    def returncode(self) -> int | None: ...
+    def poll(self) -> int | None: ...
+    def wait(self, timeout: float | None = None) -> int: ...
+    def communicate(self, input: Any = None, timeout: float | None = None) -> tuple[Any, Any]: ...
+    def send_signal(self, sig: int) -> None: ...
+    def terminate(self) -> None: ...
+    def kill(self) -> None: ...
+
+
+# Starts `command` in `env` from ROOT, its output to a log file or (None) to a text pipe.
+Launcher = Callable[[list[str], dict[str, str], Path | None], Child]
+
+
+def cold_start(command: list[str], env: dict[str, str], log_path: Path | None) -> Child:
+    """A new interpreter, as a user's shell starts one."""
+    if log_path is None:
+        return subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+    with log_path.open("wb") as log:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as probe:
@@ -29,9 +62,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_until_healthy(
-    base_url: str, process: subprocess.Popen, timeout: float = HUNG_AFTER
-) -> None:
+def wait_until_healthy(base_url: str, process: Child, timeout: float = HUNG_AFTER) -> None:
     """Poll /healthz until it answers 200, or fail with what the process printed."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -48,16 +79,11 @@ def wait_until_healthy(
 
 
 @contextmanager
-def running(command: list[str], env: dict[str, str], base_url: str) -> Iterator[subprocess.Popen]:
+def running(
+    command: list[str], env: dict[str, str], base_url: str, launch: Launcher = cold_start
+) -> Iterator[Child]:
     """Start a server process, wait for it to be healthy, and stop it afterwards."""
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = launch(command, env, None)
     try:
         wait_until_healthy(base_url, process)
         yield process
@@ -107,22 +133,23 @@ def post_form(
 
 
 @contextmanager
-def started(command: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
+def started(
+    command: list[str], env: dict[str, str], log_path: Path, launch: Launcher = cold_start
+) -> Iterator[Child]:
     """A long-running child (a worker, a clock) writing its log to a file; killed if still up."""
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        process.log_path = log_path  # type: ignore[attr-defined]
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+    process = launch(command, env, log_path)
+    process.log_path = log_path  # type: ignore[attr-defined]
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def wait_until(
     condition: Callable[[], bool],
-    processes: Sequence[subprocess.Popen],
+    processes: Sequence[Child],
     *,
     what: str,
     timeout: float = HUNG_AFTER,
@@ -145,6 +172,6 @@ def wait_until(
         time.sleep(0.005)
 
 
-def _log_of(process: subprocess.Popen) -> str:
+def _log_of(process: Child) -> str:
     log_path = getattr(process, "log_path", None)
     return log_path.read_text(errors="replace")[-5000:] if log_path else ""

@@ -22,6 +22,7 @@ from bot.store.tables import MESSAGES
 from bot.testing.processes import BIN, free_port, running, twilio_environment
 from bot.twilio.fake_server import FakeTwilioServer
 from tests.support.sms import ALICE, BOB
+from tests.support.warm_start import warm_start
 
 API_KEY = "retry-test-key"
 REQUESTS = 20
@@ -46,7 +47,7 @@ def test_twenty_requests_with_one_id_queue_one_text_and_send_it_once(
             "API_KEY": API_KEY,
         }
         web = [str(BIN / "gunicorn"), "webhook:app", "--bind", f"127.0.0.1:{port}"]
-        with running([*web, "-w", "2", "--threads", "10"], env, base_url):
+        with running([*web, "-w", "2", "--threads", "10"], env, base_url, warm_start):
             same = all_at_once(base_url, [ALICE] * REQUESTS, "order-1001")
             # One id for two numbers at once: whichever request commits first wins the id.
             phones = [(ALICE, BOB)[n % 2] for n in range(REQUESTS)]

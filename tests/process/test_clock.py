@@ -42,6 +42,7 @@ from tests.support.passwords import hash_once
 from tests.support.paths import SHIPPED_FLOWS
 from tests.support.sms import reply_to
 from tests.support.statements import StatementCounter
+from tests.support.warm_start import WarmProcess, warm_run
 
 START = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
 
@@ -400,12 +401,11 @@ class ClockProcess:
             "FLOWS_DIR": str(SHIPPED_FLOWS),
             "PYTHONUNBUFFERED": "1",
         }
-        self.process = subprocess.Popen(
+        self.process = WarmProcess(
             [str(BIN / "bot"), "clock", *args],
-            env=env,
+            env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            text=True,
         )
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -443,12 +443,10 @@ def test_only_one_clock_runs_and_a_waiting_one_takes_over(database_url: str) -> 
     waiting: ClockProcess | None = None
     try:
         first.wait_for("Clock running")
-        refused = subprocess.run(
+        refused = warm_run(
             [str(BIN / "bot"), "clock", "--no-wait"],
-            env={**os.environ, "DATABASE_URL": url, "FLOWS_DIR": str(SHIPPED_FLOWS)},
-            capture_output=True,
-            text=True,
-            timeout=HUNG_AFTER,
+            {**os.environ, "DATABASE_URL": url, "FLOWS_DIR": str(SHIPPED_FLOWS)},
+            HUNG_AFTER,
         )
         assert refused.returncode == 1
         assert "another clock is already running" in refused.stderr

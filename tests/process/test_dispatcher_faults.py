@@ -24,6 +24,7 @@ from bot.sending.dispatcher import Dispatcher, Reconciled
 from bot.store.tables import MESSAGES
 from bot.testing.processes import HUNG_AFTER, started, wait_until
 from bot.twilio.fake_server import FakeTwilioServer
+from tests.support.warm_start import warm_start
 from tests.support.workers import WORKER, count, queue_texts, twilio_gateway, worker_env
 
 KILLS = 6
@@ -52,7 +53,7 @@ def test_killed_workers_send_every_text_exactly_once(
             break  # every text is sent or stranded UNKNOWN by a crash
         target = len(server.messages) + rng.randint(1, 6)
         log_path = tmp_path / f"worker-{round_number}.log"
-        with started(WORKER, env, log_path) as worker:
+        with started(WORKER, env, log_path, warm_start) as worker:
             wait_until(
                 lambda: (
                     len(server.messages) >= target  # noqa: B023
@@ -77,7 +78,7 @@ def test_killed_workers_send_every_text_exactly_once(
     # A last worker is stopped cleanly (SIGTERM) mid-batch: it finishes the text in hand and
     # hands its other claimed rows back, leaving none of its own UNKNOWN.
     log_path = tmp_path / "worker-last.log"
-    with started(WORKER, env, log_path) as worker:
+    with started(WORKER, env, log_path, warm_start) as worker:
         wait_until(lambda: b"sending through" in log_path.read_bytes(), [worker], what="the worker")
         received = len(server.messages)
         wait_until(

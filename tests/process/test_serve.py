@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.cookiejar
 import os
-import subprocess
 import urllib.parse
 import urllib.request
 import uuid
@@ -23,6 +22,7 @@ from bot.testing.processes import BIN, HUNG_AFTER, free_port, post_form, running
 from tests.support.databases import SqliteTemplate
 from tests.support.inbox import CSRF_FIELD, NOON_IN_SF, PASSWORD
 from tests.support.passwords import hash_once
+from tests.support.warm_start import warm_run, warm_start
 
 PAGE_LOADS = 20
 
@@ -49,16 +49,16 @@ def four_workers(
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     command = [str(BIN / "gunicorn"), "webhook:app", "--bind", f"127.0.0.1:{port}", "-w", "4"]
-    with running(command, env, base_url):
+    with running(command, env, base_url, warm_start):
         yield base_url, env["DATABASE_URL"]
 
 
 def test_bot_serve_answers_help_like_the_readme_says(tmp_path: Path) -> None:
     port = free_port()
     env = environment(f"sqlite:///{tmp_path}/bot.db", PORT=str(port))
-    subprocess.run([BIN / "bot", "db", "upgrade"], env=env, check=True, capture_output=True)
+    warm_run([str(BIN / "bot"), "db", "upgrade"], env, HUNG_AFTER).check_returncode()
     base_url = f"http://127.0.0.1:{port}"
-    with running([str(BIN / "bot"), "serve"], env, base_url) as server:
+    with running([str(BIN / "bot"), "serve"], env, base_url, warm_start) as server:
         status, body = post_form(
             f"{base_url}/twilio/sms", {"From": "+14155550100", "Body": "HELP", "MessageSid": "SM1"}
         )
@@ -142,7 +142,7 @@ def test_a_stopping_web_worker_leaves_the_texts_it_has_not_sent_to_the_worker(
     # gunicorn would wait that long for the worker (its default is 30 s, then SIGKILL).
     command = [str(BIN / "gunicorn"), "webhook:app", "--bind", f"127.0.0.1:{port}", "-w", "1"]
     command += ["--graceful-timeout", str(int(HUNG_AFTER))]
-    with running(command, env, base_url) as server:
+    with running(command, env, base_url, warm_start) as server:
         for body in ("JOIN", "Y"):
             form = {"MessageSid": f"SM{uuid.uuid4().hex}", "From": "+14155550100", "Body": body}
             assert post_form(f"{base_url}/twilio/sms", form)[0] == 200

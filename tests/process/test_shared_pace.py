@@ -26,6 +26,7 @@ from bot.domain.vocabulary import MessageStatus
 from bot.store.tables import MESSAGES
 from bot.testing.processes import HUNG_AFTER, started, wait_until
 from bot.twilio.fake_server import FakeTwilioServer
+from tests.support.warm_start import warm_start
 from tests.support.workers import WORKER, count, queue_texts, worker_env
 
 # Slow enough for two workers on a busy machine to keep up with it each: pacing themselves
@@ -46,7 +47,10 @@ def test_two_workers_together_keep_the_rate_and_send_each_text_once(
 ) -> None:
     env = worker_env(database_url, server, SEND_RATE=str(RATE), PACE_STORE="database")
     logs = [tmp_path / f"worker-{index}.log" for index in range(WORKERS)]
-    with started(WORKER, env, logs[0]) as first, started(WORKER, env, logs[1]) as second:
+    with (
+        started(WORKER, env, logs[0], warm_start) as first,
+        started(WORKER, env, logs[1], warm_start) as second,
+    ):
         workers = [first, second]
         for log in logs:
             wait_until(lambda: b"sending through" in log.read_bytes(), workers, what="a worker")  # noqa: B023
@@ -77,7 +81,7 @@ def test_a_worker_stopped_while_it_waits_for_its_slot_stops_at_once(
     env = worker_env(database_url, server, SEND_RATE="0.0001", PACE_STORE=pace_store)
     bodies = queue_texts(db)
     log = tmp_path / "worker.log"
-    with started(WORKER, env, log) as worker:
+    with started(WORKER, env, log, warm_start) as worker:
         its_own = f"{socket.gethostname()}:{worker.pid}"
         wait_until(
             lambda: (

@@ -19,6 +19,7 @@ from bot.testing.processes import BIN, started, wait_until
 from tests.support.paths import SHIPPED_FLOWS
 from tests.support.shopify import SHOP, payload
 from tests.support.sms import ALICE
+from tests.support.warm_start import warm_start
 
 
 def test_the_clock_process_does_the_work_a_dead_web_process_left(
@@ -70,7 +71,7 @@ def test_the_clock_process_does_the_work_a_dead_web_process_left(
             return "cart_abandoned posted" in log_path.read_text(errors="replace")
 
         log_path = tmp_path / "clock.log"
-        with started([str(BIN / "bot"), "clock"], env, log_path) as clock:
+        with started([str(BIN / "bot"), "clock"], env, log_path, warm_start) as clock:
             wait_until(handled, [clock], what="the clock to handle the webhook")
             wait_until(logged, [clock], what="the clock to log what it did")
         with db.connect() as connection:

@@ -32,6 +32,7 @@ from bot.testing.processes import (
 )
 from bot.twilio.fake_server import FakeTwilioServer
 from tests.support.outbox_rows import queue_campaign
+from tests.support.warm_start import warm_start
 
 SENDER = "+15550000000"
 BRAND = "Acme"
@@ -62,10 +63,10 @@ def test_no_text_reaches_a_number_after_its_stop_was_answered(
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
         web = [str(BIN / "gunicorn"), "webhook:app", "--bind", f"127.0.0.1:{port}", "-w", "2"]
-        processes.enter_context(running(web, env, base_url))
+        processes.enter_context(running(web, env, base_url, warm_start))
         workers = [
             processes.enter_context(
-                started([str(BIN / "bot"), "worker"], env, tmp_path / f"worker-{n}.log")
+                started([str(BIN / "bot"), "worker"], env, tmp_path / f"worker-{n}.log", warm_start)
             )
             for n in range(WORKERS)
         ]

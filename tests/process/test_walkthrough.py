@@ -28,6 +28,7 @@ from bot.testing.processes import (
 )
 from bot.twilio.fake_server import FakeTwilioServer
 from tests.support.sms import ALICE
+from tests.support.warm_start import warm_run, warm_start
 
 API_KEY = "walkthrough-key"
 SENDER = "+15550000000"
@@ -52,14 +53,7 @@ class Service:
 
     def text(self, phone: str, body: str, **env: str) -> subprocess.CompletedProcess[str]:
         """`bot text PHONE BODY` as a marketer runs it, in the service's environment."""
-        return subprocess.run(
-            [str(BIN / "bot"), "text", phone, body],
-            env={**self.env, **env},
-            capture_output=True,
-            text=True,
-            timeout=HUNG_AFTER,
-            check=False,
-        )
+        return warm_run([str(BIN / "bot"), "text", phone, body], {**self.env, **env}, HUNG_AFTER)
 
     def statuses(self, phone: str) -> dict[str, str]:
         """The outbound texts to a number, body -> status."""
@@ -85,7 +79,7 @@ def walkthrough_env(database_url: str) -> Iterator[tuple[dict[str, str], FakeTwi
 def service(database_url: str) -> Iterator[Service]:
     with walkthrough_env(database_url) as (env, twilio):
         base_url = env["PUBLIC_URL"]
-        with running([str(BIN / "bot"), "serve"], env, base_url):
+        with running([str(BIN / "bot"), "serve"], env, base_url, warm_start):
             yield Service(base_url, env, twilio)
 
 

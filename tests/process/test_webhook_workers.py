@@ -16,6 +16,7 @@ from bot.store.models import utcnow
 from bot.store.tables import WEBHOOK_DELIVERIES
 from bot.store.webhook_events import record_webhook_event
 from bot.testing.processes import started, wait_until
+from tests.support.warm_start import warm_start
 from tests.support.webhook_receiver import WebhookReceiver
 
 WORKER = [sys.executable, "-m", "bot", "worker"]
@@ -42,8 +43,8 @@ def test_two_workers_deliver_each_event_once_in_order_per_person(
         receiver.delay_seconds = 0.05
         env.update(WEBHOOK_URL=receiver.url, WEBHOOK_SECRET=SECRET)
         with (
-            started(WORKER, env, logs[0]) as first,
-            started(WORKER, env, logs[1]) as second,
+            started(WORKER, env, logs[0], warm_start) as first,
+            started(WORKER, env, logs[1], warm_start) as second,
         ):
             wait_until(
                 lambda: all(b"webhook endpoints in force" in log.read_bytes() for log in logs),

@@ -1,0 +1,73 @@
+"""A warm-started command (tests/support/warm_start.py) behaves as the same command started cold:
+what it prints, where, and how it ends, signals included."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bot.testing.processes import BIN, HUNG_AFTER, wait_until
+from tests.support.warm_start import PRELOADED, WarmProcess, warm_run
+
+BOT = str(BIN / "bot")
+
+
+def cold_run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=HUNG_AFTER)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["--help"],  # exit 0, on stdout
+        ["worker", "--no-such-option"],  # click's usage error: exit 2, on stderr
+        ["text", "+14155550100", "HELP"],  # a bad setting (below): one line, exit 1
+    ],
+)
+def test_a_warm_command_prints_and_exits_as_a_cold_one(
+    arguments: list[str], tmp_path: Path
+) -> None:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "SEND_RATE": "fast"}
+    cold = cold_run([BOT, *arguments], env)
+    warm = warm_run([BOT, *arguments], env, HUNG_AFTER)
+    assert (warm.returncode, warm.stdout, warm.stderr) == (
+        cold.returncode,
+        cold.stdout,
+        cold.stderr,
+    )
+    assert cold.stdout or cold.stderr  # each case says something, so the comparison is one
+
+
+def test_a_warm_command_gets_the_environment_it_was_given_not_the_tests(tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/given.db"}
+    warm_run([BOT, "db", "upgrade"], env, HUNG_AFTER).check_returncode()
+    assert (tmp_path / "given.db").exists()
+    assert "DATABASE_URL" not in os.environ  # the suite's own, untouched
+
+
+def test_a_killed_or_stopped_warm_process_reports_the_signal_as_popen_does(tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/bot.db", "PYTHONUNBUFFERED": "1"}
+    warm_run([BOT, "db", "upgrade"], env, HUNG_AFTER).check_returncode()
+    log = tmp_path / "worker.log"
+    for stop, ends_with in ((signal.SIGTERM, 0), (signal.SIGKILL, -signal.SIGKILL)):
+        log.write_text("")
+        worker = WarmProcess([BOT, "worker"], env, stdout=log, stderr=subprocess.STDOUT)
+        wait_until(lambda: "worker" in log.read_text(), [worker], what="the worker's first line")
+        worker.send_signal(stop)
+        assert worker.wait(timeout=HUNG_AFTER) == ends_with, log.read_text()
+
+
+def test_every_module_the_fork_server_preloads_exists() -> None:
+    """The fork server skips a preload it cannot import without a word: it would go cold."""
+    for name in PRELOADED:
+        importlib.import_module(name)
+
+
+def test_only_bot_and_gunicorn_commands_start_warm() -> None:
+    with pytest.raises(ValueError, match="only `bot` and gunicorn"):
+        WarmProcess(["python", "-c", "pass"], {})
