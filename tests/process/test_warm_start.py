@@ -11,14 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.testing.processes import BIN, HUNG_AFTER, wait_until
+from bot.testing.processes import BIN, HUNG_AFTER, ROOT, free_port, wait_until
 from tests.support.warm_start import PRELOADED, WarmProcess, warm_run
 
 BOT = str(BIN / "bot")
 
 
 def cold_run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=HUNG_AFTER)
+    return subprocess.run(
+        command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=HUNG_AFTER
+    )
 
 
 @pytest.mark.parametrize(
@@ -43,11 +45,20 @@ def test_a_warm_command_prints_and_exits_as_a_cold_one(
     assert cold.stdout or cold.stderr  # each case says something, so the comparison is one
 
 
-def test_a_warm_command_gets_the_environment_it_was_given_not_the_tests(tmp_path: Path) -> None:
+def test_a_warm_command_reads_the_environment_it_was_given(tmp_path: Path) -> None:
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/given.db"}
     warm_run([BOT, "db", "upgrade"], env, HUNG_AFTER).check_returncode()
     assert (tmp_path / "given.db").exists()
-    assert "DATABASE_URL" not in os.environ  # the suite's own, untouched
+
+
+def test_a_web_process_whose_app_cannot_start_stops_as_a_cold_one_does(tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "SEND_RATE": "fast"}
+    command = [str(BIN / "gunicorn"), "webhook:app", "--bind", f"127.0.0.1:{free_port()}"]
+    cold = cold_run(command, env)
+    warm = warm_run(command, env, HUNG_AFTER)
+    said = "parley: Bad configuration: SEND_RATE (got 'fast')"
+    assert (warm.returncode, said in warm.stderr) == (cold.returncode, said in cold.stderr)
+    assert cold.returncode == 3 and said in cold.stderr  # gunicorn's "worker failed to boot"
 
 
 def test_a_killed_or_stopped_warm_process_reports_the_signal_as_popen_does(tmp_path: Path) -> None:
@@ -57,13 +68,15 @@ def test_a_killed_or_stopped_warm_process_reports_the_signal_as_popen_does(tmp_p
     for stop, ends_with in ((signal.SIGTERM, 0), (signal.SIGKILL, -signal.SIGKILL)):
         log.write_text("")
         worker = WarmProcess([BOT, "worker"], env, stdout=log, stderr=subprocess.STDOUT)
-        wait_until(lambda: "worker" in log.read_text(), [worker], what="the worker's first line")
+        # Logged once its signal handlers are in place.
+        wait_until(lambda: "sending through" in log.read_text(), [worker], what="the worker")
         worker.send_signal(stop)
         assert worker.wait(timeout=HUNG_AFTER) == ends_with, log.read_text()
 
 
 def test_every_module_the_fork_server_preloads_exists() -> None:
-    """The fork server skips a preload it cannot import without a word: it would go cold."""
+    """The fork server skips a preload it cannot import without a word: a renamed module would
+    leave every warm start cold, and slow, but passing."""
     for name in PRELOADED:
         importlib.import_module(name)
 
