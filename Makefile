@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# One pytest process per core and one more (pytest-xdist): a third of the suite's time is spent
-# waiting on the processes and browsers it starts, which an extra worker fills (2 cores: 314 s
-# with 2 workers, 287 s with 3). `make test PYTEST_ARGS=` runs in one process.
+# One pytest process per core and one more (pytest-xdist): part of the suite's time is spent
+# waiting on the processes and browsers it starts, which an extra worker fills (2 cores, both
+# databases, back to back: 179.6 s with 2 workers, 162.7 s with 3). `make test PYTEST_ARGS=`
+# runs in one process.
 TEST_WORKERS := $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
 PYTEST_ARGS ?= -n $(TEST_WORKERS) --dist worksteal
 
