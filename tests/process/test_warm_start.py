@@ -52,13 +52,17 @@ def test_a_warm_command_reads_the_environment_it_was_given(tmp_path: Path) -> No
 
 
 def test_a_web_process_whose_app_cannot_start_stops_as_a_cold_one_does(tmp_path: Path) -> None:
+    """Without --bind, gunicorn listens on PORT from the environment it was started in, read
+    when gunicorn is imported: a warm start must import it afresh, not inherit it."""
+    port = str(free_port())
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "SEND_RATE": "fast"}
-    command = [str(BIN / "gunicorn"), "webhook:app", "--bind", f"127.0.0.1:{free_port()}"]
-    cold = cold_run(command, env)
-    warm = warm_run(command, env, HUNG_AFTER)
+    env["PORT"] = port
+    command = [str(BIN / "gunicorn"), "webhook:app"]
     said = "parley: Bad configuration: SEND_RATE (got 'fast')"
-    assert (warm.returncode, said in warm.stderr) == (cold.returncode, said in cold.stderr)
-    assert cold.returncode == 3 and said in cold.stderr  # gunicorn's "worker failed to boot"
+    listening = f"Listening at: http://0.0.0.0:{port} "
+    for run in (cold_run(command, env), warm_run(command, env, HUNG_AFTER)):
+        assert run.returncode == 3, run.stderr  # gunicorn's "worker failed to boot"
+        assert said in run.stderr and listening in run.stderr
 
 
 def test_a_killed_or_stopped_warm_process_reports_the_signal_as_popen_does(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ again; PYTHONHASHSEED, PYTHONWARNINGS and the like in `env` are not).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import multiprocessing
@@ -28,6 +29,7 @@ import signal
 import subprocess
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -85,13 +87,16 @@ def _entry_point(command: list[str]) -> tuple[list[str], str, Callable[[], Any]]
 
 
 def _take_output(stdout: Output, stderr: Output | int) -> None:
-    for descriptor, output in ((1, stdout), (2, stdout if stderr == subprocess.STDOUT else stderr)):
-        if isinstance(output, Path):
+    for descriptor, output in ((1, stdout), (2, stderr)):
+        if output == subprocess.STDOUT:
+            os.dup2(1, 2)
+        elif isinstance(output, Path):
             opened = os.open(output, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             os.dup2(opened, descriptor)
             os.close(opened)
         elif isinstance(output, Connection):
             os.dup2(output.fileno(), descriptor)
+            output.close()  # only fds 1 and 2, as after a cold start's exec
     # PYTHONUNBUFFERED is read when an interpreter starts; this one started long ago.
     unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
     for stream in (sys.stdout, sys.stderr):  # stderr is line-buffered in any interpreter
@@ -117,7 +122,10 @@ def _become(
     sys.path[:] = [first, *extra, *installed_path]
     try:
         run()
-    except KeyboardInterrupt:  # a cold interpreter ends by SIGINT: returncode -2
+    except KeyboardInterrupt:  # a cold interpreter prints it, then ends by SIGINT: -2
+        traceback.print_exc()
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
     except Exception:  # a traceback, as the interpreter prints it, and exit status 1
@@ -151,6 +159,7 @@ class WarmProcess:
             daemon=True,
         )
         self._process.start()
+        self._drains: list[_Drain] | None = None
         for end in (child_stdout, child_stderr):  # the child has its own: EOF when it exits
             if isinstance(end, Connection):
                 end.close()
@@ -174,14 +183,17 @@ class WarmProcess:
         self, input: None = None, timeout: float | None = None
     ) -> tuple[str | None, str | None]:
         """Read the pipes to their end while waiting for the exit, as Popen does."""
-        readers = [_Drain(stream) for stream in (self.stdout, self.stderr)]
+        if self._drains is None:  # once: a second call after a timeout reads on
+            self._drains = [_Drain(stream) for stream in (self.stdout, self.stderr)]
         self.wait(timeout)
-        stdout, stderr = (reader.text() for reader in readers)
+        stdout, stderr = (drain.text() for drain in self._drains)
         return stdout, stderr
 
     def send_signal(self, signal_number: int) -> None:
+        # The fork server may have reaped it a moment before poll() hears: as Popen, no error.
         if self.poll() is None:
-            os.kill(self.pid, signal_number)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal_number)
 
     def terminate(self) -> None:
         self.send_signal(signal.SIGTERM)
@@ -229,9 +241,9 @@ def warm_run(
     process = WarmProcess(command, env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         stdout, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()  # as subprocess.run does
-        process.wait()
+    except subprocess.TimeoutExpired as hung:
+        process.kill()  # as subprocess.run does, with what it printed on the exception
+        hung.stdout, hung.stderr = process.communicate()
         raise
     return subprocess.CompletedProcess(command, process.wait(), stdout, stderr)
 
