@@ -87,6 +87,7 @@ def _entry_point(command: list[str]) -> tuple[list[str], str, Callable[[], Any]]
 
 
 def _take_output(stdout: Output, stderr: Output | int) -> None:
+    """Point fds 1 and 2 where the command's output goes, buffered as a new interpreter's."""
     for descriptor, output in ((1, stdout), (2, stderr)):
         if output == subprocess.STDOUT:
             os.dup2(1, 2)
