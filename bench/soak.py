@@ -58,7 +58,7 @@ from bot.testing.processes import (  # noqa: E402
 )
 from bot.twilio.fake_server import FakeTwilioServer  # noqa: E402
 from bot.twilio.phone import TEST_ACCOUNT_SID, reply_actions, status_callback_form  # noqa: E402
-from bot.twilio.signature import signed_request  # noqa: E402
+from bot.twilio.signing import signed_request  # noqa: E402
 
 SENDER = "+15550000000"
 BRAND = "Acme"

@@ -34,7 +34,7 @@ from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer
 
 from bot.domain.segments import count_segments
 from bot.twilio.phone import status_callback_form
-from bot.twilio.signature import signed_request
+from bot.twilio.signing import signed_request
 
 log = logging.getLogger(__name__)
 

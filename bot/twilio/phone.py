@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urljoin
 
 from bot.twilio.paths import INBOUND_SMS_PATH
-from bot.twilio.signature import signed_request
+from bot.twilio.signing import signed_request
 
 TEST_ACCOUNT_SID = "AC" + "0" * 32  # the fake Twilio server's default account
 # What Twilio reports of a reply it hands to the handset, in order.

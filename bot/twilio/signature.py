@@ -5,21 +5,19 @@ from __future__ import annotations
 import functools
 import hmac
 import logging
-import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import ParamSpec, TypeVar
-from urllib.parse import urlencode
 
 from flask import Request, Response, request
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 from werkzeug.sansio.utils import get_current_url
 
+from bot.twilio.signing import SIGNATURE_HEADER
 from bot.web import context
 from bot.web.errors import problem
 
 log = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "X-Twilio-Signature"
 SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
 
 Params = ParamSpec("Params")
@@ -37,18 +35,6 @@ def signed_url(req: Request, public_url: str | None) -> str:
         return _current_url(req.scheme, req.host, req.root_path, req.path, req.query_string)
     query = req.query_string.decode("latin-1")
     return f"{public_url}{req.path}" + (f"?{query}" if query else "")
-
-
-def signed_request(
-    url: str, form: Mapping[str, str], auth_token: str | None, *, signed_url: str | None = None
-) -> urllib.request.Request:
-    """A form POST as Twilio makes it: X-Twilio-Signature over `signed_url` (default: `url`,
-    the address Twilio was given) and the form, when there is an auth token to sign with."""
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    if auth_token:
-        validator = RequestValidator(auth_token)
-        headers[SIGNATURE_HEADER] = validator.compute_signature(signed_url or url, dict(form))
-    return urllib.request.Request(url, data=urlencode(form).encode(), headers=headers)
 
 
 def signature_is_valid(req: Request, auth_token: str, public_url: str | None) -> bool:

@@ -37,14 +37,14 @@ def test_the_house_rules_hold() -> None:
     assert checked.returncode == 0, checked.stdout[-3000:]
 
 
-def test_a_worker_or_a_clock_imports_no_web_framework() -> None:
+def test_a_worker_a_clock_or_bot_text_imports_no_web_framework() -> None:
     # Only web processes need Flask: importing it cost every `bot worker` and clock ~0.1 s at
-    # start (75 modules), which the process tests pay dozens of times a run.
+    # start (75 modules), and `bot text`, which signs its request as Twilio does, 0.04 s.
     loaded = subprocess.run(
         [
             sys.executable,
             "-c",
-            "import sys, bot.cli, bot.services, bot.cli.running;"
+            "import sys, bot.cli, bot.services, bot.cli.running, bot.cli.texting, bot.twilio.phone;"
             " print(sorted({m.split('.')[0] for m in sys.modules} & {'flask', 'jinja2'}))",
         ],
         cwd=ROOT,
