@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import Enum as SqlEnum
 from sqlmodel import Field, SQLModel
+from sqlmodel.main import SQLModelConfig
 
 from bot.domain.vocabulary import (
     CampaignSendStatus,
@@ -120,7 +121,14 @@ def _enum(enum_class: type[StrEnum], length: int, **kwargs: Any) -> Any:
     return Field(sa_column=Column(column_type, **kwargs))
 
 
-class Subscriber(SQLModel, table=True):
+class TableModel(SQLModel):
+    """Every table's base: pydantic builds a table's validator when one is first used, not when
+    the class is made (most processes never validate a row)."""
+
+    model_config = SQLModelConfig(defer_build=True)
+
+
+class Subscriber(TableModel, table=True):
     """A phone number we talk to, keyed by its E.164 form."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -138,7 +146,7 @@ class Subscriber(SQLModel, table=True):
     updated_at: datetime = _timestamp(nullable=False)
 
 
-class ConsentEvent(SQLModel, table=True):
+class ConsentEvent(TableModel, table=True):
     """One entry of the append-only consent ledger: who said what, where and when."""
 
     __tablename__ = "consent_event"
@@ -156,7 +164,7 @@ class ConsentEvent(SQLModel, table=True):
     created_at: datetime = _timestamp(nullable=False)
 
 
-class Message(SQLModel, table=True):
+class Message(TableModel, table=True):
     """Every text in and out, with its fate."""
 
     __table_args__ = (
@@ -224,7 +232,7 @@ class Message(SQLModel, table=True):
     updated_at: datetime = _timestamp(nullable=False)
 
 
-class CampaignSend(SQLModel, table=True):
+class CampaignSend(TableModel, table=True):
     """A campaign being sent: its progress, and the pause flag the sender checks."""
 
     __tablename__ = "campaign_send"
@@ -243,7 +251,7 @@ class CampaignSend(SQLModel, table=True):
     decided_at: datetime | None = _timestamp(nullable=True)
 
 
-class Conversation(SQLModel, table=True):
+class Conversation(TableModel, table=True):
     """A subscriber's run through one flow; at most one is active per subscriber."""
 
     __table_args__ = (
@@ -282,7 +290,7 @@ class Conversation(SQLModel, table=True):
     ended_at: datetime | None = _timestamp(nullable=True)
 
 
-class UnansweredText(SQLModel, table=True):
+class UnansweredText(TableModel, table=True):
     """A text no step could take, with where the person stood: the agents' queue.
 
     Its own row, not a conversation: the person may be in the middle of a flow (a welcome
@@ -319,7 +327,7 @@ class UnansweredText(SQLModel, table=True):
     outcome: str | None = Field(default=None, max_length=80)
 
 
-class AgentChat(SQLModel, table=True):
+class AgentChat(TableModel, table=True):
     """A person's time with the agents: queued, taken, first answered, handed back.
 
     The raw material of the reports (`bot/conversations/reports.py`): a row opens when a text
@@ -354,7 +362,7 @@ class AgentChat(SQLModel, table=True):
     )
 
 
-class Answer(SQLModel, table=True):
+class Answer(TableModel, table=True):
     """A validated answer to a flow's question."""
 
     id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
@@ -368,7 +376,7 @@ class Answer(SQLModel, table=True):
     created_at: datetime = _timestamp(nullable=False)
 
 
-class StepVisit(SQLModel, table=True):
+class StepVisit(TableModel, table=True):
     """A conversation reached a step: the raw material of a flow's funnel."""
 
     __tablename__ = "step_visit"
@@ -380,7 +388,7 @@ class StepVisit(SQLModel, table=True):
     created_at: datetime = _timestamp(nullable=False)
 
 
-class IssuedOnce(SQLModel, table=True):
+class IssuedOnce(TableModel, table=True):
     """Something a person gets once in their life (a welcome coupon): one row per person and key.
 
     The unique pair is the guarantee: two turns that both try to issue it (two confirmations
@@ -396,7 +404,7 @@ class IssuedOnce(SQLModel, table=True):
     issued_at: datetime = _timestamp(nullable=False)
 
 
-class Event(SQLModel, table=True):
+class Event(TableModel, table=True):
     """Something the brand's systems reported (cart_abandoned, order_placed …), kept as sent."""
 
     id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
@@ -407,7 +415,7 @@ class Event(SQLModel, table=True):
     received_at: datetime = _timestamp(nullable=False)
 
 
-class Agent(SQLModel, table=True):
+class Agent(TableModel, table=True):
     """A support agent who can log in to the inbox."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -430,7 +438,7 @@ class Agent(SQLModel, table=True):
     notify_sound: bool = False
 
 
-class Assignment(SQLModel, table=True):
+class Assignment(TableModel, table=True):
     """Who on the team answers a person who needs a human: one row while they need one.
 
     Keyed by the person, not a conversation: their queue item may be a flow's handoff, texts
@@ -443,7 +451,7 @@ class Assignment(SQLModel, table=True):
     assigned_at: datetime = _timestamp(nullable=False)
 
 
-class LoginAttempt(SQLModel, table=True):
+class LoginAttempt(TableModel, table=True):
     """A failed login, kept briefly to slow down password guessing (per email and per address)."""
 
     __tablename__ = "login_attempt"
@@ -454,7 +462,7 @@ class LoginAttempt(SQLModel, table=True):
     created_at: datetime = _timestamp(nullable=False, index=True)
 
 
-class SignupAttempt(SQLModel, table=True):
+class SignupAttempt(TableModel, table=True):
     """A sign-up on the public page, kept briefly to limit sign-ups per address and per number."""
 
     __tablename__ = "signup_attempt"
@@ -465,7 +473,7 @@ class SignupAttempt(SQLModel, table=True):
     created_at: datetime = _timestamp(nullable=False, index=True)
 
 
-class AgentSession(SQLModel, table=True):
+class AgentSession(TableModel, table=True):
     """An agent logged in on one browser; the cookie holds a token, the row only its hash."""
 
     __tablename__ = "agent_session"
@@ -482,14 +490,14 @@ class AgentSession(SQLModel, table=True):
     remote_addr: str = Field(max_length=64)
 
 
-class Setting(SQLModel, table=True):
+class Setting(TableModel, table=True):
     """A value every process of a deployment shares, such as the generated SECRET_KEY."""
 
     name: str = Field(max_length=64, primary_key=True)
     value: str = Field(sa_column=Column(Text, nullable=False))
 
 
-class SendPace(SQLModel, table=True):
+class SendPace(TableModel, table=True):
     """A sender's token bucket, shared by every worker: the moment it is next free.
 
     Whole microseconds since the epoch on the injected clock (sums of whole numbers are exact),
@@ -502,7 +510,7 @@ class SendPace(SQLModel, table=True):
     next_free_us: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
-class Link(SQLModel, table=True):
+class Link(TableModel, table=True):
     """A tracked short link: one recipient's copy of a URL a flow or campaign sent."""
 
     id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
@@ -520,7 +528,7 @@ class Link(SQLModel, table=True):
     last_clicked_at: datetime | None = _timestamp(nullable=True)  # the last counted click
 
 
-class Click(SQLModel, table=True):
+class Click(TableModel, table=True):
     """A counted click on a tracked link: when, and with what browser, nothing more.
 
     Bounded per link (bot/sending/links.py): past the bound the newest row moves forward instead.
@@ -532,7 +540,7 @@ class Click(SQLModel, table=True):
     user_agent: str | None = Field(default=None, max_length=255)
 
 
-class ShopifyWebhook(SQLModel, table=True):
+class ShopifyWebhook(TableModel, table=True):
     """A webhook Shopify delivered, kept once per X-Shopify-Webhook-Id (`bot.shopify`).
 
     Stored before Shopify is answered; its work is done after the answer, and retried from this
@@ -560,7 +568,7 @@ class ShopifyWebhook(SQLModel, table=True):
     handled_at: datetime | None = _timestamp(nullable=True)
 
 
-class WebhookEvent(SQLModel, table=True):
+class WebhookEvent(TableModel, table=True):
     """Something outbound webhooks tell, written in the transaction of the change it tells of.
 
     The worker routes it to the endpoints that want its type (a `webhook_delivery` row each)
@@ -596,7 +604,7 @@ class WebhookEvent(SQLModel, table=True):
     routed_at: datetime | None = _timestamp(nullable=True)
 
 
-class WebhookDelivery(SQLModel, table=True):
+class WebhookDelivery(TableModel, table=True):
     """One event on its way to one endpoint: posted, retried with backoff, or given up."""
 
     __tablename__ = "webhook_delivery"
@@ -634,7 +642,7 @@ class WebhookDelivery(SQLModel, table=True):
     updated_at: datetime = _timestamp(nullable=False)
 
 
-class ConversationNote(SQLModel, table=True):
+class ConversationNote(TableModel, table=True):
     """An agent's private note on a conversation: shown to agents only, never texted."""
 
     __tablename__ = "conversation_note"
@@ -648,7 +656,7 @@ class ConversationNote(SQLModel, table=True):
     created_at: datetime = _timestamp(nullable=False)
 
 
-class NoteMention(SQLModel, table=True):
+class NoteMention(TableModel, table=True):
     """A colleague named with `@name` in a note: unread until they mark it read."""
 
     __tablename__ = "note_mention"
@@ -670,7 +678,7 @@ class NoteMention(SQLModel, table=True):
     read_at: datetime | None = _timestamp(nullable=True)
 
 
-class Label(SQLModel, table=True):
+class Label(TableModel, table=True):
     """A label an admin created in the inbox (the labels file's need no row)."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -679,7 +687,7 @@ class Label(SQLModel, table=True):
     created_at: datetime = _timestamp(nullable=False)
 
 
-class ConversationLabel(SQLModel, table=True):
+class ConversationLabel(TableModel, table=True):
     """A label on a conversation, by name: a label from the file or one an admin created."""
 
     __tablename__ = "conversation_label"
