@@ -686,15 +686,15 @@ def main(argv: list[str] | None = None) -> int:
         memory.sample()
         # Judged here, once traffic has stopped: the clock goes on firing timers, so a text it
         # queues a moment later (a cart reminder) is no failure of a check run afterwards.
-        draining_since, drained = time.monotonic(), ""
+        draining_since = time.monotonic()
         try:
             wait_until(
                 lambda: outbox_left(db) == 0, watched, what="the outbox to drain", timeout=300
             )
         except AssertionError as stuck:  # never emptied, or a worker died: say which
-            drained_detail = str(stuck).splitlines()[0]
+            drained, drain_detail = False, str(stuck).splitlines()[0]
         else:
-            drained = drained_detail = f"in {time.monotonic() - draining_since:.1f} s"
+            drained, drain_detail = True, f"in {time.monotonic() - draining_since:.1f} s"
         twilio.wait_until_idle()
         twilio.wait_for_reports(2 * len(twilio.messages), timeout=120)
 
@@ -703,7 +703,7 @@ def main(argv: list[str] | None = None) -> int:
             not traffic.failures, "every request answered 2xx", "; ".join(traffic.failures[:5])
         )
         check_messages(verdict, db, twilio, traffic)
-        verdict.check(bool(drained), "outbox drained once traffic stopped", drained_detail)
+        verdict.check(drained, "outbox drained once traffic stopped", drain_detail)
         check_timers(verdict, db)
         check_memory(verdict, memory, warmup_s)
         reminders = sum(

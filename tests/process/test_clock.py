@@ -392,7 +392,7 @@ def test_the_running_scheduler_wakes_for_an_alarm_rung_from_another_thread(
 
 
 class ClockProcess:
-    """`bot clock` as a subprocess, with its output read line by line."""
+    """`bot clock` as a process of its own (started warm), its output read line by line."""
 
     def __init__(self, database_url: str, *args: str) -> None:
         env = {
