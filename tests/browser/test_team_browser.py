@@ -56,6 +56,9 @@ def test_a_mention_reaches_a_colleague_who_answers_with_a_saved_reply(
 
     button(ben, "take over").click()
     expect(ben.get_by_text("You have this chat").first).to_be_visible()
+    # The page shows before its deferred scripts run, and a /shortcut typed before replies.js
+    # listens stays plain text; the counter needs no wait, it counts the box when it starts.
+    ben.wait_for_load_state("domcontentloaded")
     box = ben.get_by_label(re.compile("reply as", re.IGNORECASE))
     box.click()
     box.press_sequentially("/returns ")
