@@ -642,7 +642,12 @@ class Dispatcher:
     ) -> MessageStatus | None:
         message_id, phone = claimed.message_id, claimed.text.to
         self._observe(message_id, result)
-        with transaction(self.db) as connection:
+        # Not waiting for the disk: if a server crash loses this record, the row is left as
+        # the hand-over stamped it, UNKNOWN, and reconciliation asks the provider, as after a
+        # worker's crash. What decides what may leave waits: the claim, the last check, and a
+        # carrier's word that the person opted out.
+        durable = result.outcome is SendOutcome.OPTED_OUT
+        with transaction(self.db, durable=durable) as connection:
             current = connection.execute(_LOCK_ONE, {"message_id": message_id}).first()
             if current is None:
                 return None

@@ -11,8 +11,8 @@ from time import monotonic, sleep
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import event, select, text, update
+from sqlalchemy.engine import Connection, Engine
 
 from bot.domain.pacing import Pacer
 from bot.domain.vocabulary import Delivery, MessageStatus, Purpose, SubscriberStatus
@@ -26,6 +26,7 @@ from bot.sending.gateways.base import OutboundText, ProviderLookupError, SendOut
 from bot.sending.gateways.console import ConsoleGateway
 from bot.sending.gateways.fake import FakeGateway
 from bot.sending.outbox import queue_text
+from bot.sending.shared_pace import DatabaseBucket, SharedPace
 from bot.store.db import make_db, transaction
 from bot.store.subscribers import change_status, claim_subscriber
 from bot.store.tables import MESSAGES
@@ -412,6 +413,61 @@ def test_a_carrier_opt_out_fails_the_text_and_unsubscribes_the_number(
             text("SELECT status FROM subscriber WHERE phone = :phone"), {"phone": ALICE}
         )
     assert subscriber_status == SubscriberStatus.UNSUBSCRIBED
+
+
+# -- what waits for the disk --------------------------------------------------------------------
+
+
+def commits(db: Engine) -> list[bool]:
+    """Each commit on `db` from now on, in order: whether it waited for the disk."""
+    waited: list[bool] = []
+
+    @event.listens_for(db, "commit")
+    def _committing(connection: Connection) -> None:
+        # psycopg's own cursor: the COMMIT may be in a pipeline, which its fetch syncs.
+        driver = connection.connection.driver_connection
+        setting = driver.execute("SELECT current_setting('synchronous_commit')").fetchone()
+        waited.append(setting[0] != "off")
+
+    return waited
+
+
+@pytest.mark.parametrize(("opted_out", "waiting"), [(set(), 4), ({BOB}, 5)])
+def test_on_postgresql_a_text_waits_for_the_disk_only_at_its_last_consent_check(
+    database_url: str, time: FakeClock, gateway: FakeGateway, opted_out: set[str], waiting: int
+) -> None:
+    """Three texts, paced in the database: the claim and each text's last check wait for the
+    disk; the pace's reservations and the records after the provider answered do not (a server
+    crash that lost one leaves a slot long past, or a row reconciliation settles), unless the
+    carrier said the person opted out."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite's commits never wait for the disk (WAL, synchronous=NORMAL)")
+    # The test database commits without waiting (tests/support/databases.py); a server's
+    # default is to wait.
+    db = make_db(database_url, connect_args={"options": "-c synchronous_commit=on"})
+    try:
+        for phone in (ALICE, BOB, ALICE):
+            queue(db, phone=phone)
+        gateway.opted_out.update(opted_out)
+        pace = SharedPace(DatabaseBucket(db, SENDER), rate=10, clock=time, sleep=time.sleep)
+        dispatcher = Dispatcher(
+            db=db, gateway=gateway, dispatcher_id="test:1", pacer=pace, clock=time
+        )
+        waited = commits(db)
+
+        assert dispatcher.run_once() == 3
+
+        assert len(waited) == 1 + 3 * 3  # the claim; each text's reservation, check and record
+        assert waited.count(True) == waiting
+        assert waited[0] and waited[2::3] == [True, True, True]  # the claim, the last checks
+        assert [text.to for text in gateway.attempts] == [ALICE, BOB, ALICE]
+        assert [status is MessageStatus.QUEUED for status in statuses(db)] == [
+            True,
+            not opted_out,
+            True,
+        ]
+    finally:
+        db.dispose()
 
 
 def test_retries_back_off_and_fail_only_once_the_retry_window_is_over(
