@@ -23,13 +23,15 @@ class Pace(Protocol):
         """Segments a second."""
         ...
 
-    def acquire(self, cost: int = 1) -> float:
-        """Block until `cost` segments may be handed over; returns the seconds waited."""
+    def acquire(self, cost: int = 1, lead: float = 0.0) -> float:
+        """Block until `cost` segments may be handed over, or until `lead` seconds before
+        (the time the hand-over's own work takes); returns the seconds waited."""
         ...
 
     def depart(self) -> None:
-        """The text of this thread's last `acquire` leaves now: if that is late, the slots not
-        yet taken move on by as much."""
+        """The text of this thread's last `acquire` leaves now: first waits out what is left
+        of its slot (the lead was more than the work took); if it is late, the slots not yet
+        taken move on by as much. Raises PaceStopped if the process stops in that wait."""
         ...
 
 
@@ -41,6 +43,10 @@ HEADROOM = 0.01
 # A text leaving this long after its slot still fits the headroom (half of it: the other half is
 # for the request's own way to the provider); a later one moves the pace on (`HeldSlots`).
 LATE_TOLERANCE_US = int(HEADROOM / 2 * MICROSECONDS)
+# The most a hand-over's own work (the last consent check) may start before its slot, so that
+# the text leaves on the slot, not as late as the work took: then a checked text waits at most
+# this long before it leaves.
+MAX_LEAD_SECONDS = LATE_TOLERANCE_US / MICROSECONDS
 
 
 def below_the_limit(rate_per_second: float) -> float:
@@ -131,6 +137,12 @@ class HeldSlots:
         self._local.slot = slot
         self._local.moved = 0
 
+    def wait_out(self, now: int, sleep: Callable[[float], object]) -> None:
+        """Sleep from `now` until this thread's slot, if it is not due yet."""
+        slot: Slot | None = getattr(self._local, "slot", None)
+        if slot is not None and slot.at > now:
+            sleep((slot.at - now) / MICROSECONDS)
+
     def late(self, now: int) -> int:
         """How much further to move the bucket on for this thread's text at `now` (0: none)."""
         slot: Slot | None = getattr(self._local, "slot", None)
@@ -171,20 +183,22 @@ class Pacer:
         self._lock = threading.Lock()
         self._held = HeldSlots()
 
-    def acquire(self, cost: int = 1) -> float:
-        """Block until `cost` tokens may be spent, spend them; returns the seconds waited."""
+    def acquire(self, cost: int = 1, lead: float = 0.0) -> float:
+        """Block until `cost` tokens may be spent (`lead` seconds before, at most
+        MAX_LEAD_SECONDS), spend them; returns the seconds waited."""
         with self._lock:
             now = self._clock()
             slot = reserve(self._next_free, round(now * MICROSECONDS), cost, self.rate, self.burst)
             self._next_free = slot.next_free
         self._held.hold(slot)
         # Sleeping outside the lock: the next taker reserves the slot after ours meanwhile.
-        waited = sleep_until(slot, now, self._sleep)
+        waited = sleep_until(slot, now, self._sleep, lead)
         self._move_on_if_late()  # woken late
         return waited
 
     def depart(self) -> None:
         """This thread's text leaves now (`Pace.depart`)."""
+        self._held.wait_out(round(self._clock() * MICROSECONDS), self._sleep)
         self._move_on_if_late()
         self._held.release()
 
@@ -210,9 +224,13 @@ def sleep_unless_stopping(stopping: threading.Event) -> Callable[[float], None]:
     return sleep
 
 
-def sleep_until(slot: Slot, now: float, sleep: Callable[[float], object]) -> float:
-    """Sleep from `now` (seconds) until the slot; returns the seconds slept."""
-    wait = max(0.0, slot.at / MICROSECONDS - now)
+def sleep_until(
+    slot: Slot, now: float, sleep: Callable[[float], object], lead: float = 0.0
+) -> float:
+    """Sleep from `now` (seconds) until `lead` seconds (at most MAX_LEAD_SECONDS) before the
+    slot; returns the seconds slept."""
+    lead = min(max(lead, 0.0), MAX_LEAD_SECONDS)
+    wait = max(0.0, slot.at / MICROSECONDS - lead - now)
     if wait > 0:
         sleep(wait)
     return wait

@@ -147,6 +147,7 @@ _RELEASE = (
         status=MessageStatus.PENDING,
         claimed_by=None,
         sent_at=None,
+        handed_over_at=None,  # checked, then stopped before its slot: it never left
         updated_at=bindparam("released_at"),
     )
 )
@@ -339,6 +340,9 @@ class Dispatcher:
         # Webhook threads send through the same dispatcher (`send`) as its worker loop.
         self._breaker_lock = threading.Lock()
         self._next_expiry: datetime | None = None
+        # How long the last consent check took: the next one starts that much before its
+        # slot, so that its text leaves on the slot (Pace.acquire's lead).
+        self._check_lead = 0.0
 
     # -- sending --------------------------------------------------------------------------------
 
@@ -590,13 +594,14 @@ class Dispatcher:
     def _hand_over(self, claimed: ClaimedText) -> MessageStatus | None:
         if self.pacer is not None:
             try:
-                self.pacer.acquire(claimed.segments)
+                self.pacer.acquire(claimed.segments, lead=self._check_lead)
             except PaceStopped:  # the process stops: back to the outbox, for a worker
                 self._release([claimed])
                 return None
         handed_over_at = self.clock()
         # A batch is held for about a second of sends: a STOP may have come in meanwhile. The
-        # last check runs after the pacer's wait, right before the text leaves.
+        # last check runs after the pacer's wait, right before the text leaves (at most
+        # MAX_LEAD_SECONDS before its slot).
         with transaction(self.db) as connection:
             kept_back = last_check(
                 connection,
@@ -606,11 +611,17 @@ class Dispatcher:
                 dispatcher=self.id,
                 now=handed_over_at,
             )
+        self._check_lead = (self.clock() - handed_over_at).total_seconds()
         if kept_back is not None:
             log.info("message %s not handed over: %s", claimed.message_id, kept_back)
             return None
         if self.pacer is not None:
-            self.pacer.depart()  # a text leaving late moves the pace on (bot.domain.pacing)
+            try:
+                # Waits out the rest of the slot; a text leaving late moves the pace on.
+                self.pacer.depart()
+            except PaceStopped:  # stopping in its last milliseconds: it has not left
+                self._release([claimed])
+                return None
         result = self.gateway.send(claimed.text)
         return self._record(claimed, result, handed_over_at)
 

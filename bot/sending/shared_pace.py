@@ -88,13 +88,15 @@ class SharedPace:
         next_free = self.store.move_on(now, step(cost, self.rate))
         return slot_before(next_free, now, cost, self.rate, self.burst)
 
-    def acquire(self, cost: int = 1) -> float:
-        """Reserve a slot once it is nearly due and sleep until it; returns the seconds slept."""
+    def acquire(self, cost: int = 1, lead: float = 0.0) -> float:
+        """Reserve a slot once it is nearly due and sleep until it (`lead` seconds before, at
+        most MAX_LEAD_SECONDS); returns the seconds slept."""
         check_cost(cost)
         slot, waited = self._take_when_due(cost)
         self._held.hold(slot)
         # From after the reservation: waiting for the store is part of the wait.
-        waited += sleep_until(slot, microseconds(self._clock()) / MICROSECONDS, self._sleep)
+        now = microseconds(self._clock()) / MICROSECONDS
+        waited += sleep_until(slot, now, self._sleep, lead)
         self._move_on_if_late()  # woken late (a busy CPU)
         return waited
 
@@ -117,6 +119,7 @@ class SharedPace:
     def depart(self) -> None:
         """This thread's text leaves now (`Pace.depart`): after the last consent check, whose
         transaction can wait on other workers' writes."""
+        self._held.wait_out(microseconds(self._clock()), self._sleep)
         self._move_on_if_late()
         self._held.release()
 

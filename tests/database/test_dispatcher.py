@@ -3,6 +3,7 @@ concurrent dispatchers that never send one row twice. Both databases, a fake gat
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 from collections import Counter
@@ -14,7 +15,7 @@ import pytest
 from sqlalchemy import event, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
-from bot.domain.pacing import Pacer
+from bot.domain.pacing import Pacer, PaceStopped
 from bot.domain.vocabulary import Delivery, MessageStatus, Purpose, SubscriberStatus
 from bot.sending.dispatcher import (
     BACKOFF_CAP,
@@ -231,7 +232,7 @@ class WatchingPace:
         self.db, self.gateway, self.message_id = db, gateway, message_id
         self.departures: list[tuple[bool, int]] = []
 
-    def acquire(self, cost: int = 1) -> float:
+    def acquire(self, cost: int = 1, lead: float = 0.0) -> float:
         return 0.0
 
     def depart(self) -> None:
@@ -250,6 +251,58 @@ def test_the_pace_hears_a_text_leave_after_its_last_check_and_before_the_provide
     assert dispatcher.run_once() == 1
     assert pace.departures == [(True, 0)]
     assert len(gateway.attempts) == 1
+
+
+def test_a_slow_last_check_begins_before_the_slot_so_its_text_leaves_on_it(
+    db: Engine, gateway: FakeGateway, time: FakeClock
+) -> None:
+    """Every commit takes 8 ms (a slow disk): a check begun at its slot would make each text
+    8 ms late, past the tolerance, and the pace would lose 8 ms a text. The check begins as
+    long before the slot as the last one took (at most 5 ms), so only the first is late."""
+    dispatcher = dispatcher_for(db, gateway, time, rate=10)  # a slot every 100 ms
+    for number in range(4):
+        queue(db, f"text {number}")
+    event.listen(db, "commit", lambda _connection: time.advance(timedelta(milliseconds=8)))
+
+    assert dispatcher.run_once() == 4
+
+    left = [held.created_at for held in gateway.held]
+    assert [later - earlier for earlier, later in itertools.pairwise(left)] == [
+        timedelta(milliseconds=103),  # the first text's 8 ms moved the pace on; 3 ms late now
+        timedelta(milliseconds=100),
+        timedelta(milliseconds=100),
+    ]
+
+
+class StoppedAtTheSlot:
+    """A pace whose process stops while a checked text waits out the rest of its slot."""
+
+    rate = 1.0
+
+    def acquire(self, cost: int = 1, lead: float = 0.0) -> float:
+        return 0.0
+
+    def depart(self) -> None:
+        raise PaceStopped
+
+
+def test_a_text_checked_but_stopped_before_its_slot_goes_back_to_the_outbox(
+    db: Engine, gateway: FakeGateway, time: FakeClock
+) -> None:
+    message_id = queue(db)
+    dispatcher = Dispatcher(
+        db=db, gateway=gateway, dispatcher_id="test:1", pacer=StoppedAtTheSlot(), clock=time
+    )
+    dispatcher.run_once()
+    assert gateway.attempts == []
+    stored = row(db, message_id)
+    assert (stored.status, stored.claimed_by, stored.handed_over_at) == (
+        MessageStatus.PENDING,
+        None,
+        None,  # it never left: no reconciliation, no look-up, sent as any other
+    )
+    assert dispatcher_for(db, gateway, time).run_once() == 1
+    assert [sent.body for sent in gateway.attempts] == ["Hi"]
 
 
 def test_a_promotion_that_waited_into_the_night_waits_for_the_morning(

@@ -101,6 +101,23 @@ def test_a_late_text_moves_on_the_slots_no_worker_holds_yet(db: Engine) -> None:
     assert slot_after_a_late_departure(lambda: DatabaseBucket(db, SENDER)) == 15_000 + 40_000
 
 
+def test_a_check_begun_before_its_slot_leaves_on_it_and_moves_nothing_on(db: Engine) -> None:
+    clock = a_clock()
+    first, second = (
+        SharedPace(DatabaseBucket(db, SENDER), rate=RATE, clock=clock, sleep=clock.sleep)
+        for _ in range(2)
+    )
+    start = microseconds(clock())
+    first.acquire()
+    first.depart()
+    second.acquire(lead=0.004)  # the slot after, 20 ms on: woken 4 ms before it
+    assert microseconds(clock()) == start + 16_000
+    clock.advance(timedelta(milliseconds=3))  # the last consent check
+    second.depart()
+    assert microseconds(clock()) == start + 20_000  # left on its slot, not after the check
+    assert first.take().at == start + 40_000  # and the pace did not move on
+
+
 def due_takes_at_once(store_for: Callable[[], BucketStore], now: int) -> list[tuple[bool, int]]:
     """TAKERS takers, at one standing moment, each try TAKES times to take a slot due within
     25 ms of it from a bucket of RATE (a slot every 20 ms)."""

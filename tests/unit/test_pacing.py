@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain.pacing import MICROSECONDS, Pacer, reserve
+from bot.domain.pacing import MAX_LEAD_SECONDS, MICROSECONDS, Pacer, reserve
 from bot.testing.clock import FakeClock
 
 
@@ -199,5 +199,30 @@ def test_a_text_that_leaves_late_moves_the_next_slot_on(
     bucket.acquire()
     time.sleep(check_took)  # the last consent check, between the slot and the request
     bucket.depart()
+    bucket.acquire()
+    assert time.monotonic() == pytest.approx(next_slot)
+
+
+@pytest.mark.parametrize(
+    ("lead", "check_took", "left_at", "next_slot"),
+    [
+        (0.004, 0.004, 0.020, 0.040),  # the check began 4 ms early: the text leaves on its slot
+        (0.004, 0.001, 0.020, 0.040),  # quicker than the lead: it waits out the rest of the slot
+        (0.004, 0.012, 0.028, 0.048),  # 8 ms late, past the tolerance: the pace moves on
+        (0.050, 0.012, 0.027, 0.047),  # a lead over MAX_LEAD_SECONDS counts as 5 ms: 7 ms late
+    ],
+)
+def test_a_check_that_starts_lead_seconds_early_lets_its_text_leave_on_the_slot(
+    lead: float, check_took: float, left_at: float, next_slot: float
+) -> None:
+    time = fake_time()
+    bucket = pacer(time, rate=50)  # a slot every 20 ms
+    bucket.acquire()
+    bucket.depart()
+    bucket.acquire(lead=lead)  # the second slot, at 20 ms
+    assert time.monotonic() == pytest.approx(0.020 - min(lead, MAX_LEAD_SECONDS))
+    time.sleep(check_took)  # the last consent check
+    bucket.depart()
+    assert time.monotonic() == pytest.approx(left_at)
     bucket.acquire()
     assert time.monotonic() == pytest.approx(next_slot)
