@@ -194,8 +194,11 @@ def build_pace(
     PaceStopped, once `stopping` is set."""
     sleep = time.sleep if stopping is None else sleep_unless_stopping(stopping)
     store = settings.pace_store
+    # HEADROOM below the limit, shared or not: a text may leave up to LATE_TOLERANCE_US after
+    # its slot without moving the pace on, and the headroom keeps that within the rate.
+    rate = below_the_limit(settings.SEND_RATE)
     if store is PaceStore.PROCESS:
-        return Pacer(settings.SEND_RATE, clock=time.monotonic, sleep=sleep)
+        return Pacer(rate, clock=time.monotonic, sleep=sleep)
     # One bucket per sender: workers sending from different numbers do not slow each other.
     sender = settings.TWILIO_MESSAGING_SERVICE_SID or settings.TWILIO_FROM or gateway.name
     if store is PaceStore.REDIS:
@@ -207,7 +210,7 @@ def build_pace(
         )
     else:
         bucket = DatabaseBucket(db, sender)
-    return SharedPace(bucket, rate=below_the_limit(settings.SEND_RATE), sleep=sleep)
+    return SharedPace(bucket, rate=rate, sleep=sleep)
 
 
 def build_webhook_sender(

@@ -163,10 +163,10 @@ _NEXT_FREE = select(SEND_PACES.c.next_free_us).where(SEND_PACES.c.sender == bind
 class DatabaseBucket:
     """The bucket in the sender's `send_pace` row: every worker on DATABASE_URL shares it.
 
-    Its commits do not wait for the disk (`transaction(durable=False)`): a reservation a
-    server crash loses was for a slot at most RESERVE_AHEAD_US (plus the burst's head start)
-    after it, long past once the server is back and the workers have reconnected, and a bucket
-    behind the clock starts from now.
+    Its commits do not wait for the disk (`transaction(durable=False)`): before the text
+    leaves, its last consent check commits and waits, and PostgreSQL writes its log in order,
+    so that wait makes the reservation durable too. A server crash can lose only the
+    reservation of a text that never left.
     """
 
     def __init__(self, db: Engine, sender: str) -> None:

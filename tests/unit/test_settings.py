@@ -190,5 +190,5 @@ def test_workers_share_one_pace_in_the_database_or_redis_unless_told_otherwise(
         dispatcher.pacer.store if isinstance(dispatcher.pacer, SharedPace) else dispatcher.pacer
     )
     assert isinstance(bucket, pace)
-    # Shared slots run 1 % below the limit: room for the hand-over's latency to vary.
-    assert dispatcher.pacer is not None and 9.8 <= dispatcher.pacer.rate <= 10
+    # Slots run 1 % below the limit, shared or not: room for the hand-over's latency to vary.
+    assert dispatcher.pacer is not None and dispatcher.pacer.rate == pytest.approx(9.9)
