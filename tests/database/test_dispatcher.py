@@ -7,14 +7,13 @@ import itertools
 import random
 import threading
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from time import monotonic, sleep
 from typing import Any
 
 import pytest
 from sqlalchemy import event, select, text, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from bot.domain.pacing import Pacer, PaceStopped
 from bot.domain.vocabulary import Delivery, MessageStatus, Purpose, SubscriberStatus
@@ -35,6 +34,7 @@ from bot.store.tables import MESSAGES
 from bot.testing.clock import FakeClock
 from bot.twilio.fake_server import FakeTwilioServer
 from bot.twilio.gateway import TwilioGateway
+from tests.support.disk import commits, waiting_for_the_disk
 from tests.support.sms import ALICE, BOB
 
 # Noon in San Francisco: texts queued now are judged by the send policy in daylight.
@@ -472,32 +472,6 @@ def test_a_carrier_opt_out_fails_the_text_and_unsubscribes_the_number(
 # -- what waits for the disk --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Commit:
-    waited: bool  # for the disk
-    pace: bool  # the shared pace's own transaction
-
-
-def commits(db: Engine) -> list[Commit]:
-    """Each commit on `db` from now on, in order."""
-    seen: list[Commit] = []
-    sent: list[str] = []
-
-    @event.listens_for(db, "before_cursor_execute")
-    def _sending(_connection: Connection, _cursor: Any, statement: str, *_rest: Any) -> None:
-        sent.append(statement)
-
-    @event.listens_for(db, "commit")
-    def _committing(connection: Connection) -> None:
-        # psycopg's own cursor: the COMMIT may be in a pipeline, which its fetch syncs.
-        driver = connection.connection.driver_connection
-        setting = driver.execute("SELECT current_setting('synchronous_commit')").fetchone()
-        seen.append(Commit(setting[0] != "off", any("send_pace" in one for one in sent)))
-        sent.clear()
-
-    return seen
-
-
 @pytest.mark.parametrize("opted_out", [False, True])
 def test_on_postgresql_a_text_waits_for_the_disk_only_at_its_last_consent_check(
     database_url: str, time: FakeClock, gateway: FakeGateway, opted_out: bool
@@ -508,9 +482,7 @@ def test_on_postgresql_a_text_waits_for_the_disk_only_at_its_last_consent_check(
     carrier said the person opted out."""
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite's commits never wait for the disk (WAL, synchronous=NORMAL)")
-    # The test database commits without waiting (tests/support/databases.py); a server's
-    # default is to wait.
-    db = make_db(database_url, connect_args={"options": "-c synchronous_commit=on"})
+    db = waiting_for_the_disk(database_url)
     try:
         for phone in (ALICE, BOB, ALICE):
             queue(db, phone=phone)

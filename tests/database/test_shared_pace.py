@@ -31,6 +31,7 @@ from bot.sending.shared_pace import (
 )
 from bot.store.tables import SEND_PACES
 from bot.testing.clock import FakeClock
+from tests.support.disk import commits, waiting_for_the_disk
 
 TAKERS = 4  # worker processes, as threads: each with its own connection
 TAKES = 40
@@ -116,6 +117,26 @@ def test_a_check_begun_before_its_slot_leaves_on_it_and_moves_nothing_on(db: Eng
     second.depart()
     assert microseconds(clock()) == start + 20_000  # left on its slot, not after the check
     assert first.take().at == start + 40_000  # and the pace did not move on
+
+
+def test_on_postgresql_only_moving_on_for_a_late_text_waits_for_the_disk(
+    database_url: str,
+) -> None:
+    """A reservation is made durable by the last consent check that follows it; a move-on
+    comes after its text left, with no such check behind it."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite's commits never wait for the disk (WAL, synchronous=NORMAL)")
+    db = waiting_for_the_disk(database_url)
+    try:
+        clock = a_clock()
+        pace = SharedPace(DatabaseBucket(db, SENDER), rate=RATE, clock=clock, sleep=clock.sleep)
+        seen = commits(db)
+        pace.acquire()
+        clock.advance(timedelta(milliseconds=15))  # its last consent check waited on a writer
+        pace.depart()
+        assert [commit.waited for commit in seen] == [False, True]  # reserved; moved on
+    finally:
+        db.dispose()
 
 
 def due_takes_at_once(store_for: Callable[[], BucketStore], now: int) -> list[tuple[bool, int]]:
