@@ -124,8 +124,6 @@ def test_on_postgresql_only_moving_on_for_a_late_text_waits_for_the_disk(
 ) -> None:
     """A reservation is made durable by the last consent check that follows it; a move-on
     comes after its text left, with no such check behind it."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite's commits never wait for the disk (WAL, synchronous=NORMAL)")
     db = waiting_for_the_disk(database_url)
     try:
         clock = a_clock()

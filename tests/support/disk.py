@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
@@ -13,7 +14,9 @@ from bot.store.db import make_db
 
 def waiting_for_the_disk(database_url: str) -> Engine:
     """A db whose commits wait for the disk unless told not to, as a server's do by default
-    (the test database itself does not wait: tests/support/databases.py)."""
+    (the test database itself does not wait: tests/support/databases.py). PostgreSQL only."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite's commits never wait for the disk (WAL, synchronous=NORMAL)")
     return make_db(database_url, connect_args={"options": "-c synchronous_commit=on"})
 
 
