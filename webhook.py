@@ -3,6 +3,7 @@
 import sys
 
 from bot.app import create_app
+from bot.campaigns.collector import freeze_start_up
 from bot.settings import ConfigError
 from bot.store.secret_key import NoSecretKey
 
@@ -13,3 +14,7 @@ except (ConfigError, NoSecretKey) as error:
     # boot", which stops the whole server rather than restarting workers for ever.
     print(f"parley: {error}", file=sys.stderr)
     sys.exit(3)
+# The built app is frozen (in each worker; with --preload, in the arbiter before it forks): the
+# collector's full collections then scan only what requests make, not the app
+# (bot/campaigns/collector.py).
+freeze_start_up()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from bot.campaigns.collector import freeze_start_up
 from bot.cli.common import (
     configure_logging,
     main,
@@ -74,6 +75,7 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
         target=webhooks.run_forever, args=(stop_sending,), name="parley-webhooks", daemon=True
     )
     poster.start()
+    freeze_start_up()
     try:
         waitress_serve(app, host=host, port=port, threads=threads, ident="parley")
     finally:
@@ -109,6 +111,7 @@ def clock(wait: bool) -> None:
     except KeyboardInterrupt:
         return
     click.echo(f"Clock running against {redacted(settings.DATABASE_URL)}; Ctrl-C stops it.")
+    freeze_start_up()
     try:
         build_scheduler(_clock_work(services), blocking=True).start()
     except (KeyboardInterrupt, SystemExit):
@@ -257,6 +260,9 @@ def worker(reconcile_every: float) -> None:
         redacted(settings.DATABASE_URL),
         reconcile_every,
     )
+    # A full collection over the worker's objects could make a text leave late
+    # (bot/campaigns/collector.py).
+    freeze_start_up()
     loop.start()
     poster.start()
     try:
