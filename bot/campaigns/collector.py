@@ -1,17 +1,18 @@
 """Keep the garbage collector off a process's long-lived objects.
 
-The collector's full collections scan every object the process holds: once the app is built,
-about 160 000 (modules, compiled statements, flows, templates), of which they free none. In a
-gunicorn worker during a keyword burst each took 90-110 ms on a 2-core machine, and one that
-came inside the SQLite writer's turn held the other worker up for as long: Parley's p99 at half
-the saturated rate was 60-90 ms, against 20 ms flat out (docs/benchmarks.md).
+The collector's full collections scan every object the process holds: once a web worker has
+built the app, about 130 000 (modules, compiled statements, flows, templates), of which they
+free none. In a gunicorn worker during a keyword burst each took 87-105 ms on a 2-core
+machine, and one that came inside the SQLite writer's turn held the other worker up for as
+long: Parley's p99 at half the saturated rate was 60-90 ms, against 20 ms flat out
+(docs/benchmarks.md).
 
 `gc.freeze()` moves what is alive into a generation no collection looks at; what is made later
 is collected as before. Two uses:
 
 - `freeze_start_up()`: a long-running process (a web worker, `bot serve`, `bot worker`, `bot
-  clock`) freezes once its app is built, for good. Start-up's own garbage is collected first,
-  so none of it is kept for ever.
+  clock`) freezes once it is built (its app, or its dispatcher), before its threads start, for
+  good. Start-up's own garbage is collected first, so none of it is kept for ever.
 - `long_lived_frozen()`: a run that makes many short-lived objects (a campaign being queued) in
   a process that did not freeze at start (a command, a test) freezes for the run alone. The
   last run to finish unfreezes, so overlapping runs (two campaigns at once, in threads) do not
@@ -43,7 +44,11 @@ def freeze_start_up() -> None:
 
 @contextmanager
 def long_lived_frozen() -> Iterator[None]:
-    """Collections inside the block skip the objects alive when the first such block began."""
+    """Collections inside the block skip the objects alive when the first such block began.
+
+    In a process that froze for good (freeze_start_up) it does nothing: its start-up objects are
+    already out of reach, and a run's freeze there would keep the garbage of the moment for ever.
+    """
     global _runs
     with _lock:
         if _runs == 0 and not _frozen_for_good:

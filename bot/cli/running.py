@@ -52,6 +52,9 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
         f"(database {redacted(settings.DATABASE_URL)}, gateway {settings.GATEWAY})"
     )
     services = services_of(app)
+    # Before any thread starts: what they hold then would be frozen with the app (bot/campaigns/
+    # collector.py), and a campaign the scheduler sends first would freeze before the collection.
+    freeze_start_up()
     lock = ClockLock(services.db)
     scheduler = None
     try:
@@ -75,7 +78,6 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
         target=webhooks.run_forever, args=(stop_sending,), name="parley-webhooks", daemon=True
     )
     poster.start()
-    freeze_start_up()
     try:
         waitress_serve(app, host=host, port=port, threads=threads, ident="parley")
     finally:
