@@ -4,6 +4,7 @@ what it prints, where, and how it ends, signals included."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import signal
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.testing.processes import BIN, HUNG_AFTER, ROOT, free_port, wait_until
-from tests.support.warm_start import PRELOADED, WarmProcess, warm_run
+from tests.support.warm_start import FREEZES_PRELOADS, PRELOADED, WarmProcess, warm_run
 
 BOT = str(BIN / "bot")
 
@@ -83,6 +84,8 @@ def test_every_module_the_fork_server_preloads_exists() -> None:
     leave every warm start cold, and slow, but passing."""
     for name in PRELOADED:
         importlib.import_module(name)
+    # Found, not imported: importing it would freeze this test process.
+    assert importlib.util.find_spec(FREEZES_PRELOADS) is not None
 
 
 def test_only_bot_and_gunicorn_commands_start_warm() -> None:

@@ -14,8 +14,10 @@ a cold one does.
 
 What a warm child shares with its fork server, unlike a cold start: the modules in PRELOADED
 (none reads the environment when imported; gunicorn does, so it is left out and each child
-imports it), the hash seed, and the interpreter's start-up options (PYTHONUNBUFFERED is applied
-again; PYTHONHASHSEED, PYTHONWARNINGS and the like in `env` are not).
+imports it), already out of the garbage collector's reach (tests/support/preloads_frozen.py:
+where a cold process freezes them with its app, at freeze_start_up), the hash seed, and the
+interpreter's start-up options (PYTHONUNBUFFERED is applied again; PYTHONHASHSEED,
+PYTHONWARNINGS and the like in `env` are not).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from bot.testing.processes import BIN, ROOT
 # Imported once by the fork server. It skips a name it cannot import without a word, so
 # tests/process/test_warm_start.py imports each.
 PRELOADED = ["bot.app", "bot.cli", "bot.cli.running", "bot.services", "bot.timers.scheduler"]
+# Then what they made is frozen (imported last, and only there: it freezes whoever imports it).
+FREEZES_PRELOADS = "tests.support.preloads_frozen"
 
 # Where a child's stdout or stderr goes: a file to append to, a pipe's write end, or the fork
 # server's own (None); subprocess.STDOUT sends stderr where stdout goes.
@@ -48,7 +52,7 @@ Output = Path | Connection | None
 
 def _fork_server() -> multiprocessing.context.ForkServerContext:
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(PRELOADED)
+    context.set_forkserver_preload([*PRELOADED, FREEZES_PRELOADS])
     return context
 
 

@@ -1,0 +1,13 @@
+"""The fork server's last preload (tests/support/warm_start.py): what it imported goes out of the
+garbage collector's reach, as it does in a process Parley starts (bot/campaigns/collector.py).
+
+Each warm child's freeze_start_up() then collects only what the child built (about 5 ms of CPU)
+instead of the ~116 000 objects of the preloaded modules again (about 70 ms), and no full
+collection during its start-up scans them either. Importing this freezes the importing process:
+only the fork server imports it.
+"""
+
+import gc
+
+gc.collect()
+gc.freeze()
