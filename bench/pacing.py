@@ -159,7 +159,7 @@ class Workers:
             )
         for index, process in enumerate(self.processes):
             log_path = self.folder / f"worker-{index}.log"
-            wait_for(lambda: b"sending through" in log_path.read_bytes(), process)  # noqa: B023
+            wait_for(lambda: b"sending through" in log_path.read_bytes(), process, log_path)  # noqa: B023
 
     def ids(self) -> dict[str, int]:
         """Each worker's dispatcher id (hostname:pid, as its rows' claimed_by) → its index."""
@@ -176,12 +176,19 @@ class Workers:
             process.wait(timeout=60)
 
 
-def wait_for(condition: Callable[[], bool], process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for(
+    condition: Callable[[], bool],
+    process: subprocess.Popen[bytes] | None = None,
+    log_path: Path | None = None,
+) -> None:
     """Poll until `condition` holds (a bench may poll; a test waits on events)."""
     deadline = time.monotonic() + 300
     while not condition():
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"a worker exited with {process.returncode}: see its log")
+            # The log goes with the bench's scratch folder: say what it says here.
+            said = log_path.read_text(errors="replace").strip() if log_path else ""
+            last = "\n".join(said.splitlines()[-5:]) or "(nothing)"
+            raise RuntimeError(f"a worker exited with {process.returncode}; its log ends:\n{last}")
         if time.monotonic() > deadline:
             raise RuntimeError("the run did not finish in 5 minutes")
         time.sleep(0.05)
