@@ -119,22 +119,25 @@ class LinkDraft(NamedTuple):  # a tuple: a batch makes one per person, at a thir
 class BatchLinks:
     """The tracked links of a batch of texts, planned in a few statements.
 
-    `bodies` are the texts as sent. The links do not exist yet: once the texts are stored,
-    `store(connection, message_ids)` writes the new ones with their message in one statement
-    (and notes the message on reused links that have none), so no text waits on its link.
+    `bodies` are the texts as sent; `alike`, the columns every new link has in common (its
+    flow or campaign, its moment), given to the insert once. The links do not exist yet: once
+    the texts are stored, `store(connection, message_ids)` writes the new ones with their
+    message in one statement (and notes the message on reused links that have none), so no
+    text waits on its link.
     """
 
     bodies: list[str]
     _new: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     _reused: dict[tuple[str, str], int] = field(default_factory=dict)
     _first_text: dict[tuple[str, str], int] = field(default_factory=dict)
+    alike: dict[str, Any] = field(default_factory=dict)
 
     def store(self, connection: Connection, message_ids: Sequence[int]) -> None:
         """Write the new links, each with the first text it went out in."""
         if self._new:
             for key, link in self._new.items():  # the rows are this batch's own: set in place
                 link["message_id"] = message_ids[self._first_text[key]]
-            _INSERT_LINKS.run(connection, list(self._new.values()))
+            _INSERT_LINKS.run(connection, list(self._new.values()), self.alike)
         attach = [
             {"link_id": link_id, "first_message": message_ids[self._first_text[key]]}
             for key, link_id in self._reused.items()
@@ -188,7 +191,7 @@ def shorten_links_in_batch(
     codes = (
         {} if no_links_yet else _existing_links(connection, wanted, flow=flow, campaign=campaign)
     )
-    links = BatchLinks([])
+    links = BatchLinks([], alike=_alike_columns(flow, campaign, now))
     missing = [key for key in wanted if key not in codes]
     minted = (
         _distinct_codes(len(missing))
@@ -198,7 +201,7 @@ def shorten_links_in_batch(
     for key, code in zip(missing, minted, strict=True):
         phone, url = key
         codes[key] = (None, code)
-        links._new[key] = _link_row(code, url, phone, flow, campaign, now)
+        links._new[key] = _own_columns(code, url, phone)
     for index, (draft, found) in enumerate(zip(drafts, copies, strict=True)):
         if not found.urls:
             links.bodies.append(draft.text)
@@ -268,14 +271,17 @@ def _link_row(
     code: str, url: str, phone: str, flow: str | None, campaign: str | None, now: datetime
 ) -> dict[str, Any]:
     """A new tracked link's row (its message is attached once the text is stored)."""
-    return {
-        "code": code,
-        "url": url,
-        "phone": phone,
-        "flow": flow,
-        "campaign": campaign,
-        "created_at": now,
-    }
+    return {**_own_columns(code, url, phone), **_alike_columns(flow, campaign, now)}
+
+
+def _own_columns(code: str, url: str, phone: str) -> dict[str, Any]:
+    """A new link's columns that are its own."""
+    return {"code": code, "url": url, "phone": phone}
+
+
+def _alike_columns(flow: str | None, campaign: str | None, now: datetime) -> dict[str, Any]:
+    """A new link's columns that every link of a batch has alike."""
+    return {"flow": flow, "campaign": campaign, "created_at": now}
 
 
 def _same(column: ColumnElement[str | None], value: str | None) -> ColumnElement[bool]:

@@ -194,16 +194,26 @@ class BulkInsert:
         # Per set of columns that no row of a batch fills: the INSERT with NULL written in.
         self._with_nulls: dict[frozenset[str], DriverStatement] = {}
 
-    def run(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Insert the rows, all with the keys of the first; nothing comes back."""
+    def run(
+        self,
+        connection: Connection,
+        rows: Sequence[Mapping[str, Any]],
+        shared: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Insert the rows, all with the keys of the first; nothing comes back.
+
+        `shared`: columns with one value for every row (a batch's moment, campaign, purpose),
+        given once instead of in each row, and processed once.
+        """
         if not rows:
             return
+        shared = shared or {}
         send_held(connection)
         dialect = connection.dialect
         if dialect.name != "postgresql":
-            self._execute_many(connection, rows)
+            self._execute_many(connection, rows, shared)
             return
-        bind = _Binder(self._insert._compile(dialect, rows[0]), rows[0].keys())
+        bind = _Binder(self._insert._compile(dialect, {**rows[0], **shared}), rows[0], shared)
         bound = [bind(row) for row in rows]
         keys = list(bound[0])
         quote = dialect.identifier_preparer
@@ -222,37 +232,38 @@ class BulkInsert:
         finally:
             cursor.close()
 
-    def _execute_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    def _execute_many(
+        self,
+        connection: Connection,
+        rows: Sequence[Mapping[str, Any]],
+        shared: Mapping[str, Any],
+    ) -> None:
         """executemany, with NULL written into the statement for each column no row fills.
 
         SQLite's driver adapts every None it binds (about 0.65 µs each, where a str or an int
-        costs nothing), and a campaign's text leaves eight of its columns empty.
+        costs nothing), and a campaign's text leaves eight of its columns empty. Empty are the
+        shared columns that are None and the row columns None in every row (a column a
+        default fills is bound, None or not: the same row either way).
         """
         dialect = connection.dialect
-        compiled = self._insert._compile(dialect, rows[0])
-        bind = _Binder(compiled, rows[0].keys())
-        bound = [bind(row) for row in rows]
-        positions = compiled.positions
-        if positions is None:  # a driver taking named parameters: bound as they are
-            _execute_many(connection, compiled, bound, rows)
-            return
         empty = frozenset(
-            name
-            for name, values in zip(positions, zip(*bound, strict=True), strict=True)
-            if values.count(None) == len(values)
+            [name for name, value in shared.items() if value is None]
+            + [key for key in rows[0] if all(row[key] is None for row in rows)]
         )
-        if empty:
-            statement = self._with_nulls.get(empty)
-            if statement is None:
-                with_nulls = self._table.insert().values({name: null() for name in empty})
-                statement = self._with_nulls[empty] = DriverStatement(with_nulls)
-            given = dict.fromkeys(key for key in rows[0] if key not in empty)
-            compiled = statement._compile(dialect, given)
-            place = {name: index for index, name in enumerate(positions)}
-            kept = [place[name] for name in compiled.positions or ()]
-            pick = _picker(kept)
-            bound = [pick(values) for values in bound]
-        _execute_many(connection, compiled, bound, rows)
+        statement = self._with_nulls_in(empty) if empty else self._insert
+        given = {key: value for key, value in shared.items() if key not in empty}
+        keys = [key for key in rows[0] if key not in empty]
+        compiled = statement._compile(dialect, dict.fromkeys([*keys, *given]))
+        bind = _Binder(compiled, keys, given)
+        _execute_many(connection, compiled, [bind(row) for row in rows], rows)
+
+    def _with_nulls_in(self, empty: frozenset[str]) -> DriverStatement:
+        """The INSERT with NULL written in for the columns `empty`."""
+        statement = self._with_nulls.get(empty)
+        if statement is None:
+            with_nulls = self._table.insert().values({name: null() for name in empty})
+            statement = self._with_nulls[empty] = DriverStatement(with_nulls)
+        return statement
 
 
 def _execute_many(
@@ -449,23 +460,35 @@ def _bind(compiled: _Compiled, params: Mapping[str, Any]) -> Any:
 class _Binder:
     """`_bind` for many rows of one statement, all with the keys of the first: a value repeated
     down a column (a batch's one moment, status or campaign) is processed once (a timestamp
-    costs a few µs on SQLite), and what every row lacks is worked out once."""
+    costs a few µs on SQLite), and what every row lacks is worked out once. The statement's
+    fixed values and `shared` (values the same for every row, not in the rows) are processed
+    once, not looked up again for each row."""
 
-    def __init__(self, compiled: _Compiled, keys: Iterable[str]) -> None:
-        self._fixed = compiled.fixed
-        given = {*compiled.fixed, *keys}
+    def __init__(
+        self, compiled: _Compiled, keys: Iterable[str], shared: Mapping[str, Any] | None = None
+    ) -> None:
+        per_row = set(keys)
+        once = {**compiled.fixed, **(shared or {})}
+        processors = dict(compiled.binders)
+        self._once = {
+            name: processors[name](value) if name in processors else value
+            for name, value in once.items()
+            if name not in per_row
+        }
         self._defaults = [
-            (name, make) for name, make in compiled.defaults.items() if name not in given
+            (name, make)
+            for name, make in compiled.defaults.items()
+            if name not in per_row and name not in once
         ]
-        given.update(name for name, _ in self._defaults)
+        per_row.update(name for name, _ in self._defaults)
         self._binders: list[tuple[str, Processor, dict[tuple[type, Any], Any]]] = [
-            (name, process, {}) for name, process in compiled.binders if name in given
+            (name, process, {}) for name, process in compiled.binders if name in per_row
         ]
         positions = compiled.positions
         self._order = None if positions is None else _picker(positions)
 
     def __call__(self, params: Mapping[str, Any]) -> Any:
-        values = {**self._fixed, **params}
+        values = {**self._once, **params}
         for name, make in self._defaults:
             values[name] = make()
         for name, process, done in self._binders:
