@@ -242,13 +242,19 @@ class BulkInsert:
 
         SQLite's driver adapts every None it binds (about 0.65 µs each, where a str or an int
         costs nothing), and a campaign's text leaves eight of its columns empty. Empty are the
-        shared columns that are None and the row columns None in every row (a column a
-        default fills is bound, None or not: the same row either way).
+        shared columns that are None and the row columns None in every row, unless their type
+        binds None as something else (JSON's 'null'); a column a default fills is bound, None
+        or not: the same row either way.
         """
         dialect = connection.dialect
+        processors = dict(self._insert._compile(dialect, {**rows[0], **shared}).binders)
         empty = frozenset(
-            [name for name, value in shared.items() if value is None]
-            + [key for key in rows[0] if all(row[key] is None for row in rows)]
+            name
+            for name in [
+                *(name for name, value in shared.items() if value is None),
+                *(key for key in rows[0] if all(row[key] is None for row in rows)),
+            ]
+            if name not in processors or processors[name](None) is None
         )
         statement = self._with_nulls_in(empty) if empty else self._insert
         given = {key: value for key, value in shared.items() if key not in empty}

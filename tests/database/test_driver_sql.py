@@ -238,8 +238,9 @@ def test_expanding_in_parameters_are_refused_with_a_reason(database_url: str) ->
 ALL_COLUMNS = select(MESSAGES).order_by(MESSAGES.c.id)
 
 
-# What a batch's rows have alike, given once to BulkInsert: enums, moments and a None.
-SHARED = ("direction", "purpose", "delivery", "created_at", "updated_at", "sent_at")
+# What a batch's rows have alike, given once to BulkInsert: enums, moments, a None and a JSON
+# None (stored as JSON's null, as the insert stores it, not as SQL's NULL).
+SHARED = ("direction", "purpose", "delivery", "created_at", "updated_at", "sent_at", "decision")
 
 
 @pytest.mark.parametrize("how", ["run_many", "bulk", "bulk, shared columns given once"])
@@ -247,7 +248,14 @@ def test_many_rows_are_stored_as_an_insert_stores_them(database_url: str, how: s
     # Values repeated down a column (bound once) beside ones that differ, lists and None:
     # each row keeps its own.
     rows = [
-        outbound(id=10 + index, body=body, media_urls=media, send_after=after, sent_at=None)
+        outbound(
+            id=10 + index,
+            body=body,
+            media_urls=media,
+            send_after=after,
+            sent_at=None,
+            decision=None,
+        )
         for index, (body, media, after) in enumerate(
             [
                 ("Hello", ["https://acme.test/a.png"], None),
