@@ -203,11 +203,14 @@ class BulkInsert:
         """Insert the rows, all with the keys of the first; nothing comes back.
 
         `shared`: columns with one value for every row (a batch's moment, campaign, purpose),
-        given once instead of in each row, and processed once.
+        given once instead of in each row, and processed once; none of them in the rows.
         """
         if not rows:
             return
         shared = shared or {}
+        if not shared.keys().isdisjoint(rows[0]):
+            both = ", ".join(sorted(shared.keys() & rows[0].keys()))
+            raise ValueError(f"columns given both in the rows and as shared: {both}")
         send_held(connection)
         dialect = connection.dialect
         if dialect.name != "postgresql":
@@ -227,7 +230,7 @@ class BulkInsert:
                     copy.write_row(in_order(values))
         except dialect.loaded_dbapi.Error as error:
             raise exc.DBAPIError.instance(
-                sql, dict(rows[0]), error, dialect.loaded_dbapi.Error, dialect=dialect
+                sql, {**rows[0], **shared}, error, dialect.loaded_dbapi.Error, dialect=dialect
             ) from error
         finally:
             cursor.close()
@@ -261,7 +264,9 @@ class BulkInsert:
         keys = [key for key in rows[0] if key not in empty]
         compiled = statement._compile(dialect, dict.fromkeys([*keys, *given]))
         bind = _Binder(compiled, keys, given)
-        _execute_many(connection, compiled, [bind(row) for row in rows], rows)
+        _execute_many(
+            connection, compiled, [bind(row) for row in rows], rows, {**rows[0], **shared}
+        )
 
     def _with_nulls_in(self, empty: frozenset[str]) -> DriverStatement:
         """The INSERT with NULL written in for the columns `empty`."""
@@ -277,13 +282,15 @@ def _execute_many(
     compiled: _Compiled,
     bound: Sequence[Any],
     rows: Sequence[Mapping[str, Any]],
+    first: Mapping[str, Any] | None = None,
 ) -> None:
-    """Run `compiled` once per bound row in one driver call (`rows`: as given, for errors)."""
+    """Run `compiled` once per bound row in one driver call (`rows`: as given, for the
+    statement's listeners; an error shows `first`, the first row whole, or the first of them)."""
     cursor = _cursor(connection, compiled.sql, rows, many=True)
     try:
         cursor.executemany(compiled.sql, bound)
     except connection.dialect.loaded_dbapi.Error as error:
-        raise _wrapped(compiled, rows[0], error, connection) from error
+        raise _wrapped(compiled, rows[0] if first is None else first, error, connection) from error
     finally:
         cursor.close()
 

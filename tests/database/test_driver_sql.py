@@ -293,3 +293,39 @@ def test_a_bulk_insert_that_breaks_a_rule_is_an_integrity_error(database_url: st
         BulkInsert(MESSAGES).run(connection, [outbound(campaign="sale"), outbound(campaign="sale")])
     with transaction(db) as connection:
         assert BY_PHONE.run(connection, {"phone": "+14155550100"}).first() is None
+
+
+def test_a_bulk_insert_error_shows_the_shared_columns_too(database_url: str) -> None:
+    db = make_db(database_url)
+    row = outbound(sent_at=None, decision=None)
+    own = {key: value for key, value in row.items() if key not in SHARED}
+    shared = {name: row[name] for name in SHARED} | {"campaign": "sale"}
+    with pytest.raises(IntegrityError) as raised, transaction(db) as connection:
+        BulkInsert(MESSAGES).run(connection, [own, own], shared)
+    assert raised.value.params["campaign"] == "sale"  # type: ignore[call-overload, index]
+    assert raised.value.params["phone"] == "+14155550100"  # type: ignore[call-overload, index]
+
+
+def test_a_column_given_both_in_the_rows_and_shared_is_refused(database_url: str) -> None:
+    db = make_db(database_url)
+    refused = pytest.raises(ValueError, match="both in the rows and as shared: flow")
+    with refused, transaction(db) as connection:
+        BulkInsert(MESSAGES).run(connection, [outbound(flow="welcome")], {"flow": None})
+
+
+def test_a_value_written_into_the_statement_is_stored_as_execute_stores_it(
+    database_url: str,
+) -> None:
+    # A fixed value (here a moment, which SQLite stores as text without its zone) is processed
+    # once for all the rows, as Connection.execute processes it for each.
+    later = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+    touch = update(MESSAGES).where(MESSAGES.c.id == bindparam("of_id")).values(updated_at=later)
+    db = make_db(database_url)
+    with transaction(db) as connection:
+        DriverStatement(MESSAGES.insert()).run_many(
+            connection, [outbound(id=1), outbound(id=2), outbound(id=3), outbound(id=4)]
+        )
+        connection.execute(touch, [{"of_id": 1}, {"of_id": 2}])
+        DriverStatement(touch).run_many(connection, [{"of_id": 3}, {"of_id": 4}])
+        raw = connection.exec_driver_sql("SELECT * FROM message ORDER BY id").all()
+    assert [row[1:] for row in raw[2:]] == [row[1:] for row in raw[:2]]
