@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, Select, Text, cast, func, select, update
+from sqlalchemy import Connection, Engine, Select, Text, bindparam, cast, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.campaigns.assign import in_test_split, variant_assigner
@@ -30,7 +30,8 @@ from bot.engine.runtime import BRAND_NAMES
 from bot.engine.templates import Filled
 from bot.sending.outbox import Draft, queue_texts
 from bot.settings import Settings
-from bot.store.db import dialect_insert, is_sqlite, transaction, where_in
+from bot.store.db import dialect_insert, is_sqlite, json_array, transaction, where_in_bound
+from bot.store.driver_sql import DriverStatement
 from bot.store.subscribers import SubscriberRow
 from bot.store.tables import CAMPAIGN_SENDS as SENDS
 from bot.store.tables import MESSAGES, SUBSCRIBERS
@@ -455,22 +456,29 @@ class FilledTexts:
             return template.fill(variables, trusted=BRAND_NAMES)
 
 
+# By number: a campaign's name is rare in the planner's statistics while its run fills the
+# table, and `campaign = :name` first would read every row the run has written so far.
+# Driver statements, one for any batch: these run once a batch (SQLAlchemy's own execution
+# cost a batch of 500 about 0.1 ms more each).
+_HAVE_IT = DriverStatement(
+    lambda dialect: where_in_bound(
+        select(MESSAGES.c.phone).where(MESSAGES.c.campaign == bindparam("campaign")),
+        MESSAGES.c.phone,
+        dialect,
+        "phones",
+    )
+)
+_STATUS = DriverStatement(select(SENDS.c.status).where(SENDS.c.campaign == bindparam("campaign")))
+
+
 def _have_it(connection: Connection, campaign: str, phones: list[str]) -> set[str]:
     """Which of these numbers already have a text of this campaign."""
-    # By number: a campaign's name is rare in the planner's statistics while its run fills the
-    # table, and `campaign = :name` first would read every row the run has written so far.
-    query = select(MESSAGES.c.phone).where(MESSAGES.c.campaign == campaign)
-    return set(
-        connection.execute(
-            where_in(query, MESSAGES.c.phone, phones, connection.dialect.name)
-        ).scalars()
-    )
+    found = _HAVE_IT.run(connection, {"campaign": campaign, "phones": json_array(phones)})
+    return set(found.scalars())
 
 
 def _status(connection: Connection, name: str) -> CampaignSendStatus | None:
-    status = connection.execute(
-        select(SENDS.c.status).where(SENDS.c.campaign == name)
-    ).scalar_one_or_none()
+    status = _STATUS.run(connection, {"campaign": name}).scalar_one_or_none()
     return None if status is None else CampaignSendStatus(status)
 
 

@@ -18,7 +18,7 @@ from bot.domain.segments import count_segments
 from bot.domain.urls import Span
 from bot.domain.vocabulary import Delivery, Direction, MessageStatus, Purpose, SubscriberStatus
 from bot.sending.links import LinkDraft, attach_message, shorten_links, shorten_links_in_batch
-from bot.store.db import fresh_ids, where_in
+from bot.store.db import fresh_ids, json_array, where_in_bound
 from bot.store.driver_sql import BulkInsert, DriverStatement
 from bot.store.messages import QueuedText
 from bot.store.subscribers import SubscriberRow
@@ -498,27 +498,38 @@ def _recent_promotional_of(
     """`_recent_promotional` for many numbers in one SELECT, each as of its own moment."""
     since_of = {moment: _since(moment) for moment in set(judged)}  # a batch has a moment or two
     earliest = {phone: since_of[moment] for phone, moment in zip(phones, judged, strict=True)}
-    # The same question as _RECENT_PROMOTIONAL, for every number from the earliest moment on;
-    # each number's own window is applied below.
-    query = select(
-        MESSAGES.c.phone,
-        _RECENT_MOMENT,
-        MESSAGES.c.created_at,
-        MESSAGES.c.send_after,
-    ).where(
-        *_RECENT_FILTER,
-        or_(
-            MESSAGES.c.created_at > min(earliest.values()),
-            MESSAGES.c.send_after > min(earliest.values()),
-        ),
+    rows = _RECENT_PROMOTIONAL_OF.run(
+        connection, {"phones": json_array(earliest), "since": min(earliest.values())}
     )
-    rows = connection.execute(where_in(query, MESSAGES.c.phone, earliest, connection.dialect.name))
     found: dict[str, list[datetime]] = {}
     for phone, moment, created_at, send_after in rows:
         since = earliest[phone]
         if _aware(created_at) > since or (send_after is not None and _aware(send_after) > since):
             found.setdefault(phone, []).append(_aware(moment))
     return {phone: tuple(moments) for phone, moments in found.items()}
+
+
+# The same question as _RECENT_PROMOTIONAL, for many numbers from the earliest moment on (each
+# number's own window is applied after): one driver statement for any batch.
+_RECENT_PROMOTIONAL_OF = DriverStatement(
+    lambda dialect: where_in_bound(
+        select(
+            MESSAGES.c.phone,
+            _RECENT_MOMENT.label("moment"),
+            MESSAGES.c.created_at,
+            MESSAGES.c.send_after,
+        ).where(
+            *_RECENT_FILTER,
+            or_(
+                MESSAGES.c.created_at > bindparam("since"),
+                MESSAGES.c.send_after > bindparam("since"),
+            ),
+        ),
+        MESSAGES.c.phone,
+        dialect,
+        "phones",
+    )
+)
 
 
 def _aware(moment: datetime) -> datetime:

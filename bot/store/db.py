@@ -17,6 +17,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     Table,
+    bindparam,
     cast,
     create_engine,
     event,
@@ -274,13 +275,31 @@ def where_in(
     into a join) reads only the rows asked for. Same columns and rows, order not kept; a
     value given twice is asked once, as IN does.
     """
-    if dialect == "sqlite":
-        listed = func.json_each(literal(json.dumps(list(values))))
-        return query.where(column.in_(select(listed.table_valued("value").c.value)))
-    if dialect != "postgresql":
+    if dialect not in ("sqlite", "postgresql"):
         return query.where(column.in_(values))
-    array = cast(literal(json.dumps(sorted(set(values)))), JSON)
-    wanted = func.json_array_elements_text(array).table_valued("value").render_derived()
+    return _where_in_array(query, column, literal(json_array(values)), dialect)
+
+
+def where_in_bound(
+    query: Select[Any], column: ColumnElement[str], dialect: str, name: str
+) -> Select[Any]:
+    """`where_in` with the values bound when it runs, as the parameter `name` (give it
+    `json_array(values)`): one statement for any values, which a DriverStatement can run."""
+    return _where_in_array(query, column, bindparam(name), dialect)
+
+
+def json_array(values: Collection[str]) -> str:
+    """The values as the JSON array `where_in_bound` takes (each value once)."""
+    return json.dumps(sorted(set(values)))
+
+
+def _where_in_array(
+    query: Select[Any], column: ColumnElement[str], array: ColumnElement[Any], dialect: str
+) -> Select[Any]:
+    if dialect == "sqlite":
+        listed = func.json_each(array)
+        return query.where(column.in_(select(listed.table_valued("value").c.value)))
+    wanted = func.json_array_elements_text(cast(array, JSON)).table_valued("value").render_derived()
     probe = query.where(column == wanted.c.value).offset(0).lateral()
     return select(*probe.c).select_from(wanted.join(probe, true()))
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from bot.sending.outbox import _RECENT_PROMOTIONAL
+from bot.campaigns.send import _HAVE_IT
+from bot.sending.outbox import _RECENT_PROMOTIONAL, _RECENT_PROMOTIONAL_OF
 from bot.store.conversations import _ACTIVE, _ACTIVE_BY_PHONE, _CLAIM_AT_ONCE, _LAST_STARTED
 from bot.store.db import make_db, transaction
 from bot.store.driver_sql import DriverStatement
@@ -28,6 +29,10 @@ HOT_PATH: list[tuple[str, DriverStatement, dict[str, Any]]] = [
     ("the subscriber", LOCK_SUBSCRIBER, {"phone": "+14155550100"}),
     ("when a flow last started", _LAST_STARTED, {"subscriber_id": 1, "flow": "welcome"}),
     ("recent promotional texts", _RECENT_PROMOTIONAL, {"phone": "+14155550100", "since": NOW}),
+    # A campaign batch's, once for hundreds of numbers: the list of numbers given (a virtual
+    # table) is read whole, each number found through an index.
+    ("a batch's recent promotional texts", _RECENT_PROMOTIONAL_OF, {"phones": "[]", "since": NOW}),
+    ("who has the campaign's text", _HAVE_IT, {"campaign": "sale", "phones": "[]"}),
 ]
 
 
@@ -42,7 +47,7 @@ def test_hot_path_statements_never_scan_a_table(
     db = make_db(sqlite_template.fresh(tmp_path))
     with transaction(db) as connection:
         plan = statement.explain(connection, params)
-    scans = [step for step in plan if step.startswith("SCAN")]
+    scans = [step for step in plan if step.startswith("SCAN") and "VIRTUAL TABLE" not in step]
     assert scans == [], f"{what}: {plan}"
 
 

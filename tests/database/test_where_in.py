@@ -1,4 +1,5 @@
-"""`where_in` finds the rows `column IN (...)` finds, on every engine (PostgreSQL probes each)."""
+"""`where_in` finds the rows `column IN (...)` finds, on every engine (PostgreSQL probes each),
+and so does `where_in_bound`, the values bound when a driver statement runs it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, select
 
-from bot.store.db import where_in
+from bot.store.db import json_array, where_in, where_in_bound
+from bot.store.driver_sql import DriverStatement
 from bot.store.tables import LINKS
 
 NOW = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
@@ -22,7 +24,8 @@ NOW = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
         ["+12125550102", "+12125550102"],
     ],
 )
-def test_where_in_finds_what_in_finds(db: Engine, values: list[str]) -> None:
+@pytest.mark.parametrize("bound", [False, True], ids=["values in the statement", "bound"])
+def test_where_in_finds_what_in_finds(db: Engine, values: list[str], bound: bool) -> None:
     links = [
         {"code": f"c{index}", "url": url, "phone": f"+1212555010{index % 3 + 1}",
          "created_at": NOW, "clicks": 0}
@@ -31,9 +34,12 @@ def test_where_in_finds_what_in_finds(db: Engine, values: list[str]) -> None:
     query = select(LINKS.c.id, LINKS.c.phone).where(LINKS.c.url == "https://a.example")
     with db.begin() as connection:
         connection.execute(LINKS.insert(), links)
-        found = connection.execute(
-            where_in(query, LINKS.c.phone, values, connection.dialect.name)
-        ).all()
+        dialect = connection.dialect.name
+        if bound:
+            statement = DriverStatement(where_in_bound(query, LINKS.c.phone, dialect, "phones"))
+            found = list(statement.run(connection, {"phones": json_array(values)}))
+        else:
+            found = connection.execute(where_in(query, LINKS.c.phone, values, dialect)).all()
         expected = connection.execute(query.where(LINKS.c.phone.in_(values))).all()
     assert sorted(found) == sorted(expected)
     assert {phone for _, phone in found} == {
