@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -72,12 +73,18 @@ def count_segments(body: str) -> SegmentInfo:
     if GSM7_BASIC.issuperset(body):
         # The common case, found by one set operation: every character costs one septet, so
         # the count is arithmetic (it runs for every text in and out).
-        units = len(body)
-        if units <= SINGLE_SEGMENT_LIMIT[Encoding.GSM7]:
-            return SegmentInfo(encoding=Encoding.GSM7, segments=1, units=units)
-        capacity = MULTIPART_SEGMENT_LIMIT[Encoding.GSM7]
-        return SegmentInfo(encoding=Encoding.GSM7, segments=-(-units // capacity), units=units)
+        return _gsm7_basic(len(body))
     return count_segments_by_packing(body)
+
+
+@functools.lru_cache(maxsize=4096)
+def _gsm7_basic(units: int) -> SegmentInfo:
+    """The count for `units` characters of the basic set, made once per length: an info is
+    immutable, and making one cost more than counting (a campaign counts every text)."""
+    if units <= SINGLE_SEGMENT_LIMIT[Encoding.GSM7]:
+        return SegmentInfo(encoding=Encoding.GSM7, segments=1, units=units)
+    capacity = MULTIPART_SEGMENT_LIMIT[Encoding.GSM7]
+    return SegmentInfo(encoding=Encoding.GSM7, segments=-(-units // capacity), units=units)
 
 
 def count_segments_by_packing(body: str) -> SegmentInfo:
