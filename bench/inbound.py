@@ -2,6 +2,7 @@
 
 Usage: python bench/inbound.py [--mix flows|keywords|burst] [--requests N] [--concurrency C]
        [--workers W] [--rounds R] [--database-url URL] [--client wrk|python]
+       [--database-per-worker]
 
 Both apps run under gunicorn with the same settings, and wrk (a compiled load generator, so the
 client is never the ceiling) sends each the same signed webhooks in one run. Every target gets
@@ -13,6 +14,10 @@ The ratio (full path / bare) is what compares across machines; the absolute numb
 fast each side was on this one. Without wrk, `--client python` (the default then) sends the same
 texts from Python threads (bench/python_client.py): a fallback whose own CPU may be the ceiling,
 and the report says so.
+`--database-per-worker` (SQLite only) is a diagnostic, not a deployment: each gunicorn worker
+writes a copy of the database of its own, so the difference from an ordinary run is what
+sharing one SQLite file between the workers costs (one writer at a time, each turn's page cache
+emptied by the other's writes).
 """
 
 from __future__ import annotations
@@ -353,6 +358,11 @@ def report(full: Runs, bare: Runs, args: argparse.Namespace) -> str:
         f"{args.client} with {args.concurrency} connections, "
         f"gunicorn --workers {args.workers}, {os.cpu_count()} cores, "
         f"median of {args.rounds} rounds",
+        *(
+            ["diagnostic: each worker wrote a database file of its own (not a deployment)"]
+            if args.database_per_worker
+            else []
+        ),
         "as fast as each target goes:",
         f"{'target':<12}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'failed':>8}{'CPU ms/req':>12}",
         format_row(full.saturated),
@@ -399,7 +409,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="wrk" if shutil.which("wrk") else "python",
         help="the load generator: wrk (default where installed) or the Python fallback",
     )
+    parser.add_argument(
+        "--database-per-worker",
+        action="store_true",
+        help="diagnostic (SQLite): each worker writes a copy of the database of its own, to "
+        "measure what sharing one file costs; never a deployment",
+    )
     args = parser.parse_args(argv)
+    if args.database_per_worker and args.database_url is not None:
+        parser.error("--database-per-worker copies the bench's own SQLite file: no --database-url")
     if args.client == "wrk" and shutil.which("wrk") is None:
         print(WRK_MISSING, file=sys.stderr)
         return 2
@@ -418,6 +436,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "FLOWS_DIR": str(ROOT / "flows") if args.mix in WITH_FLOWS else str(scratch / "no-flows"),
         "PYTHONPATH": str(ROOT),
     }
+    if args.database_per_worker:
+        env["PARLEY_BENCH_DATABASE_PER_WORKER"] = "1"  # bench/gunicorn_ready.py's post_fork
     fulls: list[Runs] = []
     bares: list[Runs] = []
     try:
