@@ -22,6 +22,7 @@ from bot.campaigns.send import CampaignNotFound, load_campaign, send_campaign
 from bot.campaigns.stats import VariantStats, campaign_stats, pick_winner
 from bot.domain.vocabulary import CampaignSendStatus
 from bot.store.db import transaction
+from bot.store.models import status_literal
 from bot.store.tables import CAMPAIGN_SENDS as SENDS
 
 if TYPE_CHECKING:
@@ -102,7 +103,10 @@ def decide_due(services: Services) -> int:
             select(SENDS.c.campaign, SENDS.c.status).where(
                 SENDS.c.decide_at <= now,
                 # Decided but not sent on (a crash between the two): send the rest now.
-                or_(SENDS.c.decided_at.is_(None), SENDS.c.status == CampaignSendStatus.TESTING),
+                or_(
+                    SENDS.c.decided_at.is_(None),
+                    SENDS.c.status == status_literal(CampaignSendStatus.TESTING),
+                ),
             )
         ).all()
     for name, status in due:
@@ -128,7 +132,7 @@ def decision_chore(services: Services) -> Chore:
                 select(func.min(SENDS.c.decide_at)).where(
                     SENDS.c.decided_at.is_(None),
                     SENDS.c.decide_at <= limit,
-                    SENDS.c.status != CampaignSendStatus.PAUSED,
+                    SENDS.c.status != status_literal(CampaignSendStatus.PAUSED),
                 )
             ).scalar_one_or_none()
 
@@ -173,6 +177,9 @@ def _hold(services: Services, name: str, now: datetime) -> None:
     with transaction(services.db) as connection:
         connection.execute(
             update(SENDS)
-            .where(SENDS.c.campaign == name, SENDS.c.status == CampaignSendStatus.TESTING)
+            .where(
+                SENDS.c.campaign == name,
+                SENDS.c.status == status_literal(CampaignSendStatus.TESTING),
+            )
             .values(status=CampaignSendStatus.PAUSED, finished_at=now)
         )

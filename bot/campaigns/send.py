@@ -32,6 +32,7 @@ from bot.sending.outbox import Draft, queue_texts
 from bot.settings import Settings
 from bot.store.db import dialect_insert, is_sqlite, json_array, transaction, where_in_bound
 from bot.store.driver_sql import DriverStatement
+from bot.store.models import status_literal
 from bot.store.subscribers import SubscriberRow
 from bot.store.tables import CAMPAIGN_SENDS as SENDS
 from bot.store.tables import MESSAGES, SUBSCRIBERS
@@ -392,7 +393,7 @@ def people_in(window: IdWindow, limit: int) -> Select[Any]:
             cast(SUBSCRIBERS.c.tags, Text).label("tags"),
         )
         .where(
-            SUBSCRIBERS.c.status == SubscriberStatus.SUBSCRIBED,
+            SUBSCRIBERS.c.status == status_literal(SubscriberStatus.SUBSCRIBED),
             SUBSCRIBERS.c.id > window.after,
             SUBSCRIBERS.c.id <= window.last,
         )
@@ -509,12 +510,15 @@ def _finish(
             .select_from(MESSAGES)
             .where(
                 MESSAGES.c.campaign == name,
-                MESSAGES.c.status != MessageStatus.SUPPRESSED,
+                MESSAGES.c.status != status_literal(MessageStatus.SUPPRESSED),
             )
         ).scalar_one()
         connection.execute(
             update(SENDS)
-            .where(SENDS.c.campaign == name, SENDS.c.status == CampaignSendStatus.QUEUED)
+            .where(
+                SENDS.c.campaign == name,
+                SENDS.c.status == status_literal(CampaignSendStatus.QUEUED),
+            )
             .values(
                 status=CampaignSendStatus.DONE if wait is None else CampaignSendStatus.TESTING,
                 recipients=recipients,
@@ -527,7 +531,8 @@ def _finish(
             # hold them till the morning, and a winner picked before they went means nothing.
             last_due = connection.execute(
                 select(func.max(MESSAGES.c.send_after)).where(
-                    MESSAGES.c.campaign == name, MESSAGES.c.status == MessageStatus.PENDING
+                    MESSAGES.c.campaign == name,
+                    MESSAGES.c.status == status_literal(MessageStatus.PENDING),
                 )
             ).scalar_one_or_none()
             decide_at = max(now, last_due or now) + wait

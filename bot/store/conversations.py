@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, literal_column, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from bot.domain.inbound import InboundSms
@@ -14,6 +14,7 @@ from bot.domain.vocabulary import ConversationStatus, HandledBy, TimerKind
 from bot.engine.state import FlowState
 from bot.store.driver_sql import DriverStatement, run_together
 from bot.store.messages import INSERT_INBOUND, inbound_row, record_inbound
+from bot.store.models import status_literal
 from bot.store.subscribers import LOCK_SUBSCRIBER, SubscriberRow, add_subscriber, lock_subscriber
 from bot.store.tables import ANSWERS, CONVERSATIONS, SUBSCRIBERS
 from bot.store.tables import STEP_VISITS as VISITS
@@ -84,10 +85,7 @@ _SUBSCRIBER_COLUMNS = (
     SUBSCRIBERS.c.tags,
     SUBSCRIBERS.c.email,
 )
-# Written into the SQL, not bound: when a bound value decides whether a partial index applies
-# (here "WHERE status = 'active'"), SQLite plans the statement again on every execution, which
-# tripled the cost of this read.
-_IS_ACTIVE = CONVERSATIONS.c.status == literal_column(f"'{ConversationStatus.ACTIVE.value}'")
+_IS_ACTIVE = CONVERSATIONS.c.status == status_literal(ConversationStatus.ACTIVE)
 
 # SQLite, one writer at a time (BEGIN IMMEDIATE): one read sees every earlier commit, so the
 # subscriber and their active conversation come back together.
@@ -329,7 +327,7 @@ def _due(connection: Connection, column: Any, now: datetime, limit: int) -> list
         connection.execute(
             select(CONVERSATIONS.c.id)
             .where(
-                CONVERSATIONS.c.status == ConversationStatus.ACTIVE,
+                CONVERSATIONS.c.status == status_literal(ConversationStatus.ACTIVE),
                 CONVERSATIONS.c.handled_by == HandledBy.BOT,
                 column <= now,
             )
@@ -344,7 +342,7 @@ def next_wake_up(connection: Connection, limit: datetime) -> datetime | None:
     moments = [
         connection.execute(
             select(func.min(column)).where(
-                CONVERSATIONS.c.status == ConversationStatus.ACTIVE,
+                CONVERSATIONS.c.status == status_literal(ConversationStatus.ACTIVE),
                 CONVERSATIONS.c.handled_by == HandledBy.BOT,
                 column <= limit,
             )
@@ -359,7 +357,7 @@ def earliest_agent_activity(connection: Connection) -> datetime | None:
     """When the agent idle longest in an active takeover last acted (idle chats go back)."""
     return connection.execute(
         select(func.min(CONVERSATIONS.c.agent_active_at)).where(
-            CONVERSATIONS.c.status == ConversationStatus.ACTIVE,
+            CONVERSATIONS.c.status == status_literal(ConversationStatus.ACTIVE),
             CONVERSATIONS.c.handled_by == HandledBy.AGENT,
         )
     ).scalar_one_or_none()

@@ -23,16 +23,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
-from sqlalchemy import and_, bindparam, delete, exists, literal_column, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, or_, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.sql import ColumnElement
 
 from bot.domain.vocabulary import DeliveryStatus
 from bot.engine.durations import format_duration
 from bot.sending.dispatcher import backoff as jittered_backoff
 from bot.sending.dispatcher import default_dispatcher_id, run_rounds
 from bot.store.db import transaction
-from bot.store.models import utcnow
+from bot.store.models import status_literal, utcnow
 from bot.store.tables import WEBHOOK_DELIVERIES, WEBHOOK_EVENTS, AnyRow
 from bot.webhooks.endpoints import Endpoint, Endpoints
 from bot.webhooks.signature import SIGNATURE_HEADER, signature
@@ -55,15 +54,13 @@ USER_AGENT = "Parley-Webhooks/1"
 
 D = WEBHOOK_DELIVERIES
 E = WEBHOOK_EVENTS
-# Written into the SQL, not bound, so SQLite uses the partial index on pending deliveries.
-_PENDING_VALUE: ColumnElement[str] = literal_column(f"'{DeliveryStatus.PENDING.value}'")
 _EARLIER = D.alias("earlier")
 _UNROUTED = E.alias("unrouted")
 # A person's first undecided event at its endpoint: nothing of theirs before it still waits,
 # neither a delivery to the same endpoint nor an event not routed yet.
 _HEAD_OF_QUEUE = and_(
     ~exists().where(
-        _EARLIER.c.status == _PENDING_VALUE,
+        _EARLIER.c.status == status_literal(DeliveryStatus.PENDING),
         _EARLIER.c.endpoint == D.c.endpoint,
         _EARLIER.c.phone == D.c.phone,
         _EARLIER.c.event_id < D.c.event_id,
@@ -89,7 +86,7 @@ _DUE = (
     )
     .select_from(D.join(E, E.c.id == D.c.event_id))
     .where(
-        D.c.status == _PENDING_VALUE,
+        D.c.status == status_literal(DeliveryStatus.PENDING),
         or_(D.c.next_attempt_at.is_(None), D.c.next_attempt_at <= bindparam("now")),
         or_(D.c.claimed_until.is_(None), D.c.claimed_until <= bindparam("now")),
         _HEAD_OF_QUEUE,
@@ -308,7 +305,7 @@ class WebhookSender:
                 .where(
                     D.c.id == claimed.id,
                     D.c.claimed_by == self.id,
-                    D.c.status == _PENDING_VALUE,
+                    D.c.status == status_literal(DeliveryStatus.PENDING),
                 )
                 .values(**values)
             ).rowcount

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 from bot.domain.vocabulary import DeliveryStatus
+from bot.store.models import status_literal
 from bot.store.tables import WEBHOOK_DELIVERIES, WEBHOOK_EVENTS, AnyRow, AnySelect
 
 D = WEBHOOK_DELIVERIES
@@ -64,7 +65,7 @@ def recent_deliveries(
         .limit(limit)
     )
     if status is not None:
-        query = query.where(D.c.status == status)
+        query = query.where(D.c.status == status_literal(status))
     return list(connection.execute(query))
 
 
@@ -73,11 +74,14 @@ def requeue_given_up(connection: Connection, filters: Filters, *, now: datetime)
     chosen = (
         select(D.c.id)
         .select_from(_WITH_EVENTS)
-        .where(D.c.status == DeliveryStatus.GAVE_UP, *filters.conditions())
+        .where(D.c.status == status_literal(DeliveryStatus.GAVE_UP), *filters.conditions())
     )
     return connection.execute(
         update(D)
-        .where(D.c.id.in_(chosen.scalar_subquery()), D.c.status == DeliveryStatus.GAVE_UP)
+        .where(
+            D.c.id.in_(chosen.scalar_subquery()),
+            D.c.status == status_literal(DeliveryStatus.GAVE_UP),
+        )
         .values(
             status=DeliveryStatus.PENDING,
             retrying_since=None,
