@@ -26,7 +26,7 @@ from bot.sending.gateways.base import OutboundText, SendOutcome, SendResult
 from bot.services import build_services
 from bot.settings import Settings
 from bot.store.db import make_db, transaction
-from bot.store.models import status_literal, utcnow
+from bot.store.models import status_is, utcnow
 from bot.store.tables import MESSAGES, SUBSCRIBERS
 from bot.testing.clock import SettableClock, let_time_pass
 from bot.timers.scheduler import ClockLock
@@ -184,9 +184,9 @@ class ChatSession:
         ).where(
             MESSAGES.c.direction == Direction.OUTBOUND,
             or_(
-                MESSAGES.c.status == status_literal(MessageStatus.SUPPRESSED),
+                status_is(MESSAGES.c.status, MessageStatus.SUPPRESSED),
                 and_(
-                    MESSAGES.c.status == status_literal(MessageStatus.PENDING),
+                    status_is(MESSAGES.c.status, MessageStatus.PENDING),
                     MESSAGES.c.send_after > now,
                 ),
             ),

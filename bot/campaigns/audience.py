@@ -10,7 +10,7 @@ from sqlalchemy import Connection, func, select
 
 from bot.campaigns.model import Segment
 from bot.domain.vocabulary import SubscriberStatus
-from bot.store.models import status_literal
+from bot.store.models import status_is
 from bot.store.tables import SUBSCRIBERS
 
 STREAM_BATCH = 1_000  # rows fetched at a time: 100 000 subscribers never sit in memory at once
@@ -57,7 +57,7 @@ def subscribed(connection: Connection) -> Iterator[Recipient]:
             table.c.attributes,
             table.c.tags,
         )
-        .where(table.c.status == status_literal(SubscriberStatus.SUBSCRIBED))
+        .where(status_is(table.c.status, SubscriberStatus.SUBSCRIBED))
         .order_by(table.c.id)
     )
     result = connection.execution_options(yield_per=STREAM_BATCH).execute(query)
@@ -94,9 +94,7 @@ def audience_size(connection: Connection, segment: Segment) -> int:
         return sum(1 for _ in audience(connection, segment))
     # Everyone subscribed matches an empty segment: no need to read every row to count them.
     return connection.execute(
-        select(func.count()).where(
-            SUBSCRIBERS.c.status == status_literal(SubscriberStatus.SUBSCRIBED)
-        )
+        select(func.count()).where(status_is(SUBSCRIBERS.c.status, SubscriberStatus.SUBSCRIBED))
     ).scalar_one()
 
 

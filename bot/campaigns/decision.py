@@ -22,7 +22,7 @@ from bot.campaigns.send import CampaignNotFound, load_campaign, send_campaign
 from bot.campaigns.stats import VariantStats, campaign_stats, pick_winner
 from bot.domain.vocabulary import CampaignSendStatus
 from bot.store.db import transaction
-from bot.store.models import status_literal
+from bot.store.models import status_is, status_is_not
 from bot.store.tables import CAMPAIGN_SENDS as SENDS
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ def decide_due(services: Services) -> int:
                 # Decided but not sent on (a crash between the two): send the rest now.
                 or_(
                     SENDS.c.decided_at.is_(None),
-                    SENDS.c.status == status_literal(CampaignSendStatus.TESTING),
+                    status_is(SENDS.c.status, CampaignSendStatus.TESTING),
                 ),
             )
         ).all()
@@ -132,7 +132,7 @@ def decision_chore(services: Services) -> Chore:
                 select(func.min(SENDS.c.decide_at)).where(
                     SENDS.c.decided_at.is_(None),
                     SENDS.c.decide_at <= limit,
-                    SENDS.c.status != status_literal(CampaignSendStatus.PAUSED),
+                    status_is_not(SENDS.c.status, CampaignSendStatus.PAUSED),
                 )
             ).scalar_one_or_none()
 
@@ -179,7 +179,7 @@ def _hold(services: Services, name: str, now: datetime) -> None:
             update(SENDS)
             .where(
                 SENDS.c.campaign == name,
-                SENDS.c.status == status_literal(CampaignSendStatus.TESTING),
+                status_is(SENDS.c.status, CampaignSendStatus.TESTING),
             )
             .values(status=CampaignSendStatus.PAUSED, finished_at=now)
         )

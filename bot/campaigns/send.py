@@ -32,7 +32,7 @@ from bot.sending.outbox import Draft, queue_texts
 from bot.settings import Settings
 from bot.store.db import dialect_insert, is_sqlite, json_array, transaction, where_in_bound
 from bot.store.driver_sql import DriverStatement
-from bot.store.models import status_literal
+from bot.store.models import status_in, status_is, status_is_not
 from bot.store.subscribers import SubscriberRow
 from bot.store.tables import CAMPAIGN_SENDS as SENDS
 from bot.store.tables import MESSAGES, SUBSCRIBERS
@@ -249,7 +249,7 @@ def pause_campaign(services: Services, name: str) -> CampaignSendStatus | None:
             update(SENDS)
             .where(
                 SENDS.c.campaign == name,
-                SENDS.c.status.in_([CampaignSendStatus.QUEUED, CampaignSendStatus.TESTING]),
+                status_in(SENDS.c.status, [CampaignSendStatus.QUEUED, CampaignSendStatus.TESTING]),
             )
             .values(status=CampaignSendStatus.PAUSED)
         )
@@ -393,7 +393,7 @@ def people_in(window: IdWindow, limit: int) -> Select[Any]:
             cast(SUBSCRIBERS.c.tags, Text).label("tags"),
         )
         .where(
-            SUBSCRIBERS.c.status == status_literal(SubscriberStatus.SUBSCRIBED),
+            status_is(SUBSCRIBERS.c.status, SubscriberStatus.SUBSCRIBED),
             SUBSCRIBERS.c.id > window.after,
             SUBSCRIBERS.c.id <= window.last,
         )
@@ -510,14 +510,14 @@ def _finish(
             .select_from(MESSAGES)
             .where(
                 MESSAGES.c.campaign == name,
-                MESSAGES.c.status != status_literal(MessageStatus.SUPPRESSED),
+                status_is_not(MESSAGES.c.status, MessageStatus.SUPPRESSED),
             )
         ).scalar_one()
         connection.execute(
             update(SENDS)
             .where(
                 SENDS.c.campaign == name,
-                SENDS.c.status == status_literal(CampaignSendStatus.QUEUED),
+                status_is(SENDS.c.status, CampaignSendStatus.QUEUED),
             )
             .values(
                 status=CampaignSendStatus.DONE if wait is None else CampaignSendStatus.TESTING,
@@ -532,7 +532,7 @@ def _finish(
             last_due = connection.execute(
                 select(func.max(MESSAGES.c.send_after)).where(
                     MESSAGES.c.campaign == name,
-                    MESSAGES.c.status == status_literal(MessageStatus.PENDING),
+                    status_is(MESSAGES.c.status, MessageStatus.PENDING),
                 )
             ).scalar_one_or_none()
             decide_at = max(now, last_due or now) + wait

@@ -15,7 +15,7 @@ from bot.campaigns.conversions import DEFAULT_ATTRIBUTION_DAYS, attributions, wi
 from bot.campaigns.model import PickBy
 from bot.domain.vocabulary import ConsentKind, Direction, MessageStatus
 from bot.sending.outbox import WAITING_ON_PROVIDER
-from bot.store.models import status_literal
+from bot.store.models import status_in, status_is
 from bot.store.tables import CLICKS, LINKS, MESSAGES
 from bot.store.tables import CONSENT_EVENTS as CONSENT
 
@@ -311,8 +311,8 @@ def _sends(campaign: str) -> Select[Any]:
             _count_if(handed_over),
             func.sum(case((handed_over & ~has_media, MESSAGES.c.segments), else_=0)),
             _count_if(handed_over & has_media),
-            _count_if(MESSAGES.c.status == status_literal(MessageStatus.DELIVERED)),
-            _count_if(MESSAGES.c.status.in_(FAILED)),
+            _count_if(status_is(MESSAGES.c.status, MessageStatus.DELIVERED)),
+            _count_if(status_in(MESSAGES.c.status, FAILED)),
             _count_if(WAITING_ON_PROVIDER),
         )
         .where(*_campaign_texts(campaign))

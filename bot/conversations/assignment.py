@@ -33,7 +33,7 @@ from bot.conversations.takeover import TakeoverError, pass_on
 from bot.domain.vocabulary import ConversationStatus, HandledBy, SubscriberStatus
 from bot.store.db import transaction
 from bot.store.driver_sql import DriverStatement, run_together
-from bot.store.models import status_literal
+from bot.store.models import status_is
 from bot.store.tables import AGENT_SESSIONS as SESSIONS
 from bot.store.tables import AGENTS, ASSIGNMENTS, CONVERSATIONS, SUBSCRIBERS
 from bot.store.tables import UNANSWERED_TEXTS as UNANSWERED
@@ -232,11 +232,11 @@ def _needs(connection: Connection) -> dict[int, datetime]:
     """
     needs: dict[int, datetime] = {}
     opted_out = select(SUBSCRIBERS.c.id).where(
-        SUBSCRIBERS.c.status == status_literal(SubscriberStatus.UNSUBSCRIBED)
+        status_is(SUBSCRIBERS.c.status, SubscriberStatus.UNSUBSCRIBED)
     )
     handoffs = connection.execute(
         select(CONVERSATIONS.c.subscriber_id, CONVERSATIONS.c.updated_at).where(
-            CONVERSATIONS.c.status == status_literal(ConversationStatus.ACTIVE),
+            status_is(CONVERSATIONS.c.status, ConversationStatus.ACTIVE),
             CONVERSATIONS.c.handled_by == HandledBy.WAITING_FOR_AGENT,
             CONVERSATIONS.c.subscriber_id.not_in(opted_out),
         )
@@ -255,7 +255,7 @@ def _held(connection: Connection) -> dict[int, int]:
     """People whose chat an agent holds: subscriber id -> the agent."""
     rows = connection.execute(
         select(CONVERSATIONS.c.subscriber_id, CONVERSATIONS.c.agent_id).where(
-            CONVERSATIONS.c.status == status_literal(ConversationStatus.ACTIVE),
+            status_is(CONVERSATIONS.c.status, ConversationStatus.ACTIVE),
             CONVERSATIONS.c.handled_by == HandledBy.AGENT,
         )
     )

@@ -17,7 +17,7 @@ from bot.conversations.assignment import assignees
 from bot.conversations.unanswered import OpenText, open_texts
 from bot.domain.vocabulary import ConversationStatus, Direction, HandledBy, MessageStatus
 from bot.sending.outbox import Waiting, waiting_on_provider
-from bot.store.models import status_literal
+from bot.store.models import status_is
 from bot.store.tables import (
     AGENTS,
     ANSWERS,
@@ -134,9 +134,7 @@ def inbox_queue(db: Engine, agent_id: int) -> list[InboxItem]:
     mine = and_(CONVERSATIONS.c.handled_by == HandledBy.AGENT, CONVERSATIONS.c.agent_id == agent_id)
     statement = (
         _items()
-        .where(
-            CONVERSATIONS.c.status == status_literal(ConversationStatus.ACTIVE), or_(waiting, mine)
-        )
+        .where(status_is(CONVERSATIONS.c.status, ConversationStatus.ACTIVE), or_(waiting, mine))
         .order_by(CONVERSATIONS.c.handled_by.desc(), CONVERSATIONS.c.updated_at)
     )
     with db.connect() as connection:

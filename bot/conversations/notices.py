@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from bot.conversations.notes import MENTIONS_SHOWN, unread_mentions
 from bot.domain.vocabulary import ConversationStatus, HandledBy, SubscriberStatus
-from bot.store.models import status_literal
+from bot.store.models import status_is, status_is_not
 from bot.store.tables import ASSIGNMENTS, CONVERSATIONS, NOTE_MENTIONS, SUBSCRIBERS, AnyRow
 from bot.store.tables import UNANSWERED_TEXTS as UNANSWERED
 
@@ -81,7 +81,7 @@ def _assigned_waiting(db: Engine, agent_id: int) -> list[AnyRow]:
     """People assigned to the agent whom nobody holds and who still wait: a flow's handoff or
     open texts no step could take (the assignment round sweeps the rest later)."""
     person = ASSIGNMENTS.c.subscriber_id
-    active = CONVERSATIONS.c.status == status_literal(ConversationStatus.ACTIVE)
+    active = status_is(CONVERSATIONS.c.status, ConversationStatus.ACTIVE)
     chat_of_person = and_(CONVERSATIONS.c.subscriber_id == person, active)
     waiting = exists().where(
         chat_of_person, CONVERSATIONS.c.handled_by == HandledBy.WAITING_FOR_AGENT
@@ -109,7 +109,7 @@ def _assigned_waiting(db: Engine, agent_id: int) -> list[AnyRow]:
             or_(waiting, open_texts),
             ~held,
             # Opted out: nobody may text them.
-            SUBSCRIBERS.c.status != status_literal(SubscriberStatus.UNSUBSCRIBED),
+            status_is_not(SUBSCRIBERS.c.status, SubscriberStatus.UNSUBSCRIBED),
         )
         .order_by(ASSIGNMENTS.c.assigned_at.desc(), person)
     )

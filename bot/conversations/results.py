@@ -16,7 +16,7 @@ from bot.engine.labels import step_label
 from bot.engine.model import Flow
 from bot.engine.steps.ask import AskStep
 from bot.engine.steps.split import SplitStep
-from bot.store.models import status_literal
+from bot.store.models import status_is
 from bot.store.tables import ANSWERS, CONVERSATIONS
 from bot.store.tables import STEP_VISITS as VISITS
 
@@ -203,7 +203,7 @@ def _conversation_counts(connection: Connection, names: Iterable[str]) -> dict[s
             func.sum(case((SUCCESSFUL_ENDING, 1), else_=0)),
             func.sum(
                 case(
-                    (CONVERSATIONS.c.status == status_literal(ConversationStatus.ACTIVE), 1),
+                    (status_is(CONVERSATIONS.c.status, ConversationStatus.ACTIVE), 1),
                     else_=0,
                 )
             ),
@@ -233,7 +233,7 @@ def _dropped_out(connection: Connection, flow_name: str) -> dict[str, int]:
         .join(VISITS, VISITS.c.id == last_visit.c.visit_id)
         .join(CONVERSATIONS, CONVERSATIONS.c.id == last_visit.c.conversation_id)
         .where(
-            CONVERSATIONS.c.status == status_literal(ConversationStatus.ENDED),
+            status_is(CONVERSATIONS.c.status, ConversationStatus.ENDED),
             or_(CONVERSATIONS.c.end_reason.is_(None), not_(SUCCESSFUL_ENDING)),
         )
         .group_by(VISITS.c.step),

@@ -54,7 +54,7 @@ from bot.store.conversations import (
 )
 from bot.store.db import transaction
 from bot.store.messages import QueuedText
-from bot.store.models import status_literal
+from bot.store.models import status_is
 from bot.store.tables import AGENTS, CONVERSATIONS, MESSAGES
 from bot.store.tables import UNANSWERED_TEXTS as UNANSWERED
 
@@ -298,7 +298,7 @@ def pass_on(
         update(CONVERSATIONS)
         .where(
             CONVERSATIONS.c.subscriber_id == subscriber_id,
-            CONVERSATIONS.c.status == status_literal(ConversationStatus.ACTIVE),
+            status_is(CONVERSATIONS.c.status, ConversationStatus.ACTIVE),
             CONVERSATIONS.c.handled_by == HandledBy.AGENT,
             CONVERSATIONS.c.agent_id == from_agent,
         )
@@ -318,7 +318,7 @@ def release_idle(services: Services, *, idle_after: timedelta) -> int:
             select(CONVERSATIONS.c.id, CONVERSATIONS.c.agent_active_at, AGENTS.c.name)
             .outerjoin(AGENTS, AGENTS.c.id == CONVERSATIONS.c.agent_id)
             .where(
-                CONVERSATIONS.c.status == status_literal(ConversationStatus.ACTIVE),
+                status_is(CONVERSATIONS.c.status, ConversationStatus.ACTIVE),
                 CONVERSATIONS.c.handled_by == HandledBy.AGENT,
                 CONVERSATIONS.c.agent_active_at < now - idle_after,
             )
@@ -385,7 +385,7 @@ def _take(connection: Connection, conversation_id: int, agent_id: int, now: date
             update(CONVERSATIONS)
             .where(
                 CONVERSATIONS.c.id == conversation_id,
-                CONVERSATIONS.c.status == status_literal(ConversationStatus.ACTIVE),
+                status_is(CONVERSATIONS.c.status, ConversationStatus.ACTIVE),
                 or_(
                     CONVERSATIONS.c.handled_by != HandledBy.AGENT,
                     CONVERSATIONS.c.agent_id == agent_id,

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from bot.domain.vocabulary import ConversationStatus
 from bot.store.driver_sql import DriverStatement
-from bot.store.models import MAX_ROW_ID, status_literal
+from bot.store.models import MAX_ROW_ID, status_is
 from bot.store.tables import CONVERSATIONS, MESSAGES, SUBSCRIBERS
 from bot.store.tables import UNANSWERED_TEXTS as UNANSWERED
 
@@ -47,7 +47,7 @@ _LAST_ENDED = DriverStatement(
     select(CONVERSATIONS.c.flow, CONVERSATIONS.c.step, CONVERSATIONS.c.end_reason)
     .where(
         CONVERSATIONS.c.subscriber_id == bindparam("subscriber_id"),
-        CONVERSATIONS.c.status == status_literal(ConversationStatus.ENDED),
+        status_is(CONVERSATIONS.c.status, ConversationStatus.ENDED),
     )
     .order_by(CONVERSATIONS.c.id.desc())
     .limit(1)

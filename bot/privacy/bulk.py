@@ -30,7 +30,7 @@ from bot.domain.vocabulary import (
 )
 from bot.store.agent_chats import chat_closed
 from bot.store.db import dialect_insert, transaction
-from bot.store.models import status_literal
+from bot.store.models import status_is
 from bot.store.subscribers import SubscriberRow, claim_subscriber
 from bot.store.tables import (
     ANSWERS,
@@ -680,7 +680,7 @@ def erase_subscriber(db: Engine, phone: str, now: datetime) -> bool:
             .where(
                 MESSAGES.c.phone == phone,
                 MESSAGES.c.direction == Direction.OUTBOUND,
-                MESSAGES.c.status == status_literal(MessageStatus.PENDING),
+                status_is(MESSAGES.c.status, MessageStatus.PENDING),
             )
             .values(status=MessageStatus.SUPPRESSED, error_message="number erased", updated_at=now)
         )

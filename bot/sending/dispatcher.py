@@ -43,7 +43,7 @@ from bot.sending.handover import CONSENT, consent_decision, last_check
 from bot.sending.outage import DEFAULT_RETRY_WINDOW, PROBE_CAP, Change, Outage, OutageBreaker
 from bot.sending.outbox import sending_hours_at_claim
 from bot.store.db import transaction
-from bot.store.models import status_literal, utcnow
+from bot.store.models import status_is, utcnow
 from bot.store.subscribers import opt_out_by_carrier
 from bot.store.tables import MESSAGES, AnyRow
 from bot.store.webhook_events import record_text_failed
@@ -85,7 +85,7 @@ _CLAIM_COLUMNS = (
     MESSAGES.c.attempts,
     MESSAGES.c.created_at,  # a text claimed long after it was queued is judged again
 )
-_PENDING = MESSAGES.c.status == status_literal(MessageStatus.PENDING)
+_PENDING = status_is(MESSAGES.c.status, MessageStatus.PENDING)
 _DUE = or_(MESSAGES.c.send_after.is_(None), MESSAGES.c.send_after <= bindparam("now"))
 # SKIP LOCKED: on PostgreSQL, dispatchers claiming at once each take different rows instead of
 # queueing behind one another. SQLite drops the clause; its single writer already serialises.
@@ -140,7 +140,7 @@ _RELEASE = (
     update(MESSAGES)
     .where(
         MESSAGES.c.id.in_(bindparam("ids", expanding=True)),
-        MESSAGES.c.status == status_literal(MessageStatus.UNKNOWN),
+        status_is(MESSAGES.c.status, MessageStatus.UNKNOWN),
         MESSAGES.c.claimed_by == bindparam("dispatcher"),
     )
     .values(
@@ -174,7 +174,7 @@ _UNKNOWN_SINCE = (
         *_ORIGIN,
     )
     .where(
-        MESSAGES.c.status == status_literal(MessageStatus.UNKNOWN),
+        status_is(MESSAGES.c.status, MessageStatus.UNKNOWN),
         _HANDED_AT <= bindparam("cutoff"),
     )
     .order_by(MESSAGES.c.id)
@@ -810,7 +810,7 @@ class Dispatcher:
             update(MESSAGES)
             .where(
                 MESSAGES.c.id == row.id,
-                MESSAGES.c.status == status_literal(MessageStatus.UNKNOWN),
+                status_is(MESSAGES.c.status, MessageStatus.UNKNOWN),
                 # updated_at moves with every write, so it serves as the row's version.
                 MESSAGES.c.updated_at == row.updated_at,
             )

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from bot.domain import policy
 from bot.domain.vocabulary import MessageStatus, Purpose, SubscriberStatus
 from bot.store.driver_sql import DriverStatement
-from bot.store.models import status_literal
+from bot.store.models import status_is
 from bot.store.tables import MESSAGES, SUBSCRIBERS
 
 # How long a STOP waits at most for texts in flight: the gateway's HTTP timeout. A request that
@@ -52,7 +52,7 @@ _STATUS_NOW = (
 # The row as this dispatcher claimed it: unknown, and still its own.
 _HELD_HERE = (
     MESSAGES.c.id == bindparam("message_id"),
-    MESSAGES.c.status == status_literal(MessageStatus.UNKNOWN),
+    status_is(MESSAGES.c.status, MessageStatus.UNKNOWN),
     MESSAGES.c.claimed_by == bindparam("dispatcher"),
 )
 _STAMP = (
@@ -75,7 +75,7 @@ _IN_FLIGHT = DriverStatement(
     select(MESSAGES.c.id)
     .where(
         MESSAGES.c.phone == bindparam("phone"),
-        MESSAGES.c.status == status_literal(MessageStatus.UNKNOWN),
+        status_is(MESSAGES.c.status, MessageStatus.UNKNOWN),
         MESSAGES.c.handed_over_at > bindparam("since"),
     )
     .limit(1)

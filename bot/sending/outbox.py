@@ -21,7 +21,7 @@ from bot.sending.links import LinkDraft, attach_message, shorten_links, shorten_
 from bot.store.db import fresh_ids, json_array, where_in_bound
 from bot.store.driver_sql import BulkInsert, DriverStatement
 from bot.store.messages import QueuedText
-from bot.store.models import status_literal
+from bot.store.models import status_is, status_is_not
 from bot.store.subscribers import SubscriberRow
 from bot.store.tables import MESSAGES
 
@@ -30,7 +30,7 @@ _INSERT_OUTBOUND = DriverStatement(MESSAGES.insert().returning(MESSAGES.c.id))
 MAX_TEXT_CHARS = 1600  # the most one text may carry: Twilio's limit for a message body
 # In the outbox because the provider failed it, or an outage held it back (see dispatch.py).
 WAITING_ON_PROVIDER = and_(
-    MESSAGES.c.status == status_literal(MessageStatus.PENDING),
+    status_is(MESSAGES.c.status, MessageStatus.PENDING),
     MESSAGES.c.retrying_since.is_not(None),
 )
 
@@ -471,7 +471,7 @@ _RECENT_FILTER = (
     MESSAGES.c.direction == Direction.OUTBOUND,
     MESSAGES.c.purpose == Purpose.PROMOTIONAL,
     # Spelled out rather than NOT IN: driver statements take no expanding parameters.
-    *(MESSAGES.c.status != status_literal(status) for status in _NOT_GOING_OUT),
+    *(status_is_not(MESSAGES.c.status, status) for status in _NOT_GOING_OUT),
 )
 _RECENT_PROMOTIONAL = DriverStatement(
     select(_RECENT_MOMENT).where(
@@ -542,7 +542,7 @@ def next_send_after(connection: Connection, limit: datetime) -> datetime | None:
     """The earliest moment a deferred outbox text becomes due, if no later than `limit`."""
     moment = connection.execute(
         select(func.min(MESSAGES.c.send_after)).where(
-            MESSAGES.c.status == status_literal(MessageStatus.PENDING),
+            status_is(MESSAGES.c.status, MessageStatus.PENDING),
             MESSAGES.c.send_after <= limit,
         )
     ).scalar_one_or_none()

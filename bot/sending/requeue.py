@@ -20,7 +20,7 @@ from bot.domain.vocabulary import Direction, MessageStatus, Purpose, SubscriberS
 from bot.sending.dispatcher import FATE_UNKNOWN
 from bot.sending.outbox import send_context
 from bot.store.db import transaction
-from bot.store.models import status_literal
+from bot.store.models import status_is
 from bot.store.subscribers import claim_subscriber
 from bot.store.tables import MESSAGES
 
@@ -94,7 +94,7 @@ def retry_failed(
 
 def _failed(selection: Selection, after_id: int, limit: int) -> Any:
     conditions: list[Any] = [
-        MESSAGES.c.status == status_literal(MessageStatus.FAILED),
+        status_is(MESSAGES.c.status, MessageStatus.FAILED),
         MESSAGES.c.direction == Direction.OUTBOUND,
         MESSAGES.c.id > after_id,
     ]
@@ -154,7 +154,7 @@ def _retry_one(
     # now on (the next text of a retry for the same person sees it).
     requeued = connection.execute(
         update(MESSAGES)
-        .where(MESSAGES.c.id == row.id, MESSAGES.c.status == status_literal(MessageStatus.FAILED))
+        .where(MESSAGES.c.id == row.id, status_is(MESSAGES.c.status, MessageStatus.FAILED))
         .values(
             status=MessageStatus.PENDING,
             send_after=decision.send_at if deferred else now,

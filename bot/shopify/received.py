@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, Engine
 from bot.domain.vocabulary import ShopifyWebhookStatus as Status
 from bot.shopify.topics import ORDER_TOPIC
 from bot.store.db import dialect_insert, transaction
-from bot.store.models import status_literal
+from bot.store.models import status_is
 from bot.store.tables import SHOPIFY_WEBHOOKS, AnyRow, max_length
 
 # The web process that stored a webhook does its work at once; the clock takes it only when
@@ -110,9 +110,7 @@ def claim_due(db: Engine, now: datetime, limit: int) -> list[Claimed]:
     with db.connect() as connection:
         due = connection.execute(
             select(_TABLE.c.id, _TABLE.c.attempts)
-            .where(
-                _TABLE.c.status == status_literal(Status.PENDING), _TABLE.c.next_attempt_at <= now
-            )
+            .where(status_is(_TABLE.c.status, Status.PENDING), _TABLE.c.next_attempt_at <= now)
             .order_by(_TABLE.c.next_attempt_at, _TABLE.c.id)
             .limit(limit)
         ).all()
@@ -128,7 +126,7 @@ def _claim(db: Engine, row_id: int, *, seen_attempts: int, now: datetime) -> Cla
             update(_TABLE)
             .where(
                 _TABLE.c.id == row_id,
-                _TABLE.c.status == status_literal(Status.PENDING),
+                status_is(_TABLE.c.status, Status.PENDING),
                 _TABLE.c.attempts == seen_attempts,
             )
             .values(attempts=attempt, next_attempt_at=now + retry_delay(attempt))
@@ -170,7 +168,7 @@ def fail(db: Engine, claimed: Claimed, error: str, now: datetime) -> bool:
     with transaction(db) as connection:
         connection.execute(
             update(_TABLE)
-            .where(_TABLE.c.id == claimed.id, _TABLE.c.status == status_literal(Status.PENDING))
+            .where(_TABLE.c.id == claimed.id, status_is(_TABLE.c.status, Status.PENDING))
             .values(**values)
         )
     return last
@@ -183,7 +181,7 @@ def retry(db: Engine, row_id: int, now: datetime) -> bool:
             update(_TABLE)
             .where(
                 _TABLE.c.id == row_id,
-                _TABLE.c.status == status_literal(Status.FAILED),
+                status_is(_TABLE.c.status, Status.FAILED),
                 _TABLE.c.body.is_not(None),
             )
             .values(status=Status.PENDING, attempts=0, next_attempt_at=now, handled_at=None)
@@ -195,7 +193,7 @@ def next_due(connection: Connection, limit: datetime) -> datetime | None:
     """When the earliest pending webhook is next tried, if no later than `limit`."""
     return connection.execute(
         select(func.min(_TABLE.c.next_attempt_at)).where(
-            _TABLE.c.status == status_literal(Status.PENDING), _TABLE.c.next_attempt_at <= limit
+            status_is(_TABLE.c.status, Status.PENDING), _TABLE.c.next_attempt_at <= limit
         )
     ).scalar_one_or_none()
 
@@ -251,5 +249,5 @@ def listing(
     if topic is not None:
         query = query.where(_TABLE.c.topic == topic)
     if status is not None:
-        query = query.where(_TABLE.c.status == status_literal(status))
+        query = query.where(status_is(_TABLE.c.status, status))
     return list(connection.execute(query.order_by(_TABLE.c.id.desc()).limit(limit)))

@@ -14,7 +14,7 @@ from bot.domain.vocabulary import ConversationStatus, HandledBy, TimerKind
 from bot.engine.state import FlowState
 from bot.store.driver_sql import DriverStatement, run_together
 from bot.store.messages import INSERT_INBOUND, inbound_row, record_inbound
-from bot.store.models import status_literal
+from bot.store.models import status_is
 from bot.store.subscribers import LOCK_SUBSCRIBER, SubscriberRow, add_subscriber, lock_subscriber
 from bot.store.tables import ANSWERS, CONVERSATIONS, SUBSCRIBERS
 from bot.store.tables import STEP_VISITS as VISITS
@@ -85,7 +85,7 @@ _SUBSCRIBER_COLUMNS = (
     SUBSCRIBERS.c.tags,
     SUBSCRIBERS.c.email,
 )
-_IS_ACTIVE = CONVERSATIONS.c.status == status_literal(ConversationStatus.ACTIVE)
+_IS_ACTIVE = status_is(CONVERSATIONS.c.status, ConversationStatus.ACTIVE)
 
 # SQLite, one writer at a time (BEGIN IMMEDIATE): one read sees every earlier commit, so the
 # subscriber and their active conversation come back together.
@@ -327,7 +327,7 @@ def _due(connection: Connection, column: Any, now: datetime, limit: int) -> list
         connection.execute(
             select(CONVERSATIONS.c.id)
             .where(
-                CONVERSATIONS.c.status == status_literal(ConversationStatus.ACTIVE),
+                status_is(CONVERSATIONS.c.status, ConversationStatus.ACTIVE),
                 CONVERSATIONS.c.handled_by == HandledBy.BOT,
                 column <= now,
             )
@@ -342,7 +342,7 @@ def next_wake_up(connection: Connection, limit: datetime) -> datetime | None:
     moments = [
         connection.execute(
             select(func.min(column)).where(
-                CONVERSATIONS.c.status == status_literal(ConversationStatus.ACTIVE),
+                status_is(CONVERSATIONS.c.status, ConversationStatus.ACTIVE),
                 CONVERSATIONS.c.handled_by == HandledBy.BOT,
                 column <= limit,
             )
@@ -357,7 +357,7 @@ def earliest_agent_activity(connection: Connection) -> datetime | None:
     """When the agent idle longest in an active takeover last acted (idle chats go back)."""
     return connection.execute(
         select(func.min(CONVERSATIONS.c.agent_active_at)).where(
-            CONVERSATIONS.c.status == status_literal(ConversationStatus.ACTIVE),
+            status_is(CONVERSATIONS.c.status, ConversationStatus.ACTIVE),
             CONVERSATIONS.c.handled_by == HandledBy.AGENT,
         )
     ).scalar_one_or_none()

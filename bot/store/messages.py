@@ -15,7 +15,7 @@ from bot.domain.segments import count_segments
 from bot.domain.vocabulary import Delivery, Direction, MessageStatus
 from bot.store.db import dialect_insert
 from bot.store.driver_sql import DriverStatement
-from bot.store.models import status_literal
+from bot.store.models import status_is_not
 from bot.store.tables import MESSAGES, AnyRow
 
 
@@ -107,7 +107,7 @@ def twiml_replies_to(connection: Connection, inbound_id: int) -> tuple[QueuedTex
         .where(
             MESSAGES.c.in_reply_to_id == inbound_id,
             MESSAGES.c.delivery == Delivery.TWIML,
-            MESSAGES.c.status != status_literal(MessageStatus.SUPPRESSED),
+            status_is_not(MESSAGES.c.status, MessageStatus.SUPPRESSED),
         )
         .order_by(MESSAGES.c.id)
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -107,7 +108,7 @@ def _timestamp(**kwargs: Any) -> Any:
 def _when_status(name: str, column: str, status: str, *, unique: bool = False) -> Index:
     """A partial index over the rows in one status (both SQLite and PostgreSQL have them).
 
-    Compare the status with `status_literal`, never with a bound value."""
+    Compare a status with `status_is` or `status_is_not`, never with a bound value."""
     condition = text(f"status = '{status}'")
     return Index(name, column, unique=unique, sqlite_where=condition, postgresql_where=condition)
 
@@ -115,15 +116,32 @@ def _when_status(name: str, column: str, status: str, *, unique: bool = False) -
 _PLAIN_VALUE = re.compile(r"[a-z][a-z_]*")
 
 
-def status_literal(status: StrEnum) -> ColumnElement[str]:
-    """A status as its column stores it, written into the SQL (`status = 'pending'`), not bound.
+def status_is(column: ColumnElement[Any], status: StrEnum) -> ColumnElement[bool]:
+    """`column = 'value'`: the status written into the SQL as its column stores it, not bound.
 
     Where a table has partial indexes by status, a bound status costs at every execution:
     SQLite looks at the bound value to decide whether the index applies, so it prepares the
     statement again each time it is run with a value (3-4 times the cost of a small read), and
     PostgreSQL's generic plan, which cannot know the value, cannot use the index at all.
+    Raises ValueError for a status the column cannot hold (binding would have said so too).
     """
-    value = status.value
+    return column == _written(column, status)
+
+
+def status_is_not(column: ColumnElement[Any], status: StrEnum) -> ColumnElement[bool]:
+    """`column != 'value'`, written in as `status_is` writes it."""
+    return column != _written(column, status)
+
+
+def status_in(column: ColumnElement[Any], statuses: Iterable[StrEnum]) -> ColumnElement[bool]:
+    """`column IN ('value', …)`, each written in as `status_is` writes it."""
+    return column.in_([_written(column, status) for status in statuses])
+
+
+def _written(column: ColumnElement[Any], status: StrEnum) -> ColumnElement[str]:
+    value = status.value if isinstance(status, StrEnum) else None
+    if value not in getattr(column.type, "enums", ()):
+        raise ValueError(f"{status!r} is not a status {column} can hold")
     if not _PLAIN_VALUE.fullmatch(value):  # written into SQL: only a plain word may be
         raise ValueError(f"{value!r} is not a plain lower-case status")
     return literal_column(f"'{value}'")

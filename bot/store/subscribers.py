@@ -16,7 +16,7 @@ from bot.domain.vocabulary import ConsentKind, SubscriberStatus, WebhookEventTyp
 from bot.store.agent_chats import chat_closed
 from bot.store.db import dialect_insert
 from bot.store.driver_sql import DriverStatement
-from bot.store.models import status_literal
+from bot.store.models import status_is
 from bot.store.tables import CONSENT_EVENTS, SUBSCRIBERS, AnyRow
 from bot.store.webhook_events import record_webhook_event
 
@@ -116,7 +116,7 @@ def subscribers_after(
         return []  # PostgreSQL refuses a bigger number against the 32-bit id: no row is above
     query = select(SUBSCRIBERS).where(SUBSCRIBERS.c.id > after)
     if where.status is not None:
-        query = query.where(SUBSCRIBERS.c.status == status_literal(where.status))
+        query = query.where(status_is(SUBSCRIBERS.c.status, where.status))
     if where.updated_since is not None:
         query = query.where(SUBSCRIBERS.c.updated_at >= where.updated_since)
     if where.tag is not None:

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from bot.domain.vocabulary import DeliveryStatus, MessageStatus, WebhookEventType
 from bot.store.driver_sql import DriverStatement
-from bot.store.models import status_literal
+from bot.store.models import status_is
 from bot.store.tables import WEBHOOK_DELIVERIES, WEBHOOK_EVENTS
 
 EVENT_ID_PREFIX = "evt_"
@@ -71,7 +71,7 @@ def forget_webhook_events(connection: Connection, phone: str, now: datetime) -> 
         update(WEBHOOK_DELIVERIES)
         .where(
             WEBHOOK_DELIVERIES.c.phone == phone,
-            WEBHOOK_DELIVERIES.c.status == status_literal(DeliveryStatus.PENDING),
+            status_is(WEBHOOK_DELIVERIES.c.status, DeliveryStatus.PENDING),
         )
         .values(
             status=DeliveryStatus.DROPPED,

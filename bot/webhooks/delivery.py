@@ -31,7 +31,7 @@ from bot.engine.durations import format_duration
 from bot.sending.dispatcher import backoff as jittered_backoff
 from bot.sending.dispatcher import default_dispatcher_id, run_rounds
 from bot.store.db import transaction
-from bot.store.models import status_literal, utcnow
+from bot.store.models import status_is, utcnow
 from bot.store.tables import WEBHOOK_DELIVERIES, WEBHOOK_EVENTS, AnyRow
 from bot.webhooks.endpoints import Endpoint, Endpoints
 from bot.webhooks.signature import SIGNATURE_HEADER, signature
@@ -60,7 +60,7 @@ _UNROUTED = E.alias("unrouted")
 # neither a delivery to the same endpoint nor an event not routed yet.
 _HEAD_OF_QUEUE = and_(
     ~exists().where(
-        _EARLIER.c.status == status_literal(DeliveryStatus.PENDING),
+        status_is(_EARLIER.c.status, DeliveryStatus.PENDING),
         _EARLIER.c.endpoint == D.c.endpoint,
         _EARLIER.c.phone == D.c.phone,
         _EARLIER.c.event_id < D.c.event_id,
@@ -86,7 +86,7 @@ _DUE = (
     )
     .select_from(D.join(E, E.c.id == D.c.event_id))
     .where(
-        D.c.status == status_literal(DeliveryStatus.PENDING),
+        status_is(D.c.status, DeliveryStatus.PENDING),
         or_(D.c.next_attempt_at.is_(None), D.c.next_attempt_at <= bindparam("now")),
         or_(D.c.claimed_until.is_(None), D.c.claimed_until <= bindparam("now")),
         _HEAD_OF_QUEUE,
@@ -305,7 +305,7 @@ class WebhookSender:
                 .where(
                     D.c.id == claimed.id,
                     D.c.claimed_by == self.id,
-                    D.c.status == status_literal(DeliveryStatus.PENDING),
+                    status_is(D.c.status, DeliveryStatus.PENDING),
                 )
                 .values(**values)
             ).rowcount

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 from bot.domain.vocabulary import DeliveryStatus
-from bot.store.models import status_literal
+from bot.store.models import status_is
 from bot.store.tables import WEBHOOK_DELIVERIES, WEBHOOK_EVENTS, AnyRow, AnySelect
 
 D = WEBHOOK_DELIVERIES
@@ -65,7 +65,7 @@ def recent_deliveries(
         .limit(limit)
     )
     if status is not None:
-        query = query.where(D.c.status == status_literal(status))
+        query = query.where(status_is(D.c.status, status))
     return list(connection.execute(query))
 
 
@@ -74,13 +74,13 @@ def requeue_given_up(connection: Connection, filters: Filters, *, now: datetime)
     chosen = (
         select(D.c.id)
         .select_from(_WITH_EVENTS)
-        .where(D.c.status == status_literal(DeliveryStatus.GAVE_UP), *filters.conditions())
+        .where(status_is(D.c.status, DeliveryStatus.GAVE_UP), *filters.conditions())
     )
     return connection.execute(
         update(D)
         .where(
             D.c.id.in_(chosen.scalar_subquery()),
-            D.c.status == status_literal(DeliveryStatus.GAVE_UP),
+            status_is(D.c.status, DeliveryStatus.GAVE_UP),
         )
         .values(
             status=DeliveryStatus.PENDING,

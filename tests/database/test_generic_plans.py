@@ -3,7 +3,7 @@
 psycopg prepares a statement on the server once a connection has run it five times, and
 PostgreSQL may then plan it once for any values (a generic plan). A status bound as a parameter
 cannot be proven to match a partial index's `WHERE status = 'pending'`, so such a plan walks the
-whole table by its key; the status written into the SQL (`status_literal`) keeps the index.
+whole table by its key; the status written into the SQL (`status_is`) keeps the index.
 """
 
 from __future__ import annotations
