@@ -6,11 +6,13 @@ seconds: the benchmark waits for one file per worker in $PARLEY_BENCH_READY_DIR 
 With $PARLEY_BENCH_DATABASE_PER_WORKER set (`bench/inbound.py --database-per-worker`), each
 worker gets a copy of the migrated SQLite file of its own before it loads the app: a diagnostic
 of what sharing one file between processes costs, never a deployment (each worker would keep
-its own customers).
+its own customers). The copies start from the file as migrated, so they hold only their own
+round's texts, half each; the shared file of an ordinary run keeps earlier rounds' too.
 """
 
 import os
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ def post_fork(_server: Any, worker: Any) -> None:
     shared = url.removeprefix(SQLITE_PREFIX)
     own = f"{shared}.worker-{worker.age}"
     # SQLite's backup, not a file copy: it also takes what is still in the write-ahead log.
-    with sqlite3.connect(shared) as source, sqlite3.connect(own) as copy:
+    with closing(sqlite3.connect(shared)) as source, closing(sqlite3.connect(own)) as copy:
         source.backup(copy)
     os.environ["DATABASE_URL"] = SQLITE_PREFIX + own
 

@@ -14,10 +14,11 @@ The ratio (full path / bare) is what compares across machines; the absolute numb
 fast each side was on this one. Without wrk, `--client python` (the default then) sends the same
 texts from Python threads (bench/python_client.py): a fallback whose own CPU may be the ceiling,
 and the report says so.
-`--database-per-worker` (SQLite only) is a diagnostic, not a deployment: each gunicorn worker
-writes a copy of the database of its own, so the difference from an ordinary run is what
-sharing one SQLite file between the workers costs (one writer at a time, each turn's page cache
-emptied by the other's writes).
+`--database-per-worker` (SQLite, `--mix burst` only) is a diagnostic, not a deployment: each
+gunicorn worker writes a copy of the database of its own, so the difference from an ordinary
+run is what sharing one SQLite file between the workers costs (one writer at a time, each
+turn's page cache emptied by the other's writes). Only the burst mix does the same work both
+ways: each number texts once, so no number's texts are split between two workers' databases.
 """
 
 from __future__ import annotations
@@ -412,12 +413,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--database-per-worker",
         action="store_true",
-        help="diagnostic (SQLite): each worker writes a copy of the database of its own, to "
-        "measure what sharing one file costs; never a deployment",
+        help="diagnostic (SQLite, --mix burst): each worker writes a copy of the database of its "
+        "own, to measure what sharing one file costs; never a deployment",
     )
     args = parser.parse_args(argv)
     if args.database_per_worker and args.database_url is not None:
         parser.error("--database-per-worker copies the bench's own SQLite file: no --database-url")
+    if args.database_per_worker and args.mix != "burst":
+        # gunicorn hands each request to whichever worker accepts it, so a number's later texts
+        # would find another worker's database: not the same work as an ordinary run.
+        parser.error(
+            "--database-per-worker needs --mix burst (one text a number): in the other mixes "
+            "a number's texts would land in different workers' databases"
+        )
     if args.client == "wrk" and shutil.which("wrk") is None:
         print(WRK_MISSING, file=sys.stderr)
         return 2
