@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bot.conversations.apply import apply_effects, apply_flow_turn, end_active
@@ -47,12 +47,14 @@ from bot.store.agent_chats import (
     rating_asked,
 )
 from bot.store.conversations import (
+    HELD_BY_AGENTS,
     Claimed,
     claim,
     claim_conversation,
     claim_known,
 )
 from bot.store.db import transaction
+from bot.store.driver_sql import DriverStatement
 from bot.store.messages import QueuedText
 from bot.store.models import status_is
 from bot.store.tables import AGENTS, CONVERSATIONS, MESSAGES
@@ -309,20 +311,20 @@ def pass_on(
     chat_passed_on(connection, subscriber_id=subscriber_id, to_agent=to_agent)
 
 
+# Through ix_conversation_active_handler, as the clock's question of when to look next.
+IDLE_HELD_CHATS = DriverStatement(
+    select(CONVERSATIONS.c.id, CONVERSATIONS.c.agent_active_at, AGENTS.c.name)
+    .outerjoin(AGENTS, AGENTS.c.id == CONVERSATIONS.c.agent_id)
+    .where(*HELD_BY_AGENTS, CONVERSATIONS.c.agent_active_at < bindparam("before"))
+)
+
+
 def release_idle(services: Services, *, idle_after: timedelta) -> int:
     """Hand back every chat its agent has left idle for `idle_after`; returns how many."""
     now = services.conversations.clock()
     actions: list[PendingAction | None] = []
     with transaction(services.db) as connection:
-        idle = connection.execute(
-            select(CONVERSATIONS.c.id, CONVERSATIONS.c.agent_active_at, AGENTS.c.name)
-            .outerjoin(AGENTS, AGENTS.c.id == CONVERSATIONS.c.agent_id)
-            .where(
-                status_is(CONVERSATIONS.c.status, ConversationStatus.ACTIVE),
-                CONVERSATIONS.c.handled_by == HandledBy.AGENT,
-                CONVERSATIONS.c.agent_active_at < now - idle_after,
-            )
-        ).all()
+        idle = IDLE_HELD_CHATS.run(connection, {"before": now - idle_after})
         for conversation_id, agent_active_at, agent in idle:
             claimed = claim_conversation(connection, conversation_id, now)
             if claimed is not None:

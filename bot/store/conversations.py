@@ -353,14 +353,20 @@ def next_wake_up(connection: Connection, limit: datetime) -> datetime | None:
     return min(due) if due else None
 
 
+# The chats agents hold, found through ix_conversation_active_handler: the clock asks at every
+# wake, and most active conversations are the bot's (a welcome series waits days).
+HELD_BY_AGENTS = (
+    status_is(CONVERSATIONS.c.status, ConversationStatus.ACTIVE),
+    CONVERSATIONS.c.handled_by == HandledBy.AGENT,
+)
+_EARLIEST_AGENT_ACTIVITY = DriverStatement(
+    select(func.min(CONVERSATIONS.c.agent_active_at)).where(*HELD_BY_AGENTS)
+)
+
+
 def earliest_agent_activity(connection: Connection) -> datetime | None:
     """When the agent idle longest in an active takeover last acted (idle chats go back)."""
-    return connection.execute(
-        select(func.min(CONVERSATIONS.c.agent_active_at)).where(
-            status_is(CONVERSATIONS.c.status, ConversationStatus.ACTIVE),
-            CONVERSATIONS.c.handled_by == HandledBy.AGENT,
-        )
-    ).scalar_one_or_none()
+    return _EARLIEST_AGENT_ACTIVITY.run(connection).scalar_one_or_none()
 
 
 def end_conversation(

@@ -105,12 +105,12 @@ def _timestamp(**kwargs: Any) -> Any:
     return Field(sa_column=Column(UtcDateTime(), **kwargs))
 
 
-def _when_status(name: str, column: str, status: str, *, unique: bool = False) -> Index:
+def _when_status(name: str, *columns: str, status: str, unique: bool = False) -> Index:
     """A partial index over the rows in one status (both SQLite and PostgreSQL have them).
 
     Compare a status with `status_is` or `status_is_not`, never with a bound value."""
     condition = text(f"status = '{status}'")
-    return Index(name, column, unique=unique, sqlite_where=condition, postgresql_where=condition)
+    return Index(name, *columns, unique=unique, sqlite_where=condition, postgresql_where=condition)
 
 
 _PLAIN_VALUE = re.compile(r"[a-z][a-z_]*")
@@ -208,9 +208,9 @@ class Message(TableModel, table=True):
     """Every text in and out, with its fate."""
 
     __table_args__ = (
-        _when_status("ix_message_outbox", "send_after", "pending"),
+        _when_status("ix_message_outbox", "send_after", status="pending"),
         _when_status(
-            "ix_message_fate_unknown", "updated_at", "unknown"
+            "ix_message_fate_unknown", "updated_at", status="unknown"
         ),  # what reconciliation looks for, without scanning every message,
         # One text of a campaign per person: the database itself refuses a second (re-runs and
         # two senders at once are safe).
@@ -295,9 +295,13 @@ class Conversation(TableModel, table=True):
     """A subscriber's run through one flow; at most one is active per subscriber."""
 
     __table_args__ = (
-        _when_status("ux_conversation_one_active", "subscriber_id", "active", unique=True),
-        _when_status("ix_conversation_active_expiry", "expires_at", "active"),
-        _when_status("ix_conversation_active_wake", "wakes_at", "active"),
+        _when_status("ux_conversation_one_active", "subscriber_id", status="active", unique=True),
+        _when_status("ix_conversation_active_expiry", "expires_at", status="active"),
+        _when_status("ix_conversation_active_wake", "wakes_at", status="active"),
+        # The chats agents hold, by when the agent last acted: the clock asks every wake.
+        _when_status(
+            "ix_conversation_active_handler", "handled_by", "agent_active_at", status="active"
+        ),
         # When a flow last started for a person (a trigger's `restart` rule), from the index.
         Index("ix_conversation_subscriber_flow", "subscriber_id", "flow", "started_at"),
     )
@@ -589,7 +593,7 @@ class ShopifyWebhook(TableModel, table=True):
     """
 
     __tablename__ = "shopify_webhook"
-    __table_args__ = (_when_status("ix_shopify_webhook_due", "next_attempt_at", "pending"),)
+    __table_args__ = (_when_status("ix_shopify_webhook_due", "next_attempt_at", status="pending"),)
 
     id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     webhook_id: str = Field(max_length=128, unique=True)  # a retry by Shopify repeats it
@@ -650,7 +654,7 @@ class WebhookDelivery(TableModel, table=True):
     __tablename__ = "webhook_delivery"
     __table_args__ = (
         # The pending deliveries, oldest event first (what a claim looks through) …
-        _when_status("ix_webhook_delivery_pending", "event_id", "pending"),
+        _when_status("ix_webhook_delivery_pending", "event_id", status="pending"),
         # … and a person's queue at an endpoint: does an earlier event of theirs still wait?
         Index(
             "ix_webhook_delivery_queue",

@@ -14,8 +14,15 @@ from typing import Any
 import pytest
 
 from bot.campaigns.send import _HAVE_IT
+from bot.conversations.takeover import IDLE_HELD_CHATS
 from bot.sending.outbox import _RECENT_PROMOTIONAL, _RECENT_PROMOTIONAL_OF
-from bot.store.conversations import _ACTIVE, _ACTIVE_BY_PHONE, _CLAIM_AT_ONCE, _LAST_STARTED
+from bot.store.conversations import (
+    _ACTIVE,
+    _ACTIVE_BY_PHONE,
+    _CLAIM_AT_ONCE,
+    _EARLIEST_AGENT_ACTIVITY,
+    _LAST_STARTED,
+)
 from bot.store.db import make_db, transaction
 from bot.store.driver_sql import DriverStatement
 from bot.store.subscribers import LOCK_SUBSCRIBER
@@ -33,6 +40,9 @@ HOT_PATH: list[tuple[str, DriverStatement, dict[str, Any]]] = [
     # table) is read whole, each number found through an index.
     ("a batch's recent promotional texts", _RECENT_PROMOTIONAL_OF, {"phones": "[]", "since": NOW}),
     ("who has the campaign's text", _HAVE_IT, {"campaign": "sale", "phones": "[]"}),
+    # The clock's, at every wake: among the active conversations, only those agents hold.
+    ("when an agent last acted in a held chat", _EARLIEST_AGENT_ACTIVITY, {}),
+    ("held chats idle too long", IDLE_HELD_CHATS, {"before": NOW}),
 ]
 
 
@@ -59,3 +69,16 @@ def test_when_a_flow_last_started_is_read_from_one_index_alone(
     with transaction(db) as connection:
         plan = _LAST_STARTED.explain(connection, {"subscriber_id": 1, "flow": "welcome"})
     assert any("COVERING INDEX ix_conversation_subscriber_flow" in step for step in plan), plan
+
+
+@pytest.mark.parametrize(
+    "statement", [_EARLIEST_AGENT_ACTIVITY, IDLE_HELD_CHATS], ids=["earliest", "idle"]
+)
+def test_the_clock_finds_held_chats_without_reading_the_bots_conversations(
+    statement: DriverStatement, sqlite_template: SqliteTemplate, tmp_path: Path
+) -> None:
+    """From the index of active conversations by handler, not the whole list of active ones."""
+    db = make_db(sqlite_template.fresh(tmp_path))
+    with transaction(db) as connection:
+        plan = statement.explain(connection, {"before": NOW})
+    assert any("INDEX ix_conversation_active_handler (handled_by=?" in step for step in plan), plan
