@@ -444,6 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "FLOWS_DIR": str(ROOT / "flows") if args.mix in WITH_FLOWS else str(scratch / "no-flows"),
         "PYTHONPATH": str(ROOT),
     }
+    bare_env = dict(env)  # the bare app opens no database: nothing to copy for its workers
     if args.database_per_worker:
         env["PARLEY_BENCH_DATABASE_PER_WORKER"] = "1"  # bench/gunicorn_ready.py's post_fork
     fulls: list[Runs] = []
@@ -459,7 +460,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             bares.append(
                 run_target(
-                    "bare flask", "bench.bare_app:app", args, env, round_number, workdir / "bare"
+                    "bare flask",
+                    "bench.bare_app:app",
+                    args,
+                    bare_env,
+                    round_number,
+                    workdir / "bare",
                 )
             )
     finally:

@@ -108,7 +108,7 @@ def _timestamp(**kwargs: Any) -> Any:
 def _when_status(name: str, *columns: str, status: str, unique: bool = False) -> Index:
     """A partial index over the rows in one status (both SQLite and PostgreSQL have them).
 
-    Compare a status with `status_is` or `status_is_not`, never with a bound value."""
+    Compare a status with `status_is`, `status_is_not` or `status_in`, never with a bound value."""
     condition = text(f"status = '{status}'")
     return Index(name, *columns, unique=unique, sqlite_where=condition, postgresql_where=condition)
 
