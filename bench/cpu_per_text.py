@@ -101,6 +101,22 @@ class _Counts:
             self.round_trips += self._proxy.by_port.get(port, 0) - self._at_checkout.pop(port)
 
 
+def set_up_database(
+    scratch: str, database_url: str | None, auth_token: str, *, with_flows: bool
+) -> None:
+    """This process's settings for the app (the console gateway, `auth_token` for signatures,
+    a fresh SQLite file in `scratch` unless `database_url`), and its database migrated."""
+    os.environ.update(
+        DATABASE_URL=database_url or f"sqlite:///{scratch}/bench.db",
+        GATEWAY="console",
+        SECRET_KEY="bench-" + "0" * 26,
+        TWILIO_AUTH_TOKEN=auth_token,
+    )
+    if not with_flows:
+        os.environ["FLOWS_DIR"] = f"{scratch}/no-flows"
+    subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], check=True)
+
+
 def _empty_tables(database_url: str) -> None:
     """Start a PostgreSQL run from no rows, as a fresh SQLite file does."""
     from sqlalchemy import MetaData, create_engine
@@ -128,15 +144,9 @@ def measure(
     inbound = _sibling("inbound")
     scripts = inbound.MIXES[mix]
     with tempfile.TemporaryDirectory() as scratch:
-        os.environ.update(
-            DATABASE_URL=database_url or f"sqlite:///{scratch}/bench.db",
-            GATEWAY="console",
-            SECRET_KEY="bench-" + "0" * 26,
-            TWILIO_AUTH_TOKEN=inbound.AUTH_TOKEN,
-        )
-        if mix not in inbound.WITH_FLOWS:  # as bench/inbound.py runs it: keywords, no flows
-            os.environ["FLOWS_DIR"] = f"{scratch}/no-flows"
-        subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], check=True)
+        # As bench/inbound.py runs it: keywords, no flows.
+        with_flows = mix in inbound.WITH_FLOWS
+        set_up_database(scratch, database_url, inbound.AUTH_TOKEN, with_flows=with_flows)
         proxy = None
         if database_url is not None:
             from sqlalchemy.engine import make_url

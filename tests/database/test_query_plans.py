@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from bot.campaigns.send import _HAVE_IT
+from bot.conversations.assignment import _ASSIGNED_STILL_WAITING, _HELD
 from bot.conversations.takeover import IDLE_HELD_CHATS
 from bot.sending.outbox import _RECENT_PROMOTIONAL, _RECENT_PROMOTIONAL_OF
 from bot.store.conversations import (
@@ -43,6 +44,8 @@ HOT_PATH: list[tuple[str, DriverStatement, dict[str, Any]]] = [
     # The clock's, at every wake: among the active conversations, only those agents hold.
     ("when an agent last acted in a held chat", _EARLIEST_AGENT_ACTIVITY, {}),
     ("held chats idle too long", IDLE_HELD_CHATS, {"before": NOW}),
+    # Every assignment round's, after every question that queues someone.
+    ("the chats agents hold", _HELD, {}),
 ]
 
 
@@ -82,3 +85,17 @@ def test_the_clock_finds_held_chats_without_reading_the_bots_conversations(
     with transaction(db) as connection:
         plan = statement.explain(connection, {"before": NOW})
     assert any("INDEX ix_conversation_active_handler (handled_by=?" in step for step in plan), plan
+
+
+def test_a_round_looks_up_each_assigned_person_without_reading_the_queue(
+    sqlite_template: SqliteTemplate, tmp_path: Path
+) -> None:
+    """Which assigned people still wait: the assignments (bounded by the agents' capacities)
+    are read whole, each person looked up by index, never the queue of the waiting."""
+    db = make_db(sqlite_template.fresh(tmp_path))
+    with transaction(db) as connection:
+        plan = _ASSIGNED_STILL_WAITING.explain(connection, {})
+    scans = [step for step in plan if step.startswith("SCAN")]
+    assert len(scans) == 1 and scans[0].startswith("SCAN assignment"), plan
+    looked_up = {step.split()[1] for step in plan if step.startswith("SEARCH")}
+    assert looked_up == {"subscriber", "conversation", "unanswered_text"}, plan

@@ -10,7 +10,12 @@ class StatementCounter:
 
     def __init__(self, db: Engine) -> None:
         self.count = 0
+        self._db = db
         event.listen(db, "before_cursor_execute", self._seen)
+
+    def stop(self) -> None:
+        """Count no more."""
+        event.remove(self._db, "before_cursor_execute", self._seen)
 
     def _seen(self, *_args: object) -> None:
         self.count += 1
