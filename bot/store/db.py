@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    text,
     true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -217,8 +218,10 @@ def transaction(db: Engine, *, durable: bool = True) -> Iterator[Connection]:
     # back (a rollback-on-return) and checkpointing happen outside it, so the next writer
     # starts sooner.
     with db.connect().execution_options(**{WRITE_LOCK_OPTION: True}) as connection:
+        begun_by_us = False
         try:
             with _writer_turn(db), connection.begin() as began:
+                begun_by_us = _begin_with_first_statement(connection)
                 yield connection
                 if not durable and connection.dialect.name == "postgresql":
                     _COMMIT_WITHOUT_WAITING.run_later(connection, {})
@@ -228,9 +231,40 @@ def transaction(db: Engine, *, durable: bool = True) -> Iterator[Connection]:
             # Kept on the pooled connection's info: never let them outlive this transaction.
             drop_held(connection)
             committed = connection.info.pop(_AFTER_COMMIT, ())
+            if begun_by_us:
+                _driver_begins_again(connection)
         _checkpoint_if_due(db, connection)
         for callback in committed:
             callback()
+
+
+# psycopg begins a transaction in a round trip of its own, even in pipeline mode (it syncs
+# after its BEGIN): transaction() holds its own BEGIN instead, to go with the first statement.
+_BEGIN = DriverStatement(text("BEGIN").columns(), announced=False)  # columns(): no rows
+
+
+def _begin_with_first_statement(connection: Connection) -> bool:
+    """On PostgreSQL, hold a BEGIN to go with the transaction's first statement (run_later),
+    the driver in autocommit meanwhile so that it sends none of its own: one round trip less
+    for every write transaction. Returns whether it did (then `_driver_begins_again` after).
+
+    psycopg's commit() and rollback() look at the server's transaction status, not at
+    autocommit, so the COMMIT and a rollback are sent as before."""
+    if connection.dialect.driver != "psycopg":
+        return False
+    driver_connection(connection).autocommit = True
+    _BEGIN.run_later(connection, {})
+    return True
+
+
+def _driver_begins_again(connection: Connection) -> None:
+    """The pooled connection back as every other user of it expects it: not in autocommit."""
+    if connection.invalidated:
+        return  # the pool drops it
+    try:
+        driver_connection(connection).autocommit = False
+    except (exc.ResourceClosedError, connection.dialect.loaded_dbapi.Error):
+        connection.invalidate()  # not idle after all (a lost connection): never reuse it
 
 
 def after_commit(connection: Connection, callback: Callable[[], object]) -> None:

@@ -94,11 +94,17 @@ class DriverStatement:
     """A Core statement, compiled once per dialect and run on the driver's cursor."""
 
     def __init__(
-        self, statement: ExecutableReturnsRows | Callable[[str], ExecutableReturnsRows]
+        self,
+        statement: ExecutableReturnsRows | Callable[[str], ExecutableReturnsRows],
+        *,
+        announced: bool = True,
     ) -> None:
         # A callable builds the statement for a dialect name (ON CONFLICT differs by dialect).
         self._build = statement if callable(statement) else (lambda _dialect: statement)
         self._compiled: dict[tuple[str, frozenset[str]], _Compiled] = {}
+        # Whether before_cursor_execute listeners see it (not a BEGIN: SQLAlchemy's "begin"
+        # event tells of that, as for the BEGIN the driver sends itself).
+        self._announced = announced
 
     def run(self, connection: Connection, params: Mapping[str, Any] | None = None) -> Rows:
         """Execute once with these parameters; returns the rows (empty for plain DML)."""
@@ -106,7 +112,7 @@ class DriverStatement:
         if connection.info.get(_HELD):  # they go first, in the same round trip
             return run_together(connection, [(self, params)])[0]
         compiled = self._compile(connection.dialect, params)
-        cursor = _cursor(connection, compiled.sql, params, many=False)
+        cursor = _cursor(connection, compiled.sql, params, many=False, announced=self._announced)
         try:
             cursor.execute(compiled.sql, _bind(compiled, params))
             row_type = compiled.row_type
@@ -143,7 +149,7 @@ class DriverStatement:
     def _send(self, connection: Connection, params: Mapping[str, Any]) -> _Sent:
         """Execute without reading the rows yet (run_together reads them)."""
         compiled = self._compile(connection.dialect, params)
-        cursor = _cursor(connection, compiled.sql, params, many=False)
+        cursor = _cursor(connection, compiled.sql, params, many=False, announced=self._announced)
         try:
             cursor.execute(compiled.sql, _bind(compiled, params))
         except connection.dialect.loaded_dbapi.Error as error:
@@ -295,13 +301,15 @@ def _execute_many(
         cursor.close()
 
 
-def _cursor(connection: Connection, sql: str, params: Any, *, many: bool) -> Any:
+def _cursor(
+    connection: Connection, sql: str, params: Any, *, many: bool, announced: bool = True
+) -> Any:
     """A driver cursor for one statement, announced as SQLAlchemy announces its own: the
     connection's before_cursor_execute listeners (SQL logging, tracing, the tests' statement
     counters) see every statement, not only those SQLAlchemy runs itself."""
     cursor = driver_connection(connection).cursor()
     announce = connection.dispatch.before_cursor_execute
-    if announce:  # no listener, as in production by default: nothing to call
+    if announce and announced:  # no listener, as in production by default: nothing to call
         announce(connection, cursor, sql, params, None, many)
     return cursor
 

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
 
+from bench.round_trips import RoundTripProxy
 from bot.domain.vocabulary import Delivery, Direction, MessageStatus, Purpose
 from bot.store.db import dialect_insert, make_db, transaction
 from bot.store.driver_sql import BulkInsert, DriverStatement, run_together
@@ -329,3 +330,45 @@ def test_a_value_written_into_the_statement_is_stored_as_execute_stores_it(
         DriverStatement(touch).run_many(connection, [{"of_id": 3}, {"of_id": 4}])
         raw = connection.exec_driver_sql("SELECT * FROM message ORDER BY id").all()
     assert [row[1:] for row in raw[2:]] == [row[1:] for row in raw[:2]]
+
+
+def test_a_transaction_that_fails_keeps_none_of_its_writes(database_url: str) -> None:
+    """On PostgreSQL transaction() sends its own BEGIN with the first statement, the driver in
+    autocommit meanwhile: were that BEGIN lost, each write would commit on its own."""
+    db = make_db(database_url, pool_size=1, max_overflow=0)  # one connection, used again
+    with pytest.raises(RuntimeError), transaction(db) as connection:
+        INSERT.run(connection, outbound(phone="+14155550101"))  # with the BEGIN
+        connection.execute(MESSAGES.insert().values(outbound(phone="+14155550102")))
+        raise RuntimeError("the turn failed")
+    with pytest.raises(RuntimeError), transaction(db) as connection:
+        connection.execute(MESSAGES.insert().values(outbound(phone="+14155550103")))  # first
+        raise RuntimeError("the turn failed")
+    # The pooled connection is handed on out of autocommit: a plain db.begin() that rolls
+    # back keeps nothing either.
+    with pytest.raises(RuntimeError), db.begin() as connection:
+        connection.execute(MESSAGES.insert().values(outbound(phone="+14155550104")))
+        raise RuntimeError("rolled back")
+    with db.connect() as connection:
+        assert connection.execute(select(MESSAGES.c.phone)).all() == []
+
+
+def test_a_write_transaction_begins_in_its_first_statements_round_trip(
+    database_url: str,
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("round trips are PostgreSQL's: SQLite runs in the process")
+    proxy = RoundTripProxy((make_url(database_url).host or "127.0.0.1", 5432))
+    proxied = make_url(database_url).set(host="127.0.0.1", port=proxy.start())
+    db = make_db(proxied.render_as_string(hide_password=False))
+    try:
+        with transaction(db) as connection:
+            INSERT.run(connection, outbound())  # opens the pooled connection
+        before = proxy.round_trips
+        with transaction(db) as connection:
+            INSERT.run(connection, outbound())  # the BEGIN goes with it
+        # The INSERT with its BEGIN, then the COMMIT: psycopg alone sends its BEGIN in a round
+        # trip of its own, one more for every write transaction.
+        assert proxy.round_trips - before == 2
+    finally:
+        db.dispose()
+        proxy.stop()
