@@ -260,15 +260,12 @@ _HOLDING = and_(
 
 
 def _waits(person: ColumnElement[int]) -> ColumnElement[bool]:
-    """Whether `person` (a subscriber id) waits for a human: a handoff, or open unanswered
-    texts; never someone who opted out (nobody may text them: nothing to give an agent).
-    Each part is one look-up by the person's own index."""
-    return and_(
-        exists().where(SUBSCRIBERS.c.id == person, _NOT_OPTED_OUT),
-        or_(
-            exists().where(CONVERSATIONS.c.subscriber_id == person, _HANDED_OFF),
-            exists().where(UNANSWERED.c.subscriber_id == person, UNANSWERED.c.handled_at.is_(None)),
-        ),
+    """Whether `person` (a subscriber id) has a handoff or open unanswered texts, each one
+    look-up by the person's own index. Whoever asks also leaves out those who opted out
+    (`_NOT_OPTED_OUT` on the person's own row): nobody may text them, nothing to give."""
+    return or_(
+        exists().where(CONVERSATIONS.c.subscriber_id == person, _HANDED_OFF),
+        exists().where(UNANSWERED.c.subscriber_id == person, UNANSWERED.c.handled_at.is_(None)),
     )
 
 
@@ -276,7 +273,9 @@ _HELD = DriverStatement(
     select(CONVERSATIONS.c.subscriber_id, CONVERSATIONS.c.agent_id).where(_HOLDING)
 )
 _ASSIGNED_STILL_WAITING = DriverStatement(
-    select(ASSIGNMENTS.c.subscriber_id).where(_waits(ASSIGNMENTS.c.subscriber_id))
+    select(ASSIGNMENTS.c.subscriber_id)
+    .join(SUBSCRIBERS, SUBSCRIBERS.c.id == ASSIGNMENTS.c.subscriber_id)
+    .where(_NOT_OPTED_OUT, _waits(ASSIGNMENTS.c.subscriber_id))
 )
 # The whole queue (as `_waits` says), with since when each person waits.
 _HANDOFFS = (
@@ -304,7 +303,7 @@ def _needs(connection: Connection) -> dict[int, datetime]:
 def _waits_now(connection: Connection, subscriber_id: int) -> bool:
     """Whether this one person waits for a human."""
     found = select(SUBSCRIBERS.c.id).where(
-        SUBSCRIBERS.c.id == subscriber_id, _waits(SUBSCRIBERS.c.id)
+        SUBSCRIBERS.c.id == subscriber_id, _NOT_OPTED_OUT, _waits(SUBSCRIBERS.c.id)
     )
     return connection.execute(found).first() is not None
 

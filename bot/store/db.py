@@ -42,6 +42,7 @@ from bot.store.driver_sql import (
     commit_with_held,
     driver_connection,
     drop_held,
+    holds_only,
     send_held,
 )
 
@@ -59,6 +60,8 @@ _AFTER_COMMIT = "parley_after_commit"  # connection.info key: callbacks for afte
 CONNECT_TIMEOUT_S = 10  # seconds; a DATABASE_URL's own ?connect_timeout= wins
 PING_AFTER_IDLE_S = 1.0  # a pooled PostgreSQL connection idle this long is checked before use
 _IDLE_SINCE = "parley_idle_since"  # pool record info key: when it was last checked in
+# PostgreSQL engines that send held writes before any statement SQLAlchemy runs (make_db's).
+_HOLDS_FOR_SQLALCHEMY: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def make_db(database_url: str, **options: Any) -> Engine:
@@ -82,6 +85,8 @@ def make_db(database_url: str, **options: Any) -> Engine:
     def _held_writes_first(connection: Connection, *_statement: Any) -> None:
         # Writes DriverStatement.run_later holds go before any statement SQLAlchemy runs.
         send_held(connection)
+
+    _HOLDS_FOR_SQLALCHEMY.add(db)
 
     # Any commit sends them (transaction() has already, with its COMMIT, in one round trip;
     # a plain db.begin() has not) and any rollback forgets them: held writes never outlive
@@ -225,14 +230,23 @@ def transaction(db: Engine, *, durable: bool = True) -> Iterator[Connection]:
                 yield connection
                 if not durable and connection.dialect.name == "postgresql":
                     _COMMIT_WITHOUT_WAITING.run_later(connection, {})
+                if begun_by_us and holds_only(connection, _BEGIN):
+                    drop_held(connection)  # nothing was sent: psycopg sends no COMMIT either
                 # On PostgreSQL the writes held for it go with the COMMIT: one round trip.
                 commit_with_held(connection, began)
         finally:
-            # Kept on the pooled connection's info: never let them outlive this transaction.
-            drop_held(connection)
-            committed = connection.info.pop(_AFTER_COMMIT, ())
-            if begun_by_us:
-                _driver_begins_again(connection)
+            committed: Collection[Callable[[], object]]
+            if connection.invalidated:
+                # Lost (the server dropped it): its info went with it, and touching it now
+                # would hide the error that says so (what handle_inbound's retry looks for)
+                # behind SQLAlchemy's "can't reconnect until rolled back".
+                committed = ()
+            else:
+                # Kept on the pooled connection's info: never let them outlive this one.
+                drop_held(connection)
+                committed = connection.info.pop(_AFTER_COMMIT, ())
+                if begun_by_us:
+                    _driver_begins_again(connection)
         _checkpoint_if_due(db, connection)
         for callback in committed:
             callback()
@@ -249,10 +263,20 @@ def _begin_with_first_statement(connection: Connection) -> bool:
     for every write transaction. Returns whether it did (then `_driver_begins_again` after).
 
     psycopg's commit() and rollback() look at the server's transaction status, not at
-    autocommit, so the COMMIT and a rollback are sent as before."""
-    if connection.dialect.driver != "psycopg":
+    autocommit, so the COMMIT and a rollback are sent as before. The body must not commit
+    itself (transaction() does): statements after such a commit would each commit alone.
+
+    Left to psycopg: a connection already in autocommit (an engine made so: no transaction,
+    as before), one with its own isolation level, read-only or deferrable setting (psycopg's
+    BEGIN says them), and engines not made by make_db (only there do held writes go before
+    a statement SQLAlchemy runs: a first such statement would run before the BEGIN)."""
+    if connection.dialect.driver != "psycopg" or connection.engine not in _HOLDS_FOR_SQLALCHEMY:
         return False
-    driver_connection(connection).autocommit = True
+    driver = driver_connection(connection)
+    settings = (driver.isolation_level, driver.read_only, driver.deferrable)
+    if driver.autocommit or settings != (None, None, None):
+        return False
+    driver.autocommit = True
     _BEGIN.run_later(connection, {})
     return True
 

@@ -374,6 +374,12 @@ def send_held(connection: Connection) -> None:
         run_together(connection, [])
 
 
+def holds_only(connection: Connection, statement: DriverStatement) -> bool:
+    """Whether `statement` is the one write `run_later` holds on `connection`."""
+    held: list[tuple[DriverStatement, Mapping[str, Any]]] = connection.info.get(_HELD) or []
+    return len(held) == 1 and held[0][0] is statement
+
+
 def drop_held(connection: Connection) -> None:
     """Forget held writes: their transaction is over (rolled back, if they were never sent)."""
     connection.info.pop(_HELD, None)
@@ -396,8 +402,8 @@ def commit_with_held(connection: Connection, transaction: Any) -> None:
                 transaction.commit()
             except exc.DBAPIError as error:
                 failed = _failed_in(sent)
-                if failed is None:  # the COMMIT itself failed, and says so
-                    raise
+                if failed is None or connection.invalidated:  # the COMMIT failed, or the
+                    raise  # connection is lost: the error says so (no write to blame)
                 # As if it had run at once: the error names the held write, not the COMMIT.
                 raise _wrapped(failed.compiled, failed.params, error.orig, connection) from error
             finally:
@@ -546,10 +552,13 @@ def _wrapped(
     """The driver's error as SQLAlchemy's; a connection the server dropped is invalidated, as
     Connection.execute does (the pool opens a new one; `connection_invalidated` says so)."""
     dialect = connection.dialect
-    driver = connection.connection.driver_connection
-    lost = driver is not None and dialect.is_disconnect(error, driver, None)
-    if lost:
-        connection.invalidate(error)
+    if connection.invalidated:  # lost already; asking for its driver would reconnect
+        lost = True
+    else:
+        driver = connection.connection.driver_connection
+        lost = driver is not None and dialect.is_disconnect(error, driver, None)
+        if lost:
+            connection.invalidate(error)
     return exc.DBAPIError.instance(
         compiled.sql,
         dict(params),

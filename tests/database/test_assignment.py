@@ -163,24 +163,36 @@ def test_with_every_slot_taken_a_round_does_not_read_the_queue(team: Team) -> No
 
 def _round_work(team: Team) -> tuple[int, int]:
     """A round's statements, and the work they did: on SQLite the steps its virtual machine
-    took, on PostgreSQL the rows its statements returned (a statement that reads more rows
-    for more waiting people does more of both)."""
+    took between BEGIN and COMMIT (not a WAL checkpoint after), on PostgreSQL the rows its
+    statements returned (what this process reads; SQLite's count also sees what the database
+    read to find them). A statement that reads more rows for more waiting people does more."""
     statements = StatementCounter(team.db)
     work = Counter[str]()
     drivers: list[Any] = []
+    in_transaction: list[bool] = []
 
     def count_work(driver: Any, *_args: object) -> None:
         drivers.append((driver, getattr(driver, "cursor_factory", None)))
         if team.db.dialect.name == "sqlite":
-            driver.set_progress_handler(lambda: work.update(("done",)), 1)
+            step = ("done",)
+            driver.set_progress_handler(lambda: in_transaction and work.update(step), 1)
         else:
             driver.cursor_factory = _counting_cursor(driver.cursor_factory, work)
 
-    event.listen(team.db, "checkout", count_work)
+    def began(*_args: object) -> None:
+        in_transaction.append(True)
+
+    def ended(*_args: object) -> None:
+        in_transaction.clear()
+
+    listeners = [("checkout", count_work), ("begin", began), ("commit", ended)]
+    for name, listener in listeners:
+        event.listen(team.db, name, listener)
     try:
         given = assign_waiting(team.db, now=team.clock(), away_after=timedelta(minutes=15))
     finally:
-        event.remove(team.db, "checkout", count_work)
+        for name, listener in listeners:
+            event.remove(team.db, name, listener)
         statements.stop()
         for driver, factory in drivers:
             if team.db.dialect.name == "sqlite":
@@ -376,6 +388,20 @@ def test_assigning_is_refused_clearly(team: Team) -> None:
     # A chat Dana holds: Eli cannot pass it on.
     post(team.dana_client, f"/inbox/conversations/{chat}/take")
     post(team.eli_client, f"/inbox/conversations/{chat}/assign", agent_id=str(team.eli.id))
+    assert team.assigned() == {}
+
+
+def test_a_person_who_opted_out_cannot_be_assigned_by_hand(team: Team) -> None:
+    """Nobody may text them: there is nothing to give a colleague, nor round robin."""
+    team.asks(PEOPLE[0])  # someone else still waits
+    chat = team.handed_off()
+    with transaction(team.db) as connection:  # the carrier says Alice opted out
+        opt_out_by_carrier(connection, ALICE, None, team.clock())
+
+    for agent_id in (str(team.eli.id), ""):  # to a colleague, or back to round robin
+        refused = post(team.dana_client, f"/inbox/conversations/{chat}/assign", agent_id=agent_id)
+        page = team.dana_client.get(refused.headers["Location"]).get_data(as_text=True)
+        assert "Nobody is waiting here" in page, agent_id
     assert team.assigned() == {}
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, create_engine, func, select, update
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
+from sqlalchemy.exc import DBAPIError, IntegrityError, MultipleResultsFound, NoResultFound
 
 from bench.round_trips import RoundTripProxy
 from bot.domain.vocabulary import Delivery, Direction, MessageStatus, Purpose
 from bot.store.db import dialect_insert, make_db, transaction
-from bot.store.driver_sql import BulkInsert, DriverStatement, run_together
+from bot.store.driver_sql import BulkInsert, DriverStatement, driver_connection, run_together
 from bot.store.tables import MESSAGES
 
 WHEN = datetime(2026, 11, 25, 9, 30, 15, 123456, tzinfo=UTC)
@@ -369,6 +369,68 @@ def test_a_write_transaction_begins_in_its_first_statements_round_trip(
         # The INSERT with its BEGIN, then the COMMIT: psycopg alone sends its BEGIN in a round
         # trip of its own, one more for every write transaction.
         assert proxy.round_trips - before == 2
+        before = proxy.round_trips
+        with transaction(db):
+            pass  # nothing to begin nor commit
+        assert proxy.round_trips == before
     finally:
         db.dispose()
         proxy.stop()
+
+
+@pytest.mark.parametrize("second", ["driver", "sqlalchemy", "held", "commit"])
+def test_a_connection_the_server_drops_mid_transaction_says_so(
+    database_url: str, second: str
+) -> None:
+    """The error says the connection was lost (what handle_inbound's retry looks for), not
+    that a rolled-back transaction was touched while it was being tidied away."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a server dropping the connection is PostgreSQL's")
+    db = make_db(database_url)
+    with pytest.raises(DBAPIError) as lost, transaction(db) as connection:
+        INSERT.run(connection, outbound())
+        backend = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        with make_db(database_url).connect() as other:
+            other.execute(select(func.pg_terminate_backend(backend)))
+        if second == "driver":
+            BY_PHONE.run(connection, {"phone": "+14155550100"})
+        elif second == "sqlalchemy":
+            connection.execute(select(MESSAGES.c.id))
+        elif second == "held":  # sent with the COMMIT
+            MARK.run_later(connection, {"message_id": 1, "status": MessageStatus.SENT})
+        # "commit": the COMMIT meets the lost connection
+    assert lost.value.connection_invalidated
+    with transaction(db) as connection:  # a fresh connection; the lost one kept nothing
+        assert BY_PHONE.run(connection, {"phone": "+14155550100"}).first() is None
+
+
+def test_an_engines_own_transaction_settings_are_kept(database_url: str) -> None:
+    """An engine made with another isolation level, or in autocommit, gets what it asked for:
+    transaction() leaves those to the driver (its own BEGIN says them)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("psycopg's settings")
+    repeatable = make_db(database_url, isolation_level="REPEATABLE READ")
+    with transaction(repeatable) as connection:
+        level = connection.exec_driver_sql("SHOW transaction_isolation").scalar_one()
+    assert level == "repeatable read"
+    autocommit = make_db(database_url, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0)
+    with transaction(autocommit) as connection:
+        INSERT.run(connection, outbound())
+    with autocommit.connect() as connection:
+        assert driver_connection(connection).autocommit  # still as the engine made it
+    for engine in (repeatable, autocommit):
+        engine.dispose()
+
+
+def test_an_engine_not_made_by_make_db_keeps_psycopgs_own_begin(database_url: str) -> None:
+    """Only make_db's engines send held writes before SQLAlchemy's statements: elsewhere a
+    held BEGIN would come after a first such statement, which would commit on its own."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("psycopg's BEGIN")
+    plain = create_engine(database_url)
+    with pytest.raises(RuntimeError), transaction(plain) as connection:
+        connection.execute(MESSAGES.insert().values(outbound()))
+        raise RuntimeError("the turn failed")
+    with plain.connect() as connection:
+        assert connection.execute(select(MESSAGES.c.phone)).all() == []
+    plain.dispose()
