@@ -62,8 +62,15 @@ class _Candidate:
 
 
 def assign_waiting(db: Engine, *, now: datetime, away_after: timedelta) -> int:
-    """One round: drop finished items, take back items of agents gone away, and give waiting
-    items to available agents with free slots; returns how many were given.
+    """One round, in a transaction of its own: drop finished items, take back items of agents
+    gone away, and give waiting items to available agents with free slots; returns how many
+    were given."""
+    with transaction(db) as connection:
+        return _round(connection, now, away_after)
+
+
+def _round(connection: Connection, now: datetime, away_after: timedelta) -> int:
+    """A round on `connection`, in its transaction.
 
     What it reads grows with the team and what it has given out, not with the queue: the
     queue itself is read only when a slot is free to fill. Every question that queues someone
@@ -71,17 +78,16 @@ def assign_waiting(db: Engine, *, now: datetime, away_after: timedelta) -> int:
     time made each question cost more than the one before (40 ms of CPU at 5 000 waiting,
     against 1 ms with nobody on duty; bench/agent_queue.py).
     """
-    with transaction(db) as connection:
-        agents, items = _on_duty(connection, now, away_after)
-        available = {agent.id for agent in agents if agent.available}
-        if not available and not items:
-            # Nobody to give to and nothing given to sweep: the round has no work.
-            return 0
-        held, still_waiting = _held_and_still_waiting(connection)
-        disabled = {agent.id for agent in agents if agent.disabled}
-        assigned = _sweep(connection, items, still_waiting, held, available, disabled)
-        on_duty = [agent for agent in agents if agent.id in available]
-        return _give(connection, on_duty, held, assigned, now)
+    agents, items = _on_duty(connection, now, away_after)
+    available = {agent.id for agent in agents if agent.available}
+    if not available and not items:
+        # Nobody to give to and nothing given to sweep: the round has no work.
+        return 0
+    held, still_waiting = _held_and_still_waiting(connection)
+    disabled = {agent.id for agent in agents if agent.disabled}
+    assigned = _sweep(connection, items, still_waiting, held, available, disabled)
+    on_duty = [agent for agent in agents if agent.id in available]
+    return _give(connection, on_duty, held, assigned, now)
 
 
 def _on_duty(
@@ -105,8 +111,8 @@ def _held_and_still_waiting(connection: Connection) -> tuple[dict[int, int], set
 
 
 class AssignmentRound:
-    """The round a turn that queued someone asks for, run once the turn commits
-    (`ConversationService.assign`), and whether that turn needs one at all."""
+    """The round a turn that queued someone asks for (`ConversationService.assign`): at the
+    end of the turn's own transaction on SQLite, after its commit elsewhere."""
 
     def __init__(self, db: Engine, *, clock: Callable[[], datetime], away_after: timedelta) -> None:
         self.db = db
@@ -116,26 +122,30 @@ class AssignmentRound:
     def __call__(self) -> int:
         return assign_now(self.db, clock=self.clock, away_after=self.away_after)
 
-    def needed_after(self, connection: Connection, now: datetime) -> bool:
-        """Whether a round after this turn (on `connection`) commits could give anyone out.
+    def runs_in_turn(self, connection: Connection) -> bool:
+        """Whether the round goes inside the turn on `connection` (`in_turn`, as it commits).
 
-        On SQLite the turn holds the only write lock, so the round would see what this read
-        sees, but for changes committed in between: an agent turning available, logging in or
-        freeing a slot runs a round of their own, which sees the person queued. So with
-        nobody available and nothing assigned the round would find no work (it was a second
-        write transaction for every question of a burst). An agent back from idle on their
+        On SQLite the turn holds the only write lock, so a round at its end sees what one
+        after the commit would, but for changes committed in between: an agent turning
+        available, logging in or freeing a slot runs a round of their own, which sees the
+        person queued. So the round needs no write transaction of its own (it was a second
+        one for every question while anyone was on duty). An agent back from idle on their
         next page load runs no round, here as before: the clock's tick gives the person out.
-        On PostgreSQL a change could commit unseen by both, so the round always runs there.
+        On PostgreSQL a change could commit unseen by both, and a round in the turn would
+        lock the agents while the turn holds its person's row, which a round giving that
+        person out waits for: the round follows the commit there.
         """
-        if connection.dialect.name != "sqlite":
-            return True
+        return connection.dialect.name == "sqlite"
+
+    def in_turn(self, connection: Connection, now: datetime) -> None:
+        """A round inside the turn's transaction, all or nothing: a failure is logged, never
+        the text's failure (the next round, the clock's tick or any agent's action, gives
+        the person out)."""
         try:
-            agents, items = _on_duty(connection, now, self.away_after)
+            with connection.begin_nested():
+                _round(connection, now, self.away_after)
         except exc.DBAPIError:
-            # Never the text's failure (as in assign_now): the round after the commit decides.
-            log.exception("could not tell whether an assignment round is needed; running one")
-            return True
-        return bool(items) or any(agent.available for agent in agents)
+            log.exception("assignment round failed; the next one will give the waiting out")
 
 
 def assign_now(db: Engine, *, clock: Callable[[], datetime], away_after: timedelta) -> int:

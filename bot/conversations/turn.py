@@ -14,7 +14,7 @@ from bot.domain.policy import DEFAULT_RULES, PolicyRules
 from bot.domain.vocabulary import Delivery
 from bot.engine.state import FlowState
 from bot.store.conversations import ActiveConversation, Wake
-from bot.store.db import after_commit
+from bot.store.db import after_commit, before_commit
 from bot.store.messages import QueuedText
 from bot.store.subscribers import SubscriberRow
 
@@ -26,8 +26,12 @@ class AssignRound(Protocol):
         """Run a round now, in a transaction of its own."""
         ...
 
-    def needed_after(self, connection: Connection, now: datetime) -> bool:
-        """Whether a round once the turn on `connection` commits could give anyone out."""
+    def runs_in_turn(self, connection: Connection) -> bool:
+        """Whether the round goes inside the turn's transaction (else after its commit)."""
+        ...
+
+    def in_turn(self, connection: Connection, now: datetime) -> None:
+        """Run the round inside the turn's transaction, as it is about to commit."""
         ...
 
 
@@ -93,11 +97,16 @@ class Turn:
     assign_asked: bool = False
 
     def ask_for_assignment(self) -> None:
-        """Someone joined the agents' queue: assign them once this turn is committed."""
-        if self.assign is not None and not self.assign_asked:
-            self.assign_asked = True
-            if self.assign.needed_after(self.connection, self.now):
-                after_commit(self.connection, self.assign)
+        """Someone joined the agents' queue: assign them as this turn commits (it has written
+        all it will by then), or once it has."""
+        assign = self.assign
+        if assign is None or self.assign_asked:
+            return
+        self.assign_asked = True
+        if assign.runs_in_turn(self.connection):
+            before_commit(self.connection, lambda: assign.in_turn(self.connection, self.now))
+        else:
+            after_commit(self.connection, assign)
 
     def waiting_action(self) -> PendingAction | None:
         """The call the turn left its conversation waiting for, unless it moved on since."""

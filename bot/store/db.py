@@ -56,6 +56,7 @@ WAL_CHECKPOINT_EVERY = 64
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 WRITE_LOCK_OPTION = "parley_writes"  # execution option: this transaction will write
 _AFTER_COMMIT = "parley_after_commit"  # connection.info key: callbacks for after the commit
+_BEFORE_COMMIT = "parley_before_commit"  # connection.info key: callbacks for just before it
 
 CONNECT_TIMEOUT_S = 10  # seconds; a DATABASE_URL's own ?connect_timeout= wins
 PING_AFTER_IDLE_S = 1.0  # a pooled PostgreSQL connection idle this long is checked before use
@@ -228,6 +229,8 @@ def transaction(db: Engine, *, durable: bool = True) -> Iterator[Connection]:
             with _writer_turn(db), connection.begin() as began:
                 begun_by_us = _begin_with_first_statement(connection)
                 yield connection
+                for callback in connection.info.pop(_BEFORE_COMMIT, ()):
+                    callback()
                 if not durable and connection.dialect.name == "postgresql":
                     _COMMIT_WITHOUT_WAITING.run_later(connection, {})
                 if begun_by_us and holds_only(connection, _BEGIN):
@@ -244,6 +247,7 @@ def transaction(db: Engine, *, durable: bool = True) -> Iterator[Connection]:
             else:
                 # Kept on the pooled connection's info: never let them outlive this one.
                 drop_held(connection)
+                connection.info.pop(_BEFORE_COMMIT, None)
                 committed = connection.info.pop(_AFTER_COMMIT, ())
                 if begun_by_us:
                     _driver_begins_again(connection)
@@ -289,6 +293,15 @@ def _driver_begins_again(connection: Connection) -> None:
         driver_connection(connection).autocommit = False
     except (exc.ResourceClosedError, connection.dialect.loaded_dbapi.Error):
         connection.invalidate()  # not idle after all (a lost connection): never reuse it
+
+
+def before_commit(connection: Connection, callback: Callable[[], object]) -> None:
+    """Run `callback` at the end of the transaction() of `connection`, inside it, once its
+    body has written all it will; an error from it rolls the transaction back."""
+    if not connection.get_execution_options().get(WRITE_LOCK_OPTION):
+        # Only transaction() runs them: elsewhere the callback would be silently dropped.
+        raise RuntimeError("before_commit needs a connection from transaction()")
+    connection.info.setdefault(_BEFORE_COMMIT, []).append(callback)
 
 
 def after_commit(connection: Connection, callback: Callable[[], object]) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import shutil
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
-from sqlalchemy import event, select
+from sqlalchemy import Engine, event, select
 
 from bot.accounts.presence import set_available
 from bot.cli import main
@@ -128,6 +130,58 @@ def test_with_nobody_on_duty_a_question_is_one_transaction_on_sqlite(team: Team)
     assert len(begun) == (1 if team.db.dialect.name == "sqlite" else 2)
     team.available(team.eli_client)  # an agent coming on duty runs a round of their own
     assert team.assigned() == {PEOPLE[0]: "Eli"}
+
+
+def test_with_someone_on_duty_a_question_is_one_transaction_on_sqlite(team: Team) -> None:
+    team.available(team.dana_client)
+    begun: list[object] = []
+    event.listen(team.db, "begin", begun.append)
+    team.asks(PEOPLE[0])
+    # On SQLite the round runs at the end of the turn, which holds the only write lock; on
+    # PostgreSQL after its commit.
+    assert len(begun) == (1 if team.db.dialect.name == "sqlite" else 2)
+    assert team.assigned() == {PEOPLE[0]: "Dana"}
+
+
+def test_a_round_that_fails_is_never_the_texts_failure(team: Team) -> None:
+    """The question is answered and waits, given to nobody; the next round gives it out."""
+    team.available(team.dana_client)
+    with _assignments_refused(team.db):
+        assert team.asks(PEOPLE[0]) == [DEFAULT_ACK]
+        assert team.assigned() == {}
+    unassigned = team.eli_client.get("/inbox/?view=unassigned").get_data(as_text=True)
+    assert PEOPLE[0] in unassigned
+    team.available(team.eli_client)  # a round of Eli's own, once assignments work again
+    assert team.assigned() == {PEOPLE[0]: "Dana"}
+
+
+@contextmanager
+def _assignments_refused(db: Engine) -> Iterator[None]:
+    """The database refuses every new assignment (a trigger), as a failing disk or a bug
+    would make a round fail half-way."""
+    if db.dialect.name == "sqlite":
+        create = [
+            "CREATE TRIGGER refuse_assignment BEFORE INSERT ON assignment "
+            "BEGIN SELECT RAISE(ABORT, 'assignments refused'); END"
+        ]
+        drop = ["DROP TRIGGER refuse_assignment"]
+    else:
+        create = [
+            "CREATE FUNCTION refuse_assignment() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'assignments refused'; END $$",
+            "CREATE TRIGGER refuse_assignment BEFORE INSERT ON assignment "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_assignment()",
+        ]
+        drop = ["DROP TRIGGER refuse_assignment ON assignment", "DROP FUNCTION refuse_assignment"]
+    with db.begin() as connection:
+        for statement in create:
+            connection.exec_driver_sql(statement)
+    try:
+        yield
+    finally:
+        with db.begin() as connection:
+            for statement in drop:
+                connection.exec_driver_sql(statement)
 
 
 def test_with_nobody_on_duty_a_round_does_not_read_the_queue(team: Team) -> None:

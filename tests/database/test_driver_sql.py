@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, MultipleResultsFound, NoR
 
 from bench.round_trips import RoundTripProxy
 from bot.domain.vocabulary import Delivery, Direction, MessageStatus, Purpose
-from bot.store.db import dialect_insert, make_db, transaction
+from bot.store.db import before_commit, dialect_insert, make_db, transaction
 from bot.store.driver_sql import BulkInsert, DriverStatement, driver_connection, run_together
 from bot.store.tables import MESSAGES
 
@@ -434,3 +434,25 @@ def test_an_engine_not_made_by_make_db_keeps_psycopgs_own_begin(database_url: st
     with plain.connect() as connection:
         assert connection.execute(select(MESSAGES.c.phone)).all() == []
     plain.dispose()
+
+
+def test_before_commit_runs_inside_the_transaction_and_only_there(database_url: str) -> None:
+    db = make_db(database_url)
+    with transaction(db) as connection:
+        message_id = INSERT.run(connection, outbound()).scalar_one()
+        sent = {"message_id": message_id, "status": MessageStatus.SENT}
+        before_commit(connection, lambda: MARK.run(connection, sent))
+        assert _status(connection, message_id) is MessageStatus.PENDING  # not yet
+    with transaction(db) as connection:
+        assert _status(connection, message_id) is MessageStatus.SENT  # committed with the rest
+
+    def fail() -> None:
+        raise RuntimeError("the callback failed")
+
+    with pytest.raises(RuntimeError, match="callback"), transaction(db) as connection:
+        INSERT.run(connection, outbound(phone="+14155550109"))
+        before_commit(connection, fail)
+    with db.connect() as connection:  # the transaction's own write went with it
+        assert connection.execute(select(MESSAGES.c.phone)).scalars().all() == ["+14155550100"]
+    with pytest.raises(RuntimeError, match="transaction"), db.begin() as connection:
+        before_commit(connection, lambda: None)  # elsewhere it would never run: refused
