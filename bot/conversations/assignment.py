@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exc, exists, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot.accounts.presence import IS_AVAILABLE, presence_params
@@ -137,14 +137,17 @@ class AssignmentRound:
         """
         return connection.dialect.name == "sqlite"
 
-    def in_turn(self, connection: Connection, now: datetime) -> None:
+    def in_turn(self, connection: Connection) -> None:
         """A round inside the turn's transaction, all or nothing: a failure is logged, never
         the text's failure (the next round, the clock's tick or any agent's action, gives
-        the person out)."""
+        the person out). At the clock's present moment, as a round after the commit: the
+        turn's own may be older (a timer's batch, a wait for the writer's turn)."""
         try:
-            with connection.begin_nested():
-                _round(connection, now, self.away_after)
-        except exc.DBAPIError:
+            with connection.begin_nested():  # the savepoint takes back the round's writes alone
+                _round(connection, self.clock(), self.away_after)
+        except Exception:  # any failure, as assign_now after a commit: never the text's
+            if connection.invalidated:
+                raise  # the connection is lost, and the turn with it: its caller retries
             log.exception("assignment round failed; the next one will give the waiting out")
 
 

@@ -30,7 +30,7 @@ class AssignRound(Protocol):
         """Whether the round goes inside the turn's transaction (else after its commit)."""
         ...
 
-    def in_turn(self, connection: Connection, now: datetime) -> None:
+    def in_turn(self, connection: Connection) -> None:
         """Run the round inside the turn's transaction, as it is about to commit."""
         ...
 
@@ -104,7 +104,7 @@ class Turn:
             return
         self.assign_asked = True
         if assign.runs_in_turn(self.connection):
-            before_commit(self.connection, lambda: assign.in_turn(self.connection, self.now))
+            before_commit(self.connection, lambda: assign.in_turn(self.connection))
         else:
             after_commit(self.connection, assign)
 

@@ -231,6 +231,7 @@ def transaction(db: Engine, *, durable: bool = True) -> Iterator[Connection]:
                 yield connection
                 for callback in connection.info.pop(_BEFORE_COMMIT, ()):
                     callback()
+                _still_in_transaction(connection)
                 if not durable and connection.dialect.name == "postgresql":
                     _COMMIT_WITHOUT_WAITING.run_later(connection, {})
                 if begun_by_us and holds_only(connection, _BEGIN):
@@ -293,6 +294,19 @@ def _driver_begins_again(connection: Connection) -> None:
         driver_connection(connection).autocommit = False
     except (exc.ResourceClosedError, connection.dialect.loaded_dbapi.Error):
         connection.invalidate()  # not idle after all (a lost connection): never reuse it
+
+
+class TransactionLost(RuntimeError):
+    """SQLite ended a transaction before its commit: nothing of it is stored."""
+
+
+def _still_in_transaction(connection: Connection) -> None:
+    """Some SQLite errors end the whole transaction, not the statement alone (a trigger's
+    RAISE(ROLLBACK), an interrupt, some I/O errors). Caught by whoever ran the statement,
+    the commit would then find nothing to commit, and the driver says nothing: the body's
+    writes would be lost while its caller answered as if they were stored."""
+    if connection.dialect.name == "sqlite" and not driver_connection(connection).in_transaction:
+        raise TransactionLost("SQLite ended this transaction before its commit: nothing is stored")
 
 
 def before_commit(connection: Connection, callback: Callable[[], object]) -> None:

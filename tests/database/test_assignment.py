@@ -19,14 +19,21 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event, func, select, update
 
 from bot.accounts.presence import set_available
 from bot.cli import main
 from bot.conversations.assignment import assign_waiting, next_away
 from bot.store.db import transaction
 from bot.store.subscribers import opt_out_by_carrier
-from bot.store.tables import AGENT_CHATS, ASSIGNMENTS, CONVERSATIONS, SUBSCRIBERS
+from bot.store.tables import (
+    AGENT_CHATS,
+    AGENTS,
+    ASSIGNMENTS,
+    CONVERSATIONS,
+    SUBSCRIBERS,
+    UNANSWERED_TEXTS,
+)
 from tests.support.inbox import NOON_IN_SF, Inbox, post
 from tests.support.paths import SHIPPED_FLOWS
 from tests.support.sms import ALICE, reply_to
@@ -143,36 +150,45 @@ def test_with_someone_on_duty_a_question_is_one_transaction_on_sqlite(team: Team
     assert team.assigned() == {PEOPLE[0]: "Dana"}
 
 
-def test_a_round_that_fails_is_never_the_texts_failure(team: Team) -> None:
-    """The question is answered and waits, given to nobody; the next round gives it out."""
+@pytest.mark.parametrize("refused", ["assignment", "last_assigned_at"])
+def test_a_round_that_fails_is_never_the_texts_failure(team: Team, refused: str) -> None:
+    """The question is answered and waits, given to nobody (what the round wrote before it
+    failed is taken back); the next round gives it out."""
     team.available(team.dana_client)
-    with _assignments_refused(team.db):
+    with _refused(team.db, refused):
         assert team.asks(PEOPLE[0]) == [DEFAULT_ACK]
         assert team.assigned() == {}
     unassigned = team.eli_client.get("/inbox/?view=unassigned").get_data(as_text=True)
     assert PEOPLE[0] in unassigned
-    team.available(team.eli_client)  # a round of Eli's own, once assignments work again
+    team.available(team.eli_client)  # a round of Eli's own, once the database takes it
     assert team.assigned() == {PEOPLE[0]: "Dana"}
 
 
+# What a round writes, refused by a trigger as a failing disk or a bug would fail it half-way:
+# a new assignment (its first write), or the agent's last assignment time (its last).
+_REFUSALS = {
+    "assignment": ("assignment", "INSERT"),
+    "last_assigned_at": ("agent", "UPDATE OF last_assigned_at"),
+}
+
+
 @contextmanager
-def _assignments_refused(db: Engine) -> Iterator[None]:
-    """The database refuses every new assignment (a trigger), as a failing disk or a bug
-    would make a round fail half-way."""
+def _refused(db: Engine, what: str) -> Iterator[None]:
+    table, writes = _REFUSALS[what]
     if db.dialect.name == "sqlite":
         create = [
-            "CREATE TRIGGER refuse_assignment BEFORE INSERT ON assignment "
-            "BEGIN SELECT RAISE(ABORT, 'assignments refused'); END"
+            f"CREATE TRIGGER refuse_round BEFORE {writes} ON {table} "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
         ]
-        drop = ["DROP TRIGGER refuse_assignment"]
+        drop = ["DROP TRIGGER refuse_round"]
     else:
         create = [
-            "CREATE FUNCTION refuse_assignment() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN RAISE EXCEPTION 'assignments refused'; END $$",
-            "CREATE TRIGGER refuse_assignment BEFORE INSERT ON assignment "
-            "FOR EACH ROW EXECUTE FUNCTION refuse_assignment()",
+            "CREATE FUNCTION refuse_round() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'refused'; END $$",
+            f"CREATE TRIGGER refuse_round BEFORE {writes} ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_round()",
         ]
-        drop = ["DROP TRIGGER refuse_assignment ON assignment", "DROP FUNCTION refuse_assignment"]
+        drop = [f"DROP TRIGGER refuse_round ON {table}", "DROP FUNCTION refuse_round"]
     with db.begin() as connection:
         for statement in create:
             connection.exec_driver_sql(statement)
@@ -182,6 +198,24 @@ def _assignments_refused(db: Engine) -> Iterator[None]:
         with db.begin() as connection:
             for statement in drop:
                 connection.exec_driver_sql(statement)
+
+
+def test_a_round_sees_the_turn_as_it_commits(team: Team) -> None:
+    """Taking a text from the queue asks for a round before the taking is written: run then,
+    it would give the person to a colleague with a free slot; run as the turn commits, it
+    sees the chat held."""
+    team.available(team.dana_client)
+    admin = team.logged_in("ada@acme.test")
+    assert post(admin, f"/inbox/agents/{team.dana.id}/capacity", capacity="0").status_code == 302
+    team.asks(PEOPLE[0])
+    with team.db.begin() as connection:  # a slot, with no round of its own to fill it
+        connection.execute(update(AGENTS).where(AGENTS.c.id == team.dana.id).values(capacity=1))
+    with team.db.connect() as connection:
+        text_id = connection.execute(select(func.max(UNANSWERED_TEXTS.c.id))).scalar_one()
+
+    assert post(team.eli_client, f"/inbox/texts/{text_id}/take").status_code == 302
+
+    assert team.assigned() == {}  # Eli holds the chat: nothing left to give Dana
 
 
 def test_with_nobody_on_duty_a_round_does_not_read_the_queue(team: Team) -> None:

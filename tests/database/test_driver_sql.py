@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, MultipleResultsFound, NoR
 
 from bench.round_trips import RoundTripProxy
 from bot.domain.vocabulary import Delivery, Direction, MessageStatus, Purpose
-from bot.store.db import before_commit, dialect_insert, make_db, transaction
+from bot.store.db import TransactionLost, before_commit, dialect_insert, make_db, transaction
 from bot.store.driver_sql import BulkInsert, DriverStatement, driver_connection, run_together
 from bot.store.tables import MESSAGES
 
@@ -456,3 +456,19 @@ def test_before_commit_runs_inside_the_transaction_and_only_there(database_url: 
         assert connection.execute(select(MESSAGES.c.phone)).scalars().all() == ["+14155550100"]
     with pytest.raises(RuntimeError, match="transaction"), db.begin() as connection:
         before_commit(connection, lambda: None)  # elsewhere it would never run: refused
+
+
+def test_a_transaction_sqlite_ended_early_fails_instead_of_committing_nothing(
+    database_url: str,
+) -> None:
+    """Some SQLite errors end the whole transaction (a trigger's RAISE(ROLLBACK), an
+    interrupt); caught where they happened, the commit would find nothing to commit, and the
+    caller would answer as if its writes were stored."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL keeps a failed transaction open until it is rolled back")
+    db = make_db(database_url)
+    with pytest.raises(TransactionLost), transaction(db) as connection:
+        INSERT.run(connection, outbound())
+        driver_connection(connection).execute("ROLLBACK")  # as SQLite itself would
+    with db.connect() as connection:
+        assert connection.execute(select(MESSAGES.c.phone)).all() == []
