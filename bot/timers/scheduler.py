@@ -26,7 +26,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN, SchedulerEvent
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_SCHEDULER_SHUTDOWN,
+    SchedulerEvent,
+)
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -238,25 +244,53 @@ class _Plan:
         self._lock = threading.Lock()
         self._running = False
         self._rung: list[datetime] = []  # alarms rung while a tick ran: its plan includes them
+        self._missed = False  # APScheduler skipped a run while the last one finished
 
     def run(self) -> None:
-        """One tick: fire what came due, then plan the next one."""
-        with self._lock:
-            self._running = True
-            self._rung.clear()  # committed before this tick's queries, which will see them
+        """Ticks: fire what came due, then plan the next one; again at once while the plan
+        says now (an alarm rung meanwhile, more due than one tick takes).
+
+        Not left to APScheduler: a run this job plans for now, while it still runs, is
+        skipped ("maximum number of running instances"), and the next would be the
+        interval's, a whole MAX_SLEEP later."""
+        while True:
+            with self._lock:
+                self._running = True
+                self._rung.clear()  # committed before this tick's queries, which will see them
+            now, due, fired = self._tick()
+            with self._lock:
+                self._running = False
+                moment = self._next_tick(now, due, fired)
+                if moment > now:
+                    self._schedule(moment, now)
+                    return
+
+    def _tick(self) -> tuple[datetime, datetime | None, int]:
         self.runs += 1
         try:
             fired = self.work.fire()
             if fired:
                 log.info("fired timers: %d texts queued", fired)
             now = self.work.now()
-            due = self.work.next_due(now + self.max_sleep)
+            return now, self.work.next_due(now + self.max_sleep), fired
         except Exception:
             log.exception("tick failed; trying again in %s s", RETRY_SECONDS)
-            now, due, fired = self.work.now(), None, -1
+            return self.work.now(), None, -1
+
+    def skipped(self, _event: SchedulerEvent) -> None:
+        """APScheduler skipped a run because the last was still finishing (an alarm rung
+        just as it ended): make it up once that one is done (`finished`)."""
         with self._lock:
-            self._running = False
-            self._schedule(self._next_tick(now, due, fired), now)
+            self._missed = True
+
+    def finished(self, _event: SchedulerEvent) -> None:
+        """The tick job is done, and APScheduler counts it so: a run it skipped meanwhile
+        goes now."""
+        with self._lock:
+            if self._missed:
+                self._missed = False
+                now = self.work.now()
+                self._schedule(now, now)
 
     def _next_tick(self, now: datetime, due: datetime | None, fired: int) -> datetime:
         if fired < 0:
@@ -337,6 +371,8 @@ def build_scheduler(
             _plan = None
 
     scheduler.add_listener(stopped, EVENT_SCHEDULER_SHUTDOWN)
+    scheduler.add_listener(plan.skipped, EVENT_JOB_MAX_INSTANCES)
+    scheduler.add_listener(plan.finished, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
     return scheduler
 
 

@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.base import BaseScheduler
 from flask import Flask
 from sqlalchemy import Engine, event, text
@@ -388,6 +390,59 @@ def test_the_running_scheduler_wakes_for_an_alarm_rung_from_another_thread(
             timer_alarm.timer_set(connection, clock())  # due now, on the services' clock
         assert ticked.wait(timeout=HUNG_AFTER), "the alarm did not wake the clock"
     finally:
+        scheduler.shutdown(wait=False)
+
+
+class _HeldBack(ThreadPoolExecutor):
+    """APScheduler's thread pool, letting go of a finished run only once `release` is set:
+    the moment in which APScheduler still counts the tick as running, held open."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def _run_job_success(self, job_id: str, events: list[JobExecutionEvent]) -> None:
+        self.release.wait(timeout=HUNG_AFTER)
+        super()._run_job_success(job_id, events)
+
+
+def test_an_alarm_rung_while_a_tick_runs_is_not_left_to_the_cap(
+    app: Flask, clock: FakeClock
+) -> None:
+    """A timer committed during a tick, due now: the clock ticks again at once. Planned for
+    APScheduler while the tick still ran, that run was skipped ("maximum number of running
+    instances") and the next came a whole cap later (in CI, an hour of this test's)."""
+    work = timer_work(services_of(app))
+    calls: list[int] = []
+    again_or_skipped = threading.Event()
+    skipped: list[object] = []
+
+    def fire() -> int:
+        calls.append(len(calls))
+        if len(calls) == 1:  # a timer is set, due now, while the first tick runs
+            with transaction(services_of(app).db) as connection:
+                timer_alarm.timer_set(connection, clock())
+        else:
+            again_or_skipped.set()
+        return work.fire()
+
+    scheduler = build_scheduler(
+        dataclasses.replace(work, fire=fire), blocking=False, max_sleep=LONG_SLEEP
+    )
+    held_back = _HeldBack()
+    scheduler.add_executor(held_back, "default")
+
+    def skip(event_: object) -> None:
+        skipped.append(event_)
+        again_or_skipped.set()
+
+    scheduler.add_listener(skip, EVENT_JOB_MAX_INSTANCES)
+    scheduler.start()
+    try:
+        assert again_or_skipped.wait(timeout=HUNG_AFTER), "the clock never ticked again"
+        assert skipped == [] and len(calls) == 2
+    finally:
+        held_back.release.set()
         scheduler.shutdown(wait=False)
 
 
