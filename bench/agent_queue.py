@@ -56,7 +56,7 @@ def run_target(target: str, questions: int, every: int, database_url: str | None
         app = create_app()
         if target == "agent":
             with app.app_context():
-                _put_agent_on_duty(context.services().db)
+                put_agent_on_duty(context.services().db)
         people = inbound.conversations(questions, cpu_per_text.URL, "queue", 0, ((QUESTION,),))
         environs = [cpu_per_text._environ(person[0]) for person in people]
 
@@ -79,7 +79,7 @@ def run_target(target: str, questions: int, every: int, database_url: str | None
     return means
 
 
-def _put_agent_on_duty(db: Engine) -> None:
+def put_agent_on_duty(db: Engine) -> None:
     """An agent available with a live session (capacity 5, the default)."""
     from bot.accounts.agents import create_agent
     from bot.accounts.presence import set_available

@@ -2,7 +2,7 @@
 
 Usage: python bench/inbound.py [--mix flows|keywords|burst] [--requests N] [--concurrency C]
        [--workers W] [--rounds R] [--database-url URL] [--client wrk|python]
-       [--database-per-worker]
+       [--database-per-worker] [--agent-on-duty]
 
 Both apps run under gunicorn with the same settings, and wrk (a compiled load generator, so the
 client is never the ceiling) sends each the same signed webhooks in one run. Every target gets
@@ -19,6 +19,8 @@ gunicorn worker writes a copy of the database of its own, so the difference from
 run is what sharing one SQLite file between the workers costs (one writer at a time, each
 turn's page cache emptied by the other's writes). Only the burst mix does the same work both
 ways: each number texts once, so no number's texts are split between two workers' databases.
+`--agent-on-duty` puts one agent on duty (five slots) before the traffic: every question after
+the first five waits for a human and runs an assignment round, the path texts take by day.
 """
 
 from __future__ import annotations
@@ -273,6 +275,19 @@ def migrate(database_url: str, env: dict[str, str]) -> None:
     )
 
 
+# In a process of the checkout's own (PYTHONPATH): its bot, not the one this script imports.
+PUT_AGENT_ON_DUTY = (
+    "import os; from bot.store.db import make_db; from bench.agent_queue import "
+    "put_agent_on_duty; put_agent_on_duty(make_db(os.environ['DATABASE_URL']))"
+)
+
+
+def put_agent_on_duty(env: dict[str, str]) -> None:
+    """One agent available with a live session and five slots: from the sixth question on,
+    each waits for a human and runs an assignment round (the team at work, by day)."""
+    subprocess.run([sys.executable, "-c", PUT_AGENT_ON_DUTY], cwd=ROOT, env=env, check=True)
+
+
 @dataclass(frozen=True)
 class Runs:
     """One target's figures in one round: as fast as it goes, then at half that rate."""
@@ -364,6 +379,11 @@ def report(full: Runs, bare: Runs, args: argparse.Namespace) -> str:
             if args.database_per_worker
             else []
         ),
+        *(
+            ["an agent on duty, five slots: every later question waits and runs a round"]
+            if args.agent_on_duty
+            else []
+        ),
         "as fast as each target goes:",
         f"{'target':<12}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'failed':>8}{'CPU ms/req':>12}",
         format_row(full.saturated),
@@ -416,6 +436,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="diagnostic (SQLite, --mix burst): each worker writes a copy of the database of its "
         "own, to measure what sharing one file costs; never a deployment",
     )
+    parser.add_argument(
+        "--agent-on-duty",
+        action="store_true",
+        help="one agent available (five slots) before traffic starts: questions wait for a "
+        "human and each runs an assignment round, as by day",
+    )
     args = parser.parse_args(argv)
     if args.database_per_worker and args.database_url is not None:
         parser.error("--database-per-worker copies the bench's own SQLite file: no --database-url")
@@ -451,6 +477,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     bares: list[Runs] = []
     try:
         migrate(database_url, env)
+        if args.agent_on_duty:
+            put_agent_on_duty(env)
         # Alternate the targets so a noisy neighbour hurts both alike; report the median round.
         for round_number in range(args.rounds):
             print(f"round {round_number + 1}/{args.rounds}", file=sys.stderr, flush=True)
