@@ -30,10 +30,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.accounts.presence import IS_AVAILABLE, presence_params
 from bot.conversations.takeover import TakeoverError, pass_on
-from bot.domain.vocabulary import ConversationStatus, HandledBy, SubscriberStatus
+from bot.domain.vocabulary import SubscriberStatus
+from bot.store.conversations import HELD_BY_AGENTS, WAITING_FOR_AGENTS
 from bot.store.db import transaction
 from bot.store.driver_sql import DriverStatement, run_together
-from bot.store.models import status_is, status_is_not
+from bot.store.models import status_is_not
 from bot.store.tables import AGENT_SESSIONS as SESSIONS
 from bot.store.tables import AGENTS, ASSIGNMENTS, CONVERSATIONS, SUBSCRIBERS
 from bot.store.tables import UNANSWERED_TEXTS as UNANSWERED
@@ -262,14 +263,8 @@ def _lock_agents(connection: Connection) -> None:
 
 
 _NOT_OPTED_OUT = status_is_not(SUBSCRIBERS.c.status, SubscriberStatus.UNSUBSCRIBED)
-_HANDED_OFF = and_(
-    status_is(CONVERSATIONS.c.status, ConversationStatus.ACTIVE),
-    CONVERSATIONS.c.handled_by == HandledBy.WAITING_FOR_AGENT,
-)
-_HOLDING = and_(
-    status_is(CONVERSATIONS.c.status, ConversationStatus.ACTIVE),
-    CONVERSATIONS.c.handled_by == HandledBy.AGENT,
-)
+_HANDED_OFF = and_(*WAITING_FOR_AGENTS)
+_HOLDING = and_(*HELD_BY_AGENTS)
 
 
 def _waits(person: ColumnElement[int]) -> ColumnElement[bool]:

@@ -359,6 +359,11 @@ HELD_BY_AGENTS = (
     status_is(CONVERSATIONS.c.status, ConversationStatus.ACTIVE),
     CONVERSATIONS.c.handled_by == HandledBy.AGENT,
 )
+# The chats a flow's handoff left waiting for an agent (the same index).
+WAITING_FOR_AGENTS = (
+    status_is(CONVERSATIONS.c.status, ConversationStatus.ACTIVE),
+    CONVERSATIONS.c.handled_by == HandledBy.WAITING_FOR_AGENT,
+)
 _EARLIEST_AGENT_ACTIVITY = DriverStatement(
     select(func.min(CONVERSATIONS.c.agent_active_at)).where(*HELD_BY_AGENTS)
 )
