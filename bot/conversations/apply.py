@@ -285,6 +285,7 @@ def _queue_for_agents(turn: Turn, effect: QueueForAgents, last: QueuedText | Non
         acknowledgement_id=(
             None if acknowledgement is None or acknowledgement.suppressed else acknowledgement.id
         ),
+        opted_out=turn.subscriber.status is SubscriberStatus.UNSUBSCRIBED,
         now=turn.now,
     )
     chat_queued(

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.accounts.presence import IS_AVAILABLE, presence_params
 from bot.conversations.takeover import TakeoverError, pass_on
+from bot.conversations.unanswered import GIVEN_OUT_BY_ROUNDS
 from bot.domain.vocabulary import SubscriberStatus
 from bot.store.conversations import HELD_BY_AGENTS, WAITING_FOR_AGENTS
 from bot.store.db import transaction
@@ -268,12 +269,12 @@ _HOLDING = and_(*HELD_BY_AGENTS)
 
 
 def _waits(person: ColumnElement[int]) -> ColumnElement[bool]:
-    """Whether `person` (a subscriber id) has a handoff or open unanswered texts, each one
+    """Whether `person` (a subscriber id) has a handoff or queued unanswered texts, each one
     look-up by the person's own index. Whoever asks also leaves out those who opted out
     (`_NOT_OPTED_OUT` on the person's own row): nobody may text them, nothing to give."""
     return or_(
         exists().where(CONVERSATIONS.c.subscriber_id == person, _HANDED_OFF),
-        exists().where(UNANSWERED.c.subscriber_id == person, UNANSWERED.c.handled_at.is_(None)),
+        exists().where(UNANSWERED.c.subscriber_id == person, GIVEN_OUT_BY_ROUNDS),
     )
 
 
@@ -294,7 +295,7 @@ _HANDOFFS = (
 _OPEN_TEXTS = (
     select(UNANSWERED.c.subscriber_id, func.min(UNANSWERED.c.created_at))
     .join(SUBSCRIBERS, SUBSCRIBERS.c.id == UNANSWERED.c.subscriber_id)
-    .where(UNANSWERED.c.handled_at.is_(None), _NOT_OPTED_OUT)
+    .where(GIVEN_OUT_BY_ROUNDS, _NOT_OPTED_OUT)
     .group_by(UNANSWERED.c.subscriber_id)
 )
 

@@ -16,6 +16,7 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.engine import Engine
 
 from bot.conversations.notes import MENTIONS_SHOWN, unread_mentions
+from bot.conversations.unanswered import GIVEN_OUT_BY_ROUNDS
 from bot.domain.vocabulary import ConversationStatus, HandledBy, SubscriberStatus
 from bot.store.models import status_is, status_is_not
 from bot.store.tables import ASSIGNMENTS, CONVERSATIONS, NOTE_MENTIONS, SUBSCRIBERS, AnyRow
@@ -86,9 +87,7 @@ def _assigned_waiting(db: Engine, agent_id: int) -> list[AnyRow]:
     waiting = exists().where(
         chat_of_person, CONVERSATIONS.c.handled_by == HandledBy.WAITING_FOR_AGENT
     )
-    open_texts = exists().where(
-        UNANSWERED.c.subscriber_id == person, UNANSWERED.c.handled_at.is_(None)
-    )
+    open_texts = exists().where(UNANSWERED.c.subscriber_id == person, GIVEN_OUT_BY_ROUNDS)
     held = exists().where(chat_of_person, CONVERSATIONS.c.handled_by == HandledBy.AGENT)
     latest_chat = (
         select(func.max(CONVERSATIONS.c.id))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from bot.domain.vocabulary import ConversationStatus
@@ -38,6 +38,10 @@ class OpenText:
 
 
 _IS_OPEN = UNANSWERED.c.handled_at.is_(None)
+# Open texts an assignment round may give out: not those of people opted out now, which the
+# inbox lists until an agent marks them done (ix_unanswered_text_queue leaves them out, so that
+# they never pile up in every round's path; rounds still check the person's own status).
+GIVEN_OUT_BY_ROUNDS = and_(_IS_OPEN, UNANSWERED.c.opted_out_at.is_(None))
 _OF_PERSON = UNANSWERED.c.subscriber_id == bindparam("subscriber_id")
 # Driver statements (bot/store/driver_sql.py): every text no step can take comes here, on the
 # webhook's path, and in a burst of new numbers (a TV spot) that is half the texts.
@@ -69,9 +73,13 @@ def record_unanswered(
     step: str | None,
     context: str,
     acknowledgement_id: int | None,
+    opted_out: bool,
     now: datetime,
 ) -> None:
-    """Put a text in the agents' queue (see `QueueForAgents`, the effect that asks for it)."""
+    """Put a text in the agents' queue (see `QueueForAgents`, the effect that asks for it).
+
+    From someone opted out (`opted_out`) the inbox lists it, but no round gives it out unless
+    they join again."""
     _INSERT.run_later(
         connection,
         {
@@ -83,6 +91,7 @@ def record_unanswered(
             "context": context[:160],
             "acknowledgement_id": acknowledgement_id,
             "created_at": now,
+            "opted_out_at": now if opted_out else None,
         },
     )
 

@@ -334,6 +334,9 @@ class Conversation(TableModel, table=True):
     ended_at: datetime | None = _timestamp(nullable=True)
 
 
+_QUEUED = "handled_at IS NULL AND opted_out_at IS NULL"
+
+
 class UnansweredText(TableModel, table=True):
     """A text no step could take, with where the person stood: the agents' queue.
 
@@ -349,6 +352,13 @@ class UnansweredText(TableModel, table=True):
             "subscriber_id",
             sqlite_where=text("handled_at IS NULL"),
             postgresql_where=text("handled_at IS NULL"),
+        ),
+        # What an assignment round may give out: open, and sent by someone not opted out then.
+        Index(
+            "ix_unanswered_text_queue",
+            "subscriber_id",
+            sqlite_where=text(_QUEUED),
+            postgresql_where=text(_QUEUED),
         ),
     )
 
@@ -369,6 +379,10 @@ class UnansweredText(TableModel, table=True):
     handled_at: datetime | None = _timestamp(nullable=True)
     handled_by: int | None = Field(default=None, foreign_key="agent.id")
     outcome: str | None = Field(default=None, max_length=80)
+    # Set while its sender is opted out (since when): the inbox still lists it, but rounds read
+    # the queue by an index that leaves it out, so that questions of people who stopped never
+    # pile up in every round's path. Joining again clears it: the text waits again.
+    opted_out_at: datetime | None = _timestamp(nullable=True)
 
 
 class AgentChat(TableModel, table=True):

@@ -17,7 +17,7 @@ from bot.store.agent_chats import chat_closed
 from bot.store.db import dialect_insert
 from bot.store.driver_sql import DriverStatement
 from bot.store.models import status_is
-from bot.store.tables import CONSENT_EVENTS, SUBSCRIBERS, AnyRow
+from bot.store.tables import CONSENT_EVENTS, SUBSCRIBERS, UNANSWERED_TEXTS, AnyRow
 from bot.store.webhook_events import record_webhook_event
 
 
@@ -192,6 +192,24 @@ _CHANGE_STATUS = DriverStatement(
 )
 
 
+# An opt-out takes the person's open texts out of the assignment rounds' queue (the inbox
+# still lists them); joining again puts them back (see UnansweredText.opted_out_at).
+_OPEN_TEXTS_OF_PERSON = (
+    UNANSWERED_TEXTS.c.subscriber_id == bindparam("person"),
+    UNANSWERED_TEXTS.c.handled_at.is_(None),
+)
+_OPEN_TEXTS_OPTED_OUT = DriverStatement(
+    update(UNANSWERED_TEXTS)
+    .where(*_OPEN_TEXTS_OF_PERSON, UNANSWERED_TEXTS.c.opted_out_at.is_(None))
+    .values(opted_out_at=bindparam("opted_out"))
+)
+_OPEN_TEXTS_BACK = DriverStatement(
+    update(UNANSWERED_TEXTS)
+    .where(*_OPEN_TEXTS_OF_PERSON, UNANSWERED_TEXTS.c.opted_out_at.is_not(None))
+    .values(opted_out_at=None)
+)
+
+
 def change_status(
     connection: Connection, subscriber: SubscriberRow, status: SubscriberStatus, now: datetime
 ) -> None:
@@ -202,6 +220,10 @@ def change_status(
         connection,
         {"subscriber_id": subscriber.id, "status": status, "updated_at": now},
     )
+    if status is SubscriberStatus.UNSUBSCRIBED:
+        _OPEN_TEXTS_OPTED_OUT.run_later(connection, {"person": subscriber.id, "opted_out": now})
+    elif subscriber.status is SubscriberStatus.UNSUBSCRIBED:
+        _OPEN_TEXTS_BACK.run_later(connection, {"person": subscriber.id})
     subscriber.status = status
 
 

@@ -230,6 +230,59 @@ def test_links_lose_the_key_to_their_message_and_keep_their_clicks(database_url:
     assert [tuple(row) for row in kept] == [(1, 7)] and clicks == [1]
 
 
+def test_texts_open_from_people_who_opted_out_leave_the_rounds_queue(database_url: str) -> None:
+    """0034: an open text whose sender is opted out gets the moment they last changed status;
+    open texts of people subscribed, and texts already handled, stay as they were."""
+    asked, stopped = (
+        datetime(2026, 1, 5, 18, 0, tzinfo=UTC),
+        datetime(2026, 1, 5, 18, 5, tzinfo=UTC),
+    )
+    command.downgrade(alembic_config(database_url), "0033")
+    db = make_db(database_url)
+    people = [(1, "unsubscribed", stopped), (2, "subscribed", asked), (3, "unsubscribed", stopped)]
+    with db.begin() as connection:
+        for person, status, changed in people:
+            phone = f"+1415555010{person}"
+            connection.execute(
+                text(
+                    "INSERT INTO subscriber (id, phone, status, attributes, tags, created_at,"
+                    " updated_at) VALUES (:id, :phone, :status, '{}', '[]', :asked, :changed)"
+                ),
+                {
+                    "id": person,
+                    "phone": phone,
+                    "status": status,
+                    "asked": _as_stored(db, asked),
+                    "changed": _as_stored(db, changed),
+                },
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO message (id, phone, direction, body, media_urls, segments,"
+                    " encoding, status, attempts, created_at, updated_at) VALUES (:id, :phone,"
+                    " 'inbound', 'where is my order?', '[]', 1, 'GSM-7', 'received', 0, :at, :at)"
+                ),
+                {"id": person, "phone": phone, "at": _as_stored(db, asked)},
+            )
+            handled = _as_stored(db, stopped) if person == 3 else None
+            connection.execute(
+                text(
+                    "INSERT INTO unanswered_text (id, message_id, subscriber_id, phone, context,"
+                    " created_at, handled_at) VALUES (:id, :id, :id, :phone, 'asked', :at,"
+                    " :handled)"
+                ),
+                {"id": person, "phone": phone, "at": _as_stored(db, asked), "handled": handled},
+            )
+    db.dispose()
+
+    upgrade(database_url)
+    db = make_db(database_url)
+    with Session(db) as session:
+        texts = session.scalars(select(UnansweredText).order_by(UnansweredText.id)).all()
+    db.dispose()
+    assert [text.opted_out_at for text in texts] == [stopped, None, None]
+
+
 def _as_stored(db: Engine, moment: datetime) -> datetime | str:
     """A time as the models write it: SQLite keeps naive UTC text."""
     return moment if db.dialect.name == "postgresql" else moment.strftime("%Y-%m-%d %H:%M:%S.%f")

@@ -26,6 +26,9 @@ REFUSED_BEFORE_ANY_QUERY = pytest.mark.parametrize("database_url", ["sqlite"], i
 # For a test of what only a database server can do (drop a connection, say): its SQLite run
 # would test nothing, so there is none (without TEST_DATABASE_URL it skips, saying why).
 POSTGRESQL_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+# For a test that counts the work a statement did in SQLite's virtual machine (its steps): on
+# PostgreSQL, which scans tiny tables whatever the indexes, the same count would say nothing.
+SQLITE_WORK_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def postgres_server_url() -> str | None:
