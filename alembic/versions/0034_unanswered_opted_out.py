@@ -9,7 +9,7 @@ done, and every assignment round with a slot to fill read past each of them agai
 PostgreSQL 7 ms of the server's a question at 3 000 such texts (bench/agent_queue.py
 --then-stop). `opted_out_at` says when the sender opted out while the text was open; the rounds
 read the queue by a partial index that leaves those texts out. Texts open now from people opted
-out now get the moment of their last status change.
+out now get their row's last update (only whether it is set is ever read).
 """
 
 from collections.abc import Sequence

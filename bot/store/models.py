@@ -353,7 +353,7 @@ class UnansweredText(TableModel, table=True):
             sqlite_where=text("handled_at IS NULL"),
             postgresql_where=text("handled_at IS NULL"),
         ),
-        # What an assignment round may give out: open, and sent by someone not opted out then.
+        # What an assignment round may give out: open, from someone not opted out now.
         Index(
             "ix_unanswered_text_queue",
             "subscriber_id",

@@ -254,7 +254,7 @@ def test_with_every_slot_taken_a_round_does_not_read_the_queue(team: Team) -> No
 def test_a_round_with_a_slot_to_fill_reads_past_no_one_who_opted_out(team: Team) -> None:
     """People who ask and then text STOP leave their questions open in the inbox. Every round
     with a slot to fill read past each of them again (7 ms of PostgreSQL's CPU a question at
-    3 000 of them); a round must do the same work at 5 of them as at 59."""
+    3 000 of them); a round must do the same work at 5 of them as at 60."""
     team.available(team.dana_client)  # five slots, and each STOP frees the one it held
 
     def ask_stop_and_ask_again(phone: str) -> None:
