@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -13,6 +14,8 @@ from alembic import command
 from bot.store.db import make_db
 from bot.store.migrate import alembic_config, current_head, upgrade
 from bot.store.models import Conversation, Link, Message, UnansweredText
+
+Row = TypeVar("Row", Link, UnansweredText)
 
 
 def test_models_and_migrations_agree(database_url: str) -> None:
@@ -183,11 +186,7 @@ def test_clicks_from_before_the_count_are_counted(database_url: str) -> None:
         )
     db.dispose()
 
-    upgrade(database_url)
-    db = make_db(database_url)
-    with Session(db) as session:
-        links = session.scalars(select(Link).order_by(Link.id)).all()
-    db.dispose()
+    links = _rows_after_upgrade(database_url, Link)
     assert [(link.clicks, link.last_clicked_at) for link in links] == [(3, last), (0, None)]
 
 
@@ -275,12 +274,18 @@ def test_texts_open_from_people_who_opted_out_leave_the_rounds_queue(database_ur
             )
     db.dispose()
 
+    texts = _rows_after_upgrade(database_url, UnansweredText)
+    assert [text.opted_out_at for text in texts] == [stopped, None, None]
+
+
+def _rows_after_upgrade(database_url: str, model: type[Row]) -> list[Row]:
+    """Upgrades the database to the head, then reads every row of a table, by id."""
     upgrade(database_url)
     db = make_db(database_url)
     with Session(db) as session:
-        texts = session.scalars(select(UnansweredText).order_by(UnansweredText.id)).all()
+        rows = list(session.scalars(select(model).order_by(model.id)).all())  # type: ignore[arg-type]
     db.dispose()
-    assert [text.opted_out_at for text in texts] == [stopped, None, None]
+    return rows
 
 
 def _as_stored(db: Engine, moment: datetime) -> datetime | str:
