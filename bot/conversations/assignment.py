@@ -268,7 +268,7 @@ _HANDED_OFF = and_(*WAITING_FOR_AGENTS)
 _HOLDING = and_(*HELD_BY_AGENTS)
 
 
-def _waits(person: ColumnElement[int]) -> ColumnElement[bool]:
+def waits_for_a_human(person: ColumnElement[int]) -> ColumnElement[bool]:
     """Whether `person` (a subscriber id) has a handoff or queued unanswered texts, each one
     look-up by the person's own index. Whoever asks also leaves out those who opted out
     (`_NOT_OPTED_OUT` on the person's own row): nobody may text them, nothing to give."""
@@ -284,9 +284,9 @@ _HELD = DriverStatement(
 _ASSIGNED_STILL_WAITING = DriverStatement(
     select(ASSIGNMENTS.c.subscriber_id)
     .join(SUBSCRIBERS, SUBSCRIBERS.c.id == ASSIGNMENTS.c.subscriber_id)
-    .where(_NOT_OPTED_OUT, _waits(ASSIGNMENTS.c.subscriber_id))
+    .where(_NOT_OPTED_OUT, waits_for_a_human(ASSIGNMENTS.c.subscriber_id))
 )
-# The whole queue (as `_waits` says), with since when each person waits.
+# The whole queue (as `waits_for_a_human` says), with since when each person waits.
 _HANDOFFS = (
     select(CONVERSATIONS.c.subscriber_id, CONVERSATIONS.c.updated_at)
     .join(SUBSCRIBERS, SUBSCRIBERS.c.id == CONVERSATIONS.c.subscriber_id)
@@ -312,7 +312,7 @@ def _needs(connection: Connection) -> dict[int, datetime]:
 def _waits_now(connection: Connection, subscriber_id: int) -> bool:
     """Whether this one person waits for a human."""
     found = select(SUBSCRIBERS.c.id).where(
-        SUBSCRIBERS.c.id == subscriber_id, _NOT_OPTED_OUT, _waits(SUBSCRIBERS.c.id)
+        SUBSCRIBERS.c.id == subscriber_id, _NOT_OPTED_OUT, waits_for_a_human(SUBSCRIBERS.c.id)
     )
     return connection.execute(found).first() is not None
 

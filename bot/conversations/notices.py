@@ -12,15 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.engine import Engine
 
+from bot.conversations.assignment import waits_for_a_human
 from bot.conversations.notes import MENTIONS_SHOWN, unread_mentions
-from bot.conversations.unanswered import GIVEN_OUT_BY_ROUNDS
-from bot.domain.vocabulary import ConversationStatus, HandledBy, SubscriberStatus
-from bot.store.models import status_is, status_is_not
+from bot.domain.vocabulary import SubscriberStatus
+from bot.store.conversations import HELD_BY_AGENTS
+from bot.store.models import status_is_not
 from bot.store.tables import ASSIGNMENTS, CONVERSATIONS, NOTE_MENTIONS, SUBSCRIBERS, AnyRow
-from bot.store.tables import UNANSWERED_TEXTS as UNANSWERED
 
 NOTE_PREVIEW_CHARS = 140  # a notification shows a line or two, not the whole note
 
@@ -82,13 +82,7 @@ def _assigned_waiting(db: Engine, agent_id: int) -> list[AnyRow]:
     """People assigned to the agent whom nobody holds and who still wait: a flow's handoff or
     open texts no step could take (the assignment round sweeps the rest later)."""
     person = ASSIGNMENTS.c.subscriber_id
-    active = status_is(CONVERSATIONS.c.status, ConversationStatus.ACTIVE)
-    chat_of_person = and_(CONVERSATIONS.c.subscriber_id == person, active)
-    waiting = exists().where(
-        chat_of_person, CONVERSATIONS.c.handled_by == HandledBy.WAITING_FOR_AGENT
-    )
-    open_texts = exists().where(UNANSWERED.c.subscriber_id == person, GIVEN_OUT_BY_ROUNDS)
-    held = exists().where(chat_of_person, CONVERSATIONS.c.handled_by == HandledBy.AGENT)
+    held = exists().where(CONVERSATIONS.c.subscriber_id == person, *HELD_BY_AGENTS)
     latest_chat = (
         select(func.max(CONVERSATIONS.c.id))
         .where(CONVERSATIONS.c.subscriber_id == person)
@@ -105,7 +99,7 @@ def _assigned_waiting(db: Engine, agent_id: int) -> list[AnyRow]:
         .join(SUBSCRIBERS, SUBSCRIBERS.c.id == person)
         .where(
             ASSIGNMENTS.c.agent_id == agent_id,
-            or_(waiting, open_texts),
+            waits_for_a_human(person),  # as the assignment rounds say
             ~held,
             # Opted out: nobody may text them.
             status_is_not(SUBSCRIBERS.c.status, SubscriberStatus.UNSUBSCRIBED),
